@@ -1,0 +1,53 @@
+// The process environment, parsed once. Nothing else in eks-access reads process.env.
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration.js';
+
+const optionalUrl = z
+  .string()
+  .url('a URL like http://127.0.0.1:5000')
+  .optional()
+  .or(z.literal('').transform(() => undefined));
+
+export const envSchema = z
+  .object({
+    SLACK_BOT_TOKEN: z.string().startsWith('xoxb-', 'a bot token starts with xoxb-').optional(),
+    SLACK_APP_TOKEN: z.string().startsWith('xapp-', 'an app-level token starts with xapp-').optional(),
+    SLACK_SIGNING_SECRET: z.string().min(8).optional(),
+    SLACK_TRANSPORT: z.enum(['socket', 'http']).default('socket'),
+    /** Only for tests and air-gapped proxies: where the Slack Web API lives (must end in /api/). */
+    SLACK_API_URL: optionalUrl,
+    REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+    /** BullMQ key prefix. Braces make a Redis Cluster hash tag, keeping every queue key in one slot. */
+    REDIS_PREFIX: z.string().default('{eks-access}'),
+    LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    POLICY_FILE: z.string().optional(),
+    PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    /** Health and metrics listener (bot and worker). */
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    RECONCILE_INTERVAL: z
+      .string()
+      .default('30s')
+      .refine((t) => (parseDuration(t) ?? 0) > 0, 'a duration like 30s or 1m'),
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+    /** Endpoints for the AWS SDK clients (emulators in tests, VPC endpoints in production). */
+    AWS_ENDPOINT_URL_IAM: optionalUrl,
+    AWS_ENDPOINT_URL_STS: optionalUrl,
+    AWS_ENDPOINT_URL_EKS: optionalUrl,
+    AWS_REGION: z.string().optional(),
+  })
+  .passthrough();
+
+export type Env = z.infer<typeof envSchema>;
+
+/** The Slack part of the environment that the bot cannot run without, per transport. */
+export function missingSlackSettings(env: Env): string[] {
+  const missing: string[] = [];
+  if (!env.SLACK_BOT_TOKEN) missing.push('SLACK_BOT_TOKEN (xoxb-…, "OAuth & Permissions" page)');
+  if (env.SLACK_TRANSPORT === 'socket' && !env.SLACK_APP_TOKEN) {
+    missing.push('SLACK_APP_TOKEN (xapp-… with connections:write, "Basic Information" → App-Level Tokens)');
+  }
+  if (env.SLACK_TRANSPORT === 'http' && !env.SLACK_SIGNING_SECRET) {
+    missing.push('SLACK_SIGNING_SECRET ("Basic Information" → Signing Secret)');
+  }
+  return missing;
+}

@@ -1,0 +1,250 @@
+// Policy decisions as pure functions of trusted data: the policy, the stored grant, and the Slack
+// user id from a signed payload. Nothing here trusts button values or message text.
+import type {
+  AutoApproveRule,
+  ClusterPolicy,
+  LevelPolicy,
+  NamespacePolicy,
+  Policy,
+} from '../config/policy.js';
+import { DNS1123_LABEL } from '../config/policy.js';
+import { formatDuration, parseDuration } from './duration.js';
+import { badInput, forbidden, notFound } from './errors.js';
+import type { Grant } from './grant.js';
+import { totalGrantedSeconds } from './grant.js';
+
+export const MAX_REASON_LENGTH = 500;
+
+export interface RequestInput {
+  namespace: string;
+  cluster?: string | undefined;
+  level?: string | undefined;
+  duration?: string | undefined;
+  reason?: string | undefined;
+}
+
+export interface ResolvedRequest {
+  cluster: string;
+  namespace: string;
+  level: string;
+  durationSeconds: number;
+  reason: string;
+  namespacePolicy: NamespacePolicy;
+  levelPolicy: LevelPolicy;
+  requiredApprovals: number;
+}
+
+/** `team-*` matches `team-a`; exact names match themselves. */
+export function namespaceMatches(pattern: string, namespace: string): boolean {
+  if (!pattern.includes('*')) return pattern === namespace;
+  const regex = new RegExp(`^${pattern.split('*').map(escapeRegex).join('[a-z0-9-]*')}$`);
+  return regex.test(namespace);
+}
+const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export function namespacePolicyFor(cluster: ClusterPolicy, namespace: string): NamespacePolicy | undefined {
+  // Exact names win over patterns, so a specific entry can tighten a broad one.
+  return (
+    cluster.namespaces.find((ns) => ns.name === namespace) ??
+    cluster.namespaces.find((ns) => namespaceMatches(ns.name, namespace))
+  );
+}
+
+/** Clusters (by name) that offer this namespace. */
+export function clustersOffering(policy: Policy, namespace: string): string[] {
+  return Object.entries(policy.clusters)
+    .filter(([, c]) => namespacePolicyFor(c, namespace))
+    .map(([name]) => name);
+}
+
+export function requestableNamespaces(policy: Policy): { cluster: string; namespace: string }[] {
+  return Object.entries(policy.clusters).flatMap(([cluster, c]) =>
+    c.namespaces.map((ns) => ({ cluster, namespace: ns.name })),
+  );
+}
+
+/** Validates a request against the policy; throws bad_input / not_found naming the valid choices. */
+export function resolveRequest(policy: Policy, input: RequestInput): ResolvedRequest {
+  const namespace = input.namespace.trim();
+  if (!DNS1123_LABEL.test(namespace) || namespace.length > 63) {
+    throw badInput(
+      `"${namespace}" is not a valid namespace name`,
+      'Namespace names are lower-case letters, digits and "-", at most 63 characters.',
+    );
+  }
+  let clusterName = input.cluster?.trim();
+  if (clusterName) {
+    if (!policy.clusters[clusterName]) {
+      throw notFound(
+        `There is no cluster "${clusterName}"`,
+        `Clusters: ${Object.keys(policy.clusters).join(', ')}.`,
+      );
+    }
+  } else {
+    const offering = clustersOffering(policy, namespace);
+    if (offering.length === 0) {
+      throw notFound(`Namespace "${namespace}" cannot be requested`, requestableHint(policy));
+    }
+    if (offering.length > 1) {
+      throw badInput(
+        `Namespace "${namespace}" exists on several clusters: ${offering.join(', ')}`,
+        `Say which: for example \`request ${namespace} on ${offering[0]}\`.`,
+      );
+    }
+    clusterName = offering[0] as string;
+  }
+  const cluster = policy.clusters[clusterName] as ClusterPolicy;
+  const namespacePolicy = namespacePolicyFor(cluster, namespace);
+  if (!namespacePolicy) {
+    throw notFound(`Namespace "${namespace}" cannot be requested on ${clusterName}`, requestableHint(policy));
+  }
+  const levelName = input.level?.trim() || namespacePolicy.levels[0];
+  if (!levelName || !namespacePolicy.levels.includes(levelName)) {
+    throw notFound(
+      `Access level "${input.level}" is not offered in ${namespace} on ${clusterName}`,
+      `Levels here: ${namespacePolicy.levels.join(', ')}.`,
+    );
+  }
+  const levelPolicy = policy.levels[levelName] as LevelPolicy;
+  const maxSeconds = parseDuration(levelPolicy.maxDuration) ?? 0;
+  let durationSeconds = parseDuration(levelPolicy.defaultDuration) ?? 0;
+  if (input.duration !== undefined && input.duration.trim() !== '') {
+    const parsed = parseDuration(input.duration);
+    if (parsed === undefined || parsed <= 0) {
+      throw badInput(
+        `"${input.duration}" is not a duration`,
+        `Write it like 30m, 2h or 1h30m; the maximum for ${levelName} is ${levelPolicy.maxDuration}.`,
+      );
+    }
+    durationSeconds = parsed;
+  }
+  if (durationSeconds > maxSeconds) {
+    throw badInput(
+      `${formatDuration(durationSeconds)} is longer than ${levelName} allows`,
+      `The maximum for ${levelName} is ${levelPolicy.maxDuration}.`,
+    );
+  }
+  const reason = (input.reason ?? '').trim();
+  const reasonRequired = namespacePolicy.requireReason ?? policy.settings.requireReason;
+  if (reasonRequired && reason === '') {
+    throw badInput(
+      'A reason is required for this namespace',
+      'Add one: `... because INC-123 checkout errors`.',
+    );
+  }
+  if (reason.length > MAX_REASON_LENGTH) {
+    throw badInput(
+      `The reason is ${reason.length} characters long`,
+      `Keep it under ${MAX_REASON_LENGTH} characters.`,
+    );
+  }
+  return {
+    cluster: clusterName,
+    namespace,
+    level: levelName,
+    durationSeconds,
+    reason,
+    namespacePolicy,
+    levelPolicy,
+    requiredApprovals: levelPolicy.approvals ?? namespacePolicy.approvals,
+  };
+}
+
+function requestableHint(policy: Policy): string {
+  const list = requestableNamespaces(policy)
+    .map(({ cluster, namespace }) => `${namespace} (${cluster})`)
+    .join(', ');
+  return `You can request: ${list}.`;
+}
+
+/** Slack user groups are resolved by the caller (usergroups.users.list) and passed in as ids. */
+export interface ApproverContext {
+  slackUserId: string;
+  /** Ids of the namespace's approver groups this user belongs to. */
+  memberOfGroups: readonly string[];
+}
+
+export function isApprover(ns: NamespacePolicy, who: ApproverContext): boolean {
+  return (
+    ns.approvers.users.includes(who.slackUserId) ||
+    ns.approvers.groups.some((g) => who.memberOfGroups.includes(g))
+  );
+}
+
+/**
+ * May this person approve (or deny) this grant now? Throws forbidden with the reason otherwise.
+ * Self-approval needs both the namespace and the level to allow it.
+ */
+export function assertMayDecide(policy: Policy, grant: Grant, who: ApproverContext): void {
+  const ns = namespacePolicyFor(policy.clusters[grant.cluster] as ClusterPolicy, grant.namespace);
+  if (!ns || !isApprover(ns, who)) {
+    throw forbidden(`You are not an approver for ${grant.namespace} on ${grant.cluster}`, approversHint(ns));
+  }
+  const level = policy.levels[grant.level];
+  if (
+    who.slackUserId === grant.requester.slackUserId &&
+    !(ns.allowSelfApproval && level?.allowSelfApproval)
+  ) {
+    throw forbidden('You cannot approve your own request', 'Another approver has to decide.');
+  }
+  if (grant.approvals.some((a) => a.slackUserId === who.slackUserId)) {
+    throw forbidden('You already approved this request', 'It needs another approver to reach the quorum.');
+  }
+}
+
+function approversHint(ns: NamespacePolicy | undefined): string {
+  if (!ns) return 'This namespace is no longer in the policy.';
+  const names = [
+    ...ns.approvers.users.map((u) => `<@${u}>`),
+    ...ns.approvers.groups.map((g) => `<!subteam^${g}>`),
+  ];
+  return `Approvers: ${names.join(', ')}.`;
+}
+
+/** The auto-approve rule that covers this request, if any. */
+export function autoApproveRuleFor(
+  ns: NamespacePolicy,
+  request: { level: string; durationSeconds: number; slackUserId: string; memberOfGroups: readonly string[] },
+): { rule: AutoApproveRule; index: number } | undefined {
+  for (const [index, rule] of ns.autoApprove.entries()) {
+    if (!rule.levels.includes(request.level)) continue;
+    if (request.durationSeconds > (parseDuration(rule.maxDuration) ?? 0)) continue;
+    const who = rule.requesters;
+    if (
+      who &&
+      !who.users.includes(request.slackUserId) &&
+      !who.groups.some((g) => request.memberOfGroups.includes(g))
+    ) {
+      continue;
+    }
+    return { rule, index };
+  }
+  return undefined;
+}
+
+export type ExtensionDecision =
+  | { kind: 'auto'; seconds: number }
+  | { kind: 'needs-approval'; seconds: number }
+  | { kind: 'refused'; why: string };
+
+/** How an extension by `seconds` is handled under the level's extend policy. */
+export function decideExtension(policy: Policy, grant: Grant, seconds: number): ExtensionDecision {
+  const level = policy.levels[grant.level];
+  if (!level) return { kind: 'refused', why: `Level ${grant.level} is no longer in the policy.` };
+  if (level.extend.mode === 'never')
+    return { kind: 'refused', why: `${grant.level} grants cannot be extended.` };
+  const maxOnce = parseDuration(level.maxDuration) ?? 0;
+  if (seconds <= 0 || seconds > maxOnce) {
+    return { kind: 'refused', why: `An extension must be between 1s and ${level.maxDuration}.` };
+  }
+  const cap = parseDuration(level.extend.maxTotal ?? level.maxDuration) ?? 0;
+  const total = totalGrantedSeconds(grant) + seconds;
+  if (total > cap) {
+    const left = Math.max(0, cap - totalGrantedSeconds(grant));
+    return {
+      kind: 'refused',
+      why: `That would make ${formatDuration(total)} in all; ${grant.level} allows ${formatDuration(cap)} (${formatDuration(left)} left). Request access again instead.`,
+    };
+  }
+  return level.extend.mode === 'auto' ? { kind: 'auto', seconds } : { kind: 'needs-approval', seconds };
+}

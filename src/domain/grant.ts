@@ -1,0 +1,150 @@
+// A request for access and the grant it becomes: one record, one closed state machine.
+//
+//   pending ──approve(quorum)──▶ approved ──activate──▶ active ──end──▶ revoking ──▶ expired
+//      │                            │                     │  ▲                    ├─▶ revoked
+//      ├──deny──▶ denied            └──fail──▶ failed     └──┘ extend              └─▶ relinquished
+//      ├──cancel / lapse──▶ cancelled
+//
+// `revoking` carries why the grant ends (`endReason`), so the terminal state is known before the
+// clean-up finishes and a retried clean-up lands in the same place.
+import { conflict } from './errors.js';
+
+export const GRANT_STATUSES = [
+  'pending',
+  'approved',
+  'active',
+  'revoking',
+  'expired',
+  'revoked',
+  'relinquished',
+  'denied',
+  'cancelled',
+  'failed',
+] as const;
+export type GrantStatus = (typeof GRANT_STATUSES)[number];
+
+export const END_REASONS = ['expired', 'revoked', 'relinquished'] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<GrantStatus> = new Set([
+  'expired',
+  'revoked',
+  'relinquished',
+  'denied',
+  'cancelled',
+  'failed',
+]);
+/** Statuses in which something may exist on a cluster for this grant. */
+export const LIVE_STATUSES: ReadonlySet<GrantStatus> = new Set(['approved', 'active', 'revoking']);
+
+const ALLOWED: Readonly<Record<GrantStatus, readonly GrantStatus[]>> = {
+  pending: ['pending', 'approved', 'denied', 'cancelled'],
+  approved: ['active', 'failed', 'revoking'],
+  active: ['active', 'revoking'],
+  revoking: ['expired', 'revoked', 'relinquished'],
+  expired: [],
+  revoked: [],
+  relinquished: [],
+  denied: [],
+  cancelled: [],
+  failed: [],
+};
+
+export function canTransition(from: GrantStatus, to: GrantStatus): boolean {
+  return ALLOWED[from].includes(to);
+}
+
+export interface Approval {
+  slackUserId: string;
+  at: number;
+  /** Set when a policy rule approved instead of a person. */
+  autoRule?: string;
+}
+
+export interface Extension {
+  by: string;
+  seconds: number;
+  at: number;
+  auto: boolean;
+}
+
+export interface Requester {
+  slackUserId: string;
+  /** The IAM user or role the person signs in to AWS as; the only principal their role trusts. */
+  principalArn: string;
+  /** Kubernetes username this person maps to (personal; derived from the policy template). */
+  kubernetesUsername: string;
+  displayName?: string;
+  email?: string;
+}
+
+export interface Grant {
+  id: string;
+  /** Incremented on every write; the compare-and-set token. */
+  version: number;
+  status: GrantStatus;
+  requester: Requester;
+  cluster: string;
+  namespace: string;
+  level: string;
+  /** The requested duration; the clock starts at activation. */
+  durationSeconds: number;
+  reason: string;
+  requiredApprovals: number;
+  approvals: Approval[];
+  createdAt: number;
+  /** A pending request lapses at this time. */
+  pendingUntil: number;
+  decidedAt?: number;
+  activatedAt?: number;
+  /** activatedAt + durationSeconds + every extension. */
+  expiresAt?: number;
+  endedAt?: number;
+  endReason?: EndReason;
+  /** Who ended it (Slack user id, 'system' for expiry, 'cli:<user>' for break-glass). */
+  endedBy?: string;
+  denial?: { by: string; reason: string; at: number };
+  failure?: { reason: string; at: number };
+  extensions: Extension[];
+  /** Set when a warning DM has been sent for the current expiresAt. */
+  warnedForExpiry?: number;
+  /** Where the approval message lives, so every state change can update it. */
+  approvalMessage?: { channel: string; ts: string };
+}
+
+/** Ids are short enough to type (`/eks-access done ea-7k2m9x`) and carry no meaning. */
+const ID_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
+export const GRANT_ID = /^ea-[a-z2-9]{8}$/;
+
+export function newGrantId(randomBytes: (n: number) => Uint8Array): string {
+  const bytes = randomBytes(8);
+  let out = 'ea-';
+  for (const byte of bytes) out += ID_ALPHABET[byte % ID_ALPHABET.length];
+  return out;
+}
+
+/** Applies a transition, returning the new record; throws `conflict` when the move is illegal. */
+export function transition(grant: Grant, to: GrantStatus, changes: Partial<Grant> = {}): Grant {
+  if (!canTransition(grant.status, to)) {
+    throw conflict(`Request ${grant.id} is ${grant.status}; it cannot become ${to}`, undefined, {
+      grantId: grant.id,
+      from: grant.status,
+      to,
+    });
+  }
+  return { ...grant, ...changes, status: to, version: grant.version + 1 };
+}
+
+export const isTerminal = (grant: Pick<Grant, 'status'>) => TERMINAL_STATUSES.has(grant.status);
+
+export function endStatusFor(reason: EndReason): GrantStatus {
+  return reason;
+}
+
+export function totalGrantedSeconds(grant: Pick<Grant, 'durationSeconds' | 'extensions'>): number {
+  return grant.durationSeconds + grant.extensions.reduce((sum, e) => sum + e.seconds, 0);
+}
+
+export function secondsLeft(grant: Pick<Grant, 'expiresAt'>, now: number): number {
+  return grant.expiresAt === undefined ? 0 : Math.max(0, Math.round((grant.expiresAt - now) / 1000));
+}

@@ -1,0 +1,231 @@
+// What a grant creates, as data. The engine applies exactly this; the dry run shows exactly this.
+import type { LevelPolicy, Policy, PolicyRule } from '../config/policy.js';
+import { isoTime } from './clock.js';
+import type { Grant } from './grant.js';
+import {
+  ANNOTATIONS,
+  IAM_TAGS,
+  keptRoleName,
+  LABELS,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  personalRoleArn,
+  personalRoleName,
+  personalRolePath,
+  roleBindingName,
+  userLabelValue,
+} from './names.js';
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+export interface RoleManifest {
+  apiVersion: 'rbac.authorization.k8s.io/v1';
+  kind: 'Role';
+  metadata: ObjectMeta;
+  rules: PolicyRule[];
+}
+export interface RoleBindingManifest {
+  apiVersion: 'rbac.authorization.k8s.io/v1';
+  kind: 'RoleBinding';
+  metadata: ObjectMeta;
+  subjects: { kind: 'User'; apiGroup: 'rbac.authorization.k8s.io'; name: string }[];
+  roleRef: { apiGroup: 'rbac.authorization.k8s.io'; kind: 'Role' | 'ClusterRole'; name: string };
+}
+export interface TrustPolicy {
+  Version: '2012-10-17';
+  Statement: {
+    Sid: string;
+    Effect: 'Allow';
+    Principal: { AWS: string };
+    Action: string[];
+    Condition: { DateLessThan: { 'aws:CurrentTime': string } };
+  }[];
+}
+export interface PersonalRolePlan {
+  name: string;
+  path: string;
+  arn: string;
+  trustPolicy: TrustPolicy;
+  tags: Record<string, string>;
+}
+export type MappingPlan =
+  | { mode: 'aws-auth'; entry: { rolearn: string; username: string; groups: string[] } }
+  | {
+      mode: 'access-entries';
+      entry: { principalArn: string; username: string; kubernetesGroups: string[]; type: 'STANDARD' };
+    }
+  | { mode: 'none'; username: string };
+
+export interface AccessPlan {
+  grantId: string;
+  cluster: string;
+  namespace: string;
+  username: string;
+  expiresAt: string;
+  /** Absent for identityMapping `none`: people already authenticate as themselves. */
+  personalRole?: PersonalRolePlan;
+  mapping: MappingPlan;
+  /** Present for levels with inline rules: the Role the bot keeps in the namespace. */
+  role?: RoleManifest;
+  roleBinding: RoleBindingManifest;
+  /** The permissions verified with SubjectAccessReviews after applying (and gone after revoking). */
+  checks: PermissionCheck[];
+}
+export interface PermissionCheck {
+  namespace: string;
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+}
+
+export function trustPolicyFor(principalArn: string, notAfter: number): TrustPolicy {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'EksAccessPersonalRole',
+        Effect: 'Allow',
+        Principal: { AWS: principalArn },
+        Action: ['sts:AssumeRole'],
+        // AWS itself refuses new sessions after this, even if eks-access is down.
+        Condition: { DateLessThan: { 'aws:CurrentTime': isoTime(notAfter) } },
+      },
+    ],
+  };
+}
+
+const RBAC = 'rbac.authorization.k8s.io' as const;
+
+export function managedLabels(extra: Record<string, string> = {}): Record<string, string> {
+  return { [MANAGED_BY_LABEL]: MANAGED_BY, ...extra };
+}
+
+/** A handful of (verb, resource) pairs that prove the level works, taken from the level's rules. */
+export function permissionChecks(namespace: string, level: LevelPolicy, limit = 6): PermissionCheck[] {
+  if (level.clusterRole) {
+    // We cannot know a ClusterRole's rules without reading it; "get" on itself is always granted for
+    // view/edit/admin-like roles, the engine refines this by reading the ClusterRole.
+    return [];
+  }
+  const checks: PermissionCheck[] = [];
+  for (const rule of level.rules ?? []) {
+    const group = rule.apiGroups.includes('*') ? '' : (rule.apiGroups[0] ?? '');
+    for (const resource of rule.resources) {
+      if (resource.includes('*')) continue;
+      const [base = resource, subresource] = resource.split('/');
+      for (const verb of rule.verbs) {
+        if (verb === '*') continue;
+        if (checks.length >= limit) return checks;
+        // Spread checks across resources first: one verb per resource until the limit.
+        if (checks.some((c) => c.resource === base && c.subresource === subresource)) break;
+        checks.push({ namespace, verb, group, resource: base, ...(subresource ? { subresource } : {}) });
+      }
+    }
+  }
+  return checks;
+}
+
+export interface PlanInput {
+  policy: Policy;
+  grant: Pick<Grant, 'id' | 'cluster' | 'namespace' | 'level' | 'requester'>;
+  expiresAt: number;
+}
+
+export function planGrant({ policy, grant, expiresAt }: PlanInput): AccessPlan {
+  const cluster = policy.clusters[grant.cluster];
+  const level = policy.levels[grant.level];
+  if (!cluster || !level) throw new Error(`plan: ${grant.cluster}/${grant.level} is not in the policy`);
+  const username = grant.requester.kubernetesUsername;
+  const expiresIso = isoTime(expiresAt);
+
+  let personalRole: PersonalRolePlan | undefined;
+  let mapping: MappingPlan;
+  if (cluster.identityMapping === 'none') {
+    mapping = { mode: 'none', username };
+  } else {
+    const path = personalRolePath(policy.settings.iamPath, grant.cluster);
+    const arn = personalRoleArn(
+      cluster.accountId,
+      policy.settings.iamPath,
+      grant.cluster,
+      grant.requester.principalArn,
+    );
+    personalRole = {
+      name: personalRoleName(grant.cluster, grant.requester.principalArn),
+      path,
+      arn,
+      trustPolicy: trustPolicyFor(grant.requester.principalArn, expiresAt),
+      tags: {
+        [IAM_TAGS.managedBy]: MANAGED_BY,
+        [IAM_TAGS.cluster]: grant.cluster,
+        [IAM_TAGS.principal]: grant.requester.principalArn,
+        [IAM_TAGS.username]: username,
+        [IAM_TAGS.expiresAt]: expiresIso,
+      },
+    };
+    mapping =
+      cluster.identityMapping === 'aws-auth'
+        ? { mode: 'aws-auth', entry: { rolearn: arn, username, groups: [] } }
+        : {
+            mode: 'access-entries',
+            entry: { principalArn: arn, username, kubernetesGroups: [], type: 'STANDARD' },
+          };
+  }
+
+  const role: RoleManifest | undefined = level.rules
+    ? {
+        apiVersion: `${RBAC}/v1`,
+        kind: 'Role',
+        metadata: {
+          name: keptRoleName(grant.level),
+          namespace: grant.namespace,
+          labels: managedLabels({ [LABELS.level]: grant.level }),
+        },
+        rules: level.rules.map((r) => ({ ...r })),
+      }
+    : undefined;
+
+  const roleBinding: RoleBindingManifest = {
+    apiVersion: `${RBAC}/v1`,
+    kind: 'RoleBinding',
+    metadata: {
+      name: roleBindingName(grant.id),
+      namespace: grant.namespace,
+      labels: managedLabels({
+        [LABELS.grantId]: grant.id,
+        [LABELS.level]: grant.level,
+        [LABELS.user]: userLabelValue(username),
+      }),
+      annotations: {
+        [ANNOTATIONS.requester]: grant.requester.slackUserId,
+        [ANNOTATIONS.principalArn]: grant.requester.principalArn,
+        [ANNOTATIONS.username]: username,
+        [ANNOTATIONS.expiresAt]: expiresIso,
+        [ANNOTATIONS.cluster]: grant.cluster,
+        ...(personalRole ? { [ANNOTATIONS.roleArn]: personalRole.arn } : {}),
+      },
+    },
+    subjects: [{ kind: 'User', apiGroup: RBAC, name: username }],
+    roleRef: role
+      ? { apiGroup: RBAC, kind: 'Role', name: role.metadata.name }
+      : { apiGroup: RBAC, kind: 'ClusterRole', name: level.clusterRole ?? '' },
+  };
+
+  return {
+    grantId: grant.id,
+    cluster: grant.cluster,
+    namespace: grant.namespace,
+    username,
+    expiresAt: expiresIso,
+    ...(personalRole ? { personalRole } : {}),
+    mapping,
+    ...(role ? { role } : {}),
+    roleBinding,
+    checks: permissionChecks(grant.namespace, level),
+  };
+}

@@ -1,0 +1,23 @@
+// How the workflow tells people what happened. The Slack adapter implements it; the domain never
+// knows about Block Kit. Every method is best-effort: a chat outage must not undo a grant.
+
+import type { Grant } from '../domain/grant.js';
+import type { AccessPlan } from '../domain/plan.js';
+
+export type GrantEvent =
+  | { kind: 'requested'; plan?: AccessPlan }
+  | { kind: 'approval-progress'; by: string }
+  | { kind: 'approved'; by: string }
+  | { kind: 'denied'; by: string; reason: string }
+  | { kind: 'cancelled'; by: string; why: string }
+  | { kind: 'activated' }
+  | { kind: 'extended'; by: string; seconds: number }
+  | { kind: 'extension-requested'; by: string; seconds: number }
+  | { kind: 'expiring-soon' }
+  | { kind: 'ended' }
+  | { kind: 'failed'; reason: string };
+
+export interface Notifier {
+  /** Reflect a change of `grant` to the people concerned (approval message, requester DM, audit channel). */
+  grantChanged(grant: Grant, event: GrantEvent): Promise<void>;
+}

@@ -1,0 +1,15 @@
+// Work that happens later or elsewhere: activation on a worker, revocation at expiry, warnings.
+// Every job is keyed by the grant id, so scheduling twice collapses into one job.
+export interface Scheduler {
+  /** Queue the grant for activation now. Idempotent per grant id. */
+  enqueueActivation(grantId: string): Promise<void>;
+  /**
+   * Revoke at `at` (epoch ms; now when omitted). Replaces an earlier schedule for the same grant,
+   * which is how extensions move the expiry.
+   */
+  scheduleRevocation(grantId: string, at?: number): Promise<void>;
+  /** DM the expiry warning at `at`. Replaces an earlier schedule for the same grant. */
+  scheduleExpiryWarning(grantId: string, at: number): Promise<void>;
+  /** Lapse a pending request at `at`. */
+  schedulePendingTimeout(grantId: string, at: number): Promise<void>;
+}
