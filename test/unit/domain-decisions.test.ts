@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest';
+import { parsePolicy } from '../../src/config/load.js';
+import {
+  assertMayDecide,
+  autoApproveRuleFor,
+  decideExtension,
+  namespaceMatches,
+  resolveRequest,
+} from '../../src/domain/decisions.js';
+import { formatDuration, parseDuration } from '../../src/domain/duration.js';
+import type { AccessError } from '../../src/domain/errors.js';
+import { canTransition, type Grant, transition } from '../../src/domain/grant.js';
+
+const { policy } = parsePolicy(`
+levels:
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h, extend: { mode: auto, maxTotal: 6h } }
+  debug:
+    rules: [{ apiGroups: [""], resources: [pods, pods/log], verbs: [get, list] }]
+    defaultDuration: 30m
+    maxDuration: 2h
+    allowSelfApproval: true
+clusters:
+  dev:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { kubeconfig: {} }
+    identityMapping: aws-auth
+    namespaces:
+      - name: test
+        approvers: { users: [U0ANA], groups: [S0PLATFORM] }
+        channel: C0APPROVAL
+        levels: [view, debug]
+        allowSelfApproval: true
+        autoApprove: [{ levels: [view], maxDuration: 1h }]
+      - name: team-*
+        approvers: { users: [U0BEN] }
+        channel: C0TEAMS
+        levels: [debug]
+  prod:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { kubeconfig: {} }
+    identityMapping: aws-auth
+    namespaces:
+      - name: test
+        approvers: { users: [U0ANA] }
+        channel: C0APPROVAL
+        levels: [view]
+`);
+
+const kindOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (error) {
+    return {
+      kind: (error as AccessError).kind,
+      message: (error as AccessError).message,
+      hint: (error as AccessError).hint,
+    };
+  }
+  return undefined;
+};
+
+describe('durations', () => {
+  it('round-trips the forms people type', () => {
+    expect(parseDuration('30m')).toBe(1800);
+    expect(parseDuration('2h')).toBe(7200);
+    expect(parseDuration('1d')).toBe(86400);
+    expect(parseDuration('1h30m')).toBe(5400);
+    expect(parseDuration('2 hours')).toBeUndefined();
+    expect(formatDuration(5400)).toBe('1h30m');
+  });
+});
+
+describe('resolving a request against the policy', () => {
+  it('defaults the level and duration and finds the cluster from the namespace pattern', () => {
+    const r = resolveRequest(policy, { namespace: 'team-a', reason: 'INC-1' });
+    expect(r).toMatchObject({ cluster: 'dev', level: 'debug', durationSeconds: 1800, requiredApprovals: 1 });
+    expect(namespaceMatches('team-*', 'team-a')).toBe(true);
+    expect(namespaceMatches('team-*', 'other')).toBe(false);
+  });
+
+  it('explains every refusal and lists the valid choices', () => {
+    expect(kindOf(() => resolveRequest(policy, { namespace: 'nope', reason: 'x' }))).toMatchObject({
+      kind: 'not_found',
+      hint: expect.stringContaining('test (dev)'),
+    });
+    expect(kindOf(() => resolveRequest(policy, { namespace: 'Bad_Name', reason: 'x' }))?.kind).toBe(
+      'bad_input',
+    );
+    expect(kindOf(() => resolveRequest(policy, { namespace: 'test', reason: 'x' }))?.message).toContain(
+      'several clusters: dev, prod',
+    );
+    expect(
+      kindOf(() =>
+        resolveRequest(policy, { namespace: 'test', cluster: 'dev', level: 'admin', reason: 'x' }),
+      ),
+    ).toMatchObject({
+      kind: 'not_found',
+      hint: 'Levels here: view, debug.',
+    });
+    expect(
+      kindOf(() =>
+        resolveRequest(policy, {
+          namespace: 'test',
+          cluster: 'dev',
+          level: 'view',
+          duration: '5h',
+          reason: 'x',
+        }),
+      ),
+    ).toMatchObject({ kind: 'bad_input', hint: 'The maximum for view is 4h.' });
+    expect(
+      kindOf(() => resolveRequest(policy, { namespace: 'team-a', duration: 'soon', reason: 'x' }))?.hint,
+    ).toContain('maximum');
+    expect(kindOf(() => resolveRequest(policy, { namespace: 'team-a' }))?.message).toBe(
+      'A reason is required for this namespace',
+    );
+  });
+});
+
+const grant = (over: Partial<Grant> = {}): Grant => ({
+  id: 'ea-abcdefgh',
+  version: 1,
+  status: 'pending',
+  requester: {
+    slackUserId: 'U0REQ',
+    principalArn: 'arn:aws:iam::111122223333:user/req',
+    kubernetesUsername: 'eks-access:req',
+  },
+  cluster: 'dev',
+  namespace: 'test',
+  level: 'view',
+  durationSeconds: 3600,
+  reason: 'x',
+  requiredApprovals: 1,
+  approvals: [],
+  createdAt: 0,
+  pendingUntil: 1,
+  extensions: [],
+  ...over,
+});
+
+describe('who may decide', () => {
+  it('accepts approvers by user id or user group, and refuses everyone else', () => {
+    expect(() =>
+      assertMayDecide(policy, grant(), { slackUserId: 'U0ANA', memberOfGroups: [] }),
+    ).not.toThrow();
+    expect(() =>
+      assertMayDecide(policy, grant(), { slackUserId: 'U0X', memberOfGroups: ['S0PLATFORM'] }),
+    ).not.toThrow();
+    expect(
+      kindOf(() => assertMayDecide(policy, grant(), { slackUserId: 'U0X', memberOfGroups: [] }))?.kind,
+    ).toBe('forbidden');
+  });
+
+  it('refuses self-approval unless both the namespace and the level allow it', () => {
+    const self = { slackUserId: 'U0ANA', memberOfGroups: [] };
+    const mine = (level: string) =>
+      grant({ level, requester: { ...grant().requester, slackUserId: 'U0ANA' } });
+    expect(kindOf(() => assertMayDecide(policy, mine('view'), self))?.message).toBe(
+      'You cannot approve your own request',
+    );
+    expect(() => assertMayDecide(policy, mine('debug'), self)).not.toThrow();
+  });
+
+  it('does not count the same approver twice towards a quorum', () => {
+    const g = grant({ approvals: [{ slackUserId: 'U0ANA', at: 0 }] });
+    expect(kindOf(() => assertMayDecide(policy, g, { slackUserId: 'U0ANA', memberOfGroups: [] }))?.kind).toBe(
+      'forbidden',
+    );
+  });
+
+  it('auto-approves only within the rule', () => {
+    const ns = policy.clusters['dev']?.namespaces[0];
+    if (!ns) throw new Error('fixture');
+    const who = { slackUserId: 'U0REQ', memberOfGroups: [] };
+    expect(autoApproveRuleFor(ns, { level: 'view', durationSeconds: 3600, ...who })?.index).toBe(0);
+    expect(autoApproveRuleFor(ns, { level: 'view', durationSeconds: 3601, ...who })).toBeUndefined();
+    expect(autoApproveRuleFor(ns, { level: 'debug', durationSeconds: 60, ...who })).toBeUndefined();
+  });
+});
+
+describe('grant state machine', () => {
+  it('allows only the documented moves and bumps the version', () => {
+    const approved = transition(grant(), 'approved');
+    expect(approved.version).toBe(2);
+    expect(canTransition('denied', 'approved')).toBe(false);
+    expect(kindOf(() => transition(grant({ status: 'expired' }), 'active'))?.kind).toBe('conflict');
+  });
+
+  it('extends automatically up to the cap, then refuses', () => {
+    const active = grant({ status: 'active' });
+    expect(decideExtension(policy, active, 3600)).toEqual({ kind: 'auto', seconds: 3600 });
+    const long = grant({
+      status: 'active',
+      extensions: [{ by: 'U0REQ', seconds: 4 * 3600, at: 0, auto: true }],
+    });
+    const refused = decideExtension(policy, long, 7200);
+    expect(refused.kind).toBe('refused');
+    expect(refused.kind === 'refused' && refused.why).toContain('allows 6h');
+  });
+});
