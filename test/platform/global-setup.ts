@@ -1,0 +1,22 @@
+// vitest globalSetup of the `int` project: starts the platform once per run (or attaches to one started by
+// `npm run platform -- up`, see cli.ts) and provides its PlatformInfo to every test file via inject().
+import { readFile } from 'node:fs/promises';
+import type { TestProject } from 'vitest/node';
+import type { PlatformInfo } from './info.js';
+import { startPlatform } from './platform.js';
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const attached = process.env['EKS_ACCESS_PLATFORM_INFO'];
+  if (attached) {
+    const info = JSON.parse(await readFile(attached, 'utf8')) as PlatformInfo;
+    project.provide('platform', info);
+    return async () => {};
+  }
+  const started = Date.now();
+  const platform = await startPlatform();
+  console.log(
+    `test platform up in ${((Date.now() - started) / 1000).toFixed(1)} s (run dir ${platform.info.runDir})`,
+  );
+  project.provide('platform', platform.info);
+  return platform.stop;
+}

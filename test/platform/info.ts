@@ -1,0 +1,39 @@
+// What the running test platform looks like to a test: addresses, credentials and file paths of the real
+// servers started by test/platform/global-setup.ts. Plain data, so vitest can hand it to test workers.
+
+export interface PlatformInfo {
+  /** redis://127.0.0.1:PORT of a redis-server owned by this run (no persistence, noeviction). */
+  redisUrl: string;
+  kube: {
+    /** https://127.0.0.1:PORT of a real kube-apiserver (RBAC authorization, client-certificate users). */
+    server: string;
+    /** CA that signs the serving certificate and every client certificate. */
+    caFile: string;
+    /** Its private key, so tests can mint identities (see kubeconfigFor in context.ts). */
+    caKeyFile: string;
+    /** Kubeconfig of `eks-access-test-admin` in group `system:masters`, for the tests' own set-up. */
+    adminKubeconfig: string;
+    /** kubectl of the same version, e.g. for `kubectl auth can-i --as`. */
+    kubectl: string;
+  };
+  aws: {
+    region: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    /** The account both emulators pretend to be. */
+    accountId: string;
+    /** moto serves IAM and STS. */
+    iamEndpoint: string;
+    stsEndpoint: string;
+    /** ministack serves EKS (clusters and access entries, which moto lacks). */
+    eksEndpoint: string;
+  };
+  /** Temporary directory of this run: certificates, kubeconfigs, server logs (logs/*.log). */
+  runDir: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    platform: PlatformInfo;
+  }
+}

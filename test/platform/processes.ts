@@ -1,0 +1,186 @@
+// Child processes of the test platform: each server runs in its own process group with its output in a log
+// file, and is killed with its whole group when we stop it, when this process exits, and (through
+// PR_SET_PDEATHSIG, via util-linux's setpriv) even when this process is killed without a chance to clean up.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+
+export interface ManagedProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly logFile: string;
+  /** Exit code or signal once the process has exited, otherwise undefined. */
+  exitStatus(): string | undefined;
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+const managed = new Set<ManagedProcess>();
+let hooksInstalled = false;
+
+function killGroupNow(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', () => {
+    for (const child of live) killGroupNow(child);
+  });
+  // Only where nobody else (vitest, a CLI) handles the signal: we must not change the host's behaviour.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    if (process.listenerCount(signal) > 0) continue;
+    process.once(signal, () => {
+      for (const child of live) killGroupNow(child);
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+const pdeathsig: string[] = (() => {
+  try {
+    execFileSync('setpriv', ['--version'], { stdio: 'ignore' });
+    return ['setpriv', '--pdeathsig', 'KILL', '--'];
+  } catch {
+    return [];
+  }
+})();
+
+export interface StartOptions {
+  logDir: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export function startProcess(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: StartOptions,
+): ManagedProcess {
+  installExitHooks();
+  const logFile = join(options.logDir, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  const [file, ...rest] = [...pdeathsig, command, ...args] as [string, ...string[]];
+  const child = spawn(file, rest, {
+    detached: true, // own process group, so stop() reaches anything it forks
+    stdio: ['ignore', fd, fd],
+    env: options.env ?? process.env,
+    cwd: options.cwd ?? options.logDir,
+  });
+  closeSync(fd);
+  if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+  live.add(child);
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      live.delete(child);
+      resolve();
+    });
+    child.once('error', () => {
+      live.delete(child);
+      resolve();
+    });
+  });
+  child.unref();
+  const pid = child.pid;
+  const handle: ManagedProcess = {
+    name,
+    pid,
+    logFile,
+    exitStatus: () =>
+      child.exitCode !== null ? `exit code ${child.exitCode}` : (child.signalCode ?? undefined),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.ref(); // keep the event loop alive until the exit is seen
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        return;
+      }
+      const killer = setTimeout(() => killGroupNow(child), 10_000);
+      await exited;
+      clearTimeout(killer);
+      managed.delete(handle);
+    },
+  };
+  managed.add(handle);
+  return handle;
+}
+
+/**
+ * Stops every process started through startProcess that is still running, newest first: a server stops
+ * before what it depends on (kube-apiserver stalls its shutdown for many seconds when etcd goes first).
+ */
+export async function stopAllProcesses(): Promise<void> {
+  for (const p of [...managed].reverse()) await p.stop();
+}
+
+/** The last lines of a log file, for error messages. */
+export function logTail(logFile: string, lines = 30): string {
+  try {
+    return readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** A port on 127.0.0.1 that was free a moment ago (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+/**
+ * Polls `probe` until it returns a value (not undefined) or the deadline passes. A process that exits while
+ * we wait fails at once, with the end of its log.
+ */
+export async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  options: { timeoutMs: number; intervalMs?: number; process?: ManagedProcess },
+): Promise<T> {
+  const deadline = Date.now() + options.timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    const status = options.process?.exitStatus();
+    if (options.process && status !== undefined) {
+      throw new Error(
+        `${options.process.name} exited (${status}) while waiting for ${what}; ` +
+          `end of ${options.process.logFile}:\n${logTail(options.process.logFile)}`,
+      );
+    }
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const log = options.process
+        ? `\nend of ${options.process.logFile}:\n${logTail(options.process.logFile)}`
+        : '';
+      throw new Error(
+        `timed out after ${options.timeoutMs} ms waiting for ${what}` +
+          (lastError instanceof Error ? ` (last error: ${lastError.message})` : '') +
+          log,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
+  }
+}
