@@ -106,6 +106,8 @@ export interface Grant {
   denial?: { by: string; reason: string; at: number };
   failure?: { reason: string; at: number };
   extensions: Extension[];
+  /** An extension waiting for approvers (levels whose extend mode is `approval`). */
+  extensionRequest?: { by: string; seconds: number; at: number };
   /** Set when a warning DM has been sent for the current expiresAt. */
   warnedForExpiry?: number;
   /** Where the approval message lives, so every state change can update it. */

@@ -1,0 +1,65 @@
+// Slack user → AWS principal. First the policy's explicit map; then, only when the policy enables it,
+// the IAM user whose tag (default `slack-email`) equals the person's Slack profile email. When neither
+// finds the person, the error says exactly what an admin has to add.
+import { type IAMClient, ListUsersCommand, ListUserTagsCommand } from '@aws-sdk/client-iam';
+import type { Policy } from '../../config/policy.js';
+import { AccessError, notFound } from '../../domain/errors.js';
+import type { AwsIdentityResolver, SlackProfile } from '../../ports/identity.js';
+
+export class PolicyIdentityResolver implements AwsIdentityResolver {
+  readonly #policy: Policy;
+  readonly #iam: IAMClient | undefined;
+
+  /** `iam` is needed only when the policy enables the email-tag lookup. */
+  constructor(policy: Policy, iam?: IAMClient) {
+    this.#policy = policy;
+    this.#iam = iam;
+  }
+
+  async principalFor(profile: SlackProfile): Promise<string> {
+    const mapped = this.#policy.identities.map[profile.slackUserId];
+    if (mapped) return mapped;
+    const emailTag = this.#policy.identities.emailTag;
+    if (!emailTag?.enabled || !this.#iam) throw this.#unmapped(profile, undefined);
+    if (!profile.email) {
+      throw notFound(
+        'eks-access cannot see your Slack email, so it cannot find your AWS user',
+        `An admin has to add \`${profile.slackUserId}: arn:aws:iam::<account>:user/<you>\` under identities.map in the policy, or give the Slack app the users:read.email scope.`,
+      );
+    }
+    const arn = await this.#byTag(emailTag.tagKey, profile.email);
+    if (arn) return arn;
+    throw this.#unmapped(profile, emailTag.tagKey);
+  }
+
+  #unmapped(profile: SlackProfile, tagKey: string | undefined): AccessError {
+    const byMap = `add \`${profile.slackUserId}: arn:aws:iam::<account>:user/<name>\` under identities.map in the policy`;
+    const byTag = tagKey && profile.email ? `, or tag your IAM user with \`${tagKey}=${profile.email}\`` : '';
+    return notFound(
+      `Your Slack account (${profile.slackUserId}) is not linked to an AWS user`,
+      `Ask an admin to ${byMap}${byTag}. Nothing was requested.`,
+    );
+  }
+
+  async #byTag(tagKey: string, email: string): Promise<string | undefined> {
+    const iam = this.#iam as IAMClient;
+    const wanted = email.toLowerCase();
+    try {
+      let marker: string | undefined;
+      do {
+        const page = await iam.send(new ListUsersCommand({ ...(marker ? { Marker: marker } : {}) }));
+        for (const user of page.Users ?? []) {
+          if (!user.UserName || !user.Arn) continue;
+          const tags = await iam.send(new ListUserTagsCommand({ UserName: user.UserName }));
+          if (tags.Tags?.some((t) => t.Key === tagKey && t.Value?.toLowerCase() === wanted)) return user.Arn;
+        }
+        marker = page.IsTruncated ? page.Marker : undefined;
+      } while (marker);
+      return undefined;
+    } catch (error) {
+      throw new AccessError('unavailable', 'IAM did not answer while looking up your AWS user', {
+        cause: error,
+      });
+    }
+  }
+}

@@ -1,0 +1,442 @@
+// Block Kit, built by pure functions from a grant and the policy. Every piece of user text passes
+// through `esc` (so a reason cannot `<!channel>`) and `cut` (so Slack never rejects a message for size).
+import type { Policy } from '../../config/policy.js';
+import { formatDuration } from '../../domain/duration.js';
+import { type AccessError, ERROR_HEADLINES } from '../../domain/errors.js';
+import type { Grant } from '../../domain/grant.js';
+import { secondsLeft } from '../../domain/grant.js';
+import { type AccessPlan, planGrant } from '../../domain/plan.js';
+import { accessCommands, COMMAND_HELP, failureAdvice, humanTime, statusLine } from '../../domain/text.js';
+import type { HomeModel } from '../../services/home.js';
+
+/** Slack's published limits (the fake Slack in test/support enforces the same). */
+export const LIMITS = {
+  messageBlocks: 50,
+  viewBlocks: 100,
+  text: 3000,
+  field: 2000,
+  fields: 10,
+  header: 150,
+  button: 75,
+  option: 75,
+  value: 2000,
+  modalTitle: 24,
+  fallbackText: 4000,
+} as const;
+
+export const DENY_MODAL = 'deny_modal';
+
+export type Block = Record<string, unknown>;
+export interface Message {
+  text: string;
+  blocks: Block[];
+}
+
+/** Escapes the three characters Slack treats as markup, so user text stays text. */
+export const esc = (text: string): string =>
+  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
+/** Cuts to at most `max` UTF-16 units (how Slack counts), never splitting an emoji, marking the cut. */
+export function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let out = '';
+  for (const char of text) {
+    if (out.length + char.length > max - 1) break;
+    out += char;
+  }
+  return `${out}…`;
+}
+
+/** Our own hints may mention users and groups; everything else in them is escaped. */
+const escHint = (text: string): string =>
+  esc(text).replace(/&lt;(@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+)&gt;/g, '<$1>');
+
+export const mention = (id: string): string => (id.startsWith('auto:') ? 'an auto-approve rule' : `<@${id}>`);
+
+const mrkdwn = (text: string) => ({ type: 'mrkdwn', text: cut(text, LIMITS.text) });
+const plain = (text: string, max: number = LIMITS.text) => ({
+  type: 'plain_text',
+  text: cut(text, max),
+  emoji: true,
+});
+export const section = (text: string): Block => ({ type: 'section', text: mrkdwn(text) });
+const context = (text: string): Block => ({ type: 'context', elements: [mrkdwn(text)] });
+const header = (text: string): Block => ({ type: 'header', text: plain(text, LIMITS.header) });
+const divider: Block = { type: 'divider' };
+
+function button(text: string, actionId: string, value: string, style?: 'primary' | 'danger'): Block {
+  return {
+    type: 'button',
+    text: plain(text, LIMITS.button),
+    action_id: actionId,
+    value,
+    ...(style ? { style } : {}),
+  };
+}
+
+/** Action ids: the only thing a button carries besides the grant id. */
+export const ACTIONS = {
+  approve: 'approve',
+  deny: 'deny',
+  approveExtension: 'approve_extension',
+  extend: 'extend',
+  done: 'done',
+  cancel: 'cancel',
+  revoke: 'revoke',
+  openRequest: 'open_request',
+} as const;
+
+function cappedBlocks(blocks: Block[], max: number): Block[] {
+  if (blocks.length <= max) return blocks;
+  return [
+    ...blocks.slice(0, max - 1),
+    context(`…and ${blocks.length - max + 1} more; \`/eks-access list\` shows all.`),
+  ];
+}
+
+const message = (text: string, blocks: Block[]): Message => ({
+  text: cut(text, LIMITS.fallbackText),
+  blocks: cappedBlocks(blocks, LIMITS.messageBlocks),
+});
+
+const where = (g: Pick<Grant, 'namespace' | 'cluster'>) => `\`${g.namespace}\` on \`${g.cluster}\``;
+
+/** The dry run in a few lines: what exactly would exist on AWS and on the cluster. */
+export function planSummary(plan: AccessPlan): string {
+  const lines: string[] = [];
+  if (plan.personalRole) {
+    lines.push(
+      `• IAM role \`${plan.personalRole.name}\` assumable only by \`${esc(plan.mapping.mode === 'none' ? '' : (plan.personalRole.trustPolicy.Statement[0]?.Principal.AWS ?? ''))}\` until ${plan.expiresAt}`,
+    );
+  }
+  if (plan.mapping.mode === 'aws-auth')
+    lines.push(`• \`aws-auth\` entry mapping it to Kubernetes user \`${esc(plan.username)}\``);
+  if (plan.mapping.mode === 'access-entries')
+    lines.push(`• EKS access entry for Kubernetes user \`${esc(plan.username)}\``);
+  if (plan.role)
+    lines.push(
+      `• Role \`${plan.role.metadata.name}\` in \`${plan.namespace}\` (${plan.role.rules.length} rule(s))`,
+    );
+  const ref = plan.roleBinding.roleRef;
+  lines.push(
+    `• RoleBinding \`${plan.roleBinding.metadata.name}\` → ${ref.kind} \`${ref.name}\` for \`${esc(plan.username)}\``,
+  );
+  return lines.join('\n');
+}
+
+export function planFor(policy: Policy, grant: Grant, now: number): AccessPlan | undefined {
+  try {
+    return planGrant({ policy, grant, expiresAt: grant.expiresAt ?? now + grant.durationSeconds * 1000 });
+  } catch {
+    return undefined; // the cluster or level left the policy; the message still shows the grant
+  }
+}
+
+function approvalProgress(grant: Grant): string {
+  const people = grant.approvals.map((a) => mention(a.slackUserId));
+  return `${grant.approvals.length} of ${grant.requiredApprovals} approval${grant.requiredApprovals === 1 ? '' : 's'}${people.length ? `: ${people.join(', ')}` : ''}`;
+}
+
+/** What has happened to this grant, in the words the approval message shows under the request. */
+export function grantStatusText(grant: Grant, now: number): string {
+  switch (grant.status) {
+    case 'pending':
+      return `:hourglass_flowing_sand: *Waiting for approval* — ${approvalProgress(grant)}. Lapses at ${humanTime(grant.pendingUntil)} if nobody decides.`;
+    case 'approved':
+      return `:white_check_mark: *Approved* by ${grant.approvals.map((a) => mention(a.slackUserId)).join(', ')} — setting up access…`;
+    case 'active':
+      return `:large_green_circle: *Active* until ${humanTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left) — approved by ${grant.approvals.map((a) => mention(a.slackUserId)).join(', ')}`;
+    case 'revoking':
+      return `:hourglass: *Ending* (${grant.endReason ?? 'ending'})${grant.endedBy ? ` by ${endedByText(grant.endedBy)}` : ''}…`;
+    case 'expired':
+      return `:checkered_flag: *Expired* at ${humanTime(grant.endedAt ?? now)}; access removed.`;
+    case 'revoked':
+      return `:no_entry: *Revoked* by ${endedByText(grant.endedBy ?? 'system')} at ${humanTime(grant.endedAt ?? now)}; access removed.`;
+    case 'relinquished':
+      return `:wave: *Given back* by ${mention(grant.requester.slackUserId)} at ${humanTime(grant.endedAt ?? now)}; access removed.`;
+    case 'denied':
+      return `:x: *Denied* by ${mention(grant.denial?.by ?? '?')}: ${esc(cut(grant.denial?.reason ?? '', 500))}`;
+    case 'cancelled':
+      return grant.endedBy === 'system'
+        ? `:zzz: *Lapsed*: nobody decided before ${humanTime(grant.pendingUntil)}.`
+        : `:leftwards_arrow_with_hook: *Cancelled* by ${mention(grant.endedBy ?? grant.requester.slackUserId)}.`;
+    case 'failed':
+      return `:warning: *Failed*: ${esc(cut(grant.failure?.reason ?? 'unknown', 500))}. Nothing was left behind.`;
+  }
+}
+
+const endedByText = (actor: string) =>
+  actor === 'system' ? 'eks-access' : actor.startsWith('cli:') ? `\`${esc(actor)}\`` : mention(actor);
+
+/** The message in the namespace's approval channel; it is updated through the grant's whole life. */
+export function approvalMessage(policy: Policy, grant: Grant, now: number): Message {
+  const plan = planFor(policy, grant, now);
+  const blocks: Block[] = [
+    header(`Access request ${grant.id}`),
+    {
+      type: 'section',
+      fields: [
+        mrkdwn(
+          `*Who*\n${mention(grant.requester.slackUserId)} (\`${esc(cut(grant.requester.principalArn, 300))}\`)`,
+        ),
+        mrkdwn(
+          `*What*\n\`${grant.level}\`${policy.levels[grant.level]?.description ? ` — ${esc(policy.levels[grant.level]?.description ?? '')}` : ''}`,
+        ),
+        mrkdwn(`*Where*\n${where(grant)}`),
+        mrkdwn(
+          `*How long*\n${formatDuration(grant.durationSeconds)}${grant.extensions.length ? ` (+${formatDuration(grant.extensions.reduce((s, e) => s + e.seconds, 0))} extended)` : ''}`,
+        ),
+      ],
+    },
+    section(`*Why*\n${grant.reason ? esc(cut(grant.reason, 1000)) : '_no reason given_'}`),
+  ];
+  if (plan) blocks.push(context(`*Would create*\n${planSummary(plan)}`));
+  blocks.push(divider, section(grantStatusText(grant, now)));
+  if (grant.status === 'pending') {
+    blocks.push({
+      type: 'actions',
+      block_id: `decide:${grant.id}`,
+      elements: [
+        button('Approve', ACTIONS.approve, grant.id, 'primary'),
+        button('Deny', ACTIONS.deny, grant.id, 'danger'),
+      ],
+    });
+  }
+  if (grant.status === 'active' && grant.extensionRequest) {
+    blocks.push(
+      section(
+        `:stopwatch: ${mention(grant.extensionRequest.by)} asks for ${formatDuration(grant.extensionRequest.seconds)} more.`,
+      ),
+      {
+        type: 'actions',
+        block_id: `extend:${grant.id}`,
+        elements: [button('Approve extension', ACTIONS.approveExtension, grant.id, 'primary')],
+      },
+    );
+  }
+  const text = `Access request ${grant.id}: ${grant.requester.slackUserId} wants ${grant.level} in ${grant.namespace} on ${grant.cluster} — ${statusLine(grant, now)}`;
+  return message(esc(text), blocks);
+}
+
+/** DMs to the requester, one per event that concerns them. */
+export function activatedDm(policy: Policy, grant: Grant, now: number): Message {
+  const commands = accessCommands(policy, grant);
+  return message(
+    `Your access to ${grant.namespace} on ${grant.cluster} is ready until ${humanTime(grant.expiresAt ?? now)}`,
+    [
+      section(
+        `:white_check_mark: *Approved* — you have \`${grant.level}\` in ${where(grant)} until *${humanTime(grant.expiresAt ?? now)}* (${formatDuration(secondsLeft(grant, now))}).`,
+      ),
+      section(`*Use it:*\n\`\`\`${commands.join('\n')}\`\`\``),
+      context(`Request \`${grant.id}\` · give it back early with \`/eks-access done ${grant.id}\``),
+      {
+        type: 'actions',
+        block_id: `mine:${grant.id}`,
+        elements: [button("I'm done", ACTIONS.done, grant.id)],
+      },
+    ],
+  );
+}
+
+export function deniedDm(grant: Grant): Message {
+  return message(`Your request ${grant.id} was denied`, [
+    section(
+      `:x: Your request for \`${grant.level}\` in ${where(grant)} was *denied* by ${mention(grant.denial?.by ?? '?')}.\n*Reason:* ${esc(cut(grant.denial?.reason ?? '', 1000))}`,
+    ),
+  ]);
+}
+
+export function failedDm(grant: Grant): Message {
+  return message(`Your access ${grant.id} could not be set up`, [
+    section(
+      `:warning: Access to ${where(grant)} *could not be set up*: ${esc(cut(grant.failure?.reason ?? 'unknown', 1000))}`,
+    ),
+    section(failureAdvice(grant)),
+  ]);
+}
+
+export function expiringDm(grant: Grant, now: number): Message {
+  return message(`Your access to ${grant.namespace} ends at ${humanTime(grant.expiresAt ?? now)}`, [
+    section(
+      `:alarm_clock: Your access to ${where(grant)} ends at *${humanTime(grant.expiresAt ?? now)}* (${formatDuration(secondsLeft(grant, now))} left).`,
+    ),
+    {
+      type: 'actions',
+      block_id: `expiring:${grant.id}`,
+      elements: [
+        button('Extend', ACTIONS.extend, grant.id, 'primary'),
+        button("I'm done", ACTIONS.done, grant.id),
+      ],
+    },
+  ]);
+}
+
+export function endedDm(grant: Grant, now: number): Message {
+  return message(`Your access ${grant.id} ended`, [
+    section(`${grantStatusText(grant, now)}\n${where(grant)}, request \`${grant.id}\`.`),
+  ]);
+}
+
+export function cancelledDm(grant: Grant, now: number): Message {
+  return message(`Your request ${grant.id} ended without a decision`, [
+    section(`${grantStatusText(grant, now)} (${where(grant)}, \`${grant.id}\`)`),
+  ]);
+}
+
+export function extendedDm(grant: Grant, by: string, seconds: number, now: number): Message {
+  return message(`Your access ${grant.id} was extended`, [
+    section(
+      `:stopwatch: ${by === grant.requester.slackUserId ? 'Extended' : `${mention(by)} extended your access`} by ${formatDuration(seconds)}: ${where(grant)} now ends at *${humanTime(grant.expiresAt ?? now)}*.`,
+    ),
+  ]);
+}
+
+export function extensionWaitingText(grant: Grant, seconds: number): string {
+  return `Asked the approvers of ${where(grant)} for ${formatDuration(seconds)} more on \`${grant.id}\`; you will get a message when they decide.`;
+}
+
+/** One line for the audit channel: who did what to which grant. */
+export function auditLine(grant: Grant, action: string, actor: string, now: number): Message {
+  const text = `\`${grant.id}\` ${action} by ${endedByText(actor)} — ${mention(grant.requester.slackUserId)} · \`${grant.level}\` · ${where(grant)} · ${esc(statusLine(grant, now))}`;
+  return message(esc(`${grant.id} ${action} by ${actor}`), [context(text)]);
+}
+
+/** Any error as an ephemeral message: the headline for its kind, what happened, what to do. */
+export function errorMessage(error: AccessError): Message {
+  const detail = error.kind === 'internal' ? '' : esc(cut(error.message, 1500));
+  const hint = error.hint ? escHint(cut(error.hint, 1200)) : '';
+  const text = [`*${ERROR_HEADLINES[error.kind]}*`, detail, hint].filter(Boolean).join('\n');
+  return message(`${ERROR_HEADLINES[error.kind]}${detail ? `: ${detail}` : ''}`, [section(text)]);
+}
+
+export function helpMessage(): Message {
+  const lines = COMMAND_HELP.map(
+    (c) => `• \`/eks-access ${c.usage}\`\n   ${c.says} e.g. \`/eks-access ${c.example}\``,
+  );
+  return message('eks-access commands', [
+    section('*eks-access* gives you time-limited access to a Kubernetes namespace after approval.'),
+    section(lines.join('\n')),
+    context('Durations: `30m`, `2h`, `1h30m`, `1d`. Keywords may come in any order; `in` works like `on`.'),
+  ]);
+}
+
+function grantLine(grant: Grant, now: number): string {
+  return `\`${grant.id}\` · \`${grant.level}\` in ${where(grant)} — ${esc(statusLine(grant, now))}`;
+}
+
+function grantRow(grant: Grant, now: number, buttons: Block[]): Block[] {
+  const row: Block = { type: 'section', text: mrkdwn(grantLine(grant, now)) };
+  return buttons.length ? [row, { type: 'actions', block_id: `row:${grant.id}`, elements: buttons }] : [row];
+}
+
+/** `list`: my requests and grants as an ephemeral message. */
+export function listMessage(model: HomeModel): Message {
+  const all = [...model.live, ...model.pending, ...model.recent];
+  if (all.length === 0)
+    return message('You have no requests', [
+      section('You have no requests. Try `/eks-access request <namespace>`.'),
+    ]);
+  return message('Your requests', [
+    section('*Your requests*'),
+    ...all.map((g) => section(grantLine(g, model.now))),
+  ]);
+}
+
+export function approvalsMessage(grants: Grant[], now: number): Message {
+  if (grants.length === 0)
+    return message('Nothing waits for your approval', [section('Nothing waits for your approval.')]);
+  return message('Waiting for your approval', [
+    section(`*Waiting for your approval* (${grants.length})`),
+    ...grants.flatMap((g) =>
+      grantRow(g, now, [
+        button('Approve', ACTIONS.approve, g.id, 'primary'),
+        button('Deny', ACTIONS.deny, g.id, 'danger'),
+      ]),
+    ),
+  ]);
+}
+
+/** The App Home tab. */
+export function homeView(model: HomeModel): { type: 'home'; blocks: Block[] } {
+  const { now } = model;
+  const blocks: Block[] = [
+    header('eks-access'),
+    {
+      type: 'actions',
+      block_id: 'home:new',
+      elements: [button('Request access', ACTIONS.openRequest, 'new', 'primary')],
+    },
+    header('Your access'),
+  ];
+  if (model.live.length === 0) blocks.push(context('No active access.'));
+  for (const g of model.live) {
+    blocks.push(
+      ...grantRow(
+        g,
+        now,
+        g.status === 'active'
+          ? [button('Extend', ACTIONS.extend, g.id), button("I'm done", ACTIONS.done, g.id)]
+          : [],
+      ),
+    );
+  }
+  blocks.push(header('Your pending requests'));
+  if (model.pending.length === 0) blocks.push(context('None.'));
+  for (const g of model.pending)
+    blocks.push(...grantRow(g, now, [button('Cancel', ACTIONS.cancel, g.id, 'danger')]));
+  if (model.toApprove.length > 0) {
+    blocks.push(header('Waiting for your approval'));
+    for (const g of model.toApprove) {
+      blocks.push(
+        section(
+          `${mention(g.requester.slackUserId)} wants \`${g.level}\` in ${where(g)} for ${formatDuration(g.durationSeconds)}: ${esc(cut(g.reason, 300))}`,
+        ),
+        ...grantRow(g, now, [
+          button('Approve', ACTIONS.approve, g.id, 'primary'),
+          button('Deny', ACTIONS.deny, g.id, 'danger'),
+        ]),
+      );
+    }
+  }
+  if (model.recent.length > 0) {
+    blocks.push(header('Recently ended'));
+    for (const g of model.recent) blocks.push(section(grantLine(g, now)));
+  }
+  return { type: 'home', blocks: cappedBlocks(blocks, LIMITS.viewBlocks) };
+}
+
+/** `whoami`. */
+export function whoamiMessage(
+  slackUserId: string,
+  principalArn: string | undefined,
+  problem: string | undefined,
+  choices: string[],
+): Message {
+  return message('Who you are on eks-access', [
+    section(
+      `${mention(slackUserId)} is ${principalArn ? `\`${esc(principalArn)}\` on AWS` : `*not mapped to AWS*: ${escHint(problem ?? '')}`}`,
+    ),
+    section(`*You may request:*\n${choices.map((c) => `• ${c}`).join('\n') || '_nothing_'}`),
+  ]);
+}
+
+/** The Deny modal; `channel` is where the click happened, for an ephemeral answer. */
+export function deniedModal(grantId: string, channel: string): Record<string, unknown> {
+  return {
+    type: 'modal',
+    callback_id: DENY_MODAL,
+    private_metadata: JSON.stringify({ grantId, channel }),
+    title: plain('Deny request', LIMITS.modalTitle),
+    submit: plain('Deny', LIMITS.button),
+    close: plain('Back', LIMITS.button),
+    blocks: [
+      section(`Deny \`${grantId}\`? The requester will see your reason.`),
+      {
+        type: 'input',
+        block_id: 'reason',
+        label: plain('Reason', 2000),
+        element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 500 },
+      },
+    ],
+  };
+}

@@ -1,0 +1,135 @@
+// The `/eks-access` command language. Forgiving where that is safe (keywords in any order, a bare
+// duration, `in` for `on`, `reason:` for `because`), strict where guessing could grant the wrong thing.
+
+import { parseDuration } from '../../domain/duration.js';
+import { badInput } from '../../domain/errors.js';
+import { GRANT_ID } from '../../domain/grant.js';
+
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'request-modal' }
+  | {
+      kind: 'request';
+      namespace: string;
+      cluster?: string;
+      level?: string;
+      duration?: string;
+      reason?: string;
+    }
+  | { kind: 'list' }
+  | { kind: 'approvals' }
+  | { kind: 'whoami' }
+  | { kind: 'revoke' | 'done' | 'cancel'; id: string }
+  | { kind: 'extend'; id: string; duration?: string };
+
+const SUBCOMMAND_ALIASES: Readonly<Record<string, string>> = {
+  request: 'request',
+  req: 'request',
+  ask: 'request',
+  list: 'list',
+  ls: 'list',
+  mine: 'list',
+  approvals: 'approvals',
+  pending: 'approvals',
+  revoke: 'revoke',
+  extend: 'extend',
+  done: 'done',
+  release: 'done',
+  cancel: 'cancel',
+  withdraw: 'cancel',
+  whoami: 'whoami',
+  help: 'help',
+  '?': 'help',
+};
+
+const KEYWORDS: Readonly<Record<string, 'cluster' | 'level' | 'duration' | 'reason'>> = {
+  on: 'cluster',
+  in: 'cluster',
+  cluster: 'cluster',
+  as: 'level',
+  level: 'level',
+  with: 'level',
+  for: 'duration',
+  duration: 'duration',
+  because: 'reason',
+  reason: 'reason',
+  'reason:': 'reason',
+};
+
+const HELP_HINT = 'Type `/eks-access help` for the full list.';
+
+/** Parses the text after `/eks-access`; throws bad_input saying what was expected. */
+export function parseCommand(text: string): Command {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  const first = words.shift()?.toLowerCase();
+  if (first === undefined) return { kind: 'help' };
+  const sub = SUBCOMMAND_ALIASES[first];
+  switch (sub) {
+    case 'help':
+    case 'list':
+    case 'approvals':
+    case 'whoami':
+      return { kind: sub };
+    case 'request':
+      return words.length === 0 ? { kind: 'request-modal' } : parseRequest(words);
+    case 'revoke':
+    case 'done':
+    case 'cancel':
+      return { kind: sub, id: grantIdFrom(sub, words) };
+    case 'extend': {
+      const id = grantIdFrom(sub, words.slice(0, 1));
+      const rest = words.slice(1).filter((w) => w.toLowerCase() !== 'for');
+      if (rest.length > 1)
+        throw badInput(`I did not understand "${rest.join(' ')}"`, 'Write `extend <id> for 1h`.');
+      return rest[0] ? { kind: 'extend', id, duration: rest[0] } : { kind: 'extend', id };
+    }
+    default:
+      throw badInput(`"${first}" is not an eks-access command`, HELP_HINT);
+  }
+}
+
+function grantIdFrom(sub: string, words: string[]): string {
+  const id = words[0]?.toLowerCase();
+  if (!id) throw badInput(`\`${sub}\` needs a request id`, `Write \`${sub} ea-…\`; \`list\` shows your ids.`);
+  if (!GRANT_ID.test(id)) {
+    throw badInput(
+      `"${words[0]}" is not a request id`,
+      'Request ids look like ea-7k2m9xab; `list` shows yours.',
+    );
+  }
+  if (words.length > 1 && sub !== 'extend') {
+    throw badInput(`\`${sub}\` takes only a request id`, `Write \`${sub} ${id}\`.`);
+  }
+  return id;
+}
+
+function parseRequest(words: string[]): Command {
+  const [namespace, ...rest] = words;
+  const found: { cluster?: string; level?: string; duration?: string; reason?: string } = {};
+  for (let i = 0; i < rest.length; i++) {
+    const word = rest[i] as string;
+    const key = KEYWORDS[word.toLowerCase()];
+    if (key === 'reason') {
+      found.reason = rest.slice(i + 1).join(' ');
+      break;
+    }
+    if (key) {
+      const value = rest[i + 1];
+      if (value === undefined) throw badInput(`"${word}" needs a value after it`, HELP_HINT);
+      if (found[key] !== undefined) throw badInput(`${key} is given twice`, HELP_HINT);
+      found[key] = value;
+      i += 1;
+      continue;
+    }
+    // A bare `2h` is unambiguous: no namespace, cluster or level looks like a duration.
+    if (found.duration === undefined && parseDuration(word) !== undefined) {
+      found.duration = word;
+      continue;
+    }
+    throw badInput(
+      `I did not understand "${word}"`,
+      'Write `request <namespace> [on <cluster>] [as <level>] [for <duration>] [because <reason…>]`.',
+    );
+  }
+  return { kind: 'request', namespace: (namespace as string).toLowerCase(), ...found };
+}

@@ -1,0 +1,334 @@
+// Bolt listeners: ack first (Slack's 3-second rule), parse, call one service, render. The clicker is
+// always the user id of Slack's signed payload; button values carry a grant id and nothing else.
+import type { App, webApi } from '@slack/bolt';
+import { requestableNamespaces, resolveRequest } from '../../domain/decisions.js';
+import { badInput, toAccessError } from '../../domain/errors.js';
+import { GRANT_ID } from '../../domain/grant.js';
+import { cancelRequest, endAccess } from '../../services/cancel.js';
+import { decide } from '../../services/decide.js';
+import type { FlowDeps } from '../../services/deps.js';
+import { homeFor, waitingFor } from '../../services/home.js';
+import { approveExtension, requestExtension } from '../../services/request-extension.js';
+import { previewRequest, submitRequest } from '../../services/submit.js';
+import type { Logger } from '../logger.js';
+import {
+  ACTIONS,
+  approvalsMessage,
+  DENY_MODAL,
+  deniedModal,
+  errorMessage,
+  extensionWaitingText,
+  helpMessage,
+  listMessage,
+  type Message,
+  planSummary,
+  section,
+  whoamiMessage,
+} from './blocks.js';
+import { parseCommand } from './grammar.js';
+import { MODAL_ACTIONS, type ModalState, REQUEST_MODAL, readModalState, requestModal } from './modal.js';
+import type { SlackNotifier } from './notifier.js';
+
+export const SLASH_COMMAND = '/eks-access';
+
+export interface ListenerDeps extends FlowDeps {
+  notifier: SlackNotifier;
+  logger: Logger;
+}
+
+type Reply = (message: Message) => Promise<unknown>;
+
+const textMessage = (text: string): Message => ({ text, blocks: [section(text)] });
+
+export function registerListeners(app: App, deps: ListenerDeps): void {
+  const { logger } = deps;
+
+  /** Runs a use case after the ack; any failure becomes an ephemeral refusal in the user's words. */
+  async function guarded(reply: Reply, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      const accessError = toAccessError(error);
+      if (accessError.kind === 'internal' || accessError.kind === 'unavailable') {
+        logger.error({ err: error }, 'slack listener failed');
+      }
+      await reply(errorMessage(accessError)).catch((e: unknown) =>
+        logger.warn({ err: e }, 'could not reply'),
+      );
+    }
+  }
+
+  app.command(SLASH_COMMAND, async ({ command, ack, respond, client }) => {
+    await ack();
+    const user = command.user_id;
+    const reply: Reply = (m) => respond({ response_type: 'ephemeral', ...m });
+    await guarded(reply, async () => {
+      const parsed = parseCommand(command.text ?? '');
+      switch (parsed.kind) {
+        case 'help':
+          await reply(helpMessage());
+          return;
+        case 'request-modal':
+          await client.views.open({
+            trigger_id: command.trigger_id,
+            view: requestModal(deps.policy, {}, undefined) as never,
+          });
+          return;
+        case 'request': {
+          const { kind: _, ...input } = parsed;
+          const result = await submitRequest(deps, user, input);
+          const g = result.grant;
+          await reply(
+            textMessage(
+              result.autoApproved
+                ? `:white_check_mark: \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` was approved by policy; you will get a DM with the commands in a moment.`
+                : `:hourglass_flowing_sand: Requested \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` for ${input.duration ?? 'the default time'}. It needs ${g.requiredApprovals} approval(s); you will get a DM when it is decided.`,
+            ),
+          );
+          return;
+        }
+        case 'list':
+          await reply(listMessage(await homeFor(deps, user)));
+          return;
+        case 'approvals':
+          await reply(approvalsMessage(await waitingFor(deps, user), deps.clock.now()));
+          return;
+        case 'whoami': {
+          const profile = await deps.directory.profile(user);
+          const choices = requestableNamespaces(deps.policy).map(({ cluster, namespace }) => {
+            const ns = deps.policy.clusters[cluster]?.namespaces.find((n) => n.name === namespace);
+            return `\`${namespace}\` on \`${cluster}\` as ${ns?.levels.map((l) => `\`${l}\``).join(', ')}`;
+          });
+          try {
+            await reply(whoamiMessage(user, await deps.identity.principalFor(profile), undefined, choices));
+          } catch (error) {
+            const e = toAccessError(error);
+            await reply(whoamiMessage(user, undefined, `${e.message}. ${e.hint ?? ''}`, choices));
+          }
+          return;
+        }
+        case 'cancel':
+          await cancelRequest(deps, parsed.id, user);
+          await reply(textMessage(`Cancelled \`${parsed.id}\`.`));
+          return;
+        case 'done':
+        case 'revoke':
+          await endAccess(deps, parsed.id, user, parsed.kind);
+          await reply(textMessage(`Ending \`${parsed.id}\`; access is being removed now.`));
+          return;
+        case 'extend': {
+          const outcome = await requestExtension(deps, parsed.id, user, parsed.duration);
+          await reply(
+            textMessage(
+              outcome.kind === 'extended'
+                ? `Extended \`${parsed.id}\`.`
+                : extensionWaitingText(outcome.grant, outcome.grant.extensionRequest?.seconds ?? 0),
+            ),
+          );
+          return;
+        }
+      }
+    });
+  });
+
+  /** How to answer a click: in the channel as an ephemeral, or (App Home, modals) by DM. */
+  function replyForAction(
+    body: { user: { id: string }; response_url?: string },
+    respond: (m: object) => Promise<unknown>,
+  ): Reply {
+    if (body.response_url)
+      return (m) => respond({ response_type: 'ephemeral', replace_original: false, ...m });
+    return (m) => deps.notifier.dm(body.user.id, m);
+  }
+
+  function grantIdOf(value: string | undefined): string {
+    // Tampered values are refused before anything is read.
+    if (!value || !GRANT_ID.test(value))
+      throw badInput('That button does not name a request', 'Use the buttons eks-access posted.');
+    return value;
+  }
+
+  const clickOf = (action: unknown) => (action as { value?: string }).value;
+
+  app.action(ACTIONS.approve, async ({ ack, body, action, respond }) => {
+    await ack();
+    const reply = replyForAction(body as never, respond as never);
+    await guarded(reply, async () => {
+      const result = await decide(deps, grantIdOf(clickOf(action)), body.user.id, { kind: 'approve' });
+      if (!result.decisive) {
+        await reply(
+          textMessage(
+            `Your approval of \`${result.grant.id}\` is recorded: ${result.grant.approvals.length} of ${result.grant.requiredApprovals}.`,
+          ),
+        );
+      }
+    });
+  });
+
+  app.action(ACTIONS.deny, async ({ ack, body, action, respond, client }) => {
+    await ack();
+    const reply = replyForAction(body as never, respond as never);
+    await guarded(reply, async () => {
+      const grantId = grantIdOf(clickOf(action));
+      const channel = (body as { channel?: { id?: string } }).channel?.id ?? '';
+      await client.views.open({
+        trigger_id: (body as { trigger_id: string }).trigger_id,
+        view: deniedModal(grantId, channel) as never,
+      });
+    });
+  });
+
+  app.view(DENY_MODAL, async ({ ack, body, view, client }) => {
+    const reason = view.state.values['reason']?.['value']?.value?.trim() ?? '';
+    if (reason === '') {
+      await ack({
+        response_action: 'errors',
+        errors: { reason: 'Say why, so the requester knows what to change.' },
+      });
+      return;
+    }
+    await ack();
+    const meta = parseMeta(view.private_metadata);
+    const reply = ephemeralOrDm(client, meta.channel, body.user.id);
+    await guarded(reply, async () => {
+      await decide(deps, grantIdOf(meta.grantId), body.user.id, { kind: 'deny', reason });
+    });
+  });
+
+  function ephemeralOrDm(client: webApi.WebClient, channel: string | undefined, user: string): Reply {
+    if (channel) return (m) => client.chat.postEphemeral({ channel, user, ...m });
+    return (m) => deps.notifier.dm(user, m);
+  }
+
+  app.action(ACTIONS.approveExtension, async ({ ack, body, action, respond }) => {
+    await ack();
+    const reply = replyForAction(body as never, respond as never);
+    await guarded(reply, async () => {
+      await approveExtension(deps, grantIdOf(clickOf(action)), body.user.id);
+    });
+  });
+
+  app.action(ACTIONS.extend, async ({ ack, body, action, respond }) => {
+    await ack();
+    const reply = replyForAction(body as never, respond as never);
+    await guarded(reply, async () => {
+      const outcome = await requestExtension(deps, grantIdOf(clickOf(action)), body.user.id);
+      if (outcome.kind === 'waiting')
+        await reply(
+          textMessage(extensionWaitingText(outcome.grant, outcome.grant.extensionRequest?.seconds ?? 0)),
+        );
+    });
+  });
+
+  app.action(ACTIONS.done, async ({ ack, body, action, respond }) => {
+    await ack();
+    const reply = replyForAction(body as never, respond as never);
+    await guarded(reply, async () => {
+      await endAccess(deps, grantIdOf(clickOf(action)), body.user.id, 'done');
+    });
+  });
+
+  app.action(ACTIONS.cancel, async ({ ack, body, action, respond }) => {
+    await ack();
+    const reply = replyForAction(body as never, respond as never);
+    await guarded(reply, async () => {
+      await cancelRequest(deps, grantIdOf(clickOf(action)), body.user.id);
+    });
+  });
+
+  app.action(ACTIONS.openRequest, async ({ ack, body, client }) => {
+    await ack();
+    await guarded(ephemeralOrDm(client, undefined, body.user.id), async () => {
+      await client.views.open({
+        trigger_id: (body as { trigger_id: string }).trigger_id,
+        view: requestModal(deps.policy, {}, undefined) as never,
+      });
+    });
+  });
+
+  // Dependent choices: a changed cluster, namespace or level re-renders the modal in place.
+  for (const id of [MODAL_ACTIONS.cluster, MODAL_ACTIONS.namespace, MODAL_ACTIONS.level]) {
+    app.action(id, async ({ ack, body, client }) => {
+      await ack();
+      const view = (body as { view?: { id: string; hash: string; state?: { values?: never } } }).view;
+      if (!view) return;
+      const state = readModalState(view.state?.values);
+      const preview = await modalPreview(body.user.id, state);
+      await client.views
+        .update({
+          view_id: view.id,
+          hash: view.hash,
+          view: requestModal(deps.policy, state, preview) as never,
+        })
+        .catch((error: unknown) => logger.info({ err: error }, 'modal changed again before our update'));
+    });
+  }
+
+  async function modalPreview(user: string, state: ModalState): Promise<string | undefined> {
+    if (!state.namespace) return undefined;
+    try {
+      const { plan } = await previewRequest(deps, user, {
+        ...state,
+        namespace: state.namespace,
+        reason: 'preview',
+      });
+      return planSummary(plan);
+    } catch (error) {
+      const e = toAccessError(error);
+      return `:warning: ${e.message}${e.hint ? ` — ${e.hint}` : ''}`;
+    }
+  }
+
+  app.view(REQUEST_MODAL, async ({ ack, body, view }) => {
+    const state = readModalState(view.state.values as never);
+    // Validation is pure and fast, so it happens before the ack and shows next to the field.
+    try {
+      resolveRequest(deps.policy, { ...state, namespace: state.namespace ?? '' });
+    } catch (error) {
+      const e = toAccessError(error);
+      const field = e.message.toLowerCase().includes('reason')
+        ? MODAL_ACTIONS.reason
+        : e.message.toLowerCase().includes('duration') || e.message.includes('longer')
+          ? MODAL_ACTIONS.duration
+          : MODAL_ACTIONS.namespace;
+      await ack({
+        response_action: 'errors',
+        errors: { [field]: `${e.message}. ${e.hint ?? ''}`.slice(0, 150) },
+      });
+      return;
+    }
+    await ack();
+    const user = body.user.id;
+    await guarded(
+      (m) => deps.notifier.dm(user, m),
+      async () => {
+        const result = await submitRequest(deps, user, { ...state, namespace: state.namespace ?? '' });
+        await deps.notifier.dm(
+          user,
+          textMessage(
+            `Requested \`${result.grant.id}\`: \`${result.grant.level}\` in \`${result.grant.namespace}\` on \`${result.grant.cluster}\`. You will get a message when it is decided.`,
+          ),
+        );
+      },
+    );
+  });
+
+  app.event('app_home_opened', async ({ event }) => {
+    if (event.tab !== 'home') return;
+    await deps.notifier
+      .publishHome(event.user)
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not publish App Home'));
+  });
+}
+
+function parseMeta(text: string): { grantId?: string; channel?: string } {
+  try {
+    const parsed = JSON.parse(text) as { grantId?: unknown; channel?: unknown };
+    return {
+      ...(typeof parsed.grantId === 'string' ? { grantId: parsed.grantId } : {}),
+      ...(typeof parsed.channel === 'string' && parsed.channel ? { channel: parsed.channel } : {}),
+    };
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,209 @@
+// The request modal: cluster → namespace → level → duration → reason, every choice from the policy.
+// Changing a choice re-renders the modal in place (views.update) with the dependent choices and the
+// dry-run preview. Pure builders plus a reader of the submitted state.
+import type { Policy } from '../../config/policy.js';
+import { MAX_REASON_LENGTH } from '../../domain/decisions.js';
+import { formatDuration, parseDuration } from '../../domain/duration.js';
+import { type Block, cut, LIMITS, section } from './blocks.js';
+
+export const REQUEST_MODAL = 'request_modal';
+export const MODAL_ACTIONS = {
+  cluster: 'req_cluster',
+  namespace: 'req_namespace',
+  level: 'req_level',
+  duration: 'req_duration',
+  reason: 'req_reason',
+} as const;
+
+export interface ModalState {
+  cluster?: string | undefined;
+  namespace?: string | undefined;
+  level?: string | undefined;
+  duration?: string | undefined;
+  reason?: string | undefined;
+}
+
+const plain = (text: string, max: number) => ({ type: 'plain_text', text: cut(text, max), emoji: true });
+const option = (value: string, label = value) => ({
+  text: plain(label, LIMITS.option),
+  value: cut(value, 150),
+});
+
+function select(
+  blockId: string,
+  label: string,
+  options: { value: string; label?: string }[],
+  initial: string | undefined,
+  dispatch: boolean,
+): Block {
+  const opts = options.slice(0, 100).map((o) => option(o.value, o.label));
+  const initialOption = opts.find((o) => o.value === initial);
+  return {
+    type: 'input',
+    block_id: blockId,
+    dispatch_action: dispatch,
+    label: plain(label, 2000),
+    element: {
+      type: 'static_select',
+      action_id: blockId,
+      placeholder: plain(`Choose a ${label.toLowerCase()}`, 150),
+      options: opts,
+      ...(initialOption ? { initial_option: initialOption } : {}),
+    },
+  };
+}
+
+/** Durations offered for a level: common steps up to its maximum, plus its default. */
+export function durationChoices(defaultDuration: string, maxDuration: string): string[] {
+  const max = parseDuration(maxDuration) ?? 0;
+  const steps = [900, 1800, 3600, 7200, 14_400, 28_800, 43_200, 86_400].filter((s) => s <= max);
+  const all = new Set([...steps, parseDuration(defaultDuration) ?? 3600, max]);
+  return [...all].sort((a, b) => a - b).map(formatDuration);
+}
+
+/** Fills in what the policy makes obvious (one cluster, one namespace, the level's default duration). */
+export function normalizeState(
+  policy: Policy,
+  state: ModalState,
+): Required<Omit<ModalState, 'reason'>> & { reason: string } {
+  const clusters = Object.keys(policy.clusters);
+  const cluster =
+    state.cluster && policy.clusters[state.cluster]
+      ? state.cluster
+      : clusters.length === 1
+        ? clusters[0]
+        : undefined;
+  const namespaces = cluster ? (policy.clusters[cluster]?.namespaces ?? []) : [];
+  const namespace = namespaces.some((n) => n.name === state.namespace)
+    ? state.namespace
+    : namespaces.length === 1
+      ? namespaces[0]?.name
+      : undefined;
+  const levels = namespaces.find((n) => n.name === namespace)?.levels ?? [];
+  const level = state.level && levels.includes(state.level) ? state.level : levels[0];
+  const levelPolicy = level ? policy.levels[level] : undefined;
+  const choices = levelPolicy ? durationChoices(levelPolicy.defaultDuration, levelPolicy.maxDuration) : [];
+  const duration =
+    state.duration && choices.includes(state.duration)
+      ? state.duration
+      : levelPolicy
+        ? formatDuration(parseDuration(levelPolicy.defaultDuration) ?? 0)
+        : undefined;
+  return {
+    cluster: cluster as string,
+    namespace: namespace as string,
+    level: level as string,
+    duration: duration as string,
+    reason: state.reason ?? '',
+  };
+}
+
+export function requestModal(
+  policy: Policy,
+  input: ModalState,
+  preview: string | undefined,
+): Record<string, unknown> {
+  const state = normalizeState(policy, input);
+  const blocks: Block[] = [
+    select(
+      MODAL_ACTIONS.cluster,
+      'Cluster',
+      Object.entries(policy.clusters).map(([name, c]) => ({ value: name, label: `${name} (${c.region})` })),
+      state.cluster,
+      true,
+    ),
+  ];
+  const cluster = state.cluster ? policy.clusters[state.cluster] : undefined;
+  if (cluster) {
+    blocks.push(
+      select(
+        MODAL_ACTIONS.namespace,
+        'Namespace',
+        cluster.namespaces.map((n) => ({ value: n.name })),
+        state.namespace,
+        true,
+      ),
+    );
+  }
+  const ns = cluster?.namespaces.find((n) => n.name === state.namespace);
+  if (ns) {
+    blocks.push(
+      select(
+        MODAL_ACTIONS.level,
+        'Access level',
+        ns.levels.map((l) => ({
+          value: l,
+          label: `${l}${policy.levels[l]?.description ? ` — ${policy.levels[l]?.description}` : ''}`,
+        })),
+        state.level,
+        true,
+      ),
+    );
+  }
+  const level = state.level ? policy.levels[state.level] : undefined;
+  if (ns && level) {
+    blocks.push(
+      select(
+        MODAL_ACTIONS.duration,
+        'Duration',
+        durationChoices(level.defaultDuration, level.maxDuration).map((d) => ({ value: d })),
+        state.duration,
+        false,
+      ),
+      {
+        type: 'input',
+        block_id: MODAL_ACTIONS.reason,
+        optional: !(ns.requireReason ?? policy.settings.requireReason),
+        label: plain('Reason', 2000),
+        hint: plain('An incident or ticket helps approvers decide quickly.', 2000),
+        element: {
+          type: 'plain_text_input',
+          action_id: MODAL_ACTIONS.reason,
+          multiline: true,
+          max_length: MAX_REASON_LENGTH,
+          ...(state.reason ? { initial_value: state.reason } : {}),
+        },
+      },
+      section(`*Approval:* ${level.approvals ?? ns.approvals} approval(s) in <#${ns.channel}>`),
+    );
+    blocks.push(
+      section(
+        preview
+          ? `*This would create:*\n${preview}`
+          : '_The preview appears once eks-access knows who you are on AWS._',
+      ),
+    );
+  }
+  return {
+    type: 'modal',
+    callback_id: REQUEST_MODAL,
+    private_metadata: cut(
+      JSON.stringify({ cluster: state.cluster, namespace: state.namespace, level: state.level }),
+      3000,
+    ),
+    title: plain('Request access', LIMITS.modalTitle),
+    submit: plain('Request', 24),
+    close: plain('Cancel', 24),
+    blocks,
+  };
+}
+
+type StateValues = Record<
+  string,
+  Record<string, { selected_option?: { value?: string } | null; value?: string | null }>
+>;
+
+/** Reads the modal's current choices from Slack's `view.state.values`. */
+export function readModalState(values: StateValues | undefined): ModalState {
+  const pick = (id: string) => {
+    const field = values?.[id]?.[id];
+    return field?.selected_option?.value ?? field?.value ?? undefined;
+  };
+  return {
+    cluster: pick(MODAL_ACTIONS.cluster),
+    namespace: pick(MODAL_ACTIONS.namespace),
+    level: pick(MODAL_ACTIONS.level),
+    duration: pick(MODAL_ACTIONS.duration),
+    reason: pick(MODAL_ACTIONS.reason),
+  };
+}

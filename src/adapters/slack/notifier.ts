@@ -1,0 +1,173 @@
+// The Notifier port on Slack: keeps the approval message in step with the grant, DMs the requester,
+// posts to the audit channel and refreshes App Home. Built from a WebClient (no Bolt App), so the
+// worker uses the same code. Every step is best-effort: a Slack outage never undoes a grant.
+import type { webApi } from '@slack/bolt';
+import type { Policy } from '../../config/policy.js';
+import type { Clock } from '../../domain/clock.js';
+import { namespacePolicyFor } from '../../domain/decisions.js';
+import { formatDuration } from '../../domain/duration.js';
+import type { Grant } from '../../domain/grant.js';
+import type { Directory } from '../../ports/directory.js';
+import type { GrantStore } from '../../ports/grant-store.js';
+import type { GrantEvent, Notifier } from '../../ports/notifier.js';
+import { homeFor } from '../../services/home.js';
+import type { Logger } from '../logger.js';
+import {
+  activatedDm,
+  approvalMessage,
+  auditLine,
+  cancelledDm,
+  deniedDm,
+  endedDm,
+  expiringDm,
+  extendedDm,
+  failedDm,
+  homeView,
+  type Message,
+} from './blocks.js';
+import { SlackDirectory } from './directory.js';
+
+export interface SlackNotifierDeps {
+  client: webApi.WebClient;
+  policy: Policy;
+  store: GrantStore;
+  clock: Clock;
+  logger: Logger;
+  directory?: Directory;
+}
+
+export class SlackNotifier implements Notifier {
+  readonly #deps: SlackNotifierDeps;
+  readonly #directory: Directory;
+
+  constructor(deps: SlackNotifierDeps) {
+    this.#deps = deps;
+    this.#directory = deps.directory ?? new SlackDirectory(deps.client, deps.clock);
+  }
+
+  async grantChanged(grant: Grant, event: GrantEvent): Promise<void> {
+    // Render the newest state we can see: an older event must never overwrite a newer message.
+    const stored = await this.#step('read grant', () => this.#deps.store.get(grant.id));
+    const latest = stored && stored.version >= grant.version ? stored : grant;
+    const now = this.#deps.clock.now();
+    await this.#step('approval message', () => this.#upsertApprovalMessage(latest, now));
+    await this.#step('thread note', () => this.#threadNote(latest, event));
+    const dm = this.#dmFor(latest, event, now);
+    if (dm) await this.#step('requester DM', () => this.dm(latest.requester.slackUserId, dm));
+    const channel = this.#deps.policy.settings.auditChannel;
+    if (channel) {
+      const actor = 'by' in event ? event.by : 'system';
+      await this.#step('audit channel', () =>
+        this.#deps.client.chat.postMessage({ channel, ...auditLine(latest, event.kind, actor, now) }),
+      );
+    }
+    await this.#step('app home', () => this.refreshHomes(latest));
+  }
+
+  /** A direct message: conversations.open, then chat.postMessage into that DM. */
+  async dm(slackUserId: string, message: Message): Promise<void> {
+    const opened = await this.#deps.client.conversations.open({ users: slackUserId });
+    const channel = opened.channel?.id;
+    if (!channel) throw new Error('conversations.open returned no channel');
+    await this.#deps.client.chat.postMessage({ channel, ...message });
+  }
+
+  /** Re-publishes App Home for the requester and, while a decision is open, the approvers. */
+  async refreshHomes(grant: Grant): Promise<void> {
+    const people = new Set([grant.requester.slackUserId]);
+    if (
+      grant.status === 'pending' ||
+      grant.status === 'approved' ||
+      grant.status === 'denied' ||
+      grant.status === 'cancelled'
+    ) {
+      for (const id of await this.#approversOf(grant)) people.add(id);
+    }
+    await Promise.all([...people].map((id) => this.publishHome(id)));
+  }
+
+  async publishHome(slackUserId: string): Promise<void> {
+    const model = await homeFor({ ...this.#deps, directory: this.#directory }, slackUserId);
+    await this.#deps.client.views.publish({ user_id: slackUserId, view: homeView(model) as never });
+  }
+
+  async #approversOf(grant: Grant): Promise<string[]> {
+    const cluster = this.#deps.policy.clusters[grant.cluster];
+    const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+    if (!ns) return [];
+    const fromGroups = await Promise.all(ns.approvers.groups.map((g) => this.#directory.membersOf(g)));
+    return [...ns.approvers.users, ...fromGroups.flat()];
+  }
+
+  async #upsertApprovalMessage(grant: Grant, now: number): Promise<void> {
+    const message = approvalMessage(this.#deps.policy, grant, now);
+    if (grant.approvalMessage) {
+      await this.#deps.client.chat.update({ ...grant.approvalMessage, ...message });
+      return;
+    }
+    const cluster = this.#deps.policy.clusters[grant.cluster];
+    const channel = cluster ? namespacePolicyFor(cluster, grant.namespace)?.channel : undefined;
+    if (!channel) return;
+    const posted = await this.#deps.client.chat.postMessage({ channel, ...message });
+    if (!posted.ts) return;
+    await this.#remember(grant.id, { channel: posted.channel ?? channel, ts: posted.ts });
+  }
+
+  /** Stores where the message lives (not a state change: same status, version bumped for CAS). */
+  async #remember(grantId: string, where: { channel: string; ts: string }): Promise<void> {
+    for (let i = 0; i < 20; i++) {
+      const current = await this.#deps.store.get(grantId);
+      if (!current || current.approvalMessage) return;
+      if (
+        await this.#deps.store.replace({ ...current, approvalMessage: where, version: current.version + 1 })
+      )
+        return;
+    }
+  }
+
+  /** Things approvers should notice without a new message per grant: a reply in the message's thread. */
+  async #threadNote(grant: Grant, event: GrantEvent): Promise<void> {
+    if (!grant.approvalMessage) return;
+    let text: string | undefined;
+    if (event.kind === 'extension-requested')
+      text = `<@${event.by}> asks to extend this by ${formatDuration(event.seconds)}.`;
+    if (event.kind === 'approval-progress')
+      text = `<@${event.by}> approved; ${grant.approvals.length} of ${grant.requiredApprovals}.`;
+    if (!text) return;
+    await this.#deps.client.chat.postMessage({
+      channel: grant.approvalMessage.channel,
+      thread_ts: grant.approvalMessage.ts,
+      text,
+    });
+  }
+
+  #dmFor(grant: Grant, event: GrantEvent, now: number): Message | undefined {
+    switch (event.kind) {
+      case 'activated':
+        return activatedDm(this.#deps.policy, grant, now);
+      case 'denied':
+        return deniedDm(grant);
+      case 'failed':
+        return failedDm(grant);
+      case 'expiring-soon':
+        return expiringDm(grant, now);
+      case 'ended':
+        return endedDm(grant, now);
+      case 'extended':
+        return extendedDm(grant, event.by, event.seconds, now);
+      case 'cancelled':
+        return event.by === 'system' ? cancelledDm(grant, now) : undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  async #step<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await work();
+    } catch (error) {
+      this.#deps.logger.warn({ err: error, step: what }, `Slack notification step failed: ${what}`);
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,101 @@
+// Chat-agnostic words about grants: the commands a person runs, one-line status, the help text.
+// Slack (or a CLI, or another chat) decorates these; nothing here knows about Block Kit or mentions.
+import type { Policy } from '../config/policy.js';
+import { formatDuration } from './duration.js';
+import type { Grant, GrantStatus } from './grant.js';
+import { secondsLeft } from './grant.js';
+import { personalRoleArn } from './names.js';
+import { permissionChecks } from './plan.js';
+
+/** `2026-05-01 14:30 UTC`: unambiguous for people in any time zone. */
+export function humanTime(epochMs: number): string {
+  return `${new Date(epochMs).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+export const kubeContextAlias = (grant: Pick<Grant, 'cluster' | 'namespace'>): string =>
+  `eks-access-${grant.cluster}-${grant.namespace}`;
+
+/** The exact shell commands that put a granted person to work, and one that proves it worked. */
+export function accessCommands(policy: Policy, grant: Grant): string[] {
+  const cluster = policy.clusters[grant.cluster];
+  const level = policy.levels[grant.level];
+  if (!cluster || !level) return [];
+  const check = permissionChecks(grant.namespace, level, 1)[0];
+  const canI = check
+    ? `kubectl auth can-i ${check.verb} ${check.resource}${check.subresource ? `/${check.subresource}` : ''}${check.group ? `.${check.group}` : ''} -n ${grant.namespace}`
+    : `kubectl auth can-i get pods -n ${grant.namespace}`;
+  const alias = kubeContextAlias(grant);
+  if (cluster.identityMapping === 'none') {
+    return [`kubectl config use-context <your context for ${grant.cluster}>`, canI];
+  }
+  const eksName =
+    'eks' in cluster.connection ? (cluster.connection.eks.name ?? grant.cluster) : grant.cluster;
+  const roleArn = personalRoleArn(
+    cluster.accountId,
+    policy.settings.iamPath,
+    grant.cluster,
+    grant.requester.principalArn,
+  );
+  return [
+    `aws eks update-kubeconfig --name ${eksName} --region ${cluster.region} --role-arn ${roleArn} --alias ${alias}`,
+    `${canI} --context ${alias}`,
+  ];
+}
+
+const STATUS_WORDS: Readonly<Record<GrantStatus, string>> = {
+  pending: 'Waiting for approval',
+  approved: 'Approved, being set up',
+  active: 'Active',
+  revoking: 'Ending',
+  expired: 'Expired',
+  revoked: 'Revoked',
+  relinquished: 'Given back',
+  denied: 'Denied',
+  cancelled: 'Cancelled',
+  failed: 'Failed',
+};
+
+/** One line saying where a grant is in its life, with the time that matters at that stage. */
+export function statusLine(grant: Grant, now: number): string {
+  const words = STATUS_WORDS[grant.status];
+  switch (grant.status) {
+    case 'pending':
+      return `${words}: ${grant.approvals.length} of ${grant.requiredApprovals}; lapses ${humanTime(grant.pendingUntil)}`;
+    case 'active':
+      return grant.expiresAt === undefined
+        ? words
+        : `${words} until ${humanTime(grant.expiresAt)} (${formatDuration(secondsLeft(grant, now))} left)`;
+    case 'denied':
+      return `${words}: ${grant.denial?.reason ?? ''}`.trim();
+    case 'failed':
+      return `${words}: ${grant.failure?.reason ?? 'unknown reason'}`;
+    case 'cancelled':
+      return grant.endedBy === 'system' ? `${words}: nobody decided in time` : words;
+    case 'expired':
+    case 'revoked':
+    case 'relinquished':
+      return grant.endedAt === undefined ? words : `${words} at ${humanTime(grant.endedAt)}`;
+    default:
+      return words;
+  }
+}
+
+/** What the person does when activation failed: the id lets the platform team find the trail. */
+export const failureAdvice = (grant: Pick<Grant, 'id'>): string =>
+  `Nothing was left behind. Try again with a new request, or ask the platform team to look at ${grant.id} (\`eks-access audit ${grant.id}\`).`;
+
+export const COMMAND_HELP: readonly { usage: string; example: string; says: string }[] = [
+  {
+    usage: 'request <namespace> [on <cluster>] [as <level>] [for <duration>] [because <reason…>]',
+    example: 'request test for 2h because INC-123 checkout errors',
+    says: 'Ask for access. Without a namespace it opens a form.',
+  },
+  { usage: 'list', example: 'list', says: 'Your requests and grants.' },
+  { usage: 'approvals', example: 'approvals', says: 'Requests waiting for your approval.' },
+  { usage: 'extend <id> [for <duration>]', example: 'extend ea-7k2m9xab for 1h', says: 'Ask for more time.' },
+  { usage: 'done <id>', example: 'done ea-7k2m9xab', says: 'Give access back now.' },
+  { usage: 'cancel <id>', example: 'cancel ea-7k2m9xab', says: 'Withdraw a request still waiting.' },
+  { usage: 'revoke <id>', example: 'revoke ea-7k2m9xab', says: "Approvers: end someone's access now." },
+  { usage: 'whoami', example: 'whoami', says: 'Who you are on AWS and what you may request.' },
+  { usage: 'help', example: 'help', says: 'This text.' },
+];

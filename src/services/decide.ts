@@ -1,0 +1,130 @@
+// Use case: an approver clicks Approve or Deny. The clicker is the user id from Slack's signed
+// payload; the grant is re-read on every attempt and written with compare-and-set, so twenty
+// concurrent clicks — or Approve and Deny at once — produce exactly one outcome.
+
+import type { Policy } from '../config/policy.js';
+import { assertMayDecide, namespacePolicyFor } from '../domain/decisions.js';
+import { conflict } from '../domain/errors.js';
+import type { Grant } from '../domain/grant.js';
+import { transition } from '../domain/grant.js';
+import type { Directory } from '../ports/directory.js';
+import { type FlowDeps, mustGet, updateGrant } from './deps.js';
+
+export type Decision = { kind: 'approve' } | { kind: 'deny'; reason: string };
+
+export interface DecideResult {
+  grant: Grant;
+  /** True when this click completed the quorum (or denied): the grant's outcome is now fixed. */
+  decisive: boolean;
+}
+
+/** The approver groups of the grant's namespace that `slackUserId` is in (read through the directory). */
+export async function approverGroupsOf(
+  policy: Policy,
+  directory: Directory,
+  grant: Pick<Grant, 'cluster' | 'namespace'>,
+  slackUserId: string,
+): Promise<string[]> {
+  const cluster = policy.clusters[grant.cluster];
+  const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+  const groups = ns?.approvers.groups ?? [];
+  return groups.length > 0 ? directory.groupsOf(slackUserId, groups) : [];
+}
+
+/** Why a click on a decided request does nothing, naming who decided. */
+export function alreadyDecided(grant: Grant): Error {
+  const people = (ids: string[]) =>
+    ids.map((id) => (id.startsWith('auto:') ? 'a policy rule' : `<@${id}>`)).join(', ');
+  switch (grant.status) {
+    case 'denied':
+      return conflict(
+        `Request ${grant.id} was already denied by ${people([grant.denial?.by ?? '?'])}`,
+        undefined,
+        {
+          grantId: grant.id,
+        },
+      );
+    case 'cancelled':
+      return conflict(
+        grant.endedBy === 'system'
+          ? `Request ${grant.id} lapsed: nobody decided in time`
+          : `Request ${grant.id} was cancelled by ${people([grant.endedBy ?? grant.requester.slackUserId])}`,
+        undefined,
+        { grantId: grant.id },
+      );
+    default:
+      return conflict(
+        `Request ${grant.id} was already approved by ${people(grant.approvals.map((a) => a.slackUserId))}`,
+        `It is ${grant.status} now.`,
+        { grantId: grant.id },
+      );
+  }
+}
+
+export async function decide(
+  deps: FlowDeps,
+  grantId: string,
+  clicker: string,
+  decision: Decision,
+): Promise<DecideResult> {
+  const first = await mustGet(deps.store, grantId);
+  if (first.status !== 'pending') throw alreadyDecided(first);
+  const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, first, clicker);
+  const now = deps.clock.now();
+  const { after } = await updateGrant(deps.store, grantId, (current) => {
+    if (current.status !== 'pending') throw alreadyDecided(current);
+    assertMayDecide(deps.policy, current, { slackUserId: clicker, memberOfGroups });
+    if (decision.kind === 'deny') {
+      return transition(current, 'denied', {
+        decidedAt: now,
+        denial: { by: clicker, reason: decision.reason, at: now },
+      });
+    }
+    const approvals = [...current.approvals, { slackUserId: clicker, at: now }];
+    return approvals.length >= current.requiredApprovals
+      ? transition(current, 'approved', { approvals, decidedAt: now })
+      : transition(current, 'pending', { approvals });
+  });
+  const details = {
+    cluster: after.cluster,
+    namespace: after.namespace,
+    level: after.level,
+    to: after.status,
+  };
+  if (after.status === 'denied') {
+    await deps.audit.append({
+      action: 'denied',
+      actor: clicker,
+      grantId,
+      at: now,
+      details: { ...details, reason: decision.kind === 'deny' ? decision.reason : '' },
+    });
+    await deps.notifier.grantChanged(after, {
+      kind: 'denied',
+      by: clicker,
+      reason: after.denial?.reason ?? '',
+    });
+    return { grant: after, decisive: true };
+  }
+  if (after.status === 'approved') {
+    await deps.audit.append({
+      action: 'approved',
+      actor: clicker,
+      grantId,
+      at: now,
+      details: { ...details, approvals: after.approvals.length },
+    });
+    await deps.notifier.grantChanged(after, { kind: 'approved', by: clicker });
+    await deps.scheduler.enqueueActivation(grantId);
+    return { grant: after, decisive: true };
+  }
+  await deps.audit.append({
+    action: 'approval-progress',
+    actor: clicker,
+    grantId,
+    at: now,
+    details: { ...details, approvals: after.approvals.length, required: after.requiredApprovals },
+  });
+  await deps.notifier.grantChanged(after, { kind: 'approval-progress', by: clicker });
+  return { grant: after, decisive: false };
+}

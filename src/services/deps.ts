@@ -1,0 +1,58 @@
+// What the Slack-facing use cases need, injected by the composition root (bin/bot.ts, bin/dev.ts)
+// or a test. Engine operations arrive as functions so these use cases stay independent of the queue.
+import type { Policy } from '../config/policy.js';
+import type { Clock } from '../domain/clock.js';
+import { AccessError, notFound } from '../domain/errors.js';
+import type { EndReason, Grant } from '../domain/grant.js';
+import type { AuditLog } from '../ports/audit-log.js';
+import type { Directory } from '../ports/directory.js';
+import type { GrantStore } from '../ports/grant-store.js';
+import type { AwsIdentityResolver } from '../ports/identity.js';
+import type { Notifier } from '../ports/notifier.js';
+import type { Scheduler } from '../ports/scheduler.js';
+
+export interface EngineOps {
+  /** active/approved → revoking + a revoke job (the engine's endGrant). */
+  endGrant(grantId: string, reason: EndReason, actor: string): Promise<Grant>;
+  /** Moves the expiry of an active grant (the engine's applyExtension). */
+  applyExtension(grantId: string, seconds: number, actor: string, auto: boolean): Promise<Grant>;
+}
+
+export interface FlowDeps {
+  policy: Policy;
+  store: GrantStore;
+  audit: AuditLog;
+  scheduler: Scheduler;
+  notifier: Notifier;
+  directory: Directory;
+  identity: AwsIdentityResolver;
+  clock: Clock;
+  engine: EngineOps;
+  randomBytes: (n: number) => Uint8Array;
+}
+
+/** Reads a grant or throws not_found in words a person understands. */
+export async function mustGet(store: GrantStore, id: string): Promise<Grant> {
+  const grant = await store.get(id);
+  if (!grant) throw notFound(`There is no request ${id}`, '`/eks-access list` shows yours.');
+  return grant;
+}
+
+/**
+ * Read-modify-write with compare-and-set: `change` sees the freshest grant each round and returns the
+ * next record (or throws to refuse). Losing a race means re-reading and deciding again, never
+ * overwriting someone else's decision.
+ */
+export async function updateGrant(
+  store: GrantStore,
+  id: string,
+  change: (current: Grant) => Grant,
+  attempts = 50,
+): Promise<{ before: Grant; after: Grant }> {
+  for (let i = 0; i < attempts; i++) {
+    const before = await mustGet(store, id);
+    const after = change(before);
+    if (await store.replace(after)) return { before, after };
+  }
+  throw new AccessError('unavailable', `Request ${id} is changing too fast; try again`);
+}

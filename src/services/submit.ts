@@ -1,0 +1,128 @@
+// Use case: a person asks for access. Validates against the policy and resolves who they are on AWS
+// before anything is stored, so bad input leaves no trace; then either waits for approvers or, when an
+// auto-approve rule covers the request, approves it at once (still audited and shown).
+import { autoApproveRuleFor, type RequestInput, resolveRequest } from '../domain/decisions.js';
+import { parseDuration } from '../domain/duration.js';
+import type { Grant } from '../domain/grant.js';
+import { newGrantId } from '../domain/grant.js';
+import { renderUsername } from '../domain/names.js';
+import { type AccessPlan, planGrant } from '../domain/plan.js';
+import type { FlowDeps } from './deps.js';
+
+export interface SubmitResult {
+  grant: Grant;
+  plan: AccessPlan;
+  autoApproved: boolean;
+}
+
+/** The dry run for a request that is not stored yet (the modal preview and `request` both show it). */
+export async function previewRequest(
+  deps: Pick<FlowDeps, 'policy' | 'directory' | 'identity' | 'clock'>,
+  slackUserId: string,
+  input: RequestInput,
+): Promise<{ plan: AccessPlan; durationSeconds: number; requiredApprovals: number }> {
+  const resolved = resolveRequest(deps.policy, input);
+  const requester = await requesterFor(deps, slackUserId, resolved.cluster);
+  const plan = planGrant({
+    policy: deps.policy,
+    grant: {
+      id: 'ea-preview0',
+      cluster: resolved.cluster,
+      namespace: resolved.namespace,
+      level: resolved.level,
+      requester,
+    },
+    expiresAt: deps.clock.now() + resolved.durationSeconds * 1000,
+  });
+  return { plan, durationSeconds: resolved.durationSeconds, requiredApprovals: resolved.requiredApprovals };
+}
+
+async function requesterFor(
+  deps: Pick<FlowDeps, 'policy' | 'directory' | 'identity'>,
+  slackUserId: string,
+  cluster: string,
+): Promise<Grant['requester']> {
+  const profile = await deps.directory.profile(slackUserId);
+  const principalArn = await deps.identity.principalFor(profile);
+  const template =
+    deps.policy.clusters[cluster]?.identityMapping === 'none'
+      ? (deps.policy.clusters[cluster]?.usernameTemplate ?? deps.policy.settings.kubernetesUsername)
+      : deps.policy.settings.kubernetesUsername;
+  return {
+    slackUserId,
+    principalArn,
+    kubernetesUsername: renderUsername(template, { principalArn, slackUserId, email: profile.email }),
+    ...(profile.displayName ? { displayName: profile.displayName } : {}),
+    ...(profile.email ? { email: profile.email } : {}),
+  };
+}
+
+export async function submitRequest(
+  deps: FlowDeps,
+  slackUserId: string,
+  input: RequestInput,
+): Promise<SubmitResult> {
+  const { policy, clock } = deps;
+  const resolved = resolveRequest(policy, input);
+  const requester = await requesterFor(deps, slackUserId, resolved.cluster);
+  const now = clock.now();
+  const ruleGroups = resolved.namespacePolicy.autoApprove.flatMap((r) => r.requesters?.groups ?? []);
+  const memberOfGroups = ruleGroups.length > 0 ? await deps.directory.groupsOf(slackUserId, ruleGroups) : [];
+  const auto = autoApproveRuleFor(resolved.namespacePolicy, {
+    level: resolved.level,
+    durationSeconds: resolved.durationSeconds,
+    slackUserId,
+    memberOfGroups,
+  });
+  const id = newGrantId(deps.randomBytes);
+  const autoActor = auto ? `auto:${resolved.namespace}#${auto.index}` : undefined;
+  const grant: Grant = {
+    id,
+    version: 1,
+    status: auto ? 'approved' : 'pending',
+    requester,
+    cluster: resolved.cluster,
+    namespace: resolved.namespace,
+    level: resolved.level,
+    durationSeconds: resolved.durationSeconds,
+    reason: resolved.reason,
+    requiredApprovals: resolved.requiredApprovals,
+    approvals: autoActor ? [{ slackUserId: autoActor, at: now, autoRule: autoActor }] : [],
+    createdAt: now,
+    pendingUntil: now + (parseDuration(policy.settings.pendingTimeout) ?? 86_400) * 1000,
+    ...(auto ? { decidedAt: now } : {}),
+    extensions: [],
+  };
+  const plan = planGrant({ policy, grant, expiresAt: now + grant.durationSeconds * 1000 });
+  await deps.store.create(grant);
+  await deps.audit.append({
+    action: 'requested',
+    actor: slackUserId,
+    grantId: id,
+    at: now,
+    details: {
+      cluster: grant.cluster,
+      namespace: grant.namespace,
+      level: grant.level,
+      durationSeconds: grant.durationSeconds,
+      reason: grant.reason,
+      principalArn: requester.principalArn,
+    },
+  });
+  if (autoActor) {
+    await deps.audit.append({
+      action: 'approved',
+      actor: autoActor,
+      grantId: id,
+      at: now,
+      details: { rule: autoActor, to: 'approved' },
+    });
+    // The message is posted (and its ts stored) before the worker may start writing the grant.
+    await deps.notifier.grantChanged(grant, { kind: 'approved', by: autoActor });
+    await deps.scheduler.enqueueActivation(id);
+  } else {
+    await deps.scheduler.schedulePendingTimeout(id, grant.pendingUntil);
+    await deps.notifier.grantChanged(grant, { kind: 'requested', plan });
+  }
+  return { grant, plan, autoApproved: Boolean(auto) };
+}
