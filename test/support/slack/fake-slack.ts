@@ -1,0 +1,326 @@
+// FakeSlack: one HTTP server on 127.0.0.1 that is Slack's Web API (/api/<method>), Slack's Socket Mode
+// endpoint (ws://…/link/) and the response_url endpoint (/response/<id>). Every call is recorded;
+// tests await calls with waitFor() instead of sleeping. See ./index.ts for a guided example.
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as payloads from './payloads.js';
+import { SocketModeServer } from './socket-mode.js';
+import type { ArgsOf, Block, Obj, SlackCall, SlackUser, StoredMessage, View } from './types.js';
+import { type Identity, Workspace } from './web-api.js';
+
+export interface FakeSlackOptions {
+  botToken?: string;
+  appToken?: string;
+  users?: SlackUser[];
+  /** User-group id (S…) → member user ids. */
+  usergroups?: Record<string, string[]>;
+  identity?: Partial<Identity>;
+  /** Refuse views.open/push with trigger ids the fake did not mint (default true, as Slack does). */
+  strictTriggers?: boolean;
+  /** How long Socket Mode send() waits for an ack (default 3000 ms, Slack's deadline). */
+  ackTimeoutMs?: number;
+}
+
+interface InjectedFailure {
+  error: string;
+  status: number;
+  retryAfterSeconds?: number;
+}
+
+/** Form fields whose values @slack/web-api JSON-encodes. */
+const JSON_FIELDS = new Set(['blocks', 'attachments', 'view', 'metadata', 'unfurls', 'user_auth_blocks']);
+
+function parseBody(contentType: string, raw: string): Obj {
+  if (contentType.includes('application/json')) return raw ? (JSON.parse(raw) as Obj) : {};
+  const args: Obj = {};
+  for (const [key, value] of new URLSearchParams(raw)) {
+    if (JSON_FIELDS.has(key)) {
+      try {
+        args[key] = JSON.parse(value);
+        continue;
+      } catch {
+        // Slack would reject it; keep the raw string so the limit checks report it.
+      }
+    }
+    args[key] = value;
+  }
+  return args;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+    });
+    req.on('end', () => resolve(body));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: Obj, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+export class FakeSlack {
+  readonly botToken: string;
+  readonly appToken: string;
+  readonly identity: Identity;
+  /** Every Web API call and response_url post, oldest first. */
+  readonly calls: SlackCall[] = [];
+  readonly socket: SocketModeServer;
+  private readonly workspace: Workspace;
+  private readonly server: Server;
+  private readonly failures = new Map<string, InjectedFailure[]>();
+  private readonly waiters = new Set<(call: SlackCall) => void>();
+
+  private constructor(options: FakeSlackOptions) {
+    this.botToken = options.botToken ?? `xoxb-fake-${randomBytes(8).toString('hex')}`;
+    this.appToken = options.appToken ?? `xapp-1-fake-${randomBytes(8).toString('hex')}`;
+    this.identity = {
+      teamId: 'T0EKSACCESS',
+      teamDomain: 'eks-access-test',
+      appId: 'A0EKSACCESS',
+      botUserId: 'U0EKSBOT',
+      botId: 'B0EKSBOT',
+      ...options.identity,
+    };
+    this.workspace = new Workspace(this.identity, options.strictTriggers ?? true);
+    for (const user of options.users ?? []) this.addUser(user);
+    for (const [group, members] of Object.entries(options.usergroups ?? {}))
+      this.setUsergroup(group, members);
+    this.socket = new SocketModeServer(
+      () => this.baseUrl.replace(/^http/, 'ws'),
+      this.identity.appId,
+      options.ackTimeoutMs ?? 3_000,
+    );
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((error: unknown) => send(res, 500, { ok: false, error: String(error) }));
+    });
+    this.server.on('upgrade', (req, socket, head) => this.socket.handleUpgrade(req, socket, head));
+  }
+
+  static async start(options: FakeSlackOptions = {}): Promise<FakeSlack> {
+    const fake = new FakeSlack(options);
+    await new Promise<void>((resolve, reject) => {
+      fake.server.once('error', reject);
+      fake.server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return fake;
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** For `new App({ clientOptions: { slackApiUrl: fake.apiUrl } })`; ends with /api/ as web-api expects. */
+  get apiUrl(): string {
+    return `${this.baseUrl}/api/`;
+  }
+
+  async close(): Promise<void> {
+    await this.socket.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // --- workspace set-up ------------------------------------------------------------------------
+
+  addUser(user: SlackUser): void {
+    this.workspace.users.set(user.id, user);
+  }
+
+  setUsergroup(usergroupId: string, members: readonly string[]): void {
+    this.workspace.usergroups.set(usergroupId, [...members]);
+  }
+
+  /**
+   * Makes the next call(s) of `method` fail with `error`. `ratelimited` answers HTTP 429 with Retry-After
+   * (web-api then retries), anything else HTTP 200 `{ ok: false, error }`.
+   */
+  failNext(
+    method: string,
+    error: string,
+    options: { times?: number; retryAfterSeconds?: number } = {},
+  ): void {
+    const queue = this.failures.get(method) ?? [];
+    for (let i = 0; i < (options.times ?? 1); i++) {
+      queue.push({
+        error,
+        status: error === 'ratelimited' ? 429 : 200,
+        ...(options.retryAfterSeconds !== undefined ? { retryAfterSeconds: options.retryAfterSeconds } : {}),
+      });
+    }
+    this.failures.set(method, queue);
+  }
+
+  // --- what the app did ------------------------------------------------------------------------
+
+  callsTo<M extends string>(method: M): SlackCall<M>[] {
+    return this.calls.filter((c): c is SlackCall<M> => c.method === method);
+  }
+
+  /**
+   * The first call of `method` (already made or still to come) that matches `predicate`; rejects after
+   * `timeoutMs` with the calls of that method seen so far. Pass `after` (a count of calls, e.g.
+   * `fake.calls.length` taken earlier) to ignore older calls.
+   */
+  waitFor<M extends string>(
+    method: M,
+    predicate: (call: SlackCall<M>) => boolean = () => true,
+    options: { timeoutMs?: number; after?: number } = {},
+  ): Promise<SlackCall<M>> {
+    const matches = (call: SlackCall): call is SlackCall<M> =>
+      call.method === method && predicate(call as SlackCall<M>);
+    const earlier = this.calls.slice(options.after ?? 0).find(matches);
+    if (earlier) return Promise.resolve(earlier);
+    const timeoutMs = options.timeoutMs ?? 5_000;
+    return new Promise((resolve, reject) => {
+      const waiter = (call: SlackCall) => {
+        if (!matches(call)) return;
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+        resolve(call);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        const seen = this.callsTo(method).map((c) => JSON.stringify(c.args).slice(0, 300));
+        reject(
+          new Error(
+            `no matching ${method} call within ${timeoutMs} ms; ${seen.length} seen:\n${seen.join('\n') || '(none)'}`,
+          ),
+        );
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Messages as they stand now (after chat.update), optionally in one channel. */
+  messages(channel?: string): StoredMessage[] {
+    return this.workspace.messages.filter((m) => channel === undefined || m.channel === channel);
+  }
+
+  message(channel: string, ts: string): StoredMessage | undefined {
+    return this.workspace.findMessage(channel, ts);
+  }
+
+  get ephemerals(): Workspace['ephemerals'] {
+    return this.workspace.ephemerals;
+  }
+
+  /** Open modals and published home tabs by view id. */
+  view(viewId: string): View | undefined {
+    return this.workspace.views.get(viewId);
+  }
+
+  homeOf(userId: string): View | undefined {
+    return this.workspace.homes.get(userId);
+  }
+
+  // --- what Slack sends the app (deliver with fake.socket.send or the signing helpers) ------------
+
+  private context(): payloads.Context {
+    return {
+      identity: this.identity,
+      triggerId: this.workspace.mintTriggerId(),
+      responseUrl: `${this.baseUrl}/response/${randomBytes(6).toString('hex')}`,
+    };
+  }
+
+  slashCommand(fields: payloads.SlashCommandFields): payloads.SlashCommandPayload {
+    return payloads.slashCommand(this.context(), fields);
+  }
+
+  /** A click on an element of a message the app posted (found by channel + ts) or of a view it opened. */
+  blockActions(
+    fields: payloads.BlockActionFields & ({ channel: string; message_ts: string } | { view_id: string }),
+  ): Obj {
+    if ('view_id' in fields) {
+      const view = this.view(fields.view_id);
+      if (!view) throw new Error(`no view ${fields.view_id}`);
+      return payloads.blockActions(this.context(), fields, { view });
+    }
+    const message = this.message(fields.channel, fields.message_ts);
+    if (!message) throw new Error(`no message ${fields.message_ts} in ${fields.channel}`);
+    return payloads.blockActions(this.context(), fields, { message });
+  }
+
+  /** The submission of a modal the app opened. */
+  viewSubmission(fields: payloads.ViewSubmissionFields & { view_id: string }): Obj {
+    const view = this.view(fields.view_id);
+    if (!view) throw new Error(`no view ${fields.view_id}`);
+    return payloads.viewSubmission(this.context(), fields, view);
+  }
+
+  eventCallback(event: Obj): Obj {
+    return payloads.eventCallback(this.identity, event);
+  }
+
+  // --- HTTP ------------------------------------------------------------------------------------
+
+  private record(method: string, args: Obj, auth: SlackCall['auth'], response: Obj): void {
+    const call: SlackCall = { method, args: args as ArgsOf<string>, auth, at: new Date(), response };
+    this.calls.push(call);
+    for (const waiter of [...this.waiters]) waiter(call);
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.baseUrl);
+    const raw = await readBody(req);
+    const contentType = req.headers['content-type'] ?? '';
+    if (url.pathname.startsWith('/response/')) {
+      this.record('response_url', parseBody(contentType, raw), 'none', { ok: true });
+      return send(res, 200, { ok: true });
+    }
+    const method = url.pathname.match(/^\/api\/([\w.]+)$/)?.[1];
+    if (!method) return send(res, 404, { ok: false, error: 'unknown_method' });
+    const args = { ...Object.fromEntries(url.searchParams), ...parseBody(contentType, raw) };
+    const bearer = req.headers.authorization?.match(/^Bearer (.+)$/)?.[1];
+    const token = bearer ?? (typeof args['token'] === 'string' ? args['token'] : undefined);
+    delete args['token'];
+    const auth: SlackCall['auth'] =
+      token === undefined
+        ? 'none'
+        : token === this.botToken
+          ? 'bot'
+          : token === this.appToken
+            ? 'app'
+            : 'invalid';
+
+    const answer = (response: Obj, status = 200, headers: Record<string, string> = {}) => {
+      this.record(method, args, auth, response);
+      send(res, status, response, headers);
+    };
+    if (auth === 'none') return answer({ ok: false, error: 'not_authed' });
+    if (auth === 'invalid') return answer({ ok: false, error: 'invalid_auth' });
+    const wantsApp = method === 'apps.connections.open';
+    if ((auth === 'app') !== wantsApp) return answer({ ok: false, error: 'not_allowed_token_type' });
+    const injected = this.failures.get(method)?.shift();
+    if (injected) {
+      const headers: Record<string, string> =
+        injected.status === 429 ? { 'retry-after': String(injected.retryAfterSeconds ?? 1) } : {};
+      return answer({ ok: false, error: injected.error }, injected.status, headers);
+    }
+    if (wantsApp) return answer({ ok: true, url: this.socket.connectionUrl() });
+    answer(this.workspace.call(method, args));
+  }
+}
+
+/** All the text in some blocks, in order, for assertions like `expect(blocksText(m.blocks)).toContain(...)`. */
+export function blocksText(blocks: readonly Block[] | undefined): string {
+  const parts: string[] = [];
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(walk);
+    else if (value && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) {
+        if (key === 'text' && typeof inner === 'string') parts.push(inner);
+        else walk(inner);
+      }
+    }
+  };
+  walk(blocks ?? []);
+  return parts.join('\n');
+}

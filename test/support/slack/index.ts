@@ -1,0 +1,67 @@
+/**
+ * The fake Slack: Slack faked at the wire, for tests that drive the real Bolt App.
+ *
+ * Slack has no emulator, so this is the one hand-written stand-in of the test platform. It is strict
+ * where Slack is strict, so a test fails where Slack would fail the bot:
+ *   - Web API at `fake.apiUrl` (…/api/): auth.test, chat.postMessage, chat.update, chat.postEphemeral,
+ *     views.open, views.push, views.update, views.publish, users.info, usergroups.users.list,
+ *     conversations.open, apps.connections.open. Form-encoded (as @slack/web-api sends, with blocks/view
+ *     JSON-encoded) and JSON bodies. Bearer token checked: unknown → invalid_auth, none → not_authed,
+ *     bot vs app token mixed up → not_allowed_token_type. Any other method → unknown_method.
+ *   - Slack's limits (limits.ts): 50 blocks per message, 100 per view, 3000 characters per section text,
+ *     75 per button text, 150 per header, 24 per modal title/submit/close, 40000 per message text, unique
+ *     block_ids, submit required with input blocks… → `invalid_blocks` (chat.*) with `errors` and
+ *     `response_metadata.messages`, `invalid_arguments` (views.*), `msg_too_long`, `no_text`.
+ *   - State like Slack's: messages get unique `ts` (chat.update needs an existing ts of the bot's),
+ *     a user id as channel means the DM `D…`, views get ids and hashes (stale hash → hash_conflict),
+ *     trigger ids are minted by the fake and work once within 3 s (invalid/exchanged/expired_trigger_id).
+ *   - Socket Mode (`fake.socket`): apps.connections.open (app token) returns a one-time
+ *     ws://127.0.0.1 URL; the client gets `hello` and pings; `send()` pushes an envelope and resolves
+ *     with the app's ack payload, or rejects after 3 s without an ack.
+ *   - HTTP mode: sendSlashCommand / sendInteraction / sendEvent post correctly signed requests
+ *     (v0 HMAC-SHA256 + timestamp) to a Bolt receiver, or forged (`forgeWithSecret`) / stale (`ageSeconds`).
+ *   - Every call is recorded (`fake.calls`, `fake.callsTo(m)`), also posts to payloads' response_url
+ *     (method 'response_url'); `await fake.waitFor(method, predicate)` instead of sleeping.
+ *   - `fake.failNext(method, error)` injects a failure (`ratelimited` → HTTP 429 + Retry-After).
+ *
+ * Example (Socket Mode):
+ *
+ *   const slack = await FakeSlack.start({
+ *     users: [{ id: 'U0ALICE', email: 'alice@example.com' }, { id: 'U0BOB' }],
+ *     usergroups: { S0APPROVERS: ['U0BOB'] },
+ *   });
+ *   const app = new App({
+ *     token: slack.botToken, appToken: slack.appToken, socketMode: true,
+ *     clientOptions: { slackApiUrl: slack.apiUrl }, logLevel: LogLevel.ERROR,
+ *   });
+ *   await app.start();                       // connects through apps.connections.open
+ *   const ack = await slack.socket.send('slash_commands',
+ *     slack.slashCommand({ command: '/eks-access', text: 'request test 2h', user_id: 'U0ALICE' }));
+ *   const post = await slack.waitFor('chat.postMessage', (c) => c.args.channel === 'C0APPROVALS');
+ *   const click = slack.blockActions({ user_id: 'U0BOB', action_id: 'approve',
+ *     channel: 'C0APPROVALS', message_ts: String(post.response['ts']) });
+ *   await slack.socket.send('interactive', click);
+ *   await app.stop(); await slack.close();
+ *
+ * Example (HTTP): `await app.start(port)`, then
+ *   `await sendSlashCommand(\`http://127.0.0.1:${port}/slack/events\`, slack.slashCommand({...}), { signingSecret })`.
+ */
+export { blocksText, FakeSlack, type FakeSlackOptions } from './fake-slack.js';
+export { checkMessageBlocks, checkView, LIMITS } from './limits.js';
+export type {
+  BlockActionFields,
+  SlashCommandFields,
+  SlashCommandPayload,
+  ViewSubmissionFields,
+} from './payloads.js';
+export {
+  postSigned,
+  type SigningOptions,
+  type SlackHttpResponse,
+  sendEvent,
+  sendInteraction,
+  sendSlashCommand,
+  slackSignature,
+} from './signing.js';
+export type { EnvelopeType, SocketModeServer } from './socket-mode.js';
+export type { ArgsOf, Block, MethodArgs, Obj, SlackCall, SlackUser, StoredMessage, View } from './types.js';

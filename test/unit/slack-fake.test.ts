@@ -1,0 +1,147 @@
+// The fake Slack must refuse what Slack refuses, or tests written against it prove nothing. These check
+// its limits and its protocol rules directly (no platform needed: it is an in-process HTTP server).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkMessageBlocks, checkView, FakeSlack } from '../support/slack/index.js';
+
+const plain = (text: string) => ({ type: 'plain_text', text });
+const button = (text: string) => ({ type: 'button', action_id: 'a', text: plain(text), value: 'v' });
+const modal = (extra: Record<string, unknown> = {}) => ({
+  type: 'modal',
+  title: plain('Title'),
+  blocks: [],
+  ...extra,
+});
+
+describe('Block Kit limits', () => {
+  it('allows 75 characters of button text and refuses 76', () => {
+    const actions = (text: string) => [{ type: 'actions', elements: [button(text)] }];
+    expect(checkMessageBlocks(actions('x'.repeat(75)))).toEqual([]);
+    expect(checkMessageBlocks(actions('x'.repeat(76)))).toEqual([
+      '[ERROR] must be less than 76 characters [json-pointer:/blocks/0/elements/0/text/text]',
+    ]);
+  });
+
+  it('refuses mrkdwn where only plain_text is allowed, and duplicate block ids', () => {
+    const errors = checkMessageBlocks([
+      { type: 'header', block_id: 'h', text: { type: 'mrkdwn', text: '*x*' } },
+      { type: 'divider', block_id: 'h' },
+    ]);
+    expect(errors).toEqual([
+      '[ERROR] must be plain_text [json-pointer:/blocks/0/text/type]',
+      '[ERROR] duplicate block_id [json-pointer:/blocks/1/block_id]',
+    ]);
+  });
+
+  it('limits sections to 3000 characters and 10 fields, and messages to 50 blocks', () => {
+    const section = { type: 'section', text: { type: 'mrkdwn', text: 'x'.repeat(3000) } };
+    expect(checkMessageBlocks(Array.from({ length: 50 }, () => section))).toEqual([]);
+    expect(checkMessageBlocks(Array.from({ length: 51 }, () => section))).toHaveLength(1);
+    const fields = Array.from({ length: 11 }, () => ({ type: 'mrkdwn', text: 'f' }));
+    expect(checkMessageBlocks([{ type: 'section', fields }])).toEqual([
+      '[ERROR] must provide no more than 10 items [json-pointer:/blocks/0/fields]',
+    ]);
+  });
+
+  it('checks modals: 24-character title, submit required with inputs, 100 blocks', () => {
+    expect(checkView(modal(), 'modal')).toEqual([]);
+    expect(checkView(modal({ title: plain('x'.repeat(25)) }), 'modal')).toEqual([
+      '[ERROR] must be less than 25 characters [json-pointer:/view/title/text]',
+    ]);
+    const input = {
+      type: 'input',
+      label: plain('Why'),
+      element: { type: 'plain_text_input', action_id: 'i' },
+    };
+    expect(checkView(modal({ blocks: [input] }), 'modal')).toEqual([
+      '[ERROR] must provide submit when an input block is present [json-pointer:/view/submit]',
+    ]);
+    expect(
+      checkView(modal({ blocks: Array.from({ length: 101 }, () => ({ type: 'divider' })) }), 'modal'),
+    ).toEqual(['[ERROR] must provide no more than 100 items [json-pointer:/view/blocks]']);
+    expect(checkView({ type: 'modal', blocks: [] }, 'home')).toContain(
+      '[ERROR] must be "home" [json-pointer:/view/type]',
+    );
+  });
+});
+
+describe('FakeSlack Web API', () => {
+  let slack: FakeSlack;
+  beforeAll(async () => {
+    slack = await FakeSlack.start({ users: [{ id: 'U0ALICE' }] });
+  });
+  afterAll(() => slack.close());
+
+  const call = async (method: string, args: Record<string, unknown>, token = slack.botToken) => {
+    const body = new URLSearchParams(
+      Object.entries(args).map(([k, v]): [string, string] => [
+        k,
+        typeof v === 'string' ? v : JSON.stringify(v),
+      ]),
+    );
+    const res = await fetch(`${slack.apiUrl}${method}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
+    return (await res.json()) as Record<string, unknown>;
+  };
+
+  it('checks tokens and token types', async () => {
+    expect(await call('auth.test', {}, 'xoxb-nope')).toEqual({ ok: false, error: 'invalid_auth' });
+    expect(await call('apps.connections.open', {})).toEqual({ ok: false, error: 'not_allowed_token_type' });
+    expect((await call('apps.connections.open', {}, slack.appToken))['url']).toMatch(
+      /^ws:\/\/127\.0\.0\.1:\d+\/link\//,
+    );
+    expect(await call('no.such.method', {})).toEqual({ ok: false, error: 'unknown_method' });
+  });
+
+  it('honours a trigger id once', async () => {
+    const { trigger_id } = slack.slashCommand({ command: '/x', user_id: 'U0ALICE' });
+    expect((await call('views.open', { trigger_id, view: modal() }))['ok']).toBe(true);
+    expect(await call('views.open', { trigger_id, view: modal() })).toEqual({
+      ok: false,
+      error: 'exchanged_trigger_id',
+    });
+  });
+
+  it('updates only messages that exist, keeping their history, and detects stale view hashes', async () => {
+    const posted = await call('chat.postMessage', { channel: 'C0REVIEW', text: 'v1' });
+    const ts = String(posted['ts']);
+    expect((await call('chat.update', { channel: 'C0REVIEW', ts, text: 'v2' }))['ok']).toBe(true);
+    expect(slack.message('C0REVIEW', ts)).toMatchObject({ text: 'v2', history: [{ text: 'v1' }] });
+
+    const { trigger_id } = slack.slashCommand({ command: '/x', user_id: 'U0ALICE' });
+    const opened = (await call('views.open', { trigger_id, view: modal() }))['view'] as {
+      id: string;
+      hash: string;
+    };
+    expect((await call('views.update', { view_id: opened.id, hash: opened.hash, view: modal() }))['ok']).toBe(
+      true,
+    );
+    expect(await call('views.update', { view_id: opened.id, hash: opened.hash, view: modal() })).toEqual({
+      ok: false,
+      error: 'hash_conflict',
+    });
+  });
+
+  it('waits for calls without sleeping, and reports what it saw on timeout', async () => {
+    const waiting = slack.waitFor('chat.postEphemeral', (c) => c.args.user === 'U0ALICE');
+    await call('chat.postEphemeral', { channel: 'C0REVIEW', user: 'U0ALICE', text: 'only you' });
+    expect((await waiting).response['ok']).toBe(true);
+    await expect(
+      slack.waitFor('chat.postEphemeral', (c) => c.args.user === 'U0BOB', { timeoutMs: 50 }),
+    ).rejects.toThrow(/no matching chat.postEphemeral call within 50 ms; 1 seen/);
+  });
+
+  it('injects failures, including rate limits as HTTP 429', async () => {
+    slack.failNext('users.info', 'ratelimited', { retryAfterSeconds: 7 });
+    const res = await fetch(`${slack.apiUrl}users.info`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${slack.botToken}` },
+      body: new URLSearchParams({ user: 'U0ALICE' }),
+    });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('7');
+    expect((await call('users.info', { user: 'U0ALICE' }))['ok']).toBe(true);
+  });
+});
