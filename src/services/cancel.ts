@@ -37,7 +37,7 @@ async function cancelPending(
   check: (g: Grant) => void,
 ): Promise<Grant> {
   const now = deps.clock.now();
-  const { after } = await updateGrant(deps.store, grantId, (current) => {
+  const after = await updateGrant(deps, grantId, (current) => {
     check(current);
     if (current.status !== 'pending') {
       throw conflict(

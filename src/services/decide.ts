@@ -71,7 +71,7 @@ export async function decide(
   if (first.status !== 'pending') throw alreadyDecided(first);
   const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, first, clicker);
   const now = deps.clock.now();
-  const { after } = await updateGrant(deps.store, grantId, (current) => {
+  const after = await updateGrant(deps, grantId, (current) => {
     if (current.status !== 'pending') throw alreadyDecided(current);
     assertMayDecide(deps.policy, current, { slackUserId: clicker, memberOfGroups });
     if (decision.kind === 'deny') {

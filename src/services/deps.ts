@@ -2,7 +2,7 @@
 // or a test. Engine operations arrive as functions so these use cases stay independent of the queue.
 import type { Policy } from '../config/policy.js';
 import type { Clock } from '../domain/clock.js';
-import { AccessError, notFound } from '../domain/errors.js';
+import { notFound } from '../domain/errors.js';
 import type { EndReason, Grant } from '../domain/grant.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { Directory } from '../ports/directory.js';
@@ -38,21 +38,5 @@ export async function mustGet(store: GrantStore, id: string): Promise<Grant> {
   return grant;
 }
 
-/**
- * Read-modify-write with compare-and-set: `change` sees the freshest grant each round and returns the
- * next record (or throws to refuse). Losing a race means re-reading and deciding again, never
- * overwriting someone else's decision.
- */
-export async function updateGrant(
-  store: GrantStore,
-  id: string,
-  change: (current: Grant) => Grant,
-  attempts = 50,
-): Promise<{ before: Grant; after: Grant }> {
-  for (let i = 0; i < attempts; i++) {
-    const before = await mustGet(store, id);
-    const after = change(before);
-    if (await store.replace(after)) return { before, after };
-  }
-  throw new AccessError('unavailable', `Request ${id} is changing too fast; try again`);
-}
+/** Compare-and-set read-modify-write, shared with the engine's use cases. */
+export { updateGrant } from './engine.js';

@@ -36,7 +36,7 @@ export async function requestExtension(
     return { kind: 'extended', grant: await deps.engine.applyExtension(grantId, seconds, who, true) };
   }
   const now = deps.clock.now();
-  const { after } = await updateGrant(deps.store, grantId, (current) => {
+  const after = await updateGrant(deps, grantId, (current) => {
     if (current.status !== 'active') throw conflict(`Request ${grantId} is ${current.status}, not active`);
     return transition(current, 'active', { extensionRequest: { by: who, seconds, at: now } });
   });
@@ -56,7 +56,7 @@ export async function approveExtension(deps: FlowDeps, grantId: string, clicker:
   const first = await mustGet(deps.store, grantId);
   const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, first, clicker);
   let seconds = 0;
-  await updateGrant(deps.store, grantId, (current) => {
+  await updateGrant(deps, grantId, (current) => {
     const pending = current.extensionRequest;
     if (current.status !== 'active' || !pending) {
       throw conflict(`There is no extension waiting on ${grantId}`, `It is ${current.status}.`);

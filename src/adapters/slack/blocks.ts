@@ -324,9 +324,12 @@ function grantLine(grant: Grant, now: number): string {
   return `\`${grant.id}\` · \`${grant.level}\` in ${where(grant)} — ${esc(statusLine(grant, now))}`;
 }
 
-function grantRow(grant: Grant, now: number, buttons: Block[]): Block[] {
+/** `part` keeps block ids unique when one grant shows twice (your own request, which you may approve). */
+function grantRow(grant: Grant, now: number, buttons: Block[], part = 'row'): Block[] {
   const row: Block = { type: 'section', text: mrkdwn(grantLine(grant, now)) };
-  return buttons.length ? [row, { type: 'actions', block_id: `row:${grant.id}`, elements: buttons }] : [row];
+  return buttons.length
+    ? [row, { type: 'actions', block_id: `${part}:${grant.id}`, elements: buttons }]
+    : [row];
 }
 
 /** `list`: my requests and grants as an ephemeral message. */
@@ -391,10 +394,12 @@ export function homeView(model: HomeModel): { type: 'home'; blocks: Block[] } {
         section(
           `${mention(g.requester.slackUserId)} wants \`${g.level}\` in ${where(g)} for ${formatDuration(g.durationSeconds)}: ${esc(cut(g.reason, 300))}`,
         ),
-        ...grantRow(g, now, [
-          button('Approve', ACTIONS.approve, g.id, 'primary'),
-          button('Deny', ACTIONS.deny, g.id, 'danger'),
-        ]),
+        ...grantRow(
+          g,
+          now,
+          [button('Approve', ACTIONS.approve, g.id, 'primary'), button('Deny', ACTIONS.deny, g.id, 'danger')],
+          'decide',
+        ),
       );
     }
   }

@@ -1,0 +1,61 @@
+// Builds the Bolt App for either transport and the WebClient the worker shares. Socket Mode is the
+// default (no public URL); HTTP mode uses Bolt's HTTPReceiver, which checks the v0 signature and
+// refuses requests whose timestamp is more than five minutes off.
+import { App, type Logger as BoltLogger, type LogLevel, webApi } from '@slack/bolt';
+import type { Env } from '../../config/env.js';
+import type { Logger } from '../logger.js';
+import { type ListenerDeps, registerListeners } from './listeners.js';
+
+export type SlackSettings = Pick<
+  Env,
+  'SLACK_BOT_TOKEN' | 'SLACK_APP_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_TRANSPORT' | 'SLACK_API_URL'
+>;
+
+const apiOptions = (env: SlackSettings) => (env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {});
+
+/** A Web API client for the notifier (bot and worker); the token never leaves this object. */
+export function slackClient(env: SlackSettings): webApi.WebClient {
+  return new webApi.WebClient(env.SLACK_BOT_TOKEN, { ...apiOptions(env), retryConfig: { retries: 2 } });
+}
+
+/** Bolt logs through our pino logger (and its redaction). */
+export function boltLogger(logger: Logger): BoltLogger {
+  let level = 'info' as LogLevel;
+  return {
+    debug: (...msg) => logger.debug(msg.map(String).join(' ')),
+    info: (...msg) => logger.info(msg.map(String).join(' ')),
+    warn: (...msg) => logger.warn(msg.map(String).join(' ')),
+    error: (...msg) => logger.error(msg.map(String).join(' ')),
+    setLevel: (l) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+export function createSlackApp(env: SlackSettings, deps: ListenerDeps): App {
+  const clientOptions = apiOptions(env);
+  const logger = boltLogger(deps.logger.child({ component: 'bolt' }));
+  const app =
+    env.SLACK_TRANSPORT === 'http'
+      ? new App({
+          token: env.SLACK_BOT_TOKEN,
+          signingSecret: env.SLACK_SIGNING_SECRET ?? '',
+          clientOptions,
+          logger,
+        })
+      : new App({
+          token: env.SLACK_BOT_TOKEN,
+          appToken: env.SLACK_APP_TOKEN ?? '',
+          socketMode: true,
+          clientOptions,
+          installerOptions: { clientOptions },
+          logger,
+        });
+  app.error(async (error) => {
+    deps.logger.error({ err: error }, 'unhandled error in a Slack listener');
+  });
+  registerListeners(app, deps);
+  return app;
+}

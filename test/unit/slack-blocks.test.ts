@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import {
+  activatedDm,
+  approvalMessage,
+  cut,
+  errorMessage,
+  esc,
+  expiringDm,
+  helpMessage,
+  homeView,
+} from '../../src/adapters/slack/blocks.js';
+import { requestModal } from '../../src/adapters/slack/modal.js';
+import { parsePolicy } from '../../src/config/load.js';
+import { badInput, forbidden } from '../../src/domain/errors.js';
+import type { Grant } from '../../src/domain/grant.js';
+import { blocksText, checkMessageBlocks, checkView } from '../support/slack/index.js';
+
+const { policy } = parsePolicy(`
+levels:
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
+  debug:
+    rules: [{ apiGroups: ["", batch], resources: [jobs, pods], verbs: [create, get] }]
+    defaultDuration: 30m
+    maxDuration: 2h
+clusters:
+  dev:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { eks: {} }
+    identityMapping: aws-auth
+    namespaces:
+      - name: test
+        approvers: { users: [U0ANA] }
+        approvals: 2
+        channel: C0APPROVAL
+        levels: [debug, view]
+`);
+
+const NOW = Date.UTC(2026, 0, 1, 12, 0);
+const hostile = `<!channel> <@U0EVIL> & *bold* ${'é🔥'.repeat(3000)}`;
+
+function grant(over: Partial<Grant> = {}): Grant {
+  return {
+    id: 'ea-abcd2345',
+    version: 1,
+    status: 'pending',
+    requester: {
+      slackUserId: 'U0BOB',
+      principalArn: 'arn:aws:iam::111122223333:user/bob',
+      kubernetesUsername: 'eks-access:bob',
+    },
+    cluster: 'dev',
+    namespace: 'test',
+    level: 'debug',
+    durationSeconds: 7200,
+    reason: 'INC-123',
+    requiredApprovals: 2,
+    approvals: [],
+    createdAt: NOW,
+    pendingUntil: NOW + 86_400_000,
+    extensions: [],
+    ...over,
+  };
+}
+
+describe('Block Kit builders', () => {
+  it('escapes markup and cuts to Slack limits without splitting emoji', () => {
+    expect(esc('<!channel> & <@U1>')).toBe('&lt;!channel&gt; &amp; &lt;@U1&gt;');
+    const cutText = cut('🔥'.repeat(10), 7);
+    expect(cutText.length).toBeLessThanOrEqual(7);
+    expect(cutText.endsWith('…')).toBe(true);
+    expect(cutText).not.toMatch(/[\uD800-\uDBFF]…/); // no lone high surrogate
+  });
+
+  it('the approval message shows who, what, where, how long, why, the preview and the decision buttons', () => {
+    const m = approvalMessage(policy, grant(), NOW);
+    expect(checkMessageBlocks(m.blocks)).toEqual([]);
+    const text = blocksText(m.blocks as never);
+    for (const part of [
+      '<@U0BOB>',
+      '`debug`',
+      '`test` on `dev`',
+      '2h',
+      'INC-123',
+      'RoleBinding `eks-access-ea-abcd2345`',
+      '0 of 2 approvals',
+      'Lapses at 2026-01-02 12:00 UTC',
+    ]) {
+      expect(text).toContain(part);
+    }
+    const buttons = m.blocks
+      .filter((b) => b['type'] === 'actions')
+      .flatMap((b) => (b['elements'] as { action_id?: string; value?: string }[] | undefined) ?? []);
+    expect(buttons.map((b) => [b.action_id, b.value])).toEqual([
+      ['approve', 'ea-abcd2345'],
+      ['deny', 'ea-abcd2345'],
+    ]);
+  });
+
+  it('a hostile reason cannot mention anyone and still fits', () => {
+    const m = approvalMessage(policy, grant({ reason: hostile }), NOW);
+    expect(checkMessageBlocks(m.blocks)).toEqual([]);
+    const text = `${m.text} ${blocksText(m.blocks as never)}`;
+    expect(text).not.toContain('<!channel>');
+    expect(text).not.toContain('<@U0EVIL>');
+    expect(text).toContain('&lt;!channel&gt;');
+  });
+
+  it('shows quorum progress with the approvers, then the life of the grant without buttons', () => {
+    const partial = approvalMessage(policy, grant({ approvals: [{ slackUserId: 'U0ANA', at: NOW }] }), NOW);
+    expect(blocksText(partial.blocks as never)).toContain('1 of 2 approvals: <@U0ANA>');
+    const active = approvalMessage(
+      policy,
+      grant({ status: 'active', activatedAt: NOW, expiresAt: NOW + 3_600_000 }),
+      NOW,
+    );
+    expect(blocksText(active.blocks as never)).toContain('Active* until 2026-01-01 13:00 UTC (1h left)');
+    expect(JSON.stringify(active.blocks)).not.toContain('"approve"');
+    const failed = approvalMessage(
+      policy,
+      grant({ status: 'failed', failure: { reason: 'IAM said no <!here>', at: NOW } }),
+      NOW,
+    );
+    expect(blocksText(failed.blocks as never)).toContain('Failed*: IAM said no &lt;!here&gt;');
+  });
+
+  it('the approved DM carries the exact commands', () => {
+    const m = activatedDm(policy, grant({ status: 'active', expiresAt: NOW + 3_600_000 }), NOW);
+    expect(checkMessageBlocks(m.blocks)).toEqual([]);
+    const text = blocksText(m.blocks as never);
+    expect(text).toMatch(
+      /aws eks update-kubeconfig --name dev --region eu-west-1 --role-arn arn:aws:iam::111122223333:role\/eks-access\/dev\/eksa-bob-[0-9a-f]{10} --alias eks-access-dev-test/,
+    );
+    expect(text).toContain('kubectl auth can-i create jobs -n test --context eks-access-dev-test');
+  });
+
+  it('the expiry warning offers Extend and I am done', () => {
+    const m = expiringDm(grant({ status: 'active', expiresAt: NOW + 600_000 }), NOW);
+    expect(blocksText(m.blocks as never)).toContain('10m left');
+    expect(JSON.stringify(m.blocks)).toContain('"action_id":"extend"');
+    expect(JSON.stringify(m.blocks)).toContain('"action_id":"done"');
+  });
+
+  it('errors use the headline table, escape the message and keep our own mentions in hints', () => {
+    const m = errorMessage(badInput('"<!channel>" is not a duration', 'The maximum for debug is 2h.'));
+    expect(m.text).toContain("That request can't be accepted");
+    expect(blocksText(m.blocks as never)).toContain('&lt;!channel&gt;');
+    const f = errorMessage(forbidden('You are not an approver', 'Approvers: <@U0ANA>, <!subteam^S0PLAT>.'));
+    expect(blocksText(f.blocks as never)).toContain('Approvers: <@U0ANA>, <!subteam^S0PLAT>.');
+  });
+
+  it('help, home and the modal fit Slack', () => {
+    expect(checkMessageBlocks(helpMessage().blocks)).toEqual([]);
+    const many = Array.from({ length: 80 }, (_, i) => grant({ id: `ea-aa${String(i).padStart(6, '0')}` }));
+    const home = homeView({ now: NOW, live: [], pending: many, recent: [], toApprove: many });
+    expect(checkView(home, 'home')).toEqual([]);
+    expect(home.blocks.length).toBeLessThanOrEqual(100);
+    const modal = requestModal(
+      policy,
+      { cluster: 'dev', namespace: 'test', level: 'debug' },
+      '• RoleBinding',
+    );
+    expect(checkView(modal, 'modal')).toEqual([]);
+    expect(JSON.stringify(modal)).toContain('"text":"2h"');
+    expect(JSON.stringify(modal)).not.toContain('"text":"4h"'); // debug's maximum is 2h
+  });
+});
