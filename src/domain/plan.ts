@@ -130,6 +130,30 @@ export function permissionChecks(namespace: string, level: LevelPolicy, limit = 
   return checks;
 }
 
+/**
+ * A person's role on a cluster, trusted until `expiresAt` (the latest expiry among their live grants
+ * there). Shared by every grant of theirs on that cluster, which is why it takes no grant.
+ */
+export function personalRoleFor(
+  policy: Policy,
+  person: { cluster: string; principalArn: string; username: string; expiresAt: number },
+): PersonalRolePlan {
+  const accountId = policy.clusters[person.cluster]?.accountId ?? '';
+  return {
+    name: personalRoleName(person.cluster, person.principalArn),
+    path: personalRolePath(policy.settings.iamPath, person.cluster),
+    arn: personalRoleArn(accountId, policy.settings.iamPath, person.cluster, person.principalArn),
+    trustPolicy: trustPolicyFor(person.principalArn, person.expiresAt),
+    tags: {
+      [IAM_TAGS.managedBy]: MANAGED_BY,
+      [IAM_TAGS.cluster]: person.cluster,
+      [IAM_TAGS.principal]: person.principalArn,
+      [IAM_TAGS.username]: person.username,
+      [IAM_TAGS.expiresAt]: isoTime(person.expiresAt),
+    },
+  };
+}
+
 export interface PlanInput {
   policy: Policy;
   grant: Pick<Grant, 'id' | 'cluster' | 'namespace' | 'level' | 'requester'>;
@@ -148,26 +172,13 @@ export function planGrant({ policy, grant, expiresAt }: PlanInput): AccessPlan {
   if (cluster.identityMapping === 'none') {
     mapping = { mode: 'none', username };
   } else {
-    const path = personalRolePath(policy.settings.iamPath, grant.cluster);
-    const arn = personalRoleArn(
-      cluster.accountId,
-      policy.settings.iamPath,
-      grant.cluster,
-      grant.requester.principalArn,
-    );
-    personalRole = {
-      name: personalRoleName(grant.cluster, grant.requester.principalArn),
-      path,
-      arn,
-      trustPolicy: trustPolicyFor(grant.requester.principalArn, expiresAt),
-      tags: {
-        [IAM_TAGS.managedBy]: MANAGED_BY,
-        [IAM_TAGS.cluster]: grant.cluster,
-        [IAM_TAGS.principal]: grant.requester.principalArn,
-        [IAM_TAGS.username]: username,
-        [IAM_TAGS.expiresAt]: expiresIso,
-      },
-    };
+    personalRole = personalRoleFor(policy, {
+      cluster: grant.cluster,
+      principalArn: grant.requester.principalArn,
+      username,
+      expiresAt,
+    });
+    const arn = personalRole.arn;
     mapping =
       cluster.identityMapping === 'aws-auth'
         ? { mode: 'aws-auth', entry: { rolearn: arn, username, groups: [] } }

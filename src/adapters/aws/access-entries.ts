@@ -1,0 +1,114 @@
+// Identity mapping through EKS access entries. "Already exists" and "not found" are success, so
+// create and delete are idempotent both ways.
+import {
+  CreateAccessEntryCommand,
+  DeleteAccessEntryCommand,
+  DescribeAccessEntryCommand,
+  type EKSClient,
+  ListAccessEntriesCommand,
+  UpdateAccessEntryCommand,
+} from '@aws-sdk/client-eks';
+import type { IdentityMapping, MappingEntry } from '../../ports/cluster.js';
+import { awsErrorName, fromAwsError } from './errors.js';
+
+const EXISTS = 'ResourceInUseException';
+const NOT_FOUND = 'ResourceNotFoundException';
+
+/** The IAM path of a role ARN: `arn:aws:iam::1:role/eks-access/c/name` → `/eks-access/c/`. */
+export function rolePathOf(roleArn: string): string {
+  const resource = roleArn.split(':role')[1] ?? '';
+  return resource.slice(0, resource.lastIndexOf('/') + 1);
+}
+
+export class EksAccessEntries implements IdentityMapping {
+  readonly mode = 'access-entries' as const;
+  readonly #eks: EKSClient;
+  readonly #clusterName: string;
+
+  constructor(eks: EKSClient, clusterName: string) {
+    this.#eks = eks;
+    this.#clusterName = clusterName;
+  }
+
+  async upsert(entry: MappingEntry): Promise<void> {
+    try {
+      await this.#eks.send(
+        new CreateAccessEntryCommand({
+          clusterName: this.#clusterName,
+          principalArn: entry.roleArn,
+          username: entry.username,
+          kubernetesGroups: entry.groups,
+          type: 'STANDARD',
+          tags: { 'eks-access:managed-by': 'eks-access' },
+        }),
+      );
+    } catch (error) {
+      if (awsErrorName(error) !== EXISTS) throw fromAwsError(error, 'create the EKS access entry');
+      await this.#ensureUsername(entry);
+    }
+  }
+
+  /** An existing entry with another username would map the person wrongly: correct it. */
+  async #ensureUsername(entry: MappingEntry): Promise<void> {
+    try {
+      const found = await this.#eks.send(
+        new DescribeAccessEntryCommand({ clusterName: this.#clusterName, principalArn: entry.roleArn }),
+      );
+      if (found.accessEntry?.username !== entry.username) {
+        await this.#eks.send(
+          new UpdateAccessEntryCommand({
+            clusterName: this.#clusterName,
+            principalArn: entry.roleArn,
+            username: entry.username,
+            kubernetesGroups: entry.groups,
+          }),
+        );
+      }
+    } catch (error) {
+      throw fromAwsError(error, 'update the EKS access entry');
+    }
+  }
+
+  async remove(roleArn: string): Promise<void> {
+    try {
+      await this.#eks.send(
+        new DeleteAccessEntryCommand({ clusterName: this.#clusterName, principalArn: roleArn }),
+      );
+    } catch (error) {
+      if (awsErrorName(error) === NOT_FOUND) return;
+      throw fromAwsError(error, 'delete the EKS access entry');
+    }
+  }
+
+  async list(pathPrefix: string): Promise<MappingEntry[]> {
+    const entries: MappingEntry[] = [];
+    try {
+      let nextToken: string | undefined;
+      do {
+        const page = await this.#eks.send(
+          new ListAccessEntriesCommand({
+            clusterName: this.#clusterName,
+            ...(nextToken ? { nextToken } : {}),
+          }),
+        );
+        for (const arn of page.accessEntries ?? []) {
+          if (!rolePathOf(arn).startsWith(pathPrefix)) continue;
+          // Usernames are not needed to decide removal; skip the per-entry Describe.
+          entries.push({ roleArn: arn, username: '', groups: [] });
+        }
+        nextToken = page.nextToken;
+      } while (nextToken);
+    } catch (error) {
+      throw fromAwsError(error, 'list EKS access entries');
+    }
+    return entries;
+  }
+}
+
+/** `none`: people already authenticate as themselves; there is nothing to map. */
+export const noMapping: IdentityMapping = {
+  mode: 'none',
+  upsert: async () => {},
+  remove: async () => {},
+  list: async () => [],
+};

@@ -1,0 +1,130 @@
+// Personal IAM roles (the IamRoles port) with @aws-sdk/client-iam. A role carries no permission
+// policies: `aws eks get-token --role-arn` only needs to assume it; trust is the whole grant.
+import {
+  CreateRoleCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
+  type IAMClient,
+  ListRolePoliciesCommand,
+  ListRolesCommand,
+  ListRoleTagsCommand,
+  PutRolePolicyCommand,
+  TagRoleCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { isoTime } from '../../domain/clock.js';
+import { IAM_TAGS, MANAGED_BY, REVOKE_SESSIONS_POLICY } from '../../domain/names.js';
+import { type PersonalRolePlan, trustPolicyFor } from '../../domain/plan.js';
+import type { IamRoles, ManagedRole } from '../../ports/cluster.js';
+import { awsErrorName, fromAwsError } from './errors.js';
+
+const NOT_FOUND = 'NoSuchEntityException';
+const EXISTS = 'EntityAlreadyExistsException';
+
+export class AwsIamRoles implements IamRoles {
+  readonly #iam: IAMClient;
+
+  constructor(iam: IAMClient) {
+    this.#iam = iam;
+  }
+
+  async ensureRole(role: PersonalRolePlan): Promise<void> {
+    const trust = JSON.stringify(role.trustPolicy);
+    try {
+      await this.#iam.send(
+        new CreateRoleCommand({
+          RoleName: role.name,
+          Path: role.path,
+          AssumeRolePolicyDocument: trust,
+          Description: 'eks-access personal role: trusted only by its person, only until the grant expires',
+          Tags: Object.entries(role.tags).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      );
+      return;
+    } catch (error) {
+      if (awsErrorName(error) !== EXISTS) throw fromAwsError(error, 'create the personal IAM role');
+    }
+    try {
+      await this.#iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: role.name, PolicyDocument: trust }));
+      const expiresAt = role.tags[IAM_TAGS.expiresAt];
+      if (expiresAt) {
+        await this.#iam.send(
+          new TagRoleCommand({ RoleName: role.name, Tags: [{ Key: IAM_TAGS.expiresAt, Value: expiresAt }] }),
+        );
+      }
+    } catch (error) {
+      throw fromAwsError(error, 'update the personal role trust policy');
+    }
+  }
+
+  async retireRole(name: string, principalArn: string, now: number): Promise<void> {
+    try {
+      // Closing trust first: if any later step fails, nobody can start a new session meanwhile.
+      await this.#iam.send(
+        new UpdateAssumeRolePolicyCommand({
+          RoleName: name,
+          PolicyDocument: JSON.stringify(trustPolicyFor(principalArn, now - 60_000)),
+        }),
+      );
+      // What the IAM console's "revoke active sessions" does: deny sessions issued until now.
+      await this.#iam.send(
+        new PutRolePolicyCommand({
+          RoleName: name,
+          PolicyName: REVOKE_SESSIONS_POLICY,
+          PolicyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Deny',
+                Action: '*',
+                Resource: '*',
+                Condition: { DateLessThan: { 'aws:TokenIssueTime': isoTime(now) } },
+              },
+            ],
+          }),
+        }),
+      );
+      const policies = await this.#iam.send(new ListRolePoliciesCommand({ RoleName: name }));
+      for (const policyName of policies.PolicyNames ?? []) {
+        await this.#iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policyName }));
+      }
+      await this.#iam.send(new DeleteRoleCommand({ RoleName: name }));
+    } catch (error) {
+      if (awsErrorName(error) === NOT_FOUND) return;
+      throw fromAwsError(error, 'retire the personal IAM role');
+    }
+  }
+
+  async listRoles(pathPrefix: string): Promise<ManagedRole[]> {
+    const roles: ManagedRole[] = [];
+    try {
+      let marker: string | undefined;
+      do {
+        const page = await this.#iam.send(
+          new ListRolesCommand({ PathPrefix: pathPrefix, ...(marker ? { Marker: marker } : {}) }),
+        );
+        for (const role of page.Roles ?? []) {
+          if (!role.RoleName || !role.Arn) continue;
+          // ListRoles does not return tags everywhere; ask for them (one call per role of ours).
+          const tags = await this.#iam.send(new ListRoleTagsCommand({ RoleName: role.RoleName }));
+          const tag = (key: string) => tags.Tags?.find((t) => t.Key === key)?.Value;
+          if (tag(IAM_TAGS.managedBy) !== MANAGED_BY) continue;
+          const principalArn = tag(IAM_TAGS.principal);
+          const username = tag(IAM_TAGS.username);
+          roles.push({
+            name: role.RoleName,
+            arn: role.Arn,
+            createdAt: role.CreateDate?.getTime() ?? 0,
+            ...(principalArn ? { principalArn } : {}),
+            ...(username ? { username } : {}),
+          });
+        }
+        marker = page.IsTruncated ? page.Marker : undefined;
+      } while (marker);
+    } catch (error) {
+      if (awsErrorName(error) === NOT_FOUND) return roles;
+      throw fromAwsError(error, 'list the personal IAM roles');
+    }
+    return roles;
+  }
+}

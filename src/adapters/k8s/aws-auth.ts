@@ -1,0 +1,136 @@
+// Identity mapping through the aws-auth ConfigMap. Edits from concurrent grants in this process are
+// batched into one read-modify-write; writes carry the resourceVersion read, and a 409 (another writer,
+// another process) re-reads and re-applies with bounded, jittered retries. Nothing else is touched.
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import { AccessError } from '../../domain/errors.js';
+import type { IdentityMapping, MappingEntry } from '../../ports/cluster.js';
+import { rolePathOf } from '../aws/access-entries.js';
+import { editMapRoles, type MapRolesEdit, parseMapRoles } from './aws-auth-document.js';
+import { fromKubeError, kubeStatus } from './errors.js';
+import type { KubeApis } from './rbac.js';
+
+export interface AwsAuthLocation {
+  namespace: string;
+  name: string;
+}
+export const DEFAULT_AWS_AUTH: AwsAuthLocation = { namespace: 'kube-system', name: 'aws-auth' };
+
+const MAX_ATTEMPTS = 40;
+
+interface Pending {
+  edit: MapRolesEdit;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class AwsAuthMapping implements IdentityMapping {
+  readonly mode = 'aws-auth' as const;
+  readonly #apis: KubeApis;
+  readonly #where: AwsAuthLocation;
+  /** Only ARNs under this IAM path are ours to edit. */
+  readonly #ourPath: string;
+  #queue: Pending[] = [];
+  #flushing = false;
+
+  constructor(apis: KubeApis, ourPath: string, where: AwsAuthLocation = DEFAULT_AWS_AUTH) {
+    this.#apis = apis;
+    this.#ourPath = ourPath;
+    this.#where = where;
+  }
+
+  upsert(entry: MappingEntry): Promise<void> {
+    return this.#enqueue({ kind: 'upsert', entry });
+  }
+
+  remove(roleArn: string): Promise<void> {
+    return this.#enqueue({ kind: 'remove', roleArn });
+  }
+
+  async list(pathPrefix: string): Promise<MappingEntry[]> {
+    const configMap = await this.#read();
+    const text = configMap?.data?.['mapRoles'] ?? '';
+    return parseMapRoles(text, this.#label())
+      .filter((e) => rolePathOf(e.roleArn).startsWith(pathPrefix))
+      .map(({ roleArn, username, groups }) => ({ roleArn, username, groups }));
+  }
+
+  #label = () => `ConfigMap ${this.#where.namespace}/${this.#where.name}`;
+
+  #enqueue(edit: MapRolesEdit): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ edit, resolve, reject });
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        try {
+          await this.#write(batch.map((p) => p.edit));
+          for (const p of batch) p.resolve();
+        } catch (error) {
+          for (const p of batch) p.reject(error);
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  async #write(edits: MapRolesEdit[]): Promise<void> {
+    const isOurs = (arn: string) => rolePathOf(arn).startsWith(this.#ourPath);
+    for (let attempt = 1; ; attempt++) {
+      const configMap = await this.#read();
+      const before = configMap?.data?.['mapRoles'] ?? '';
+      const after = editMapRoles(before, edits, this.#label(), isOurs);
+      if (after === undefined) return;
+      try {
+        await this.#save(configMap, after);
+        return;
+      } catch (error) {
+        if (kubeStatus(error) !== 409 || attempt >= MAX_ATTEMPTS) {
+          throw fromKubeError(error, `write ${this.#label()}`);
+        }
+        // Someone else wrote in between: back off a little (jittered, growing) and re-apply.
+        const ceiling = Math.min(1000, 20 * 2 ** Math.min(attempt, 6));
+        await new Promise((r) => setTimeout(r, Math.random() * ceiling));
+      }
+    }
+  }
+
+  async #read(): Promise<V1ConfigMap | undefined> {
+    const { core } = await this.#apis.get();
+    try {
+      return await core.readNamespacedConfigMap(this.#where);
+    } catch (error) {
+      if (kubeStatus(error) === 404) return undefined;
+      throw fromKubeError(error, `read ${this.#label()}`);
+    }
+  }
+
+  /** Throws the raw ApiException so the caller can tell a 409 apart. */
+  async #save(read: V1ConfigMap | undefined, mapRoles: string): Promise<void> {
+    const { core } = await this.#apis.get();
+    if (!read) {
+      await core.createNamespacedConfigMap({
+        namespace: this.#where.namespace,
+        body: {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: this.#where.name, namespace: this.#where.namespace },
+          data: { mapRoles },
+        },
+      });
+      return;
+    }
+    // Only data.mapRoles changes; every other key and the metadata go back exactly as read, and the
+    // read resourceVersion makes the write conditional.
+    const body: V1ConfigMap = { ...read, data: { ...(read.data ?? {}), mapRoles } };
+    if (!read.metadata?.resourceVersion) throw new AccessError('internal', 'aws-auth has no resourceVersion');
+    await core.replaceNamespacedConfigMap({ ...this.#where, body });
+  }
+}

@@ -1,0 +1,162 @@
+// Builds the per-cluster backends (IAM, identity mapping, RBAC) from the policy and env, once per
+// cluster. SDK endpoints come from env (AWS_ENDPOINT_URL_*), the region from the cluster's policy.
+import { DescribeClusterCommand, type DescribeClusterCommandOutput, EKSClient } from '@aws-sdk/client-eks';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Env } from '../../config/env.js';
+import type { ClusterPolicy, Policy } from '../../config/policy.js';
+import type { Clock } from '../../domain/clock.js';
+import { misconfigured, notFound } from '../../domain/errors.js';
+import { personalRolePath } from '../../domain/names.js';
+import type { ClusterBackends, ClusterConnections, IdentityMapping } from '../../ports/cluster.js';
+import { EksAccessEntries, noMapping } from '../aws/access-entries.js';
+import { type AwsCredentials, type CredentialsProvider, EksTokenSource } from '../aws/eks-token.js';
+import { fromAwsError } from '../aws/errors.js';
+import { AwsIamRoles } from '../aws/iam-roles.js';
+import { type AwsAuthLocation, AwsAuthMapping } from './aws-auth.js';
+import { KubeApis, KubeRbac } from './rbac.js';
+
+export interface ClusterConnectionOptions {
+  policy: Policy;
+  env: Pick<Env, 'AWS_ENDPOINT_URL_IAM' | 'AWS_ENDPOINT_URL_STS' | 'AWS_ENDPOINT_URL_EKS'>;
+  clock: Clock;
+  /** Base AWS credentials; the SDK's default chain when omitted. */
+  credentials?: AwsCredentials;
+  /** Where aws-auth lives, per policy cluster name (tests give each test its own). */
+  awsAuth?: Readonly<Record<string, AwsAuthLocation>>;
+}
+
+export class PolicyClusterConnections implements ClusterConnections {
+  readonly #options: ClusterConnectionOptions;
+  readonly #built = new Map<string, Promise<ClusterBackends>>();
+
+  constructor(options: ClusterConnectionOptions) {
+    this.#options = options;
+  }
+
+  forCluster(cluster: string): Promise<ClusterBackends> {
+    const policy = this.#options.policy.clusters[cluster];
+    if (!policy) {
+      return Promise.reject(
+        notFound(
+          `There is no cluster "${cluster}"`,
+          `Clusters: ${Object.keys(this.#options.policy.clusters).join(', ')}.`,
+        ),
+      );
+    }
+    let backends = this.#built.get(cluster);
+    if (!backends) {
+      backends = this.#build(cluster, policy);
+      // A failed build (e.g. DescribeCluster throttled) must not stick.
+      backends.catch(() => this.#built.delete(cluster));
+      this.#built.set(cluster, backends);
+    }
+    return backends;
+  }
+
+  async #build(cluster: string, policy: ClusterPolicy): Promise<ClusterBackends> {
+    const { env } = this.#options;
+    const region = policy.region;
+    const base = this.#options.credentials;
+    const sts = new STSClient({
+      region,
+      ...endpoint(env.AWS_ENDPOINT_URL_STS),
+      ...(base ? { credentials: base } : {}),
+    });
+    const eksName = 'eks' in policy.connection ? (policy.connection.eks.name ?? cluster) : cluster;
+    const assumeRoleArn = 'eks' in policy.connection ? policy.connection.eks.assumeRoleArn : undefined;
+    const credentials: CredentialsProvider = assumeRoleArn
+      ? assumedRoleCredentials(sts, assumeRoleArn, this.#options.clock)
+      : async () => (await sts.config.credentials()) as AwsCredentials;
+    const clientConfig = { region, credentials };
+    const iam = new IAMClient({ ...clientConfig, ...endpoint(env.AWS_ENDPOINT_URL_IAM) });
+    const eks = new EKSClient({ ...clientConfig, ...endpoint(env.AWS_ENDPOINT_URL_EKS) });
+
+    const kubeConfig =
+      'kubeconfig' in policy.connection
+        ? fileKubeConfig(policy.connection.kubeconfig)
+        : await eksKubeConfig(eks, eksName, region, credentials, this.#options.clock);
+    const apis = new KubeApis(kubeConfig);
+    const ourPath = personalRolePath(this.#options.policy.settings.iamPath, cluster);
+    let mapping: IdentityMapping;
+    if (policy.identityMapping === 'aws-auth') {
+      mapping = new AwsAuthMapping(apis, ourPath, this.#options.awsAuth?.[cluster]);
+    } else if (policy.identityMapping === 'access-entries') {
+      mapping = new EksAccessEntries(eks, eksName);
+    } else {
+      mapping = noMapping;
+    }
+    return { iam: new AwsIamRoles(iam), mapping, rbac: new KubeRbac(apis) };
+  }
+}
+
+const endpoint = (url: string | undefined) => (url ? { endpoint: url } : {});
+
+function fileKubeConfig(options: { path?: string | undefined; context?: string | undefined }) {
+  const kc = new KubeConfig();
+  if (options.path) kc.loadFromFile(options.path);
+  else kc.loadFromDefault();
+  if (options.context) kc.setCurrentContext(options.context);
+  return async () => kc;
+}
+
+/** DescribeCluster once; a fresh KubeConfig whenever the cached token is renewed. */
+async function eksKubeConfig(
+  eks: EKSClient,
+  name: string,
+  region: string,
+  credentials: CredentialsProvider,
+  clock: Clock,
+): Promise<() => Promise<KubeConfig>> {
+  let described: DescribeClusterCommandOutput;
+  try {
+    described = await eks.send(new DescribeClusterCommand({ name }));
+  } catch (error) {
+    throw fromAwsError(error, `describe EKS cluster ${name}`);
+  }
+  const server = described.cluster?.endpoint;
+  const caData = described.cluster?.certificateAuthority?.data;
+  if (!server || !caData) throw misconfigured(`EKS cluster ${name} has no endpoint or CA yet`);
+  const tokens = new EksTokenSource({ clusterName: name, region, credentials, clock });
+  let current: { token: string; kc: KubeConfig } | undefined;
+  return async () => {
+    const token = await tokens.token();
+    if (current?.token !== token) {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name, server, caData, skipTLSVerify: false }],
+        users: [{ name: 'eks-access', token }],
+        contexts: [{ name, cluster: name, user: 'eks-access' }],
+        currentContext: name,
+      });
+      current = { token, kc };
+    }
+    return current.kc;
+  };
+}
+
+/** STS AssumeRole credentials into the cluster's account, renewed five minutes before they end. */
+function assumedRoleCredentials(sts: STSClient, roleArn: string, clock: Clock): CredentialsProvider {
+  let cached: AwsCredentials | undefined;
+  return async () => {
+    if (cached?.expiration && cached.expiration.getTime() - 5 * 60_000 > clock.now()) return cached;
+    try {
+      const out = await sts.send(
+        new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'eks-access', DurationSeconds: 3600 }),
+      );
+      const c = out.Credentials;
+      if (!c?.AccessKeyId || !c.SecretAccessKey)
+        throw misconfigured(`AssumeRole ${roleArn} returned no credentials`);
+      cached = {
+        accessKeyId: c.AccessKeyId,
+        secretAccessKey: c.SecretAccessKey,
+        ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}),
+        ...(c.Expiration ? { expiration: c.Expiration } : {}),
+      };
+      return cached;
+    } catch (error) {
+      throw fromAwsError(error, `assume ${roleArn}`);
+    }
+  };
+}

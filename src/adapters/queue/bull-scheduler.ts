@@ -1,0 +1,93 @@
+// The Scheduler port on BullMQ. Rescheduling replaces the previous delayed job: the adapter remembers
+// each grant's current job id per kind and removes the old one. A job that cannot be removed (it is
+// running) is harmless: every job re-reads the grant and does nothing when its moment has passed.
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Clock } from '../../domain/clock.js';
+import { AccessError } from '../../domain/errors.js';
+import type { Scheduler } from '../../ports/scheduler.js';
+import { type GrantJob, type JobKind, jobIdFor, QUEUES, type QueueName, RETRY } from './queues.js';
+
+const QUEUE_OF: Record<JobKind, QueueName> = {
+  activate: QUEUES.activate,
+  revoke: QUEUES.revoke,
+  warn: QUEUES.remind,
+  lapse: QUEUES.remind,
+};
+
+export class BullScheduler implements Scheduler {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #clock: Clock;
+  readonly #queues = new Map<QueueName, Queue<GrantJob>>();
+
+  /** `redis` is shared by the queues (not a blocking connection); `prefix` is REDIS_PREFIX. */
+  constructor(redis: Redis, prefix: string, clock: Clock) {
+    this.#redis = redis;
+    this.#prefix = prefix;
+    this.#clock = clock;
+  }
+
+  queue(name: QueueName): Queue<GrantJob> {
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new Queue<GrantJob>(name, {
+        connection: this.#redis,
+        prefix: this.#prefix,
+        defaultJobOptions: { ...RETRY, removeOnComplete: true, removeOnFail: 1000 },
+      });
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async enqueueActivation(grantId: string): Promise<void> {
+    // A finished or failed job with the same id would swallow the new one; clear it first.
+    const jobId = jobIdFor('activate', grantId);
+    await this.#call(async () => {
+      const existing = await this.queue(QUEUES.activate).getJob(jobId);
+      if (existing && ((await existing.isCompleted()) || (await existing.isFailed())))
+        await existing.remove();
+      await this.queue(QUEUES.activate).add('activate', { grantId }, { jobId });
+    });
+  }
+
+  scheduleRevocation(grantId: string, at?: number): Promise<void> {
+    return this.#replace('revoke', grantId, at ?? this.#clock.now());
+  }
+
+  scheduleExpiryWarning(grantId: string, at: number): Promise<void> {
+    return this.#replace('warn', grantId, at);
+  }
+
+  schedulePendingTimeout(grantId: string, at: number): Promise<void> {
+    return this.#replace('lapse', grantId, at);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#queues.values()].map((q) => q.close()));
+  }
+
+  async #replace(kind: JobKind, grantId: string, at: number): Promise<void> {
+    const queue = this.queue(QUEUE_OF[kind]);
+    const jobId = jobIdFor(kind, grantId, at);
+    const currentKey = `${this.#prefix}:schedule:${kind}:${grantId}`;
+    await this.#call(async () => {
+      const previous = await this.#redis.getset(currentKey, jobId);
+      await this.#redis.pexpireat(currentKey, at + 7 * 86_400_000);
+      if (previous && previous !== jobId) {
+        const old = await queue.getJob(previous);
+        if (old && (await old.isDelayed())) await old.remove().catch(() => undefined);
+      }
+      await queue.add(kind, { grantId }, { jobId, delay: Math.max(0, at - this.#clock.now()) });
+    });
+  }
+
+  async #call(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      throw new AccessError('unavailable', 'The job queue (Redis) did not accept the job', { cause: error });
+    }
+  }
+}

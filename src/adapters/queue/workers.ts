@@ -1,0 +1,119 @@
+// The BullMQ workers: one per queue, each job a call to one service. Transient failures are thrown so
+// BullMQ retries with backoff; terminal ones throw UnrecoverableError (and fail the grant, for
+// activations). Revocations never end as `failed`: the reconciler keeps trying until access is gone.
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { toAccessError } from '../../domain/errors.js';
+import { activateGrant, failActivation } from '../../services/activate.js';
+import type { EngineDeps } from '../../services/engine.js';
+import { reconcile } from '../../services/reconcile.js';
+import { lapsePendingRequest, warnExpiringSoon } from '../../services/reminders.js';
+import { revokeGrant } from '../../services/revoke.js';
+import type { BullScheduler } from './bull-scheduler.js';
+import { type GrantJob, QUEUES, RECONCILE_SCHEDULER_ID, RETRY } from './queues.js';
+
+export interface WorkerOptions {
+  redis: Redis;
+  prefix: string;
+  scheduler: BullScheduler;
+  concurrency: number;
+  reconcileEveryMs: number;
+  /** How long a job stays locked without renewal; a crashed worker's job is retried after this. */
+  lockDuration?: number;
+  stalledInterval?: number;
+}
+
+export interface RunningWorkers {
+  workers: Worker[];
+  /** Stops taking jobs, waits for running ones, closes connections. */
+  close(): Promise<void>;
+}
+
+export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Promise<RunningWorkers> {
+  const common = {
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    ...(options.lockDuration ? { lockDuration: options.lockDuration } : {}),
+    ...(options.stalledInterval ? { stalledInterval: options.stalledInterval } : {}),
+  };
+  const connections: Redis[] = [];
+  const connection = () => {
+    const redis = options.redis.duplicate({ maxRetriesPerRequest: null });
+    connections.push(redis);
+    return redis;
+  };
+  const workers = [
+    new Worker<GrantJob>(QUEUES.activate, (job) => runActivation(deps, job), {
+      ...common,
+      connection: connection(),
+    }),
+    new Worker<GrantJob>(QUEUES.revoke, (job) => runRevocation(deps, job), {
+      ...common,
+      connection: connection(),
+    }),
+    new Worker<GrantJob>(
+      QUEUES.remind,
+      (job) =>
+        runTerminalAware(() =>
+          (job.name === 'lapse' ? lapsePendingRequest : warnExpiringSoon)(deps, job.data.grantId),
+        ),
+      { ...common, connection: connection() },
+    ),
+    new Worker(QUEUES.reconcile, () => reconcile(deps), {
+      ...common,
+      concurrency: 1,
+      connection: connection(),
+    }),
+  ];
+  for (const worker of workers) {
+    worker.on('failed', (job, error) =>
+      deps.logger.warn(
+        { queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: error },
+        'job failed',
+      ),
+    );
+    worker.on('error', (error) => deps.logger.error({ queue: worker.name, err: error }, 'worker error'));
+  }
+  await options.scheduler
+    .queue(QUEUES.reconcile)
+    .upsertJobScheduler(
+      RECONCILE_SCHEDULER_ID,
+      { every: options.reconcileEveryMs },
+      { name: 'reconcile', data: { grantId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } },
+    );
+  return {
+    workers,
+    close: async () => {
+      await Promise.all(workers.map((w) => w.close()));
+      // Connections we pass in are ours to close; BullMQ closes only those it created.
+      await Promise.all(connections.map((c) => c.quit().catch(() => undefined)));
+    },
+  };
+}
+
+const lastAttempt = (job: Job) => job.attemptsMade + 1 >= (job.opts.attempts ?? RETRY.attempts);
+
+async function runActivation(deps: EngineDeps, job: Job<GrantJob>): Promise<void> {
+  try {
+    await activateGrant(deps, job.data.grantId);
+  } catch (error) {
+    const reason = toAccessError(error);
+    if (reason.transient && !lastAttempt(job)) throw reason;
+    await failActivation(deps, job.data.grantId, reason);
+    throw new UnrecoverableError(reason.message);
+  }
+}
+
+async function runRevocation(deps: EngineDeps, job: Job<GrantJob>): Promise<void> {
+  await runTerminalAware(() => revokeGrant(deps, job.data.grantId));
+}
+
+async function runTerminalAware(work: () => Promise<unknown>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    const reason = toAccessError(error);
+    if (reason.transient) throw reason;
+    throw new UnrecoverableError(reason.message);
+  }
+}

@@ -1,0 +1,93 @@
+// What the engine needs from AWS and Kubernetes, per cluster: the personal IAM role, the identity
+// mapping (aws-auth, access entries or nothing) and RBAC with SubjectAccessReview. Adapters translate
+// SDK errors into AccessError kinds; everything here is idempotent unless a method says otherwise.
+import type { PolicyRule } from '../config/policy.js';
+import type { PermissionCheck, PersonalRolePlan, RoleBindingManifest, RoleManifest } from '../domain/plan.js';
+
+/** One of our IAM roles as IAM reports it (from the role's tags). */
+export interface ManagedRole {
+  name: string;
+  arn: string;
+  createdAt: number;
+  principalArn?: string;
+  username?: string;
+}
+
+/** IAM in the cluster's account (through an assumed role for cross-account clusters). */
+export interface IamRoles {
+  /**
+   * Creates the role with this trust policy, path and tags, or, when it exists, replaces its trust
+   * policy and expiry tag. Idempotent.
+   */
+  ensureRole(role: PersonalRolePlan): Promise<void>;
+  /**
+   * Ends the role: trust closed (condition in the past), sessions issued before `now` denied, inline
+   * policies deleted, role deleted. Idempotent; a missing role is success.
+   */
+  retireRole(name: string, principalArn: string, now: number): Promise<void>;
+  /** Our roles under `pathPrefix` (only those tagged as ours). */
+  listRoles(pathPrefix: string): Promise<ManagedRole[]>;
+}
+
+export interface MappingEntry {
+  roleArn: string;
+  username: string;
+  groups: string[];
+}
+
+/** How a personal role becomes a Kubernetes username on one cluster. */
+export interface IdentityMapping {
+  readonly mode: 'aws-auth' | 'access-entries' | 'none';
+  /** Adds or updates the entry for `roleArn`. Idempotent ("already exists" is success). */
+  upsert(entry: MappingEntry): Promise<void>;
+  /** Removes the entry for `roleArn`; a missing entry is success. Never touches other entries. */
+  remove(roleArn: string): Promise<void>;
+  /** Our entries (role ARN under `pathPrefix`). Empty for `none`. */
+  list(pathPrefix: string): Promise<MappingEntry[]>;
+}
+
+/** A RoleBinding of ours as found on the cluster, with what its labels and annotations say. */
+export interface ManagedBinding {
+  namespace: string;
+  name: string;
+  grantId: string;
+  userLabel: string;
+  username: string;
+  principalArn: string;
+  roleArn?: string;
+  /** Epoch ms; NaN when the annotation is missing or unreadable (treated as expired). */
+  expiresAt: number;
+  roleRef: { kind: string; name: string };
+}
+
+/** RBAC and authorization questions on one cluster. */
+export interface ClusterRbac {
+  /** Creates or replaces the Role. Idempotent. */
+  applyRole(role: RoleManifest): Promise<void>;
+  /** Creates or replaces the RoleBinding. Idempotent. */
+  applyRoleBinding(binding: RoleBindingManifest): Promise<void>;
+  /** Deletes; a missing object (or namespace) is success. */
+  deleteRoleBinding(namespace: string, name: string): Promise<void>;
+  /** Deletes the Role unless a RoleBinding in its namespace still refers to it. Returns whether it did. */
+  deleteRoleIfUnused(namespace: string, name: string): Promise<boolean>;
+  /** Our RoleBindings cluster-wide, optionally for one user label only (the one cluster-wide read). */
+  listBindings(userLabel?: string): Promise<ManagedBinding[]>;
+  /** The rules of a ClusterRole; undefined when it does not exist. */
+  clusterRoleRules(name: string): Promise<PolicyRule[] | undefined>;
+  /** SubjectAccessReview: may `username` (with `groups`) do `check`? */
+  allowed(username: string, groups: readonly string[], check: PermissionCheck): Promise<boolean>;
+  /** Whether the namespace exists (activation into a missing namespace fails with a clear reason). */
+  namespaceExists(namespace: string): Promise<boolean>;
+}
+
+export interface ClusterBackends {
+  iam: IamRoles;
+  mapping: IdentityMapping;
+  rbac: ClusterRbac;
+}
+
+/** Connections by policy cluster name; built lazily and cached (tokens refresh inside). */
+export interface ClusterConnections {
+  /** Throws not_found for a cluster the policy does not name. */
+  forCluster(cluster: string): Promise<ClusterBackends>;
+}

@@ -1,0 +1,195 @@
+// Activation: `approved` → `active` once the RoleBinding, personal IAM role and identity mapping are in
+// place and the API server confirms the permissions. Anything that cannot work ends as `failed`, with
+// a reason a person can act on and whatever was half-created removed.
+
+import { DNS1123_LABEL } from '../config/policy.js';
+import { isoTime } from '../domain/clock.js';
+import { parseDuration } from '../domain/duration.js';
+import { badInput, misconfigured, toAccessError } from '../domain/errors.js';
+import { type Grant, transition } from '../domain/grant.js';
+import { userLabelValue } from '../domain/names.js';
+import { type AccessPlan, planGrant } from '../domain/plan.js';
+import type { ClusterBackends } from '../ports/cluster.js';
+import {
+  audit,
+  type EngineDeps,
+  notifySafely,
+  requireGrant,
+  roleLockKey,
+  step,
+  syncIdentity,
+  updateGrant,
+  withIdentityLock,
+} from './engine.js';
+import { removeTrace, traceOf } from './revoke.js';
+import { AUTHENTICATED, checksFor, describe, elsewhere, verifyGranted } from './verify.js';
+
+const PRINCIPAL_ARN = /^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)\/[\w+=,.@/-]+$/;
+
+/** The activation job. Transient errors are thrown (the queue retries); others fail the grant. */
+export async function activateGrant(deps: EngineDeps, grantId: string): Promise<Grant> {
+  const grant = await requireGrant(deps, grantId);
+  // active: already done (a retried job); revoking or terminal: nothing to activate.
+  if (grant.status !== 'approved') return grant;
+  const progress = { wrote: false };
+  try {
+    return await activate(deps, grant, progress);
+  } catch (error) {
+    const reason = toAccessError(error);
+    if (reason.transient) throw reason;
+    // Refused before the first write (bad input, missing namespace): there is nothing to clean up.
+    return failActivation(deps, grantId, reason, { cleanUp: progress.wrote });
+  }
+}
+
+/** Bad input caught before anything is written: the grant can never work as it is. */
+export function assertActivatable(deps: Pick<EngineDeps, 'policy'>, grant: Grant): void {
+  const cluster = deps.policy.clusters[grant.cluster];
+  if (!cluster) throw misconfigured(`Cluster ${grant.cluster} is no longer in the policy`);
+  const level = deps.policy.levels[grant.level];
+  if (!level) throw misconfigured(`Access level ${grant.level} is no longer in the policy`);
+  if (!DNS1123_LABEL.test(grant.namespace) || grant.namespace.length > 63) {
+    throw badInput(`"${grant.namespace}" is not a valid namespace name`);
+  }
+  const max = parseDuration(level.maxDuration) ?? 0;
+  if (!(grant.durationSeconds > 0) || grant.durationSeconds > max) {
+    throw badInput(
+      `A duration of ${grant.durationSeconds}s is not allowed for ${grant.level}`,
+      `The maximum is ${level.maxDuration}.`,
+    );
+  }
+  if (cluster.identityMapping !== 'none' && !PRINCIPAL_ARN.test(grant.requester.principalArn)) {
+    throw badInput(
+      `"${grant.requester.principalArn}" is not an IAM user or role ARN`,
+      'Map the Slack user to an ARN like arn:aws:iam::123456789012:user/alice in the policy.',
+    );
+  }
+  if (!grant.requester.kubernetesUsername) throw misconfigured('The request has no Kubernetes username');
+}
+
+async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boolean }): Promise<Grant> {
+  assertActivatable(deps, grant);
+  const level = deps.policy.levels[grant.level];
+  const backends = await deps.clusters.forCluster(grant.cluster);
+  if (!(await backends.rbac.namespaceExists(grant.namespace))) {
+    throw badInput(
+      `Namespace ${grant.namespace} does not exist on ${grant.cluster}`,
+      'Ask the namespace owners to create it first.',
+    );
+  }
+  const durationMs = grant.durationSeconds * 1000;
+  // Provisional expiry while applying; the real clock starts once the access is usable (below).
+  let plan = planGrant({ policy: deps.policy, grant, expiresAt: deps.clock.now() + durationMs });
+  const checks = await checksFor(backends, plan, level as NonNullable<typeof level>);
+
+  progress.wrote = true;
+  await applyRbac(deps, backends, plan);
+  await step(deps, 'role-binding', grant.id);
+  const person = traceOf(grant, deps);
+  await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
+  await step(deps, 'identity', grant.id);
+  await verifyGranted(deps, backends, plan.username, checks);
+  await warnIfBroader(deps, backends, grant, plan, checks[0]);
+  await step(deps, 'verified', grant.id);
+
+  const activatedAt = deps.clock.now();
+  const expiresAt = activatedAt + durationMs;
+  plan = planGrant({ policy: deps.policy, grant, expiresAt });
+  await backends.rbac.applyRoleBinding(plan.roleBinding);
+  await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
+
+  const active = await updateGrant(deps, grant.id, (current) =>
+    current.status === 'approved' ? transition(current, 'active', { activatedAt, expiresAt }) : undefined,
+  );
+  if (active.status !== 'active' || active.activatedAt !== activatedAt) {
+    // Ended while we were applying: make sure its revocation runs and cleans up what we made.
+    if (active.status === 'revoking') await deps.scheduler.scheduleRevocation(grant.id);
+    return active;
+  }
+  await scheduleExpiry(deps, active);
+  await audit(deps, active, 'activated', 'system', {
+    expiresAt: isoTime(expiresAt),
+    username: plan.username,
+  });
+  await notifySafely(deps, active, { kind: 'activated' });
+  return active;
+}
+
+/** The revoke job at expiry and the warning before it (replacing any earlier schedule). */
+export async function scheduleExpiry(deps: EngineDeps, grant: Grant): Promise<void> {
+  const expiresAt = grant.expiresAt ?? deps.clock.now();
+  await deps.scheduler.scheduleRevocation(grant.id, expiresAt);
+  const warnAt = expiresAt - (parseDuration(deps.policy.settings.expiryWarning) ?? 0) * 1000;
+  if (warnAt > deps.clock.now()) await deps.scheduler.scheduleExpiryWarning(grant.id, warnAt);
+}
+
+async function applyRbac(deps: EngineDeps, backends: ClusterBackends, plan: AccessPlan): Promise<void> {
+  const { role } = plan;
+  if (!role) {
+    await backends.rbac.applyRoleBinding(plan.roleBinding);
+    return;
+  }
+  // Under the Role's lock so a revocation cannot delete the Role between our two writes.
+  await deps.locks.withLock(roleLockKey(plan.cluster, plan.namespace, role.metadata.name), async () => {
+    await backends.rbac.applyRole(role);
+    await backends.rbac.applyRoleBinding(plan.roleBinding);
+  });
+}
+
+/**
+ * The negative check: the same permission elsewhere should be refused. When it is not (and no grant of
+ * ours covers it), the person has broader access from outside eks-access; worth an audit line, but not
+ * our grant's fault, so it does not fail the grant.
+ */
+async function warnIfBroader(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  grant: Grant,
+  plan: AccessPlan,
+  check: AccessPlan['checks'][number] | undefined,
+): Promise<void> {
+  if (!check) return;
+  const other = { ...check, namespace: elsewhere(grant.namespace) };
+  const ours = await backends.rbac.listBindings(userLabelValue(plan.username));
+  if (ours.some((b) => b.namespace === other.namespace)) return;
+  if (await backends.rbac.allowed(plan.username, AUTHENTICATED, other)) {
+    deps.logger.warn({ grantId: grant.id, check: describe(other) }, 'person has access beyond the grant');
+    await audit(deps, grant, 'broader-access', 'system', { check: describe(other) });
+  }
+}
+
+/**
+ * Ends an approved grant as `failed`: removes whatever the attempt created, records the reason.
+ * Also used by the worker when transient errors outlast their retries.
+ */
+export async function failActivation(
+  deps: EngineDeps,
+  grantId: string,
+  error: unknown,
+  options: { cleanUp: boolean } = { cleanUp: true },
+): Promise<Grant> {
+  const reason = toAccessError(error);
+  const grant = await requireGrant(deps, grantId);
+  if (grant.status !== 'approved') return grant;
+  try {
+    if (options.cleanUp && deps.policy.clusters[grant.cluster]) {
+      const backends = await deps.clusters.forCluster(grant.cluster);
+      await removeTrace(deps, backends, traceOf(grant, deps));
+    }
+  } catch (cleanupError) {
+    // The reconciler removes RoleBindings of failed grants (and identities nobody needs) later.
+    deps.logger.error({ err: cleanupError, grantId }, 'clean-up after a failed activation did not finish');
+  }
+  const text = reason.hint ? `${reason.message}. ${reason.hint}` : reason.message;
+  const failed = await updateGrant(deps, grantId, (current) =>
+    current.status === 'approved'
+      ? transition(current, 'failed', { failure: { reason: text, at: deps.clock.now() } })
+      : undefined,
+  );
+  if (failed.status === 'failed' && failed.version !== grant.version) {
+    deps.logger.warn({ grantId, kind: reason.kind, err: reason }, 'activation failed');
+    await audit(deps, failed, 'failed', 'system', { reason: text.slice(0, 300), kind: reason.kind });
+    await notifySafely(deps, failed, { kind: 'failed', reason: text });
+  }
+  return failed;
+}

@@ -1,0 +1,76 @@
+// The dry run: exactly what a grant would create or change, computed without touching anything.
+import { stringify } from 'yaml';
+import { type RequestInput, resolveRequest } from '../domain/decisions.js';
+import { badInput } from '../domain/errors.js';
+import type { Grant, Requester } from '../domain/grant.js';
+import { renderUsername } from '../domain/names.js';
+import { type AccessPlan, planGrant } from '../domain/plan.js';
+import { assertActivatable } from './activate.js';
+import type { EngineDeps } from './engine.js';
+import { checksFor } from './verify.js';
+
+export interface PlannedGrant {
+  plan: AccessPlan;
+  /** The same as a reviewer reads it: trust policy JSON, mapping entry, Role/RoleBinding YAML. */
+  text: { trustPolicy?: string; mapping: string; role?: string; roleBinding: string };
+}
+
+/** The plan of a stored grant; expiry as if it activated now. May read a ClusterRole to derive checks. */
+export async function planForGrant(
+  deps: Pick<EngineDeps, 'policy' | 'clock' | 'clusters'>,
+  grant: Pick<
+    Grant,
+    'id' | 'cluster' | 'namespace' | 'level' | 'requester' | 'durationSeconds' | 'expiresAt'
+  >,
+  options: { readCluster?: boolean } = {},
+): Promise<PlannedGrant> {
+  const expiresAt = grant.expiresAt ?? deps.clock.now() + grant.durationSeconds * 1000;
+  let plan = planGrant({ policy: deps.policy, grant, expiresAt });
+  const level = deps.policy.levels[grant.level];
+  if (options.readCluster !== false && level?.clusterRole) {
+    const backends = await deps.clusters.forCluster(grant.cluster);
+    plan = { ...plan, checks: await checksFor(backends, plan, level) };
+  }
+  return { plan, text: render(plan) };
+}
+
+export interface PlanRequest extends RequestInput {
+  requester: Omit<Requester, 'kubernetesUsername'> & { kubernetesUsername?: string };
+}
+
+/** `plan(request)`: validates like a real request (same errors) and returns what it would do. */
+export async function plan(
+  deps: Pick<EngineDeps, 'policy' | 'clock' | 'clusters'>,
+  request: PlanRequest,
+  options: { readCluster?: boolean } = {},
+): Promise<PlannedGrant> {
+  const resolved = resolveRequest(deps.policy, request);
+  const cluster = deps.policy.clusters[resolved.cluster];
+  const template =
+    cluster?.identityMapping === 'none' ? cluster.usernameTemplate : deps.policy.settings.kubernetesUsername;
+  const kubernetesUsername =
+    request.requester.kubernetesUsername ??
+    renderUsername(template ?? deps.policy.settings.kubernetesUsername, request.requester);
+  if (!kubernetesUsername) throw badInput('No Kubernetes username can be derived for this person');
+  const grant = {
+    id: 'ea-dryrun00',
+    cluster: resolved.cluster,
+    namespace: resolved.namespace,
+    level: resolved.level,
+    durationSeconds: resolved.durationSeconds,
+    requester: { ...request.requester, kubernetesUsername },
+  };
+  assertActivatable(deps, grant as Grant);
+  return planForGrant(deps, grant, options);
+}
+
+function render(plan: AccessPlan): PlannedGrant['text'] {
+  return {
+    ...(plan.personalRole ? { trustPolicy: JSON.stringify(plan.personalRole.trustPolicy, null, 2) } : {}),
+    mapping: stringify(
+      plan.mapping.mode === 'none' ? { username: plan.mapping.username } : [plan.mapping.entry],
+    ),
+    ...(plan.role ? { role: stringify(plan.role) } : {}),
+    roleBinding: stringify(plan.roleBinding),
+  };
+}

@@ -1,0 +1,157 @@
+// The reconciler: a periodic sweep of Redis and of every cluster that enforces expiry even when a job
+// was lost or Redis was emptied. The clusters are the source of truth for who still needs what: our
+// RoleBindings (with their expires-at annotations) say it; IAM roles and mapping entries that no live
+// RoleBinding needs are torn down.
+import { toAccessError } from '../domain/errors.js';
+import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
+import { personalRolePath } from '../domain/names.js';
+import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
+import { type EngineDeps, type Person, syncIdentity, withIdentityLock } from './engine.js';
+import { lapsePendingRequest } from './reminders.js';
+import { type GrantTrace, removeTrace, revokeGrant } from './revoke.js';
+
+/** An IAM role this young may belong to an activation that has not written its RoleBinding yet. */
+export const IN_FLIGHT_MS = 2 * 60_000;
+
+export interface ReconcileReport {
+  dryRun: boolean;
+  at: number;
+  /** Grants Redis knew to be due: expired, stuck revoking, lapsed, stuck approved (re-queued). */
+  grantsEnded: string[];
+  requestsLapsed: string[];
+  activationsRequeued: string[];
+  /** Our RoleBindings removed from cluster state alone (expired, or their grant is over). */
+  bindingsRemoved: { cluster: string; namespace: string; grantId: string; why: string }[];
+  /** People whose shared identity (role, trust, mapping) nothing needed any more. */
+  identitiesRemoved: { cluster: string; username: string; why: string }[];
+  mappingsRemoved: { cluster: string; roleArn: string }[];
+  errors: { where: string; message: string }[];
+}
+
+export async function reconcile(
+  deps: EngineDeps,
+  options: { dryRun?: boolean } = {},
+): Promise<ReconcileReport> {
+  const report: ReconcileReport = {
+    dryRun: options.dryRun ?? false,
+    at: deps.clock.now(),
+    grantsEnded: [],
+    requestsLapsed: [],
+    activationsRequeued: [],
+    bindingsRemoved: [],
+    identitiesRemoved: [],
+    mappingsRemoved: [],
+    errors: [],
+  };
+  await guarded(report, 'redis', () => sweepStore(deps, report));
+  for (const cluster of Object.keys(deps.policy.clusters)) {
+    await guarded(report, cluster, async () =>
+      sweepCluster(deps, report, cluster, await deps.clusters.forCluster(cluster)),
+    );
+  }
+  if (report.errors.length > 0) deps.logger.warn({ errors: report.errors }, 'reconcile finished with errors');
+  return report;
+}
+
+async function guarded(report: ReconcileReport, where: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    report.errors.push({ where, message: toAccessError(error).message });
+  }
+}
+
+async function sweepStore(deps: EngineDeps, report: ReconcileReport): Promise<void> {
+  const now = deps.clock.now();
+  const grants = await deps.store.listByStatus(['pending', 'approved', 'active', 'revoking']);
+  for (const grant of grants) {
+    await guarded(report, grant.id, async () => {
+      if ((grant.status === 'active' && (grant.expiresAt ?? 0) <= now) || grant.status === 'revoking') {
+        report.grantsEnded.push(grant.id);
+        if (!report.dryRun) await revokeGrant(deps, grant.id);
+      } else if (grant.status === 'pending' && grant.pendingUntil <= now) {
+        report.requestsLapsed.push(grant.id);
+        if (!report.dryRun) await lapsePendingRequest(deps, grant.id);
+      } else if (grant.status === 'approved' && (grant.decidedAt ?? grant.createdAt) + IN_FLIGHT_MS < now) {
+        report.activationsRequeued.push(grant.id);
+        if (!report.dryRun) await deps.scheduler.enqueueActivation(grant.id);
+      }
+    });
+  }
+}
+
+/** Why this binding should go, or undefined when it still grants what it should. */
+function bindingVerdict(binding: ManagedBinding, grant: Grant | undefined, now: number): string | undefined {
+  // An activation in progress owns its binding (provisional expiry) until it succeeds or fails.
+  if (grant?.status === 'approved') return undefined;
+  if (!(binding.expiresAt > now)) return 'expired';
+  if (grant && !LIVE_STATUSES.has(grant.status)) return `grant is ${grant.status}`;
+  // Unknown to Redis (lost or flushed): the binding's own expiry rules.
+  return undefined;
+}
+
+async function sweepCluster(
+  deps: EngineDeps,
+  report: ReconcileReport,
+  cluster: string,
+  backends: ClusterBackends,
+): Promise<void> {
+  const now = deps.clock.now();
+  const bindings = await backends.rbac.listBindings();
+  const live: ManagedBinding[] = [];
+  for (const binding of bindings) {
+    const grant = await deps.store.get(binding.grantId).catch(() => undefined);
+    const why = bindingVerdict(binding, grant, now);
+    if (!why) {
+      live.push(binding);
+      continue;
+    }
+    // Grants Redis still tracks as live are ended through the state machine (sweepStore did that).
+    if (grant && (grant.status === 'active' || grant.status === 'revoking')) continue;
+    report.bindingsRemoved.push({ cluster, namespace: binding.namespace, grantId: binding.grantId, why });
+    if (report.dryRun) continue;
+    await guarded(report, `${cluster}/${binding.namespace}/${binding.name}`, () =>
+      removeTrace(deps, backends, traceFromBinding(cluster, binding)),
+    );
+  }
+  if (backends.mapping.mode === 'none') return;
+
+  // Shared identities: any role or mapping entry of ours that no live RoleBinding needs.
+  const ourPath = personalRolePath(deps.policy.settings.iamPath, cluster);
+  const neededUsers = new Set(live.map((b) => b.username));
+  const neededRoles = new Set(live.flatMap((b) => (b.roleArn ? [b.roleArn] : [])));
+  const roles = await backends.iam.listRoles(ourPath);
+  const recentRoles = new Set(roles.filter((r) => r.createdAt > now - IN_FLIGHT_MS).map((r) => r.arn));
+  const handled = new Set<string>();
+  for (const role of roles) {
+    if (recentRoles.has(role.arn) || !role.username || !role.principalArn || neededUsers.has(role.username))
+      continue;
+    handled.add(role.arn);
+    report.identitiesRemoved.push({ cluster, username: role.username, why: 'no live RoleBinding needs it' });
+    if (report.dryRun) continue;
+    const person: Person = { cluster, username: role.username, principalArn: role.principalArn };
+    // syncIdentity re-reads the need under the lock, so a grant that just started keeps its identity.
+    await guarded(report, `${cluster}/${role.name}`, async () => {
+      await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
+    });
+  }
+  for (const entry of await backends.mapping.list(ourPath)) {
+    if (neededRoles.has(entry.roleArn) || recentRoles.has(entry.roleArn) || handled.has(entry.roleArn))
+      continue;
+    if (roles.some((r) => r.arn === entry.roleArn)) continue; // its role is still in use (or young)
+    report.mappingsRemoved.push({ cluster, roleArn: entry.roleArn });
+    if (!report.dryRun)
+      await guarded(report, `${cluster}/${entry.roleArn}`, () => backends.mapping.remove(entry.roleArn));
+  }
+}
+
+function traceFromBinding(cluster: string, binding: ManagedBinding): GrantTrace {
+  return {
+    grantId: binding.grantId,
+    cluster,
+    namespace: binding.namespace,
+    username: binding.username,
+    principalArn: binding.principalArn,
+    ...(binding.roleRef.kind === 'Role' ? { keptRole: binding.roleRef.name } : {}),
+  };
+}

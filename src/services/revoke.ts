@@ -1,0 +1,103 @@
+// Revocation: from `revoking` (or `active` past its expiry) to a terminal state, removing every trace
+// the grant left and checking with the API server that the access is gone.
+import { isoTime } from '../domain/clock.js';
+import { endStatusFor, type Grant, transition } from '../domain/grant.js';
+import { keptRoleName, roleBindingName, userLabelValue } from '../domain/names.js';
+import { planGrant } from '../domain/plan.js';
+import type { ClusterBackends } from '../ports/cluster.js';
+import {
+  audit,
+  type EngineDeps,
+  notifySafely,
+  type Person,
+  roleLockKey,
+  step,
+  syncIdentity,
+  updateGrant,
+  withIdentityLock,
+} from './engine.js';
+import { checksFor, verifyGone } from './verify.js';
+
+/** What one grant left on a cluster, as known from Redis or from its RoleBinding alone. */
+export interface GrantTrace extends Person {
+  grantId: string;
+  namespace: string;
+  /** The Role we keep for the level, when the level has inline rules. */
+  keptRole?: string;
+}
+
+export const traceOf = (grant: Grant, deps: Pick<EngineDeps, 'policy'>): GrantTrace => ({
+  grantId: grant.id,
+  cluster: grant.cluster,
+  namespace: grant.namespace,
+  username: grant.requester.kubernetesUsername,
+  principalArn: grant.requester.principalArn,
+  ...(deps.policy.levels[grant.level]?.rules ? { keptRole: keptRoleName(grant.level) } : {}),
+});
+
+/**
+ * Removes a grant's RoleBinding, its kept Role when nothing else binds it, and then (under the
+ * person's lock) shrinks or tears down the shared identity. Idempotent: safe to repeat after a crash.
+ */
+export async function removeTrace(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  trace: GrantTrace,
+): Promise<void> {
+  await backends.rbac.deleteRoleBinding(trace.namespace, roleBindingName(trace.grantId));
+  const { keptRole } = trace;
+  if (keptRole) {
+    await deps.locks.withLock(roleLockKey(trace.cluster, trace.namespace, keptRole), () =>
+      backends.rbac.deleteRoleIfUnused(trace.namespace, keptRole),
+    );
+  }
+  await step(deps, 'revoke-binding', trace.grantId);
+  await withIdentityLock(deps, trace, () =>
+    syncIdentity(deps, backends, trace, { ignoreGrantId: trace.grantId }),
+  );
+}
+
+/** The revoke job. Returns the grant as it ends up (undefined when Redis does not know it). */
+export async function revokeGrant(deps: EngineDeps, grantId: string): Promise<Grant | undefined> {
+  let grant = await deps.store.get(grantId);
+  if (!grant) return undefined;
+  if (grant.status === 'active') {
+    // A revoke job for an active grant that is not yet due is stale: an extension moved the expiry.
+    if ((grant.expiresAt ?? 0) > deps.clock.now()) return grant;
+    grant = await updateGrant(deps, grantId, (current) =>
+      current.status === 'active' && (current.expiresAt ?? 0) <= deps.clock.now()
+        ? transition(current, 'revoking', { endReason: 'expired', endedBy: 'system' })
+        : undefined,
+    );
+  }
+  if (grant.status !== 'revoking') return grant;
+
+  const backends = await deps.clusters.forCluster(grant.cluster);
+  const trace = traceOf(grant, deps);
+  await removeTrace(deps, backends, trace);
+  await verifyRevoked(deps, backends, grant);
+
+  const ended = await updateGrant(deps, grantId, (current) =>
+    current.status === 'revoking'
+      ? transition(current, endStatusFor(current.endReason ?? 'revoked'), { endedAt: deps.clock.now() })
+      : undefined,
+  );
+  if (ended.version !== grant.version) {
+    await audit(deps, ended, ended.status, ended.endedBy ?? 'system', {
+      endedAt: isoTime(ended.endedAt ?? 0),
+    });
+    await notifySafely(deps, ended, { kind: 'ended' });
+  }
+  return ended;
+}
+
+/** After revocation the level's permissions must be gone, unless another live grant still gives them. */
+async function verifyRevoked(deps: EngineDeps, backends: ClusterBackends, grant: Grant): Promise<void> {
+  const level = deps.policy.levels[grant.level];
+  if (!level || !deps.policy.clusters[grant.cluster]) return;
+  const username = grant.requester.kubernetesUsername;
+  const others = await backends.rbac.listBindings(userLabelValue(username));
+  if (others.some((b) => b.namespace === grant.namespace && b.grantId !== grant.id)) return;
+  const plan = planGrant({ policy: deps.policy, grant, expiresAt: grant.expiresAt ?? deps.clock.now() });
+  await verifyGone(deps, backends, username, await checksFor(backends, plan, level));
+}

@@ -1,0 +1,89 @@
+// Verification with SubjectAccessReview: a grant is active only once the API server says the person
+// can do what the level promises, and a revocation is done only once it says they cannot.
+import type { LevelPolicy } from '../config/policy.js';
+import { AccessError, misconfigured } from '../domain/errors.js';
+import type { AccessPlan, PermissionCheck } from '../domain/plan.js';
+import { permissionChecks } from '../domain/plan.js';
+import type { ClusterBackends } from '../ports/cluster.js';
+import type { EngineDeps } from './engine.js';
+
+/** Every authenticated identity carries this group; SAR should see what a real request would. */
+export const AUTHENTICATED = ['system:authenticated'];
+/** RBAC changes reach the authorizer through a watch: usually milliseconds, allow a few seconds. */
+const PROPAGATION_MS = 10_000;
+
+/** The plan's checks, or for ClusterRole levels a few derived from the ClusterRole's rules. */
+export async function checksFor(
+  backends: ClusterBackends,
+  plan: AccessPlan,
+  level: LevelPolicy,
+): Promise<PermissionCheck[]> {
+  if (plan.checks.length > 0 || !level.clusterRole) return plan.checks;
+  const rules = await backends.rbac.clusterRoleRules(level.clusterRole);
+  if (!rules) {
+    throw misconfigured(
+      `ClusterRole ${level.clusterRole} does not exist on ${plan.cluster}`,
+      'Create it, or point the level at a ClusterRole the cluster has.',
+    );
+  }
+  return permissionChecks(plan.namespace, { ...level, clusterRole: undefined, rules } as LevelPolicy, 3);
+}
+
+/** A namespace the grant does not cover, for the negative check. */
+export const elsewhere = (namespace: string) => (namespace === 'default' ? 'kube-system' : 'default');
+
+async function until(deps: EngineDeps, condition: () => Promise<boolean>): Promise<boolean> {
+  const deadline = deps.clock.now() + PROPAGATION_MS;
+  let wait = 25;
+  for (;;) {
+    if (await condition()) return true;
+    if (deps.clock.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, wait));
+    wait = Math.min(wait * 2, 500);
+  }
+}
+
+/** Throws `internal` naming the first permission the API server still refuses. */
+export async function verifyGranted(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  username: string,
+  checks: readonly PermissionCheck[],
+): Promise<void> {
+  for (const check of checks) {
+    const ok = await until(deps, () => backends.rbac.allowed(username, AUTHENTICATED, check));
+    if (!ok) {
+      throw new AccessError(
+        'internal',
+        `The cluster does not let ${username} ${describe(check)} after applying the grant`,
+        {
+          hint: 'An admission webhook or policy may be blocking RoleBindings; the platform team should check the cluster.',
+          details: { check: describe(check) },
+        },
+      );
+    }
+  }
+}
+
+/** Throws `unavailable` (retry) while the API server still allows one of the checks. */
+export async function verifyGone(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  username: string,
+  checks: readonly PermissionCheck[],
+): Promise<void> {
+  for (const check of checks) {
+    const gone = await until(
+      deps,
+      async () => !(await backends.rbac.allowed(username, AUTHENTICATED, check)),
+    );
+    if (!gone) {
+      throw new AccessError('unavailable', `${username} can still ${describe(check)} after revocation`, {
+        details: { check: describe(check) },
+      });
+    }
+  }
+}
+
+export const describe = (c: PermissionCheck) =>
+  `${c.verb} ${c.resource}${c.subresource ? `/${c.subresource}` : ''}${c.group ? `.${c.group}` : ''} in ${c.namespace}`;
