@@ -1,0 +1,272 @@
+// The real services behind `eks-access doctor`: Slack's auth.test, Redis, STS and each cluster's API
+// server, asked as the bot itself (its own credentials, its own Kubernetes identity).
+import { DescribeClusterCommand, type DescribeClusterCommandOutput, EKSClient } from '@aws-sdk/client-eks';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { ApiException, AuthorizationV1Api, CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
+import type { Env } from '../config/env.js';
+import type { LoadedPolicy } from '../config/load.js';
+import type { ClusterPolicy } from '../config/policy.js';
+import type { BotPermissionCheck } from '../domain/bot-permissions.js';
+import type { Clock } from '../domain/clock.js';
+import { AccessError, misconfigured } from '../domain/errors.js';
+import type { ClusterProbe, DoctorProbes, SlackIdentity } from '../services/doctor.js';
+import { type AwsCredentials, type CredentialsProvider, EksTokenSource } from './aws/eks-token.js';
+import { fromAwsError } from './aws/errors.js';
+import { parseMapRoles } from './k8s/aws-auth-document.js';
+import { fromKubeError } from './k8s/errors.js';
+
+export interface DoctorProbeOptions {
+  env: Env;
+  loadConfig: () => LoadedPolicy;
+  clock: Clock;
+  /** Base AWS credentials; the SDK's default chain when omitted. */
+  credentials?: AwsCredentials;
+  /** Where aws-auth lives per cluster (tests give each test its own). */
+  awsAuth?: Readonly<Record<string, { namespace: string; name: string }>>;
+  fetch?: typeof fetch;
+}
+
+const endpoint = (url: string | undefined) => (url ? { endpoint: url } : {});
+
+export function doctorProbes(options: DoctorProbeOptions): DoctorProbes {
+  const { env } = options;
+  let loaded: LoadedPolicy | undefined;
+  const policy = () => {
+    loaded ??= options.loadConfig();
+    return loaded.policy;
+  };
+  return {
+    loadConfig: () => {
+      loaded = options.loadConfig();
+      return loaded;
+    },
+    slackAuthTest: () => slackAuthTest(env, options.fetch ?? fetch),
+    redis: () => redisProbe(env.REDIS_URL),
+    cluster: (name) => {
+      const cluster = policy().clusters[name];
+      if (!cluster) throw misconfigured(`cluster ${name} is not in the policy`);
+      return clusterProbe(name, cluster, options);
+    },
+  };
+}
+
+async function slackAuthTest(env: Env, fetchImpl: typeof fetch): Promise<SlackIdentity | undefined> {
+  if (!env.SLACK_BOT_TOKEN) return undefined;
+  const base = env.SLACK_API_URL ?? 'https://slack.com/api/';
+  let response: Response;
+  try {
+    response = await fetchImpl(new URL('auth.test', base.endsWith('/') ? base : `${base}/`), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.SLACK_BOT_TOKEN}` },
+      signal: AbortSignal.timeout(8_000),
+    });
+  } catch (error) {
+    throw new AccessError('unavailable', `Slack did not answer (${base})`, {
+      hint: 'Allow egress to slack.com on 443 (NetworkPolicy, proxy).',
+      cause: error,
+    });
+  }
+  const body = (await response.json().catch(() => ({}))) as {
+    ok?: boolean;
+    error?: string;
+    team?: string;
+    user?: string;
+  };
+  if (!body.ok) {
+    throw misconfigured(
+      `Slack refused the bot token: ${body.error ?? `HTTP ${response.status}`}`,
+      'Set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-…) of the installed app; reinstall it if it was revoked.',
+    );
+  }
+  const header = response.headers.get('x-oauth-scopes');
+  return {
+    team: body.team ?? '?',
+    user: body.user ?? '?',
+    ...(header ? { scopes: header.split(',').map((s) => s.trim()) } : {}),
+  };
+}
+
+async function redisProbe(url: string): Promise<{ maxmemoryPolicy: string | undefined }> {
+  // No retries and a short timeout: doctor answers "unreachable" rather than hanging.
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
+  redis.on('error', () => undefined); // reported through the rejected command below
+  try {
+    await redis.connect();
+    await redis.ping();
+    let maxmemoryPolicy: string | undefined;
+    try {
+      const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+      maxmemoryPolicy = reply[1];
+    } catch {
+      maxmemoryPolicy = undefined; // managed Redis often disables CONFIG
+    }
+    return { maxmemoryPolicy };
+  } catch (error) {
+    throw new AccessError('unavailable', `Redis is not reachable at ${redactUrl(url)}`, {
+      hint: 'Check REDIS_URL, that Redis runs, and that the NetworkPolicy / security group lets the bot in.',
+      cause: error,
+    });
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** redis://user:secret@host → redis://user:***@host (doctor output must not leak the password). */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+function clusterProbe(name: string, cluster: ClusterPolicy, options: DoctorProbeOptions): ClusterProbe {
+  const { env, clock } = options;
+  const region = cluster.region;
+  const base = options.credentials;
+  const sts = new STSClient({
+    region,
+    ...endpoint(env.AWS_ENDPOINT_URL_STS),
+    ...(base ? { credentials: base } : {}),
+  });
+  const assumeRoleArn = 'eks' in cluster.connection ? cluster.connection.eks.assumeRoleArn : undefined;
+  const credentials: CredentialsProvider = async () => {
+    try {
+      if (!assumeRoleArn) return (await sts.config.credentials()) as AwsCredentials;
+      const out = await sts.send(
+        new AssumeRoleCommand({ RoleArn: assumeRoleArn, RoleSessionName: 'eks-access-doctor' }),
+      );
+      const c = out.Credentials;
+      if (!c?.AccessKeyId || !c.SecretAccessKey)
+        throw misconfigured(`AssumeRole ${assumeRoleArn} returned no credentials`);
+      return {
+        accessKeyId: c.AccessKeyId,
+        secretAccessKey: c.SecretAccessKey,
+        ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}),
+      };
+    } catch (error) {
+      throw fromAwsError(error, assumeRoleArn ? `assume ${assumeRoleArn}` : 'find AWS credentials');
+    }
+  };
+
+  let kubeConfig: Promise<KubeConfig> | undefined;
+  const kc = () => {
+    kubeConfig ??= buildKubeConfig(name, cluster, env, credentials, clock);
+    return kubeConfig;
+  };
+  const awsAuth = options.awsAuth?.[name] ?? { namespace: 'kube-system', name: 'aws-auth' };
+
+  return {
+    async callerIdentity() {
+      const creds = await credentials();
+      const client = new STSClient({ region, ...endpoint(env.AWS_ENDPOINT_URL_STS), credentials: creds });
+      try {
+        return (await client.send(new GetCallerIdentityCommand({}))).Arn;
+      } catch (error) {
+        throw fromAwsError(error, 'call STS GetCallerIdentity');
+      }
+    },
+    async serverVersion() {
+      try {
+        return (await (await kc()).makeApiClient(VersionApi).getCode()).gitVersion;
+      } catch (error) {
+        if (error instanceof AccessError) throw error;
+        throw new AccessError('unavailable', `the API server of ${name} did not answer: ${describe(error)}`, {
+          cause: error,
+        });
+      }
+    },
+    async selfAllowed(check: BotPermissionCheck) {
+      try {
+        const review = await (await kc()).makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+          body: {
+            spec: {
+              resourceAttributes: {
+                verb: check.verb,
+                group: check.group,
+                resource: check.resource,
+                ...(check.namespace ? { namespace: check.namespace } : {}),
+                ...(check.name ? { name: check.name } : {}),
+              },
+            },
+          },
+        });
+        return review.status?.allowed === true;
+      } catch (error) {
+        throw fromKubeError(error, 'ask SelfSubjectAccessReview');
+      }
+    },
+    async awsAuthEntries() {
+      const where = `ConfigMap ${awsAuth.namespace}/${awsAuth.name}`;
+      let text: string;
+      try {
+        const cm = await (await kc())
+          .makeApiClient(CoreV1Api)
+          .readNamespacedConfigMap({ name: awsAuth.name, namespace: awsAuth.namespace });
+        text = cm.data?.['mapRoles'] ?? '';
+      } catch (error) {
+        // Absent is fine: the bot creates it with the first grant.
+        if (error instanceof ApiException && error.code === 404) return 0;
+        throw fromKubeError(error, `read ${where}`);
+      }
+      return parseMapRoles(text, where).length;
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof ApiException) return `HTTP ${error.code}`;
+  const e = error as { code?: string; cause?: { code?: string }; message?: string };
+  return e.cause?.code ?? e.code ?? e.message ?? String(error);
+}
+
+async function buildKubeConfig(
+  name: string,
+  cluster: ClusterPolicy,
+  env: Env,
+  credentials: CredentialsProvider,
+  clock: Clock,
+): Promise<KubeConfig> {
+  const kc = new KubeConfig();
+  if ('kubeconfig' in cluster.connection) {
+    const { path, context } = cluster.connection.kubeconfig;
+    if (path) kc.loadFromFile(path);
+    else kc.loadFromDefault();
+    if (context) kc.setCurrentContext(context);
+    return kc;
+  }
+  // Same recipe as the engine (adapters/k8s/cluster-connections.ts): DescribeCluster + an STS token.
+  const eksName = cluster.connection.eks.name ?? name;
+  const eks = new EKSClient({ region: cluster.region, credentials, ...endpoint(env.AWS_ENDPOINT_URL_EKS) });
+  let described: DescribeClusterCommandOutput;
+  try {
+    described = await eks.send(new DescribeClusterCommand({ name: eksName }));
+  } catch (error) {
+    throw fromAwsError(error, `describe EKS cluster ${eksName}`);
+  }
+  const server = described.cluster?.endpoint;
+  const caData = described.cluster?.certificateAuthority?.data;
+  if (!server || !caData) throw misconfigured(`EKS cluster ${eksName} has no endpoint or CA yet`);
+  const token = await new EksTokenSource({
+    clusterName: eksName,
+    region: cluster.region,
+    credentials,
+    clock,
+  }).token();
+  kc.loadFromOptions({
+    clusters: [{ name: eksName, server, caData, skipTLSVerify: false }],
+    users: [{ name: 'eks-access', token }],
+    contexts: [{ name: eksName, cluster: eksName, user: 'eks-access' }],
+    currentContext: eksName,
+  });
+  return kc;
+}

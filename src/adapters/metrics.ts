@@ -1,0 +1,146 @@
+// Prometheus metrics (prom-client). Grant life-cycle series come from a Notifier decorator — every
+// state change already flows through Notifier.grantChanged — so no use case needs to know about
+// metrics; gauges (active grants, queue depth) are read at scrape time from the store and the queue.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Grant } from '../domain/grant.js';
+import type { GrantEvent, Notifier } from '../ports/notifier.js';
+
+export interface MetricsSources {
+  /** Grants currently active (store.listByStatus(['active']).length). */
+  activeGrants?: () => Promise<number>;
+  /** BullMQ job counts by state (queue.getJobCounts()), per queue name. */
+  queueCounts?: () => Promise<Record<string, Record<string, number>>>;
+}
+
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<'outcome'>;
+  activationSeconds: Histogram;
+  revocationLagSeconds: Histogram;
+  jobs: Counter<'queue' | 'result'>;
+  reconcileFindings: Counter<'kind'>;
+}
+
+// Approval → usable access is seconds normally; expiry → revocation is bounded by the reconcile period.
+const LATENCY_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800];
+
+export function createMetrics(
+  sources: MetricsSources = {},
+  options: { defaultMetrics?: boolean } = {},
+): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'eks_access_' });
+  const metrics: Metrics = {
+    registry,
+    requests: new Counter({
+      name: 'eks_access_requests_total',
+      help: 'Grant life-cycle events by outcome (requested, approved, denied, cancelled, activated, failed, extended, ended_expired, ended_revoked, ended_relinquished).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    activationSeconds: new Histogram({
+      name: 'eks_access_activation_seconds',
+      help: 'Time from approval to usable access (activatedAt - decidedAt).',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    revocationLagSeconds: new Histogram({
+      name: 'eks_access_revocation_lag_seconds',
+      help: 'Time from expiry to completed revocation (endedAt - expiresAt) for grants that expired.',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    jobs: new Counter({
+      name: 'eks_access_jobs_total',
+      help: 'Queue jobs by result: completed, retried (failed, will retry), failed (out of attempts or unrecoverable).',
+      labelNames: ['queue', 'result'],
+      registers: [registry],
+    }),
+    reconcileFindings: new Counter({
+      name: 'eks_access_reconcile_findings_total',
+      help: 'What the reconciler found and fixed, by kind (e.g. expired bindings, orphaned roles, stuck grants).',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+  };
+  const { activeGrants, queueCounts } = sources;
+  new Gauge({
+    name: 'eks_access_active_grants',
+    help: 'Grants currently active (read from the store at scrape time).',
+    registers: [registry],
+    async collect() {
+      if (activeGrants) this.set(await activeGrants());
+    },
+  });
+  new Gauge({
+    name: 'eks_access_queue_jobs',
+    help: 'Queue jobs by state (waiting, delayed, active, failed, …), read from BullMQ at scrape time.',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      if (!queueCounts) return;
+      this.reset();
+      for (const [queue, counts] of Object.entries(await queueCounts())) {
+        for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
+      }
+    },
+  });
+  return metrics;
+}
+
+/** Records what `event` says about `grant`. Pure apart from the counters. */
+export function recordGrantEvent(metrics: Metrics, grant: Grant, event: GrantEvent): void {
+  switch (event.kind) {
+    case 'requested':
+    case 'approved':
+    case 'denied':
+    case 'cancelled':
+    case 'failed':
+    case 'extended':
+      metrics.requests.inc({ outcome: event.kind });
+      return;
+    case 'activated':
+      metrics.requests.inc({ outcome: 'activated' });
+      if (grant.decidedAt !== undefined && grant.activatedAt !== undefined) {
+        metrics.activationSeconds.observe(Math.max(0, (grant.activatedAt - grant.decidedAt) / 1000));
+      }
+      return;
+    case 'ended':
+      metrics.requests.inc({ outcome: `ended_${grant.endReason ?? grant.status}` });
+      if (grant.endReason === 'expired' && grant.expiresAt !== undefined && grant.endedAt !== undefined) {
+        metrics.revocationLagSeconds.observe(Math.max(0, (grant.endedAt - grant.expiresAt) / 1000));
+      }
+      return;
+    default:
+      return; // approval-progress, extension-requested, expiring-soon: not outcomes
+  }
+}
+
+/** A Notifier that records metrics, then delegates (a failing chat never loses the metric). */
+export function instrumentNotifier(notifier: Notifier, metrics: Metrics): Notifier {
+  return {
+    async grantChanged(grant, event) {
+      recordGrantEvent(metrics, grant, event);
+      await notifier.grantChanged(grant, event);
+    },
+  };
+}
+
+/** The part of a BullMQ Worker we listen to (kept structural so tests need no queue). */
+export interface WorkerEvents {
+  readonly name: string;
+  on(event: 'completed', listener: () => void): unknown;
+  on(
+    event: 'failed',
+    listener: (job: { attemptsMade: number; opts: { attempts?: number } } | undefined, error: Error) => void,
+  ): unknown;
+}
+
+/** Counts completed, retried and finally failed jobs of a BullMQ Worker. */
+export function instrumentWorker(worker: WorkerEvents, metrics: Metrics): void {
+  worker.on('completed', () => metrics.jobs.inc({ queue: worker.name, result: 'completed' }));
+  worker.on('failed', (job, error) => {
+    const final = !job || error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    metrics.jobs.inc({ queue: worker.name, result: final ? 'failed' : 'retried' });
+  });
+}

@@ -1,0 +1,253 @@
+// The admin CLI (`eks-access …`, or `node dist/bin/entrypoint.js cli …` in the image): doctor, break-glass
+// revocation, reconcile, audit export and the renderers of the bot's own permissions. Plain argv parsing;
+// every command returns an exit code, and nothing secret is printed.
+import { userInfo } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import type { Env } from '../config/env.js';
+import { type LoadedPolicy, loadPolicyFile, parseEnv, resolvePolicyPath } from '../config/load.js';
+import type { BotSubject } from '../domain/bot-permissions.js';
+import { systemClock } from '../domain/clock.js';
+import { parseDuration } from '../domain/duration.js';
+import { badInput, ERROR_HEADLINES, toAccessError } from '../domain/errors.js';
+import { GRANT_STATUSES, type Grant, type GrantStatus, LIVE_STATUSES } from '../domain/grant.js';
+import type { AuditLog } from '../ports/audit-log.js';
+import type { GrantStore } from '../ports/grant-store.js';
+import { type DoctorProbes, doctor, formatCheck } from '../services/doctor.js';
+import { renderIamPolicyJson, renderRbacYaml } from '../services/render-permissions.js';
+
+export const HELP = `eks-access — just-in-time namespace access on Amazon EKS, approved in Slack
+
+Usage: eks-access <command> [options]
+
+  doctor                          check config, Slack, Redis and every cluster; exit 1 if anything fails
+  grants list [--status S,…]      grants (default: approved,active,revoking), one JSON object per line
+  grants revoke <id> [--yes]      break-glass: end a grant now (works without Slack)
+  reconcile [--dry-run]           find and remove expired or orphaned access on every cluster
+  audit export --since <time>     audit events as JSON lines; <time> is ISO 8601 or a duration (24h, 7d)
+  rbac render [--cluster NAME] [--subject user:NAME|sa:NS/NAME|group:NAME]
+                                  the bot's least-privilege Kubernetes RBAC for the policy, as YAML
+  iam-policy render [--role ARN]  the bot's IAM policy (or a cross-account role's) for the policy, as JSON
+  --help                          this text
+
+Configuration comes from the environment (POLICY_FILE, REDIS_URL, SLACK_BOT_TOKEN, …; see docs/operations.md).
+`;
+
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  out: (text: string) => void;
+  err: (text: string) => void;
+  cwd?: string;
+}
+
+/** The engine pieces the CLI needs for commands that change things (built from bin/runtime.ts). */
+export interface CliRuntime {
+  store: GrantStore;
+  audit: AuditLog;
+  endGrant(grantId: string, actor: string): Promise<Grant>;
+  reconcile(dryRun: boolean): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export interface CliDeps {
+  /** Builds the runtime (Redis, queue, clusters) only for commands that need it. */
+  runtime?: (env: Env, loaded: LoadedPolicy) => Promise<CliRuntime>;
+  /** Doctor's probes; the real services when omitted. */
+  probes?: (env: Env, loadConfig: () => LoadedPolicy) => DoctorProbes;
+}
+
+interface Args {
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const [key, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    const next = argv[i + 1];
+    if (inline !== undefined) flags.set(key, inline);
+    else if (next !== undefined && !next.startsWith('--') && VALUE_FLAGS.has(key)) {
+      flags.set(key, next);
+      i++;
+    } else flags.set(key, true);
+  }
+  return { positional, flags };
+}
+const VALUE_FLAGS = new Set(['status', 'since', 'cluster', 'subject', 'role', 'limit']);
+
+const flag = (args: Args, name: string): string | undefined => {
+  const value = args.flags.get(name);
+  if (value === true) throw badInput(`--${name} needs a value`);
+  return value;
+};
+
+export function parseSubject(text: string): BotSubject {
+  const [kind, rest = ''] = text.split(':', 2) as [string, string | undefined];
+  if (kind === 'user' && rest) return { kind: 'User', name: rest };
+  if (kind === 'group' && rest) return { kind: 'Group', name: rest };
+  const [namespace, name] = rest.split('/');
+  if (kind === 'sa' && namespace && name) return { kind: 'ServiceAccount', namespace, name };
+  throw badInput(`--subject ${text} is not user:NAME, group:NAME or sa:NAMESPACE/NAME`);
+}
+
+/** ISO time or a duration back from now (`24h`). */
+export function parseSince(text: string, now: number): number {
+  const seconds = parseDuration(text);
+  if (seconds !== undefined && seconds > 0) return now - seconds * 1000;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) throw badInput(`--since ${text} is neither an ISO time nor a duration like 24h`);
+  return at;
+}
+
+const operator = () => {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli:unknown';
+  }
+};
+
+export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps = {}): Promise<number> {
+  const args = parseArgs(argv);
+  const [command, sub, third] = args.positional;
+  if (!command || args.flags.has('help') || command === 'help') {
+    io.out(HELP);
+    return command || args.flags.has('help') || command === 'help' ? 0 : 2;
+  }
+  try {
+    const env = parseEnv(io.env);
+    const policyPath = resolvePolicyPath(env, io.cwd);
+    const loadConfig = () => loadPolicyFile(policyPath);
+
+    if (command === 'doctor') {
+      const probes = deps.probes ?? (await defaultProbes());
+      const results = await doctor(probes(env, loadConfig), {
+        onResult: (r) => io.out(`${formatCheck(r)}\n`),
+      });
+      const failed = results.filter((r) => !r.ok).length;
+      io.out(failed === 0 ? 'all checks passed\n' : `${failed} check(s) failed\n`);
+      return failed === 0 ? 0 : 1;
+    }
+    if (command === 'rbac' && sub === 'render') {
+      const subject = flag(args, 'subject');
+      const rendered = renderRbacYaml(loadConfig().policy, flag(args, 'cluster'), {
+        ...(subject ? { subject: parseSubject(subject) } : {}),
+      });
+      for (const warning of rendered.warnings) io.err(`warning: ${warning}\n`);
+      io.out(rendered.text);
+      return 0;
+    }
+    if (command === 'iam-policy' && sub === 'render') {
+      io.out(renderIamPolicyJson(loadConfig().policy, flag(args, 'role')));
+      return 0;
+    }
+
+    const needsRuntime =
+      (command === 'grants' && (sub === 'list' || sub === 'revoke')) ||
+      command === 'reconcile' ||
+      (command === 'audit' && sub === 'export');
+    if (!needsRuntime) {
+      io.err(`unknown command: ${args.positional.join(' ')}\n\n${HELP}`);
+      return 2;
+    }
+    if (!deps.runtime) throw new Error('this command needs the engine runtime (bin/runtime.ts)');
+    const runtime = await deps.runtime(env, loadConfig());
+    try {
+      if (command === 'grants' && sub === 'list') {
+        const statusText = flag(args, 'status');
+        const statuses = statusText ? statusText.split(',').map((s) => s.trim()) : [...LIVE_STATUSES];
+        const unknown = statuses.filter((s) => !(GRANT_STATUSES as readonly string[]).includes(s));
+        if (unknown.length > 0)
+          throw badInput(`unknown status ${unknown.join(', ')}; statuses: ${GRANT_STATUSES.join(', ')}`);
+        for (const grant of await runtime.store.listByStatus(statuses as GrantStatus[])) {
+          io.out(`${JSON.stringify(summarise(grant))}\n`);
+        }
+        return 0;
+      }
+      if (command === 'grants' && sub === 'revoke') {
+        if (!third) throw badInput('grants revoke needs a grant id (see: eks-access grants list)');
+        const ended = await runtime.endGrant(third, operator());
+        io.out(
+          `${ended.id}: ${ended.status} (the worker removes the access; see: eks-access grants list --status ${ended.status})\n`,
+        );
+        return 0;
+      }
+      if (command === 'reconcile') {
+        const report = await runtime.reconcile(args.flags.has('dry-run'));
+        io.out(`${JSON.stringify(report, null, 2)}\n`);
+        return 0;
+      }
+      const since = flag(args, 'since');
+      if (!since) throw badInput('audit export needs --since <ISO time or duration like 24h>');
+      const events = await runtime.audit.read({
+        since: parseSince(since, systemClock.now()),
+        limit: 1_000_000,
+      });
+      for (const event of events)
+        io.out(`${JSON.stringify({ ...event, at: new Date(event.at).toISOString() })}\n`);
+      return 0;
+    } finally {
+      await runtime.close();
+    }
+  } catch (error) {
+    const e = toAccessError(error);
+    io.err(`${ERROR_HEADLINES[e.kind]}: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
+    return e.kind === 'bad_input' ? 2 : 1;
+  }
+}
+
+/** What `grants list` prints: ids, who, where, when — never tokens, and no free-text reason. */
+function summarise(grant: Grant) {
+  const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
+  return {
+    id: grant.id,
+    status: grant.status,
+    requester: grant.requester.slackUserId,
+    username: grant.requester.kubernetesUsername,
+    cluster: grant.cluster,
+    namespace: grant.namespace,
+    level: grant.level,
+    activatedAt: iso(grant.activatedAt),
+    expiresAt: iso(grant.expiresAt),
+    endedAt: iso(grant.endedAt),
+    endReason: grant.endReason,
+  };
+}
+
+async function defaultProbes(): Promise<NonNullable<CliDeps['probes']>> {
+  // Loaded lazily: `rbac render` and `--help` must work without the SDKs initialising anything.
+  const { doctorProbes } = await import('../adapters/doctor-probes.js');
+  return (env, loadConfig) => doctorProbes({ env, loadConfig, clock: systemClock });
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  return runCli(
+    argv,
+    { env: process.env, out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) },
+    { runtime: cliRuntime },
+  );
+}
+
+/** Builds the CLI's runtime from the engine's shared composition (bin/runtime.ts). */
+async function cliRuntime(env: Env, loaded: LoadedPolicy): Promise<CliRuntime> {
+  const { buildCliRuntime } = await import('./cli-runtime.js');
+  return buildCliRuntime(env, loaded);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

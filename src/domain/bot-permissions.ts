@@ -1,0 +1,457 @@
+// What eks-access itself may do, derived from the policy: the bot's Kubernetes RBAC per cluster and its
+// IAM policy. The bot hands out access, so its own access is the least that serves the policy — and
+// because it is rendered (never hand-written), adding a namespace or a level can never leave it stale.
+//
+// Why each rule exists (see also docs/operations.md):
+// - rolebindings/roles in each listed namespace: a grant is a RoleBinding, inline levels a kept Role.
+// - `bind` by name on the ClusterRoles and kept Roles a namespace offers: the API server refuses to let
+//   anyone bind a role whose permissions they do not hold, unless they have `bind` on that role.
+// - `escalate` by name on the kept Roles: likewise for writing a Role with rules the bot lacks.
+// - aws-auth by name in kube-system (aws-auth clusters only).
+// - cluster-wide: SubjectAccessReviews (verify grants; SelfSubjectAccessReviews for `doctor`),
+//   read-only list/watch of RoleBindings (the reconciler finds our expired bindings with an empty
+//   Redis), get of the granted ClusterRoles by name (to derive verification checks).
+import type { ClusterPolicy, Policy } from '../config/policy.js';
+import { keptRoleName, MANAGED_BY, MANAGED_BY_LABEL, personalRolePath } from './names.js';
+
+const RBAC = 'rbac.authorization.k8s.io';
+const RBAC_V1 = `${RBAC}/v1` as const;
+
+export interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+export type BotSubject =
+  | { kind: 'ServiceAccount'; name: string; namespace: string }
+  | { kind: 'User'; name: string }
+  | { kind: 'Group'; name: string };
+
+interface Meta {
+  name: string;
+  namespace?: string;
+  labels: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+export interface RbacRoleObject {
+  apiVersion: typeof RBAC_V1;
+  kind: 'Role' | 'ClusterRole';
+  metadata: Meta;
+  rules: RbacRule[];
+}
+export interface RbacBindingObject {
+  apiVersion: typeof RBAC_V1;
+  kind: 'RoleBinding' | 'ClusterRoleBinding';
+  metadata: Meta;
+  subjects: (BotSubject & { apiGroup?: string })[];
+  roleRef: { apiGroup: typeof RBAC; kind: 'Role' | 'ClusterRole'; name: string };
+}
+export type RbacObject = RbacRoleObject | RbacBindingObject;
+
+export interface BotRbac {
+  cluster: string;
+  objects: RbacObject[];
+  /** Things a reviewer must know (wider-than-ideal rules), printed by `eks-access rbac render`. */
+  warnings: string[];
+}
+
+/** The Kubernetes username the bot's IAM role is mapped to on EKS clusters (access entry or aws-auth). */
+export const BOT_USERNAME = 'eks-access-bot';
+/** Where the manifests deploy the bot (namespace and ServiceAccount share the name). */
+export const BOT_NAMESPACE = 'eks-access';
+export const BOT_SERVICE_ACCOUNT = 'eks-access';
+export const BOT_RBAC_NAME = 'eks-access-bot';
+
+/**
+ * Who the bot is on a cluster: in-cluster (kubeconfig connection) its ServiceAccount; through EKS its
+ * IAM role, which an admin maps to the username `eks-access-bot` (no groups, no access policies).
+ */
+export function defaultBotSubject(cluster: ClusterPolicy): BotSubject {
+  return 'kubeconfig' in cluster.connection
+    ? { kind: 'ServiceAccount', name: BOT_SERVICE_ACCOUNT, namespace: BOT_NAMESPACE }
+    : { kind: 'User', name: BOT_USERNAME };
+}
+
+export interface BotRbacOptions {
+  subject?: BotSubject;
+  /** Name of every object rendered (tests use unique names; production keeps the default). */
+  name?: string;
+}
+
+const uniq = (items: Iterable<string>) => [...new Set(items)].sort();
+
+interface NamespaceNeeds {
+  clusterRoles: string[];
+  keptRoles: string[];
+}
+
+function needsFor(policy: Policy, levels: readonly string[]): NamespaceNeeds {
+  const clusterRoles: string[] = [];
+  const keptRoles: string[] = [];
+  for (const name of levels) {
+    const level = policy.levels[name];
+    if (!level) continue;
+    if (level.clusterRole) clusterRoles.push(level.clusterRole);
+    else keptRoles.push(keptRoleName(name));
+  }
+  return { clusterRoles: uniq(clusterRoles), keptRoles: uniq(keptRoles) };
+}
+
+/** The rules the bot needs inside one namespace that offers these levels. */
+export function namespaceRules(needs: NamespaceNeeds): RbacRule[] {
+  const rules: RbacRule[] = [
+    // The engine creates, replaces (update) and deletes RoleBindings and lists them to see whether a
+    // kept Role is still in use. `create` cannot be limited by name; the rest could, but names are
+    // per grant (eks-access-<grantId>) and unknown ahead.
+    {
+      apiGroups: [RBAC],
+      resources: ['rolebindings'],
+      verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'],
+    },
+  ];
+  if (needs.keptRoles.length > 0) {
+    rules.push(
+      { apiGroups: [RBAC], resources: ['roles'], verbs: ['create', 'list'] },
+      {
+        apiGroups: [RBAC],
+        resources: ['roles'],
+        verbs: ['delete', 'get', 'patch', 'update'],
+        resourceNames: needs.keptRoles,
+      },
+      // Write the kept Role although the bot does not hold its rules, and bind it.
+      {
+        apiGroups: [RBAC],
+        resources: ['roles'],
+        verbs: ['bind', 'escalate'],
+        resourceNames: needs.keptRoles,
+      },
+    );
+  }
+  if (needs.clusterRoles.length > 0) {
+    rules.push({
+      apiGroups: [RBAC],
+      resources: ['clusterroles'],
+      verbs: ['bind'],
+      resourceNames: needs.clusterRoles,
+    });
+  }
+  return rules;
+}
+
+const labels = () => ({ [MANAGED_BY_LABEL]: MANAGED_BY, 'app.kubernetes.io/component': 'bot-rbac' });
+
+function subjectOf(subject: BotSubject): RbacBindingObject['subjects'][number] {
+  return subject.kind === 'ServiceAccount' ? subject : { ...subject, apiGroup: RBAC };
+}
+
+function roleAndBinding(
+  kind: 'Role' | 'ClusterRole',
+  name: string,
+  namespace: string | undefined,
+  rules: RbacRule[],
+  subject: BotSubject,
+  why: string,
+): RbacObject[] {
+  const metadata = (): Meta => ({
+    name,
+    ...(namespace ? { namespace } : {}),
+    labels: labels(),
+    annotations: { 'eks-access.io/why': why },
+  });
+  return [
+    { apiVersion: RBAC_V1, kind, metadata: metadata(), rules },
+    {
+      apiVersion: RBAC_V1,
+      kind: kind === 'Role' ? 'RoleBinding' : 'ClusterRoleBinding',
+      metadata: metadata(),
+      subjects: [subjectOf(subject)],
+      roleRef: { apiGroup: RBAC, kind, name },
+    },
+  ];
+}
+
+/** Renders the bot's RBAC for one cluster of the policy. Pure; throws for an unknown cluster. */
+export function renderBotRbac(policy: Policy, clusterName: string, options: BotRbacOptions = {}): BotRbac {
+  const cluster = policy.clusters[clusterName];
+  if (!cluster) {
+    throw new Error(
+      `cluster "${clusterName}" is not in the policy; clusters: ${Object.keys(policy.clusters).join(', ')}`,
+    );
+  }
+  const subject = options.subject ?? defaultBotSubject(cluster);
+  const name = options.name ?? BOT_RBAC_NAME;
+  const objects: RbacObject[] = [];
+  const warnings: string[] = [];
+
+  const exact = cluster.namespaces.filter((ns) => !ns.name.includes('*'));
+  const patterns = cluster.namespaces.filter((ns) => ns.name.includes('*'));
+
+  // Several entries may name the same namespace; merge their levels.
+  const byNamespace = new Map<string, string[]>();
+  for (const ns of exact) byNamespace.set(ns.name, [...(byNamespace.get(ns.name) ?? []), ...ns.levels]);
+  for (const [namespace, levels] of [...byNamespace].sort(([a], [b]) => a.localeCompare(b))) {
+    objects.push(
+      ...roleAndBinding(
+        'Role',
+        name,
+        namespace,
+        namespaceRules(needsFor(policy, levels)),
+        subject,
+        `grants in ${namespace}: levels ${uniq(levels).join(', ')}`,
+      ),
+    );
+  }
+
+  if (cluster.identityMapping === 'aws-auth') {
+    objects.push(
+      ...roleAndBinding(
+        'Role',
+        name,
+        'kube-system',
+        [
+          {
+            apiGroups: [''],
+            resources: ['configmaps'],
+            verbs: ['get', 'patch', 'update'],
+            resourceNames: ['aws-auth'],
+          },
+          // Kubernetes cannot limit `create` by name (the name is not known before the object exists):
+          // this lets the bot create other ConfigMaps in kube-system. Needed only when aws-auth is missing.
+          { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+        ],
+        subject,
+        'identity mapping: the aws-auth ConfigMap',
+      ),
+    );
+    warnings.push(
+      `${clusterName}: create on configmaps in kube-system cannot be limited to aws-auth by name; ` +
+        'drop that rule if aws-auth already exists and you want it tighter',
+    );
+  }
+
+  const allLevels = cluster.namespaces.flatMap((ns) => ns.levels);
+  const grantedClusterRoles = needsFor(policy, allLevels).clusterRoles;
+  const clusterRules: RbacRule[] = [
+    {
+      apiGroups: ['authorization.k8s.io'],
+      resources: ['subjectaccessreviews', 'selfsubjectaccessreviews'],
+      verbs: ['create'],
+    },
+    // Read-only, everywhere: the reconciler must find expired bindings of ours even with an empty Redis.
+    { apiGroups: [RBAC], resources: ['rolebindings'], verbs: ['list', 'watch'] },
+  ];
+  if (grantedClusterRoles.length > 0) {
+    clusterRules.push({
+      apiGroups: [RBAC],
+      resources: ['clusterroles'],
+      verbs: ['get'],
+      resourceNames: grantedClusterRoles,
+    });
+  }
+  const exactNames = uniq(byNamespace.keys());
+  if (exactNames.length > 0) {
+    // Activation checks the namespace exists before writing into it.
+    clusterRules.push({
+      apiGroups: [''],
+      resources: ['namespaces'],
+      verbs: ['get'],
+      resourceNames: exactNames,
+    });
+  }
+
+  if (patterns.length > 0) {
+    const needs = needsFor(
+      policy,
+      patterns.flatMap((ns) => ns.levels),
+    );
+    clusterRules.push(...namespaceRules(needs), {
+      apiGroups: [''],
+      resources: ['namespaces'],
+      verbs: ['get'],
+    });
+    warnings.push(
+      `${clusterName}: namespace patterns (${patterns.map((ns) => ns.name).join(', ')}) cannot be listed ahead, ` +
+        'so the bot may write RoleBindings (and bind the roles above) in EVERY namespace of this cluster. ' +
+        'List the namespaces by name to keep its RBAC namespaced.',
+    );
+  }
+  objects.push(
+    ...roleAndBinding('ClusterRole', name, undefined, clusterRules, subject, 'cluster-wide, read-mostly'),
+  );
+  return { cluster: clusterName, objects, warnings };
+}
+
+/** One question for SelfSubjectAccessReview: may the bot do this? */
+export interface BotPermissionCheck {
+  verb: string;
+  group: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** Every (verb, resource, name) the rendered RBAC grants, for `doctor` to ask the API server about. */
+export function botPermissionChecks(rbac: BotRbac): BotPermissionCheck[] {
+  const checks: BotPermissionCheck[] = [];
+  for (const object of rbac.objects) {
+    if (object.kind !== 'Role' && object.kind !== 'ClusterRole') continue;
+    for (const rule of object.rules) {
+      for (const group of rule.apiGroups) {
+        for (const resource of rule.resources) {
+          for (const verb of rule.verbs) {
+            for (const name of rule.resourceNames ?? [undefined]) {
+              checks.push({
+                verb,
+                group,
+                resource,
+                ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}),
+                ...(name ? { name } : {}),
+              });
+            }
+          }
+        }
+      }
+    }
+  }
+  return checks;
+}
+
+// ───────────────────────────── IAM ─────────────────────────────
+
+export interface IamStatement {
+  Sid: string;
+  Effect: 'Allow';
+  Action: string[];
+  Resource: string[];
+}
+export interface IamPolicyDocument {
+  Version: '2012-10-17';
+  Statement: IamStatement[];
+}
+export interface CrossAccountRole {
+  roleArn: string;
+  clusters: string[];
+  /** Permissions policy for the assumed role (it does the IAM and EKS work for those clusters). */
+  policy: IamPolicyDocument;
+}
+export interface BotIamPolicies {
+  /** Attach to the bot's own role (IRSA / Pod Identity). */
+  bot: IamPolicyDocument;
+  /** One per distinct `connection.eks.assumeRoleArn`. */
+  crossAccount: CrossAccountRole[];
+}
+
+export const ROLE_ACTIONS = [
+  'iam:CreateRole',
+  'iam:DeleteRole',
+  'iam:DeleteRolePolicy',
+  'iam:GetRole',
+  'iam:ListRolePolicies',
+  'iam:ListRoleTags',
+  'iam:PutRolePolicy',
+  'iam:TagRole',
+  'iam:UntagRole',
+  'iam:UpdateAssumeRolePolicy',
+];
+export const ACCESS_ENTRY_ACTIONS = [
+  'eks:CreateAccessEntry',
+  'eks:DeleteAccessEntry',
+  'eks:DescribeAccessEntry',
+  'eks:ListAccessEntries',
+  'eks:TagResource',
+  'eks:UpdateAccessEntry',
+];
+
+const partitionOf = (region: string) =>
+  region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+
+function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: string): IamStatement[] {
+  const clusters = names.map((name) => ({ name, c: policy.clusters[name] as ClusterPolicy }));
+  const statements: IamStatement[] = [];
+  const roleArns = uniq(
+    clusters
+      .filter(({ c }) => c.identityMapping !== 'none')
+      .map(
+        ({ name, c }) =>
+          `arn:${partitionOf(c.region)}:iam::${c.accountId}:role${personalRolePath(policy.settings.iamPath, name)}*`,
+      ),
+  );
+  if (roleArns.length > 0) {
+    statements.push(
+      { Sid: `PersonalRoles${sidSuffix}`, Effect: 'Allow', Action: ROLE_ACTIONS, Resource: roleArns },
+      // ListRoles has no resource-level permissions in IAM: it must be "*" (it reveals names and
+      // paths only; the engine asks with PathPrefix = the policy's iamPath).
+      { Sid: `ListRoles${sidSuffix}`, Effect: 'Allow', Action: ['iam:ListRoles'], Resource: ['*'] },
+    );
+  }
+  const eks = clusters.filter(({ c }) => 'eks' in c.connection);
+  const arn = (c: ClusterPolicy, what: string) =>
+    `arn:${partitionOf(c.region)}:eks:${c.region}:${c.accountId}:${what}`;
+  const eksName = (name: string, c: ClusterPolicy) =>
+    ('eks' in c.connection && c.connection.eks.name) || name;
+  if (eks.length > 0) {
+    statements.push({
+      Sid: `DescribeClusters${sidSuffix}`,
+      Effect: 'Allow',
+      Action: ['eks:DescribeCluster'],
+      Resource: uniq(eks.map(({ name, c }) => arn(c, `cluster/${eksName(name, c)}`))),
+    });
+  }
+  const entries = eks.filter(({ c }) => c.identityMapping === 'access-entries');
+  if (entries.length > 0) {
+    statements.push({
+      Sid: `AccessEntries${sidSuffix}`,
+      Effect: 'Allow',
+      Action: ACCESS_ENTRY_ACTIONS,
+      Resource: uniq(
+        entries.flatMap(({ name, c }) => [
+          arn(c, `cluster/${eksName(name, c)}`),
+          arn(c, `access-entry/${eksName(name, c)}/*`),
+        ]),
+      ),
+    });
+  }
+  return statements;
+}
+
+/** Renders the bot's IAM policy (and one per cross-account role) from the policy. Pure. */
+export function renderIamPolicies(policy: Policy): BotIamPolicies {
+  const names = Object.keys(policy.clusters).sort();
+  const assumed = new Map<string, string[]>();
+  const direct: string[] = [];
+  for (const name of names) {
+    const c = policy.clusters[name] as ClusterPolicy;
+    const roleArn = 'eks' in c.connection ? c.connection.eks.assumeRoleArn : undefined;
+    if (roleArn) assumed.set(roleArn, [...(assumed.get(roleArn) ?? []), name]);
+    else direct.push(name);
+  }
+  const statements = clusterStatements(policy, direct, '');
+  if (assumed.size > 0) {
+    statements.push({
+      Sid: 'AssumeClusterRoles',
+      Effect: 'Allow',
+      Action: ['sts:AssumeRole'],
+      Resource: uniq(assumed.keys()),
+    });
+  }
+  if (policy.identities.emailTag?.enabled) {
+    // Email lookup: find the IAM user whose tag matches the Slack email (ListUsers is "*"-only in IAM).
+    // The users live in the bot's own account, which the policy does not name.
+    statements.push(
+      { Sid: 'EmailLookupList', Effect: 'Allow', Action: ['iam:ListUsers'], Resource: ['*'] },
+      {
+        Sid: 'EmailLookupTags',
+        Effect: 'Allow',
+        Action: ['iam:ListUserTags'],
+        Resource: ['arn:aws:iam::*:user/*'],
+      },
+    );
+  }
+  const crossAccount = [...assumed].map(([roleArn, clusters]) => ({
+    roleArn,
+    clusters,
+    policy: { Version: '2012-10-17' as const, Statement: clusterStatements(policy, clusters, '') },
+  }));
+  return { bot: { Version: '2012-10-17', Statement: statements }, crossAccount };
+}

@@ -1,0 +1,221 @@
+// `eks-access doctor`: is this installation able to work? One line per check, each failure with the fix.
+// The probes (Slack, Redis, AWS, Kubernetes) are injected, so this file only decides what to check and
+// what a failure means; src/adapters/doctor-probes.ts talks to the real services.
+import type { LoadedPolicy } from '../config/load.js';
+import type { Policy } from '../config/policy.js';
+import { type BotPermissionCheck, botPermissionChecks, renderBotRbac } from '../domain/bot-permissions.js';
+import { toAccessError } from '../domain/errors.js';
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  /** What was found (ok) or what is wrong (not ok). Never contains secrets. */
+  detail: string;
+  fix?: string;
+}
+
+export interface SlackIdentity {
+  team: string;
+  user: string;
+  /** Undefined when the API does not report scopes (x-oauth-scopes header absent). */
+  scopes?: string[];
+}
+
+export interface ClusterProbe {
+  /** The AWS identity the bot acts as for this cluster (STS GetCallerIdentity), or undefined without AWS. */
+  callerIdentity(): Promise<string | undefined>;
+  /** The API server's version (proves it is reachable and the bot authenticates). */
+  serverVersion(): Promise<string>;
+  /** SelfSubjectAccessReview. */
+  selfAllowed(check: BotPermissionCheck): Promise<boolean>;
+  /** Parses aws-auth mapRoles; returns the number of entries (throws when unparseable). */
+  awsAuthEntries(): Promise<number>;
+}
+
+export interface DoctorProbes {
+  /** Loads env + policy; throws a `misconfigured` AccessError listing every problem. */
+  loadConfig(): LoadedPolicy;
+  /** auth.test; undefined when no bot token is configured. Throws with Slack's error code otherwise. */
+  slackAuthTest(): Promise<SlackIdentity | undefined>;
+  /** Redis PING + CONFIG GET maxmemory-policy. */
+  redis(): Promise<{ maxmemoryPolicy: string | undefined }>;
+  cluster(name: string): ClusterProbe;
+}
+
+/** The Slack scopes the code uses (slack-manifest.yml declares the same). */
+export function requiredSlackScopes(policy: Policy): string[] {
+  const scopes = ['chat:write', 'commands', 'im:write', 'usergroups:read', 'users:read'];
+  if (policy.identities.emailTag?.enabled) scopes.push('users:read.email');
+  return scopes;
+}
+
+const describeCheck = (c: BotPermissionCheck) =>
+  `${c.verb} ${c.group ? `${c.group}/` : ''}${c.resource}${c.name ? `/${c.name}` : ''}${c.namespace ? ` in ${c.namespace}` : ''}`;
+
+/** Runs `work`; a thrown error becomes a failed check with the error's hint as the fix. */
+async function attempt(
+  name: string,
+  work: () => Promise<Omit<CheckResult, 'name'>>,
+  fallbackFix: string,
+  timeoutMs: number,
+): Promise<CheckResult> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const result = await Promise.race([
+      work(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+      }),
+    ]);
+    return { name, ...result };
+  } catch (error) {
+    const e = toAccessError(error);
+    return { name, ok: false, detail: e.message.split('\n')[0] ?? e.message, fix: e.hint ?? fallbackFix };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface DoctorOptions {
+  timeoutMs?: number;
+  /** Called as each check finishes, so the CLI prints progressively. */
+  onResult?: (result: CheckResult) => void;
+}
+
+export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}): Promise<CheckResult[]> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const results: CheckResult[] = [];
+  const record = (result: CheckResult) => {
+    results.push(result);
+    options.onResult?.(result);
+  };
+
+  let loaded: LoadedPolicy;
+  try {
+    loaded = probes.loadConfig();
+    record({
+      name: 'config',
+      ok: true,
+      detail: `${loaded.source}: ${Object.keys(loaded.policy.clusters).length} cluster(s), ${Object.keys(loaded.policy.levels).length} level(s)${loaded.warnings.length ? `; warnings: ${loaded.warnings.join('; ')}` : ''}`,
+    });
+  } catch (error) {
+    const e = toAccessError(error);
+    record({ name: 'config', ok: false, detail: e.message, fix: e.hint ?? 'Fix the fields named above.' });
+    return results; // Nothing else can be checked without a policy.
+  }
+  const { policy } = loaded;
+
+  record(
+    await attempt(
+      'slack',
+      async () => {
+        const who = await probes.slackAuthTest();
+        if (!who)
+          return {
+            ok: false,
+            detail: 'SLACK_BOT_TOKEN is not set',
+            fix: 'Set SLACK_BOT_TOKEN (xoxb-…) from "OAuth & Permissions".',
+          };
+        const missing = who.scopes ? requiredSlackScopes(policy).filter((s) => !who.scopes?.includes(s)) : [];
+        if (missing.length > 0) {
+          return {
+            ok: false,
+            detail: `token of ${who.user} in ${who.team} lacks scopes: ${missing.join(', ')}`,
+            fix: 'Add the scopes in "OAuth & Permissions" (or re-create the app from slack-manifest.yml) and reinstall the app.',
+          };
+        }
+        return {
+          ok: true,
+          detail: `${who.user} in ${who.team}${who.scopes ? '' : ' (scopes not reported)'}`,
+        };
+      },
+      'Check SLACK_BOT_TOKEN: copy the Bot User OAuth Token (xoxb-…) of the installed app.',
+      timeoutMs,
+    ),
+  );
+
+  record(
+    await attempt(
+      'redis',
+      async () => {
+        const { maxmemoryPolicy } = await probes.redis();
+        if (maxmemoryPolicy !== undefined && maxmemoryPolicy !== 'noeviction') {
+          return {
+            ok: false,
+            detail: `maxmemory-policy is ${maxmemoryPolicy}: Redis may silently drop queued revocations`,
+            fix: 'Set maxmemory-policy noeviction (redis.conf, or the parameter group of a managed Redis).',
+          };
+        }
+        return {
+          ok: true,
+          detail: `reachable, maxmemory-policy ${maxmemoryPolicy ?? 'unknown (CONFIG not allowed)'}`,
+        };
+      },
+      'Check REDIS_URL and that Redis accepts connections from here (NetworkPolicy, security groups).',
+      timeoutMs,
+    ),
+  );
+
+  for (const name of Object.keys(policy.clusters).sort()) {
+    const cluster = policy.clusters[name];
+    if (!cluster) continue;
+    const probe = probes.cluster(name);
+    const prefix = `cluster ${name}:`;
+    // AWS is needed to reach an EKS cluster and to keep personal roles (every mapping but `none`).
+    if ('eks' in cluster.connection || cluster.identityMapping !== 'none') {
+      record(
+        await attempt(
+          `${prefix} aws identity`,
+          async () => ({ ok: true, detail: (await probe.callerIdentity()) ?? 'no AWS needed' }),
+          'Give the pod AWS credentials (IRSA annotation or Pod Identity association); see manifests/iam/.',
+          timeoutMs,
+        ),
+      );
+    }
+    const reachable = await attempt(
+      `${prefix} api server`,
+      async () => ({ ok: true, detail: `reachable, Kubernetes ${await probe.serverVersion()}` }),
+      'Check the cluster endpoint is reachable from the bot (NetworkPolicy egress, EKS endpoint access) and its credentials.',
+      timeoutMs,
+    );
+    record(reachable);
+    if (!reachable.ok) continue; // Permission and aws-auth checks would only repeat the same failure.
+
+    const checks = botPermissionChecks(renderBotRbac(policy, name));
+    record(
+      await attempt(
+        `${prefix} bot permissions`,
+        async () => {
+          const answers = await Promise.all(checks.map(async (c) => ({ c, ok: await probe.selfAllowed(c) })));
+          const denied = answers.filter((a) => !a.ok).map((a) => describeCheck(a.c));
+          return denied.length === 0
+            ? { ok: true, detail: `all ${checks.length} permissions granted` }
+            : {
+                ok: false,
+                detail: `missing ${denied.length} of ${checks.length}: ${denied.slice(0, 5).join('; ')}${denied.length > 5 ? '; …' : ''}`,
+                fix: `Apply the bot RBAC: eks-access rbac render --cluster ${name} | kubectl apply -f - (and map the bot to its subject).`,
+              };
+        },
+        'The API server refused SelfSubjectAccessReview; apply the bot RBAC (eks-access rbac render).',
+        timeoutMs,
+      ),
+    );
+    if (cluster.identityMapping === 'aws-auth') {
+      record(
+        await attempt(
+          `${prefix} aws-auth`,
+          async () => ({ ok: true, detail: `parseable, ${await probe.awsAuthEntries()} mapRoles entries` }),
+          'Fix kube-system/aws-auth by hand (kubectl -n kube-system edit configmap aws-auth).',
+          timeoutMs,
+        ),
+      );
+    }
+  }
+  return results;
+}
+
+/** `✓ name  detail` / `✗ name  detail\n    fix: …` */
+export function formatCheck(result: CheckResult): string {
+  const line = `${result.ok ? '✓' : '✗'} ${result.name}  ${result.detail}`;
+  return result.ok || !result.fix ? line : `${line}\n    fix: ${result.fix}`;
+}

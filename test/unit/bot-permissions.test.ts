@@ -1,0 +1,245 @@
+// The bot's own permissions, rendered from the policy: least privilege per namespace, names pinned,
+// warnings where Kubernetes or IAM cannot be narrowed, and the shipped manifests equal to the renderer.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parsePolicy } from '../../src/config/load.js';
+import {
+  botPermissionChecks,
+  type RbacObject,
+  type RbacRoleObject,
+  renderBotRbac,
+  renderIamPolicies,
+} from '../../src/domain/bot-permissions.js';
+import { renderIamPolicyJson, renderRbacYaml } from '../../src/services/render-permissions.js';
+
+const policyText = (clusters: string, extra = '') => `
+${extra}
+levels:
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
+  edit: { clusterRole: edit, privileged: true, defaultDuration: 1h, maxDuration: 4h }
+  deployer:
+    rules: [{ apiGroups: [batch], resources: [jobs], verbs: [create, get] }]
+    defaultDuration: 1h
+    maxDuration: 4h
+clusters:
+${clusters}
+`;
+const ns = (name: string, levels: string) => `
+      - name: ${name}
+        approvers: { users: [U0APPROVER] }
+        channel: C0APPROVAL
+        levels: [${levels}]`;
+
+const twoClusters = policyText(`
+  dev:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { kubeconfig: {} }
+    identityMapping: aws-auth
+    namespaces:${ns('test', 'view, deployer')}${ns('payments', 'edit')}
+  prod:
+    region: us-east-1
+    accountId: "444455556666"
+    connection: { eks: { name: prod-main, assumeRoleArn: "arn:aws:iam::444455556666:role/eks-access-hub" } }
+    identityMapping: access-entries
+    namespaces:${ns('team-*', 'view')}
+`);
+
+const roleIn = (objects: RbacObject[], kind: 'Role' | 'ClusterRole', namespace?: string) =>
+  objects.find(
+    (o): o is RbacRoleObject => o.kind === kind && o.metadata.namespace === namespace,
+  ) as RbacRoleObject;
+
+describe('bot RBAC renderer', () => {
+  const { policy } = parsePolicy(twoClusters);
+
+  it('grants bind only on the ClusterRoles and kept Roles each namespace offers, by name', () => {
+    const { objects, warnings } = renderBotRbac(policy, 'dev');
+    const test = roleIn(objects, 'Role', 'test');
+    const payments = roleIn(objects, 'Role', 'payments');
+    expect(test.rules).toContainEqual({
+      apiGroups: ['rbac.authorization.k8s.io'],
+      resources: ['clusterroles'],
+      verbs: ['bind'],
+      resourceNames: ['view'],
+    });
+    expect(test.rules).toContainEqual({
+      apiGroups: ['rbac.authorization.k8s.io'],
+      resources: ['roles'],
+      verbs: ['bind', 'escalate'],
+      resourceNames: ['eks-access-deployer'],
+    });
+    // payments offers only edit: no view, no kept Role, no Role-writing at all.
+    expect(JSON.stringify(payments.rules)).not.toContain('"view"');
+    expect(payments.rules.some((r) => r.resources.includes('roles'))).toBe(false);
+    expect(payments.rules).toContainEqual(expect.objectContaining({ resourceNames: ['edit'] }));
+    expect(warnings.join()).toContain('configmaps');
+  });
+
+  it('touches only aws-auth in kube-system, and only for aws-auth clusters', () => {
+    const dev = roleIn(renderBotRbac(policy, 'dev').objects, 'Role', 'kube-system');
+    expect(dev.rules[0]).toEqual({
+      apiGroups: [''],
+      resources: ['configmaps'],
+      verbs: ['get', 'patch', 'update'],
+      resourceNames: ['aws-auth'],
+    });
+    expect(renderBotRbac(policy, 'prod').objects.some((o) => o.metadata.namespace === 'kube-system')).toBe(
+      false,
+    );
+  });
+
+  it('keeps cluster-wide access read-only apart from access reviews, and never touches secrets', () => {
+    const { objects } = renderBotRbac(policy, 'dev');
+    const cluster = roleIn(objects, 'ClusterRole');
+    const writes = cluster.rules.filter((r) => r.verbs.some((v) => !['get', 'list', 'watch'].includes(v)));
+    expect(writes).toEqual([
+      {
+        apiGroups: ['authorization.k8s.io'],
+        resources: ['subjectaccessreviews', 'selfsubjectaccessreviews'],
+        verbs: ['create'],
+      },
+    ]);
+    expect(cluster.rules).toContainEqual(
+      expect.objectContaining({ resources: ['clusterroles'], resourceNames: ['edit', 'view'] }),
+    );
+    const everything = objects.flatMap((o) => ('rules' in o ? o.rules : []));
+    expect(everything.some((r) => r.resources.includes('secrets') || r.resources.includes('*'))).toBe(false);
+    expect(everything.some((r) => r.verbs.includes('*') || r.verbs.includes('impersonate'))).toBe(false);
+  });
+
+  it('binds the ServiceAccount in-cluster and the mapped bot user through EKS', () => {
+    const subjects = (cluster: string) =>
+      renderBotRbac(policy, cluster).objects.flatMap((o) => ('subjects' in o ? o.subjects : []));
+    expect(subjects('dev')[0]).toEqual({
+      kind: 'ServiceAccount',
+      name: 'eks-access',
+      namespace: 'eks-access',
+    });
+    expect(subjects('prod')[0]).toEqual({
+      kind: 'User',
+      name: 'eks-access-bot',
+      apiGroup: 'rbac.authorization.k8s.io',
+    });
+  });
+
+  it('falls back to a ClusterRole for namespace patterns and says so', () => {
+    const { objects, warnings } = renderBotRbac(policy, 'prod');
+    expect(objects.filter((o) => o.kind === 'Role')).toEqual([]);
+    expect(roleIn(objects, 'ClusterRole').rules).toContainEqual(
+      expect.objectContaining({ resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['view'] }),
+    );
+    expect(warnings.join('\n')).toMatch(/team-\*.*EVERY namespace/);
+  });
+
+  it('lists a permission check for every verb and name it grants (for doctor)', () => {
+    const checks = botPermissionChecks(renderBotRbac(policy, 'dev'));
+    expect(checks).toContainEqual({
+      verb: 'bind',
+      group: 'rbac.authorization.k8s.io',
+      resource: 'clusterroles',
+      namespace: 'test',
+      name: 'view',
+    });
+    expect(checks).toContainEqual({
+      verb: 'update',
+      group: '',
+      resource: 'configmaps',
+      namespace: 'kube-system',
+      name: 'aws-auth',
+    });
+    expect(checks).toContainEqual({
+      verb: 'list',
+      group: 'rbac.authorization.k8s.io',
+      resource: 'rolebindings',
+    });
+  });
+
+  it('refuses a cluster the policy does not name', () => {
+    expect(() => renderRbacYaml(policy, 'nope')).toThrow(/not in the policy/);
+  });
+});
+
+describe('bot IAM policy renderer', () => {
+  const { policy } = parsePolicy(twoClusters);
+
+  it('limits role management to the path of the directly managed clusters', () => {
+    const { bot } = renderIamPolicies(policy);
+    const roles = bot.Statement.find((s) => s.Sid === 'PersonalRoles');
+    expect(roles?.Resource).toEqual(['arn:aws:iam::111122223333:role/eks-access/dev/*']);
+    expect(roles?.Action).toContain('iam:UpdateAssumeRolePolicy');
+    expect(roles?.Action).not.toContain('iam:AttachRolePolicy');
+    // Only ListRoles (no resource-level permissions in IAM) is on "*".
+    expect(bot.Statement.filter((s) => s.Resource.includes('*')).flatMap((s) => s.Action)).toEqual([
+      'iam:ListRoles',
+    ]);
+  });
+
+  it('allows sts:AssumeRole only to the configured roles, which get the cluster permissions', () => {
+    const { bot, crossAccount } = renderIamPolicies(policy);
+    expect(bot.Statement.find((s) => s.Action.includes('sts:AssumeRole'))?.Resource).toEqual([
+      'arn:aws:iam::444455556666:role/eks-access-hub',
+    ]);
+    expect(JSON.stringify(bot)).not.toContain('eks:'); // dev is kubeconfig, prod is through the hub role
+    const hub = crossAccount[0];
+    expect(hub?.clusters).toEqual(['prod']);
+    expect(hub?.policy.Statement.find((s) => s.Sid === 'AccessEntries')?.Resource).toEqual([
+      'arn:aws:eks:us-east-1:444455556666:access-entry/prod-main/*',
+      'arn:aws:eks:us-east-1:444455556666:cluster/prod-main',
+    ]);
+    expect(hub?.policy.Statement.find((s) => s.Sid === 'DescribeClusters')?.Resource).toEqual([
+      'arn:aws:eks:us-east-1:444455556666:cluster/prod-main',
+    ]);
+    expect(JSON.parse(renderIamPolicyJson(policy, 'arn:aws:iam::444455556666:role/eks-access-hub'))).toEqual(
+      hub?.policy,
+    );
+    expect(() => renderIamPolicyJson(policy, 'arn:aws:iam::1:role/other')).toThrow(/no cluster/);
+  });
+
+  it('adds IAM user lookup only when email lookup is enabled', () => {
+    const actions = (text: string) =>
+      renderIamPolicies(parsePolicy(text).policy).bot.Statement.flatMap((s) => s.Action);
+    expect(actions(twoClusters)).not.toContain('iam:ListUsers');
+    const withEmail = policyText(
+      `
+  dev:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { eks: {} }
+    identityMapping: aws-auth
+    namespaces:${ns('test', 'view')}`,
+      'identities: { emailTag: { enabled: true } }',
+    );
+    expect(actions(withEmail)).toEqual(
+      expect.arrayContaining(['iam:ListUsers', 'iam:ListUserTags', 'eks:DescribeCluster']),
+    );
+    expect(actions(withEmail)).not.toContain('eks:CreateAccessEntry'); // aws-auth cluster
+  });
+});
+
+describe('shipped manifests', () => {
+  const example = parsePolicy(readFileSync('policy.example.yaml', 'utf8')).policy;
+
+  it('carry the policy the example ships, unchanged', () => {
+    expect(readFileSync('manifests/base/policy.yaml', 'utf8')).toBe(
+      readFileSync('policy.example.yaml', 'utf8'),
+    );
+  });
+
+  it('carry exactly the rendered bot RBAC (re-render with: npm run cli -- rbac render > manifests/base/rbac/bot-rbac.yaml)', () => {
+    expect(readFileSync('manifests/base/rbac/bot-rbac.yaml', 'utf8')).toBe(renderRbacYaml(example).text);
+  });
+
+  it('carry exactly the rendered IAM policy (npm run cli -- iam-policy render > manifests/iam/bot-policy.json)', () => {
+    expect(readFileSync('manifests/iam/bot-policy.json', 'utf8')).toBe(renderIamPolicyJson(example));
+  });
+
+  it('carry the rendered RBAC of each remote cluster in the hub overlay', () => {
+    const hub = parsePolicy(readFileSync('manifests/overlays/hub/policy.yaml', 'utf8')).policy;
+    for (const cluster of Object.keys(hub.clusters)) {
+      expect(readFileSync(`manifests/overlays/hub/remote/${cluster}/bot-rbac.yaml`, 'utf8')).toBe(
+        renderRbacYaml(hub, cluster).text,
+      );
+    }
+  });
+});
