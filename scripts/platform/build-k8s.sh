@@ -27,6 +27,8 @@ if [[ "${1:-}" == "--check" ]]; then
     "run scripts/platform/install.sh (or scripts/platform/build-k8s.sh) first" >&2
   exit 3
 fi
+# Go from go.dev's tarball lives in /usr/local/go/bin, which non-login shells (CI) may not have on PATH.
+command -v go >/dev/null || { [[ -x /usr/local/go/bin/go ]] && PATH="$PATH:/usr/local/go/bin"; }
 command -v go >/dev/null || { echo "build-k8s: Go is needed (apt-get install golang, or a Go toolchain >= 1.24)" >&2; exit 1; }
 mkdir -p "$BIN"
 work="$CACHE/build"; mkdir -p "$work"

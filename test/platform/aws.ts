@@ -4,13 +4,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PlatformInfo } from './info.js';
-import { freePort, startProcess, waitUntil } from './processes.js';
+import { freePort, type ManagedProcess, startProcess, waitUntil } from './processes.js';
 
 const ACCOUNT_ID = '123456789012'; // moto's fixed default account
 const REGION = 'us-east-1';
 const START_TIMEOUT_MS = 60_000;
 
-export async function startAws(runDir: string, venvDir: string): Promise<PlatformInfo['aws']> {
+export async function startAws(
+  runDir: string,
+  venvDir: string,
+  track: ManagedProcess[],
+): Promise<PlatformInfo['aws']> {
   for (const tool of ['moto_server', 'ministack']) {
     if (!existsSync(join(venvDir, 'bin', tool))) {
       throw new Error(`${tool} is not installed in ${venvDir}: run scripts/platform/install.sh`);
@@ -29,6 +33,7 @@ export async function startAws(runDir: string, venvDir: string): Promise<Platfor
   );
   const ministack = startProcess('ministack', join(venvDir, 'bin', 'ministack'), [], {
     logDir,
+    track,
     cwd: runDir,
     env: {
       ...process.env,

@@ -5,13 +5,13 @@
 // (so deleting a namespace finishes instead of hanging in Terminating).
 
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { type CertPair, makeCa, makeClientCert, makeServingCert, makeSigningKeyPair } from './certs.js';
 import { mintKubeconfig } from './identities.js';
 import type { PlatformInfo } from './info.js';
-import { freePort, startProcess, waitUntil } from './processes.js';
+import { freePort, type ManagedProcess, startProcess, waitUntil } from './processes.js';
 
 export const ADMIN_USER = 'eks-access-test-admin';
 const START_TIMEOUT_MS = 90_000;
@@ -42,10 +42,15 @@ function httpsGet(url: string, ca: string, client: CertPair): Promise<{ status: 
   });
 }
 
-export async function startKube(runDir: string, binDir: string): Promise<PlatformInfo['kube']> {
+export async function startKube(
+  runDir: string,
+  binDir: string,
+  track: ManagedProcess[],
+): Promise<PlatformInfo['kube']> {
   const pki = join(runDir, 'pki');
   const logDir = join(runDir, 'logs');
   const etcdDir = join(runDir, 'etcd');
+  await rm(etcdDir, { recursive: true, force: true }); // a retried start must not inherit a half-made member
   await mkdir(etcdDir, { recursive: true, mode: 0o700 });
   const ca = await makeCa(pki);
   const serving = await makeServingCert(pki, ca, 'kube-apiserver', {
@@ -72,7 +77,7 @@ export async function startKube(runDir: string, binDir: string): Promise<Platfor
       '--unsafe-no-fsync=true', // test data; fsync only costs time
       '--log-level=warn',
     ],
-    { logDir },
+    { logDir, track },
   );
   await waitUntil(
     'etcd /health',
@@ -106,7 +111,7 @@ export async function startKube(runDir: string, binDir: string): Promise<Platfor
       `--cert-dir=${pki}`,
       '--profiling=false',
     ],
-    { logDir },
+    { logDir, track },
   );
   await waitUntil(
     'kube-apiserver /readyz',
@@ -134,7 +139,7 @@ export async function startKube(runDir: string, binDir: string): Promise<Platfor
       `--service-account-private-key-file=${sa.privateKeyFile}`,
       `--root-ca-file=${ca.certFile}`,
     ],
-    { logDir },
+    { logDir, track },
   );
 
   // Bootstrap objects come from post-start hooks and the controller-manager; tests may rely on all of them.

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { startAws } from './aws.js';
 import type { PlatformInfo } from './info.js';
 import { startKube } from './kube.js';
-import { stopAllProcesses } from './processes.js';
+import { retryOnPortClash, stopAllProcesses } from './processes.js';
 import { startRedis } from './redis.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -47,9 +47,9 @@ export async function startPlatform(): Promise<RunningPlatform> {
   try {
     const binDir = await kubeBinDir();
     const [redis, kube, aws] = await Promise.allSettled([
-      startRedis(runDir),
-      startKube(runDir, binDir),
-      startAws(runDir, join(cacheDir(), 'venv')),
+      retryOnPortClash((track) => startRedis(runDir, track)),
+      retryOnPortClash((track) => startKube(runDir, binDir, track)),
+      retryOnPortClash((track) => startAws(runDir, join(cacheDir(), 'venv'), track)),
     ]);
     if (redis.status === 'fulfilled' && kube.status === 'fulfilled' && aws.status === 'fulfilled') {
       return { info: { redisUrl: redis.value, kube: kube.value, aws: aws.value, runDir }, stop };

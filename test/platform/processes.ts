@@ -55,6 +55,8 @@ const pdeathsig: string[] = (() => {
 
 export interface StartOptions {
   logDir: string;
+  /** Collects the handle, so a caller can stop what a failed start left running. */
+  track?: ManagedProcess[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
@@ -111,6 +113,7 @@ export function startProcess(
     },
   };
   managed.add(handle);
+  options.track?.push(handle);
   return handle;
 }
 
@@ -131,19 +134,47 @@ export function logTail(logFile: string, lines = 30): string {
   }
 }
 
-/** A port on 127.0.0.1 that was free a moment ago (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port'));
+const handedOut = new Set<number>();
+
+/**
+ * A port on 127.0.0.1 that was free a moment ago (the OS picks it), never the same one twice in this
+ * process. Another process can still take it before our server binds it: see retryOnPortClash.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => {
+          if (address && typeof address === 'object') resolve(address.port);
+          else reject(new Error('no port'));
+        });
       });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+/**
+ * Runs `start` again (up to 3 times) when a server lost the race for its port to another process;
+ * whatever a failed attempt started is stopped first.
+ */
+export async function retryOnPortClash<T>(start: (track: ManagedProcess[]) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const track: ManagedProcess[] = [];
+    try {
+      return await start(track);
+    } catch (error) {
+      for (const p of track.reverse()) await p.stop();
+      const clash = /address already in use|is already in use/i.test(String(error));
+      if (!clash || attempt >= 3) throw error;
+    }
+  }
 }
 
 /**

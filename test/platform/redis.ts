@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { freePort, startProcess, waitUntil } from './processes.js';
+import { freePort, type ManagedProcess, startProcess, waitUntil } from './processes.js';
 
 function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -25,7 +25,7 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedis(runDir: string): Promise<string> {
+export async function startRedis(runDir: string, track: ManagedProcess[]): Promise<string> {
   try {
     execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
   } catch {
@@ -42,7 +42,7 @@ export async function startRedis(runDir: string): Promise<string> {
     // biome-ignore format: flag/value pairs read best one per line
     ['--bind', '127.0.0.1', '--port', `${port}`, '--save', '', '--appendonly', 'no',
       '--maxmemory-policy', 'noeviction', '--dir', dir, '--daemonize', 'no'],
-    { logDir: join(runDir, 'logs') },
+    { logDir: join(runDir, 'logs'), track },
   );
   await waitUntil('redis-server PING', async () => ((await ping(port)) ? true : undefined), {
     timeoutMs: 30_000,

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The test command (`npm test`): installs npm dependencies and the test platform, lints, type-checks and
+# runs every vitest project (unit, then integration/e2e against real servers the int project starts and
+# stops itself). Exits non-zero if any step fails; steps after a failure still run, so one run shows
+# everything that is wrong. Machine-readable results: .platform/vitest-report.json and
+# .platform/failed-steps (read by .ci/run).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+out=.platform
+report="$out/vitest-report.json"
+failed_steps="$out/failed-steps"
+mkdir -p "$out"
+rm -f "$report" "$failed_steps"
+touch "$failed_steps"
+failed=()
+started=$SECONDS
+
+step() {
+  local name=$1
+  shift
+  echo "==> $name" >&2
+  local t=$SECONDS
+  if "$@"; then
+    echo "==> $name: ok ($((SECONDS - t)) s)" >&2
+  else
+    echo "==> $name: FAILED ($((SECONDS - t)) s)" >&2
+    failed+=("$name")
+    echo "$name" >> "$failed_steps"
+  fi
+}
+
+# npm ci only when node_modules was not installed from this exact lockfile.
+npm_deps() {
+  local want have
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  have=$(cat node_modules/.eks-access-lock.sha256 2>/dev/null || true)
+  if [[ -d node_modules && "$want" == "$have" ]]; then
+    echo "node_modules matches package-lock.json" >&2
+    return 0
+  fi
+  if ! npm ci --no-audit --no-fund; then
+    # npm ci refuses a lockfile that lacks an optional dependency the registry does not serve (vite's
+    # Windows-only napi-windows-process-start-time is such a one here). npm install --no-save installs
+    # the locked versions all the same and leaves package-lock.json untouched.
+    echo "test.sh: npm ci failed; falling back to npm install --no-save (check package-lock.json)" >&2
+    npm install --no-save --no-audit --no-fund || return 1
+  fi
+  echo "$want" > node_modules/.eks-access-lock.sha256
+}
+
+step "npm ci" npm_deps
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "test.sh: npm dependencies could not be installed; nothing else can run" >&2
+  exit 1
+fi
+step "platform install" bash scripts/platform/install.sh
+step "lint (biome)" npx biome check --diagnostic-level=error .
+step "typecheck (tsc)" npx tsc --noEmit
+step "tests (vitest)" npx vitest run --reporter=default --reporter=json --outputFile.json="$report"
+
+if [[ ${#failed[@]} -eq 0 ]]; then
+  echo "test.sh: all steps passed in $((SECONDS - started)) s" >&2
+  exit 0
+fi
+echo "test.sh: FAILED: $(IFS=,; echo "${failed[*]}") ($((SECONDS - started)) s)" >&2
+exit 1
