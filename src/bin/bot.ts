@@ -1,0 +1,145 @@
+// The Slack-facing bot: Bolt (Socket Mode by default, HTTP optional) over the shared runtime.
+// SIGTERM/SIGINT: stop taking Slack traffic, then close the runtime (queues, Redis).
+import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import type { App } from '@slack/bolt';
+import { PolicyIdentityResolver } from '../adapters/identity/aws-identity.js';
+import type { Logger } from '../adapters/logger.js';
+import { createSlackApp, slackClient } from '../adapters/slack/app.js';
+import { SlackDirectory } from '../adapters/slack/directory.js';
+import { SlackNotifier } from '../adapters/slack/notifier.js';
+import type { Env } from '../config/env.js';
+import { missingSlackSettings } from '../config/env.js';
+import { parseEnv } from '../config/load.js';
+import type { Policy } from '../config/policy.js';
+import type { Clock } from '../domain/clock.js';
+import type { AuditLog } from '../ports/audit-log.js';
+import type { GrantStore } from '../ports/grant-store.js';
+import type { AwsIdentityResolver } from '../ports/identity.js';
+import type { Scheduler } from '../ports/scheduler.js';
+import type { EngineOps } from '../services/deps.js';
+import { createRuntime } from './runtime.js';
+
+/** What the bot needs from the shared runtime (bin/runtime.ts builds it for bot and worker). */
+export interface BotRuntime {
+  env: Env;
+  policy: Policy;
+  logger: Logger;
+  clock: Clock;
+  store: GrantStore;
+  audit: AuditLog;
+  scheduler: Scheduler;
+  engine: EngineOps;
+  /** Defaults to the policy map (+ IAM tag lookup when the policy enables it and `iam` is given). */
+  identity?: AwsIdentityResolver;
+}
+
+export interface RunningBot {
+  app: App;
+  notifier: SlackNotifier;
+  /** The HTTP port in HTTP mode. */
+  port?: number;
+  stop(): Promise<void>;
+}
+
+/** Refuses to start without the Slack settings the transport needs, naming each and the manifest. */
+export function assertSlackSettings(env: Env): void {
+  const missing = missingSlackSettings(env);
+  if (missing.length === 0) return;
+  throw new Error(
+    `eks-access cannot connect to Slack; missing:\n${missing.map((m) => `  - ${m}`).join('\n')}\n` +
+      'Create the Slack app from slack-manifest.yml (api.slack.com/apps → From an app manifest), install it, ' +
+      'and put the tokens in .env.',
+  );
+}
+
+export async function startBot(runtime: BotRuntime, options: { port?: number } = {}): Promise<RunningBot> {
+  const { env, logger } = runtime;
+  assertSlackSettings(env);
+  const client = slackClient(env);
+  const directory = new SlackDirectory(client, runtime.clock);
+  const notifier = new SlackNotifier({
+    client,
+    policy: runtime.policy,
+    store: runtime.store,
+    clock: runtime.clock,
+    logger,
+    directory,
+  });
+  const app = createSlackApp(env, {
+    ...runtime,
+    identity: runtime.identity ?? new PolicyIdentityResolver(runtime.policy),
+    directory,
+    notifier,
+    randomBytes: (n) => randomBytes(n),
+    logger,
+  });
+  let port: number | undefined;
+  if (env.SLACK_TRANSPORT === 'http') {
+    const server = (await app.start(options.port ?? env.PORT)) as unknown as {
+      address(): { port: number } | string | null;
+    };
+    const address = server.address();
+    port = typeof address === 'object' && address ? address.port : (options.port ?? env.PORT);
+    logger.info({ port }, 'eks-access bot listening for Slack over HTTP on /slack/events');
+  } else {
+    await app.start();
+    logger.info('eks-access bot connected to Slack (Socket Mode)');
+  }
+  return {
+    app,
+    notifier,
+    ...(port === undefined ? {} : { port }),
+    stop: async () => {
+      await app.stop();
+    },
+  };
+}
+
+/** Stops on SIGTERM/SIGINT: Slack first (no new work), then whatever `close` releases. */
+export function stopOnSignals(logger: Logger, close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+export async function main(_argv: readonly string[] = []): Promise<number> {
+  const env = parseEnv(process.env);
+  // Checked before anything connects, so a missing token is the first and only complaint.
+  assertSlackSettings(env);
+  const runtime = await createRuntime(env, { role: 'bot' });
+  const holder: { notifier?: SlackNotifier } = {};
+  // The engine's operations report through the bot's own notifier, created with the app.
+  const engine: EngineOps = {
+    endGrant: (id, reason, actor) =>
+      runtime.engine(holder.notifier as SlackNotifier).endGrant(id, reason, actor),
+    applyExtension: (id, seconds, actor, auto) =>
+      runtime.engine(holder.notifier as SlackNotifier).applyExtension(id, seconds, actor, auto),
+  };
+  const bot = await startBot({ ...runtime, engine });
+  holder.notifier = bot.notifier;
+  stopOnSignals(runtime.logger, async () => {
+    await bot.stop();
+    await runtime.close();
+  });
+  return new Promise<number>(() => {});
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,224 @@
+// One eks-access bot on the test platform: the real Bolt App (Socket Mode or HTTP) against the fake
+// Slack, real Redis (a unique key prefix per harness), the real BullMQ scheduler, a policy whose
+// cluster is the platform's kube-apiserver. Tests drive it through the fake and read what it recorded.
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { createLogger } from '../../src/adapters/logger.js';
+import { BullScheduler } from '../../src/adapters/queue/bull-scheduler.js';
+import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
+import { RedisGrantStore } from '../../src/adapters/redis/grant-store.js';
+import { type RunningBot, startBot } from '../../src/bin/bot.js';
+import { parseEnv, parsePolicy } from '../../src/config/load.js';
+import type { Policy } from '../../src/config/policy.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { AccessError } from '../../src/domain/errors.js';
+import type { Grant } from '../../src/domain/grant.js';
+import type { EngineOps } from '../../src/services/deps.js';
+import { platform } from '../platform/context.js';
+import { FakeSlack, type Obj, sendInteraction, sendSlashCommand } from '../support/slack/index.js';
+
+export const ALICE = 'U0ALICE'; // requester, mapped to an IAM user
+export const ANA = 'U0ANA'; // approver by user id
+export const BEN = 'U0BEN'; // approver through the user group
+export const EVE = 'U0EVE'; // not an approver
+export const NOBODY = 'U0NOBODY'; // not mapped to AWS
+export const GROUP = 'S0PLATFORM';
+
+export interface HarnessOptions {
+  transport?: 'socket' | 'http';
+  approvals?: number;
+  /** Extra YAML under the namespace entry (autoApprove, …). */
+  namespaceExtra?: string;
+  pendingTimeout?: string;
+  expiryWarning?: string;
+  levelDuration?: { default: string; max: string };
+  engine?: (h: Omit<Harness, 'engine'>) => EngineOps;
+}
+
+export interface Harness {
+  slack: FakeSlack;
+  redis: Redis;
+  prefix: string;
+  channel: string;
+  namespace: string;
+  policy: Policy;
+  store: RedisGrantStore;
+  audit: RedisAuditLog;
+  scheduler: BullScheduler;
+  bot: RunningBot;
+  signingSecret: string;
+  /** Sends a slash command the way the transport does; resolves with the ack (or HTTP response). */
+  command(user: string, text: string): Promise<{ status: number; body: Obj | undefined }>;
+  /** Sends an interactivity payload (block_actions, view_submission). */
+  interact(payload: Obj): Promise<{ status: number; body: Obj | undefined }>;
+  /** The approval message of a grant as it stands now in the fake. */
+  approvalMessage(grantId: string): Promise<{ channel: string; ts: string }>;
+  /** Every key under this harness's prefix, with grant values: "nothing changed" is equality of this. */
+  snapshot(): Promise<Record<string, string>>;
+  grants(): Promise<Grant[]>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const info = platform();
+  const tag = randomBytes(4).toString('hex');
+  const prefix = `{e2e-${tag}}:`;
+  const channel = `C${tag.toUpperCase()}`;
+  const namespace = `e2e-${tag}`;
+  const approvals = options.approvals ?? 1;
+  const level = options.levelDuration ?? { default: '1h', max: '4h' };
+  const { policy } = parsePolicy(`
+settings:
+  pendingTimeout: ${options.pendingTimeout ?? '1h'}
+  expiryWarning: ${options.expiryWarning ?? '15m'}
+  requireReason: true
+  auditChannel: CAUDIT${tag.toUpperCase()}
+identities:
+  map:
+    ${ALICE}: arn:aws:iam::123456789012:user/alice
+    ${ANA}: arn:aws:iam::123456789012:user/ana
+levels:
+  debug:
+    description: Run jobs and read pods
+    rules:
+      - apiGroups: ["", batch]
+        resources: [jobs, pods, pods/log]
+        verbs: [create, get, list]
+    defaultDuration: ${level.default}
+    maxDuration: ${level.max}
+    extend: { mode: auto, maxTotal: 8h }
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 2h, extend: { mode: approval } }
+clusters:
+  dev:
+    region: eu-west-1
+    accountId: "123456789012"
+    connection: { kubeconfig: { path: ${JSON.stringify(info.kube.adminKubeconfig)} } }
+    identityMapping: none
+    usernameTemplate: "eks-access:{slackUserId}"
+    namespaces:
+      - name: ${namespace}
+        approvers: { users: [${ANA}], groups: [${GROUP}] }
+        approvals: ${approvals}
+        channel: ${channel}
+        levels: [debug, view]
+${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
+`);
+  const slack = await FakeSlack.start({
+    users: [
+      { id: ALICE, name: 'alice', email: 'alice@example.com' },
+      { id: ANA, name: 'ana' },
+      { id: BEN, name: 'ben' },
+      { id: EVE, name: 'eve' },
+      { id: NOBODY, name: 'nobody', email: 'nobody@example.com' },
+    ],
+    usergroups: { [GROUP]: [BEN] },
+  });
+  const signingSecret = `secret-${tag}-${randomBytes(8).toString('hex')}`;
+  const transport = options.transport ?? 'socket';
+  const env = parseEnv({
+    SLACK_BOT_TOKEN: slack.botToken,
+    SLACK_APP_TOKEN: slack.appToken,
+    SLACK_SIGNING_SECRET: signingSecret,
+    SLACK_TRANSPORT: transport,
+    SLACK_API_URL: slack.apiUrl,
+    REDIS_URL: info.redisUrl,
+    REDIS_PREFIX: prefix,
+    LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'warn',
+  });
+  const logger = createLogger({ level: env.LOG_LEVEL, name: `bot-${tag}` });
+  const redis = new Redis(info.redisUrl, { maxRetriesPerRequest: null });
+  const store = new RedisGrantStore(redis, prefix);
+  const audit = new RedisAuditLog(redis, prefix);
+  const scheduler = new BullScheduler(redis, prefix, systemClock);
+  const notWired = async (): Promise<never> => {
+    throw new AccessError('unavailable', 'the engine is not running in this test');
+  };
+  const partial = {
+    slack,
+    redis,
+    prefix,
+    channel,
+    namespace,
+    policy,
+    store,
+    audit,
+    scheduler,
+    signingSecret,
+  };
+  const engine = options.engine?.(partial as never) ?? { endGrant: notWired, applyExtension: notWired };
+  const bot = await startBot(
+    { env, policy, logger, clock: systemClock, store, audit, scheduler, engine },
+    { port: 0 },
+  );
+  const url = () => `http://127.0.0.1:${bot.port}/slack/events`;
+
+  async function deliver(kind: 'slash_commands' | 'interactive', payload: Obj) {
+    if (transport === 'socket') {
+      const ack = await slack.socket.send(kind, payload);
+      return { status: 200, body: ack };
+    }
+    const response =
+      kind === 'slash_commands'
+        ? await sendSlashCommand(url(), payload as Record<string, string>, { signingSecret })
+        : await sendInteraction(url(), payload, { signingSecret });
+    return { status: response.status, body: response.json };
+  }
+
+  const harness: Harness = {
+    ...partial,
+    bot,
+    command: (user, text) =>
+      deliver(
+        'slash_commands',
+        slack.slashCommand({ command: '/eks-access', text, user_id: user, channel_id: channel }),
+      ),
+    interact: (payload) => deliver('interactive', payload),
+    async approvalMessage(grantId) {
+      const post = await slack.waitFor(
+        'chat.postMessage',
+        (c) => c.args.channel === channel && JSON.stringify(c.args.blocks ?? []).includes(grantId),
+      );
+      return { channel, ts: String(post.response['ts']) };
+    },
+    async snapshot() {
+      const keys = (await redis.keys(`${prefix}*`)).sort();
+      const out: Record<string, string> = {};
+      for (const key of keys) {
+        const type = await redis.type(key);
+        if (type === 'string') out[key] = (await redis.get(key)) ?? '';
+        else if (type === 'set') out[key] = (await redis.smembers(key)).sort().join(',');
+        else if (type === 'stream') out[key] = `stream of ${await redis.xlen(key)}`;
+        else out[key] = type;
+      }
+      return out;
+    },
+    async grants() {
+      const keys = await redis.keys(`${prefix}grant:*`);
+      return Promise.all(keys.map(async (k) => JSON.parse((await redis.get(k)) ?? '{}') as Grant));
+    },
+    async close() {
+      await bot.stop();
+      for (const name of ['activate', 'revoke', 'remind'] as const) await scheduler.queue(name).close();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+      await slack.close();
+    },
+  };
+  return harness;
+}
+
+/** The text of an ephemeral reply: a response_url post (slash commands, message buttons) or postEphemeral. */
+export async function ephemeralTo(
+  slack: FakeSlack,
+  user: string,
+  after: number,
+  match: (text: string) => boolean = () => true,
+): Promise<string> {
+  const textOf = (args: Obj) => `${String(args['text'] ?? '')}\n${JSON.stringify(args['blocks'] ?? [])}`;
+  const call = await Promise.any([
+    slack.waitFor('response_url', (c) => match(textOf(c.args)), { after }),
+    slack.waitFor('chat.postEphemeral', (c) => c.args.user === user && match(textOf(c.args)), { after }),
+  ]);
+  return textOf(call.args);
+}
