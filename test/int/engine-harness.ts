@@ -1,0 +1,287 @@
+// A test's own eks-access engine on the test platform: a unique cluster name (so IAM paths, access
+// entries and Redis keys never collide), a unique namespace, its own aws-auth ConfigMap, a real worker
+// and a recording notifier. Every test can run twice in a row on the same servers.
+import { randomBytes } from 'node:crypto';
+import { CreateClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { CreateUserCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { AuthorizationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { type RunningWorkers, startWorkers } from '../../src/adapters/queue/workers.js';
+import { createRuntime, type Runtime } from '../../src/bin/runtime.js';
+import { parseEnv, parsePolicy } from '../../src/config/load.js';
+import type { Grant } from '../../src/domain/grant.js';
+import { newGrantId } from '../../src/domain/grant.js';
+import { renderUsername } from '../../src/domain/names.js';
+import type { GrantEvent, Notifier } from '../../src/ports/notifier.js';
+import type { EngineDeps, EngineStep } from '../../src/services/engine.js';
+import { adminKubeConfig, awsClientConfig, platform, uniqueName } from '../platform/context.js';
+
+export type Mode = 'aws-auth' | 'access-entries' | 'none';
+
+/** The runbook's k8s-test-role ("describe" dropped: not a verb) and a ClusterRole level. */
+const LEVELS = `
+levels:
+  k8s-test-role:
+    rules:
+      - apiGroups: ["", "apps", "batch", "extensions"]
+        resources: [configmaps, cronjobs, deployments, events, ingresses, jobs, pods,
+                    pods/attach, pods/exec, pods/log, pods/portforward, secrets, services]
+        verbs: [create, delete, get, list, patch, update]
+    defaultDuration: 1h
+    maxDuration: 4h
+  view:
+    clusterRole: view
+    defaultDuration: 1h
+    maxDuration: 4h
+`;
+
+/** Pre-existing aws-auth content that must survive byte for byte. */
+export const ORIGINAL_MAP_ROLES = `- rolearn: arn:aws:iam::123456789012:role/eksctl-nodegroup-NodeInstanceRole
+  username: system:node:{{EC2PrivateDNSName}}
+  groups:
+    - system:bootstrappers
+    - system:nodes
+# the platform team's admin role
+- groups: ["system:masters"]
+  rolearn: "arn:aws:iam::123456789012:role/platform-admin"
+  username: 'platform-admin'
+`;
+export const ORIGINAL_AWS_AUTH: Record<string, string> = {
+  mapRoles: ORIGINAL_MAP_ROLES,
+  mapUsers: '- userarn: arn:aws:iam::123456789012:user/ops\n  username: ops\n  groups: [system:masters]\n',
+  mapAccounts: '- "123456789012"\n',
+  somethingElse: 'kept: as-is\n',
+};
+
+export class RecordingNotifier implements Notifier {
+  readonly events: { grantId: string; status: string; event: GrantEvent }[] = [];
+  async grantChanged(grant: Grant, event: GrantEvent): Promise<void> {
+    this.events.push({ grantId: grant.id, status: grant.status, event });
+  }
+  kinds(grantId: string): string[] {
+    return this.events.filter((e) => e.grantId === grantId).map((e) => e.event.kind);
+  }
+}
+
+export interface Harness {
+  cluster: string;
+  namespace: string;
+  mode: Mode;
+  awsAuth: { namespace: string; name: string };
+  runtime: Runtime;
+  deps: EngineDeps;
+  notifier: RecordingNotifier;
+  iam: IAMClient;
+  eks: EKSClient;
+  core: CoreV1Api;
+  /** Starts a worker (several may run; each is closed by close()). */
+  startWorker(options?: {
+    afterStep?: EngineDeps['afterStep'];
+    lockDuration?: number;
+    reconcileEveryMs?: number;
+  }): Promise<RunningWorkers>;
+  /** A person with an IAM user in moto. */
+  person(name?: string): Promise<{ principalArn: string; username: string; slackUserId: string }>;
+  /** Stores an approved grant and queues its activation (what the Slack flow does on approval). */
+  approve(
+    person: { principalArn: string; slackUserId: string },
+    options?: { durationSeconds?: number; level?: string; namespace?: string },
+  ): Promise<Grant>;
+  waitFor(grantId: string, statuses: readonly string[], timeoutMs?: number): Promise<Grant>;
+  allowed(
+    username: string,
+    verb: string,
+    resource: string,
+    group: string,
+    namespace: string,
+  ): Promise<boolean>;
+  roleExists(roleName: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function engineHarness(mode: Mode, options: { maxDuration?: string } = {}): Promise<Harness> {
+  const p = platform();
+  const cluster = uniqueName('c');
+  const namespace = uniqueName('test');
+  const awsAuth = { namespace: 'kube-system', name: uniqueName('aws-auth') };
+  const admin = adminKubeConfig();
+  const core = admin.makeApiClient(CoreV1Api);
+  const authz = admin.makeApiClient(AuthorizationV1Api);
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await core.createNamespacedConfigMap({
+    namespace: awsAuth.namespace,
+    body: { metadata: { name: awsAuth.name }, data: ORIGINAL_AWS_AUTH },
+  });
+  const iam = new IAMClient(awsClientConfig('iam'));
+  const eks = new EKSClient(awsClientConfig('eks'));
+  if (mode === 'access-entries') {
+    await eks.send(
+      new CreateClusterCommand({
+        name: cluster,
+        roleArn: `arn:aws:iam::${p.aws.accountId}:role/eks-cluster`,
+        resourcesVpcConfig: { subnetIds: ['subnet-1'] },
+        accessConfig: { authenticationMode: 'API' },
+      }),
+    );
+  }
+  const levels = options.maxDuration
+    ? LEVELS.replaceAll('maxDuration: 4h', `maxDuration: ${options.maxDuration}`)
+    : LEVELS;
+  const loaded = parsePolicy(
+    `
+settings:
+  kubernetesUsername: "eks-access:{iamName}"
+  expiryWarning: 1s
+${levels}
+clusters:
+  ${cluster}:
+    region: ${p.aws.region}
+    accountId: "${p.aws.accountId}"
+    connection:
+      kubeconfig: { path: ${JSON.stringify(p.kube.adminKubeconfig)} }
+    identityMapping: ${mode}
+${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespaces:
+      - name: ${namespace}
+        approvers: { users: [U0APPROVER] }
+        channel: C0APPROVALS
+        levels: [k8s-test-role, view]
+`,
+    'test-policy',
+  );
+  const env = parseEnv({
+    REDIS_URL: p.redisUrl,
+    REDIS_PREFIX: `{${uniqueName('ea')}}`,
+    LOG_LEVEL: 'silent',
+    AWS_ENDPOINT_URL_IAM: p.aws.iamEndpoint,
+    AWS_ENDPOINT_URL_STS: p.aws.stsEndpoint,
+    AWS_ENDPOINT_URL_EKS: p.aws.eksEndpoint,
+  });
+  const runtime = await createRuntime(env, {
+    role: 'worker',
+    loaded,
+    awsCredentials: awsClientConfig('iam').credentials,
+    awsAuth: { [cluster]: awsAuth },
+  });
+  const notifier = new RecordingNotifier();
+  const deps = runtime.engineDeps(notifier);
+  const workers: RunningWorkers[] = [];
+  const template = mode === 'none' ? 'oidc:{iamName}' : 'eks-access:{iamName}';
+
+  const harness: Harness = {
+    cluster,
+    namespace,
+    mode,
+    awsAuth,
+    runtime,
+    deps,
+    notifier,
+    iam,
+    eks,
+    core,
+    async startWorker(o = {}) {
+      const running = await startWorkers(o.afterStep ? { ...deps, afterStep: o.afterStep } : deps, {
+        redis: runtime.redis,
+        prefix: env.REDIS_PREFIX,
+        scheduler: runtime.scheduler,
+        concurrency: 50,
+        reconcileEveryMs: o.reconcileEveryMs ?? 60_000,
+        ...(o.lockDuration ? { lockDuration: o.lockDuration, stalledInterval: o.lockDuration } : {}),
+      });
+      workers.push(running);
+      return running;
+    },
+    async person(name = uniqueName('alice')) {
+      await iam.send(new CreateUserCommand({ UserName: name }));
+      const principalArn = `arn:aws:iam::${p.aws.accountId}:user/${name}`;
+      const slackUserId = `U${randomBytes(5).toString('hex').toUpperCase()}`;
+      return { principalArn, slackUserId, username: renderUsername(template, { principalArn, slackUserId }) };
+    },
+    async approve(person, o = {}) {
+      const now = runtime.clock.now();
+      const grant: Grant = {
+        id: newGrantId((n) => randomBytes(n)),
+        version: 1,
+        status: 'approved',
+        requester: {
+          slackUserId: person.slackUserId,
+          principalArn: person.principalArn,
+          kubernetesUsername: renderUsername(template, person),
+        },
+        cluster,
+        namespace: o.namespace ?? namespace,
+        level: o.level ?? 'k8s-test-role',
+        durationSeconds: o.durationSeconds ?? 3600,
+        reason: 'INC-1 test',
+        requiredApprovals: 1,
+        approvals: [{ slackUserId: 'U0APPROVER', at: now }],
+        createdAt: now,
+        pendingUntil: now + 86_400_000,
+        decidedAt: now,
+        extensions: [],
+      };
+      await runtime.store.create(grant);
+      await runtime.scheduler.enqueueActivation(grant.id);
+      return grant;
+    },
+    async waitFor(grantId, statuses, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: Grant | undefined;
+      while (Date.now() < deadline) {
+        last = await runtime.store.get(grantId);
+        if (last && statuses.includes(last.status)) return last;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(
+        `grant ${grantId} is ${last?.status ?? 'missing'}, not ${statuses.join('|')} after ${timeoutMs} ms`,
+      );
+    },
+    async allowed(username, verb, resource, group, ns) {
+      const review = await authz.createSubjectAccessReview({
+        body: {
+          spec: {
+            user: username,
+            groups: ['system:authenticated'],
+            resourceAttributes: { verb, resource, group, namespace: ns },
+          },
+        },
+      });
+      return review.status?.allowed === true;
+    },
+    async roleExists(roleName) {
+      try {
+        await iam.send(new GetRoleCommand({ RoleName: roleName }));
+        return true;
+      } catch (error) {
+        if ((error as { name?: string }).name === 'NoSuchEntityException') return false;
+        throw error;
+      }
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await runtime.close();
+      await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+      await core.deleteNamespacedConfigMap({ ...awsAuth }).catch(() => undefined);
+    },
+  };
+  return harness;
+}
+
+/** Polls `check` until it returns true, failing with `what` after the deadline. */
+export async function eventually(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for: ${what}`);
+}
+
+export async function readAwsAuth(h: Harness): Promise<Record<string, string>> {
+  const cm = await h.core.readNamespacedConfigMap(h.awsAuth);
+  return cm.data ?? {};
+}
+
+export type { EngineStep };
