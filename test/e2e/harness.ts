@@ -123,7 +123,7 @@ ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
     SLACK_API_URL: slack.apiUrl,
     REDIS_URL: info.redisUrl,
     REDIS_PREFIX: prefix,
-    LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'warn',
+    LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'silent',
   });
   const logger = createLogger({ level: env.LOG_LEVEL, name: `bot-${tag}` });
   const redis = new Redis(info.redisUrl, { maxRetriesPerRequest: null });

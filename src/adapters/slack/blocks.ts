@@ -47,7 +47,10 @@ export function cut(text: string, max: number): string {
   return `${out}…`;
 }
 
-/** Our own hints may mention users and groups; everything else in them is escaped. */
+/**
+ * Escapes everything but user and group mentions: for our own hints, and for errors, which are only
+ * ever shown ephemerally to the person who caused them (no one else is notified).
+ */
 const escHint = (text: string): string =>
   esc(text).replace(/&lt;(@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+)&gt;/g, '<$1>');
 
@@ -303,7 +306,7 @@ export function auditLine(grant: Grant, action: string, actor: string, now: numb
 
 /** Any error as an ephemeral message: the headline for its kind, what happened, what to do. */
 export function errorMessage(error: AccessError): Message {
-  const detail = error.kind === 'internal' ? '' : esc(cut(error.message, 1500));
+  const detail = error.kind === 'internal' ? '' : escHint(cut(error.message, 1500));
   const hint = error.hint ? escHint(cut(error.hint, 1200)) : '';
   const text = [`*${ERROR_HEADLINES[error.kind]}*`, detail, hint].filter(Boolean).join('\n');
   return message(`${ERROR_HEADLINES[error.kind]}${detail ? `: ${detail}` : ''}`, [section(text)]);
