@@ -1,26 +1,21 @@
-// The CLI's view of the engine runtime: the store, the audit stream, break-glass endGrant and reconcile.
-// PROVISIONAL until src/bin/runtime.ts (the engine's shared composition) lands: store and audit only.
-import { Redis } from 'ioredis';
-import { RedisAuditLog } from '../adapters/redis/audit-log.js';
-import { RedisGrantStore } from '../adapters/redis/grant-store.js';
+// The CLI's view of the engine runtime (bin/runtime.ts): the store, the audit stream, break-glass
+// endGrant and reconcile. State changes are logged (no Slack needed: break-glass works when Slack is down).
+import { createLogger } from '../adapters/logger.js';
 import type { Env } from '../config/env.js';
 import type { LoadedPolicy } from '../config/load.js';
-import { AccessError } from '../domain/errors.js';
 import type { CliRuntime } from './cli.js';
+import { createRuntime, logNotifier } from './runtime.js';
 
-export async function buildCliRuntime(env: Env, _loaded: LoadedPolicy): Promise<CliRuntime> {
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
-  await redis.connect();
-  const unavailable = async (): Promise<never> => {
-    throw new AccessError('internal', 'this build has no engine runtime yet');
-  };
+export async function buildCliRuntime(env: Env, loaded: LoadedPolicy): Promise<CliRuntime> {
+  // Logs go to stderr: stdout is the command's output (JSON lines a script may pipe).
+  const logger = createLogger({ level: env.LOG_LEVEL, name: 'eks-access-cli', destination: process.stderr });
+  const runtime = await createRuntime(env, { role: 'cli', loaded, logger });
+  const engine = runtime.engine(logNotifier(runtime.logger));
   return {
-    store: new RedisGrantStore(redis, env.REDIS_PREFIX),
-    audit: new RedisAuditLog(redis, env.REDIS_PREFIX),
-    endGrant: unavailable,
-    reconcile: unavailable,
-    close: async () => {
-      redis.disconnect();
-    },
+    store: runtime.store,
+    audit: runtime.audit,
+    endGrant: (grantId, actor) => engine.endGrant(grantId, 'revoked', actor),
+    reconcile: (dryRun) => engine.reconcile(dryRun),
+    close: () => runtime.close(),
   };
 }

@@ -6,7 +6,8 @@
 // - rolebindings/roles in each listed namespace: a grant is a RoleBinding, inline levels a kept Role.
 // - `bind` by name on the ClusterRoles and kept Roles a namespace offers: the API server refuses to let
 //   anyone bind a role whose permissions they do not hold, unless they have `bind` on that role.
-// - `escalate` by name on the kept Roles: likewise for writing a Role with rules the bot lacks.
+// - `escalate` on roles where kept Roles live: likewise for writing a Role with rules the bot lacks
+//   (not limitable by name for create, see namespaceRules).
 // - aws-auth by name in kube-system (aws-auth clusters only).
 // - cluster-wide: SubjectAccessReviews (verify grants; SelfSubjectAccessReviews for `doctor`),
 //   read-only list/watch of RoleBindings (the reconciler finds our expired bindings with an empty
@@ -119,13 +120,14 @@ export function namespaceRules(needs: NamespaceNeeds): RbacRule[] {
         verbs: ['delete', 'get', 'patch', 'update'],
         resourceNames: needs.keptRoles,
       },
-      // Write the kept Role although the bot does not hold its rules, and bind it.
-      {
-        apiGroups: [RBAC],
-        resources: ['roles'],
-        verbs: ['bind', 'escalate'],
-        resourceNames: needs.keptRoles,
-      },
+      // Bind the kept Role although the bot does not hold its rules (the API server checks `bind` against
+      // the roleRef's name, so this can be limited by name).
+      { apiGroups: [RBAC], resources: ['roles'], verbs: ['bind'], resourceNames: needs.keptRoles },
+      // Write the kept Role although the bot does not hold its rules. The API server checks `escalate`
+      // against the request's name, which a create (POST to the collection) does not have: limited by
+      // name, creating the Role is refused (test/int/ops-rbac.int.test.ts proved it). So `escalate` is
+      // namespace-wide here; what the bot can then *bind* is still only the kept Roles above.
+      { apiGroups: [RBAC], resources: ['roles'], verbs: ['escalate'] },
     );
   }
   if (needs.clusterRoles.length > 0) {

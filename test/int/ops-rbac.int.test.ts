@@ -1,0 +1,181 @@
+// The engine running with ONLY the bot RBAC that `eks-access rbac render` ships, against a real
+// kube-apiserver: it can grant and revoke in a listed namespace (the API server's escalation checks pass
+// because of `bind`/`escalate` by name), and is refused everywhere else — unlisted namespaces, roles the
+// policy does not offer, Secrets.
+import { spawnSync } from 'node:child_process';
+import { ApiException, CoreV1Api, type KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApis, KubeRbac } from '../../src/adapters/k8s/rbac.js';
+import { parsePolicy } from '../../src/config/load.js';
+import { planGrant } from '../../src/domain/plan.js';
+import { renderRbacYaml } from '../../src/services/render-permissions.js';
+import { adminKubeConfig, kubeConfigAs, platform, uniqueName } from '../platform/context.js';
+
+async function statusOf(promise: Promise<unknown>): Promise<number> {
+  try {
+    await promise;
+    return 200;
+  } catch (error) {
+    if (error instanceof ApiException) return error.code;
+    throw error;
+  }
+}
+
+function kubectl(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(platform().kube.kubectl, ['--kubeconfig', platform().kube.adminKubeconfig, ...args], {
+    input,
+    encoding: 'utf8',
+  });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describe('the engine with only the shipped bot RBAC', () => {
+  const listed = uniqueName('ops-listed');
+  const other = uniqueName('ops-other');
+  const botUser = uniqueName('eks-access-bot');
+  const rbacName = uniqueName('eks-access-bot');
+  const alice = uniqueName('alice');
+  let admin: KubeConfig;
+  let bot: KubeConfig;
+  let rbac: KubeRbac;
+  let rendered: string;
+
+  const policy = parsePolicy(`
+levels:
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
+  deployer:
+    rules:
+      - apiGroups: [batch]
+        resources: [jobs]
+        verbs: [create, get, list]
+    defaultDuration: 1h
+    maxDuration: 4h
+clusters:
+  test:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { kubeconfig: {} }
+    identityMapping: none
+    usernameTemplate: "{slackUserId}"
+    namespaces:
+      - name: ${listed}
+        approvers: { users: [U0APPROVER] }
+        channel: C0APPROVAL
+        levels: [view, deployer]
+`).policy;
+
+  const plan = (level: string, namespace: string) =>
+    planGrant({
+      policy,
+      grant: {
+        id: uniqueName('ea').replaceAll('-', ''),
+        cluster: 'test',
+        namespace,
+        level,
+        requester: { slackUserId: 'U0ALICE', principalArn: '', kubernetesUsername: alice },
+      },
+      expiresAt: Date.now() + 3_600_000,
+    });
+
+  const aliceMay = (namespace: string, verb: string, resource: string, group: string) =>
+    rbac.allowed(alice, ['system:authenticated'], { namespace, verb, resource, group });
+
+  beforeAll(async () => {
+    admin = adminKubeConfig();
+    const core = admin.makeApiClient(CoreV1Api);
+    for (const name of [listed, other]) await core.createNamespace({ body: { metadata: { name } } });
+    rendered = renderRbacYaml(policy, 'test', {
+      subject: { kind: 'User', name: botUser },
+      name: rbacName,
+    }).text;
+    const applied = kubectl(['apply', '-f', '-'], rendered);
+    expect(applied.stderr).toBe('');
+    expect(applied.status).toBe(0);
+    bot = await kubeConfigAs(botUser);
+    rbac = new KubeRbac(new KubeApis(async () => bot));
+  });
+
+  afterAll(async () => {
+    kubectl(['delete', '--ignore-not-found', '-f', '-'], rendered);
+    const core = admin.makeApiClient(CoreV1Api);
+    for (const name of [listed, other]) await core.deleteNamespace({ name }).catch(() => undefined);
+  });
+
+  it('grants a kept Role (escalate + bind) and a ClusterRole (bind) in a listed namespace, then revokes', async () => {
+    const deployer = plan('deployer', listed);
+    expect(await aliceMay(listed, 'create', 'jobs', 'batch')).toBe(false);
+    // The bot holds no permission on jobs: only `escalate` lets it write this Role, only `bind` bind it.
+    await rbac.applyRole(deployer.role!);
+    await rbac.applyRoleBinding(deployer.roleBinding);
+    expect(await aliceMay(listed, 'create', 'jobs', 'batch')).toBe(true);
+
+    const view = plan('view', listed);
+    await rbac.applyRoleBinding(view.roleBinding);
+    expect(await aliceMay(listed, 'list', 'configmaps', '')).toBe(true);
+
+    // The reconciler's cluster-wide read works.
+    const found = (await rbac.listBindings()).map((b) => b.name);
+    expect(found).toEqual(
+      expect.arrayContaining([deployer.roleBinding.metadata.name, view.roleBinding.metadata.name]),
+    );
+
+    // Replace (a retried activation) is allowed too.
+    await rbac.applyRoleBinding(deployer.roleBinding);
+
+    await rbac.deleteRoleBinding(listed, deployer.roleBinding.metadata.name);
+    await rbac.deleteRoleBinding(listed, view.roleBinding.metadata.name);
+    expect(await rbac.deleteRoleIfUnused(listed, deployer.role!.metadata.name)).toBe(true);
+    expect(await aliceMay(listed, 'create', 'jobs', 'batch')).toBe(false);
+    expect(await aliceMay(listed, 'list', 'configmaps', '')).toBe(false);
+  });
+
+  it('is refused in a namespace the policy does not list', async () => {
+    const api = bot.makeApiClient(RbacAuthorizationV1Api);
+    const outside = plan('view', other);
+    expect(
+      await statusOf(api.createNamespacedRoleBinding({ namespace: other, body: outside.roleBinding })),
+    ).toBe(403);
+    const keptOutside = plan('deployer', other);
+    expect(await statusOf(api.createNamespacedRole({ namespace: other, body: keptOutside.role! }))).toBe(403);
+    // Through the engine's adapter the refusal is an admin's problem, not a transient one.
+    await expect(rbac.applyRoleBinding(outside.roleBinding)).rejects.toMatchObject({ kind: 'misconfigured' });
+  });
+
+  it('cannot bind a ClusterRole the policy does not offer there, nor bind any other Role', async () => {
+    const api = bot.makeApiClient(RbacAuthorizationV1Api);
+    const binding = plan('view', listed).roleBinding;
+    const toAdmin = { ...binding, roleRef: { ...binding.roleRef, name: 'admin' } };
+    expect(await statusOf(api.createNamespacedRoleBinding({ namespace: listed, body: toAdmin }))).toBe(403);
+    // `escalate` cannot be limited by name for create, so the bot can write another Role in a listed
+    // namespace — but it cannot bind it to anyone, which is what would give the Role any effect.
+    const role = plan('deployer', listed).role!;
+    const foreign = { ...role, metadata: { ...role.metadata, name: uniqueName('not-ours') } };
+    expect(await statusOf(api.createNamespacedRole({ namespace: listed, body: foreign }))).toBe(200);
+    const toForeign = {
+      ...binding,
+      roleRef: { ...binding.roleRef, kind: 'Role', name: foreign.metadata.name },
+    };
+    expect(await statusOf(api.createNamespacedRoleBinding({ namespace: listed, body: toForeign }))).toBe(403);
+    expect(await statusOf(api.deleteNamespacedRole({ namespace: listed, name: foreign.metadata.name }))).toBe(
+      403,
+    );
+  });
+
+  it('cannot read Secrets, or write anything cluster-wide', async () => {
+    const core = bot.makeApiClient(CoreV1Api);
+    expect(await statusOf(core.listNamespacedSecret({ namespace: listed }))).toBe(403);
+    expect(await statusOf(core.listSecretForAllNamespaces())).toBe(403);
+    const api = bot.makeApiClient(RbacAuthorizationV1Api);
+    expect(
+      await statusOf(
+        api.createClusterRoleBinding({
+          body: {
+            metadata: { name: uniqueName('escalate') },
+            subjects: [{ kind: 'User', name: botUser, apiGroup: 'rbac.authorization.k8s.io' }],
+            roleRef: { kind: 'ClusterRole', name: 'cluster-admin', apiGroup: 'rbac.authorization.k8s.io' },
+          },
+        }),
+      ),
+    ).toBe(403);
+  });
+});
