@@ -3,7 +3,13 @@
 // because of `bind`/`escalate` by name), and is refused everywhere else — unlisted namespaces, roles the
 // policy does not offer, Secrets.
 import { spawnSync } from 'node:child_process';
-import { ApiException, CoreV1Api, type KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoreV1Api,
+  type KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1Role,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApis, KubeRbac } from '../../src/adapters/k8s/rbac.js';
 import { parsePolicy } from '../../src/config/load.js';
@@ -11,15 +17,12 @@ import { planGrant } from '../../src/domain/plan.js';
 import { renderRbacYaml } from '../../src/services/render-permissions.js';
 import { adminKubeConfig, kubeConfigAs, platform, uniqueName } from '../platform/context.js';
 
-async function statusOf(promise: Promise<unknown>): Promise<number> {
-  try {
-    await promise;
-    return 200;
-  } catch (error) {
-    if (error instanceof ApiException) return error.code;
-    throw error;
-  }
-}
+/** The HTTP status a call ends with: 200, or the ApiException's code (anything else is a test failure). */
+const statusOf = (call: Promise<unknown>): Promise<number> =>
+  call.then(
+    () => 200,
+    (error: unknown) => (error instanceof ApiException ? error.code : Promise.reject(error)),
+  );
 
 function kubectl(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
   const run = spawnSync(platform().kube.kubectl, ['--kubeconfig', platform().kube.adminKubeconfig, ...args], {
@@ -136,7 +139,9 @@ clusters:
       await statusOf(api.createNamespacedRoleBinding({ namespace: other, body: outside.roleBinding })),
     ).toBe(403);
     const keptOutside = plan('deployer', other);
-    expect(await statusOf(api.createNamespacedRole({ namespace: other, body: keptOutside.role! }))).toBe(403);
+    expect(
+      await statusOf(api.createNamespacedRole({ namespace: other, body: keptOutside.role as V1Role })),
+    ).toBe(403);
     // Through the engine's adapter the refusal is an admin's problem, not a transient one.
     await expect(rbac.applyRoleBinding(outside.roleBinding)).rejects.toMatchObject({ kind: 'misconfigured' });
   });
@@ -150,7 +155,9 @@ clusters:
     // namespace — but it cannot bind it to anyone, which is what would give the Role any effect.
     const role = plan('deployer', listed).role!;
     const foreign = { ...role, metadata: { ...role.metadata, name: uniqueName('not-ours') } };
-    expect(await statusOf(api.createNamespacedRole({ namespace: listed, body: foreign }))).toBe(200);
+    expect(await statusOf(api.createNamespacedRole({ namespace: listed, body: foreign as V1Role }))).toBe(
+      200,
+    );
     const toForeign = {
       ...binding,
       roleRef: { ...binding.roleRef, kind: 'Role', name: foreign.metadata.name },
