@@ -1,0 +1,183 @@
+// `eks-access doctor` against real servers: a healthy set-up passes (exit 0); a broken one — Redis not
+// listening, a wrong Slack token, an unreachable API server, an unparseable aws-auth — names each
+// problem with a fix and exits non-zero.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { doctorProbes } from '../../src/adapters/doctor-probes.js';
+import { runCli } from '../../src/bin/cli.js';
+import { parsePolicy } from '../../src/config/load.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { renderRbacYaml } from '../../src/services/render-permissions.js';
+import {
+  adminKubeConfig,
+  awsClientConfig,
+  kubeconfigFor,
+  platform,
+  uniqueName,
+} from '../platform/context.js';
+import { FakeSlack } from '../support/slack/index.js';
+
+const kubectl = (args: string[], input?: string) =>
+  spawnSync(platform().kube.kubectl, ['--kubeconfig', platform().kube.adminKubeconfig, ...args], {
+    input,
+    encoding: 'utf8',
+  });
+
+describe('eks-access doctor', () => {
+  const namespace = uniqueName('ops-doctor');
+  const botUser = uniqueName('eks-access-bot');
+  const rbacName = uniqueName('eks-access-bot');
+  const dir = () => platform().runDir;
+  let slack: FakeSlack;
+  let botKubeconfig: string;
+  let rendered: string;
+  let unreachableKubeconfig: string;
+
+  const policyFor = (clusters: Record<string, string>) => `
+levels:
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
+clusters:
+${Object.entries(clusters)
+  .map(
+    ([name, kubeconfig]) => `
+  ${name}:
+    region: eu-west-1
+    accountId: "${platform().aws.accountId}"
+    connection: { kubeconfig: { path: "${kubeconfig}" } }
+    identityMapping: aws-auth
+    namespaces:
+      - name: ${namespace}
+        approvers: { users: [U0APPROVER] }
+        channel: C0APPROVAL
+        levels: [view]`,
+  )
+  .join('')}
+`;
+
+  async function runDoctor(env: Record<string, string>, policyText: string) {
+    const policyFile = join(dir(), `${uniqueName('doctor-policy')}.yaml`);
+    writeFileSync(policyFile, policyText);
+    let out = '';
+    const code = await runCli(
+      ['doctor'],
+      { env: { POLICY_FILE: policyFile, ...env }, out: (t) => (out += t), err: (t) => (out += t) },
+      {
+        probes: (parsedEnv, loadConfig) =>
+          doctorProbes({
+            env: parsedEnv,
+            loadConfig,
+            clock: systemClock,
+            credentials: awsClientConfig('sts').credentials,
+            // This test's aws-auth lives in its own namespace, never in the shared kube-system.
+            awsAuth: { main: { namespace, name: 'aws-auth' }, down: { namespace, name: 'aws-auth' } },
+          }),
+      },
+    );
+    return { code, out };
+  }
+
+  const healthyEnv = () => ({
+    REDIS_URL: platform().redisUrl,
+    SLACK_BOT_TOKEN: slack.botToken,
+    SLACK_API_URL: slack.apiUrl,
+    AWS_ENDPOINT_URL_STS: platform().aws.stsEndpoint,
+  });
+
+  const setAwsAuth = (mapRoles: string) =>
+    adminKubeConfig()
+      .makeApiClient(CoreV1Api)
+      .replaceNamespacedConfigMap({
+        name: 'aws-auth',
+        namespace,
+        body: { metadata: { name: 'aws-auth', namespace }, data: { mapRoles } },
+      });
+
+  beforeAll(async () => {
+    slack = await FakeSlack.start();
+    const core = adminKubeConfig().makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: {
+        metadata: { name: 'aws-auth' },
+        data: { mapRoles: '- rolearn: arn:aws:iam::1:role/node\n  username: node\n' },
+      },
+    });
+    // The bot's identity gets exactly the rendered RBAC, plus reading this test's aws-auth copy.
+    const policy = parsePolicy(policyFor({ main: 'unused' })).policy;
+    rendered =
+      renderRbacYaml(policy, 'main', { subject: { kind: 'User', name: botUser }, name: rbacName }).text +
+      `---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: test-aws-auth, namespace: ${namespace} }
+rules: [{ apiGroups: [""], resources: [configmaps], verbs: [get], resourceNames: [aws-auth] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: test-aws-auth, namespace: ${namespace} }
+subjects: [{ kind: User, name: ${botUser}, apiGroup: rbac.authorization.k8s.io }]
+roleRef: { kind: Role, name: test-aws-auth, apiGroup: rbac.authorization.k8s.io }
+`;
+    expect(kubectl(['apply', '-f', '-'], rendered).status).toBe(0);
+    botKubeconfig = await kubeconfigFor(botUser);
+    unreachableKubeconfig = join(dir(), `${uniqueName('unreachable')}.kubeconfig`);
+    // Same identity, but an API server address nothing listens on.
+    writeFileSync(
+      unreachableKubeconfig,
+      readFileSync(botKubeconfig, 'utf8').replace(platform().kube.server, 'https://127.0.0.1:9'),
+    );
+  });
+
+  afterAll(async () => {
+    kubectl(['delete', '--ignore-not-found', '-f', '-'], rendered);
+    await adminKubeConfig()
+      .makeApiClient(CoreV1Api)
+      .deleteNamespace({ name: namespace })
+      .catch(() => undefined);
+    await slack?.close();
+  });
+
+  it('passes against a healthy set-up', async () => {
+    const { code, out } = await runDoctor(healthyEnv(), policyFor({ main: botKubeconfig }));
+    expect(out).toContain('✓ config');
+    expect(out).toContain('✓ slack');
+    expect(out).toContain('✓ redis  reachable, maxmemory-policy noeviction');
+    expect(out).toMatch(/✓ cluster main: aws identity {2}arn:aws:/);
+    expect(out).toMatch(/✓ cluster main: bot permissions {2}all \d+ permissions granted/);
+    expect(out).toContain('✓ cluster main: aws-auth  parseable, 1 mapRoles entries');
+    expect(out).not.toContain('✗');
+    expect(code).toBe(0);
+  });
+
+  it('names every problem of a broken set-up, with a fix, and exits non-zero', async () => {
+    await setAwsAuth('- rolearn: [unclosed\n');
+    try {
+      const { code, out } = await runDoctor(
+        { ...healthyEnv(), REDIS_URL: 'redis://127.0.0.1:9', SLACK_BOT_TOKEN: 'xoxb-not-the-real-one' },
+        policyFor({ main: botKubeconfig, down: unreachableKubeconfig }),
+      );
+      expect(out).toMatch(/✗ slack {2}Slack refused the bot token: invalid_auth\n {4}fix: /);
+      expect(out).toMatch(/✗ redis {2}Redis is not reachable at redis:\/\/127\.0\.0\.1:9\n {4}fix: /);
+      expect(out).toMatch(/✗ cluster down: api server {2}.*\n {4}fix: /);
+      expect(out).toMatch(/✗ cluster main: aws-auth {2}ConfigMap .*mapRoles is not valid YAML/);
+      expect(out).toContain('✓ cluster main: api server');
+      expect(out).not.toContain('xoxb-not-the-real-one');
+      expect(out).toContain('4 check(s) failed');
+      expect(code).toBe(1);
+    } finally {
+      await setAwsAuth('- rolearn: arn:aws:iam::1:role/node\n  username: node\n');
+    }
+  });
+
+  it('reports missing bot permissions when the RBAC is not applied', async () => {
+    const stranger = await kubeconfigFor(uniqueName('not-the-bot'));
+    const { code, out } = await runDoctor(healthyEnv(), policyFor({ main: stranger }));
+    expect(out).toMatch(/✗ cluster main: bot permissions {2}missing \d+ of \d+: .*bind/);
+    expect(out).toContain('fix: Apply the bot RBAC: eks-access rbac render --cluster main');
+    expect(code).toBe(1);
+  });
+});
