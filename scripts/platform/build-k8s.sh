@@ -23,7 +23,7 @@ fi
 # --check: report where the binaries would be without building them (used by the test platform, which
 # must fail with a hint rather than start a 10-minute build inside a test run).
 if [[ "${1:-}" == "--check" ]]; then
-  echo "build-k8s: kube-apiserver/kubectl/etcd ($K8S_VERSION, etcd $ETCD_VERSION) are not all built in $BIN;" \
+  echo "build-k8s: kube-apiserver/kube-controller-manager/kubectl/etcd ($K8S_VERSION, etcd $ETCD_VERSION) are not all built in $BIN;" \
     "run scripts/platform/install.sh (or scripts/platform/build-k8s.sh) first" >&2
   exit 3
 fi

@@ -62,6 +62,7 @@ describe('Kubernetes (real kube-apiserver with RBAC)', () => {
   });
 
   afterAll(async () => {
+    if (admin === undefined) return; // beforeAll failed: nothing to clean up
     await admin.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace });
   });
 

@@ -19,7 +19,8 @@ export function platform(): PlatformInfo {
   const info = inject('platform');
   if (!info) {
     throw new Error(
-      'no test platform: run this file in the vitest project "int" (its globalSetup starts it)',
+      inject('platformError') ??
+        'no test platform: run this file in the vitest project "int" (its globalSetup starts it)',
     );
   }
   return info;

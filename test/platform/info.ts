@@ -34,6 +34,8 @@ export interface PlatformInfo {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    platform: PlatformInfo;
+    platform: PlatformInfo | undefined;
+    /** Why the platform did not start; every test that needs it fails with this message. */
+    platformError: string | undefined;
   }
 }
