@@ -1,0 +1,100 @@
+// Metrics derived from grant state changes (through the Notifier decorator) and the health server's
+// three endpoints, over real HTTP on loopback.
+import { afterEach, describe, expect, it } from 'vitest';
+import { type HealthServer, startHealthServer } from '../../src/adapters/http/health-server.js';
+import { createMetrics, instrumentNotifier, instrumentWorker } from '../../src/adapters/metrics.js';
+import type { Grant } from '../../src/domain/grant.js';
+import type { GrantEvent } from '../../src/ports/notifier.js';
+
+const T0 = Date.parse('2026-01-01T10:00:00Z');
+const grant = (changes: Partial<Grant>): Grant =>
+  ({ id: 'ea-abcdefgh', status: 'active', version: 1, ...changes }) as Grant;
+
+describe('metrics', () => {
+  it('turns a grant life into outcomes, activation latency and revocation lag, even if chat fails', async () => {
+    const metrics = createMetrics({ activeGrants: async () => 3 }, { defaultMetrics: false });
+    const seen: string[] = [];
+    const notifier = instrumentNotifier(
+      {
+        grantChanged: async (_g, e) => {
+          seen.push(e.kind);
+          if (e.kind === 'ended') throw new Error('slack down');
+        },
+      },
+      metrics,
+    );
+    const events: [Partial<Grant>, GrantEvent][] = [
+      [{ status: 'pending' }, { kind: 'requested' }],
+      [
+        { status: 'approved', decidedAt: T0 },
+        { kind: 'approved', by: 'U1' },
+      ],
+      [{ decidedAt: T0, activatedAt: T0 + 4_000 }, { kind: 'activated' }],
+      [
+        { status: 'expired', endReason: 'expired', expiresAt: T0 + 60_000, endedAt: T0 + 75_000 },
+        { kind: 'ended' },
+      ],
+    ];
+    for (const [changes, event] of events) {
+      await notifier.grantChanged(grant(changes), event).catch(() => undefined);
+    }
+    expect(seen).toEqual(['requested', 'approved', 'activated', 'ended']);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('eks_access_requests_total{outcome="activated"} 1');
+    expect(text).toContain('eks_access_requests_total{outcome="ended_expired"} 1');
+    expect(text).toContain('eks_access_activation_seconds_sum 4');
+    expect(text).toContain('eks_access_revocation_lag_seconds_sum 15');
+    expect(text).toContain('eks_access_active_grants 3');
+  });
+
+  it('counts retried and finally failed jobs apart', async () => {
+    const metrics = createMetrics({}, { defaultMetrics: false });
+    const listeners: Record<string, (...args: never[]) => void> = {};
+    instrumentWorker(
+      {
+        name: 'revoke',
+        on: (event: string, listener: (...args: never[]) => void) => (listeners[event] = listener),
+      },
+      metrics,
+    );
+    const failed = listeners['failed'] as (job: unknown, error: Error) => void;
+    failed({ attemptsMade: 1, opts: { attempts: 5 } }, new Error('throttled'));
+    failed({ attemptsMade: 5, opts: { attempts: 5 } }, new Error('throttled'));
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('eks_access_jobs_total{queue="revoke",result="retried"} 1');
+    expect(text).toContain('eks_access_jobs_total{queue="revoke",result="failed"} 1');
+  });
+});
+
+describe('health server', () => {
+  let server: HealthServer | undefined;
+  afterEach(async () => server?.close());
+
+  it('is alive, ready only when every check passes, and serves /metrics', async () => {
+    let redisUp = true;
+    const metrics = createMetrics({}, { defaultMetrics: false });
+    server = await startHealthServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry: metrics.registry,
+      checks: {
+        redis: async () => {
+          if (!redisUp) throw new Error('Redis did not answer');
+        },
+        slack: async () => undefined,
+      },
+    });
+    const get = (path: string) => fetch(`http://127.0.0.1:${server?.port}${path}`);
+    expect((await get('/healthz')).status).toBe(200);
+    expect((await get('/readyz')).status).toBe(200);
+    redisUp = false;
+    const unready = await get('/readyz');
+    expect(unready.status).toBe(503);
+    expect(await unready.json()).toEqual({
+      ready: false,
+      checks: { redis: 'Redis did not answer', slack: 'ok' },
+    });
+    expect(await (await get('/metrics')).text()).toContain('# TYPE eks_access_requests_total counter');
+    expect((await get('/nope')).status).toBe(404);
+  });
+});
