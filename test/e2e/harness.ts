@@ -3,17 +3,24 @@
 // cluster is the platform's kube-apiserver. Tests drive it through the fake and read what it recorded.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { BullScheduler } from '../../src/adapters/queue/bull-scheduler.js';
+import { startWorkers } from '../../src/adapters/queue/workers.js';
 import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
 import { RedisGrantStore } from '../../src/adapters/redis/grant-store.js';
+import { RedisLocks } from '../../src/adapters/redis/locks.js';
+import { slackClient } from '../../src/adapters/slack/app.js';
+import { SlackNotifier } from '../../src/adapters/slack/notifier.js';
 import { type RunningBot, startBot } from '../../src/bin/bot.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import type { Policy } from '../../src/config/policy.js';
 import { systemClock } from '../../src/domain/clock.js';
-import { AccessError } from '../../src/domain/errors.js';
 import type { Grant } from '../../src/domain/grant.js';
 import type { EngineOps } from '../../src/services/deps.js';
+import { endGrant } from '../../src/services/end-grant.js';
+import type { EngineDeps } from '../../src/services/engine.js';
+import { applyExtension } from '../../src/services/extend-grant.js';
 import { platform } from '../platform/context.js';
 import { FakeSlack, type Obj, sendInteraction, sendSlashCommand } from '../support/slack/index.js';
 
@@ -32,7 +39,8 @@ export interface HarnessOptions {
   pendingTimeout?: string;
   expiryWarning?: string;
   levelDuration?: { default: string; max: string };
-  engine?: (h: Omit<Harness, 'engine'>) => EngineOps;
+  /** Run the engine's BullMQ workers in-process (activation, expiry, reminders). */
+  worker?: boolean;
 }
 
 export interface Harness {
@@ -130,9 +138,6 @@ ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
   const store = new RedisGrantStore(redis, prefix);
   const audit = new RedisAuditLog(redis, prefix);
   const scheduler = new BullScheduler(redis, prefix, systemClock);
-  const notWired = async (): Promise<never> => {
-    throw new AccessError('unavailable', 'the engine is not running in this test');
-  };
   const partial = {
     slack,
     redis,
@@ -145,7 +150,38 @@ ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
     scheduler,
     signingSecret,
   };
-  const engine = options.engine?.(partial as never) ?? { endGrant: notWired, applyExtension: notWired };
+  // The engine's worker, in-process, reporting through a notifier built like the worker builds it.
+  const workerNotifier = new SlackNotifier({
+    client: slackClient(env),
+    policy,
+    store,
+    clock: systemClock,
+    logger,
+  });
+  const engineDeps: EngineDeps = {
+    store,
+    audit,
+    scheduler,
+    notifier: workerNotifier,
+    locks: new RedisLocks(redis, prefix),
+    clock: systemClock,
+    clusters: new PolicyClusterConnections({ policy, env, clock: systemClock }),
+    policy,
+    logger,
+  };
+  const workers = options.worker
+    ? await startWorkers(engineDeps, {
+        redis,
+        prefix,
+        scheduler,
+        concurrency: 4,
+        reconcileEveryMs: 3_600_000,
+      })
+    : undefined;
+  const engine: EngineOps = {
+    endGrant: (id, reason, actor) => endGrant(engineDeps, id, reason, actor),
+    applyExtension: (id, seconds, actor, auto) => applyExtension(engineDeps, id, seconds, actor, auto),
+  };
   const bot = await startBot(
     { env, policy, logger, clock: systemClock, store, audit, scheduler, engine },
     { port: 0 },
@@ -198,6 +234,7 @@ ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
     },
     async close() {
       await bot.stop();
+      await workers?.close();
       for (const name of ['activate', 'revoke', 'remind'] as const) await scheduler.queue(name).close();
       const keys = await redis.keys(`${prefix}*`);
       if (keys.length > 0) await redis.del(...keys);

@@ -265,15 +265,15 @@ describe('deciding', () => {
     const { id } = await request(h);
     const home = await h.slack.waitFor(
       'views.publish',
-      (c) => c.args.user_id === ALICE && blocksText(c.args.view.blocks).includes(id),
+      (c) => c.args.user_id === ALICE && blocksText(c.args.view.blocks as never).includes(id),
     );
-    expect(blocksText(home.args.view.blocks)).toContain('Your pending requests');
+    expect(blocksText(home.args.view.blocks as never)).toContain('Your pending requests');
     const anaHome = await h.slack.waitFor(
       'views.publish',
-      (c) => c.args.user_id === ANA && blocksText(c.args.view.blocks).includes(id),
+      (c) => c.args.user_id === ANA && blocksText(c.args.view.blocks as never).includes(id),
     );
-    expect(blocksText(anaHome.args.view.blocks)).toContain('Waiting for your approval');
-    expect(blocksText(anaHome.args.view.blocks)).toContain('INC-123 checkout errors');
+    expect(blocksText(anaHome.args.view.blocks as never)).toContain('Waiting for your approval');
+    expect(blocksText(anaHome.args.view.blocks as never)).toContain('INC-123 checkout errors');
   });
 });
 

@@ -56,7 +56,8 @@ export class SlackNotifier implements Notifier {
     if (dm) await this.#step('requester DM', () => this.dm(latest.requester.slackUserId, dm));
     const channel = this.#deps.policy.settings.auditChannel;
     if (channel) {
-      const actor = 'by' in event ? event.by : 'system';
+      const actor =
+        'by' in event ? event.by : event.kind === 'requested' ? latest.requester.slackUserId : 'system';
       await this.#step('audit channel', () =>
         this.#deps.client.chat.postMessage({ channel, ...auditLine(latest, event.kind, actor, now) }),
       );
