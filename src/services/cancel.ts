@@ -1,5 +1,5 @@
-// Use cases that stop a request or a grant early: the requester withdraws a pending request, a pending
-// request lapses, the requester gives access back ("done"), an approver revokes it.
+// Use cases that stop a request or a grant early: the requester withdraws a pending request, the
+// requester gives access back ("done"), an approver revokes it. (Lapsing is the engine's reminder job.)
 import { isApprover, namespacePolicyFor } from '../domain/decisions.js';
 import { conflict, forbidden } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
@@ -9,36 +9,11 @@ import { type FlowDeps, mustGet, updateGrant } from './deps.js';
 
 /** The requester withdraws a request nobody has decided yet. */
 export async function cancelRequest(deps: FlowDeps, grantId: string, who: string): Promise<Grant> {
-  return cancelPending(deps, grantId, who, (g) => {
-    if (g.requester.slackUserId !== who) {
-      throw forbidden('Only the requester can cancel a request', 'Approvers can Deny it instead.');
-    }
-  });
-}
-
-/** The pending-timeout job: a request nobody decided in time lapses. Repeating it is a no-op. */
-export async function lapsePending(deps: FlowDeps, grantId: string): Promise<Grant | undefined> {
-  const grant = await deps.store.get(grantId);
-  if (grant?.status !== 'pending') return grant;
-  if (deps.clock.now() < grant.pendingUntil) return grant;
-  try {
-    return await cancelPending(deps, grantId, 'system', () => undefined);
-  } catch (error) {
-    // Decided between our read and our write: the decision stands.
-    if ((error as { kind?: string }).kind === 'conflict') return deps.store.get(grantId);
-    throw error;
-  }
-}
-
-async function cancelPending(
-  deps: FlowDeps,
-  grantId: string,
-  who: string,
-  check: (g: Grant) => void,
-): Promise<Grant> {
   const now = deps.clock.now();
   const after = await updateGrant(deps, grantId, (current) => {
-    check(current);
+    if (current.requester.slackUserId !== who) {
+      throw forbidden('Only the requester can cancel a request', 'Approvers can Deny it instead.');
+    }
     if (current.status !== 'pending') {
       throw conflict(
         `Request ${grantId} is already ${current.status}`,
@@ -47,15 +22,14 @@ async function cancelPending(
     }
     return transition(current, 'cancelled', { endedAt: now, endedBy: who });
   });
-  const why = who === 'system' ? 'nobody decided in time' : 'withdrawn by the requester';
   await deps.audit.append({
-    action: who === 'system' ? 'lapsed' : 'cancelled',
+    action: 'cancelled',
     actor: who,
     grantId,
     at: now,
     details: { cluster: after.cluster, namespace: after.namespace, level: after.level, to: 'cancelled' },
   });
-  await deps.notifier.grantChanged(after, { kind: 'cancelled', by: who, why });
+  await deps.notifier.grantChanged(after, { kind: 'cancelled', by: who, why: 'withdrawn by the requester' });
   return after;
 }
 
