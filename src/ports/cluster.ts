@@ -42,6 +42,8 @@ export interface IdentityMapping {
   upsert(entry: MappingEntry): Promise<void>;
   /** Removes the entry for `roleArn`; a missing entry is success. Never touches other entries. */
   remove(roleArn: string): Promise<void>;
+  /** Reads only: throws `misconfigured` when the mapping cannot be edited safely (aws-auth unparseable). */
+  preflight(): Promise<void>;
   /** Our entries (role ARN under `pathPrefix`). Empty for `none`. */
   list(pathPrefix: string): Promise<MappingEntry[]>;
 }

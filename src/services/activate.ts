@@ -81,6 +81,7 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   // Provisional expiry while applying; the real clock starts once the access is usable (below).
   let plan = planGrant({ policy: deps.policy, grant, expiresAt: deps.clock.now() + durationMs });
   const checks = await checksFor(backends, plan, level as NonNullable<typeof level>);
+  await backends.mapping.preflight();
 
   progress.wrote = true;
   await applyRbac(deps, backends, plan);

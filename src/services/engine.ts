@@ -144,12 +144,17 @@ export async function syncIdentity(
   }
   const role = personalRoleFor(deps.policy, { ...person, expiresAt: now });
   // Mapping first: from this moment the role no longer reaches the cluster, whatever IAM does next.
-  await backends.mapping.remove(role.arn);
+  // If the mapping cannot be edited (aws-auth broken by hand), still retire the role, then report it.
+  const unmapped = await backends.mapping.remove(role.arn).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   await backends.iam.retireRole(
     personalRoleName(person.cluster, person.principalArn),
     person.principalArn,
     now,
   );
+  if (unmapped) throw unmapped;
   return { needed };
 }
 

@@ -256,7 +256,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
       }
     },
     async close() {
-      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all(workers.map((w) => w.close(true)));
       await runtime.close();
       await core.deleteNamespace({ name: namespace }).catch(() => undefined);
       await core.deleteNamespacedConfigMap({ ...awsAuth }).catch(() => undefined);

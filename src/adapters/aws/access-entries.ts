@@ -69,6 +69,9 @@ export class EksAccessEntries implements IdentityMapping {
     }
   }
 
+  /** Nothing to check without writing: EKS validates each entry on create. */
+  async preflight(): Promise<void> {}
+
   async remove(roleArn: string): Promise<void> {
     try {
       await this.#eks.send(
@@ -109,6 +112,7 @@ export class EksAccessEntries implements IdentityMapping {
 export const noMapping: IdentityMapping = {
   mode: 'none',
   upsert: async () => {},
+  preflight: async () => {},
   remove: async () => {},
   list: async () => [],
 };

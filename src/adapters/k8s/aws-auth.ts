@@ -46,6 +46,11 @@ export class AwsAuthMapping implements IdentityMapping {
     return this.#enqueue({ kind: 'remove', roleArn });
   }
 
+  async preflight(): Promise<void> {
+    const configMap = await this.#read();
+    parseMapRoles(configMap?.data?.['mapRoles'] ?? '', this.#label());
+  }
+
   async list(pathPrefix: string): Promise<MappingEntry[]> {
     const configMap = await this.#read();
     const text = configMap?.data?.['mapRoles'] ?? '';

@@ -25,8 +25,8 @@ export interface WorkerOptions {
 
 export interface RunningWorkers {
   workers: Worker[];
-  /** Stops taking jobs, waits for running ones, closes connections. */
-  close(): Promise<void>;
+  /** Stops taking jobs, waits for running ones (unless `force`), closes connections. */
+  close(force?: boolean): Promise<void>;
 }
 
 export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Promise<RunningWorkers> {
@@ -83,8 +83,8 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
     );
   return {
     workers,
-    close: async () => {
-      await Promise.all(workers.map((w) => w.close()));
+    close: async (force = false) => {
+      await Promise.all(workers.map((w) => w.close(force)));
       // Connections we pass in are ours to close; BullMQ closes only those it created.
       await Promise.all(connections.map((c) => c.quit().catch(() => undefined)));
     },
