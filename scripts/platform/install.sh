@@ -39,6 +39,7 @@ k8s_bin="$(bash "$here/build-k8s.sh")"
 venv="$CACHE/venv"
 want="moto[server]==$MOTO_VERSION ministack==$MINISTACK_VERSION"
 if [[ ! -x "$venv/bin/moto_server" || ! -x "$venv/bin/ministack" || "$(cat "$venv/.pinned" 2>/dev/null)" != "$want" ]]; then
+  command -v python3 >/dev/null || apt_install python3 python3-venv
   python3 -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null \
     || die "python3 >= 3.10 is needed for moto/ministack (apt-get install python3 python3-venv)"
   rm -rf "$venv"
