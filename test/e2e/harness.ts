@@ -2,6 +2,7 @@
 // Slack, real Redis (a unique key prefix per harness), the real BullMQ scheduler, a policy whose
 // cluster is the platform's kube-apiserver. Tests drive it through the fake and read what it recorded.
 import { randomBytes } from 'node:crypto';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
 import { createLogger } from '../../src/adapters/logger.js';
@@ -21,7 +22,7 @@ import type { EngineOps } from '../../src/services/deps.js';
 import { endGrant } from '../../src/services/end-grant.js';
 import type { EngineDeps } from '../../src/services/engine.js';
 import { applyExtension } from '../../src/services/extend-grant.js';
-import { platform } from '../platform/context.js';
+import { adminKubeConfig, platform } from '../platform/context.js';
 import { FakeSlack, type Obj, sendInteraction, sendSlashCommand } from '../support/slack/index.js';
 
 export const ALICE = 'U0ALICE'; // requester, mapped to an IAM user
@@ -39,6 +40,8 @@ export interface HarnessOptions {
   pendingTimeout?: string;
   expiryWarning?: string;
   levelDuration?: { default: string; max: string };
+  /** Create the namespace on the kube-apiserver (and delete it on close). */
+  createNamespace?: boolean;
   /** Run the engine's BullMQ workers in-process (activation, expiry, reminders). */
   worker?: boolean;
 }
@@ -111,6 +114,8 @@ clusters:
         levels: [debug, view]
 ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
 `);
+  const k8s = adminKubeConfig().makeApiClient(CoreV1Api);
+  if (options.createNamespace) await k8s.createNamespace({ body: { metadata: { name: namespace } } });
   const slack = await FakeSlack.start({
     users: [
       { id: ALICE, name: 'alice', email: 'alice@example.com' },
@@ -233,6 +238,7 @@ ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
       return Promise.all(keys.map(async (k) => JSON.parse((await redis.get(k)) ?? '{}') as Grant));
     },
     async close() {
+      if (options.createNamespace) await k8s.deleteNamespace({ name: namespace }).catch(() => undefined);
       await bot.stop();
       await workers?.close();
       for (const name of ['activate', 'revoke', 'remind'] as const) await scheduler.queue(name).close();
@@ -258,4 +264,19 @@ export async function ephemeralTo(
     slack.waitFor('chat.postEphemeral', (c) => c.args.user === user && match(textOf(c.args)), { after }),
   ]);
   return textOf(call.args);
+}
+
+/** Harnesses started through `use` are closed by `closeAll` (call it in afterEach). */
+export function harnessPool() {
+  const open: Harness[] = [];
+  return {
+    async use(options: HarnessOptions = {}): Promise<Harness> {
+      const h = await startHarness(options);
+      open.push(h);
+      return h;
+    },
+    async closeAll(): Promise<void> {
+      for (const h of open.splice(0)) await h.close();
+    },
+  };
 }

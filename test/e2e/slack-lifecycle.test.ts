@@ -1,26 +1,13 @@
 // Ending and extending through Slack with the engine's worker in-process: I'm done, revoke by an
 // approver, an automatic extension, and a pending request that lapses.
-import { CoreV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminKubeConfig } from '../platform/context.js';
 import { blocksText } from '../support/slack/index.js';
-import { ALICE, ANA, BEN, EVE, ephemeralTo, type Harness, startHarness } from './harness.js';
+import { ALICE, ANA, BEN, EVE, ephemeralTo, type Harness, harnessPool } from './harness.js';
 
-const open: Harness[] = [];
-afterEach(async () => {
-  for (const h of open.splice(0)) {
-    await adminKubeConfig()
-      .makeApiClient(CoreV1Api)
-      .deleteNamespace({ name: h.namespace })
-      .catch(() => undefined);
-    await h.close();
-  }
-});
+const pool = harnessPool();
+afterEach(() => pool.closeAll());
 
 async function activeGrant(h: Harness) {
-  await adminKubeConfig()
-    .makeApiClient(CoreV1Api)
-    .createNamespace({ body: { metadata: { name: h.namespace } } });
   const after = h.slack.calls.length;
   await h.command(ALICE, `request ${h.namespace} for 30m because INC-7`);
   const id = /`(ea-[a-z2-9]{8})`/.exec(
@@ -45,8 +32,7 @@ async function activeGrant(h: Harness) {
 
 describe('ending and extending', () => {
   it("I'm done from the DM button gives access back and the message says so", async () => {
-    const h = await startHarness({ worker: true });
-    open.push(h);
+    const h = await pool.use({ createNamespace: true, worker: true });
     const { id, message } = await activeGrant(h);
     const dm = await h.slack.waitFor(
       'chat.postMessage',
@@ -69,8 +55,7 @@ describe('ending and extending', () => {
   });
 
   it('revoke: refused for a non-approver, done by an approver', async () => {
-    const h = await startHarness({ worker: true });
-    open.push(h);
+    const h = await pool.use({ createNamespace: true, worker: true });
     const { id, message } = await activeGrant(h);
     let after = h.slack.calls.length;
     await h.command(EVE, `revoke ${id}`);
@@ -88,8 +73,7 @@ describe('ending and extending', () => {
   });
 
   it('extend within the cap is automatic; beyond it is refused with what is left', async () => {
-    const h = await startHarness({ worker: true });
-    open.push(h);
+    const h = await pool.use({ createNamespace: true, worker: true });
     const { id } = await activeGrant(h);
     const before = (await h.store.get(id))?.expiresAt ?? 0;
     let after = h.slack.calls.length;
@@ -117,8 +101,7 @@ describe('ending and extending', () => {
   });
 
   it('a pending request lapses after the pending timeout and the message says so', async () => {
-    const h = await startHarness({ worker: true, pendingTimeout: '3s' });
-    open.push(h);
+    const h = await pool.use({ createNamespace: true, worker: true, pendingTimeout: '3s' });
     const after = h.slack.calls.length;
     await h.command(ALICE, `request ${h.namespace} because INC-8`);
     const id = /`(ea-[a-z2-9]{8})`/.exec(

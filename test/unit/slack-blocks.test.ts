@@ -131,7 +131,7 @@ describe('Block Kit builders', () => {
     expect(text).toMatch(
       /aws eks update-kubeconfig --name dev --region eu-west-1 --role-arn arn:aws:iam::111122223333:role\/eks-access\/dev\/eksa-bob-[0-9a-f]{10} --alias eks-access-dev-test/,
     );
-    expect(text).toContain('kubectl auth can-i create jobs -n test --context eks-access-dev-test');
+    expect(text).toContain('kubectl auth can-i create jobs.batch -n test --context eks-access-dev-test');
   });
 
   it('the expiry warning offers Extend and I am done', () => {
