@@ -106,6 +106,35 @@ export function managedLabels(extra: Record<string, string> = {}): Record<string
 }
 
 /** A handful of (verb, resource) pairs that prove the level works, taken from the level's rules. */
+/**
+ * Where well-known resources really live, so a rule listing several groups (the runbook's
+ * ["", "apps", "batch", "extensions"]) is checked as `create jobs.batch`, the request kubectl makes,
+ * rather than as `create jobs` in the core group, which the rule allows but nobody ever sends.
+ */
+const HOME_GROUP: Readonly<Record<string, string>> = {
+  pods: '',
+  services: '',
+  configmaps: '',
+  secrets: '',
+  events: '',
+  serviceaccounts: '',
+  persistentvolumeclaims: '',
+  deployments: 'apps',
+  statefulsets: 'apps',
+  daemonsets: 'apps',
+  replicasets: 'apps',
+  jobs: 'batch',
+  cronjobs: 'batch',
+  ingresses: 'networking.k8s.io',
+  networkpolicies: 'networking.k8s.io',
+};
+
+function groupOf(resource: string, ruleGroups: readonly string[]): string {
+  const home = HOME_GROUP[resource];
+  if (home !== undefined && (ruleGroups.includes(home) || ruleGroups.includes('*'))) return home;
+  return ruleGroups.find((g) => g !== '*') ?? '';
+}
+
 export function permissionChecks(namespace: string, level: LevelPolicy, limit = 6): PermissionCheck[] {
   if (level.clusterRole) {
     // We cannot know a ClusterRole's rules without reading it; "get" on itself is always granted for
@@ -114,10 +143,10 @@ export function permissionChecks(namespace: string, level: LevelPolicy, limit = 
   }
   const checks: PermissionCheck[] = [];
   for (const rule of level.rules ?? []) {
-    const group = rule.apiGroups.includes('*') ? '' : (rule.apiGroups[0] ?? '');
     for (const resource of rule.resources) {
       if (resource.includes('*')) continue;
       const [base = resource, subresource] = resource.split('/');
+      const group = groupOf(base, rule.apiGroups);
       for (const verb of rule.verbs) {
         if (verb === '*') continue;
         if (checks.length >= limit) return checks;

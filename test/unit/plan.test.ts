@@ -99,7 +99,7 @@ describe('planGrant', () => {
       'eks-access.io/role-arn': plan.personalRole?.arn,
     });
     expect(plan.checks).toEqual([
-      { namespace: 'test', verb: 'create', group: '', resource: 'jobs' },
+      { namespace: 'test', verb: 'create', group: 'batch', resource: 'jobs' },
       { namespace: 'test', verb: 'create', group: '', resource: 'pods' },
       { namespace: 'test', verb: 'create', group: '', resource: 'pods', subresource: 'log' },
     ]);
