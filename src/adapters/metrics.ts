@@ -4,6 +4,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Grant } from '../domain/grant.js';
 import type { GrantEvent, Notifier } from '../ports/notifier.js';
+import type { ReconcileReport } from '../services/reconcile.js';
 
 export interface MetricsSources {
   /** Grants currently active (store.listByStatus(['active']).length). */
@@ -143,4 +144,20 @@ export function instrumentWorker(worker: WorkerEvents, metrics: Metrics): void {
     const final = !job || error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     metrics.jobs.inc({ queue: worker.name, result: final ? 'failed' : 'retried' });
   });
+}
+
+/** Counts what one reconciler run found (dry runs count nothing: nothing was fixed). */
+export function recordReconcile(metrics: Metrics, report: ReconcileReport): void {
+  if (report.dryRun) return;
+  const findings: Record<string, number> = {
+    grant_ended: report.grantsEnded.length,
+    request_lapsed: report.requestsLapsed.length,
+    activation_requeued: report.activationsRequeued.length,
+    binding_removed: report.bindingsRemoved.length,
+    identity_removed: report.identitiesRemoved.length,
+    mapping_removed: report.mappingsRemoved.length,
+    error: report.errors.length,
+  };
+  for (const [kind, count] of Object.entries(findings))
+    if (count > 0) metrics.reconcileFindings.inc({ kind }, count);
 }

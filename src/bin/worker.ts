@@ -1,6 +1,8 @@
 // The worker: activation, revocation at expiry, reminders and the reconciler on BullMQ.
 // SIGTERM/SIGINT: stop taking jobs, let running ones finish, close queues and Redis.
 import { pathToFileURL } from 'node:url';
+import { startHealthServer } from '../adapters/http/health-server.js';
+import { createMetrics, instrumentNotifier, instrumentWorker, recordReconcile } from '../adapters/metrics.js';
 import { startWorkers } from '../adapters/queue/workers.js';
 import { slackClient } from '../adapters/slack/app.js';
 import { SlackNotifier } from '../adapters/slack/notifier.js';
@@ -25,18 +27,38 @@ function workerNotifier(runtime: Runtime): Notifier {
 export async function main(_argv: readonly string[] = []): Promise<number> {
   const env = parseEnv(process.env);
   const runtime = await createRuntime(env, { role: 'worker' });
-  const workers = await startWorkers(runtime.engineDeps(workerNotifier(runtime)), {
-    redis: runtime.redis,
-    prefix: env.REDIS_PREFIX,
-    scheduler: runtime.scheduler,
-    concurrency: env.WORKER_CONCURRENCY,
-    reconcileEveryMs: (parseDuration(env.RECONCILE_INTERVAL) ?? 30) * 1000,
+  const metrics = createMetrics({
+    activeGrants: async () => (await runtime.store.listByStatus(['active'])).length,
+    queueCounts: () => runtime.scheduler.jobCounts(),
+  });
+  const workers = await startWorkers(
+    runtime.engineDeps(instrumentNotifier(workerNotifier(runtime), metrics)),
+    {
+      redis: runtime.redis,
+      prefix: env.REDIS_PREFIX,
+      scheduler: runtime.scheduler,
+      concurrency: env.WORKER_CONCURRENCY,
+      reconcileEveryMs: (parseDuration(env.RECONCILE_INTERVAL) ?? 30) * 1000,
+      onReconciled: (report) => recordReconcile(metrics, report),
+    },
+  );
+  for (const worker of workers.workers) instrumentWorker(worker, metrics);
+  const health = await startHealthServer({
+    port: env.METRICS_PORT,
+    registry: metrics.registry,
+    logger: runtime.logger,
+    checks: {
+      redis: async () => {
+        await runtime.redis.ping();
+      },
+    },
   });
   runtime.logger.info(
     { concurrency: env.WORKER_CONCURRENCY, reconcile: env.RECONCILE_INTERVAL },
     'worker started',
   );
   stopOnSignals(runtime.logger, async () => {
+    await health.close();
     await workers.close();
     await runtime.close();
   });

@@ -41,6 +41,13 @@ export class BullScheduler implements Scheduler {
     return queue;
   }
 
+  /** Job counts by state for every queue (for the queue-depth gauge). */
+  async jobCounts(): Promise<Record<string, Record<string, number>>> {
+    const names = Object.values(QUEUES);
+    const counts = await Promise.all(names.map((name) => this.queue(name).getJobCounts()));
+    return Object.fromEntries(names.map((name, i) => [name, counts[i] ?? {}]));
+  }
+
   async enqueueActivation(grantId: string): Promise<void> {
     // A finished or failed job with the same id would swallow the new one; clear it first.
     const jobId = jobIdFor('activate', grantId);

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { toAccessError } from '../../domain/errors.js';
 import { activateGrant, failActivation } from '../../services/activate.js';
 import type { EngineDeps } from '../../services/engine.js';
-import { reconcile } from '../../services/reconcile.js';
+import { type ReconcileReport, reconcile } from '../../services/reconcile.js';
 import { lapsePendingRequest, warnExpiringSoon } from '../../services/reminders.js';
 import { revokeGrant } from '../../services/revoke.js';
 import type { BullScheduler } from './bull-scheduler.js';
@@ -21,6 +21,8 @@ export interface WorkerOptions {
   /** How long a job stays locked without renewal; a crashed worker's job is retried after this. */
   lockDuration?: number;
   stalledInterval?: number;
+  /** Called with every reconciler report (metrics count its findings). */
+  onReconciled?: (report: ReconcileReport) => void;
 }
 
 export interface RunningWorkers {
@@ -59,11 +61,19 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
         ),
       { ...common, connection: connection() },
     ),
-    new Worker(QUEUES.reconcile, () => reconcile(deps), {
-      ...common,
-      concurrency: 1,
-      connection: connection(),
-    }),
+    new Worker(
+      QUEUES.reconcile,
+      async () => {
+        const report = await reconcile(deps);
+        options.onReconciled?.(report);
+        return report;
+      },
+      {
+        ...common,
+        concurrency: 1,
+        connection: connection(),
+      },
+    ),
   ];
   for (const worker of workers) {
     worker.on('failed', (job, error) =>
