@@ -3,8 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { App } from '@slack/bolt';
+import { startHealthServer } from '../adapters/http/health-server.js';
 import { PolicyIdentityResolver } from '../adapters/identity/aws-identity.js';
 import type { Logger } from '../adapters/logger.js';
+import { createMetrics, instrumentNotifier, type Metrics } from '../adapters/metrics.js';
 import { createSlackApp, slackClient } from '../adapters/slack/app.js';
 import { SlackDirectory } from '../adapters/slack/directory.js';
 import { SlackNotifier } from '../adapters/slack/notifier.js';
@@ -53,7 +55,10 @@ export function assertSlackSettings(env: Env): void {
   );
 }
 
-export async function startBot(runtime: BotRuntime, options: { port?: number } = {}): Promise<RunningBot> {
+export async function startBot(
+  runtime: BotRuntime,
+  options: { port?: number; metrics?: Metrics } = {},
+): Promise<RunningBot> {
   const { env, logger } = runtime;
   assertSlackSettings(env);
   const client = slackClient(env);
@@ -70,7 +75,8 @@ export async function startBot(runtime: BotRuntime, options: { port?: number } =
     ...runtime,
     identity: runtime.identity ?? new PolicyIdentityResolver(runtime.policy),
     directory,
-    notifier,
+    notifier: options.metrics ? instrumentNotifier(notifier, options.metrics) : notifier,
+    messenger: notifier,
     randomBytes: (n) => randomBytes(n),
     logger,
   });
@@ -93,6 +99,20 @@ export async function startBot(runtime: BotRuntime, options: { port?: number } =
     stop: async () => {
       await app.stop();
     },
+  };
+}
+
+/**
+ * Readiness of the Slack side: the token still works (auth.test), asked at most every 30 s so probes
+ * never eat into Slack's rate limits.
+ */
+function slackReachable(app: App, clock: Clock): () => Promise<void> {
+  let checkedAt = Number.NEGATIVE_INFINITY;
+  return async () => {
+    if (clock.now() - checkedAt < 30_000) return;
+    const answer = await app.client.auth.test();
+    if (!answer.ok) throw new Error(`Slack auth.test: ${answer.error ?? 'not ok'}`);
+    checkedAt = clock.now();
   };
 }
 
@@ -128,9 +148,24 @@ export async function main(_argv: readonly string[] = []): Promise<number> {
     applyExtension: (id, seconds, actor, auto) =>
       runtime.engine(holder.notifier as SlackNotifier).applyExtension(id, seconds, actor, auto),
   };
-  const bot = await startBot({ ...runtime, engine });
+  const metrics = createMetrics({
+    activeGrants: async () => (await runtime.store.listByStatus(['active'])).length,
+  });
+  const bot = await startBot({ ...runtime, engine }, { metrics });
   holder.notifier = bot.notifier;
+  const health = await startHealthServer({
+    port: env.METRICS_PORT,
+    registry: metrics.registry,
+    logger: runtime.logger,
+    checks: {
+      redis: async () => {
+        await runtime.redis.ping();
+      },
+      slack: slackReachable(bot.app, runtime.clock),
+    },
+  });
   stopOnSignals(runtime.logger, async () => {
+    await health.close();
     await bot.stop();
     await runtime.close();
   });

@@ -32,7 +32,8 @@ import type { SlackNotifier } from './notifier.js';
 export const SLASH_COMMAND = '/eks-access';
 
 export interface ListenerDeps extends FlowDeps {
-  notifier: SlackNotifier;
+  /** Direct messages and App Home; `notifier` (from FlowDeps) reports state changes and may be decorated. */
+  messenger: SlackNotifier;
   logger: Logger;
 }
 
@@ -138,7 +139,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   ): Reply {
     if (body.response_url)
       return (m) => respond({ response_type: 'ephemeral', replace_original: false, ...m });
-    return (m) => deps.notifier.dm(body.user.id, m);
+    return (m) => deps.messenger.dm(body.user.id, m);
   }
 
   function grantIdOf(value: string | undefined): string {
@@ -197,7 +198,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
 
   function ephemeralOrDm(client: webApi.WebClient, channel: string | undefined, user: string): Reply {
     if (channel) return (m) => client.chat.postEphemeral({ channel, user, ...m });
-    return (m) => deps.notifier.dm(user, m);
+    return (m) => deps.messenger.dm(user, m);
   }
 
   app.action(ACTIONS.approveExtension, async ({ ack, body, action, respond }) => {
@@ -300,10 +301,10 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     await ack();
     const user = body.user.id;
     await guarded(
-      (m) => deps.notifier.dm(user, m),
+      (m) => deps.messenger.dm(user, m),
       async () => {
         const result = await submitRequest(deps, user, { ...state, namespace: state.namespace ?? '' });
-        await deps.notifier.dm(
+        await deps.messenger.dm(
           user,
           textMessage(
             `Requested \`${result.grant.id}\`: \`${result.grant.level}\` in \`${result.grant.namespace}\` on \`${result.grant.cluster}\`. You will get a message when it is decided.`,
@@ -315,7 +316,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
 
   app.event('app_home_opened', async ({ event }) => {
     if (event.tab !== 'home') return;
-    await deps.notifier
+    await deps.messenger
       .publishHome(event.user)
       .catch((error: unknown) => logger.warn({ err: error }, 'could not publish App Home'));
   });
