@@ -3,8 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { App } from '@slack/bolt';
+import type { AwsCredentials } from '../adapters/aws/eks-token.js';
 import { startHealthServer } from '../adapters/http/health-server.js';
-import { PolicyIdentityResolver } from '../adapters/identity/aws-identity.js';
+import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { Logger } from '../adapters/logger.js';
 import { createMetrics, instrumentNotifier, type Metrics } from '../adapters/metrics.js';
 import { createSlackApp, slackClient } from '../adapters/slack/app.js';
@@ -32,8 +33,10 @@ export interface BotRuntime {
   audit: AuditLog;
   scheduler: Scheduler;
   engine: EngineOps;
-  /** Defaults to the policy map (+ IAM tag lookup when the policy enables it and `iam` is given). */
+  /** Defaults to the policy map, plus the IAM user tag lookup when the policy enables it. */
   identity?: AwsIdentityResolver;
+  /** Base AWS credentials for that lookup (tests); the SDK's default chain when omitted. */
+  awsCredentials?: AwsCredentials;
 }
 
 export interface RunningBot {
@@ -73,7 +76,7 @@ export async function startBot(
   });
   const app = createSlackApp(env, {
     ...runtime,
-    identity: runtime.identity ?? new PolicyIdentityResolver(runtime.policy),
+    identity: runtime.identity ?? identityResolverFor(runtime.policy, env, runtime.awsCredentials),
     directory,
     notifier: options.metrics ? instrumentNotifier(notifier, options.metrics) : notifier,
     messenger: notifier,

@@ -63,6 +63,22 @@ export function requestableNamespaces(policy: Policy): { cluster: string; namesp
   );
 }
 
+/** Which part of a request an error is about: a form shows the error next to that field. */
+export type RequestField = keyof RequestInput;
+const field = (name: RequestField) => ({ field: name });
+
+/** The field a resolveRequest error names in its details, if any. */
+export function requestFieldOf(details: Readonly<Record<string, unknown>>): RequestField | undefined {
+  const named = details['field'];
+  return named === 'namespace' ||
+    named === 'cluster' ||
+    named === 'level' ||
+    named === 'duration' ||
+    named === 'reason'
+    ? named
+    : undefined;
+}
+
 /** Validates a request against the policy; throws bad_input / not_found naming the valid choices. */
 export function resolveRequest(policy: Policy, input: RequestInput): ResolvedRequest {
   const namespace = input.namespace.trim();
@@ -70,6 +86,7 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
     throw badInput(
       `"${namespace}" is not a valid namespace name`,
       'Namespace names are lower-case letters, digits and "-", at most 63 characters.',
+      field('namespace'),
     );
   }
   let clusterName = input.cluster?.trim();
@@ -78,17 +95,23 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
       throw notFound(
         `There is no cluster "${clusterName}"`,
         `Clusters: ${Object.keys(policy.clusters).join(', ')}.`,
+        field('cluster'),
       );
     }
   } else {
     const offering = clustersOffering(policy, namespace);
     if (offering.length === 0) {
-      throw notFound(`Namespace "${namespace}" cannot be requested`, requestableHint(policy));
+      throw notFound(
+        `Namespace "${namespace}" cannot be requested`,
+        requestableHint(policy),
+        field('namespace'),
+      );
     }
     if (offering.length > 1) {
       throw badInput(
         `Namespace "${namespace}" exists on several clusters: ${offering.join(', ')}`,
         `Say which: for example \`request ${namespace} on ${offering[0]}\`.`,
+        field('cluster'),
       );
     }
     clusterName = offering[0] as string;
@@ -96,13 +119,18 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
   const cluster = policy.clusters[clusterName] as ClusterPolicy;
   const namespacePolicy = namespacePolicyFor(cluster, namespace);
   if (!namespacePolicy) {
-    throw notFound(`Namespace "${namespace}" cannot be requested on ${clusterName}`, requestableHint(policy));
+    throw notFound(
+      `Namespace "${namespace}" cannot be requested on ${clusterName}`,
+      requestableHint(policy),
+      field('namespace'),
+    );
   }
   const levelName = input.level?.trim() || namespacePolicy.levels[0];
   if (!levelName || !namespacePolicy.levels.includes(levelName)) {
     throw notFound(
       `Access level "${input.level}" is not offered in ${namespace} on ${clusterName}`,
       `Levels here: ${namespacePolicy.levels.join(', ')}.`,
+      field('level'),
     );
   }
   const levelPolicy = policy.levels[levelName] as LevelPolicy;
@@ -114,6 +142,7 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
       throw badInput(
         `"${input.duration}" is not a duration`,
         `Write it like 30m, 2h or 1h30m; the maximum for ${levelName} is ${levelPolicy.maxDuration}.`,
+        field('duration'),
       );
     }
     durationSeconds = parsed;
@@ -122,6 +151,7 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
     throw badInput(
       `${formatDuration(durationSeconds)} is longer than ${levelName} allows`,
       `The maximum for ${levelName} is ${levelPolicy.maxDuration}.`,
+      field('duration'),
     );
   }
   const reason = (input.reason ?? '').trim();
@@ -130,12 +160,14 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
     throw badInput(
       'A reason is required for this namespace',
       'Add one: `... because INC-123 checkout errors`.',
+      field('reason'),
     );
   }
   if (reason.length > MAX_REASON_LENGTH) {
     throw badInput(
       `The reason is ${reason.length} characters long`,
       `Keep it under ${MAX_REASON_LENGTH} characters.`,
+      field('reason'),
     );
   }
   return {

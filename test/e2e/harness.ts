@@ -2,6 +2,7 @@
 // Slack, real Redis (a unique key prefix per harness), the real BullMQ scheduler, a policy whose
 // cluster is the platform's kube-apiserver. Tests drive it through the fake and read what it recorded.
 import { randomBytes } from 'node:crypto';
+import { CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
@@ -22,7 +23,7 @@ import type { EngineOps } from '../../src/services/deps.js';
 import { endGrant } from '../../src/services/end-grant.js';
 import type { EngineDeps } from '../../src/services/engine.js';
 import { applyExtension } from '../../src/services/extend-grant.js';
-import { adminKubeConfig, platform } from '../platform/context.js';
+import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
 import { FakeSlack, type Obj, sendInteraction, sendSlashCommand } from '../support/slack/index.js';
 
 export const ALICE = 'U0ALICE'; // requester, mapped to an IAM user
@@ -44,6 +45,15 @@ export interface HarnessOptions {
   createNamespace?: boolean;
   /** Run the engine's BullMQ workers in-process (activation, expiry, reminders). */
   worker?: boolean;
+  /**
+   * `aws-auth`: the cluster gets a unique name (its own IAM path in moto), its own aws-auth ConfigMap,
+   * and ALICE an IAM user of her own in moto. Default `none` (cluster `dev`).
+   */
+  identityMapping?: 'none' | 'aws-auth';
+  /** A second cluster `staging` (us-west-2) whose only namespace offers only `view` (the request form). */
+  secondCluster?: boolean;
+  /** Turn on the policy's Slack email → IAM user tag lookup (tag key `slack-email`). */
+  emailTag?: boolean;
 }
 
 export interface Harness {
@@ -58,6 +68,14 @@ export interface Harness {
   scheduler: BullScheduler;
   bot: RunningBot;
   signingSecret: string;
+  /** The policy's name for the harness's main cluster (`dev`, or unique for aws-auth). */
+  cluster: string;
+  /** ALICE's AWS principal as the policy maps it. */
+  aliceArn: string;
+  /** With `secondCluster`: the namespace on `staging`. */
+  stagingNamespace: string;
+  /** With `identityMapping: aws-auth`: where this harness's aws-auth ConfigMap lives. */
+  awsAuth: { namespace: string; name: string };
   /** Sends a slash command the way the transport does; resolves with the ack (or HTTP response). */
   command(user: string, text: string): Promise<{ status: number; body: Obj | undefined }>;
   /** Sends an interactivity payload (block_actions, view_submission). */
@@ -78,6 +96,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const namespace = `e2e-${tag}`;
   const approvals = options.approvals ?? 1;
   const level = options.levelDuration ?? { default: '1h', max: '4h' };
+  const mapping = options.identityMapping ?? 'none';
+  const cluster = mapping === 'none' ? 'dev' : `dev-${tag}`;
+  const stagingNamespace = `${namespace}-stg`;
+  const awsAuth = { namespace: 'kube-system', name: `aws-auth-${tag}` };
+  const iam = new IAMClient(awsClientConfig('iam'));
+  // aws-auth needs a principal that exists in moto (the personal role's trust policy names it).
+  const aliceName = mapping === 'none' ? 'alice' : `alice-${tag}`;
+  if (mapping !== 'none') await iam.send(new CreateUserCommand({ UserName: aliceName }));
+  const aliceArn = `arn:aws:iam::${info.aws.accountId}:user/${aliceName}`;
+  const kubeconfig = `{ kubeconfig: { path: ${JSON.stringify(info.kube.adminKubeconfig)} } }`;
   const { policy } = parsePolicy(`
 settings:
   pendingTimeout: ${options.pendingTimeout ?? '1h'}
@@ -86,9 +114,9 @@ settings:
   auditChannel: CAUDIT${tag.toUpperCase()}
 identities:
   map:
-    ${ALICE}: arn:aws:iam::123456789012:user/alice
+    ${ALICE}: ${aliceArn}
     ${ANA}: arn:aws:iam::123456789012:user/ana
-levels:
+${options.emailTag ? '  emailTag: { enabled: true }\n' : ''}levels:
   debug:
     description: Run jobs and read pods
     rules:
@@ -100,22 +128,42 @@ levels:
     extend: { mode: auto, maxTotal: 8h }
   view: { clusterRole: view, defaultDuration: 1h, maxDuration: 2h, extend: { mode: approval } }
 clusters:
-  dev:
+  ${cluster}:
     region: eu-west-1
-    accountId: "123456789012"
-    connection: { kubeconfig: { path: ${JSON.stringify(info.kube.adminKubeconfig)} } }
-    identityMapping: none
-    usernameTemplate: "eks-access:{slackUserId}"
-    namespaces:
+    accountId: "${info.aws.accountId}"
+    connection: ${kubeconfig}
+    identityMapping: ${mapping}
+${mapping === 'none' ? '    usernameTemplate: "eks-access:{slackUserId}"\n' : ''}    namespaces:
       - name: ${namespace}
         approvers: { users: [${ANA}], groups: [${GROUP}] }
         approvals: ${approvals}
         channel: ${channel}
         levels: [debug, view]
 ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
-`);
+${
+  options.secondCluster
+    ? `  staging:
+    region: us-west-2
+    accountId: "${info.aws.accountId}"
+    connection: ${kubeconfig}
+    identityMapping: none
+    usernameTemplate: "eks-access:{slackUserId}"
+    namespaces:
+      - name: ${stagingNamespace}
+        approvers: { users: [${ANA}] }
+        channel: ${channel}
+        levels: [view]
+`
+    : ''
+}`);
   const k8s = adminKubeConfig().makeApiClient(CoreV1Api);
   if (options.createNamespace) await k8s.createNamespace({ body: { metadata: { name: namespace } } });
+  if (mapping === 'aws-auth') {
+    await k8s.createNamespacedConfigMap({
+      namespace: awsAuth.namespace,
+      body: { metadata: { name: awsAuth.name }, data: { mapRoles: '' } },
+    });
+  }
   const slack = await FakeSlack.start({
     users: [
       { id: ALICE, name: 'alice', email: 'alice@example.com' },
@@ -137,7 +185,12 @@ ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
     REDIS_URL: info.redisUrl,
     REDIS_PREFIX: prefix,
     LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'silent',
+    AWS_ENDPOINT_URL_IAM: info.aws.iamEndpoint,
+    AWS_ENDPOINT_URL_STS: info.aws.stsEndpoint,
+    AWS_ENDPOINT_URL_EKS: info.aws.eksEndpoint,
+    AWS_REGION: info.aws.region,
   });
+  const awsCredentials = awsClientConfig('iam').credentials;
   const logger = createLogger({ level: env.LOG_LEVEL, name: `bot-${tag}` });
   const redis = new Redis(info.redisUrl, { maxRetriesPerRequest: null });
   const store = new RedisGrantStore(redis, prefix);
@@ -154,6 +207,10 @@ ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
     audit,
     scheduler,
     signingSecret,
+    cluster,
+    aliceArn,
+    stagingNamespace,
+    awsAuth,
   };
   // The engine's worker, in-process, reporting through a notifier built like the worker builds it.
   const workerNotifier = new SlackNotifier({
@@ -170,7 +227,13 @@ ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
     notifier: workerNotifier,
     locks: new RedisLocks(redis, prefix),
     clock: systemClock,
-    clusters: new PolicyClusterConnections({ policy, env, clock: systemClock }),
+    clusters: new PolicyClusterConnections({
+      policy,
+      env,
+      clock: systemClock,
+      credentials: awsCredentials,
+      awsAuth: { [cluster]: awsAuth },
+    }),
     policy,
     logger,
   };
@@ -188,7 +251,7 @@ ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
     applyExtension: (id, seconds, actor, auto) => applyExtension(engineDeps, id, seconds, actor, auto),
   };
   const bot = await startBot(
-    { env, policy, logger, clock: systemClock, store, audit, scheduler, engine },
+    { env, policy, logger, clock: systemClock, store, audit, scheduler, engine, awsCredentials },
     { port: 0 },
   );
   const url = () => `http://127.0.0.1:${bot.port}/slack/events`;
@@ -239,6 +302,11 @@ ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
     },
     async close() {
       if (options.createNamespace) await k8s.deleteNamespace({ name: namespace }).catch(() => undefined);
+      if (mapping === 'aws-auth')
+        await k8s
+          .deleteNamespacedConfigMap({ namespace: awsAuth.namespace, name: awsAuth.name })
+          .catch(() => undefined);
+      iam.destroy();
       await bot.stop();
       await workers?.close();
       for (const name of ['activate', 'revoke', 'remind'] as const) await scheduler.queue(name).close();

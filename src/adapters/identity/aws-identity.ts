@@ -1,10 +1,30 @@
 // Slack user → AWS principal. First the policy's explicit map; then, only when the policy enables it,
 // the IAM user whose tag (default `slack-email`) equals the person's Slack profile email. When neither
 // finds the person, the error says exactly what an admin has to add.
-import { type IAMClient, ListUsersCommand, ListUserTagsCommand } from '@aws-sdk/client-iam';
+import { IAMClient, ListUsersCommand, ListUserTagsCommand } from '@aws-sdk/client-iam';
+import type { Env } from '../../config/env.js';
 import type { Policy } from '../../config/policy.js';
 import { AccessError, notFound } from '../../domain/errors.js';
 import type { AwsIdentityResolver, SlackProfile } from '../../ports/identity.js';
+import type { AwsCredentials } from '../aws/eks-token.js';
+
+/**
+ * The resolver the bot uses: an IAM client only when the policy turns the email lookup on (IAM is
+ * global; the SDK still wants a region). `credentials` defaults to the SDK's chain.
+ */
+export function identityResolverFor(
+  policy: Policy,
+  env: Pick<Env, 'AWS_ENDPOINT_URL_IAM' | 'AWS_REGION'>,
+  credentials?: AwsCredentials,
+): PolicyIdentityResolver {
+  if (!policy.identities.emailTag?.enabled) return new PolicyIdentityResolver(policy);
+  const iam = new IAMClient({
+    region: env.AWS_REGION ?? 'us-east-1',
+    ...(env.AWS_ENDPOINT_URL_IAM ? { endpoint: env.AWS_ENDPOINT_URL_IAM } : {}),
+    ...(credentials ? { credentials } : {}),
+  });
+  return new PolicyIdentityResolver(policy, iam);
+}
 
 export class PolicyIdentityResolver implements AwsIdentityResolver {
   readonly #policy: Policy;

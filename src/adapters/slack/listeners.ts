@@ -1,7 +1,7 @@
 // Bolt listeners: ack first (Slack's 3-second rule), parse, call one service, render. The clicker is
 // always the user id of Slack's signed payload; button values carry a grant id and nothing else.
 import type { App, webApi } from '@slack/bolt';
-import { requestableNamespaces, resolveRequest } from '../../domain/decisions.js';
+import { requestableNamespaces, requestFieldOf, resolveRequest } from '../../domain/decisions.js';
 import { badInput, toAccessError } from '../../domain/errors.js';
 import { GRANT_ID } from '../../domain/grant.js';
 import { cancelRequest, endAccess } from '../../services/cancel.js';
@@ -26,7 +26,14 @@ import {
   whoamiMessage,
 } from './blocks.js';
 import { parseCommand } from './grammar.js';
-import { MODAL_ACTIONS, type ModalState, REQUEST_MODAL, readModalState, requestModal } from './modal.js';
+import {
+  MODAL_ACTIONS,
+  type ModalState,
+  normalizeState,
+  REQUEST_MODAL,
+  readModalState,
+  requestModal,
+} from './modal.js';
 import type { SlackNotifier } from './notifier.js';
 
 export const SLASH_COMMAND = '/eks-access';
@@ -70,10 +77,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
           await reply(helpMessage());
           return;
         case 'request-modal':
-          await client.views.open({
-            trigger_id: command.trigger_id,
-            view: requestModal(deps.policy, {}, undefined) as never,
-          });
+          await openRequestForm(client, command.trigger_id, user);
           return;
         case 'request': {
           const { kind: _, ...input } = parsed;
@@ -240,12 +244,35 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   app.action(ACTIONS.openRequest, async ({ ack, body, client }) => {
     await ack();
     await guarded(ephemeralOrDm(client, undefined, body.user.id), async () => {
-      await client.views.open({
-        trigger_id: (body as { trigger_id: string }).trigger_id,
-        view: requestModal(deps.policy, {}, undefined) as never,
-      });
+      await openRequestForm(client, (body as { trigger_id: string }).trigger_id, body.user.id);
     });
   });
+
+  /**
+   * Opens the form at once (the trigger id lives three seconds), then, when the policy already
+   * determines a namespace, fills in the dry run, which needs Slack's profile and maybe IAM.
+   */
+  async function openRequestForm(client: webApi.WebClient, triggerId: string, user: string) {
+    const opened = await client.views.open({
+      trigger_id: triggerId,
+      view: requestModal(deps.policy, {}, undefined) as never,
+    });
+    const view = opened.view;
+    if (!view?.id || !normalizeState(deps.policy, {}).namespace) return;
+    await client.views
+      .update({
+        view_id: view.id,
+        ...(view.hash ? { hash: view.hash } : {}),
+        view: (await form(user, {})) as never,
+      })
+      .catch((error: unknown) => logger.info({ err: error }, 'form changed before the preview arrived'));
+  }
+
+  /** The form for these choices, with the dry run of what they would create. */
+  async function form(user: string, state: ModalState) {
+    const chosen = normalizeState(deps.policy, state);
+    return requestModal(deps.policy, chosen, await modalPreview(user, chosen));
+  }
 
   // Dependent choices: a changed cluster, namespace or level re-renders the modal in place.
   for (const id of [MODAL_ACTIONS.cluster, MODAL_ACTIONS.namespace, MODAL_ACTIONS.level]) {
@@ -253,13 +280,11 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       await ack();
       const view = (body as { view?: { id: string; hash: string; state?: { values?: never } } }).view;
       if (!view) return;
-      const state = readModalState(view.state?.values);
-      const preview = await modalPreview(body.user.id, state);
       await client.views
         .update({
           view_id: view.id,
           hash: view.hash,
-          view: requestModal(deps.policy, state, preview) as never,
+          view: (await form(body.user.id, readModalState(view.state?.values))) as never,
         })
         .catch((error: unknown) => logger.info({ err: error }, 'modal changed again before our update'));
     });
@@ -287,11 +312,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       resolveRequest(deps.policy, { ...state, namespace: state.namespace ?? '' });
     } catch (error) {
       const e = toAccessError(error);
-      const field = e.message.toLowerCase().includes('reason')
-        ? MODAL_ACTIONS.reason
-        : e.message.toLowerCase().includes('duration') || e.message.includes('longer')
-          ? MODAL_ACTIONS.duration
-          : MODAL_ACTIONS.namespace;
+      const field = MODAL_ACTIONS[requestFieldOf(e.details) ?? 'namespace'];
       await ack({
         response_action: 'errors',
         errors: { [field]: `${e.message}. ${e.hint ?? ''}`.slice(0, 150) },

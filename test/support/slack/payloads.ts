@@ -74,6 +74,11 @@ export interface BlockActionFields {
   value?: string;
   /** For selects: the chosen option's value. */
   selected?: string;
+  /**
+   * In a view: the other inputs' current values (`state.values`, as in ViewSubmissionFields). The
+   * clicked select's choice is added, as Slack includes it in `view.state`.
+   */
+  values?: Record<string, Record<string, Obj>>;
 }
 
 export function blockActions(
@@ -136,9 +141,26 @@ export function blockActions(
           },
           response_url: ctx.responseUrl,
         }
-      : { view: where.view }),
+      : { view: { ...where.view, state: { values: viewState(fields, found, action) } } }),
     actions: [action],
   };
+}
+
+/** A view's `state.values` at the moment of a click: what the test says was filled in, plus the click. */
+function viewState(
+  fields: BlockActionFields,
+  found: { block: Block; element: Obj },
+  action: Obj,
+): Record<string, Record<string, Obj>> {
+  const values = { ...(fields.values ?? {}) };
+  if (action['selected_option'] !== undefined) {
+    const blockId = found.block.block_id ?? 'fake-block';
+    values[blockId] = {
+      ...(values[blockId] ?? {}),
+      [fields.action_id]: { type: found.element['type'], selected_option: action['selected_option'] },
+    };
+  }
+  return values;
 }
 
 export interface ViewSubmissionFields {
