@@ -1,9 +1,15 @@
 // The worker: activation, revocation at expiry, reminders and the reconciler on BullMQ.
 // SIGTERM/SIGINT: stop taking jobs, let running ones finish, close queues and Redis.
 import { pathToFileURL } from 'node:url';
-import { startHealthServer } from '../adapters/http/health-server.js';
-import { createMetrics, instrumentNotifier, instrumentWorker, recordReconcile } from '../adapters/metrics.js';
-import { startWorkers } from '../adapters/queue/workers.js';
+import { type HealthServer, startHealthServer } from '../adapters/http/health-server.js';
+import {
+  createMetrics,
+  instrumentNotifier,
+  instrumentWorker,
+  type Metrics,
+  recordReconcile,
+} from '../adapters/metrics.js';
+import { type RunningWorkers, startWorkers } from '../adapters/queue/workers.js';
 import { slackClient } from '../adapters/slack/app.js';
 import { SlackNotifier } from '../adapters/slack/notifier.js';
 import { parseEnv } from '../config/load.js';
@@ -13,7 +19,7 @@ import { stopOnSignals } from './bot.js';
 import { createRuntime, logNotifier, type Runtime } from './runtime.js';
 
 /** The Slack notifier when the bot token is set (messages and DMs); otherwise the log. */
-function workerNotifier(runtime: Runtime): Notifier {
+export function workerNotifier(runtime: Runtime): Notifier {
   if (!runtime.env.SLACK_BOT_TOKEN) return logNotifier(runtime.logger);
   return new SlackNotifier({
     client: slackClient(runtime.env),
@@ -24,24 +30,37 @@ function workerNotifier(runtime: Runtime): Notifier {
   });
 }
 
-export async function main(_argv: readonly string[] = []): Promise<number> {
-  const env = parseEnv(process.env);
-  const runtime = await createRuntime(env, { role: 'worker' });
+export interface RunningWorker {
+  metrics: Metrics;
+  workers: RunningWorkers;
+  /** /healthz, /readyz, /metrics on METRICS_PORT (0: any free port, for tests). */
+  health: HealthServer;
+  /** Health server first (pod unready), then the workers drain, then queues and Redis close. */
+  close(): Promise<void>;
+}
+
+/**
+ * The worker role on a runtime: the engine's BullMQ workers reporting through an instrumented
+ * notifier, the reconciler's job scheduler, and the health server. `main` adds env and signals only,
+ * so tests run exactly this composition.
+ */
+export async function startWorker(
+  runtime: Runtime,
+  notifier: Notifier = workerNotifier(runtime),
+): Promise<RunningWorker> {
+  const { env } = runtime;
   const metrics = createMetrics({
     activeGrants: async () => (await runtime.store.listByStatus(['active'])).length,
     queueCounts: () => runtime.scheduler.jobCounts(),
   });
-  const workers = await startWorkers(
-    runtime.engineDeps(instrumentNotifier(workerNotifier(runtime), metrics)),
-    {
-      redis: runtime.redis,
-      prefix: env.REDIS_PREFIX,
-      scheduler: runtime.scheduler,
-      concurrency: env.WORKER_CONCURRENCY,
-      reconcileEveryMs: (parseDuration(env.RECONCILE_INTERVAL) ?? 30) * 1000,
-      onReconciled: (report) => recordReconcile(metrics, report),
-    },
-  );
+  const workers = await startWorkers(runtime.engineDeps(instrumentNotifier(notifier, metrics)), {
+    redis: runtime.redis,
+    prefix: env.REDIS_PREFIX,
+    scheduler: runtime.scheduler,
+    concurrency: env.WORKER_CONCURRENCY,
+    reconcileEveryMs: (parseDuration(env.RECONCILE_INTERVAL) ?? 30) * 1000,
+    onReconciled: (report) => recordReconcile(metrics, report),
+  });
   for (const worker of workers.workers) instrumentWorker(worker, metrics);
   const health = await startHealthServer({
     port: env.METRICS_PORT,
@@ -54,14 +73,25 @@ export async function main(_argv: readonly string[] = []): Promise<number> {
     },
   });
   runtime.logger.info(
-    { concurrency: env.WORKER_CONCURRENCY, reconcile: env.RECONCILE_INTERVAL },
+    { concurrency: env.WORKER_CONCURRENCY, reconcile: env.RECONCILE_INTERVAL, metricsPort: health.port },
     'worker started',
   );
-  stopOnSignals(runtime.logger, async () => {
-    await health.close();
-    await workers.close();
-    await runtime.close();
-  });
+  return {
+    metrics,
+    workers,
+    health,
+    close: async () => {
+      await health.close();
+      await workers.close();
+      await runtime.close();
+    },
+  };
+}
+
+export async function main(_argv: readonly string[] = []): Promise<number> {
+  const runtime = await createRuntime(parseEnv(process.env), { role: 'worker' });
+  const worker = await startWorker(runtime);
+  stopOnSignals(runtime.logger, () => worker.close());
   return new Promise<number>(() => {});
 }
 

@@ -1,0 +1,236 @@
+// eks-access as it is deployed, in-process, on the test platform: any number of bot processes (Bolt in
+// HTTP mode, each on its own port) and worker processes (the real `startWorker` composition with its
+// health server), all sharing one Redis prefix, one policy, one namespace on the kube-apiserver and one
+// fake Slack. The ops tests (scale-out, metrics) drive it through signed Slack requests.
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { startHealthServer } from '../../src/adapters/http/health-server.js';
+import { createLogger } from '../../src/adapters/logger.js';
+import { createMetrics, type Metrics } from '../../src/adapters/metrics.js';
+import type { SlackNotifier } from '../../src/adapters/slack/notifier.js';
+import { type RunningBot, startBot } from '../../src/bin/bot.js';
+import { createRuntime, type Runtime } from '../../src/bin/runtime.js';
+import { type RunningWorker, startWorker } from '../../src/bin/worker.js';
+import { parseEnv, parsePolicy } from '../../src/config/load.js';
+import { type EndReason, GRANT_STATUSES, type Grant } from '../../src/domain/grant.js';
+import { LABELS, MANAGED_BY, MANAGED_BY_LABEL } from '../../src/domain/names.js';
+import { adminKubeConfig, platform } from '../platform/context.js';
+import { FakeSlack, type Obj, sendInteraction, sendSlashCommand } from '../support/slack/index.js';
+
+export const APPROVERS = ['U0ANA', 'U0BEN'] as const;
+
+export interface StackOptions {
+  /** Requesters (Slack ids), each mapped to its own IAM user. */
+  requesters: readonly string[];
+  /** The debug level's default and maximum duration. */
+  duration?: { default: string; max: string };
+  /** Worker RECONCILE_INTERVAL. */
+  reconcileInterval?: string;
+}
+
+export interface BotProcess {
+  bot: RunningBot;
+  metrics: Metrics;
+  metricsPort: number;
+  command(user: string, text: string): Promise<number>;
+  interact(payload: Obj): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface Stack {
+  tag: string;
+  prefix: string;
+  namespace: string;
+  channel: string;
+  auditChannel: string;
+  slack: FakeSlack;
+  /** A runtime of our own for reading Redis (store, audit) the way the processes see it. */
+  reader: Runtime;
+  env(extra?: Record<string, string>): ReturnType<typeof parseEnv>;
+  startBot(): Promise<BotProcess>;
+  startWorker(extra?: Record<string, string>): Promise<RunningWorker>;
+  /** Our RoleBindings in the namespace, by grant id. */
+  bindings(): Promise<Map<string, number>>;
+  /** Polls `read` until `done` says yes, or fails naming `what` after `timeoutMs`. */
+  until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs?: number): Promise<T>;
+  grants(): Promise<Grant[]>;
+  close(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const info = platform();
+  const tag = randomBytes(4).toString('hex');
+  const prefix = `{ops-${tag}}`;
+  const namespace = `ops-${tag}`;
+  const channel = `C${tag.toUpperCase()}`;
+  const auditChannel = `CAUDIT${tag.toUpperCase()}`;
+  const duration = options.duration ?? { default: '1h', max: '4h' };
+  const loaded = parsePolicy(`
+settings:
+  pendingTimeout: 1h
+  expiryWarning: 1m
+  requireReason: true
+  auditChannel: ${auditChannel}
+identities:
+  map:
+${options.requesters.map((id) => `    ${id}: arn:aws:iam::123456789012:user/${id.toLowerCase()}`).join('\n')}
+levels:
+  debug:
+    description: Run jobs and read pods
+    rules:
+      - apiGroups: ["", batch]
+        resources: [jobs, pods, pods/log]
+        verbs: [create, get, list]
+    defaultDuration: ${duration.default}
+    maxDuration: ${duration.max}
+clusters:
+  dev:
+    region: eu-west-1
+    accountId: "123456789012"
+    connection: { kubeconfig: { path: ${JSON.stringify(info.kube.adminKubeconfig)} } }
+    identityMapping: none
+    usernameTemplate: "eks-access:{slackUserId}"
+    namespaces:
+      - name: ${namespace}
+        approvers: { users: [${APPROVERS.join(', ')}] }
+        approvals: 1
+        channel: ${channel}
+        levels: [debug]
+`);
+  const core = adminKubeConfig().makeApiClient(CoreV1Api);
+  const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  const slack = await FakeSlack.start({
+    users: [...options.requesters, ...APPROVERS].map((id) => ({ id, name: id.toLowerCase() })),
+  });
+  const signingSecret = `secret-${tag}-${randomBytes(8).toString('hex')}`;
+  const env = (extra: Record<string, string> = {}) =>
+    parseEnv({
+      SLACK_BOT_TOKEN: slack.botToken,
+      SLACK_SIGNING_SECRET: signingSecret,
+      SLACK_TRANSPORT: 'http',
+      SLACK_API_URL: slack.apiUrl,
+      REDIS_URL: info.redisUrl,
+      REDIS_PREFIX: prefix,
+      LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'silent',
+      METRICS_PORT: '0',
+      RECONCILE_INTERVAL: options.reconcileInterval ?? '1h',
+      WORKER_CONCURRENCY: '4',
+      ...extra,
+    });
+  const runtimeFor = (role: 'bot' | 'worker', extra: Record<string, string> = {}) => {
+    const e = env(extra);
+    return createRuntime(e, {
+      role,
+      loaded,
+      logger: createLogger({ level: e.LOG_LEVEL, name: `${role}-${tag}` }),
+    });
+  };
+  const reader = await runtimeFor('bot');
+  const closers: (() => Promise<void>)[] = [];
+
+  async function startBotProcess(): Promise<BotProcess> {
+    // As bin/bot.ts main composes it: the engine's operations report through the bot's own notifier.
+    const runtime = await runtimeFor('bot');
+    const holder: { notifier?: SlackNotifier } = {};
+    const engine = {
+      endGrant: (id: string, reason: EndReason, actor: string) =>
+        runtime.engine(holder.notifier as SlackNotifier).endGrant(id, reason, actor),
+      applyExtension: (id: string, seconds: number, actor: string, auto: boolean) =>
+        runtime.engine(holder.notifier as SlackNotifier).applyExtension(id, seconds, actor, auto),
+    };
+    const metrics = createMetrics(
+      { activeGrants: async () => (await runtime.store.listByStatus(['active'])).length },
+      { defaultMetrics: false },
+    );
+    const bot = await startBot({ ...runtime, engine }, { port: 0, metrics });
+    holder.notifier = bot.notifier;
+    const health = await startHealthServer({
+      port: 0,
+      registry: metrics.registry,
+      checks: { redis: async () => void (await runtime.redis.ping()) },
+    });
+    const url = `http://127.0.0.1:${bot.port}/slack/events`;
+    const process: BotProcess = {
+      bot,
+      metrics,
+      metricsPort: health.port,
+      command: async (user, text) =>
+        (
+          await sendSlashCommand(
+            url,
+            slack.slashCommand({ command: '/eks-access', text, user_id: user, channel_id: channel }),
+            { signingSecret },
+          )
+        ).status,
+      interact: async (payload) => (await sendInteraction(url, payload, { signingSecret })).status,
+      close: async () => {
+        await health.close();
+        await bot.stop();
+        await runtime.close();
+      },
+    };
+    closers.push(process.close);
+    return process;
+  }
+
+  async function startWorkerProcess(extra: Record<string, string> = {}): Promise<RunningWorker> {
+    const worker = await startWorker(await runtimeFor('worker', extra));
+    closers.push(worker.close);
+    return worker;
+  }
+
+  async function until<T>(
+    what: string,
+    read: () => Promise<T>,
+    done: (value: T) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await read();
+      if (done(value)) return value;
+      if (Date.now() > deadline)
+        throw new Error(`${what}: not within ${timeoutMs} ms; last: ${JSON.stringify(value)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  return {
+    tag,
+    prefix,
+    namespace,
+    channel,
+    auditChannel,
+    slack,
+    reader,
+    env,
+    startBot: startBotProcess,
+    startWorker: startWorkerProcess,
+    until,
+    async bindings() {
+      const list = await rbac.listNamespacedRoleBinding({
+        namespace,
+        labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
+      });
+      const counts = new Map<string, number>();
+      for (const rb of list.items) {
+        const id = rb.metadata?.labels?.[LABELS.grantId] ?? rb.metadata?.name ?? '?';
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      return counts;
+    },
+    async grants() {
+      return reader.store.listByStatus(GRANT_STATUSES);
+    },
+    async close() {
+      // Workers and bots first (they drain), then our data: keys under the prefix, the namespace.
+      for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+      const keys = await reader.redis.keys(`${prefix}*`);
+      if (keys.length > 0) await reader.redis.del(...keys);
+      await reader.close();
+      await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+      await slack.close();
+    },
+  };
+}
