@@ -24,7 +24,13 @@ import { endGrant } from '../../src/services/end-grant.js';
 import type { EngineDeps } from '../../src/services/engine.js';
 import { applyExtension } from '../../src/services/extend-grant.js';
 import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
-import { FakeSlack, type Obj, sendInteraction, sendSlashCommand } from '../support/slack/index.js';
+import {
+  blocksText,
+  FakeSlack,
+  type Obj,
+  sendInteraction,
+  sendSlashCommand,
+} from '../support/slack/index.js';
 
 export const ALICE = 'U0ALICE'; // requester, mapped to an IAM user
 export const ANA = 'U0ANA'; // approver by user id
@@ -347,4 +353,40 @@ export function harnessPool() {
       for (const h of open.splice(0)) await h.close();
     },
   };
+}
+
+/** Sends a command that creates a request; resolves with the id from the ephemeral reply containing `marker`. */
+export async function requestedId(
+  h: Harness,
+  user: string,
+  text: string,
+  marker = 'Requested',
+): Promise<string> {
+  const after = h.slack.calls.length;
+  await h.command(user, text);
+  const reply = await ephemeralTo(h.slack, user, after, (t) => t.includes(marker));
+  const id = /`(ea-[a-z2-9]{8})`/.exec(reply)?.[1];
+  if (!id) throw new Error(`no grant id in ${reply}`);
+  return id;
+}
+
+/** A click on a button of a message the bot posted. */
+export function clickOn(h: Harness, user: string, action: string, message: { channel: string; ts: string }) {
+  return h.interact(
+    h.slack.blockActions({
+      user_id: user,
+      action_id: action,
+      channel: message.channel,
+      message_ts: message.ts,
+    }),
+  );
+}
+
+/** Resolves once the approval message says the grant is active (the worker activated it). */
+export async function untilActive(h: Harness, message: { ts: string }): Promise<void> {
+  await h.slack.waitFor(
+    'chat.update',
+    (c) => c.args.ts === message.ts && blocksText(c.args.blocks).includes('Active* until'),
+    { timeoutMs: 30_000 },
+  );
 }

@@ -2,31 +2,27 @@
 // approver, an automatic extension, and a pending request that lapses.
 import { afterEach, describe, expect, it } from 'vitest';
 import { blocksText } from '../support/slack/index.js';
-import { ALICE, ANA, BEN, EVE, ephemeralTo, type Harness, harnessPool } from './harness.js';
+import {
+  ALICE,
+  ANA,
+  BEN,
+  clickOn,
+  EVE,
+  ephemeralTo,
+  type Harness,
+  harnessPool,
+  requestedId,
+  untilActive,
+} from './harness.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
 
 async function activeGrant(h: Harness) {
-  const after = h.slack.calls.length;
-  await h.command(ALICE, `request ${h.namespace} for 30m because INC-7`);
-  const id = /`(ea-[a-z2-9]{8})`/.exec(
-    await ephemeralTo(h.slack, ALICE, after, (t) => t.includes('Requested')),
-  )?.[1] as string;
+  const id = await requestedId(h, ALICE, `request ${h.namespace} for 30m because INC-7`);
   const message = await h.approvalMessage(id);
-  await h.interact(
-    h.slack.blockActions({
-      user_id: ANA,
-      action_id: 'approve',
-      channel: message.channel,
-      message_ts: message.ts,
-    }),
-  );
-  await h.slack.waitFor(
-    'chat.update',
-    (c) => c.args.ts === message.ts && blocksText(c.args.blocks).includes('Active* until'),
-    { timeoutMs: 30_000 },
-  );
+  await clickOn(h, ANA, 'approve', message);
+  await untilActive(h, message);
   return { id, message };
 }
 

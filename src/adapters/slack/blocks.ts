@@ -54,7 +54,9 @@ export function cut(text: string, max: number): string {
 const escHint = (text: string): string =>
   esc(text).replace(/&lt;(@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+)&gt;/g, '<$1>');
 
-export const mention = (id: string): string => (id.startsWith('auto:') ? 'an auto-approve rule' : `<@${id}>`);
+/** A person, or the auto-approve rule by the same name the audit stream uses (`auto:<namespace>#<index>`). */
+export const mention = (id: string): string =>
+  id.startsWith('auto:') ? `the auto-approve rule \`${esc(id)}\`` : `<@${id}>`;
 
 const mrkdwn = (text: string) => ({ type: 'mrkdwn', text: cut(text, LIMITS.text) });
 const plain = (text: string, max: number = LIMITS.text) => ({
