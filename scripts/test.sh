@@ -40,9 +40,9 @@ npm_deps() {
     return 0
   fi
   if ! npm ci --no-audit --no-fund; then
-    # npm ci refuses a lockfile that lacks an optional dependency the registry does not serve (vite's
-    # Windows-only napi-windows-process-start-time is such a one here). npm install --no-save installs
-    # the locked versions all the same and leaves package-lock.json untouched.
+    # A safety net, loudly reported: npm ci refuses a lockfile that names an optional dependency the
+    # registry does not serve (vite 8.4's napi-windows-process-start-time did; package.json now pins
+    # vite through overrides). npm install --no-save installs the locked versions all the same.
     echo "test.sh: npm ci failed; falling back to npm install --no-save (check package-lock.json)" >&2
     npm install --no-save --no-audit --no-fund || return 1
   fi
