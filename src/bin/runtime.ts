@@ -4,7 +4,7 @@
 import { Redis } from 'ioredis';
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
 import type { AwsAuthLocation } from '../adapters/k8s/aws-auth.js';
-import { PolicyClusterConnections } from '../adapters/k8s/cluster-connections.js';
+import { type ClientInstrumentation, PolicyClusterConnections } from '../adapters/k8s/cluster-connections.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import { BullScheduler } from '../adapters/queue/bull-scheduler.js';
 import { RedisAuditLog } from '../adapters/redis/audit-log.js';
@@ -33,6 +33,8 @@ export interface RuntimeOptions {
   /** Tests: explicit AWS credentials and per-cluster aws-auth locations. */
   awsCredentials?: AwsCredentials;
   awsAuth?: Readonly<Record<string, AwsAuthLocation>>;
+  /** Benchmarks: sees every AWS and Kubernetes client the cluster connections build. */
+  instrument?: ClientInstrumentation;
 }
 
 export interface Runtime {
@@ -79,6 +81,7 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     clock,
     ...(options.awsCredentials ? { credentials: options.awsCredentials } : {}),
     ...(options.awsAuth ? { awsAuth: options.awsAuth } : {}),
+    ...(options.instrument ? { instrument: options.instrument } : {}),
   });
   const engineDeps = (notifier: Notifier): EngineDeps => ({
     store,

@@ -25,17 +25,40 @@ export interface ClusterConnectionOptions {
   credentials?: AwsCredentials;
   /** Where aws-auth lives, per policy cluster name (tests give each test its own). */
   awsAuth?: Readonly<Record<string, AwsAuthLocation>>;
+  /** Sees every client built for a cluster (the benchmarks count API calls through it). */
+  instrument?: ClientInstrumentation;
+}
+
+/** Called once per client a connection builds; may add AWS SDK middleware or wrap the KubeConfig. */
+export interface ClientInstrumentation {
+  aws?(cluster: string, client: IAMClient | EKSClient | STSClient): void;
+  kube?(cluster: string, kubeConfig: KubeConfig): void;
+}
+
+interface Connection {
+  backends: ClusterBackends;
+  /** The cluster's current KubeConfig (for EKS, carrying the cached bearer token). */
+  kubeConfig: () => Promise<KubeConfig>;
 }
 
 export class PolicyClusterConnections implements ClusterConnections {
   readonly #options: ClusterConnectionOptions;
-  readonly #built = new Map<string, Promise<ClusterBackends>>();
+  readonly #built = new Map<string, Promise<Connection>>();
 
   constructor(options: ClusterConnectionOptions) {
     this.#options = options;
   }
 
-  forCluster(cluster: string): Promise<ClusterBackends> {
+  async forCluster(cluster: string): Promise<ClusterBackends> {
+    return (await this.#connection(cluster)).backends;
+  }
+
+  /** The KubeConfig the cluster's backends use right now (doctor and tests read it). */
+  async kubeConfig(cluster: string): Promise<KubeConfig> {
+    return (await this.#connection(cluster)).kubeConfig();
+  }
+
+  #connection(cluster: string): Promise<Connection> {
     const policy = this.#options.policy.clusters[cluster];
     if (!policy) {
       return Promise.reject(
@@ -55,8 +78,8 @@ export class PolicyClusterConnections implements ClusterConnections {
     return backends;
   }
 
-  async #build(cluster: string, policy: ClusterPolicy): Promise<ClusterBackends> {
-    const { env } = this.#options;
+  async #build(cluster: string, policy: ClusterPolicy): Promise<Connection> {
+    const { env, instrument } = this.#options;
     const region = policy.region;
     const base = this.#options.credentials;
     const sts = new STSClient({
@@ -72,11 +95,21 @@ export class PolicyClusterConnections implements ClusterConnections {
     const clientConfig = { region, credentials };
     const iam = new IAMClient({ ...clientConfig, ...endpoint(env.AWS_ENDPOINT_URL_IAM) });
     const eks = new EKSClient({ ...clientConfig, ...endpoint(env.AWS_ENDPOINT_URL_EKS) });
+    for (const client of [sts, iam, eks]) instrument?.aws?.(cluster, client);
 
-    const kubeConfig =
+    const loadKubeConfig =
       'kubeconfig' in policy.connection
         ? fileKubeConfig(policy.connection.kubeconfig)
         : await eksKubeConfig(eks, eksName, region, credentials, this.#options.clock);
+    const seen = new WeakSet<KubeConfig>();
+    const kubeConfig = async () => {
+      const kc = await loadKubeConfig();
+      if (instrument?.kube && !seen.has(kc)) {
+        seen.add(kc);
+        instrument.kube(cluster, kc);
+      }
+      return kc;
+    };
     const apis = new KubeApis(kubeConfig);
     const ourPath = personalRolePath(this.#options.policy.settings.iamPath, cluster);
     let mapping: IdentityMapping;
@@ -87,7 +120,7 @@ export class PolicyClusterConnections implements ClusterConnections {
     } else {
       mapping = noMapping;
     }
-    return { iam: new AwsIamRoles(iam), mapping, rbac: new KubeRbac(apis) };
+    return { backends: { iam: new AwsIamRoles(iam), mapping, rbac: new KubeRbac(apis) }, kubeConfig };
   }
 }
 

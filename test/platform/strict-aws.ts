@@ -1,0 +1,96 @@
+// A private ministack that checks what the shared emulators do not: AUTH=true, so every request's SigV4
+// signature is verified (presigned query-string URLs included, as STS does for EKS bearer tokens) and IAM
+// policies and trust policies are enforced. It serves IAM, STS and EKS for one test file.
+//
+// Why not moto: moto ignores query-string signatures (it reads the access key from the Authorization
+// header only, so a presigned GetCallerIdentity answers as a default identity and a tampered one is not
+// refused), and the shared moto pins MOTO_ACCOUNT_ID, so every request lands in one account.
+//
+// Accounts: the platform's access key is the root of `accountId`; a 12-digit access key id is the root
+// of that account (`rootOf('210987654321')`), both with the platform's secret.
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { platform } from './context.js';
+import { cacheDir } from './platform.js';
+import { freePort, type ManagedProcess, startProcess, waitUntil } from './processes.js';
+
+export interface StrictAws {
+  endpoint: string;
+  region: string;
+  accountId: string;
+  /** Root credentials of an account (the platform's key for `accountId`). */
+  rootOf(accountId: string): { accessKeyId: string; secretAccessKey: string };
+  stop(): Promise<void>;
+}
+
+/**
+ * Without Docker, ministack's CreateCluster leaves the CA empty; with a Docker daemon that answers
+ * /version and then fails to start the k3s container, it takes its fallback and reports an endpoint and
+ * a (placeholder) CA, as DescribeCluster does for a real cluster. This is that daemon.
+ */
+async function failingDockerDaemon(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    if (/^(\/v[\d.]+)?\/version$/.test(req.url ?? '')) {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ ApiVersion: '1.41', Version: '0.0.0-eks-access-test' }));
+      return;
+    }
+    res.statusCode = 500;
+    res.end('{"message":"no containers here"}');
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `tcp://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export async function startStrictAws(name: string): Promise<StrictAws> {
+  const { aws, runDir } = platform();
+  const bin = join(cacheDir(), 'venv', 'bin', 'ministack');
+  if (!existsSync(bin)) throw new Error(`ministack is not installed: run scripts/platform/install.sh`);
+  const docker = await failingDockerDaemon();
+  const port = await freePort();
+  const dataDir = join(runDir, name);
+  const server: ManagedProcess = startProcess(name, bin, [], {
+    logDir: join(runDir, 'logs'),
+    cwd: runDir,
+    env: {
+      ...process.env,
+      GATEWAY_PORT: `${port}`,
+      BIND_HOST: '127.0.0.1',
+      SERVICES: 'sts,iam,eks',
+      AUTH: 'true',
+      // The root key ministack accepts, and the secret it checks signatures with.
+      AWS_ACCESS_KEY_ID: aws.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
+      MINISTACK_ACCOUNT_ID: aws.accountId,
+      MINISTACK_REGION: aws.region,
+      IOT_MTLS_ENABLED: '0',
+      SFTP_ENABLED: '0',
+      S3_DATA_DIR: join(dataDir, 's3'),
+      LOG_LEVEL: 'WARNING',
+      DOCKER_HOST: docker.url,
+    },
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  await waitUntil(name, async () => ((await fetch(`${endpoint}/_ministack/ready`)).ok ? true : undefined), {
+    timeoutMs: 60_000,
+    process: server,
+  });
+  return {
+    endpoint,
+    region: aws.region,
+    accountId: aws.accountId,
+    rootOf: (accountId) => ({
+      accessKeyId: accountId === aws.accountId ? aws.accessKeyId : accountId,
+      secretAccessKey: aws.secretAccessKey,
+    }),
+    stop: async () => {
+      await server.stop();
+      await docker.close();
+    },
+  };
+}
