@@ -13,6 +13,7 @@ import { GRANT_STATUSES, type Grant, type GrantStatus, LIVE_STATUSES } from '../
 import type { AuditLog } from '../ports/audit-log.js';
 import type { GrantStore } from '../ports/grant-store.js';
 import { type DoctorProbes, doctor, formatCheck } from '../services/doctor.js';
+import { plan } from '../services/plan.js';
 import { renderIamPolicyJson, renderRbacYaml } from '../services/render-permissions.js';
 
 export const HELP = `eks-access — just-in-time namespace access on Amazon EKS, approved in Slack
@@ -24,6 +25,9 @@ Usage: eks-access <command> [options]
   grants revoke <id> [--yes]      break-glass: end a grant now (works without Slack)
   reconcile [--dry-run]           find and remove expired or orphaned access on every cluster
   audit export --since <time>     audit events as JSON lines; <time> is ISO 8601 or a duration (24h, 7d)
+  plan <namespace> --principal ARN [--cluster C] [--level L] [--for 2h]
+                                  dry run, offline: exactly what a grant would create (trust policy,
+                                  identity mapping, Role, RoleBinding), without touching anything
   rbac render [--cluster NAME] [--subject user:NAME|sa:NS/NAME|group:NAME]
                                   the bot's least-privilege Kubernetes RBAC for the policy, as YAML
   iam-policy render [--role ARN]  the bot's IAM policy (or a cross-account role's) for the policy, as JSON
@@ -79,7 +83,17 @@ function parseArgs(argv: readonly string[]): Args {
   }
   return { positional, flags };
 }
-const VALUE_FLAGS = new Set(['status', 'since', 'cluster', 'subject', 'role', 'limit']);
+const VALUE_FLAGS = new Set([
+  'status',
+  'since',
+  'cluster',
+  'subject',
+  'role',
+  'limit',
+  'principal',
+  'level',
+  'for',
+]);
 
 const flag = (args: Args, name: string): string | undefined => {
   const value = args.flags.get(name);
@@ -141,6 +155,32 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
       });
       for (const warning of rendered.warnings) io.err(`warning: ${warning}\n`);
       io.out(rendered.text);
+      return 0;
+    }
+    if (command === 'plan') {
+      const principalArn = flag(args, 'principal');
+      if (!sub || !principalArn)
+        throw badInput('plan needs a namespace and --principal <IAM user or role ARN>');
+      const planned = await plan(
+        { policy: loadConfig().policy, clock: systemClock },
+        {
+          namespace: sub,
+          cluster: flag(args, 'cluster'),
+          level: flag(args, 'level'),
+          duration: flag(args, 'for'),
+          reason: 'dry run (eks-access plan)',
+          requester: { slackUserId: 'U0DRYRUN', principalArn },
+        },
+        { readCluster: false },
+      );
+      const { text } = planned;
+      const sections: [string, string | undefined][] = [
+        [`personal IAM role ${planned.plan.personalRole?.arn ?? ''} — trust policy`, text.trustPolicy],
+        [`identity mapping (${planned.plan.mapping.mode})`, text.mapping],
+        ['kept Role', text.role],
+        ['RoleBinding', text.roleBinding],
+      ];
+      for (const [title, body] of sections) if (body) io.out(`# ${title}\n${body.trimEnd()}\n\n`);
       return 0;
     }
     if (command === 'iam-policy' && sub === 'render') {

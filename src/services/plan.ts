@@ -15,9 +15,12 @@ export interface PlannedGrant {
   text: { trustPolicy?: string; mapping: string; role?: string; roleBinding: string };
 }
 
+/** Without `clusters` the plan is computed offline (ClusterRole levels then have no derived checks). */
+export type PlanDeps = Pick<EngineDeps, 'policy' | 'clock'> & Partial<Pick<EngineDeps, 'clusters'>>;
+
 /** The plan of a stored grant; expiry as if it activated now. May read a ClusterRole to derive checks. */
 export async function planForGrant(
-  deps: Pick<EngineDeps, 'policy' | 'clock' | 'clusters'>,
+  deps: PlanDeps,
   grant: Pick<
     Grant,
     'id' | 'cluster' | 'namespace' | 'level' | 'requester' | 'durationSeconds' | 'expiresAt'
@@ -27,7 +30,7 @@ export async function planForGrant(
   const expiresAt = grant.expiresAt ?? deps.clock.now() + grant.durationSeconds * 1000;
   let plan = planGrant({ policy: deps.policy, grant, expiresAt });
   const level = deps.policy.levels[grant.level];
-  if (options.readCluster !== false && level?.clusterRole) {
+  if (options.readCluster !== false && level?.clusterRole && deps.clusters) {
     const backends = await deps.clusters.forCluster(grant.cluster);
     plan = { ...plan, checks: await checksFor(backends, plan, level) };
   }
@@ -40,7 +43,7 @@ export interface PlanRequest extends RequestInput {
 
 /** `plan(request)`: validates like a real request (same errors) and returns what it would do. */
 export async function plan(
-  deps: Pick<EngineDeps, 'policy' | 'clock' | 'clusters'>,
+  deps: PlanDeps,
   request: PlanRequest,
   options: { readCluster?: boolean } = {},
 ): Promise<PlannedGrant> {

@@ -1,0 +1,61 @@
+// The CLI's offline dry run: what a grant would create, from the policy alone.
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/bin/cli.js';
+
+async function cli(argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, {
+    out: (text) => {
+      out += text;
+    },
+    err: (text) => {
+      err += text;
+    },
+    env: { POLICY_FILE: 'policy.example.yaml' },
+    cwd: process.cwd(),
+  });
+  return { code, out, err };
+}
+
+describe('eks-access plan', () => {
+  it('prints the trust policy, the aws-auth entry, the kept Role and the RoleBinding of the runbook grant', async () => {
+    const { code, out } = await cli([
+      'plan',
+      'test',
+      '--principal',
+      'arn:aws:iam::111122223333:user/alice',
+      '--for',
+      '2h',
+    ]);
+    expect(code).toBe(0);
+    expect(out).toContain('"AWS": "arn:aws:iam::111122223333:user/alice"');
+    expect(out).toContain('"aws:CurrentTime"');
+    expect(out).toMatch(
+      /# identity mapping \(aws-auth\)\n- rolearn: arn:aws:iam::111122223333:role\/eks-access\/prod-eu\/eksa-alice-/,
+    );
+    expect(out).toContain('username: eks-access:alice');
+    expect(out).toContain('name: eks-access-k8s-test-role');
+    expect(out).toMatch(
+      /kind: RoleBinding[\s\S]*kind: User\n\s+apiGroup: rbac.authorization.k8s.io\n\s+name: eks-access:alice/,
+    );
+  });
+
+  it('refuses what a real request would refuse, with the same words', async () => {
+    const tooLong = await cli([
+      'plan',
+      'test',
+      '--principal',
+      'arn:aws:iam::111122223333:user/alice',
+      '--for',
+      '5h',
+    ]);
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.err).toContain('The maximum for k8s-test-role is 4h.');
+    const badArn = await cli(['plan', 'test', '--principal', 'alice']);
+    expect(badArn.code).not.toBe(0);
+    expect(badArn.err).toMatch(/principal|ARN/i);
+    const unknown = await cli(['plan', 'prod', '--principal', 'arn:aws:iam::111122223333:user/alice']);
+    expect(unknown.err).toContain('You can request: test (prod-eu).');
+  });
+});
