@@ -390,3 +390,11 @@ export async function untilActive(h: Harness, message: { ts: string }): Promise<
     { timeoutMs: 30_000 },
   );
 }
+
+/** The user opens the bot's Home tab (the app_home_opened event, over Socket Mode). */
+export async function openHome(h: Harness, user: string): Promise<void> {
+  await h.slack.socket.send(
+    'events_api',
+    h.slack.eventCallback({ type: 'app_home_opened', user, tab: 'home', channel: `D${user.slice(1)}` }),
+  );
+}

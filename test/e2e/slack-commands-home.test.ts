@@ -13,6 +13,7 @@ import {
   type Harness,
   harnessPool,
   NOBODY,
+  openHome,
   requestedId,
   untilActive,
 } from './harness.js';
@@ -108,10 +109,7 @@ describe('App Home', () => {
   it('opening it publishes the view; Cancel on a pending request works and the view refreshes', async () => {
     const h = await pool.use();
     let after = h.slack.calls.length;
-    await h.slack.socket.send(
-      'events_api',
-      h.slack.eventCallback({ type: 'app_home_opened', user: ALICE, tab: 'home', channel: 'D0ALICE' }),
-    );
+    await openHome(h, ALICE);
     const empty = await homeWhere(h, ALICE, after, () => true);
     expect(empty.text).toContain('No active access.');
     expect(empty.text).toContain('Request access');

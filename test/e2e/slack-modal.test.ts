@@ -3,7 +3,7 @@
 // the dry run, a bad submission is answered next to the field, a good one becomes a request.
 import { afterEach, describe, expect, it } from 'vitest';
 import { blocksText, type Obj, type View } from '../support/slack/index.js';
-import { ALICE, type Harness, harnessPool } from './harness.js';
+import { ALICE, type Harness, harnessPool, openHome } from './harness.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -155,10 +155,7 @@ describe('the request form', () => {
   it('the Request access button on App Home opens the same form', async () => {
     const h = await pool.use();
     const after = h.slack.calls.length;
-    await h.slack.socket.send(
-      'events_api',
-      h.slack.eventCallback({ type: 'app_home_opened', user: ALICE, tab: 'home', channel: 'D0ALICE' }),
-    );
+    await openHome(h, ALICE);
     const home = await h.slack.waitFor('views.publish', (c) => c.args.user_id === ALICE, { after });
     await h.interact(
       h.slack.blockActions({
