@@ -11,7 +11,14 @@ import { endGrant } from '../../src/services/end-grant.js';
 import { plan } from '../../src/services/plan.js';
 import { reconcile } from '../../src/services/reconcile.js';
 import { adminKubeConfig } from '../platform/context.js';
-import { engineHarness, eventually, type Harness, ORIGINAL_AWS_AUTH, readAwsAuth } from './engine-harness.js';
+import {
+  type EngineStep,
+  engineHarness,
+  eventually,
+  type Harness,
+  ORIGINAL_AWS_AUTH,
+  readAwsAuth,
+} from './engine-harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -68,26 +75,36 @@ describe('overlap', () => {
   });
 });
 
+/** A worker that hangs for ever once it reaches `step`; `die()` waits for that, then kills it. */
+async function workerDyingAfter(harness: Harness, at: EngineStep): Promise<{ die(): Promise<void> }> {
+  let reached!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  const worker = await harness.startWorker({
+    lockDuration: 1000,
+    afterStep: async (step) => {
+      if (step !== at) return;
+      reached();
+      await new Promise(() => {});
+    },
+  });
+  return {
+    async die() {
+      await stopped;
+      await worker.close(true);
+    },
+  };
+}
+
 describe('crash', () => {
   it('a worker killed between steps: a fresh worker finishes the grant, no duplicates', async () => {
     h = await engineHarness('aws-auth');
-    let reached!: () => void;
-    const stopped = new Promise<void>((resolve) => {
-      reached = resolve;
-    });
     // The first worker "dies" after the identity step: its job never returns and its lock lapses.
-    const doomed = await h.startWorker({
-      lockDuration: 1000,
-      afterStep: async (step) => {
-        if (step !== 'identity') return;
-        reached();
-        await new Promise(() => {});
-      },
-    });
+    const doomed = await workerDyingAfter(h, 'identity');
     const alice = await h.person();
     const grant = await h.approve(alice, { durationSeconds: 3600 });
-    await stopped;
-    await doomed.close(true);
+    await doomed.die();
     expect((await h.runtime.store.get(grant.id))?.status).toBe('approved');
 
     await h.startWorker({ lockDuration: 1000 });
@@ -105,6 +122,52 @@ describe('crash', () => {
     expect(await h.roleExists(roleName)).toBe(false);
     expect(await readAwsAuth(h)).toEqual(ORIGINAL_AWS_AUTH);
   }, 60_000);
+});
+
+describe('crash during revocation', () => {
+  // The first worker "dies" after deleting the RoleBinding, before the identity teardown: the person's
+  // IAM role and aws-auth entry are still there and the grant is `revoking`.
+  it.each(['a fresh worker', 'the reconciler'] as const)(
+    'killed after the RoleBinding delete: %s finishes, nothing remains, no errors',
+    async (finisher) => {
+      h = await engineHarness('aws-auth');
+      // Short stalled checks from the start: BullMQ's stalled check is shared by the queue's workers
+      // and runs at most once per the interval of the worker that ran it last.
+      const first = await h.startWorker({ lockDuration: 1000 });
+      const alice = await h.person();
+      const grant = await h.waitFor((await h.approve(alice)).id, ['active']);
+      await first.close();
+      const doomed = await workerDyingAfter(h, 'revoke-binding');
+      await endGrant(h.deps, grant.id, 'revoked', 'U0APPROVER');
+      await doomed.die();
+      const roleName = personalRoleName(h.cluster, alice.principalArn);
+      expect((await h.runtime.store.get(grant.id))?.status).toBe('revoking');
+      expect(await bindingsOf(grant.id)).toHaveLength(0);
+      expect(await h.roleExists(roleName)).toBe(true);
+      expect((await readAwsAuth(h))['mapRoles']).toContain(roleName);
+
+      if (finisher === 'a fresh worker') {
+        await h.startWorker({ lockDuration: 1000 });
+        await h.waitFor(grant.id, ['revoked'], 30_000);
+      } else {
+        const report = await reconcile(h.deps);
+        expect(report.errors).toEqual([]);
+        expect(report.grantsEnded).toContain(grant.id);
+        expect((await h.runtime.store.get(grant.id))?.status).toBe('revoked');
+      }
+      expect(await h.roleExists(roleName)).toBe(false);
+      expect(await readAwsAuth(h)).toEqual(ORIGINAL_AWS_AUTH);
+      expect(await h.allowed(alice.username, 'list', 'pods', '', h.namespace)).toBe(false);
+      expect(h.notifier.kinds(grant.id).filter((k) => k === 'ended')).toHaveLength(1);
+      // Once more over the same state: nothing to do, nothing fails.
+      const again = await reconcile(h.deps);
+      expect(again.errors).toEqual([]);
+      expect([...again.grantsEnded, ...again.bindingsRemoved.map((b) => b.grantId)]).toEqual([]);
+      expect(again.identitiesRemoved).toEqual([]);
+      expect((await h.runtime.store.get(grant.id))?.status).toBe('revoked');
+    },
+    60_000,
+  );
 });
 
 describe('Redis lost', () => {
