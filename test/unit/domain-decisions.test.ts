@@ -5,6 +5,7 @@ import {
   autoApproveRuleFor,
   decideExtension,
   namespaceMatches,
+  requestFieldOf,
   resolveRequest,
 } from '../../src/domain/decisions.js';
 import { formatDuration, parseDuration } from '../../src/domain/duration.js';
@@ -56,6 +57,7 @@ const kindOf = (fn: () => unknown) => {
       kind: (error as AccessError).kind,
       message: (error as AccessError).message,
       hint: (error as AccessError).hint,
+      details: (error as AccessError).details,
     };
   }
   return undefined;
@@ -78,6 +80,18 @@ describe('resolving a request against the policy', () => {
     expect(r).toMatchObject({ cluster: 'dev', level: 'debug', durationSeconds: 1800, requiredApprovals: 1 });
     expect(namespaceMatches('team-*', 'team-a')).toBe(true);
     expect(namespaceMatches('team-*', 'other')).toBe(false);
+  });
+
+  it('names the field each refusal is about, so a form can show it there', () => {
+    const fieldOf = (input: Parameters<typeof resolveRequest>[1]) =>
+      requestFieldOf(kindOf(() => resolveRequest(policy, input))?.details ?? {});
+    expect(fieldOf({ namespace: 'nope', reason: 'x' })).toBe('namespace');
+    expect(fieldOf({ namespace: 'test', cluster: 'mars', reason: 'x' })).toBe('cluster');
+    expect(fieldOf({ namespace: 'test', cluster: 'dev', level: 'admin', reason: 'x' })).toBe('level');
+    expect(fieldOf({ namespace: 'team-a', duration: '9h', reason: 'x' })).toBe('duration');
+    expect(fieldOf({ namespace: 'team-a', duration: 'soon', reason: 'x' })).toBe('duration');
+    expect(fieldOf({ namespace: 'team-a', reason: ' ' })).toBe('reason');
+    expect(requestFieldOf({ field: 'token' })).toBeUndefined();
   });
 
   it('explains every refusal and lists the valid choices', () => {
