@@ -2,18 +2,18 @@
 // entries and Redis keys never collide), a unique namespace, its own aws-auth ConfigMap, a real worker
 // and a recording notifier. Every test can run twice in a row on the same servers.
 import { randomBytes } from 'node:crypto';
-import { CreateClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { EKSClient } from '@aws-sdk/client-eks';
 import { CreateUserCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { AuthorizationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { type RunningWorkers, startWorkers } from '../../src/adapters/queue/workers.js';
 import { createRuntime, type Runtime } from '../../src/bin/runtime.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import type { Grant } from '../../src/domain/grant.js';
-import { newGrantId } from '../../src/domain/grant.js';
 import { renderUsername } from '../../src/domain/names.js';
 import type { GrantEvent, Notifier } from '../../src/ports/notifier.js';
 import type { EngineDeps, EngineStep } from '../../src/services/engine.js';
 import { adminKubeConfig, awsClientConfig, platform, uniqueName } from '../platform/context.js';
+import { approvedGrant, createEksCluster } from '../support/grants.js';
 
 export type Mode = 'aws-auth' | 'access-entries' | 'none';
 
@@ -114,14 +114,7 @@ export async function engineHarness(mode: Mode, options: { maxDuration?: string 
   const iam = new IAMClient(awsClientConfig('iam'));
   const eks = new EKSClient(awsClientConfig('eks'));
   if (mode === 'access-entries') {
-    await eks.send(
-      new CreateClusterCommand({
-        name: cluster,
-        roleArn: `arn:aws:iam::${p.aws.accountId}:role/eks-cluster`,
-        resourcesVpcConfig: { subnetIds: ['subnet-1'] },
-        accessConfig: { authenticationMode: 'API' },
-      }),
-    );
+    await createEksCluster(eks, cluster, p.aws.accountId);
   }
   const levels = options.maxDuration
     ? LEVELS.replaceAll('maxDuration: 4h', `maxDuration: ${options.maxDuration}`)
@@ -196,11 +189,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
       return { principalArn, slackUserId, username: renderUsername(template, { principalArn, slackUserId }) };
     },
     async approve(person, o = {}) {
-      const now = runtime.clock.now();
-      const grant: Grant = {
-        id: newGrantId((n) => randomBytes(n)),
-        version: 1,
-        status: 'approved',
+      const grant = approvedGrant({
         requester: {
           slackUserId: person.slackUserId,
           principalArn: person.principalArn,
@@ -211,13 +200,8 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
         level: o.level ?? 'k8s-test-role',
         durationSeconds: o.durationSeconds ?? 3600,
         reason: 'INC-1 test',
-        requiredApprovals: 1,
-        approvals: [{ slackUserId: 'U0APPROVER', at: now }],
-        createdAt: now,
-        pendingUntil: now + 86_400_000,
-        decidedAt: now,
-        extensions: [],
-      };
+        now: runtime.clock.now(),
+      });
       await runtime.store.create(grant);
       await runtime.scheduler.enqueueActivation(grant.id);
       return grant;
