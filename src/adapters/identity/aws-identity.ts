@@ -4,6 +4,7 @@
 import { IAMClient, ListUsersCommand, ListUserTagsCommand } from '@aws-sdk/client-iam';
 import type { Env } from '../../config/env.js';
 import type { Policy } from '../../config/policy.js';
+import { type Clock, systemClock } from '../../domain/clock.js';
 import { AccessError, notFound } from '../../domain/errors.js';
 import type { AwsIdentityResolver, SlackProfile } from '../../ports/identity.js';
 import type { AwsCredentials } from '../aws/eks-token.js';
@@ -26,14 +27,21 @@ export function identityResolverFor(
   return new PolicyIdentityResolver(policy, iam);
 }
 
+/** Found links are kept this long: the lookup walks every IAM user's tags, which is slow in big accounts. */
+const FOUND_TTL_MS = 10 * 60_000;
+
 export class PolicyIdentityResolver implements AwsIdentityResolver {
   readonly #policy: Policy;
   readonly #iam: IAMClient | undefined;
+  readonly #clock: Clock;
+  /** email → principal ARN and when it was found. Misses are never cached, so an admin's fix works at once. */
+  readonly #found = new Map<string, { arn: string; at: number }>();
 
   /** `iam` is needed only when the policy enables the email-tag lookup. */
-  constructor(policy: Policy, iam?: IAMClient) {
+  constructor(policy: Policy, iam?: IAMClient, clock: Clock = systemClock) {
     this.#policy = policy;
     this.#iam = iam;
+    this.#clock = clock;
   }
 
   async principalFor(profile: SlackProfile): Promise<string> {
@@ -47,8 +55,14 @@ export class PolicyIdentityResolver implements AwsIdentityResolver {
         `An admin has to add \`${profile.slackUserId}: arn:aws:iam::<account>:user/<you>\` under identities.map in the policy, or give the Slack app the users:read.email scope.`,
       );
     }
+    const key = profile.email.toLowerCase();
+    const cached = this.#found.get(key);
+    if (cached && this.#clock.now() - cached.at < FOUND_TTL_MS) return cached.arn;
     const arn = await this.#byTag(emailTag.tagKey, profile.email);
-    if (arn) return arn;
+    if (arn) {
+      this.#found.set(key, { arn, at: this.#clock.now() });
+      return arn;
+    }
     throw this.#unmapped(profile, emailTag.tagKey);
   }
 
