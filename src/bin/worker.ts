@@ -30,6 +30,9 @@ export function workerNotifier(runtime: Runtime): Notifier {
   });
 }
 
+/** How long close() waits for running jobs: under the Deployments' 60 s terminationGracePeriodSeconds. */
+export const DRAIN_MS = 45_000;
+
 export interface RunningWorker {
   metrics: Metrics;
   workers: RunningWorkers;
@@ -47,6 +50,7 @@ export interface RunningWorker {
 export async function startWorker(
   runtime: Runtime,
   notifier: Notifier = workerNotifier(runtime),
+  { drainMs = DRAIN_MS }: { drainMs?: number } = {},
 ): Promise<RunningWorker> {
   const { env } = runtime;
   const metrics = createMetrics({
@@ -82,7 +86,17 @@ export async function startWorker(
     health,
     close: async () => {
       await health.close();
-      await workers.close();
+      // A BullMQ Worker whose Redis connection was lost can wait forever in its graceful close; stop
+      // waiting before Kubernetes' grace period (60 s) ends: jobs are idempotent and will be retried.
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        workers.close().then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), drainMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!drained) runtime.logger.warn({ drainMs }, 'running jobs did not finish in time; stopping anyway');
       await runtime.close();
     },
   };
