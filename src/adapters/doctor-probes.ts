@@ -1,19 +1,19 @@
 // The real services behind `eks-access doctor`: Slack's auth.test, Redis, STS and each cluster's API
 // server, asked as the bot itself (its own credentials, its own Kubernetes identity).
-import { DescribeClusterCommand, type DescribeClusterCommandOutput, EKSClient } from '@aws-sdk/client-eks';
-import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { ApiException, AuthorizationV1Api, CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { ApiException, AuthorizationV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import type { Env } from '../config/env.js';
 import type { LoadedPolicy } from '../config/load.js';
-import type { ClusterPolicy } from '../config/policy.js';
+import type { ClusterPolicy, Policy } from '../config/policy.js';
 import type { BotPermissionCheck } from '../domain/bot-permissions.js';
 import type { Clock } from '../domain/clock.js';
 import { AccessError, misconfigured } from '../domain/errors.js';
 import type { ClusterProbe, DoctorProbes, SlackIdentity } from '../services/doctor.js';
-import { type AwsCredentials, type CredentialsProvider, EksTokenSource } from './aws/eks-token.js';
+import type { AwsCredentials, CredentialsProvider } from './aws/eks-token.js';
 import { fromAwsError } from './aws/errors.js';
 import { parseMapRoles } from './k8s/aws-auth-document.js';
+import { clusterCredentials, PolicyClusterConnections } from './k8s/cluster-connections.js';
 import { fromKubeError } from './k8s/errors.js';
 
 export interface DoctorProbeOptions {
@@ -46,7 +46,7 @@ export function doctorProbes(options: DoctorProbeOptions): DoctorProbes {
     cluster: (name) => {
       const cluster = policy().clusters[name];
       if (!cluster) throw misconfigured(`cluster ${name} is not in the policy`);
-      return clusterProbe(name, cluster, options);
+      return clusterProbe(name, cluster, policy(), options);
     },
   };
 }
@@ -129,40 +129,32 @@ export function redactUrl(url: string): string {
   }
 }
 
-function clusterProbe(name: string, cluster: ClusterPolicy, options: DoctorProbeOptions): ClusterProbe {
+function clusterProbe(
+  name: string,
+  cluster: ClusterPolicy,
+  policy: Policy,
+  options: DoctorProbeOptions,
+): ClusterProbe {
   const { env, clock } = options;
   const region = cluster.region;
-  const base = options.credentials;
-  const sts = new STSClient({
-    region,
-    ...endpoint(env.AWS_ENDPOINT_URL_STS),
-    ...(base ? { credentials: base } : {}),
-  });
-  const assumeRoleArn = 'eks' in cluster.connection ? cluster.connection.eks.assumeRoleArn : undefined;
+  // The engine's own recipe (credentials, AssumeRole, DescribeCluster + STS token), so doctor checks
+  // exactly the connection the worker will use.
+  const connectionOptions = {
+    env,
+    clock,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  };
+  const connections = new PolicyClusterConnections({ policy, ...connectionOptions });
+  const { credentials: clusterCreds } = clusterCredentials(cluster, connectionOptions);
   const credentials: CredentialsProvider = async () => {
     try {
-      if (!assumeRoleArn) return (await sts.config.credentials()) as AwsCredentials;
-      const out = await sts.send(
-        new AssumeRoleCommand({ RoleArn: assumeRoleArn, RoleSessionName: 'eks-access-doctor' }),
-      );
-      const c = out.Credentials;
-      if (!c?.AccessKeyId || !c.SecretAccessKey)
-        throw misconfigured(`AssumeRole ${assumeRoleArn} returned no credentials`);
-      return {
-        accessKeyId: c.AccessKeyId,
-        secretAccessKey: c.SecretAccessKey,
-        ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}),
-      };
+      return await clusterCreds();
     } catch (error) {
-      throw fromAwsError(error, assumeRoleArn ? `assume ${assumeRoleArn}` : 'find AWS credentials');
+      if (error instanceof AccessError) throw error;
+      throw fromAwsError(error, 'find AWS credentials');
     }
   };
-
-  let kubeConfig: Promise<KubeConfig> | undefined;
-  const kc = () => {
-    kubeConfig ??= buildKubeConfig(name, cluster, env, credentials, clock);
-    return kubeConfig;
-  };
+  const kc = () => connections.kubeConfig(name);
   const awsAuth = options.awsAuth?.[name] ?? { namespace: 'kube-system', name: 'aws-auth' };
 
   return {
@@ -227,46 +219,4 @@ function describe(error: unknown): string {
   if (error instanceof ApiException) return `HTTP ${error.code}`;
   const e = error as { code?: string; cause?: { code?: string }; message?: string };
   return e.cause?.code ?? e.code ?? e.message ?? String(error);
-}
-
-async function buildKubeConfig(
-  name: string,
-  cluster: ClusterPolicy,
-  env: Env,
-  credentials: CredentialsProvider,
-  clock: Clock,
-): Promise<KubeConfig> {
-  const kc = new KubeConfig();
-  if ('kubeconfig' in cluster.connection) {
-    const { path, context } = cluster.connection.kubeconfig;
-    if (path) kc.loadFromFile(path);
-    else kc.loadFromDefault();
-    if (context) kc.setCurrentContext(context);
-    return kc;
-  }
-  // Same recipe as the engine (adapters/k8s/cluster-connections.ts): DescribeCluster + an STS token.
-  const eksName = cluster.connection.eks.name ?? name;
-  const eks = new EKSClient({ region: cluster.region, credentials, ...endpoint(env.AWS_ENDPOINT_URL_EKS) });
-  let described: DescribeClusterCommandOutput;
-  try {
-    described = await eks.send(new DescribeClusterCommand({ name: eksName }));
-  } catch (error) {
-    throw fromAwsError(error, `describe EKS cluster ${eksName}`);
-  }
-  const server = described.cluster?.endpoint;
-  const caData = described.cluster?.certificateAuthority?.data;
-  if (!server || !caData) throw misconfigured(`EKS cluster ${eksName} has no endpoint or CA yet`);
-  const token = await new EksTokenSource({
-    clusterName: eksName,
-    region: cluster.region,
-    credentials,
-    clock,
-  }).token();
-  kc.loadFromOptions({
-    clusters: [{ name: eksName, server, caData, skipTLSVerify: false }],
-    users: [{ name: 'eks-access', token }],
-    contexts: [{ name: eksName, cluster: eksName, user: 'eks-access' }],
-    currentContext: eksName,
-  });
-  return kc;
 }

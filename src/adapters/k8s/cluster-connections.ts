@@ -81,17 +81,8 @@ export class PolicyClusterConnections implements ClusterConnections {
   async #build(cluster: string, policy: ClusterPolicy): Promise<Connection> {
     const { env, instrument } = this.#options;
     const region = policy.region;
-    const base = this.#options.credentials;
-    const sts = new STSClient({
-      region,
-      ...endpoint(env.AWS_ENDPOINT_URL_STS),
-      ...(base ? { credentials: base } : {}),
-    });
+    const { sts, credentials } = clusterCredentials(policy, this.#options);
     const eksName = 'eks' in policy.connection ? (policy.connection.eks.name ?? cluster) : cluster;
-    const assumeRoleArn = 'eks' in policy.connection ? policy.connection.eks.assumeRoleArn : undefined;
-    const credentials: CredentialsProvider = assumeRoleArn
-      ? assumedRoleCredentials(sts, assumeRoleArn, this.#options.clock)
-      : async () => (await sts.config.credentials()) as AwsCredentials;
     const clientConfig = { region, credentials };
     const iam = new IAMClient({ ...clientConfig, ...endpoint(env.AWS_ENDPOINT_URL_IAM) });
     const eks = new EKSClient({ ...clientConfig, ...endpoint(env.AWS_ENDPOINT_URL_EKS) });
@@ -125,6 +116,27 @@ export class PolicyClusterConnections implements ClusterConnections {
 }
 
 const endpoint = (url: string | undefined) => (url ? { endpoint: url } : {});
+
+/**
+ * The AWS credentials eks-access acts with on one cluster: the base ones (or the SDK's default chain),
+ * or those of the cluster's `assumeRoleArn`, renewed before they end. Shared with `doctor`.
+ */
+export function clusterCredentials(
+  policy: ClusterPolicy,
+  options: Pick<ClusterConnectionOptions, 'env' | 'credentials' | 'clock'>,
+): { sts: STSClient; credentials: CredentialsProvider } {
+  const base = options.credentials;
+  const sts = new STSClient({
+    region: policy.region,
+    ...endpoint(options.env.AWS_ENDPOINT_URL_STS),
+    ...(base ? { credentials: base } : {}),
+  });
+  const assumeRoleArn = 'eks' in policy.connection ? policy.connection.eks.assumeRoleArn : undefined;
+  const credentials: CredentialsProvider = assumeRoleArn
+    ? assumedRoleCredentials(sts, assumeRoleArn, options.clock)
+    : async () => (await sts.config.credentials()) as AwsCredentials;
+  return { sts, credentials };
+}
 
 function fileKubeConfig(options: { path?: string | undefined; context?: string | undefined }) {
   const kc = new KubeConfig();
