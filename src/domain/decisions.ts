@@ -9,7 +9,7 @@ import type {
 } from '../config/policy.js';
 import { DNS1123_LABEL } from '../config/policy.js';
 import { formatDuration, parseDuration } from './duration.js';
-import { badInput, forbidden, notFound } from './errors.js';
+import { badInput, conflict, forbidden, notFound } from './errors.js';
 import type { Grant } from './grant.js';
 import { totalGrantedSeconds } from './grant.js';
 
@@ -207,7 +207,12 @@ export function isApprover(ns: NamespacePolicy, who: ApproverContext): boolean {
  * May this person approve (or deny) this grant now? Throws forbidden with the reason otherwise.
  * Self-approval needs both the namespace and the level to allow it.
  */
-export function assertMayDecide(policy: Policy, grant: Grant, who: ApproverContext): void {
+export function assertMayDecide(
+  policy: Policy,
+  grant: Grant,
+  who: ApproverContext,
+  subject: 'request' | 'extension' = 'request',
+): void {
   const ns = namespacePolicyFor(policy.clusters[grant.cluster] as ClusterPolicy, grant.namespace);
   if (!ns || !isApprover(ns, who)) {
     throw forbidden(`You are not an approver for ${grant.namespace} on ${grant.cluster}`, approversHint(ns));
@@ -217,12 +222,53 @@ export function assertMayDecide(policy: Policy, grant: Grant, who: ApproverConte
     who.slackUserId === grant.requester.slackUserId &&
     !(ns.allowSelfApproval && level?.allowSelfApproval)
   ) {
-    throw forbidden('You cannot approve your own request', 'Another approver has to decide.');
+    throw forbidden(
+      subject === 'request' ? 'You cannot approve your own request' : 'You cannot decide your own extension',
+      'Another approver has to decide.',
+    );
   }
   if (grant.approvals.some((a) => a.slackUserId === who.slackUserId)) {
     throw forbidden('You already approved this request', 'It needs another approver to reach the quorum.');
   }
 }
+
+/**
+ * May this person approve or deny the extension waiting on this grant? The same rules as the request
+ * itself, except that the grant's earlier approvals do not count (the approver of the request may
+ * decide its extension). Throws conflict when nothing waits, forbidden otherwise.
+ */
+export function assertMayDecideExtension(policy: Policy, grant: Grant, who: ApproverContext): void {
+  if (grant.status !== 'active' || !grant.extensionRequest) {
+    throw conflict(`There is no extension waiting on ${grant.id}`, `It is ${grant.status}.`, {
+      grantId: grant.id,
+    });
+  }
+  assertMayDecide(policy, { ...grant, approvals: [] }, who, 'extension');
+}
+
+/** One extension waits at a time: a second ask would silently replace what approvers are looking at. */
+export function assertNoExtensionWaiting(grant: Grant): void {
+  const waiting = grant.extensionRequest;
+  if (!waiting) return;
+  throw conflict(
+    `An extension of ${formatDuration(waiting.seconds)} is already waiting for approval on ${grant.id}`,
+    'Wait for the approvers to decide; you can ask again after that.',
+    { grantId: grant.id },
+  );
+}
+
+/**
+ * Whether the policy alone says who this person is on AWS: `linked` or `unlinked` from the explicit
+ * map at once, or `lookup` when only the (slow, IAM-walking) email lookup can tell.
+ */
+export function identityFromMap(policy: Policy, slackUserId: string): 'linked' | 'unlinked' | 'lookup' {
+  if (policy.identities.map[slackUserId]) return 'linked';
+  return policy.identities.emailTag?.enabled ? 'lookup' : 'unlinked';
+}
+
+/** The policy line an admin adds to link this person: `U…: arn:aws:iam::<account>:user/<name>`. */
+export const identityMapEntry = (slackUserId: string): string =>
+  `\`${slackUserId}: arn:aws:iam::<account>:user/<name>\` under identities.map in the policy`;
 
 function approversHint(ns: NamespacePolicy | undefined): string {
   if (!ns) return 'This namespace is no longer in the policy.';

@@ -108,6 +108,8 @@ export interface Grant {
   extensions: Extension[];
   /** An extension waiting for approvers (levels whose extend mode is `approval`). */
   extensionRequest?: { by: string; seconds: number; at: number };
+  /** The last extension an approver denied (shown on the approval message until another is asked). */
+  extensionDenial?: { by: string; seconds: number; reason: string; at: number };
   /** Set when a warning DM has been sent for the current expiresAt. */
   warnedForExpiry?: number;
   /** Where the approval message lives, so every state change can update it. */

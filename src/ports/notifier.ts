@@ -13,6 +13,7 @@ export type GrantEvent =
   | { kind: 'activated' }
   | { kind: 'extended'; by: string; seconds: number }
   | { kind: 'extension-requested'; by: string; seconds: number }
+  | { kind: 'extension-denied'; by: string; seconds: number; reason: string }
   | { kind: 'expiring-soon' }
   | { kind: 'ended' }
   | { kind: 'failed'; reason: string };

@@ -1,6 +1,7 @@
 // Use case: more time on an active grant. The level's extend policy decides (decideExtension): granted
-// at once up to a cap, or waiting for an approver, who approves it with the same rules as a request.
-import { assertMayDecide, decideExtension } from '../domain/decisions.js';
+// at once up to a cap, or waiting for an approver, who approves or denies it with the same rules as a
+// request. One extension waits at a time; one still waiting when the grant ends dies with it.
+import { assertMayDecideExtension, assertNoExtensionWaiting, decideExtension } from '../domain/decisions.js';
 import { parseDuration } from '../domain/duration.js';
 import { badInput, conflict, forbidden } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
@@ -21,6 +22,7 @@ export async function requestExtension(
     throw forbidden('Only the person who has the access can extend it', 'Ask them to run `extend`.');
   }
   if (grant.status !== 'active') throw conflict(`Request ${grantId} is ${grant.status}, not active`);
+  assertNoExtensionWaiting(grant);
   const level = deps.policy.levels[grant.level];
   const text = duration ?? level?.defaultDuration ?? '1h';
   const seconds = parseDuration(text);
@@ -38,7 +40,9 @@ export async function requestExtension(
   const now = deps.clock.now();
   const after = await updateGrant(deps, grantId, (current) => {
     if (current.status !== 'active') throw conflict(`Request ${grantId} is ${current.status}, not active`);
-    return transition(current, 'active', { extensionRequest: { by: who, seconds, at: now } });
+    assertNoExtensionWaiting(current);
+    const { extensionDenial: _earlier, ...rest } = current;
+    return transition(rest as Grant, 'active', { extensionRequest: { by: who, seconds, at: now } });
   });
   await deps.audit.append({
     action: 'extension-requested',
@@ -57,15 +61,55 @@ export async function approveExtension(deps: FlowDeps, grantId: string, clicker:
   const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, first, clicker);
   let seconds = 0;
   await updateGrant(deps, grantId, (current) => {
-    const pending = current.extensionRequest;
-    if (current.status !== 'active' || !pending) {
-      throw conflict(`There is no extension waiting on ${grantId}`, `It is ${current.status}.`);
-    }
-    // The same approver rules as the request itself; earlier approvals of the grant do not count.
-    assertMayDecide(deps.policy, { ...current, approvals: [] }, { slackUserId: clicker, memberOfGroups });
-    seconds = pending.seconds;
+    assertMayDecideExtension(deps.policy, current, { slackUserId: clicker, memberOfGroups });
+    seconds = current.extensionRequest?.seconds ?? 0;
     const { extensionRequest: _, ...rest } = current;
     return { ...transition(rest as Grant, 'active') };
   });
   return deps.engine.applyExtension(grantId, seconds, clicker, false);
+}
+
+/** Checked on the Deny click, before asking for a reason, so a non-approver types nothing in vain. */
+export async function checkMayDecideExtension(
+  deps: FlowDeps,
+  grantId: string,
+  clicker: string,
+): Promise<void> {
+  const grant = await mustGet(deps.store, grantId);
+  const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, grant, clicker);
+  assertMayDecideExtension(deps.policy, grant, { slackUserId: clicker, memberOfGroups });
+}
+
+/**
+ * An approver denies a waiting extension: the request is cleared and the expiry stays where it is (no
+ * engine call: nothing on the cluster moves). Checked again here, since the grant may have changed
+ * since the click.
+ */
+export async function denyExtension(
+  deps: FlowDeps,
+  grantId: string,
+  clicker: string,
+  reason: string,
+): Promise<Grant> {
+  const first = await mustGet(deps.store, grantId);
+  const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, first, clicker);
+  const now = deps.clock.now();
+  let seconds = 0;
+  const after = await updateGrant(deps, grantId, (current) => {
+    assertMayDecideExtension(deps.policy, current, { slackUserId: clicker, memberOfGroups });
+    seconds = current.extensionRequest?.seconds ?? 0;
+    const { extensionRequest: _, ...rest } = current;
+    return transition(rest as Grant, 'active', {
+      extensionDenial: { by: clicker, seconds, reason, at: now },
+    });
+  });
+  await deps.audit.append({
+    action: 'extension-denied',
+    actor: clicker,
+    grantId,
+    at: now,
+    details: { seconds, reason, cluster: after.cluster, namespace: after.namespace, to: after.status },
+  });
+  await deps.notifier.grantChanged(after, { kind: 'extension-denied', by: clicker, seconds, reason });
+  return after;
 }

@@ -5,6 +5,7 @@ import { IAMClient, ListUsersCommand, ListUserTagsCommand } from '@aws-sdk/clien
 import type { Env } from '../../config/env.js';
 import type { Policy } from '../../config/policy.js';
 import { type Clock, systemClock } from '../../domain/clock.js';
+import { identityMapEntry } from '../../domain/decisions.js';
 import { AccessError, notFound } from '../../domain/errors.js';
 import type { AwsIdentityResolver, SlackProfile } from '../../ports/identity.js';
 import type { AwsCredentials } from '../aws/eks-token.js';
@@ -67,7 +68,7 @@ export class PolicyIdentityResolver implements AwsIdentityResolver {
   }
 
   #unmapped(profile: SlackProfile, tagKey: string | undefined): AccessError {
-    const byMap = `add \`${profile.slackUserId}: arn:aws:iam::<account>:user/<name>\` under identities.map in the policy`;
+    const byMap = `add ${identityMapEntry(profile.slackUserId)}`;
     const byTag = tagKey && profile.email ? `, or tag your IAM user with \`${tagKey}=${profile.email}\`` : '';
     return notFound(
       `Your Slack account (${profile.slackUserId}) is not linked to an AWS user`,

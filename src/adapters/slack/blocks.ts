@@ -25,6 +25,7 @@ export const LIMITS = {
 } as const;
 
 export const DENY_MODAL = 'deny_modal';
+export const DENY_EXTENSION_MODAL = 'deny_extension_modal';
 
 export type Block = Record<string, unknown>;
 export interface Message {
@@ -84,6 +85,7 @@ export const ACTIONS = {
   approve: 'approve',
   deny: 'deny',
   approveExtension: 'approve_extension',
+  denyExtension: 'deny_extension',
   extend: 'extend',
   done: 'done',
   cancel: 'cancel',
@@ -215,8 +217,20 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
       {
         type: 'actions',
         block_id: `extend:${grant.id}`,
-        elements: [button('Approve extension', ACTIONS.approveExtension, grant.id, 'primary')],
+        elements: [
+          button('Approve extension', ACTIONS.approveExtension, grant.id, 'primary'),
+          button('Deny extension', ACTIONS.denyExtension, grant.id, 'danger'),
+        ],
       },
+    );
+  } else if (grant.status === 'active' && grant.extensionDenial) {
+    blocks.push(section(extensionDeniedText(grant.extensionDenial)));
+  } else if (grant.extensionRequest && grant.status !== 'active') {
+    // Nobody decided before the grant ended; the ask ends with it.
+    blocks.push(
+      context(
+        `:stopwatch: ${mention(grant.extensionRequest.by)}'s request for ${formatDuration(grant.extensionRequest.seconds)} more was not decided before the access ended; it lapsed with it.`,
+      ),
     );
   }
   const text = `Access request ${grant.id}: ${grant.requester.slackUserId} wants ${grant.level} in ${grant.namespace} on ${grant.cluster} — ${statusLine(grant, now)}`;
@@ -277,8 +291,11 @@ export function expiringDm(grant: Grant, now: number): Message {
 }
 
 export function endedDm(grant: Grant, now: number): Message {
+  const lapsed = grant.extensionRequest
+    ? `\nYour request for ${formatDuration(grant.extensionRequest.seconds)} more was not decided in time and lapsed with it.`
+    : '';
   return message(`Your access ${grant.id} ended`, [
-    section(`${grantStatusText(grant, now)}\n${where(grant)}, request \`${grant.id}\`.`),
+    section(`${grantStatusText(grant, now)}\n${where(grant)}, request \`${grant.id}\`.${lapsed}`),
   ]);
 }
 
@@ -292,6 +309,18 @@ export function extendedDm(grant: Grant, by: string, seconds: number, now: numbe
   return message(`Your access ${grant.id} was extended`, [
     section(
       `:stopwatch: ${by === grant.requester.slackUserId ? 'Extended' : `${mention(by)} extended your access`} by ${formatDuration(seconds)}: ${where(grant)} now ends at *${humanTime(grant.expiresAt ?? now)}*.`,
+    ),
+  ]);
+}
+
+const extensionDeniedText = (d: NonNullable<Grant['extensionDenial']>) =>
+  `:no_entry_sign: An extension of ${formatDuration(d.seconds)} was *denied* by ${mention(d.by)}${d.reason ? `: ${esc(cut(d.reason, 500))}` : ''}`;
+
+export function extensionDeniedDm(grant: Grant, now: number): Message {
+  const denial = grant.extensionDenial;
+  return message(`Your extension of ${grant.id} was denied`, [
+    section(
+      `${denial ? extensionDeniedText(denial) : ':no_entry_sign: Your extension was denied'}.\nYour access to ${where(grant)} still ends at *${humanTime(grant.expiresAt ?? now)}* (${formatDuration(secondsLeft(grant, now))} left).`,
     ),
   ]);
 }
@@ -430,17 +459,28 @@ export function whoamiMessage(
   ]);
 }
 
-/** The Deny modal; `channel` is where the click happened, for an ephemeral answer. */
-export function deniedModal(grantId: string, channel: string): Record<string, unknown> {
+/**
+ * The Deny modal, for a request or for an extension of it (both ask the reason the same way);
+ * `channel` is where the click happened, for an ephemeral answer.
+ */
+export function deniedModal(
+  grantId: string,
+  channel: string,
+  subject: 'request' | 'extension' = 'request',
+): Record<string, unknown> {
   return {
     type: 'modal',
-    callback_id: DENY_MODAL,
+    callback_id: subject === 'request' ? DENY_MODAL : DENY_EXTENSION_MODAL,
     private_metadata: JSON.stringify({ grantId, channel }),
-    title: plain('Deny request', LIMITS.modalTitle),
+    title: plain(subject === 'request' ? 'Deny request' : 'Deny extension', LIMITS.modalTitle),
     submit: plain('Deny', LIMITS.button),
     close: plain('Back', LIMITS.button),
     blocks: [
-      section(`Deny \`${grantId}\`? The requester will see your reason.`),
+      section(
+        subject === 'request'
+          ? `Deny \`${grantId}\`? The requester will see your reason.`
+          : `Deny the extension of \`${grantId}\`? The access keeps its current end; the requester will see your reason.`,
+      ),
       {
         type: 'input',
         block_id: 'reason',

@@ -1,19 +1,31 @@
 // Bolt listeners: ack first (Slack's 3-second rule), parse, call one service, render. The clicker is
 // always the user id of Slack's signed payload; button values carry a grant id and nothing else.
 import type { App, webApi } from '@slack/bolt';
-import { requestableNamespaces, requestFieldOf, resolveRequest } from '../../domain/decisions.js';
+import {
+  identityFromMap,
+  identityMapEntry,
+  requestableNamespaces,
+  requestFieldOf,
+  resolveRequest,
+} from '../../domain/decisions.js';
 import { badInput, toAccessError } from '../../domain/errors.js';
 import { GRANT_ID } from '../../domain/grant.js';
 import { cancelRequest, endAccess } from '../../services/cancel.js';
 import { decide } from '../../services/decide.js';
 import type { FlowDeps } from '../../services/deps.js';
 import { homeFor, waitingFor } from '../../services/home.js';
-import { approveExtension, requestExtension } from '../../services/request-extension.js';
+import {
+  approveExtension,
+  checkMayDecideExtension,
+  denyExtension,
+  requestExtension,
+} from '../../services/request-extension.js';
 import { previewRequest, submitRequest } from '../../services/submit.js';
 import type { Logger } from '../logger.js';
 import {
   ACTIONS,
   approvalsMessage,
+  DENY_EXTENSION_MODAL,
   DENY_MODAL,
   deniedModal,
   errorMessage,
@@ -183,22 +195,32 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     });
   });
 
-  app.view(DENY_MODAL, async ({ ack, body, view, client }) => {
-    const reason = view.state.values['reason']?.['value']?.value?.trim() ?? '';
-    if (reason === '') {
-      await ack({
-        response_action: 'errors',
-        errors: { reason: 'Say why, so the requester knows what to change.' },
+  // Denying a request or an extension asks the reason the same way; the service re-checks the clicker.
+  const denials = [
+    [
+      DENY_MODAL,
+      (id: string, who: string, reason: string) => decide(deps, id, who, { kind: 'deny', reason }),
+    ],
+    [DENY_EXTENSION_MODAL, (id: string, who: string, reason: string) => denyExtension(deps, id, who, reason)],
+  ] as const;
+  for (const [callbackId, deny] of denials) {
+    app.view(callbackId, async ({ ack, body, view, client }) => {
+      const reason = view.state.values['reason']?.['value']?.value?.trim() ?? '';
+      if (reason === '') {
+        await ack({
+          response_action: 'errors',
+          errors: { reason: 'Say why, so the requester knows what to change.' },
+        });
+        return;
+      }
+      await ack();
+      const meta = parseMeta(view.private_metadata);
+      const reply = ephemeralOrDm(client, meta.channel, body.user.id);
+      await guarded(reply, async () => {
+        await deny(grantIdOf(meta.grantId), body.user.id, reason);
       });
-      return;
-    }
-    await ack();
-    const meta = parseMeta(view.private_metadata);
-    const reply = ephemeralOrDm(client, meta.channel, body.user.id);
-    await guarded(reply, async () => {
-      await decide(deps, grantIdOf(meta.grantId), body.user.id, { kind: 'deny', reason });
     });
-  });
+  }
 
   function ephemeralOrDm(client: webApi.WebClient, channel: string | undefined, user: string): Reply {
     if (channel) return (m) => client.chat.postEphemeral({ channel, user, ...m });
@@ -210,6 +232,21 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     const reply = replyForAction(body as never, respond as never);
     await guarded(reply, async () => {
       await approveExtension(deps, grantIdOf(clickOf(action)), body.user.id);
+    });
+  });
+
+  app.action(ACTIONS.denyExtension, async ({ ack, body, action, respond, client }) => {
+    await ack();
+    const reply = replyForAction(body as never, respond as never);
+    await guarded(reply, async () => {
+      const grantId = grantIdOf(clickOf(action));
+      // Refused at once when this person may not decide; checked again when the reason arrives.
+      await checkMayDecideExtension(deps, grantId, body.user.id);
+      const channel = (body as { channel?: { id?: string } }).channel?.id ?? '';
+      await client.views.open({
+        trigger_id: (body as { trigger_id: string }).trigger_id,
+        view: deniedModal(grantId, channel, 'extension') as never,
+      });
     });
   });
 
@@ -319,8 +356,19 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       });
       return;
     }
-    await ack();
     const user = body.user.id;
+    // From the explicit map, an unlinked person is known at once: say so on the form, before it closes.
+    // With the email lookup (an IAM walk that can outlast Slack's 3 s) the answer comes by DM instead.
+    if (identityFromMap(deps.policy, user) === 'unlinked') {
+      await ack({
+        response_action: 'errors',
+        errors: {
+          [MODAL_ACTIONS.cluster]: `Your Slack account is not linked to AWS: an admin must add ${identityMapEntry(user)}.`,
+        },
+      });
+      return;
+    }
+    await ack();
     await guarded(
       (m) => deps.messenger.dm(user, m),
       async () => {

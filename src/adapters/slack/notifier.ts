@@ -21,6 +21,7 @@ import {
   endedDm,
   expiringDm,
   extendedDm,
+  extensionDeniedDm,
   failedDm,
   homeView,
   type Message,
@@ -156,6 +157,8 @@ export class SlackNotifier implements Notifier {
         return endedDm(grant, now);
       case 'extended':
         return extendedDm(grant, event.by, event.seconds, now);
+      case 'extension-denied':
+        return extensionDeniedDm(grant, now);
       case 'cancelled':
         return event.by === 'system' ? cancelledDm(grant, now) : undefined;
       default:
