@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { App } from '@slack/bolt';
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
-import { startHealthServer } from '../adapters/http/health-server.js';
+import { type HealthServer, startHealthServer } from '../adapters/http/health-server.js';
 import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { Logger } from '../adapters/logger.js';
 import { createMetrics, instrumentNotifier, type Metrics } from '../adapters/metrics.js';
@@ -21,7 +21,8 @@ import type { GrantStore } from '../ports/grant-store.js';
 import type { AwsIdentityResolver } from '../ports/identity.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import type { EngineOps } from '../services/deps.js';
-import { createRuntime } from './runtime.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import { stopOnSignals } from './signals.js';
 
 /** What the bot needs from the shared runtime (bin/runtime.ts builds it for bot and worker). */
 export interface BotRuntime {
@@ -119,30 +120,18 @@ function slackReachable(app: App, clock: Clock): () => Promise<void> {
   };
 }
 
-/** Stops on SIGTERM/SIGINT: Slack first (no new work), then whatever `close` releases. */
-export function stopOnSignals(logger: Logger, close: () => Promise<void>): void {
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+export interface RunningBotProcess extends RunningBot {
+  metrics: Metrics;
+  /** Absent when started with health: false. */
+  health?: HealthServer;
+  close(): Promise<void>;
 }
 
-export async function main(_argv: readonly string[] = []): Promise<number> {
-  const env = parseEnv(process.env);
-  // Checked before anything connects, so a missing token is the first and only complaint.
-  assertSlackSettings(env);
-  const runtime = await createRuntime(env, { role: 'bot' });
+/** The bot role on a runtime; `main` and `npm run dev` (with health: false) both start it this way. */
+export async function startBotProcess(
+  runtime: Runtime,
+  options: { health?: boolean; port?: number } = {},
+): Promise<RunningBotProcess> {
   const holder: { notifier?: SlackNotifier } = {};
   // The engine's operations report through the bot's own notifier, created with the app.
   const engine: EngineOps = {
@@ -154,22 +143,44 @@ export async function main(_argv: readonly string[] = []): Promise<number> {
   const metrics = createMetrics({
     activeGrants: async () => (await runtime.store.listByStatus(['active'])).length,
   });
-  const bot = await startBot({ ...runtime, engine }, { metrics });
+  const bot = await startBot(
+    { ...runtime, engine },
+    { metrics, ...(options.port === undefined ? {} : { port: options.port }) },
+  );
   holder.notifier = bot.notifier;
-  const health = await startHealthServer({
-    port: env.METRICS_PORT,
-    registry: metrics.registry,
-    logger: runtime.logger,
-    checks: {
-      redis: async () => {
-        await runtime.redis.ping();
-      },
-      slack: slackReachable(bot.app, runtime.clock),
+  const health =
+    options.health === false
+      ? undefined
+      : await startHealthServer({
+          port: runtime.env.METRICS_PORT,
+          registry: metrics.registry,
+          logger: runtime.logger,
+          checks: {
+            redis: async () => {
+              await runtime.redis.ping();
+            },
+            slack: slackReachable(bot.app, runtime.clock),
+          },
+        });
+  return {
+    ...bot,
+    metrics,
+    ...(health ? { health } : {}),
+    close: async () => {
+      await health?.close();
+      await bot.stop();
     },
-  });
+  };
+}
+
+export async function main(_argv: readonly string[] = []): Promise<number> {
+  const env = parseEnv(process.env);
+  // Checked before anything connects, so a missing token is the first and only complaint.
+  assertSlackSettings(env);
+  const runtime = await createRuntime(env, { role: 'bot' });
+  const bot = await startBotProcess(runtime);
   stopOnSignals(runtime.logger, async () => {
-    await health.close();
-    await bot.stop();
+    await bot.close();
     await runtime.close();
   });
   return new Promise<number>(() => {});

@@ -4,13 +4,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { startWorkers } from '../adapters/queue/workers.js';
-import type { SlackNotifier } from '../adapters/slack/notifier.js';
 import { parseEnv } from '../config/load.js';
-import { parseDuration } from '../domain/duration.js';
-import type { EngineOps } from '../services/deps.js';
-import { assertSlackSettings, startBot, stopOnSignals } from './bot.js';
+import { assertSlackSettings, startBotProcess } from './bot.js';
 import { createRuntime } from './runtime.js';
+import { stopOnSignals } from './signals.js';
+import { startWorker } from './worker.js';
 
 /** KEY=value lines; the real environment wins. Only for development. */
 function readDotEnv(path = '.env'): Record<string, string> {
@@ -57,27 +55,13 @@ async function main(): Promise<void> {
   assertSlackSettings(env);
   const stopRedis = env.REDIS_URL === 'redis://127.0.0.1:6379' ? await ensureLocalRedis() : undefined;
   const runtime = await createRuntime(env, { role: 'bot' });
-  const holder: { notifier?: SlackNotifier } = {};
-  const engine: EngineOps = {
-    endGrant: (id, reason, actor) =>
-      runtime.engine(holder.notifier as SlackNotifier).endGrant(id, reason, actor),
-    applyExtension: (id, seconds, actor, auto) =>
-      runtime.engine(holder.notifier as SlackNotifier).applyExtension(id, seconds, actor, auto),
-  };
-  const bot = await startBot({ ...runtime, engine });
-  holder.notifier = bot.notifier;
-  const workers = await startWorkers(runtime.engineDeps(bot.notifier), {
-    redis: runtime.redis,
-    prefix: env.REDIS_PREFIX,
-    scheduler: runtime.scheduler,
-    concurrency: env.WORKER_CONCURRENCY,
-    reconcileEveryMs: (parseDuration(env.RECONCILE_INTERVAL) ?? 30) * 1000,
-  });
+  // One health server (the worker's) on METRICS_PORT; the bot's would collide with it.
+  const bot = await startBotProcess(runtime, { health: false });
+  const worker = await startWorker(runtime, bot.notifier);
   runtime.logger.info('eks-access dev: bot and worker running; try /eks-access help in Slack');
   stopOnSignals(runtime.logger, async () => {
-    await bot.stop();
-    await workers.close();
-    await runtime.close();
+    await bot.close();
+    await worker.close();
     stopRedis?.();
   });
 }

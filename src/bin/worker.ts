@@ -15,8 +15,8 @@ import { SlackNotifier } from '../adapters/slack/notifier.js';
 import { parseEnv } from '../config/load.js';
 import { parseDuration } from '../domain/duration.js';
 import type { Notifier } from '../ports/notifier.js';
-import { stopOnSignals } from './bot.js';
 import { createRuntime, logNotifier, type Runtime } from './runtime.js';
+import { stopOnSignals } from './signals.js';
 
 /** The Slack notifier when the bot token is set (messages and DMs); otherwise the log. */
 export function workerNotifier(runtime: Runtime): Notifier {

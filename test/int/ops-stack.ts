@@ -8,7 +8,7 @@ import { startHealthServer } from '../../src/adapters/http/health-server.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { createMetrics, type Metrics } from '../../src/adapters/metrics.js';
 import type { SlackNotifier } from '../../src/adapters/slack/notifier.js';
-import { type RunningBot, startBot } from '../../src/bin/bot.js';
+import { type RunningBot, startBotProcess } from '../../src/bin/bot.js';
 import { createRuntime, type Runtime } from '../../src/bin/runtime.js';
 import { type RunningWorker, startWorker } from '../../src/bin/worker.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
@@ -129,27 +129,12 @@ clusters:
   const reader = await runtimeFor('bot');
   const closers: (() => Promise<void>)[] = [];
 
-  async function startBotProcess(): Promise<BotProcess> {
-    // As bin/bot.ts main composes it: the engine's operations report through the bot's own notifier.
-    const runtime = await runtimeFor('bot');
-    const holder: { notifier?: SlackNotifier } = {};
-    const engine = {
-      endGrant: (id: string, reason: EndReason, actor: string) =>
-        runtime.engine(holder.notifier as SlackNotifier).endGrant(id, reason, actor),
-      applyExtension: (id: string, seconds: number, actor: string, auto: boolean) =>
-        runtime.engine(holder.notifier as SlackNotifier).applyExtension(id, seconds, actor, auto),
-    };
-    const metrics = createMetrics(
-      { activeGrants: async () => (await runtime.store.listByStatus(['active'])).length },
-      { defaultMetrics: false },
-    );
-    const bot = await startBot({ ...runtime, engine }, { port: 0, metrics });
-    holder.notifier = bot.notifier;
-    const health = await startHealthServer({
-      port: 0,
-      registry: metrics.registry,
-      checks: { redis: async () => void (await runtime.redis.ping()) },
-    });
+  async function startBot(): Promise<BotProcess> {
+    // Exactly as bin/bot.ts main composes it (METRICS_PORT 0: any free port).
+    const runtime = await runtimeFor('bot', { METRICS_PORT: '0' });
+    const bot = await startBotProcess(runtime, { port: 0 });
+    const { metrics } = bot;
+    const health = bot.health as NonNullable<typeof bot.health>;
     const url = `http://127.0.0.1:${bot.port}/slack/events`;
     const process: BotProcess = {
       bot,
@@ -165,8 +150,7 @@ clusters:
         ).status,
       interact: async (payload) => (await sendInteraction(url, payload, { signingSecret })).status,
       close: async () => {
-        await health.close();
-        await bot.stop();
+        await bot.close();
         await runtime.close();
       },
     };
@@ -205,7 +189,7 @@ clusters:
     slack,
     reader,
     env,
-    startBot: startBotProcess,
+    startBot,
     startWorker: startWorkerProcess,
     until,
     async bindings() {
