@@ -3,7 +3,7 @@
 // cluster is the platform's kube-apiserver. Tests drive it through the fake and read what it recorded.
 import { randomBytes } from 'node:crypto';
 import { CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
 import { createLogger } from '../../src/adapters/logger.js';
@@ -47,6 +47,8 @@ export interface HarnessOptions {
   pendingTimeout?: string;
   expiryWarning?: string;
   levelDuration?: { default: string; max: string };
+  /** Durations of the `view` level (extend mode `approval`); default 1h, at most 2h. */
+  viewDuration?: { default: string; max: string };
   /** Create the namespace on the kube-apiserver (and delete it on close). */
   createNamespace?: boolean;
   /** Run the engine's BullMQ workers in-process (activation, expiry, reminders). */
@@ -102,6 +104,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const namespace = `e2e-${tag}`;
   const approvals = options.approvals ?? 1;
   const level = options.levelDuration ?? { default: '1h', max: '4h' };
+  const view = options.viewDuration ?? { default: '1h', max: '2h' };
   const mapping = options.identityMapping ?? 'none';
   const cluster = mapping === 'none' ? 'dev' : `dev-${tag}`;
   const stagingNamespace = `${namespace}-stg`;
@@ -132,7 +135,7 @@ ${options.emailTag ? '  emailTag: { enabled: true }\n' : ''}levels:
     defaultDuration: ${level.default}
     maxDuration: ${level.max}
     extend: { mode: auto, maxTotal: 8h }
-  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 2h, extend: { mode: approval } }
+  view: { clusterRole: view, defaultDuration: ${view.default}, maxDuration: ${view.max}, extend: { mode: approval } }
 clusters:
   ${cluster}:
     region: eu-west-1
@@ -397,4 +400,14 @@ export async function openHome(h: Harness, user: string): Promise<void> {
     'events_api',
     h.slack.eventCallback({ type: 'app_home_opened', user, tab: 'home', channel: `D${user.slice(1)}` }),
   );
+}
+
+/** The expiry the engine wrote on a grant's RoleBinding (`eks-access.io/expires-at`), as on the apiserver. */
+export async function bindingExpiry(h: Harness, grantId: string): Promise<string | undefined> {
+  const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  const binding = await rbac.readNamespacedRoleBinding({
+    name: `eks-access-${grantId}`,
+    namespace: h.namespace,
+  });
+  return binding.metadata?.annotations?.['eks-access.io/expires-at'];
 }

@@ -1,16 +1,14 @@
 // Extensions that need an approver, and requests an auto-approve rule grants without a click, through
 // the real Bolt App, the fake Slack, real Redis, the engine's worker and the real kube-apiserver.
-import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminKubeConfig } from '../platform/context.js';
 import { blocksText } from '../support/slack/index.js';
 import {
   ALICE,
   ANA,
+  bindingExpiry,
   clickOn,
   EVE,
   ephemeralTo,
-  type Harness,
   harnessPool,
   requestedId,
   untilActive,
@@ -18,14 +16,6 @@ import {
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
-
-const EXPIRES_AT = 'eks-access.io/expires-at';
-
-async function bindingExpiry(h: Harness, id: string): Promise<string | undefined> {
-  const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
-  const binding = await rbac.readNamespacedRoleBinding({ name: `eks-access-${id}`, namespace: h.namespace });
-  return binding.metadata?.annotations?.[EXPIRES_AT];
-}
 
 describe('extension under extend.mode: approval', () => {
   it('the requester asks, approvers see it, a non-approver is refused, an approver moves the expiry on the cluster and in Redis', async () => {

@@ -3,7 +3,7 @@
 // the dry run, a bad submission is answered next to the field, a good one becomes a request.
 import { afterEach, describe, expect, it } from 'vitest';
 import { blocksText, type Obj, type View } from '../support/slack/index.js';
-import { ALICE, type Harness, harnessPool, openHome } from './harness.js';
+import { ALICE, type Harness, harnessPool, NOBODY, openHome } from './harness.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -38,9 +38,9 @@ function formValues(h: Harness, overrides: Record<string, Obj> = {}): Record<str
 }
 
 /** `/eks-access request` → the form as views.open recorded it. */
-async function openForm(h: Harness): Promise<{ id: string; hash: string; blocks: Blocks }> {
+async function openForm(h: Harness, user = ALICE): Promise<{ id: string; hash: string; blocks: Blocks }> {
   const after = h.slack.calls.length;
-  await h.command(ALICE, 'request');
+  await h.command(user, 'request');
   const open = await h.slack.waitFor('views.open', (c) => c.args.view.callback_id === 'request_modal', {
     after,
   });
@@ -151,6 +151,45 @@ describe('the request form', () => {
       expect(h.slack.calls.slice(after).filter((c) => c.method === 'chat.postMessage')).toEqual([]);
     },
   );
+
+  it('a person the explicit map does not link is told on the form, before it closes, what an admin must add; nothing is stored', async () => {
+    const h = await pool.use();
+    const form = await openForm(h, NOBODY);
+    const before = await h.snapshot();
+    const after = h.slack.calls.length;
+    const ack = await h.interact(
+      h.slack.viewSubmission({ user_id: NOBODY, view_id: form.id, values: formValues(h) }),
+    );
+    const body = ack.body as { payload?: Obj } | undefined;
+    const answer = (body?.payload ?? body) as { response_action?: string; errors?: Record<string, string> };
+    expect(answer.response_action).toBe('errors');
+    expect(answer.errors).toEqual({
+      req_cluster: `Your Slack account is not linked to AWS: an admin must add \`${NOBODY}: arn:aws:iam::<account>:user/<name>\` under identities.map in the policy.`,
+    });
+    expect(await h.snapshot()).toEqual(before);
+    expect(await h.grants()).toEqual([]);
+    // The form stayed open with the answer: no DM, no approval message.
+    expect(h.slack.calls.slice(after).filter((c) => c.method === 'chat.postMessage')).toEqual([]);
+  });
+
+  it('with the email lookup enabled the form closes at once and an unlinked person is answered by DM', async () => {
+    const h = await pool.use({ emailTag: true });
+    const form = await openForm(h, NOBODY);
+    const after = h.slack.calls.length;
+    const ack = await h.interact(
+      h.slack.viewSubmission({ user_id: NOBODY, view_id: form.id, values: formValues(h) }),
+    );
+    expect(JSON.stringify(ack.body ?? {})).not.toContain('response_action');
+    const dm = await h.slack.waitFor(
+      'chat.postMessage',
+      (c) => c.args.channel === 'D0NOBODY' && blocksText(c.args.blocks).includes('not linked'),
+      { after, timeoutMs: 20_000 },
+    );
+    const text = blocksText(dm.args.blocks);
+    expect(text).toContain(`${NOBODY}: arn:aws:iam::&lt;account&gt;:user/&lt;name&gt;`);
+    expect(text).toContain('slack-email=nobody@example.com');
+    expect(await h.grants()).toEqual([]);
+  });
 
   it('the Request access button on App Home opens the same form', async () => {
     const h = await pool.use();

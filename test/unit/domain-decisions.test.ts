@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from '../../src/config/load.js';
+import type { Policy } from '../../src/config/policy.js';
 import {
   assertMayDecide,
+  assertMayDecideExtension,
+  assertNoExtensionWaiting,
   autoApproveRuleFor,
   decideExtension,
+  identityFromMap,
   namespaceMatches,
   requestFieldOf,
   resolveRequest,
@@ -192,6 +196,57 @@ describe('who may decide', () => {
     expect(autoApproveRuleFor(ns, { level: 'view', durationSeconds: 3600, ...who })?.index).toBe(0);
     expect(autoApproveRuleFor(ns, { level: 'view', durationSeconds: 3601, ...who })).toBeUndefined();
     expect(autoApproveRuleFor(ns, { level: 'debug', durationSeconds: 60, ...who })).toBeUndefined();
+  });
+});
+
+describe('deciding an extension', () => {
+  const ana = { slackUserId: 'U0ANA', memberOfGroups: [] };
+  const waiting = (over: Partial<Grant> = {}) =>
+    grant({ status: 'active', extensionRequest: { by: 'U0ALICE', seconds: 1800, at: 0 }, ...over });
+
+  it('needs an extension waiting on an active grant', () => {
+    expect(kindOf(() => assertMayDecideExtension(policy, grant({ status: 'active' }), ana))?.kind).toBe(
+      'conflict',
+    );
+    expect(kindOf(() => assertMayDecideExtension(policy, waiting({ status: 'expired' }), ana))?.kind).toBe(
+      'conflict',
+    );
+    expect(() => assertMayDecideExtension(policy, waiting(), ana)).not.toThrow();
+  });
+
+  it('lets the approver of the request decide its extension, but not a non-approver or the asker', () => {
+    const approvedByAna = waiting({ approvals: [{ slackUserId: 'U0ANA', at: 0 }] });
+    expect(() => assertMayDecideExtension(policy, approvedByAna, ana)).not.toThrow();
+    expect(
+      kindOf(() => assertMayDecideExtension(policy, waiting(), { slackUserId: 'U0X', memberOfGroups: [] }))
+        ?.kind,
+    ).toBe('forbidden');
+    const anasOwn = waiting({ requester: { ...grant().requester, slackUserId: 'U0ANA' } });
+    expect(kindOf(() => assertMayDecideExtension(policy, anasOwn, ana))?.message).toBe(
+      'You cannot decide your own extension',
+    );
+  });
+
+  it('allows one waiting extension at a time', () => {
+    expect(() => assertNoExtensionWaiting(grant({ status: 'active' }))).not.toThrow();
+    const error = kindOf(() => assertNoExtensionWaiting(waiting()));
+    expect(error?.kind).toBe('conflict');
+    expect(error?.message).toContain('An extension of 30m is already waiting');
+  });
+});
+
+describe('who a person is from the policy alone', () => {
+  it('is linked or unlinked from the explicit map, and needs the lookup only when the email tag is on', () => {
+    const map = { U0ALICE: 'arn:aws:iam::111122223333:user/alice' };
+    const mapped = { ...policy, identities: { ...policy.identities, map, emailTag: undefined } } as Policy;
+    expect(identityFromMap(mapped, 'U0ALICE')).toBe('linked');
+    expect(identityFromMap(mapped, 'U0NOBODY')).toBe('unlinked');
+    const tagged = {
+      ...mapped,
+      identities: { ...mapped.identities, emailTag: { enabled: true, tagKey: 'slack-email' } },
+    } as Policy;
+    expect(identityFromMap(tagged, 'U0ALICE')).toBe('linked');
+    expect(identityFromMap(tagged, 'U0NOBODY')).toBe('lookup');
   });
 });
 
