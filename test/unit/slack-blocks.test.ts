@@ -3,9 +3,12 @@ import {
   activatedDm,
   approvalMessage,
   cut,
+  deniedModal,
+  endedDm,
   errorMessage,
   esc,
   expiringDm,
+  extensionDeniedDm,
   helpMessage,
   homeView,
 } from '../../src/adapters/slack/blocks.js';
@@ -147,6 +150,38 @@ describe('Block Kit builders', () => {
     expect(blocksText(m.blocks as never)).toContain('&lt;!channel&gt;');
     const f = errorMessage(forbidden('You are not an approver', 'Approvers: <@U0ANA>, <!subteam^S0PLAT>.'));
     expect(blocksText(f.blocks as never)).toContain('Approvers: <@U0ANA>, <!subteam^S0PLAT>.');
+  });
+
+  it('an extension waiting, denied with a hostile reason, or lapsed with the grant', () => {
+    const active = { status: 'active', activatedAt: NOW, expiresAt: NOW + 3_600_000 } as const;
+    const waiting = approvalMessage(
+      policy,
+      grant({ ...active, extensionRequest: { by: 'U0BOB', seconds: 1800, at: NOW } }),
+      NOW,
+    );
+    expect(blocksText(waiting.blocks as never)).toContain('<@U0BOB> asks for 30m more.');
+    expect(JSON.stringify(waiting.blocks)).toContain('"action_id":"deny_extension"');
+    const denial = { by: 'U0ANA', seconds: 1800, reason: hostile, at: NOW };
+    const denied = approvalMessage(policy, grant({ ...active, extensionDenial: denial }), NOW);
+    const deniedDm = extensionDeniedDm(grant({ ...active, extensionDenial: denial }), NOW);
+    for (const m of [denied, deniedDm]) {
+      expect(checkMessageBlocks(m.blocks)).toEqual([]);
+      const text = blocksText(m.blocks as never);
+      expect(text).toContain('An extension of 30m was *denied* by <@U0ANA>: &lt;!channel&gt;');
+      expect(text).not.toContain('<!channel>');
+      expect(JSON.stringify(m.blocks)).not.toContain('_extension"');
+    }
+    expect(blocksText(deniedDm.blocks as never)).toContain('still ends at *2026-01-01 13:00 UTC* (1h left)');
+    const expired = grant({
+      status: 'expired',
+      endedAt: NOW,
+      extensionRequest: { by: 'U0BOB', seconds: 1800, at: NOW },
+    });
+    expect(blocksText(approvalMessage(policy, expired, NOW).blocks as never)).toContain(
+      'not decided before the access ended',
+    );
+    expect(blocksText(endedDm(expired, NOW).blocks as never)).toContain('not decided in time');
+    expect(checkView(deniedModal('ea-abcd2345', 'C0APPROVAL', 'extension') as never, 'modal')).toEqual([]);
   });
 
   it('help, home and the modal fit Slack', () => {
