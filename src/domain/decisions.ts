@@ -9,9 +9,10 @@ import type {
 } from '../config/policy.js';
 import { DNS1123_LABEL } from '../config/policy.js';
 import { formatDuration, parseDuration } from './duration.js';
-import { badInput, conflict, forbidden, notFound } from './errors.js';
+import { type AccessError, badInput, conflict, forbidden, notFound } from './errors.js';
 import type { Grant } from './grant.js';
 import { totalGrantedSeconds } from './grant.js';
+import { humanTime } from './text.js';
 
 export const MAX_REASON_LENGTH = 500;
 
@@ -237,13 +238,79 @@ export function assertMayDecide(
  * itself, except that the grant's earlier approvals do not count (the approver of the request may
  * decide its extension). Throws conflict when nothing waits, forbidden otherwise.
  */
-export function assertMayDecideExtension(policy: Policy, grant: Grant, who: ApproverContext): void {
+export function assertMayDecideExtension(
+  policy: Policy,
+  grant: Grant,
+  who: ApproverContext,
+  asked?: Grant['extensionRequest'],
+): void {
+  if (asked && grant.extensionRequest?.at !== asked.at) throw extensionAlreadyDecided(grant, asked);
   if (grant.status !== 'active' || !grant.extensionRequest) {
-    throw conflict(`There is no extension waiting on ${grant.id}`, `It is ${grant.status}.`, {
+    throw conflict(`There is no extension waiting on ${grant.id}`, lastExtensionDecision(grant), {
       grantId: grant.id,
     });
   }
   assertMayDecide(policy, { ...grant, approvals: [] }, who, 'extension');
+}
+
+/** Whether this person may decide the extension waiting on this grant (App Home, `approvals`). */
+export function mayDecideExtension(policy: Policy, grant: Grant, who: ApproverContext): boolean {
+  try {
+    assertMayDecideExtension(policy, grant, who);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** For a click that finds nothing waiting: how the last extension asked was decided, if it was. */
+function lastExtensionDecision(grant: Grant): string {
+  const denial = grant.extensionDenial;
+  const approved = grant.extensions.filter((e) => !e.auto).at(-1);
+  if (grant.status === 'active' && denial && (!approved || denial.at >= approved.at)) {
+    return `The last one (${formatDuration(denial.seconds)}) was denied by <@${denial.by}>: ${denial.reason}.`;
+  }
+  if (grant.status === 'active' && approved) {
+    return `The last one (${formatDuration(approved.seconds)}) was approved by <@${approved.by}>; the access ends at ${humanTime(grant.expiresAt ?? 0)}.`;
+  }
+  return `It is ${grant.status}.`;
+}
+
+/**
+ * The extension `asked` no longer waits: someone decided it first (two approvers clicked at the same
+ * moment). Tells the one who lost what happened, naming who decided when the record shows it yet (an
+ * approval is claimed first and recorded once the cluster has the new expiry).
+ */
+export function extensionAlreadyDecided(
+  grant: Grant,
+  asked: NonNullable<Grant['extensionRequest']>,
+): AccessError {
+  const what = `The extension of ${formatDuration(asked.seconds)} on ${grant.id}`;
+  const details = { grantId: grant.id };
+  const denial = grant.extensionDenial;
+  if (denial && denial.at >= asked.at) {
+    return conflict(
+      `${what} was already denied by <@${denial.by}>`,
+      `Their reason: ${denial.reason}. The access keeps its end time; nothing changed.`,
+      details,
+    );
+  }
+  const approved = grant.extensions.find((e) => !e.auto && e.at >= asked.at);
+  if (approved) {
+    return conflict(
+      `${what} was already approved by <@${approved.by}>`,
+      `The access now ends at ${humanTime(grant.expiresAt ?? 0)}; nothing else changed.`,
+      details,
+    );
+  }
+  if (grant.status === 'active' && !grant.extensionRequest) {
+    return conflict(
+      `${what} was already approved by another approver`,
+      'The new end time is being applied; the approval message shows it in a moment.',
+      details,
+    );
+  }
+  return conflict(`There is no extension waiting on ${grant.id}`, `It is ${grant.status}.`, details);
 }
 
 /** One extension waits at a time: a second ask would silently replace what approvers are looking at. */

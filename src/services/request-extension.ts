@@ -59,9 +59,11 @@ export async function requestExtension(
 export async function approveExtension(deps: FlowDeps, grantId: string, clicker: string): Promise<Grant> {
   const first = await mustGet(deps.store, grantId);
   const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, first, clicker);
+  const asked = first.extensionRequest;
   let seconds = 0;
+  // The claim: clearing the request under compare-and-set is what a concurrent Deny loses to.
   await updateGrant(deps, grantId, (current) => {
-    assertMayDecideExtension(deps.policy, current, { slackUserId: clicker, memberOfGroups });
+    assertMayDecideExtension(deps.policy, current, { slackUserId: clicker, memberOfGroups }, asked);
     seconds = current.extensionRequest?.seconds ?? 0;
     const { extensionRequest: _, ...rest } = current;
     return { ...transition(rest as Grant, 'active') };
@@ -69,16 +71,22 @@ export async function approveExtension(deps: FlowDeps, grantId: string, clicker:
   return deps.engine.applyExtension(grantId, seconds, clicker, false);
 }
 
-/** Checked on the Deny click, before asking for a reason, so a non-approver types nothing in vain. */
+/**
+ * Checked on the Deny click, before asking for a reason, so a non-approver types nothing in vain.
+ * Returns the extension being decided: the reason typed is for that one, not for a later ask.
+ */
 export async function checkMayDecideExtension(
   deps: FlowDeps,
   grantId: string,
   clicker: string,
-): Promise<void> {
+): Promise<ExtensionAsked> {
   const grant = await mustGet(deps.store, grantId);
   const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, grant, clicker);
   assertMayDecideExtension(deps.policy, grant, { slackUserId: clicker, memberOfGroups });
+  return grant.extensionRequest as ExtensionAsked;
 }
+
+export type ExtensionAsked = NonNullable<Grant['extensionRequest']>;
 
 /**
  * An approver denies a waiting extension: the request is cleared and the expiry stays where it is (no
@@ -90,13 +98,16 @@ export async function denyExtension(
   grantId: string,
   clicker: string,
   reason: string,
+  /** The extension shown when Deny was clicked; if another decision beat this one, its loser is told. */
+  askedAtClick?: ExtensionAsked,
 ): Promise<Grant> {
   const first = await mustGet(deps.store, grantId);
   const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, first, clicker);
+  const asked = askedAtClick ?? first.extensionRequest;
   const now = deps.clock.now();
   let seconds = 0;
   const after = await updateGrant(deps, grantId, (current) => {
-    assertMayDecideExtension(deps.policy, current, { slackUserId: clicker, memberOfGroups });
+    assertMayDecideExtension(deps.policy, current, { slackUserId: clicker, memberOfGroups }, asked);
     seconds = current.extensionRequest?.seconds ?? 0;
     const { extensionRequest: _, ...rest } = current;
     return transition(rest as Grant, 'active', {

@@ -28,8 +28,10 @@ import {
   blocksText,
   FakeSlack,
   type Obj,
+  type SlackCall,
   sendInteraction,
   sendSlashCommand,
+  type View,
 } from '../support/slack/index.js';
 
 export const ALICE = 'U0ALICE'; // requester, mapped to an IAM user
@@ -410,4 +412,14 @@ export async function bindingExpiry(h: Harness, grantId: string): Promise<string
     namespace: h.namespace,
   });
   return binding.metadata?.annotations?.['eks-access.io/expires-at'];
+}
+
+/** The next Home tab published for `user` that satisfies `match`. */
+export async function homeWhere(h: Harness, user: string, after: number, match: (text: string) => boolean) {
+  const call = (await h.slack.waitFor(
+    'views.publish',
+    (c) => c.args.user_id === user && match(blocksText(c.args.view.blocks as View['blocks'])),
+    { after, timeoutMs: 30_000 },
+  )) as SlackCall<'views.publish'>;
+  return { id: String((call.response['view'] as View).id), text: blocksText(call.args.view.blocks as never) };
 }

@@ -2,7 +2,7 @@
 // real Bolt App, the fake Slack, real Redis and (for live grants) the engine's worker.
 import { afterEach, describe, expect, it } from 'vitest';
 import { humanTime } from '../../src/domain/text.js';
-import { blocksText, type SlackCall, type View } from '../support/slack/index.js';
+import { blocksText } from '../support/slack/index.js';
 import {
   ALICE,
   ANA,
@@ -12,6 +12,7 @@ import {
   ephemeralTo,
   type Harness,
   harnessPool,
+  homeWhere,
   NOBODY,
   openHome,
   requestedId,
@@ -90,16 +91,6 @@ describe('commands', () => {
     expect(await ask(h, EVE, 'approvals')).toContain('Nothing waits for your approval');
   });
 });
-
-/** The next Home tab published for a user that satisfies `match`. */
-async function homeWhere(h: Harness, user: string, after: number, match: (text: string) => boolean) {
-  const call = (await h.slack.waitFor(
-    'views.publish',
-    (c) => c.args.user_id === user && match(blocksText(c.args.view.blocks as View['blocks'])),
-    { after, timeoutMs: 30_000 },
-  )) as SlackCall<'views.publish'>;
-  return { id: String((call.response['view'] as View).id), text: blocksText(call.args.view.blocks as never) };
-}
 
 function clickHome(h: Harness, user: string, viewId: string, action: string) {
   return h.interact(h.slack.blockActions({ user_id: user, action_id: action, view_id: viewId }));

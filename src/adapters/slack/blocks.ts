@@ -379,18 +379,39 @@ export function listMessage(model: HomeModel): Message {
   ]);
 }
 
-export function approvalsMessage(grants: Grant[], now: number): Message {
-  if (grants.length === 0)
+export function approvalsMessage(grants: Grant[], now: number, extensions: Grant[] = []): Message {
+  if (grants.length === 0 && extensions.length === 0)
     return message('Nothing waits for your approval', [section('Nothing waits for your approval.')]);
   return message('Waiting for your approval', [
-    section(`*Waiting for your approval* (${grants.length})`),
+    section(`*Waiting for your approval* (${grants.length + extensions.length})`),
     ...grants.flatMap((g) =>
       grantRow(g, now, [
         button('Approve', ACTIONS.approve, g.id, 'primary'),
         button('Deny', ACTIONS.deny, g.id, 'danger'),
       ]),
     ),
+    ...extensions.flatMap((g) => extensionRow(g, now)),
   ]);
+}
+
+/** An extension waiting for a decision: who, which grant, how much more, and the same buttons as the approval message. */
+export function extensionWaitingLine(grant: Grant, now: number): string {
+  const asked = grant.extensionRequest;
+  return `:stopwatch: ${mention(asked?.by ?? grant.requester.slackUserId)} asks for ${formatDuration(asked?.seconds ?? 0)} more on \`${grant.id}\` · \`${grant.level}\` in ${where(grant)}, which ends at ${humanTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left)`;
+}
+
+function extensionRow(grant: Grant, now: number): Block[] {
+  return [
+    section(extensionWaitingLine(grant, now)),
+    {
+      type: 'actions',
+      block_id: `extend:${grant.id}`,
+      elements: [
+        button('Approve extension', ACTIONS.approveExtension, grant.id, 'primary'),
+        button('Deny extension', ACTIONS.denyExtension, grant.id, 'danger'),
+      ],
+    },
+  ];
 }
 
 /** The App Home tab. */
@@ -421,8 +442,10 @@ export function homeView(model: HomeModel): { type: 'home'; blocks: Block[] } {
   if (model.pending.length === 0) blocks.push(context('None.'));
   for (const g of model.pending)
     blocks.push(...grantRow(g, now, [button('Cancel', ACTIONS.cancel, g.id, 'danger')]));
-  if (model.toApprove.length > 0) {
+  const extensions = model.extensionsToDecide ?? [];
+  if (model.toApprove.length > 0 || extensions.length > 0) {
     blocks.push(header('Waiting for your approval'));
+    for (const g of extensions) blocks.push(...extensionRow(g, now));
     for (const g of model.toApprove) {
       blocks.push(
         section(
@@ -467,11 +490,12 @@ export function deniedModal(
   grantId: string,
   channel: string,
   subject: 'request' | 'extension' = 'request',
+  asked?: { by: string; seconds: number; at: number },
 ): Record<string, unknown> {
   return {
     type: 'modal',
     callback_id: subject === 'request' ? DENY_MODAL : DENY_EXTENSION_MODAL,
-    private_metadata: JSON.stringify({ grantId, channel }),
+    private_metadata: JSON.stringify({ grantId, channel, ...(asked ? { asked } : {}) }),
     title: plain(subject === 'request' ? 'Deny request' : 'Deny extension', LIMITS.modalTitle),
     submit: plain('Deny', LIMITS.button),
     close: plain('Back', LIMITS.button),

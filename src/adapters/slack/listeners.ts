@@ -13,7 +13,7 @@ import { GRANT_ID } from '../../domain/grant.js';
 import { cancelRequest, endAccess } from '../../services/cancel.js';
 import { decide } from '../../services/decide.js';
 import type { FlowDeps } from '../../services/deps.js';
-import { homeFor, waitingFor } from '../../services/home.js';
+import { extensionsWaitingFor, homeFor, waitingFor } from '../../services/home.js';
 import {
   approveExtension,
   checkMayDecideExtension,
@@ -108,7 +108,13 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
           await reply(listMessage(await homeFor(deps, user)));
           return;
         case 'approvals':
-          await reply(approvalsMessage(await waitingFor(deps, user), deps.clock.now()));
+          await reply(
+            approvalsMessage(
+              await waitingFor(deps, user),
+              deps.clock.now(),
+              await extensionsWaitingFor(deps, user),
+            ),
+          );
           return;
         case 'whoami': {
           const profile = await deps.directory.profile(user);
@@ -199,9 +205,14 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   const denials = [
     [
       DENY_MODAL,
-      (id: string, who: string, reason: string) => decide(deps, id, who, { kind: 'deny', reason }),
+      (id: string, who: string, reason: string, _meta: Meta) =>
+        decide(deps, id, who, { kind: 'deny', reason }),
     ],
-    [DENY_EXTENSION_MODAL, (id: string, who: string, reason: string) => denyExtension(deps, id, who, reason)],
+    [
+      DENY_EXTENSION_MODAL,
+      (id: string, who: string, reason: string, meta: Meta) =>
+        denyExtension(deps, id, who, reason, meta.asked),
+    ],
   ] as const;
   for (const [callbackId, deny] of denials) {
     app.view(callbackId, async ({ ack, body, view, client }) => {
@@ -217,7 +228,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       const meta = parseMeta(view.private_metadata);
       const reply = ephemeralOrDm(client, meta.channel, body.user.id);
       await guarded(reply, async () => {
-        await deny(grantIdOf(meta.grantId), body.user.id, reason);
+        await deny(grantIdOf(meta.grantId), body.user.id, reason, meta);
       });
     });
   }
@@ -241,11 +252,11 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     await guarded(reply, async () => {
       const grantId = grantIdOf(clickOf(action));
       // Refused at once when this person may not decide; checked again when the reason arrives.
-      await checkMayDecideExtension(deps, grantId, body.user.id);
+      const asked = await checkMayDecideExtension(deps, grantId, body.user.id);
       const channel = (body as { channel?: { id?: string } }).channel?.id ?? '';
       await client.views.open({
         trigger_id: (body as { trigger_id: string }).trigger_id,
-        view: deniedModal(grantId, channel, 'extension') as never,
+        view: deniedModal(grantId, channel, 'extension', asked) as never,
       });
     });
   });
@@ -391,12 +402,26 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   });
 }
 
-function parseMeta(text: string): { grantId?: string; channel?: string } {
+/** A Deny form's metadata (our own, returned in Slack's signed payload); `asked` only words a lost race. */
+interface Meta {
+  grantId?: string;
+  channel?: string;
+  asked?: { by: string; seconds: number; at: number };
+}
+
+function parseMeta(text: string): Meta {
   try {
-    const parsed = JSON.parse(text) as { grantId?: unknown; channel?: unknown };
+    const parsed = JSON.parse(text) as { grantId?: unknown; channel?: unknown; asked?: unknown };
+    const asked = parsed.asked as { by?: unknown; seconds?: unknown; at?: unknown } | undefined;
     return {
       ...(typeof parsed.grantId === 'string' ? { grantId: parsed.grantId } : {}),
       ...(typeof parsed.channel === 'string' && parsed.channel ? { channel: parsed.channel } : {}),
+      ...(asked &&
+      typeof asked.by === 'string' &&
+      typeof asked.seconds === 'number' &&
+      typeof asked.at === 'number'
+        ? { asked: { by: asked.by, seconds: asked.seconds, at: asked.at } }
+        : {}),
     };
   } catch {
     return {};

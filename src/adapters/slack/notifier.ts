@@ -84,6 +84,12 @@ export class SlackNotifier implements Notifier {
       grant.status === 'cancelled'
     ) {
       for (const id of await this.#approversOf(grant)) people.add(id);
+    } else if (
+      grant.status === 'active' &&
+      (grant.extensionRequest || grant.extensionDenial || grant.extensions.some((e) => !e.auto))
+    ) {
+      // An extension waits for the approvers, or was just decided: their Home lists or drops it.
+      for (const id of await this.#approversOf(grant)) people.add(id);
     }
     await Promise.all([...people].map((id) => this.publishHome(id)));
   }
