@@ -14,6 +14,7 @@ import type { GrantEvent, Notifier } from '../../src/ports/notifier.js';
 import type { EngineDeps, EngineStep } from '../../src/services/engine.js';
 import { adminKubeConfig, awsClientConfig, platform, uniqueName } from '../platform/context.js';
 import { approvedGrant, createEksCluster } from '../support/grants.js';
+import { pollUntil } from '../support/poll.js';
 
 export type Mode = 'aws-auth' | 'access-entries' | 'none';
 
@@ -207,16 +208,13 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
       return grant;
     },
     async waitFor(grantId, statuses, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      let last: Grant | undefined;
-      while (Date.now() < deadline) {
-        last = await runtime.store.get(grantId);
-        if (last && statuses.includes(last.status)) return last;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(
-        `grant ${grantId} is ${last?.status ?? 'missing'}, not ${statuses.join('|')} after ${timeoutMs} ms`,
+      const grant = await pollUntil(
+        `grant ${grantId} to be ${statuses.join('|')}`,
+        () => runtime.store.get(grantId),
+        (g) => g !== undefined && statuses.includes(g.status),
+        { timeoutMs, intervalMs: 50 },
       );
+      return grant as Grant;
     },
     async allowed(username, verb, resource, group, ns) {
       const review = await authz.createSubjectAccessReview({
@@ -255,12 +253,7 @@ export async function eventually(
   check: () => Promise<boolean>,
   timeoutMs = 30_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
+  await pollUntil(what, check, (ok) => ok, { timeoutMs });
 }
 
 export async function readAwsAuth(h: Harness): Promise<Record<string, string>> {

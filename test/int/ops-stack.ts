@@ -15,6 +15,7 @@ import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import { type EndReason, GRANT_STATUSES, type Grant } from '../../src/domain/grant.js';
 import { LABELS, MANAGED_BY, MANAGED_BY_LABEL } from '../../src/domain/names.js';
 import { adminKubeConfig, platform } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
 import { FakeSlack, type Obj, sendInteraction, sendSlashCommand } from '../support/slack/index.js';
 
 export const APPROVERS = ['U0ANA', 'U0BEN'] as const;
@@ -170,14 +171,7 @@ clusters:
     done: (value: T) => boolean,
     timeoutMs = 30_000,
   ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await read();
-      if (done(value)) return value;
-      if (Date.now() > deadline)
-        throw new Error(`${what}: not within ${timeoutMs} ms; last: ${JSON.stringify(value)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    return pollUntil(what, read, done, { timeoutMs });
   }
 
   return {
