@@ -8,15 +8,7 @@ import {
   EKSClient,
   ListAccessEntriesCommand,
 } from '@aws-sdk/client-eks';
-import {
-  CreateAccessKeyCommand,
-  CreateRoleCommand,
-  CreateUserCommand,
-  GetRoleCommand,
-  IAMClient,
-  PutRolePolicyCommand,
-  PutUserPolicyCommand,
-} from '@aws-sdk/client-iam';
+import { CreateRoleCommand, GetRoleCommand, type IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,33 +30,21 @@ afterAll(async () => {
   await aws?.stop();
 });
 
-const allowAll = JSON.stringify({
+const allowAll = {
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Action: ['eks:*', 'iam:*', 'sts:AssumeRole'], Resource: '*' }],
-});
+};
 
-const iamAs = (credentials: AwsCredentials) =>
-  new IAMClient({ region: aws.region, endpoint: aws.endpoint, credentials });
 const eksAs = (credentials: AwsCredentials) =>
   new EKSClient({ region: aws.region, endpoint: aws.endpoint, credentials });
 
 /** The bot: an IAM user with an access key and a policy for what it calls. */
-async function botUser(): Promise<{ arn: string; credentials: AwsCredentials }> {
-  const iam = iamAs(aws.rootOf(aws.accountId));
-  const name = uniqueName('eks-access-bot');
-  const user = await iam.send(new CreateUserCommand({ UserName: name }));
-  await iam.send(new PutUserPolicyCommand({ UserName: name, PolicyName: 'bot', PolicyDocument: allowAll }));
-  const key = (await iam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey;
-  return {
-    arn: user.User?.Arn ?? '',
-    credentials: { accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' },
-  };
-}
+const botUser = () => aws.createUser('eks-access-bot', allowAll);
 
 async function createCluster(credentials: AwsCredentials, accountId: string): Promise<string> {
   const name = uniqueName('eks');
   // With IAM served here too, the cluster's service role must exist.
-  const serviceRole = await iamAs(credentials).send(
+  const serviceRole = await aws.iamAs(credentials).send(
     new CreateRoleCommand({
       RoleName: `${name}-cluster`,
       AssumeRolePolicyDocument: JSON.stringify({
@@ -244,7 +224,7 @@ describe('cross-account cluster (connection.eks.assumeRoleArn)', () => {
   const accountB = '210987654321';
 
   async function accessRoleInB(trusted: string): Promise<string> {
-    const iamB = iamAs(aws.rootOf(accountB));
+    const iamB = aws.iamAs(aws.rootOf(accountB));
     const name = uniqueName('eks-access-bot-access');
     const role = await iamB.send(
       new CreateRoleCommand({
@@ -256,7 +236,11 @@ describe('cross-account cluster (connection.eks.assumeRoleArn)', () => {
       }),
     );
     await iamB.send(
-      new PutRolePolicyCommand({ RoleName: name, PolicyName: 'bot', PolicyDocument: allowAll }),
+      new PutRolePolicyCommand({
+        RoleName: name,
+        PolicyName: 'bot',
+        PolicyDocument: JSON.stringify(allowAll),
+      }),
     );
     return role.Role?.Arn ?? '';
   }
@@ -286,11 +270,11 @@ describe('cross-account cluster (connection.eks.assumeRoleArn)', () => {
     await backends.mapping.upsert({ roleArn: personal.arn, username: 'eks-access:alice', groups: [] });
 
     // In account B, under our path, with the ARN the plan promised; nothing in the bot's own account.
-    const inB = await iamAs(aws.rootOf(accountB)).send(new GetRoleCommand({ RoleName: personal.name }));
+    const inB = await aws.iamAs(aws.rootOf(accountB)).send(new GetRoleCommand({ RoleName: personal.name }));
     expect(inB.Role?.Arn).toBe(personal.arn);
     expect(personal.arn).toContain(`::${accountB}:role/eks-access/`);
     await expect(
-      iamAs(aws.rootOf(aws.accountId)).send(new GetRoleCommand({ RoleName: personal.name })),
+      aws.iamAs(aws.rootOf(aws.accountId)).send(new GetRoleCommand({ RoleName: personal.name })),
     ).rejects.toMatchObject({ name: 'NoSuchEntityException' });
     const entries = await eksAs(aws.rootOf(accountB)).send(
       new ListAccessEntriesCommand({ clusterName: cluster }),
@@ -313,7 +297,7 @@ describe('cross-account cluster (connection.eks.assumeRoleArn)', () => {
     await backends.mapping.remove(personal.arn);
     await backends.iam.retireRole(personal.name, principalArn, Date.now());
     await expect(
-      iamAs(aws.rootOf(accountB)).send(new GetRoleCommand({ RoleName: personal.name })),
+      aws.iamAs(aws.rootOf(accountB)).send(new GetRoleCommand({ RoleName: personal.name })),
     ).rejects.toMatchObject({ name: 'NoSuchEntityException' });
   });
 

@@ -5,15 +5,7 @@
 // policy gets in; an account administrator does not (the runbook's "AccessDenied on sts:AssumeRole even as
 // an account admin", by design); a trust whose time has passed, a closed trust and a deleted role refuse
 // the person too.
-import {
-  AttachUserPolicyCommand,
-  CreateAccessKeyCommand,
-  CreateRoleCommand,
-  CreateUserCommand,
-  GetRoleCommand,
-  IAMClient,
-  PutUserPolicyCommand,
-} from '@aws-sdk/client-iam';
+import { CreateRoleCommand, GetRoleCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { InitializeMiddleware, MiddlewareStack } from '@smithy/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +14,7 @@ import { AwsIamRoles } from '../../src/adapters/aws/iam-roles.js';
 import { parsePolicy } from '../../src/config/load.js';
 import { personalRoleFor } from '../../src/domain/plan.js';
 import { uniqueName } from '../platform/context.js';
-import { type StrictAws, startStrictAws } from '../platform/strict-aws.js';
+import { type AwsUser, type StrictAws, startStrictAws } from '../platform/strict-aws.js';
 
 let aws: StrictAws;
 beforeAll(async () => {
@@ -32,67 +24,26 @@ afterAll(async () => {
   await aws?.stop();
 });
 
-const iamAs = (credentials: AwsCredentials) =>
-  new IAMClient({ region: aws.region, endpoint: aws.endpoint, credentials });
 const stsAs = (credentials: AwsCredentials) =>
   new STSClient({ region: aws.region, endpoint: aws.endpoint, credentials });
 
-interface User {
-  name: string;
-  arn: string;
-  credentials: AwsCredentials;
-}
-
-/** An IAM user with an access key, created by the account root. */
-async function user(
-  prefix: string,
-  setup: (iam: IAMClient, name: string) => Promise<unknown>,
-): Promise<User> {
-  const iam = iamAs(aws.rootOf(aws.accountId));
-  const name = uniqueName(prefix);
-  const created = await iam.send(new CreateUserCommand({ UserName: name }));
-  await setup(iam, name);
-  const key = (await iam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey;
-  return {
-    name,
-    arn: created.User?.Arn ?? '',
-    credentials: { accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' },
-  };
-}
-
 /** A user whose one inline policy allows `action` on everything. */
 const allowedTo = (prefix: string, action: string) =>
-  user(prefix, (iam, name) =>
-    iam.send(
-      new PutUserPolicyCommand({
-        UserName: name,
-        PolicyName: 'allow',
-        PolicyDocument: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Action: action, Resource: '*' }],
-        }),
-      }),
-    ),
-  );
+  aws.createUser(prefix, {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: action, Resource: '*' }],
+  });
 
 /** A person as people are set up: allowed to call sts:AssumeRole, nothing else. */
 const person = (prefix: string) => allowedTo(prefix, 'sts:AssumeRole');
 
 /** An account administrator: the AWS managed AdministratorAccess policy. */
-const admin = (prefix: string) =>
-  user(prefix, (iam, name) =>
-    iam.send(
-      new AttachUserPolicyCommand({
-        UserName: name,
-        PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess',
-      }),
-    ),
-  );
+const admin = (prefix: string) => aws.createUser(prefix, 'arn:aws:iam::aws:policy/AdministratorAccess');
 
 /** The bot's own IAM client: an IAM user allowed iam:* (as the deployment's policy grants). */
 async function botRoles(): Promise<{ roles: AwsIamRoles; iam: IAMClient }> {
   const bot = await allowedTo('eks-access-bot', 'iam:*');
-  const iam = iamAs(bot.credentials);
+  const iam = aws.iamAs(bot.credentials);
   return { roles: new AwsIamRoles(iam), iam };
 }
 
@@ -119,7 +70,7 @@ clusters:
 }
 
 /** The person's role on a fresh cluster, trusted until `expiresAt`, as a grant plans it. */
-function planFor(who: User, expiresAt: number, cluster = uniqueName('trust')) {
+function planFor(who: AwsUser, expiresAt: number, cluster = uniqueName('trust')) {
   return personalRoleFor(policyFor(cluster), {
     cluster,
     principalArn: who.arn,
@@ -131,7 +82,7 @@ function planFor(who: User, expiresAt: number, cluster = uniqueName('trust')) {
 type Assumed = { ok: true; arn: string } | { ok: false; error: string; status: number | undefined };
 
 /** sts:AssumeRole as `who`, signed with their own key: what `aws eks get-token --role-arn` does. */
-async function assume(who: User, roleArn: string): Promise<Assumed> {
+async function assume(who: AwsUser, roleArn: string): Promise<Assumed> {
   try {
     const out = await stsAs(who.credentials).send(
       new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: who.name.slice(0, 64) }),
@@ -168,9 +119,9 @@ describe('the personal role trust policy on a strict emulator', () => {
 
     // The administrator's identity permissions are real here: AdministratorAccess lets them read the
     // role and assume a role whose trust names the account...
-    const adminIam = iamAs(mallory.credentials);
+    const adminIam = aws.iamAs(mallory.credentials);
     expect((await adminIam.send(new GetRoleCommand({ RoleName: plan.name }))).Role?.Arn).toBe(plan.arn);
-    const accountTrusting = await iamAs(aws.rootOf(aws.accountId)).send(
+    const accountTrusting = await aws.iamAs(aws.rootOf(aws.accountId)).send(
       new CreateRoleCommand({
         RoleName: uniqueName('account-trusting'),
         AssumeRolePolicyDocument: JSON.stringify({
@@ -205,7 +156,7 @@ describe('the personal role trust policy on a strict emulator', () => {
 
     // A retirement that fails after its first step (closing the trust): the role still exists, and
     // already refuses the person. This is the order retireRole relies on.
-    const failing = iamAs((await iam.config.credentials()) as AwsCredentials);
+    const failing = aws.iamAs((await iam.config.credentials()) as AwsCredentials);
     const stopAtPut: InitializeMiddleware<object, object> = (next, context) => async (args) => {
       if (context.commandName === 'PutRolePolicyCommand') throw new Error('injected: PutRolePolicy fails');
       return next(args);

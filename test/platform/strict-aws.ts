@@ -11,7 +11,15 @@
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { platform } from './context.js';
+import {
+  AttachUserPolicyCommand,
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  IAMClient,
+  PutUserPolicyCommand,
+} from '@aws-sdk/client-iam';
+import type { AwsCredentials } from '../../src/adapters/aws/eks-token.js';
+import { platform, uniqueName } from './context.js';
 import { cacheDir } from './platform.js';
 import { freePort, type ManagedProcess, startProcess, waitUntil } from './processes.js';
 
@@ -21,7 +29,20 @@ export interface StrictAws {
   accountId: string;
   /** Root credentials of an account (the platform's key for `accountId`). */
   rootOf(accountId: string): { accessKeyId: string; secretAccessKey: string };
+  /** An IAM client on this emulator signing with `credentials`. */
+  iamAs(credentials: AwsCredentials): IAMClient;
+  /**
+   * An IAM user with an access key, created by the root of `accountId`; `policy` is an identity policy
+   * document (inline) or a managed policy ARN (attached).
+   */
+  createUser(prefix: string, policy: object | string): Promise<AwsUser>;
   stop(): Promise<void>;
+}
+
+export interface AwsUser {
+  name: string;
+  arn: string;
+  credentials: AwsCredentials;
 }
 
 /**
@@ -80,14 +101,36 @@ export async function startStrictAws(name: string): Promise<StrictAws> {
     timeoutMs: 60_000,
     process: server,
   });
+  const rootOf = (accountId: string) => ({
+    accessKeyId: accountId === aws.accountId ? aws.accessKeyId : accountId,
+    secretAccessKey: aws.secretAccessKey,
+  });
+  const iamAs = (credentials: AwsCredentials) => new IAMClient({ region: aws.region, endpoint, credentials });
   return {
     endpoint,
     region: aws.region,
     accountId: aws.accountId,
-    rootOf: (accountId) => ({
-      accessKeyId: accountId === aws.accountId ? aws.accessKeyId : accountId,
-      secretAccessKey: aws.secretAccessKey,
-    }),
+    rootOf,
+    iamAs,
+    createUser: async (prefix, policy) => {
+      const iam = iamAs(rootOf(aws.accountId));
+      const name = uniqueName(prefix);
+      const created = await iam.send(new CreateUserCommand({ UserName: name }));
+      if (typeof policy === 'string') {
+        await iam.send(new AttachUserPolicyCommand({ UserName: name, PolicyArn: policy }));
+      } else {
+        const document = JSON.stringify(policy);
+        await iam.send(
+          new PutUserPolicyCommand({ UserName: name, PolicyName: 'allow', PolicyDocument: document }),
+        );
+      }
+      const key = (await iam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey;
+      return {
+        name,
+        arn: created.User?.Arn ?? '',
+        credentials: { accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' },
+      };
+    },
     stop: async () => {
       await server.stop();
       await docker.close();
