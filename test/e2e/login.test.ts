@@ -1,0 +1,130 @@
+// The requester logs in with the DM's own commands, as on EKS: the test takes the text of the DM the bot
+// sends, and runs its shell commands unchanged as the requester — their own IAM user's keys, a clean HOME,
+// the aws CLI from PyPI and kubectl — with AWS's public host names reached only through environment
+// variables (HTTPS_PROXY to the platform's AWS gateway, AWS_CA_BUNDLE). kubectl's token goes to the real
+// kube-apiserver, which asks the real aws-iam-authenticator (EKSConfigMap for aws-auth, the DynamicFile
+// stand-in for access entries) who it is. Then expiry, and the same kubeconfig is refused.
+//
+// In aws-auth mode this proves what SubjectAccessReviews could not: the authenticator compares the
+// session's canonical, path-less role ARN with the `rolearn` of the entry exactly (issue #8).
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CreateAccessKeyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { afterEach, describe, expect, it } from 'vitest';
+import { awsClientConfig, platform } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
+import { personalShell, type Shell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
+import { blocksText } from '../support/slack/index.js';
+import { ALICE, ANA, type Harness, harnessPool, requestedId } from './harness.js';
+
+const pool = harnessPool();
+afterEach(() => pool.closeAll());
+
+/** The commands in the DM's code block, one per line, exactly as the person would copy them. */
+function dmCommands(dmText: string): string[] {
+  const block = /```([\s\S]*?)```/.exec(dmText)?.[1];
+  if (!block) throw new Error(`no code block in the DM:\n${dmText}`);
+  return block
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+}
+
+/** ALICE's own shell: her IAM user's keys (a new access key in moto), a clean HOME. */
+async function requesterShell(h: Harness): Promise<Shell> {
+  const iam = new IAMClient(awsClientConfig('iam'));
+  try {
+    const userName = h.aliceArn.split('/').pop() ?? '';
+    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: userName }))).AccessKey;
+    return personalShell({
+      accessKeyId: key?.AccessKeyId ?? '',
+      secretAccessKey: key?.SecretAccessKey ?? '',
+    });
+  } finally {
+    iam.destroy();
+  }
+}
+
+describe.each(['aws-auth', 'access-entries'] as const)(
+  'the requester logs in with the DM (%s)',
+  (mapping) => {
+    it('request → approve → the DM’s commands work as the requester → expiry → the same kubeconfig is refused', async () => {
+      const h = await pool.use({
+        login: true,
+        identityMapping: mapping,
+        createNamespace: true,
+        worker: true,
+        levelDuration: { default: '90s', max: '4m' },
+        expiryWarning: '30s',
+      });
+      const shell = await requesterShell(h);
+      const id = await requestedId(h, ALICE, `request ${h.namespace} for 90s because INC-8 log in for real`);
+      const approval = await h.approvalMessage(id);
+      await h.interact(
+        h.slack.blockActions({
+          user_id: ANA,
+          action_id: 'approve',
+          channel: approval.channel,
+          message_ts: approval.ts,
+        }),
+      );
+      const dm = await h.slack.waitFor(
+        'chat.postMessage',
+        (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Use it'),
+        { timeoutMs: 60_000 },
+      );
+      const commands = dmCommands(blocksText(dm.args.blocks));
+      expect(commands[0]).toMatch(/^aws eks update-kubeconfig /);
+
+      // The DM's commands, verbatim: update-kubeconfig, then the can-i check it suggests.
+      const outputs: string[] = [];
+      for (const command of commands) outputs.push(succeeded(await shell(command), command));
+      expect(outputs.at(-1)).toBe('yes');
+
+      // The same kubeconfig for what a person does next.
+      const context = /--alias (\S+)/.exec(commands[0] ?? '')?.[1] as string;
+      const kubectl = (args: string) => shell(`kubectl --context ${context} ${args}`);
+      const username = `eks-access:${h.aliceArn.split('/').pop()}`;
+      const whoami = JSON.parse(succeeded(await kubectl('auth whoami -o json'), 'kubectl auth whoami')) as {
+        status: { userInfo: { username: string } };
+      };
+      expect(whoami.status.userInfo.username).toBe(username);
+      succeeded(await kubectl(`get pods -n ${h.namespace}`), `kubectl get pods -n ${h.namespace}`);
+      const elsewhere = await kubectl('get pods -n default');
+      expect(elsewhere.code).not.toBe(0);
+      expect(elsewhere.stderr).toMatch(/Forbidden/);
+      expect(elsewhere.stderr).toContain(`User "${username}" cannot list resource "pods"`);
+
+      // Expiry: the engine takes it all away; from then on the same kubeconfig must be refused.
+      const ended = await pollUntil(
+        `grant ${id} to expire`,
+        () => h.store.get(id),
+        (grant) => grant?.status === 'expired',
+        { timeoutMs: 150_000, intervalMs: 250 },
+      );
+      const endedAt = ended?.endedAt ?? Date.now();
+      let firstRefusal: { afterMs: number; stderr: string } | undefined;
+      const unauthorized = await pollUntil(
+        'the expired kubeconfig to be refused as Unauthorized',
+        async () => {
+          const run = await kubectl(`get pods -n ${h.namespace}`);
+          const seen = { afterMs: Date.now() - endedAt, stderr: run.stderr.trim(), code: run.code };
+          if (run.code !== 0) firstRefusal ??= seen;
+          return seen;
+        },
+        (seen) => seen.code !== 0 && UNAUTHORIZED.test(seen.stderr),
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      console.log(
+        `[${mapping}] revoked at ${new Date(endedAt).toISOString()}; first refusal after ${firstRefusal?.afterMs} ms: ` +
+          `${firstRefusal?.stderr}\n[${mapping}] Unauthorized after ${unauthorized.afterMs} ms ` +
+          `(webhook cache TTL ${platform().login.webhookCacheTtlSeconds} s): ${unauthorized.stderr}`,
+      );
+      // It stays refused: a fresh token, a fresh question to the authenticator.
+      const again = await kubectl('auth whoami');
+      expect(again.code).not.toBe(0);
+      expect(again.stderr).toMatch(UNAUTHORIZED);
+    }, 360_000);
+  },
+);
