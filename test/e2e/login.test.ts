@@ -10,9 +10,17 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateAccessKeyCommand, IAMClient } from '@aws-sdk/client-iam';
-import { afterEach, describe, expect, it } from 'vitest';
-import { awsClientConfig, platform } from '../platform/context.js';
+import {
+  CreateAccessKeyCommand,
+  CreateRoleCommand,
+  CreateUserCommand,
+  GetRoleCommand,
+  IAMClient,
+  PutUserPolicyCommand,
+} from '@aws-sdk/client-iam';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { awsClientConfig, platform, uniqueName } from '../platform/context.js';
+import { type StrictAws, startStrictAws } from '../platform/strict-aws.js';
 import { pollUntil } from '../support/poll.js';
 import { personalShell, type Shell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
 import { blocksText } from '../support/slack/index.js';
@@ -46,6 +54,30 @@ async function requesterShell(h: Harness): Promise<Shell> {
   }
 }
 
+/** ALICE asks, ANA approves, the worker activates: the grant id and the commands of the DM ALICE gets. */
+async function grantedCommands(h: Harness, duration: string): Promise<{ id: string; commands: string[] }> {
+  const id = await requestedId(
+    h,
+    ALICE,
+    `request ${h.namespace} for ${duration} because INC-8 log in for real`,
+  );
+  const approval = await h.approvalMessage(id);
+  await h.interact(
+    h.slack.blockActions({
+      user_id: ANA,
+      action_id: 'approve',
+      channel: approval.channel,
+      message_ts: approval.ts,
+    }),
+  );
+  const dm = await h.slack.waitFor(
+    'chat.postMessage',
+    (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Use it'),
+    { timeoutMs: 60_000 },
+  );
+  return { id, commands: dmCommands(blocksText(dm.args.blocks)) };
+}
+
 describe.each(['aws-auth', 'access-entries'] as const)(
   'the requester logs in with the DM (%s)',
   (mapping) => {
@@ -59,22 +91,7 @@ describe.each(['aws-auth', 'access-entries'] as const)(
         expiryWarning: '30s',
       });
       const shell = await requesterShell(h);
-      const id = await requestedId(h, ALICE, `request ${h.namespace} for 90s because INC-8 log in for real`);
-      const approval = await h.approvalMessage(id);
-      await h.interact(
-        h.slack.blockActions({
-          user_id: ANA,
-          action_id: 'approve',
-          channel: approval.channel,
-          message_ts: approval.ts,
-        }),
-      );
-      const dm = await h.slack.waitFor(
-        'chat.postMessage',
-        (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Use it'),
-        { timeoutMs: 60_000 },
-      );
-      const commands = dmCommands(blocksText(dm.args.blocks));
+      const { id, commands } = await grantedCommands(h, '90s');
       expect(commands[0]).toMatch(/^aws eks update-kubeconfig /);
 
       // The DM's commands, verbatim: update-kubeconfig, then the can-i check it suggests.
@@ -128,3 +145,79 @@ describe.each(['aws-auth', 'access-entries'] as const)(
     }, 360_000);
   },
 );
+
+describe('someone else running the DM’s commands', () => {
+  let strict: StrictAws | undefined;
+  afterAll(async () => {
+    await strict?.stop();
+  });
+
+  // moto does not evaluate trust policies, so this part asks the strict emulator (test/platform/strict-aws.ts),
+  // holding a copy of the personal role exactly as the engine made it in moto (path, name, trust document).
+  it('gets AccessDenied on sts:AssumeRole (the trust names only the requester)', async () => {
+    const h = await pool.use({
+      login: true,
+      identityMapping: 'access-entries',
+      createNamespace: true,
+      worker: true,
+    });
+    const { commands } = await grantedCommands(h, '1h');
+    strict = await startStrictAws(uniqueName('ministack-login'));
+    const roleArn = /--role-arn (\S+)/.exec(commands[0] ?? '')?.[1] ?? '';
+    const moto = new IAMClient(awsClientConfig('iam'));
+    const made = (await moto.send(new GetRoleCommand({ RoleName: roleArn.split('/').pop() ?? '' }))).Role;
+    moto.destroy();
+    const root = strict.iamAs(strict.rootOf(strict.accountId));
+    await root.send(
+      new CreateRoleCommand({
+        RoleName: made?.RoleName ?? '',
+        Path: made?.Path ?? '/',
+        AssumeRolePolicyDocument: decodeURIComponent(made?.AssumeRolePolicyDocument ?? ''),
+      }),
+    );
+    // The requester herself (the ARN the trust names), allowed sts:AssumeRole like any person...
+    const aliceName = h.aliceArn.split('/').pop() ?? '';
+    await root.send(new CreateUserCommand({ UserName: aliceName }));
+    const assumeOnly = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }],
+    };
+    await root.send(
+      new PutUserPolicyCommand({
+        UserName: aliceName,
+        PolicyName: 'allow',
+        PolicyDocument: JSON.stringify(assumeOnly),
+      }),
+    );
+    const aliceKey = (await root.send(new CreateAccessKeyCommand({ UserName: aliceName }))).AccessKey;
+    root.destroy();
+    // ...and an account administrator.
+    const mallory = await strict.createUser('mallory', 'arn:aws:iam::aws:policy/AdministratorAccess');
+
+    // STS is the strict emulator's, through the one variable the aws CLI reads for it.
+    const stsHere = { AWS_ENDPOINT_URL_STS: strict.endpoint };
+    const malloryShell = await personalShell(mallory.credentials);
+    succeeded(await malloryShell(commands[0] ?? '', stsHere), commands[0] ?? '');
+    const refused = await malloryShell(commands[1] ?? '', stsHere);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/AccessDenied\) when calling the AssumeRole operation/);
+
+    // The requester, same command, same emulator, gets past AssumeRole (the refusal above is the trust's).
+    const aliceShell = await personalShell({
+      accessKeyId: aliceKey?.AccessKeyId ?? '',
+      secretAccessKey: aliceKey?.SecretAccessKey ?? '',
+    });
+    const assumed = await aliceShell(
+      `aws sts assume-role --role-arn ${roleArn} --role-session-name alice --query AssumedRoleUser.Arn --output text`,
+      stsHere,
+    );
+    expect(succeeded(assumed, 'aws sts assume-role as the requester')).toBe(
+      `arn:aws:sts::${strict.accountId}:assumed-role/${made?.RoleName}/alice`,
+    );
+    const malloryAssume = await malloryShell(
+      `aws sts assume-role --role-arn ${roleArn} --role-session-name mallory`,
+      stsHere,
+    );
+    expect(malloryAssume.stderr).toMatch(/AccessDenied/);
+  }, 180_000);
+});
