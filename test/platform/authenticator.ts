@@ -126,6 +126,8 @@ export async function startAuthenticator(
     {
       logDir: options.logDir,
       track: options.track,
+      // On SIGTERM it stops its mapper but keeps serving; it holds no state, so it is killed outright.
+      stopSignal: 'SIGKILL',
       env: {
         PATH: process.env['PATH'] ?? '/usr/bin:/bin',
         HOME: plan.stateDir,

@@ -146,14 +146,14 @@ export async function startKube(
     ADMIN_USER,
     ['system:masters'],
   );
-  await startAuthenticator(authenticator, {
+  // Started alongside the controller-manager; both are awaited below.
+  const authenticatorReady = startAuthenticator(authenticator, {
     ...login,
     kubeconfig: adminKubeconfig,
     caFile: ca.certFile,
     logDir,
     track,
   });
-
   // The controller-manager acts with our admin identity: a test cluster has no per-controller accounts.
   const controllerManager = startProcess(
     'kube-controller-manager',
@@ -172,7 +172,7 @@ export async function startKube(
   );
 
   // Bootstrap objects come from post-start hooks and the controller-manager; tests may rely on all of them.
-  await waitUntil(
+  const bootstrapped = waitUntil(
     'namespaces default and kube-system, and an aggregated ClusterRole edit',
     async () => {
       const get = (path: string) => httpsGet(`${server}${path}`, ca.certFile, admin);
@@ -187,6 +187,7 @@ export async function startKube(
     },
     { timeoutMs: START_TIMEOUT_MS, process: controllerManager },
   );
+  await Promise.all([bootstrapped, authenticatorReady]);
 
   return {
     kube: {
