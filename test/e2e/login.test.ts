@@ -113,30 +113,41 @@ describe.each(['aws-auth', 'access-entries'] as const)(
       expect(elsewhere.stderr).toMatch(/Forbidden/);
       expect(elsewhere.stderr).toContain(`User "${username}" cannot list resource "pods"`);
 
-      // Expiry: the engine takes it all away; from then on the same kubeconfig must be refused.
-      const ended = await pollUntil(
-        `grant ${id} to expire`,
+      // Expiry: the engine takes it all away; from then on the same kubeconfig must be refused. The person
+      // keeps trying from the moment the revoke starts; each try is a whole kubectl run (a new token from
+      // `aws eks get-token`, a second or more), which bounds the resolution of the timings below.
+      const revoking = await pollUntil(
+        `grant ${id} to reach its expiry`,
         () => h.store.get(id),
-        (grant) => grant?.status === 'expired',
-        { timeoutMs: 150_000, intervalMs: 250 },
+        (grant) => grant !== undefined && grant.status !== 'active',
+        { timeoutMs: 150_000, intervalMs: 100 },
       );
-      const endedAt = ended?.endedAt ?? Date.now();
-      let firstRefusal: { afterMs: number; stderr: string } | undefined;
+      const expiresAt = revoking?.expiresAt ?? Date.now();
+      let firstRefusal: { at: number; stderr: string } | undefined;
       const unauthorized = await pollUntil(
         'the expired kubeconfig to be refused as Unauthorized',
         async () => {
           const run = await kubectl(`get pods -n ${h.namespace}`);
-          const seen = { afterMs: Date.now() - endedAt, stderr: run.stderr.trim(), code: run.code };
+          const seen = { at: Date.now(), stderr: run.stderr.trim(), code: run.code };
           if (run.code !== 0) firstRefusal ??= seen;
           return seen;
         },
         (seen) => seen.code !== 0 && UNAUTHORIZED.test(seen.stderr),
-        { timeoutMs: 60_000, intervalMs: 200 },
+        { timeoutMs: 60_000, intervalMs: 0 },
       );
+      const ended = await pollUntil(
+        'the grant to be expired',
+        () => h.store.get(id),
+        (g) => g?.status === 'expired',
+      );
+      const endedAt = ended?.endedAt ?? 0;
+      const since = (at: number) =>
+        `${at - expiresAt} ms after expiry, ${at - endedAt} ms after the revoke finished`;
       console.log(
-        `[${mapping}] revoked at ${new Date(endedAt).toISOString()}; first refusal after ${firstRefusal?.afterMs} ms: ` +
-          `${firstRefusal?.stderr}\n[${mapping}] Unauthorized after ${unauthorized.afterMs} ms ` +
-          `(webhook cache TTL ${platform().login.webhookCacheTtlSeconds} s): ${unauthorized.stderr}`,
+        `[${mapping}] expiry ${new Date(expiresAt).toISOString()}, revoke finished ${new Date(endedAt).toISOString()}\n` +
+          `[${mapping}] first refusal ${firstRefusal ? since(firstRefusal.at) : '?'}: ${firstRefusal?.stderr}\n` +
+          `[${mapping}] Unauthorized ${since(unauthorized.at)} (webhook token cache TTL ` +
+          `${platform().login.webhookCacheTtlSeconds} s here, 120 s on EKS): ${unauthorized.stderr}`,
       );
       // It stays refused: a fresh token, a fresh question to the authenticator.
       const again = await kubectl('auth whoami');
@@ -208,14 +219,14 @@ describe('someone else running the DM’s commands', () => {
       secretAccessKey: aliceKey?.SecretAccessKey ?? '',
     });
     const assumed = await aliceShell(
-      `aws sts assume-role --role-arn ${roleArn} --role-session-name alice --query AssumedRoleUser.Arn --output text`,
+      `aws sts assume-role --region ${platform().login.region} --role-arn ${roleArn} --role-session-name alice --query AssumedRoleUser.Arn --output text`,
       stsHere,
     );
     expect(succeeded(assumed, 'aws sts assume-role as the requester')).toBe(
       `arn:aws:sts::${strict.accountId}:assumed-role/${made?.RoleName}/alice`,
     );
     const malloryAssume = await malloryShell(
-      `aws sts assume-role --role-arn ${roleArn} --role-session-name mallory`,
+      `aws sts assume-role --region ${platform().login.region} --role-arn ${roleArn} --role-session-name mallory`,
       stsHere,
     );
     expect(malloryAssume.stderr).toMatch(/AccessDenied/);

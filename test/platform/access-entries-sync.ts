@@ -8,10 +8,9 @@
 // look it up when we sync (a role deleted and re-created under the same name would match here, not on
 // EKS); access policies (AssociateAccessPolicy) are not enforced, only RBAC is; the propagation delay is
 // our poll interval, not EKS's.
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { DescribeAccessEntryCommand, EKSClient, ListAccessEntriesCommand } from '@aws-sdk/client-eks';
 import { GetRoleCommand, GetUserCommand, IAMClient } from '@aws-sdk/client-iam';
-import { emptyDynamicFile } from './authenticator.js';
 
 const POLL_MS = 250;
 
@@ -45,7 +44,8 @@ export function syncAccessEntries(options: {
     endpoint: options.iamEndpoint,
     credentials: options.credentials,
   });
-  let written = emptyDynamicFile();
+  let written = JSON.stringify({ mapRoles: [], mapUsers: [] });
+  let version = 0;
   let stopped = false;
 
   async function principalId(arn: string): Promise<{ kind: 'role' | 'user'; id: string } | undefined> {
@@ -93,11 +93,23 @@ export function syncAccessEntries(options: {
       }
       nextToken = page.nextToken;
     } while (nextToken);
-    const content = JSON.stringify({ mapRoles, mapUsers, mapAccounts: [] });
-    if (content !== written) {
-      // Written in place: the authenticator watches the file itself, and a rename would end the watch.
-      await writeFile(options.dynamicFile, content);
-      written = content;
+    const mappings = JSON.stringify({ mapRoles, mapUsers });
+    if (mappings !== written) {
+      version += 1;
+      // The fields the authenticator reads to report propagation latency (Unix seconds, a version).
+      const content = {
+        LastUpdatedDateTime: `${Math.floor(Date.now() / 1000)}`,
+        Version: `${version}`,
+        mapRoles,
+        mapUsers,
+        mapAccounts: [],
+      };
+      // Replaced whole (write, then rename): written in place, the authenticator's file watch reads the
+      // truncated file first and logs a parse error. A rename ends its watch; it re-reads the file and
+      // watches again a second later, so a change takes effect within about a second of the sync.
+      await writeFile(`${options.dynamicFile}.tmp`, JSON.stringify(content));
+      await rename(`${options.dynamicFile}.tmp`, options.dynamicFile);
+      written = mappings;
     }
   }
 

@@ -75,8 +75,14 @@ export async function planAuthenticator(
   return { port, webhookKubeconfig, stateDir, dynamicFile };
 }
 
-export function emptyDynamicFile(): string {
-  return JSON.stringify({ mapRoles: [], mapUsers: [], mapAccounts: [] });
+function emptyDynamicFile(): string {
+  return JSON.stringify({
+    LastUpdatedDateTime: `${Math.floor(Date.now() / 1000)}`,
+    Version: '0',
+    mapRoles: [],
+    mapUsers: [],
+    mapAccounts: [],
+  });
 }
 
 export interface AuthenticatorOptions {
