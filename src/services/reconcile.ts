@@ -2,6 +2,7 @@
 // was lost or Redis was emptied. The clusters are the source of truth for who still needs what: our
 // RoleBindings (with their expires-at annotations) say it; IAM roles and mapping entries that no live
 // RoleBinding needs are torn down.
+import { sameRole } from '../domain/arn.js';
 import { toAccessError } from '../domain/errors.js';
 import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
 import { personalRolePath } from '../domain/names.js';
@@ -119,7 +120,6 @@ async function sweepCluster(
   // Shared identities: any role or mapping entry of ours that no live RoleBinding needs.
   const ourPath = personalRolePath(deps.policy.settings.iamPath, cluster);
   const neededUsers = new Set(live.map((b) => b.username));
-  const neededRoles = new Set(live.flatMap((b) => (b.roleArn ? [b.roleArn] : [])));
   const roles = await backends.iam.listRoles(ourPath);
   const recentRoles = new Set(roles.filter((r) => r.createdAt > now - IN_FLIGHT_MS).map((r) => r.arn));
   const handled = new Set<string>();
@@ -135,10 +135,10 @@ async function sweepCluster(
       await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
     });
   }
-  for (const entry of await backends.mapping.list(ourPath)) {
-    if (neededRoles.has(entry.roleArn) || recentRoles.has(entry.roleArn) || handled.has(entry.roleArn))
-      continue;
-    if (roles.some((r) => r.arn === entry.roleArn)) continue; // its role is still in use (or young)
+  // An aws-auth entry names its role without the path, so roles are compared with sameRole.
+  const kept = [...live.flatMap((b) => (b.roleArn ? [b.roleArn] : [])), ...roles.map((r) => r.arn)];
+  for (const entry of await backends.mapping.list()) {
+    if (kept.some((arn) => sameRole(arn, entry.roleArn))) continue; // needed, in use, young or handled
     report.mappingsRemoved.push({ cluster, roleArn: entry.roleArn });
     if (!report.dryRun)
       await guarded(report, `${cluster}/${entry.roleArn}`, () => backends.mapping.remove(entry.roleArn));

@@ -1,20 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { editMapRoles, parseMapRoles } from '../../src/adapters/k8s/aws-auth-document.js';
 import { AccessError } from '../../src/domain/errors.js';
+import { isOurMapping } from '../../src/domain/names.js';
 
-const OURS = '/eks-access/';
-const isOurs = (arn: string) => arn.includes(':role/eks-access/');
+const OWN = { accountId: '1', rolePath: '/eks-access/c/', usernamePrefix: 'eks-access:' };
+const isOurs = (entry: { roleArn: string; username: string }) => isOurMapping(OWN, entry);
 const FOREIGN = `  - rolearn: arn:aws:iam::1:role/node  # nodes
     username: system:node:{{EC2PrivateDNSName}}
     groups: [system:bootstrappers, system:nodes]
   - {rolearn: "arn:aws:iam::1:role/admin", username: admin}
 `;
 const alice = {
-  roleArn: 'arn:aws:iam::1:role/eks-access/c/eksa-alice',
+  roleArn: 'arn:aws:iam::1:role/eksa-alice',
   username: 'eks-access:alice',
   groups: [],
 };
-const bob = { roleArn: 'arn:aws:iam::1:role/eks-access/c/eksa-bob', username: 'eks-access:bob', groups: [] };
+const bob = { roleArn: 'arn:aws:iam::1:role/eksa-bob', username: 'eks-access:bob', groups: [] };
 
 describe('aws-auth mapRoles edits', () => {
   it('appends our entry with the list indentation and keeps foreign bytes', () => {
@@ -66,7 +67,7 @@ describe('aws-auth mapRoles edits', () => {
     const once = editMapRoles(FOREIGN, [{ kind: 'upsert', entry: alice }], 'cm', isOurs) as string;
     const changed = editMapRoles(
       once,
-      [{ kind: 'upsert', entry: { ...alice, username: 'x' } }],
+      [{ kind: 'upsert', entry: { ...alice, username: 'eks-access:x' } }],
       'cm',
       isOurs,
     ) as string;
@@ -74,10 +75,10 @@ describe('aws-auth mapRoles edits', () => {
       parseMapRoles(changed, 'cm')
         .filter((e) => e.roleArn === alice.roleArn)
         .map((e) => e.username),
-    ).toEqual(['x']);
+    ).toEqual(['eks-access:x']);
   });
 
-  it('refuses documents it does not understand, and foreign ARNs', () => {
+  it('refuses documents it does not understand, and leaves foreign roles alone', () => {
     for (const text of [
       '- rolearn: [unclosed\n',
       'rolearn: not-a-list\n',
@@ -86,9 +87,54 @@ describe('aws-auth mapRoles edits', () => {
     ]) {
       expect(() => editMapRoles(text, [{ kind: 'upsert', entry: alice }], 'cm', isOurs)).toThrow(AccessError);
     }
-    expect(() =>
+    expect(
       editMapRoles(FOREIGN, [{ kind: 'remove', roleArn: 'arn:aws:iam::1:role/node' }], 'cm', isOurs),
-    ).toThrow(/foreign/);
-    expect(OURS).toBe('/eks-access/');
+    ).toBeUndefined();
+    expect(() =>
+      editMapRoles(FOREIGN, [{ kind: 'upsert', entry: { ...alice, username: 'admin' } }], 'cm', isOurs),
+    ).toThrow(/not ours/);
+  });
+
+  it('replaces an entry of ours written with the path by the path-less one, and removes either form', () => {
+    const legacy = `${FOREIGN}  - rolearn: arn:aws:iam::1:role/eks-access/c/eksa-alice\n    username: "eks-access:alice"\n    groups: []\n`;
+    const migrated = editMapRoles(legacy, [{ kind: 'upsert', entry: alice }], 'cm', isOurs) as string;
+    expect(migrated).toBe(
+      `${FOREIGN}  - rolearn: ${alice.roleArn}\n    username: "eks-access:alice"\n    groups: []\n`,
+    );
+    expect(
+      editMapRoles(
+        legacy,
+        [{ kind: 'remove', roleArn: 'arn:aws:iam::1:role/eks-access/c/eksa-alice' }],
+        'cm',
+        isOurs,
+      ),
+    ).toBe(FOREIGN);
+    // Case differs (IAM names and the authenticator's match are case-insensitive): still the same role.
+    expect(
+      editMapRoles(
+        migrated,
+        [{ kind: 'remove', roleArn: 'arn:aws:iam::1:role/eks-access/c/EKSA-Alice' }],
+        'cm',
+        isOurs,
+      ),
+    ).toBe(FOREIGN);
+  });
+
+  it('never edits a foreign entry: not our username prefix, not our path, not our account', () => {
+    const foreignSameRole = `${FOREIGN}  - rolearn: ${alice.roleArn}\n    username: admin\n    groups: [system:masters]\n`;
+    expect(
+      editMapRoles(foreignSameRole, [{ kind: 'remove', roleArn: alice.roleArn }], 'cm', isOurs),
+    ).toBeUndefined();
+    expect(() => editMapRoles(foreignSameRole, [{ kind: 'upsert', entry: alice }], 'cm', isOurs)).toThrow(
+      /did not write/,
+    );
+    for (const roleArn of [
+      'arn:aws:iam::1:role/other/eksa-alice',
+      'arn:aws:iam::2:role/eksa-alice',
+      'arn:aws:iam::1:role/alice',
+    ]) {
+      const text = `- rolearn: ${roleArn}\n  username: eks-access:alice\n`;
+      expect(editMapRoles(text, [{ kind: 'remove', roleArn }], 'cm', isOurs)).toBeUndefined();
+    }
   });
 });

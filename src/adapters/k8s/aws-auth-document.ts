@@ -2,6 +2,7 @@
 // other entry (node roles, comments, quoting, order) keeps its exact bytes. A document that does not
 // parse, or is not a list of mappings, is refused: we never rewrite what we do not understand.
 import { isMap, isScalar, isSeq, parseDocument, type YAMLMap } from 'yaml';
+import { sameRole } from '../../domain/arn.js';
 import { misconfigured } from '../../domain/errors.js';
 import type { MappingEntry } from '../../ports/cluster.js';
 
@@ -76,27 +77,44 @@ export function renderEntry(entry: MappingEntry, indent: string): string {
 }
 
 const sameEntry = (a: ParsedEntry, b: MappingEntry) =>
+  a.roleArn === b.roleArn &&
   a.username === b.username &&
   a.groups.length === b.groups.length &&
   a.groups.every((g, i) => g === b.groups[i]);
 
+/** Tells our entries from foreign ones (see `isOurMapping`): only ours are ever cut or rewritten. */
+export type IsOurs = (entry: { roleArn: string; username: string }) => boolean;
+
 /**
  * Applies edits in order; returns the new text, or undefined when nothing changed (no write needed).
- * `isOurs` protects foreign entries: an edit for an ARN that is not ours is refused.
+ * An edit touches only our entries for the same role (compared with `sameRole`: any path, any case), so
+ * an upsert also replaces an entry of ours written with the role's path. An upsert that is not ours
+ * itself, or whose role a foreign entry already maps, is refused: two mappings for one role would leave
+ * the authenticator to pick one.
  */
 export function editMapRoles(
   text: string,
   edits: readonly MapRolesEdit[],
   where: string,
-  isOurs: (roleArn: string) => boolean,
+  isOurs: IsOurs,
 ): string | undefined {
   let current = text;
   let changed = false;
   for (const edit of edits) {
     const arn = edit.kind === 'upsert' ? edit.entry.roleArn : edit.roleArn;
-    if (!isOurs(arn)) throw misconfigured(`refusing to edit a foreign aws-auth entry (${arn})`);
+    if (edit.kind === 'upsert' && !isOurs(edit.entry)) {
+      throw misconfigured(`refusing to write an aws-auth entry that is not ours (${arn})`);
+    }
     const entries = parseMapRoles(current, where);
-    const existing = entries.filter((e) => e.roleArn === arn);
+    const forRole = entries.filter((e) => sameRole(e.roleArn, arn));
+    const foreign = forRole.find((e) => !isOurs(e));
+    if (edit.kind === 'upsert' && foreign) {
+      throw misconfigured(
+        `${where} already maps ${foreign.roleArn} to "${foreign.username}", an entry eks-access did not write`,
+        'Remove that entry by hand; eks-access changed nothing.',
+      );
+    }
+    const existing = forRole.filter((e) => isOurs(e));
     if (
       edit.kind === 'upsert' &&
       existing.length === 1 &&
@@ -105,7 +123,8 @@ export function editMapRoles(
       continue;
     }
     const indent = indentOf(current, entries);
-    // Cut every entry for this ARN (duplicates included), back to front so offsets stay valid.
+    // Cut every entry of ours for this role (duplicates and old forms included), back to front so
+    // offsets stay valid.
     for (const entry of [...existing].reverse()) {
       current = current.slice(0, entry.span[0]) + current.slice(entry.span[1]);
       changed = true;
