@@ -50,6 +50,11 @@ export interface IdentityMapping {
   remove(roleArn: string): Promise<void>;
   /** Reads only: throws `misconfigured` when the mapping cannot be edited safely (aws-auth unparseable). */
   preflight(): Promise<void>;
+  /**
+   * The entry the cluster's authenticator would use for a session of the role `roleArn`, as written
+   * (foreign or ours), or undefined when none would match. Reads only; verification compares it.
+   */
+  effectiveEntry(roleArn: string): Promise<MappingEntry | undefined>;
   /** Our entries on this cluster, ARNs as written (see `isOurMapping`). Empty for `none`. */
   list(): Promise<MappingEntry[]>;
 }

@@ -67,6 +67,25 @@ export class EksAccessEntries implements IdentityMapping {
     }
   }
 
+  /** EKS looks an access entry up by the principal's full ARN (path included), as we wrote it. */
+  async effectiveEntry(roleArn: string): Promise<MappingEntry | undefined> {
+    try {
+      const found = await this.#eks.send(
+        new DescribeAccessEntryCommand({ clusterName: this.#clusterName, principalArn: roleArn }),
+      );
+      const entry = found.accessEntry;
+      if (!entry?.principalArn) return undefined;
+      return {
+        roleArn: entry.principalArn,
+        username: entry.username ?? '',
+        groups: entry.kubernetesGroups ?? [],
+      };
+    } catch (error) {
+      if (awsErrorName(error) === NOT_FOUND) return undefined;
+      throw fromAwsError(error, 'read the EKS access entry');
+    }
+  }
+
   /** Nothing to check without writing: EKS validates each entry on create. */
   async preflight(): Promise<void> {}
 
@@ -123,5 +142,6 @@ export const noMapping: IdentityMapping = {
   upsert: async () => {},
   preflight: async () => {},
   remove: async () => {},
+  effectiveEntry: async () => undefined,
   list: async () => [],
 };

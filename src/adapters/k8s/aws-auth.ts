@@ -6,7 +6,13 @@ import { authenticatorRoleArn } from '../../domain/arn.js';
 import { AccessError, misconfigured } from '../../domain/errors.js';
 import { isOurMapping, type OwnMappings } from '../../domain/names.js';
 import type { IdentityMapping, MappingEntry } from '../../ports/cluster.js';
-import { editMapRoles, type IsOurs, type MapRolesEdit, parseMapRoles } from './aws-auth-document.js';
+import {
+  editMapRoles,
+  effectiveMapping,
+  type IsOurs,
+  type MapRolesEdit,
+  parseMapRoles,
+} from './aws-auth-document.js';
 import { fromKubeError, kubeStatus } from './errors.js';
 import type { KubeApis } from './rbac.js';
 
@@ -53,6 +59,15 @@ export class AwsAuthMapping implements IdentityMapping {
   async preflight(): Promise<void> {
     const configMap = await this.#read();
     parseMapRoles(configMap?.data?.['mapRoles'] ?? '', this.#label());
+  }
+
+  async effectiveEntry(roleArn: string): Promise<MappingEntry | undefined> {
+    const configMap = await this.#read();
+    const entry = effectiveMapping(
+      parseMapRoles(configMap?.data?.['mapRoles'] ?? '', this.#label()),
+      roleArn,
+    );
+    return entry && { roleArn: entry.roleArn, username: entry.username, groups: entry.groups };
   }
 
   /** Our entries as written (an entry from before the path-less fix still shows its path). */
