@@ -22,7 +22,6 @@ import type { Grant } from '../../src/domain/grant.js';
 import type { EngineOps } from '../../src/services/deps.js';
 import { endGrant } from '../../src/services/end-grant.js';
 import type { EngineDeps } from '../../src/services/engine.js';
-import { applyExtension } from '../../src/services/extend-grant.js';
 import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
 import {
   blocksText,
@@ -257,9 +256,10 @@ ${
         reconcileEveryMs: 3_600_000,
       })
     : undefined;
+  // The bot gets Redis and the queue only, as bin/bot.ts composes it: every cluster write is the worker's.
   const engine: EngineOps = {
-    endGrant: (id, reason, actor) => endGrant(engineDeps, id, reason, actor),
-    applyExtension: (id, seconds, actor, auto) => applyExtension(engineDeps, id, seconds, actor, auto),
+    endGrant: (id, reason, actor) =>
+      endGrant({ store, scheduler, audit, clock: systemClock }, id, reason, actor),
   };
   const bot = await startBot(
     { env, policy, logger, clock: systemClock, store, audit, scheduler, engine, awsCredentials },
