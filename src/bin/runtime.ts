@@ -3,13 +3,14 @@
 // connections (the AWS and Kubernetes clients that write access) and the engine's deps: the bot's
 // runtime has none, so the Slack-facing process cannot write to a cluster or IAM even if compromised.
 // Each entry point adds only what is its own (Slack, workers, argument parsing) and calls close().
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
 import type { AwsAuthLocation } from '../adapters/k8s/aws-auth.js';
 import { type ClientInstrumentation, PolicyClusterConnections } from '../adapters/k8s/cluster-connections.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
 import { BullScheduler } from '../adapters/queue/bull-scheduler.js';
 import { RedisAuditLog } from '../adapters/redis/audit-log.js';
+import { connectRedis } from '../adapters/redis/connection.js';
 import { RedisGrantStore } from '../adapters/redis/grant-store.js';
 import { RedisLocks } from '../adapters/redis/locks.js';
 import type { Env } from '../config/env.js';
@@ -75,7 +76,7 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
   for (const warning of loaded.warnings) logger.warn({ source: loaded.source }, warning);
   const clock = options.clock ?? systemClock;
   // The CLI fails fast when Redis is down; long-running roles keep retrying.
-  const redis = new Redis(env.REDIS_URL, {
+  const redis = connectRedis(env, {
     lazyConnect: true,
     ...(options.role === 'cli' ? { maxRetriesPerRequest: 1 } : {}),
   });
