@@ -326,15 +326,16 @@ function lastExtensionDecision(grant: Grant): string {
  * approval is claimed first and recorded once the cluster has the new expiry).
  */
 export function extensionAlreadyDecided(grant: Grant, asked: ExtensionAsk): AccessError {
-  const what =
-    asked.seconds === undefined
+  // A button carries the ask's id, not its amount: the amount comes from whatever decided it.
+  const what = (seconds: number | undefined) =>
+    seconds === undefined
       ? `The extension this button was for on ${grant.id}`
-      : `The extension of ${formatDuration(asked.seconds)} on ${grant.id}`;
+      : `The extension of ${formatDuration(seconds)} on ${grant.id}`;
   const details = { grantId: grant.id };
   const applying = grant.extensionsApplying?.find((e) => asked.id !== undefined && e.id === asked.id);
   if (applying) {
     return conflict(
-      `${what} was already approved by ${applying.auto ? 'the policy' : `<@${applying.by}>`}`,
+      `${what(applying.seconds)} was already approved by ${applying.auto ? 'the policy' : `<@${applying.by}>`}`,
       'The new end time is being applied; the approval message shows it in a moment.',
       details,
     );
@@ -342,7 +343,7 @@ export function extensionAlreadyDecided(grant: Grant, asked: ExtensionAsk): Acce
   const denial = grant.extensionDenial;
   if (denial && answers(denial, asked)) {
     return conflict(
-      `${what} was already denied by <@${denial.by}>`,
+      `${what(denial.seconds)} was already denied by <@${denial.by}>`,
       `Their reason: ${denial.reason}. The access keeps its end time; nothing changed.`,
       details,
     );
@@ -350,7 +351,7 @@ export function extensionAlreadyDecided(grant: Grant, asked: ExtensionAsk): Acce
   const approved = grant.extensions.find((e) => !e.auto && answers(e, asked));
   if (approved) {
     return conflict(
-      `${what} was already approved by <@${approved.by}>`,
+      `${what(approved.seconds)} was already approved by <@${approved.by}>`,
       `The access now ends at ${humanTime(grant.expiresAt ?? 0)}; nothing else changed.`,
       details,
     );
@@ -360,19 +361,20 @@ export function extensionAlreadyDecided(grant: Grant, asked: ExtensionAsk): Acce
     // A different ask replaced the one this approver saw: approving it blind would approve an
     // amount they never read.
     return conflict(
-      `${what} is no longer waiting; ${formatDuration(newer.seconds)} more is asked now`,
+      `${what(asked.seconds)} is no longer waiting; ${formatDuration(newer.seconds)} more is asked now`,
       'Look at the current approval message (or `/eks-access approvals`) and decide that one.',
       details,
     );
   }
-  if (grant.status === 'active' && !grant.extensionRequest) {
+  if (asked.id === undefined && grant.status === 'active') {
+    // An ask recorded before ids: it was claimed and is being applied.
     return conflict(
-      `${what} was already approved by another approver`,
+      `${what(asked.seconds)} was already approved by another approver`,
       'The new end time is being applied; the approval message shows it in a moment.',
       details,
     );
   }
-  return conflict(`There is no extension waiting on ${grant.id}`, `It is ${grant.status}.`, details);
+  return conflict(`There is no extension waiting on ${grant.id}`, lastExtensionDecision(grant), details);
 }
 
 /** One extension waits at a time: a second ask would silently replace what approvers are looking at. */

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { BullScheduler } from '../../src/adapters/queue/bull-scheduler.js';
+import { QUEUES } from '../../src/adapters/queue/queues.js';
 import { startWorkers } from '../../src/adapters/queue/workers.js';
 import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
 import { RedisGrantStore } from '../../src/adapters/redis/grant-store.js';
@@ -23,6 +24,7 @@ import type { EngineOps } from '../../src/services/deps.js';
 import { endGrant } from '../../src/services/end-grant.js';
 import type { EngineDeps } from '../../src/services/engine.js';
 import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
 import {
   blocksText,
   FakeSlack,
@@ -373,6 +375,19 @@ export async function requestedId(
   const id = /`(ea-[a-z2-9]{8})`/.exec(reply)?.[1];
   if (!id) throw new Error(`no grant id in ${reply}`);
   return id;
+}
+
+/**
+ * Resolves once the worker has finished every `extend` job (the DM comes from inside the job, a moment
+ * before BullMQ's own bookkeeping settles), so a Redis snapshot taken after it is stable.
+ */
+export async function untilExtendJobsDone(h: Harness): Promise<void> {
+  await pollUntil(
+    'the worker to finish its extend jobs',
+    () => h.scheduler.queue(QUEUES.extend).getJobCounts('active', 'waiting', 'delayed', 'prioritized'),
+    (counts) => Object.values(counts).every((n) => n === 0),
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
 }
 
 /** A click on a button of a message the bot posted. */

@@ -522,12 +522,26 @@ export function deniedModal(
   grantId: string,
   channel: string,
   subject: 'request' | 'extension' = 'request',
-  asked?: { by: string; seconds: number; at: number },
+  asked?: { id?: string; by: string; seconds: number; at: number },
 ): Record<string, unknown> {
   return {
     type: 'modal',
     callback_id: subject === 'request' ? DENY_MODAL : DENY_EXTENSION_MODAL,
-    private_metadata: JSON.stringify({ grantId, channel, ...(asked ? { asked } : {}) }),
+    // Only what names the ask (not its approvals): private_metadata is limited to 3000 characters.
+    private_metadata: JSON.stringify({
+      grantId,
+      channel,
+      ...(asked
+        ? {
+            asked: {
+              ...(asked.id ? { id: asked.id } : {}),
+              by: asked.by,
+              seconds: asked.seconds,
+              at: asked.at,
+            },
+          }
+        : {}),
+    }),
     title: plain(subject === 'request' ? 'Deny request' : 'Deny extension', LIMITS.modalTitle),
     submit: plain('Deny', LIMITS.button),
     close: plain('Back', LIMITS.button),

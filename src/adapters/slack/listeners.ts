@@ -430,13 +430,13 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
 interface Meta {
   grantId?: string;
   channel?: string;
-  asked?: { by: string; seconds: number; at: number };
+  asked?: { id?: string; by: string; seconds: number; at: number };
 }
 
 function parseMeta(text: string): Meta {
   try {
     const parsed = JSON.parse(text) as { grantId?: unknown; channel?: unknown; asked?: unknown };
-    const asked = parsed.asked as { by?: unknown; seconds?: unknown; at?: unknown } | undefined;
+    const asked = parsed.asked as { id?: unknown; by?: unknown; seconds?: unknown; at?: unknown } | undefined;
     return {
       ...(typeof parsed.grantId === 'string' ? { grantId: parsed.grantId } : {}),
       ...(typeof parsed.channel === 'string' && parsed.channel ? { channel: parsed.channel } : {}),
@@ -444,7 +444,14 @@ function parseMeta(text: string): Meta {
       typeof asked.by === 'string' &&
       typeof asked.seconds === 'number' &&
       typeof asked.at === 'number'
-        ? { asked: { by: asked.by, seconds: asked.seconds, at: asked.at } }
+        ? {
+            asked: {
+              ...(typeof asked.id === 'string' && EXTENSION_ID.test(asked.id) ? { id: asked.id } : {}),
+              by: asked.by,
+              seconds: asked.seconds,
+              at: asked.at,
+            },
+          }
         : {}),
     };
   } catch {
