@@ -16,7 +16,13 @@
 //   read-only list/watch of RoleBindings (the reconciler finds our expired bindings with an empty
 //   Redis), get of the granted ClusterRoles by name (to derive verification checks).
 import type { ClusterPolicy, Policy } from '../config/policy.js';
-import { keptRoleName, MANAGED_BY, MANAGED_BY_LABEL, personalRolePath } from './names.js';
+import {
+  keptRoleName,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  PERSONAL_ROLE_PREFIX,
+  personalRolePath,
+} from './names.js';
 
 const RBAC = 'rbac.authorization.k8s.io';
 const RBAC_V1 = `${RBAC}/v1` as const;
@@ -462,8 +468,6 @@ function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: 
   return statements;
 }
 
-/** Every personal role's name starts with this (names.ts personalRoleName). */
-const PERSONAL_ROLE_PREFIX = 'eksa-';
 /** Named in the kubernetesGroups condition so that no real group matches it. */
 const NO_GROUP = 'eks-access:no-groups';
 
