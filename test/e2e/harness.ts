@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { BullScheduler } from '../../src/adapters/queue/bull-scheduler.js';
+import { QUEUES } from '../../src/adapters/queue/queues.js';
 import { startWorkers } from '../../src/adapters/queue/workers.js';
 import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
 import { RedisGrantStore } from '../../src/adapters/redis/grant-store.js';
@@ -22,8 +23,8 @@ import type { Grant } from '../../src/domain/grant.js';
 import type { EngineOps } from '../../src/services/deps.js';
 import { endGrant } from '../../src/services/end-grant.js';
 import type { EngineDeps } from '../../src/services/engine.js';
-import { applyExtension } from '../../src/services/extend-grant.js';
 import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
 import {
   blocksText,
   FakeSlack,
@@ -270,9 +271,10 @@ ${
         reconcileEveryMs: 3_600_000,
       })
     : undefined;
+  // The bot gets Redis and the queue only, as bin/bot.ts composes it: every cluster write is the worker's.
   const engine: EngineOps = {
-    endGrant: (id, reason, actor) => endGrant(engineDeps, id, reason, actor),
-    applyExtension: (id, seconds, actor, auto) => applyExtension(engineDeps, id, seconds, actor, auto),
+    endGrant: (id, reason, actor) =>
+      endGrant({ store, scheduler, audit, clock: systemClock }, id, reason, actor),
   };
   const bot = await startBot(
     { env, policy, logger, clock: systemClock, store, audit, scheduler, engine, awsCredentials },
@@ -386,6 +388,19 @@ export async function requestedId(
   const id = /`(ea-[a-z2-9]{8})`/.exec(reply)?.[1];
   if (!id) throw new Error(`no grant id in ${reply}`);
   return id;
+}
+
+/**
+ * Resolves once the worker has finished every `extend` job (the DM comes from inside the job, a moment
+ * before BullMQ's own bookkeeping settles), so a Redis snapshot taken after it is stable.
+ */
+export async function untilExtendJobsDone(h: Harness): Promise<void> {
+  await pollUntil(
+    'the worker to finish its extend jobs',
+    () => h.scheduler.queue(QUEUES.extend).getJobCounts('active', 'waiting', 'delayed', 'prioritized'),
+    (counts) => Object.values(counts).every((n) => n === 0),
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
 }
 
 /** A click on a button of a message the bot posted. */
