@@ -7,9 +7,6 @@
 //
 // In aws-auth mode this proves what SubjectAccessReviews could not: the authenticator compares the
 // session's canonical, path-less role ARN with the `rolearn` of the entry exactly (issue #8).
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   CreateAccessKeyCommand,
   CreateRoleCommand,
