@@ -9,6 +9,7 @@ import type { BotPermissionCheck } from '../domain/bot-permissions.js';
 import type { Clock } from '../domain/clock.js';
 import { AccessError, misconfigured } from '../domain/errors.js';
 import type { ClusterProbe, DoctorProbes, SlackIdentity } from '../services/doctor.js';
+import { awsClientOptions } from './aws/client-options.js';
 import type { AwsCredentials, CredentialsProvider } from './aws/eks-token.js';
 import { fromAwsError } from './aws/errors.js';
 import { parseMapRoles } from './k8s/aws-auth-document.js';
@@ -161,7 +162,12 @@ function clusterProbe(
   return {
     async callerIdentity() {
       const creds = await credentials();
-      const client = new STSClient({ region, ...endpoint(env.AWS_ENDPOINT_URL_STS), credentials: creds });
+      const client = new STSClient({
+        region,
+        ...awsClientOptions(env),
+        ...endpoint(env.AWS_ENDPOINT_URL_STS),
+        credentials: creds,
+      });
       try {
         return (await client.send(new GetCallerIdentityCommand({}))).Arn;
       } catch (error) {
