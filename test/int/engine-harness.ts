@@ -105,6 +105,8 @@ export async function engineHarness(
     maxDuration?: string;
     /** Replaces the `view` level's definition (YAML flow mapping), e.g. to set its extend policy. */
     view?: string;
+    /** A Redis of the test's own (one it may FLUSHALL or kill) instead of the platform's shared one. */
+    redisUrl?: string;
   } = {},
 ): Promise<Harness> {
   const p = platform();
@@ -152,7 +154,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
     'test-policy',
   );
   const env = parseEnv({
-    REDIS_URL: p.redisUrl,
+    REDIS_URL: options.redisUrl ?? p.redisUrl,
     REDIS_PREFIX: `{${uniqueName('ea')}}`,
     LOG_LEVEL: 'silent',
     AWS_ENDPOINT_URL_IAM: p.aws.iamEndpoint,
@@ -188,6 +190,9 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
         scheduler: runtime.scheduler,
         concurrency: 50,
         reconcileEveryMs: o.reconcileEveryMs ?? 60_000,
+        // As bin/worker.ts composes it: an emptied Redis is noticed and the schedule re-created.
+        epoch: runtime.epoch,
+        connectionLog: runtime.connectionLog,
         ...(o.lockDuration ? { lockDuration: o.lockDuration, stalledInterval: o.lockDuration } : {}),
       });
       workers.push(running);
