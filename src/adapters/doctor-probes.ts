@@ -7,14 +7,16 @@ import type { LoadedPolicy } from '../config/load.js';
 import type { ClusterPolicy, Policy } from '../config/policy.js';
 import type { BotPermissionCheck } from '../domain/bot-permissions.js';
 import type { Clock } from '../domain/clock.js';
+import { parseDuration } from '../domain/duration.js';
 import { AccessError, misconfigured } from '../domain/errors.js';
-import type { ClusterProbe, DoctorProbes, SlackIdentity } from '../services/doctor.js';
+import type { ClusterProbe, DoctorProbes, ReconcileSweeps, SlackIdentity } from '../services/doctor.js';
 import { awsClientOptions } from './aws/client-options.js';
 import type { AwsCredentials, CredentialsProvider } from './aws/eks-token.js';
 import { fromAwsError } from './aws/errors.js';
 import { parseMapRoles } from './k8s/aws-auth-document.js';
 import { clusterCredentials, PolicyClusterConnections } from './k8s/cluster-connections.js';
 import { fromKubeError } from './k8s/errors.js';
+import { reconcileKeys } from './queue/reconcile-keeper.js';
 import { connectRedis } from './redis/connection.js';
 
 export interface DoctorProbeOptions {
@@ -88,7 +90,7 @@ async function slackAuthTest(env: Env, fetchImpl: typeof fetch): Promise<SlackId
   };
 }
 
-async function redisProbe(env: Env): Promise<{ maxmemoryPolicy: string | undefined }> {
+async function redisProbe(env: Env): Promise<Awaited<ReturnType<DoctorProbes['redis']>>> {
   const url = env.REDIS_URL;
   // No retries and a short timeout: doctor answers "unreachable" rather than hanging.
   const redis = connectRedis(env, {
@@ -109,7 +111,19 @@ async function redisProbe(env: Env): Promise<{ maxmemoryPolicy: string | undefin
     } catch {
       maxmemoryPolicy = undefined; // managed Redis often disables CONFIG
     }
-    return { maxmemoryPolicy };
+    const keys = reconcileKeys(env.REDIS_PREFIX);
+    const [lastRun, lastSuccess] = await redis.mget(keys.lastRun, keys.lastSuccess);
+    const at = (value: string | null | undefined) =>
+      value && Number.isFinite(Number(value)) ? Number(value) : undefined;
+    const lastRunAt = at(lastRun);
+    const lastSuccessAt = at(lastSuccess);
+    const reconcile: ReconcileSweeps = {
+      everyMs: (parseDuration(env.RECONCILE_INTERVAL) ?? 30) * 1000,
+      now: Date.now(),
+      ...(lastRunAt === undefined ? {} : { lastRunAt }),
+      ...(lastSuccessAt === undefined ? {} : { lastSuccessAt }),
+    };
+    return { maxmemoryPolicy, reconcile };
   } catch (error) {
     throw new AccessError('unavailable', `Redis is not reachable at ${redactUrl(url)}`, {
       hint: 'Check REDIS_URL (and REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA_FILE), that Redis runs, and that the NetworkPolicy / security group lets the bot in.',

@@ -86,4 +86,25 @@ describe('Redis emptied while the worker keeps running', () => {
     const schedulers = await harness.runtime.scheduler.queue(QUEUES.reconcile).getJobSchedulers();
     expect(schedulers.map((s) => s.key)).toContain(RECONCILE_SCHEDULER_ID);
   });
+
+  it('sweeps from the worker itself when the queue delivers no reconcile or revoke job for two periods', async () => {
+    h = await engineHarness('none', { redisUrl: (redis as PrivateRedis).url });
+    const harness = h;
+    const running = await harness.startWorker({ reconcileEveryMs: PERIOD_MS });
+    const grant = await harness.waitFor(
+      (await harness.approve(await harness.person(), { durationSeconds: 2 })).id,
+      ['active'],
+    );
+    // The queue delivers nothing more (its reconcile and revoke consumers closed): only the in-process
+    // fallback timer is left to end the grant.
+    await Promise.all(
+      running.workers.filter((w) => w.name === 'reconcile' || w.name === 'revoke').map((w) => w.close(true)),
+    );
+    const ended = await harness.waitFor(grant.id, ['expired'], 2 * PERIOD_MS + PERIOD_MS + SLACK_MS + 2_000);
+    expect((ended.endedAt as number) - (grant.expiresAt as number)).toBeLessThanOrEqual(
+      3 * PERIOD_MS + SLACK_MS,
+    );
+    expect(running.keeper.lastRunAt).toBeGreaterThanOrEqual(grant.expiresAt as number);
+    await expect(running.keeper.ready()).resolves.toBeUndefined();
+  });
 });
