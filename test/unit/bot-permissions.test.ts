@@ -13,12 +13,14 @@ import {
 import { renderIamPolicyJson, renderRbacYaml } from '../../src/services/render-permissions.js';
 
 const policyText = (clusters: string, extra = '') => `
+settings: { auditChannel: C0AUDIT }
 ${extra}
 levels:
   view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
   edit: { clusterRole: edit, privileged: true, defaultDuration: 1h, maxDuration: 4h }
   deployer:
     rules: [{ apiGroups: [batch], resources: [jobs], verbs: [create, get] }]
+    privileged: true
     defaultDuration: 1h
     maxDuration: 4h
 clusters:
@@ -26,7 +28,7 @@ ${clusters}
 `;
 const ns = (name: string, levels: string) => `
       - name: ${name}
-        approvers: { users: [U0APPROVER] }
+        approvers: { users: [U0APPROVER, U0SECOND] }
         channel: C0APPROVAL
         levels: [${levels}]`;
 
