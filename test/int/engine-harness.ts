@@ -27,6 +27,7 @@ levels:
         resources: [configmaps, cronjobs, deployments, events, ingresses, jobs, pods,
                     pods/attach, pods/exec, pods/log, pods/portforward, secrets, services]
         verbs: [create, delete, get, list, patch, update]
+    privileged: true
     defaultDuration: 1h
     maxDuration: 4h
   view:
@@ -99,7 +100,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function engineHarness(mode: Mode, options: { maxDuration?: string } = {}): Promise<Harness> {
+export async function engineHarness(
+  mode: Mode,
+  options: {
+    maxDuration?: string;
+    /** A third level, `custom`, that binds this ClusterRole and is not marked privileged. */
+    customClusterRole?: string;
+  } = {},
+): Promise<Harness> {
   const p = platform();
   const cluster = uniqueName('c');
   const namespace = uniqueName('test');
@@ -117,13 +125,17 @@ export async function engineHarness(mode: Mode, options: { maxDuration?: string 
   if (mode === 'access-entries') {
     await createEksCluster(eks, cluster, p.aws.accountId);
   }
-  const levels = options.maxDuration
-    ? LEVELS.replaceAll('maxDuration: 4h', `maxDuration: ${options.maxDuration}`)
-    : LEVELS;
+  const custom = options.customClusterRole
+    ? `  custom: { clusterRole: ${options.customClusterRole}, defaultDuration: 1h, maxDuration: 4h }\n`
+    : '';
+  const levels = `${
+    options.maxDuration ? LEVELS.replaceAll('maxDuration: 4h', `maxDuration: ${options.maxDuration}`) : LEVELS
+  }${custom}`;
   const loaded = parsePolicy(
     `
 settings:
   kubernetesUsername: "eks-access:{iamName}"
+  auditChannel: C0AUDIT
   expiryWarning: 1s
 ${levels}
 clusters:
@@ -135,9 +147,9 @@ clusters:
     identityMapping: ${mode}
 ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespaces:
       - name: ${namespace}
-        approvers: { users: [U0APPROVER] }
+        approvers: { users: [U0APPROVER, U0SECOND] }
         channel: C0APPROVALS
-        levels: [k8s-test-role, view]
+        levels: [k8s-test-role, view${custom ? ', custom' : ''}]
 `,
     'test-policy',
   );
