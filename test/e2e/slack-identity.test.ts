@@ -194,7 +194,7 @@ describe('an aws-auth cluster', () => {
     expect(awsAuth.data?.['mapRoles']).toContain(`rolearn: ${roleArn}`);
     // The default username names the account, the kind and the IAM name: unique, and readable.
     expect(awsAuth.data?.['mapRoles']).toContain(
-      `username: eks-access:123456789012:user:${h.aliceArn.split('/').pop()}`,
+      `username: "eks-access:123456789012:user:${h.aliceArn.split('/').pop()}"`,
     );
 
     // Given back: the role and the mapping are gone again.
