@@ -2,11 +2,12 @@
 // was lost or Redis was emptied. The clusters are the source of truth for who still needs what: our
 // RoleBindings (with their expires-at annotations) say it; IAM roles and mapping entries that no live
 // RoleBinding needs are torn down.
+import { roleOf, sameRole } from '../domain/arn.js';
 import { toAccessError } from '../domain/errors.js';
 import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
 import { personalRolePath } from '../domain/names.js';
-import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
-import { type EngineDeps, type Person, syncIdentity, withIdentityLock } from './engine.js';
+import type { ClusterBackends, ManagedBinding, MappingEntry } from '../ports/cluster.js';
+import { audit, type EngineDeps, type Person, syncIdentity, withIdentityLock } from './engine.js';
 import { lapsePendingRequest } from './reminders.js';
 import { type GrantTrace, removeTrace, revokeGrant } from './revoke.js';
 
@@ -25,6 +26,8 @@ export interface ReconcileReport {
   /** People whose shared identity (role, trust, mapping) nothing needed any more. */
   identitiesRemoved: { cluster: string; username: string; why: string }[];
   mappingsRemoved: { cluster: string; roleArn: string }[];
+  /** aws-auth entries of ours written with the role's path (before the fix), rewritten path-less. */
+  mappingsMigrated: { cluster: string; roleArn: string; grantId: string }[];
   errors: { where: string; message: string }[];
 }
 
@@ -41,6 +44,7 @@ export async function reconcile(
     bindingsRemoved: [],
     identitiesRemoved: [],
     mappingsRemoved: [],
+    mappingsMigrated: [],
     errors: [],
   };
   await guarded(report, 'redis', () => sweepStore(deps, report));
@@ -119,7 +123,6 @@ async function sweepCluster(
   // Shared identities: any role or mapping entry of ours that no live RoleBinding needs.
   const ourPath = personalRolePath(deps.policy.settings.iamPath, cluster);
   const neededUsers = new Set(live.map((b) => b.username));
-  const neededRoles = new Set(live.flatMap((b) => (b.roleArn ? [b.roleArn] : [])));
   const roles = await backends.iam.listRoles(ourPath);
   const recentRoles = new Set(roles.filter((r) => r.createdAt > now - IN_FLIGHT_MS).map((r) => r.arn));
   const handled = new Set<string>();
@@ -135,13 +138,51 @@ async function sweepCluster(
       await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
     });
   }
-  for (const entry of await backends.mapping.list(ourPath)) {
-    if (neededRoles.has(entry.roleArn) || recentRoles.has(entry.roleArn) || handled.has(entry.roleArn))
-      continue;
-    if (roles.some((r) => r.arn === entry.roleArn)) continue; // its role is still in use (or young)
+  // An aws-auth entry names its role without the path, so roles are compared with sameRole.
+  const kept = [...live.flatMap((b) => (b.roleArn ? [b.roleArn] : [])), ...roles.map((r) => r.arn)];
+  const entries = await backends.mapping.list();
+  for (const entry of entries) {
+    if (kept.some((arn) => sameRole(arn, entry.roleArn))) continue; // needed, in use, young or handled
     report.mappingsRemoved.push({ cluster, roleArn: entry.roleArn });
     if (!report.dryRun)
       await guarded(report, `${cluster}/${entry.roleArn}`, () => backends.mapping.remove(entry.roleArn));
+  }
+  if (backends.mapping.mode === 'aws-auth')
+    await migrateMappings(deps, report, cluster, backends, live, entries);
+}
+
+/**
+ * Entries of ours written with the role's path (before the path-less fix) match no session. One that a
+ * live grant needs is rewritten path-less by syncIdentity, the same write activation makes. Only a grant
+ * Redis holds as `active` (an approval) can cause it, for its own person: cluster state alone never
+ * makes a mapping work.
+ */
+async function migrateMappings(
+  deps: EngineDeps,
+  report: ReconcileReport,
+  cluster: string,
+  backends: ClusterBackends,
+  live: readonly ManagedBinding[],
+  entries: readonly MappingEntry[],
+): Promise<void> {
+  for (const entry of entries) {
+    if (roleOf(entry.roleArn)?.path === '/') continue;
+    for (const binding of live.filter((b) => b.roleArn && sameRole(b.roleArn, entry.roleArn))) {
+      const grant = await deps.store.get(binding.grantId).catch(() => undefined);
+      if (grant?.status !== 'active' || grant.cluster !== cluster) continue;
+      const person: Person = {
+        cluster,
+        username: grant.requester.kubernetesUsername,
+        principalArn: grant.requester.principalArn,
+      };
+      report.mappingsMigrated.push({ cluster, roleArn: entry.roleArn, grantId: grant.id });
+      if (report.dryRun) break;
+      await guarded(report, `${cluster}/${entry.roleArn}`, async () => {
+        await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
+        await audit(deps, grant, 'mapping-migrated', 'system', { from: entry.roleArn });
+      });
+      break;
+    }
   }
 }
 
