@@ -400,9 +400,10 @@ export function usernameTemplateProblems(
       "with the email lookup on, any IAM user of the account can be a principal, and its name may equal another principal's: include {account}, {kind} and {iamName}",
     );
   }
+  // {email} is unknown until a request is made; a collision through it is caught then (submit, activation).
+  if (template.includes('{email}')) return problems;
   const byUsername = new Map<string, { slackUserId: string; arn: string }>();
   for (const [slackUserId, arn] of Object.entries(identities.map)) {
-    // {email} is unknown here; a collision through it is caught when a request is made.
     const username = renderUsername(template, { principalArn: arn, slackUserId });
     const other = byUsername.get(username);
     if (other && other.arn !== arn) {

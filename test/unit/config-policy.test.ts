@@ -338,6 +338,12 @@ describe('unique Kubernetes usernames', () => {
       )[0],
     ).toContain('with the email lookup on');
     expect(usernameTemplateProblems('eks-access:{slackUserId}', { map: {} }, true)).toEqual([]);
+    // {email} is only known at request time: no false collision between mapped principals.
+    const twoMapped = {
+      U0ALICE: 'arn:aws:iam::111122223333:user/alice',
+      U0BOB: 'arn:aws:iam::111122223333:user/bob',
+    };
+    expect(usernameTemplateProblems('{email}', { map: twoMapped }, false)).toEqual([]);
   });
 
   it('refuses assumed-role sessions unless the policy allows them explicitly', () => {
