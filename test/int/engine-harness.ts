@@ -104,6 +104,8 @@ export async function engineHarness(
   mode: Mode,
   options: {
     maxDuration?: string;
+    /** Replaces the `view` level's definition (YAML flow mapping), e.g. to set its extend policy. */
+    view?: string;
     /** A third level, `custom`, that binds this ClusterRole and is not marked privileged. */
     customClusterRole?: string;
   } = {},
@@ -125,12 +127,13 @@ export async function engineHarness(
   if (mode === 'access-entries') {
     await createEksCluster(eks, cluster, p.aws.accountId);
   }
+  const maxed = options.maxDuration
+    ? LEVELS.replaceAll('maxDuration: 4h', `maxDuration: ${options.maxDuration}`)
+    : LEVELS;
   const custom = options.customClusterRole
     ? `  custom: { clusterRole: ${options.customClusterRole}, defaultDuration: 1h, maxDuration: 4h }\n`
     : '';
-  const levels = `${
-    options.maxDuration ? LEVELS.replaceAll('maxDuration: 4h', `maxDuration: ${options.maxDuration}`) : LEVELS
-  }${custom}`;
+  const levels = `${options.view ? maxed.replace(/ {2}view:\n(?: {4}.*\n)+/, `  view: ${options.view}\n`) : maxed}${custom}`;
   const loaded = parsePolicy(
     `
 settings:
