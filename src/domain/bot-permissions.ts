@@ -205,7 +205,7 @@ export function renderBotRbac(policy: Policy, clusterName: string, options: BotR
     );
   }
 
-  if (cluster.identityMapping === 'aws-auth') {
+  if (cluster.identityMapping === 'aws-auth' || cluster.identityMapping === 'auto') {
     objects.push(
       ...roleAndBinding(
         'Role',
@@ -400,7 +400,9 @@ function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: 
       Resource: uniq(eks.map(({ name, c }) => arn(c, `cluster/${eksName(name, c)}`))),
     });
   }
-  const entries = eks.filter(({ c }) => c.identityMapping === 'access-entries');
+  const entries = eks.filter(
+    ({ c }) => c.identityMapping === 'access-entries' || c.identityMapping === 'auto',
+  );
   if (entries.length > 0) {
     statements.push({
       Sid: `AccessEntries${sidSuffix}`,
