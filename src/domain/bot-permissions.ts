@@ -12,7 +12,9 @@
 // - cluster-wide: SubjectAccessReviews (verify grants; SelfSubjectAccessReviews for `doctor`),
 //   read-only list/watch of RoleBindings (the reconciler finds our expired bindings with an empty
 //   Redis), get of the granted ClusterRoles by name (to derive verification checks).
+
 import type { ClusterPolicy, Policy } from '../config/policy.js';
+import { partitionOfRegion } from './arn.js';
 import { keptRoleName, MANAGED_BY, MANAGED_BY_LABEL, personalRolePath } from './names.js';
 
 const RBAC = 'rbac.authorization.k8s.io';
@@ -365,9 +367,6 @@ export const ACCESS_ENTRY_ACTIONS = [
   'eks:UpdateAccessEntry',
 ];
 
-const partitionOf = (region: string) =>
-  region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
-
 function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: string): IamStatement[] {
   const clusters = names.map((name) => ({ name, c: policy.clusters[name] as ClusterPolicy }));
   const statements: IamStatement[] = [];
@@ -376,7 +375,7 @@ function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: 
       .filter(({ c }) => c.identityMapping !== 'none')
       .map(
         ({ name, c }) =>
-          `arn:${partitionOf(c.region)}:iam::${c.accountId}:role${personalRolePath(policy.settings.iamPath, name)}*`,
+          `arn:${partitionOfRegion(c.region)}:iam::${c.accountId}:role${personalRolePath(policy.settings.iamPath, name)}*`,
       ),
   );
   if (roleArns.length > 0) {
@@ -389,7 +388,7 @@ function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: 
   }
   const eks = clusters.filter(({ c }) => 'eks' in c.connection);
   const arn = (c: ClusterPolicy, what: string) =>
-    `arn:${partitionOf(c.region)}:eks:${c.region}:${c.accountId}:${what}`;
+    `arn:${partitionOfRegion(c.region)}:eks:${c.region}:${c.accountId}:${what}`;
   const eksName = (name: string, c: ClusterPolicy) =>
     ('eks' in c.connection && c.connection.eks.name) || name;
   if (eks.length > 0) {

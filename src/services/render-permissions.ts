@@ -1,8 +1,10 @@
 // `eks-access rbac render` and `eks-access iam-policy render`: the bot's own permissions as files an
 // admin applies (YAML for kubectl, JSON for `aws iam put-role-policy`). The shipped manifests are this
 // output for policy.example.yaml; a unit test fails when they drift.
+
 import { stringify } from 'yaml';
 import type { Policy } from '../config/policy.js';
+import { sameRole } from '../domain/arn.js';
 import { type BotRbacOptions, renderBotRbac, renderIamPolicies } from '../domain/bot-permissions.js';
 import { notFound } from '../domain/errors.js';
 
@@ -39,7 +41,7 @@ export function renderRbacYaml(policy: Policy, cluster?: string, options: BotRba
 export function renderIamPolicyJson(policy: Policy, roleArn?: string): string {
   const rendered = renderIamPolicies(policy);
   if (!roleArn) return `${JSON.stringify(rendered.bot, null, 2)}\n`;
-  const role = rendered.crossAccount.find((r) => r.roleArn === roleArn);
+  const role = rendered.crossAccount.find((r) => sameRole(r.roleArn, roleArn));
   if (!role) {
     throw notFound(
       `no cluster in the policy assumes ${roleArn}`,
