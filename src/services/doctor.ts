@@ -183,6 +183,30 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
         ),
       );
     }
+    let mapping: IdentityMappingMode =
+      cluster.identityMapping === 'auto' ? 'aws-auth' : cluster.identityMapping;
+    // An AWS question (DescribeCluster), asked whether or not the API server answers.
+    if ('eks' in cluster.connection) {
+      const eksName = cluster.connection.eks.name ?? name;
+      const choice = cluster.identityMapping;
+      record(
+        await attempt(
+          `${prefix} authentication mode`,
+          async () => {
+            const reported = (await probe.authenticationMode())?.reported;
+            const mode = authenticationModeOf(reported);
+            mapping = resolveMapping(choice, mode ?? 'CONFIG_MAP');
+            const mismatch = mappingMismatch(mapping, mode, eksName);
+            const shown = reported ?? 'CONFIG_MAP (not reported: the EKS default)';
+            return mismatch
+              ? { ok: false, detail: mismatch.problem, fix: mismatch.fix }
+              : { ok: true, detail: `${shown}: reads ${mapping}${choice === 'auto' ? ' (auto)' : ''}` };
+          },
+          'Give the bot eks:DescribeCluster on the cluster (eks-access iam render).',
+          timeoutMs,
+        ),
+      );
+    }
     const reachable = await attempt(
       `${prefix} api server`,
       async () => ({ ok: true, detail: `reachable, Kubernetes ${await probe.serverVersion()}` }),
@@ -211,29 +235,6 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
         timeoutMs,
       ),
     );
-    let mapping: IdentityMappingMode =
-      cluster.identityMapping === 'auto' ? 'aws-auth' : cluster.identityMapping;
-    if ('eks' in cluster.connection) {
-      const eksName = cluster.connection.eks.name ?? name;
-      const choice = cluster.identityMapping;
-      record(
-        await attempt(
-          `${prefix} authentication mode`,
-          async () => {
-            const reported = (await probe.authenticationMode())?.reported;
-            const mode = authenticationModeOf(reported);
-            mapping = resolveMapping(choice, mode ?? 'CONFIG_MAP');
-            const mismatch = mappingMismatch(mapping, mode, eksName);
-            const shown = reported ?? 'CONFIG_MAP (not reported: the EKS default)';
-            return mismatch
-              ? { ok: false, detail: mismatch.problem, fix: mismatch.fix }
-              : { ok: true, detail: `${shown}: reads ${mapping}${choice === 'auto' ? ' (auto)' : ''}` };
-          },
-          'Give the bot eks:DescribeCluster on the cluster (eks-access iam render).',
-          timeoutMs,
-        ),
-      );
-    }
     if (mapping === 'aws-auth') {
       record(
         await attempt(

@@ -6,9 +6,13 @@
 // default, CONFIG_MAP.
 import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { doctorProbes } from '../../src/adapters/doctor-probes.js';
 import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
+import { parseEnv } from '../../src/config/load.js';
+import { systemClock } from '../../src/domain/clock.js';
 import { AccessError } from '../../src/domain/errors.js';
-import { uniqueName } from '../platform/context.js';
+import { type CheckResult, doctor, formatCheck } from '../../src/services/doctor.js';
+import { platform, uniqueName } from '../platform/context.js';
 import { type StrictAws, startStrictAws } from '../platform/strict-aws.js';
 import { type AuthenticationMode, createStrictCluster, strictPolicy } from '../support/strict-eks.js';
 
@@ -106,5 +110,35 @@ describe('authentication mode', () => {
     expect((await backendsFor(both, 'auto')).mapping.mode).toBe('access-entries');
     expect((await backendsFor(api, 'auto')).mapping.mode).toBe('access-entries');
     expect(await preflight(api, 'auto')).toBe('ok');
+  }, 120_000);
+
+  it('doctor shows the mode and the mapping it reads, or the mismatch with its fix', async () => {
+    const { api, both } = await clusters();
+    const one = strictPolicy(aws, api, { identityMapping: 'aws-auth' });
+    const two = strictPolicy(aws, both, { identityMapping: 'auto' });
+    const policy = { ...one, clusters: { ...one.clusters, ...two.clusters } };
+    const env = parseEnv({
+      REDIS_URL: platform().redisUrl,
+      AWS_ENDPOINT_URL_IAM: aws.endpoint,
+      AWS_ENDPOINT_URL_STS: aws.endpoint,
+      AWS_ENDPOINT_URL_EKS: aws.endpoint,
+    });
+    const results = await doctor(
+      doctorProbes({
+        env,
+        loadConfig: () => ({ policy, warnings: [], source: 'modes-policy' }),
+        clock: systemClock,
+        credentials: aws.rootOf(aws.accountId),
+      }),
+    );
+    const line = (cluster: string) =>
+      formatCheck(results.find((r) => r.name === `cluster ${cluster}: authentication mode`) as CheckResult);
+    expect(line(api)).toBe(
+      `✗ cluster ${api}: authentication mode  EKS cluster ${api} has authentication mode API, which reads only access entries: a aws-auth mapping would never log anyone in\n` +
+        '    fix: Set identityMapping: access-entries (or auto) for this cluster; a cluster in API mode cannot go back to reading aws-auth.',
+    );
+    expect(line(both)).toBe(
+      `✓ cluster ${both}: authentication mode  API_AND_CONFIG_MAP: reads access-entries (auto)`,
+    );
   }, 120_000);
 });
