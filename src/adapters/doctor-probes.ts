@@ -3,7 +3,6 @@
 import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { ApiException, AuthorizationV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
-import { Redis } from 'ioredis';
 import type { Env } from '../config/env.js';
 import type { LoadedPolicy } from '../config/load.js';
 import type { ClusterPolicy, Policy } from '../config/policy.js';
@@ -16,6 +15,7 @@ import { fromAwsError } from './aws/errors.js';
 import { parseMapRoles } from './k8s/aws-auth-document.js';
 import { clusterCredentials, PolicyClusterConnections } from './k8s/cluster-connections.js';
 import { fromKubeError } from './k8s/errors.js';
+import { connectRedis } from './redis/connection.js';
 
 export interface DoctorProbeOptions {
   env: Env;
@@ -43,7 +43,7 @@ export function doctorProbes(options: DoctorProbeOptions): DoctorProbes {
       return loaded;
     },
     slackAuthTest: () => slackAuthTest(env, options.fetch ?? fetch),
-    redis: () => redisProbe(env.REDIS_URL),
+    redis: () => redisProbe(env),
     cluster: (name) => {
       const cluster = policy().clusters[name];
       if (!cluster) throw misconfigured(`cluster ${name} is not in the policy`);
@@ -88,9 +88,10 @@ async function slackAuthTest(env: Env, fetchImpl: typeof fetch): Promise<SlackId
   };
 }
 
-async function redisProbe(url: string): Promise<{ maxmemoryPolicy: string | undefined }> {
+async function redisProbe(env: Env): Promise<{ maxmemoryPolicy: string | undefined }> {
+  const url = env.REDIS_URL;
   // No retries and a short timeout: doctor answers "unreachable" rather than hanging.
-  const redis = new Redis(url, {
+  const redis = connectRedis(env, {
     lazyConnect: true,
     connectTimeout: 3_000,
     maxRetriesPerRequest: 0,
@@ -111,7 +112,7 @@ async function redisProbe(url: string): Promise<{ maxmemoryPolicy: string | unde
     return { maxmemoryPolicy };
   } catch (error) {
     throw new AccessError('unavailable', `Redis is not reachable at ${redactUrl(url)}`, {
-      hint: 'Check REDIS_URL, that Redis runs, and that the NetworkPolicy / security group lets the bot in.',
+      hint: 'Check REDIS_URL (and REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA_FILE), that Redis runs, and that the NetworkPolicy / security group lets the bot in.',
       cause: error,
     });
   } finally {

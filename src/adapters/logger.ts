@@ -16,6 +16,8 @@ export const REDACTED_KEYS = [
   'authorization',
   'Authorization',
   'password',
+  'REDIS_PASSWORD',
+  'REDIS_URL',
   'SLACK_BOT_TOKEN',
   'SLACK_APP_TOKEN',
   'SLACK_SIGNING_SECRET',
@@ -33,6 +35,7 @@ const SECRET_PATTERNS: RegExp[] = [
   /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, // AWS access key ids
   /X-Amz-Signature=[0-9a-f]+/gi,
   /X-Amz-Security-Token=[^&\s]+/gi,
+  /(?<=rediss?:\/\/)[^@/\s]*(?=@)/g, // user:password in a Redis URL
 ];
 
 export function scrubSecrets(text: string): string {

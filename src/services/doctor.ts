@@ -9,7 +9,7 @@ import {
   mappingMismatch,
   resolveMapping,
 } from '../domain/auth-mode.js';
-import { type BotPermissionCheck, botPermissionChecks, renderBotRbac } from '../domain/bot-permissions.js';
+import { type BotPermissionCheck, botPermissionChecks, renderWorkerRbac } from '../domain/bot-permissions.js';
 import { toAccessError } from '../domain/errors.js';
 
 export interface CheckResult {
@@ -216,7 +216,7 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
     record(reachable);
     if (!reachable.ok) continue; // Permission and aws-auth checks would only repeat the same failure.
 
-    const checks = botPermissionChecks(renderBotRbac(policy, name));
+    const checks = botPermissionChecks(renderWorkerRbac(policy, name));
     record(
       await attempt(
         `${prefix} bot permissions`,

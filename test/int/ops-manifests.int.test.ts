@@ -69,8 +69,8 @@ describe('shipped manifests (server-side dry run)', () => {
   };
 
   it.each([
-    ['overlays/single-cluster', 17],
-    ['overlays/hub', 11],
+    ['overlays/single-cluster', 18],
+    ['overlays/hub', 12],
     ['overlays/hub/remote/staging-us', 4],
     ['overlays/hub/remote/prod-eu', 4],
   ])('manifests/%s builds and is accepted by the API server', (dir, objects) => {
@@ -83,11 +83,14 @@ describe('shipped manifests (server-side dry run)', () => {
     expect(applied.kinds).toBe(objects);
   });
 
-  it('the Secret template is a valid Secret', () => {
-    const applied = dryRun(readFileSync('manifests/base/secret.template.yaml', 'utf8'));
-    expect(applied.stderr).toBe('');
-    expect(applied.kinds).toBe(1);
-  });
+  it.each(['base/secret.template.yaml', 'components/redis/secret.template.yaml'])(
+    'the Secret template manifests/%s is a valid Secret',
+    (file) => {
+      const applied = dryRun(readFileSync(`manifests/${file}`, 'utf8'));
+      expect(applied.stderr).toBe('');
+      expect(applied.kinds).toBe(1);
+    },
+  );
 
   it('the API server really refuses a pod that is not restricted (the check above can fail)', () => {
     const built = kubectl(['kustomize', 'manifests/overlays/single-cluster']).stdout.replace(
