@@ -1,5 +1,5 @@
 // What a grant creates, as data. The engine applies exactly this; the dry run shows exactly this.
-import type { LevelPolicy, Policy, PolicyRule } from '../config/policy.js';
+import { type LevelPolicy, type Policy, type PolicyRule, privilegeReasons } from '../config/policy.js';
 import { authenticatorRoleArn, partitionOfRegion } from './arn.js';
 import { isoTime } from './clock.js';
 import type { Grant } from './grant.js';
@@ -77,6 +77,18 @@ export interface AccessPlan {
   roleBinding: RoleBindingManifest;
   /** The permissions verified with SubjectAccessReviews after applying (and gone after revoking). */
   checks: PermissionCheck[];
+  /** What an approver must know before approving (a privileged level), in plain words. */
+  warnings: string[];
+}
+
+/** An approver is told when a level lets its holder go beyond what it says, and how. */
+export function levelWarningsFor(levelName: string, level: LevelPolicy): string[] {
+  if (!level.privileged) return [];
+  const reasons = privilegeReasons(level);
+  const how = reasons.length > 0 ? reasons.slice(0, 4).join('; ') : 'marked privileged in the policy';
+  return [
+    `Privileged level ${levelName}: whoever holds it can act beyond it (${how}${reasons.length > 4 ? '; …' : ''}).`,
+  ];
 }
 export interface PermissionCheck {
   namespace: string;
@@ -289,5 +301,6 @@ export function planGrant({ policy, grant, expiresAt }: PlanInput): AccessPlan {
     ...(role ? { role } : {}),
     roleBinding,
     checks: permissionChecks(grant.namespace, level),
+    warnings: levelWarningsFor(grant.level, level),
   };
 }

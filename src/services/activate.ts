@@ -4,12 +4,14 @@
 
 import { DNS1123_LABEL } from '../config/policy.js';
 import { isoTime } from '../domain/clock.js';
+import { assertPrincipalAccepted } from '../domain/decisions.js';
 import { parseDuration } from '../domain/duration.js';
 import { badInput, misconfigured, toAccessError } from '../domain/errors.js';
 import { type Grant, transition } from '../domain/grant.js';
 import { userLabelValue } from '../domain/names.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
 import type { ClusterBackends } from '../ports/cluster.js';
+import { assertSafeToActivate } from './activation-guards.js';
 import {
   audit,
   type EngineDeps,
@@ -65,6 +67,7 @@ export function assertActivatable(deps: Pick<EngineDeps, 'policy'>, grant: Grant
     );
   }
   if (!grant.requester.kubernetesUsername) throw misconfigured('The request has no Kubernetes username');
+  assertPrincipalAccepted(deps.policy, grant.requester.principalArn);
 }
 
 async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boolean }): Promise<Grant> {
@@ -77,6 +80,7 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
       'Ask the namespace owners to create it first.',
     );
   }
+  await assertSafeToActivate(backends, grant, level as NonNullable<typeof level>);
   const durationMs = grant.durationSeconds * 1000;
   // Provisional expiry while applying; the real clock starts once the access is usable (below).
   let plan = planGrant({ policy: deps.policy, grant, expiresAt: deps.clock.now() + durationMs });

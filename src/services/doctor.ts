@@ -2,7 +2,7 @@
 // The probes (Slack, Redis, AWS, Kubernetes) are injected, so this file only decides what to check and
 // what a failure means; src/adapters/doctor-probes.ts talks to the real services.
 import type { LoadedPolicy } from '../config/load.js';
-import type { Policy } from '../config/policy.js';
+import { type Policy, type PolicyRule, privilegeReasons } from '../config/policy.js';
 import { type BotPermissionCheck, botPermissionChecks, renderWorkerRbac } from '../domain/bot-permissions.js';
 import { toAccessError } from '../domain/errors.js';
 
@@ -30,6 +30,21 @@ export interface ClusterProbe {
   selfAllowed(check: BotPermissionCheck): Promise<boolean>;
   /** Parses aws-auth mapRoles; returns the number of entries (throws when unparseable). */
   awsAuthEntries(): Promise<number>;
+  /** A ClusterRole's rules as the API server has them (aggregated ones filled in); undefined when absent. */
+  clusterRoleRules(name: string): Promise<PolicyRule[] | undefined>;
+}
+
+/**
+ * Levels offered on this cluster that bind a ClusterRole without being marked privileged: only the
+ * live rules tell whether that is true (a ClusterRole's rules are not in the policy, and aggregation
+ * can add to them at any time).
+ */
+export function liveCheckedLevels(policy: Policy, cluster: string): { level: string; clusterRole: string }[] {
+  const offered = new Set(policy.clusters[cluster]?.namespaces.flatMap((ns) => ns.levels) ?? []);
+  return [...offered].sort().flatMap((level) => {
+    const lvl = policy.levels[level];
+    return lvl?.clusterRole && !lvl.privileged ? [{ level, clusterRole: lvl.clusterRole }] : [];
+  });
 }
 
 export interface DoctorProbes {
@@ -200,6 +215,42 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
         timeoutMs,
       ),
     );
+    const levels = liveCheckedLevels(policy, name);
+    if (levels.length > 0) {
+      record(
+        await attempt(
+          `${prefix} levels`,
+          async () => {
+            const problems: string[] = [];
+            for (const { level, clusterRole } of levels) {
+              const rules = await probe.clusterRoleRules(clusterRole);
+              if (!rules) {
+                problems.push(`level ${level}: ClusterRole ${clusterRole} does not exist`);
+                continue;
+              }
+              const reasons = privilegeReasons({ clusterRole, rules });
+              if (reasons.length > 0) {
+                problems.push(
+                  `level ${level} binds ClusterRole ${clusterRole}, which is privileged: ${reasons.join('; ')}`,
+                );
+              }
+            }
+            return problems.length === 0
+              ? {
+                  ok: true,
+                  detail: `not privileged: ${levels.map((l) => `${l.level} (ClusterRole ${l.clusterRole})`).join(', ')}`,
+                }
+              : {
+                  ok: false,
+                  detail: problems.join('; '),
+                  fix: 'Grants of these levels are refused until fixed: mark the level privileged: true in the policy (it then needs more approvals), create the missing ClusterRole, or take the privileged rules out of the ClusterRole and every ClusterRole aggregated into it.',
+                };
+          },
+          'The bot could not read the ClusterRoles its levels bind; apply the bot RBAC (eks-access rbac render).',
+          timeoutMs,
+        ),
+      );
+    }
     if (cluster.identityMapping === 'aws-auth') {
       record(
         await attempt(

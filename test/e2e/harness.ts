@@ -60,7 +60,13 @@ export interface HarnessOptions {
    * `aws-auth`: the cluster gets a unique name (its own IAM path in moto), its own aws-auth ConfigMap,
    * and ALICE an IAM user of her own in moto. Default `none` (cluster `dev`).
    */
-  identityMapping?: 'none' | 'aws-auth';
+  identityMapping?: 'none' | 'aws-auth' | 'access-entries';
+  /**
+   * The cluster is the platform's login cluster (PlatformInfo.login): the EKS cluster whose tokens the
+   * real aws-iam-authenticator accepts, in its region, with the real `kube-system/aws-auth` that the
+   * authenticator reads. Needs `identityMapping` aws-auth or access-entries. One login harness at a time.
+   */
+  login?: boolean;
   /** A second cluster `staging` (us-west-2) whose only namespace offers only `view` (the request form). */
   secondCluster?: boolean;
   /** Turn on the policy's Slack email → IAM user tag lookup (tag key `slack-email`). */
@@ -109,9 +115,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const level = options.levelDuration ?? { default: '1h', max: '4h' };
   const view = options.viewDuration ?? { default: '1h', max: '2h' };
   const mapping = options.identityMapping ?? 'none';
-  const cluster = mapping === 'none' ? 'dev' : `dev-${tag}`;
+  const login = options.login === true;
+  const cluster = login ? info.login.clusterName : mapping === 'none' ? 'dev' : `dev-${tag}`;
+  const region = login ? info.login.region : 'eu-west-1';
   const stagingNamespace = `${namespace}-stg`;
-  const awsAuth = { namespace: 'kube-system', name: `aws-auth-${tag}` };
+  const awsAuth = { namespace: 'kube-system', name: login ? 'aws-auth' : `aws-auth-${tag}` };
   const iam = new IAMClient(awsClientConfig('iam'));
   // aws-auth needs a principal that exists in moto (the personal role's trust policy names it).
   const aliceName = mapping === 'none' ? 'alice' : `alice-${tag}`;
@@ -135,13 +143,16 @@ ${options.emailTag ? '  emailTag: { enabled: true }\n' : ''}levels:
       - apiGroups: ["", batch]
         resources: [jobs, pods, pods/log]
         verbs: [create, get, list]
+    # Creating jobs and pods is privileged; the quorum is the harness's (explicit, as a policy may).
+    privileged: true
+    approvals: ${approvals}
     defaultDuration: ${level.default}
     maxDuration: ${level.max}
     extend: { mode: auto, maxTotal: 8h }
   view: { clusterRole: view, defaultDuration: ${view.default}, maxDuration: ${view.max}, extend: { mode: approval } }
 clusters:
   ${cluster}:
-    region: eu-west-1
+    region: ${region}
     accountId: "${info.aws.accountId}"
     connection: ${kubeconfig}
     identityMapping: ${mapping}
@@ -171,10 +182,15 @@ ${
   const k8s = adminKubeConfig().makeApiClient(CoreV1Api);
   if (options.createNamespace) await k8s.createNamespace({ body: { metadata: { name: namespace } } });
   if (mapping === 'aws-auth') {
-    await k8s.createNamespacedConfigMap({
-      namespace: awsAuth.namespace,
-      body: { metadata: { name: awsAuth.name }, data: { mapRoles: '' } },
-    });
+    await k8s
+      .createNamespacedConfigMap({
+        namespace: awsAuth.namespace,
+        body: { metadata: { name: awsAuth.name }, data: { mapRoles: '' } },
+      })
+      .catch((error: unknown) => {
+        // The login cluster's aws-auth outlives a harness (it is the cluster's); ours are unique.
+        if (!(login && (error as { code?: number }).code === 409)) throw error;
+      });
   }
   const slack = await FakeSlack.start({
     users: [
@@ -315,7 +331,7 @@ ${
     },
     async close() {
       if (options.createNamespace) await k8s.deleteNamespace({ name: namespace }).catch(() => undefined);
-      if (mapping === 'aws-auth')
+      if (mapping === 'aws-auth' && !login)
         await k8s
           .deleteNamespacedConfigMap({ namespace: awsAuth.namespace, name: awsAuth.name })
           .catch(() => undefined);

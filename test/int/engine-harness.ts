@@ -27,6 +27,7 @@ levels:
         resources: [configmaps, cronjobs, deployments, events, ingresses, jobs, pods,
                     pods/attach, pods/exec, pods/log, pods/portforward, secrets, services]
         verbs: [create, delete, get, list, patch, update]
+    privileged: true
     defaultDuration: 1h
     maxDuration: 4h
   view:
@@ -105,6 +106,8 @@ export async function engineHarness(
     maxDuration?: string;
     /** Replaces the `view` level's definition (YAML flow mapping), e.g. to set its extend policy. */
     view?: string;
+    /** A third level, `custom`, that binds this ClusterRole and is not marked privileged. */
+    customClusterRole?: string;
   } = {},
 ): Promise<Harness> {
   const p = platform();
@@ -127,13 +130,15 @@ export async function engineHarness(
   const maxed = options.maxDuration
     ? LEVELS.replaceAll('maxDuration: 4h', `maxDuration: ${options.maxDuration}`)
     : LEVELS;
-  const levels = options.view
-    ? maxed.replace(/ {2}view:\n(?: {4}.*\n)+/, `  view: ${options.view}\n`)
-    : maxed;
+  const custom = options.customClusterRole
+    ? `  custom: { clusterRole: ${options.customClusterRole}, defaultDuration: 1h, maxDuration: 4h }\n`
+    : '';
+  const levels = `${options.view ? maxed.replace(/ {2}view:\n(?: {4}.*\n)+/, `  view: ${options.view}\n`) : maxed}${custom}`;
   const loaded = parsePolicy(
     `
 settings:
   kubernetesUsername: "eks-access:{iamName}"
+  auditChannel: C0AUDIT
   expiryWarning: 1s
 ${levels}
 clusters:
@@ -147,7 +152,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
       - name: ${namespace}
         approvers: { users: [U0APPROVER, U0SECOND] }
         channel: C0APPROVALS
-        levels: [k8s-test-role, view]
+        levels: [k8s-test-role, view${custom ? ', custom' : ''}]
 `,
     'test-policy',
   );
