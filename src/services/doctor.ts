@@ -234,7 +234,7 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
     const checks = botPermissionChecks(renderWorkerRbac(policy, name));
     record(
       await attempt(
-        `${prefix} bot permissions`,
+        `${prefix} worker permissions`,
         async () => {
           const answers = await Promise.all(checks.map(async (c) => ({ c, ok: await probe.selfAllowed(c) })));
           const denied = answers.filter((a) => !a.ok).map((a) => describeCheck(a.c));
@@ -243,10 +243,10 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
             : {
                 ok: false,
                 detail: `missing ${denied.length} of ${checks.length}: ${denied.slice(0, 5).join('; ')}${denied.length > 5 ? '; …' : ''}`,
-                fix: `Apply the bot RBAC: eks-access rbac render --cluster ${name} | kubectl apply -f - (and map the bot to its subject).`,
+                fix: `Apply the worker RBAC: eks-access rbac render --for worker --cluster ${name} | kubectl apply -f - (and map the worker to its subject).`,
               };
         },
-        'The API server refused SelfSubjectAccessReview; apply the bot RBAC (eks-access rbac render).',
+        'The API server refused SelfSubjectAccessReview; apply the worker RBAC (eks-access rbac render --for worker).',
         timeoutMs,
       ),
     );
