@@ -63,13 +63,14 @@ export async function grantCost(info: PlatformInfo, mode: Mode, grants: number):
   const template = mode === 'none' ? 'oidc:{iamName}' : 'eks-access:{iamName}';
   const loaded = parsePolicy(
     `
-settings: { kubernetesUsername: "eks-access:{iamName}" }
+settings: { kubernetesUsername: "eks-access:{iamName}", auditChannel: C0AUDIT }
 levels:
   k8s-test-role:
     rules:
       - apiGroups: ["", "apps", "batch"]
         resources: [configmaps, deployments, jobs, pods, pods/log, services]
         verbs: [create, delete, get, list, patch, update]
+    privileged: true
     defaultDuration: 1h
     maxDuration: 4h
 clusters:
@@ -80,7 +81,7 @@ clusters:
     identityMapping: ${mode}
 ${mode === 'none' ? `    usernameTemplate: "${template}"\n` : ''}    namespaces:
       - name: ${namespace}
-        approvers: { users: [U0APPROVER] }
+        approvers: { users: [U0APPROVER, U0SECOND] }
         channel: C0APPROVALS
         levels: [k8s-test-role]
 `,

@@ -27,6 +27,7 @@ levels:
         resources: [configmaps, cronjobs, deployments, events, ingresses, jobs, pods,
                     pods/attach, pods/exec, pods/log, pods/portforward, secrets, services]
         verbs: [create, delete, get, list, patch, update]
+    privileged: true
     defaultDuration: 1h
     maxDuration: 4h
   view:
@@ -107,6 +108,8 @@ export async function engineHarness(
     view?: string;
     /** A Redis of the test's own (one it may FLUSHALL or kill) instead of the platform's shared one. */
     redisUrl?: string;
+    /** A third level, `custom`, that binds this ClusterRole and is not marked privileged. */
+    customClusterRole?: string;
   } = {},
 ): Promise<Harness> {
   const p = platform();
@@ -129,13 +132,15 @@ export async function engineHarness(
   const maxed = options.maxDuration
     ? LEVELS.replaceAll('maxDuration: 4h', `maxDuration: ${options.maxDuration}`)
     : LEVELS;
-  const levels = options.view
-    ? maxed.replace(/ {2}view:\n(?: {4}.*\n)+/, `  view: ${options.view}\n`)
-    : maxed;
+  const custom = options.customClusterRole
+    ? `  custom: { clusterRole: ${options.customClusterRole}, defaultDuration: 1h, maxDuration: 4h }\n`
+    : '';
+  const levels = `${options.view ? maxed.replace(/ {2}view:\n(?: {4}.*\n)+/, `  view: ${options.view}\n`) : maxed}${custom}`;
   const loaded = parsePolicy(
     `
 settings:
   kubernetesUsername: "eks-access:{iamName}"
+  auditChannel: C0AUDIT
   expiryWarning: 1s
 ${levels}
 clusters:
@@ -149,7 +154,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
       - name: ${namespace}
         approvers: { users: [U0APPROVER, U0SECOND] }
         channel: C0APPROVALS
-        levels: [k8s-test-role, view]
+        levels: [k8s-test-role, view${custom ? ', custom' : ''}]
 `,
     'test-policy',
   );

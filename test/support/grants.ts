@@ -4,7 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { CreateClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
 import { type Grant, newGrantId } from '../../src/domain/grant.js';
 
-/** An approved grant (one approval by U0APPROVER at `now`), ready for `enqueueActivation`. */
+/**
+ * An approved grant (approved by U0APPROVER and U0SECOND at `now`: the quorum of a privileged level
+ * such as the runbook's), ready for `enqueueActivation`.
+ */
 export function approvedGrant(fields: {
   requester: Grant['requester'];
   cluster: string;
@@ -20,8 +23,11 @@ export function approvedGrant(fields: {
     version: 1,
     status: 'approved',
     ...rest,
-    requiredApprovals: 1,
-    approvals: [{ slackUserId: 'U0APPROVER', at: now }],
+    requiredApprovals: 2,
+    approvals: [
+      { slackUserId: 'U0APPROVER', at: now },
+      { slackUserId: 'U0SECOND', at: now },
+    ],
     createdAt: now,
     pendingUntil: now + 86_400_000,
     decidedAt: now,
