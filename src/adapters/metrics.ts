@@ -198,7 +198,7 @@ export function trackReconciler(metrics: Metrics, state: ReconcilerState): void 
 }
 
 /** Counts the times this process found Redis emptied (the epoch key gone or replaced). */
-export function trackRedisDataLoss(metrics: Metrics, epoch: { onLost(hook: () => void): void }): void {
+export function trackRedisDataLoss(metrics: Metrics, epoch: { onLost(hook: () => void): unknown }): void {
   const lost = new Counter({
     name: 'eks_access_redis_data_loss_total',
     help: 'Times this process noticed Redis had lost its data (epoch key gone or replaced) and re-created its state.',

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../adapters/logger.js';
 import { BullScheduler } from '../adapters/queue/bull-scheduler.js';
 import { RedisAuditLog } from '../adapters/redis/audit-log.js';
 import { connectRedis } from '../adapters/redis/connection.js';
-import { ConnectionLog } from '../adapters/redis/connection-log.js';
+import { ConnectionLog, isConnectionError } from '../adapters/redis/connection-log.js';
 import { RedisEpoch } from '../adapters/redis/epoch.js';
 import { RedisGrantStore } from '../adapters/redis/grant-store.js';
 import { RedisLocks } from '../adapters/redis/locks.js';
@@ -97,7 +97,11 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
   const store = new RedisGrantStore(redis, prefix);
   const audit = new RedisAuditLog(redis, prefix);
   const locks = new RedisLocks(redis, prefix);
-  const scheduler = new BullScheduler(redis, prefix, clock, (error) => connectionLog.failed('main', error));
+  const scheduler = new BullScheduler(redis, prefix, clock, (error) =>
+    isConnectionError(error)
+      ? connectionLog.failed('main', error)
+      : logger.error({ err: error }, 'queue error'),
+  );
   const shared: SharedRuntime = {
     env,
     policy: loaded.policy,

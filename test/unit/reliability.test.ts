@@ -3,7 +3,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/adapters/logger.js';
-import { ConnectionLog } from '../../src/adapters/redis/connection-log.js';
+import { ConnectionLog, isConnectionError } from '../../src/adapters/redis/connection-log.js';
 import { reconcileCheck } from '../../src/services/doctor.js';
 
 function capture() {
@@ -35,6 +35,15 @@ describe('ConnectionLog', () => {
       'redis-connection-restored main',
     ]);
     expect(lines[4]).toMatchObject({ errors: 130, downForMs: 65_000 });
+  });
+
+  it('tells connection failures from other errors, which are logged as themselves', () => {
+    expect(
+      isConnectionError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+    ).toBe(true);
+    expect(isConnectionError(new Error('Connection is closed.'))).toBe(true);
+    expect(isConnectionError(new Error('Missing lock for job 7. moveToFinished'))).toBe(false);
+    expect(isConnectionError(undefined)).toBe(false);
   });
 });
 

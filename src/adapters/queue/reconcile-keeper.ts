@@ -48,6 +48,7 @@ export class ReconcileKeeper {
   readonly #keys: ReturnType<typeof reconcileKeys>;
   readonly #startedAt: number;
   #timer: NodeJS.Timeout | undefined;
+  readonly #forgetEpoch: (() => void) | undefined;
   #running: Promise<ReconcileReport> | undefined;
   #ticking = false;
   /** Latest completed sweep (errors or not) and latest one without errors, by any worker we know of. */
@@ -58,7 +59,7 @@ export class ReconcileKeeper {
     this.#o = options;
     this.#keys = reconcileKeys(options.prefix);
     this.#startedAt = options.clock.now();
-    options.epoch?.onLost(async () => {
+    this.#forgetEpoch = options.epoch?.onLost(async () => {
       await this.assertSchedule();
       await this.sweep('redis-data-lost');
     });
@@ -100,6 +101,7 @@ export class ReconcileKeeper {
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#forgetEpoch?.();
   }
 
   assertSchedule(): Promise<unknown> {

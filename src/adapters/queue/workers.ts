@@ -10,7 +10,7 @@ import { applyExtension, failExtension } from '../../services/extend-grant.js';
 import { type ReconcileReport, reconcile } from '../../services/reconcile.js';
 import { lapsePendingRequest, warnExpiringSoon } from '../../services/reminders.js';
 import { revokeGrant } from '../../services/revoke.js';
-import type { ConnectionLog } from '../redis/connection-log.js';
+import { type ConnectionLog, isConnectionError } from '../redis/connection-log.js';
 import type { RedisEpoch } from '../redis/epoch.js';
 import type { BullScheduler } from './bull-scheduler.js';
 import { type GrantJob, QUEUES, RETRY } from './queues.js';
@@ -103,7 +103,7 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
     // Mostly connection errors BullMQ re-emits from its own duplicates: counted into the same outage
     // as this worker's connection (whose 'ready' closes it), not logged once per retry.
     worker.on('error', (error) =>
-      options.connectionLog
+      options.connectionLog && isConnectionError(error)
         ? options.connectionLog.failed(`worker:${worker.name}`, error)
         : deps.logger.error({ queue: worker.name, err: error }, 'worker error'),
     );

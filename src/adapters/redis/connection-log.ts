@@ -23,6 +23,24 @@ const describe = (error: unknown): string => {
   return e?.code ?? e?.message?.split('\n')[0] ?? String(error);
 };
 
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/** Whether an error is the connection failing (not a command or job error, which is logged as itself). */
+export function isConnectionError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | undefined;
+  if (e?.code && CONNECTION_CODES.has(e.code)) return true;
+  return /Connection is closed|connect ETIMEDOUT|Stream isn't writeable/.test(e?.message ?? '');
+}
+
 /** Rate-limited logging of connection failures, per named connection, for one process. */
 export class ConnectionLog {
   readonly #logger: Logger;

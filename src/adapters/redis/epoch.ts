@@ -26,9 +26,16 @@ export class RedisEpoch {
     this.#logger = logger;
   }
 
-  /** Runs after a loss is noticed (each hook's failure is logged, not thrown: the next check retries). */
-  onLost(hook: Hook): void {
+  /**
+   * Runs `hook` after a loss is noticed (its failure is logged, not thrown: the next check retries).
+   * Returns a function that removes it (a closed worker must not sweep).
+   */
+  onLost(hook: Hook): () => void {
     this.#hooks.push(hook);
+    return () => {
+      const at = this.#hooks.indexOf(hook);
+      if (at >= 0) this.#hooks.splice(at, 1);
+    };
   }
 
   /** Adopts the current epoch (writing one if there is none), then checks every `everyMs` and on reconnect. */
@@ -75,7 +82,7 @@ export class RedisEpoch {
         ? 'Redis lost its data (the epoch key is gone); re-creating what this process needs'
         : 'Redis was emptied and re-initialised by another process; re-creating what this process needs',
     );
-    for (const hook of this.#hooks) {
+    for (const hook of [...this.#hooks]) {
       try {
         await hook();
       } catch (error) {
