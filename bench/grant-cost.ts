@@ -14,6 +14,7 @@ import type { Notifier } from '../src/ports/notifier.js';
 import type { PlatformInfo } from '../test/platform/info.js';
 import { recordAwsRequests, type SentAwsRequest } from '../test/support/aws-requests.js';
 import { approvedGrant, createEksCluster } from '../test/support/grants.js';
+import { TEST_SEAL_KEYS } from '../test/support/seal.js';
 import { ms, percentile } from './stats.js';
 
 export type Mode = 'aws-auth' | 'access-entries' | 'none';

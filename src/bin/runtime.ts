@@ -3,6 +3,7 @@
 // Each entry point adds only what is its own (Slack, workers, argument parsing) and calls close().
 import { Redis } from 'ioredis';
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
+import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { AwsAuthLocation } from '../adapters/k8s/aws-auth.js';
 import { type ClientInstrumentation, PolicyClusterConnections } from '../adapters/k8s/cluster-connections.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
@@ -10,11 +11,13 @@ import { BullScheduler } from '../adapters/queue/bull-scheduler.js';
 import { RedisAuditLog } from '../adapters/redis/audit-log.js';
 import { RedisGrantStore } from '../adapters/redis/grant-store.js';
 import { RedisLocks } from '../adapters/redis/locks.js';
-import type { Env } from '../config/env.js';
+import { type Env, SEAL_KEYS_FIX } from '../config/env.js';
 import { type LoadedPolicy, loadPolicyFile, resolvePolicyPath } from '../config/load.js';
 import type { Policy } from '../config/policy.js';
 import { type Clock, systemClock } from '../domain/clock.js';
+import { misconfigured } from '../domain/errors.js';
 import type { EndReason, Grant } from '../domain/grant.js';
+import { parseSealKeys, type SealKeys } from '../domain/seal.js';
 import type { ClusterConnections } from '../ports/cluster.js';
 import type { Notifier } from '../ports/notifier.js';
 import { endGrant } from '../services/end-grant.js';
@@ -48,6 +51,8 @@ export interface Runtime {
   locks: RedisLocks;
   scheduler: BullScheduler;
   clusters: ClusterConnections;
+  /** The seal keys (SEAL_KEYS): the worker seals RoleBindings with them, the bot approved decisions. */
+  seal: SealKeys;
   /** Everything the engine's services take, with this notifier. */
   engineDeps(notifier: Notifier): EngineDeps;
   /** The engine operations the Slack flow and the CLI call. */
@@ -59,7 +64,20 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/**
+ * Every role refuses to start without a seal key: a worker without one could not tell its own
+ * RoleBindings from forged ones, a bot could not seal what approvers decided.
+ */
+export function requireSealKeys(env: Pick<Env, 'SEAL_KEYS'>): SealKeys {
+  const parsed = parseSealKeys(env.SEAL_KEYS ?? '');
+  if (!env.SEAL_KEYS || !parsed.keys) {
+    throw misconfigured(`SEAL_KEYS is not set. ${SEAL_KEYS_FIX}`);
+  }
+  return parsed.keys;
+}
+
 export async function createRuntime(env: Env, options: RuntimeOptions): Promise<Runtime> {
+  const seal = requireSealKeys(env);
   const loaded = options.loaded ?? loadPolicyFile(resolvePolicyPath(env));
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL, name: `eks-access-${options.role}` });
   for (const warning of loaded.warnings) logger.warn({ source: loaded.source }, warning);
@@ -83,6 +101,8 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     ...(options.awsAuth ? { awsAuth: options.awsAuth } : {}),
     ...(options.instrument ? { instrument: options.instrument } : {}),
   });
+  // The worker re-checks who the requester is before it writes (the same resolver the bot asks).
+  const identity = identityResolverFor(loaded.policy, env, options.awsCredentials);
   const engineDeps = (notifier: Notifier): EngineDeps => ({
     store,
     audit,
@@ -93,6 +113,8 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     clusters,
     policy: loaded.policy,
     logger,
+    seal,
+    identity,
   });
   return {
     env,
@@ -105,6 +127,7 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     locks,
     scheduler,
     clusters,
+    seal,
     engineDeps,
     engine: (notifier) => {
       const deps = engineDeps(notifier);

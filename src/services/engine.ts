@@ -9,9 +9,11 @@ import { conflict, notFound } from '../domain/errors.js';
 import type { Grant, GrantStatus } from '../domain/grant.js';
 import { personalRoleName, userLabelValue } from '../domain/names.js';
 import { personalRoleFor } from '../domain/plan.js';
+import type { SealKeys } from '../domain/seal.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { ClusterBackends, ClusterConnections, ManagedBinding } from '../ports/cluster.js';
 import type { GrantStore } from '../ports/grant-store.js';
+import type { AwsIdentityResolver } from '../ports/identity.js';
 import type { Locks } from '../ports/lock.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { Scheduler } from '../ports/scheduler.js';
@@ -29,6 +31,10 @@ export interface EngineDeps {
   clusters: ClusterConnections;
   policy: Policy;
   logger: Logger;
+  /** Seals the RoleBindings the worker writes; verifies found ones and approved decisions. */
+  seal: SealKeys;
+  /** Who a Slack user is on AWS now: activation re-checks the requester's principal with it. */
+  identity: AwsIdentityResolver;
   /** Called after each step; never set in production. */
   afterStep?: (step: EngineStep, grantId: string) => Promise<void>;
 }

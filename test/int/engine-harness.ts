@@ -15,6 +15,7 @@ import type { EngineDeps, EngineStep } from '../../src/services/engine.js';
 import { adminKubeConfig, awsClientConfig, platform, uniqueName } from '../platform/context.js';
 import { approvedGrant, createEksCluster } from '../support/grants.js';
 import { pollUntil } from '../support/poll.js';
+import { TEST_SEAL_KEYS } from '../support/seal.js';
 
 export type Mode = 'aws-auth' | 'access-entries' | 'none';
 
@@ -144,6 +145,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
   const env = parseEnv({
     REDIS_URL: p.redisUrl,
     REDIS_PREFIX: `{${uniqueName('ea')}}`,
+    SEAL_KEYS: TEST_SEAL_KEYS,
     LOG_LEVEL: 'silent',
     AWS_ENDPOINT_URL_IAM: p.aws.iamEndpoint,
     AWS_ENDPOINT_URL_STS: p.aws.stsEndpoint,

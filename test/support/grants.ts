@@ -3,19 +3,27 @@
 import { randomBytes } from 'node:crypto';
 import { CreateClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
 import { type Grant, newGrantId } from '../../src/domain/grant.js';
+import { type SealKeys, sealDecision } from '../../src/domain/seal.js';
+import { testSealKeys } from './seal.js';
 
-/** An approved grant (one approval by U0APPROVER at `now`), ready for `enqueueActivation`. */
-export function approvedGrant(fields: {
-  requester: Grant['requester'];
-  cluster: string;
-  namespace: string;
-  level: string;
-  durationSeconds: number;
-  reason: string;
-  now: number;
-}): Grant {
+/**
+ * An approved grant (one approval by U0APPROVER at `now`), sealed as the bot seals a decision (with the
+ * tests' keys unless `keys` says otherwise), ready for `enqueueActivation`.
+ */
+export function approvedGrant(
+  fields: {
+    requester: Grant['requester'];
+    cluster: string;
+    namespace: string;
+    level: string;
+    durationSeconds: number;
+    reason: string;
+    now: number;
+  },
+  keys: SealKeys = testSealKeys(),
+): Grant {
   const { now, ...rest } = fields;
-  return {
+  const grant: Grant = {
     id: newGrantId((n) => randomBytes(n)),
     version: 1,
     status: 'approved',
@@ -27,6 +35,7 @@ export function approvedGrant(fields: {
     decidedAt: now,
     extensions: [],
   };
+  return { ...grant, decisionSeal: sealDecision(keys, grant) };
 }
 
 /** An EKS cluster in ministack with the access-entry API on. */
