@@ -346,6 +346,14 @@ function approversHint(ns: NamespacePolicy | undefined): string {
   return `Approvers: ${names.join(', ')}.`;
 }
 
+/** The template a cluster's Kubernetes usernames are rendered from. */
+export function usernameTemplateFor(policy: Policy, cluster: string): string {
+  const c = policy.clusters[cluster];
+  return c?.identityMapping === 'none'
+    ? (c.usernameTemplate ?? policy.settings.kubernetesUsername)
+    : policy.settings.kubernetesUsername;
+}
+
 /** The auto-approve rule that covers this request, if any. */
 export function autoApproveRuleFor(
   ns: NamespacePolicy,

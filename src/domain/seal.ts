@@ -162,6 +162,40 @@ export function verifyBindingSeal(
   return verify(keys, 'binding', bindingFields(facts), sealText);
 }
 
+/** A RoleBinding as found on a cluster (labels and annotations read, nothing trusted yet). */
+export interface FoundBinding {
+  name: string;
+  namespace: string;
+  grantId: string;
+  level: string;
+  username: string;
+  principalArn: string;
+  roleArn?: string;
+  expiresAt: number;
+  roleRef: { kind: string; name: string };
+  seal?: string;
+}
+
+/**
+ * Whether a found binding is one the worker wrote, as it wrote it, on this cluster: a valid seal under
+ * the name its grant id gives (`eks-access-<grant id>`). A binding copied to another cluster fails.
+ */
+export function verifyFoundBinding(keys: SealKeys, cluster: string, b: FoundBinding): SealVerdict {
+  if (b.name !== `eks-access-${b.grantId}`) return 'mismatch';
+  const facts: BindingFacts = {
+    grantId: b.grantId,
+    cluster,
+    namespace: b.namespace,
+    level: b.level,
+    username: b.username,
+    principalArn: b.principalArn,
+    roleArn: b.roleArn ?? '',
+    expiresAt: b.expiresAt,
+    roleRef: b.roleRef,
+  };
+  return verifyBindingSeal(keys, facts, b.seal);
+}
+
 /** What an approval decided: the grant's identity, scope and who approved it (and through which group). */
 export type DecisionFacts = Pick<
   Grant,

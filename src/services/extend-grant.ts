@@ -1,15 +1,20 @@
 // Extending an active grant moves its expiry and everything that depends on it: the RoleBinding's
 // expires-at annotation, the trust policy's time condition, the revoke job and the warning.
 import { isoTime } from '../domain/clock.js';
-import { badInput, conflict } from '../domain/errors.js';
+import { decideExtension } from '../domain/decisions.js';
+import { badInput, conflict, forbidden } from '../domain/errors.js';
 import { type Grant, transition } from '../domain/grant.js';
 import { planGrant } from '../domain/plan.js';
+import { verifyDecisionSeal } from '../domain/seal.js';
+import type { ClusterBackends } from '../ports/cluster.js';
 import { scheduleExpiry } from './activate.js';
 import {
   audit,
   type EngineDeps,
+  liveSealedBindings,
   notifySafely,
   requireGrant,
+  sealedRoleBinding,
   syncIdentity,
   updateGrant,
   withIdentityLock,
@@ -27,13 +32,16 @@ export async function applyExtension(
     throw badInput(`An extension of ${seconds}s is not possible`);
   const grant = await requireGrant(deps, grantId);
   assertExtendable(grant, deps.clock.now());
-  const expiresAt = (grant.expiresAt as number) + seconds * 1000;
+  const backends = await deps.clusters.forCluster(grant.cluster);
+  // A prolonging write re-checks like an activation: the grant is one approvers decided, the policy
+  // still allows this extension, and the base is the expiry the worker sealed on the cluster (not a
+  // number in Redis, which anyone with Redis write could raise).
+  const base = await sealedExpiry(deps, backends, grant, seconds, auto);
+  const expiresAt = base + seconds * 1000;
   // Cluster first: if we stopped between the two, a later expiry on the cluster than in Redis only
   // delays the reconciler's clean-up; the reverse would let the reconciler end a grant too early.
-  const backends = await deps.clusters.forCluster(grant.cluster);
-  await backends.rbac.applyRoleBinding(planGrant({ policy: deps.policy, grant, expiresAt }).roleBinding);
   const person = traceOf(grant, deps);
-  await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
+  await writeExpiry(deps, backends, grant, person, expiresAt);
 
   const extended = await updateGrant(deps, grantId, (current) => {
     assertExtendable(current, deps.clock.now());
@@ -44,14 +52,11 @@ export async function applyExtension(
       extensions: [...current.extensions, { by: actor, seconds, at: deps.clock.now(), auto }],
     });
   });
-  // Two extensions racing: the second landed on a later base; make the cluster agree with Redis.
-  if (extended.expiresAt !== expiresAt) {
-    await backends.rbac.applyRoleBinding(
-      planGrant({ policy: deps.policy, grant: extended, expiresAt: extended.expiresAt as number })
-        .roleBinding,
-    );
-    await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
-  }
+  // Two extensions racing: the second landed on a later base; make the cluster agree with Redis, but
+  // never beyond what the extensions recorded since we read the grant add to the sealed base.
+  const racing = extended.extensions.slice(grant.extensions.length).reduce((sum, e) => sum + e.seconds, 0);
+  const agreed = Math.min(extended.expiresAt as number, base + racing * 1000);
+  if (agreed !== expiresAt) await writeExpiry(deps, backends, extended, person, agreed);
   await scheduleExpiry(deps, extended);
   await audit(deps, extended, 'extended', actor, {
     seconds,
@@ -60,6 +65,51 @@ export async function applyExtension(
   });
   await notifySafely(deps, extended, { kind: 'extended', by: actor, seconds });
   return extended;
+}
+
+/** The grant's own sealed RoleBinding's expiry, once the decision seal and the policy say yes. */
+async function sealedExpiry(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  grant: Grant,
+  seconds: number,
+  auto: boolean,
+): Promise<number> {
+  if (verifyDecisionSeal(deps.seal, grant, grant.decisionSeal) !== 'valid') {
+    await audit(deps, grant, 'forged-grant', 'system', { during: 'extension' });
+    throw forbidden(`Request ${grant.id} was not approved through eks-access; it cannot be extended`);
+  }
+  const decision = decideExtension(deps.policy, grant, seconds);
+  if (decision.kind === 'refused') throw badInput('That extension is not possible', decision.why);
+  if (auto && decision.kind !== 'auto') {
+    throw forbidden(
+      `An extension of ${grant.level} needs an approver`,
+      'Ask with `extend`; an approver decides.',
+    );
+  }
+  const mine = (await liveSealedBindings(deps, backends, traceOf(grant, deps))).find(
+    (b) => b.grantId === grant.id && b.namespace === grant.namespace,
+  );
+  if (!mine) {
+    throw conflict(
+      `The access of ${grant.id} is no longer on ${grant.cluster}`,
+      'It is being removed; request access again.',
+      { grantId: grant.id },
+    );
+  }
+  return mine.expiresAt;
+}
+
+async function writeExpiry(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  grant: Grant,
+  person: ReturnType<typeof traceOf>,
+  expiresAt: number,
+): Promise<void> {
+  const plan = planGrant({ policy: deps.policy, grant, expiresAt });
+  await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
+  await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));
 }
 
 function assertExtendable(grant: Grant, now: number): void {

@@ -1,12 +1,20 @@
 // The reconciler: a periodic sweep of Redis and of every cluster that enforces expiry even when a job
-// was lost or Redis was emptied. The clusters are the source of truth for who still needs what: our
-// RoleBindings (with their expires-at annotations) say it; IAM roles and mapping entries that no live
-// RoleBinding needs are torn down.
+// was lost or Redis was emptied. It only ever takes access away: sealed RoleBindings (the ones the
+// worker wrote, src/domain/seal.ts) say who still needs what; IAM roles and mapping entries under our
+// path that no sealed live RoleBinding needs are torn down; look-alikes are ignored and reported.
 import { toAccessError } from '../domain/errors.js';
 import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
-import { personalRolePath } from '../domain/names.js';
-import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
-import { type EngineDeps, type Person, syncIdentity, withIdentityLock } from './engine.js';
+import { accountOf, personalRolePath } from '../domain/names.js';
+import type { ClusterBackends, ManagedBinding, ManagedRole } from '../ports/cluster.js';
+import {
+  type EngineDeps,
+  isSealed,
+  retireIdentity,
+  roleIdentityLockKey,
+  sealVerdict,
+  withLockOn,
+} from './engine.js';
+import { type ForgedBinding, forgedFinding, reportForged } from './forged.js';
 import { lapsePendingRequest } from './reminders.js';
 import { type GrantTrace, removeTrace, revokeGrant } from './revoke.js';
 
@@ -25,6 +33,8 @@ export interface ReconcileReport {
   /** People whose shared identity (role, trust, mapping) nothing needed any more. */
   identitiesRemoved: { cluster: string; username: string; why: string }[];
   mappingsRemoved: { cluster: string; roleArn: string }[];
+  /** RoleBindings that look like ours but fail the seal: ignored for every decision, reported once. */
+  forgedBindings: ForgedBinding[];
   errors: { where: string; message: string }[];
 }
 
@@ -41,6 +51,7 @@ export async function reconcile(
     bindingsRemoved: [],
     identitiesRemoved: [],
     mappingsRemoved: [],
+    forgedBindings: [],
     errors: [],
   };
   await guarded(report, 'redis', () => sweepStore(deps, report));
@@ -97,9 +108,19 @@ async function sweepCluster(
   backends: ClusterBackends,
 ): Promise<void> {
   const now = deps.clock.now();
-  const bindings = await backends.rbac.listBindings();
+  const found = await backends.rbac.listBindings();
   const live: ManagedBinding[] = [];
-  for (const binding of bindings) {
+  for (const binding of found) {
+    const verdict = sealVerdict(deps, cluster, binding);
+    if (verdict !== 'valid') {
+      // A look-alike counts for nothing: it keeps no identity alive and ends nobody's. Reported once.
+      report.forgedBindings.push(forgedFinding(cluster, binding, verdict));
+      if (!report.dryRun)
+        await guarded(report, `${cluster}/${binding.namespace}/${binding.name}`, () =>
+          reportForged(deps, cluster, binding, verdict),
+        );
+      continue;
+    }
     const grant = await deps.store.get(binding.grantId).catch(() => undefined);
     const why = bindingVerdict(binding, grant, now);
     if (!why) {
@@ -116,33 +137,50 @@ async function sweepCluster(
   }
   if (backends.mapping.mode === 'none') return;
 
-  // Shared identities: any role or mapping entry of ours that no live RoleBinding needs.
+  // Shared identities: any role or mapping entry under our path that no sealed live RoleBinding needs
+  // is taken away; nothing found here is ever created, renewed or mapped. Roles are judged by their
+  // ARN, not by their tags (anyone with iam:TagRole on our path could write those).
   const ourPath = personalRolePath(deps.policy.settings.iamPath, cluster);
-  const neededUsers = new Set(live.map((b) => b.username));
   const neededRoles = new Set(live.flatMap((b) => (b.roleArn ? [b.roleArn] : [])));
   const roles = await backends.iam.listRoles(ourPath);
   const recentRoles = new Set(roles.filter((r) => r.createdAt > now - IN_FLIGHT_MS).map((r) => r.arn));
-  const handled = new Set<string>();
   for (const role of roles) {
-    if (recentRoles.has(role.arn) || !role.username || !role.principalArn || neededUsers.has(role.username))
-      continue;
-    handled.add(role.arn);
-    report.identitiesRemoved.push({ cluster, username: role.username, why: 'no live RoleBinding needs it' });
-    if (report.dryRun) continue;
-    const person: Person = { cluster, username: role.username, principalArn: role.principalArn };
-    // syncIdentity re-reads the need under the lock, so a grant that just started keeps its identity.
-    await guarded(report, `${cluster}/${role.name}`, async () => {
-      await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
+    if (recentRoles.has(role.arn) || neededRoles.has(role.arn)) continue;
+    report.identitiesRemoved.push({
+      cluster,
+      username: role.username ?? role.name,
+      why: 'no sealed live RoleBinding needs it',
     });
+    if (report.dryRun) continue;
+    await guarded(report, `${cluster}/${role.name}`, () => retireUnneeded(deps, backends, cluster, role));
   }
   for (const entry of await backends.mapping.list(ourPath)) {
-    if (neededRoles.has(entry.roleArn) || recentRoles.has(entry.roleArn) || handled.has(entry.roleArn))
-      continue;
-    if (roles.some((r) => r.arn === entry.roleArn)) continue; // its role is still in use (or young)
+    if (neededRoles.has(entry.roleArn) || recentRoles.has(entry.roleArn)) continue;
+    if (roles.some((r) => r.arn === entry.roleArn)) continue; // handled with its role above
     report.mappingsRemoved.push({ cluster, roleArn: entry.roleArn });
     if (!report.dryRun)
       await guarded(report, `${cluster}/${entry.roleArn}`, () => backends.mapping.remove(entry.roleArn));
   }
+}
+
+/**
+ * Retires a role of ours that no sealed live binding named when the sweep listed them: under the
+ * role's identity lock the need is read again (an activation may have just written its binding).
+ */
+async function retireUnneeded(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  cluster: string,
+  role: ManagedRole,
+): Promise<void> {
+  await withLockOn(deps, roleIdentityLockKey(cluster, role.name), async () => {
+    const now = deps.clock.now();
+    const bindings = await backends.rbac.listBindings();
+    if (bindings.some((b) => b.roleArn === role.arn && b.expiresAt > now && isSealed(deps, cluster, b)))
+      return;
+    // The closed trust names the account root, which always exists: a tag could name anything.
+    await retireIdentity(backends, role, `arn:aws:iam::${accountOf(role.arn)}:root`, now);
+  });
 }
 
 function traceFromBinding(cluster: string, binding: ManagedBinding): GrantTrace {

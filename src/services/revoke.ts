@@ -2,12 +2,13 @@
 // the grant left and checking with the API server that the access is gone.
 import { isoTime } from '../domain/clock.js';
 import { endStatusFor, type Grant, transition } from '../domain/grant.js';
-import { keptRoleName, roleBindingName, userLabelValue } from '../domain/names.js';
+import { keptRoleName, roleBindingName } from '../domain/names.js';
 import { planGrant } from '../domain/plan.js';
 import type { ClusterBackends } from '../ports/cluster.js';
 import {
   audit,
   type EngineDeps,
+  liveSealedBindings,
   notifySafely,
   type Person,
   roleLockKey,
@@ -32,7 +33,8 @@ export const traceOf = (grant: Grant, deps: Pick<EngineDeps, 'policy'>): GrantTr
   namespace: grant.namespace,
   username: grant.requester.kubernetesUsername,
   principalArn: grant.requester.principalArn,
-  ...(deps.policy.levels[grant.level]?.rules ? { keptRole: keptRoleName(grant.level) } : {}),
+  // A level that left the policy may have had rules: try its kept Role too (deleted only when unused).
+  ...(deps.policy.levels[grant.level]?.clusterRole ? {} : { keptRole: keptRoleName(grant.level) }),
 });
 
 /**
@@ -53,7 +55,7 @@ export async function removeTrace(
   }
   await step(deps, 'revoke-binding', trace.grantId);
   await withIdentityLock(deps, trace, () =>
-    syncIdentity(deps, backends, trace, { ignoreGrantId: trace.grantId }),
+    syncIdentity(deps, backends, trace, { ignoreGrantId: trace.grantId, mode: 'take-away' }),
   );
 }
 
@@ -96,8 +98,8 @@ async function verifyRevoked(deps: EngineDeps, backends: ClusterBackends, grant:
   const level = deps.policy.levels[grant.level];
   if (!level || !deps.policy.clusters[grant.cluster]) return;
   const username = grant.requester.kubernetesUsername;
-  const others = await backends.rbac.listBindings(userLabelValue(username));
-  if (others.some((b) => b.namespace === grant.namespace && b.grantId !== grant.id)) return;
+  const others = await liveSealedBindings(deps, backends, traceOf(grant, deps), { ignoreGrantId: grant.id });
+  if (others.some((b) => b.namespace === grant.namespace)) return;
   const plan = planGrant({ policy: deps.policy, grant, expiresAt: grant.expiresAt ?? deps.clock.now() });
   await verifyGone(deps, backends, username, await checksFor(backends, plan, level));
 }

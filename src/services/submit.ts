@@ -1,7 +1,12 @@
 // Use case: a person asks for access. Validates against the policy and resolves who they are on AWS
 // before anything is stored, so bad input leaves no trace; then either waits for approvers or, when an
 // auto-approve rule covers the request, approves it at once (still audited and shown).
-import { autoApproveRuleFor, type RequestInput, resolveRequest } from '../domain/decisions.js';
+import {
+  autoApproveRuleFor,
+  type RequestInput,
+  resolveRequest,
+  usernameTemplateFor,
+} from '../domain/decisions.js';
 import { parseDuration } from '../domain/duration.js';
 import type { Grant } from '../domain/grant.js';
 import { newGrantId } from '../domain/grant.js';
@@ -45,10 +50,7 @@ async function requesterFor(
 ): Promise<Grant['requester']> {
   const profile = await deps.directory.profile(slackUserId);
   const principalArn = await deps.identity.principalFor(profile);
-  const template =
-    deps.policy.clusters[cluster]?.identityMapping === 'none'
-      ? (deps.policy.clusters[cluster]?.usernameTemplate ?? deps.policy.settings.kubernetesUsername)
-      : deps.policy.settings.kubernetesUsername;
+  const template = usernameTemplateFor(deps.policy, cluster);
   return {
     slackUserId,
     principalArn,
