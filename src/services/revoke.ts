@@ -2,7 +2,7 @@
 // the grant left and checking with the API server that the access is gone.
 import { isoTime } from '../domain/clock.js';
 import { endStatusFor, type Grant, transition } from '../domain/grant.js';
-import { keptRoleName, roleBindingName } from '../domain/names.js';
+import { keptRoleName, personalRoleName, roleBindingName } from '../domain/names.js';
 import { planGrant } from '../domain/plan.js';
 import type { ClusterBackends } from '../ports/cluster.js';
 import {
@@ -74,10 +74,13 @@ export async function revokeGrant(deps: EngineDeps, grantId: string): Promise<Gr
   }
   if (grant.status !== 'revoking') return grant;
 
-  const backends = await deps.clusters.forCluster(grant.cluster);
-  const trace = traceOf(grant, deps);
-  await removeTrace(deps, backends, trace);
-  await verifyRevoked(deps, backends, grant);
+  if (deps.policy.clusters[grant.cluster]) {
+    const backends = await deps.clusters.forCluster(grant.cluster);
+    await removeTrace(deps, backends, traceOf(grant, deps));
+    await verifyRevoked(deps, backends, grant);
+  } else {
+    await reportUnreachable(deps, grant);
+  }
 
   const ended = await updateGrant(deps, grantId, (current) =>
     current.status === 'revoking'
@@ -91,6 +94,23 @@ export async function revokeGrant(deps: EngineDeps, grantId: string): Promise<Gr
     await notifySafely(deps, ended, { kind: 'ended' });
   }
   return ended;
+}
+
+/**
+ * The grant's cluster left the policy, so there is no connection to remove anything with. The grant
+ * still ends (a revocation that can never finish would be retried for ever and hide real ones); what
+ * is left behind is named in an audit event and the log for an admin. AWS still ends the personal
+ * role's trust at the grant's expiry on its own (its time condition).
+ */
+async function reportUnreachable(deps: EngineDeps, grant: Grant): Promise<void> {
+  const leftovers = {
+    why: `cluster ${grant.cluster} is no longer in the policy`,
+    roleBinding: `${grant.namespace}/${roleBindingName(grant.id)}`,
+    personalRole: personalRoleName(grant.cluster, grant.requester.principalArn),
+    trustEnds: isoTime(grant.expiresAt ?? deps.clock.now()),
+  };
+  deps.logger.error({ grantId: grant.id, ...leftovers }, 'revocation could not reach the cluster; remove by hand');
+  await audit(deps, grant, 'revoke-incomplete', 'system', leftovers);
 }
 
 /** After revocation the level's permissions must be gone, unless another live grant still gives them. */
