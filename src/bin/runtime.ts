@@ -19,6 +19,7 @@ import { misconfigured } from '../domain/errors.js';
 import type { EndReason, Grant } from '../domain/grant.js';
 import { parseSealKeys, type SealKeys } from '../domain/seal.js';
 import type { ClusterConnections } from '../ports/cluster.js';
+import type { AwsIdentityResolver } from '../ports/identity.js';
 import type { Notifier } from '../ports/notifier.js';
 import { endGrant } from '../services/end-grant.js';
 import type { EngineDeps } from '../services/engine.js';
@@ -36,6 +37,8 @@ export interface RuntimeOptions {
   /** Tests: explicit AWS credentials and per-cluster aws-auth locations. */
   awsCredentials?: AwsCredentials;
   awsAuth?: Readonly<Record<string, AwsAuthLocation>>;
+  /** Tests: who people are on AWS, when the policy file cannot name them in advance. */
+  identity?: AwsIdentityResolver;
   /** Benchmarks: sees every AWS and Kubernetes client the cluster connections build. */
   instrument?: ClientInstrumentation;
 }
@@ -102,7 +105,7 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     ...(options.instrument ? { instrument: options.instrument } : {}),
   });
   // The worker re-checks who the requester is before it writes (the same resolver the bot asks).
-  const identity = identityResolverFor(loaded.policy, env, options.awsCredentials);
+  const identity = options.identity ?? identityResolverFor(loaded.policy, env, options.awsCredentials);
   const engineDeps = (notifier: Notifier): EngineDeps => ({
     store,
     audit,

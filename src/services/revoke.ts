@@ -109,7 +109,10 @@ async function reportUnreachable(deps: EngineDeps, grant: Grant): Promise<void> 
     personalRole: personalRoleName(grant.cluster, grant.requester.principalArn),
     trustEnds: isoTime(grant.expiresAt ?? deps.clock.now()),
   };
-  deps.logger.error({ grantId: grant.id, ...leftovers }, 'revocation could not reach the cluster; remove by hand');
+  deps.logger.error(
+    { grantId: grant.id, ...leftovers },
+    'revocation could not reach the cluster; remove by hand',
+  );
   await audit(deps, grant, 'revoke-incomplete', 'system', leftovers);
 }
 

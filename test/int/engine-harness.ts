@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { CreateUserCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { AuthorizationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { PolicyIdentityResolver } from '../../src/adapters/identity/aws-identity.js';
 import { type RunningWorkers, startWorkers } from '../../src/adapters/queue/workers.js';
 import { createRuntime, type Runtime } from '../../src/bin/runtime.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
@@ -151,9 +152,14 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
     AWS_ENDPOINT_URL_STS: p.aws.stsEndpoint,
     AWS_ENDPOINT_URL_EKS: p.aws.eksEndpoint,
   });
+  // The policy's own resolver, over a map this harness fills as it creates people (the policy file
+  // cannot name them in advance): activation re-checks each requester against it.
+  const people: Record<string, string> = {};
+  const identity = new PolicyIdentityResolver({ ...loaded.policy, identities: { map: people } });
   const runtime = await createRuntime(env, {
     role: 'worker',
     loaded,
+    identity,
     awsCredentials: awsClientConfig('iam').credentials,
     awsAuth: { [cluster]: awsAuth },
   });
@@ -189,6 +195,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
       await iam.send(new CreateUserCommand({ UserName: name }));
       const principalArn = `arn:aws:iam::${p.aws.accountId}:user/${name}`;
       const slackUserId = `U${randomBytes(5).toString('hex').toUpperCase()}`;
+      people[slackUserId] = principalArn;
       return { principalArn, slackUserId, username: renderUsername(template, { principalArn, slackUserId }) };
     },
     async approve(person, o = {}) {
