@@ -129,6 +129,7 @@ describe('/metrics after a grant’s full life', () => {
     );
 
     expect(sample(after, 'eks_access_reconcile_findings_total', { kind: 'binding_removed' })).toBe(1);
+    expect(sample(after, 'eks_access_forged_bindings')).toBe(0); // everything there was sealed by the worker
     expect(sample(after, 'eks_access_requests_total', { outcome: 'activated' })).toBe(1);
     expect(sample(after, 'eks_access_requests_total', { outcome: 'ended_expired' })).toBe(1);
     expect(sample(after, 'eks_access_activation_seconds_count')).toBe(1);
