@@ -38,22 +38,25 @@ export interface ReconcileReport {
   errors: { where: string; message: string }[];
 }
 
+/** A report with nothing found yet. */
+export const emptyReconcileReport = (dryRun: boolean, at: number): ReconcileReport => ({
+  dryRun,
+  at,
+  grantsEnded: [],
+  requestsLapsed: [],
+  activationsRequeued: [],
+  bindingsRemoved: [],
+  identitiesRemoved: [],
+  mappingsRemoved: [],
+  forgedBindings: [],
+  errors: [],
+});
+
 export async function reconcile(
   deps: EngineDeps,
   options: { dryRun?: boolean } = {},
 ): Promise<ReconcileReport> {
-  const report: ReconcileReport = {
-    dryRun: options.dryRun ?? false,
-    at: deps.clock.now(),
-    grantsEnded: [],
-    requestsLapsed: [],
-    activationsRequeued: [],
-    bindingsRemoved: [],
-    identitiesRemoved: [],
-    mappingsRemoved: [],
-    forgedBindings: [],
-    errors: [],
-  };
+  const report = emptyReconcileReport(options.dryRun ?? false, deps.clock.now());
   await guarded(report, 'redis', () => sweepStore(deps, report));
   for (const cluster of Object.keys(deps.policy.clusters)) {
     await guarded(report, cluster, async () =>

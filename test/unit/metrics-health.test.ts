@@ -10,7 +10,7 @@ import {
 } from '../../src/adapters/metrics.js';
 import type { Grant } from '../../src/domain/grant.js';
 import type { GrantEvent } from '../../src/ports/notifier.js';
-import type { ReconcileReport } from '../../src/services/reconcile.js';
+import { emptyReconcileReport, type ReconcileReport } from '../../src/services/reconcile.js';
 
 const T0 = Date.parse('2026-01-01T10:00:00Z');
 const grant = (changes: Partial<Grant>): Grant =>
@@ -74,14 +74,7 @@ describe('metrics', () => {
   it('shows how many look-alike RoleBindings the last reconcile pass found, not a running sum', async () => {
     const metrics = createMetrics({}, { defaultMetrics: false });
     const report = (forged: number): ReconcileReport => ({
-      dryRun: false,
-      at: T0,
-      grantsEnded: [],
-      requestsLapsed: [],
-      activationsRequeued: [],
-      bindingsRemoved: [],
-      identitiesRemoved: [],
-      mappingsRemoved: [],
+      ...emptyReconcileReport(false, T0),
       forgedBindings: Array.from({ length: forged }, (_, i) => ({
         cluster: 'prod',
         namespace: 'test',
@@ -95,7 +88,6 @@ describe('metrics', () => {
         },
         verdict: 'missing' as const,
       })),
-      errors: [],
     });
     recordReconcile(metrics, report(3));
     recordReconcile(metrics, report(2));
