@@ -2,7 +2,7 @@
 # One image, three roles: `bot`, `worker`, `cli …` (see src/bin/entrypoint.ts).
 #   docker build -t eks-access .
 #   docker run --rm eks-access cli --help
-ARG NODE_IMAGE=node:20.19-alpine
+ARG NODE_IMAGE=node:24-alpine
 
 # ── build: dev dependencies, TypeScript → dist/ ──
 FROM ${NODE_IMAGE} AS build

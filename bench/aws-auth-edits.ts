@@ -1,10 +1,11 @@
 // aws-auth document edits without a server: how fast `editMapRoles` upserts and removes our entry in a
 // mapRoles document that already holds 10, 100 or 1000 foreign entries (node roles and the like).
 import { editMapRoles } from '../src/adapters/k8s/aws-auth-document.js';
+import { isOurMapping } from '../src/domain/names.js';
 import { ms, percentile } from './stats.js';
 
-const OUR_PATH = ':role/eks-access/bench/';
-const isOurs = (arn: string) => arn.includes(OUR_PATH);
+const OWN = { accountId: '123456789012', rolePath: '/eks-access/bench/', usernamePrefix: 'eks-access:' };
+const isOurs = (entry: { roleArn: string; username: string }) => isOurMapping(OWN, entry);
 
 function foreignDocument(entries: number): string {
   let text = '';
@@ -28,7 +29,7 @@ export function awsAuthEdits(foreign: number, rounds: number): EditResult {
   const removes: number[] = [];
   for (let i = 0; i < rounds; i++) {
     const entry = {
-      roleArn: `arn:aws:iam::123456789012${OUR_PATH}eksa-u${i}`,
+      roleArn: `arn:aws:iam::123456789012:role/eksa-u${i}`,
       username: `eks-access:u${i}`,
       groups: [],
     };

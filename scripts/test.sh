@@ -16,6 +16,12 @@ touch "$failed_steps"
 failed=()
 started=$SECONDS
 
+# Everything below runs on Node 24 LTS: the machine's node when it is 24 or newer, else one fetched once
+# from the npm registry (scripts/node24.sh). Child processes the tests start (bot, worker, tsx) inherit it.
+node24_bin=$(bash scripts/node24.sh) || { echo "test.sh: could not obtain Node 24" >&2; echo "node 24" >> "$failed_steps"; exit 1; }
+export PATH="$node24_bin:$PATH"
+echo "test.sh: node $(node --version), npm $(npm --version)" >&2
+
 step() {
   local name=$1
   shift

@@ -165,6 +165,7 @@ export function recordReconcile(metrics: Metrics, report: ReconcileReport): void
     binding_removed: report.bindingsRemoved.length,
     identity_removed: report.identitiesRemoved.length,
     mapping_removed: report.mappingsRemoved.length,
+    mapping_migrated: report.mappingsMigrated.length,
     error: report.errors.length,
   };
   for (const [kind, count] of Object.entries(findings))

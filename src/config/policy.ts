@@ -2,6 +2,7 @@
 // One zod schema; every problem is reported at once with its path and a hint (see load.ts).
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
+import { usernamePrefixOf } from '../domain/names.js';
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 const SLACK_GROUP_ID = /^S[A-Z0-9]{2,}$/;
@@ -291,6 +292,13 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
     }
   }
   for (const [clusterName, c] of Object.entries(policy.clusters)) {
+    if (c.identityMapping === 'aws-auth' && !usernamePrefixOf(policy.settings.kubernetesUsername)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['settings', 'kubernetesUsername'],
+        message: `cluster ${clusterName} uses aws-auth, whose entries eks-access recognises by their username prefix: start kubernetesUsername with fixed text (e.g. "eks-access:{iamName}")`,
+      });
+    }
     if (c.identityMapping === 'none' && !c.usernameTemplate) {
       ctx.addIssue({
         code: 'custom',

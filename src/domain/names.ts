@@ -1,6 +1,7 @@
 // Every name eks-access gives an object is derived from ids, so revocation (and the reconciler,
 // with an empty Redis) can always find what a grant created.
 import { createHash } from 'node:crypto';
+import { parseArn, roleOf } from './arn.js';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'eks-access';
@@ -65,18 +66,51 @@ export function personalRolePath(iamPath: string, cluster: string): string {
   return `${iamPath}${cluster}/`;
 }
 
+/** Every personal role's name starts with this; aws-auth entries (which carry no path) are told apart by it. */
+export const PERSONAL_ROLE_PREFIX = 'eksa-';
+
 /** ≤ 64 characters: readable prefix for humans, hash for uniqueness across clusters and people. */
 export function personalRoleName(cluster: string, principalArn: string): string {
-  return `eksa-${slug(iamNameOf(principalArn), 42)}-${shortHash(`${cluster}|${principalArn}`)}`;
+  return `${PERSONAL_ROLE_PREFIX}${slug(iamNameOf(principalArn), 42)}-${shortHash(`${cluster}|${principalArn}`)}`;
 }
 
+/** The role's full ARN, path included (IAM, trust policies and access entries use this one). */
 export function personalRoleArn(
   accountId: string,
   iamPath: string,
   cluster: string,
   principalArn: string,
+  partition = 'aws',
 ): string {
-  return `arn:aws:iam::${accountId}:role${personalRolePath(iamPath, cluster)}${personalRoleName(cluster, principalArn)}`;
+  return `arn:${partition}:iam::${accountId}:role${personalRolePath(iamPath, cluster)}${personalRoleName(cluster, principalArn)}`;
+}
+
+/** The literal start of every username the template renders: the text before its first placeholder. */
+export function usernamePrefixOf(template: string): string {
+  const brace = template.indexOf('{');
+  return brace === -1 ? template : template.slice(0, brace);
+}
+
+/** What marks an identity-mapping entry as one eks-access wrote on a cluster. */
+export interface OwnMappings {
+  accountId: string;
+  /** `personalRolePath(iamPath, cluster)`: entries written before the path-less fix carry it. */
+  rolePath: string;
+  /** `usernamePrefixOf(kubernetesUsername)`; never empty for aws-auth clusters (the policy refuses that). */
+  usernamePrefix: string;
+}
+
+/**
+ * Whether an aws-auth entry is ours. aws-auth ARNs carry no path (the authenticator would never match
+ * one), so the path no longer tells our entries apart; all of these must hold: the role is in the
+ * cluster's account, its name has our prefix, it is path-less or under our path (entries written
+ * before the fix), and the username has the policy's prefix. Anything else is foreign and never edited.
+ */
+export function isOurMapping(own: OwnMappings, entry: { roleArn: string; username: string }): boolean {
+  const role = parseArn(entry.roleArn)?.service === 'iam' ? roleOf(entry.roleArn) : undefined;
+  if (!role || role.account !== own.accountId || !role.name.startsWith(PERSONAL_ROLE_PREFIX)) return false;
+  if (role.path !== '/' && role.path !== own.rolePath) return false;
+  return own.usernamePrefix.length > 0 && entry.username.startsWith(own.usernamePrefix);
 }
 
 export const userLabelValue = (kubernetesUsername: string): string => shortHash(kubernetesUsername, 20);

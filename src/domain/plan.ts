@@ -1,5 +1,6 @@
 // What a grant creates, as data. The engine applies exactly this; the dry run shows exactly this.
 import type { LevelPolicy, Policy, PolicyRule } from '../config/policy.js';
+import { authenticatorRoleArn, partitionOfRegion } from './arn.js';
 import { isoTime } from './clock.js';
 import type { Grant } from './grant.js';
 import {
@@ -9,11 +10,13 @@ import {
   LABELS,
   MANAGED_BY,
   MANAGED_BY_LABEL,
+  type OwnMappings,
   personalRoleArn,
   personalRoleName,
   personalRolePath,
   roleBindingName,
   userLabelValue,
+  usernamePrefixOf,
 } from './names.js';
 
 export interface ObjectMeta {
@@ -167,11 +170,13 @@ export function personalRoleFor(
   policy: Policy,
   person: { cluster: string; principalArn: string; username: string; expiresAt: number },
 ): PersonalRolePlan {
-  const accountId = policy.clusters[person.cluster]?.accountId ?? '';
+  const cluster = policy.clusters[person.cluster];
+  const accountId = cluster?.accountId ?? '';
+  const partition = partitionOfRegion(cluster?.region ?? '');
   return {
     name: personalRoleName(person.cluster, person.principalArn),
     path: personalRolePath(policy.settings.iamPath, person.cluster),
-    arn: personalRoleArn(accountId, policy.settings.iamPath, person.cluster, person.principalArn),
+    arn: personalRoleArn(accountId, policy.settings.iamPath, person.cluster, person.principalArn, partition),
     trustPolicy: trustPolicyFor(person.principalArn, person.expiresAt),
     tags: {
       [IAM_TAGS.managedBy]: MANAGED_BY,
@@ -180,6 +185,30 @@ export function personalRoleFor(
       [IAM_TAGS.username]: person.username,
       [IAM_TAGS.expiresAt]: isoTime(person.expiresAt),
     },
+  };
+}
+
+/**
+ * The identity-mapping entry for a personal role. aws-auth gets the path-less ARN, the only form the
+ * authenticator matches (a session's ARN never carries the path); an access entry keeps the role's full
+ * ARN, which is what EKS stores and matches it by.
+ */
+export function mappingPlan(
+  mode: 'aws-auth' | 'access-entries',
+  roleArn: string,
+  username: string,
+): MappingPlan {
+  return mode === 'aws-auth'
+    ? { mode, entry: { rolearn: authenticatorRoleArn(roleArn) ?? roleArn, username, groups: [] } }
+    : { mode, entry: { principalArn: roleArn, username, kubernetesGroups: [], type: 'STANDARD' } };
+}
+
+/** How eks-access recognises the mapping entries it wrote on one cluster of the policy. */
+export function ownMappingsFor(policy: Policy, cluster: string): OwnMappings {
+  return {
+    accountId: policy.clusters[cluster]?.accountId ?? '',
+    rolePath: personalRolePath(policy.settings.iamPath, cluster),
+    usernamePrefix: usernamePrefixOf(policy.settings.kubernetesUsername),
   };
 }
 
@@ -207,14 +236,7 @@ export function planGrant({ policy, grant, expiresAt }: PlanInput): AccessPlan {
       username,
       expiresAt,
     });
-    const arn = personalRole.arn;
-    mapping =
-      cluster.identityMapping === 'aws-auth'
-        ? { mode: 'aws-auth', entry: { rolearn: arn, username, groups: [] } }
-        : {
-            mode: 'access-entries',
-            entry: { principalArn: arn, username, kubernetesGroups: [], type: 'STANDARD' },
-          };
+    mapping = mappingPlan(cluster.identityMapping, personalRole.arn, username);
   }
 
   const role: RoleManifest | undefined = level.rules

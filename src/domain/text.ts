@@ -1,6 +1,7 @@
 // Chat-agnostic words about grants: the commands a person runs, one-line status, the help text.
 // Slack (or a CLI, or another chat) decorates these; nothing here knows about Block Kit or mentions.
 import type { Policy } from '../config/policy.js';
+import { partitionOfRegion } from './arn.js';
 import { formatDuration } from './duration.js';
 import type { Grant, GrantStatus } from './grant.js';
 import { secondsLeft } from './grant.js';
@@ -35,6 +36,7 @@ export function accessCommands(policy: Policy, grant: Grant): string[] {
     policy.settings.iamPath,
     grant.cluster,
     grant.requester.principalArn,
+    partitionOfRegion(cluster.region),
   );
   return [
     `aws eks update-kubeconfig --name ${eksName} --region ${cluster.region} --role-arn ${roleArn} --alias ${alias}`,

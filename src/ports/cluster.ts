@@ -38,14 +38,25 @@ export interface MappingEntry {
 /** How a personal role becomes a Kubernetes username on one cluster. */
 export interface IdentityMapping {
   readonly mode: 'aws-auth' | 'access-entries' | 'none';
-  /** Adds or updates the entry for `roleArn`. Idempotent ("already exists" is success). */
+  /**
+   * Adds or updates the entry for the role `roleArn` (full ARN; aws-auth writes it path-less). Idempotent
+   * ("already exists" is success).
+   */
   upsert(entry: MappingEntry): Promise<void>;
-  /** Removes the entry for `roleArn`; a missing entry is success. Never touches other entries. */
+  /**
+   * Removes our entry for the role `roleArn` (in any form it was written); a missing entry is success.
+   * Never touches other entries.
+   */
   remove(roleArn: string): Promise<void>;
   /** Reads only: throws `misconfigured` when the mapping cannot be edited safely (aws-auth unparseable). */
   preflight(): Promise<void>;
-  /** Our entries (role ARN under `pathPrefix`). Empty for `none`. */
-  list(pathPrefix: string): Promise<MappingEntry[]>;
+  /**
+   * The entry the cluster's authenticator would use for a session of the role `roleArn`, as written
+   * (foreign or ours), or undefined when none would match. Reads only; verification compares it.
+   */
+  effectiveEntry(roleArn: string): Promise<MappingEntry | undefined>;
+  /** Our entries on this cluster, ARNs as written (see `isOurMapping`). Empty for `none`. */
+  list(): Promise<MappingEntry[]>;
 }
 
 /**

@@ -26,7 +26,7 @@ import {
   withIdentityLock,
 } from './engine.js';
 import { removeTrace, traceOf } from './revoke.js';
-import { AUTHENTICATED, checksFor, describe, elsewhere, verifyGranted } from './verify.js';
+import { AUTHENTICATED, checksFor, describe, elsewhere, verifyGranted, verifyMapping } from './verify.js';
 
 const PRINCIPAL_ARN = /^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)\/[\w+=,.@/-]+$/;
 
@@ -128,6 +128,9 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   const person = traceOf(grant, deps);
   await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));
   await step(deps, 'identity', grant.id);
+  if (plan.personalRole) {
+    await verifyMapping(backends, { roleArn: plan.personalRole.arn, username: plan.username });
+  }
   await verifyGranted(deps, backends, plan.username, checks);
   await warnIfBroader(deps, backends, grant, plan, checks[0]);
   await step(deps, 'verified', grant.id);

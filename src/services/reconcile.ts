@@ -2,16 +2,23 @@
 // was lost or Redis was emptied. It only ever takes access away: sealed RoleBindings (the ones the
 // worker wrote, src/domain/seal.ts) say who still needs what; IAM roles and mapping entries under our
 // path that no sealed live RoleBinding needs are torn down; look-alikes are ignored and reported.
+
+import { roleOf, sameRole } from '../domain/arn.js';
 import { toAccessError } from '../domain/errors.js';
 import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
 import { accountOf, personalRolePath } from '../domain/names.js';
-import type { ClusterBackends, ManagedBinding, ManagedRole } from '../ports/cluster.js';
+import { verifyDecisionSeal } from '../domain/seal.js';
+import type { ClusterBackends, ManagedBinding, ManagedRole, MappingEntry } from '../ports/cluster.js';
 import {
+  audit,
   type EngineDeps,
   isSealed,
+  type Person,
   retireIdentity,
   roleIdentityLockKey,
   sealVerdict,
+  syncIdentity,
+  withIdentityLock,
   withLockOn,
 } from './engine.js';
 import { type ForgedBinding, forgedFinding, reportForged } from './forged.js';
@@ -35,6 +42,8 @@ export interface ReconcileReport {
   mappingsRemoved: { cluster: string; roleArn: string }[];
   /** RoleBindings that look like ours but fail the seal: ignored for every decision, reported once. */
   forgedBindings: ForgedBinding[];
+  /** aws-auth entries of ours written with the role's path (before the fix), rewritten path-less. */
+  mappingsMigrated: { cluster: string; roleArn: string; grantId: string }[];
   errors: { where: string; message: string }[];
 }
 
@@ -49,6 +58,7 @@ export const emptyReconcileReport = (dryRun: boolean, at: number): ReconcileRepo
   identitiesRemoved: [],
   mappingsRemoved: [],
   forgedBindings: [],
+  mappingsMigrated: [],
   errors: [],
 });
 
@@ -157,12 +167,53 @@ async function sweepCluster(
     if (report.dryRun) continue;
     await guarded(report, `${cluster}/${role.name}`, () => retireUnneeded(deps, backends, cluster, role));
   }
-  for (const entry of await backends.mapping.list(ourPath)) {
-    if (neededRoles.has(entry.roleArn) || recentRoles.has(entry.roleArn)) continue;
-    if (roles.some((r) => r.arn === entry.roleArn)) continue; // handled with its role above
+  // An aws-auth entry names its role without the path, so roles are compared with sameRole.
+  const kept = [...live.flatMap((b) => (b.roleArn ? [b.roleArn] : [])), ...roles.map((r) => r.arn)];
+  const entries = await backends.mapping.list();
+  for (const entry of entries) {
+    // Needed by a sealed live binding, in use, young or handled with its role above.
+    if (kept.some((arn) => sameRole(arn, entry.roleArn))) continue;
     report.mappingsRemoved.push({ cluster, roleArn: entry.roleArn });
     if (!report.dryRun)
       await guarded(report, `${cluster}/${entry.roleArn}`, () => backends.mapping.remove(entry.roleArn));
+  }
+  if (backends.mapping.mode === 'aws-auth')
+    await migrateMappings(deps, report, cluster, backends, live, entries);
+}
+
+/**
+ * Entries of ours written with the role's path (before the path-less fix) match no session. One that a
+ * live grant needs is rewritten path-less by syncIdentity, the same write activation makes. Only a grant
+ * Redis holds as `active` with a valid decision seal (an approval), behind a sealed binding, can cause
+ * it, for its own person: cluster state alone never makes a mapping work.
+ */
+async function migrateMappings(
+  deps: EngineDeps,
+  report: ReconcileReport,
+  cluster: string,
+  backends: ClusterBackends,
+  live: readonly ManagedBinding[],
+  entries: readonly MappingEntry[],
+): Promise<void> {
+  for (const entry of entries) {
+    if (roleOf(entry.roleArn)?.path === '/') continue;
+    for (const binding of live.filter((b) => b.roleArn && sameRole(b.roleArn, entry.roleArn))) {
+      const grant = await deps.store.get(binding.grantId).catch(() => undefined);
+      if (grant?.status !== 'active' || grant.cluster !== cluster) continue;
+      if (verifyDecisionSeal(deps.seal, grant, grant.decisionSeal) !== 'valid') continue;
+      const person: Person = {
+        cluster,
+        username: grant.requester.kubernetesUsername,
+        principalArn: grant.requester.principalArn,
+      };
+      report.mappingsMigrated.push({ cluster, roleArn: entry.roleArn, grantId: grant.id });
+      if (report.dryRun) break;
+      await guarded(report, `${cluster}/${entry.roleArn}`, async () => {
+        await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));
+        await audit(deps, grant, 'mapping-migrated', 'system', { from: entry.roleArn });
+      });
+      break;
+    }
   }
 }
 

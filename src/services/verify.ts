@@ -1,6 +1,7 @@
 // Verification with SubjectAccessReview: a grant is active only once the API server says the person
 // can do what the level promises, and a revocation is done only once it says they cannot.
 import type { LevelPolicy } from '../config/policy.js';
+import { authenticatorRoleArn } from '../domain/arn.js';
 import { AccessError, misconfigured } from '../domain/errors.js';
 import type { AccessPlan, PermissionCheck } from '../domain/plan.js';
 import { permissionChecks } from '../domain/plan.js';
@@ -40,6 +41,43 @@ async function until(deps: EngineDeps, condition: () => Promise<boolean>): Promi
     if (deps.clock.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, wait));
     wait = Math.min(wait * 2, 500);
+  }
+}
+
+/**
+ * Reads the mapping back and checks it is what the cluster's authenticator will use for a session of
+ * the personal role: for aws-auth the entry it would pick for that session's canonical ARN
+ * (`arn:<p>:iam::<acct>:role/<name>`, no path; the last of equal keys), for access entries the entry
+ * EKS keeps under the role's full ARN; either way mapping to exactly our username and no groups. What
+ * this cannot prove without the person's credentials (their AssumeRole, the token, the authenticator's
+ * cache) is said in docs/engine.md.
+ */
+export async function verifyMapping(
+  backends: ClusterBackends,
+  expected: { roleArn: string; username: string },
+): Promise<void> {
+  const { mode } = backends.mapping;
+  if (mode === 'none') return;
+  const entry = await backends.mapping.effectiveEntry(expected.roleArn);
+  const wanted = mode === 'aws-auth' ? authenticatorRoleArn(expected.roleArn) : expected.roleArn;
+  const problem = !entry
+    ? `no ${mode} entry matches ${wanted}`
+    : entry.roleArn.toLowerCase() !== wanted?.toLowerCase()
+      ? `the ${mode} entry names ${entry.roleArn}, not ${wanted}`
+      : entry.username !== expected.username
+        ? `the ${mode} entry for ${wanted} maps to "${entry.username}", not "${expected.username}"`
+        : entry.groups.length > 0
+          ? `the ${mode} entry for ${wanted} adds groups ${entry.groups.join(', ')}`
+          : undefined;
+  if (problem) {
+    throw new AccessError(
+      'internal',
+      `A session of the personal role would not log in as intended: ${problem}`,
+      {
+        hint: 'Something else edits the identity mapping; the platform team should check the cluster.',
+        details: { mode },
+      },
+    );
   }
 }
 

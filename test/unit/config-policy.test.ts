@@ -124,6 +124,14 @@ describe('policy file', () => {
     );
   });
 
+  it('needs fixed text before the first placeholder of kubernetesUsername for aws-auth clusters', () => {
+    const bare = `settings: { kubernetesUsername: "{iamName}" }\n${base}`;
+    expect(problemsOf(bare)).toContain('settings.kubernetesUsername: cluster dev uses aws-auth');
+    expect(() =>
+      parsePolicy(bare.replace('identityMapping: aws-auth', 'identityMapping: access-entries')),
+    ).not.toThrow();
+  });
+
   it('refuses unknown keys (typos) instead of ignoring them', () => {
     expect(
       problemsOf(base.replace('channel: C0APPROVAL', 'channel: C0APPROVAL\n        aprovals: 2')),

@@ -8,7 +8,7 @@ import {
   roleBindingName,
   userLabelValue,
 } from '../../src/domain/names.js';
-import { personalRoleFor, planGrant } from '../../src/domain/plan.js';
+import { mappingPlan, personalRoleFor, planGrant } from '../../src/domain/plan.js';
 
 const { policy } = parsePolicy(`
 levels:
@@ -79,9 +79,20 @@ describe('planGrant', () => {
     expect(plan.personalRole).toEqual(
       personalRoleFor(policy, { cluster: 'prod', principalArn, username: 'eks-access:alice', expiresAt }),
     );
+    // aws-auth gets the path-less ARN: a session never carries the path, and the authenticator compares
+    // exactly (case aside), so an entry with the path would match nobody.
+    expect(plan.personalRole?.arn).toMatch(/:role\/eks-access\/prod\/eksa-alice-/);
     expect(plan.mapping).toEqual({
       mode: 'aws-auth',
-      entry: { rolearn: plan.personalRole?.arn, username: 'eks-access:alice', groups: [] },
+      entry: {
+        rolearn: `arn:aws:iam::111122223333:role/${plan.personalRole?.name}`,
+        username: 'eks-access:alice',
+        groups: [],
+      },
+    });
+    // Access entries keep the full ARN: EKS stores the principal and accepts a path there.
+    expect(mappingPlan('access-entries', plan.personalRole?.arn ?? '', 'u')).toMatchObject({
+      entry: { principalArn: plan.personalRole?.arn },
     });
     expect(plan.role?.metadata.name).toBe('eks-access-k8s-test-role');
     expect(plan.roleBinding.roleRef).toEqual({

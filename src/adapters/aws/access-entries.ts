@@ -8,26 +8,24 @@ import {
   ListAccessEntriesCommand,
   UpdateAccessEntryCommand,
 } from '@aws-sdk/client-eks';
+import { roleOf } from '../../domain/arn.js';
+import { type OwnMappings, PERSONAL_ROLE_PREFIX } from '../../domain/names.js';
 import type { IdentityMapping, MappingEntry } from '../../ports/cluster.js';
 import { awsErrorName, fromAwsError } from './errors.js';
 
 const EXISTS = 'ResourceInUseException';
 const NOT_FOUND = 'ResourceNotFoundException';
 
-/** The IAM path of a role ARN: `arn:aws:iam::1:role/eks-access/c/name` → `/eks-access/c/`. */
-export function rolePathOf(roleArn: string): string {
-  const resource = roleArn.split(':role')[1] ?? '';
-  return resource.slice(0, resource.lastIndexOf('/') + 1);
-}
-
 export class EksAccessEntries implements IdentityMapping {
   readonly mode = 'access-entries' as const;
   readonly #eks: EKSClient;
   readonly #clusterName: string;
+  readonly #own: OwnMappings;
 
-  constructor(eks: EKSClient, clusterName: string) {
+  constructor(eks: EKSClient, clusterName: string, own: OwnMappings) {
     this.#eks = eks;
     this.#clusterName = clusterName;
+    this.#own = own;
   }
 
   async upsert(entry: MappingEntry): Promise<void> {
@@ -69,6 +67,25 @@ export class EksAccessEntries implements IdentityMapping {
     }
   }
 
+  /** EKS looks an access entry up by the principal's full ARN (path included), as we wrote it. */
+  async effectiveEntry(roleArn: string): Promise<MappingEntry | undefined> {
+    try {
+      const found = await this.#eks.send(
+        new DescribeAccessEntryCommand({ clusterName: this.#clusterName, principalArn: roleArn }),
+      );
+      const entry = found.accessEntry;
+      if (!entry?.principalArn) return undefined;
+      return {
+        roleArn: entry.principalArn,
+        username: entry.username ?? '',
+        groups: entry.kubernetesGroups ?? [],
+      };
+    } catch (error) {
+      if (awsErrorName(error) === NOT_FOUND) return undefined;
+      throw fromAwsError(error, 'read the EKS access entry');
+    }
+  }
+
   /** Nothing to check without writing: EKS validates each entry on create. */
   async preflight(): Promise<void> {}
 
@@ -83,7 +100,11 @@ export class EksAccessEntries implements IdentityMapping {
     }
   }
 
-  async list(pathPrefix: string): Promise<MappingEntry[]> {
+  /**
+   * Our entries: access entries keep the role's full ARN, so ours are those of roles under our path,
+   * in the cluster's account, with our role-name prefix.
+   */
+  async list(): Promise<MappingEntry[]> {
     const entries: MappingEntry[] = [];
     try {
       let nextToken: string | undefined;
@@ -95,7 +116,14 @@ export class EksAccessEntries implements IdentityMapping {
           }),
         );
         for (const arn of page.accessEntries ?? []) {
-          if (!rolePathOf(arn).startsWith(pathPrefix)) continue;
+          const role = roleOf(arn);
+          if (
+            role?.path !== this.#own.rolePath ||
+            role.account !== this.#own.accountId ||
+            !role.name.startsWith(PERSONAL_ROLE_PREFIX)
+          ) {
+            continue;
+          }
           // Usernames are not needed to decide removal; skip the per-entry Describe.
           entries.push({ roleArn: arn, username: '', groups: [] });
         }
@@ -114,5 +142,6 @@ export const noMapping: IdentityMapping = {
   upsert: async () => {},
   preflight: async () => {},
   remove: async () => {},
+  effectiveEntry: async () => undefined,
   list: async () => [],
 };

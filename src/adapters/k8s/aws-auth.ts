@@ -2,10 +2,17 @@
 // batched into one read-modify-write; writes carry the resourceVersion read, and a 409 (another writer,
 // another process) re-reads and re-applies with bounded, jittered retries. Nothing else is touched.
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { AccessError } from '../../domain/errors.js';
+import { authenticatorRoleArn } from '../../domain/arn.js';
+import { AccessError, misconfigured } from '../../domain/errors.js';
+import { isOurMapping, type OwnMappings } from '../../domain/names.js';
 import type { IdentityMapping, MappingEntry } from '../../ports/cluster.js';
-import { rolePathOf } from '../aws/access-entries.js';
-import { editMapRoles, type MapRolesEdit, parseMapRoles } from './aws-auth-document.js';
+import {
+  editMapRoles,
+  effectiveMapping,
+  type IsOurs,
+  type MapRolesEdit,
+  parseMapRoles,
+} from './aws-auth-document.js';
 import { fromKubeError, kubeStatus } from './errors.js';
 import type { KubeApis } from './rbac.js';
 
@@ -27,19 +34,22 @@ export class AwsAuthMapping implements IdentityMapping {
   readonly mode = 'aws-auth' as const;
   readonly #apis: KubeApis;
   readonly #where: AwsAuthLocation;
-  /** Only ARNs under this IAM path are ours to edit. */
-  readonly #ourPath: string;
+  /** Only entries this recognises are ours to edit; every other entry is left byte for byte. */
+  readonly #isOurs: IsOurs;
   #queue: Pending[] = [];
   #flushing = false;
 
-  constructor(apis: KubeApis, ourPath: string, where: AwsAuthLocation = DEFAULT_AWS_AUTH) {
+  constructor(apis: KubeApis, own: OwnMappings, where: AwsAuthLocation = DEFAULT_AWS_AUTH) {
     this.#apis = apis;
-    this.#ourPath = ourPath;
+    this.#isOurs = (entry) => isOurMapping(own, entry);
     this.#where = where;
   }
 
+  /** Writes the path-less ARN, the only form the authenticator matches, whatever form `entry` has. */
   upsert(entry: MappingEntry): Promise<void> {
-    return this.#enqueue({ kind: 'upsert', entry });
+    const roleArn = authenticatorRoleArn(entry.roleArn);
+    if (!roleArn) return Promise.reject(misconfigured(`${entry.roleArn} is not an IAM role ARN`));
+    return this.#enqueue({ kind: 'upsert', entry: { ...entry, roleArn } });
   }
 
   remove(roleArn: string): Promise<void> {
@@ -51,11 +61,21 @@ export class AwsAuthMapping implements IdentityMapping {
     parseMapRoles(configMap?.data?.['mapRoles'] ?? '', this.#label());
   }
 
-  async list(pathPrefix: string): Promise<MappingEntry[]> {
+  async effectiveEntry(roleArn: string): Promise<MappingEntry | undefined> {
+    const configMap = await this.#read();
+    const entry = effectiveMapping(
+      parseMapRoles(configMap?.data?.['mapRoles'] ?? '', this.#label()),
+      roleArn,
+    );
+    return entry && { roleArn: entry.roleArn, username: entry.username, groups: entry.groups };
+  }
+
+  /** Our entries as written (an entry from before the path-less fix still shows its path). */
+  async list(): Promise<MappingEntry[]> {
     const configMap = await this.#read();
     const text = configMap?.data?.['mapRoles'] ?? '';
     return parseMapRoles(text, this.#label())
-      .filter((e) => rolePathOf(e.roleArn).startsWith(pathPrefix))
+      .filter((e) => this.#isOurs(e))
       .map(({ roleArn, username, groups }) => ({ roleArn, username, groups }));
   }
 
@@ -87,11 +107,10 @@ export class AwsAuthMapping implements IdentityMapping {
   }
 
   async #write(edits: MapRolesEdit[]): Promise<void> {
-    const isOurs = (arn: string) => rolePathOf(arn).startsWith(this.#ourPath);
     for (let attempt = 1; ; attempt++) {
       const configMap = await this.#read();
       const before = configMap?.data?.['mapRoles'] ?? '';
-      const after = editMapRoles(before, edits, this.#label(), isOurs);
+      const after = editMapRoles(before, edits, this.#label(), this.#isOurs);
       if (after === undefined) return;
       try {
         await this.#save(configMap, after);

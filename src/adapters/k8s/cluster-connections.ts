@@ -8,7 +8,7 @@ import type { Env } from '../../config/env.js';
 import type { ClusterPolicy, Policy } from '../../config/policy.js';
 import type { Clock } from '../../domain/clock.js';
 import { misconfigured, notFound } from '../../domain/errors.js';
-import { personalRolePath } from '../../domain/names.js';
+import { ownMappingsFor } from '../../domain/plan.js';
 import type { ClusterBackends, ClusterConnections, IdentityMapping } from '../../ports/cluster.js';
 import { EksAccessEntries, noMapping } from '../aws/access-entries.js';
 import { type AwsCredentials, type CredentialsProvider, EksTokenSource } from '../aws/eks-token.js';
@@ -102,12 +102,12 @@ export class PolicyClusterConnections implements ClusterConnections {
       return kc;
     };
     const apis = new KubeApis(kubeConfig);
-    const ourPath = personalRolePath(this.#options.policy.settings.iamPath, cluster);
+    const own = ownMappingsFor(this.#options.policy, cluster);
     let mapping: IdentityMapping;
     if (policy.identityMapping === 'aws-auth') {
-      mapping = new AwsAuthMapping(apis, ourPath, this.#options.awsAuth?.[cluster]);
+      mapping = new AwsAuthMapping(apis, own, this.#options.awsAuth?.[cluster]);
     } else if (policy.identityMapping === 'access-entries') {
-      mapping = new EksAccessEntries(eks, eksName);
+      mapping = new EksAccessEntries(eks, eksName, own);
     } else {
       mapping = noMapping;
     }
