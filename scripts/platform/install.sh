@@ -2,12 +2,15 @@
 # Installs everything the test platform runs (see docs/test-platform.md), idempotently and outside the repo:
 #   - redis-server (Debian package) and openssl (certificates for kube-apiserver),
 #   - kube-apiserver, kubectl and etcd built from source (scripts/platform/build-k8s.sh, cached by version),
-#   - a Python venv with moto (IAM/STS) and ministack (EKS access entries), pinned.
+#   - aws-iam-authenticator built from source (scripts/platform/build-authenticator.sh, cached by version),
+#   - a Python venv with moto (IAM/STS) and ministack (EKS access entries), pinned,
+#   - the aws CLI (awscli from PyPI, pinned) in the same venv: the requester's own tool in the login e2e.
 # A warm run only checks what is there and takes a second or two.
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
 MINISTACK_VERSION="1.5.33"
+AWSCLI_VERSION="1.46.3"
 CACHE="${EKS_ACCESS_PLATFORM_CACHE:-$HOME/.cache/eks-access-platform}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 say() { echo "install: $*" >&2; }
@@ -35,6 +38,9 @@ command -v openssl >/dev/null || apt_install openssl
 # --- kube-apiserver, kubectl, etcd ----------------------------------------------------------
 k8s_bin="$(bash "$here/build-k8s.sh")"
 
+# --- aws-iam-authenticator ------------------------------------------------------------------
+authenticator="$(bash "$here/build-authenticator.sh")"
+
 # --- moto + ministack -----------------------------------------------------------------------
 venv="$CACHE/venv"
 want="moto[server]==$MOTO_VERSION ministack==$MINISTACK_VERSION"
@@ -52,6 +58,13 @@ if [[ ! -x "$venv/bin/moto_server" || ! -x "$venv/bin/ministack" || "$(cat "$ven
   "$venv/bin/pip" install --quiet --disable-pip-version-check $want
   echo "$want" > "$venv/.pinned"
 fi
+# Kept apart from the pins above, so adding or bumping it never rebuilds moto's venv.
+if [[ ! -x "$venv/bin/aws" || "$(cat "$venv/.pinned-awscli" 2>/dev/null)" != "awscli==$AWSCLI_VERSION" ]]; then
+  say "pip install awscli==$AWSCLI_VERSION"
+  # shellcheck disable=SC2086 # together with $want, so pip keeps moto's boto3/botocore consistent with it
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $want "awscli==$AWSCLI_VERSION"
+  echo "awscli==$AWSCLI_VERSION" > "$venv/.pinned-awscli"
+fi
 
-say "ready: redis-server $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'), $(basename "$k8s_bin"), $want"
+say "ready: redis-server $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'), $(basename "$k8s_bin"), $(basename "$(dirname "$authenticator")"), $want awscli==$AWSCLI_VERSION"
 say "cache: $CACHE"

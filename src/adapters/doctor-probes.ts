@@ -2,7 +2,6 @@
 // server, asked as the bot itself (its own credentials, its own Kubernetes identity).
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { ApiException, AuthorizationV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
-import { Redis } from 'ioredis';
 import { type Env, SEAL_KEYS_FIX } from '../config/env.js';
 import type { LoadedPolicy } from '../config/load.js';
 import type { ClusterPolicy, Policy } from '../config/policy.js';
@@ -17,6 +16,7 @@ import { parseMapRoles } from './k8s/aws-auth-document.js';
 import { clusterCredentials, PolicyClusterConnections } from './k8s/cluster-connections.js';
 import { fromKubeError } from './k8s/errors.js';
 import { KubeApis, KubeRbac } from './k8s/rbac.js';
+import { connectRedis } from './redis/connection.js';
 
 export interface DoctorProbeOptions {
   env: Env;
@@ -44,7 +44,7 @@ export function doctorProbes(options: DoctorProbeOptions): DoctorProbes {
       return loaded;
     },
     slackAuthTest: () => slackAuthTest(env, options.fetch ?? fetch),
-    redis: () => redisProbe(env.REDIS_URL),
+    redis: () => redisProbe(env),
     cluster: (name) => {
       const cluster = policy().clusters[name];
       if (!cluster) throw misconfigured(`cluster ${name} is not in the policy`);
@@ -89,9 +89,10 @@ async function slackAuthTest(env: Env, fetchImpl: typeof fetch): Promise<SlackId
   };
 }
 
-async function redisProbe(url: string): Promise<{ maxmemoryPolicy: string | undefined }> {
+async function redisProbe(env: Env): Promise<{ maxmemoryPolicy: string | undefined }> {
+  const url = env.REDIS_URL;
   // No retries and a short timeout: doctor answers "unreachable" rather than hanging.
-  const redis = new Redis(url, {
+  const redis = connectRedis(env, {
     lazyConnect: true,
     connectTimeout: 3_000,
     maxRetriesPerRequest: 0,
@@ -112,7 +113,7 @@ async function redisProbe(url: string): Promise<{ maxmemoryPolicy: string | unde
     return { maxmemoryPolicy };
   } catch (error) {
     throw new AccessError('unavailable', `Redis is not reachable at ${redactUrl(url)}`, {
-      hint: 'Check REDIS_URL, that Redis runs, and that the NetworkPolicy / security group lets the bot in.',
+      hint: 'Check REDIS_URL (and REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA_FILE), that Redis runs, and that the NetworkPolicy / security group lets the bot in.',
       cause: error,
     });
   } finally {

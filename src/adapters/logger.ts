@@ -16,6 +16,8 @@ export const REDACTED_KEYS = [
   'authorization',
   'Authorization',
   'password',
+  'REDIS_PASSWORD',
+  'REDIS_URL',
   'SLACK_BOT_TOKEN',
   'SLACK_APP_TOKEN',
   'SLACK_SIGNING_SECRET',
@@ -36,6 +38,7 @@ const SECRET_PATTERNS: RegExp[] = [
   /X-Amz-Signature=[0-9a-f]+/gi,
   /X-Amz-Security-Token=[^&\s]+/gi,
   /SEAL_KEYS=\S+/g, // seal keys echoed from an environment dump
+  /(?<=rediss?:\/\/)[^@/\s]*(?=@)/g, // user:password in a Redis URL
 ];
 
 export function scrubSecrets(text: string): string {

@@ -22,7 +22,8 @@ import type { GrantStore } from '../ports/grant-store.js';
 import type { AwsIdentityResolver } from '../ports/identity.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import type { EngineOps } from '../services/deps.js';
-import { createRuntime, type Runtime } from './runtime.js';
+import { endGrant } from '../services/end-grant.js';
+import { createRuntime, type SharedRuntime } from './runtime.js';
 import { stopOnSignals } from './signals.js';
 
 /** What the bot needs from the shared runtime (bin/runtime.ts builds it for bot and worker). */
@@ -130,19 +131,16 @@ export interface RunningBotProcess extends RunningBot {
   close(): Promise<void>;
 }
 
-/** The bot role on a runtime; `main` and `npm run dev` (with health: false) both start it this way. */
+/**
+ * The bot role on a runtime; `main` and `npm run dev` (with health: false) both start it this way.
+ * It takes the shared runtime only: Redis and the queues. Every write to a cluster or IAM happens in
+ * the worker, which the bot reaches by queueing a job.
+ */
 export async function startBotProcess(
-  runtime: Runtime,
+  runtime: SharedRuntime,
   options: { health?: boolean; port?: number } = {},
 ): Promise<RunningBotProcess> {
-  const holder: { notifier?: SlackNotifier } = {};
-  // The engine's operations report through the bot's own notifier, created with the app.
-  const engine: EngineOps = {
-    endGrant: (id, reason, actor) =>
-      runtime.engine(holder.notifier as SlackNotifier).endGrant(id, reason, actor),
-    applyExtension: (id, seconds, actor, auto) =>
-      runtime.engine(holder.notifier as SlackNotifier).applyExtension(id, seconds, actor, auto),
-  };
+  const engine: EngineOps = { endGrant: (id, reason, actor) => endGrant(runtime, id, reason, actor) };
   const metrics = createMetrics({
     activeGrants: async () => (await runtime.store.listByStatus(['active'])).length,
   });
@@ -150,7 +148,6 @@ export async function startBotProcess(
     { ...runtime, engine },
     { metrics, ...(options.port === undefined ? {} : { port: options.port }) },
   );
-  holder.notifier = bot.notifier;
   const health =
     options.health === false
       ? undefined

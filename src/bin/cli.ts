@@ -15,7 +15,7 @@ import type { GrantStore } from '../ports/grant-store.js';
 import { type DoctorProbes, doctor, formatCheck } from '../services/doctor.js';
 import type { ForgedBinding } from '../services/forged.js';
 import { plan } from '../services/plan.js';
-import { renderIamPolicyJson, renderRbacYaml } from '../services/render-permissions.js';
+import { permissionRoleOf, renderIamPolicyJson, renderRbacYaml } from '../services/render-permissions.js';
 
 export const HELP = `eks-access — just-in-time namespace access on Amazon EKS, approved in Slack
 
@@ -31,9 +31,11 @@ Usage: eks-access <command> [options]
   plan <namespace> --principal ARN [--cluster C] [--level L] [--for 2h]
                                   dry run, offline: exactly what a grant would create (trust policy,
                                   identity mapping, Role, RoleBinding), without touching anything
-  rbac render [--cluster NAME] [--subject user:NAME|sa:NS/NAME|group:NAME]
-                                  the bot's least-privilege Kubernetes RBAC for the policy, as YAML
-  iam-policy render [--role ARN]  the bot's IAM policy (or a cross-account role's) for the policy, as JSON
+  rbac render [--for worker|bot] [--cluster NAME] [--subject user:NAME|sa:NS/NAME|group:NAME]
+                                  a process's least-privilege Kubernetes RBAC for the policy, as YAML
+                                  (the worker's; the bot needs none)
+  iam-policy render [--for worker|bot] [--role ARN]
+                                  a process's IAM policy (or a cross-account role's) for the policy, as JSON
   --help                          this text
 
 Configuration comes from the environment (POLICY_FILE, REDIS_URL, SLACK_BOT_TOKEN, …; see docs/operations.md).
@@ -155,9 +157,12 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
     }
     if (command === 'rbac' && sub === 'render') {
       const subject = flag(args, 'subject');
-      const rendered = renderRbacYaml(loadConfig().policy, flag(args, 'cluster'), {
-        ...(subject ? { subject: parseSubject(subject) } : {}),
-      });
+      const rendered = renderRbacYaml(
+        loadConfig().policy,
+        flag(args, 'cluster'),
+        { ...(subject ? { subject: parseSubject(subject) } : {}) },
+        permissionRoleOf(flag(args, 'for')),
+      );
       for (const warning of rendered.warnings) io.err(`warning: ${warning}\n`);
       io.out(rendered.text);
       return 0;
@@ -189,7 +194,9 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
       return 0;
     }
     if (command === 'iam-policy' && sub === 'render') {
-      io.out(renderIamPolicyJson(loadConfig().policy, flag(args, 'role')));
+      io.out(
+        renderIamPolicyJson(loadConfig().policy, flag(args, 'role'), permissionRoleOf(flag(args, 'for'))),
+      );
       return 0;
     }
 

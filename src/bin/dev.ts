@@ -54,7 +54,9 @@ async function main(): Promise<void> {
   const env = parseEnv({ ...readDotEnv(), ...process.env });
   assertSlackSettings(env);
   const stopRedis = env.REDIS_URL === 'redis://127.0.0.1:6379' ? await ensureLocalRedis() : undefined;
-  const runtime = await createRuntime(env, { role: 'bot' });
+  // One process for both roles on a laptop, so it holds the worker's clients; in a cluster the bot
+  // runs apart with the shared runtime only (bin/bot.ts).
+  const runtime = await createRuntime(env, { role: 'worker' });
   // One health server (the worker's) on METRICS_PORT; the bot's would collide with it.
   const bot = await startBotProcess(runtime, { health: false });
   const worker = await startWorker(runtime, bot.notifier);

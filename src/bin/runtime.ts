@@ -1,7 +1,9 @@
 // The shared composition of bot, worker and CLI: env and policy loaded once, one logger, Redis
-// connections, the store, audit log, locks, scheduler and cluster connections, and the engine's deps.
+// connections, the store, audit log, locks and scheduler. Only the worker and the CLI also get cluster
+// connections (the AWS and Kubernetes clients that write access) and the engine's deps: the bot's
+// runtime has none, so the Slack-facing process cannot write to a cluster or IAM even if compromised.
 // Each entry point adds only what is its own (Slack, workers, argument parsing) and calls close().
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
 import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { AwsAuthLocation } from '../adapters/k8s/aws-auth.js';
@@ -9,6 +11,7 @@ import { type ClientInstrumentation, PolicyClusterConnections } from '../adapter
 import { createLogger, type Logger } from '../adapters/logger.js';
 import { BullScheduler } from '../adapters/queue/bull-scheduler.js';
 import { RedisAuditLog } from '../adapters/redis/audit-log.js';
+import { connectRedis } from '../adapters/redis/connection.js';
 import { RedisGrantStore } from '../adapters/redis/grant-store.js';
 import { RedisLocks } from '../adapters/redis/locks.js';
 import { type Env, SEAL_KEYS_FIX } from '../config/env.js';
@@ -23,7 +26,6 @@ import type { AwsIdentityResolver } from '../ports/identity.js';
 import type { Notifier } from '../ports/notifier.js';
 import { endGrant } from '../services/end-grant.js';
 import type { EngineDeps } from '../services/engine.js';
-import { applyExtension } from '../services/extend-grant.js';
 import { type ReconcileReport, reconcile } from '../services/reconcile.js';
 
 export type RuntimeRole = 'bot' | 'worker' | 'cli';
@@ -43,7 +45,8 @@ export interface RuntimeOptions {
   instrument?: ClientInstrumentation;
 }
 
-export interface Runtime {
+/** What every role shares: Redis state and queues, no cluster or AWS write client. The bot gets this. */
+export interface SharedRuntime {
   env: Env;
   policy: Policy;
   logger: Logger;
@@ -53,18 +56,21 @@ export interface Runtime {
   audit: RedisAuditLog;
   locks: RedisLocks;
   scheduler: BullScheduler;
-  clusters: ClusterConnections;
   /** The seal keys (SEAL_KEYS): the worker seals RoleBindings with them, the bot approved decisions. */
   seal: SealKeys;
+  close(): Promise<void>;
+}
+
+/** The worker's and the CLI's runtime: the shared parts plus the clients that write access. */
+export interface Runtime extends SharedRuntime {
+  clusters: ClusterConnections;
   /** Everything the engine's services take, with this notifier. */
   engineDeps(notifier: Notifier): EngineDeps;
-  /** The engine operations the Slack flow and the CLI call. */
+  /** The engine operations the CLI calls. */
   engine(notifier: Notifier): {
     endGrant(grantId: string, reason: EndReason, actor: string): Promise<Grant>;
-    applyExtension(grantId: string, seconds: number, actor: string, auto: boolean): Promise<Grant>;
     reconcile(dryRun: boolean): Promise<ReconcileReport>;
   };
-  close(): Promise<void>;
 }
 
 /**
@@ -79,14 +85,19 @@ export function requireSealKeys(env: Pick<Env, 'SEAL_KEYS'>): SealKeys {
   return parsed.keys;
 }
 
-export async function createRuntime(env: Env, options: RuntimeOptions): Promise<Runtime> {
+export function createRuntime(env: Env, options: RuntimeOptions & { role: 'bot' }): Promise<SharedRuntime>;
+export function createRuntime(
+  env: Env,
+  options: RuntimeOptions & { role: 'worker' | 'cli' },
+): Promise<Runtime>;
+export async function createRuntime(env: Env, options: RuntimeOptions): Promise<SharedRuntime | Runtime> {
   const seal = requireSealKeys(env);
   const loaded = options.loaded ?? loadPolicyFile(resolvePolicyPath(env));
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL, name: `eks-access-${options.role}` });
   for (const warning of loaded.warnings) logger.warn({ source: loaded.source }, warning);
   const clock = options.clock ?? systemClock;
   // The CLI fails fast when Redis is down; long-running roles keep retrying.
-  const redis = new Redis(env.REDIS_URL, {
+  const redis = connectRedis(env, {
     lazyConnect: true,
     ...(options.role === 'cli' ? { maxRetriesPerRequest: 1 } : {}),
   });
@@ -96,6 +107,23 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
   const audit = new RedisAuditLog(redis, prefix);
   const locks = new RedisLocks(redis, prefix);
   const scheduler = new BullScheduler(redis, prefix, clock);
+  const shared: SharedRuntime = {
+    env,
+    policy: loaded.policy,
+    logger,
+    clock,
+    redis,
+    store,
+    audit,
+    locks,
+    scheduler,
+    seal,
+    close: async () => {
+      await scheduler.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+  if (options.role === 'bot') return shared;
   const clusters = new PolicyClusterConnections({
     policy: loaded.policy,
     env,
@@ -120,30 +148,15 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     identity,
   });
   return {
-    env,
-    policy: loaded.policy,
-    logger,
-    clock,
-    redis,
-    store,
-    audit,
-    locks,
-    scheduler,
+    ...shared,
     clusters,
-    seal,
     engineDeps,
     engine: (notifier) => {
       const deps = engineDeps(notifier);
       return {
         endGrant: (grantId, reason, actor) => endGrant(deps, grantId, reason, actor),
-        applyExtension: (grantId, seconds, actor, auto) =>
-          applyExtension(deps, grantId, seconds, actor, auto),
         reconcile: (dryRun) => reconcile(deps, { dryRun }),
       };
-    },
-    close: async () => {
-      await scheduler.close();
-      await redis.quit().catch(() => redis.disconnect());
     },
   };
 }

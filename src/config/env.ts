@@ -1,4 +1,5 @@
 // The process environment, parsed once. Nothing else in eks-access reads process.env.
+import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
 import { parseSealKeys } from '../domain/seal.js';
@@ -17,7 +18,19 @@ export const envSchema = z
     SLACK_TRANSPORT: z.enum(['socket', 'http']).default('socket'),
     /** Only for tests and air-gapped proxies: where the Slack Web API lives (must end in /api/). */
     SLACK_API_URL: optionalUrl,
-    REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+    REDIS_URL: z
+      .string()
+      .default('redis://127.0.0.1:6379')
+      .refine(
+        (url) => /^rediss?:\/\/[^\s]+$/.test(url),
+        'a URL like redis://host:6379 or rediss://host:6380 (TLS)',
+      ),
+    /** Redis ACL user (Redis 6+); with only REDIS_PASSWORD, the `default` user (requirepass). */
+    REDIS_USERNAME: z.string().min(1).optional(),
+    /** From a Secret; kept out of REDIS_URL so the URL can be shown and logged. Never logged itself. */
+    REDIS_PASSWORD: z.string().min(1, 'empty: leave REDIS_PASSWORD unset instead').optional(),
+    /** PEM CA bundle that signed Redis's certificate (rediss:// only); the system CAs when unset. */
+    REDIS_TLS_CA_FILE: z.string().min(1).optional(),
     /** BullMQ key prefix. Braces make a Redis Cluster hash tag, keeping every queue key in one slot. */
     REDIS_PREFIX: z.string().default('{eks-access}'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -49,7 +62,34 @@ export const envSchema = z
           ctx.addIssue({ code: 'custom', message: problem });
       }),
   })
-  .passthrough();
+  .passthrough()
+  .superRefine((env, ctx) => {
+    const ca = env.REDIS_TLS_CA_FILE;
+    if (!ca) return;
+    if (!env.REDIS_URL.startsWith('rediss://')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_TLS_CA_FILE'],
+        message: 'needs a TLS connection: REDIS_URL must start with rediss://',
+      });
+    }
+    if (!readable(ca)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_TLS_CA_FILE'],
+        message: `${ca} is not a readable file (mount the CA bundle there)`,
+      });
+    }
+  });
+
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type Env = z.infer<typeof envSchema>;
 

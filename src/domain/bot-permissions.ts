@@ -1,6 +1,9 @@
-// What eks-access itself may do, derived from the policy: the bot's Kubernetes RBAC per cluster and its
-// IAM policy. The bot hands out access, so its own access is the least that serves the policy — and
-// because it is rendered (never hand-written), adding a namespace or a level can never leave it stale.
+// What eks-access itself may do, derived from the policy, for each of its two processes:
+// - the worker writes access (RoleBindings, kept Roles, personal IAM roles, identity mappings): its
+//   Kubernetes RBAC per cluster and its IAM policy are the least that serves the policy;
+// - the Slack-facing bot writes nothing outside Redis: no Kubernetes RBAC at all, and an IAM policy
+//   that is empty unless the policy turns on the email lookup (then read-only IAM user listing).
+// Because both are rendered (never hand-written), adding a namespace or a level never leaves them stale.
 //
 // Why each rule exists (see also docs/operations.md):
 // - rolebindings/roles in each listed namespace: a grant is a RoleBinding, inline levels a kept Role.
@@ -13,7 +16,13 @@
 //   read-only list/watch of RoleBindings (the reconciler finds our expired bindings with an empty
 //   Redis), get of the granted ClusterRoles by name (to derive verification checks).
 import type { ClusterPolicy, Policy } from '../config/policy.js';
-import { keptRoleName, MANAGED_BY, MANAGED_BY_LABEL, personalRolePath } from './names.js';
+import {
+  keptRoleName,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  PERSONAL_ROLE_PREFIX,
+  personalRolePath,
+} from './names.js';
 
 const RBAC = 'rbac.authorization.k8s.io';
 const RBAC_V1 = `${RBAC}/v1` as const;
@@ -57,21 +66,26 @@ export interface BotRbac {
   warnings: string[];
 }
 
-/** The Kubernetes username the bot's IAM role is mapped to on EKS clusters (access entry or aws-auth). */
-export const BOT_USERNAME = 'eks-access-bot';
-/** Where the manifests deploy the bot (namespace and ServiceAccount share the name). */
+/** Which process's permissions: the Slack-facing bot (no writes) or the worker (every write). */
+export const PERMISSION_ROLES = ['bot', 'worker'] as const;
+export type PermissionRole = (typeof PERMISSION_ROLES)[number];
+
+/** The Kubernetes username the worker's IAM role is mapped to on EKS clusters (access entry or aws-auth). */
+export const WORKER_USERNAME = 'eks-access-worker';
+/** Where the manifests deploy eks-access; each process has its own ServiceAccount. */
 export const BOT_NAMESPACE = 'eks-access';
-export const BOT_SERVICE_ACCOUNT = 'eks-access';
-export const BOT_RBAC_NAME = 'eks-access-bot';
+export const BOT_SERVICE_ACCOUNT = 'eks-access-bot';
+export const WORKER_SERVICE_ACCOUNT = 'eks-access-worker';
+export const WORKER_RBAC_NAME = 'eks-access-worker';
 
 /**
- * Who the bot is on a cluster: in-cluster (kubeconfig connection) its ServiceAccount; through EKS its
- * IAM role, which an admin maps to the username `eks-access-bot` (no groups, no access policies).
+ * Who the worker is on a cluster: in-cluster (kubeconfig connection) its ServiceAccount; through EKS its
+ * IAM role, which an admin maps to the username `eks-access-worker` (no groups, no access policies).
  */
-export function defaultBotSubject(cluster: ClusterPolicy): BotSubject {
+export function defaultWorkerSubject(cluster: ClusterPolicy): BotSubject {
   return 'kubeconfig' in cluster.connection
-    ? { kind: 'ServiceAccount', name: BOT_SERVICE_ACCOUNT, namespace: BOT_NAMESPACE }
-    : { kind: 'User', name: BOT_USERNAME };
+    ? { kind: 'ServiceAccount', name: WORKER_SERVICE_ACCOUNT, namespace: BOT_NAMESPACE }
+    : { kind: 'User', name: WORKER_USERNAME };
 }
 
 export interface BotRbacOptions {
@@ -173,16 +187,19 @@ function roleAndBinding(
   ];
 }
 
-/** Renders the bot's RBAC for one cluster of the policy. Pure; throws for an unknown cluster. */
-export function renderBotRbac(policy: Policy, clusterName: string, options: BotRbacOptions = {}): BotRbac {
+/**
+ * Renders the worker's RBAC for one cluster of the policy (the bot needs none: it never talks to a
+ * cluster). Pure; throws for an unknown cluster.
+ */
+export function renderWorkerRbac(policy: Policy, clusterName: string, options: BotRbacOptions = {}): BotRbac {
   const cluster = policy.clusters[clusterName];
   if (!cluster) {
     throw new Error(
       `cluster "${clusterName}" is not in the policy; clusters: ${Object.keys(policy.clusters).join(', ')}`,
     );
   }
-  const subject = options.subject ?? defaultBotSubject(cluster);
-  const name = options.name ?? BOT_RBAC_NAME;
+  const subject = options.subject ?? defaultWorkerSubject(cluster);
+  const name = options.name ?? WORKER_RBAC_NAME;
   const objects: RbacObject[] = [];
   const warnings: string[] = [];
 
@@ -326,6 +343,7 @@ export interface IamStatement {
   Effect: 'Allow';
   Action: string[];
   Resource: string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
 }
 export interface IamPolicyDocument {
   Version: '2012-10-17';
@@ -338,12 +356,23 @@ export interface CrossAccountRole {
   policy: IamPolicyDocument;
 }
 export interface BotIamPolicies {
-  /** Attach to the bot's own role (IRSA / Pod Identity). */
+  /**
+   * The Slack-facing bot's role: only the read-only email lookup, and no statement at all (no role
+   * needed) when the policy does not enable it.
+   */
   bot: IamPolicyDocument;
-  /** One per distinct `connection.eks.assumeRoleArn`. */
+  /** Attach to the worker's own role (IRSA / Pod Identity): every IAM and EKS write. */
+  worker: IamPolicyDocument;
+  /** One per distinct `connection.eks.assumeRoleArn` (assumed by the worker). */
   crossAccount: CrossAccountRole[];
 }
 
+/**
+ * Managing personal roles. No PutRolePolicy or AttachRolePolicy: a personal role never carries
+ * permissions (trust is the whole grant), and the bot must not be able to give it any. DeleteRolePolicy
+ * and ListRolePolicies stay because IAM refuses DeleteRole while inline policies exist, and roles
+ * retired by versions before this one may still carry their deny-older-sessions policy.
+ */
 export const ROLE_ACTIONS = [
   'iam:CreateRole',
   'iam:DeleteRole',
@@ -351,18 +380,17 @@ export const ROLE_ACTIONS = [
   'iam:GetRole',
   'iam:ListRolePolicies',
   'iam:ListRoleTags',
-  'iam:PutRolePolicy',
   'iam:TagRole',
   'iam:UntagRole',
   'iam:UpdateAssumeRolePolicy',
 ];
+/** No UpdateAccessEntry (a username cannot be constrained on it: a wrong one is deleted and re-created). */
 export const ACCESS_ENTRY_ACTIONS = [
   'eks:CreateAccessEntry',
   'eks:DeleteAccessEntry',
   'eks:DescribeAccessEntry',
   'eks:ListAccessEntries',
   'eks:TagResource',
-  'eks:UpdateAccessEntry',
 ];
 
 const partitionOf = (region: string) =>
@@ -401,23 +429,61 @@ function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: 
     });
   }
   const entries = eks.filter(({ c }) => c.identityMapping === 'access-entries');
-  if (entries.length > 0) {
-    statements.push({
-      Sid: `AccessEntries${sidSuffix}`,
-      Effect: 'Allow',
-      Action: ACCESS_ENTRY_ACTIONS,
-      Resource: uniq(
-        entries.flatMap(({ name, c }) => [
-          arn(c, `cluster/${eksName(name, c)}`),
-          arn(c, `access-entry/${eksName(name, c)}/*`),
-        ]),
-      ),
-    });
+  for (const { name, c } of entries) {
+    const suffix = `${sidSuffix}${entries.length > 1 ? sidOf(name) : ''}`;
+    const cluster = eksName(name, c);
+    // Personal roles live under <iamPath><cluster>/ and are named eksa-…: the entry of any other
+    // principal (a person's own, an admin role, a node role) is out of reach.
+    const personalRoles = `arn:${partitionOf(c.region)}:iam::${c.accountId}:role${personalRolePath(policy.settings.iamPath, name)}*`;
+    // An access entry's ARN names its principal: …:access-entry/<cluster>/role/<account>/<role name>/<id>.
+    const ourEntries = arn(c, `access-entry/${cluster}/role/${c.accountId}/${PERSONAL_ROLE_PREFIX}*/*`);
+    statements.push(
+      {
+        Sid: `CreateAccessEntries${suffix}`,
+        Effect: 'Allow',
+        Action: ['eks:CreateAccessEntry'],
+        Resource: [arn(c, `cluster/${cluster}`)],
+        Condition: {
+          ArnLike: { 'eks:principalArn': personalRoles },
+          StringLike: { 'eks:username': usernamePattern(policy, c) },
+          StringEquals: { 'eks:accessEntryType': 'STANDARD' },
+          // ForAllValues holds for no groups at all; a placeholder no group is named after refuses any.
+          'ForAllValues:StringEquals': { 'eks:kubernetesGroups': [NO_GROUP] },
+        },
+      },
+      {
+        Sid: `ManageOwnAccessEntries${suffix}`,
+        Effect: 'Allow',
+        Action: ['eks:DeleteAccessEntry', 'eks:DescribeAccessEntry', 'eks:TagResource'],
+        Resource: [ourEntries],
+      },
+      {
+        Sid: `ListAccessEntries${suffix}`,
+        Effect: 'Allow',
+        Action: ['eks:ListAccessEntries'],
+        Resource: [arn(c, `cluster/${cluster}`)],
+      },
+    );
   }
   return statements;
 }
 
-/** Renders the bot's IAM policy (and one per cross-account role) from the policy. Pure. */
+/** Named in the kubernetesGroups condition so that no real group matches it. */
+const NO_GROUP = 'eks-access:no-groups';
+
+const sidOf = (name: string) =>
+  name
+    .split(/[^A-Za-z0-9]+/)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+
+/** The usernames this cluster's template can render, as an IAM wildcard: every `{…}` becomes `*`. */
+function usernamePattern(policy: Policy, cluster: ClusterPolicy): string {
+  const template = cluster.usernameTemplate ?? policy.settings.kubernetesUsername;
+  return template.replace(/\{[^}]*\}/g, '*');
+}
+
+/** Renders the bot's and the worker's IAM policies (and one per cross-account role). Pure. */
 export function renderIamPolicies(policy: Policy): BotIamPolicies {
   const names = Object.keys(policy.clusters).sort();
   const assumed = new Map<string, string[]>();
@@ -429,6 +495,7 @@ export function renderIamPolicies(policy: Policy): BotIamPolicies {
     else direct.push(name);
   }
   const statements = clusterStatements(policy, direct, '');
+  const lookup: IamStatement[] = [];
   if (assumed.size > 0) {
     statements.push({
       Sid: 'AssumeClusterRoles',
@@ -440,7 +507,7 @@ export function renderIamPolicies(policy: Policy): BotIamPolicies {
   if (policy.identities.emailTag?.enabled) {
     // Email lookup: find the IAM user whose tag matches the Slack email (ListUsers is "*"-only in IAM).
     // The users live in the bot's own account, which the policy does not name.
-    statements.push(
+    lookup.push(
       { Sid: 'EmailLookupList', Effect: 'Allow', Action: ['iam:ListUsers'], Resource: ['*'] },
       {
         Sid: 'EmailLookupTags',
@@ -455,5 +522,11 @@ export function renderIamPolicies(policy: Policy): BotIamPolicies {
     clusters,
     policy: { Version: '2012-10-17' as const, Statement: clusterStatements(policy, clusters, '') },
   }));
-  return { bot: { Version: '2012-10-17', Statement: statements }, crossAccount };
+  return {
+    bot: { Version: '2012-10-17', Statement: lookup },
+    // The worker asks the same identity source again before it writes (issue #9: the requester's
+    // principal must still be what it says), so it needs the same read-only lookup.
+    worker: { Version: '2012-10-17', Statement: [...statements, ...lookup] },
+    crossAccount,
+  };
 }

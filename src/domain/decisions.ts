@@ -10,8 +10,8 @@ import type {
 import { DNS1123_LABEL } from '../config/policy.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { type AccessError, badInput, conflict, forbidden, notFound } from './errors.js';
-import type { Grant } from './grant.js';
-import { totalGrantedSeconds } from './grant.js';
+import type { Approval, Grant } from './grant.js';
+import { committedSeconds } from './grant.js';
 import { humanTime } from './text.js';
 
 export const MAX_REASON_LENGTH = 500;
@@ -179,8 +179,29 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
     reason,
     namespacePolicy,
     levelPolicy,
-    requiredApprovals: levelPolicy.approvals ?? namespacePolicy.approvals,
+    requiredApprovals: requiredApprovalsFor(levelPolicy, namespacePolicy),
   };
+}
+
+/** How many approvers a request (and each of its extensions) at this level in this namespace needs. */
+export function requiredApprovalsFor(level: LevelPolicy, ns: NamespacePolicy): number {
+  return level.approvals ?? ns.approvals;
+}
+
+/** The one quorum rule: requests and extensions are decided when this many distinct people approved. */
+export const quorumReached = (approvals: readonly Approval[], required: number): boolean =>
+  new Set(approvals.map((a) => a.slackUserId)).size >= required;
+
+/**
+ * Approvals an extension of this grant needs: what the request needed, or more if the policy has
+ * since become stricter (never fewer: an extension is no cheaper than the access it prolongs).
+ */
+export function extensionApprovalsRequired(policy: Policy, grant: Grant): number {
+  const cluster = policy.clusters[grant.cluster];
+  const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+  const level = policy.levels[grant.level];
+  const now = level && ns ? requiredApprovalsFor(level, ns) : 1;
+  return Math.max(grant.requiredApprovals, now);
 }
 
 function requestableHint(policy: Policy): string {
@@ -229,7 +250,10 @@ export function assertMayDecide(
     );
   }
   if (grant.approvals.some((a) => a.slackUserId === who.slackUserId)) {
-    throw forbidden('You already approved this request', 'It needs another approver to reach the quorum.');
+    throw forbidden(
+      subject === 'request' ? 'You already approved this request' : 'You already approved this extension',
+      'It needs another approver to reach the quorum.',
+    );
   }
 }
 
@@ -242,15 +266,35 @@ export function assertMayDecideExtension(
   policy: Policy,
   grant: Grant,
   who: ApproverContext,
-  asked?: Grant['extensionRequest'],
+  asked?: ExtensionAsk,
 ): void {
-  if (asked && grant.extensionRequest?.at !== asked.at) throw extensionAlreadyDecided(grant, asked);
+  if (asked && !sameExtension(grant.extensionRequest, asked)) throw extensionAlreadyDecided(grant, asked);
   if (grant.status !== 'active' || !grant.extensionRequest) {
     throw conflict(`There is no extension waiting on ${grant.id}`, lastExtensionDecision(grant), {
       grantId: grant.id,
     });
   }
-  assertMayDecide(policy, { ...grant, approvals: [] }, who, 'extension');
+  assertMayDecide(policy, { ...grant, approvals: grant.extensionRequest.approvals ?? [] }, who, 'extension');
+}
+
+/** Which extension ask a click is about: its id (buttons carry it), or when it was asked (older records). */
+export interface ExtensionAsk {
+  id?: string | undefined;
+  at?: number | undefined;
+  seconds?: number | undefined;
+}
+
+/** The same ask: by id where either has one, else by when it was asked. */
+function sameExtension(current: Grant['extensionRequest'], asked: ExtensionAsk): boolean {
+  if (!current) return false;
+  if (current.id !== undefined || asked.id !== undefined) return current.id === asked.id;
+  return current.at === asked.at;
+}
+
+/** Whether a decision (denial or applied extension) answered this ask. */
+function answers(decision: { id?: string; at: number }, asked: ExtensionAsk): boolean {
+  if (asked.id !== undefined) return decision.id === asked.id;
+  return asked.at !== undefined && decision.at >= asked.at;
 }
 
 /** Whether this person may decide the extension waiting on this grant (App Home, `approvals`). */
@@ -281,36 +325,56 @@ function lastExtensionDecision(grant: Grant): string {
  * moment). Tells the one who lost what happened, naming who decided when the record shows it yet (an
  * approval is claimed first and recorded once the cluster has the new expiry).
  */
-export function extensionAlreadyDecided(
-  grant: Grant,
-  asked: NonNullable<Grant['extensionRequest']>,
-): AccessError {
-  const what = `The extension of ${formatDuration(asked.seconds)} on ${grant.id}`;
+export function extensionAlreadyDecided(grant: Grant, asked: ExtensionAsk): AccessError {
+  // A button carries the ask's id, not its amount: the amount comes from whatever decided it.
+  const what = (seconds: number | undefined) =>
+    seconds === undefined
+      ? `The extension this button was for on ${grant.id}`
+      : `The extension of ${formatDuration(seconds)} on ${grant.id}`;
   const details = { grantId: grant.id };
-  const denial = grant.extensionDenial;
-  if (denial && denial.at >= asked.at) {
+  const applying = grant.extensionsApplying?.find((e) => asked.id !== undefined && e.id === asked.id);
+  if (applying) {
     return conflict(
-      `${what} was already denied by <@${denial.by}>`,
-      `Their reason: ${denial.reason}. The access keeps its end time; nothing changed.`,
-      details,
-    );
-  }
-  const approved = grant.extensions.find((e) => !e.auto && e.at >= asked.at);
-  if (approved) {
-    return conflict(
-      `${what} was already approved by <@${approved.by}>`,
-      `The access now ends at ${humanTime(grant.expiresAt ?? 0)}; nothing else changed.`,
-      details,
-    );
-  }
-  if (grant.status === 'active' && !grant.extensionRequest) {
-    return conflict(
-      `${what} was already approved by another approver`,
+      `${what(applying.seconds)} was already approved by ${applying.auto ? 'the policy' : `<@${applying.by}>`}`,
       'The new end time is being applied; the approval message shows it in a moment.',
       details,
     );
   }
-  return conflict(`There is no extension waiting on ${grant.id}`, `It is ${grant.status}.`, details);
+  const denial = grant.extensionDenial;
+  if (denial && answers(denial, asked)) {
+    return conflict(
+      `${what(denial.seconds)} was already denied by <@${denial.by}>`,
+      `Their reason: ${denial.reason}. The access keeps its end time; nothing changed.`,
+      details,
+    );
+  }
+  const approved = grant.extensions.find((e) => !e.auto && answers(e, asked));
+  if (approved) {
+    return conflict(
+      `${what(approved.seconds)} was already approved by <@${approved.by}>`,
+      `The access now ends at ${humanTime(grant.expiresAt ?? 0)}; nothing else changed.`,
+      details,
+    );
+  }
+  const newer = grant.status === 'active' ? grant.extensionRequest : undefined;
+  if (newer) {
+    // A different ask replaced the one this approver saw: approving it blind would approve an
+    // amount they never read.
+    return conflict(
+      `${what(asked.seconds)} is no longer waiting; ${formatDuration(newer.seconds)} more is asked now`,
+      'Look at the current approval message (or `/eks-access approvals`) and decide that one.',
+      details,
+    );
+  }
+  if (asked.id === undefined && grant.status === 'active') {
+    // An ask recorded before ids: it was claimed and is being applied.
+    return conflict(
+      `${what(asked.seconds)} was already approved by another approver`,
+      'The new end time is being applied; the approval message shows it in a moment.',
+      details,
+    );
+  }
+  return conflict(`There is no extension waiting on ${grant.id}`, lastExtensionDecision(grant), details);
 }
 
 /** One extension waits at a time: a second ask would silently replace what approvers are looking at. */
@@ -391,9 +455,10 @@ export function decideExtension(policy: Policy, grant: Grant, seconds: number): 
     return { kind: 'refused', why: `An extension must be between 1s and ${level.maxDuration}.` };
   }
   const cap = parseDuration(level.extend.maxTotal ?? level.maxDuration) ?? 0;
-  const total = totalGrantedSeconds(grant) + seconds;
+  // Extensions claimed but not yet applied count: five concurrent asks must not each see the old total.
+  const total = committedSeconds(grant) + seconds;
   if (total > cap) {
-    const left = Math.max(0, cap - totalGrantedSeconds(grant));
+    const left = Math.max(0, cap - committedSeconds(grant));
     return {
       kind: 'refused',
       why: `That would make ${formatDuration(total)} in all; ${grant.level} allows ${formatDuration(cap)} (${formatDuration(left)} left). Request access again instead.`,

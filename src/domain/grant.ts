@@ -67,10 +67,38 @@ export interface Approval {
 }
 
 export interface Extension {
+  /** The ask (or automatic extension) this was; absent on records written before ids existed. */
+  id?: string;
   by: string;
   seconds: number;
   at: number;
   auto: boolean;
+}
+
+export interface ExtensionRequest {
+  /**
+   * Names this ask; approval buttons carry it, so a click approves exactly the amount its approver saw.
+   * Absent only on records written before ids existed.
+   */
+  id?: string;
+  by: string;
+  seconds: number;
+  at: number;
+  /** Approvers so far (an extension needs the same quorum as the request). */
+  approvals?: Approval[];
+}
+
+/** An extension claimed under compare-and-set, waiting for the worker to apply it. */
+export interface ClaimedExtension {
+  id: string;
+  /** Who decided: the requester for an automatic extension, else the approver who completed the quorum. */
+  by: string;
+  seconds: number;
+  at: number;
+  auto: boolean;
+  approvals?: Approval[];
+  /** The bot's seal over this claim (src/domain/seal.ts); the worker applies only a claim it verifies. */
+  seal?: string;
 }
 
 export interface Requester {
@@ -112,9 +140,15 @@ export interface Grant {
   failure?: { reason: string; at: number };
   extensions: Extension[];
   /** An extension waiting for approvers (levels whose extend mode is `approval`). */
-  extensionRequest?: { by: string; seconds: number; at: number };
+  extensionRequest?: ExtensionRequest;
+  /**
+   * Extensions decided (by the policy or a quorum) but not yet applied on the cluster: the worker's
+   * `extend` job moves each into `extensions` once the RoleBinding and trust carry the new expiry.
+   * They count against the level's cap from the moment they are claimed.
+   */
+  extensionsApplying?: ClaimedExtension[];
   /** The last extension an approver denied (shown on the approval message until another is asked). */
-  extensionDenial?: { by: string; seconds: number; reason: string; at: number };
+  extensionDenial?: { id?: string; by: string; seconds: number; reason: string; at: number };
   /** Set when a warning DM has been sent for the current expiresAt. */
   warnedForExpiry?: number;
   /**
@@ -158,6 +192,21 @@ export function endStatusFor(reason: EndReason): GrantStatus {
 export function totalGrantedSeconds(grant: Pick<Grant, 'durationSeconds' | 'extensions'>): number {
   return grant.durationSeconds + grant.extensions.reduce((sum, e) => sum + e.seconds, 0);
 }
+
+/** What counts against the level's cap: granted time plus extensions claimed but not yet applied. */
+export function committedSeconds(
+  grant: Pick<Grant, 'durationSeconds' | 'extensions' | 'extensionsApplying'>,
+): number {
+  return totalGrantedSeconds(grant) + (grant.extensionsApplying ?? []).reduce((sum, e) => sum + e.seconds, 0);
+}
+
+/** A new extension id: short, random, and never a grant id. */
+export function newExtensionId(randomBytes: (n: number) => Uint8Array): string {
+  let out = 'x';
+  for (const byte of randomBytes(6)) out += ID_ALPHABET[byte % ID_ALPHABET.length];
+  return out;
+}
+export const EXTENSION_ID = /^x[a-z2-9]{6}$/;
 
 export function secondsLeft(grant: Pick<Grant, 'expiresAt'>, now: number): number {
   return grant.expiresAt === undefined ? 0 : Math.max(0, Math.round((grant.expiresAt - now) / 1000));

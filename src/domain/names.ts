@@ -29,8 +29,6 @@ export const IAM_TAGS = {
   username: 'eks-access:username',
   expiresAt: 'eks-access:expires-at',
 } as const;
-/** Inline policy that denies sessions issued before revocation (the console's "revoke active sessions"). */
-export const REVOKE_SESSIONS_POLICY = 'eks-access-revoke-older-sessions';
 
 export const shortHash = (text: string, length = 10): string =>
   createHash('sha256').update(text).digest('hex').slice(0, length);

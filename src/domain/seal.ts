@@ -196,6 +196,38 @@ export function verifyFoundBinding(keys: SealKeys, cluster: string, b: FoundBind
   return verifyBindingSeal(keys, facts, b.seal);
 }
 
+/** An extension the bot claimed (on the grant record), for the worker to apply. */
+export interface ExtensionFacts {
+  id: string;
+  by: string;
+  seconds: number;
+  auto: boolean;
+  approvals?: readonly Approval[];
+}
+
+const extensionFields = (grantId: string, e: ExtensionFacts) => [
+  grantId,
+  e.id,
+  e.by,
+  e.seconds,
+  e.auto,
+  (e.approvals ?? []).map(approvalFields),
+];
+
+/** Sealed by the bot when it claims an extension; checked by the worker before it moves the expiry. */
+export function sealExtension(keys: SealKeys, grantId: string, facts: ExtensionFacts): string {
+  return seal(keys, 'extension', extensionFields(grantId, facts));
+}
+
+export function verifyExtensionSeal(
+  keys: SealKeys,
+  grantId: string,
+  facts: ExtensionFacts,
+  sealText: string | undefined,
+): SealVerdict {
+  return verify(keys, 'extension', extensionFields(grantId, facts), sealText);
+}
+
 /** What an approval decided: the grant's identity, scope and who approved it (and through which group). */
 export type DecisionFacts = Pick<
   Grant,

@@ -14,6 +14,9 @@ export type GrantEvent =
   | { kind: 'extended'; by: string; seconds: number }
   | { kind: 'extension-requested'; by: string; seconds: number }
   | { kind: 'extension-denied'; by: string; seconds: number; reason: string }
+  | { kind: 'extension-approval-progress'; by: string; approvals: number; required: number }
+  /** A claimed extension that could not be applied: the expiry did not move. */
+  | { kind: 'extension-failed'; seconds: number; reason: string }
   | { kind: 'expiring-soon' }
   | { kind: 'ended' }
   | { kind: 'failed'; reason: string };

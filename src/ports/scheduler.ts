@@ -4,6 +4,11 @@ export interface Scheduler {
   /** Queue the grant for activation now. Idempotent per grant id. */
   enqueueActivation(grantId: string): Promise<void>;
   /**
+   * Queue a claimed extension (`Grant.extensionsApplying`) for the worker to apply now. Idempotent per
+   * grant id and extension id: queueing it again while it waits or runs adds nothing.
+   */
+  enqueueExtension(grantId: string, extensionId: string): Promise<void>;
+  /**
    * Revoke at `at` (epoch ms; now when omitted). Replaces an earlier schedule for the same grant,
    * which is how extensions move the expiry.
    */

@@ -12,11 +12,13 @@ import type { AwsIdentityResolver } from '../ports/identity.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { Scheduler } from '../ports/scheduler.js';
 
+/**
+ * The engine operations the Slack flow may call. Only Redis writes and queued jobs: the Slack-facing
+ * process holds no cluster or IAM write client, so everything that touches a cluster runs in the worker.
+ */
 export interface EngineOps {
   /** active/approved → revoking + a revoke job (the engine's endGrant). */
   endGrant(grantId: string, reason: EndReason, actor: string): Promise<Grant>;
-  /** Moves the expiry of an active grant (the engine's applyExtension). */
-  applyExtension(grantId: string, seconds: number, actor: string, auto: boolean): Promise<Grant>;
 }
 
 export interface FlowDeps {

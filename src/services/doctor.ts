@@ -3,7 +3,7 @@
 // what a failure means; src/adapters/doctor-probes.ts talks to the real services.
 import type { LoadedPolicy } from '../config/load.js';
 import type { Policy } from '../config/policy.js';
-import { type BotPermissionCheck, botPermissionChecks, renderBotRbac } from '../domain/bot-permissions.js';
+import { type BotPermissionCheck, botPermissionChecks, renderWorkerRbac } from '../domain/bot-permissions.js';
 import { toAccessError } from '../domain/errors.js';
 
 export interface CheckResult {
@@ -186,7 +186,7 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
     record(reachable);
     if (!reachable.ok) continue; // Permission and aws-auth checks would only repeat the same failure.
 
-    const checks = botPermissionChecks(renderBotRbac(policy, name));
+    const checks = botPermissionChecks(renderWorkerRbac(policy, name));
     record(
       await attempt(
         `${prefix} bot permissions`,

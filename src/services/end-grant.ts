@@ -4,8 +4,11 @@ import { conflict } from '../domain/errors.js';
 import { type EndReason, type Grant, transition } from '../domain/grant.js';
 import { audit, type EngineDeps, requireGrant, updateGrant } from './engine.js';
 
+/** Needs Redis and the queue only, so the Slack-facing bot (which holds no cluster client) can call it. */
+export type EndGrantDeps = Pick<EngineDeps, 'store' | 'scheduler' | 'audit' | 'clock'>;
+
 export async function endGrant(
-  deps: EngineDeps,
+  deps: EndGrantDeps,
   grantId: string,
   reason: EndReason,
   actor: string,

@@ -77,7 +77,7 @@ export const notifySafely = async (
 };
 
 export async function audit(
-  deps: EngineDeps,
+  deps: Pick<EngineDeps, 'audit' | 'clock'>,
   grant: Grant,
   action: string,
   actor: string,

@@ -1,11 +1,16 @@
-// Extending an active grant moves its expiry and everything that depends on it: the RoleBinding's
-// expires-at annotation, the trust policy's time condition, the revoke job and the warning.
+// The worker's `extend` job: applies one claimed extension (Grant.extensionsApplying, written by the
+// Slack flow under compare-and-set with the cap checked there) to the cluster, then records it. The
+// expiry moves everywhere that depends on it: the RoleBinding's expires-at annotation, the trust
+// policy's time condition, the revoke job and the warning. Nothing here decides whether an extension
+// is allowed; it only carries out a claim an approval (or the level's auto rule) made, once it has
+// checked the claim is one (the bot's seal on the claim and on the grant's approval, the level's extend
+// policy as it is now) and starts from the expiry the worker sealed on the cluster, never from a number
+// in Redis alone.
 import { isoTime } from '../domain/clock.js';
-import { decideExtension } from '../domain/decisions.js';
-import { badInput, conflict, forbidden } from '../domain/errors.js';
-import { type Grant, transition } from '../domain/grant.js';
+import { type AccessError, toAccessError } from '../domain/errors.js';
+import { type ClaimedExtension, type Grant, transition } from '../domain/grant.js';
 import { planGrant } from '../domain/plan.js';
-import { verifyDecisionSeal } from '../domain/seal.js';
+import { verifyDecisionSeal, verifyExtensionSeal } from '../domain/seal.js';
 import type { ClusterBackends } from '../ports/cluster.js';
 import { scheduleExpiry } from './activate.js';
 import {
@@ -21,83 +26,109 @@ import {
 } from './engine.js';
 import { traceOf } from './revoke.js';
 
-export async function applyExtension(
-  deps: EngineDeps,
-  grantId: string,
-  seconds: number,
-  actor: string,
-  auto: boolean,
-): Promise<Grant> {
-  if (!Number.isInteger(seconds) || seconds <= 0)
-    throw badInput(`An extension of ${seconds}s is not possible`);
-  const grant = await requireGrant(deps, grantId);
-  assertExtendable(grant, deps.clock.now());
-  const backends = await deps.clusters.forCluster(grant.cluster);
-  // A prolonging write re-checks like an activation: the grant is one approvers decided, the policy
-  // still allows this extension, and the base is the expiry the worker sealed on the cluster (not a
-  // number in Redis, which anyone with Redis write could raise).
-  const base = await sealedExpiry(deps, backends, grant, seconds, auto);
-  const expiresAt = base + seconds * 1000;
-  // Cluster first: if we stopped between the two, a later expiry on the cluster than in Redis only
-  // delays the reconciler's clean-up; the reverse would let the reconciler end a grant too early.
-  const person = traceOf(grant, deps);
-  await writeExpiry(deps, backends, grant, person, expiresAt);
+export const extensionLockKey = (grantId: string) => `extend:${grantId}`;
 
-  const extended = await updateGrant(deps, grantId, (current) => {
-    assertExtendable(current, deps.clock.now());
-    // The pending request (if any) is answered and the warning is due again for the new expiry.
-    const { extensionRequest: _answered, warnedForExpiry: _warned, ...rest } = current;
-    return transition(rest, 'active', {
-      expiresAt: (current.expiresAt as number) + seconds * 1000,
-      extensions: [...current.extensions, { by: actor, seconds, at: deps.clock.now(), auto }],
-    });
-  });
-  // Two extensions racing: the second landed on a later base; make the cluster agree with Redis, but
-  // never beyond what the extensions recorded since we read the grant add to the sealed base.
-  const racing = extended.extensions.slice(grant.extensions.length).reduce((sum, e) => sum + e.seconds, 0);
-  const agreed = Math.min(extended.expiresAt as number, base + racing * 1000);
-  if (agreed !== expiresAt) await writeExpiry(deps, backends, extended, person, agreed);
-  await scheduleExpiry(deps, extended);
-  await audit(deps, extended, 'extended', actor, {
-    seconds,
-    auto,
-    expiresAt: isoTime(extended.expiresAt ?? 0),
-  });
-  await notifySafely(deps, extended, { kind: 'extended', by: actor, seconds });
-  return extended;
+/**
+ * Applies the claimed extension `extensionId` of `grantId`. Idempotent: a claim already applied (or
+ * dropped) is a no-op. A grant no longer active drops the claim and reports it. Transient errors are
+ * thrown for the queue to retry; `failExtension` reports the rest.
+ */
+export async function applyExtension(deps: EngineDeps, grantId: string, extensionId: string): Promise<Grant> {
+  // One extension of a grant at a time: each computes its expiry from the one recorded before it.
+  return deps.locks.withLock(
+    extensionLockKey(grantId),
+    async () => {
+      const grant = await requireGrant(deps, grantId);
+      const claim = claimOf(grant, extensionId);
+      if (!claim) return grant;
+      const now = deps.clock.now();
+      if (grant.status !== 'active' || grant.expiresAt === undefined || grant.expiresAt <= now) {
+        return dropClaim(deps, grantId, extensionId, `the access is ${grant.status}, no longer active`);
+      }
+      const backends = await deps.clusters.forCluster(grant.cluster);
+      const person = traceOf(grant, deps);
+      const refused = await refusal(deps, grant, claim);
+      if (refused) return dropClaim(deps, grantId, extensionId, refused);
+      const sealed = await sealedExpiry(deps, backends, grant);
+      if (sealed === undefined) {
+        return dropClaim(deps, grantId, extensionId, `the access of ${grant.id} is no longer on ${grant.cluster}`);
+      }
+      // Redis could say later than the cluster (written by something else): the lower one counts.
+      const base = Math.min(grant.expiresAt, sealed);
+      const expiresAt = base + claim.seconds * 1000;
+      // Cluster first: if we stopped between the two, a later expiry on the cluster than in Redis only
+      // delays the reconciler's clean-up; the reverse would let the reconciler end a grant too early.
+      await writeExpiry(deps, backends, grant, person, expiresAt);
+
+      let recorded = false;
+      const extended = await updateGrant(deps, grantId, (current) => {
+        const still = claimOf(current, extensionId);
+        if (!still || current.status !== 'active' || current.expiresAt === undefined) {
+          recorded = false;
+          return undefined;
+        }
+        recorded = true;
+        // The pending request (if any) is answered and the warning is due again for the new expiry.
+        const { warnedForExpiry: _warned, ...rest } = current;
+        return transition(rest, 'active', {
+          expiresAt: current.expiresAt + still.seconds * 1000,
+          extensions: [
+            ...current.extensions,
+            { id: still.id, by: still.by, seconds: still.seconds, at: now, auto: still.auto },
+          ],
+          extensionsApplying: withoutClaim(current, extensionId),
+        });
+      });
+      if (!recorded) {
+        // Ended (or revoked) while we wrote: the revocation removes what we wrote; say so.
+        return claimOf(extended, extensionId)
+          ? dropClaim(deps, grantId, extensionId, `the access is ${extended.status}, no longer active`)
+          : extended;
+      }
+      // Something else moved the expiry meanwhile (an older version's extension): make the cluster agree,
+      // but never beyond what this claim adds to the sealed base.
+      const agreed = Math.min(extended.expiresAt as number, expiresAt);
+      if (agreed !== expiresAt) await writeExpiry(deps, backends, extended, person, agreed);
+      await scheduleExpiry(deps, extended);
+      await audit(deps, extended, 'extended', claim.by, {
+        extension: extensionId,
+        seconds: claim.seconds,
+        auto: claim.auto,
+        expiresAt: isoTime(extended.expiresAt ?? 0),
+      });
+      await notifySafely(deps, extended, { kind: 'extended', by: claim.by, seconds: claim.seconds });
+      return extended;
+    },
+    { leaseMs: 120_000, waitMs: 300_000 },
+  );
 }
 
-/** The grant's own sealed RoleBinding's expiry, once the decision seal and the policy say yes. */
+/** Why this claim must not be applied, or undefined when it may. */
+async function refusal(deps: EngineDeps, grant: Grant, claim: ClaimedExtension): Promise<string | undefined> {
+  if (verifyDecisionSeal(deps.seal, grant, grant.decisionSeal) !== 'valid') {
+    await audit(deps, grant, 'forged-grant', 'system', { during: 'extension', extension: claim.id });
+    return `${grant.id} was not approved through eks-access`;
+  }
+  if (verifyExtensionSeal(deps.seal, grant.id, claim, claim.seal) !== 'valid') {
+    await audit(deps, grant, 'forged-extension', 'system', { extension: claim.id });
+    return 'the extension was not decided through eks-access';
+  }
+  const level = deps.policy.levels[grant.level];
+  if (!level || level.extend.mode === 'never') return `${grant.level} grants can no longer be extended`;
+  if (claim.auto && level.extend.mode !== 'auto') return `an extension of ${grant.level} now needs an approver`;
+  return undefined;
+}
+
+/** The expiry of the grant's own sealed RoleBinding; undefined when there is none. */
 async function sealedExpiry(
   deps: EngineDeps,
   backends: ClusterBackends,
   grant: Grant,
-  seconds: number,
-  auto: boolean,
-): Promise<number> {
-  if (verifyDecisionSeal(deps.seal, grant, grant.decisionSeal) !== 'valid') {
-    await audit(deps, grant, 'forged-grant', 'system', { during: 'extension' });
-    throw forbidden(`Request ${grant.id} was not approved through eks-access; it cannot be extended`);
-  }
-  const decision = decideExtension(deps.policy, grant, seconds);
-  if (decision.kind === 'refused') throw badInput('That extension is not possible', decision.why);
-  if (auto && decision.kind !== 'auto') {
-    throw forbidden(
-      `An extension of ${grant.level} needs an approver`,
-      'Ask with `extend`; an approver decides.',
-    );
-  }
+): Promise<number | undefined> {
   const mine = (await liveSealedBindings(deps, backends, traceOf(grant, deps))).find(
     (b) => b.grantId === grant.id && b.namespace === grant.namespace,
   );
-  if (!mine) {
-    throw conflict(
-      `The access of ${grant.id} is no longer on ${grant.cluster}`,
-      'It is being removed; request access again.',
-      { grantId: grant.id },
-    );
-  }
-  return mine.expiresAt;
+  return mine?.expiresAt;
 }
 
 async function writeExpiry(
@@ -112,15 +143,50 @@ async function writeExpiry(
   await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));
 }
 
-function assertExtendable(grant: Grant, now: number): void {
-  if (grant.status !== 'active' || grant.expiresAt === undefined) {
-    throw conflict(`Request ${grant.id} is ${grant.status}; only active access can be extended`, undefined, {
-      grantId: grant.id,
-    });
-  }
-  if (grant.expiresAt <= now) {
-    throw conflict(`Request ${grant.id} has already expired`, 'Request access again instead.', {
-      grantId: grant.id,
-    });
-  }
+/**
+ * The job gave up (a permanent error, or retries exhausted): the claim is dropped so it no longer
+ * counts against the cap, and the requester and the audit stream are told. The expiry in Redis did not
+ * move, so the revocation at that time removes whatever the cluster may already carry.
+ */
+export async function failExtension(
+  deps: EngineDeps,
+  grantId: string,
+  extensionId: string,
+  error: unknown,
+): Promise<Grant> {
+  const reason: AccessError = toAccessError(error);
+  return dropClaim(deps, grantId, extensionId, reason.message);
 }
+
+async function dropClaim(
+  deps: EngineDeps,
+  grantId: string,
+  extensionId: string,
+  why: string,
+): Promise<Grant> {
+  let dropped: ClaimedExtension | undefined;
+  const after = await updateGrant(deps, grantId, (current) => {
+    dropped = claimOf(current, extensionId);
+    if (!dropped) return undefined;
+    // Not a state change: the status stays, the version moves for compare-and-set.
+    return {
+      ...current,
+      extensionsApplying: withoutClaim(current, extensionId),
+      version: current.version + 1,
+    };
+  });
+  if (!dropped) return after;
+  await audit(deps, after, 'extension-failed', 'system', {
+    extension: extensionId,
+    seconds: dropped.seconds,
+    decidedBy: dropped.by,
+    reason: why,
+  });
+  await notifySafely(deps, after, { kind: 'extension-failed', seconds: dropped.seconds, reason: why });
+  return after;
+}
+
+const claimOf = (grant: Grant, id: string) => grant.extensionsApplying?.find((e) => e.id === id);
+
+const withoutClaim = (grant: Grant, id: string): ClaimedExtension[] =>
+  (grant.extensionsApplying ?? []).filter((e) => e.id !== id);

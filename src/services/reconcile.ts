@@ -35,6 +35,8 @@ export interface ReconcileReport {
   grantsEnded: string[];
   requestsLapsed: string[];
   activationsRequeued: string[];
+  /** Claimed extensions with no result after IN_FLIGHT_MS (a lost job): queued again, as `<grant>/<id>`. */
+  extensionsRequeued: string[];
   /** Our RoleBindings removed from cluster state alone (expired, or their grant is over). */
   bindingsRemoved: { cluster: string; namespace: string; grantId: string; why: string }[];
   /** People whose shared identity (role, trust, mapping) nothing needed any more. */
@@ -54,6 +56,7 @@ export const emptyReconcileReport = (dryRun: boolean, at: number): ReconcileRepo
   grantsEnded: [],
   requestsLapsed: [],
   activationsRequeued: [],
+  extensionsRequeued: [],
   bindingsRemoved: [],
   identitiesRemoved: [],
   mappingsRemoved: [],
@@ -99,6 +102,13 @@ async function sweepStore(deps: EngineDeps, report: ReconcileReport): Promise<vo
       } else if (grant.status === 'approved' && (grant.decidedAt ?? grant.createdAt) + IN_FLIGHT_MS < now) {
         report.activationsRequeued.push(grant.id);
         if (!report.dryRun) await deps.scheduler.enqueueActivation(grant.id);
+      }
+      // An extension claimed in Slack whose job never ran (Redis failed between claim and enqueue):
+      // the job applies it, or drops and reports it when the grant is no longer active.
+      for (const claim of grant.extensionsApplying ?? []) {
+        if (claim.at + IN_FLIGHT_MS >= now) continue;
+        report.extensionsRequeued.push(`${grant.id}/${claim.id}`);
+        if (!report.dryRun) await deps.scheduler.enqueueExtension(grant.id, claim.id);
       }
     });
   }

@@ -1,18 +1,39 @@
-// `eks-access rbac render` and `eks-access iam-policy render`: the bot's own permissions as files an
-// admin applies (YAML for kubectl, JSON for `aws iam put-role-policy`). The shipped manifests are this
-// output for policy.example.yaml; a unit test fails when they drift.
+// `eks-access rbac render` and `eks-access iam-policy render`: the permissions of each eks-access process
+// (`--for bot|worker`) as files an admin applies (YAML for kubectl, JSON for `aws iam put-role-policy`).
+// The shipped manifests are this output for policy.example.yaml; a unit test fails when they drift.
 import { stringify } from 'yaml';
 import type { Policy } from '../config/policy.js';
-import { type BotRbacOptions, renderBotRbac, renderIamPolicies } from '../domain/bot-permissions.js';
-import { notFound } from '../domain/errors.js';
+import {
+  type BotRbacOptions,
+  PERMISSION_ROLES,
+  type PermissionRole,
+  renderIamPolicies,
+  renderWorkerRbac,
+} from '../domain/bot-permissions.js';
+import { badInput, notFound } from '../domain/errors.js';
 
 export interface RenderedText {
   text: string;
   warnings: string[];
 }
 
-/** Multi-document YAML of the bot's RBAC for one cluster (or every cluster in the policy). */
-export function renderRbacYaml(policy: Policy, cluster?: string, options: BotRbacOptions = {}): RenderedText {
+/** `--for`: which process; the worker when omitted (it is the one that needs cluster rights). */
+export function permissionRoleOf(value: string | undefined): PermissionRole {
+  if (value === undefined) return 'worker';
+  if ((PERMISSION_ROLES as readonly string[]).includes(value)) return value as PermissionRole;
+  throw badInput(`--for ${value} is not a process`, `Use --for ${PERMISSION_ROLES.join(' or --for ')}.`);
+}
+
+/**
+ * Multi-document YAML of one process's RBAC for one cluster (or every cluster in the policy). The bot
+ * gets none: it holds no Kubernetes credentials (its ServiceAccount mounts no token).
+ */
+export function renderRbacYaml(
+  policy: Policy,
+  cluster?: string,
+  options: BotRbacOptions = {},
+  role: PermissionRole = 'worker',
+): RenderedText {
   const names = cluster ? [cluster] : Object.keys(policy.clusters).sort();
   if (cluster && !policy.clusters[cluster]) {
     throw notFound(
@@ -20,13 +41,21 @@ export function renderRbacYaml(policy: Policy, cluster?: string, options: BotRba
       `clusters: ${Object.keys(policy.clusters).join(', ')}`,
     );
   }
+  if (role === 'bot') {
+    return {
+      text:
+        '# eks-access bot: no Kubernetes RBAC on any cluster — rendered by `eks-access rbac render --for bot`.\n' +
+        "# The Slack-facing bot never talks to a cluster; every write is the worker's (`--for worker`).\n",
+      warnings: [],
+    };
+  }
   const docs: string[] = [];
   const warnings: string[] = [];
   for (const name of names) {
-    const rendered = renderBotRbac(policy, name, options);
+    const rendered = renderWorkerRbac(policy, name, options);
     warnings.push(...rendered.warnings);
     docs.push(
-      `# eks-access bot RBAC for cluster ${name} — rendered by \`eks-access rbac render --cluster ${name}\`; do not edit.\n` +
+      `# eks-access worker RBAC for cluster ${name} — rendered by \`eks-access rbac render --for worker --cluster ${name}\`; do not edit.\n` +
         rendered.objects
           .map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false }))
           .join('---\n'),
@@ -35,16 +64,24 @@ export function renderRbacYaml(policy: Policy, cluster?: string, options: BotRba
   return { text: docs.join('---\n'), warnings };
 }
 
-/** The bot role's IAM policy, or (with `roleArn`) the policy for one cross-account role, as JSON. */
-export function renderIamPolicyJson(policy: Policy, roleArn?: string): string {
+/**
+ * One process's IAM policy as JSON, or (with `roleArn`) the policy of one cross-account role the worker
+ * assumes.
+ */
+export function renderIamPolicyJson(
+  policy: Policy,
+  roleArn?: string,
+  role: PermissionRole = 'worker',
+): string {
   const rendered = renderIamPolicies(policy);
-  if (!roleArn) return `${JSON.stringify(rendered.bot, null, 2)}\n`;
-  const role = rendered.crossAccount.find((r) => r.roleArn === roleArn);
-  if (!role) {
+  if (!roleArn) return `${JSON.stringify(rendered[role], null, 2)}\n`;
+  if (role === 'bot') throw badInput('--role is for the worker', 'The bot assumes no cross-account role.');
+  const found = rendered.crossAccount.find((r) => r.roleArn === roleArn);
+  if (!found) {
     throw notFound(
       `no cluster in the policy assumes ${roleArn}`,
       `cross-account roles: ${rendered.crossAccount.map((r) => r.roleArn).join(', ') || '(none)'}`,
     );
   }
-  return `${JSON.stringify(role.policy, null, 2)}\n`;
+  return `${JSON.stringify(found.policy, null, 2)}\n`;
 }

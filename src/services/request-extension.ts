@@ -1,15 +1,27 @@
 // Use case: more time on an active grant. The level's extend policy decides (decideExtension): granted
-// at once up to a cap, or waiting for an approver, who approves or denies it with the same rules as a
-// request. One extension waits at a time; one still waiting when the grant ends dies with it.
-import { assertMayDecideExtension, assertNoExtensionWaiting, decideExtension } from '../domain/decisions.js';
+// at once up to a cap, or waiting for approvers, who approve or deny it with the same rules and the
+// same quorum as a request. One extension waits at a time; one still waiting when the grant ends dies
+// with it. This process only decides: a decided extension is claimed under compare-and-set (the cap
+// is checked inside it) and queued; the worker moves the expiry on the cluster (extend-grant.ts).
+import {
+  assertMayDecideExtension,
+  assertNoExtensionWaiting,
+  decideExtension,
+  type ExtensionAsk,
+  extensionApprovalsRequired,
+  quorumReached,
+} from '../domain/decisions.js';
 import { parseDuration } from '../domain/duration.js';
 import { badInput, conflict, forbidden } from '../domain/errors.js';
-import type { Grant } from '../domain/grant.js';
-import { transition } from '../domain/grant.js';
+import type { ClaimedExtension, Grant } from '../domain/grant.js';
+import { newExtensionId, transition } from '../domain/grant.js';
 import { approverGroupsOf } from './decide.js';
 import { type FlowDeps, mustGet, updateGrant } from './deps.js';
+import { sealExtension } from '../domain/seal.js';
 
-export type ExtensionOutcome = { kind: 'extended'; grant: Grant } | { kind: 'waiting'; grant: Grant };
+export type ExtensionOutcome =
+  /** Decided (by the policy): claimed and queued for the worker, which DMs once it is in place. */
+  { kind: 'applying'; grant: Grant; extension: ClaimedExtension } | { kind: 'waiting'; grant: Grant };
 
 export async function requestExtension(
   deps: FlowDeps,
@@ -32,43 +44,143 @@ export async function requestExtension(
       `Write it like 30m or 1h; at most ${level?.maxDuration ?? '?'} at a time.`,
     );
   }
-  const decision = decideExtension(deps.policy, grant, seconds);
-  if (decision.kind === 'refused') throw badInput('That extension is not possible', decision.why);
-  if (decision.kind === 'auto') {
-    return { kind: 'extended', grant: await deps.engine.applyExtension(grantId, seconds, who, true) };
-  }
   const now = deps.clock.now();
+  const id = newExtensionId(deps.randomBytes);
+  let auto = false;
+  // The cap is checked on the record being replaced, so concurrent asks each see the others' claims.
   const after = await updateGrant(deps, grantId, (current) => {
-    if (current.status !== 'active') throw conflict(`Request ${grantId} is ${current.status}, not active`);
+    assertActive(current, now);
     assertNoExtensionWaiting(current);
+    const decision = decideExtension(deps.policy, current, seconds);
+    if (decision.kind === 'refused') throw badInput('That extension is not possible', decision.why);
+    auto = decision.kind === 'auto';
+    if (auto) {
+      const facts = { id, by: who, seconds, auto: true };
+      const claimed: ClaimedExtension = { ...facts, at: now, seal: sealExtension(deps.seal, grantId, facts) };
+      return transition(current, 'active', {
+        extensionsApplying: [...(current.extensionsApplying ?? []), claimed],
+      });
+    }
     const { extensionDenial: _earlier, ...rest } = current;
-    return transition(rest as Grant, 'active', { extensionRequest: { by: who, seconds, at: now } });
+    return transition(rest as Grant, 'active', {
+      extensionRequest: { id, by: who, seconds, at: now, approvals: [] },
+    });
   });
+  if (auto) {
+    await deps.audit.append({
+      action: 'extension-claimed',
+      actor: who,
+      grantId,
+      at: now,
+      details: { extension: id, seconds, auto: true, cluster: after.cluster, namespace: after.namespace },
+    });
+    await deps.scheduler.enqueueExtension(grantId, id);
+    return { kind: 'applying', grant: after, extension: claimedIn(after, id) };
+  }
   await deps.audit.append({
     action: 'extension-requested',
     actor: who,
     grantId,
     at: now,
-    details: { seconds, cluster: after.cluster, namespace: after.namespace },
+    details: { extension: id, seconds, cluster: after.cluster, namespace: after.namespace },
   });
   await deps.notifier.grantChanged(after, { kind: 'extension-requested', by: who, seconds });
   return { kind: 'waiting', grant: after };
 }
 
-/** An approver approves a waiting extension; the compare-and-set makes concurrent clicks apply it once. */
-export async function approveExtension(deps: FlowDeps, grantId: string, clicker: string): Promise<Grant> {
+function assertActive(grant: Grant, now: number): void {
+  if (grant.status !== 'active') throw conflict(`Request ${grant.id} is ${grant.status}, not active`);
+  if ((grant.expiresAt ?? 0) <= now) {
+    throw conflict(`Request ${grant.id} has already expired`, 'Request access again instead.', {
+      grantId: grant.id,
+    });
+  }
+}
+
+const claimedIn = (grant: Grant, id: string): ClaimedExtension =>
+  grant.extensionsApplying?.find((e) => e.id === id) as ClaimedExtension;
+
+export type ApproveExtensionResult =
+  /** Quorum reached: claimed and queued for the worker. */
+  | { kind: 'applying'; grant: Grant; extension: ClaimedExtension }
+  /** Recorded; more approvers needed. */
+  | { kind: 'progress'; grant: Grant; approvals: number; required: number };
+
+/**
+ * An approver approves the extension their button showed (`asked`: its id). The compare-and-set makes
+ * concurrent clicks count once, refuses an ask that is no longer the one waiting, and re-checks the
+ * cap; the click that completes the quorum claims the extension and queues it for the worker.
+ */
+export async function approveExtension(
+  deps: FlowDeps,
+  grantId: string,
+  clicker: string,
+  asked: ExtensionAsk,
+): Promise<ApproveExtensionResult> {
   const first = await mustGet(deps.store, grantId);
   const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, first, clicker);
-  const asked = first.extensionRequest;
-  let seconds = 0;
-  // The claim: clearing the request under compare-and-set is what a concurrent Deny loses to.
-  await updateGrant(deps, grantId, (current) => {
+  const now = deps.clock.now();
+  const freshId = newExtensionId(deps.randomBytes);
+  let required = 1;
+  let claimedId: string | undefined;
+  const after = await updateGrant(deps, grantId, (current) => {
     assertMayDecideExtension(deps.policy, current, { slackUserId: clicker, memberOfGroups }, asked);
-    seconds = current.extensionRequest?.seconds ?? 0;
-    const { extensionRequest: _, ...rest } = current;
-    return { ...transition(rest as Grant, 'active') };
+    assertActive(current, now);
+    const waiting = current.extensionRequest as NonNullable<Grant['extensionRequest']>;
+    const decision = decideExtension(deps.policy, current, waiting.seconds);
+    if (decision.kind === 'refused') throw badInput('That extension is no longer possible', decision.why);
+    const approvals = [
+      ...(waiting.approvals ?? []),
+      { slackUserId: clicker, at: now, ...(memberOfGroups.length > 0 ? { viaGroups: memberOfGroups } : {}) },
+    ];
+    required = extensionApprovalsRequired(deps.policy, current);
+    if (!quorumReached(approvals, required)) {
+      claimedId = undefined;
+      return transition(current, 'active', { extensionRequest: { ...waiting, approvals } });
+    }
+    // The claim: clearing the request under compare-and-set is what a concurrent Deny loses to.
+    claimedId = waiting.id ?? freshId;
+    const facts = { id: claimedId, by: clicker, seconds: waiting.seconds, auto: false, approvals };
+    const claimed: ClaimedExtension = { ...facts, at: now, seal: sealExtension(deps.seal, grantId, facts) };
+    const { extensionRequest: _claimed, ...rest } = current;
+    return transition(rest as Grant, 'active', {
+      extensionsApplying: [...(current.extensionsApplying ?? []), claimed],
+    });
   });
-  return deps.engine.applyExtension(grantId, seconds, clicker, false);
+  if (claimedId === undefined) {
+    const approvals = after.extensionRequest?.approvals?.length ?? 0;
+    await deps.audit.append({
+      action: 'extension-approval-progress',
+      actor: clicker,
+      grantId,
+      at: now,
+      details: { approvals, required, cluster: after.cluster, namespace: after.namespace },
+    });
+    await deps.notifier.grantChanged(after, {
+      kind: 'extension-approval-progress',
+      by: clicker,
+      approvals,
+      required,
+    });
+    return { kind: 'progress', grant: after, approvals, required };
+  }
+  const extension = claimedIn(after, claimedId);
+  await deps.audit.append({
+    action: 'extension-claimed',
+    actor: clicker,
+    grantId,
+    at: now,
+    details: {
+      extension: claimedId,
+      seconds: extension.seconds,
+      auto: false,
+      approvers: (extension.approvals ?? []).map((a) => a.slackUserId).join(','),
+      cluster: after.cluster,
+      namespace: after.namespace,
+    },
+  });
+  await deps.scheduler.enqueueExtension(grantId, claimedId);
+  return { kind: 'applying', grant: after, extension };
 }
 
 /**
@@ -79,10 +191,12 @@ export async function checkMayDecideExtension(
   deps: FlowDeps,
   grantId: string,
   clicker: string,
+  /** The ask the button showed; a newer one refuses the click. */
+  asked?: ExtensionAsk,
 ): Promise<ExtensionAsked> {
   const grant = await mustGet(deps.store, grantId);
   const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, grant, clicker);
-  assertMayDecideExtension(deps.policy, grant, { slackUserId: clicker, memberOfGroups });
+  assertMayDecideExtension(deps.policy, grant, { slackUserId: clicker, memberOfGroups }, asked);
   return grant.extensionRequest as ExtensionAsked;
 }
 
@@ -99,7 +213,7 @@ export async function denyExtension(
   clicker: string,
   reason: string,
   /** The extension shown when Deny was clicked; if another decision beat this one, its loser is told. */
-  askedAtClick?: ExtensionAsked,
+  askedAtClick?: ExtensionAsk,
 ): Promise<Grant> {
   const first = await mustGet(deps.store, grantId);
   const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, first, clicker);
@@ -109,9 +223,10 @@ export async function denyExtension(
   const after = await updateGrant(deps, grantId, (current) => {
     assertMayDecideExtension(deps.policy, current, { slackUserId: clicker, memberOfGroups }, asked);
     seconds = current.extensionRequest?.seconds ?? 0;
+    const id = current.extensionRequest?.id;
     const { extensionRequest: _, ...rest } = current;
     return transition(rest as Grant, 'active', {
-      extensionDenial: { by: clicker, seconds, reason, at: now },
+      extensionDenial: { ...(id ? { id } : {}), by: clicker, seconds, reason, at: now },
     });
   });
   await deps.audit.append({

@@ -9,6 +9,7 @@ import { identityResolverFor } from '../../src/adapters/identity/aws-identity.js
 import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { BullScheduler } from '../../src/adapters/queue/bull-scheduler.js';
+import { QUEUES } from '../../src/adapters/queue/queues.js';
 import { startWorkers } from '../../src/adapters/queue/workers.js';
 import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
 import { RedisGrantStore } from '../../src/adapters/redis/grant-store.js';
@@ -23,8 +24,8 @@ import type { Grant } from '../../src/domain/grant.js';
 import type { EngineOps } from '../../src/services/deps.js';
 import { endGrant } from '../../src/services/end-grant.js';
 import type { EngineDeps } from '../../src/services/engine.js';
-import { applyExtension } from '../../src/services/extend-grant.js';
 import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS, testSealKeys } from '../support/seal.js';
 import {
   blocksText,
@@ -61,7 +62,13 @@ export interface HarnessOptions {
    * `aws-auth`: the cluster gets a unique name (its own IAM path in moto), its own aws-auth ConfigMap,
    * and ALICE an IAM user of her own in moto. Default `none` (cluster `dev`).
    */
-  identityMapping?: 'none' | 'aws-auth';
+  identityMapping?: 'none' | 'aws-auth' | 'access-entries';
+  /**
+   * The cluster is the platform's login cluster (PlatformInfo.login): the EKS cluster whose tokens the
+   * real aws-iam-authenticator accepts, in its region, with the real `kube-system/aws-auth` that the
+   * authenticator reads. Needs `identityMapping` aws-auth or access-entries. One login harness at a time.
+   */
+  login?: boolean;
   /** A second cluster `staging` (us-west-2) whose only namespace offers only `view` (the request form). */
   secondCluster?: boolean;
   /** Turn on the policy's Slack email → IAM user tag lookup (tag key `slack-email`). */
@@ -110,9 +117,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const level = options.levelDuration ?? { default: '1h', max: '4h' };
   const view = options.viewDuration ?? { default: '1h', max: '2h' };
   const mapping = options.identityMapping ?? 'none';
-  const cluster = mapping === 'none' ? 'dev' : `dev-${tag}`;
+  const login = options.login === true;
+  const cluster = login ? info.login.clusterName : mapping === 'none' ? 'dev' : `dev-${tag}`;
+  const region = login ? info.login.region : 'eu-west-1';
   const stagingNamespace = `${namespace}-stg`;
-  const awsAuth = { namespace: 'kube-system', name: `aws-auth-${tag}` };
+  const awsAuth = { namespace: 'kube-system', name: login ? 'aws-auth' : `aws-auth-${tag}` };
   const iam = new IAMClient(awsClientConfig('iam'));
   // aws-auth needs a principal that exists in moto (the personal role's trust policy names it).
   const aliceName = mapping === 'none' ? 'alice' : `alice-${tag}`;
@@ -142,7 +151,7 @@ ${options.emailTag ? '  emailTag: { enabled: true }\n' : ''}levels:
   view: { clusterRole: view, defaultDuration: ${view.default}, maxDuration: ${view.max}, extend: { mode: approval } }
 clusters:
   ${cluster}:
-    region: eu-west-1
+    region: ${region}
     accountId: "${info.aws.accountId}"
     connection: ${kubeconfig}
     identityMapping: ${mapping}
@@ -172,10 +181,15 @@ ${
   const k8s = adminKubeConfig().makeApiClient(CoreV1Api);
   if (options.createNamespace) await k8s.createNamespace({ body: { metadata: { name: namespace } } });
   if (mapping === 'aws-auth') {
-    await k8s.createNamespacedConfigMap({
-      namespace: awsAuth.namespace,
-      body: { metadata: { name: awsAuth.name }, data: { mapRoles: '' } },
-    });
+    await k8s
+      .createNamespacedConfigMap({
+        namespace: awsAuth.namespace,
+        body: { metadata: { name: awsAuth.name }, data: { mapRoles: '' } },
+      })
+      .catch((error: unknown) => {
+        // The login cluster's aws-auth outlives a harness (it is the cluster's); ours are unique.
+        if (!(login && (error as { code?: number }).code === 409)) throw error;
+      });
   }
   const slack = await FakeSlack.start({
     users: [
@@ -262,9 +276,10 @@ ${
         reconcileEveryMs: 3_600_000,
       })
     : undefined;
+  // The bot gets Redis and the queue only, as bin/bot.ts composes it: every cluster write is the worker's.
   const engine: EngineOps = {
-    endGrant: (id, reason, actor) => endGrant(engineDeps, id, reason, actor),
-    applyExtension: (id, seconds, actor, auto) => applyExtension(engineDeps, id, seconds, actor, auto),
+    endGrant: (id, reason, actor) =>
+      endGrant({ store, scheduler, audit, clock: systemClock }, id, reason, actor),
   };
   const bot = await startBot(
     {
@@ -329,7 +344,7 @@ ${
     },
     async close() {
       if (options.createNamespace) await k8s.deleteNamespace({ name: namespace }).catch(() => undefined);
-      if (mapping === 'aws-auth')
+      if (mapping === 'aws-auth' && !login)
         await k8s
           .deleteNamespacedConfigMap({ namespace: awsAuth.namespace, name: awsAuth.name })
           .catch(() => undefined);
@@ -389,6 +404,19 @@ export async function requestedId(
   const id = /`(ea-[a-z2-9]{8})`/.exec(reply)?.[1];
   if (!id) throw new Error(`no grant id in ${reply}`);
   return id;
+}
+
+/**
+ * Resolves once the worker has finished every `extend` job (the DM comes from inside the job, a moment
+ * before BullMQ's own bookkeeping settles), so a Redis snapshot taken after it is stable.
+ */
+export async function untilExtendJobsDone(h: Harness): Promise<void> {
+  await pollUntil(
+    'the worker to finish its extend jobs',
+    () => h.scheduler.queue(QUEUES.extend).getJobCounts('active', 'waiting', 'delayed', 'prioritized'),
+    (counts) => Object.values(counts).every((n) => n === 0),
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
 }
 
 /** A click on a button of a message the bot posted. */

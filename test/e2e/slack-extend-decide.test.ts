@@ -18,6 +18,7 @@ import {
   openHome,
   requestedId,
   untilActive,
+  untilExtendJobsDone,
 } from './harness.js';
 
 const pool = harnessPool();
@@ -59,9 +60,10 @@ async function home(h: Harness, user: string) {
   return homeWhere(h, user, after, () => true);
 }
 
-const buttons = (id: string) => [
-  `"action_id":"approve_extension","value":"${id}"`,
-  `"action_id":"deny_extension","value":"${id}"`,
+/** The buttons carry the grant id and the ask they decide (`<grant id>/<extension id>`). */
+const buttons = (id: string, extensionId: string) => [
+  `"action_id":"approve_extension","value":"${id}/${extensionId}"`,
+  `"action_id":"deny_extension","value":"${id}/${extensionId}"`,
 ];
 
 describe('waiting extensions in approvals and App Home', () => {
@@ -76,7 +78,7 @@ describe('waiting extensions in approvals and App Home', () => {
       const list = await approvals(h, approver);
       expect(list.text).toContain('*Waiting for your approval* (1)');
       expect(list.text).toContain(line);
-      for (const b of buttons(id)) expect(list.json).toContain(b);
+      for (const b of buttons(id, grant?.extensionRequest?.id as string)) expect(list.json).toContain(b);
       const tab = await home(h, approver);
       expect(tab.text).toContain(line);
       expect(tab.text).toContain('Approve extension');
@@ -188,6 +190,7 @@ describe('one approver decides while another is deciding', () => {
         c.args.channel === 'D0ALICE' && blocksText(c.args.blocks).includes('extended your access by 30m'),
       { after, timeoutMs: 30_000 },
     );
+    await untilExtendJobsDone(h);
     const snapshot = await h.snapshot();
     after = h.slack.calls.length;
     await submit();
@@ -227,8 +230,9 @@ describe('one approver decides while another is deciding', () => {
     after = h.slack.calls.length;
     await h.interact(click);
     const refusal = await ephemeralTo(h.slack, ANA, after);
-    expect(refusal).toContain(`There is no extension waiting on ${id}`);
-    expect(refusal).toContain('The last one (30m) was denied by <@U0BEN>: not tonight.');
+    // Her button names the ask BEN denied, so she is told exactly that.
+    expect(refusal).toContain(`The extension of 30m on ${id} was already denied by <@U0BEN>`);
+    expect(refusal).toContain('Their reason: not tonight.');
     expect(await h.snapshot()).toEqual(snapshot);
     expect((await h.store.get(id))?.expiresAt).toBe(before);
     expect(await bindingExpiry(h, id)).toBe(new Date(before).toISOString());

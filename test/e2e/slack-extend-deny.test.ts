@@ -150,7 +150,10 @@ describe('denying an extension under extend.mode: approval', () => {
       const snapshot = await h.snapshot();
       after = h.slack.calls.length;
       await h.interact(stale);
-      expect(await ephemeralTo(h.slack, ANA, after)).toContain(`There is no extension waiting on ${id}`);
+      // The stale buttons name the ask BEN denied, so the click is told so, with his reason.
+      expect(await ephemeralTo(h.slack, ANA, after)).toContain(
+        `The extension of 30m on ${id} was already denied by <@U0BEN>`,
+      );
       expect(await h.snapshot()).toEqual(snapshot);
       expect(h.slack.calls.slice(after).filter((c) => c.method === 'views.open')).toEqual([]);
     }

@@ -101,7 +101,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function engineHarness(mode: Mode, options: { maxDuration?: string } = {}): Promise<Harness> {
+export async function engineHarness(
+  mode: Mode,
+  options: {
+    maxDuration?: string;
+    /** Replaces the `view` level's definition (YAML flow mapping), e.g. to set its extend policy. */
+    view?: string;
+  } = {},
+): Promise<Harness> {
   const p = platform();
   const cluster = uniqueName('c');
   const namespace = uniqueName('test');
@@ -119,9 +126,12 @@ export async function engineHarness(mode: Mode, options: { maxDuration?: string 
   if (mode === 'access-entries') {
     await createEksCluster(eks, cluster, p.aws.accountId);
   }
-  const levels = options.maxDuration
+  const maxed = options.maxDuration
     ? LEVELS.replaceAll('maxDuration: 4h', `maxDuration: ${options.maxDuration}`)
     : LEVELS;
+  const levels = options.view
+    ? maxed.replace(/ {2}view:\n(?: {4}.*\n)+/, `  view: ${options.view}\n`)
+    : maxed;
   const loaded = parsePolicy(
     `
 settings:
@@ -137,7 +147,7 @@ clusters:
     identityMapping: ${mode}
 ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespaces:
       - name: ${namespace}
-        approvers: { users: [U0APPROVER] }
+        approvers: { users: [U0APPROVER, U0SECOND] }
         channel: C0APPROVALS
         levels: [k8s-test-role, view]
 `,

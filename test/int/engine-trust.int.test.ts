@@ -1,17 +1,19 @@
 // The personal role's trust policy, enforced: on the strict emulator (test/platform/strict-aws.ts,
 // ministack with AUTH=true, which verifies signatures and evaluates trust policies and their conditions)
-// the engine's own IAM adapter (AwsIamRoles, the code path a grant takes) creates and retires the role,
+// the engine's own IAM adapter (AwsIamRoles, the code path a grant takes), signing as a user with exactly
+// the worker's rendered IAM policy, creates and retires the role (and cannot give it a permission),
 // and real IAM users sign sts:AssumeRole with their own access keys. Only the person named in the trust
 // policy gets in; an account administrator does not (the runbook's "AccessDenied on sts:AssumeRole even as
 // an account admin", by design); a trust whose time has passed, a closed trust and a deleted role refuse
 // the person too.
-import { CreateRoleCommand, GetRoleCommand, type IAMClient } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, GetRoleCommand, type IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { InitializeMiddleware, MiddlewareStack } from '@smithy/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsCredentials } from '../../src/adapters/aws/eks-token.js';
 import { AwsIamRoles } from '../../src/adapters/aws/iam-roles.js';
 import { parsePolicy } from '../../src/config/load.js';
+import { renderIamPolicies } from '../../src/domain/bot-permissions.js';
 import { personalRoleFor } from '../../src/domain/plan.js';
 import { uniqueName } from '../platform/context.js';
 import { type AwsUser, type StrictAws, startStrictAws } from '../platform/strict-aws.js';
@@ -40,9 +42,22 @@ const person = (prefix: string) => allowedTo(prefix, 'sts:AssumeRole');
 /** An account administrator: the AWS managed AdministratorAccess policy. */
 const admin = (prefix: string) => aws.createUser(prefix, 'arn:aws:iam::aws:policy/AdministratorAccess');
 
-/** The bot's own IAM client: an IAM user allowed iam:* (as the deployment's policy grants). */
-async function botRoles(): Promise<{ roles: AwsIamRoles; iam: IAMClient }> {
-  const bot = await allowedTo('eks-access-bot', 'iam:*');
+/** The cluster every plan here is for, unless a test names its own. */
+const CLUSTER = uniqueName('trust');
+
+/**
+ * The worker's own IAM client: an IAM user with the actions of the worker policy the renderer gives this
+ * cluster (`eks-access iam-policy render --for worker`), so every call below is made with the shipped
+ * action list, and an action it lacks is refused by the emulator. One adjustment: ministack matches a
+ * role's ARN without its path (`role/<name>`; real IAM uses `role/eks-access/<cluster>/<name>`), so the
+ * path is dropped from the resources here — the path limit itself is checked by the renderer's tests.
+ */
+async function botRoles(cluster = CLUSTER): Promise<{ roles: AwsIamRoles; iam: IAMClient }> {
+  const rendered = renderIamPolicies(policyFor(cluster)).worker;
+  const forEmulator = JSON.parse(
+    JSON.stringify(rendered).replaceAll(`:role/eks-access/${cluster}/*`, ':role/*'),
+  );
+  const bot = await aws.createUser('eks-access-worker', forEmulator);
   const iam = aws.iamAs(bot.credentials);
   return { roles: new AwsIamRoles(iam), iam };
 }
@@ -70,7 +85,7 @@ clusters:
 }
 
 /** The person's role on a fresh cluster, trusted until `expiresAt`, as a grant plans it. */
-function planFor(who: AwsUser, expiresAt: number, cluster = uniqueName('trust')) {
+function planFor(who: AwsUser, expiresAt: number, cluster = CLUSTER) {
   return personalRoleFor(policyFor(cluster), {
     cluster,
     principalArn: who.arn,
@@ -154,16 +169,31 @@ describe('the personal role trust policy on a strict emulator', () => {
     await roles.ensureRole(plan);
     expect(await assume(alice, plan.arn)).toMatchObject({ ok: true });
 
+    // The worker cannot give the personal role a permission: its policy has no PutRolePolicy.
+    await expect(
+      iam.send(
+        new PutRolePolicyCommand({
+          RoleName: plan.name,
+          PolicyName: 'widen',
+          PolicyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+          }),
+        }),
+      ),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+
     // A retirement that fails after its first step (closing the trust): the role still exists, and
     // already refuses the person. This is the order retireRole relies on.
     const failing = aws.iamAs((await iam.config.credentials()) as AwsCredentials);
-    const stopAtPut: InitializeMiddleware<object, object> = (next, context) => async (args) => {
-      if (context.commandName === 'PutRolePolicyCommand') throw new Error('injected: PutRolePolicy fails');
+    const stopAfterTrust: InitializeMiddleware<object, object> = (next, context) => async (args) => {
+      if (context.commandName === 'ListRolePoliciesCommand')
+        throw new Error('injected: ListRolePolicies fails');
       return next(args);
     };
-    (failing.middlewareStack as unknown as MiddlewareStack<object, object>).add(stopAtPut, {
+    (failing.middlewareStack as unknown as MiddlewareStack<object, object>).add(stopAfterTrust, {
       step: 'initialize',
-      name: 'stopAtPutRolePolicy',
+      name: 'stopAfterTrust',
     });
     await expect(new AwsIamRoles(failing).retireRole(plan.name, alice.arn, Date.now())).rejects.toThrow();
     const closed = await iam.send(new GetRoleCommand({ RoleName: plan.name }));
@@ -180,10 +210,10 @@ describe('the personal role trust policy on a strict emulator', () => {
   });
 
   it('evaluates DateLessThan aws:CurrentTime: a trust whose time has passed refuses the person', async () => {
-    const { roles } = await botRoles();
+    const cluster = uniqueName('trust');
+    const { roles } = await botRoles(cluster);
     const alice = await person('alice');
     // A grant planned with an expiry a minute ago (the emulator's clock is this machine's).
-    const cluster = uniqueName('trust');
     const lapsed = planFor(alice, Date.now() - 60_000, cluster);
     await roles.ensureRole(lapsed);
     expect(await assume(alice, lapsed.arn)).toEqual(denied);

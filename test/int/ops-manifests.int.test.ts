@@ -69,8 +69,8 @@ describe('shipped manifests (server-side dry run)', () => {
   };
 
   it.each([
-    ['overlays/single-cluster', 17],
-    ['overlays/hub', 11],
+    ['overlays/single-cluster', 18],
+    ['overlays/hub', 12],
     ['overlays/hub/remote/staging-us', 4],
     ['overlays/hub/remote/prod-eu', 4],
   ])('manifests/%s builds and is accepted by the API server', (dir, objects) => {
@@ -83,10 +83,13 @@ describe('shipped manifests (server-side dry run)', () => {
     expect(applied.kinds).toBe(objects);
   });
 
-  it('the Secret templates (Slack and Redis settings; the seal keys) are valid Secrets', () => {
-    const applied = dryRun(readFileSync('manifests/base/secret.template.yaml', 'utf8'));
+  it.each([
+    ['base/secret.template.yaml', 2], // Slack and Redis settings; the seal keys
+    ['components/redis/secret.template.yaml', 1],
+  ] as const)('the Secret template manifests/%s holds %i valid Secret(s)', (file, count) => {
+    const applied = dryRun(readFileSync(`manifests/${file}`, 'utf8'));
     expect(applied.stderr).toBe('');
-    expect(applied.kinds).toBe(2);
+    expect(applied.kinds).toBe(count);
   });
 
   it('the API server really refuses a pod that is not restricted (the check above can fail)', () => {

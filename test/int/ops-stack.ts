@@ -9,7 +9,7 @@ import { createLogger } from '../../src/adapters/logger.js';
 import { createMetrics, type Metrics } from '../../src/adapters/metrics.js';
 import type { SlackNotifier } from '../../src/adapters/slack/notifier.js';
 import { type RunningBot, startBotProcess } from '../../src/bin/bot.js';
-import { createRuntime, type Runtime } from '../../src/bin/runtime.js';
+import { createRuntime, type SharedRuntime } from '../../src/bin/runtime.js';
 import { type RunningWorker, startWorker } from '../../src/bin/worker.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import { type EndReason, GRANT_STATUSES, type Grant } from '../../src/domain/grant.js';
@@ -47,7 +47,7 @@ export interface Stack {
   auditChannel: string;
   slack: FakeSlack;
   /** A runtime of our own for reading Redis (store, audit) the way the processes see it. */
-  reader: Runtime;
+  reader: SharedRuntime;
   env(extra?: Record<string, string>): ReturnType<typeof parseEnv>;
   startBot(): Promise<BotProcess>;
   startWorker(extra?: Record<string, string>): Promise<RunningWorker>;
@@ -121,20 +121,25 @@ clusters:
       WORKER_CONCURRENCY: '4',
       ...extra,
     });
-  const runtimeFor = (role: 'bot' | 'worker', extra: Record<string, string> = {}) => {
+  const optionsFor = (role: string, extra: Record<string, string>) => {
     const e = env(extra);
-    return createRuntime(e, {
-      role,
-      loaded,
-      logger: createLogger({ level: e.LOG_LEVEL, name: `${role}-${tag}` }),
-    });
+    return { e, loaded, logger: createLogger({ level: e.LOG_LEVEL, name: `${role}-${tag}` }) };
   };
-  const reader = await runtimeFor('bot');
+  // Each role composed as its bin/ entry point composes it: the bot without cluster clients.
+  const botRuntime = (extra: Record<string, string> = {}) => {
+    const { e, ...o } = optionsFor('bot', extra);
+    return createRuntime(e, { role: 'bot', ...o });
+  };
+  const workerRuntime = (extra: Record<string, string> = {}) => {
+    const { e, ...o } = optionsFor('worker', extra);
+    return createRuntime(e, { role: 'worker', ...o });
+  };
+  const reader = await botRuntime();
   const closers: (() => Promise<void>)[] = [];
 
   async function startBot(): Promise<BotProcess> {
     // Exactly as bin/bot.ts main composes it (METRICS_PORT 0: any free port).
-    const runtime = await runtimeFor('bot', { METRICS_PORT: '0' });
+    const runtime = await botRuntime({ METRICS_PORT: '0' });
     const bot = await startBotProcess(runtime, { port: 0 });
     const { metrics } = bot;
     const health = bot.health as NonNullable<typeof bot.health>;
@@ -162,7 +167,7 @@ clusters:
   }
 
   async function startWorkerProcess(extra: Record<string, string> = {}): Promise<RunningWorker> {
-    const worker = await startWorker(await runtimeFor('worker', extra));
+    const worker = await startWorker(await workerRuntime(extra));
     closers.push(worker.close);
     return worker;
   }

@@ -28,6 +28,27 @@ export interface PlatformInfo {
     /** ministack serves EKS (clusters and access entries, which moto lacks). */
     eksEndpoint: string;
   };
+  /**
+   * Logging in the way a person does on EKS: kube-apiserver sends bearer tokens to a real
+   * aws-iam-authenticator (aws-auth through EKSConfigMap; access entries through a DynamicFile kept in step
+   * with ministack), and programs that only know AWS's public host names reach the emulators through the
+   * AWS gateway (see aws-gateway.ts): set HTTPS_PROXY=proxyUrl, NO_PROXY=127.0.0.1,localhost and
+   * AWS_CA_BUNDLE=caBundle (SSL_CERT_FILE for Go).
+   */
+  login: {
+    /** The EKS cluster (in ministack) whose tokens the authenticator accepts (`x-k8s-aws-id`); its DescribeCluster answers with this kube-apiserver's endpoint and CA. */
+    clusterName: string;
+    /** Where that cluster lives (the emulators' region). */
+    region: string;
+    /** http://127.0.0.1:PORT: a CONNECT proxy to the gateway for *.amazonaws.com:443. */
+    proxyUrl: string;
+    /** PEM of the CA that signs the gateway's *.amazonaws.com certificate. */
+    caBundle: string;
+    /** kube-apiserver's --authentication-token-webhook-cache-ttl (production default: 120). */
+    webhookCacheTtlSeconds: number;
+    /** The authenticator's log (why a login was refused). */
+    authenticatorLog: string;
+  };
   /** Temporary directory of this run: certificates, kubeconfigs, server logs (logs/*.log). */
   runDir: string;
 }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { planAuthenticator, startAuthenticator } from './authenticator.js';
 import { type CertPair, makeCa, makeClientCert, makeServingCert, makeSigningKeyPair } from './certs.js';
 import { mintKubeconfig } from './identities.js';
 import type { PlatformInfo } from './info.js';
@@ -15,6 +16,21 @@ import { freePort, type ManagedProcess, startProcess, waitUntil } from './proces
 
 export const ADMIN_USER = 'eks-access-test-admin';
 const START_TIMEOUT_MS = 90_000;
+/**
+ * How long kube-apiserver caches a token the webhook accepted (or refused). Production's default is 2 min:
+ * a token already authenticated stays authenticated that long after its mapping goes. Small here, so a
+ * test sees a removed mapping refused within seconds.
+ */
+export const WEBHOOK_CACHE_TTL_SECONDS = 2;
+
+/** The aws-iam-authenticator as the apiserver's token webhook (see authenticator.ts). */
+export interface LoginOptions {
+  binary: string;
+  clusterId: string;
+  /** The AWS gateway and the CA of its certificate. */
+  proxyUrl: string;
+  awsCaFile: string;
+}
 
 /** GET over TLS as a client-certificate user; resolves with the status code and body. */
 function httpsGet(url: string, ca: string, client: CertPair): Promise<{ status: number; body: string }> {
@@ -46,7 +62,8 @@ export async function startKube(
   runDir: string,
   binDir: string,
   track: ManagedProcess[],
-): Promise<PlatformInfo['kube']> {
+  login: LoginOptions,
+): Promise<{ kube: PlatformInfo['kube']; dynamicFile: string }> {
   const pki = join(runDir, 'pki');
   const logDir = join(runDir, 'logs');
   const etcdDir = join(runDir, 'etcd');
@@ -59,6 +76,7 @@ export async function startKube(
   });
   const sa = await makeSigningKeyPair(pki);
   const admin = await makeClientCert(pki, ca, 'admin', ADMIN_USER, ['system:masters']);
+  const authenticator = await planAuthenticator(pki, ca, runDir);
 
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
@@ -110,6 +128,9 @@ export async function startKube(
       '--allow-privileged=true',
       `--cert-dir=${pki}`,
       '--profiling=false',
+      // Bearer tokens go to the authenticator; client certificates (every other test) never reach it.
+      `--authentication-token-webhook-config-file=${authenticator.webhookKubeconfig}`,
+      `--authentication-token-webhook-cache-ttl=${WEBHOOK_CACHE_TTL_SECONDS}s`,
     ],
     { logDir, track },
   );
@@ -125,6 +146,14 @@ export async function startKube(
     ADMIN_USER,
     ['system:masters'],
   );
+  // Started alongside the controller-manager; both are awaited below.
+  const authenticatorReady = startAuthenticator(authenticator, {
+    ...login,
+    kubeconfig: adminKubeconfig,
+    caFile: ca.certFile,
+    logDir,
+    track,
+  });
   // The controller-manager acts with our admin identity: a test cluster has no per-controller accounts.
   const controllerManager = startProcess(
     'kube-controller-manager',
@@ -143,7 +172,7 @@ export async function startKube(
   );
 
   // Bootstrap objects come from post-start hooks and the controller-manager; tests may rely on all of them.
-  await waitUntil(
+  const bootstrapped = waitUntil(
     'namespaces default and kube-system, and an aggregated ClusterRole edit',
     async () => {
       const get = (path: string) => httpsGet(`${server}${path}`, ca.certFile, admin);
@@ -158,12 +187,16 @@ export async function startKube(
     },
     { timeoutMs: START_TIMEOUT_MS, process: controllerManager },
   );
+  await Promise.all([bootstrapped, authenticatorReady]);
 
   return {
-    server,
-    caFile: ca.certFile,
-    caKeyFile: ca.keyFile,
-    adminKubeconfig,
-    kubectl: join(binDir, 'kubectl'),
+    kube: {
+      server,
+      caFile: ca.certFile,
+      caKeyFile: ca.keyFile,
+      adminKubeconfig,
+      kubectl: join(binDir, 'kubectl'),
+    },
+    dynamicFile: authenticator.dynamicFile,
   };
 }

@@ -1,15 +1,18 @@
-// Starts the whole test platform (Redis, Kubernetes, moto, ministack) in a fresh temporary run directory
-// and returns what tests need to reach it plus a stop function. Components start concurrently; anything
-// not installed fails with the command that installs it.
+// Starts the whole test platform (Redis, Kubernetes with aws-iam-authenticator, moto, ministack, the AWS
+// gateway) in a fresh temporary run directory and returns what tests need to reach it plus a stop function.
+// Components start concurrently; anything not installed fails with the command that installs it.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { CreateClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { syncAccessEntries } from './access-entries-sync.js';
 import { startAws } from './aws.js';
+import { startAwsGateway } from './aws-gateway.js';
 import type { PlatformInfo } from './info.js';
-import { startKube } from './kube.js';
+import { startKube, WEBHOOK_CACHE_TTL_SECONDS } from './kube.js';
 import { retryOnPortClash, stopAllProcesses } from './processes.js';
 import { startRedis } from './redis.js';
 
@@ -19,11 +22,14 @@ export function cacheDir(): string {
   return process.env['EKS_ACCESS_PLATFORM_CACHE'] ?? join(homedir(), '.cache', 'eks-access-platform');
 }
 
-/** Where build-k8s.sh keeps the binaries of the pinned versions; fails with a hint if they are not built. */
-async function kubeBinDir(): Promise<string> {
+/**
+ * Where a build script (build-k8s.sh, build-authenticator.sh) keeps what it built for the pinned versions;
+ * fails with its hint if that is not built.
+ */
+async function built(script: string): Promise<string> {
   try {
     const { stdout } = await promisify(execFile)('bash', [
-      join(repoRoot, 'scripts/platform/build-k8s.sh'),
+      join(repoRoot, 'scripts/platform', script),
       '--check',
     ]);
     return stdout.trim();
@@ -31,6 +37,9 @@ async function kubeBinDir(): Promise<string> {
     throw new Error(((error as { stderr?: string }).stderr ?? String(error)).trim());
   }
 }
+
+/** The EKS cluster the authenticator serves: one per platform (see PlatformInfo.login). */
+export const LOGIN_CLUSTER = 'e2e-login';
 
 export interface RunningPlatform {
   info: PlatformInfo;
@@ -40,19 +49,59 @@ export interface RunningPlatform {
 export async function startPlatform(): Promise<RunningPlatform> {
   const runDir = await mkdtemp(join(tmpdir(), 'eks-access-platform-'));
   await mkdir(join(runDir, 'logs'));
+  let gateway: Awaited<ReturnType<typeof startAwsGateway>> | undefined;
+  let sync: ReturnType<typeof syncAccessEntries> | undefined;
   const stop = async () => {
+    await sync?.stop();
+    await gateway?.close();
     await stopAllProcesses();
     if (process.env['EKS_ACCESS_PLATFORM_KEEP'] !== '1') await rm(runDir, { recursive: true, force: true });
   };
   try {
-    const binDir = await kubeBinDir();
+    const [binDir, authenticator] = await Promise.all([
+      built('build-k8s.sh'),
+      built('build-authenticator.sh'),
+    ]);
+    gateway = await startAwsGateway(runDir);
+    const login = {
+      binary: authenticator,
+      clusterId: LOGIN_CLUSTER,
+      proxyUrl: gateway.proxyUrl,
+      awsCaFile: gateway.caFile,
+    };
     const [redis, kube, aws] = await Promise.allSettled([
       retryOnPortClash((track) => startRedis(runDir, track)),
-      retryOnPortClash((track) => startKube(runDir, binDir, track)),
+      retryOnPortClash((track) => startKube(runDir, binDir, track, login)),
       retryOnPortClash((track) => startAws(runDir, join(cacheDir(), 'venv'), track)),
     ]);
     if (redis.status === 'fulfilled' && kube.status === 'fulfilled' && aws.status === 'fulfilled') {
-      return { info: { redisUrl: redis.value, kube: kube.value, aws: aws.value, runDir }, stop };
+      const { kube: kubeInfo, dynamicFile } = kube.value;
+      gateway.route({ moto: aws.value.iamEndpoint, eks: aws.value.eksEndpoint });
+      await createLoginCluster(aws.value);
+      await gateway.describeClusterAs(LOGIN_CLUSTER, { endpoint: kubeInfo.server, caFile: kubeInfo.caFile });
+      sync = syncAccessEntries({
+        clusterName: LOGIN_CLUSTER,
+        dynamicFile,
+        region: aws.value.region,
+        iamEndpoint: aws.value.iamEndpoint,
+        eksEndpoint: aws.value.eksEndpoint,
+        credentials: { accessKeyId: aws.value.accessKeyId, secretAccessKey: aws.value.secretAccessKey },
+      });
+      const info: PlatformInfo = {
+        redisUrl: redis.value,
+        kube: kubeInfo,
+        aws: aws.value,
+        login: {
+          clusterName: LOGIN_CLUSTER,
+          region: aws.value.region,
+          proxyUrl: gateway.proxyUrl,
+          caBundle: gateway.caFile,
+          webhookCacheTtlSeconds: WEBHOOK_CACHE_TTL_SECONDS,
+          authenticatorLog: join(runDir, 'logs', 'aws-iam-authenticator.log'),
+        },
+        runDir,
+      };
+      return { info, stop };
     }
     const failures = [redis, kube, aws].flatMap((r) =>
       r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : [],
@@ -61,5 +110,27 @@ export async function startPlatform(): Promise<RunningPlatform> {
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** The login cluster in ministack (it accepts CreateCluster without Docker and marks it ACTIVE). */
+async function createLoginCluster(aws: PlatformInfo['aws']): Promise<void> {
+  const eks = new EKSClient({
+    region: aws.region,
+    endpoint: aws.eksEndpoint,
+    credentials: { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey },
+  });
+  try {
+    await eks.send(
+      new CreateClusterCommand({
+        name: LOGIN_CLUSTER,
+        roleArn: `arn:aws:iam::${aws.accountId}:role/eks-cluster`,
+        resourcesVpcConfig: { subnetIds: [] },
+        // Both mappings are read, as the authenticator here reads both (access entries first).
+        accessConfig: { authenticationMode: 'API_AND_CONFIG_MAP' },
+      }),
+    );
+  } finally {
+    eks.destroy();
   }
 }

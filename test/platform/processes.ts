@@ -59,6 +59,8 @@ export interface StartOptions {
   track?: ManagedProcess[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** How stop() asks it to end (default SIGTERM); for a server that catches SIGTERM and keeps serving. */
+  stopSignal?: NodeJS.Signals;
 }
 
 export function startProcess(
@@ -102,7 +104,7 @@ export function startProcess(
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.ref(); // keep the event loop alive until the exit is seen
       try {
-        process.kill(-pid, 'SIGTERM');
+        process.kill(-pid, options.stopSignal ?? 'SIGTERM');
       } catch {
         return;
       }

@@ -7,8 +7,8 @@ import {
   botPermissionChecks,
   type RbacObject,
   type RbacRoleObject,
-  renderBotRbac,
   renderIamPolicies,
+  renderWorkerRbac,
 } from '../../src/domain/bot-permissions.js';
 import { renderIamPolicyJson, renderRbacYaml } from '../../src/services/render-permissions.js';
 
@@ -50,11 +50,11 @@ const roleIn = (objects: RbacObject[], kind: 'Role' | 'ClusterRole', namespace?:
     (o): o is RbacRoleObject => o.kind === kind && o.metadata.namespace === namespace,
   ) as RbacRoleObject;
 
-describe('bot RBAC renderer', () => {
+describe('worker RBAC renderer', () => {
   const { policy } = parsePolicy(twoClusters);
 
   it('grants bind only on the ClusterRoles and kept Roles each namespace offers, by name', () => {
-    const { objects, warnings } = renderBotRbac(policy, 'dev');
+    const { objects, warnings } = renderWorkerRbac(policy, 'dev');
     const test = roleIn(objects, 'Role', 'test');
     const payments = roleIn(objects, 'Role', 'payments');
     expect(test.rules).toContainEqual({
@@ -83,20 +83,20 @@ describe('bot RBAC renderer', () => {
   });
 
   it('touches only aws-auth in kube-system, and only for aws-auth clusters', () => {
-    const dev = roleIn(renderBotRbac(policy, 'dev').objects, 'Role', 'kube-system');
+    const dev = roleIn(renderWorkerRbac(policy, 'dev').objects, 'Role', 'kube-system');
     expect(dev.rules[0]).toEqual({
       apiGroups: [''],
       resources: ['configmaps'],
       verbs: ['get', 'patch', 'update'],
       resourceNames: ['aws-auth'],
     });
-    expect(renderBotRbac(policy, 'prod').objects.some((o) => o.metadata.namespace === 'kube-system')).toBe(
+    expect(renderWorkerRbac(policy, 'prod').objects.some((o) => o.metadata.namespace === 'kube-system')).toBe(
       false,
     );
   });
 
   it('keeps cluster-wide access read-only apart from access reviews, and never touches secrets', () => {
-    const { objects } = renderBotRbac(policy, 'dev');
+    const { objects } = renderWorkerRbac(policy, 'dev');
     const cluster = roleIn(objects, 'ClusterRole');
     const writes = cluster.rules.filter((r) => r.verbs.some((v) => !['get', 'list', 'watch'].includes(v)));
     expect(writes).toEqual([
@@ -114,23 +114,23 @@ describe('bot RBAC renderer', () => {
     expect(everything.some((r) => r.verbs.includes('*') || r.verbs.includes('impersonate'))).toBe(false);
   });
 
-  it('binds the ServiceAccount in-cluster and the mapped bot user through EKS', () => {
+  it("binds the worker's ServiceAccount in-cluster and the mapped worker user through EKS", () => {
     const subjects = (cluster: string) =>
-      renderBotRbac(policy, cluster).objects.flatMap((o) => ('subjects' in o ? o.subjects : []));
+      renderWorkerRbac(policy, cluster).objects.flatMap((o) => ('subjects' in o ? o.subjects : []));
     expect(subjects('dev')[0]).toEqual({
       kind: 'ServiceAccount',
-      name: 'eks-access',
+      name: 'eks-access-worker',
       namespace: 'eks-access',
     });
     expect(subjects('prod')[0]).toEqual({
       kind: 'User',
-      name: 'eks-access-bot',
+      name: 'eks-access-worker',
       apiGroup: 'rbac.authorization.k8s.io',
     });
   });
 
   it('falls back to a ClusterRole for namespace patterns and says so', () => {
-    const { objects, warnings } = renderBotRbac(policy, 'prod');
+    const { objects, warnings } = renderWorkerRbac(policy, 'prod');
     expect(objects.filter((o) => o.kind === 'Role')).toEqual([]);
     expect(roleIn(objects, 'ClusterRole').rules).toContainEqual(
       expect.objectContaining({ resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['view'] }),
@@ -139,7 +139,7 @@ describe('bot RBAC renderer', () => {
   });
 
   it('lists a permission check for every verb and name it grants (for doctor)', () => {
-    const checks = botPermissionChecks(renderBotRbac(policy, 'dev'));
+    const checks = botPermissionChecks(renderWorkerRbac(policy, 'dev'));
     expect(checks).toContainEqual({
       verb: 'bind',
       group: 'rbac.authorization.k8s.io',
@@ -166,33 +166,60 @@ describe('bot RBAC renderer', () => {
   });
 });
 
-describe('bot IAM policy renderer', () => {
+describe('IAM policy renderer', () => {
   const { policy } = parsePolicy(twoClusters);
 
-  it('limits role management to the path of the directly managed clusters', () => {
-    const { bot } = renderIamPolicies(policy);
-    const roles = bot.Statement.find((s) => s.Sid === 'PersonalRoles');
+  it("limits the worker's role management to the path of the directly managed clusters, with no way to give a role permissions", () => {
+    const { worker } = renderIamPolicies(policy);
+    const roles = worker.Statement.find((s) => s.Sid === 'PersonalRoles');
     expect(roles?.Resource).toEqual(['arn:aws:iam::111122223333:role/eks-access/dev/*']);
     expect(roles?.Action).toContain('iam:UpdateAssumeRolePolicy');
-    expect(roles?.Action).not.toContain('iam:AttachRolePolicy');
+    // A personal role never carries permissions; the worker cannot give it any.
+    const actions = worker.Statement.flatMap((s) => s.Action);
+    expect(actions).not.toContain('iam:PutRolePolicy');
+    expect(actions).not.toContain('iam:AttachRolePolicy');
+    // Retiring a role made by an older version still deletes its inline policy (DeleteRole needs that).
+    expect(roles?.Action).toEqual(expect.arrayContaining(['iam:ListRolePolicies', 'iam:DeleteRolePolicy']));
     // Only ListRoles (no resource-level permissions in IAM) is on "*".
-    expect(bot.Statement.filter((s) => s.Resource.includes('*')).flatMap((s) => s.Action)).toEqual([
+    expect(worker.Statement.filter((s) => s.Resource.includes('*')).flatMap((s) => s.Action)).toEqual([
       'iam:ListRoles',
     ]);
   });
 
+  it('gives the Slack-facing bot no IAM or EKS write at all (no statement without the email lookup)', () => {
+    const { bot } = renderIamPolicies(policy);
+    expect(bot.Statement).toEqual([]);
+    expect(JSON.parse(renderIamPolicyJson(policy, undefined, 'bot'))).toEqual(bot);
+  });
+
+  it('lets the worker create and delete only access entries of its personal roles, with a template username and no groups', () => {
+    const hub = renderIamPolicies(policy).crossAccount[0]?.policy;
+    const create = hub?.Statement.find((s) => s.Sid === 'CreateAccessEntries');
+    expect(create?.Action).toEqual(['eks:CreateAccessEntry']);
+    expect(create?.Resource).toEqual(['arn:aws:eks:us-east-1:444455556666:cluster/prod-main']);
+    expect(create?.Condition).toEqual({
+      ArnLike: { 'eks:principalArn': 'arn:aws:iam::444455556666:role/eks-access/prod/*' },
+      StringLike: { 'eks:username': 'eks-access:*' },
+      StringEquals: { 'eks:accessEntryType': 'STANDARD' },
+      'ForAllValues:StringEquals': { 'eks:kubernetesGroups': ['eks-access:no-groups'] },
+    });
+    const manage = hub?.Statement.find((s) => s.Sid === 'ManageOwnAccessEntries');
+    expect(manage?.Resource).toEqual([
+      'arn:aws:eks:us-east-1:444455556666:access-entry/prod-main/role/444455556666/eksa-*/*',
+    ]);
+    const actions = hub?.Statement.flatMap((s) => s.Action) ?? [];
+    expect(actions).not.toContain('eks:UpdateAccessEntry');
+    expect(actions).not.toContain('eks:AssociateAccessPolicy');
+  });
+
   it('allows sts:AssumeRole only to the configured roles, which get the cluster permissions', () => {
-    const { bot, crossAccount } = renderIamPolicies(policy);
-    expect(bot.Statement.find((s) => s.Action.includes('sts:AssumeRole'))?.Resource).toEqual([
+    const { worker, crossAccount } = renderIamPolicies(policy);
+    expect(worker.Statement.find((s) => s.Action.includes('sts:AssumeRole'))?.Resource).toEqual([
       'arn:aws:iam::444455556666:role/eks-access-hub',
     ]);
-    expect(JSON.stringify(bot)).not.toContain('eks:'); // dev is kubeconfig, prod is through the hub role
+    expect(JSON.stringify(worker)).not.toContain('eks:'); // dev is kubeconfig, prod is through the hub role
     const hub = crossAccount[0];
     expect(hub?.clusters).toEqual(['prod']);
-    expect(hub?.policy.Statement.find((s) => s.Sid === 'AccessEntries')?.Resource).toEqual([
-      'arn:aws:eks:us-east-1:444455556666:access-entry/prod-main/*',
-      'arn:aws:eks:us-east-1:444455556666:cluster/prod-main',
-    ]);
     expect(hub?.policy.Statement.find((s) => s.Sid === 'DescribeClusters')?.Resource).toEqual([
       'arn:aws:eks:us-east-1:444455556666:cluster/prod-main',
     ]);
@@ -202,8 +229,12 @@ describe('bot IAM policy renderer', () => {
     expect(() => renderIamPolicyJson(policy, 'arn:aws:iam::1:role/other')).toThrow(/no cluster/);
   });
 
-  it('adds IAM user lookup only when email lookup is enabled', () => {
-    const actions = (text: string) =>
+  it("adds the read-only IAM user lookup to the bot's and the worker's policies only when email lookup is enabled", () => {
+    const actions = (text: string) => {
+      const rendered = renderIamPolicies(parsePolicy(text).policy);
+      return [...rendered.bot.Statement, ...rendered.worker.Statement].flatMap((s) => s.Action);
+    };
+    const botActions = (text: string) =>
       renderIamPolicies(parsePolicy(text).policy).bot.Statement.flatMap((s) => s.Action);
     expect(actions(twoClusters)).not.toContain('iam:ListUsers');
     const withEmail = policyText(
@@ -219,6 +250,10 @@ describe('bot IAM policy renderer', () => {
     expect(actions(withEmail)).toEqual(
       expect.arrayContaining(['iam:ListUsers', 'iam:ListUserTags', 'eks:DescribeCluster']),
     );
+    expect(botActions(withEmail)).toEqual(['iam:ListUsers', 'iam:ListUserTags']);
+    // The worker asks the identity source again before it activates a grant (issue #9).
+    const workerActions = renderIamPolicies(parsePolicy(withEmail).policy).worker.Statement.flatMap((s) => s.Action);
+    expect(workerActions).toEqual(expect.arrayContaining(['iam:ListUsers', 'iam:ListUserTags']));
     expect(actions(withEmail)).not.toContain('eks:CreateAccessEntry'); // aws-auth cluster
   });
 });
@@ -232,18 +267,42 @@ describe('shipped manifests', () => {
     );
   });
 
-  it('carry exactly the rendered bot RBAC (re-render with: npm run cli -- rbac render > manifests/base/rbac/bot-rbac.yaml)', () => {
-    expect(readFileSync('manifests/base/rbac/bot-rbac.yaml', 'utf8')).toBe(renderRbacYaml(example).text);
+  it('carry exactly the rendered worker RBAC (npm run cli -- rbac render --for worker > manifests/base/rbac/worker-rbac.yaml)', () => {
+    expect(readFileSync('manifests/base/rbac/worker-rbac.yaml', 'utf8')).toBe(
+      renderRbacYaml(example, undefined, {}, 'worker').text,
+    );
   });
 
-  it('carry exactly the rendered IAM policy (npm run cli -- iam-policy render > manifests/iam/bot-policy.json)', () => {
-    expect(readFileSync('manifests/iam/bot-policy.json', 'utf8')).toBe(renderIamPolicyJson(example));
+  it('give the bot no RBAC: its ServiceAccount mounts no token and no binding names it', () => {
+    expect(renderRbacYaml(example, undefined, {}, 'bot').text).toMatch(
+      /^# eks-access bot: no Kubernetes RBAC/,
+    );
+    const sa = readFileSync('manifests/base/serviceaccount.yaml', 'utf8');
+    expect(sa).toMatch(
+      /name: eks-access-bot\n {2}namespace: eks-access\nautomountServiceAccountToken: false/,
+    );
+    expect(readFileSync('manifests/base/deployment-bot.yaml', 'utf8')).toContain(
+      'serviceAccountName: eks-access-bot',
+    );
+    expect(readFileSync('manifests/base/deployment-worker.yaml', 'utf8')).toContain(
+      'serviceAccountName: eks-access-worker',
+    );
+    expect(readFileSync('manifests/base/rbac/worker-rbac.yaml', 'utf8')).not.toContain('eks-access-bot');
   });
 
-  it('carry the rendered RBAC of each remote cluster in the hub overlay', () => {
+  it('carry exactly the rendered IAM policies (npm run cli -- iam-policy render --for bot|worker > manifests/iam/<for>-policy.json)', () => {
+    expect(readFileSync('manifests/iam/worker-policy.json', 'utf8')).toBe(
+      renderIamPolicyJson(example, undefined, 'worker'),
+    );
+    expect(readFileSync('manifests/iam/bot-policy.json', 'utf8')).toBe(
+      renderIamPolicyJson(example, undefined, 'bot'),
+    );
+  });
+
+  it('carry the rendered worker RBAC of each remote cluster in the hub overlay', () => {
     const hub = parsePolicy(readFileSync('manifests/overlays/hub/policy.yaml', 'utf8')).policy;
     for (const cluster of Object.keys(hub.clusters)) {
-      expect(readFileSync(`manifests/overlays/hub/remote/${cluster}/bot-rbac.yaml`, 'utf8')).toBe(
+      expect(readFileSync(`manifests/overlays/hub/remote/${cluster}/worker-rbac.yaml`, 'utf8')).toBe(
         renderRbacYaml(hub, cluster).text,
       );
     }

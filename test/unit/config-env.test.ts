@@ -65,4 +65,42 @@ describe('environment', () => {
     expect(lines.join('')).toContain('started');
     expect(lines.join('')).not.toContain(secret);
   });
+
+  it('validates the Redis TLS settings: a CA file needs rediss:// and must be readable', () => {
+    const errorOf = (raw: Record<string, string>) => {
+      try {
+        parseEnv(raw);
+        return '';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    expect(errorOf({ REDIS_URL: 'redis://r:6379', REDIS_TLS_CA_FILE: 'package.json' })).toContain(
+      'env: REDIS_TLS_CA_FILE: needs a TLS connection: REDIS_URL must start with rediss://',
+    );
+    expect(errorOf({ REDIS_URL: 'rediss://r:6380', REDIS_TLS_CA_FILE: '/no/such/ca.pem' })).toContain(
+      '/no/such/ca.pem is not a readable file',
+    );
+    expect(errorOf({ REDIS_URL: 'http://r:6379' })).toContain('env: REDIS_URL');
+    expect(errorOf({ REDIS_PASSWORD: '' })).toContain('env: REDIS_PASSWORD');
+    const env = parseEnv({
+      REDIS_URL: 'rediss://r:6380',
+      REDIS_TLS_CA_FILE: 'package.json',
+      REDIS_USERNAME: 'eks-access',
+      REDIS_PASSWORD: 's3cret-value',
+    });
+    expect(env.REDIS_USERNAME).toBe('eks-access');
+  });
+
+  it('never echoes a Redis password in a configuration error', () => {
+    let message = '';
+    try {
+      parseEnv({ REDIS_URL: 'redis://u:hunter2-secret@r:6379', REDIS_PASSWORD: 'another-secret', PORT: 'x' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('env: PORT');
+    expect(message).not.toContain('hunter2-secret');
+    expect(message).not.toContain('another-secret');
+  });
 });

@@ -7,8 +7,10 @@ import {
   assertNoExtensionWaiting,
   autoApproveRuleFor,
   decideExtension,
+  extensionApprovalsRequired,
   identityFromMap,
   namespaceMatches,
+  quorumReached,
   requestFieldOf,
   resolveRequest,
 } from '../../src/domain/decisions.js';
@@ -227,6 +229,69 @@ describe('deciding an extension', () => {
     );
   });
 
+  it('decides only the ask its button showed: a newer ask refuses the old button, naming the new amount', () => {
+    const asked = waiting({ extensionRequest: { id: 'xnew234', by: 'U0ALICE', seconds: 7200, at: 5 } });
+    expect(() => assertMayDecideExtension(policy, asked, ana, { id: 'xnew234' })).not.toThrow();
+    const stale = kindOf(() => assertMayDecideExtension(policy, asked, ana, { id: 'xold234' }));
+    expect(stale?.kind).toBe('conflict');
+    expect(stale?.message).toContain('is no longer waiting; 2h more is asked now');
+    // A button without an id never decides an ask that has one.
+    expect(kindOf(() => assertMayDecideExtension(policy, asked, ana, {}))?.kind).toBe('conflict');
+    // An ask already denied says so, by id.
+    const denied = grant({
+      status: 'active',
+      extensionDenial: { id: 'xold234', by: 'U0ANA', seconds: 1800, reason: 'no', at: 1 },
+    });
+    expect(kindOf(() => assertMayDecideExtension(policy, denied, ana, { id: 'xold234' }))?.message).toContain(
+      'already denied by <@U0ANA>',
+    );
+    // One claimed and being applied by the worker names who approved it.
+    const applying = grant({
+      status: 'active',
+      extensionsApplying: [{ id: 'xold234', by: 'U0BEN', seconds: 1800, at: 1, auto: false }],
+    });
+    expect(
+      kindOf(() => assertMayDecideExtension(policy, applying, ana, { id: 'xold234' }))?.message,
+    ).toContain('already approved by <@U0BEN>');
+  });
+
+  it('counts each approver once towards the same quorum as the request, and never fewer than it needed', () => {
+    expect(quorumReached([{ slackUserId: 'U0A', at: 0 }], 2)).toBe(false);
+    expect(
+      quorumReached(
+        [
+          { slackUserId: 'U0A', at: 0 },
+          { slackUserId: 'U0A', at: 1 },
+        ],
+        2,
+      ),
+    ).toBe(false);
+    expect(
+      quorumReached(
+        [
+          { slackUserId: 'U0A', at: 0 },
+          { slackUserId: 'U0B', at: 1 },
+        ],
+        2,
+      ),
+    ).toBe(true);
+    expect(extensionApprovalsRequired(policy, waiting({ requiredApprovals: 2 }))).toBe(2);
+    expect(extensionApprovalsRequired(policy, waiting({ requiredApprovals: 1 }))).toBe(1);
+    // An approver who approved the extension already cannot count twice.
+    const once = waiting({
+      extensionRequest: {
+        id: 'xabc234',
+        by: 'U0ALICE',
+        seconds: 60,
+        at: 0,
+        approvals: [{ slackUserId: 'U0ANA', at: 0 }],
+      },
+    });
+    expect(kindOf(() => assertMayDecideExtension(policy, once, ana, { id: 'xabc234' }))?.message).toBe(
+      'You already approved this extension',
+    );
+  });
+
   it('allows one waiting extension at a time', () => {
     expect(() => assertNoExtensionWaiting(grant({ status: 'active' }))).not.toThrow();
     const error = kindOf(() => assertNoExtensionWaiting(waiting()));
@@ -268,5 +333,19 @@ describe('grant state machine', () => {
     const refused = decideExtension(policy, long, 7200);
     expect(refused.kind).toBe('refused');
     expect(refused.kind === 'refused' && refused.why).toContain('allows 6h');
+  });
+
+  it('counts extensions claimed but not yet applied against the cap', () => {
+    // 1h granted + 4h claimed (the worker has not applied them yet): only 1h is left.
+    const claimed = grant({
+      status: 'active',
+      extensionsApplying: [
+        { id: 'xaaa234', by: 'U0REQ', seconds: 2 * 3600, at: 0, auto: true },
+        { id: 'xbbb234', by: 'U0REQ', seconds: 2 * 3600, at: 0, auto: true },
+      ],
+    });
+    expect(decideExtension(policy, claimed, 3600).kind).toBe('auto');
+    const refused = decideExtension(policy, claimed, 3601);
+    expect(refused.kind === 'refused' && refused.why).toContain('(1h left)');
   });
 });

@@ -6,7 +6,6 @@ import {
   DescribeAccessEntryCommand,
   type EKSClient,
   ListAccessEntriesCommand,
-  UpdateAccessEntryCommand,
 } from '@aws-sdk/client-eks';
 import { roleOf } from '../../domain/arn.js';
 import { type OwnMappings, PERSONAL_ROLE_PREFIX } from '../../domain/names.js';
@@ -30,41 +29,41 @@ export class EksAccessEntries implements IdentityMapping {
 
   async upsert(entry: MappingEntry): Promise<void> {
     try {
-      await this.#eks.send(
-        new CreateAccessEntryCommand({
-          clusterName: this.#clusterName,
-          principalArn: entry.roleArn,
-          username: entry.username,
-          kubernetesGroups: entry.groups,
-          type: 'STANDARD',
-          tags: { 'eks-access:managed-by': 'eks-access' },
-        }),
-      );
+      await this.#eks.send(new CreateAccessEntryCommand(this.#createInput(entry)));
     } catch (error) {
       if (awsErrorName(error) !== EXISTS) throw fromAwsError(error, 'create the EKS access entry');
       await this.#ensureUsername(entry);
     }
   }
 
-  /** An existing entry with another username would map the person wrongly: correct it. */
+  /**
+   * An existing entry with another username would map the person wrongly: delete and re-create it.
+   * Not UpdateAccessEntry: IAM cannot constrain the username on an update, so the worker's policy
+   * grants only CreateAccessEntry, whose eks:username and eks:principalArn it does constrain.
+   */
   async #ensureUsername(entry: MappingEntry): Promise<void> {
     try {
       const found = await this.#eks.send(
         new DescribeAccessEntryCommand({ clusterName: this.#clusterName, principalArn: entry.roleArn }),
       );
-      if (found.accessEntry?.username !== entry.username) {
-        await this.#eks.send(
-          new UpdateAccessEntryCommand({
-            clusterName: this.#clusterName,
-            principalArn: entry.roleArn,
-            username: entry.username,
-            kubernetesGroups: entry.groups,
-          }),
-        );
-      }
+      if (found.accessEntry?.username === entry.username) return;
+      await this.remove(entry.roleArn);
+      await this.#eks.send(new CreateAccessEntryCommand(this.#createInput(entry)));
     } catch (error) {
-      throw fromAwsError(error, 'update the EKS access entry');
+      throw fromAwsError(error, 'correct the EKS access entry');
     }
+  }
+
+  #createInput(entry: MappingEntry) {
+    return {
+      clusterName: this.#clusterName,
+      principalArn: entry.roleArn,
+      username: entry.username,
+      // Omitted when empty (always, today): the worker's policy refuses any group.
+      ...(entry.groups.length > 0 ? { kubernetesGroups: entry.groups } : {}),
+      type: 'STANDARD',
+      tags: { 'eks-access:managed-by': 'eks-access' },
+    };
   }
 
   /** EKS looks an access entry up by the principal's full ARN (path included), as we wrote it. */

@@ -8,12 +8,10 @@ import {
   ListRolePoliciesCommand,
   ListRolesCommand,
   ListRoleTagsCommand,
-  PutRolePolicyCommand,
   TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
-import { isoTime } from '../../domain/clock.js';
-import { IAM_TAGS, MANAGED_BY, REVOKE_SESSIONS_POLICY } from '../../domain/names.js';
+import { IAM_TAGS, MANAGED_BY } from '../../domain/names.js';
 import { type PersonalRolePlan, trustPolicyFor } from '../../domain/plan.js';
 import type { IamRoles, ManagedRole } from '../../ports/cluster.js';
 import { awsErrorName, fromAwsError } from './errors.js';
@@ -66,24 +64,10 @@ export class AwsIamRoles implements IamRoles {
           PolicyDocument: JSON.stringify(trustPolicyFor(principalArn, now - 60_000)),
         }),
       );
-      // What the IAM console's "revoke active sessions" does: deny sessions issued until now.
-      await this.#iam.send(
-        new PutRolePolicyCommand({
-          RoleName: name,
-          PolicyName: REVOKE_SESSIONS_POLICY,
-          PolicyDocument: JSON.stringify({
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Effect: 'Deny',
-                Action: '*',
-                Resource: '*',
-                Condition: { DateLessThan: { 'aws:TokenIssueTime': isoTime(now) } },
-              },
-            ],
-          }),
-        }),
-      );
+      // No deny-older-sessions policy: the role has no permissions for it to deny, and the one call an
+      // EKS login makes (sts:GetCallerIdentity) cannot be denied by any policy. What ends access is the
+      // mapping (removed before this) and the RoleBinding; see docs/engine.md, "What ends access".
+      // Roles retired by older versions may still carry that inline policy; DeleteRole needs it gone.
       const policies = await this.#iam.send(new ListRolePoliciesCommand({ RoleName: name }));
       for (const policyName of policies.PolicyNames ?? []) {
         await this.#iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policyName }));

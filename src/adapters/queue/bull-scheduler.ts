@@ -6,7 +6,15 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../../domain/clock.js';
 import { AccessError } from '../../domain/errors.js';
 import type { Scheduler } from '../../ports/scheduler.js';
-import { type GrantJob, type JobKind, jobIdFor, QUEUES, type QueueName, RETRY } from './queues.js';
+import {
+  extensionJobId,
+  type GrantJob,
+  type JobKind,
+  jobIdFor,
+  QUEUES,
+  type QueueName,
+  RETRY,
+} from './queues.js';
 
 const QUEUE_OF: Record<JobKind, QueueName> = {
   activate: QUEUES.activate,
@@ -48,14 +56,26 @@ export class BullScheduler implements Scheduler {
     return Object.fromEntries(names.map((name, i) => [name, counts[i] ?? {}]));
   }
 
-  async enqueueActivation(grantId: string): Promise<void> {
+  enqueueActivation(grantId: string): Promise<void> {
+    return this.#enqueueNow(QUEUES.activate, 'activate', { grantId }, jobIdFor('activate', grantId));
+  }
+
+  enqueueExtension(grantId: string, extensionId: string): Promise<void> {
+    return this.#enqueueNow(
+      QUEUES.extend,
+      'extend',
+      { grantId, extensionId },
+      extensionJobId(grantId, extensionId),
+    );
+  }
+
+  async #enqueueNow(queue: QueueName, name: string, data: GrantJob, jobId: string): Promise<void> {
     // A finished or failed job with the same id would swallow the new one; clear it first.
-    const jobId = jobIdFor('activate', grantId);
     await this.#call(async () => {
-      const existing = await this.queue(QUEUES.activate).getJob(jobId);
+      const existing = await this.queue(queue).getJob(jobId);
       if (existing && ((await existing.isCompleted()) || (await existing.isFailed())))
         await existing.remove();
-      await this.queue(QUEUES.activate).add('activate', { grantId }, { jobId });
+      await this.queue(queue).add(name, data, { jobId });
     });
   }
 

@@ -2,6 +2,7 @@
 // forbids ':' in custom ids, hence '-'. Payloads carry the grant id and nothing else.
 export const QUEUES = {
   activate: 'activate',
+  extend: 'extend',
   revoke: 'revoke',
   remind: 'remind',
   reconcile: 'reconcile',
@@ -11,6 +12,8 @@ export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export type JobKind = 'activate' | 'revoke' | 'warn' | 'lapse';
 export interface GrantJob {
   grantId: string;
+  /** `extend` jobs only: which claimed extension (Grant.extensionsApplying) to apply. */
+  extensionId?: string;
 }
 
 export const RECONCILE_SCHEDULER_ID = 'reconcile-every';
@@ -18,6 +21,10 @@ export const RECONCILE_SCHEDULER_ID = 'reconcile-every';
 /** `revoke-ea-abc12345-1767225600000`: one job per grant and moment. */
 export const jobIdFor = (kind: JobKind, grantId: string, at?: number): string =>
   at === undefined ? `${kind}-${grantId}` : `${kind}-${grantId}-${at}`;
+
+/** `extend-ea-abc12345-xk3m9qa`: one job per claimed extension, so queueing it twice adds nothing. */
+export const extensionJobId = (grantId: string, extensionId: string): string =>
+  `extend-${grantId}-${extensionId}`;
 
 /** Retry policy for transient failures (unavailable, conflict): 1s, 2s, 4s … about 4 minutes in all. */
 export const RETRY = { attempts: 8, backoff: { type: 'exponential', delay: 1000 } } as const;

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { toAccessError } from '../../domain/errors.js';
 import { activateGrant, failActivation } from '../../services/activate.js';
 import type { EngineDeps } from '../../services/engine.js';
+import { applyExtension, failExtension } from '../../services/extend-grant.js';
 import { type ReconcileReport, reconcile } from '../../services/reconcile.js';
 import { lapsePendingRequest, warnExpiringSoon } from '../../services/reminders.js';
 import { revokeGrant } from '../../services/revoke.js';
@@ -46,6 +47,10 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
   };
   const workers = [
     new Worker<GrantJob>(QUEUES.activate, (job) => runActivation(deps, job), {
+      ...common,
+      connection: connection(),
+    }),
+    new Worker<GrantJob>(QUEUES.extend, (job) => runExtension(deps, job), {
       ...common,
       connection: connection(),
     }),
@@ -110,6 +115,23 @@ async function runActivation(deps: EngineDeps, job: Job<GrantJob>): Promise<void
     const reason = toAccessError(error);
     if (reason.transient && !lastAttempt(job)) throw reason;
     await failActivation(deps, job.data.grantId, reason);
+    throw new UnrecoverableError(reason.message);
+  }
+}
+
+/**
+ * A claimed extension is retried while the failure is transient; when it cannot be applied (or the
+ * retries run out) the claim is dropped and reported to the requester and the audit stream, never lost.
+ */
+async function runExtension(deps: EngineDeps, job: Job<GrantJob>): Promise<void> {
+  const { grantId, extensionId } = job.data;
+  if (!extensionId) throw new UnrecoverableError('extend job without an extension id');
+  try {
+    await applyExtension(deps, grantId, extensionId);
+  } catch (error) {
+    const reason = toAccessError(error);
+    if (reason.transient && !lastAttempt(job)) throw reason;
+    await failExtension(deps, grantId, extensionId, reason);
     throw new UnrecoverableError(reason.message);
   }
 }

@@ -212,15 +212,12 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
   if (grant.status === 'active' && grant.extensionRequest) {
     blocks.push(
       section(
-        `:stopwatch: ${mention(grant.extensionRequest.by)} asks for ${formatDuration(grant.extensionRequest.seconds)} more.`,
+        `:stopwatch: ${mention(grant.extensionRequest.by)} asks for ${formatDuration(grant.extensionRequest.seconds)} more.${extensionQuorumText(grant)}`,
       ),
       {
         type: 'actions',
         block_id: `extend:${grant.id}`,
-        elements: [
-          button('Approve extension', ACTIONS.approveExtension, grant.id, 'primary'),
-          button('Deny extension', ACTIONS.denyExtension, grant.id, 'danger'),
-        ],
+        elements: extensionButtons(grant),
       },
     );
   } else if (grant.status === 'active' && grant.extensionDenial) {
@@ -325,6 +322,23 @@ export function extensionDeniedDm(grant: Grant, now: number): Message {
   ]);
 }
 
+/** The answer to an extension the policy grants at once: the worker applies it and DMs. */
+export function extensionApplyingText(grant: Grant, seconds: number): string {
+  return `Extending \`${grant.id}\` by ${formatDuration(seconds)}; you get a message when the new end time is in place.`;
+}
+
+/** A decided extension that could not be applied: the end time stays. */
+export function extensionFailedDm(grant: Grant, seconds: number, reason: string, now: number): Message {
+  return message(`Your extension of ${grant.id} could not be applied`, [
+    section(
+      `:warning: The extension of ${formatDuration(seconds)} on ${where(grant)} could not be applied: ${esc(cut(reason, 500))}.\n` +
+        (grant.status === 'active'
+          ? `Your access still ends at *${humanTime(grant.expiresAt ?? now)}*; ask again with \`/eks-access extend ${grant.id}\`.`
+          : `The access is ${grant.status}.`),
+    ),
+  ]);
+}
+
 export function extensionWaitingText(grant: Grant, seconds: number): string {
   return `Asked the approvers of ${where(grant)} for ${formatDuration(seconds)} more on \`${grant.id}\`; you will get a message when they decide.`;
 }
@@ -394,6 +408,27 @@ export function approvalsMessage(grants: Grant[], now: number, extensions: Grant
   ]);
 }
 
+/**
+ * Approve/Deny for the extension waiting now, bound to that ask (`<grant id>/<extension id>`, or when it
+ * was asked for records without ids): a click on an older ask's button is refused, never applied to a
+ * newer amount.
+ */
+function extensionButtons(grant: Grant): Block[] {
+  const asked = grant.extensionRequest;
+  const value = `${grant.id}/${asked?.id ?? asked?.at ?? ''}`;
+  return [
+    button('Approve extension', ACTIONS.approveExtension, value, 'primary'),
+    button('Deny extension', ACTIONS.denyExtension, value, 'danger'),
+  ];
+}
+
+/** How far an extension's quorum got, when it needs more than one approver. */
+function extensionQuorumText(grant: Grant): string {
+  const approvals = grant.extensionRequest?.approvals ?? [];
+  if (approvals.length === 0) return '';
+  return ` Approved so far by ${approvals.map((a) => mention(a.slackUserId)).join(', ')}.`;
+}
+
 /** An extension waiting for a decision: who, which grant, how much more, and the same buttons as the approval message. */
 export function extensionWaitingLine(grant: Grant, now: number): string {
   const asked = grant.extensionRequest;
@@ -406,10 +441,7 @@ function extensionRow(grant: Grant, now: number): Block[] {
     {
       type: 'actions',
       block_id: `extend:${grant.id}`,
-      elements: [
-        button('Approve extension', ACTIONS.approveExtension, grant.id, 'primary'),
-        button('Deny extension', ACTIONS.denyExtension, grant.id, 'danger'),
-      ],
+      elements: extensionButtons(grant),
     },
   ];
 }
@@ -490,12 +522,26 @@ export function deniedModal(
   grantId: string,
   channel: string,
   subject: 'request' | 'extension' = 'request',
-  asked?: { by: string; seconds: number; at: number },
+  asked?: { id?: string; by: string; seconds: number; at: number },
 ): Record<string, unknown> {
   return {
     type: 'modal',
     callback_id: subject === 'request' ? DENY_MODAL : DENY_EXTENSION_MODAL,
-    private_metadata: JSON.stringify({ grantId, channel, ...(asked ? { asked } : {}) }),
+    // Only what names the ask (not its approvals): private_metadata is limited to 3000 characters.
+    private_metadata: JSON.stringify({
+      grantId,
+      channel,
+      ...(asked
+        ? {
+            asked: {
+              ...(asked.id ? { id: asked.id } : {}),
+              by: asked.by,
+              seconds: asked.seconds,
+              at: asked.at,
+            },
+          }
+        : {}),
+    }),
     title: plain(subject === 'request' ? 'Deny request' : 'Deny extension', LIMITS.modalTitle),
     submit: plain('Deny', LIMITS.button),
     close: plain('Back', LIMITS.button),

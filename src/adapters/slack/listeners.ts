@@ -1,7 +1,9 @@
 // Bolt listeners: ack first (Slack's 3-second rule), parse, call one service, render. The clicker is
-// always the user id of Slack's signed payload; button values carry a grant id and nothing else.
+// always the user id of Slack's signed payload; button values carry a grant id (and, on extension
+// buttons, which ask they show) and nothing else.
 import type { App, webApi } from '@slack/bolt';
 import {
+  type ExtensionAsk,
   identityFromMap,
   identityMapEntry,
   requestableNamespaces,
@@ -9,7 +11,7 @@ import {
   resolveRequest,
 } from '../../domain/decisions.js';
 import { badInput, toAccessError } from '../../domain/errors.js';
-import { GRANT_ID } from '../../domain/grant.js';
+import { EXTENSION_ID, GRANT_ID } from '../../domain/grant.js';
 import { cancelRequest, endAccess } from '../../services/cancel.js';
 import { decide } from '../../services/decide.js';
 import type { FlowDeps } from '../../services/deps.js';
@@ -29,6 +31,7 @@ import {
   DENY_MODAL,
   deniedModal,
   errorMessage,
+  extensionApplyingText,
   extensionWaitingText,
   helpMessage,
   listMessage,
@@ -143,8 +146,8 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
           const outcome = await requestExtension(deps, parsed.id, user, parsed.duration);
           await reply(
             textMessage(
-              outcome.kind === 'extended'
-                ? `Extended \`${parsed.id}\`.`
+              outcome.kind === 'applying'
+                ? extensionApplyingText(outcome.grant, outcome.extension.seconds)
                 : extensionWaitingText(outcome.grant, outcome.grant.extensionRequest?.seconds ?? 0),
             ),
           );
@@ -172,6 +175,18 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   }
 
   const clickOf = (action: unknown) => (action as { value?: string }).value;
+
+  /**
+   * Extension buttons carry `<grant id>/<extension id>` (or, for asks recorded before ids, the time it
+   * was asked): the click decides the ask its approver saw, never a newer one.
+   */
+  function extensionClickOf(value: string | undefined): { grantId: string; asked: ExtensionAsk } {
+    const [grant, ref] = (value ?? '').split('/', 2);
+    const grantId = grantIdOf(grant);
+    if (ref && EXTENSION_ID.test(ref)) return { grantId, asked: { id: ref } };
+    if (ref && /^\d{1,15}$/.test(ref)) return { grantId, asked: { at: Number(ref) } };
+    return { grantId, asked: {} };
+  }
 
   app.action(ACTIONS.approve, async ({ ack, body, action, respond }) => {
     await ack();
@@ -242,7 +257,15 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     await ack();
     const reply = replyForAction(body as never, respond as never);
     await guarded(reply, async () => {
-      await approveExtension(deps, grantIdOf(clickOf(action)), body.user.id);
+      const { grantId, asked } = extensionClickOf(clickOf(action));
+      const result = await approveExtension(deps, grantId, body.user.id, asked);
+      await reply(
+        textMessage(
+          result.kind === 'progress'
+            ? `Approved; the extension of \`${grantId}\` has ${result.approvals} of ${result.required} approvals.`
+            : `Approved; the new end time of \`${grantId}\` is being applied.`,
+        ),
+      );
     });
   });
 
@@ -250,9 +273,10 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     await ack();
     const reply = replyForAction(body as never, respond as never);
     await guarded(reply, async () => {
-      const grantId = grantIdOf(clickOf(action));
+      const click = extensionClickOf(clickOf(action));
+      const grantId = click.grantId;
       // Refused at once when this person may not decide; checked again when the reason arrives.
-      const asked = await checkMayDecideExtension(deps, grantId, body.user.id);
+      const asked = await checkMayDecideExtension(deps, grantId, body.user.id, click.asked);
       const channel = (body as { channel?: { id?: string } }).channel?.id ?? '';
       await client.views.open({
         trigger_id: (body as { trigger_id: string }).trigger_id,
@@ -406,13 +430,13 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
 interface Meta {
   grantId?: string;
   channel?: string;
-  asked?: { by: string; seconds: number; at: number };
+  asked?: { id?: string; by: string; seconds: number; at: number };
 }
 
 function parseMeta(text: string): Meta {
   try {
     const parsed = JSON.parse(text) as { grantId?: unknown; channel?: unknown; asked?: unknown };
-    const asked = parsed.asked as { by?: unknown; seconds?: unknown; at?: unknown } | undefined;
+    const asked = parsed.asked as { id?: unknown; by?: unknown; seconds?: unknown; at?: unknown } | undefined;
     return {
       ...(typeof parsed.grantId === 'string' ? { grantId: parsed.grantId } : {}),
       ...(typeof parsed.channel === 'string' && parsed.channel ? { channel: parsed.channel } : {}),
@@ -420,7 +444,14 @@ function parseMeta(text: string): Meta {
       typeof asked.by === 'string' &&
       typeof asked.seconds === 'number' &&
       typeof asked.at === 'number'
-        ? { asked: { by: asked.by, seconds: asked.seconds, at: asked.at } }
+        ? {
+            asked: {
+              ...(typeof asked.id === 'string' && EXTENSION_ID.test(asked.id) ? { id: asked.id } : {}),
+              by: asked.by,
+              seconds: asked.seconds,
+              at: asked.at,
+            },
+          }
         : {}),
     };
   } catch {

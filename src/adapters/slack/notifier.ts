@@ -22,6 +22,7 @@ import {
   expiringDm,
   extendedDm,
   extensionDeniedDm,
+  extensionFailedDm,
   failedDm,
   homeView,
   type Message,
@@ -141,6 +142,8 @@ export class SlackNotifier implements Notifier {
       text = `<@${event.by}> asks to extend this by ${formatDuration(event.seconds)}.`;
     if (event.kind === 'approval-progress')
       text = `<@${event.by}> approved; ${grant.approvals.length} of ${grant.requiredApprovals}.`;
+    if (event.kind === 'extension-approval-progress')
+      text = `<@${event.by}> approved the extension; ${event.approvals} of ${event.required}.`;
     if (!text) return;
     await this.#deps.client.chat.postMessage({
       channel: grant.approvalMessage.channel,
@@ -165,6 +168,8 @@ export class SlackNotifier implements Notifier {
         return extendedDm(grant, event.by, event.seconds, now);
       case 'extension-denied':
         return extensionDeniedDm(grant, now);
+      case 'extension-failed':
+        return extensionFailedDm(grant, event.seconds, event.reason, now);
       case 'cancelled':
         return event.by === 'system' ? cancelledDm(grant, now) : undefined;
       default:

@@ -1,0 +1,234 @@
+// The requester logs in with the DM's own commands, as on EKS: the test takes the text of the DM the bot
+// sends, and runs its shell commands unchanged as the requester — their own IAM user's keys, a clean HOME,
+// the aws CLI from PyPI and kubectl — with AWS's public host names reached only through environment
+// variables (HTTPS_PROXY to the platform's AWS gateway, AWS_CA_BUNDLE). kubectl's token goes to the real
+// kube-apiserver, which asks the real aws-iam-authenticator (EKSConfigMap for aws-auth, the DynamicFile
+// stand-in for access entries) who it is. Then expiry, and the same kubeconfig is refused.
+//
+// In aws-auth mode this proves what SubjectAccessReviews could not: the authenticator compares the
+// session's canonical, path-less role ARN with the `rolearn` of the entry exactly (issue #8).
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  CreateAccessKeyCommand,
+  CreateRoleCommand,
+  CreateUserCommand,
+  GetRoleCommand,
+  IAMClient,
+  PutUserPolicyCommand,
+} from '@aws-sdk/client-iam';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { awsClientConfig, platform, uniqueName } from '../platform/context.js';
+import { type StrictAws, startStrictAws } from '../platform/strict-aws.js';
+import { pollUntil } from '../support/poll.js';
+import { personalShell, type Shell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
+import { blocksText } from '../support/slack/index.js';
+import { ALICE, ANA, type Harness, harnessPool, requestedId } from './harness.js';
+
+const pool = harnessPool();
+afterEach(() => pool.closeAll());
+
+/** The commands in the DM's code block, one per line, exactly as the person would copy them. */
+function dmCommands(dmText: string): string[] {
+  const block = /```([\s\S]*?)```/.exec(dmText)?.[1];
+  if (!block) throw new Error(`no code block in the DM:\n${dmText}`);
+  return block
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+}
+
+/** ALICE's own shell: her IAM user's keys (a new access key in moto), a clean HOME. */
+async function requesterShell(h: Harness): Promise<Shell> {
+  const iam = new IAMClient(awsClientConfig('iam'));
+  try {
+    const userName = h.aliceArn.split('/').pop() ?? '';
+    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: userName }))).AccessKey;
+    return personalShell({
+      accessKeyId: key?.AccessKeyId ?? '',
+      secretAccessKey: key?.SecretAccessKey ?? '',
+    });
+  } finally {
+    iam.destroy();
+  }
+}
+
+/** ALICE asks, ANA approves, the worker activates: the grant id and the commands of the DM ALICE gets. */
+async function grantedCommands(h: Harness, duration: string): Promise<{ id: string; commands: string[] }> {
+  const id = await requestedId(
+    h,
+    ALICE,
+    `request ${h.namespace} for ${duration} because INC-8 log in for real`,
+  );
+  const approval = await h.approvalMessage(id);
+  await h.interact(
+    h.slack.blockActions({
+      user_id: ANA,
+      action_id: 'approve',
+      channel: approval.channel,
+      message_ts: approval.ts,
+    }),
+  );
+  const dm = await h.slack.waitFor(
+    'chat.postMessage',
+    (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Use it'),
+    { timeoutMs: 60_000 },
+  );
+  return { id, commands: dmCommands(blocksText(dm.args.blocks)) };
+}
+
+describe.each(['aws-auth', 'access-entries'] as const)(
+  'the requester logs in with the DM (%s)',
+  (mapping) => {
+    it('request → approve → the DM’s commands work as the requester → expiry → the same kubeconfig is refused', async () => {
+      const h = await pool.use({
+        login: true,
+        identityMapping: mapping,
+        createNamespace: true,
+        worker: true,
+        levelDuration: { default: '90s', max: '4m' },
+        expiryWarning: '30s',
+      });
+      const shell = await requesterShell(h);
+      const { id, commands } = await grantedCommands(h, '90s');
+      expect(commands[0]).toMatch(/^aws eks update-kubeconfig /);
+
+      // The DM's commands, verbatim: update-kubeconfig, then the can-i check it suggests.
+      const outputs: string[] = [];
+      for (const command of commands) outputs.push(succeeded(await shell(command), command));
+      expect(outputs.at(-1)).toBe('yes');
+
+      // The same kubeconfig for what a person does next.
+      const context = /--alias (\S+)/.exec(commands[0] ?? '')?.[1] as string;
+      const kubectl = (args: string) => shell(`kubectl --context ${context} ${args}`);
+      const username = `eks-access:${h.aliceArn.split('/').pop()}`;
+      const whoami = JSON.parse(succeeded(await kubectl('auth whoami -o json'), 'kubectl auth whoami')) as {
+        status: { userInfo: { username: string } };
+      };
+      expect(whoami.status.userInfo.username).toBe(username);
+      succeeded(await kubectl(`get pods -n ${h.namespace}`), `kubectl get pods -n ${h.namespace}`);
+      const elsewhere = await kubectl('get pods -n default');
+      expect(elsewhere.code).not.toBe(0);
+      expect(elsewhere.stderr).toMatch(/Forbidden/);
+      expect(elsewhere.stderr).toContain(`User "${username}" cannot list resource "pods"`);
+
+      // Expiry: the engine takes it all away; from then on the same kubeconfig must be refused. The person
+      // keeps trying from the moment the revoke starts; each try is a whole kubectl run (a new token from
+      // `aws eks get-token`, a second or more), which bounds the resolution of the timings below.
+      const revoking = await pollUntil(
+        `grant ${id} to reach its expiry`,
+        () => h.store.get(id),
+        (grant) => grant !== undefined && grant.status !== 'active',
+        { timeoutMs: 150_000, intervalMs: 100 },
+      );
+      const expiresAt = revoking?.expiresAt ?? Date.now();
+      let firstRefusal: { at: number; stderr: string } | undefined;
+      const unauthorized = await pollUntil(
+        'the expired kubeconfig to be refused as Unauthorized',
+        async () => {
+          const run = await kubectl(`get pods -n ${h.namespace}`);
+          const seen = { at: Date.now(), stderr: run.stderr.trim(), code: run.code };
+          if (run.code !== 0) firstRefusal ??= seen;
+          return seen;
+        },
+        (seen) => seen.code !== 0 && UNAUTHORIZED.test(seen.stderr),
+        { timeoutMs: 60_000, intervalMs: 0 },
+      );
+      const ended = await pollUntil(
+        'the grant to be expired',
+        () => h.store.get(id),
+        (g) => g?.status === 'expired',
+      );
+      const endedAt = ended?.endedAt ?? 0;
+      const since = (at: number) =>
+        `${at - expiresAt} ms after expiry, ${at - endedAt} ms after the revoke finished`;
+      console.log(
+        `[${mapping}] expiry ${new Date(expiresAt).toISOString()}, revoke finished ${new Date(endedAt).toISOString()}\n` +
+          `[${mapping}] first refusal ${firstRefusal ? since(firstRefusal.at) : '?'}: ${firstRefusal?.stderr}\n` +
+          `[${mapping}] Unauthorized ${since(unauthorized.at)} (webhook token cache TTL ` +
+          `${platform().login.webhookCacheTtlSeconds} s here, 120 s on EKS): ${unauthorized.stderr}`,
+      );
+      // It stays refused: a fresh token, a fresh question to the authenticator.
+      const again = await kubectl('auth whoami');
+      expect(again.code).not.toBe(0);
+      expect(again.stderr).toMatch(UNAUTHORIZED);
+    }, 360_000);
+  },
+);
+
+describe('someone else running the DM’s commands', () => {
+  let strict: StrictAws | undefined;
+  afterAll(async () => {
+    await strict?.stop();
+  });
+
+  // moto does not evaluate trust policies, so this part asks the strict emulator (test/platform/strict-aws.ts),
+  // holding a copy of the personal role exactly as the engine made it in moto (path, name, trust document).
+  it('gets AccessDenied on sts:AssumeRole (the trust names only the requester)', async () => {
+    const h = await pool.use({
+      login: true,
+      identityMapping: 'access-entries',
+      createNamespace: true,
+      worker: true,
+    });
+    const { commands } = await grantedCommands(h, '1h');
+    strict = await startStrictAws(uniqueName('ministack-login'));
+    const roleArn = /--role-arn (\S+)/.exec(commands[0] ?? '')?.[1] ?? '';
+    const moto = new IAMClient(awsClientConfig('iam'));
+    const made = (await moto.send(new GetRoleCommand({ RoleName: roleArn.split('/').pop() ?? '' }))).Role;
+    moto.destroy();
+    const root = strict.iamAs(strict.rootOf(strict.accountId));
+    await root.send(
+      new CreateRoleCommand({
+        RoleName: made?.RoleName ?? '',
+        Path: made?.Path ?? '/',
+        AssumeRolePolicyDocument: decodeURIComponent(made?.AssumeRolePolicyDocument ?? ''),
+      }),
+    );
+    // The requester herself (the ARN the trust names), allowed sts:AssumeRole like any person...
+    const aliceName = h.aliceArn.split('/').pop() ?? '';
+    await root.send(new CreateUserCommand({ UserName: aliceName }));
+    const assumeOnly = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }],
+    };
+    await root.send(
+      new PutUserPolicyCommand({
+        UserName: aliceName,
+        PolicyName: 'allow',
+        PolicyDocument: JSON.stringify(assumeOnly),
+      }),
+    );
+    const aliceKey = (await root.send(new CreateAccessKeyCommand({ UserName: aliceName }))).AccessKey;
+    root.destroy();
+    // ...and an account administrator.
+    const mallory = await strict.createUser('mallory', 'arn:aws:iam::aws:policy/AdministratorAccess');
+
+    // STS is the strict emulator's, through the one variable the aws CLI reads for it.
+    const stsHere = { AWS_ENDPOINT_URL_STS: strict.endpoint };
+    const malloryShell = await personalShell(mallory.credentials);
+    succeeded(await malloryShell(commands[0] ?? '', stsHere), commands[0] ?? '');
+    const refused = await malloryShell(commands[1] ?? '', stsHere);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/AccessDenied\) when calling the AssumeRole operation/);
+
+    // The requester, same command, same emulator, gets past AssumeRole (the refusal above is the trust's).
+    const aliceShell = await personalShell({
+      accessKeyId: aliceKey?.AccessKeyId ?? '',
+      secretAccessKey: aliceKey?.SecretAccessKey ?? '',
+    });
+    const assumed = await aliceShell(
+      `aws sts assume-role --region ${platform().login.region} --role-arn ${roleArn} --role-session-name alice --query AssumedRoleUser.Arn --output text`,
+      stsHere,
+    );
+    expect(succeeded(assumed, 'aws sts assume-role as the requester')).toBe(
+      `arn:aws:sts::${strict.accountId}:assumed-role/${made?.RoleName}/alice`,
+    );
+    const malloryAssume = await malloryShell(
+      `aws sts assume-role --region ${platform().login.region} --role-arn ${roleArn} --role-session-name mallory`,
+      stsHere,
+    );
+    expect(malloryAssume.stderr).toMatch(/AccessDenied/);
+  }, 180_000);
+});

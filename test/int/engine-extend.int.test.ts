@@ -1,0 +1,194 @@
+// Extensions on the real platform: the cap holds under real concurrency (Redis compare-and-set), an
+// extension needs the request's quorum and only the ask its approver saw, the worker (never the bot)
+// moves the expiry on the cluster, and an extension that cannot be applied is reported, not lost.
+import { randomBytes } from 'node:crypto';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime } from '../../src/bin/runtime.js';
+import { parseEnv } from '../../src/config/load.js';
+import { isoTime } from '../../src/domain/clock.js';
+import { type AccessError, toAccessError } from '../../src/domain/errors.js';
+import type { Grant } from '../../src/domain/grant.js';
+import { roleBindingName } from '../../src/domain/names.js';
+import type { FlowDeps } from '../../src/services/deps.js';
+import { TEST_SEAL_KEYS } from '../support/seal.js';
+import { endGrant } from '../../src/services/end-grant.js';
+import { extensionLockKey } from '../../src/services/extend-grant.js';
+import { approveExtension, requestExtension } from '../../src/services/request-extension.js';
+import { adminKubeConfig, platform } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
+import { engineHarness, type Harness } from './engine-harness.js';
+
+const HOUR = 3_600_000;
+
+/** The Slack flow's dependencies on the harness's Redis; Slack itself (directory, chat) is not involved. */
+function flowDeps(h: Harness): FlowDeps {
+  const { runtime } = h;
+  return {
+    policy: runtime.policy,
+    store: runtime.store,
+    audit: runtime.audit,
+    scheduler: runtime.scheduler,
+    notifier: h.notifier,
+    directory: { groupsOf: async () => [], membersOf: async () => [] } as unknown as FlowDeps['directory'],
+    identity: {} as FlowDeps['identity'],
+    clock: runtime.clock,
+    engine: { endGrant: (id, reason, actor) => endGrant(runtime, id, reason, actor) },
+    randomBytes: (n) => randomBytes(n),
+    seal: runtime.seal,
+  };
+}
+
+async function bindingExpiry(h: Harness, grantId: string): Promise<string | undefined> {
+  const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  const binding = await rbac.readNamespacedRoleBinding({
+    name: roleBindingName(grantId),
+    namespace: h.namespace,
+  });
+  return binding.metadata?.annotations?.['eks-access.io/expires-at'];
+}
+
+const settled = (h: Harness, grantId: string, extensions: number) =>
+  pollUntil(
+    `grant ${grantId} to carry ${extensions} applied extensions and none waiting to be applied`,
+    () => h.runtime.store.get(grantId),
+    (g) => g?.extensions.length === extensions && (g.extensionsApplying ?? []).length === 0,
+    { timeoutMs: 30_000, intervalMs: 50 },
+  ) as Promise<Grant>;
+
+describe('extensions within the cap (auto)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await engineHarness('none', {
+      view: '{ clusterRole: view, defaultDuration: 1h, maxDuration: 1h, extend: { mode: auto, maxTotal: 3h } }',
+    });
+    await h.startWorker();
+  });
+  afterAll(() => h?.close());
+
+  it('five concurrent extends never exceed maxTotal; the worker moves the RoleBinding to the recorded expiry', async () => {
+    const person = await h.person();
+    const grant = await h.approve(person, { level: 'view', durationSeconds: 3600 });
+    const active = await h.waitFor(grant.id, ['active']);
+    const deps = flowDeps(h);
+
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 5 }, () => requestExtension(deps, grant.id, person.slackUserId, '1h')),
+    );
+    const applied = outcomes.filter((o) => o.status === 'fulfilled');
+    const refused = outcomes
+      .filter((o): o is PromiseRejectedResult => o.status === 'rejected')
+      .map((o) => toAccessError(o.reason) as AccessError);
+    // 1h granted, 3h allowed: exactly two more hours, whichever two asks win.
+    expect(applied).toHaveLength(2);
+    expect(refused.map((e) => e.kind)).toEqual(['bad_input', 'bad_input', 'bad_input']);
+    expect(refused[0]?.hint).toContain('allows 3h');
+
+    const done = await settled(h, grant.id, 2);
+    expect(done.expiresAt).toBe((active.expiresAt as number) + 2 * HOUR);
+    expect(done.durationSeconds + done.extensions.reduce((s, e) => s + e.seconds, 0)).toBe(3 * 3600);
+    expect(await bindingExpiry(h, grant.id)).toBe(isoTime(done.expiresAt as number));
+    // And a sixth, later, is refused too: the cap counts what was applied.
+    await expect(requestExtension(deps, grant.id, person.slackUserId, '1m')).rejects.toMatchObject({
+      kind: 'bad_input',
+    });
+    expect(h.notifier.kinds(grant.id).filter((k) => k === 'extended')).toHaveLength(2);
+  });
+
+  it('a claimed extension whose grant ended before the worker applied it is dropped and reported, not lost', async () => {
+    const person = await h.person();
+    const grant = await h.approve(person, { level: 'view', durationSeconds: 3600 });
+    await h.waitFor(grant.id, ['active']);
+    const deps = flowDeps(h);
+    // Holding the extend lock keeps the worker's job waiting while the grant is revoked under it.
+    await h.runtime.locks.withLock(
+      extensionLockKey(grant.id),
+      async () => {
+        const outcome = await requestExtension(deps, grant.id, person.slackUserId, '30m');
+        expect(outcome.kind).toBe('applying');
+        await endGrant(h.runtime, grant.id, 'revoked', 'U0APPROVER');
+        await h.waitFor(grant.id, ['revoked']);
+      },
+      { leaseMs: 60_000, waitMs: 10_000 },
+    );
+    const answered = await pollUntil(
+      `the claim on ${grant.id} to be answered`,
+      () => h.runtime.store.get(grant.id),
+      (g) => g !== undefined && (g.extensionsApplying ?? []).length === 0,
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    expect(answered?.extensions).toEqual([]);
+    const failed = (await h.runtime.audit.read({ grantId: grant.id })).find(
+      (e) => e.action === 'extension-failed',
+    );
+    expect(failed?.details).toMatchObject({ seconds: 1800, decidedBy: person.slackUserId });
+    expect(h.notifier.kinds(grant.id)).toContain('extension-failed');
+  });
+});
+
+describe('extensions that need approval', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await engineHarness('none', {
+      view: '{ clusterRole: view, defaultDuration: 1h, maxDuration: 1h, approvals: 2, extend: { mode: approval, maxTotal: 4h } }',
+    });
+    await h.startWorker();
+  });
+  afterAll(() => h?.close());
+
+  it('need the same quorum as the request, and an old button cannot approve a newer ask', async () => {
+    const person = await h.person();
+    const grant = await h.approve(person, { level: 'view', durationSeconds: 3600 });
+    const active = await h.waitFor(grant.id, ['active']);
+    const deps = flowDeps(h);
+
+    const first = await requestExtension(deps, grant.id, person.slackUserId, '30m');
+    expect(first.kind).toBe('waiting');
+    const firstId = first.grant.extensionRequest?.id;
+    expect(firstId).toMatch(/^x[a-z2-9]{6}$/);
+
+    // One approval of two: recorded, nothing applied.
+    const progress = await approveExtension(deps, grant.id, 'U0APPROVER', { id: firstId });
+    expect(progress).toMatchObject({ kind: 'progress', approvals: 1, required: 2 });
+    // The same approver again does not make two.
+    await expect(approveExtension(deps, grant.id, 'U0APPROVER', { id: firstId })).rejects.toMatchObject({
+      kind: 'forbidden',
+    });
+    expect((await h.runtime.store.get(grant.id))?.expiresAt).toBe(active.expiresAt);
+
+    // The second completes the quorum: claimed, and the worker applies exactly 30m.
+    const claimed = await approveExtension(deps, grant.id, 'U0SECOND', { id: firstId });
+    expect(claimed.kind).toBe('applying');
+    const once = await settled(h, grant.id, 1);
+    expect(once.expiresAt).toBe((active.expiresAt as number) + 30 * 60_000);
+    expect(await bindingExpiry(h, grant.id)).toBe(isoTime(once.expiresAt as number));
+
+    // A new, larger ask: the first ask's button refuses it and names the new amount.
+    const second = await requestExtension(deps, grant.id, person.slackUserId, '1h');
+    const stale = approveExtension(deps, grant.id, 'U0APPROVER', { id: firstId });
+    await expect(stale).rejects.toMatchObject({ kind: 'conflict' });
+    await expect(stale).rejects.toThrow(/1h more is asked now|already approved/);
+    expect((await h.runtime.store.get(grant.id))?.extensionRequest?.approvals ?? []).toEqual([]);
+    expect(second.grant.extensionRequest?.id).not.toBe(firstId);
+  });
+});
+
+describe('the bot process', () => {
+  it('is composed without cluster or IAM clients: it can only write Redis and queue jobs', async () => {
+    const env = parseEnv({ REDIS_URL: platform().redisUrl, LOG_LEVEL: 'silent', SEAL_KEYS: TEST_SEAL_KEYS });
+    const bot = await createRuntime(env, { role: 'bot' });
+    try {
+      expect('clusters' in bot).toBe(false);
+      expect('engineDeps' in bot).toBe(false);
+      expect('engine' in bot).toBe(false);
+    } finally {
+      await bot.close();
+    }
+    const worker = await createRuntime(env, { role: 'worker' });
+    try {
+      expect('clusters' in worker).toBe(true);
+    } finally {
+      await worker.close();
+    }
+  });
+});

@@ -1,0 +1,160 @@
+// Proof that the platform's login path is EKS's (issue #8): a person's own aws CLI and kubectl, through the
+// AWS gateway, the real kube-apiserver and the real aws-iam-authenticator, with mappings written by hand
+// (not by the engine), so what the authenticator accepts is shown apart from what the engine writes.
+//   - update-kubeconfig finds the login cluster's real endpoint and CA (ministack's placeholder corrected);
+//   - aws-auth: a role mapped path-less logs in; the same role mapped with its IAM path is refused
+//     ("identity is not mapped": a session of the role canonicalises to the path-less ARN);
+//   - access entries (DynamicFile stand-in): the full ARN, path included, logs in; deletion refuses.
+
+import { readFile } from 'node:fs/promises';
+import { CreateAccessEntryCommand, DeleteAccessEntryCommand, EKSClient } from '@aws-sdk/client-eks';
+import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import { ApiException, CoreV1Api } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { adminKubeConfig, awsClientConfig, platform, uniqueName } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
+import { personalShell, type Shell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
+
+let shell: Shell;
+let roleArn: string;
+let pathlessRoleArn: string;
+const context = 'platform-login';
+const iam = () => new IAMClient(awsClientConfig('iam'));
+
+beforeAll(async () => {
+  const client = iam();
+  try {
+    const person = uniqueName('bob');
+    const user = await client.send(new CreateUserCommand({ UserName: person }));
+    const trust = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: user.User?.Arn }, Action: 'sts:AssumeRole' }],
+    };
+    const role = await client.send(
+      new CreateRoleCommand({
+        RoleName: uniqueName('eksa-bob'),
+        Path: `/eks-access/${platform().login.clusterName}/`,
+        AssumeRolePolicyDocument: JSON.stringify(trust),
+      }),
+    );
+    roleArn = role.Role?.Arn ?? '';
+    pathlessRoleArn = roleArn.replace(/:role\/.*\//, ':role/');
+    const key = (await client.send(new CreateAccessKeyCommand({ UserName: person }))).AccessKey;
+    shell = await personalShell({
+      accessKeyId: key?.AccessKeyId ?? '',
+      secretAccessKey: key?.SecretAccessKey ?? '',
+    });
+  } finally {
+    client.destroy();
+  }
+  const { clusterName, region } = platform().login;
+  succeeded(
+    await shell(
+      `aws eks update-kubeconfig --name ${clusterName} --region ${region} --role-arn ${roleArn} --alias ${context}`,
+    ),
+    'aws eks update-kubeconfig',
+  );
+});
+
+const whoami = () =>
+  shell(`kubectl --context ${context} auth whoami -o jsonpath='{.status.userInfo.username}'`);
+const loggedInAs = (username: string) =>
+  pollUntil(`a login as ${username}`, whoami, (run) => run.code === 0 && run.stdout.trim() === username, {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+  });
+const refused = () =>
+  pollUntil('the login to be refused', whoami, (run) => run.code !== 0 && UNAUTHORIZED.test(run.stderr), {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+  });
+
+interface RoleEntry {
+  rolearn: string;
+  username: string;
+  groups?: string[];
+}
+
+/** Rewrites mapRoles of kube-system/aws-auth with `change`, keeping every entry it does not touch. */
+async function editAwsAuth(change: (roles: RoleEntry[]) => RoleEntry[]): Promise<void> {
+  const core = adminKubeConfig().makeApiClient(CoreV1Api);
+  for (;;) {
+    let cm: Awaited<ReturnType<typeof core.readNamespacedConfigMap>> | undefined;
+    try {
+      cm = await core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'aws-auth' });
+    } catch (error) {
+      if (!(error instanceof ApiException && error.code === 404)) throw error;
+    }
+    const roles = ((cm?.data?.['mapRoles'] ? parse(cm.data['mapRoles']) : []) ?? []) as RoleEntry[];
+    const mapRoles = stringify(change(roles));
+    try {
+      if (cm) {
+        cm.data = { ...cm.data, mapRoles };
+        await core.replaceNamespacedConfigMap({ namespace: 'kube-system', name: 'aws-auth', body: cm });
+      } else {
+        await core.createNamespacedConfigMap({
+          namespace: 'kube-system',
+          body: { metadata: { name: 'aws-auth' }, data: { mapRoles } },
+        });
+      }
+      return;
+    } catch (error) {
+      // Another test file's engine edited it meanwhile (or created it): read again.
+      if (!(error instanceof ApiException && (error.code === 409 || error.code === 404))) throw error;
+    }
+  }
+}
+
+describe('logging in as on EKS (aws CLI → kube-apiserver → aws-iam-authenticator)', () => {
+  it("update-kubeconfig gets the login cluster's real endpoint and CA, and an unmapped role is refused", async () => {
+    const { kube } = platform();
+    const config = succeeded(
+      await shell(`kubectl config view --raw --minify --context ${context} -o json`),
+      'view',
+    );
+    const cluster = (JSON.parse(config) as { clusters: { cluster: Record<string, string> }[] }).clusters[0]
+      ?.cluster;
+    expect(cluster?.['server']).toBe(kube.server);
+    expect(cluster?.['certificate-authority-data']).toBe((await readFile(kube.caFile)).toString('base64'));
+    const run = await whoami();
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(UNAUTHORIZED);
+  });
+
+  it('aws-auth: the path-less rolearn logs in; the same role written with its path is refused', async () => {
+    const username = `platform:${pathlessRoleArn.split('/').pop()}`;
+    const mine = (r: RoleEntry) => r.rolearn !== roleArn && r.rolearn !== pathlessRoleArn;
+    try {
+      await editAwsAuth((roles) => [
+        ...roles.filter(mine),
+        { rolearn: pathlessRoleArn, username, groups: [] },
+      ]);
+      await loggedInAs(username);
+      // One edit swaps the path-less entry for the one with the path: once the path-less one is gone
+      // for the authenticator, so is the document without the path, and the login must be refused.
+      await editAwsAuth((roles) => [...roles.filter(mine), { rolearn: roleArn, username, groups: [] }]);
+      await refused();
+      expect(await readFile(platform().login.authenticatorLog, 'utf8')).toContain('identity is not mapped');
+    } finally {
+      await editAwsAuth((roles) => roles.filter(mine));
+    }
+  });
+
+  it('access entries: the full ARN, path included, logs in; deleted, it is refused', async () => {
+    const { clusterName } = platform().login;
+    const eks = new EKSClient(awsClientConfig('eks'));
+    const username = `platform-ae:${pathlessRoleArn.split('/').pop()}`;
+    try {
+      await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: roleArn, username }));
+      await loggedInAs(username);
+      await eks.send(new DeleteAccessEntryCommand({ clusterName, principalArn: roleArn }));
+      await refused();
+    } finally {
+      await eks
+        .send(new DeleteAccessEntryCommand({ clusterName, principalArn: roleArn }))
+        .catch(() => undefined);
+      eks.destroy();
+    }
+  });
+});
