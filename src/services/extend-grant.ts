@@ -51,7 +51,12 @@ export async function applyExtension(deps: EngineDeps, grantId: string, extensio
       if (refused) return dropClaim(deps, grantId, extensionId, refused);
       const sealed = await sealedExpiry(deps, backends, grant);
       if (sealed === undefined) {
-        return dropClaim(deps, grantId, extensionId, `the access of ${grant.id} is no longer on ${grant.cluster}`);
+        return dropClaim(
+          deps,
+          grantId,
+          extensionId,
+          `the access of ${grant.id} is no longer on ${grant.cluster}`,
+        );
       }
       // Redis could say later than the cluster (written by something else): the lower one counts.
       const base = Math.min(grant.expiresAt, sealed);
@@ -115,7 +120,8 @@ async function refusal(deps: EngineDeps, grant: Grant, claim: ClaimedExtension):
   }
   const level = deps.policy.levels[grant.level];
   if (!level || level.extend.mode === 'never') return `${grant.level} grants can no longer be extended`;
-  if (claim.auto && level.extend.mode !== 'auto') return `an extension of ${grant.level} now needs an approver`;
+  if (claim.auto && level.extend.mode !== 'auto')
+    return `an extension of ${grant.level} now needs an approver`;
   return undefined;
 }
 

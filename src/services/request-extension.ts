@@ -15,9 +15,9 @@ import { parseDuration } from '../domain/duration.js';
 import { badInput, conflict, forbidden } from '../domain/errors.js';
 import type { ClaimedExtension, Grant } from '../domain/grant.js';
 import { newExtensionId, transition } from '../domain/grant.js';
+import { sealExtension } from '../domain/seal.js';
 import { approverGroupsOf } from './decide.js';
 import { type FlowDeps, mustGet, updateGrant } from './deps.js';
-import { sealExtension } from '../domain/seal.js';
 
 export type ExtensionOutcome =
   /** Decided (by the policy): claimed and queued for the worker, which DMs once it is in place. */

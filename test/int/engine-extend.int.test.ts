@@ -11,12 +11,12 @@ import { type AccessError, toAccessError } from '../../src/domain/errors.js';
 import type { Grant } from '../../src/domain/grant.js';
 import { roleBindingName } from '../../src/domain/names.js';
 import type { FlowDeps } from '../../src/services/deps.js';
-import { TEST_SEAL_KEYS } from '../support/seal.js';
 import { endGrant } from '../../src/services/end-grant.js';
 import { extensionLockKey } from '../../src/services/extend-grant.js';
 import { approveExtension, requestExtension } from '../../src/services/request-extension.js';
 import { adminKubeConfig, platform } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
+import { TEST_SEAL_KEYS } from '../support/seal.js';
 import { engineHarness, type Harness } from './engine-harness.js';
 
 const HOUR = 3_600_000;

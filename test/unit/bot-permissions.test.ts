@@ -252,7 +252,9 @@ describe('IAM policy renderer', () => {
     );
     expect(botActions(withEmail)).toEqual(['iam:ListUsers', 'iam:ListUserTags']);
     // The worker asks the identity source again before it activates a grant (issue #9).
-    const workerActions = renderIamPolicies(parsePolicy(withEmail).policy).worker.Statement.flatMap((s) => s.Action);
+    const workerActions = renderIamPolicies(parsePolicy(withEmail).policy).worker.Statement.flatMap(
+      (s) => s.Action,
+    );
     expect(workerActions).toEqual(expect.arrayContaining(['iam:ListUsers', 'iam:ListUserTags']));
     expect(actions(withEmail)).not.toContain('eks:CreateAccessEntry'); // aws-auth cluster
   });
