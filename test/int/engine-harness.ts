@@ -9,6 +9,7 @@ import { PolicyIdentityResolver } from '../../src/adapters/identity/aws-identity
 import { type RunningWorkers, startWorkers } from '../../src/adapters/queue/workers.js';
 import { createRuntime, type Runtime } from '../../src/bin/runtime.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
+import { requiredApprovalsFor } from '../../src/domain/decisions.js';
 import type { Grant } from '../../src/domain/grant.js';
 import { renderUsername } from '../../src/domain/names.js';
 import type { GrantEvent, Notifier } from '../../src/ports/notifier.js';
@@ -153,6 +154,11 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
 `,
     'test-policy',
   );
+  const approvalsFor = (level: string) => {
+    const levelPolicy = loaded.policy.levels[level];
+    const ns = loaded.policy.clusters[cluster]?.namespaces[0];
+    return levelPolicy && ns ? requiredApprovalsFor(levelPolicy, ns) : 1;
+  };
   const env = parseEnv({
     REDIS_URL: p.redisUrl,
     REDIS_PREFIX: `{${uniqueName('ea')}}`,
@@ -221,6 +227,8 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
         durationSeconds: o.durationSeconds ?? 3600,
         reason: 'INC-1 test',
         now: runtime.clock.now(),
+        // As many of the namespace's approvers as the level needs (the worker re-checks the quorum).
+        approvers: ['U0APPROVER', 'U0SECOND'].slice(0, approvalsFor(o.level ?? 'k8s-test-role')),
       });
       await runtime.store.create(grant);
       await runtime.scheduler.enqueueActivation(grant.id);

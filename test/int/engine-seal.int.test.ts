@@ -31,6 +31,7 @@ import { reconcile } from '../../src/services/reconcile.js';
 import { revokeGrant } from '../../src/services/revoke.js';
 import { adminKubeConfig, awsClientConfig, kubeConfigAs, platform, uniqueName } from '../platform/context.js';
 import { approvedGrant } from '../support/grants.js';
+import { pollUntil } from '../support/poll.js';
 import { testSealKeys } from '../support/seal.js';
 import { engineHarness, type Harness, ORIGINAL_AWS_AUTH, readAwsAuth } from './engine-harness.js';
 
@@ -393,5 +394,43 @@ describe('revocations after the policy changed', () => {
     const roles = await adminRbac().listNamespacedRole({ namespace: h.namespace });
     expect(roles.items.map((r) => r.metadata?.name)).not.toContain(keptRoleName('k8s-test-role'));
     expect(await h.allowed(dana.username, 'create', 'jobs', 'batch', h.namespace)).toBe(false);
+  });
+});
+
+describe('an extension claim written straight into Redis', () => {
+  it('is dropped by the worker: the sealed expiry on the cluster and in Redis stays where it was', async () => {
+    h = await engineHarness('aws-auth');
+    await h.startWorker();
+    const mallory = await h.person();
+    const grant = await h.waitFor((await h.approve(mallory, { durationSeconds: 600 })).id, ['active']);
+    const bindingExpiry = async () =>
+      (await bindingsOf(grant.id))[0]?.metadata?.annotations?.[ANNOTATIONS.expiresAt];
+    const before = await bindingExpiry();
+    // A week more, "approved" by nobody: what someone with Redis write could add to the record.
+    const id = 'ex-forged1';
+    const forged: Grant = {
+      ...grant,
+      version: grant.version + 1,
+      extensionsApplying: [{ id, by: 'U0APPROVER', seconds: 7 * 86_400, at: Date.now(), auto: true }],
+    };
+    expect(await h.runtime.store.replace(forged)).toBe(true);
+    await h.runtime.scheduler.enqueueExtension(grant.id, id);
+    const after = await pollUntil(
+      'the forged claim dropped',
+      () => h?.runtime.store.get(grant.id) as Promise<Grant | undefined>,
+      (g) => (g?.extensionsApplying ?? []).length === 0,
+    );
+    expect(after?.expiresAt).toBe(grant.expiresAt);
+    expect(after?.extensions).toEqual([]);
+    expect(await bindingExpiry()).toBe(before);
+    expect(
+      await trustOf(h, personalRoleName(h.cluster, mallory.principalArn)).then(
+        (t) => t.Condition.DateLessThan['aws:CurrentTime'],
+      ),
+    ).toBe(new Date(grant.expiresAt as number).toISOString());
+    const events = await h.runtime.audit.read({ grantId: grant.id });
+    expect(events.map((e) => e.action)).toEqual(
+      expect.arrayContaining(['forged-extension', 'extension-failed']),
+    );
   });
 });

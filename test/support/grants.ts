@@ -7,8 +7,8 @@ import { type SealKeys, sealDecision } from '../../src/domain/seal.js';
 import { testSealKeys } from './seal.js';
 
 /**
- * An approved grant (one approval by U0APPROVER at `now`), sealed as the bot seals a decision (with the
- * tests' keys unless `keys` says otherwise), ready for `enqueueActivation`.
+ * An approved grant (approved by `approvers`, default U0APPROVER alone, at `now`), sealed as the bot
+ * seals a decision (with the tests' keys unless `keys` says otherwise), ready for `enqueueActivation`.
  */
 export function approvedGrant(
   fields: {
@@ -19,17 +19,18 @@ export function approvedGrant(
     durationSeconds: number;
     reason: string;
     now: number;
+    approvers?: readonly string[];
   },
   keys: SealKeys = testSealKeys(),
 ): Grant {
-  const { now, ...rest } = fields;
+  const { now, approvers = ['U0APPROVER'], ...rest } = fields;
   const grant: Grant = {
     id: newGrantId((n) => randomBytes(n)),
     version: 1,
     status: 'approved',
     ...rest,
-    requiredApprovals: 1,
-    approvals: [{ slackUserId: 'U0APPROVER', at: now }],
+    requiredApprovals: approvers.length,
+    approvals: approvers.map((slackUserId) => ({ slackUserId, at: now })),
     createdAt: now,
     pendingUntil: now + 86_400_000,
     decidedAt: now,

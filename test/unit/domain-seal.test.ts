@@ -9,8 +9,10 @@ import {
   SealKeys,
   sealBinding,
   sealDecision,
+  sealExtension,
   verifyBindingSeal,
   verifyDecisionSeal,
+  verifyExtensionSeal,
   verifyFoundBinding,
 } from '../../src/domain/seal.js';
 
@@ -243,5 +245,30 @@ describe('assertApprovalsHold (the worker re-check)', () => {
     });
     expect(kind(auto)).toBe('holds');
     expect(kind({ ...auto, durationSeconds: 3600 })).toMatch(/no longer covers/);
+  });
+});
+
+describe('extension seals', () => {
+  const keys = keysOf(`k1:${secret(1)}`);
+  const claim = {
+    id: 'xabcdef',
+    by: 'U0BEN',
+    seconds: 1800,
+    auto: false,
+    approvals: [{ slackUserId: 'U0BEN', at: 5, viaGroups: ['S0SRE'] }],
+  };
+
+  it('cover the grant, the claim and who approved it', () => {
+    const seal = sealExtension(keys, 'ea-abcdefgh', claim);
+    expect(verifyExtensionSeal(keys, 'ea-abcdefgh', claim, seal)).toBe('valid');
+    expect(verifyExtensionSeal(keys, 'ea-zzzzzzzz', claim, seal)).toBe('mismatch');
+    expect(verifyExtensionSeal(keys, 'ea-abcdefgh', { ...claim, seconds: 7 * 86_400 }, seal)).toBe(
+      'mismatch',
+    );
+    expect(verifyExtensionSeal(keys, 'ea-abcdefgh', { ...claim, auto: true }, seal)).toBe('mismatch');
+    expect(verifyExtensionSeal(keys, 'ea-abcdefgh', { ...claim, approvals: [] }, seal)).toBe('mismatch');
+    expect(verifyExtensionSeal(keys, 'ea-abcdefgh', claim, undefined)).toBe('missing');
+    // A decision seal never passes as an extension seal.
+    expect(verifyExtensionSeal(keys, 'ea-abcdefgh', claim, sealDecision(keys, grant()))).toBe('mismatch');
   });
 });
