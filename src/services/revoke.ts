@@ -1,6 +1,7 @@
 // Revocation: from `revoking` (or `active` past its expiry) to a terminal state, removing every trace
 // the grant left and checking with the API server that the access is gone.
 import { isoTime } from '../domain/clock.js';
+import { toAccessError } from '../domain/errors.js';
 import { endStatusFor, type Grant, transition } from '../domain/grant.js';
 import { keptRoleName, personalRoleName, roleBindingName } from '../domain/names.js';
 import { planGrant } from '../domain/plan.js';
@@ -74,8 +75,12 @@ export async function revokeGrant(deps: EngineDeps, grantId: string): Promise<Gr
   }
   if (grant.status !== 'revoking') return grant;
 
-  if (deps.policy.clusters[grant.cluster]) {
-    const backends = await deps.clusters.forCluster(grant.cluster);
+  const backends = await deps.clusters.forCluster(grant.cluster).catch((error: unknown) => {
+    // not_found: the cluster left the policy, so there is no connection to it any more.
+    if (toAccessError(error).kind === 'not_found') return undefined;
+    throw error;
+  });
+  if (backends) {
     await removeTrace(deps, backends, traceOf(grant, deps));
     await verifyRevoked(deps, backends, grant);
   } else {

@@ -7,6 +7,7 @@ import { GetRoleCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { RbacAuthorizationV1Api, type V1RoleBinding } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { doctorProbes } from '../../src/adapters/doctor-probes.js';
+import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
 import { runCli } from '../../src/bin/cli.js';
 import { buildCliRuntime } from '../../src/bin/cli-runtime.js';
 import type { Policy } from '../../src/config/policy.js';
@@ -340,7 +341,15 @@ function policyWithout(harness: Harness, what: 'level' | 'namespace' | 'cluster'
 }
 
 async function revokeUnder(harness: Harness, policy: Policy, grantId: string): Promise<Grant | undefined> {
-  const deps: EngineDeps = { ...harness.deps, policy };
+  // Connections come from the policy too: a cluster that left it cannot be reached any more.
+  const clusters = new PolicyClusterConnections({
+    policy,
+    env: harness.runtime.env,
+    clock: systemClock,
+    credentials: awsClientConfig('iam').credentials,
+    awsAuth: { [harness.cluster]: harness.awsAuth },
+  });
+  const deps: EngineDeps = { ...harness.deps, policy, clusters };
   await endGrant(deps, grantId, 'revoked', 'U0APPROVER');
   return revokeGrant(deps, grantId);
 }
