@@ -65,13 +65,14 @@ export async function grantCost(info: PlatformInfo, mode: Mode, grants: number):
   const template = mode === 'none' ? 'oidc:{iamName}' : 'eks-access:{iamName}';
   const loaded = parsePolicy(
     `
-settings: { kubernetesUsername: "eks-access:{iamName}" }
+settings: { kubernetesUsername: "eks-access:{iamName}", auditChannel: C0AUDIT }
 levels:
   k8s-test-role:
     rules:
       - apiGroups: ["", "apps", "batch"]
         resources: [configmaps, deployments, jobs, pods, pods/log, services]
         verbs: [create, delete, get, list, patch, update]
+    privileged: true
     defaultDuration: 1h
     maxDuration: 4h
 clusters:
@@ -82,7 +83,7 @@ clusters:
     identityMapping: ${mode}
 ${mode === 'none' ? `    usernameTemplate: "${template}"\n` : ''}    namespaces:
       - name: ${namespace}
-        approvers: { users: [U0APPROVER] }
+        approvers: { users: [U0APPROVER, U0SECOND] }
         channel: C0APPROVALS
         levels: [k8s-test-role]
 `,
@@ -105,7 +106,10 @@ ${mode === 'none' ? `    usernameTemplate: "${template}"\n` : ''}    namespaces:
   const runtime = await createRuntime(env, {
     role: 'worker',
     loaded,
-    identity: new PolicyIdentityResolver({ ...loaded.policy, identities: { map: people } }),
+    identity: new PolicyIdentityResolver({
+      ...loaded.policy,
+      identities: { ...loaded.policy.identities, map: people },
+    }),
     awsCredentials: credentials,
     awsAuth: { [cluster]: awsAuth },
     instrument: {

@@ -1,7 +1,14 @@
 // The real services behind `eks-access doctor`: Slack's auth.test, Redis, STS and each cluster's API
 // server, asked as the bot itself (its own credentials, its own Kubernetes identity).
+import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { ApiException, AuthorizationV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
+import {
+  ApiException,
+  AuthorizationV1Api,
+  CoreV1Api,
+  RbacAuthorizationV1Api,
+  VersionApi,
+} from '@kubernetes/client-node';
 import { type Env, SEAL_KEYS_FIX } from '../config/env.js';
 import type { LoadedPolicy } from '../config/load.js';
 import type { ClusterPolicy, Policy } from '../config/policy.js';
@@ -15,7 +22,7 @@ import { fromAwsError } from './aws/errors.js';
 import { parseMapRoles } from './k8s/aws-auth-document.js';
 import { clusterCredentials, PolicyClusterConnections } from './k8s/cluster-connections.js';
 import { fromKubeError } from './k8s/errors.js';
-import { KubeApis, KubeRbac } from './k8s/rbac.js';
+import { KubeApis, KubeRbac, rulesOf } from './k8s/rbac.js';
 import { connectRedis } from './redis/connection.js';
 
 export interface DoctorProbeOptions {
@@ -200,6 +207,17 @@ function clusterProbe(
         throw fromKubeError(error, 'ask SelfSubjectAccessReview');
       }
     },
+    async authenticationMode() {
+      if (!('eks' in cluster.connection)) return undefined;
+      const eksName = cluster.connection.eks.name ?? name;
+      const client = new EKSClient({ region, ...endpoint(env.AWS_ENDPOINT_URL_EKS), credentials });
+      try {
+        const out = await client.send(new DescribeClusterCommand({ name: eksName }));
+        return { reported: out.cluster?.accessConfig?.authenticationMode };
+      } catch (error) {
+        throw fromAwsError(error, `describe EKS cluster ${eksName}`);
+      }
+    },
     async awsAuthEntries() {
       const where = `ConfigMap ${awsAuth.namespace}/${awsAuth.name}`;
       let text: string;
@@ -222,6 +240,14 @@ function clusterProbe(
       return bindings
         .filter((b) => verifyFoundBinding(keys, name, b) !== 'valid')
         .map((b) => `${b.namespace}/${b.name}`);
+    },
+    async clusterRoleRules(name: string) {
+      try {
+        return rulesOf(await (await kc()).makeApiClient(RbacAuthorizationV1Api).readClusterRole({ name }));
+      } catch (error) {
+        if (error instanceof ApiException && error.code === 404) return undefined;
+        throw fromKubeError(error, `read ClusterRole ${name}`);
+      }
     },
   };
 }

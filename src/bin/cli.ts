@@ -184,6 +184,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
         { readCluster: false },
       );
       const { text } = planned;
+      for (const warning of planned.plan.warnings) io.out(`# WARNING: ${warning}\n\n`);
       const sections: [string, string | undefined][] = [
         [`personal IAM role ${planned.plan.personalRole?.arn ?? ''} — trust policy`, text.trustPolicy],
         [`identity mapping (${planned.plan.mapping.mode})`, text.mapping],

@@ -2,7 +2,7 @@
 // One zod schema; every problem is reported at once with its path and a hint (see load.ts).
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
-import { usernamePrefixOf } from '../domain/names.js';
+import { principalParts, renderUsername, USERNAME_PLACEHOLDERS, usernamePrefixOf } from '../domain/names.js';
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 const SLACK_GROUP_ID = /^S[A-Z0-9]{2,}$/;
@@ -100,10 +100,16 @@ const level = z
     maxDuration: duration('maxDuration'),
     allowSelfApproval: z.boolean().default(false),
     /**
-     * Must be true for levels that let a person write RBAC, bind/escalate/impersonate, or mint
-     * service-account tokens: such a level is as strong as whatever it can grant itself.
+     * Must be true for levels that let a person escalate beyond what the level says: write RBAC,
+     * bind/escalate/impersonate, mint service-account tokens, make or change pods (directly or through
+     * deployments, jobs, …: they run as any service account in the namespace), read secrets, exec/attach/
+     * port-forward into pods, or proxy to kubelets. See privilegeReasons.
      */
     privileged: z.boolean().default(false),
+    /**
+     * Approvals a request for this level needs. Unset: the namespace's `approvals`, and at least
+     * PRIVILEGED_MIN_APPROVALS for a privileged level (set it here to choose otherwise, explicitly).
+     */
     approvals: z.number().int().min(1).max(10).optional(),
     extend: extendPolicy.default({ mode: 'approval' }),
   })
@@ -161,8 +167,9 @@ const cluster = z
     region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'an AWS region like eu-west-1'),
     accountId: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id'),
     connection,
-    identityMapping: z.enum(['aws-auth', 'access-entries', 'none']),
-    /** For `none`: how people already authenticate (OIDC etc.). Placeholders: {slackUserId} {email} {iamName}. */
+    /** `auto` (EKS connections only): access entries where the cluster reads them, else aws-auth. */
+    identityMapping: z.enum(['aws-auth', 'access-entries', 'none', 'auto']),
+    /** For `none`: how people already authenticate (OIDC etc.). Placeholders as for settings.kubernetesUsername. */
     usernameTemplate: z.string().min(1).optional(),
     namespaces: z.array(namespaceEntry).min(1),
   })
@@ -174,6 +181,13 @@ const identities = z
     map: z
       .record(z.string().regex(SLACK_USER_ID), z.string().regex(IAM_PRINCIPAL_ARN, 'an IAM user/role ARN'))
       .default({}),
+    /**
+     * Accept `arn:aws:sts::…:assumed-role/<role>/<session>` principals in the map. Off by default: the
+     * session name is chosen by whoever assumes the role, so everyone who may assume that role can
+     * present the same principal. Turn on only when the role's trust pins the session name to the
+     * person (for example `sts:RoleSessionName` = `${aws:username}`, or IAM Identity Center).
+     */
+    allowAssumedRoles: z.boolean().default(false),
     /** Opt-in: find the IAM user whose tag `tagKey` equals the Slack profile email. */
     emailTag: z
       .object({ enabled: z.boolean().default(false), tagKey: z.string().min(1).default('slack-email') })
@@ -182,13 +196,23 @@ const identities = z
   })
   .strict();
 
+/**
+ * Account, kind and name together identify an IAM principal (user and role names are unique per
+ * account and kind), so no two principals can share this username, and it still reads well in the
+ * audit log: `eks-access:111122223333:user:alice`.
+ */
+export const DEFAULT_KUBERNETES_USERNAME = 'eks-access:{account}:{kind}:{iamName}';
+
 const basePolicy = z
   .object({
     version: z.literal(1).default(1),
     settings: z
       .object({
-        /** Kubernetes username each person gets; placeholders {iamName} {slackUserId}. */
-        kubernetesUsername: z.string().min(1).default('eks-access:{iamName}'),
+        /**
+         * Kubernetes username each person gets; placeholders {account} {kind} {iamName} {slackUserId}
+         * {email}. Two principals must never share one: see usernameTemplateProblems.
+         */
+        kubernetesUsername: z.string().min(1).default(DEFAULT_KUBERNETES_USERNAME),
         /** IAM path under which every role of ours lives; a cluster's roles live under path + cluster/. */
         iamPath: z
           .string()
@@ -201,13 +225,13 @@ const basePolicy = z
       })
       .strict()
       .default({
-        kubernetesUsername: 'eks-access:{iamName}',
+        kubernetesUsername: DEFAULT_KUBERNETES_USERNAME,
         iamPath: '/eks-access/',
         pendingTimeout: '24h',
         expiryWarning: '15m',
         requireReason: true,
       }),
-    identities: identities.default({ map: {} }),
+    identities: identities.default({ map: {}, allowAssumedRoles: false }),
     levels: z.record(z.string().regex(DNS1123_LABEL, 'level names are lower-case DNS labels'), level),
     clusters: z.record(z.string().regex(CLUSTER_NAME), cluster),
   })
@@ -216,45 +240,181 @@ const basePolicy = z
 /** Verbs and resources that let a holder grant themselves more than the level itself says. */
 const ESCALATING_VERBS = new Set(['bind', 'escalate', 'impersonate', '*']);
 const RBAC_RESOURCES = new Set(['roles', 'rolebindings', 'clusterroles', 'clusterrolebindings', '*']);
-const WRITE_VERBS = new Set(['create', 'update', 'patch', '*']);
-/** Built-in ClusterRoles known to allow writing RBAC, impersonating service accounts or minting tokens. */
+const WRITE_VERBS = ['create', 'update', 'patch'];
+const READ_VERBS = ['get', 'list', 'watch'];
+/** Built-in ClusterRoles known to write RBAC or workloads, read secrets or impersonate service accounts. */
 const PRIVILEGED_CLUSTER_ROLES = new Set(['cluster-admin', 'admin', 'edit']);
+/**
+ * Built-in ClusterRoles known to be harmless as shipped. They are aggregated (anyone who may write
+ * ClusterRoles can add rules to them), so grants and `doctor` still check their live rules.
+ */
+const UNPRIVILEGED_CLUSTER_ROLES = new Set(['view']);
 
-/** Why a level is privileged (empty when it is not). Pure; also used by `doctor` and the plan. */
+/**
+ * The (group, resource, verbs) combinations that make a level privileged, with why. A rule matches
+ * through wildcards too (`*` groups, resources or verbs, `pods/*`, `*\/exec`).
+ */
+const PRIVILEGED_ACCESS: readonly {
+  groups: string[];
+  resource: string;
+  verbs: string[] | 'any';
+  why: string;
+}[] = [
+  ...[
+    ['', 'pods'],
+    ['', 'replicationcontrollers'],
+    ['apps', 'deployments'],
+    ['apps', 'replicasets'],
+    ['apps', 'statefulsets'],
+    ['apps', 'daemonsets'],
+    ['extensions', 'deployments'],
+    ['extensions', 'replicasets'],
+    ['extensions', 'daemonsets'],
+    ['batch', 'jobs'],
+    ['batch', 'cronjobs'],
+  ].map(([group = '', resource = '']) => ({
+    groups: [group],
+    resource,
+    verbs: WRITE_VERBS,
+    why: `writes ${resource} (runs code as any service account in the namespace)`,
+  })),
+  {
+    groups: [''],
+    resource: 'pods/ephemeralcontainers',
+    verbs: ['update', 'patch'],
+    why: 'adds containers to running pods',
+  },
+  { groups: [''], resource: 'secrets', verbs: READ_VERBS, why: 'reads secrets' },
+  // Any verb: older clients open exec/attach/port-forward streams with GET.
+  { groups: [''], resource: 'pods/exec', verbs: 'any', why: 'pods/exec (runs commands in pods)' },
+  { groups: [''], resource: 'pods/attach', verbs: 'any', why: 'pods/attach (joins running containers)' },
+  { groups: [''], resource: 'pods/portforward', verbs: 'any', why: 'pods/portforward (reaches pod ports)' },
+  { groups: [''], resource: 'nodes/proxy', verbs: 'any', why: 'nodes/proxy (talks to kubelets directly)' },
+  { groups: [''], resource: 'serviceaccounts/token', verbs: ['create'], why: 'mints service-account tokens' },
+];
+
+function ruleCovers(
+  r: PolicyRule,
+  groups: readonly string[],
+  resource: string,
+  verbs: string[] | 'any',
+): boolean {
+  if (!r.apiGroups.some((g) => g === '*' || groups.includes(g))) return false;
+  const [base, sub] = resource.split('/');
+  const resources = new Set(r.resources);
+  const resourceMatch =
+    resources.has('*') ||
+    resources.has(resource) ||
+    (sub !== undefined && (resources.has(`${base}/*`) || resources.has(`*/${sub}`)));
+  if (!resourceMatch) return false;
+  return verbs === 'any' || r.verbs.some((v) => v === '*' || verbs.includes(v));
+}
+
+/**
+ * Why a level is privileged (empty when it is not, or when it binds a ClusterRole whose rules are
+ * not given: pass the live rules as `rules` for that). Pure; also used by `doctor` and activation.
+ */
 export function privilegeReasons(level: Pick<LevelPolicy, 'clusterRole' | 'rules'>): string[] {
   const reasons: string[] = [];
   if (level.clusterRole && PRIVILEGED_CLUSTER_ROLES.has(level.clusterRole)) {
     reasons.push(
-      `ClusterRole ${level.clusterRole} can write RBAC, impersonate service accounts or mint their tokens`,
+      `ClusterRole ${level.clusterRole} can write RBAC or workloads, read secrets or impersonate service accounts`,
     );
   }
   for (const r of level.rules ?? []) {
     for (const verb of r.verbs) if (ESCALATING_VERBS.has(verb)) reasons.push(`verb "${verb}"`);
-    const writes = r.verbs.some((verb) => WRITE_VERBS.has(verb));
+    const writes = r.verbs.some((verb) => verb === '*' || WRITE_VERBS.includes(verb));
     for (const resource of r.resources) {
       if (RBAC_RESOURCES.has(resource) && writes) reasons.push(`writes ${resource}`);
-      if (
-        (resource === 'serviceaccounts/token' || resource === 'serviceaccounts/*') &&
-        r.verbs.some((v) => v === 'create' || v === '*')
-      ) {
-        reasons.push('mints service-account tokens');
-      }
+    }
+    for (const access of PRIVILEGED_ACCESS) {
+      if (ruleCovers(r, access.groups, access.resource, access.verbs)) reasons.push(access.why);
     }
   }
   return [...new Set(reasons)];
 }
 
-/** Resources worth a warning even in an unprivileged level: they reveal secrets or run code in pods. */
-const SENSITIVE_RESOURCES = ['secrets', 'pods/exec', 'pods/attach', 'pods/portforward'];
+/** A ClusterRole the validator cannot judge by name: only its live rules tell (doctor, each grant). */
+export const needsLiveCheck = (level: Pick<LevelPolicy, 'clusterRole'>): boolean =>
+  Boolean(level.clusterRole && !PRIVILEGED_CLUSTER_ROLES.has(level.clusterRole));
 
-export function levelWarnings(name: string, level: Pick<LevelPolicy, 'rules'>): string[] {
-  const resources = new Set((level.rules ?? []).flatMap((r) => r.resources));
-  const sensitive = SENSITIVE_RESOURCES.filter((resource) => resources.has(resource) || resources.has('*'));
-  return sensitive.length === 0
-    ? []
-    : [
-        `level "${name}" grants ${sensitive.join(', ')}: holders can read secrets or run commands inside pods`,
-      ];
+export function levelWarnings(
+  name: string,
+  level: Pick<LevelPolicy, 'clusterRole' | 'privileged'>,
+): string[] {
+  if (level.privileged || !level.clusterRole || !needsLiveCheck(level)) return [];
+  if (UNPRIVILEGED_CLUSTER_ROLES.has(level.clusterRole)) return [];
+  return [
+    `level "${name}" binds ClusterRole ${level.clusterRole}, whose rules the policy cannot show: doctor and every grant read it from the cluster and refuse it if it is privileged`,
+  ];
+}
+
+/** A privileged level needs at least this many approvals unless the level says otherwise. */
+export const PRIVILEGED_MIN_APPROVALS = 2;
+
+/** Approvals a request for this level in this namespace needs. */
+export function requiredApprovalsFor(
+  level: Pick<LevelPolicy, 'approvals' | 'privileged'>,
+  namespace: Pick<NamespacePolicy, 'approvals'>,
+): number {
+  if (level.approvals !== undefined) return level.approvals;
+  return level.privileged ? Math.max(PRIVILEGED_MIN_APPROVALS, namespace.approvals) : namespace.approvals;
+}
+
+const IDENTIFYING_PLACEHOLDERS = ['{iamName}', '{slackUserId}', '{email}'];
+
+/**
+ * Whether a username template can give two different principals the same Kubernetes username: it
+ * names every part that makes a principal unique (account, kind, name), or the Slack user (the map
+ * links each Slack user to exactly one principal).
+ */
+export const uniqueByConstruction = (template: string): boolean =>
+  template.includes('{slackUserId}') ||
+  ['{account}', '{kind}', '{iamName}'].every((p) => template.includes(p));
+
+/**
+ * What is wrong with a username template for the principals this policy can produce, as messages.
+ * `inferred`: settings.kubernetesUsername (people get a new identity), as opposed to a `none`
+ * cluster's usernameTemplate (the identity people already have from elsewhere).
+ */
+export function usernameTemplateProblems(
+  template: string,
+  identities: Pick<Policy['identities'], 'map' | 'emailTag'>,
+  inferred: boolean,
+): string[] {
+  const problems: string[] = [];
+  const unknown = [...template.matchAll(/\{[^}]*\}/g)]
+    .map((m) => m[0])
+    .filter((p) => !(USERNAME_PLACEHOLDERS as readonly string[]).includes(p));
+  if (unknown.length > 0) {
+    problems.push(`unknown placeholder(s) ${unknown.join(', ')}; use ${USERNAME_PLACEHOLDERS.join(' ')}`);
+  }
+  if (!IDENTIFYING_PLACEHOLDERS.some((p) => template.includes(p))) {
+    problems.push('the template names nobody: everyone would share one Kubernetes user; use {iamName}');
+  }
+  if (template.startsWith('system:')) {
+    problems.push('"system:" usernames are reserved by Kubernetes');
+  }
+  if (uniqueByConstruction(template)) return problems;
+  if (inferred && identities.emailTag?.enabled) {
+    problems.push(
+      "with the email lookup on, any IAM user of the account can be a principal, and its name may equal another principal's: include {account}, {kind} and {iamName}",
+    );
+  }
+  // {email} is unknown until a request is made; a collision through it is caught then (submit, activation).
+  if (template.includes('{email}')) return problems;
+  const byUsername = new Map<string, { slackUserId: string; arn: string }>();
+  for (const [slackUserId, arn] of Object.entries(identities.map)) {
+    const username = renderUsername(template, { principalArn: arn, slackUserId });
+    const other = byUsername.get(username);
+    if (other && other.arn !== arn) {
+      problems.push(
+        `${other.slackUserId} (${other.arn}) and ${slackUserId} (${arn}) would both be Kubernetes user "${username}": include {account}, {kind} and {iamName} (the default is "${DEFAULT_KUBERNETES_USERNAME}")`,
+      );
+    }
+    byUsername.set(username, { slackUserId, arn });
+  }
+  return problems;
 }
 
 export const policySchema = basePolicy.superRefine((policy, ctx) => {
@@ -291,12 +451,40 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
       });
     }
   }
+  for (const problem of usernameTemplateProblems(
+    policy.settings.kubernetesUsername,
+    policy.identities,
+    true,
+  )) {
+    ctx.addIssue({ code: 'custom', path: ['settings', 'kubernetesUsername'], message: problem });
+  }
+  for (const [slackUserId, arn] of Object.entries(policy.identities.map)) {
+    if (principalParts(arn).kind === 'assumed-role' && !policy.identities.allowAssumedRoles) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identities', 'map', slackUserId],
+        message: `${arn} is an assumed-role session, whose name its caller chooses: map the person's IAM user or role, or set identities.allowAssumedRoles: true if the role's trust pins the session name to the person`,
+      });
+    }
+  }
+  let auditChannelAsked = false;
   for (const [clusterName, c] of Object.entries(policy.clusters)) {
-    if (c.identityMapping === 'aws-auth' && !usernamePrefixOf(policy.settings.kubernetesUsername)) {
+    if (
+      (c.identityMapping === 'aws-auth' || c.identityMapping === 'auto') &&
+      !usernamePrefixOf(policy.settings.kubernetesUsername)
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['settings', 'kubernetesUsername'],
         message: `cluster ${clusterName} uses aws-auth, whose entries eks-access recognises by their username prefix: start kubernetesUsername with fixed text (e.g. "eks-access:{iamName}")`,
+      });
+    }
+    if (c.identityMapping === 'auto' && !('eks' in c.connection)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clusters', clusterName, 'identityMapping'],
+        message:
+          'identityMapping auto reads the EKS authentication mode (DescribeCluster), so it needs connection: { eks: … }; for a kubeconfig connection say aws-auth or access-entries',
       });
     }
     if (c.identityMapping === 'none' && !c.usernameTemplate) {
@@ -307,8 +495,38 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
           'identityMapping none needs usernameTemplate: the Kubernetes username people already have (e.g. "{email}")',
       });
     }
+    if (c.usernameTemplate) {
+      for (const problem of usernameTemplateProblems(c.usernameTemplate, policy.identities, false)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clusters', clusterName, 'usernameTemplate'],
+          message: problem,
+        });
+      }
+    }
     c.namespaces.forEach((ns, index) => {
       const nsPath = ['clusters', clusterName, 'namespaces', index];
+      for (const levelName of ns.levels) {
+        const lvl = policy.levels[levelName];
+        if (!lvl?.privileged) continue;
+        const needed = requiredApprovalsFor(lvl, ns);
+        // Self-approval does not count towards a quorum of distinct people; groups may hold anyone.
+        if (ns.approvers.groups.length === 0 && ns.approvers.users.length < needed) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...nsPath, 'approvers'],
+            message: `privileged level "${levelName}" needs ${needed} approvals but only ${ns.approvers.users.length} approver(s) are named: add approvers, or set levels.${levelName}.approvals explicitly`,
+          });
+        }
+        if (!policy.settings.auditChannel && !auditChannelAsked) {
+          auditChannelAsked = true;
+          ctx.addIssue({
+            code: 'custom',
+            path: ['settings', 'auditChannel'],
+            message: `privileged level "${levelName}" is offered in ${ns.name} on ${clusterName}: its grants are posted to the audit channel, so set settings.auditChannel`,
+          });
+        }
+      }
       ns.levels.forEach((levelName, levelIndex) => {
         if (!policy.levels[levelName]) {
           ctx.addIssue({
@@ -320,6 +538,13 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
       });
       ns.autoApprove.forEach((rule, ruleIndex) => {
         for (const levelName of rule.levels) {
+          if (policy.levels[levelName]?.privileged) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [...nsPath, 'autoApprove', ruleIndex, 'levels'],
+              message: `level "${levelName}" is privileged: it needs approvers, so it cannot be auto-approved`,
+            });
+          }
           if (!ns.levels.includes(levelName)) {
             ctx.addIssue({
               code: 'custom',

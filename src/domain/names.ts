@@ -42,13 +42,48 @@ export function iamNameOf(principalArn: string): string {
 
 export const accountOf = (arn: string): string => arn.split(':')[4] ?? '';
 
-/** Kubernetes username from the policy template: {iamName}, {slackUserId}, {email}. */
+/** What an IAM principal ARN says about who it is: its account, its kind and its name. */
+export interface PrincipalParts {
+  account: string;
+  kind: 'user' | 'role' | 'assumed-role' | 'unknown';
+  /**
+   * Unique within the account and kind: IAM user and role names are unique per account whatever
+   * their path; an assumed-role session is `<role>/<session>` (the session name is the caller's choice).
+   */
+  name: string;
+}
+
+export function principalParts(principalArn: string): PrincipalParts {
+  const resource = principalArn.split(':').slice(5).join(':');
+  const [kind = '', ...rest] = resource.split('/');
+  const account = accountOf(principalArn);
+  if (kind === 'assumed-role') return { account, kind, name: rest.slice(-2).join('/') };
+  if (kind === 'user' || kind === 'role') return { account, kind, name: rest.at(-1) ?? '' };
+  return { account, kind: 'unknown', name: iamNameOf(principalArn) };
+}
+
+/** Placeholders a Kubernetes username template may use. */
+export const USERNAME_PLACEHOLDERS = [
+  '{account}',
+  '{kind}',
+  '{iamName}',
+  '{slackUserId}',
+  '{email}',
+] as const;
+
+/**
+ * Kubernetes username from the policy template: {account}, {kind} (user, role or assumed-role),
+ * {iamName} (for an assumed role `<role>/<session>`), {slackUserId}, {email}.
+ */
 export function renderUsername(
   template: string,
   vars: { principalArn: string; slackUserId: string; email?: string | undefined },
 ): string {
+  const parts = vars.principalArn ? principalParts(vars.principalArn) : undefined;
   return template
-    .replaceAll('{iamName}', vars.principalArn ? iamNameOf(vars.principalArn) : '')
+    .replaceAll('{account}', parts?.account ?? '')
+    .replaceAll('{kind}', parts?.kind ?? '')
+    .replaceAll('{iamName}', parts?.name ?? '')
     .replaceAll('{slackUserId}', vars.slackUserId)
     .replaceAll('{email}', vars.email ?? '');
 }

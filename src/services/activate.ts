@@ -4,14 +4,14 @@
 
 import { DNS1123_LABEL } from '../config/policy.js';
 import { isoTime } from '../domain/clock.js';
-import { assertApprovalsHold, usernameTemplateFor } from '../domain/decisions.js';
+import { assertApprovalsHold, assertPrincipalAccepted, kubernetesUsernameFor } from '../domain/decisions.js';
 import { parseDuration } from '../domain/duration.js';
 import { badInput, forbidden, misconfigured, toAccessError } from '../domain/errors.js';
 import { type Grant, transition } from '../domain/grant.js';
-import { renderUsername } from '../domain/names.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
 import { verifyDecisionSeal } from '../domain/seal.js';
 import type { ClusterBackends } from '../ports/cluster.js';
+import { assertSafeToActivate } from './activation-guards.js';
 import {
   audit,
   type EngineDeps,
@@ -69,6 +69,7 @@ export function assertActivatable(deps: Pick<EngineDeps, 'policy'>, grant: Grant
     );
   }
   if (!grant.requester.kubernetesUsername) throw misconfigured('The request has no Kubernetes username');
+  assertPrincipalAccepted(deps.policy, grant.requester.principalArn);
 }
 
 /**
@@ -92,7 +93,7 @@ async function assertStillApproved(deps: EngineDeps, grant: Grant): Promise<void
     slackUserId: requester.slackUserId,
     ...(requester.email ? { email: requester.email } : {}),
   });
-  const username = renderUsername(usernameTemplateFor(deps.policy, grant.cluster), {
+  const username = kubernetesUsernameFor(deps.policy, grant.cluster, {
     principalArn,
     slackUserId: requester.slackUserId,
     email: requester.email,
@@ -110,17 +111,25 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await assertStillApproved(deps, grant);
   const level = deps.policy.levels[grant.level];
   const backends = await deps.clusters.forCluster(grant.cluster);
+  // First: a mapping the cluster does not read (authentication mode) or cannot be edited safely.
+  await backends.mapping.preflight();
   if (!(await backends.rbac.namespaceExists(grant.namespace))) {
     throw badInput(
       `Namespace ${grant.namespace} does not exist on ${grant.cluster}`,
       'Ask the namespace owners to create it first.',
     );
   }
+  await assertSafeToActivate(backends, grant, level as NonNullable<typeof level>);
   const durationMs = grant.durationSeconds * 1000;
   // Provisional expiry while applying; the real clock starts once the access is usable (below).
-  let plan = planGrant({ policy: deps.policy, grant, expiresAt: deps.clock.now() + durationMs });
+  const resolvedMapping = backends.mapping.mode;
+  let plan = planGrant({
+    policy: deps.policy,
+    grant,
+    expiresAt: deps.clock.now() + durationMs,
+    resolvedMapping,
+  });
   const checks = await checksFor(backends, plan, level as NonNullable<typeof level>);
-  await backends.mapping.preflight();
 
   progress.wrote = true;
   await applyRbac(deps, backends, plan);
@@ -137,7 +146,7 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
 
   const activatedAt = deps.clock.now();
   const expiresAt = activatedAt + durationMs;
-  plan = planGrant({ policy: deps.policy, grant, expiresAt });
+  plan = planGrant({ policy: deps.policy, grant, expiresAt, resolvedMapping });
   await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
   await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));
 

@@ -1,9 +1,8 @@
 // The dry run: exactly what a grant would create or change, computed without touching anything.
 import { stringify } from 'yaml';
-import { type RequestInput, resolveRequest } from '../domain/decisions.js';
+import { kubernetesUsernameFor, type RequestInput, resolveRequest } from '../domain/decisions.js';
 import { badInput } from '../domain/errors.js';
 import type { Grant, Requester } from '../domain/grant.js';
-import { renderUsername } from '../domain/names.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
 import { assertActivatable } from './activate.js';
 import type { EngineDeps } from './engine.js';
@@ -48,12 +47,9 @@ export async function plan(
   options: { readCluster?: boolean } = {},
 ): Promise<PlannedGrant> {
   const resolved = resolveRequest(deps.policy, request);
-  const cluster = deps.policy.clusters[resolved.cluster];
-  const template =
-    cluster?.identityMapping === 'none' ? cluster.usernameTemplate : deps.policy.settings.kubernetesUsername;
   const kubernetesUsername =
     request.requester.kubernetesUsername ??
-    renderUsername(template ?? deps.policy.settings.kubernetesUsername, request.requester);
+    kubernetesUsernameFor(deps.policy, resolved.cluster, request.requester);
   if (!kubernetesUsername) throw badInput('No Kubernetes username can be derived for this person');
   const grant = {
     id: 'ea-dryrun00',
@@ -67,12 +63,18 @@ export async function plan(
   return planForGrant(deps, grant, options);
 }
 
+function mappingText(mapping: AccessPlan['mapping']): unknown {
+  if (mapping.mode === 'none') return { username: mapping.username };
+  if (mapping.mode === 'auto') {
+    return { rule: mapping.rule, 'aws-auth': [mapping.awsAuth], 'access-entries': [mapping.accessEntry] };
+  }
+  return [mapping.entry];
+}
+
 function render(plan: AccessPlan): PlannedGrant['text'] {
   return {
     ...(plan.personalRole ? { trustPolicy: JSON.stringify(plan.personalRole.trustPolicy, null, 2) } : {}),
-    mapping: stringify(
-      plan.mapping.mode === 'none' ? { username: plan.mapping.username } : [plan.mapping.entry],
-    ),
+    mapping: stringify(mappingText(plan.mapping)),
     ...(plan.role ? { role: stringify(plan.role) } : {}),
     roleBinding: stringify(plan.roleBinding),
   };

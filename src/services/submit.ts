@@ -2,15 +2,17 @@
 // before anything is stored, so bad input leaves no trace; then either waits for approvers or, when an
 // auto-approve rule covers the request, approves it at once (still audited and shown).
 import {
+  assertPrincipalAccepted,
+  assertUniqueIdentity,
   autoApproveRuleFor,
+  kubernetesUsernameFor,
   type RequestInput,
   resolveRequest,
-  usernameTemplateFor,
 } from '../domain/decisions.js';
 import { parseDuration } from '../domain/duration.js';
+import { isAccessError } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
 import { newGrantId } from '../domain/grant.js';
-import { renderUsername } from '../domain/names.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
 import { sealDecision } from '../domain/seal.js';
 import type { FlowDeps } from './deps.js';
@@ -50,14 +52,71 @@ async function requesterFor(
 ): Promise<Grant['requester']> {
   const profile = await deps.directory.profile(slackUserId);
   const principalArn = await deps.identity.principalFor(profile);
-  const template = usernameTemplateFor(deps.policy, cluster);
+  assertPrincipalAccepted(deps.policy, principalArn);
   return {
     slackUserId,
     principalArn,
-    kubernetesUsername: renderUsername(template, { principalArn, slackUserId, email: profile.email }),
+    kubernetesUsername: kubernetesUsernameFor(deps.policy, cluster, {
+      principalArn,
+      slackUserId,
+      email: profile.email,
+    }),
     ...(profile.displayName ? { displayName: profile.displayName } : {}),
     ...(profile.email ? { email: profile.email } : {}),
   };
+}
+
+/**
+ * Refuses a request whose Kubernetes username another principal's live request or grant on the
+ * cluster already has (the validator catches what the identity map can produce; this catches the
+ * rest, e.g. the email lookup). Activation asks the cluster the same question again.
+ */
+async function assertNoIdentityCollision(
+  deps: Pick<FlowDeps, 'store'>,
+  cluster: string,
+  requester: Grant['requester'],
+): Promise<void> {
+  const live = await deps.store.listByStatus(['pending', 'approved', 'active', 'revoking']);
+  assertUniqueIdentity(
+    { cluster, principalArn: requester.principalArn, username: requester.kubernetesUsername },
+    live
+      .filter((g) => g.cluster === cluster)
+      .map((g) => ({
+        principalArn: g.requester.principalArn,
+        username: g.requester.kubernetesUsername,
+        source: `request ${g.id}`,
+      })),
+  );
+}
+
+/**
+ * A request refused because of who the person is on AWS (two IAM users with their email, a username
+ * another principal holds, an assumed-role session) goes to the audit trail as well as to the person:
+ * it can mean someone tried to pass as someone else. Nothing is stored besides the audit event.
+ */
+async function reportIdentityRefusal<T>(
+  deps: Pick<FlowDeps, 'audit' | 'clock'>,
+  slackUserId: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const refusal = isAccessError(error) ? error.details['identity'] : undefined;
+    if (typeof refusal === 'string' && isAccessError(error)) {
+      const facts = Object.entries(error.details).filter(
+        (entry): entry is [string, string] => typeof entry[1] === 'string',
+      );
+      await deps.audit.append({
+        action: 'identity-refused',
+        actor: slackUserId,
+        grantId: '',
+        at: deps.clock.now(),
+        details: Object.fromEntries(facts),
+      });
+    }
+    throw error;
+  }
 }
 
 export async function submitRequest(
@@ -67,7 +126,11 @@ export async function submitRequest(
 ): Promise<SubmitResult> {
   const { policy, clock } = deps;
   const resolved = resolveRequest(policy, input);
-  const requester = await requesterFor(deps, slackUserId, resolved.cluster);
+  const requester = await reportIdentityRefusal(deps, slackUserId, async () => {
+    const found = await requesterFor(deps, slackUserId, resolved.cluster);
+    await assertNoIdentityCollision(deps, resolved.cluster, found);
+    return found;
+  });
   const now = clock.now();
   const ruleGroups = resolved.namespacePolicy.autoApprove.flatMap((r) => r.requesters?.groups ?? []);
   const memberOfGroups = ruleGroups.length > 0 ? await deps.directory.groupsOf(slackUserId, ruleGroups) : [];

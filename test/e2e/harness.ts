@@ -145,6 +145,9 @@ ${options.emailTag ? '  emailTag: { enabled: true }\n' : ''}levels:
       - apiGroups: ["", batch]
         resources: [jobs, pods, pods/log]
         verbs: [create, get, list]
+    # Creating jobs and pods is privileged; the quorum is the harness's (explicit, as a policy may).
+    privileged: true
+    approvals: ${approvals}
     defaultDuration: ${level.default}
     maxDuration: ${level.max}
     extend: { mode: auto, maxTotal: 8h }

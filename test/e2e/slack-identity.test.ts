@@ -85,6 +85,75 @@ describe('email → IAM user tag (identities.emailTag)', () => {
   });
 });
 
+describe('identities that are not one person', () => {
+  it('an email two IAM users carry is refused, reported to the audit trail, and nothing is requested', async () => {
+    const h = await pool.use({ emailTag: true });
+    const erin = await person(h, true);
+    // Someone who may tag IAM users gives their own user Erin's email.
+    const intruder = `intruder-${randomBytes(4).toString('hex')}`;
+    await iam.send(new CreateUserCommand({ UserName: intruder }));
+    await iam.send(
+      new TagUserCommand({ UserName: intruder, Tags: [{ Key: 'slack-email', Value: erin.email }] }),
+    );
+    const grantsBefore = await h.grants();
+    const after = h.slack.calls.length;
+    await h.command(erin.slackId, `request ${h.namespace} because INC-44`);
+    const text = await ephemeralTo(h.slack, erin.slackId, after);
+    expect(text).toContain('is the `slack-email` tag of 2 IAM users');
+    expect(text).toContain(`:user/${intruder}`);
+    expect(text).toContain(
+      'An admin has to remove the `slack-email` tag from every IAM user that is not yours',
+    );
+    expect(await h.grants()).toEqual(grantsBefore);
+    expect(h.slack.calls.slice(after).filter((c) => c.method === 'chat.postMessage')).toEqual([]);
+    const events = await h.audit.read({ limit: 1000 });
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        action: 'identity-refused',
+        actor: erin.slackId,
+        details: expect.objectContaining({ identity: 'ambiguous-email' }),
+      }),
+    );
+  });
+
+  it('a Kubernetes username another principal already holds is refused at submit', async () => {
+    const h = await pool.use();
+    const username = `eks-access:${ALICE}`;
+    // A live record (written straight into Redis, or left by an older template) gives Alice's username
+    // to another principal.
+    const now = Date.now();
+    await h.store.create({
+      id: 'ea-zzzz2222',
+      version: 1,
+      status: 'pending',
+      requester: {
+        slackUserId: ANA,
+        principalArn: 'arn:aws:iam::123456789012:role/someone-else',
+        kubernetesUsername: username,
+      },
+      cluster: h.cluster,
+      namespace: h.namespace,
+      level: 'view',
+      durationSeconds: 3600,
+      reason: 'INC-45',
+      requiredApprovals: 1,
+      approvals: [],
+      createdAt: now,
+      pendingUntil: now + 3_600_000,
+      extensions: [],
+    });
+    const grantsBefore = await h.grants();
+    const after = h.slack.calls.length;
+    await h.command(ALICE, `request ${h.namespace} as view because INC-46`);
+    const text = await ephemeralTo(h.slack, ALICE, after);
+    expect(text).toContain(
+      `Kubernetes user "${username}" on ${h.cluster} already belongs to another AWS principal (arn:aws:iam::123456789012:role/someone-else, request ea-zzzz2222)`,
+    );
+    expect(await h.grants()).toEqual(grantsBefore);
+    expect(h.slack.calls.slice(after).filter((c) => c.method === 'chat.postMessage')).toEqual([]);
+  });
+});
+
 describe('an aws-auth cluster', () => {
   it('the DM carries the full update-kubeconfig command for a personal role that trusts only the requester', async () => {
     const h = await pool.use({ identityMapping: 'aws-auth', createNamespace: true, worker: true });
@@ -124,7 +193,10 @@ describe('an aws-auth cluster', () => {
     const awsAuth = await core.readNamespacedConfigMap(h.awsAuth);
     // aws-auth names the role without its path: the only form the authenticator matches.
     expect(awsAuth.data?.['mapRoles']).toContain(`rolearn: arn:aws:iam::123456789012:role/${roleName}\n`);
-    expect(awsAuth.data?.['mapRoles']).toContain(`eks-access:${h.aliceArn.split('/').pop()}`);
+    // The default username names the account, the kind and the IAM name: unique, and readable.
+    expect(awsAuth.data?.['mapRoles']).toContain(
+      `username: "eks-access:123456789012:user:${h.aliceArn.split('/').pop()}"`,
+    );
 
     // Given back: the role and the mapping are gone again.
     const after = h.slack.calls.length;

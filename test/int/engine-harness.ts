@@ -30,6 +30,7 @@ levels:
         resources: [configmaps, cronjobs, deployments, events, ingresses, jobs, pods,
                     pods/attach, pods/exec, pods/log, pods/portforward, secrets, services]
         verbs: [create, delete, get, list, patch, update]
+    privileged: true
     defaultDuration: 1h
     maxDuration: 4h
   view:
@@ -108,6 +109,8 @@ export async function engineHarness(
     maxDuration?: string;
     /** Replaces the `view` level's definition (YAML flow mapping), e.g. to set its extend policy. */
     view?: string;
+    /** A third level, `custom`, that binds this ClusterRole and is not marked privileged. */
+    customClusterRole?: string;
   } = {},
 ): Promise<Harness> {
   const p = platform();
@@ -130,13 +133,15 @@ export async function engineHarness(
   const maxed = options.maxDuration
     ? LEVELS.replaceAll('maxDuration: 4h', `maxDuration: ${options.maxDuration}`)
     : LEVELS;
-  const levels = options.view
-    ? maxed.replace(/ {2}view:\n(?: {4}.*\n)+/, `  view: ${options.view}\n`)
-    : maxed;
+  const custom = options.customClusterRole
+    ? `  custom: { clusterRole: ${options.customClusterRole}, defaultDuration: 1h, maxDuration: 4h }\n`
+    : '';
+  const levels = `${options.view ? maxed.replace(/ {2}view:\n(?: {4}.*\n)+/, `  view: ${options.view}\n`) : maxed}${custom}`;
   const loaded = parsePolicy(
     `
 settings:
   kubernetesUsername: "eks-access:{iamName}"
+  auditChannel: C0AUDIT
   expiryWarning: 1s
 ${levels}
 clusters:
@@ -150,7 +155,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
       - name: ${namespace}
         approvers: { users: [U0APPROVER, U0SECOND] }
         channel: C0APPROVALS
-        levels: [k8s-test-role, view]
+        levels: [k8s-test-role, view${custom ? ', custom' : ''}]
 `,
     'test-policy',
   );
@@ -171,7 +176,10 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
   // The policy's own resolver, over a map this harness fills as it creates people (the policy file
   // cannot name them in advance): activation re-checks each requester against it.
   const people: Record<string, string> = {};
-  const identity = new PolicyIdentityResolver({ ...loaded.policy, identities: { map: people } });
+  const identity = new PolicyIdentityResolver({
+    ...loaded.policy,
+    identities: { ...loaded.policy.identities, map: people },
+  });
   const runtime = await createRuntime(env, {
     role: 'worker',
     loaded,

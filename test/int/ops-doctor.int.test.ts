@@ -1,10 +1,10 @@
 // `eks-access doctor` against real servers: a healthy set-up passes (exit 0); a broken one — Redis not
-// listening, a wrong Slack token, an unreachable API server, an unparseable aws-auth — names each
-// problem with a fix and exits non-zero.
+// listening, a wrong Slack token, an unreachable API server, an unparseable aws-auth, a level whose
+// aggregated ClusterRole has become privileged — names each problem with a fix and exits non-zero.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { doctorProbes } from '../../src/adapters/doctor-probes.js';
 import { runCli } from '../../src/bin/cli.js';
@@ -18,6 +18,7 @@ import {
   platform,
   uniqueName,
 } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS } from '../support/seal.js';
 import { FakeSlack } from '../support/slack/index.js';
 
@@ -36,10 +37,16 @@ describe('eks-access doctor', () => {
   let botKubeconfig: string;
   let rendered: string;
   let unreachableKubeconfig: string;
+  // A ClusterRole aggregated (by the controller manager, as admin/edit/view are) from ClusterRoles
+  // carrying this test's label: the policy cannot see what it will contain.
+  const reader = uniqueName('reader');
+  const aggregateLabel = { 'eks-access.test/aggregate-to': reader };
+  const clusterRoles = () => adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
 
   const policyFor = (clusters: Record<string, string>) => `
 levels:
   view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
+  reader: { clusterRole: ${reader}, defaultDuration: 1h, maxDuration: 4h }
 clusters:
 ${Object.entries(clusters)
   .map(
@@ -53,7 +60,7 @@ ${Object.entries(clusters)
       - name: ${namespace}
         approvers: { users: [U0APPROVER] }
         channel: C0APPROVAL
-        levels: [view]`,
+        levels: [view, reader]`,
   )
   .join('')}
 `;
@@ -99,6 +106,23 @@ ${Object.entries(clusters)
 
   beforeAll(async () => {
     slack = await FakeSlack.start();
+    await clusterRoles().createClusterRole({
+      body: {
+        metadata: { name: reader },
+        aggregationRule: { clusterRoleSelectors: [{ matchLabels: aggregateLabel }] },
+      },
+    });
+    await clusterRoles().createClusterRole({
+      body: {
+        metadata: { name: `${reader}-pods`, labels: aggregateLabel },
+        rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }],
+      },
+    });
+    await pollUntil(
+      `ClusterRole ${reader} to aggregate pods`,
+      () => clusterRoles().readClusterRole({ name: reader }),
+      (role) => (role.rules ?? []).some((r) => r.resources?.includes('pods')),
+    );
     const core = adminKubeConfig().makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await core.createNamespacedConfigMap({
@@ -136,6 +160,11 @@ roleRef: { kind: Role, name: test-aws-auth, apiGroup: rbac.authorization.k8s.io 
 
   afterAll(async () => {
     kubectl(['delete', '--ignore-not-found', '-f', '-'], rendered);
+    for (const name of [reader, `${reader}-pods`, `${reader}-secrets`]) {
+      await clusterRoles()
+        .deleteClusterRole({ name })
+        .catch(() => undefined);
+    }
     await adminKubeConfig()
       .makeApiClient(CoreV1Api)
       .deleteNamespace({ name: namespace })
@@ -149,10 +178,44 @@ roleRef: { kind: Role, name: test-aws-auth, apiGroup: rbac.authorization.k8s.io 
     expect(out).toContain('✓ slack');
     expect(out).toContain('✓ redis  reachable, maxmemory-policy noeviction');
     expect(out).toMatch(/✓ cluster main: aws identity {2}arn:aws:/);
-    expect(out).toMatch(/✓ cluster main: bot permissions {2}all \d+ permissions granted/);
+    expect(out).toMatch(/✓ cluster main: worker permissions {2}all \d+ permissions granted/);
     expect(out).toContain('✓ cluster main: aws-auth  parseable, 1 mapRoles entries');
+    expect(out).toContain(
+      `✓ cluster main: levels  not privileged: reader (ClusterRole ${reader}), view (ClusterRole view)`,
+    );
     expect(out).not.toContain('✗');
     expect(code).toBe(0);
+  });
+
+  it('finds a level whose live, aggregated ClusterRole has become privileged, and says what to do', async () => {
+    // Someone who may write ClusterRoles aggregates secrets into the level's ClusterRole.
+    await clusterRoles().createClusterRole({
+      body: {
+        metadata: { name: `${reader}-secrets`, labels: aggregateLabel },
+        rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }],
+      },
+    });
+    try {
+      await pollUntil(
+        `ClusterRole ${reader} to aggregate secrets`,
+        () => clusterRoles().readClusterRole({ name: reader }),
+        (role) => (role.rules ?? []).some((r) => r.resources?.includes('secrets')),
+      );
+      const { code, out } = await runDoctor(healthyEnv(), policyFor({ main: botKubeconfig }));
+      expect(out).toContain(
+        `✗ cluster main: levels  level reader binds ClusterRole ${reader}, which is privileged: reads secrets\n    fix: Grants of these levels are refused until fixed: mark the level privileged: true`,
+      );
+      expect(out).toContain('1 check(s) failed');
+      expect(code).toBe(1);
+    } finally {
+      await clusterRoles().deleteClusterRole({ name: `${reader}-secrets` });
+      // The next test must see the ClusterRole harmless again.
+      await pollUntil(
+        `ClusterRole ${reader} to drop secrets`,
+        () => clusterRoles().readClusterRole({ name: reader }),
+        (role) => !(role.rules ?? []).some((r) => r.resources?.includes('secrets')),
+      );
+    }
   });
 
   it('names every problem of a broken set-up, with a fix, and exits non-zero', async () => {
@@ -175,11 +238,11 @@ roleRef: { kind: Role, name: test-aws-auth, apiGroup: rbac.authorization.k8s.io 
     }
   });
 
-  it('reports missing bot permissions when the RBAC is not applied', async () => {
+  it('reports missing worker permissions when the RBAC is not applied', async () => {
     const stranger = await kubeconfigFor(uniqueName('not-the-bot'));
     const { code, out } = await runDoctor(healthyEnv(), policyFor({ main: stranger }));
-    expect(out).toMatch(/✗ cluster main: bot permissions {2}missing \d+ of \d+: .*bind/);
-    expect(out).toContain('fix: Apply the bot RBAC: eks-access rbac render --cluster main');
+    expect(out).toMatch(/✗ cluster main: worker permissions {2}missing \d+ of \d+: .*bind/);
+    expect(out).toContain('fix: Apply the worker RBAC: eks-access rbac render --for worker --cluster main');
     expect(code).toBe(1);
   });
 });

@@ -44,6 +44,7 @@ describe('the engine with only the shipped bot RBAC', () => {
   let rendered: string;
 
   const policy = parsePolicy(`
+settings: { auditChannel: C0AUDIT }
 levels:
   view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
   deployer:
@@ -51,6 +52,8 @@ levels:
       - apiGroups: [batch]
         resources: [jobs]
         verbs: [create, get, list]
+    privileged: true
+    approvals: 1
     defaultDuration: 1h
     maxDuration: 4h
 clusters:

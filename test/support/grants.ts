@@ -7,7 +7,8 @@ import { type SealKeys, sealDecision } from '../../src/domain/seal.js';
 import { testSealKeys } from './seal.js';
 
 /**
- * An approved grant (approved by `approvers`, default U0APPROVER alone, at `now`), sealed as the bot
+ * An approved grant (approved by `approvers` at `now`; by default U0APPROVER and U0SECOND, the quorum of a privileged
+ * level such as the runbook's), sealed as the bot
  * seals a decision (with the tests' keys unless `keys` says otherwise), ready for `enqueueActivation`.
  */
 export function approvedGrant(
@@ -23,7 +24,7 @@ export function approvedGrant(
   },
   keys: SealKeys = testSealKeys(),
 ): Grant {
-  const { now, approvers = ['U0APPROVER'], ...rest } = fields;
+  const { now, approvers = ['U0APPROVER', 'U0SECOND'], ...rest } = fields;
   const grant: Grant = {
     id: newGrantId((n) => randomBytes(n)),
     version: 1,

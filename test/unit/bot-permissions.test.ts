@@ -13,12 +13,14 @@ import {
 import { renderIamPolicyJson, renderRbacYaml } from '../../src/services/render-permissions.js';
 
 const policyText = (clusters: string, extra = '') => `
+settings: { auditChannel: C0AUDIT }
 ${extra}
 levels:
   view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
   edit: { clusterRole: edit, privileged: true, defaultDuration: 1h, maxDuration: 4h }
   deployer:
     rules: [{ apiGroups: [batch], resources: [jobs], verbs: [create, get] }]
+    privileged: true
     defaultDuration: 1h
     maxDuration: 4h
 clusters:
@@ -26,7 +28,7 @@ ${clusters}
 `;
 const ns = (name: string, levels: string) => `
       - name: ${name}
-        approvers: { users: [U0APPROVER] }
+        approvers: { users: [U0APPROVER, U0SECOND] }
         channel: C0APPROVAL
         levels: [${levels}]`;
 
@@ -199,7 +201,8 @@ describe('IAM policy renderer', () => {
     expect(create?.Resource).toEqual(['arn:aws:eks:us-east-1:444455556666:cluster/prod-main']);
     expect(create?.Condition).toEqual({
       ArnLike: { 'eks:principalArn': 'arn:aws:iam::444455556666:role/eks-access/prod/*' },
-      StringLike: { 'eks:username': 'eks-access:*' },
+      // The default template eks-access:{account}:{kind}:{iamName}, placeholders as wildcards.
+      StringLike: { 'eks:username': 'eks-access:*:*:*' },
       StringEquals: { 'eks:accessEntryType': 'STANDARD' },
       'ForAllValues:StringEquals': { 'eks:kubernetesGroups': ['eks-access:no-groups'] },
     });

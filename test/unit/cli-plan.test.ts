@@ -36,10 +36,14 @@ describe('eks-access plan', () => {
     );
     // The trust and the DM's --role-arn keep the role's full ARN (path included).
     expect(out).not.toMatch(/rolearn: \S*eks-access\/prod-eu/);
-    expect(out).toContain('username: eks-access:alice');
+    expect(out).toContain('username: eks-access:111122223333:user:alice');
+    // The runbook's level is privileged, and the dry run says so first.
+    expect(out).toMatch(
+      /^# WARNING: Privileged level k8s-test-role: whoever holds it can act beyond it \(writes pods/,
+    );
     expect(out).toContain('name: eks-access-k8s-test-role');
     expect(out).toMatch(
-      /kind: RoleBinding[\s\S]*kind: User\n\s+apiGroup: rbac.authorization.k8s.io\n\s+name: eks-access:alice/,
+      /kind: RoleBinding[\s\S]*kind: User\n\s+apiGroup: rbac.authorization.k8s.io\n\s+name: eks-access:111122223333:user:alice/,
     );
   });
 
@@ -57,6 +61,13 @@ describe('eks-access plan', () => {
     const badArn = await cli(['plan', 'test', '--principal', 'alice']);
     expect(badArn.code).not.toBe(0);
     expect(badArn.err).toMatch(/principal|ARN/i);
+    const assumed = await cli([
+      'plan',
+      'test',
+      '--principal',
+      'arn:aws:sts::111122223333:assumed-role/Dev/alice',
+    ]);
+    expect(assumed.err).toContain('is an assumed-role session, and this policy does not accept those');
     const unknown = await cli(['plan', 'prod', '--principal', 'arn:aws:iam::111122223333:user/alice']);
     expect(unknown.err).toContain('You can request: test (prod-eu).');
   });

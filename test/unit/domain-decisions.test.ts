@@ -5,6 +5,8 @@ import {
   assertMayDecide,
   assertMayDecideExtension,
   assertNoExtensionWaiting,
+  assertPrincipalAccepted,
+  assertUniqueIdentity,
   autoApproveRuleFor,
   decideExtension,
   extensionApprovalsRequired,
@@ -312,6 +314,83 @@ describe('who a person is from the policy alone', () => {
     } as Policy;
     expect(identityFromMap(tagged, 'U0ALICE')).toBe('linked');
     expect(identityFromMap(tagged, 'U0NOBODY')).toBe('lookup');
+  });
+});
+
+describe('privileged quorum and unique identities', () => {
+  const privileged = parsePolicy(`
+settings: { auditChannel: C0AUDIT }
+levels:
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
+  deploy:
+    rules: [{ apiGroups: [apps], resources: [deployments], verbs: [create, get] }]
+    privileged: true
+    defaultDuration: 1h
+    maxDuration: 4h
+  hotfix:
+    rules: [{ apiGroups: [apps], resources: [deployments], verbs: [patch] }]
+    privileged: true
+    approvals: 1
+    defaultDuration: 1h
+    maxDuration: 4h
+clusters:
+  dev:
+    { region: eu-west-1, accountId: "111122223333", connection: { kubeconfig: {} }, identityMapping: aws-auth,
+      namespaces: [{ name: test, approvers: { groups: [S0PLATFORM] }, channel: C0APPROVAL, levels: [view, deploy, hotfix] }] }
+`).policy;
+
+  it('needs two approvals for a privileged level unless the level says otherwise', () => {
+    const asked = (level: string) =>
+      resolveRequest(privileged, { namespace: 'test', level, reason: 'INC-1' }).requiredApprovals;
+    expect(asked('view')).toBe(1);
+    expect(asked('deploy')).toBe(2);
+    expect(asked('hotfix')).toBe(1);
+  });
+
+  it('refuses a username another principal holds, and a second username for one principal', () => {
+    const live = [
+      { principalArn: 'arn:aws:iam::1:user/alice', username: 'eks-access:alice', source: 'request ea-1' },
+    ];
+    expect(
+      kindOf(() =>
+        assertUniqueIdentity(
+          { cluster: 'dev', principalArn: 'arn:aws:iam::1:role/alice', username: 'eks-access:alice' },
+          live,
+        ),
+      ),
+    ).toMatchObject({
+      kind: 'forbidden',
+      message:
+        'Kubernetes user "eks-access:alice" on dev already belongs to another AWS principal (arn:aws:iam::1:user/alice, request ea-1)',
+    });
+    expect(
+      kindOf(() =>
+        assertUniqueIdentity(
+          { cluster: 'dev', principalArn: 'arn:aws:iam::1:user/alice', username: 'eks-access:1:user:alice' },
+          live,
+        ),
+      ),
+    ).toMatchObject({
+      kind: 'forbidden',
+      message: expect.stringContaining('as Kubernetes user "eks-access:alice"'),
+    });
+    expect(() =>
+      assertUniqueIdentity(
+        { cluster: 'dev', principalArn: 'arn:aws:iam::1:user/alice', username: 'eks-access:alice' },
+        live,
+      ),
+    ).not.toThrow();
+  });
+
+  it('refuses assumed-role sessions unless the policy accepts them', () => {
+    const session = 'arn:aws:sts::111122223333:assumed-role/Dev/alice';
+    expect(kindOf(() => assertPrincipalAccepted(privileged, session))).toMatchObject({
+      kind: 'forbidden',
+      hint: expect.stringContaining('identities.map'),
+    });
+    expect(() => assertPrincipalAccepted(privileged, 'arn:aws:iam::111122223333:role/Dev')).not.toThrow();
+    const allowing = { ...privileged, identities: { ...privileged.identities, allowAssumedRoles: true } };
+    expect(() => assertPrincipalAccepted(allowing, session)).not.toThrow();
   });
 });
 

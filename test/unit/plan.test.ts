@@ -11,12 +11,14 @@ import {
 import { mappingPlan, personalRoleFor, planGrant } from '../../src/domain/plan.js';
 
 const { policy } = parsePolicy(`
+settings: { auditChannel: C0AUDIT }
 levels:
   k8s-test-role:
     rules:
       - apiGroups: ["", "batch"]
         resources: [jobs, pods, pods/log]
         verbs: [create, get, list]
+    privileged: true
     defaultDuration: 1h
     maxDuration: 4h
   view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
@@ -27,7 +29,7 @@ clusters:
     connection: { eks: {} }
     identityMapping: aws-auth
     namespaces:
-      - { name: test, approvers: { users: [U0APPROVER] }, channel: C0APPROVALS, levels: [k8s-test-role, view] }
+      - { name: test, approvers: { users: [U0APPROVER, U0SECOND] }, channel: C0APPROVALS, levels: [k8s-test-role, view] }
   oidc:
     region: eu-west-1
     accountId: "111122223333"
@@ -66,7 +68,42 @@ describe('names', () => {
   });
 });
 
+describe('renderUsername', () => {
+  const render = (arn: string) =>
+    renderUsername('eks-access:{account}:{kind}:{iamName}', { principalArn: arn, slackUserId: 'U1' });
+
+  it('tells apart a user and a role of one name, one name in two accounts, and two sessions of one role', () => {
+    const names = [
+      'arn:aws:iam::111122223333:user/dev/alice',
+      'arn:aws:iam::111122223333:role/alice',
+      'arn:aws:iam::444455556666:user/alice',
+      'arn:aws:sts::111122223333:assumed-role/alice/s1',
+      'arn:aws:sts::111122223333:assumed-role/ops/alice',
+    ].map(render);
+    expect(names).toEqual([
+      'eks-access:111122223333:user:alice',
+      'eks-access:111122223333:role:alice',
+      'eks-access:444455556666:user:alice',
+      'eks-access:111122223333:assumed-role:alice/s1',
+      'eks-access:111122223333:assumed-role:ops/alice',
+    ]);
+    expect(new Set(names).size).toBe(names.length);
+    // A path is not part of who a user is (IAM names are unique per account, whatever the path).
+    expect(render('arn:aws:iam::111122223333:user/alice')).toBe(names[0]);
+  });
+});
+
 describe('planGrant', () => {
+  it('warns approvers about a privileged level, in plain words, and about nothing else', () => {
+    const privileged = planGrant({ policy, grant: grant('prod', 'k8s-test-role'), expiresAt });
+    expect(privileged.warnings).toEqual([
+      expect.stringMatching(
+        /^Privileged level k8s-test-role: whoever holds it can act beyond it \(writes pods/,
+      ),
+    ]);
+    expect(planGrant({ policy, grant: grant('prod', 'view'), expiresAt }).warnings).toEqual([]);
+  });
+
   it('plans the personal role, trust until expiry, aws-auth entry, kept Role, labelled RoleBinding, checks', () => {
     const plan = planGrant({ policy, grant: grant('prod', 'k8s-test-role'), expiresAt });
     expect(plan.personalRole?.trustPolicy.Statement).toEqual([

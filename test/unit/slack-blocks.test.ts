@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   activatedDm,
   approvalMessage,
+  auditLine,
   cut,
   deniedModal,
   endedDm,
@@ -19,10 +20,12 @@ import type { Grant } from '../../src/domain/grant.js';
 import { blocksText, checkMessageBlocks, checkView } from '../support/slack/index.js';
 
 const { policy } = parsePolicy(`
+settings: { auditChannel: C0AUDIT }
 levels:
   view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
   debug:
     rules: [{ apiGroups: ["", batch], resources: [jobs, pods], verbs: [create, get] }]
+    privileged: true
     defaultDuration: 30m
     maxDuration: 2h
 clusters:
@@ -33,7 +36,7 @@ clusters:
     identityMapping: aws-auth
     namespaces:
       - name: test
-        approvers: { users: [U0ANA] }
+        approvers: { users: [U0ANA, U0BEN] }
         approvals: 2
         channel: C0APPROVAL
         levels: [debug, view]
@@ -98,6 +101,22 @@ describe('Block Kit builders', () => {
       ['approve', 'ea-abcd2345'],
       ['deny', 'ea-abcd2345'],
     ]);
+  });
+
+  it('warns approvers of a privileged level, says how, and marks its audit-channel lines', () => {
+    const privileged = blocksText(approvalMessage(policy, grant(), NOW).blocks as never);
+    expect(privileged).toContain(
+      ':warning: *Privileged level debug: whoever holds it can act beyond it (writes pods (runs code as any service account in the namespace)',
+    );
+    expect(privileged).toContain('It needs 2 approvals.');
+    const plain = blocksText(approvalMessage(policy, grant({ level: 'view' }), NOW).blocks as never);
+    expect(plain).not.toContain('Privileged');
+    expect(blocksText(auditLine(grant(), 'activated', 'system', NOW, true).blocks as never)).toContain(
+      ':warning: privileged `debug`',
+    );
+    expect(
+      blocksText(auditLine(grant({ level: 'view' }), 'activated', 'system', NOW).blocks as never),
+    ).not.toContain('privileged');
   });
 
   it('a hostile reason cannot mention anyone and still fits', () => {

@@ -1,12 +1,14 @@
 // Slack user → AWS principal. First the policy's explicit map; then, only when the policy enables it,
 // the IAM user whose tag (default `slack-email`) equals the person's Slack profile email. When neither
-// finds the person, the error says exactly what an admin has to add.
+// finds the person, the error says exactly what an admin has to add. When two IAM users carry the
+// same email the lookup refuses: picking one would hand a person's requests to whoever tagged the
+// other (see docs/engine.md, "Who a person is on AWS").
 import { IAMClient, ListUsersCommand, ListUserTagsCommand } from '@aws-sdk/client-iam';
 import type { Env } from '../../config/env.js';
 import type { Policy } from '../../config/policy.js';
 import { type Clock, systemClock } from '../../domain/clock.js';
 import { identityMapEntry } from '../../domain/decisions.js';
-import { AccessError, notFound } from '../../domain/errors.js';
+import { AccessError, misconfigured, notFound } from '../../domain/errors.js';
 import type { AwsIdentityResolver, SlackProfile } from '../../ports/identity.js';
 import type { AwsCredentials } from '../aws/eks-token.js';
 
@@ -79,22 +81,33 @@ export class PolicyIdentityResolver implements AwsIdentityResolver {
   async #byTag(tagKey: string, email: string): Promise<string | undefined> {
     const iam = this.#iam as IAMClient;
     const wanted = email.toLowerCase();
+    const matches: string[] = [];
     try {
+      // Every user is read, not just up to the first match: a second one must be seen to be refused.
       let marker: string | undefined;
       do {
         const page = await iam.send(new ListUsersCommand({ ...(marker ? { Marker: marker } : {}) }));
         for (const user of page.Users ?? []) {
           if (!user.UserName || !user.Arn) continue;
           const tags = await iam.send(new ListUserTagsCommand({ UserName: user.UserName }));
-          if (tags.Tags?.some((t) => t.Key === tagKey && t.Value?.toLowerCase() === wanted)) return user.Arn;
+          if (tags.Tags?.some((t) => t.Key === tagKey && t.Value?.toLowerCase() === wanted)) {
+            matches.push(user.Arn);
+          }
         }
         marker = page.IsTruncated ? page.Marker : undefined;
       } while (marker);
-      return undefined;
     } catch (error) {
       throw new AccessError('unavailable', 'IAM did not answer while looking up your AWS user', {
         cause: error,
       });
     }
+    if (matches.length > 1) {
+      throw misconfigured(
+        `Your email is the \`${tagKey}\` tag of ${matches.length} IAM users (${matches.join(', ')}), so eks-access cannot tell which one is you`,
+        `Nothing was requested. An admin has to remove the \`${tagKey}\` tag from every IAM user that is not yours, find out who set it, or map you under identities.map in the policy.`,
+        { identity: 'ambiguous-email', tagKey, principals: matches.join(' ') },
+      );
+    }
+    return matches[0];
   }
 }

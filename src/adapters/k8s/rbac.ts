@@ -4,6 +4,7 @@ import {
   CoreV1Api,
   type KubeConfig,
   RbacAuthorizationV1Api,
+  type V1ClusterRole,
   type V1Role,
   type V1RoleBinding,
 } from '@kubernetes/client-node';
@@ -140,13 +141,7 @@ export class KubeRbac implements ClusterRbac {
   async clusterRoleRules(name: string): Promise<PolicyRule[] | undefined> {
     const { rbac } = await this.#apis.get();
     try {
-      const role = await rbac.readClusterRole({ name });
-      return (role.rules ?? []).map((r) => ({
-        apiGroups: r.apiGroups ?? [''],
-        resources: r.resources ?? [],
-        verbs: r.verbs,
-        ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}),
-      }));
+      return rulesOf(await rbac.readClusterRole({ name }));
     } catch (error) {
       if (kubeStatus(error) === 404) return undefined;
       throw fromKubeError(error, `read ClusterRole ${name}`);
@@ -208,4 +203,14 @@ async function createOrReplace(
       throw fromKubeError(replaceError, what);
     }
   }
+}
+
+/** A ClusterRole's rules in the policy's shape (aggregated roles: the rules the controller filled in). */
+export function rulesOf(role: V1ClusterRole): PolicyRule[] {
+  return (role.rules ?? []).map((r) => ({
+    apiGroups: r.apiGroups ?? [''],
+    resources: r.resources ?? [],
+    verbs: r.verbs,
+    ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}),
+  }));
 }

@@ -197,6 +197,9 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
     },
     section(`*Why*\n${grant.reason ? esc(cut(grant.reason, 1000)) : '_no reason given_'}`),
   ];
+  for (const warning of plan?.warnings ?? []) {
+    blocks.push(section(`:warning: *${esc(warning)}* It needs ${grant.requiredApprovals} approvals.`));
+  }
   if (plan) blocks.push(context(`*Would create*\n${planSummary(plan)}`));
   blocks.push(divider, section(grantStatusText(grant, now)));
   if (grant.status === 'pending') {
@@ -343,9 +346,16 @@ export function extensionWaitingText(grant: Grant, seconds: number): string {
   return `Asked the approvers of ${where(grant)} for ${formatDuration(seconds)} more on \`${grant.id}\`; you will get a message when they decide.`;
 }
 
-/** One line for the audit channel: who did what to which grant. */
-export function auditLine(grant: Grant, action: string, actor: string, now: number): Message {
-  const text = `\`${grant.id}\` ${action} by ${endedByText(actor)} — ${mention(grant.requester.slackUserId)} · \`${grant.level}\` · ${where(grant)} · ${esc(statusLine(grant, now))}`;
+/** One line for the audit channel: who did what to which grant (privileged levels stand out). */
+export function auditLine(
+  grant: Grant,
+  action: string,
+  actor: string,
+  now: number,
+  privileged = false,
+): Message {
+  const level = privileged ? `:warning: privileged \`${grant.level}\`` : `\`${grant.level}\``;
+  const text = `\`${grant.id}\` ${action} by ${endedByText(actor)} — ${mention(grant.requester.slackUserId)} · ${level} · ${where(grant)} · ${esc(statusLine(grant, now))}`;
   return message(esc(`${grant.id} ${action} by ${actor}`), [context(text)]);
 }
 

@@ -61,7 +61,10 @@ export class SlackNotifier implements Notifier {
       const actor =
         'by' in event ? event.by : event.kind === 'requested' ? latest.requester.slackUserId : 'system';
       await this.#step('audit channel', () =>
-        this.#deps.client.chat.postMessage({ channel, ...auditLine(latest, event.kind, actor, now) }),
+        this.#deps.client.chat.postMessage({
+          channel,
+          ...auditLine(latest, event.kind, actor, now, this.#deps.policy.levels[latest.level]?.privileged),
+        }),
       );
     }
     await this.#step('app home', () => this.refreshHomes(latest));
