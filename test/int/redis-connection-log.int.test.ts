@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platform, uniqueName } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis.js';
+import { TEST_SEAL_KEYS } from '../support/seal.js';
 
 let redis: PrivateRedis | undefined;
 let worker: ChildProcess | undefined;
@@ -73,6 +74,7 @@ clusters:
         LOG_LEVEL: 'info',
         METRICS_PORT: '0',
         RECONCILE_INTERVAL: '1h',
+        SEAL_KEYS: TEST_SEAL_KEYS,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
