@@ -2,7 +2,8 @@
 // it lives in Redis, so a Redis that loses its data (failover to an empty replica, restart without
 // persistence, FLUSHALL) would silently stop every sweep while the processes keep running. Three
 // guards, none of which can create access (a sweep only takes away what is expired or over):
-//   1. the scheduler is re-asserted (upsertJobScheduler, idempotent) on every tick and every sweep;
+//   1. the scheduler is re-asserted (upsertJobScheduler, idempotent) on every tick, every sweep and
+//      every Redis reconnect;
 //   2. the Redis epoch (adapters/redis/epoch.ts) notices an emptied Redis on a tick or a reconnect;
 //      the keeper then re-creates the scheduler and sweeps at once;
 //   3. an in-process timer that never depends on Redis state: when no sweep has completed for two
@@ -97,12 +98,17 @@ export class ReconcileKeeper {
     await this.assertSchedule();
     this.#timer = setInterval(() => void this.tick(), this.#o.everyMs);
     this.#timer.unref();
+    // A reconnect may be to a different (emptied) server: re-assert at once, not a period later.
+    this.#o.redis.on('ready', this.#onReconnect);
   }
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#o.redis.off('ready', this.#onReconnect);
     this.#forgetEpoch?.();
   }
+
+  readonly #onReconnect = () => void this.assertSchedule().catch(() => undefined);
 
   assertSchedule(): Promise<unknown> {
     return this.#o.queue.upsertJobScheduler(
