@@ -230,7 +230,12 @@ function clusterProbe(
     async authenticationMode() {
       if (!('eks' in cluster.connection)) return undefined;
       const eksName = cluster.connection.eks.name ?? name;
-      const client = new EKSClient({ region, ...endpoint(env.AWS_ENDPOINT_URL_EKS), credentials });
+      const client = new EKSClient({
+        region,
+        ...awsClientOptions(env),
+        ...endpoint(env.AWS_ENDPOINT_URL_EKS),
+        credentials,
+      });
       try {
         const out = await client.send(new DescribeClusterCommand({ name: eksName }));
         return { reported: out.cluster?.accessConfig?.authenticationMode };
