@@ -15,6 +15,7 @@ import { assertSafeToActivate } from './activation-guards.js';
 import {
   audit,
   type EngineDeps,
+  isSealed,
   liveSealedBindings,
   notifySafely,
   requireGrant,
@@ -119,7 +120,9 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
       'Ask the namespace owners to create it first.',
     );
   }
-  await assertSafeToActivate(backends, grant, level as NonNullable<typeof level>);
+  await assertSafeToActivate(backends, grant, level as NonNullable<typeof level>, (b) =>
+    isSealed(deps, grant.cluster, b),
+  );
   const durationMs = grant.durationSeconds * 1000;
   // Provisional expiry while applying; the real clock starts once the access is usable (below).
   const resolvedMapping = backends.mapping.mode;
