@@ -16,6 +16,7 @@ import {
   audit,
   changeGrant,
   type EngineDeps,
+  isSealed,
   liveSealedBindings,
   notifySafely,
   requireGrant,
@@ -120,7 +121,9 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
       'Ask the namespace owners to create it first.',
     );
   }
-  await assertSafeToActivate(backends, grant, level as NonNullable<typeof level>);
+  await assertSafeToActivate(backends, grant, level as NonNullable<typeof level>, (b) =>
+    isSealed(deps, grant.cluster, b),
+  );
   const durationMs = grant.durationSeconds * 1000;
   // Provisional expiry while applying; the real clock starts once the access is usable (below).
   const resolvedMapping = backends.mapping.mode;

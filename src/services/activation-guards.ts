@@ -5,7 +5,7 @@ import { type LevelPolicy, privilegeReasons } from '../config/policy.js';
 import { assertUniqueIdentity } from '../domain/decisions.js';
 import { misconfigured } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
-import type { ClusterBackends } from '../ports/cluster.js';
+import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
 
 /**
  * Why this ClusterRole, as it is on the cluster now, makes a level privileged (empty when it does
@@ -28,6 +28,7 @@ export async function assertSafeToActivate(
   backends: ClusterBackends,
   grant: Grant,
   level: LevelPolicy,
+  isOurs: (binding: ManagedBinding) => boolean,
 ): Promise<void> {
   if (level.clusterRole && !level.privileged) {
     const reasons = await liveClusterRoleReasons(backends, level.clusterRole);
@@ -46,8 +47,9 @@ export async function assertSafeToActivate(
       principalArn: grant.requester.principalArn,
       username: grant.requester.kubernetesUsername,
     },
+    // Only bindings the worker provably wrote: a look-alike must not be able to block someone either.
     bindings
-      .filter((b) => b.grantId !== grant.id)
+      .filter((b) => b.grantId !== grant.id && isOurs(b))
       .map((b) => ({
         principalArn: b.principalArn,
         username: b.username,

@@ -183,9 +183,14 @@ async function sweepCluster(
   for (const entry of entries) {
     // Needed by a sealed live binding, in use, young or handled with its role above.
     if (kept.some((arn) => sameRole(arn, entry.roleArn))) continue;
-    report.mappingsRemoved.push({ cluster, roleArn: entry.roleArn });
-    if (!report.dryRun)
-      await guarded(report, `${cluster}/${entry.roleArn}`, () => backends.mapping.remove(entry.roleArn));
+    if (report.dryRun) {
+      report.mappingsRemoved.push({ cluster, roleArn: entry.roleArn });
+      continue;
+    }
+    await guarded(report, `${cluster}/${entry.roleArn}`, async () => {
+      if (await removeUnneededMapping(deps, backends, cluster, entry))
+        report.mappingsRemoved.push({ cluster, roleArn: entry.roleArn });
+    });
   }
   if (backends.mapping.mode === 'aws-auth')
     await migrateMappings(deps, report, cluster, backends, live, entries);
@@ -244,6 +249,34 @@ async function retireUnneeded(
       return;
     // The closed trust names the account root, which always exists: a tag could name anything.
     await retireIdentity(backends, role, `arn:aws:iam::${accountOf(role.arn)}:root`, now);
+  });
+}
+
+/**
+ * Removes a mapping entry that looked unneeded when the sweep listed bindings and roles. The lists are
+ * older than the entry list: an activation may have written its RoleBinding, role and entry in between
+ * (role before entry, under the role's identity lock). So the entry goes only under that same lock,
+ * after the bindings are read again, exactly as a role is retired. Returns whether it was removed.
+ */
+async function removeUnneededMapping(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  cluster: string,
+  entry: MappingEntry,
+): Promise<boolean> {
+  const roleName = roleOf(entry.roleArn)?.name ?? entry.roleArn;
+  return withLockOn(deps, roleIdentityLockKey(cluster, roleName), async () => {
+    const now = deps.clock.now();
+    const bindings = await backends.rbac.listBindings();
+    const needed = bindings.some(
+      (b) =>
+        b.roleArn !== undefined &&
+        sameRole(b.roleArn, entry.roleArn) &&
+        b.expiresAt > now &&
+        isSealed(deps, cluster, b),
+    );
+    if (!needed) await backends.mapping.remove(entry.roleArn);
+    return !needed;
   });
 }
 

@@ -311,3 +311,40 @@ describe('bad input changes nothing', () => {
     expect(await readAwsAuth(h)).toEqual(broken);
   });
 });
+
+describe('a grant activated while the reconciler sweeps', () => {
+  // The sweep lists bindings and roles, then the mapping entries. An activation that lands in between
+  // (RoleBinding, role, entry) leaves an entry whose role the sweep has not seen: before the entry went
+  // under its role's lock with the bindings read again, the reconciler removed it from a live grant.
+  it('keeps the new grant’s aws-auth entry', async () => {
+    h = await engineHarness('aws-auth');
+    const harness = h;
+    await harness.startWorker();
+    const alice = await harness.person();
+    let activated: string | undefined;
+    const racing = {
+      ...harness.deps,
+      clusters: {
+        forCluster: async (cluster: string) => {
+          const backends = await harness.deps.clusters.forCluster(cluster);
+          const mapping = Object.create(backends.mapping) as typeof backends.mapping;
+          mapping.list = async () => {
+            if (!activated) {
+              const grant = await harness.approve(alice, { durationSeconds: 600 });
+              activated = (await harness.waitFor(grant.id, ['active'], 30_000)).id;
+            }
+            return backends.mapping.list();
+          };
+          return { ...backends, mapping };
+        },
+      },
+    };
+    const report = await reconcile(racing);
+    expect(activated).toBeDefined();
+    expect(report.errors).toEqual([]);
+    expect(report.mappingsRemoved).toEqual([]);
+    const entries = parse((await readAwsAuth(harness))['mapRoles'] ?? '') as { username: string }[];
+    expect(entries.filter((e) => e.username === alice.username)).toHaveLength(1);
+    expect(await harness.allowed(alice.username, 'list', 'pods', '', harness.namespace)).toBe(true);
+  });
+});
