@@ -14,15 +14,18 @@ import type { LoadedPolicy } from '../config/load.js';
 import type { ClusterPolicy, Policy } from '../config/policy.js';
 import type { BotPermissionCheck } from '../domain/bot-permissions.js';
 import type { Clock } from '../domain/clock.js';
+import { parseDuration } from '../domain/duration.js';
 import { AccessError, misconfigured } from '../domain/errors.js';
 import { parseSealKeys, verifyFoundBinding } from '../domain/seal.js';
-import type { ClusterProbe, DoctorProbes, SlackIdentity } from '../services/doctor.js';
+import type { ClusterProbe, DoctorProbes, ReconcileSweeps, SlackIdentity } from '../services/doctor.js';
+import { awsClientOptions } from './aws/client-options.js';
 import type { AwsCredentials, CredentialsProvider } from './aws/eks-token.js';
 import { fromAwsError } from './aws/errors.js';
 import { parseMapRoles } from './k8s/aws-auth-document.js';
 import { clusterCredentials, PolicyClusterConnections } from './k8s/cluster-connections.js';
 import { fromKubeError } from './k8s/errors.js';
 import { KubeApis, KubeRbac, rulesOf } from './k8s/rbac.js';
+import { reconcileKeys } from './queue/reconcile-keeper.js';
 import { connectRedis } from './redis/connection.js';
 
 export interface DoctorProbeOptions {
@@ -96,7 +99,7 @@ async function slackAuthTest(env: Env, fetchImpl: typeof fetch): Promise<SlackId
   };
 }
 
-async function redisProbe(env: Env): Promise<{ maxmemoryPolicy: string | undefined }> {
+async function redisProbe(env: Env): Promise<Awaited<ReturnType<DoctorProbes['redis']>>> {
   const url = env.REDIS_URL;
   // No retries and a short timeout: doctor answers "unreachable" rather than hanging.
   const redis = connectRedis(env, {
@@ -117,7 +120,19 @@ async function redisProbe(env: Env): Promise<{ maxmemoryPolicy: string | undefin
     } catch {
       maxmemoryPolicy = undefined; // managed Redis often disables CONFIG
     }
-    return { maxmemoryPolicy };
+    const keys = reconcileKeys(env.REDIS_PREFIX);
+    const [lastRun, lastSuccess] = await redis.mget(keys.lastRun, keys.lastSuccess);
+    const at = (value: string | null | undefined) =>
+      value && Number.isFinite(Number(value)) ? Number(value) : undefined;
+    const lastRunAt = at(lastRun);
+    const lastSuccessAt = at(lastSuccess);
+    const reconcile: ReconcileSweeps = {
+      everyMs: (parseDuration(env.RECONCILE_INTERVAL) ?? 30) * 1000,
+      now: Date.now(),
+      ...(lastRunAt === undefined ? {} : { lastRunAt }),
+      ...(lastSuccessAt === undefined ? {} : { lastSuccessAt }),
+    };
+    return { maxmemoryPolicy, reconcile };
   } catch (error) {
     throw new AccessError('unavailable', `Redis is not reachable at ${redactUrl(url)}`, {
       hint: 'Check REDIS_URL (and REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA_FILE), that Redis runs, and that the NetworkPolicy / security group lets the bot in.',
@@ -170,7 +185,12 @@ function clusterProbe(
   return {
     async callerIdentity() {
       const creds = await credentials();
-      const client = new STSClient({ region, ...endpoint(env.AWS_ENDPOINT_URL_STS), credentials: creds });
+      const client = new STSClient({
+        region,
+        ...awsClientOptions(env),
+        ...endpoint(env.AWS_ENDPOINT_URL_STS),
+        credentials: creds,
+      });
       try {
         return (await client.send(new GetCallerIdentityCommand({}))).Arn;
       } catch (error) {
@@ -210,7 +230,12 @@ function clusterProbe(
     async authenticationMode() {
       if (!('eks' in cluster.connection)) return undefined;
       const eksName = cluster.connection.eks.name ?? name;
-      const client = new EKSClient({ region, ...endpoint(env.AWS_ENDPOINT_URL_EKS), credentials });
+      const client = new EKSClient({
+        region,
+        ...awsClientOptions(env),
+        ...endpoint(env.AWS_ENDPOINT_URL_EKS),
+        credentials,
+      });
       try {
         const out = await client.send(new DescribeClusterCommand({ name: eksName }));
         return { reported: out.cluster?.accessConfig?.authenticationMode };

@@ -171,3 +171,47 @@ export function recordReconcile(metrics: Metrics, report: ReconcileReport): void
   for (const [kind, count] of Object.entries(findings))
     if (count > 0) metrics.reconcileFindings.inc({ kind }, count);
 }
+
+/** What the reconcile keeper says about its sweeps (structural, so tests need no queue). */
+export interface ReconcilerState {
+  readonly lastRunAt: number | undefined;
+  readonly lastSuccessAt: number | undefined;
+}
+
+/**
+ * When the last sweep completed (with or without errors) and the last one without errors, as this
+ * worker knows them (its own, or another worker's recorded in Redis). Alert when
+ * `time() - eks_access_reconcile_last_success_timestamp_seconds` exceeds two RECONCILE_INTERVALs.
+ * No sample until a first sweep completes (absent() alerts cover a worker that never swept).
+ */
+export function trackReconciler(metrics: Metrics, state: ReconcilerState): void {
+  const seconds = (at: number | undefined) => (at === undefined ? undefined : at / 1000);
+  new Gauge({
+    name: 'eks_access_reconcile_last_run_timestamp_seconds',
+    help: 'Unix time the last reconcile sweep completed, errors or not.',
+    registers: [metrics.registry],
+    collect() {
+      const at = seconds(state.lastRunAt);
+      if (at !== undefined) this.set(at);
+    },
+  });
+  new Gauge({
+    name: 'eks_access_reconcile_last_success_timestamp_seconds',
+    help: 'Unix time the last reconcile sweep completed without errors (every cluster and Redis answered).',
+    registers: [metrics.registry],
+    collect() {
+      const at = seconds(state.lastSuccessAt);
+      if (at !== undefined) this.set(at);
+    },
+  });
+}
+
+/** Counts the times this process found Redis emptied (the epoch key gone or replaced). */
+export function trackRedisDataLoss(metrics: Metrics, epoch: { onLost(hook: () => void): unknown }): void {
+  const lost = new Counter({
+    name: 'eks_access_redis_data_loss_total',
+    help: 'Times this process noticed Redis had lost its data (epoch key gone or replaced) and re-created its state.',
+    registers: [metrics.registry],
+  });
+  epoch.onLost(() => lost.inc());
+}

@@ -7,7 +7,7 @@ import type { AwsCredentials } from '../adapters/aws/eks-token.js';
 import { type HealthServer, startHealthServer } from '../adapters/http/health-server.js';
 import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { Logger } from '../adapters/logger.js';
-import { createMetrics, instrumentNotifier, type Metrics } from '../adapters/metrics.js';
+import { createMetrics, instrumentNotifier, type Metrics, trackRedisDataLoss } from '../adapters/metrics.js';
 import { createSlackApp, slackClient } from '../adapters/slack/app.js';
 import { SlackDirectory } from '../adapters/slack/directory.js';
 import { SlackNotifier } from '../adapters/slack/notifier.js';
@@ -144,6 +144,8 @@ export async function startBotProcess(
   const metrics = createMetrics({
     activeGrants: async () => (await runtime.store.listByStatus(['active'])).length,
   });
+  // The bot keeps no bootstrap state in Redis: on data loss it only logs and counts (the worker sweeps).
+  trackRedisDataLoss(metrics, runtime.epoch);
   const bot = await startBot(
     { ...runtime, engine },
     { metrics, ...(options.port === undefined ? {} : { port: options.port }) },

@@ -12,12 +12,15 @@ import { createLogger, type Logger } from '../adapters/logger.js';
 import { BullScheduler } from '../adapters/queue/bull-scheduler.js';
 import { RedisAuditLog } from '../adapters/redis/audit-log.js';
 import { connectRedis } from '../adapters/redis/connection.js';
+import { ConnectionLog, isConnectionError } from '../adapters/redis/connection-log.js';
+import { RedisEpoch } from '../adapters/redis/epoch.js';
 import { RedisGrantStore } from '../adapters/redis/grant-store.js';
 import { RedisLocks } from '../adapters/redis/locks.js';
 import { type Env, SEAL_KEYS_FIX } from '../config/env.js';
 import { type LoadedPolicy, loadPolicyFile, resolvePolicyPath } from '../config/load.js';
 import type { Policy } from '../config/policy.js';
 import { type Clock, systemClock } from '../domain/clock.js';
+import { parseDuration } from '../domain/duration.js';
 import { misconfigured } from '../domain/errors.js';
 import type { EndReason, Grant } from '../domain/grant.js';
 import { parseSealKeys, type SealKeys } from '../domain/seal.js';
@@ -56,6 +59,10 @@ export interface SharedRuntime {
   audit: RedisAuditLog;
   locks: RedisLocks;
   scheduler: BullScheduler;
+  /** Rate-limited logging of lost Redis connections (every connection this process opens). */
+  connectionLog: ConnectionLog;
+  /** Notices an emptied Redis (bot and worker; the CLI does not watch). Hooks re-create what is needed. */
+  epoch: RedisEpoch;
   /** The seal keys (SEAL_KEYS): the worker seals RoleBindings with them, the bot approved decisions. */
   seal: SealKeys;
   close(): Promise<void>;
@@ -101,12 +108,21 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     lazyConnect: true,
     ...(options.role === 'cli' ? { maxRetriesPerRequest: 1 } : {}),
   });
+  const connectionLog = new ConnectionLog(logger);
+  connectionLog.watch(redis, 'main');
   await redis.connect();
   const prefix = env.REDIS_PREFIX;
+  const epoch = new RedisEpoch(redis, prefix, logger);
+  // Long-running roles check once per reconcile period and on every reconnect.
+  if (options.role !== 'cli') await epoch.start((parseDuration(env.RECONCILE_INTERVAL) ?? 30) * 1000);
   const store = new RedisGrantStore(redis, prefix);
   const audit = new RedisAuditLog(redis, prefix);
   const locks = new RedisLocks(redis, prefix);
-  const scheduler = new BullScheduler(redis, prefix, clock);
+  const scheduler = new BullScheduler(redis, prefix, clock, (error) =>
+    isConnectionError(error)
+      ? connectionLog.failed('main', error)
+      : logger.error({ err: error }, 'queue error'),
+  );
   const shared: SharedRuntime = {
     env,
     policy: loaded.policy,
@@ -117,8 +133,11 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     audit,
     locks,
     scheduler,
+    connectionLog,
+    epoch,
     seal,
     close: async () => {
+      epoch.stop();
       await scheduler.close();
       await redis.quit().catch(() => redis.disconnect());
     },

@@ -8,6 +8,8 @@ import {
   instrumentWorker,
   type Metrics,
   recordReconcile,
+  trackReconciler,
+  trackRedisDataLoss,
 } from '../adapters/metrics.js';
 import { type RunningWorkers, startWorkers } from '../adapters/queue/workers.js';
 import { slackClient } from '../adapters/slack/app.js';
@@ -64,8 +66,12 @@ export async function startWorker(
     concurrency: env.WORKER_CONCURRENCY,
     reconcileEveryMs: (parseDuration(env.RECONCILE_INTERVAL) ?? 30) * 1000,
     onReconciled: (report) => recordReconcile(metrics, report),
+    epoch: runtime.epoch,
+    connectionLog: runtime.connectionLog,
   });
   for (const worker of workers.workers) instrumentWorker(worker, metrics);
+  trackReconciler(metrics, workers.keeper);
+  trackRedisDataLoss(metrics, runtime.epoch);
   const health = await startHealthServer({
     port: env.METRICS_PORT,
     registry: metrics.registry,
@@ -74,6 +80,8 @@ export async function startWorker(
       redis: async () => {
         await runtime.redis.ping();
       },
+      // Fails only when no sweep completed for three periods; one unreachable cluster does not.
+      reconcile: () => workers.keeper.ready(),
     },
   });
   runtime.logger.info(

@@ -48,6 +48,11 @@ export const envSchema = z
     AWS_ENDPOINT_URL_STS: optionalUrl,
     AWS_ENDPOINT_URL_EKS: optionalUrl,
     AWS_REGION: z.string().optional(),
+    /** Per-attempt limit on every AWS call (the SDK retries up to 3 attempts): a frozen endpoint fails as unavailable. */
+    AWS_REQUEST_TIMEOUT: z
+      .string()
+      .default('10s')
+      .refine((t) => (parseDuration(t) ?? 0) > 0, 'a duration like 10s'),
     /**
      * The seal keys (a Kubernetes Secret): `<id>:<base64 secret>[,<id>:<base64 secret>…]`, the sealing
      * key first, older ones still accepted. Required by the bot, the worker and the CLI (createRuntime

@@ -14,6 +14,7 @@ import type { ClusterBackends } from '../ports/cluster.js';
 import { assertSafeToActivate } from './activation-guards.js';
 import {
   audit,
+  changeGrant,
   type EngineDeps,
   isSealed,
   liveSealedBindings,
@@ -236,12 +237,12 @@ export async function failActivation(
     deps.logger.error({ err: cleanupError, grantId }, 'clean-up after a failed activation did not finish');
   }
   const text = reason.hint ? `${reason.message}. ${reason.hint}` : reason.message;
-  const failed = await updateGrant(deps, grantId, (current) =>
+  const { grant: failed, changed } = await changeGrant(deps, grantId, (current) =>
     current.status === 'approved'
       ? transition(current, 'failed', { failure: { reason: text, at: deps.clock.now() } })
       : undefined,
   );
-  if (failed.status === 'failed' && failed.version !== grant.version) {
+  if (changed) {
     deps.logger.warn({ grantId, kind: reason.kind, err: reason }, 'activation failed');
     await audit(deps, failed, 'failed', 'system', { reason: text.slice(0, 300), kind: reason.kind });
     await notifySafely(deps, failed, { kind: 'failed', reason: text });

@@ -68,9 +68,49 @@ export interface DoctorProbes {
   loadConfig(): LoadedPolicy;
   /** auth.test; undefined when no bot token is configured. Throws with Slack's error code otherwise. */
   slackAuthTest(): Promise<SlackIdentity | undefined>;
-  /** Redis PING + CONFIG GET maxmemory-policy. */
-  redis(): Promise<{ maxmemoryPolicy: string | undefined }>;
+  /** Redis PING + CONFIG GET maxmemory-policy, and the reconciler's last sweeps as workers record them. */
+  redis(): Promise<{ maxmemoryPolicy: string | undefined; reconcile?: ReconcileSweeps }>;
   cluster(name: string): ClusterProbe;
+}
+
+/** When workers last completed a reconcile sweep (epoch ms; undefined: none recorded) and the period. */
+export interface ReconcileSweeps {
+  lastRunAt?: number;
+  lastSuccessAt?: number;
+  everyMs: number;
+  now: number;
+}
+
+/**
+ * Overdue after two periods, the point where a worker's own fallback would already have swept. No
+ * record at all passes: that is every installation before its first worker, and the worker writes one
+ * within a period of starting (a record that vanished with Redis's data is re-written the same way).
+ */
+export function reconcileCheck(sweeps: ReconcileSweeps): Omit<CheckResult, 'name'> {
+  const period = Math.round(sweeps.everyMs / 1000);
+  const ago = (at: number) => Math.round((sweeps.now - at) / 1000);
+  const overdue = (at: number | undefined) => at !== undefined && sweeps.now - at > 2 * sweeps.everyMs;
+  if (sweeps.lastRunAt === undefined) {
+    return { ok: true, detail: `no sweep recorded yet (a running worker records one every ${period} s)` };
+  }
+  if (overdue(sweeps.lastRunAt)) {
+    return {
+      ok: false,
+      detail: `the last reconcile sweep completed ${ago(sweeps.lastRunAt)} s ago (period ${period} s): expired access may outlive its grant`,
+      fix: 'Check that a worker runs and is ready (kubectl -n eks-access get pods; its /readyz and log), and that RECONCILE_INTERVAL here matches the worker’s.',
+    };
+  }
+  if (sweeps.lastSuccessAt === undefined || overdue(sweeps.lastSuccessAt)) {
+    return {
+      ok: false,
+      detail: `sweeps run (last ${ago(sweeps.lastRunAt)} s ago) but ${sweeps.lastSuccessAt === undefined ? 'none recorded' : `the last one`} without errors${sweeps.lastSuccessAt === undefined ? '' : ` was ${ago(sweeps.lastSuccessAt)} s ago`}`,
+      fix: 'The worker logs "reconcile finished with errors" naming the cluster or grant that fails; fix that cluster’s access first.',
+    };
+  }
+  return {
+    ok: true,
+    detail: `last sweep ${ago(sweeps.lastRunAt)} s ago, without errors (period ${period} s)`,
+  };
 }
 
 /** The Slack scopes the code uses (slack-manifest.yml declares the same). */
@@ -165,11 +205,13 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
     ),
   );
 
+  let redisResult: Awaited<ReturnType<DoctorProbes['redis']>> | undefined;
   record(
     await attempt(
       'redis',
       async () => {
-        const { maxmemoryPolicy } = await probes.redis();
+        redisResult = await probes.redis();
+        const { maxmemoryPolicy } = redisResult;
         if (maxmemoryPolicy !== undefined && maxmemoryPolicy !== 'noeviction') {
           return {
             ok: false,
@@ -186,6 +228,8 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
       timeoutMs,
     ),
   );
+
+  if (redisResult?.reconcile) record({ name: 'reconciler', ...reconcileCheck(redisResult.reconcile) });
 
   for (const name of Object.keys(policy.clusters).sort()) {
     const cluster = policy.clusters[name];

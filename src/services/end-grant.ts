@@ -2,7 +2,7 @@
 // moves to `revoking` at once, so the person sees it end; the revoke job does the clean-up.
 import { conflict } from '../domain/errors.js';
 import { type EndReason, type Grant, transition } from '../domain/grant.js';
-import { audit, type EngineDeps, requireGrant, updateGrant } from './engine.js';
+import { audit, changeGrant, type EngineDeps } from './engine.js';
 
 /** Needs Redis and the queue only, so the Slack-facing bot (which holds no cluster client) can call it. */
 export type EndGrantDeps = Pick<EngineDeps, 'store' | 'scheduler' | 'audit' | 'clock'>;
@@ -13,8 +13,7 @@ export async function endGrant(
   reason: EndReason,
   actor: string,
 ): Promise<Grant> {
-  const before = await requireGrant(deps, grantId);
-  const grant = await updateGrant(deps, grantId, (current) => {
+  const { grant, changed } = await changeGrant(deps, grantId, (current) => {
     if (current.status === 'revoking' || current.endedAt !== undefined || isEnded(current)) return undefined;
     if (current.status !== 'active' && current.status !== 'approved') {
       throw conflict(`Request ${grantId} is ${current.status}; there is no access to end`, undefined, {
@@ -23,11 +22,12 @@ export async function endGrant(
     }
     return transition(current, 'revoking', { endReason: reason, endedBy: actor });
   });
-  if (grant.version !== before.version || grant.status === 'revoking') {
+  if (changed || grant.status === 'revoking') {
     // Scheduling again for a grant already revoking is harmless and un-sticks a lost job.
     await deps.scheduler.scheduleRevocation(grantId);
   }
-  if (grant.status === 'revoking' && grant.version !== before.version) {
+  // Two approvers ending it at once: one `ending` entry, by whoever moved it to `revoking`.
+  if (changed) {
     await audit(deps, grant, 'ending', actor, { endReason: reason });
   }
   return grant;

@@ -54,11 +54,25 @@ export async function updateGrant(
   grantId: string,
   change: (current: Grant) => Grant | undefined,
 ): Promise<Grant> {
+  return (await changeGrant(deps, grantId, change)).grant;
+}
+
+/**
+ * updateGrant that also says whether this call's change landed. A transition's side effects (audit,
+ * notification) belong to the caller whose compare-and-set wrote it: comparing versions with an
+ * earlier read is not enough, because a concurrent writer (the revoke job and the reconciler ending
+ * the same grant) also moves the version, and both would then announce the same end.
+ */
+export async function changeGrant(
+  deps: Pick<EngineDeps, 'store'>,
+  grantId: string,
+  change: (current: Grant) => Grant | undefined,
+): Promise<{ grant: Grant; changed: boolean }> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const current = await requireGrant(deps, grantId);
     const next = change(current);
-    if (!next) return current;
-    if (await deps.store.replace(next)) return next;
+    if (!next) return { grant: current, changed: false };
+    if (await deps.store.replace(next)) return { grant: next, changed: true };
   }
   throw conflict(`Request ${grantId} keeps changing; try again`, undefined, { grantId });
 }

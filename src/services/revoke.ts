@@ -8,6 +8,7 @@ import { planGrant } from '../domain/plan.js';
 import type { ClusterBackends } from '../ports/cluster.js';
 import {
   audit,
+  changeGrant,
   type EngineDeps,
   liveSealedBindings,
   notifySafely,
@@ -87,12 +88,13 @@ export async function revokeGrant(deps: EngineDeps, grantId: string): Promise<Gr
     await reportUnreachable(deps, grant);
   }
 
-  const ended = await updateGrant(deps, grantId, (current) =>
+  const { grant: ended, changed } = await changeGrant(deps, grantId, (current) =>
     current.status === 'revoking'
       ? transition(current, endStatusFor(current.endReason ?? 'revoked'), { endedAt: deps.clock.now() })
       : undefined,
   );
-  if (ended.version !== grant.version) {
+  // Only the writer of the terminal state announces it (the revoke job and the reconciler race here).
+  if (changed) {
     await audit(deps, ended, ended.status, ended.endedBy ?? 'system', {
       endedAt: isoTime(ended.endedAt ?? 0),
     });

@@ -109,6 +109,8 @@ export async function engineHarness(
     maxDuration?: string;
     /** Replaces the `view` level's definition (YAML flow mapping), e.g. to set its extend policy. */
     view?: string;
+    /** A Redis of the test's own (one it may FLUSHALL or kill) instead of the platform's shared one. */
+    redisUrl?: string;
     /** A third level, `custom`, that binds this ClusterRole and is not marked privileged. */
     customClusterRole?: string;
   } = {},
@@ -165,7 +167,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
     return levelPolicy && ns ? requiredApprovalsFor(levelPolicy, ns) : 1;
   };
   const env = parseEnv({
-    REDIS_URL: p.redisUrl,
+    REDIS_URL: options.redisUrl ?? p.redisUrl,
     REDIS_PREFIX: `{${uniqueName('ea')}}`,
     SEAL_KEYS: TEST_SEAL_KEYS,
     LOG_LEVEL: 'silent',
@@ -210,6 +212,9 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
         scheduler: runtime.scheduler,
         concurrency: 50,
         reconcileEveryMs: o.reconcileEveryMs ?? 60_000,
+        // As bin/worker.ts composes it: an emptied Redis is noticed and the schedule re-created.
+        epoch: runtime.epoch,
+        connectionLog: runtime.connectionLog,
         ...(o.lockDuration ? { lockDuration: o.lockDuration, stalledInterval: o.lockDuration } : {}),
       });
       workers.push(running);

@@ -114,6 +114,7 @@ describe('/metrics after a grant’s full life', () => {
     };
     await rbac.createNamespacedRoleBinding({ namespace: s.namespace, body: restored });
     // Run the reconciler now (its scheduled period is an hour in this stack).
+    const sweptAfter = Math.floor(Date.now() / 1000);
     await s.reader.scheduler.queue(QUEUES.reconcile).add('reconcile', { grantId: '' });
     await s.until(
       'the restored binding removed',
@@ -144,6 +145,13 @@ describe('/metrics after a grant’s full life', () => {
     expect(sample(after, 'eks_access_queue_jobs', { queue: QUEUES.activate, state: 'waiting' })).toBe(0);
     expect(sample(after, 'eks_access_queue_jobs', { queue: QUEUES.revoke, state: 'delayed' })).toBe(0);
     expect(sample(after, 'eks_access_queue_jobs', { queue: QUEUES.reconcile, state: 'delayed' })).toBe(1);
+    // That sweep completed without errors, and the gauges say when.
+    expect(sample(after, 'eks_access_reconcile_last_run_timestamp_seconds')).toBeGreaterThanOrEqual(
+      sweptAfter,
+    );
+    expect(sample(after, 'eks_access_reconcile_last_success_timestamp_seconds')).toBeGreaterThanOrEqual(
+      sweptAfter,
+    );
 
     // The bot counts what happens on its side: the request and the approval.
     const botText = (await get(bot.metricsPort, '/metrics')).text;
@@ -204,15 +212,17 @@ describe('/readyz', () => {
 
     const ready = await get(port, '/readyz');
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.text)).toEqual({ ready: true, checks: { redis: 'ok' } });
+    expect(JSON.parse(ready.text)).toEqual({ ready: true, checks: { redis: 'ok', reconcile: 'ok' } });
 
     await proxy.cut();
     const down = await get(port, '/readyz');
     expect(down.status).toBe(503);
     const body = JSON.parse(down.text) as { ready: boolean; checks: Record<string, string> };
     expect(body.ready).toBe(false);
-    expect(Object.keys(body.checks)).toEqual(['redis']);
+    expect(Object.keys(body.checks)).toEqual(['redis', 'reconcile']);
     expect(body.checks['redis']).not.toBe('ok');
+    // The last sweep is recent: losing Redis for a moment does not make the reconciler overdue.
+    expect(body.checks['reconcile']).toBe('ok');
     // Alive all the same: Kubernetes should stop routing, not restart the pod.
     expect((await get(port, '/healthz')).status).toBe(200);
 

@@ -18,6 +18,8 @@ const THROTTLING = new Set([
   'ServiceUnavailable',
   'ServiceUnavailableException',
   'ServiceFailure',
+  // The request handler's connection or request timeout (a frozen endpoint).
+  'TimeoutError',
 ]);
 const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
 const DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation']);

@@ -17,6 +17,7 @@ import { misconfigured, notFound } from '../../domain/errors.js';
 import { ownMappingsFor } from '../../domain/plan.js';
 import type { ClusterBackends, ClusterConnections, IdentityMapping } from '../../ports/cluster.js';
 import { EksAccessEntries, noMapping } from '../aws/access-entries.js';
+import { awsClientOptions } from '../aws/client-options.js';
 import { type AwsCredentials, type CredentialsProvider, EksTokenSource } from '../aws/eks-token.js';
 import { fromAwsError } from '../aws/errors.js';
 import { AwsIamRoles } from '../aws/iam-roles.js';
@@ -25,7 +26,8 @@ import { KubeApis, KubeRbac } from './rbac.js';
 
 export interface ClusterConnectionOptions {
   policy: Policy;
-  env: Pick<Env, 'AWS_ENDPOINT_URL_IAM' | 'AWS_ENDPOINT_URL_STS' | 'AWS_ENDPOINT_URL_EKS'>;
+  env: Pick<Env, 'AWS_ENDPOINT_URL_IAM' | 'AWS_ENDPOINT_URL_STS' | 'AWS_ENDPOINT_URL_EKS'> &
+    Partial<Pick<Env, 'AWS_REQUEST_TIMEOUT'>>;
   clock: Clock;
   /** Base AWS credentials; the SDK's default chain when omitted. */
   credentials?: AwsCredentials;
@@ -89,7 +91,7 @@ export class PolicyClusterConnections implements ClusterConnections {
     const region = policy.region;
     const { sts, credentials } = clusterCredentials(policy, this.#options);
     const eksName = 'eks' in policy.connection ? (policy.connection.eks.name ?? cluster) : cluster;
-    const clientConfig = { region, credentials };
+    const clientConfig = { region, credentials, ...awsClientOptions(env) };
     const iam = new IAMClient({ ...clientConfig, ...endpoint(env.AWS_ENDPOINT_URL_IAM) });
     const eks = new EKSClient({ ...clientConfig, ...endpoint(env.AWS_ENDPOINT_URL_EKS) });
     for (const client of [sts, iam, eks]) instrument?.aws?.(cluster, client);
@@ -140,6 +142,7 @@ export function clusterCredentials(
   const base = options.credentials;
   const sts = new STSClient({
     region: policy.region,
+    ...awsClientOptions(options.env),
     ...endpoint(options.env.AWS_ENDPOINT_URL_STS),
     ...(base ? { credentials: base } : {}),
   });

@@ -28,12 +28,18 @@ export class BullScheduler implements Scheduler {
   readonly #prefix: string;
   readonly #clock: Clock;
   readonly #queues = new Map<QueueName, Queue<GrantJob>>();
+  readonly #onError: (error: Error) => void;
 
-  /** `redis` is shared by the queues (not a blocking connection); `prefix` is REDIS_PREFIX. */
-  constructor(redis: Redis, prefix: string, clock: Clock) {
+  /**
+   * `redis` is shared by the queues (not a blocking connection); `prefix` is REDIS_PREFIX. `onError`
+   * hears the queues' connection errors: a BullMQ Queue without an 'error' listener prints each one
+   * with console.error, once per reconnection attempt.
+   */
+  constructor(redis: Redis, prefix: string, clock: Clock, onError: (error: Error) => void = () => undefined) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#clock = clock;
+    this.#onError = onError;
   }
 
   queue(name: QueueName): Queue<GrantJob> {
@@ -44,6 +50,7 @@ export class BullScheduler implements Scheduler {
         prefix: this.#prefix,
         defaultJobOptions: { ...RETRY, removeOnComplete: true, removeOnFail: 1000 },
       });
+      queue.on('error', this.#onError);
       this.#queues.set(name, queue);
     }
     return queue;

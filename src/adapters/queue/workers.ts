@@ -10,8 +10,11 @@ import { applyExtension, failExtension } from '../../services/extend-grant.js';
 import { type ReconcileReport, reconcile } from '../../services/reconcile.js';
 import { lapsePendingRequest, warnExpiringSoon } from '../../services/reminders.js';
 import { revokeGrant } from '../../services/revoke.js';
+import { type ConnectionLog, isConnectionError } from '../redis/connection-log.js';
+import type { RedisEpoch } from '../redis/epoch.js';
 import type { BullScheduler } from './bull-scheduler.js';
-import { type GrantJob, QUEUES, RECONCILE_SCHEDULER_ID, RETRY } from './queues.js';
+import { type GrantJob, QUEUES, RETRY } from './queues.js';
+import { ReconcileKeeper } from './reconcile-keeper.js';
 
 export interface WorkerOptions {
   redis: Redis;
@@ -24,10 +27,16 @@ export interface WorkerOptions {
   stalledInterval?: number;
   /** Called with every reconciler report (metrics count its findings). */
   onReconciled?: (report: ReconcileReport) => void;
+  /** Notices an emptied Redis; the reconcile keeper then re-creates its schedule and sweeps. */
+  epoch?: RedisEpoch;
+  /** Rate-limited logging of lost connections (ours and the ones BullMQ duplicates from them). */
+  connectionLog?: ConnectionLog;
 }
 
 export interface RunningWorkers {
   workers: Worker[];
+  /** The reconciler's schedule, fallback timer and last-sweep times. */
+  keeper: ReconcileKeeper;
   /** Stops taking jobs, waits for running ones (unless `force`), closes connections. */
   close(force?: boolean): Promise<void>;
 }
@@ -40,23 +49,35 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
     ...(options.stalledInterval ? { stalledInterval: options.stalledInterval } : {}),
   };
   const connections: Redis[] = [];
-  const connection = () => {
+  const connection = (queue: string) => {
     const redis = options.redis.duplicate({ maxRetriesPerRequest: null });
+    options.connectionLog?.watch(redis, `worker:${queue}`);
     connections.push(redis);
     return redis;
   };
+  const keeper = new ReconcileKeeper({
+    redis: options.redis,
+    prefix: options.prefix,
+    queue: options.scheduler.queue(QUEUES.reconcile),
+    everyMs: options.reconcileEveryMs,
+    clock: deps.clock,
+    logger: deps.logger,
+    sweep: () => reconcile(deps),
+    ...(options.epoch ? { epoch: options.epoch } : {}),
+    ...(options.onReconciled ? { onReconciled: options.onReconciled } : {}),
+  });
   const workers = [
     new Worker<GrantJob>(QUEUES.activate, (job) => runActivation(deps, job), {
       ...common,
-      connection: connection(),
+      connection: connection(QUEUES.activate),
     }),
     new Worker<GrantJob>(QUEUES.extend, (job) => runExtension(deps, job), {
       ...common,
-      connection: connection(),
+      connection: connection(QUEUES.extend),
     }),
     new Worker<GrantJob>(QUEUES.revoke, (job) => runRevocation(deps, job), {
       ...common,
-      connection: connection(),
+      connection: connection(QUEUES.revoke),
     }),
     new Worker<GrantJob>(
       QUEUES.remind,
@@ -64,21 +85,13 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
         runTerminalAware(() =>
           (job.name === 'lapse' ? lapsePendingRequest : warnExpiringSoon)(deps, job.data.grantId),
         ),
-      { ...common, connection: connection() },
+      { ...common, connection: connection(QUEUES.remind) },
     ),
-    new Worker(
-      QUEUES.reconcile,
-      async () => {
-        const report = await reconcile(deps);
-        options.onReconciled?.(report);
-        return report;
-      },
-      {
-        ...common,
-        concurrency: 1,
-        connection: connection(),
-      },
-    ),
+    new Worker(QUEUES.reconcile, () => keeper.sweep('job'), {
+      ...common,
+      concurrency: 1,
+      connection: connection(QUEUES.reconcile),
+    }),
   ];
   for (const worker of workers) {
     worker.on('failed', (job, error) =>
@@ -87,18 +100,20 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
         'job failed',
       ),
     );
-    worker.on('error', (error) => deps.logger.error({ queue: worker.name, err: error }, 'worker error'));
-  }
-  await options.scheduler
-    .queue(QUEUES.reconcile)
-    .upsertJobScheduler(
-      RECONCILE_SCHEDULER_ID,
-      { every: options.reconcileEveryMs },
-      { name: 'reconcile', data: { grantId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } },
+    // Mostly connection errors BullMQ re-emits from its own duplicates: counted into the same outage
+    // as this worker's connection (whose 'ready' closes it), not logged once per retry.
+    worker.on('error', (error) =>
+      options.connectionLog && isConnectionError(error)
+        ? options.connectionLog.failed(`worker:${worker.name}`, error)
+        : deps.logger.error({ queue: worker.name, err: error }, 'worker error'),
     );
+  }
+  await keeper.start();
   return {
     workers,
+    keeper,
     close: async (force = false) => {
+      keeper.stop();
       await Promise.all(workers.map((w) => w.close(force)));
       // Connections we pass in are ours to close; BullMQ closes only those it created.
       await Promise.all(connections.map((c) => c.quit().catch(() => undefined)));

@@ -1,0 +1,110 @@
+// Redis loses its data while every process keeps running (a failover to an empty replica, a managed
+// Redis restarted without persistence): FLUSHALL on a redis-server of this test's own (the platform's
+// is shared by other files). The worker that keeps running must still revoke every expired grant —
+// RoleBinding, IAM role (moto) and aws-auth entry — within one reconcile period of expiry, from
+// cluster state alone, and leave the foreign aws-auth entries as they were.
+import { isDeepStrictEqual } from 'node:util';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUES, RECONCILE_SCHEDULER_ID } from '../../src/adapters/queue/queues.js';
+import { LABELS, personalRoleName } from '../../src/domain/names.js';
+import { adminKubeConfig } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
+import { type PrivateRedis, startPrivateRedis } from '../support/private-redis.js';
+import { engineHarness, type Harness, ORIGINAL_AWS_AUTH, readAwsAuth } from './engine-harness.js';
+
+const PERIOD_MS = 3_000;
+/** Scheduling, a sweep's own duration and polling on a shared 2-core machine. */
+const SLACK_MS = 4_000;
+
+let redis: PrivateRedis | undefined;
+let h: Harness | undefined;
+
+beforeAll(async () => {
+  redis = await startPrivateRedis('flush');
+});
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe('Redis emptied while the worker keeps running', () => {
+  it('still revokes every expired grant within one reconcile period, from cluster state alone', async () => {
+    const redisUrl = (redis as PrivateRedis).url;
+    h = await engineHarness('aws-auth', { redisUrl });
+    const harness = h;
+    const running = await harness.startWorker({ reconcileEveryMs: PERIOD_MS });
+    const people = await Promise.all([harness.person(), harness.person(), harness.person()]);
+    const grants = await Promise.all(
+      people.map(async (p) =>
+        harness.waitFor((await harness.approve(p, { durationSeconds: 12 })).id, ['active']),
+      ),
+    );
+    const roles = people.map((p) => personalRoleName(harness.cluster, p.principalArn));
+    const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    const ourBindings = async () =>
+      (await rbac.listNamespacedRoleBinding({ namespace: harness.namespace })).items.filter((b) =>
+        grants.some((g) => b.metadata?.labels?.[LABELS.grantId] === g.id),
+      ).length;
+    expect(await ourBindings()).toBe(grants.length);
+    for (const role of roles) {
+      expect(await harness.roleExists(role)).toBe(true);
+      expect((await readAwsAuth(harness))['mapRoles']).toContain(role);
+    }
+
+    // Every key goes: grants, delayed revoke jobs, the reconciler's job scheduler, the epoch.
+    const admin = new Redis(redisUrl);
+    try {
+      await admin.flushall();
+      expect(await admin.dbsize()).toBe(0);
+    } finally {
+      admin.disconnect();
+    }
+
+    const expiresAt = Math.max(...grants.map((g) => g.expiresAt as number));
+    const deadline = expiresAt + PERIOD_MS + SLACK_MS;
+    await pollUntil(
+      'every RoleBinding, IAM role and aws-auth entry of the grants gone',
+      async () => {
+        const bindings = await ourBindings();
+        const rolesLeft = (await Promise.all(roles.map((r) => harness.roleExists(r)))).filter(Boolean).length;
+        const awsAuth = await readAwsAuth(harness);
+        return { bindings, rolesLeft, awsAuthClean: isDeepStrictEqual(awsAuth, ORIGINAL_AWS_AUTH) };
+      },
+      (s) => s.bindings === 0 && s.rolesLeft === 0 && s.awsAuthClean,
+      { timeoutMs: Math.max(1_000, deadline - Date.now()), intervalMs: 250 },
+    );
+    const lateBy = Date.now() - expiresAt;
+    expect(lateBy).toBeLessThanOrEqual(PERIOD_MS + SLACK_MS);
+    // The same worker did it: never closed, never restarted, its workers still running.
+    expect(running.workers.every((w) => w.isRunning())).toBe(true);
+    // And it re-created what it needs: the scheduler is back in Redis.
+    const schedulers = await harness.runtime.scheduler.queue(QUEUES.reconcile).getJobSchedulers();
+    expect(schedulers.map((s) => s.key)).toContain(RECONCILE_SCHEDULER_ID);
+  });
+
+  it('sweeps from the worker itself when the queue delivers no reconcile or revoke job for two periods', async () => {
+    h = await engineHarness('none', { redisUrl: (redis as PrivateRedis).url });
+    const harness = h;
+    const running = await harness.startWorker({ reconcileEveryMs: PERIOD_MS });
+    const grant = await harness.waitFor(
+      (await harness.approve(await harness.person(), { durationSeconds: 2 })).id,
+      ['active'],
+    );
+    // The queue delivers nothing more (its reconcile and revoke consumers closed): only the in-process
+    // fallback timer is left to end the grant.
+    await Promise.all(
+      running.workers.filter((w) => w.name === 'reconcile' || w.name === 'revoke').map((w) => w.close(true)),
+    );
+    const ended = await harness.waitFor(grant.id, ['expired'], 2 * PERIOD_MS + PERIOD_MS + SLACK_MS + 2_000);
+    expect((ended.endedAt as number) - (grant.expiresAt as number)).toBeLessThanOrEqual(
+      3 * PERIOD_MS + SLACK_MS,
+    );
+    expect(running.keeper.lastRunAt).toBeGreaterThanOrEqual(grant.expiresAt as number);
+    await expect(running.keeper.ready()).resolves.toBeUndefined();
+  });
+});
