@@ -201,6 +201,8 @@ ${
       { id: NOBODY, name: 'nobody', email: 'nobody@example.com' },
     ],
     usergroups: { [GROUP]: [BEN] },
+    // The approval and audit channels, with the bot invited as the setup guide asks an admin to do.
+    channels: { [channel]: {}, [`CAUDIT${tag.toUpperCase()}`]: {} },
   });
   const signingSecret = `secret-${tag}-${randomBytes(8).toString('hex')}`;
   const transport = options.transport ?? 'socket';

@@ -13,6 +13,7 @@ import {
   harnessPool,
   requestedId,
   untilActive,
+  untilExtendJobsDone,
 } from './harness.js';
 
 const pool = harnessPool();
@@ -87,6 +88,8 @@ describe('ending and extending', () => {
       (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Extended by 4h'),
       { after, timeoutMs: 30_000 },
     );
+    // The DM comes from inside the extend job: wait for BullMQ's bookkeeping before the snapshot.
+    await untilExtendJobsDone(h);
     after = h.slack.calls.length;
     const snapshot = await h.snapshot();
     // 30m + 1h + 4h so far; another 4h would pass the level's 8h cap.
