@@ -1,5 +1,6 @@
 // The real services behind `eks-access doctor`: Slack's auth.test, Redis, STS and each cluster's API
 // server, asked as the bot itself (its own credentials, its own Kubernetes identity).
+import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import {
   ApiException,
@@ -203,6 +204,17 @@ function clusterProbe(
         return review.status?.allowed === true;
       } catch (error) {
         throw fromKubeError(error, 'ask SelfSubjectAccessReview');
+      }
+    },
+    async authenticationMode() {
+      if (!('eks' in cluster.connection)) return undefined;
+      const eksName = cluster.connection.eks.name ?? name;
+      const client = new EKSClient({ region, ...endpoint(env.AWS_ENDPOINT_URL_EKS), credentials });
+      try {
+        const out = await client.send(new DescribeClusterCommand({ name: eksName }));
+        return { reported: out.cluster?.accessConfig?.authenticationMode };
+      } catch (error) {
+        throw fromAwsError(error, `describe EKS cluster ${eksName}`);
       }
     },
     async awsAuthEntries() {

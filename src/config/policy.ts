@@ -167,7 +167,8 @@ const cluster = z
     region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'an AWS region like eu-west-1'),
     accountId: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id'),
     connection,
-    identityMapping: z.enum(['aws-auth', 'access-entries', 'none']),
+    /** `auto` (EKS connections only): access entries where the cluster reads them, else aws-auth. */
+    identityMapping: z.enum(['aws-auth', 'access-entries', 'none', 'auto']),
     /** For `none`: how people already authenticate (OIDC etc.). Placeholders as for settings.kubernetesUsername. */
     usernameTemplate: z.string().min(1).optional(),
     namespaces: z.array(namespaceEntry).min(1),
@@ -468,11 +469,22 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
   }
   let auditChannelAsked = false;
   for (const [clusterName, c] of Object.entries(policy.clusters)) {
-    if (c.identityMapping === 'aws-auth' && !usernamePrefixOf(policy.settings.kubernetesUsername)) {
+    if (
+      (c.identityMapping === 'aws-auth' || c.identityMapping === 'auto') &&
+      !usernamePrefixOf(policy.settings.kubernetesUsername)
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['settings', 'kubernetesUsername'],
         message: `cluster ${clusterName} uses aws-auth, whose entries eks-access recognises by their username prefix: start kubernetesUsername with fixed text (e.g. "eks-access:{iamName}")`,
+      });
+    }
+    if (c.identityMapping === 'auto' && !('eks' in c.connection)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clusters', clusterName, 'identityMapping'],
+        message:
+          'identityMapping auto reads the EKS authentication mode (DescribeCluster), so it needs connection: { eks: … }; for a kubeconfig connection say aws-auth or access-entries',
       });
     }
     if (c.identityMapping === 'none' && !c.usernameTemplate) {

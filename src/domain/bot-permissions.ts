@@ -15,7 +15,9 @@
 // - cluster-wide: SubjectAccessReviews (verify grants; SelfSubjectAccessReviews for `doctor`),
 //   read-only list/watch of RoleBindings (the reconciler finds our expired bindings with an empty
 //   Redis), get of the granted ClusterRoles by name (to derive verification checks).
+
 import type { ClusterPolicy, Policy } from '../config/policy.js';
+import { partitionOfRegion } from './arn.js';
 import {
   keptRoleName,
   MANAGED_BY,
@@ -222,7 +224,7 @@ export function renderWorkerRbac(policy: Policy, clusterName: string, options: B
     );
   }
 
-  if (cluster.identityMapping === 'aws-auth') {
+  if (cluster.identityMapping === 'aws-auth' || cluster.identityMapping === 'auto') {
     objects.push(
       ...roleAndBinding(
         'Role',
@@ -393,9 +395,6 @@ export const ACCESS_ENTRY_ACTIONS = [
   'eks:TagResource',
 ];
 
-const partitionOf = (region: string) =>
-  region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
-
 function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: string): IamStatement[] {
   const clusters = names.map((name) => ({ name, c: policy.clusters[name] as ClusterPolicy }));
   const statements: IamStatement[] = [];
@@ -404,7 +403,7 @@ function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: 
       .filter(({ c }) => c.identityMapping !== 'none')
       .map(
         ({ name, c }) =>
-          `arn:${partitionOf(c.region)}:iam::${c.accountId}:role${personalRolePath(policy.settings.iamPath, name)}*`,
+          `arn:${partitionOfRegion(c.region)}:iam::${c.accountId}:role${personalRolePath(policy.settings.iamPath, name)}*`,
       ),
   );
   if (roleArns.length > 0) {
@@ -417,7 +416,7 @@ function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: 
   }
   const eks = clusters.filter(({ c }) => 'eks' in c.connection);
   const arn = (c: ClusterPolicy, what: string) =>
-    `arn:${partitionOf(c.region)}:eks:${c.region}:${c.accountId}:${what}`;
+    `arn:${partitionOfRegion(c.region)}:eks:${c.region}:${c.accountId}:${what}`;
   const eksName = (name: string, c: ClusterPolicy) =>
     ('eks' in c.connection && c.connection.eks.name) || name;
   if (eks.length > 0) {
@@ -428,13 +427,16 @@ function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: 
       Resource: uniq(eks.map(({ name, c }) => arn(c, `cluster/${eksName(name, c)}`))),
     });
   }
-  const entries = eks.filter(({ c }) => c.identityMapping === 'access-entries');
+  // auto may resolve to access entries on any EKS cluster that reads them.
+  const entries = eks.filter(
+    ({ c }) => c.identityMapping === 'access-entries' || c.identityMapping === 'auto',
+  );
   for (const { name, c } of entries) {
     const suffix = `${sidSuffix}${entries.length > 1 ? sidOf(name) : ''}`;
     const cluster = eksName(name, c);
     // Personal roles live under <iamPath><cluster>/ and are named eksa-…: the entry of any other
     // principal (a person's own, an admin role, a node role) is out of reach.
-    const personalRoles = `arn:${partitionOf(c.region)}:iam::${c.accountId}:role${personalRolePath(policy.settings.iamPath, name)}*`;
+    const personalRoles = `arn:${partitionOfRegion(c.region)}:iam::${c.accountId}:role${personalRolePath(policy.settings.iamPath, name)}*`;
     // An access entry's ARN names its principal: …:access-entry/<cluster>/role/<account>/<role name>/<id>.
     const ourEntries = arn(c, `access-entry/${cluster}/role/${c.accountId}/${PERSONAL_ROLE_PREFIX}*/*`);
     statements.push(

@@ -1,6 +1,7 @@
 // What a grant creates, as data. The engine applies exactly this; the dry run shows exactly this.
 import { type LevelPolicy, type Policy, type PolicyRule, privilegeReasons } from '../config/policy.js';
 import { authenticatorRoleArn, partitionOfRegion } from './arn.js';
+import type { IdentityMappingMode } from './auth-mode.js';
 import { isoTime } from './clock.js';
 import type { Grant } from './grant.js';
 import {
@@ -61,7 +62,14 @@ export type MappingPlan =
       mode: 'access-entries';
       entry: { principalArn: string; username: string; kubernetesGroups: string[]; type: 'STANDARD' };
     }
-  | { mode: 'none'; username: string };
+  | { mode: 'none'; username: string }
+  /** `auto` planned without the cluster: which one applies depends on its authentication mode. */
+  | {
+      mode: 'auto';
+      rule: string;
+      awsAuth: { rolearn: string; username: string; groups: string[] };
+      accessEntry: { principalArn: string; username: string; kubernetesGroups: string[]; type: 'STANDARD' };
+    };
 
 export interface AccessPlan {
   grantId: string;
@@ -211,9 +219,21 @@ export function mappingPlan(
   username: string,
 ): MappingPlan {
   return mode === 'aws-auth'
-    ? { mode, entry: { rolearn: authenticatorRoleArn(roleArn) ?? roleArn, username, groups: [] } }
-    : { mode, entry: { principalArn: roleArn, username, kubernetesGroups: [], type: 'STANDARD' } };
+    ? { mode, entry: awsAuthEntry(roleArn, username) }
+    : { mode, entry: accessEntry(roleArn, username) };
 }
+
+const awsAuthEntry = (roleArn: string, username: string) => ({
+  rolearn: authenticatorRoleArn(roleArn) ?? roleArn,
+  username,
+  groups: [] as string[],
+});
+const accessEntry = (roleArn: string, username: string) => ({
+  principalArn: roleArn,
+  username,
+  kubernetesGroups: [] as string[],
+  type: 'STANDARD' as const,
+});
 
 /** How eks-access recognises the mapping entries it wrote on one cluster of the policy. */
 export function ownMappingsFor(policy: Policy, cluster: string): OwnMappings {
@@ -228,9 +248,11 @@ export interface PlanInput {
   policy: Policy;
   grant: Pick<Grant, 'id' | 'cluster' | 'namespace' | 'level' | 'requester'>;
   expiresAt: number;
+  /** The mapping `auto` resolved to on the cluster, when known. */
+  resolvedMapping?: IdentityMappingMode;
 }
 
-export function planGrant({ policy, grant, expiresAt }: PlanInput): AccessPlan {
+export function planGrant({ policy, grant, expiresAt, resolvedMapping }: PlanInput): AccessPlan {
   const cluster = policy.clusters[grant.cluster];
   const level = policy.levels[grant.level];
   if (!cluster || !level) throw new Error(`plan: ${grant.cluster}/${grant.level} is not in the policy`);
@@ -248,7 +270,17 @@ export function planGrant({ policy, grant, expiresAt }: PlanInput): AccessPlan {
       username,
       expiresAt,
     });
-    mapping = mappingPlan(cluster.identityMapping, personalRole.arn, username);
+    const mode = cluster.identityMapping === 'auto' ? resolvedMapping : cluster.identityMapping;
+    if (mode === 'aws-auth' || mode === 'access-entries') {
+      mapping = mappingPlan(mode, personalRole.arn, username);
+    } else {
+      mapping = {
+        mode: 'auto',
+        rule: 'access entries where the cluster authentication mode is API or API_AND_CONFIG_MAP, else aws-auth',
+        awsAuth: awsAuthEntry(personalRole.arn, username),
+        accessEntry: accessEntry(personalRole.arn, username),
+      };
+    }
   }
 
   const role: RoleManifest | undefined = level.rules

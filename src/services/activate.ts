@@ -74,6 +74,8 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   assertActivatable(deps, grant);
   const level = deps.policy.levels[grant.level];
   const backends = await deps.clusters.forCluster(grant.cluster);
+  // First: a mapping the cluster does not read (authentication mode) or cannot be edited safely.
+  await backends.mapping.preflight();
   if (!(await backends.rbac.namespaceExists(grant.namespace))) {
     throw badInput(
       `Namespace ${grant.namespace} does not exist on ${grant.cluster}`,
@@ -83,9 +85,14 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await assertSafeToActivate(backends, grant, level as NonNullable<typeof level>);
   const durationMs = grant.durationSeconds * 1000;
   // Provisional expiry while applying; the real clock starts once the access is usable (below).
-  let plan = planGrant({ policy: deps.policy, grant, expiresAt: deps.clock.now() + durationMs });
+  const resolvedMapping = backends.mapping.mode;
+  let plan = planGrant({
+    policy: deps.policy,
+    grant,
+    expiresAt: deps.clock.now() + durationMs,
+    resolvedMapping,
+  });
   const checks = await checksFor(backends, plan, level as NonNullable<typeof level>);
-  await backends.mapping.preflight();
 
   progress.wrote = true;
   await applyRbac(deps, backends, plan);
@@ -102,7 +109,7 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
 
   const activatedAt = deps.clock.now();
   const expiresAt = activatedAt + durationMs;
-  plan = planGrant({ policy: deps.policy, grant, expiresAt });
+  plan = planGrant({ policy: deps.policy, grant, expiresAt, resolvedMapping });
   await backends.rbac.applyRoleBinding(plan.roleBinding);
   await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
 

@@ -3,6 +3,12 @@
 // what a failure means; src/adapters/doctor-probes.ts talks to the real services.
 import type { LoadedPolicy } from '../config/load.js';
 import { type Policy, type PolicyRule, privilegeReasons } from '../config/policy.js';
+import {
+  authenticationModeOf,
+  type IdentityMappingMode,
+  mappingMismatch,
+  resolveMapping,
+} from '../domain/auth-mode.js';
 import { type BotPermissionCheck, botPermissionChecks, renderWorkerRbac } from '../domain/bot-permissions.js';
 import { toAccessError } from '../domain/errors.js';
 
@@ -28,6 +34,11 @@ export interface ClusterProbe {
   serverVersion(): Promise<string>;
   /** SelfSubjectAccessReview. */
   selfAllowed(check: BotPermissionCheck): Promise<boolean>;
+  /**
+   * DescribeCluster's accessConfig.authenticationMode (`reported` undefined when absent); undefined
+   * for kubeconfig connections, which have no DescribeCluster.
+   */
+  authenticationMode(): Promise<{ reported: string | undefined } | undefined>;
   /** Parses aws-auth mapRoles; returns the number of entries (throws when unparseable). */
   awsAuthEntries(): Promise<number>;
   /** A ClusterRole's rules as the API server has them (aggregated ones filled in); undefined when absent. */
@@ -187,6 +198,30 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
         ),
       );
     }
+    let mapping: IdentityMappingMode =
+      cluster.identityMapping === 'auto' ? 'aws-auth' : cluster.identityMapping;
+    // An AWS question (DescribeCluster), asked whether or not the API server answers.
+    if ('eks' in cluster.connection) {
+      const eksName = cluster.connection.eks.name ?? name;
+      const choice = cluster.identityMapping;
+      record(
+        await attempt(
+          `${prefix} authentication mode`,
+          async () => {
+            const reported = (await probe.authenticationMode())?.reported;
+            const mode = authenticationModeOf(reported);
+            mapping = resolveMapping(choice, mode ?? 'CONFIG_MAP');
+            const mismatch = mappingMismatch(mapping, mode, eksName);
+            const shown = reported ?? 'CONFIG_MAP (not reported: the EKS default)';
+            return mismatch
+              ? { ok: false, detail: mismatch.problem, fix: mismatch.fix }
+              : { ok: true, detail: `${shown}: reads ${mapping}${choice === 'auto' ? ' (auto)' : ''}` };
+          },
+          'Give the bot eks:DescribeCluster on the cluster (eks-access iam render).',
+          timeoutMs,
+        ),
+      );
+    }
     const reachable = await attempt(
       `${prefix} api server`,
       async () => ({ ok: true, detail: `reachable, Kubernetes ${await probe.serverVersion()}` }),
@@ -199,7 +234,7 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
     const checks = botPermissionChecks(renderWorkerRbac(policy, name));
     record(
       await attempt(
-        `${prefix} bot permissions`,
+        `${prefix} worker permissions`,
         async () => {
           const answers = await Promise.all(checks.map(async (c) => ({ c, ok: await probe.selfAllowed(c) })));
           const denied = answers.filter((a) => !a.ok).map((a) => describeCheck(a.c));
@@ -208,10 +243,10 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
             : {
                 ok: false,
                 detail: `missing ${denied.length} of ${checks.length}: ${denied.slice(0, 5).join('; ')}${denied.length > 5 ? '; …' : ''}`,
-                fix: `Apply the bot RBAC: eks-access rbac render --cluster ${name} | kubectl apply -f - (and map the bot to its subject).`,
+                fix: `Apply the worker RBAC: eks-access rbac render --for worker --cluster ${name} | kubectl apply -f - (and map the worker to its subject).`,
               };
         },
-        'The API server refused SelfSubjectAccessReview; apply the bot RBAC (eks-access rbac render).',
+        'The API server refused SelfSubjectAccessReview; apply the worker RBAC (eks-access rbac render --for worker).',
         timeoutMs,
       ),
     );
@@ -251,7 +286,7 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
         ),
       );
     }
-    if (cluster.identityMapping === 'aws-auth') {
+    if (mapping === 'aws-auth') {
       record(
         await attempt(
           `${prefix} aws-auth`,

@@ -63,12 +63,18 @@ export async function plan(
   return planForGrant(deps, grant, options);
 }
 
+function mappingText(mapping: AccessPlan['mapping']): unknown {
+  if (mapping.mode === 'none') return { username: mapping.username };
+  if (mapping.mode === 'auto') {
+    return { rule: mapping.rule, 'aws-auth': [mapping.awsAuth], 'access-entries': [mapping.accessEntry] };
+  }
+  return [mapping.entry];
+}
+
 function render(plan: AccessPlan): PlannedGrant['text'] {
   return {
     ...(plan.personalRole ? { trustPolicy: JSON.stringify(plan.personalRole.trustPolicy, null, 2) } : {}),
-    mapping: stringify(
-      plan.mapping.mode === 'none' ? { username: plan.mapping.username } : [plan.mapping.entry],
-    ),
+    mapping: stringify(mappingText(plan.mapping)),
     ...(plan.role ? { role: stringify(plan.role) } : {}),
     roleBinding: stringify(plan.roleBinding),
   };

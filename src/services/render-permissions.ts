@@ -3,6 +3,7 @@
 // The shipped manifests are this output for policy.example.yaml; a unit test fails when they drift.
 import { stringify } from 'yaml';
 import type { Policy } from '../config/policy.js';
+import { sameRole } from '../domain/arn.js';
 import {
   type BotRbacOptions,
   PERMISSION_ROLES,
@@ -76,7 +77,7 @@ export function renderIamPolicyJson(
   const rendered = renderIamPolicies(policy);
   if (!roleArn) return `${JSON.stringify(rendered[role], null, 2)}\n`;
   if (role === 'bot') throw badInput('--role is for the worker', 'The bot assumes no cross-account role.');
-  const found = rendered.crossAccount.find((r) => r.roleArn === roleArn);
+  const found = rendered.crossAccount.find((r) => sameRole(r.roleArn, roleArn));
   if (!found) {
     throw notFound(
       `no cluster in the policy assumes ${roleArn}`,

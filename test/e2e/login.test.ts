@@ -16,6 +16,7 @@ import {
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { renderUsername } from '../../src/domain/names.js';
 import { awsClientConfig, platform, uniqueName } from '../platform/context.js';
 import { type StrictAws, startStrictAws } from '../platform/strict-aws.js';
 import { pollUntil } from '../support/poll.js';
@@ -99,7 +100,12 @@ describe.each(['aws-auth', 'access-entries'] as const)(
       // The same kubeconfig for what a person does next.
       const context = /--alias (\S+)/.exec(commands[0] ?? '')?.[1] as string;
       const kubectl = (args: string) => shell(`kubectl --context ${context} ${args}`);
-      const username = `eks-access:${h.aliceArn.split('/').pop()}`;
+      // The personal username as the policy renders it (the default template names account, kind and name).
+      const username = renderUsername(h.policy.settings.kubernetesUsername, {
+        principalArn: h.aliceArn,
+        slackUserId: ALICE,
+      });
+      expect(username).toContain(h.aliceArn.split('/').pop());
       const whoami = JSON.parse(succeeded(await kubectl('auth whoami -o json'), 'kubectl auth whoami')) as {
         status: { userInfo: { username: string } };
       };

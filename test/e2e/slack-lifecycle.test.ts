@@ -88,7 +88,6 @@ describe('ending and extending', () => {
       (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Extended by 4h'),
       { after, timeoutMs: 30_000 },
     );
-    // The DM comes from inside the extend job: wait for BullMQ's bookkeeping before the snapshot.
     await untilExtendJobsDone(h);
     after = h.slack.calls.length;
     const snapshot = await h.snapshot();

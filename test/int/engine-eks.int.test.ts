@@ -21,6 +21,7 @@ import { uniqueName } from '../platform/context.js';
 import { waitUntil } from '../platform/processes.js';
 import { type StrictAws, startStrictAws } from '../platform/strict-aws.js';
 import { recordAwsRequests, type SentAwsRequest } from '../support/aws-requests.js';
+import { createStrictCluster, strictPolicy } from '../support/strict-eks.js';
 
 let aws: StrictAws;
 beforeAll(async () => {
@@ -41,62 +42,11 @@ const eksAs = (credentials: AwsCredentials) =>
 /** The bot: an IAM user with an access key and a policy for what it calls. */
 const botUser = () => aws.createUser('eks-access-bot', allowAll);
 
-async function createCluster(credentials: AwsCredentials, accountId: string): Promise<string> {
-  const name = uniqueName('eks');
-  // With IAM served here too, the cluster's service role must exist.
-  const serviceRole = await aws.iamAs(credentials).send(
-    new CreateRoleCommand({
-      RoleName: `${name}-cluster`,
-      AssumeRolePolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Principal: { Service: 'eks.amazonaws.com' }, Action: 'sts:AssumeRole' },
-        ],
-      }),
-    }),
-  );
-  expect(serviceRole.Role?.Arn).toContain(`::${accountId}:`);
-  const eks = eksAs(credentials);
-  await eks.send(
-    new CreateClusterCommand({
-      name,
-      roleArn: serviceRole.Role?.Arn,
-      resourcesVpcConfig: { subnetIds: ['subnet-1'] },
-      accessConfig: { authenticationMode: 'API' },
-    }),
-  );
-  await waitUntil(
-    `cluster ${name} ACTIVE`,
-    async () => {
-      const { cluster } = await eks.send(new DescribeClusterCommand({ name }));
-      return cluster?.status === 'ACTIVE' && cluster.certificateAuthority?.data ? true : undefined;
-    },
-    { timeoutMs: 30_000 },
-  );
-  return name;
-}
+const createCluster = (credentials: AwsCredentials, accountId: string) =>
+  createStrictCluster(aws, credentials, accountId);
 
-function policyFor(cluster: string, accountId: string, eks: string) {
-  return parsePolicy(
-    `
-levels:
-  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
-clusters:
-  ${cluster}:
-    region: ${aws.region}
-    accountId: "${accountId}"
-    connection:
-      eks: ${eks}
-    identityMapping: access-entries
-    namespaces:
-      - name: test
-        approvers: { users: [U0APPROVER] }
-        channel: C0APPROVALS
-        levels: [view]
-`,
-    'eks-policy',
-  ).policy;
-}
+const policyFor = (cluster: string, accountId: string, eks: string) =>
+  strictPolicy(aws, cluster, { accountId, eks, name: 'eks-policy' });
 
 type Sent = SentAwsRequest;
 const recordAws = (sent: Sent[]) => (_cluster: string, client: IAMClient | EKSClient | STSClient) =>

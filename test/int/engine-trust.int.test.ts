@@ -12,11 +12,11 @@ import type { InitializeMiddleware, MiddlewareStack } from '@smithy/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsCredentials } from '../../src/adapters/aws/eks-token.js';
 import { AwsIamRoles } from '../../src/adapters/aws/iam-roles.js';
-import { parsePolicy } from '../../src/config/load.js';
 import { renderIamPolicies } from '../../src/domain/bot-permissions.js';
 import { personalRoleFor } from '../../src/domain/plan.js';
 import { uniqueName } from '../platform/context.js';
 import { type AwsUser, type StrictAws, startStrictAws } from '../platform/strict-aws.js';
+import { strictPolicy } from '../support/strict-eks.js';
 
 let aws: StrictAws;
 beforeAll(async () => {
@@ -62,27 +62,7 @@ async function botRoles(cluster = CLUSTER): Promise<{ roles: AwsIamRoles; iam: I
   return { roles: new AwsIamRoles(iam), iam };
 }
 
-function policyFor(cluster: string) {
-  return parsePolicy(
-    `
-levels:
-  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
-clusters:
-  ${cluster}:
-    region: ${aws.region}
-    accountId: "${aws.accountId}"
-    connection:
-      eks: {}
-    identityMapping: access-entries
-    namespaces:
-      - name: test
-        approvers: { users: [U0APPROVER] }
-        channel: C0APPROVALS
-        levels: [view]
-`,
-    'trust-policy',
-  ).policy;
-}
+const policyFor = (cluster: string) => strictPolicy(aws, cluster, { name: 'trust-policy' });
 
 /** The person's role on a fresh cluster, trusted until `expiresAt`, as a grant plans it. */
 function planFor(who: AwsUser, expiresAt: number, cluster = CLUSTER) {

@@ -176,7 +176,7 @@ roleRef: { kind: Role, name: test-aws-auth, apiGroup: rbac.authorization.k8s.io 
     expect(out).toContain('✓ slack');
     expect(out).toContain('✓ redis  reachable, maxmemory-policy noeviction');
     expect(out).toMatch(/✓ cluster main: aws identity {2}arn:aws:/);
-    expect(out).toMatch(/✓ cluster main: bot permissions {2}all \d+ permissions granted/);
+    expect(out).toMatch(/✓ cluster main: worker permissions {2}all \d+ permissions granted/);
     expect(out).toContain('✓ cluster main: aws-auth  parseable, 1 mapRoles entries');
     expect(out).toContain(
       `✓ cluster main: levels  not privileged: reader (ClusterRole ${reader}), view (ClusterRole view)`,
@@ -236,11 +236,11 @@ roleRef: { kind: Role, name: test-aws-auth, apiGroup: rbac.authorization.k8s.io 
     }
   });
 
-  it('reports missing bot permissions when the RBAC is not applied', async () => {
+  it('reports missing worker permissions when the RBAC is not applied', async () => {
     const stranger = await kubeconfigFor(uniqueName('not-the-bot'));
     const { code, out } = await runDoctor(healthyEnv(), policyFor({ main: stranger }));
-    expect(out).toMatch(/✗ cluster main: bot permissions {2}missing \d+ of \d+: .*bind/);
-    expect(out).toContain('fix: Apply the bot RBAC: eks-access rbac render --cluster main');
+    expect(out).toMatch(/✗ cluster main: worker permissions {2}missing \d+ of \d+: .*bind/);
+    expect(out).toContain('fix: Apply the worker RBAC: eks-access rbac render --for worker --cluster main');
     expect(code).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 // AWS SDK errors as AccessError kinds: throttling, 5xx and network trouble are `unavailable` (retry),
-// access denials are `misconfigured` (an admin must fix the bot's IAM policy), the rest `internal`.
+// access denials are `misconfigured` (an admin must fix the worker's IAM policy), the rest `internal`.
 import { AccessError } from '../../domain/errors.js';
 
 interface SdkError {
@@ -38,7 +38,7 @@ export function fromAwsError(error: unknown, what: string): AccessError {
   }
   if (DENIED.has(name) || status === 403) {
     return new AccessError('misconfigured', `eks-access may not ${what} (${name})`, {
-      hint: 'Give the bot the IAM permissions listed in manifests/iam/.',
+      hint: 'Give the worker the IAM permissions `eks-access iam-policy render --for worker` lists (manifests/iam/).',
       details,
       cause: error,
     });

@@ -6,6 +6,12 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Env } from '../../config/env.js';
 import type { ClusterPolicy, Policy } from '../../config/policy.js';
+import {
+  type AuthenticationMode,
+  authenticationModeOf,
+  mappingMismatch,
+  resolveMapping,
+} from '../../domain/auth-mode.js';
 import type { Clock } from '../../domain/clock.js';
 import { misconfigured, notFound } from '../../domain/errors.js';
 import { ownMappingsFor } from '../../domain/plan.js';
@@ -88,10 +94,13 @@ export class PolicyClusterConnections implements ClusterConnections {
     const eks = new EKSClient({ ...clientConfig, ...endpoint(env.AWS_ENDPOINT_URL_EKS) });
     for (const client of [sts, iam, eks]) instrument?.aws?.(cluster, client);
 
-    const loadKubeConfig =
-      'kubeconfig' in policy.connection
-        ? fileKubeConfig(policy.connection.kubeconfig)
-        : await eksKubeConfig(eks, eksName, region, credentials, this.#options.clock);
+    // EKS: one DescribeCluster gives the endpoint, the CA and the authentication mode; the mode is read
+    // again before each activation (it can change: clusters move towards API, one way).
+    const described = 'eks' in policy.connection ? await describeCluster(eks, eksName) : undefined;
+    const loadKubeConfig = described
+      ? eksKubeConfig(described, eksName, region, credentials, this.#options.clock)
+      : fileKubeConfig('kubeconfig' in policy.connection ? policy.connection.kubeconfig : {});
+    const authMode = described && authenticationModeReader(eks, eksName, described, this.#options.clock);
     const seen = new WeakSet<KubeConfig>();
     const kubeConfig = async () => {
       const kc = await loadKubeConfig();
@@ -103,14 +112,17 @@ export class PolicyClusterConnections implements ClusterConnections {
     };
     const apis = new KubeApis(kubeConfig);
     const own = ownMappingsFor(this.#options.policy, cluster);
+    // Kubeconfig connections have no DescribeCluster: their explicit mapping is taken as it is.
+    const chosen = resolveMapping(policy.identityMapping, (await authMode?.()) ?? 'CONFIG_MAP');
     let mapping: IdentityMapping;
-    if (policy.identityMapping === 'aws-auth') {
+    if (chosen === 'aws-auth') {
       mapping = new AwsAuthMapping(apis, own, this.#options.awsAuth?.[cluster]);
-    } else if (policy.identityMapping === 'access-entries') {
+    } else if (chosen === 'access-entries') {
       mapping = new EksAccessEntries(eks, eksName, own);
     } else {
       mapping = noMapping;
     }
+    if (authMode) mapping = readByCluster(mapping, authMode, eksName);
     return { backends: { iam: new AwsIamRoles(iam), mapping, rbac: new KubeRbac(apis) }, kubeConfig };
   }
 }
@@ -146,20 +158,67 @@ function fileKubeConfig(options: { path?: string | undefined; context?: string |
   return async () => kc;
 }
 
-/** DescribeCluster once; a fresh KubeConfig whenever the cached token is renewed. */
-async function eksKubeConfig(
+async function describeCluster(eks: EKSClient, name: string): Promise<DescribeClusterCommandOutput> {
+  try {
+    return await eks.send(new DescribeClusterCommand({ name }));
+  } catch (error) {
+    throw fromAwsError(error, `describe EKS cluster ${name}`);
+  }
+}
+
+/** How long a read authentication mode is trusted before the next activation reads it again. */
+const AUTH_MODE_TTL_MS = 60_000;
+
+/** The cluster's authentication mode, starting from the build's DescribeCluster, re-read after a minute. */
+function authenticationModeReader(
   eks: EKSClient,
+  name: string,
+  first: DescribeClusterCommandOutput,
+  clock: Clock,
+): () => Promise<AuthenticationMode | undefined> {
+  const modeOf = (out: DescribeClusterCommandOutput) =>
+    authenticationModeOf(out.cluster?.accessConfig?.authenticationMode);
+  let cached = { mode: modeOf(first), at: clock.now() };
+  return async () => {
+    if (clock.now() - cached.at > AUTH_MODE_TTL_MS) {
+      cached = { mode: modeOf(await describeCluster(eks, name)), at: clock.now() };
+    }
+    return cached.mode;
+  };
+}
+
+/**
+ * The mapping, refusing in `preflight` (before activation writes anything) when the cluster's
+ * authentication mode does not read it. Removal and listing stay available: taking access away must
+ * work whatever the mode.
+ */
+function readByCluster(
+  mapping: IdentityMapping,
+  authMode: () => Promise<AuthenticationMode | undefined>,
+  eksName: string,
+): IdentityMapping {
+  return {
+    mode: mapping.mode,
+    upsert: (entry) => mapping.upsert(entry),
+    remove: (roleArn) => mapping.remove(roleArn),
+    effectiveEntry: (roleArn) => mapping.effectiveEntry(roleArn),
+    list: () => mapping.list(),
+    async preflight() {
+      const mismatch = mappingMismatch(mapping.mode, await authMode(), eksName);
+      if (mismatch) throw misconfigured(mismatch.problem, mismatch.fix);
+      await mapping.preflight();
+    },
+  };
+}
+
+/** A fresh KubeConfig whenever the cached token is renewed. */
+function eksKubeConfig(
+  described: DescribeClusterCommandOutput,
   name: string,
   region: string,
   credentials: CredentialsProvider,
   clock: Clock,
-): Promise<() => Promise<KubeConfig>> {
-  let described: DescribeClusterCommandOutput;
-  try {
-    described = await eks.send(new DescribeClusterCommand({ name }));
-  } catch (error) {
-    throw fromAwsError(error, `describe EKS cluster ${name}`);
-  }
+): () => Promise<KubeConfig> {
   const server = described.cluster?.endpoint;
   const caData = described.cluster?.certificateAuthority?.data;
   if (!server || !caData) throw misconfigured(`EKS cluster ${name} has no endpoint or CA yet`);

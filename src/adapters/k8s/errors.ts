@@ -20,7 +20,7 @@ export function fromKubeError(error: unknown, what: string): AccessError {
   }
   if (status === 401 || status === 403) {
     return new AccessError('misconfigured', `eks-access may not ${what} on this cluster (${status})`, {
-      hint: 'Map the bot to a Kubernetes identity with the RBAC in manifests/ (or system:masters on aws-auth).',
+      hint: 'Map the worker to a Kubernetes identity with the RBAC in manifests/ (eks-access rbac render --for worker).',
       details,
       cause: error,
     });

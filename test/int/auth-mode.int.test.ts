@@ -1,0 +1,144 @@
+// The cluster's authentication mode, read from the EKS emulator (ministack) as the engine reads it
+// (DescribeCluster accessConfig.authenticationMode): an identity mapping the cluster does not read is
+// refused before anything is written, and `identityMapping: auto` picks access entries where the
+// cluster reads them. ministack returns accessConfig as CreateCluster gave it ({} when not given) and
+// does not implement UpdateClusterConfig, so each mode is its own cluster; an absent mode is the API's
+// default, CONFIG_MAP.
+import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { doctorProbes } from '../../src/adapters/doctor-probes.js';
+import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
+import { parseEnv } from '../../src/config/load.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { AccessError } from '../../src/domain/errors.js';
+import { type CheckResult, doctor, formatCheck } from '../../src/services/doctor.js';
+import { platform, uniqueName } from '../platform/context.js';
+import { type StrictAws, startStrictAws } from '../platform/strict-aws.js';
+import { type AuthenticationMode, createStrictCluster, strictPolicy } from '../support/strict-eks.js';
+
+let aws: StrictAws;
+beforeAll(async () => {
+  aws = await startStrictAws(uniqueName('ministack-modes'));
+});
+afterAll(async () => {
+  await aws?.stop();
+});
+
+type Mode = AuthenticationMode | undefined;
+
+async function clusterIn(mode: Mode): Promise<string> {
+  const name = await createStrictCluster(aws, aws.rootOf(aws.accountId), aws.accountId, {
+    ...(mode ? { authenticationMode: mode } : {}),
+  });
+  const eks = new EKSClient({
+    region: aws.region,
+    endpoint: aws.endpoint,
+    credentials: aws.rootOf(aws.accountId),
+  });
+  const reported = (await eks.send(new DescribeClusterCommand({ name }))).cluster?.accessConfig;
+  expect(reported?.authenticationMode).toBe(mode);
+  return name;
+}
+
+function backendsFor(cluster: string, identityMapping: string) {
+  const connections = new PolicyClusterConnections({
+    policy: strictPolicy(aws, cluster, { identityMapping, name: 'modes-policy' }),
+    env: {
+      AWS_ENDPOINT_URL_IAM: aws.endpoint,
+      AWS_ENDPOINT_URL_STS: aws.endpoint,
+      AWS_ENDPOINT_URL_EKS: aws.endpoint,
+    },
+    clock: { now: () => Date.now() },
+    credentials: aws.rootOf(aws.accountId),
+  });
+  return connections.forCluster(cluster);
+}
+
+/** What preflight says: `ok`, the refusal's message, or (aws-auth) the kind of error reading aws-auth. */
+async function preflight(cluster: string, identityMapping: string): Promise<string> {
+  const backends = await backendsFor(cluster, identityMapping);
+  try {
+    await backends.mapping.preflight();
+    return 'ok';
+  } catch (error) {
+    expect(error).toBeInstanceOf(AccessError);
+    const e = error as AccessError;
+    // The emulated cluster's API server is a placeholder: past the mode check, aws-auth cannot be read.
+    return e.kind === 'misconfigured' ? `refused: ${e.message} | ${e.hint}` : `read aws-auth: ${e.kind}`;
+  }
+}
+
+/** One cluster per mode (ministack cannot switch a cluster's mode), made once for both tests. */
+let made: Promise<Record<'configMap' | 'both' | 'api' | 'unset', string>> | undefined;
+const clusters = () => {
+  made ??= Promise.all([
+    clusterIn('CONFIG_MAP'),
+    clusterIn('API_AND_CONFIG_MAP'),
+    clusterIn('API'),
+    clusterIn(undefined),
+  ]).then(([configMap, both, api, unset]) => ({ configMap, both, api, unset }));
+  return made;
+};
+
+describe('authentication mode', () => {
+  it('refuses a mapping the cluster does not read, before writing anything, and says how to fix it', async () => {
+    const { configMap, both, api, unset } = await clusters();
+    // aws-auth on an API cluster: refused, the fix is to use access entries.
+    expect(await preflight(api, 'aws-auth')).toMatch(
+      /^refused: EKS cluster \S+ has authentication mode API, which reads only access entries: a aws-auth mapping would never log anyone in \| Set identityMapping: access-entries/,
+    );
+    // Access entries on a CONFIG_MAP cluster (explicit, or by default): refused, with the command.
+    for (const cluster of [configMap, unset]) {
+      expect(await preflight(cluster, 'access-entries')).toMatch(
+        new RegExp(
+          `^refused: EKS cluster ${cluster} has authentication mode CONFIG_MAP, .* \\| .*aws eks update-cluster-config --name ${cluster} --access-config authenticationMode=API_AND_CONFIG_MAP`,
+        ),
+      );
+    }
+    // What the cluster reads passes the mode check.
+    expect(await preflight(api, 'access-entries')).toBe('ok');
+    expect(await preflight(both, 'access-entries')).toBe('ok');
+    for (const cluster of [configMap, both, unset]) {
+      expect(await preflight(cluster, 'aws-auth')).toMatch(/^read aws-auth: (unavailable|internal)$/);
+    }
+  }, 120_000);
+
+  it('auto takes access entries where the cluster reads them, else aws-auth', async () => {
+    const { configMap, both, api, unset } = await clusters();
+    expect((await backendsFor(configMap, 'auto')).mapping.mode).toBe('aws-auth');
+    expect((await backendsFor(unset, 'auto')).mapping.mode).toBe('aws-auth');
+    expect((await backendsFor(both, 'auto')).mapping.mode).toBe('access-entries');
+    expect((await backendsFor(api, 'auto')).mapping.mode).toBe('access-entries');
+    expect(await preflight(api, 'auto')).toBe('ok');
+  }, 120_000);
+
+  it('doctor shows the mode and the mapping it reads, or the mismatch with its fix', async () => {
+    const { api, both } = await clusters();
+    const one = strictPolicy(aws, api, { identityMapping: 'aws-auth' });
+    const two = strictPolicy(aws, both, { identityMapping: 'auto' });
+    const policy = { ...one, clusters: { ...one.clusters, ...two.clusters } };
+    const env = parseEnv({
+      REDIS_URL: platform().redisUrl,
+      AWS_ENDPOINT_URL_IAM: aws.endpoint,
+      AWS_ENDPOINT_URL_STS: aws.endpoint,
+      AWS_ENDPOINT_URL_EKS: aws.endpoint,
+    });
+    const results = await doctor(
+      doctorProbes({
+        env,
+        loadConfig: () => ({ policy, warnings: [], source: 'modes-policy' }),
+        clock: systemClock,
+        credentials: aws.rootOf(aws.accountId),
+      }),
+    );
+    const line = (cluster: string) =>
+      formatCheck(results.find((r) => r.name === `cluster ${cluster}: authentication mode`) as CheckResult);
+    expect(line(api)).toBe(
+      `✗ cluster ${api}: authentication mode  EKS cluster ${api} has authentication mode API, which reads only access entries: a aws-auth mapping would never log anyone in\n` +
+        '    fix: Set identityMapping: access-entries (or auto) for this cluster; a cluster in API mode cannot go back to reading aws-auth.',
+    );
+    expect(line(both)).toBe(
+      `✓ cluster ${both}: authentication mode  API_AND_CONFIG_MAP: reads access-entries (auto)`,
+    );
+  }, 120_000);
+});
