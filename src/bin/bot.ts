@@ -75,6 +75,7 @@ export async function startBot(
     clock: runtime.clock,
     logger,
     directory,
+    audit: runtime.audit,
   });
   const app = createSlackApp(env, {
     ...runtime,

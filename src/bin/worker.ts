@@ -27,6 +27,7 @@ export function workerNotifier(runtime: Runtime): Notifier {
     store: runtime.store,
     clock: runtime.clock,
     logger: runtime.logger,
+    audit: runtime.audit,
   });
 }
 

@@ -249,6 +249,7 @@ ${
     store,
     clock: systemClock,
     logger,
+    audit,
   });
   const engineDeps: EngineDeps = {
     store,

@@ -570,3 +570,39 @@ export function deniedModal(
     ],
   };
 }
+
+/** Slack's error code of a failed Web API call (`not_in_channel`, …), or undefined for anything else. */
+export function slackErrorCode(error: unknown): string | undefined {
+  const data = (error as { data?: { error?: unknown } } | undefined)?.data;
+  return typeof data?.error === 'string' ? data.error : undefined;
+}
+
+/** What an admin must do so the bot can post in `channel`, for Slack's error `code`. */
+export function channelFix(channel: string, code: string | undefined): string {
+  switch (code) {
+    case 'not_in_channel':
+    case 'channel_not_found':
+      return `a Slack admin must run \`/invite @eks-access\` in <#${channel}> (or correct the channel id in the policy)`;
+    case 'is_archived':
+      return `<#${channel}> is archived: an admin must unarchive it or name another channel in the policy`;
+    case 'missing_scope':
+      return 'the Slack app lacks a scope: an admin must re-create it from slack-manifest.yml and reinstall it';
+    default:
+      return 'an admin should run `eks-access doctor`';
+  }
+}
+
+/**
+ * To the requester when their approval request could not be posted: without it nobody is asked, so
+ * they learn why, what an admin must do, and where approvers can still find it meanwhile.
+ */
+export function approvalPostFailedDm(grant: Grant, channel: string, code: string | undefined): Message {
+  return message(`Your request ${grant.id} could not be shown to its approvers`, [
+    section(
+      `:warning: Your request \`${grant.id}\` for \`${grant.level}\` in ${where(grant)} could not be posted to <#${channel}>${code ? ` (Slack: \`${code}\`)` : ''}, so its approvers were not notified there.`,
+    ),
+    section(
+      `*To fix:* ${channelFix(channel, code)}. Meanwhile approvers find it in \`/eks-access approvals\` and on the eks-access Home tab; tell them.`,
+    ),
+  ]);
+}

@@ -7,6 +7,7 @@ import type { Clock } from '../../domain/clock.js';
 import { namespacePolicyFor } from '../../domain/decisions.js';
 import { formatDuration } from '../../domain/duration.js';
 import type { Grant } from '../../domain/grant.js';
+import type { AuditLog } from '../../ports/audit-log.js';
 import type { Directory } from '../../ports/directory.js';
 import type { GrantStore } from '../../ports/grant-store.js';
 import type { GrantEvent, Notifier } from '../../ports/notifier.js';
@@ -15,6 +16,7 @@ import type { Logger } from '../logger.js';
 import {
   activatedDm,
   approvalMessage,
+  approvalPostFailedDm,
   auditLine,
   cancelledDm,
   deniedDm,
@@ -26,6 +28,7 @@ import {
   failedDm,
   homeView,
   type Message,
+  slackErrorCode,
 } from './blocks.js';
 import { SlackDirectory } from './directory.js';
 
@@ -36,6 +39,8 @@ export interface SlackNotifierDeps {
   clock: Clock;
   logger: Logger;
   directory?: Directory;
+  /** Records Slack failures that leave a grant without its approvers (approval-post-failed). */
+  audit?: AuditLog;
 }
 
 export class SlackNotifier implements Notifier {
@@ -52,7 +57,7 @@ export class SlackNotifier implements Notifier {
     const stored = await this.#step('read grant', () => this.#deps.store.get(grant.id));
     const latest = stored && stored.version >= grant.version ? stored : grant;
     const now = this.#deps.clock.now();
-    await this.#step('approval message', () => this.#upsertApprovalMessage(latest, now));
+    await this.#step('approval message', () => this.#upsertApprovalMessage(latest, event, now));
     await this.#step('thread note', () => this.#threadNote(latest, event));
     const dm = this.#dmFor(latest, event, now);
     if (dm) await this.#step('requester DM', () => this.dm(latest.requester.slackUserId, dm));
@@ -111,7 +116,7 @@ export class SlackNotifier implements Notifier {
     return [...ns.approvers.users, ...fromGroups.flat()];
   }
 
-  async #upsertApprovalMessage(grant: Grant, now: number): Promise<void> {
+  async #upsertApprovalMessage(grant: Grant, event: GrantEvent, now: number): Promise<void> {
     const message = approvalMessage(this.#deps.policy, grant, now);
     if (grant.approvalMessage) {
       await this.#deps.client.chat.update({ ...grant.approvalMessage, ...message });
@@ -120,9 +125,36 @@ export class SlackNotifier implements Notifier {
     const cluster = this.#deps.policy.clusters[grant.cluster];
     const channel = cluster ? namespacePolicyFor(cluster, grant.namespace)?.channel : undefined;
     if (!channel) return;
-    const posted = await this.#deps.client.chat.postMessage({ channel, ...message });
+    let posted: Awaited<ReturnType<webApi.WebClient['chat']['postMessage']>>;
+    try {
+      posted = await this.#deps.client.chat.postMessage({ channel, ...message });
+    } catch (error) {
+      // Later events retry the post (an admin may have invited the bot since); the request is reported once.
+      if (event.kind === 'requested') await this.#approvalPostFailed(grant, channel, error);
+      throw error;
+    }
     if (!posted.ts) return;
     await this.#remember(grant.id, { channel: posted.channel ?? channel, ts: posted.ts });
+  }
+
+  /**
+   * Nobody was asked: the requester learns why and what an admin must do, and the audit trail says so
+   * (the grant's own record stays as it is: no state change, it still waits for a decision).
+   */
+  async #approvalPostFailed(grant: Grant, channel: string, error: unknown): Promise<void> {
+    const code = slackErrorCode(error);
+    await this.#step('approval-post-failed audit', async () =>
+      this.#deps.audit?.append({
+        action: 'approval-post-failed',
+        actor: 'system',
+        grantId: grant.id,
+        at: this.#deps.clock.now(),
+        details: { channel, error: code ?? 'unknown' },
+      }),
+    );
+    await this.#step('approval-post-failed DM', () =>
+      this.dm(grant.requester.slackUserId, approvalPostFailedDm(grant, channel, code)),
+    );
   }
 
   /** Stores where the message lives (not a state change: same status, version bumped for CAS). */
