@@ -9,12 +9,11 @@ import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connect
 import { createLogger } from '../../src/adapters/logger.js';
 import { BullScheduler } from '../../src/adapters/queue/bull-scheduler.js';
 import { QUEUES } from '../../src/adapters/queue/queues.js';
+import { OUTBOX_QUEUE, type SlackOutbox, slackOutbox } from '../../src/adapters/queue/slack-outbox.js';
 import { startWorkers } from '../../src/adapters/queue/workers.js';
 import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
 import { RedisGrantStore } from '../../src/adapters/redis/grant-store.js';
 import { RedisLocks } from '../../src/adapters/redis/locks.js';
-import { slackClient } from '../../src/adapters/slack/app.js';
-import { SlackNotifier } from '../../src/adapters/slack/notifier.js';
 import { type RunningBot, startBot } from '../../src/bin/bot.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import type { Policy } from '../../src/config/policy.js';
@@ -84,6 +83,8 @@ export interface Harness {
   audit: RedisAuditLog;
   scheduler: BullScheduler;
   bot: RunningBot;
+  /** The engine's notifications (the in-process worker's outbox; the bot has its own consumer). */
+  outbox: SlackOutbox;
   signingSecret: string;
   /** The policy's name for the harness's main cluster (`dev`, or unique for aws-auth). */
   cluster: string;
@@ -242,15 +243,13 @@ ${
     stagingNamespace,
     awsAuth,
   };
-  // The engine's worker, in-process, reporting through a notifier built like the worker builds it.
-  const workerNotifier = new SlackNotifier({
-    client: slackClient(env),
-    policy,
-    store,
-    clock: systemClock,
-    logger,
-    audit,
-  });
+  // The engine's worker, in-process, reporting through the Slack outbox built like the worker builds it.
+  const workerNotifier = slackOutbox(
+    env,
+    { policy, store, clock: systemClock, logger, audit, redis },
+    // Quick retries: a test's 429 storm should settle in seconds.
+    { retryBaseMs: 200, homeDebounceMs: 200 },
+  );
   const engineDeps: EngineDeps = {
     store,
     audit,
@@ -283,7 +282,7 @@ ${
       endGrant({ store, scheduler, audit, clock: systemClock }, id, reason, actor),
   };
   const bot = await startBot(
-    { env, policy, logger, clock: systemClock, store, audit, scheduler, engine, awsCredentials },
+    { env, policy, logger, clock: systemClock, store, audit, scheduler, engine, awsCredentials, redis },
     { port: 0 },
   );
   const url = () => `http://127.0.0.1:${bot.port}/slack/events`;
@@ -303,6 +302,7 @@ ${
   const harness: Harness = {
     ...partial,
     bot,
+    outbox: workerNotifier,
     command: (user, text) =>
       deliver(
         'slash_commands',
@@ -317,7 +317,15 @@ ${
       return { channel, ts: String(post.response['ts']) };
     },
     async snapshot() {
-      const keys = (await redis.keys(`${prefix}*`)).sort();
+      // Slack delivery bookkeeping (the outbox's queue and done-steps) is not grant state.
+      const keys = (await redis.keys(`${prefix}*`))
+        .filter(
+          (k) =>
+            !k.includes(`:${OUTBOX_QUEUE}:`) &&
+            !k.startsWith(`${prefix}outbox:`) &&
+            !k.startsWith(`${prefix}lock:outbox-`),
+        )
+        .sort();
       const out: Record<string, string> = {};
       for (const key of keys) {
         const type = await redis.type(key);
@@ -340,6 +348,7 @@ ${
           .catch(() => undefined);
       iam.destroy();
       await bot.stop();
+      await workerNotifier.close();
       await workers?.close();
       for (const name of ['activate', 'revoke', 'remind'] as const) await scheduler.queue(name).close();
       const keys = await redis.keys(`${prefix}*`);
@@ -456,4 +465,17 @@ export async function homeWhere(h: Harness, user: string, after: number, match: 
     { after, timeoutMs: 30_000 },
   )) as SlackCall<'views.publish'>;
   return { id: String((call.response['view'] as View).id), text: blocksText(call.args.view.blocks as never) };
+}
+
+/** Resolves once every Slack notification queued so far has been delivered (or given up). */
+export async function untilSlackDelivered(h: Harness): Promise<void> {
+  await pollUntil(
+    'the Slack outbox to drain',
+    () => h.outbox.pending(),
+    (n) => n === 0,
+    {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    },
+  );
 }

@@ -1,9 +1,18 @@
 // Slack refusing to deliver: an approval channel the bot was never invited to must not swallow a
 // request. The requester is told why and what an admin must do, the audit trail records it, and the
-// request stays findable by its approvers.
+// request stays findable by its approvers. And Slack rate-limiting a burst: every message still
+// arrives, exactly once (the outbox retries after Retry-After and never repeats a step that succeeded).
 import { afterEach, describe, expect, it } from 'vitest';
 import { blocksText } from '../support/slack/index.js';
-import { ALICE, ANA, ephemeralTo, harnessPool, requestedId } from './harness.js';
+import {
+  ALICE,
+  ANA,
+  clickOn,
+  ephemeralTo,
+  harnessPool,
+  requestedId,
+  untilSlackDelivered,
+} from './harness.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -46,4 +55,46 @@ describe('an approval channel without the bot', () => {
       expect(await ephemeralTo(h.slack, ANA, listed, (t) => t.includes(id))).toContain(id);
     },
   );
+});
+
+describe('a 429 storm', () => {
+  it('every notification arrives exactly once: approval update, activation DM, audit lines', async () => {
+    const h = await pool.use({ createNamespace: true, worker: true });
+    const id = await requestedId(h, ALICE, `request ${h.namespace} for 30m because INC-11`);
+    const message = await h.approvalMessage(id);
+    await untilSlackDelivered(h);
+    const after = h.slack.calls.length;
+    // Slack rate-limits the workspace for a while: every posting method answers 429 a few times.
+    h.slack.failNext('chat.postMessage', 'ratelimited', { times: 5, retryAfterSeconds: 1 });
+    h.slack.failNext('chat.update', 'ratelimited', { times: 3, retryAfterSeconds: 1 });
+    h.slack.failNext('conversations.open', 'ratelimited', { times: 2, retryAfterSeconds: 1 });
+    await clickOn(h, ANA, 'approve', message);
+    await h.slack.waitFor(
+      'chat.update',
+      (c) =>
+        c.args.ts === message.ts &&
+        c.response['ok'] === true &&
+        blocksText(c.args.blocks).includes('Active* until'),
+      { after, timeoutMs: 30_000 },
+    );
+    await untilSlackDelivered(h);
+
+    const calls = h.slack.calls.slice(after);
+    expect(calls.filter((c) => c.response['error'] === 'ratelimited')).toHaveLength(10);
+    const delivered = h.slack
+      .callsTo('chat.postMessage')
+      .filter((c) => calls.includes(c) && c.response['ok'] === true);
+    const dms = delivered.filter(
+      (c) => c.args.channel === 'D0ALICE' && blocksText(c.args.blocks).includes('Use it'),
+    );
+    expect(dms).toHaveLength(1);
+    const audit = delivered.filter((c) => c.args.channel === h.policy.settings.auditChannel);
+    expect(audit.length).toBeGreaterThanOrEqual(2); // approved, activated
+    // Nothing twice: every delivered message is distinct.
+    const keys = delivered.map(
+      (c) => `${c.args.channel}|${c.args.text ?? ''}|${JSON.stringify(c.args.blocks ?? [])}`,
+    );
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(h.slack.messages(h.channel).filter((m) => m.ts === message.ts)).toHaveLength(1);
+  });
 });

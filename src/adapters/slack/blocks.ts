@@ -571,12 +571,6 @@ export function deniedModal(
   };
 }
 
-/** Slack's error code of a failed Web API call (`not_in_channel`, …), or undefined for anything else. */
-export function slackErrorCode(error: unknown): string | undefined {
-  const data = (error as { data?: { error?: unknown } } | undefined)?.data;
-  return typeof data?.error === 'string' ? data.error : undefined;
-}
-
 /** What an admin must do so the bot can post in `channel`, for Slack's error `code`. */
 export function channelFix(channel: string, code: string | undefined): string {
   switch (code) {

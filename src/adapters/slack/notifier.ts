@@ -28,9 +28,9 @@ import {
   failedDm,
   homeView,
   type Message,
-  slackErrorCode,
 } from './blocks.js';
 import { SlackDirectory } from './directory.js';
+import { slackErrorCode } from './errors.js';
 
 export interface SlackNotifierDeps {
   client: webApi.WebClient;
@@ -43,9 +43,30 @@ export interface SlackNotifierDeps {
   audit?: AuditLog;
 }
 
+/**
+ * How the side effects of one notification run. Directly (grantChanged): each once, best-effort. In
+ * the outbox (src/adapters/queue/slack-outbox.ts): each step at most once per notification, with
+ * transient failures retried later.
+ */
+export interface DeliverySteps {
+  /** Runs one named side effect; undefined when it failed (or already ran). */
+  run<T>(step: string, work: () => Promise<T>): Promise<T | undefined>;
+  /** Whether a step that failed with `error` will be tried again. */
+  willRetry(error: unknown): boolean;
+  /** Re-publishes these people's App Home. */
+  refreshHomes(userIds: readonly string[]): Promise<void>;
+}
+
 export class SlackNotifier implements Notifier {
   readonly #deps: SlackNotifierDeps;
   readonly #directory: Directory;
+  readonly #direct: DeliverySteps = {
+    run: (step, work) => this.#step(step, work),
+    willRetry: () => false,
+    refreshHomes: async (userIds) => {
+      await Promise.all(userIds.map((id) => this.publishHome(id)));
+    },
+  };
 
   constructor(deps: SlackNotifierDeps) {
     this.#deps = deps;
@@ -53,26 +74,31 @@ export class SlackNotifier implements Notifier {
   }
 
   async grantChanged(grant: Grant, event: GrantEvent): Promise<void> {
+    await this.deliver(grant, event, this.#direct);
+  }
+
+  /** Every Slack side effect of one change of a grant, each a named step of `steps`. */
+  async deliver(grant: Grant, event: GrantEvent, steps: DeliverySteps): Promise<void> {
     // Render the newest state we can see: an older event must never overwrite a newer message.
     const stored = await this.#step('read grant', () => this.#deps.store.get(grant.id));
     const latest = stored && stored.version >= grant.version ? stored : grant;
     const now = this.#deps.clock.now();
-    await this.#step('approval message', () => this.#upsertApprovalMessage(latest, event, now));
-    await this.#step('thread note', () => this.#threadNote(latest, event));
+    await steps.run('approval message', () => this.#upsertApprovalMessage(latest, event, now, steps));
+    await steps.run('thread note', () => this.#threadNote(latest, event));
     const dm = this.#dmFor(latest, event, now);
-    if (dm) await this.#step('requester DM', () => this.dm(latest.requester.slackUserId, dm));
+    if (dm) await steps.run('requester DM', () => this.dm(latest.requester.slackUserId, dm));
     const channel = this.#deps.policy.settings.auditChannel;
     if (channel) {
       const actor =
         'by' in event ? event.by : event.kind === 'requested' ? latest.requester.slackUserId : 'system';
-      await this.#step('audit channel', () =>
+      await steps.run('audit channel', () =>
         this.#deps.client.chat.postMessage({
           channel,
           ...auditLine(latest, event.kind, actor, now, this.#deps.policy.levels[latest.level]?.privileged),
         }),
       );
     }
-    await this.#step('app home', () => this.refreshHomes(latest));
+    await steps.run('app home', async () => steps.refreshHomes(await this.homeAudience(latest)));
   }
 
   /** A direct message: conversations.open, then chat.postMessage into that DM. */
@@ -85,6 +111,11 @@ export class SlackNotifier implements Notifier {
 
   /** Re-publishes App Home for the requester and, while a decision is open, the approvers. */
   async refreshHomes(grant: Grant): Promise<void> {
+    await this.#direct.refreshHomes(await this.homeAudience(grant));
+  }
+
+  /** Whose App Home shows this grant now: the requester and, while a decision is open, the approvers. */
+  async homeAudience(grant: Grant): Promise<string[]> {
     const people = new Set([grant.requester.slackUserId]);
     if (
       grant.status === 'pending' ||
@@ -100,7 +131,7 @@ export class SlackNotifier implements Notifier {
       // An extension waits for the approvers, or was just decided: their Home lists or drops it.
       for (const id of await this.#approversOf(grant)) people.add(id);
     }
-    await Promise.all([...people].map((id) => this.publishHome(id)));
+    return [...people];
   }
 
   async publishHome(slackUserId: string): Promise<void> {
@@ -116,7 +147,12 @@ export class SlackNotifier implements Notifier {
     return [...ns.approvers.users, ...fromGroups.flat()];
   }
 
-  async #upsertApprovalMessage(grant: Grant, event: GrantEvent, now: number): Promise<void> {
+  async #upsertApprovalMessage(
+    grant: Grant,
+    event: GrantEvent,
+    now: number,
+    steps: DeliverySteps,
+  ): Promise<void> {
     const message = approvalMessage(this.#deps.policy, grant, now);
     if (grant.approvalMessage) {
       await this.#deps.client.chat.update({ ...grant.approvalMessage, ...message });
@@ -129,8 +165,10 @@ export class SlackNotifier implements Notifier {
     try {
       posted = await this.#deps.client.chat.postMessage({ channel, ...message });
     } catch (error) {
-      // Later events retry the post (an admin may have invited the bot since); the request is reported once.
-      if (event.kind === 'requested') await this.#approvalPostFailed(grant, channel, error);
+      // Reported once, when no retry will follow; later events try the post again (an admin may have
+      // invited the bot since).
+      if (event.kind === 'requested' && !steps.willRetry(error))
+        await this.#approvalPostFailed(grant, channel, error);
       throw error;
     }
     if (!posted.ts) return;
