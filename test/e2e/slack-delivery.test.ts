@@ -3,10 +3,12 @@
 // request stays findable by its approvers. And Slack rate-limiting a burst: every message still
 // arrives, exactly once (the outbox retries after Retry-After and never repeats a step that succeeded).
 import { afterEach, describe, expect, it } from 'vitest';
-import { blocksText } from '../support/slack/index.js';
+import { pollUntil } from '../support/poll.js';
+import { blocksText, type View } from '../support/slack/index.js';
 import {
   ALICE,
   ANA,
+  BEN,
   clickOn,
   ephemeralTo,
   harnessPool,
@@ -96,5 +98,62 @@ describe('a 429 storm', () => {
     );
     expect(new Set(keys).size).toBe(keys.length);
     expect(h.slack.messages(h.channel).filter((m) => m.ts === message.ts)).toHaveLength(1);
+  });
+});
+
+describe('Deny from the ephemeral approvals list', () => {
+  it('answers through the response_url, also in a channel the bot is not in', async () => {
+    const h = await pool.use();
+    const id = await requestedId(h, ALICE, `request ${h.namespace} because INC-12`);
+    const message = await h.approvalMessage(id);
+    // ANA lists her approvals in a channel without the bot: the list is an ephemeral only she sees.
+    const elsewhere = 'C0ELSEWHERE';
+    await h.slack.socket.send(
+      'slash_commands',
+      h.slack.slashCommand({
+        command: '/eks-access',
+        text: 'approvals',
+        user_id: ANA,
+        channel_id: elsewhere,
+      }),
+    );
+    const list = await pollUntil(
+      "ANA's approvals list",
+      async () =>
+        h.slack.ephemerals.find(
+          (e) => e.user === ANA && e.channel === elsewhere && JSON.stringify(e.blocks).includes(id),
+        ),
+      (found) => found !== undefined,
+      { timeoutMs: 5_000, intervalMs: 20 },
+    );
+    const after = h.slack.calls.length;
+    await h.interact(
+      h.slack.blockActions({
+        user_id: ANA,
+        action_id: 'deny',
+        channel: elsewhere,
+        message_ts: String(list?.message_ts),
+      }),
+    );
+    const form = await h.slack.waitFor('views.open', (c) => c.args.view.callback_id === 'deny_modal', {
+      after,
+    });
+    // BEN approves while ANA types her reason: her denial loses, and she must hear it where she clicked.
+    await clickOn(h, BEN, 'approve', message);
+    await h.interact(
+      h.slack.viewSubmission({
+        user_id: ANA,
+        view_id: String((form.response['view'] as View).id),
+        values: { reason: { value: { type: 'plain_text_input', value: 'not now' } } },
+      }),
+    );
+    const answer = await h.slack.waitFor(
+      'response_url',
+      (c) => JSON.stringify(c.args).includes('already approved'),
+      { after },
+    );
+    expect(answer.response).toEqual({ ok: true });
+    expect(h.slack.callsTo('chat.postEphemeral')).toEqual([]);
+    expect((await h.store.get(id))?.status).not.toBe('denied');
   });
 });

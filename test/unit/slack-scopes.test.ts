@@ -63,3 +63,24 @@ describe('slack-manifest.yml grants every Web API method the code calls', () => 
     for (const scope of requiredSlackScopes(withEmail as typeof policy)) expect([...scopes]).toContain(scope);
   });
 });
+
+/** The value at a path in parsed YAML (undefined when any step is missing). */
+const at = (value: unknown, ...path: Array<string | number>): unknown =>
+  path.reduce<unknown>((v, key) => (v as Record<string | number, unknown> | undefined)?.[key], value);
+
+describe('slack-manifest.http.yml', () => {
+  it('is the same app as slack-manifest.yml, with request URLs instead of Socket Mode', () => {
+    const socket = readManifest();
+    const http = readManifest(new URL('../../slack-manifest.http.yml', import.meta.url));
+    expect(at(http, 'oauth_config')).toEqual(at(socket, 'oauth_config'));
+    expect(at(http, 'features', 'app_home')).toEqual(at(socket, 'features', 'app_home'));
+    expect(at(http, 'settings', 'socket_mode_enabled')).toBe(false);
+    expect(at(http, 'settings', 'event_subscriptions', 'request_url')).toMatch(
+      /^https:\/\/.+\/slack\/events$/,
+    );
+    expect(at(http, 'settings', 'interactivity', 'request_url')).toMatch(/\/slack\/events$/);
+    expect(at(http, 'features', 'slash_commands', 0, 'url')).toMatch(/\/slack\/events$/);
+    // People cannot write to a bot that never answers.
+    expect(at(socket, 'features', 'app_home', 'messages_tab_read_only_enabled')).toBe(true);
+  });
+});

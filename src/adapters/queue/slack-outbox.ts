@@ -123,9 +123,22 @@ export class SlackOutbox implements Notifier {
     return Object.values(counts).reduce((a, b) => a + b, 0);
   }
 
-  async close(): Promise<void> {
-    await this.#worker.close();
-    await this.#queue.close();
+  /**
+   * Lets running deliveries finish, for at most `drainMs` (default 5 s): a consumer whose Redis
+   * connection was lost may never finish a graceful close. Cut short, a delivery is retried by the
+   * next consumer, repeating at most the step that was running.
+   */
+  async close(drainMs = 5_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      Promise.all([this.#worker.close(), this.#queue.close()]).then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), drainMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!drained)
+      this.#options.logger.warn({ drainMs }, 'Slack outbox did not drain in time; stopping anyway');
     for (const redis of this.#connections) redis.disconnect();
   }
 

@@ -528,11 +528,17 @@ export function whoamiMessage(
  * The Deny modal, for a request or for an extension of it (both ask the reason the same way);
  * `channel` is where the click happened, for an ephemeral answer.
  */
+/**
+ * The Deny form. `responseUrl` is the clicked message's response_url (empty from App Home): the outcome
+ * is answered there, where the clicker saw the button, even when the bot is not in that channel.
+ */
 export function deniedModal(
   grantId: string,
-  channel: string,
+  responseUrl: string,
   subject: 'request' | 'extension' = 'request',
   asked?: { id?: string; by: string; seconds: number; at: number },
+  /** Until `asked` is known: the ask the clicked button named (its id, or when it was asked). */
+  clicked?: { id?: string | undefined; at?: number | undefined },
 ): Record<string, unknown> {
   return {
     type: 'modal',
@@ -540,7 +546,8 @@ export function deniedModal(
     // Only what names the ask (not its approvals): private_metadata is limited to 3000 characters.
     private_metadata: JSON.stringify({
       grantId,
-      channel,
+      ...(responseUrl ? { responseUrl } : {}),
+      ...(clicked?.id ? { clicked: { id: clicked.id } } : clicked?.at ? { clicked: { at: clicked.at } } : {}),
       ...(asked
         ? {
             asked: {
@@ -568,6 +575,16 @@ export function deniedModal(
         element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 500 },
       },
     ],
+  };
+}
+
+/** A modal that only says something (a Deny form whose check failed after it opened). */
+export function noticeModal(title: string, text: string): Record<string, unknown> {
+  return {
+    type: 'modal',
+    title: plain(title, LIMITS.modalTitle),
+    close: plain('Close', LIMITS.button),
+    blocks: [section(text)],
   };
 }
 
