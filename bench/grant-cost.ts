@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CoreV1Api, KubeConfig, type RequestContext } from '@kubernetes/client-node';
+import { PolicyIdentityResolver } from '../src/adapters/identity/aws-identity.js';
 import { startWorkers } from '../src/adapters/queue/workers.js';
 import { createRuntime } from '../src/bin/runtime.js';
 import { parseEnv, parsePolicy } from '../src/config/load.js';
@@ -14,6 +15,7 @@ import type { Notifier } from '../src/ports/notifier.js';
 import type { PlatformInfo } from '../test/platform/info.js';
 import { recordAwsRequests, type SentAwsRequest } from '../test/support/aws-requests.js';
 import { approvedGrant, createEksCluster } from '../test/support/grants.js';
+import { TEST_SEAL_KEYS } from '../test/support/seal.js';
 import { ms, percentile } from './stats.js';
 
 export type Mode = 'aws-auth' | 'access-entries' | 'none';
@@ -99,9 +101,15 @@ ${mode === 'none' ? `    usernameTemplate: "${template}"\n` : ''}    namespaces:
   // Counted calls go to whichever phase is running; grants run one at a time.
   let calls = new Map<string, number>();
   const count = (key: string) => calls.set(key, (calls.get(key) ?? 0) + 1);
+  // Activation re-checks each requester: the policy's resolver over the people this run creates.
+  const people: Record<string, string> = {};
   const runtime = await createRuntime(env, {
     role: 'worker',
     loaded,
+    identity: new PolicyIdentityResolver({
+      ...loaded.policy,
+      identities: { ...loaded.policy.identities, map: people },
+    }),
     awsCredentials: credentials,
     awsAuth: { [cluster]: awsAuth },
     instrument: {
@@ -158,6 +166,7 @@ ${mode === 'none' ? `    usernameTemplate: "${template}"\n` : ''}    namespaces:
       await iam.send(new CreateUserCommand({ UserName: name }));
       const principalArn = `arn:aws:iam::${info.aws.accountId}:user/${name}`;
       const slackUserId = `U${randomBytes(5).toString('hex').toUpperCase()}`;
+      people[slackUserId] = principalArn;
       const grant = approvedGrant({
         requester: {
           slackUserId,

@@ -8,6 +8,7 @@ import { createRuntime } from '../src/bin/runtime.js';
 import { parseEnv, parsePolicy } from '../src/config/load.js';
 import { type Grant, newGrantId } from '../src/domain/grant.js';
 import type { PlatformInfo } from '../test/platform/info.js';
+import { TEST_SEAL_KEYS } from '../test/support/seal.js';
 import { memory, mib, ms } from './stats.js';
 
 setFlagsFromString('--expose-gc');
@@ -48,7 +49,12 @@ clusters:
     'bench-policy',
   );
   const prefix = `{bench-mem-${tag}}`;
-  const env = parseEnv({ REDIS_URL: info.redisUrl, REDIS_PREFIX: prefix, LOG_LEVEL: 'silent' });
+  const env = parseEnv({
+    REDIS_URL: info.redisUrl,
+    REDIS_PREFIX: prefix,
+    SEAL_KEYS: TEST_SEAL_KEYS,
+    LOG_LEVEL: 'silent',
+  });
   const runtime = await createRuntime(env, { role: 'worker', loaded });
   try {
     const baseline = settled();

@@ -9,19 +9,20 @@ import {
   RbacAuthorizationV1Api,
   VersionApi,
 } from '@kubernetes/client-node';
-import type { Env } from '../config/env.js';
+import { type Env, SEAL_KEYS_FIX } from '../config/env.js';
 import type { LoadedPolicy } from '../config/load.js';
 import type { ClusterPolicy, Policy } from '../config/policy.js';
 import type { BotPermissionCheck } from '../domain/bot-permissions.js';
 import type { Clock } from '../domain/clock.js';
 import { AccessError, misconfigured } from '../domain/errors.js';
+import { parseSealKeys, verifyFoundBinding } from '../domain/seal.js';
 import type { ClusterProbe, DoctorProbes, SlackChannelState, SlackIdentity } from '../services/doctor.js';
 import type { AwsCredentials, CredentialsProvider } from './aws/eks-token.js';
 import { fromAwsError } from './aws/errors.js';
 import { parseMapRoles } from './k8s/aws-auth-document.js';
 import { clusterCredentials, PolicyClusterConnections } from './k8s/cluster-connections.js';
 import { fromKubeError } from './k8s/errors.js';
-import { rulesOf } from './k8s/rbac.js';
+import { KubeApis, KubeRbac, rulesOf } from './k8s/rbac.js';
 import { connectRedis } from './redis/connection.js';
 
 export interface DoctorProbeOptions {
@@ -261,6 +262,14 @@ function clusterProbe(
         throw fromKubeError(error, `read ${where}`);
       }
       return parseMapRoles(text, where).length;
+    },
+    async forgedBindings() {
+      const keys = parseSealKeys(env.SEAL_KEYS ?? '').keys;
+      if (!keys) throw misconfigured('SEAL_KEYS is not set, so the seals cannot be checked', SEAL_KEYS_FIX);
+      const bindings = await new KubeRbac(new KubeApis(kc)).listBindings();
+      return bindings
+        .filter((b) => verifyFoundBinding(keys, name, b) !== 'valid')
+        .map((b) => `${b.namespace}/${b.name}`);
     },
     async clusterRoleRules(name: string) {
       try {

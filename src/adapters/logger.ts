@@ -23,6 +23,8 @@ export const REDACTED_KEYS = [
   'SLACK_SIGNING_SECRET',
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',
+  'SEAL_KEYS',
+  'sealKeys',
 ];
 
 const paths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `headers.${key.toLowerCase()}`]);
@@ -35,6 +37,7 @@ const SECRET_PATTERNS: RegExp[] = [
   /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, // AWS access key ids
   /X-Amz-Signature=[0-9a-f]+/gi,
   /X-Amz-Security-Token=[^&\s]+/gi,
+  /SEAL_KEYS=\S+/g, // seal keys echoed from an environment dump
   /(?<=rediss?:\/\/)[^@/\s]*(?=@)/g, // user:password in a Redis URL
 ];
 

@@ -20,6 +20,8 @@ export interface Metrics {
   revocationLagSeconds: Histogram;
   jobs: Counter<'queue' | 'result'>;
   reconcileFindings: Counter<'kind'>;
+  /** RoleBindings that look like ours but fail the seal, as the last reconcile pass found them. */
+  forgedBindings: Gauge;
 }
 
 // Approval → usable access is seconds normally; expiry → revocation is bounded by the reconcile period.
@@ -61,6 +63,11 @@ export function createMetrics(
       name: 'eks_access_reconcile_findings_total',
       help: 'What the reconciler found and fixed, by kind (e.g. expired bindings, orphaned roles, stuck grants).',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    forgedBindings: new Gauge({
+      name: 'eks_access_forged_bindings',
+      help: 'RoleBindings labelled as ours whose seal does not verify (ignored; `grants forged` lists them), at the last reconcile.',
       registers: [registry],
     }),
   };
@@ -149,6 +156,8 @@ export function instrumentWorker(worker: WorkerEvents, metrics: Metrics): void {
 /** Counts what one reconciler run found (dry runs count nothing: nothing was fixed). */
 export function recordReconcile(metrics: Metrics, report: ReconcileReport): void {
   if (report.dryRun) return;
+  // Set even when errors hid a cluster: an alert on > 0 wants the latest count, not a sum.
+  metrics.forgedBindings.set(report.forgedBindings.length);
   const findings: Record<string, number> = {
     grant_ended: report.grantsEnded.length,
     request_lapsed: report.requestsLapsed.length,

@@ -18,6 +18,7 @@ import { missingSlackSettings } from '../config/env.js';
 import { parseEnv } from '../config/load.js';
 import type { Policy } from '../config/policy.js';
 import type { Clock } from '../domain/clock.js';
+import type { SealKeys } from '../domain/seal.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { GrantStore } from '../ports/grant-store.js';
 import type { AwsIdentityResolver } from '../ports/identity.js';
@@ -37,6 +38,8 @@ export interface BotRuntime {
   audit: AuditLog;
   scheduler: Scheduler;
   engine: EngineOps;
+  /** Seals approved decisions (the worker checks the seal before it writes). */
+  seal: SealKeys;
   /** Defaults to the policy map, plus the IAM user tag lookup when the policy enables it. */
   identity?: AwsIdentityResolver;
   /** Base AWS credentials for that lookup (tests); the SDK's default chain when omitted. */

@@ -3,6 +3,7 @@
 import { createLogger } from '../adapters/logger.js';
 import type { Env } from '../config/env.js';
 import type { LoadedPolicy } from '../config/load.js';
+import { deleteForged, findForged } from '../services/forged.js';
 import type { CliRuntime } from './cli.js';
 import { createRuntime, logNotifier } from './runtime.js';
 
@@ -16,6 +17,12 @@ export async function buildCliRuntime(env: Env, loaded: LoadedPolicy): Promise<C
     audit: runtime.audit,
     endGrant: (grantId, actor) => engine.endGrant(grantId, 'revoked', actor),
     reconcile: (dryRun) => engine.reconcile(dryRun),
+    forged: async (deleteAs) => {
+      const deps = runtime.engineDeps(logNotifier(runtime.logger));
+      if (!deleteAs) return { ...(await findForged(deps)), deleted: false };
+      const { deleted, errors } = await deleteForged(deps, deleteAs);
+      return { forged: deleted, deleted: true, errors };
+    },
     close: () => runtime.close(),
   };
 }

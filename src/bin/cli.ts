@@ -13,6 +13,7 @@ import { GRANT_STATUSES, type Grant, type GrantStatus, LIVE_STATUSES } from '../
 import type { AuditLog } from '../ports/audit-log.js';
 import type { GrantStore } from '../ports/grant-store.js';
 import { type DoctorProbes, doctor, formatCheck } from '../services/doctor.js';
+import type { ForgedBinding } from '../services/forged.js';
 import { plan } from '../services/plan.js';
 import { permissionRoleOf, renderIamPolicyJson, renderRbacYaml } from '../services/render-permissions.js';
 
@@ -23,6 +24,8 @@ Usage: eks-access <command> [options]
   doctor                          check config, Slack, Redis and every cluster; exit 1 if anything fails
   grants list [--status S,…]      grants (default: approved,active,revoking), one JSON object per line
   grants revoke <id> [--yes]      break-glass: end a grant now (works without Slack)
+  grants forged [--delete]        RoleBindings labelled as ours whose seal does not verify (ignored by
+                                  the bot), one JSON object per line; --delete removes exactly those
   reconcile [--dry-run]           find and remove expired or orphaned access on every cluster
   audit export --since <time>     audit events as JSON lines; <time> is ISO 8601 or a duration (24h, 7d)
   plan <namespace> --principal ARN [--cluster C] [--level L] [--for 2h]
@@ -51,6 +54,8 @@ export interface CliRuntime {
   audit: AuditLog;
   endGrant(grantId: string, actor: string): Promise<Grant>;
   reconcile(dryRun: boolean): Promise<unknown>;
+  /** Look-alike RoleBindings on every cluster; with `deleteAs`, deleted in that admin's name. */
+  forged(deleteAs?: string): Promise<{ forged: ForgedBinding[]; deleted: boolean; errors: unknown[] }>;
   close(): Promise<void>;
 }
 
@@ -197,7 +202,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
     }
 
     const needsRuntime =
-      (command === 'grants' && (sub === 'list' || sub === 'revoke')) ||
+      (command === 'grants' && (sub === 'list' || sub === 'revoke' || sub === 'forged')) ||
       command === 'reconcile' ||
       (command === 'audit' && sub === 'export');
     if (!needsRuntime) {
@@ -225,6 +230,13 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
           `${ended.id}: ${ended.status} (the worker removes the access; see: eks-access grants list --status ${ended.status})\n`,
         );
         return 0;
+      }
+      if (command === 'grants' && sub === 'forged') {
+        const result = await runtime.forged(args.flags.has('delete') ? operator() : undefined);
+        for (const finding of result.forged)
+          io.out(`${JSON.stringify({ ...finding, ...(result.deleted ? { deleted: true } : {}) })}\n`);
+        for (const error of result.errors) io.err(`${JSON.stringify(error)}\n`);
+        return result.errors.length > 0 ? 1 : 0;
       }
       if (command === 'reconcile') {
         const report = await runtime.reconcile(args.flags.has('dry-run'));

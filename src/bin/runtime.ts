@@ -5,6 +5,7 @@
 // Each entry point adds only what is its own (Slack, workers, argument parsing) and calls close().
 import type { Redis } from 'ioredis';
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
+import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { AwsAuthLocation } from '../adapters/k8s/aws-auth.js';
 import { type ClientInstrumentation, PolicyClusterConnections } from '../adapters/k8s/cluster-connections.js';
 import { createLogger, type Logger } from '../adapters/logger.js';
@@ -13,12 +14,15 @@ import { RedisAuditLog } from '../adapters/redis/audit-log.js';
 import { connectRedis } from '../adapters/redis/connection.js';
 import { RedisGrantStore } from '../adapters/redis/grant-store.js';
 import { RedisLocks } from '../adapters/redis/locks.js';
-import type { Env } from '../config/env.js';
+import { type Env, SEAL_KEYS_FIX } from '../config/env.js';
 import { type LoadedPolicy, loadPolicyFile, resolvePolicyPath } from '../config/load.js';
 import type { Policy } from '../config/policy.js';
 import { type Clock, systemClock } from '../domain/clock.js';
+import { misconfigured } from '../domain/errors.js';
 import type { EndReason, Grant } from '../domain/grant.js';
+import { parseSealKeys, type SealKeys } from '../domain/seal.js';
 import type { ClusterConnections } from '../ports/cluster.js';
+import type { AwsIdentityResolver } from '../ports/identity.js';
 import type { Notifier } from '../ports/notifier.js';
 import { endGrant } from '../services/end-grant.js';
 import type { EngineDeps } from '../services/engine.js';
@@ -35,6 +39,8 @@ export interface RuntimeOptions {
   /** Tests: explicit AWS credentials and per-cluster aws-auth locations. */
   awsCredentials?: AwsCredentials;
   awsAuth?: Readonly<Record<string, AwsAuthLocation>>;
+  /** Tests: who people are on AWS, when the policy file cannot name them in advance. */
+  identity?: AwsIdentityResolver;
   /** Benchmarks: sees every AWS and Kubernetes client the cluster connections build. */
   instrument?: ClientInstrumentation;
 }
@@ -50,6 +56,8 @@ export interface SharedRuntime {
   audit: RedisAuditLog;
   locks: RedisLocks;
   scheduler: BullScheduler;
+  /** The seal keys (SEAL_KEYS): the worker seals RoleBindings with them, the bot approved decisions. */
+  seal: SealKeys;
   close(): Promise<void>;
 }
 
@@ -65,12 +73,25 @@ export interface Runtime extends SharedRuntime {
   };
 }
 
+/**
+ * Every role refuses to start without a seal key: a worker without one could not tell its own
+ * RoleBindings from forged ones, a bot could not seal what approvers decided.
+ */
+export function requireSealKeys(env: Pick<Env, 'SEAL_KEYS'>): SealKeys {
+  const parsed = parseSealKeys(env.SEAL_KEYS ?? '');
+  if (!env.SEAL_KEYS || !parsed.keys) {
+    throw misconfigured(`SEAL_KEYS is not set. ${SEAL_KEYS_FIX}`);
+  }
+  return parsed.keys;
+}
+
 export function createRuntime(env: Env, options: RuntimeOptions & { role: 'bot' }): Promise<SharedRuntime>;
 export function createRuntime(
   env: Env,
   options: RuntimeOptions & { role: 'worker' | 'cli' },
 ): Promise<Runtime>;
 export async function createRuntime(env: Env, options: RuntimeOptions): Promise<SharedRuntime | Runtime> {
+  const seal = requireSealKeys(env);
   const loaded = options.loaded ?? loadPolicyFile(resolvePolicyPath(env));
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL, name: `eks-access-${options.role}` });
   for (const warning of loaded.warnings) logger.warn({ source: loaded.source }, warning);
@@ -96,6 +117,7 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     audit,
     locks,
     scheduler,
+    seal,
     close: async () => {
       await scheduler.close();
       await redis.quit().catch(() => redis.disconnect());
@@ -110,6 +132,8 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     ...(options.awsAuth ? { awsAuth: options.awsAuth } : {}),
     ...(options.instrument ? { instrument: options.instrument } : {}),
   });
+  // The worker re-checks who the requester is before it writes (the same resolver the bot asks).
+  const identity = options.identity ?? identityResolverFor(loaded.policy, env, options.awsCredentials);
   const engineDeps = (notifier: Notifier): EngineDeps => ({
     store,
     audit,
@@ -120,6 +144,8 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     clusters,
     policy: loaded.policy,
     logger,
+    seal,
+    identity,
   });
   return {
     ...shared,

@@ -2,6 +2,7 @@
 import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
+import { parseSealKeys } from '../domain/seal.js';
 
 const optionalUrl = z
   .string()
@@ -47,6 +48,19 @@ export const envSchema = z
     AWS_ENDPOINT_URL_STS: optionalUrl,
     AWS_ENDPOINT_URL_EKS: optionalUrl,
     AWS_REGION: z.string().optional(),
+    /**
+     * The seal keys (a Kubernetes Secret): `<id>:<base64 secret>[,<id>:<base64 secret>…]`, the sealing
+     * key first, older ones still accepted. Required by the bot, the worker and the CLI (createRuntime
+     * refuses to start without it). Never logged.
+     */
+    SEAL_KEYS: z
+      .string()
+      .optional()
+      .superRefine((text, ctx) => {
+        if (text === undefined) return;
+        for (const problem of parseSealKeys(text).problems)
+          ctx.addIssue({ code: 'custom', message: problem });
+      }),
   })
   .passthrough()
   .superRefine((env, ctx) => {
@@ -91,3 +105,9 @@ export function missingSlackSettings(env: Env): string[] {
   }
   return missing;
 }
+
+/** How to create the seal key, for the start-up refusal and doctor. */
+export const SEAL_KEYS_FIX =
+  'Create it once and give it to the bot, the worker and the CLI: ' +
+  'kubectl -n eks-access create secret generic eks-access-seal --from-literal=SEAL_KEYS="k1:$(openssl rand -base64 32)" ' +
+  '(locally: add SEAL_KEYS=k1:<that value> to .env). See docs/engine.md, "Seals".';

@@ -526,7 +526,9 @@ export function renderIamPolicies(policy: Policy): BotIamPolicies {
   }));
   return {
     bot: { Version: '2012-10-17', Statement: lookup },
-    worker: { Version: '2012-10-17', Statement: statements },
+    // The worker asks the same identity source again before it writes (issue #9: the requester's
+    // principal must still be what it says), so it needs the same read-only lookup.
+    worker: { Version: '2012-10-17', Statement: [...statements, ...lookup] },
     crossAccount,
   };
 }

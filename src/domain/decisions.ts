@@ -527,3 +527,63 @@ export function decideExtension(policy: Policy, grant: Grant, seconds: number): 
   }
   return level.extend.mode === 'auto' ? { kind: 'auto', seconds } : { kind: 'needs-approval', seconds };
 }
+
+/**
+ * The worker's re-check before it writes anything for an approved grant: under the policy as it is
+ * now, the request is still allowed (cluster, namespace, level, duration) and its approvals still make
+ * the quorum — each approver still qualifies (through the same `assertMayDecide` the bot applied on the
+ * click, with the groups the bot recorded), nobody counts twice, and self-approval only where the
+ * policy allows it; an auto-approval only when its rule still covers the request. Throws forbidden or
+ * not_found / bad_input (from resolveRequest) naming what no longer holds.
+ */
+export function assertApprovalsHold(policy: Policy, grant: Grant): void {
+  const resolved = resolveRequest(policy, {
+    cluster: grant.cluster,
+    namespace: grant.namespace,
+    level: grant.level,
+    duration: `${grant.durationSeconds}s`,
+    reason: grant.reason,
+  });
+  const auto = grant.approvals.find((a) => a.autoRule);
+  if (auto) {
+    const rule = autoApproveRuleFor(resolved.namespacePolicy, {
+      level: grant.level,
+      durationSeconds: grant.durationSeconds,
+      slackUserId: grant.requester.slackUserId,
+      memberOfGroups: auto.viaGroups ?? [],
+    });
+    if (!rule || `auto:${grant.namespace}#${rule.index}` !== auto.autoRule) {
+      throw forbidden(
+        `The auto-approve rule that approved ${grant.id} no longer covers it`,
+        'Request access again; an approver has to decide.',
+      );
+    }
+    return;
+  }
+  const counted: Grant['approvals'] = [];
+  for (const approval of grant.approvals) {
+    try {
+      assertMayDecide(
+        policy,
+        { ...grant, approvals: counted },
+        {
+          slackUserId: approval.slackUserId,
+          memberOfGroups: approval.viaGroups ?? [],
+        },
+      );
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      throw forbidden(
+        `The approval of ${grant.id} by <@${approval.slackUserId}> does not hold under the current policy (${why})`,
+        'Request access again; a current approver has to decide.',
+      );
+    }
+    counted.push(approval);
+  }
+  if (counted.length < resolved.requiredApprovals) {
+    throw forbidden(
+      `${grant.id} has ${counted.length} approval(s); the policy now needs ${resolved.requiredApprovals}`,
+      'Request access again.',
+    );
+  }
+}

@@ -59,6 +59,11 @@ export interface Approval {
   at: number;
   /** Set when a policy rule approved instead of a person. */
   autoRule?: string;
+  /**
+   * The policy's Slack groups through which this approver (or, for a rule, the requester) qualified,
+   * as the bot saw them: the worker re-checks the approval against the current policy without Slack.
+   */
+  viaGroups?: string[];
 }
 
 export interface Extension {
@@ -92,6 +97,8 @@ export interface ClaimedExtension {
   at: number;
   auto: boolean;
   approvals?: Approval[];
+  /** The bot's seal over this claim (src/domain/seal.ts); the worker applies only a claim it verifies. */
+  seal?: string;
 }
 
 export interface Requester {
@@ -144,6 +151,11 @@ export interface Grant {
   extensionDenial?: { id?: string; by: string; seconds: number; reason: string; at: number };
   /** Set when a warning DM has been sent for the current expiresAt. */
   warnedForExpiry?: number;
+  /**
+   * The bot's seal over the approved decision (src/domain/seal.ts): without it, or when it does not
+   * match the record, the worker refuses to activate. A record written straight into Redis has none.
+   */
+  decisionSeal?: string;
   /** Where the approval message lives, so every state change can update it. */
   approvalMessage?: { channel: string; ts: string };
 }

@@ -18,6 +18,8 @@ export const ANNOTATIONS = {
   roleArn: 'eks-access.io/role-arn',
   expiresAt: 'eks-access.io/expires-at',
   cluster: 'eks-access.io/cluster',
+  /** HMAC over what the binding grants (src/domain/seal.ts); only the worker can write a valid one. */
+  seal: 'eks-access.io/seal',
 } as const;
 /** Tags on our IAM roles (IAM tag keys allow ':' and '/'). */
 export const IAM_TAGS = {

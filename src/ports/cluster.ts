@@ -59,11 +59,20 @@ export interface IdentityMapping {
   list(): Promise<MappingEntry[]>;
 }
 
-/** A RoleBinding of ours as found on the cluster, with what its labels and annotations say. */
+/**
+ * A RoleBinding that looks like ours (by label), with what its labels and annotations say. Anyone who
+ * may write RoleBindings can write those: nothing here may be used before the seal is verified
+ * (`bindingSealVerdict` in services/seal-check.ts).
+ */
 export interface ManagedBinding {
   namespace: string;
   name: string;
+  /** The object's uid: a finding is reported once per object. */
+  uid: string;
   grantId: string;
+  level: string;
+  /** The `eks-access.io/seal` annotation, if any. */
+  seal?: string;
   userLabel: string;
   username: string;
   principalArn: string;
@@ -79,11 +88,17 @@ export interface ClusterRbac {
   applyRole(role: RoleManifest): Promise<void>;
   /** Creates or replaces the RoleBinding. Idempotent. */
   applyRoleBinding(binding: RoleBindingManifest): Promise<void>;
-  /** Deletes; a missing object (or namespace) is success. */
-  deleteRoleBinding(namespace: string, name: string): Promise<void>;
+  /**
+   * Deletes; a missing object (or namespace) is success. With `uid`, only that very object: one
+   * replaced since (another uid) is left alone (also success).
+   */
+  deleteRoleBinding(namespace: string, name: string, options?: { uid?: string }): Promise<void>;
   /** Deletes the Role unless a RoleBinding in its namespace still refers to it. Returns whether it did. */
   deleteRoleIfUnused(namespace: string, name: string): Promise<boolean>;
-  /** Our RoleBindings cluster-wide, optionally for one user label only (the one cluster-wide read). */
+  /**
+   * RoleBindings labelled as ours cluster-wide, optionally for one user label only (the one
+   * cluster-wide read). Sealed or not: the caller verifies.
+   */
   listBindings(userLabel?: string): Promise<ManagedBinding[]>;
   /** The rules of a ClusterRole; undefined when it does not exist. */
   clusterRoleRules(name: string): Promise<PolicyRule[] | undefined>;

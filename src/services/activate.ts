@@ -4,20 +4,22 @@
 
 import { DNS1123_LABEL } from '../config/policy.js';
 import { isoTime } from '../domain/clock.js';
-import { assertPrincipalAccepted } from '../domain/decisions.js';
+import { assertApprovalsHold, assertPrincipalAccepted, kubernetesUsernameFor } from '../domain/decisions.js';
 import { parseDuration } from '../domain/duration.js';
-import { badInput, misconfigured, toAccessError } from '../domain/errors.js';
+import { badInput, forbidden, misconfigured, toAccessError } from '../domain/errors.js';
 import { type Grant, transition } from '../domain/grant.js';
-import { userLabelValue } from '../domain/names.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
+import { verifyDecisionSeal } from '../domain/seal.js';
 import type { ClusterBackends } from '../ports/cluster.js';
 import { assertSafeToActivate } from './activation-guards.js';
 import {
   audit,
   type EngineDeps,
+  liveSealedBindings,
   notifySafely,
   requireGrant,
   roleLockKey,
+  sealedRoleBinding,
   step,
   syncIdentity,
   updateGrant,
@@ -70,8 +72,43 @@ export function assertActivatable(deps: Pick<EngineDeps, 'policy'>, grant: Grant
   assertPrincipalAccepted(deps.policy, grant.requester.principalArn);
 }
 
+/**
+ * Before anything is written: the record is one the bot sealed when approvers decided (a record written
+ * straight into Redis has no valid seal), and under the policy and identity source as they are now the
+ * approvals still make the quorum and the requester is still who the record says.
+ */
+async function assertStillApproved(deps: EngineDeps, grant: Grant): Promise<void> {
+  const verdict = verifyDecisionSeal(deps.seal, grant, grant.decisionSeal);
+  if (verdict !== 'valid') {
+    deps.logger.warn({ grantId: grant.id, verdict }, 'approved grant without a valid decision seal');
+    await audit(deps, grant, 'forged-grant', 'system', { verdict });
+    throw forbidden(
+      `Request ${grant.id} was not approved through eks-access (its decision seal is ${verdict})`,
+      'Nothing was written. Someone with write access to Redis may have made this record.',
+    );
+  }
+  assertApprovalsHold(deps.policy, grant);
+  const { requester } = grant;
+  const principalArn = await deps.identity.principalFor({
+    slackUserId: requester.slackUserId,
+    ...(requester.email ? { email: requester.email } : {}),
+  });
+  const username = kubernetesUsernameFor(deps.policy, grant.cluster, {
+    principalArn,
+    slackUserId: requester.slackUserId,
+    email: requester.email,
+  });
+  if (principalArn !== requester.principalArn || username !== requester.kubernetesUsername) {
+    throw forbidden(
+      `<@${requester.slackUserId}> is now ${principalArn} (${username}), not ${requester.principalArn} (${requester.kubernetesUsername}) as when approved`,
+      'Request access again.',
+    );
+  }
+}
+
 async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boolean }): Promise<Grant> {
   assertActivatable(deps, grant);
+  await assertStillApproved(deps, grant);
   const level = deps.policy.levels[grant.level];
   const backends = await deps.clusters.forCluster(grant.cluster);
   // First: a mapping the cluster does not read (authentication mode) or cannot be edited safely.
@@ -98,7 +135,7 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await applyRbac(deps, backends, plan);
   await step(deps, 'role-binding', grant.id);
   const person = traceOf(grant, deps);
-  await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
+  await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));
   await step(deps, 'identity', grant.id);
   if (plan.personalRole) {
     await verifyMapping(backends, { roleArn: plan.personalRole.arn, username: plan.username });
@@ -110,8 +147,8 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   const activatedAt = deps.clock.now();
   const expiresAt = activatedAt + durationMs;
   plan = planGrant({ policy: deps.policy, grant, expiresAt, resolvedMapping });
-  await backends.rbac.applyRoleBinding(plan.roleBinding);
-  await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
+  await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
+  await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));
 
   const active = await updateGrant(deps, grant.id, (current) =>
     current.status === 'approved' ? transition(current, 'active', { activatedAt, expiresAt }) : undefined,
@@ -141,13 +178,13 @@ export async function scheduleExpiry(deps: EngineDeps, grant: Grant): Promise<vo
 async function applyRbac(deps: EngineDeps, backends: ClusterBackends, plan: AccessPlan): Promise<void> {
   const { role } = plan;
   if (!role) {
-    await backends.rbac.applyRoleBinding(plan.roleBinding);
+    await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
     return;
   }
   // Under the Role's lock so a revocation cannot delete the Role between our two writes.
   await deps.locks.withLock(roleLockKey(plan.cluster, plan.namespace, role.metadata.name), async () => {
     await backends.rbac.applyRole(role);
-    await backends.rbac.applyRoleBinding(plan.roleBinding);
+    await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
   });
 }
 
@@ -165,7 +202,7 @@ async function warnIfBroader(
 ): Promise<void> {
   if (!check) return;
   const other = { ...check, namespace: elsewhere(grant.namespace) };
-  const ours = await backends.rbac.listBindings(userLabelValue(plan.username));
+  const ours = await liveSealedBindings(deps, backends, traceOf(grant, deps));
   if (ours.some((b) => b.namespace === other.namespace)) return;
   if (await backends.rbac.allowed(plan.username, AUTHENTICATED, other)) {
     deps.logger.warn({ grantId: grant.id, check: describe(other) }, 'person has access beyond the grant');

@@ -7,6 +7,7 @@ import { assertMayDecide, namespacePolicyFor } from '../domain/decisions.js';
 import { conflict } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
 import { transition } from '../domain/grant.js';
+import { sealDecision } from '../domain/seal.js';
 import type { Directory } from '../ports/directory.js';
 import { type FlowDeps, mustGet, updateGrant } from './deps.js';
 
@@ -80,10 +81,17 @@ export async function decide(
         denial: { by: clicker, reason: decision.reason, at: now },
       });
     }
-    const approvals = [...current.approvals, { slackUserId: clicker, at: now }];
-    return approvals.length >= current.requiredApprovals
-      ? transition(current, 'approved', { approvals, decidedAt: now })
-      : transition(current, 'pending', { approvals });
+    const approvals = [
+      ...current.approvals,
+      { slackUserId: clicker, at: now, ...(memberOfGroups.length > 0 ? { viaGroups: memberOfGroups } : {}) },
+    ];
+    if (approvals.length < current.requiredApprovals) return transition(current, 'pending', { approvals });
+    const decided = { ...current, approvals };
+    return transition(current, 'approved', {
+      approvals,
+      decidedAt: now,
+      decisionSeal: sealDecision(deps.seal, decided),
+    });
   });
   const details = {
     cluster: after.cluster,

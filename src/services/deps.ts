@@ -4,6 +4,7 @@ import type { Policy } from '../config/policy.js';
 import type { Clock } from '../domain/clock.js';
 import { notFound } from '../domain/errors.js';
 import type { EndReason, Grant } from '../domain/grant.js';
+import type { SealKeys } from '../domain/seal.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { Directory } from '../ports/directory.js';
 import type { GrantStore } from '../ports/grant-store.js';
@@ -31,6 +32,8 @@ export interface FlowDeps {
   clock: Clock;
   engine: EngineOps;
   randomBytes: (n: number) => Uint8Array;
+  /** Seals an approved decision so the worker can tell it from a record written straight into Redis. */
+  seal: SealKeys;
 }
 
 /** Reads a grant or throws not_found in words a person understands. */

@@ -44,6 +44,11 @@ export interface ClusterProbe {
   authenticationMode(): Promise<{ reported: string | undefined } | undefined>;
   /** Parses aws-auth mapRoles; returns the number of entries (throws when unparseable). */
   awsAuthEntries(): Promise<number>;
+  /**
+   * RoleBindings labelled as ours whose seal does not verify with SEAL_KEYS (`namespace/name`);
+   * throws misconfigured without SEAL_KEYS. Absent: not checked.
+   */
+  forgedBindings?(): Promise<string[]>;
   /** A ClusterRole's rules as the API server has them (aggregated ones filled in); undefined when absent. */
   clusterRoleRules(name: string): Promise<PolicyRule[] | undefined>;
 }
@@ -294,6 +299,26 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
         timeoutMs,
       ),
     );
+    const { forgedBindings } = probe;
+    if (forgedBindings) {
+      record(
+        await attempt(
+          `${prefix} forged bindings`,
+          async () => {
+            const forged = await forgedBindings();
+            return forged.length === 0
+              ? { ok: true, detail: 'every RoleBinding labelled as ours carries a valid seal' }
+              : {
+                  ok: false,
+                  detail: `${forged.length} RoleBinding(s) look like ours but fail the seal (ignored): ${forged.slice(0, 5).join(', ')}${forged.length > 5 ? ', …' : ''}`,
+                  fix: 'Find who wrote them (audit event forged-binding, the API server audit log); eks-access grants forged lists them, grants forged --delete removes them.',
+                };
+          },
+          'Set SEAL_KEYS to the keys the worker uses.',
+          timeoutMs,
+        ),
+      );
+    }
     const levels = liveCheckedLevels(policy, name);
     if (levels.length > 0) {
       record(

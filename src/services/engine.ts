@@ -7,11 +7,13 @@ import type { Policy } from '../config/policy.js';
 import type { Clock } from '../domain/clock.js';
 import { conflict, notFound } from '../domain/errors.js';
 import type { Grant, GrantStatus } from '../domain/grant.js';
-import { personalRoleName, userLabelValue } from '../domain/names.js';
-import { personalRoleFor } from '../domain/plan.js';
+import { ANNOTATIONS, LABELS, personalRoleName, userLabelValue } from '../domain/names.js';
+import { type AccessPlan, personalRoleFor, type RoleBindingManifest } from '../domain/plan.js';
+import { type SealKeys, sealBinding, verifyFoundBinding } from '../domain/seal.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { ClusterBackends, ClusterConnections, ManagedBinding } from '../ports/cluster.js';
 import type { GrantStore } from '../ports/grant-store.js';
+import type { AwsIdentityResolver } from '../ports/identity.js';
 import type { Locks } from '../ports/lock.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { Scheduler } from '../ports/scheduler.js';
@@ -29,6 +31,10 @@ export interface EngineDeps {
   clusters: ClusterConnections;
   policy: Policy;
   logger: Logger;
+  /** Seals the RoleBindings the worker writes; verifies found ones and approved decisions. */
+  seal: SealKeys;
+  /** Who a Slack user is on AWS now: activation re-checks the requester's principal with it. */
+  identity: AwsIdentityResolver;
   /** Called after each step; never set in production. */
   afterStep?: (step: EngineStep, grantId: string) => Promise<void>;
 }
@@ -105,36 +111,91 @@ export interface Person {
   principalArn: string;
 }
 
-export const identityLockKey = (p: Pick<Person, 'cluster' | 'username'>) =>
-  `identity:${p.cluster}:${p.username}`;
+/**
+ * Keyed by the personal role's name (derived from cluster and principal, never from a tag), so the
+ * reconciler, which finds roles in IAM, takes the same lock as the grant that needs the role.
+ */
+export const identityLockKey = (p: Pick<Person, 'cluster' | 'principalArn'>) =>
+  roleIdentityLockKey(p.cluster, personalRoleName(p.cluster, p.principalArn));
+export const roleIdentityLockKey = (cluster: string, roleName: string) => `identity:${cluster}:${roleName}`;
+
+/** Whether a found binding is one the worker wrote (see verifyFoundBinding). */
+export const sealVerdict = (deps: Pick<EngineDeps, 'seal'>, cluster: string, binding: ManagedBinding) =>
+  verifyFoundBinding(deps.seal, cluster, binding);
+
+export const isSealed = (deps: Pick<EngineDeps, 'seal'>, cluster: string, binding: ManagedBinding) =>
+  sealVerdict(deps, cluster, binding) === 'valid';
+
+/** The plan's RoleBinding with the seal over what it grants: the only way our bindings are written. */
+export function sealedRoleBinding(deps: Pick<EngineDeps, 'seal'>, plan: AccessPlan): RoleBindingManifest {
+  const { roleBinding } = plan;
+  const annotations = roleBinding.metadata.annotations ?? {};
+  const seal = sealBinding(deps.seal, {
+    grantId: plan.grantId,
+    cluster: plan.cluster,
+    namespace: plan.namespace,
+    level: roleBinding.metadata.labels[LABELS.level] ?? '',
+    username: plan.username,
+    principalArn: annotations[ANNOTATIONS.principalArn] ?? '',
+    roleArn: plan.personalRole?.arn ?? '',
+    expiresAt: Date.parse(plan.expiresAt),
+    roleRef: roleBinding.roleRef,
+  });
+  return {
+    ...roleBinding,
+    metadata: { ...roleBinding.metadata, annotations: { ...annotations, [ANNOTATIONS.seal]: seal } },
+  };
+}
+
+/** The person's sealed bindings on the cluster that still grant something (expiry in the future). */
+export async function liveSealedBindings(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  person: Person,
+  options: { ignoreGrantId?: string } = {},
+): Promise<ManagedBinding[]> {
+  const now = deps.clock.now();
+  const bindings = await backends.rbac.listBindings(userLabelValue(person.username));
+  return bindings.filter(
+    (b) =>
+      b.expiresAt > now &&
+      b.grantId !== options.ignoreGrantId &&
+      b.username === person.username &&
+      b.principalArn === person.principalArn &&
+      isSealed(deps, person.cluster, b),
+  );
+}
 
 export interface IdentitySync {
-  /** The person's bindings on the cluster that still grant something (expires-at in the future). */
+  /** The person's sealed bindings on the cluster that still grant something. */
   needed: ManagedBinding[];
-  /** The trust end now in place, or undefined when the identity was torn down. */
+  /** The trust end now in place (grant mode), or undefined when the identity was torn down or kept. */
   trustedUntil?: number;
 }
 
 /**
- * Makes the person's IAM role, trust and mapping match the cluster's RoleBindings: trusted until their
- * latest live expiry, or torn down (mapping removed, trust closed, sessions revoked, role deleted) when
- * nothing needs them. The caller must hold `identityLockKey(person)`.
+ * Makes the person's IAM role, trust and mapping match their sealed live RoleBindings. The caller must
+ * hold `identityLockKey(person)`.
+ *
+ * - `grant` (activation, extension: working from an approved grant record): creates or renews the role,
+ *   trusted until the latest expiry among the sealed bindings whose grant Redis holds as approved or
+ *   active, and adds the mapping.
+ * - `take-away` (revocation, the reconciler): never creates, widens or prolongs anything. When no sealed
+ *   live binding needs the identity any more it is torn down (mapping removed, trust closed, sessions
+ *   revoked, role deleted); otherwise nothing is written.
  */
 export async function syncIdentity(
   deps: EngineDeps,
   backends: ClusterBackends,
   person: Person,
-  options: { ignoreGrantId?: string } = {},
+  options: { ignoreGrantId?: string; mode: 'grant' | 'take-away' },
 ): Promise<IdentitySync> {
   const now = deps.clock.now();
-  const bindings = await backends.rbac.listBindings(userLabelValue(person.username));
-  const needed = bindings.filter((b) => b.expiresAt > now && b.grantId !== options.ignoreGrantId);
-  if (backends.mapping.mode === 'none') {
-    return needed.length > 0
-      ? { needed, trustedUntil: Math.max(...needed.map((b) => b.expiresAt)) }
-      : { needed };
-  }
+  const sealed = await liveSealedBindings(deps, backends, person, options);
+  const needed = options.mode === 'grant' ? await withLiveGrants(deps, sealed) : sealed;
+  if (backends.mapping.mode === 'none') return { needed };
   if (needed.length > 0) {
+    if (options.mode === 'take-away') return { needed };
     const trustedUntil = Math.max(...needed.map((b) => b.expiresAt));
     const role = personalRoleFor(deps.policy, { ...person, expiresAt: trustedUntil });
     // Role before mapping: a mapping to a role nobody can assume is harmless, the reverse is not needed.
@@ -142,24 +203,47 @@ export async function syncIdentity(
     await backends.mapping.upsert({ roleArn: role.arn, username: person.username, groups: [] });
     return { needed, trustedUntil };
   }
+  if (sealed.length > 0) return { needed }; // grant mode with nothing approved behind it: leave as is
   const role = personalRoleFor(deps.policy, { ...person, expiresAt: now });
-  // Mapping first: from this moment the role no longer reaches the cluster, whatever IAM does next.
-  // If the mapping cannot be edited (aws-auth broken by hand), still retire the role, then report it.
+  await retireIdentity(backends, { name: role.name, arn: role.arn }, person.principalArn, now);
+  return { needed };
+}
+
+/** Sealed bindings whose grant is approved or active in Redis: what the grant path may extend trust to. */
+async function withLiveGrants(deps: EngineDeps, bindings: ManagedBinding[]): Promise<ManagedBinding[]> {
+  const kept: ManagedBinding[] = [];
+  for (const binding of bindings) {
+    const grant = await deps.store.get(binding.grantId);
+    if (grant && isLive(grant.status)) kept.push(binding);
+  }
+  return kept;
+}
+
+/**
+ * Tears down one personal role: mapping first (from this moment the role no longer reaches the
+ * cluster, whatever IAM does next), then the role. If the mapping cannot be edited (aws-auth broken by
+ * hand), the role is still retired, then the mapping error is reported.
+ */
+export async function retireIdentity(
+  backends: ClusterBackends,
+  role: { name: string; arn: string },
+  principalArn: string,
+  now: number,
+): Promise<void> {
   const unmapped = await backends.mapping.remove(role.arn).then(
     () => undefined,
     (error: unknown) => error,
   );
-  await backends.iam.retireRole(
-    personalRoleName(person.cluster, person.principalArn),
-    person.principalArn,
-    now,
-  );
+  await backends.iam.retireRole(role.name, principalArn, now);
   if (unmapped) throw unmapped;
-  return { needed };
 }
 
 export function withIdentityLock<T>(deps: EngineDeps, person: Person, work: () => Promise<T>): Promise<T> {
-  return deps.locks.withLock(identityLockKey(person), work, { leaseMs: 120_000, waitMs: 300_000 });
+  return withLockOn(deps, identityLockKey(person), work);
+}
+
+export function withLockOn<T>(deps: EngineDeps, key: string, work: () => Promise<T>): Promise<T> {
+  return deps.locks.withLock(key, work, { leaseMs: 120_000, waitMs: 300_000 });
 }
 
 export const roleLockKey = (cluster: string, namespace: string, role: string) =>

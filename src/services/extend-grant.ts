@@ -2,17 +2,24 @@
 // Slack flow under compare-and-set with the cap checked there) to the cluster, then records it. The
 // expiry moves everywhere that depends on it: the RoleBinding's expires-at annotation, the trust
 // policy's time condition, the revoke job and the warning. Nothing here decides whether an extension
-// is allowed; it only carries out a claim an approval (or the level's auto rule) made.
+// is allowed; it only carries out a claim an approval (or the level's auto rule) made, once it has
+// checked the claim is one (the bot's seal on the claim and on the grant's approval, the level's extend
+// policy as it is now) and starts from the expiry the worker sealed on the cluster, never from a number
+// in Redis alone.
 import { isoTime } from '../domain/clock.js';
 import { type AccessError, toAccessError } from '../domain/errors.js';
 import { type ClaimedExtension, type Grant, transition } from '../domain/grant.js';
 import { planGrant } from '../domain/plan.js';
+import { verifyDecisionSeal, verifyExtensionSeal } from '../domain/seal.js';
+import type { ClusterBackends } from '../ports/cluster.js';
 import { scheduleExpiry } from './activate.js';
 import {
   audit,
   type EngineDeps,
+  liveSealedBindings,
   notifySafely,
   requireGrant,
+  sealedRoleBinding,
   syncIdentity,
   updateGrant,
   withIdentityLock,
@@ -38,13 +45,25 @@ export async function applyExtension(deps: EngineDeps, grantId: string, extensio
       if (grant.status !== 'active' || grant.expiresAt === undefined || grant.expiresAt <= now) {
         return dropClaim(deps, grantId, extensionId, `the access is ${grant.status}, no longer active`);
       }
-      const expiresAt = grant.expiresAt + claim.seconds * 1000;
+      const backends = await deps.clusters.forCluster(grant.cluster);
+      const person = traceOf(grant, deps);
+      const refused = await refusal(deps, grant, claim);
+      if (refused) return dropClaim(deps, grantId, extensionId, refused);
+      const sealed = await sealedExpiry(deps, backends, grant);
+      if (sealed === undefined) {
+        return dropClaim(
+          deps,
+          grantId,
+          extensionId,
+          `the access of ${grant.id} is no longer on ${grant.cluster}`,
+        );
+      }
+      // Redis could say later than the cluster (written by something else): the lower one counts.
+      const base = Math.min(grant.expiresAt, sealed);
+      const expiresAt = base + claim.seconds * 1000;
       // Cluster first: if we stopped between the two, a later expiry on the cluster than in Redis only
       // delays the reconciler's clean-up; the reverse would let the reconciler end a grant too early.
-      const backends = await deps.clusters.forCluster(grant.cluster);
-      await backends.rbac.applyRoleBinding(planGrant({ policy: deps.policy, grant, expiresAt }).roleBinding);
-      const person = traceOf(grant, deps);
-      await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
+      await writeExpiry(deps, backends, grant, person, expiresAt);
 
       let recorded = false;
       const extended = await updateGrant(deps, grantId, (current) => {
@@ -71,14 +90,10 @@ export async function applyExtension(deps: EngineDeps, grantId: string, extensio
           ? dropClaim(deps, grantId, extensionId, `the access is ${extended.status}, no longer active`)
           : extended;
       }
-      // Something else moved the expiry meanwhile (an older version's extension): make the cluster agree.
-      if (extended.expiresAt !== expiresAt) {
-        await backends.rbac.applyRoleBinding(
-          planGrant({ policy: deps.policy, grant: extended, expiresAt: extended.expiresAt as number })
-            .roleBinding,
-        );
-        await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
-      }
+      // Something else moved the expiry meanwhile (an older version's extension): make the cluster agree,
+      // but never beyond what this claim adds to the sealed base.
+      const agreed = Math.min(extended.expiresAt as number, expiresAt);
+      if (agreed !== expiresAt) await writeExpiry(deps, backends, extended, person, agreed);
       await scheduleExpiry(deps, extended);
       await audit(deps, extended, 'extended', claim.by, {
         extension: extensionId,
@@ -91,6 +106,47 @@ export async function applyExtension(deps: EngineDeps, grantId: string, extensio
     },
     { leaseMs: 120_000, waitMs: 300_000 },
   );
+}
+
+/** Why this claim must not be applied, or undefined when it may. */
+async function refusal(deps: EngineDeps, grant: Grant, claim: ClaimedExtension): Promise<string | undefined> {
+  if (verifyDecisionSeal(deps.seal, grant, grant.decisionSeal) !== 'valid') {
+    await audit(deps, grant, 'forged-grant', 'system', { during: 'extension', extension: claim.id });
+    return `${grant.id} was not approved through eks-access`;
+  }
+  if (verifyExtensionSeal(deps.seal, grant.id, claim, claim.seal) !== 'valid') {
+    await audit(deps, grant, 'forged-extension', 'system', { extension: claim.id });
+    return 'the extension was not decided through eks-access';
+  }
+  const level = deps.policy.levels[grant.level];
+  if (!level || level.extend.mode === 'never') return `${grant.level} grants can no longer be extended`;
+  if (claim.auto && level.extend.mode !== 'auto')
+    return `an extension of ${grant.level} now needs an approver`;
+  return undefined;
+}
+
+/** The expiry of the grant's own sealed RoleBinding; undefined when there is none. */
+async function sealedExpiry(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  grant: Grant,
+): Promise<number | undefined> {
+  const mine = (await liveSealedBindings(deps, backends, traceOf(grant, deps))).find(
+    (b) => b.grantId === grant.id && b.namespace === grant.namespace,
+  );
+  return mine?.expiresAt;
+}
+
+async function writeExpiry(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  grant: Grant,
+  person: ReturnType<typeof traceOf>,
+  expiresAt: number,
+): Promise<void> {
+  const plan = planGrant({ policy: deps.policy, grant, expiresAt });
+  await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
+  await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));
 }
 
 /**

@@ -1,13 +1,27 @@
 // The reconciler: a periodic sweep of Redis and of every cluster that enforces expiry even when a job
-// was lost or Redis was emptied. The clusters are the source of truth for who still needs what: our
-// RoleBindings (with their expires-at annotations) say it; IAM roles and mapping entries that no live
-// RoleBinding needs are torn down.
+// was lost or Redis was emptied. It only ever takes access away: sealed RoleBindings (the ones the
+// worker wrote, src/domain/seal.ts) say who still needs what; IAM roles and mapping entries under our
+// path that no sealed live RoleBinding needs are torn down; look-alikes are ignored and reported.
+
 import { roleOf, sameRole } from '../domain/arn.js';
 import { toAccessError } from '../domain/errors.js';
 import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
-import { personalRolePath } from '../domain/names.js';
-import type { ClusterBackends, ManagedBinding, MappingEntry } from '../ports/cluster.js';
-import { audit, type EngineDeps, type Person, syncIdentity, withIdentityLock } from './engine.js';
+import { accountOf, personalRolePath } from '../domain/names.js';
+import { verifyDecisionSeal } from '../domain/seal.js';
+import type { ClusterBackends, ManagedBinding, ManagedRole, MappingEntry } from '../ports/cluster.js';
+import {
+  audit,
+  type EngineDeps,
+  isSealed,
+  type Person,
+  retireIdentity,
+  roleIdentityLockKey,
+  sealVerdict,
+  syncIdentity,
+  withIdentityLock,
+  withLockOn,
+} from './engine.js';
+import { type ForgedBinding, forgedFinding, reportForged } from './forged.js';
 import { lapsePendingRequest } from './reminders.js';
 import { type GrantTrace, removeTrace, revokeGrant } from './revoke.js';
 
@@ -28,28 +42,34 @@ export interface ReconcileReport {
   /** People whose shared identity (role, trust, mapping) nothing needed any more. */
   identitiesRemoved: { cluster: string; username: string; why: string }[];
   mappingsRemoved: { cluster: string; roleArn: string }[];
+  /** RoleBindings that look like ours but fail the seal: ignored for every decision, reported once. */
+  forgedBindings: ForgedBinding[];
   /** aws-auth entries of ours written with the role's path (before the fix), rewritten path-less. */
   mappingsMigrated: { cluster: string; roleArn: string; grantId: string }[];
   errors: { where: string; message: string }[];
 }
 
+/** A report with nothing found yet. */
+export const emptyReconcileReport = (dryRun: boolean, at: number): ReconcileReport => ({
+  dryRun,
+  at,
+  grantsEnded: [],
+  requestsLapsed: [],
+  activationsRequeued: [],
+  extensionsRequeued: [],
+  bindingsRemoved: [],
+  identitiesRemoved: [],
+  mappingsRemoved: [],
+  forgedBindings: [],
+  mappingsMigrated: [],
+  errors: [],
+});
+
 export async function reconcile(
   deps: EngineDeps,
   options: { dryRun?: boolean } = {},
 ): Promise<ReconcileReport> {
-  const report: ReconcileReport = {
-    dryRun: options.dryRun ?? false,
-    at: deps.clock.now(),
-    grantsEnded: [],
-    requestsLapsed: [],
-    activationsRequeued: [],
-    extensionsRequeued: [],
-    bindingsRemoved: [],
-    identitiesRemoved: [],
-    mappingsRemoved: [],
-    mappingsMigrated: [],
-    errors: [],
-  };
+  const report = emptyReconcileReport(options.dryRun ?? false, deps.clock.now());
   await guarded(report, 'redis', () => sweepStore(deps, report));
   for (const cluster of Object.keys(deps.policy.clusters)) {
     await guarded(report, cluster, async () =>
@@ -111,9 +131,19 @@ async function sweepCluster(
   backends: ClusterBackends,
 ): Promise<void> {
   const now = deps.clock.now();
-  const bindings = await backends.rbac.listBindings();
+  const found = await backends.rbac.listBindings();
   const live: ManagedBinding[] = [];
-  for (const binding of bindings) {
+  for (const binding of found) {
+    const verdict = sealVerdict(deps, cluster, binding);
+    if (verdict !== 'valid') {
+      // A look-alike counts for nothing: it keeps no identity alive and ends nobody's. Reported once.
+      report.forgedBindings.push(forgedFinding(cluster, binding, verdict));
+      if (!report.dryRun)
+        await guarded(report, `${cluster}/${binding.namespace}/${binding.name}`, () =>
+          reportForged(deps, cluster, binding, verdict),
+        );
+      continue;
+    }
     const grant = await deps.store.get(binding.grantId).catch(() => undefined);
     const why = bindingVerdict(binding, grant, now);
     if (!why) {
@@ -130,29 +160,29 @@ async function sweepCluster(
   }
   if (backends.mapping.mode === 'none') return;
 
-  // Shared identities: any role or mapping entry of ours that no live RoleBinding needs.
+  // Shared identities: any role or mapping entry under our path that no sealed live RoleBinding needs
+  // is taken away; nothing found here is ever created, renewed or mapped. Roles are judged by their
+  // ARN, not by their tags (anyone with iam:TagRole on our path could write those).
   const ourPath = personalRolePath(deps.policy.settings.iamPath, cluster);
-  const neededUsers = new Set(live.map((b) => b.username));
+  const neededRoles = new Set(live.flatMap((b) => (b.roleArn ? [b.roleArn] : [])));
   const roles = await backends.iam.listRoles(ourPath);
   const recentRoles = new Set(roles.filter((r) => r.createdAt > now - IN_FLIGHT_MS).map((r) => r.arn));
-  const handled = new Set<string>();
   for (const role of roles) {
-    if (recentRoles.has(role.arn) || !role.username || !role.principalArn || neededUsers.has(role.username))
-      continue;
-    handled.add(role.arn);
-    report.identitiesRemoved.push({ cluster, username: role.username, why: 'no live RoleBinding needs it' });
-    if (report.dryRun) continue;
-    const person: Person = { cluster, username: role.username, principalArn: role.principalArn };
-    // syncIdentity re-reads the need under the lock, so a grant that just started keeps its identity.
-    await guarded(report, `${cluster}/${role.name}`, async () => {
-      await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
+    if (recentRoles.has(role.arn) || neededRoles.has(role.arn)) continue;
+    report.identitiesRemoved.push({
+      cluster,
+      username: role.username ?? role.name,
+      why: 'no sealed live RoleBinding needs it',
     });
+    if (report.dryRun) continue;
+    await guarded(report, `${cluster}/${role.name}`, () => retireUnneeded(deps, backends, cluster, role));
   }
   // An aws-auth entry names its role without the path, so roles are compared with sameRole.
   const kept = [...live.flatMap((b) => (b.roleArn ? [b.roleArn] : [])), ...roles.map((r) => r.arn)];
   const entries = await backends.mapping.list();
   for (const entry of entries) {
-    if (kept.some((arn) => sameRole(arn, entry.roleArn))) continue; // needed, in use, young or handled
+    // Needed by a sealed live binding, in use, young or handled with its role above.
+    if (kept.some((arn) => sameRole(arn, entry.roleArn))) continue;
     report.mappingsRemoved.push({ cluster, roleArn: entry.roleArn });
     if (!report.dryRun)
       await guarded(report, `${cluster}/${entry.roleArn}`, () => backends.mapping.remove(entry.roleArn));
@@ -164,8 +194,8 @@ async function sweepCluster(
 /**
  * Entries of ours written with the role's path (before the path-less fix) match no session. One that a
  * live grant needs is rewritten path-less by syncIdentity, the same write activation makes. Only a grant
- * Redis holds as `active` (an approval) can cause it, for its own person: cluster state alone never
- * makes a mapping work.
+ * Redis holds as `active` with a valid decision seal (an approval), behind a sealed binding, can cause
+ * it, for its own person: cluster state alone never makes a mapping work.
  */
 async function migrateMappings(
   deps: EngineDeps,
@@ -180,6 +210,7 @@ async function migrateMappings(
     for (const binding of live.filter((b) => b.roleArn && sameRole(b.roleArn, entry.roleArn))) {
       const grant = await deps.store.get(binding.grantId).catch(() => undefined);
       if (grant?.status !== 'active' || grant.cluster !== cluster) continue;
+      if (verifyDecisionSeal(deps.seal, grant, grant.decisionSeal) !== 'valid') continue;
       const person: Person = {
         cluster,
         username: grant.requester.kubernetesUsername,
@@ -188,12 +219,32 @@ async function migrateMappings(
       report.mappingsMigrated.push({ cluster, roleArn: entry.roleArn, grantId: grant.id });
       if (report.dryRun) break;
       await guarded(report, `${cluster}/${entry.roleArn}`, async () => {
-        await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person));
+        await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));
         await audit(deps, grant, 'mapping-migrated', 'system', { from: entry.roleArn });
       });
       break;
     }
   }
+}
+
+/**
+ * Retires a role of ours that no sealed live binding named when the sweep listed them: under the
+ * role's identity lock the need is read again (an activation may have just written its binding).
+ */
+async function retireUnneeded(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  cluster: string,
+  role: ManagedRole,
+): Promise<void> {
+  await withLockOn(deps, roleIdentityLockKey(cluster, role.name), async () => {
+    const now = deps.clock.now();
+    const bindings = await backends.rbac.listBindings();
+    if (bindings.some((b) => b.roleArn === role.arn && b.expiresAt > now && isSealed(deps, cluster, b)))
+      return;
+    // The closed trust names the account root, which always exists: a tag could name anything.
+    await retireIdentity(backends, role, `arn:aws:iam::${accountOf(role.arn)}:root`, now);
+  });
 }
 
 function traceFromBinding(cluster: string, binding: ManagedBinding): GrantTrace {

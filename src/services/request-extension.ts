@@ -15,6 +15,7 @@ import { parseDuration } from '../domain/duration.js';
 import { badInput, conflict, forbidden } from '../domain/errors.js';
 import type { ClaimedExtension, Grant } from '../domain/grant.js';
 import { newExtensionId, transition } from '../domain/grant.js';
+import { sealExtension } from '../domain/seal.js';
 import { approverGroupsOf } from './decide.js';
 import { type FlowDeps, mustGet, updateGrant } from './deps.js';
 
@@ -54,7 +55,8 @@ export async function requestExtension(
     if (decision.kind === 'refused') throw badInput('That extension is not possible', decision.why);
     auto = decision.kind === 'auto';
     if (auto) {
-      const claimed: ClaimedExtension = { id, by: who, seconds, at: now, auto: true };
+      const facts = { id, by: who, seconds, auto: true };
+      const claimed: ClaimedExtension = { ...facts, at: now, seal: sealExtension(deps.seal, grantId, facts) };
       return transition(current, 'active', {
         extensionsApplying: [...(current.extensionsApplying ?? []), claimed],
       });
@@ -127,7 +129,10 @@ export async function approveExtension(
     const waiting = current.extensionRequest as NonNullable<Grant['extensionRequest']>;
     const decision = decideExtension(deps.policy, current, waiting.seconds);
     if (decision.kind === 'refused') throw badInput('That extension is no longer possible', decision.why);
-    const approvals = [...(waiting.approvals ?? []), { slackUserId: clicker, at: now }];
+    const approvals = [
+      ...(waiting.approvals ?? []),
+      { slackUserId: clicker, at: now, ...(memberOfGroups.length > 0 ? { viaGroups: memberOfGroups } : {}) },
+    ];
     required = extensionApprovalsRequired(deps.policy, current);
     if (!quorumReached(approvals, required)) {
       claimedId = undefined;
@@ -135,14 +140,8 @@ export async function approveExtension(
     }
     // The claim: clearing the request under compare-and-set is what a concurrent Deny loses to.
     claimedId = waiting.id ?? freshId;
-    const claimed: ClaimedExtension = {
-      id: claimedId,
-      by: clicker,
-      seconds: waiting.seconds,
-      at: now,
-      auto: false,
-      approvals,
-    };
+    const facts = { id: claimedId, by: clicker, seconds: waiting.seconds, auto: false, approvals };
+    const claimed: ClaimedExtension = { ...facts, at: now, seal: sealExtension(deps.seal, grantId, facts) };
     const { extensionRequest: _claimed, ...rest } = current;
     return transition(rest as Grant, 'active', {
       extensionsApplying: [...(current.extensionsApplying ?? []), claimed],

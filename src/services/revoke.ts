@@ -1,13 +1,15 @@
 // Revocation: from `revoking` (or `active` past its expiry) to a terminal state, removing every trace
 // the grant left and checking with the API server that the access is gone.
 import { isoTime } from '../domain/clock.js';
+import { toAccessError } from '../domain/errors.js';
 import { endStatusFor, type Grant, transition } from '../domain/grant.js';
-import { keptRoleName, roleBindingName, userLabelValue } from '../domain/names.js';
+import { keptRoleName, personalRoleName, roleBindingName } from '../domain/names.js';
 import { planGrant } from '../domain/plan.js';
 import type { ClusterBackends } from '../ports/cluster.js';
 import {
   audit,
   type EngineDeps,
+  liveSealedBindings,
   notifySafely,
   type Person,
   roleLockKey,
@@ -32,7 +34,8 @@ export const traceOf = (grant: Grant, deps: Pick<EngineDeps, 'policy'>): GrantTr
   namespace: grant.namespace,
   username: grant.requester.kubernetesUsername,
   principalArn: grant.requester.principalArn,
-  ...(deps.policy.levels[grant.level]?.rules ? { keptRole: keptRoleName(grant.level) } : {}),
+  // A level that left the policy may have had rules: try its kept Role too (deleted only when unused).
+  ...(deps.policy.levels[grant.level]?.clusterRole ? {} : { keptRole: keptRoleName(grant.level) }),
 });
 
 /**
@@ -53,7 +56,7 @@ export async function removeTrace(
   }
   await step(deps, 'revoke-binding', trace.grantId);
   await withIdentityLock(deps, trace, () =>
-    syncIdentity(deps, backends, trace, { ignoreGrantId: trace.grantId }),
+    syncIdentity(deps, backends, trace, { ignoreGrantId: trace.grantId, mode: 'take-away' }),
   );
 }
 
@@ -72,10 +75,17 @@ export async function revokeGrant(deps: EngineDeps, grantId: string): Promise<Gr
   }
   if (grant.status !== 'revoking') return grant;
 
-  const backends = await deps.clusters.forCluster(grant.cluster);
-  const trace = traceOf(grant, deps);
-  await removeTrace(deps, backends, trace);
-  await verifyRevoked(deps, backends, grant);
+  const backends = await deps.clusters.forCluster(grant.cluster).catch((error: unknown) => {
+    // not_found: the cluster left the policy, so there is no connection to it any more.
+    if (toAccessError(error).kind === 'not_found') return undefined;
+    throw error;
+  });
+  if (backends) {
+    await removeTrace(deps, backends, traceOf(grant, deps));
+    await verifyRevoked(deps, backends, grant);
+  } else {
+    await reportUnreachable(deps, grant);
+  }
 
   const ended = await updateGrant(deps, grantId, (current) =>
     current.status === 'revoking'
@@ -91,13 +101,33 @@ export async function revokeGrant(deps: EngineDeps, grantId: string): Promise<Gr
   return ended;
 }
 
+/**
+ * The grant's cluster left the policy, so there is no connection to remove anything with. The grant
+ * still ends (a revocation that can never finish would be retried for ever and hide real ones); what
+ * is left behind is named in an audit event and the log for an admin. AWS still ends the personal
+ * role's trust at the grant's expiry on its own (its time condition).
+ */
+async function reportUnreachable(deps: EngineDeps, grant: Grant): Promise<void> {
+  const leftovers = {
+    why: `cluster ${grant.cluster} is no longer in the policy`,
+    roleBinding: `${grant.namespace}/${roleBindingName(grant.id)}`,
+    personalRole: personalRoleName(grant.cluster, grant.requester.principalArn),
+    trustEnds: isoTime(grant.expiresAt ?? deps.clock.now()),
+  };
+  deps.logger.error(
+    { grantId: grant.id, ...leftovers },
+    'revocation could not reach the cluster; remove by hand',
+  );
+  await audit(deps, grant, 'revoke-incomplete', 'system', leftovers);
+}
+
 /** After revocation the level's permissions must be gone, unless another live grant still gives them. */
 async function verifyRevoked(deps: EngineDeps, backends: ClusterBackends, grant: Grant): Promise<void> {
   const level = deps.policy.levels[grant.level];
   if (!level || !deps.policy.clusters[grant.cluster]) return;
   const username = grant.requester.kubernetesUsername;
-  const others = await backends.rbac.listBindings(userLabelValue(username));
-  if (others.some((b) => b.namespace === grant.namespace && b.grantId !== grant.id)) return;
+  const others = await liveSealedBindings(deps, backends, traceOf(grant, deps), { ignoreGrantId: grant.id });
+  if (others.some((b) => b.namespace === grant.namespace)) return;
   const plan = planGrant({ policy: deps.policy, grant, expiresAt: grant.expiresAt ?? deps.clock.now() });
   await verifyGone(deps, backends, username, await checksFor(backends, plan, level));
 }

@@ -14,6 +14,7 @@ import { isAccessError } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
 import { newGrantId } from '../domain/grant.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
+import { sealDecision } from '../domain/seal.js';
 import type { FlowDeps } from './deps.js';
 
 export interface SubmitResult {
@@ -141,7 +142,8 @@ export async function submitRequest(
   });
   const id = newGrantId(deps.randomBytes);
   const autoActor = auto ? `auto:${resolved.namespace}#${auto.index}` : undefined;
-  const grant: Grant = {
+  const qualifyingGroups = auto ? memberOfGroups.filter((g) => auto.rule.requesters?.groups.includes(g)) : [];
+  const unsealed: Grant = {
     id,
     version: 1,
     status: auto ? 'approved' : 'pending',
@@ -152,12 +154,22 @@ export async function submitRequest(
     durationSeconds: resolved.durationSeconds,
     reason: resolved.reason,
     requiredApprovals: resolved.requiredApprovals,
-    approvals: autoActor ? [{ slackUserId: autoActor, at: now, autoRule: autoActor }] : [],
+    approvals: autoActor
+      ? [
+          {
+            slackUserId: autoActor,
+            at: now,
+            autoRule: autoActor,
+            ...(qualifyingGroups.length > 0 ? { viaGroups: qualifyingGroups } : {}),
+          },
+        ]
+      : [],
     createdAt: now,
     pendingUntil: now + (parseDuration(policy.settings.pendingTimeout) ?? 86_400) * 1000,
     ...(auto ? { decidedAt: now } : {}),
     extensions: [],
   };
+  const grant: Grant = auto ? { ...unsealed, decisionSeal: sealDecision(deps.seal, unsealed) } : unsealed;
   const plan = planGrant({ policy, grant, expiresAt: now + grant.durationSeconds * 1000 });
   await deps.store.create(grant);
   await deps.audit.append({

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
+import { identityResolverFor } from '../../src/adapters/identity/aws-identity.js';
 import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { BullScheduler } from '../../src/adapters/queue/bull-scheduler.js';
@@ -24,6 +25,7 @@ import { endGrant } from '../../src/services/end-grant.js';
 import type { EngineDeps } from '../../src/services/engine.js';
 import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
+import { TEST_SEAL_KEYS, testSealKeys } from '../support/seal.js';
 import {
   blocksText,
   FakeSlack,
@@ -215,6 +217,7 @@ ${
     SLACK_API_URL: slack.apiUrl,
     REDIS_URL: info.redisUrl,
     REDIS_PREFIX: prefix,
+    SEAL_KEYS: TEST_SEAL_KEYS,
     LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'silent',
     AWS_ENDPOINT_URL_IAM: info.aws.iamEndpoint,
     AWS_ENDPOINT_URL_STS: info.aws.stsEndpoint,
@@ -266,6 +269,8 @@ ${
     }),
     policy,
     logger,
+    seal: testSealKeys(),
+    identity: identityResolverFor(policy, env, awsCredentials),
   };
   const workers = options.worker
     ? await startWorkers(engineDeps, {
@@ -282,7 +287,19 @@ ${
       endGrant({ store, scheduler, audit, clock: systemClock }, id, reason, actor),
   };
   const bot = await startBot(
-    { env, policy, logger, clock: systemClock, store, audit, scheduler, engine, awsCredentials, redis },
+    {
+      env,
+      policy,
+      logger,
+      clock: systemClock,
+      store,
+      audit,
+      scheduler,
+      engine,
+      awsCredentials,
+      seal: testSealKeys(),
+      redis,
+    },
     { port: 0 },
   );
   const url = () => `http://127.0.0.1:${bot.port}/slack/events`;

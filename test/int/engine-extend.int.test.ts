@@ -16,6 +16,7 @@ import { extensionLockKey } from '../../src/services/extend-grant.js';
 import { approveExtension, requestExtension } from '../../src/services/request-extension.js';
 import { adminKubeConfig, platform } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
+import { TEST_SEAL_KEYS } from '../support/seal.js';
 import { engineHarness, type Harness } from './engine-harness.js';
 
 const HOUR = 3_600_000;
@@ -34,6 +35,7 @@ function flowDeps(h: Harness): FlowDeps {
     clock: runtime.clock,
     engine: { endGrant: (id, reason, actor) => endGrant(runtime, id, reason, actor) },
     randomBytes: (n) => randomBytes(n),
+    seal: runtime.seal,
   };
 }
 
@@ -173,7 +175,7 @@ describe('extensions that need approval', () => {
 
 describe('the bot process', () => {
   it('is composed without cluster or IAM clients: it can only write Redis and queue jobs', async () => {
-    const env = parseEnv({ REDIS_URL: platform().redisUrl, LOG_LEVEL: 'silent' });
+    const env = parseEnv({ REDIS_URL: platform().redisUrl, LOG_LEVEL: 'silent', SEAL_KEYS: TEST_SEAL_KEYS });
     const bot = await createRuntime(env, { role: 'bot' });
     try {
       expect('clusters' in bot).toBe(false);

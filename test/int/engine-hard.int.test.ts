@@ -276,7 +276,8 @@ describe('bad input changes nothing', () => {
       [{ durationSeconds: 5 * 3600 }, /not allowed/],
       [{ level: 'no-such-level' }, /no longer in the policy/],
       [{ principalArn: 'alice' }, /not an IAM user or role ARN/],
-      [{ namespace: 'no-such-namespace-here' }, /does not exist/],
+      // Not in the policy: the worker's re-check refuses it before it asks the API server.
+      [{ namespace: 'no-such-namespace-here' }, /cannot be requested/],
     ];
     for (const [change, reason] of cases) {
       const { principalArn, ...options } = change;

@@ -5,9 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { CreateUserCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { AuthorizationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { PolicyIdentityResolver } from '../../src/adapters/identity/aws-identity.js';
 import { type RunningWorkers, startWorkers } from '../../src/adapters/queue/workers.js';
 import { createRuntime, type Runtime } from '../../src/bin/runtime.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
+import { requiredApprovalsFor } from '../../src/domain/decisions.js';
 import type { Grant } from '../../src/domain/grant.js';
 import { renderUsername } from '../../src/domain/names.js';
 import type { GrantEvent, Notifier } from '../../src/ports/notifier.js';
@@ -15,6 +17,7 @@ import type { EngineDeps, EngineStep } from '../../src/services/engine.js';
 import { adminKubeConfig, awsClientConfig, platform, uniqueName } from '../platform/context.js';
 import { approvedGrant, createEksCluster } from '../support/grants.js';
 import { pollUntil } from '../support/poll.js';
+import { TEST_SEAL_KEYS } from '../support/seal.js';
 
 export type Mode = 'aws-auth' | 'access-entries' | 'none';
 
@@ -156,17 +159,31 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
 `,
     'test-policy',
   );
+  const approvalsFor = (level: string) => {
+    const levelPolicy = loaded.policy.levels[level];
+    const ns = loaded.policy.clusters[cluster]?.namespaces[0];
+    return levelPolicy && ns ? requiredApprovalsFor(levelPolicy, ns) : 1;
+  };
   const env = parseEnv({
     REDIS_URL: p.redisUrl,
     REDIS_PREFIX: `{${uniqueName('ea')}}`,
+    SEAL_KEYS: TEST_SEAL_KEYS,
     LOG_LEVEL: 'silent',
     AWS_ENDPOINT_URL_IAM: p.aws.iamEndpoint,
     AWS_ENDPOINT_URL_STS: p.aws.stsEndpoint,
     AWS_ENDPOINT_URL_EKS: p.aws.eksEndpoint,
   });
+  // The policy's own resolver, over a map this harness fills as it creates people (the policy file
+  // cannot name them in advance): activation re-checks each requester against it.
+  const people: Record<string, string> = {};
+  const identity = new PolicyIdentityResolver({
+    ...loaded.policy,
+    identities: { ...loaded.policy.identities, map: people },
+  });
   const runtime = await createRuntime(env, {
     role: 'worker',
     loaded,
+    identity,
     awsCredentials: awsClientConfig('iam').credentials,
     awsAuth: { [cluster]: awsAuth },
   });
@@ -202,6 +219,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
       await iam.send(new CreateUserCommand({ UserName: name }));
       const principalArn = `arn:aws:iam::${p.aws.accountId}:user/${name}`;
       const slackUserId = `U${randomBytes(5).toString('hex').toUpperCase()}`;
+      people[slackUserId] = principalArn;
       return { principalArn, slackUserId, username: renderUsername(template, { principalArn, slackUserId }) };
     },
     async approve(person, o = {}) {
@@ -217,6 +235,8 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
         durationSeconds: o.durationSeconds ?? 3600,
         reason: 'INC-1 test',
         now: runtime.clock.now(),
+        // As many of the namespace's approvers as the level needs (the worker re-checks the quorum).
+        approvers: ['U0APPROVER', 'U0SECOND'].slice(0, approvalsFor(o.level ?? 'k8s-test-role')),
       });
       await runtime.store.create(grant);
       await runtime.scheduler.enqueueActivation(grant.id);

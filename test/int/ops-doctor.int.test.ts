@@ -19,6 +19,7 @@ import {
   uniqueName,
 } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
+import { TEST_SEAL_KEYS } from '../support/seal.js';
 import { FakeSlack } from '../support/slack/index.js';
 
 const kubectl = (args: string[], input?: string) =>
@@ -88,6 +89,7 @@ ${Object.entries(clusters)
 
   const healthyEnv = () => ({
     REDIS_URL: platform().redisUrl,
+    SEAL_KEYS: TEST_SEAL_KEYS,
     SLACK_BOT_TOKEN: slack.botToken,
     SLACK_API_URL: slack.apiUrl,
     AWS_ENDPOINT_URL_STS: platform().aws.stsEndpoint,

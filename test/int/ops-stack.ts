@@ -16,6 +16,7 @@ import { type EndReason, GRANT_STATUSES, type Grant } from '../../src/domain/gra
 import { LABELS, MANAGED_BY, MANAGED_BY_LABEL } from '../../src/domain/names.js';
 import { adminKubeConfig, platform } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
+import { TEST_SEAL_KEYS } from '../support/seal.js';
 import { FakeSlack, type Obj, sendInteraction, sendSlashCommand } from '../support/slack/index.js';
 
 export const APPROVERS = ['U0ANA', 'U0BEN'] as const;
@@ -117,6 +118,7 @@ clusters:
       SLACK_API_URL: slack.apiUrl,
       REDIS_URL: info.redisUrl,
       REDIS_PREFIX: prefix,
+      SEAL_KEYS: TEST_SEAL_KEYS,
       LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'silent',
       METRICS_PORT: '0',
       RECONCILE_INTERVAL: options.reconcileInterval ?? '1h',

@@ -22,6 +22,7 @@ import { uniqueName } from '../platform/context.js';
 import { freePort, type ManagedProcess, startProcess, waitUntil } from '../platform/processes.js';
 import { approvedGrant } from '../support/grants.js';
 import { pollUntil } from '../support/poll.js';
+import { TEST_SEAL_KEYS } from '../support/seal.js';
 
 /** The ACL file exactly as manifests/components/redis/statefulset.yaml writes it, for `password`. */
 function shippedAcl(password: string): string {
@@ -104,6 +105,7 @@ describe('Redis with an ACL user, a password and TLS', () => {
       REDIS_PASSWORD: password,
       REDIS_TLS_CA_FILE: caFile,
       REDIS_PREFIX: prefix,
+      SEAL_KEYS: TEST_SEAL_KEYS,
       LOG_LEVEL: 'debug',
     });
     const logger = createLogger({ level: 'debug', name: 'redis-auth', destination });

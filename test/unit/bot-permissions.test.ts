@@ -232,7 +232,7 @@ describe('IAM policy renderer', () => {
     expect(() => renderIamPolicyJson(policy, 'arn:aws:iam::1:role/other')).toThrow(/no cluster/);
   });
 
-  it("adds the read-only IAM user lookup to the bot's policy only when email lookup is enabled", () => {
+  it("adds the read-only IAM user lookup to the bot's and the worker's policies only when email lookup is enabled", () => {
     const actions = (text: string) => {
       const rendered = renderIamPolicies(parsePolicy(text).policy);
       return [...rendered.bot.Statement, ...rendered.worker.Statement].flatMap((s) => s.Action);
@@ -254,6 +254,11 @@ describe('IAM policy renderer', () => {
       expect.arrayContaining(['iam:ListUsers', 'iam:ListUserTags', 'eks:DescribeCluster']),
     );
     expect(botActions(withEmail)).toEqual(['iam:ListUsers', 'iam:ListUserTags']);
+    // The worker asks the identity source again before it activates a grant (issue #9).
+    const workerActions = renderIamPolicies(parsePolicy(withEmail).policy).worker.Statement.flatMap(
+      (s) => s.Action,
+    );
+    expect(workerActions).toEqual(expect.arrayContaining(['iam:ListUsers', 'iam:ListUserTags']));
     expect(actions(withEmail)).not.toContain('eks:CreateAccessEntry'); // aws-auth cluster
   });
 });

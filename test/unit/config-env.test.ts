@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/adapters/logger.js';
+import { requireSealKeys } from '../../src/bin/runtime.js';
 import { missingSlackSettings } from '../../src/config/env.js';
 import { parseEnv } from '../../src/config/load.js';
 
@@ -34,6 +36,34 @@ describe('environment', () => {
     expect(message).toContain('env: SLACK_TRANSPORT');
     expect(message).toContain('env: PORT');
     expect(message).not.toContain('xoxp-user-token-secret');
+  });
+
+  it('refuses a short seal key without echoing it, and every role refuses to start without one', () => {
+    const short = Buffer.alloc(20, 1).toString('base64');
+    let message = '';
+    try {
+      parseEnv({ SEAL_KEYS: `k1:${short}` });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('env: SEAL_KEYS: key 1 ("k1"): the secret is 20 bytes; at least 32');
+    expect(message).not.toContain(short);
+    expect(() => requireSealKeys(parseEnv({}))).toThrow(/SEAL_KEYS is not set.*openssl rand -base64 32/);
+    const keys = requireSealKeys(parseEnv({ SEAL_KEYS: `k1:${Buffer.alloc(32, 2).toString('base64')}` }));
+    expect(keys.currentId).toBe('k1');
+  });
+
+  it('keeps SEAL_KEYS out of log lines', () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'info',
+      name: 't',
+      destination: { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream,
+    });
+    const secret = Buffer.alloc(32, 3).toString('base64');
+    logger.info({ env: { SEAL_KEYS: `k1:${secret}` } }, `started with SEAL_KEYS=k1:${secret}`);
+    expect(lines.join('')).toContain('started');
+    expect(lines.join('')).not.toContain(secret);
   });
 
   it('validates the Redis TLS settings: a CA file needs rediss:// and must be readable', () => {

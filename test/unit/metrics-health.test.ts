@@ -2,9 +2,15 @@
 // three endpoints, over real HTTP on loopback.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type HealthServer, startHealthServer } from '../../src/adapters/http/health-server.js';
-import { createMetrics, instrumentNotifier, instrumentWorker } from '../../src/adapters/metrics.js';
+import {
+  createMetrics,
+  instrumentNotifier,
+  instrumentWorker,
+  recordReconcile,
+} from '../../src/adapters/metrics.js';
 import type { Grant } from '../../src/domain/grant.js';
 import type { GrantEvent } from '../../src/ports/notifier.js';
+import { emptyReconcileReport, type ReconcileReport } from '../../src/services/reconcile.js';
 
 const T0 = Date.parse('2026-01-01T10:00:00Z');
 const grant = (changes: Partial<Grant>): Grant =>
@@ -63,6 +69,31 @@ describe('metrics', () => {
     const text = await metrics.registry.metrics();
     expect(text).toContain('eks_access_jobs_total{queue="revoke",result="retried"} 1');
     expect(text).toContain('eks_access_jobs_total{queue="revoke",result="failed"} 1');
+  });
+
+  it('shows how many look-alike RoleBindings the last reconcile pass found, not a running sum', async () => {
+    const metrics = createMetrics({}, { defaultMetrics: false });
+    const report = (forged: number): ReconcileReport => ({
+      ...emptyReconcileReport(false, T0),
+      forgedBindings: Array.from({ length: forged }, (_, i) => ({
+        cluster: 'prod',
+        namespace: 'test',
+        name: `eks-access-ea-forged${i}`,
+        uid: `u${i}`,
+        grantId: `ea-forged${i}`,
+        claims: {
+          username: 'ops-admin',
+          principalArn: 'arn:aws:iam::999999999999:user/x',
+          expiresAt: '2099',
+        },
+        verdict: 'missing' as const,
+      })),
+    });
+    recordReconcile(metrics, report(3));
+    recordReconcile(metrics, report(2));
+    expect(await metrics.registry.metrics()).toContain('eks_access_forged_bindings 2');
+    recordReconcile(metrics, { ...report(0), dryRun: true, forgedBindings: report(5).forgedBindings });
+    expect(await metrics.registry.metrics()).toContain('eks_access_forged_bindings 2');
   });
 });
 

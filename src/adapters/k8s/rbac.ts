@@ -51,10 +51,14 @@ export function toManagedBinding(rb: V1RoleBinding): ManagedBinding | undefined 
   const grantId = labels[LABELS.grantId];
   if (labels[MANAGED_BY_LABEL] !== MANAGED_BY || !grantId || !rb.metadata?.name) return undefined;
   const roleArn = annotations[ANNOTATIONS.roleArn];
+  const seal = annotations[ANNOTATIONS.seal];
   return {
     namespace: rb.metadata.namespace ?? '',
     name: rb.metadata.name,
+    uid: rb.metadata.uid ?? '',
     grantId,
+    level: labels[LABELS.level] ?? '',
+    ...(seal ? { seal } : {}),
     userLabel: labels[LABELS.user] ?? '',
     username: annotations[ANNOTATIONS.username] ?? '',
     principalArn: annotations[ANNOTATIONS.principalArn] ?? '',
@@ -92,11 +96,17 @@ export class KubeRbac implements ClusterRbac {
     );
   }
 
-  async deleteRoleBinding(namespace: string, name: string): Promise<void> {
+  async deleteRoleBinding(namespace: string, name: string, options: { uid?: string } = {}): Promise<void> {
     const { rbac } = await this.#apis.get();
     try {
-      await rbac.deleteNamespacedRoleBinding({ name, namespace });
+      await rbac.deleteNamespacedRoleBinding({
+        name,
+        namespace,
+        ...(options.uid ? { body: { preconditions: { uid: options.uid } } } : {}),
+      });
     } catch (error) {
+      // 409 with a uid precondition: the object was replaced since; not the one we were asked about.
+      if (options.uid && kubeStatus(error) === 409) return;
       if (kubeStatus(error) !== 404) throw fromKubeError(error, `delete RoleBinding ${namespace}/${name}`);
     }
   }

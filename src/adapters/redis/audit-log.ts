@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 import { AccessError } from '../../domain/errors.js';
 import type { AuditEvent, AuditLog } from '../../ports/audit-log.js';
 
+const ONCE_TTL_S = 90 * 86_400;
+
 export class RedisAuditLog implements AuditLog {
   readonly #redis: Redis;
   readonly #key: string;
@@ -32,6 +34,18 @@ export class RedisAuditLog implements AuditLog {
     } catch (error) {
       throw new AccessError('unavailable', 'Redis did not accept the audit event', { cause: error });
     }
+  }
+
+  async appendOnce(event: AuditEvent, onceKey: string): Promise<boolean> {
+    let first: string | null;
+    try {
+      first = await this.#redis.set(`${this.#key}:once:${onceKey}`, String(event.at), 'EX', ONCE_TTL_S, 'NX');
+    } catch (error) {
+      throw new AccessError('unavailable', 'Redis did not accept the audit event', { cause: error });
+    }
+    if (first !== 'OK') return false;
+    await this.append(event);
+    return true;
   }
 
   async read(options: { since?: number; grantId?: string; limit?: number }): Promise<AuditEvent[]> {

@@ -1,0 +1,264 @@
+// Seals: HMAC-SHA256 over the facts that decide access, so that what the worker wrote (a RoleBinding)
+// and what an approval produced (a grant record) can be told apart from look-alikes written by anyone
+// else with RoleBinding or Redis write access. Pure: the keys come from the composition root.
+//
+// A seal reads `v1.<key id>.<base64url HMAC>`. The HMAC covers a canonical encoding (a JSON array in
+// a fixed order, prefixed with the version and the purpose), so a binding seal can never pass as a
+// decision seal or the other way round, and no field can bleed into its neighbour.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Approval, Grant } from './grant.js';
+
+export const SEAL_VERSION = 'v1';
+/** Keys shorter than this are refused: the seal is only as strong as its key. */
+export const MIN_SEAL_KEY_BYTES = 32;
+const KEY_ID = /^[a-z0-9][a-z0-9-]{0,15}$/;
+
+interface SealKey {
+  id: string;
+  secret: Buffer;
+}
+
+/**
+ * The key ring: the first key seals, every key verifies (so keys can rotate: put the new key first,
+ * keep the old one until every seal made with it has expired). Secrets live in private fields, and
+ * JSON/inspection show key ids only, so a logged object never carries one.
+ */
+export class SealKeys {
+  readonly #keys: readonly SealKey[];
+
+  constructor(keys: readonly { id: string; secret: Uint8Array }[]) {
+    if (keys.length === 0) throw new Error('SealKeys needs at least one key');
+    this.#keys = keys.map((k) => ({ id: k.id, secret: Buffer.from(k.secret) }));
+  }
+
+  get currentId(): string {
+    return (this.#keys[0] as SealKey).id;
+  }
+
+  get ids(): string[] {
+    return this.#keys.map((k) => k.id);
+  }
+
+  /** @internal the HMAC with the current key, or with the key of that id (undefined when unknown). */
+  mac(payload: string, keyId = this.currentId): Buffer | undefined {
+    const key = this.#keys.find((k) => k.id === keyId);
+    return key ? createHmac('sha256', key.secret).update(payload).digest() : undefined;
+  }
+
+  toJSON(): { ids: string[] } {
+    return { ids: this.ids };
+  }
+
+  toString(): string {
+    return `SealKeys(${this.ids.join(',')})`;
+  }
+}
+
+/**
+ * `SEAL_KEYS`: comma-separated `<id>:<base64 secret>`, the sealing key first. Each secret must decode
+ * to at least 32 bytes (`openssl rand -base64 32`). Problems are named without echoing any secret.
+ */
+export function parseSealKeys(text: string): { keys?: SealKeys; problems: string[] } {
+  const problems: string[] = [];
+  const keys: SealKey[] = [];
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  if (parts.length === 0) problems.push('no key given');
+  for (const [index, part] of parts.entries()) {
+    const colon = part.indexOf(':');
+    const id = colon > 0 ? part.slice(0, colon) : '';
+    const encoded = colon > 0 ? part.slice(colon + 1) : '';
+    const where = `key ${index + 1}`;
+    if (!KEY_ID.test(id)) {
+      problems.push(`${where}: write it as <id>:<base64 secret>, the id 1-16 of a-z, 0-9, "-"`);
+      continue;
+    }
+    if (keys.some((k) => k.id === id)) problems.push(`${where}: the id "${id}" is used twice`);
+    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(encoded)) {
+      problems.push(`${where} ("${id}"): the secret is not base64`);
+      continue;
+    }
+    const secret = Buffer.from(
+      encoded,
+      encoded.includes('-') || encoded.includes('_') ? 'base64url' : 'base64',
+    );
+    if (secret.length < MIN_SEAL_KEY_BYTES) {
+      problems.push(
+        `${where} ("${id}"): the secret is ${secret.length} bytes; at least ${MIN_SEAL_KEY_BYTES} are needed (openssl rand -base64 32)`,
+      );
+      continue;
+    }
+    keys.push({ id, secret });
+  }
+  return problems.length > 0 ? { problems } : { keys: new SealKeys(keys), problems };
+}
+
+export type SealVerdict = 'valid' | 'missing' | 'malformed' | 'unknown-key' | 'mismatch';
+
+function seal(keys: SealKeys, purpose: string, fields: readonly unknown[]): string {
+  const mac = keys.mac(canonical(purpose, fields)) as Buffer;
+  return `${SEAL_VERSION}.${keys.currentId}.${mac.toString('base64url')}`;
+}
+
+function verify(
+  keys: SealKeys,
+  purpose: string,
+  fields: readonly unknown[],
+  sealText: string | undefined,
+): SealVerdict {
+  if (!sealText) return 'missing';
+  const [version, keyId, encoded, ...rest] = sealText.split('.');
+  if (version !== SEAL_VERSION || !keyId || !encoded || rest.length > 0) return 'malformed';
+  const expected = keys.mac(canonical(purpose, fields), keyId);
+  if (!expected) return 'unknown-key';
+  const given = Buffer.from(encoded, 'base64url');
+  return given.length === expected.length && timingSafeEqual(given, expected) ? 'valid' : 'mismatch';
+}
+
+const canonical = (purpose: string, fields: readonly unknown[]) =>
+  JSON.stringify(['eks-access-seal', SEAL_VERSION, purpose, ...fields]);
+
+/** What a RoleBinding of ours grants; every field the engine reads from a found binding. */
+export interface BindingFacts {
+  grantId: string;
+  cluster: string;
+  namespace: string;
+  level: string;
+  username: string;
+  principalArn: string;
+  /** Empty for `identityMapping: none`. */
+  roleArn: string;
+  /** Epoch ms. */
+  expiresAt: number;
+  roleRef: { kind: string; name: string };
+}
+
+const bindingFields = (f: BindingFacts) => [
+  f.grantId,
+  f.cluster,
+  f.namespace,
+  f.level,
+  f.username,
+  f.principalArn,
+  f.roleArn,
+  new Date(f.expiresAt).toISOString(),
+  f.roleRef.kind,
+  f.roleRef.name,
+];
+
+export function sealBinding(keys: SealKeys, facts: BindingFacts): string {
+  if (!Number.isFinite(facts.expiresAt)) throw new Error('sealBinding: expiry is not a time');
+  return seal(keys, 'binding', bindingFields(facts));
+}
+
+export function verifyBindingSeal(
+  keys: SealKeys,
+  facts: BindingFacts,
+  sealText: string | undefined,
+): SealVerdict {
+  if (!Number.isFinite(facts.expiresAt)) return sealText ? 'mismatch' : 'missing';
+  return verify(keys, 'binding', bindingFields(facts), sealText);
+}
+
+/** A RoleBinding as found on a cluster (labels and annotations read, nothing trusted yet). */
+export interface FoundBinding {
+  name: string;
+  namespace: string;
+  grantId: string;
+  level: string;
+  username: string;
+  principalArn: string;
+  roleArn?: string;
+  expiresAt: number;
+  roleRef: { kind: string; name: string };
+  seal?: string;
+}
+
+/**
+ * Whether a found binding is one the worker wrote, as it wrote it, on this cluster: a valid seal under
+ * the name its grant id gives (`eks-access-<grant id>`). A binding copied to another cluster fails.
+ */
+export function verifyFoundBinding(keys: SealKeys, cluster: string, b: FoundBinding): SealVerdict {
+  if (b.name !== `eks-access-${b.grantId}`) return 'mismatch';
+  const facts: BindingFacts = {
+    grantId: b.grantId,
+    cluster,
+    namespace: b.namespace,
+    level: b.level,
+    username: b.username,
+    principalArn: b.principalArn,
+    roleArn: b.roleArn ?? '',
+    expiresAt: b.expiresAt,
+    roleRef: b.roleRef,
+  };
+  return verifyBindingSeal(keys, facts, b.seal);
+}
+
+/** An extension the bot claimed (on the grant record), for the worker to apply. */
+export interface ExtensionFacts {
+  id: string;
+  by: string;
+  seconds: number;
+  auto: boolean;
+  approvals?: readonly Approval[];
+}
+
+const extensionFields = (grantId: string, e: ExtensionFacts) => [
+  grantId,
+  e.id,
+  e.by,
+  e.seconds,
+  e.auto,
+  (e.approvals ?? []).map(approvalFields),
+];
+
+/** Sealed by the bot when it claims an extension; checked by the worker before it moves the expiry. */
+export function sealExtension(keys: SealKeys, grantId: string, facts: ExtensionFacts): string {
+  return seal(keys, 'extension', extensionFields(grantId, facts));
+}
+
+export function verifyExtensionSeal(
+  keys: SealKeys,
+  grantId: string,
+  facts: ExtensionFacts,
+  sealText: string | undefined,
+): SealVerdict {
+  return verify(keys, 'extension', extensionFields(grantId, facts), sealText);
+}
+
+/** What an approval decided: the grant's identity, scope and who approved it (and through which group). */
+export type DecisionFacts = Pick<
+  Grant,
+  'id' | 'cluster' | 'namespace' | 'level' | 'durationSeconds' | 'requiredApprovals' | 'approvals'
+> & { requester: Pick<Grant['requester'], 'slackUserId' | 'principalArn' | 'kubernetesUsername' | 'email'> };
+
+const approvalFields = (a: Approval) => [a.slackUserId, a.autoRule ?? '', [...(a.viaGroups ?? [])].sort()];
+
+const decisionFields = (f: DecisionFacts) => [
+  f.id,
+  f.cluster,
+  f.namespace,
+  f.level,
+  f.durationSeconds,
+  f.requester.slackUserId,
+  f.requester.principalArn,
+  f.requester.kubernetesUsername,
+  f.requester.email ?? '',
+  f.requiredApprovals,
+  f.approvals.map(approvalFields),
+];
+
+/** Sealed by the bot when a request becomes `approved`; checked by the worker before it writes. */
+export function sealDecision(keys: SealKeys, facts: DecisionFacts): string {
+  return seal(keys, 'decision', decisionFields(facts));
+}
+
+export function verifyDecisionSeal(
+  keys: SealKeys,
+  facts: DecisionFacts,
+  sealText: string | undefined,
+): SealVerdict {
+  return verify(keys, 'decision', decisionFields(facts), sealText);
+}
