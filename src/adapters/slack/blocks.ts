@@ -59,7 +59,15 @@ const escHint = (text: string): string =>
 export const mention = (id: string): string =>
   id.startsWith('auto:') ? `the auto-approve rule \`${esc(id)}\`` : `<@${id}>`;
 
-const mrkdwn = (text: string) => ({ type: 'mrkdwn', text: cut(text, LIMITS.text) });
+// verbatim: Slack must not turn text people typed (URLs, #channel names) into links or mentions; the
+// mentions we write ourselves (<@U…>, <#C…>) are explicit and still render.
+const mrkdwn = (text: string, max: number = LIMITS.text) => ({
+  type: 'mrkdwn',
+  text: cut(text, max),
+  verbatim: true,
+});
+/** A section field: Slack allows 2000 characters there, not a section's 3000. */
+const field = (text: string) => mrkdwn(text, LIMITS.field);
 const plain = (text: string, max: number = LIMITS.text) => ({
   type: 'plain_text',
   text: cut(text, max),
@@ -183,14 +191,14 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
     {
       type: 'section',
       fields: [
-        mrkdwn(
+        field(
           `*Who*\n${mention(grant.requester.slackUserId)} (\`${esc(cut(grant.requester.principalArn, 300))}\`)`,
         ),
-        mrkdwn(
+        field(
           `*What*\n\`${grant.level}\`${policy.levels[grant.level]?.description ? ` — ${esc(policy.levels[grant.level]?.description ?? '')}` : ''}`,
         ),
-        mrkdwn(`*Where*\n${where(grant)}`),
-        mrkdwn(
+        field(`*Where*\n${where(grant)}`),
+        field(
           `*How long*\n${formatDuration(grant.durationSeconds)}${grant.extensions.length ? ` (+${formatDuration(grant.extensions.reduce((s, e) => s + e.seconds, 0))} extended)` : ''}`,
         ),
       ],
@@ -205,7 +213,7 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
   if (grant.status === 'pending') {
     blocks.push({
       type: 'actions',
-      block_id: `decide:${grant.id}`,
+      block_id: `decide:${grant.id}:${grant.version}`,
       elements: [
         button('Approve', ACTIONS.approve, grant.id, 'primary'),
         button('Deny', ACTIONS.deny, grant.id, 'danger'),
@@ -219,7 +227,7 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
       ),
       {
         type: 'actions',
-        block_id: `extend:${grant.id}`,
+        block_id: `extend:${grant.id}:${grant.version}`,
         elements: extensionButtons(grant),
       },
     );
@@ -233,8 +241,9 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
       ),
     );
   }
-  const text = `Access request ${grant.id}: ${grant.requester.slackUserId} wants ${grant.level} in ${grant.namespace} on ${grant.cluster} — ${statusLine(grant, now)}`;
-  return message(esc(text), blocks);
+  // The notification text: a real mention, so the preview reads "@alice wants…", not a user id.
+  const text = `Access request ${grant.id}: ${mention(grant.requester.slackUserId)} wants ${grant.level} in ${grant.namespace} on ${grant.cluster} — ${esc(statusLine(grant, now))}`;
+  return message(text, blocks);
 }
 
 /** DMs to the requester, one per event that concerns them. */
@@ -356,7 +365,7 @@ export function auditLine(
 ): Message {
   const level = privileged ? `:warning: privileged \`${grant.level}\`` : `\`${grant.level}\``;
   const text = `\`${grant.id}\` ${action} by ${endedByText(actor)} — ${mention(grant.requester.slackUserId)} · ${level} · ${where(grant)} · ${esc(statusLine(grant, now))}`;
-  return message(esc(`${grant.id} ${action} by ${actor}`), [context(text)]);
+  return message(`${grant.id} ${esc(action)} by ${endedByText(actor)}`, [context(text)]);
 }
 
 /** Any error as an ephemeral message: the headline for its kind, what happened, what to do. */
