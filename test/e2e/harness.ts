@@ -27,6 +27,7 @@ import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.
 import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS, testSealKeys } from '../support/seal.js';
 import {
+  type Block,
   blocksText,
   FakeSlack,
   type Obj,
@@ -495,4 +496,37 @@ export async function untilSlackDelivered(h: Harness): Promise<void> {
       intervalMs: 50,
     },
   );
+}
+
+/**
+ * A refused click's answer, wherever it goes: an ephemeral reply, a DM (App Home), or for Deny
+ * extension (whose form opens before the check, within Slack's 3 s) the form replaced by the reason.
+ */
+export async function refusalTo(h: Harness, user: string, after: number, words: string): Promise<string> {
+  const call = await Promise.any([
+    ephemeralTo(h.slack, user, after, (t) => t.includes(words)),
+    h.slack
+      .waitFor(
+        'chat.postMessage',
+        (c) => c.args.channel === `D${user.slice(1)}` && blocksText(c.args.blocks).includes(words),
+        { after },
+      )
+      .then((c) => blocksText(c.args.blocks)),
+    h.slack
+      .waitFor('views.update', (c) => blocksText(c.args.view.blocks as Block[]).includes(words), { after })
+      .then((c) => blocksText(c.args.view.blocks as Block[])),
+  ]);
+  return call;
+}
+
+/** Views the app left open as a Deny form after a refused click (a refused form is replaced). */
+export function denyFormsLeftOpen(h: Harness, after: number): string[] {
+  const calls = h.slack.calls.slice(after);
+  return calls
+    .filter((c) => c.method === 'views.open' && c.response['ok'] === true)
+    .map((c) => String((c.response['view'] as { id: string }).id))
+    .filter((viewId) => {
+      const now = h.slack.view(viewId);
+      return now?.['callback_id'] !== undefined;
+    });
 }

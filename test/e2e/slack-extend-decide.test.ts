@@ -10,12 +10,14 @@ import {
   BEN,
   bindingExpiry,
   clickOn,
+  denyFormsLeftOpen,
   EVE,
   ephemeralTo,
   type Harness,
   harnessPool,
   homeWhere,
   openHome,
+  refusalTo,
   requestedId,
   untilActive,
   untilExtendJobsDone,
@@ -95,12 +97,8 @@ describe('waiting extensions in approvals and App Home', () => {
     const snapshot = await h.snapshot();
     let after = h.slack.calls.length;
     await h.interact(h.slack.blockActions({ user_id: EVE, action_id: 'deny_extension', view_id: benTab.id }));
-    await h.slack.waitFor(
-      'chat.postMessage',
-      (c) => c.args.channel === 'D0EVE' && blocksText(c.args.blocks).includes('You are not an approver'),
-      { after },
-    );
-    expect(h.slack.calls.slice(after).filter((c) => c.method === 'views.open')).toEqual([]);
+    expect(await refusalTo(h, EVE, after, 'You are not an approver')).toContain('You are not an approver');
+    expect(denyFormsLeftOpen(h, after)).toEqual([]);
     expect(await h.snapshot()).toEqual(snapshot);
 
     // BEN approves from his Home tab: the expiry moves once, on the cluster and in Redis; the tab drops it.
