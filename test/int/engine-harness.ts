@@ -223,6 +223,8 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
       return { principalArn, slackUserId, username: renderUsername(template, { principalArn, slackUserId }) };
     },
     async approve(person, o = {}) {
+      // Whoever the test approves is linked, as the bot only approves people the identity source knows.
+      people[person.slackUserId] ??= person.principalArn;
       const grant = approvedGrant({
         requester: {
           slackUserId: person.slackUserId,

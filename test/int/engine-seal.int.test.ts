@@ -327,6 +327,22 @@ describe('a grant record written straight into Redis', () => {
   });
 });
 
+describe('an approved grant whose requester the identity source now names differently', () => {
+  it('fails before anything is written (the worker asks the identity source again)', async () => {
+    h = await engineHarness('aws-auth');
+    await h.startWorker();
+    const [eve, other] = [await h.person(), await h.person()];
+    // Sealed and approved, but for a principal the identity source no longer gives eve.
+    const grant = await h.approve({ slackUserId: eve.slackUserId, principalArn: other.principalArn });
+    const failed = await h.waitFor(grant.id, ['failed', 'active']);
+    expect(failed.status).toBe('failed');
+    expect(failed.failure?.reason).toContain(`is now ${eve.principalArn}`);
+    expect(await bindingsOf(grant.id)).toHaveLength(0);
+    expect(await h.roleExists(personalRoleName(h.cluster, other.principalArn))).toBe(false);
+    expect(await readAwsAuth(h)).toEqual(ORIGINAL_AWS_AUTH);
+  });
+});
+
 /** The harness's policy with one thing removed, as an admin's edit would leave it. */
 function policyWithout(harness: Harness, what: 'level' | 'namespace' | 'cluster'): Policy {
   const policy = structuredClone(harness.runtime.policy) as Policy;
