@@ -17,7 +17,13 @@ import type { Clock } from '../domain/clock.js';
 import { parseDuration } from '../domain/duration.js';
 import { AccessError, misconfigured } from '../domain/errors.js';
 import { parseSealKeys, verifyFoundBinding } from '../domain/seal.js';
-import type { ClusterProbe, DoctorProbes, ReconcileSweeps, SlackIdentity } from '../services/doctor.js';
+import type {
+  ClusterProbe,
+  DoctorProbes,
+  ReconcileSweeps,
+  SlackChannelState,
+  SlackIdentity,
+} from '../services/doctor.js';
 import { awsClientOptions } from './aws/client-options.js';
 import type { AwsCredentials, CredentialsProvider } from './aws/eks-token.js';
 import { fromAwsError } from './aws/errors.js';
@@ -54,6 +60,7 @@ export function doctorProbes(options: DoctorProbeOptions): DoctorProbes {
       return loaded;
     },
     slackAuthTest: () => slackAuthTest(env, options.fetch ?? fetch),
+    slackChannel: (channel) => slackChannel(env, options.fetch ?? fetch, channel),
     redis: () => redisProbe(env),
     cluster: (name) => {
       const cluster = policy().clusters[name];
@@ -97,6 +104,35 @@ async function slackAuthTest(env: Env, fetchImpl: typeof fetch): Promise<SlackId
     user: body.user ?? '?',
     ...(header ? { scopes: header.split(',').map((s) => s.trim()) } : {}),
   };
+}
+
+async function slackChannel(env: Env, fetchImpl: typeof fetch, channel: string): Promise<SlackChannelState> {
+  const base = env.SLACK_API_URL ?? 'https://slack.com/api/';
+  const response = await fetchImpl(new URL('conversations.info', base.endsWith('/') ? base : `${base}/`), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${env.SLACK_BOT_TOKEN ?? ''}` },
+    body: new URLSearchParams({ channel }),
+    signal: AbortSignal.timeout(8_000),
+  });
+  const body = (await response.json().catch(() => ({}))) as {
+    ok?: boolean;
+    error?: string;
+    channel?: { is_member?: boolean; is_private?: boolean };
+  };
+  if (body.ok) {
+    return {
+      found: true,
+      isMember: body.channel?.is_member === true,
+      isPrivate: body.channel?.is_private === true,
+    };
+  }
+  if (body.error === 'channel_not_found') return { found: false };
+  throw misconfigured(
+    `Slack refused conversations.info for ${channel}: ${body.error ?? `HTTP ${response.status}`}`,
+    body.error === 'missing_scope'
+      ? 'Add the bot scopes channels:read and groups:read (slack-manifest.yml has them) and reinstall the app.'
+      : 'Run eks-access doctor again; if it persists, check the Slack app and its token.',
+  );
 }
 
 async function redisProbe(env: Env): Promise<Awaited<ReturnType<DoctorProbes['redis']>>> {

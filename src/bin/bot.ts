@@ -3,11 +3,13 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { App } from '@slack/bolt';
+import type { Redis } from 'ioredis';
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
 import { type HealthServer, startHealthServer } from '../adapters/http/health-server.js';
 import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { Logger } from '../adapters/logger.js';
 import { createMetrics, instrumentNotifier, type Metrics, trackRedisDataLoss } from '../adapters/metrics.js';
+import { type SlackOutbox, slackOutbox } from '../adapters/queue/slack-outbox.js';
 import { createSlackApp, slackClient } from '../adapters/slack/app.js';
 import { SlackDirectory } from '../adapters/slack/directory.js';
 import { SlackNotifier } from '../adapters/slack/notifier.js';
@@ -42,11 +44,15 @@ export interface BotRuntime {
   identity?: AwsIdentityResolver;
   /** Base AWS credentials for that lookup (tests); the SDK's default chain when omitted. */
   awsCredentials?: AwsCredentials;
+  /** For the Slack outbox (durable notifications); without it they go out directly, best-effort. */
+  redis?: Redis;
 }
 
 export interface RunningBot {
   app: App;
   notifier: SlackNotifier;
+  /** Where grant notifications go when the runtime has Redis. */
+  outbox?: SlackOutbox;
   /** The HTTP port in HTTP mode. */
   port?: number;
   stop(): Promise<void>;
@@ -71,19 +77,23 @@ export async function startBot(
   assertSlackSettings(env);
   const client = slackClient(env);
   const directory = new SlackDirectory(client, runtime.clock);
-  const notifier = new SlackNotifier({
-    client,
+  const notifierDeps = {
     policy: runtime.policy,
     store: runtime.store,
     clock: runtime.clock,
     logger,
     directory,
-  });
+    audit: runtime.audit,
+  };
+  // Interactive replies (messenger) go out directly; grant notifications through the outbox.
+  const notifier = new SlackNotifier({ ...notifierDeps, client });
+  const outbox = runtime.redis ? slackOutbox(env, { ...notifierDeps, redis: runtime.redis }) : undefined;
+  const reporting = outbox ?? notifier;
   const app = createSlackApp(env, {
     ...runtime,
     identity: runtime.identity ?? identityResolverFor(runtime.policy, env, runtime.awsCredentials),
     directory,
-    notifier: options.metrics ? instrumentNotifier(notifier, options.metrics) : notifier,
+    notifier: options.metrics ? instrumentNotifier(reporting, options.metrics) : reporting,
     messenger: notifier,
     randomBytes: (n) => randomBytes(n),
     logger,
@@ -103,9 +113,11 @@ export async function startBot(
   return {
     app,
     notifier,
+    ...(outbox ? { outbox } : {}),
     ...(port === undefined ? {} : { port }),
     stop: async () => {
       await app.stop();
+      await outbox?.close();
     },
   };
 }

@@ -11,24 +11,27 @@ import {
   trackReconciler,
   trackRedisDataLoss,
 } from '../adapters/metrics.js';
+import { slackOutbox } from '../adapters/queue/slack-outbox.js';
 import { type RunningWorkers, startWorkers } from '../adapters/queue/workers.js';
-import { slackClient } from '../adapters/slack/app.js';
-import { SlackNotifier } from '../adapters/slack/notifier.js';
 import { parseEnv } from '../config/load.js';
 import { parseDuration } from '../domain/duration.js';
 import type { Notifier } from '../ports/notifier.js';
 import { createRuntime, logNotifier, type Runtime } from './runtime.js';
 import { stopOnSignals } from './signals.js';
 
-/** The Slack notifier when the bot token is set (messages and DMs); otherwise the log. */
-export function workerNotifier(runtime: Runtime): Notifier {
+/**
+ * The Slack outbox when the bot token is set (messages and DMs, delivered durably); otherwise the log.
+ * `close` stops the outbox's consumer.
+ */
+export function workerNotifier(runtime: Runtime): Notifier & { close?(): Promise<void> } {
   if (!runtime.env.SLACK_BOT_TOKEN) return logNotifier(runtime.logger);
-  return new SlackNotifier({
-    client: slackClient(runtime.env),
+  return slackOutbox(runtime.env, {
     policy: runtime.policy,
     store: runtime.store,
     clock: runtime.clock,
     logger: runtime.logger,
+    audit: runtime.audit,
+    redis: runtime.redis,
   });
 }
 
@@ -51,7 +54,7 @@ export interface RunningWorker {
  */
 export async function startWorker(
   runtime: Runtime,
-  notifier: Notifier = workerNotifier(runtime),
+  notifier: Notifier & { close?(): Promise<void> } = workerNotifier(runtime),
   { drainMs = DRAIN_MS }: { drainMs?: number } = {},
 ): Promise<RunningWorker> {
   const { env } = runtime;
@@ -105,6 +108,7 @@ export async function startWorker(
       ]);
       clearTimeout(timer);
       if (!drained) runtime.logger.warn({ drainMs }, 'running jobs did not finish in time; stopping anyway');
+      await notifier.close?.();
       await runtime.close();
     },
   };

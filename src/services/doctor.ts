@@ -27,6 +27,9 @@ export interface SlackIdentity {
   scopes?: string[];
 }
 
+/** Whether the bot can see a channel (conversations.info), and whether it is in it. */
+export type SlackChannelState = { found: false } | { found: true; isMember: boolean; isPrivate: boolean };
+
 export interface ClusterProbe {
   /** The AWS identity the bot acts as for this cluster (STS GetCallerIdentity), or undefined without AWS. */
   callerIdentity(): Promise<string | undefined>;
@@ -68,6 +71,8 @@ export interface DoctorProbes {
   loadConfig(): LoadedPolicy;
   /** auth.test; undefined when no bot token is configured. Throws with Slack's error code otherwise. */
   slackAuthTest(): Promise<SlackIdentity | undefined>;
+  /** conversations.info for one channel; throws with Slack's error code for anything but not-found. */
+  slackChannel(channelId: string): Promise<SlackChannelState>;
   /** Redis PING + CONFIG GET maxmemory-policy, and the reconciler's last sweeps as workers record them. */
   redis(): Promise<{ maxmemoryPolicy: string | undefined; reconcile?: ReconcileSweeps }>;
   cluster(name: string): ClusterProbe;
@@ -115,7 +120,16 @@ export function reconcileCheck(sweeps: ReconcileSweeps): Omit<CheckResult, 'name
 
 /** The Slack scopes the code uses (slack-manifest.yml declares the same). */
 export function requiredSlackScopes(policy: Policy): string[] {
-  const scopes = ['chat:write', 'commands', 'im:write', 'usergroups:read', 'users:read'];
+  // channels:read and groups:read: doctor's conversations.info on the approval and audit channels.
+  const scopes = [
+    'channels:read',
+    'chat:write',
+    'commands',
+    'groups:read',
+    'im:write',
+    'usergroups:read',
+    'users:read',
+  ];
   if (policy.identities.emailTag?.enabled) scopes.push('users:read.email');
   return scopes;
 }
@@ -147,6 +161,34 @@ async function attempt(
   }
 }
 
+/** Every channel the bot must post to: each namespace's approval channel and the audit channel. */
+export function policyChannels(policy: Policy): string[] {
+  const channels = new Set<string>();
+  for (const cluster of Object.values(policy.clusters))
+    for (const ns of cluster.namespaces) channels.add(ns.channel);
+  if (policy.settings.auditChannel) channels.add(policy.settings.auditChannel);
+  return [...channels].sort();
+}
+
+const CHANNEL_FIX =
+  'Run `/invite @eks-access` in each channel named above (or correct its id in the policy).';
+
+/**
+ * The bot posts only where it is a member: the manifest has no chat:write.public, so public and
+ * private channels behave the same and an admin decides where the bot may speak (docs/slack.md).
+ */
+async function checkChannels(probes: DoctorProbes, policy: Policy): Promise<Omit<CheckResult, 'name'>> {
+  const channels = policyChannels(policy);
+  const problems: string[] = [];
+  for (const channel of channels) {
+    const state = await probes.slackChannel(channel);
+    if (!state.found) problems.push(`${channel} not found (private without the bot, or a wrong id)`);
+    else if (!state.isMember) problems.push(`the bot is not in ${channel}`);
+  }
+  if (problems.length > 0) return { ok: false, detail: problems.join('; '), fix: CHANNEL_FIX };
+  return { ok: true, detail: `the bot can post to ${channels.join(', ')}` };
+}
+
 export interface DoctorOptions {
   timeoutMs?: number;
   /** Called as each check finishes, so the CLI prints progressively. */
@@ -176,34 +218,36 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
   }
   const { policy } = loaded;
 
-  record(
-    await attempt(
-      'slack',
-      async () => {
-        const who = await probes.slackAuthTest();
-        if (!who)
-          return {
-            ok: false,
-            detail: 'SLACK_BOT_TOKEN is not set',
-            fix: 'Set SLACK_BOT_TOKEN (xoxb-…) from "OAuth & Permissions".',
-          };
-        const missing = who.scopes ? requiredSlackScopes(policy).filter((s) => !who.scopes?.includes(s)) : [];
-        if (missing.length > 0) {
-          return {
-            ok: false,
-            detail: `token of ${who.user} in ${who.team} lacks scopes: ${missing.join(', ')}`,
-            fix: 'Add the scopes in "OAuth & Permissions" (or re-create the app from slack-manifest.yml) and reinstall the app.',
-          };
-        }
+  const slack = await attempt(
+    'slack',
+    async () => {
+      const who = await probes.slackAuthTest();
+      if (!who)
         return {
-          ok: true,
-          detail: `${who.user} in ${who.team}${who.scopes ? '' : ' (scopes not reported)'}`,
+          ok: false,
+          detail: 'SLACK_BOT_TOKEN is not set',
+          fix: 'Set SLACK_BOT_TOKEN (xoxb-…) from "OAuth & Permissions".',
         };
-      },
-      'Check SLACK_BOT_TOKEN: copy the Bot User OAuth Token (xoxb-…) of the installed app.',
-      timeoutMs,
-    ),
+      const missing = who.scopes ? requiredSlackScopes(policy).filter((s) => !who.scopes?.includes(s)) : [];
+      if (missing.length > 0) {
+        return {
+          ok: false,
+          detail: `token of ${who.user} in ${who.team} lacks scopes: ${missing.join(', ')}`,
+          fix: 'Add the scopes in "OAuth & Permissions" (or re-create the app from slack-manifest.yml) and reinstall the app.',
+        };
+      }
+      return {
+        ok: true,
+        detail: `${who.user} in ${who.team}${who.scopes ? '' : ' (scopes not reported)'}`,
+      };
+    },
+    'Check SLACK_BOT_TOKEN: copy the Bot User OAuth Token (xoxb-…) of the installed app.',
+    timeoutMs,
   );
+  record(slack);
+  // Without a working token every channel would fail for the same reason, already reported above.
+  if (slack.ok)
+    record(await attempt('slack channels', () => checkChannels(probes, policy), CHANNEL_FIX, timeoutMs));
 
   let redisResult: Awaited<ReturnType<DoctorProbes['redis']>> | undefined;
   record(

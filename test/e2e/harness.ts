@@ -10,12 +10,11 @@ import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connect
 import { createLogger } from '../../src/adapters/logger.js';
 import { BullScheduler } from '../../src/adapters/queue/bull-scheduler.js';
 import { QUEUES } from '../../src/adapters/queue/queues.js';
+import { OUTBOX_QUEUE, type SlackOutbox, slackOutbox } from '../../src/adapters/queue/slack-outbox.js';
 import { startWorkers } from '../../src/adapters/queue/workers.js';
 import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
 import { RedisGrantStore } from '../../src/adapters/redis/grant-store.js';
 import { RedisLocks } from '../../src/adapters/redis/locks.js';
-import { slackClient } from '../../src/adapters/slack/app.js';
-import { SlackNotifier } from '../../src/adapters/slack/notifier.js';
 import { type RunningBot, startBot } from '../../src/bin/bot.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import type { Policy } from '../../src/config/policy.js';
@@ -28,6 +27,7 @@ import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.
 import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS, testSealKeys } from '../support/seal.js';
 import {
+  type Block,
   blocksText,
   FakeSlack,
   type Obj,
@@ -86,6 +86,8 @@ export interface Harness {
   audit: RedisAuditLog;
   scheduler: BullScheduler;
   bot: RunningBot;
+  /** The engine's notifications (the in-process worker's outbox; the bot has its own consumer). */
+  outbox: SlackOutbox;
   signingSecret: string;
   /** The policy's name for the harness's main cluster (`dev`, or unique for aws-auth). */
   cluster: string;
@@ -203,6 +205,8 @@ ${
       { id: NOBODY, name: 'nobody', email: 'nobody@example.com' },
     ],
     usergroups: { [GROUP]: [BEN] },
+    // The approval and audit channels, with the bot invited as the setup guide asks an admin to do.
+    channels: { [channel]: {}, [`CAUDIT${tag.toUpperCase()}`]: {} },
   });
   const signingSecret = `secret-${tag}-${randomBytes(8).toString('hex')}`;
   const transport = options.transport ?? 'socket';
@@ -243,14 +247,13 @@ ${
     stagingNamespace,
     awsAuth,
   };
-  // The engine's worker, in-process, reporting through a notifier built like the worker builds it.
-  const workerNotifier = new SlackNotifier({
-    client: slackClient(env),
-    policy,
-    store,
-    clock: systemClock,
-    logger,
-  });
+  // The engine's worker, in-process, reporting through the Slack outbox built like the worker builds it.
+  const workerNotifier = slackOutbox(
+    env,
+    { policy, store, clock: systemClock, logger, audit, redis },
+    // Quick retries: a test's 429 storm should settle in seconds.
+    { retryBaseMs: 200, homeDebounceMs: 200 },
+  );
   const engineDeps: EngineDeps = {
     store,
     audit,
@@ -296,6 +299,7 @@ ${
       engine,
       awsCredentials,
       seal: testSealKeys(),
+      redis,
     },
     { port: 0 },
   );
@@ -316,6 +320,7 @@ ${
   const harness: Harness = {
     ...partial,
     bot,
+    outbox: workerNotifier,
     command: (user, text) =>
       deliver(
         'slash_commands',
@@ -330,7 +335,15 @@ ${
       return { channel, ts: String(post.response['ts']) };
     },
     async snapshot() {
-      const keys = (await redis.keys(`${prefix}*`)).sort();
+      // Slack delivery bookkeeping (the outbox's queue and done-steps) is not grant state.
+      const keys = (await redis.keys(`${prefix}*`))
+        .filter(
+          (k) =>
+            !k.includes(`:${OUTBOX_QUEUE}:`) &&
+            !k.startsWith(`${prefix}outbox:`) &&
+            !k.startsWith(`${prefix}lock:outbox-`),
+        )
+        .sort();
       const out: Record<string, string> = {};
       for (const key of keys) {
         const type = await redis.type(key);
@@ -353,6 +366,7 @@ ${
           .catch(() => undefined);
       iam.destroy();
       await bot.stop();
+      await workerNotifier.close();
       await workers?.close();
       for (const name of ['activate', 'revoke', 'remind'] as const) await scheduler.queue(name).close();
       const keys = await redis.keys(`${prefix}*`);
@@ -469,4 +483,50 @@ export async function homeWhere(h: Harness, user: string, after: number, match: 
     { after, timeoutMs: 30_000 },
   )) as SlackCall<'views.publish'>;
   return { id: String((call.response['view'] as View).id), text: blocksText(call.args.view.blocks as never) };
+}
+
+/** Resolves once every Slack notification queued so far has been delivered (or given up). */
+export async function untilSlackDelivered(h: Harness): Promise<void> {
+  await pollUntil(
+    'the Slack outbox to drain',
+    () => h.outbox.pending(),
+    (n) => n === 0,
+    {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    },
+  );
+}
+
+/**
+ * A refused click's answer, wherever it goes: an ephemeral reply, a DM (App Home), or for Deny
+ * extension (whose form opens before the check, within Slack's 3 s) the form replaced by the reason.
+ */
+export async function refusalTo(h: Harness, user: string, after: number, words: string): Promise<string> {
+  const call = await Promise.any([
+    ephemeralTo(h.slack, user, after, (t) => t.includes(words)),
+    h.slack
+      .waitFor(
+        'chat.postMessage',
+        (c) => c.args.channel === `D${user.slice(1)}` && blocksText(c.args.blocks).includes(words),
+        { after },
+      )
+      .then((c) => blocksText(c.args.blocks)),
+    h.slack
+      .waitFor('views.update', (c) => blocksText(c.args.view.blocks as Block[]).includes(words), { after })
+      .then((c) => blocksText(c.args.view.blocks as Block[])),
+  ]);
+  return call;
+}
+
+/** Views the app left open as a Deny form after a refused click (a refused form is replaced). */
+export function denyFormsLeftOpen(h: Harness, after: number): string[] {
+  const calls = h.slack.calls.slice(after);
+  return calls
+    .filter((c) => c.method === 'views.open' && c.response['ok'] === true)
+    .map((c) => String((c.response['view'] as { id: string }).id))
+    .filter((viewId) => {
+      const now = h.slack.view(viewId);
+      return now?.['callback_id'] !== undefined;
+    });
 }

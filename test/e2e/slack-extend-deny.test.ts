@@ -8,10 +8,12 @@ import {
   BEN,
   bindingExpiry,
   clickOn,
+  denyFormsLeftOpen,
   EVE,
   ephemeralTo,
   type Harness,
   harnessPool,
+  refusalTo,
   requestedId,
   untilActive,
 } from './harness.js';
@@ -56,8 +58,8 @@ async function refusedClick(
   const expiry = await bindingExpiry(h, id);
   const after = h.slack.calls.length;
   await clickOn(h, who, action, message);
-  expect(await ephemeralTo(h.slack, who, after)).toContain(words);
-  expect(h.slack.calls.slice(after).filter((c) => c.method === 'views.open')).toEqual([]);
+  expect(await refusalTo(h, who, after, words)).toContain(words);
+  expect(denyFormsLeftOpen(h, after)).toEqual([]);
   expect(await h.snapshot()).toEqual(snapshot);
   expect(await bindingExpiry(h, id)).toBe(expiry);
 }
@@ -151,11 +153,10 @@ describe('denying an extension under extend.mode: approval', () => {
       after = h.slack.calls.length;
       await h.interact(stale);
       // The stale buttons name the ask BEN denied, so the click is told so, with his reason.
-      expect(await ephemeralTo(h.slack, ANA, after)).toContain(
-        `The extension of 30m on ${id} was already denied by <@U0BEN>`,
-      );
+      const words = `The extension of 30m on ${id} was already denied by <@U0BEN>`;
+      expect(await refusalTo(h, ANA, after, words)).toContain(words);
       expect(await h.snapshot()).toEqual(snapshot);
-      expect(h.slack.calls.slice(after).filter((c) => c.method === 'views.open')).toEqual([]);
+      expect(denyFormsLeftOpen(h, after)).toEqual([]);
     }
     expect(await bindingExpiry(h, id)).toBe(cluster);
 

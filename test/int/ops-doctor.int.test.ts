@@ -105,7 +105,8 @@ ${Object.entries(clusters)
       });
 
   beforeAll(async () => {
-    slack = await FakeSlack.start();
+    // The approval channel, with the bot invited (the setup guide's step).
+    slack = await FakeSlack.start({ channels: { C0APPROVAL: {} } });
     await clusterRoles().createClusterRole({
       body: {
         metadata: { name: reader },
@@ -188,6 +189,7 @@ roleRef: { kind: Role, name: test-aws-auth, apiGroup: rbac.authorization.k8s.io 
     const { code, out } = await runDoctor(healthyEnv(), policyFor({ main: botKubeconfig }));
     expect(out).toContain('✓ config');
     expect(out).toContain('✓ slack');
+    expect(out).toContain('✓ slack channels  the bot can post to C0APPROVAL');
     expect(out).toContain('✓ redis  reachable, maxmemory-policy noeviction');
     expect(out).toMatch(/✓ cluster main: aws identity {2}arn:aws:/);
     expect(out).toMatch(/✓ cluster main: worker permissions {2}all \d+ permissions granted/);
@@ -248,6 +250,19 @@ roleRef: { kind: Role, name: test-aws-auth, apiGroup: rbac.authorization.k8s.io 
       expect(code).toBe(1);
     } finally {
       await setAwsAuth('- rolearn: arn:aws:iam::1:role/node\n  username: node\n');
+    }
+  });
+
+  it('says which approval channel the bot is not in, and how to invite it', async () => {
+    slack.addChannel('C0APPROVAL', { bot: false });
+    try {
+      const { code, out } = await runDoctor(healthyEnv(), policyFor({ main: botKubeconfig }));
+      expect(out).toContain(
+        '✗ slack channels  the bot is not in C0APPROVAL\n    fix: Run `/invite @eks-access` in each channel',
+      );
+      expect(code).toBe(1);
+    } finally {
+      slack.addChannel('C0APPROVAL', {});
     }
   });
 

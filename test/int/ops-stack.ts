@@ -107,6 +107,7 @@ clusters:
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   const slack = await FakeSlack.start({
     users: [...options.requesters, ...APPROVERS].map((id) => ({ id, name: id.toLowerCase() })),
+    channels: { [channel]: {}, [auditChannel]: {} },
   });
   const signingSecret = `secret-${tag}-${randomBytes(8).toString('hex')}`;
   const env = (extra: Record<string, string> = {}) =>

@@ -17,7 +17,11 @@ afterEach(async () => {
 });
 
 async function fakeSlack(): Promise<FakeSlack> {
-  const slack = await FakeSlack.start({ users, usergroups: { S0APPROVERS: ['U0BOB'] } });
+  const slack = await FakeSlack.start({
+    users,
+    usergroups: { S0APPROVERS: ['U0BOB'] },
+    channels: { C0APPROVALS: {}, C0X: {} },
+  });
   cleanups.push(() => slack.close());
   return slack;
 }

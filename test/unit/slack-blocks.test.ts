@@ -219,3 +219,24 @@ describe('Block Kit builders', () => {
     expect(JSON.stringify(modal)).not.toContain('"text":"4h"'); // debug's maximum is 2h
   });
 });
+
+describe('reading comfort (issue #10)', () => {
+  it('marks mrkdwn verbatim, so typed URLs and #channels are not auto-linked', () => {
+    const m = approvalMessage(policy, grant({ reason: 'see https://evil.example #general' }), NOW);
+    const why = m.blocks.find((b) => JSON.stringify(b).includes('evil.example')) as { text: object };
+    expect(why.text).toMatchObject({ type: 'mrkdwn', verbatim: true });
+  });
+
+  it('notification texts mention people for real, never by raw id', () => {
+    expect(approvalMessage(policy, grant(), NOW).text).toContain('<@U0BOB> wants');
+    expect(auditLine(grant(), 'approved', 'U0ANA', NOW).text).toBe('ea-abcd2345 approved by <@U0ANA>');
+  });
+
+  it('gives the buttons of an updated message a new block_id', () => {
+    const ids = (g: Grant) =>
+      approvalMessage(policy, g, NOW)
+        .blocks.filter((b) => b['type'] === 'actions')
+        .map((b) => b['block_id']);
+    expect(ids(grant({ version: 1 }))).not.toEqual(ids(grant({ version: 2 })));
+  });
+});

@@ -1,6 +1,6 @@
 // The fake Slack must refuse what Slack refuses, or tests written against it prove nothing. These check
 // its limits and its protocol rules directly (no platform needed: it is an in-process HTTP server).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkMessageBlocks, checkView, FakeSlack } from '../support/slack/index.js';
 
 const plain = (text: string) => ({ type: 'plain_text', text });
@@ -67,7 +67,7 @@ describe('Block Kit limits', () => {
 describe('FakeSlack Web API', () => {
   let slack: FakeSlack;
   beforeAll(async () => {
-    slack = await FakeSlack.start({ users: [{ id: 'U0ALICE' }] });
+    slack = await FakeSlack.start({ users: [{ id: 'U0ALICE' }], channels: { C0REVIEW: {} } });
   });
   afterAll(() => slack.close());
 
@@ -143,5 +143,140 @@ describe('FakeSlack Web API', () => {
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBe('7');
     expect((await call('users.info', { user: 'U0ALICE' }))['ok']).toBe(true);
+  });
+});
+
+describe('FakeSlack is as strict as Slack about the app and the workspace', () => {
+  let slack: FakeSlack;
+  const manifest = (scopes: string[], home = true) => ({
+    features: { app_home: { home_tab_enabled: home } },
+    oauth_config: { scopes: { bot: scopes } },
+  });
+  const start = async (options: Parameters<typeof FakeSlack.start>[0]) => {
+    slack = await FakeSlack.start({
+      users: [{ id: 'U0ALICE', email: 'alice@example.com' }, { id: 'U0BOB' }],
+      ...options,
+    });
+    return slack;
+  };
+  afterEach(() => slack?.close());
+
+  const call = async (method: string, args: Record<string, unknown>) => {
+    const res = await fetch(`${slack.apiUrl}${method}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${slack.botToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(args),
+    });
+    return { body: (await res.json()) as Record<string, unknown>, scopes: res.headers.get('x-oauth-scopes') };
+  };
+
+  it("answers missing_scope for a method the manifest's scopes do not cover, and reports the scopes", async () => {
+    await start({ manifest: manifest(['commands']), channels: { C0A: {} } });
+    const { body, scopes } = await call('chat.postMessage', { channel: 'C0A', text: 'hi' });
+    expect(body).toMatchObject({ ok: false, error: 'missing_scope', needed: 'chat:write' });
+    expect(scopes).toBe('commands');
+    expect((await call('auth.test', {})).body['ok']).toBe(true);
+  });
+
+  it('reads the repository manifest by default', async () => {
+    await start({});
+    expect([...slack.scopes]).toEqual(expect.arrayContaining(['chat:write', 'commands']));
+  });
+
+  it('knows channel membership: not_in_channel, channel_not_found, user_not_in_channel', async () => {
+    await start({
+      manifest: manifest(['chat:write', 'channels:read', 'groups:read']),
+      channels: {
+        C0IN: { members: ['U0ALICE'] },
+        C0OUT: { bot: false },
+        G0SECRET: { bot: false },
+      },
+    });
+    expect((await call('chat.postMessage', { channel: 'C0IN', text: 'x' })).body['ok']).toBe(true);
+    expect((await call('chat.postMessage', { channel: 'C0OUT', text: 'x' })).body).toEqual({
+      ok: false,
+      error: 'not_in_channel',
+    });
+    expect((await call('chat.postMessage', { channel: 'G0SECRET', text: 'x' })).body['error']).toBe(
+      'channel_not_found',
+    );
+    expect((await call('chat.postMessage', { channel: 'C0NOWHERE', text: 'x' })).body['error']).toBe(
+      'channel_not_found',
+    );
+    expect(
+      (await call('chat.postEphemeral', { channel: 'C0IN', user: 'U0BOB', text: 'x' })).body['error'],
+    ).toBe('user_not_in_channel');
+    expect((await call('conversations.info', { channel: 'C0OUT' })).body).toMatchObject({
+      ok: true,
+      channel: { is_member: false, is_private: false },
+    });
+    expect((await call('conversations.info', { channel: 'G0SECRET' })).body['error']).toBe(
+      'channel_not_found',
+    );
+  });
+
+  it('lets chat:write.public post to a public channel the bot is not in (never a private one)', async () => {
+    await start({
+      manifest: manifest(['chat:write', 'chat:write.public']),
+      channels: { C0OUT: { bot: false }, G0SECRET: { bot: false } },
+    });
+    expect((await call('chat.postMessage', { channel: 'C0OUT', text: 'x' })).body['ok']).toBe(true);
+    expect((await call('chat.postMessage', { channel: 'G0SECRET', text: 'x' })).body['error']).toBe(
+      'channel_not_found',
+    );
+  });
+
+  it('leaves email out of users.info without users:read.email; views.publish needs App Home', async () => {
+    await start({ manifest: manifest(['users:read'], false) });
+    const user = (await call('users.info', { user: 'U0ALICE' })).body['user'] as { profile: object };
+    expect(user.profile).not.toHaveProperty('email');
+    expect(
+      (await call('views.publish', { user_id: 'U0ALICE', view: { type: 'home', blocks: [] } })).body,
+    ).toEqual({ ok: false, error: 'not_enabled' });
+  });
+
+  it('honours a response_url five times within 30 minutes, and stores ephemeral answers to click', async () => {
+    await start({ channels: { C0A: {} } });
+    const response_url = String(
+      slack.slashCommand({ command: '/x', user_id: 'U0ALICE', channel_id: 'C0A' })['response_url'],
+    );
+    const post = (body: object) =>
+      fetch(response_url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const button = { type: 'button', action_id: 'go', text: { type: 'plain_text', text: 'Go' }, value: 'v' };
+    expect((await post({ text: 'one', blocks: [{ type: 'actions', elements: [button] }] })).status).toBe(200);
+    for (let i = 0; i < 4; i++) expect((await post({ text: 'again' })).status).toBe(200);
+    const sixth = await post({ text: 'too many' });
+    expect(sixth.status).toBe(404);
+    expect(await sixth.json()).toEqual({ ok: false, error: 'used_url' });
+
+    const shown = slack.ephemerals.find((e) => e.user === 'U0ALICE' && e.text === 'one');
+    const click = slack.blockActions({
+      user_id: 'U0ALICE',
+      action_id: 'go',
+      channel: 'C0A',
+      message_ts: String(shown?.message_ts),
+    });
+    expect(click['container']).toMatchObject({ is_ephemeral: true, channel_id: 'C0A' });
+    expect(click).not.toHaveProperty('message');
+    expect(() =>
+      slack.blockActions({
+        user_id: 'U0BOB',
+        action_id: 'go',
+        channel: 'C0A',
+        message_ts: String(shown?.message_ts),
+      }),
+    ).toThrow(/no message/);
+
+    slack.expireResponseUrls();
+    expect(await (await fetch(String(click['response_url']), { method: 'POST', body: '{}' })).json()).toEqual(
+      {
+        ok: false,
+        error: 'expired_url',
+      },
+    );
   });
 });

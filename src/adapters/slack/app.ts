@@ -13,9 +13,17 @@ export type SlackSettings = Pick<
 
 const apiOptions = (env: SlackSettings) => (env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {});
 
-/** A Web API client for the notifier (bot and worker); the token never leaves this object. */
-export function slackClient(env: SlackSettings): webApi.WebClient {
-  return new webApi.WebClient(env.SLACK_BOT_TOKEN, { ...apiOptions(env), retryConfig: { retries: 2 } });
+/**
+ * A Web API client for the notifier (bot and worker); the token never leaves this object. The outbox's
+ * client rejects rate-limited calls at once (`outbox: true`): the outbox schedules the retry after
+ * Retry-After instead of the client sleeping inside a job.
+ */
+export function slackClient(env: SlackSettings, options: { outbox?: boolean } = {}): webApi.WebClient {
+  return new webApi.WebClient(env.SLACK_BOT_TOKEN, {
+    ...apiOptions(env),
+    retryConfig: { retries: 2 },
+    ...(options.outbox ? { rejectRateLimitedCalls: true } : {}),
+  });
 }
 
 /** Bolt logs through our pino logger (and its redaction). */

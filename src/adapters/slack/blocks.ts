@@ -59,7 +59,15 @@ const escHint = (text: string): string =>
 export const mention = (id: string): string =>
   id.startsWith('auto:') ? `the auto-approve rule \`${esc(id)}\`` : `<@${id}>`;
 
-const mrkdwn = (text: string) => ({ type: 'mrkdwn', text: cut(text, LIMITS.text) });
+// verbatim: Slack must not turn text people typed (URLs, #channel names) into links or mentions; the
+// mentions we write ourselves (<@U…>, <#C…>) are explicit and still render.
+const mrkdwn = (text: string, max: number = LIMITS.text) => ({
+  type: 'mrkdwn',
+  text: cut(text, max),
+  verbatim: true,
+});
+/** A section field: Slack allows 2000 characters there, not a section's 3000. */
+const field = (text: string) => mrkdwn(text, LIMITS.field);
 const plain = (text: string, max: number = LIMITS.text) => ({
   type: 'plain_text',
   text: cut(text, max),
@@ -183,14 +191,14 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
     {
       type: 'section',
       fields: [
-        mrkdwn(
+        field(
           `*Who*\n${mention(grant.requester.slackUserId)} (\`${esc(cut(grant.requester.principalArn, 300))}\`)`,
         ),
-        mrkdwn(
+        field(
           `*What*\n\`${grant.level}\`${policy.levels[grant.level]?.description ? ` — ${esc(policy.levels[grant.level]?.description ?? '')}` : ''}`,
         ),
-        mrkdwn(`*Where*\n${where(grant)}`),
-        mrkdwn(
+        field(`*Where*\n${where(grant)}`),
+        field(
           `*How long*\n${formatDuration(grant.durationSeconds)}${grant.extensions.length ? ` (+${formatDuration(grant.extensions.reduce((s, e) => s + e.seconds, 0))} extended)` : ''}`,
         ),
       ],
@@ -205,7 +213,7 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
   if (grant.status === 'pending') {
     blocks.push({
       type: 'actions',
-      block_id: `decide:${grant.id}`,
+      block_id: `decide:${grant.id}:${grant.version}`,
       elements: [
         button('Approve', ACTIONS.approve, grant.id, 'primary'),
         button('Deny', ACTIONS.deny, grant.id, 'danger'),
@@ -219,7 +227,7 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
       ),
       {
         type: 'actions',
-        block_id: `extend:${grant.id}`,
+        block_id: `extend:${grant.id}:${grant.version}`,
         elements: extensionButtons(grant),
       },
     );
@@ -233,8 +241,9 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
       ),
     );
   }
-  const text = `Access request ${grant.id}: ${grant.requester.slackUserId} wants ${grant.level} in ${grant.namespace} on ${grant.cluster} — ${statusLine(grant, now)}`;
-  return message(esc(text), blocks);
+  // The notification text: a real mention, so the preview reads "@alice wants…", not a user id.
+  const text = `Access request ${grant.id}: ${mention(grant.requester.slackUserId)} wants ${grant.level} in ${grant.namespace} on ${grant.cluster} — ${esc(statusLine(grant, now))}`;
+  return message(text, blocks);
 }
 
 /** DMs to the requester, one per event that concerns them. */
@@ -356,7 +365,7 @@ export function auditLine(
 ): Message {
   const level = privileged ? `:warning: privileged \`${grant.level}\`` : `\`${grant.level}\``;
   const text = `\`${grant.id}\` ${action} by ${endedByText(actor)} — ${mention(grant.requester.slackUserId)} · ${level} · ${where(grant)} · ${esc(statusLine(grant, now))}`;
-  return message(esc(`${grant.id} ${action} by ${actor}`), [context(text)]);
+  return message(`${grant.id} ${esc(action)} by ${endedByText(actor)}`, [context(text)]);
 }
 
 /** Any error as an ephemeral message: the headline for its kind, what happened, what to do. */
@@ -528,11 +537,17 @@ export function whoamiMessage(
  * The Deny modal, for a request or for an extension of it (both ask the reason the same way);
  * `channel` is where the click happened, for an ephemeral answer.
  */
+/**
+ * The Deny form. `responseUrl` is the clicked message's response_url (empty from App Home): the outcome
+ * is answered there, where the clicker saw the button, even when the bot is not in that channel.
+ */
 export function deniedModal(
   grantId: string,
-  channel: string,
+  responseUrl: string,
   subject: 'request' | 'extension' = 'request',
   asked?: { id?: string; by: string; seconds: number; at: number },
+  /** Until `asked` is known: the ask the clicked button named (its id, or when it was asked). */
+  clicked?: { id?: string | undefined; at?: number | undefined },
 ): Record<string, unknown> {
   return {
     type: 'modal',
@@ -540,7 +555,8 @@ export function deniedModal(
     // Only what names the ask (not its approvals): private_metadata is limited to 3000 characters.
     private_metadata: JSON.stringify({
       grantId,
-      channel,
+      ...(responseUrl ? { responseUrl } : {}),
+      ...(clicked?.id ? { clicked: { id: clicked.id } } : clicked?.at ? { clicked: { at: clicked.at } } : {}),
       ...(asked
         ? {
             asked: {
@@ -569,4 +585,44 @@ export function deniedModal(
       },
     ],
   };
+}
+
+/** A modal that only says something (a Deny form whose check failed after it opened). */
+export function noticeModal(title: string, text: string): Record<string, unknown> {
+  return {
+    type: 'modal',
+    title: plain(title, LIMITS.modalTitle),
+    close: plain('Close', LIMITS.button),
+    blocks: [section(text)],
+  };
+}
+
+/** What an admin must do so the bot can post in `channel`, for Slack's error `code`. */
+export function channelFix(channel: string, code: string | undefined): string {
+  switch (code) {
+    case 'not_in_channel':
+    case 'channel_not_found':
+      return `a Slack admin must run \`/invite @eks-access\` in <#${channel}> (or correct the channel id in the policy)`;
+    case 'is_archived':
+      return `<#${channel}> is archived: an admin must unarchive it or name another channel in the policy`;
+    case 'missing_scope':
+      return 'the Slack app lacks a scope: an admin must re-create it from slack-manifest.yml and reinstall it';
+    default:
+      return 'an admin should run `eks-access doctor`';
+  }
+}
+
+/**
+ * To the requester when their approval request could not be posted: without it nobody is asked, so
+ * they learn why, what an admin must do, and where approvers can still find it meanwhile.
+ */
+export function approvalPostFailedDm(grant: Grant, channel: string, code: string | undefined): Message {
+  return message(`Your request ${grant.id} could not be shown to its approvers`, [
+    section(
+      `:warning: Your request \`${grant.id}\` for \`${grant.level}\` in ${where(grant)} could not be posted to <#${channel}>${code ? ` (Slack: \`${code}\`)` : ''}, so its approvers were not notified there.`,
+    ),
+    section(
+      `*To fix:* ${channelFix(channel, code)}. Meanwhile approvers find it in \`/eks-access approvals\` and on the eks-access Home tab; tell them.`,
+    ),
+  ]);
 }

@@ -36,6 +36,7 @@ import {
   helpMessage,
   listMessage,
   type Message,
+  noticeModal,
   planSummary,
   section,
   whoamiMessage,
@@ -208,13 +209,15 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     const reply = replyForAction(body as never, respond as never);
     await guarded(reply, async () => {
       const grantId = grantIdOf(clickOf(action));
-      const channel = (body as { channel?: { id?: string } }).channel?.id ?? '';
       await client.views.open({
         trigger_id: (body as { trigger_id: string }).trigger_id,
-        view: deniedModal(grantId, channel) as never,
+        view: deniedModal(grantId, responseUrlOf(body)) as never,
       });
     });
   });
+
+  /** Where a click's answers go later (the Deny form's outcome): its response_url, none from App Home. */
+  const responseUrlOf = (body: unknown) => (body as { response_url?: string }).response_url ?? '';
 
   // Denying a request or an extension asks the reason the same way; the service re-checks the clicker.
   const denials = [
@@ -226,7 +229,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     [
       DENY_EXTENSION_MODAL,
       (id: string, who: string, reason: string, meta: Meta) =>
-        denyExtension(deps, id, who, reason, meta.asked),
+        denyExtension(deps, id, who, reason, meta.asked ?? meta.clicked),
     ],
   ] as const;
   for (const [callbackId, deny] of denials) {
@@ -241,16 +244,33 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
       }
       await ack();
       const meta = parseMeta(view.private_metadata);
-      const reply = ephemeralOrDm(client, meta.channel, body.user.id);
+      const reply = responseUrlOrDm(meta.responseUrl, body.user.id);
       await guarded(reply, async () => {
         await deny(grantIdOf(meta.grantId), body.user.id, reason, meta);
       });
     });
   }
 
-  function ephemeralOrDm(client: webApi.WebClient, channel: string | undefined, user: string): Reply {
-    if (channel) return (m) => client.chat.postEphemeral({ channel, user, ...m });
-    return (m) => deps.messenger.dm(user, m);
+  /**
+   * Answers through the clicked message's response_url: it reaches the clicker in any channel, also
+   * under an ephemeral list, where chat.postEphemeral needs the bot in the channel. A DM otherwise.
+   */
+  function responseUrlOrDm(responseUrl: string | undefined, user: string): Reply {
+    const dm: Reply = (m) => deps.messenger.dm(user, m);
+    if (!responseUrl) return dm;
+    return async (m) => {
+      const answered = await fetch(responseUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, ...m }),
+        signal: AbortSignal.timeout(5_000),
+      }).then(
+        (response) => response.ok,
+        () => false,
+      );
+      // Expired (30 min) or used up (5 posts): the answer still arrives, by DM.
+      if (!answered) await dm(m);
+    };
   }
 
   app.action(ACTIONS.approveExtension, async ({ ack, body, action, respond }) => {
@@ -275,13 +295,27 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     await guarded(reply, async () => {
       const click = extensionClickOf(clickOf(action));
       const grantId = click.grantId;
-      // Refused at once when this person may not decide; checked again when the reason arrives.
-      const asked = await checkMayDecideExtension(deps, grantId, body.user.id, click.asked);
-      const channel = (body as { channel?: { id?: string } }).channel?.id ?? '';
-      await client.views.open({
+      // The form opens first: the trigger id lives three seconds, Redis and usergroups.users.list may
+      // take longer. The check follows and, when it refuses, replaces the form with the reason.
+      const opened = await client.views.open({
         trigger_id: (body as { trigger_id: string }).trigger_id,
-        view: deniedModal(grantId, channel, 'extension', asked) as never,
+        view: deniedModal(grantId, responseUrlOf(body), 'extension', undefined, click.asked) as never,
       });
+      const view = opened.view;
+      let next: Record<string, unknown>;
+      try {
+        const asked = await checkMayDecideExtension(deps, grantId, body.user.id, click.asked);
+        // Checked again when the reason arrives; the ask it was for rides along in the form.
+        next = deniedModal(grantId, responseUrlOf(body), 'extension', asked);
+      } catch (error) {
+        const e = toAccessError(error);
+        if (e.kind === 'internal' || e.kind === 'unavailable') throw error;
+        next = noticeModal('Deny extension', `${e.message}${e.hint ? `\n${e.hint}` : ''}`);
+      }
+      if (!view?.id) return;
+      await client.views
+        .update({ view_id: view.id, ...(view.hash ? { hash: view.hash } : {}), view: next as never })
+        .catch((error: unknown) => logger.info({ err: error }, 'Deny form closed before its check finished'));
     });
   });
 
@@ -315,7 +349,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
 
   app.action(ACTIONS.openRequest, async ({ ack, body, client }) => {
     await ack();
-    await guarded(ephemeralOrDm(client, undefined, body.user.id), async () => {
+    await guarded(responseUrlOrDm(undefined, body.user.id), async () => {
       await openRequestForm(client, (body as { trigger_id: string }).trigger_id, body.user.id);
     });
   });
@@ -429,17 +463,33 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
 /** A Deny form's metadata (our own, returned in Slack's signed payload); `asked` only words a lost race. */
 interface Meta {
   grantId?: string;
-  channel?: string;
+  /** The clicked message's response_url, where the outcome is answered. */
+  responseUrl?: string;
+  /** The ask the Deny extension button named, until the check fills in `asked`. */
+  clicked?: { id?: string; at?: number };
   asked?: { id?: string; by: string; seconds: number; at: number };
 }
 
 function parseMeta(text: string): Meta {
   try {
-    const parsed = JSON.parse(text) as { grantId?: unknown; channel?: unknown; asked?: unknown };
+    const parsed = JSON.parse(text) as {
+      grantId?: unknown;
+      responseUrl?: unknown;
+      asked?: unknown;
+      clicked?: { id?: unknown; at?: unknown };
+    };
+    const clicked = parsed.clicked;
     const asked = parsed.asked as { id?: unknown; by?: unknown; seconds?: unknown; at?: unknown } | undefined;
     return {
       ...(typeof parsed.grantId === 'string' ? { grantId: parsed.grantId } : {}),
-      ...(typeof parsed.channel === 'string' && parsed.channel ? { channel: parsed.channel } : {}),
+      ...(typeof clicked?.id === 'string' && EXTENSION_ID.test(clicked.id)
+        ? { clicked: { id: clicked.id } }
+        : typeof clicked?.at === 'number'
+          ? { clicked: { at: clicked.at } }
+          : {}),
+      ...(typeof parsed.responseUrl === 'string' && /^https?:\/\//.test(parsed.responseUrl)
+        ? { responseUrl: parsed.responseUrl }
+        : {}),
       ...(asked &&
       typeof asked.by === 'string' &&
       typeof asked.seconds === 'number' &&

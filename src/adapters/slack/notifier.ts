@@ -7,6 +7,7 @@ import type { Clock } from '../../domain/clock.js';
 import { namespacePolicyFor } from '../../domain/decisions.js';
 import { formatDuration } from '../../domain/duration.js';
 import type { Grant } from '../../domain/grant.js';
+import type { AuditLog } from '../../ports/audit-log.js';
 import type { Directory } from '../../ports/directory.js';
 import type { GrantStore } from '../../ports/grant-store.js';
 import type { GrantEvent, Notifier } from '../../ports/notifier.js';
@@ -15,6 +16,7 @@ import type { Logger } from '../logger.js';
 import {
   activatedDm,
   approvalMessage,
+  approvalPostFailedDm,
   auditLine,
   cancelledDm,
   deniedDm,
@@ -28,6 +30,7 @@ import {
   type Message,
 } from './blocks.js';
 import { SlackDirectory } from './directory.js';
+import { slackErrorCode } from './errors.js';
 
 export interface SlackNotifierDeps {
   client: webApi.WebClient;
@@ -36,11 +39,34 @@ export interface SlackNotifierDeps {
   clock: Clock;
   logger: Logger;
   directory?: Directory;
+  /** Records Slack failures that leave a grant without its approvers (approval-post-failed). */
+  audit?: AuditLog;
+}
+
+/**
+ * How the side effects of one notification run. Directly (grantChanged): each once, best-effort. In
+ * the outbox (src/adapters/queue/slack-outbox.ts): each step at most once per notification, with
+ * transient failures retried later.
+ */
+export interface DeliverySteps {
+  /** Runs one named side effect; undefined when it failed (or already ran). */
+  run<T>(step: string, work: () => Promise<T>): Promise<T | undefined>;
+  /** Whether a step that failed with `error` will be tried again. */
+  willRetry(error: unknown): boolean;
+  /** Re-publishes these people's App Home. */
+  refreshHomes(userIds: readonly string[]): Promise<void>;
 }
 
 export class SlackNotifier implements Notifier {
   readonly #deps: SlackNotifierDeps;
   readonly #directory: Directory;
+  readonly #direct: DeliverySteps = {
+    run: (step, work) => this.#step(step, work),
+    willRetry: () => false,
+    refreshHomes: async (userIds) => {
+      await Promise.all(userIds.map((id) => this.publishHome(id)));
+    },
+  };
 
   constructor(deps: SlackNotifierDeps) {
     this.#deps = deps;
@@ -48,26 +74,31 @@ export class SlackNotifier implements Notifier {
   }
 
   async grantChanged(grant: Grant, event: GrantEvent): Promise<void> {
+    await this.deliver(grant, event, this.#direct);
+  }
+
+  /** Every Slack side effect of one change of a grant, each a named step of `steps`. */
+  async deliver(grant: Grant, event: GrantEvent, steps: DeliverySteps): Promise<void> {
     // Render the newest state we can see: an older event must never overwrite a newer message.
     const stored = await this.#step('read grant', () => this.#deps.store.get(grant.id));
     const latest = stored && stored.version >= grant.version ? stored : grant;
     const now = this.#deps.clock.now();
-    await this.#step('approval message', () => this.#upsertApprovalMessage(latest, now));
-    await this.#step('thread note', () => this.#threadNote(latest, event));
+    await steps.run('approval message', () => this.#upsertApprovalMessage(latest, event, now, steps));
+    await steps.run('thread note', () => this.#threadNote(latest, event));
     const dm = this.#dmFor(latest, event, now);
-    if (dm) await this.#step('requester DM', () => this.dm(latest.requester.slackUserId, dm));
+    if (dm) await steps.run('requester DM', () => this.dm(latest.requester.slackUserId, dm));
     const channel = this.#deps.policy.settings.auditChannel;
     if (channel) {
       const actor =
         'by' in event ? event.by : event.kind === 'requested' ? latest.requester.slackUserId : 'system';
-      await this.#step('audit channel', () =>
+      await steps.run('audit channel', () =>
         this.#deps.client.chat.postMessage({
           channel,
           ...auditLine(latest, event.kind, actor, now, this.#deps.policy.levels[latest.level]?.privileged),
         }),
       );
     }
-    await this.#step('app home', () => this.refreshHomes(latest));
+    await steps.run('app home', async () => steps.refreshHomes(await this.homeAudience(latest)));
   }
 
   /** A direct message: conversations.open, then chat.postMessage into that DM. */
@@ -80,6 +111,11 @@ export class SlackNotifier implements Notifier {
 
   /** Re-publishes App Home for the requester and, while a decision is open, the approvers. */
   async refreshHomes(grant: Grant): Promise<void> {
+    await this.#direct.refreshHomes(await this.homeAudience(grant));
+  }
+
+  /** Whose App Home shows this grant now: the requester and, while a decision is open, the approvers. */
+  async homeAudience(grant: Grant): Promise<string[]> {
     const people = new Set([grant.requester.slackUserId]);
     if (
       grant.status === 'pending' ||
@@ -95,7 +131,7 @@ export class SlackNotifier implements Notifier {
       // An extension waits for the approvers, or was just decided: their Home lists or drops it.
       for (const id of await this.#approversOf(grant)) people.add(id);
     }
-    await Promise.all([...people].map((id) => this.publishHome(id)));
+    return [...people];
   }
 
   async publishHome(slackUserId: string): Promise<void> {
@@ -111,7 +147,12 @@ export class SlackNotifier implements Notifier {
     return [...ns.approvers.users, ...fromGroups.flat()];
   }
 
-  async #upsertApprovalMessage(grant: Grant, now: number): Promise<void> {
+  async #upsertApprovalMessage(
+    grant: Grant,
+    event: GrantEvent,
+    now: number,
+    steps: DeliverySteps,
+  ): Promise<void> {
     const message = approvalMessage(this.#deps.policy, grant, now);
     if (grant.approvalMessage) {
       await this.#deps.client.chat.update({ ...grant.approvalMessage, ...message });
@@ -120,9 +161,38 @@ export class SlackNotifier implements Notifier {
     const cluster = this.#deps.policy.clusters[grant.cluster];
     const channel = cluster ? namespacePolicyFor(cluster, grant.namespace)?.channel : undefined;
     if (!channel) return;
-    const posted = await this.#deps.client.chat.postMessage({ channel, ...message });
+    let posted: Awaited<ReturnType<webApi.WebClient['chat']['postMessage']>>;
+    try {
+      posted = await this.#deps.client.chat.postMessage({ channel, ...message });
+    } catch (error) {
+      // Reported once, when no retry will follow; later events try the post again (an admin may have
+      // invited the bot since).
+      if (event.kind === 'requested' && !steps.willRetry(error))
+        await this.#approvalPostFailed(grant, channel, error);
+      throw error;
+    }
     if (!posted.ts) return;
     await this.#remember(grant.id, { channel: posted.channel ?? channel, ts: posted.ts });
+  }
+
+  /**
+   * Nobody was asked: the requester learns why and what an admin must do, and the audit trail says so
+   * (the grant's own record stays as it is: no state change, it still waits for a decision).
+   */
+  async #approvalPostFailed(grant: Grant, channel: string, error: unknown): Promise<void> {
+    const code = slackErrorCode(error);
+    await this.#step('approval-post-failed audit', async () =>
+      this.#deps.audit?.append({
+        action: 'approval-post-failed',
+        actor: 'system',
+        grantId: grant.id,
+        at: this.#deps.clock.now(),
+        details: { channel, error: code ?? 'unknown' },
+      }),
+    );
+    await this.#step('approval-post-failed DM', () =>
+      this.dm(grant.requester.slackUserId, approvalPostFailedDm(grant, channel, code)),
+    );
   }
 
   /** Stores where the message lives (not a state change: same status, version bumped for CAS). */

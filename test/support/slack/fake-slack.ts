@@ -2,12 +2,38 @@
 // endpoint (ws://…/link/) and the response_url endpoint (/response/<id>). Every call is recorded;
 // tests await calls with waitFor() instead of sleeping. See ./index.ts for a guided example.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parse as parseYaml } from 'yaml';
 import * as payloads from './payloads.js';
 import { SocketModeServer } from './socket-mode.js';
-import type { ArgsOf, Block, Obj, SlackCall, SlackUser, StoredMessage, View } from './types.js';
-import { type Identity, Workspace } from './web-api.js';
+import type { ArgsOf, Block, ChannelSpec, Obj, SlackCall, SlackUser, StoredMessage, View } from './types.js';
+import { type AppConfig, type Identity, Workspace } from './web-api.js';
+
+/** The repository's slack-manifest.yml: what an installed eks-access app may do. */
+export const MANIFEST_PATH = new URL('../../../slack-manifest.yml', import.meta.url);
+
+/** The parts of a Slack app manifest the fake honours. */
+export interface SlackManifest {
+  features?: { app_home?: { home_tab_enabled?: boolean } };
+  oauth_config?: { scopes?: { bot?: string[] } };
+}
+
+export function readManifest(path: URL | string = MANIFEST_PATH): SlackManifest {
+  return parseYaml(readFileSync(path, 'utf8')) as SlackManifest;
+}
+
+function appConfigOf(manifest: SlackManifest): AppConfig {
+  return {
+    scopes: new Set(manifest.oauth_config?.scopes?.bot ?? []),
+    homeTabEnabled: manifest.features?.app_home?.home_tab_enabled === true,
+  };
+}
+
+/** Slack's response_url rules: at most five uses, within thirty minutes. */
+export const RESPONSE_URL_USES = 5;
+export const RESPONSE_URL_TTL_MS = 30 * 60_000;
 
 export interface FakeSlackOptions {
   botToken?: string;
@@ -20,6 +46,23 @@ export interface FakeSlackOptions {
   strictTriggers?: boolean;
   /** How long Socket Mode send() waits for an ack (default 3000 ms, Slack's deadline). */
   ackTimeoutMs?: number;
+  /**
+   * The installed app's manifest (scopes, App Home): a path, or the parsed manifest. Default: the
+   * repository's slack-manifest.yml, so a scope the code needs but the manifest lacks fails a test.
+   */
+  manifest?: URL | string | SlackManifest;
+  /**
+   * The workspace's channels (C… public, G… private). Any other channel id is `channel_not_found`, as
+   * in Slack. By default the bot is a member (an admin ran `/invite @eks-access`).
+   */
+  channels?: Record<string, ChannelSpec>;
+}
+
+interface ResponseUrl {
+  channel: string;
+  user: string;
+  uses: number;
+  expires: number;
 }
 
 interface InjectedFailure {
@@ -76,6 +119,7 @@ export class FakeSlack {
   private readonly server: Server;
   private readonly failures = new Map<string, InjectedFailure[]>();
   private readonly waiters = new Set<(call: SlackCall) => void>();
+  private readonly responseUrls = new Map<string, ResponseUrl>();
 
   private constructor(options: FakeSlackOptions) {
     this.botToken = options.botToken ?? `xoxb-fake-${randomBytes(8).toString('hex')}`;
@@ -88,8 +132,15 @@ export class FakeSlack {
       botId: 'B0EKSBOT',
       ...options.identity,
     };
-    this.workspace = new Workspace(this.identity, options.strictTriggers ?? true);
+    const manifest =
+      options.manifest === undefined ||
+      typeof options.manifest === 'string' ||
+      options.manifest instanceof URL
+        ? readManifest(options.manifest)
+        : options.manifest;
+    this.workspace = new Workspace(this.identity, options.strictTriggers ?? true, appConfigOf(manifest));
     for (const user of options.users ?? []) this.addUser(user);
+    for (const [channel, spec] of Object.entries(options.channels ?? {})) this.addChannel(channel, spec);
     for (const [group, members] of Object.entries(options.usergroups ?? {}))
       this.setUsergroup(group, members);
     this.socket = new SocketModeServer(
@@ -135,6 +186,21 @@ export class FakeSlack {
 
   setUsergroup(usergroupId: string, members: readonly string[]): void {
     this.workspace.usergroups.set(usergroupId, [...members]);
+  }
+
+  /** Creates (or redefines) a channel; see FakeSlackOptions.channels. */
+  addChannel(channelId: string, spec: ChannelSpec = {}): void {
+    this.workspace.addChannel(channelId, spec);
+  }
+
+  /** The scopes the installed app has (from its manifest). */
+  get scopes(): ReadonlySet<string> {
+    return this.workspace.app.scopes;
+  }
+
+  /** Ages every response_url minted so far past Slack's 30 minutes. */
+  expireResponseUrls(): void {
+    for (const url of this.responseUrls.values()) url.expires = 0;
   }
 
   /**
@@ -222,37 +288,57 @@ export class FakeSlack {
 
   // --- what Slack sends the app (deliver with fake.socket.send or the signing helpers) ------------
 
-  private context(): payloads.Context {
+  /** A trigger id and a response_url for an interaction of `user` in `channel`. */
+  private context(channel: string, user: string): payloads.Context {
+    const key = randomBytes(6).toString('hex');
+    this.responseUrls.set(key, { channel, user, uses: 0, expires: Date.now() + RESPONSE_URL_TTL_MS });
     return {
       identity: this.identity,
       triggerId: this.workspace.mintTriggerId(),
-      responseUrl: `${this.baseUrl}/response/${randomBytes(6).toString('hex')}`,
+      responseUrl: `${this.baseUrl}/response/${key}`,
     };
   }
 
   slashCommand(fields: payloads.SlashCommandFields): payloads.SlashCommandPayload {
-    return payloads.slashCommand(this.context(), fields);
+    return payloads.slashCommand(this.context(fields.channel_id ?? 'C0EKSACCESS', fields.user_id), fields);
   }
 
-  /** A click on an element of a message the app posted (found by channel + ts) or of a view it opened. */
+  /**
+   * A click on an element of a message the app posted (found by channel + ts; an ephemeral one too,
+   * when it was shown to the clicking user) or of a view it opened.
+   */
   blockActions(
     fields: payloads.BlockActionFields & ({ channel: string; message_ts: string } | { view_id: string }),
   ): Obj {
     if ('view_id' in fields) {
       const view = this.view(fields.view_id);
       if (!view) throw new Error(`no view ${fields.view_id}`);
-      return payloads.blockActions(this.context(), fields, { view });
+      return payloads.blockActions(this.context(view.id, fields.user_id), fields, { view });
     }
+    const context = this.context(fields.channel, fields.user_id);
     const message = this.message(fields.channel, fields.message_ts);
-    if (!message) throw new Error(`no message ${fields.message_ts} in ${fields.channel}`);
-    return payloads.blockActions(this.context(), fields, { message });
+    if (message) return payloads.blockActions(context, fields, { message });
+    const ephemeral = this.ephemerals.find(
+      (e) => e.channel === fields.channel && e.message_ts === fields.message_ts && e.user === fields.user_id,
+    );
+    if (!ephemeral) throw new Error(`no message ${fields.message_ts} in ${fields.channel}`);
+    return payloads.blockActions(context, fields, {
+      message: {
+        ...ephemeral,
+        ts: ephemeral.message_ts,
+        user: this.identity.botUserId,
+        bot_id: this.identity.botId,
+        history: [],
+      },
+      ephemeral: true,
+    });
   }
 
   /** The submission of a modal the app opened. */
   viewSubmission(fields: payloads.ViewSubmissionFields & { view_id: string }): Obj {
     const view = this.view(fields.view_id);
     if (!view) throw new Error(`no view ${fields.view_id}`);
-    return payloads.viewSubmission(this.context(), fields, view);
+    return payloads.viewSubmission(this.context(view.id, fields.user_id), fields, view);
   }
 
   eventCallback(event: Obj): Obj {
@@ -267,14 +353,45 @@ export class FakeSlack {
     for (const waiter of [...this.waiters]) waiter(call);
   }
 
+  /**
+   * A post to a response_url, with Slack's rules: unknown URL → 404, more than five uses → `used_url`,
+   * older than thirty minutes → `expired_url`. An ephemeral answer is stored (and clickable) like one
+   * posted with chat.postEphemeral.
+   */
+  private respond(key: string, body: Obj, res: ServerResponse): void {
+    const url = this.responseUrls.get(key);
+    const refused = !url
+      ? 'invalid_url'
+      : Date.now() > url.expires
+        ? 'expired_url'
+        : url.uses >= RESPONSE_URL_USES
+          ? 'used_url'
+          : undefined;
+    if (refused || !url) {
+      this.record('response_url', body, 'none', { ok: false, error: refused });
+      send(res, 404, { ok: false, error: refused });
+      return;
+    }
+    url.uses++;
+    if (body['response_type'] !== 'in_channel' && body['replace_original'] !== true) {
+      this.workspace.ephemerals.push({
+        channel: url.channel,
+        user: url.user,
+        message_ts: this.workspace.nextTs(),
+        ...(typeof body['text'] === 'string' ? { text: body['text'] } : {}),
+        ...(Array.isArray(body['blocks']) ? { blocks: body['blocks'] as Block[] } : {}),
+      });
+    }
+    this.record('response_url', body, 'none', { ok: true });
+    send(res, 200, { ok: true });
+  }
+
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.baseUrl);
     const raw = await readBody(req);
     const contentType = req.headers['content-type'] ?? '';
-    if (url.pathname.startsWith('/response/')) {
-      this.record('response_url', parseBody(contentType, raw), 'none', { ok: true });
-      return send(res, 200, { ok: true });
-    }
+    if (url.pathname.startsWith('/response/'))
+      return this.respond(url.pathname.slice(10), parseBody(contentType, raw), res);
     const method = url.pathname.match(/^\/api\/([\w.]+)$/)?.[1];
     if (!method) return send(res, 404, { ok: false, error: 'unknown_method' });
     const args = { ...Object.fromEntries(url.searchParams), ...parseBody(contentType, raw) };
@@ -292,7 +409,9 @@ export class FakeSlack {
 
     const answer = (response: Obj, status = 200, headers: Record<string, string> = {}) => {
       this.record(method, args, auth, response);
-      send(res, status, response, headers);
+      // Like Slack, every bot-token answer names the token's scopes (doctor reads this header).
+      const scopes = auth === 'bot' ? { 'x-oauth-scopes': [...this.scopes].join(',') } : {};
+      send(res, status, response, { ...scopes, ...headers });
     };
     if (auth === 'none') return answer({ ok: false, error: 'not_authed' });
     if (auth === 'invalid') return answer({ ok: false, error: 'invalid_auth' });

@@ -5,7 +5,7 @@
  * where Slack is strict, so a test fails where Slack would fail the bot:
  *   - Web API at `fake.apiUrl` (…/api/): auth.test, chat.postMessage, chat.update, chat.postEphemeral,
  *     views.open, views.push, views.update, views.publish, users.info, usergroups.users.list,
- *     conversations.open, apps.connections.open. Form-encoded (as @slack/web-api sends, with blocks/view
+ *     conversations.open, conversations.info, apps.connections.open. Form-encoded (as @slack/web-api sends, with blocks/view
  *     JSON-encoded) and JSON bodies. Bearer token checked: unknown → invalid_auth, none → not_authed,
  *     bot vs app token mixed up → not_allowed_token_type. Any other method → unknown_method.
  *   - Slack's limits (limits.ts): 50 blocks per message, 100 per view, 3000 characters per section text,
@@ -15,6 +15,17 @@
  *   - State like Slack's: messages get unique `ts` (chat.update needs an existing ts of the bot's),
  *     a user id as channel means the DM `D…`, views get ids and hashes (stale hash → hash_conflict),
  *     trigger ids are minted by the fake and work once within 3 s (invalid/exchanged/expired_trigger_id).
+ *   - The app as installed: the fake reads slack-manifest.yml (or `manifest:`) and answers `missing_scope`
+ *     (with `needed`/`provided`) for a method its bot scopes do not cover (METHOD_SCOPES in web-api.ts),
+ *     names the scopes in `x-oauth-scopes`, leaves `email` out of users.info without users:read.email,
+ *     and answers views.publish `not_enabled` when App Home is off.
+ *   - The workspace's channels (`channels:` / `fake.addChannel`): any other channel is
+ *     `channel_not_found`; a private one without the bot too; a public one without the bot is
+ *     `not_in_channel` (chat.postMessage passes with chat:write.public); an ephemeral to someone outside
+ *     the channel is `user_not_in_channel`. conversations.info reports `is_member`.
+ *   - response_urls work five times within thirty minutes (`used_url`, `expired_url`, HTTP 404;
+ *     `fake.expireResponseUrls()`); ephemeral answers are stored in `fake.ephemerals` and can be clicked
+ *     (`blockActions` with their channel + message_ts: `container.is_ephemeral`, no `message`).
  *   - Socket Mode (`fake.socket`): apps.connections.open (app token) returns a one-time
  *     ws://127.0.0.1 URL; the client gets `hello` and pings; `send()` pushes an envelope and resolves
  *     with the app's ack payload, or rejects after 3 s without an ack.
@@ -29,6 +40,7 @@
  *   const slack = await FakeSlack.start({
  *     users: [{ id: 'U0ALICE', email: 'alice@example.com' }, { id: 'U0BOB' }],
  *     usergroups: { S0APPROVERS: ['U0BOB'] },
+ *     channels: { C0APPROVALS: {} },          // the bot is in it, as after /invite
  *   });
  *   const app = new App({
  *     token: slack.botToken, appToken: slack.appToken, socketMode: true,
@@ -46,7 +58,14 @@
  * Example (HTTP): `await app.start(port)`, then
  *   `await sendSlashCommand(\`http://127.0.0.1:${port}/slack/events\`, slack.slashCommand({...}), { signingSecret })`.
  */
-export { blocksText, FakeSlack, type FakeSlackOptions } from './fake-slack.js';
+export {
+  blocksText,
+  FakeSlack,
+  type FakeSlackOptions,
+  MANIFEST_PATH,
+  readManifest,
+  type SlackManifest,
+} from './fake-slack.js';
 export { checkMessageBlocks, checkView, LIMITS } from './limits.js';
 export type {
   BlockActionFields,
@@ -64,4 +83,14 @@ export {
   slackSignature,
 } from './signing.js';
 export type { EnvelopeType, SocketModeServer } from './socket-mode.js';
-export type { ArgsOf, Block, MethodArgs, Obj, SlackCall, SlackUser, StoredMessage, View } from './types.js';
+export type {
+  ArgsOf,
+  Block,
+  ChannelSpec,
+  MethodArgs,
+  Obj,
+  SlackCall,
+  SlackUser,
+  StoredMessage,
+  View,
+} from './types.js';

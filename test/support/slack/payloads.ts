@@ -84,8 +84,9 @@ export interface BlockActionFields {
 export function blockActions(
   ctx: Context,
   fields: BlockActionFields,
-  where: { message: StoredMessage } | { view: View },
+  where: { message: StoredMessage; ephemeral?: boolean } | { view: View },
 ): Obj {
+  const ephemeral = 'message' in where && where.ephemeral === true;
   const blocks = 'message' in where ? where.message.blocks : where.view.blocks;
   const found = findElement(blocks, fields.action_id);
   if (!found) {
@@ -115,7 +116,7 @@ export function blockActions(
           type: 'message',
           message_ts: where.message.ts,
           channel_id: where.message.channel,
-          is_ephemeral: false,
+          is_ephemeral: ephemeral,
         }
       : { type: 'view', view_id: where.view.id };
   return {
@@ -131,14 +132,19 @@ export function blockActions(
     ...('message' in where
       ? {
           channel: { id: where.message.channel, name: 'eks-access' },
-          message: {
-            type: 'message',
-            ts: where.message.ts,
-            text: where.message.text ?? '',
-            blocks: where.message.blocks ?? [],
-            user: where.message.user,
-            bot_id: where.message.bot_id,
-          },
+          // Slack sends no `message` for a click on an ephemeral message: only the container says where.
+          ...(ephemeral
+            ? {}
+            : {
+                message: {
+                  type: 'message',
+                  ts: where.message.ts,
+                  text: where.message.text ?? '',
+                  blocks: where.message.blocks ?? [],
+                  user: where.message.user,
+                  bot_id: where.message.bot_id,
+                },
+              }),
           response_url: ctx.responseUrl,
         }
       : { view: { ...where.view, state: { values: viewState(fields, found, action) } } }),

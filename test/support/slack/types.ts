@@ -31,6 +31,16 @@ export interface SlackUser {
   tz?: string;
 }
 
+/** A channel of the fake workspace. */
+export interface ChannelSpec {
+  /** Private channels are invisible to a bot that is not in them (default: ids starting with G). */
+  private?: boolean;
+  /** Whether the bot is a member, as after `/invite @eks-access` (default true). */
+  bot?: boolean;
+  /** The people in it (default: everyone in the workspace). */
+  members?: string[];
+}
+
 /** Arguments of the Web API methods tests look at most; every other method gets `Obj`. */
 export interface MethodArgs {
   'chat.postMessage': { channel: string; text?: string; blocks?: Block[]; thread_ts?: string } & Obj;

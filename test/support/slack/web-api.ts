@@ -3,7 +3,7 @@
 // `{ ok: false, error }` (+ `errors`/`response_metadata.messages` for invalid blocks and views).
 import { randomBytes } from 'node:crypto';
 import { checkMessageBlocks, checkView, LIMITS } from './limits.js';
-import type { Block, Obj, SlackUser, StoredMessage, View } from './types.js';
+import type { Block, ChannelSpec, Obj, SlackUser, StoredMessage, View } from './types.js';
 
 export interface Identity {
   teamId: string;
@@ -21,6 +21,45 @@ const str = (value: unknown): string | undefined =>
 /** Trigger ids are valid once, for three seconds, like Slack's. */
 const TRIGGER_TTL_MS = 3_000;
 
+/**
+ * The bot scopes each Web API method needs (any one of them), from each method's reference page on
+ * api.slack.com. Methods absent here need no scope (auth.test, views.*, chat.getPermalink).
+ */
+export const METHOD_SCOPES: Readonly<Record<string, readonly string[]>> = {
+  'chat.postMessage': ['chat:write'],
+  'chat.update': ['chat:write'],
+  'chat.postEphemeral': ['chat:write'],
+  'chat.delete': ['chat:write'],
+  'conversations.open': ['im:write', 'mpim:write', 'channels:manage', 'groups:write'],
+  'conversations.info': ['channels:read', 'groups:read', 'im:read', 'mpim:read'],
+  'users.info': ['users:read'],
+  'users.lookupByEmail': ['users:read.email'],
+  'usergroups.users.list': ['usergroups:read'],
+};
+
+/** Methods that need no bot scope (views.* need a trigger id or App Home instead). */
+export const SCOPELESS_METHODS: readonly string[] = [
+  'auth.test',
+  'chat.getPermalink',
+  'views.open',
+  'views.push',
+  'views.update',
+  'views.publish',
+];
+
+/** What the installed app is allowed and has turned on, as its manifest says. */
+export interface AppConfig {
+  scopes: ReadonlySet<string>;
+  homeTabEnabled: boolean;
+}
+
+interface Channel {
+  private: boolean;
+  botMember: boolean;
+  /** undefined: every user of the workspace (a default channel). */
+  members?: Set<string>;
+}
+
 export class Workspace {
   readonly users = new Map<string, SlackUser>();
   readonly usergroups = new Map<string, string[]>();
@@ -33,6 +72,8 @@ export class Workspace {
     message_ts: string;
   }> = [];
   readonly views = new Map<string, View>();
+  /** Channels by id (C…/G…); DMs (D…) are implicit. */
+  readonly channels = new Map<string, Channel>();
   /** Home tab per user id. */
   readonly homes = new Map<string, View>();
   private readonly triggers = new Map<string, { expires: number; used: boolean }>();
@@ -40,10 +81,44 @@ export class Workspace {
 
   readonly identity: Identity;
   private readonly strictTriggers: boolean;
+  readonly app: AppConfig;
 
-  constructor(identity: Identity, strictTriggers: boolean) {
+  constructor(identity: Identity, strictTriggers: boolean, app: AppConfig) {
     this.identity = identity;
     this.strictTriggers = strictTriggers;
+    this.app = app;
+  }
+
+  addChannel(channelId: string, spec: ChannelSpec = {}): void {
+    this.channels.set(channelId, {
+      private: spec.private ?? channelId.startsWith('G'),
+      botMember: spec.bot ?? true,
+      ...(spec.members ? { members: new Set(spec.members) } : {}),
+    });
+  }
+
+  /** Whether this user is in the channel (a DM: only its user; the bot is in every DM it opens). */
+  isMember(channelId: string, userId: string): boolean {
+    if (channelId.startsWith('D')) return channelId === this.dmWith(userId);
+    const channel = this.channels.get(channelId);
+    if (!channel) return false;
+    if (userId === this.identity.botUserId) return channel.botMember;
+    return channel.members ? channel.members.has(userId) : this.users.has(userId);
+  }
+
+  /**
+   * Whether the bot may post into a channel, answered like Slack: a channel it cannot see (unknown, or
+   * private without it) is `channel_not_found`; a public one it is not in is `not_in_channel` unless the
+   * app has chat:write.public (for chat.postMessage only).
+   */
+  private postable(channelId: string, method: string): string | undefined {
+    if (channelId.startsWith('D')) return undefined;
+    const channel = this.channels.get(channelId);
+    if (!channel || (channel.private && !channel.botMember)) return 'channel_not_found';
+    if (channel.botMember) return undefined;
+    return method === 'chat.postMessage' && this.app.scopes.has('chat:write.public')
+      ? undefined
+      : 'not_in_channel';
   }
 
   mintTriggerId(): string {
@@ -77,7 +152,8 @@ export class Workspace {
     const channel = str(value);
     if (!channel) return undefined;
     if (/^[UW][A-Z0-9]+$/.test(channel)) return this.users.has(channel) ? this.dmWith(channel) : undefined;
-    return /^[CDG][A-Z0-9]+$/.test(channel) ? channel : undefined;
+    if (/^D[A-Z0-9]+$/.test(channel)) return this.users.has(`U${channel.slice(1)}`) ? channel : undefined;
+    return /^[CG][A-Z0-9]+$/.test(channel) ? channel : undefined;
   }
 
   private dmWith(userId: string): string {
@@ -117,7 +193,12 @@ export class Workspace {
 
   call(method: string, args: Obj): Obj {
     const handler = this.methods[method];
-    return handler ? handler(args) : fail('unknown_method');
+    if (!handler) return fail('unknown_method');
+    const needed = METHOD_SCOPES[method];
+    if (needed && !needed.some((scope) => this.app.scopes.has(scope))) {
+      return fail('missing_scope', { needed: needed.join(','), provided: [...this.app.scopes].join(',') });
+    }
+    return handler(args);
   }
 
   private readonly methods: Record<string, (args: Obj) => Obj> = {
@@ -135,6 +216,8 @@ export class Workspace {
     'chat.postMessage': (args) => {
       const channel = this.channel(args['channel']);
       if (!channel) return fail('channel_not_found');
+      const refused = this.postable(channel, 'chat.postMessage');
+      if (refused) return fail(refused);
       const problem = this.messageProblems(args);
       if (problem) return problem;
       const message: StoredMessage = {
@@ -155,6 +238,8 @@ export class Workspace {
     'chat.update': (args) => {
       const channel = this.channel(args['channel']);
       if (!channel) return fail('channel_not_found');
+      const refused = this.postable(channel, 'chat.update');
+      if (refused) return fail(refused);
       const message = this.findMessage(channel, String(args['ts'] ?? ''));
       if (!message) return fail('message_not_found');
       if (message.user !== this.identity.botUserId) return fail('cant_update_message');
@@ -178,8 +263,11 @@ export class Workspace {
     'chat.postEphemeral': (args) => {
       const channel = this.channel(args['channel']);
       if (!channel) return fail('channel_not_found');
+      const refused = this.postable(channel, 'chat.postEphemeral');
+      if (refused) return fail(refused);
       const user = str(args['user']);
       if (!user || !this.users.has(user)) return fail('user_not_found');
+      if (!this.isMember(channel, user)) return fail('user_not_in_channel');
       const problem = this.messageProblems(args);
       if (problem) return problem;
       const message_ts = this.nextTs();
@@ -210,6 +298,7 @@ export class Workspace {
     },
 
     'views.publish': (args) => {
+      if (!this.app.homeTabEnabled) return fail('not_enabled');
       const user = str(args['user_id']);
       if (!user || !this.users.has(user)) return fail('user_not_found');
       const existing = this.homes.get(user);
@@ -239,7 +328,10 @@ export class Workspace {
           profile: {
             real_name: user.real_name ?? name,
             display_name: name,
-            ...(user.email !== undefined ? { email: user.email } : {}),
+            // Slack leaves the email out unless the app has users:read.email.
+            ...(user.email !== undefined && this.app.scopes.has('users:read.email')
+              ? { email: user.email }
+              : {}),
           },
         },
       };
@@ -248,6 +340,31 @@ export class Workspace {
     'usergroups.users.list': (args) => {
       const members = this.usergroups.get(String(args['usergroup'] ?? ''));
       return members ? { ok: true, users: [...members] } : fail('no_such_subteam');
+    },
+
+    'conversations.info': (args) => {
+      const channelId = str(args['channel']) ?? '';
+      if (channelId.startsWith('D')) {
+        const channel = this.channel(channelId);
+        return channel ? { ok: true, channel: { id: channel, is_im: true } } : fail('channel_not_found');
+      }
+      const channel = this.channels.get(channelId);
+      if (!channel || (channel.private && !channel.botMember)) return fail('channel_not_found');
+      const needed = channel.private ? 'groups:read' : 'channels:read';
+      if (!this.app.scopes.has(needed))
+        return fail('missing_scope', { needed, provided: [...this.app.scopes].join(',') });
+      return {
+        ok: true,
+        channel: {
+          id: channelId,
+          name: channelId.toLowerCase(),
+          is_channel: !channel.private,
+          is_group: false,
+          is_private: channel.private,
+          is_member: channel.botMember,
+          is_archived: false,
+        },
+      };
     },
 
     'conversations.open': (args) => {

@@ -1,0 +1,26 @@
+// Which Slack failures the outbox retries (and after how long), and which it gives up on at once.
+import { describe, expect, it } from 'vitest';
+import { isTransientSlackError, retryAfterMs, slackErrorCode } from '../../src/adapters/slack/errors.js';
+
+const platform = (error: string) => ({ code: 'slack_webapi_platform_error', data: { ok: false, error } });
+
+describe('Slack errors', () => {
+  it('retries rate limits (with Retry-After), network failures and 5xx', () => {
+    const limited = { code: 'slack_webapi_rate_limited_error', retryAfter: 7 };
+    expect(isTransientSlackError(limited)).toBe(true);
+    expect(retryAfterMs(limited)).toBe(7000);
+    expect(isTransientSlackError({ code: 'slack_webapi_request_error' })).toBe(true);
+    expect(isTransientSlackError({ code: 'slack_webapi_http_error', statusCode: 503 })).toBe(true);
+    expect(isTransientSlackError(platform('internal_error'))).toBe(true);
+  });
+
+  it('gives up at once on what Slack will not change its mind about', () => {
+    for (const code of ['not_in_channel', 'channel_not_found', 'invalid_blocks', 'missing_scope']) {
+      expect(isTransientSlackError(platform(code))).toBe(false);
+      expect(slackErrorCode(platform(code))).toBe(code);
+    }
+    expect(isTransientSlackError({ code: 'slack_webapi_http_error', statusCode: 400 })).toBe(false);
+    expect(isTransientSlackError(new Error('boom'))).toBe(false);
+    expect(retryAfterMs(new Error('boom'))).toBeUndefined();
+  });
+});
