@@ -200,6 +200,11 @@ describe('Block Kit builders', () => {
       'not decided before the access ended',
     );
     expect(blocksText(endedDm(expired, NOW).blocks as never)).toContain('not decided in time');
+    // A grant that was usable is told what ending it does not cut; one that never was, nothing of that.
+    expect(blocksText(endedDm({ ...expired, activatedAt: NOW - 3_600_000 }, NOW).blocks as never)).toContain(
+      'keeps running until you close it',
+    );
+    expect(blocksText(endedDm(expired, NOW).blocks as never)).not.toContain('port-forward');
     expect(checkView(deniedModal('ea-abcd2345', 'C0APPROVAL', 'extension') as never, 'modal')).toEqual([]);
   });
 

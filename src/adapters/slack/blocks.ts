@@ -305,8 +305,19 @@ export function endedDm(grant: Grant, now: number): Message {
     : '';
   return message(`Your access ${grant.id} ended`, [
     section(`${grantStatusText(grant, now)}\n${where(grant)}, request \`${grant.id}\`.${lapsed}`),
+    // Only a grant that was usable has anything to say about sessions (docs/engine.md, "Logging in").
+    ...(grant.activatedAt === undefined ? [] : [context(STREAMS_OUTLIVE_ACCESS)]),
   ]);
 }
+
+/**
+ * What ending access does not cut: RBAC refuses new requests at once and the API server stops accepting
+ * the person's tokens within its webhook token cache TTL (2 minutes by default), but a stream that is already
+ * open (exec, attach, port-forward, logs -f) was authorised when it began and runs until it closes.
+ */
+export const STREAMS_OUTLIVE_ACCESS =
+  'New `kubectl` requests are refused from now on (a token the cluster already checked may still work for a couple of minutes). ' +
+  'A `kubectl exec`, `attach`, `port-forward` or `logs -f` you still have open keeps running until you close it: close it now.';
 
 export function cancelledDm(grant: Grant, now: number): Message {
   return message(`Your request ${grant.id} ended without a decision`, [
