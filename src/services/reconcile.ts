@@ -242,14 +242,10 @@ async function retireUnneeded(
   cluster: string,
   role: ManagedRole,
 ): Promise<void> {
-  await withLockOn(deps, roleIdentityLockKey(cluster, role.name), async () => {
-    const now = deps.clock.now();
-    const bindings = await backends.rbac.listBindings();
-    if (bindings.some((b) => b.roleArn === role.arn && b.expiresAt > now && isSealed(deps, cluster, b)))
-      return;
+  await unlessStillNeeded(deps, backends, cluster, role.arn, (now) =>
     // The closed trust names the account root, which always exists: a tag could name anything.
-    await retireIdentity(backends, role, `arn:aws:iam::${accountOf(role.arn)}:root`, now);
-  });
+    retireIdentity(backends, role, `arn:aws:iam::${accountOf(role.arn)}:root`, now),
+  );
 }
 
 /**
@@ -258,24 +254,41 @@ async function retireUnneeded(
  * (role before entry, under the role's identity lock). So the entry goes only under that same lock,
  * after the bindings are read again, exactly as a role is retired. Returns whether it was removed.
  */
-async function removeUnneededMapping(
+function removeUnneededMapping(
   deps: EngineDeps,
   backends: ClusterBackends,
   cluster: string,
   entry: MappingEntry,
 ): Promise<boolean> {
-  const roleName = roleOf(entry.roleArn)?.name ?? entry.roleArn;
+  return unlessStillNeeded(deps, backends, cluster, entry.roleArn, () =>
+    backends.mapping.remove(entry.roleArn),
+  );
+}
+
+/**
+ * Under the role's identity lock (the one activation holds while it writes role and mapping), reads
+ * the bindings again and runs `takeAway` only when no sealed live binding names the role. Returns
+ * whether it ran.
+ */
+function unlessStillNeeded(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  cluster: string,
+  roleArn: string,
+  takeAway: (now: number) => Promise<void>,
+): Promise<boolean> {
+  const roleName = roleOf(roleArn)?.name ?? roleArn;
   return withLockOn(deps, roleIdentityLockKey(cluster, roleName), async () => {
     const now = deps.clock.now();
     const bindings = await backends.rbac.listBindings();
     const needed = bindings.some(
       (b) =>
         b.roleArn !== undefined &&
-        sameRole(b.roleArn, entry.roleArn) &&
+        sameRole(b.roleArn, roleArn) &&
         b.expiresAt > now &&
         isSealed(deps, cluster, b),
     );
-    if (!needed) await backends.mapping.remove(entry.roleArn);
+    if (!needed) await takeAway(now);
     return !needed;
   });
 }
