@@ -123,6 +123,8 @@ export interface Grant {
   /** The requested duration; the clock starts at activation. */
   durationSeconds: number;
   reason: string;
+  /** Ticket references the reason names (policy `tickets`), for reports and links. */
+  tickets?: string[];
   requiredApprovals: number;
   approvals: Approval[];
   createdAt: number;
