@@ -138,6 +138,11 @@ const level = z
 const autoApproveRule = z
   .object({
     levels: z.array(z.string()).min(1),
+    /**
+     * The requester groups are an on-call rotation (kept in sync by PagerDuty, Opsgenie, …): messages
+     * say "is on call" rather than "is in".
+     */
+    onCall: z.boolean().default(false),
     maxDuration: duration('autoApprove.maxDuration'),
     requesters: z
       .object({

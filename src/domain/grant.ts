@@ -64,6 +64,8 @@ export interface Approval {
    * as the bot saw them: the worker re-checks the approval against the current policy without Slack.
    */
   viaGroups?: string[];
+  /** A rule whose groups are an on-call rotation (display only; the seal covers rule and groups). */
+  onCall?: boolean;
 }
 
 export interface Extension {

@@ -162,6 +162,7 @@ export async function submitRequest(
             at: now,
             autoRule: autoActor,
             ...(qualifyingGroups.length > 0 ? { viaGroups: qualifyingGroups } : {}),
+            ...(auto?.rule.onCall && qualifyingGroups.length > 0 ? { onCall: true } : {}),
           },
         ]
       : [],

@@ -151,7 +151,7 @@ describe('ticket references in reasons', () => {
 
 describe('ticket links in Slack text', () => {
   it('links references and keeps the rest escaped user text', async () => {
-    const { linkedReason } = await import('../../src/adapters/slack/ticket-links.js');
+    const { linkedReason } = await import('../../src/adapters/slack/blocks.js');
     const systems = { change: { pattern: 'CHG-[0-9]+', example: 'CHG-1', url: 'https://t.example/{ref}' } };
     expect(linkedReason('CHG-12 <!channel> & <https://evil.example|x>', systems)).toBe(
       '<https://t.example/CHG-12|CHG-12> &lt;!channel&gt; &amp; &lt;https://evil.example|x&gt;',
