@@ -18,6 +18,8 @@ export type GrantEvent =
   /** A claimed extension that could not be applied: the expiry did not move. */
   | { kind: 'extension-failed'; seconds: number; reason: string }
   | { kind: 'expiring-soon' }
+  /** Nobody has decided yet and the request will lapse: the approvers are asked again. */
+  | { kind: 'approvers-reminded' }
   | { kind: 'ended' }
   | { kind: 'failed'; reason: string };
 

@@ -17,4 +17,9 @@ export interface Scheduler {
   scheduleExpiryWarning(grantId: string, at: number): Promise<void>;
   /** Lapse a pending request at `at`. */
   schedulePendingTimeout(grantId: string, at: number): Promise<void>;
+  /**
+   * Ask the approvers of a pending request again at `at`. One job per grant and moment (scheduling the
+   * same moment twice adds nothing); the job does nothing once the request is decided.
+   */
+  scheduleApprovalReminder(grantId: string, at: number): Promise<void>;
 }

@@ -16,6 +16,7 @@ import { newGrantId } from '../domain/grant.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
 import { sealDecision } from '../domain/seal.js';
 import type { FlowDeps } from './deps.js';
+import { approvalReminderTimes } from './reminders.js';
 
 export interface SubmitResult {
   grant: Grant;
@@ -199,6 +200,7 @@ export async function submitRequest(
     await deps.scheduler.enqueueActivation(id);
   } else {
     await deps.scheduler.schedulePendingTimeout(id, grant.pendingUntil);
+    for (const at of approvalReminderTimes(grant)) await deps.scheduler.scheduleApprovalReminder(id, at);
     await deps.notifier.grantChanged(grant, { kind: 'requested', plan });
   }
   return { grant, plan, autoApproved: Boolean(auto) };

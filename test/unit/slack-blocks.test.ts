@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   activatedDm,
   approvalMessage,
+  approvalsMessage,
+  approverReminder,
   auditLine,
   cut,
   deniedModal,
@@ -12,6 +14,8 @@ import {
   extensionDeniedDm,
   helpMessage,
   homeView,
+  slackTime,
+  threadNoteText,
 } from '../../src/adapters/slack/blocks.js';
 import { requestModal } from '../../src/adapters/slack/modal.js';
 import { parsePolicy } from '../../src/config/load.js';
@@ -90,7 +94,7 @@ describe('Block Kit builders', () => {
       'INC-123',
       'RoleBinding `eks-access-ea-abcd2345`',
       '0 of 2 approvals',
-      'Lapses at 2026-01-02 12:00 UTC',
+      `Lapses at ${slackTime(NOW + 86_400_000)}`,
     ]) {
       expect(text).toContain(part);
     }
@@ -136,7 +140,9 @@ describe('Block Kit builders', () => {
       grant({ status: 'active', activatedAt: NOW, expiresAt: NOW + 3_600_000 }),
       NOW,
     );
-    expect(blocksText(active.blocks as never)).toContain('Active* until 2026-01-01 13:00 UTC (1h left)');
+    expect(blocksText(active.blocks as never)).toContain(
+      `Active* until ${slackTime(NOW + 3_600_000)} (1h left)`,
+    );
     expect(JSON.stringify(active.blocks)).not.toContain('"approve"');
     const failed = approvalMessage(
       policy,
@@ -190,7 +196,9 @@ describe('Block Kit builders', () => {
       expect(text).not.toContain('<!channel>');
       expect(JSON.stringify(m.blocks)).not.toContain('_extension"');
     }
-    expect(blocksText(deniedDm.blocks as never)).toContain('still ends at *2026-01-01 13:00 UTC* (1h left)');
+    expect(blocksText(deniedDm.blocks as never)).toContain(
+      `still ends at *${slackTime(NOW + 3_600_000)}* (1h left)`,
+    );
     const expired = grant({
       status: 'expired',
       endedAt: NOW,
@@ -243,5 +251,56 @@ describe('reading comfort (issue #10)', () => {
         .blocks.filter((b) => b['type'] === 'actions')
         .map((b) => b['block_id']);
     expect(ids(grant({ version: 1 }))).not.toEqual(ids(grant({ version: 2 })));
+  });
+});
+
+describe('approvers are asked (issue #10 §3)', () => {
+  const buttons = (blocks: Record<string, unknown>[]) =>
+    blocks.filter((b) => b['type'] === 'actions').flatMap((b) => b['elements'] as Record<string, unknown>[]);
+
+  it('shows times as Slack dates with the UTC text as fallback', () => {
+    expect(slackTime(NOW)).toBe(`<!date^${NOW / 1000}^{date_short_pretty} {time}|2026-01-01 12:00 UTC>`);
+  });
+
+  it('asks before approving a privileged level, and only then, wherever Approve is shown', () => {
+    const confirmOf = (level: string) =>
+      buttons(approvalMessage(policy, grant({ level }), NOW).blocks).find(
+        (b) => b['action_id'] === 'approve',
+      )?.['confirm'];
+    expect(confirmOf('debug')).toMatchObject({ title: { text: 'Approve privileged access?' } });
+    expect(confirmOf('view')).toBeUndefined();
+    const list = approvalsMessage([grant()], NOW, [], (level) => level === 'debug');
+    expect(buttons(list.blocks).find((b) => b['action_id'] === 'approve')?.['confirm']).toBeDefined();
+    expect(checkMessageBlocks(list.blocks as never)).toEqual([]);
+  });
+
+  it('an active grant carries Revoke with a confirm dialog; I am done asks first', () => {
+    const active = grant({ status: 'active', activatedAt: NOW, expiresAt: NOW + 3_600_000 });
+    const revoke = buttons(approvalMessage(policy, active, NOW).blocks).find(
+      (b) => b['action_id'] === 'revoke',
+    );
+    expect(revoke).toMatchObject({ style: 'danger', confirm: { confirm: { text: 'Revoke' } } });
+    const done = buttons(activatedDm(policy, active, NOW).blocks).find((b) => b['action_id'] === 'done');
+    expect(done?.['confirm']).toMatchObject({ title: { text: 'Give access back?' } });
+    expect(checkMessageBlocks(approvalMessage(policy, active, NOW).blocks as never)).toEqual([]);
+  });
+
+  it('every status change has a thread line; typed reasons stay text', () => {
+    const denied = grant({ status: 'denied' });
+    expect(threadNoteText(denied, { kind: 'denied', by: 'U0ANA', reason: '<!channel> no' }, NOW)).toBe(
+      ':x: Denied by <@U0ANA>: &lt;!channel&gt; no',
+    );
+    const active = grant({ status: 'active', expiresAt: NOW + 3_600_000 });
+    expect(threadNoteText(active, { kind: 'activated' }, NOW)).toContain(slackTime(NOW + 3_600_000));
+    expect(threadNoteText(grant(), { kind: 'cancelled', by: 'system', why: 'lapsed' }, NOW)).toContain(
+      'Lapsed',
+    );
+    expect(threadNoteText(grant(), { kind: 'expiring-soon' }, NOW)).toBeUndefined();
+  });
+
+  it('the reminder mentions the approvers and says when it lapses', () => {
+    const m = approverReminder(grant(), '<!subteam^S0OPS> <@U0ANA>', NOW);
+    expect(m.text).toContain('<!subteam^S0OPS> <@U0ANA> <@U0BOB> still waits for 2 approval(s)');
+    expect(m.text).toContain(`lapses ${slackTime(NOW + 86_400_000)} (1d left)`);
   });
 });

@@ -235,6 +235,22 @@ export class Workspace {
       return { ok: true, channel, ts: message.ts, message: { type: 'message', ...shown } };
     },
 
+    // No scope, like Slack; a channel the bot cannot see is channel_not_found, an unknown ts
+    // message_not_found.
+    'chat.getPermalink': (args) => {
+      const channel = this.channel(args['channel']);
+      const known = channel ? this.channels.get(channel) : undefined;
+      if (!channel || (!channel.startsWith('D') && (!known || (known.private && !known.botMember))))
+        return fail('channel_not_found');
+      const ts = String(args['message_ts'] ?? '');
+      if (!this.findMessage(channel, ts)) return fail('message_not_found');
+      return {
+        ok: true,
+        channel,
+        permalink: `https://${this.identity.teamDomain}.slack.com/archives/${channel}/p${ts.replace('.', '')}`,
+      };
+    },
+
     'chat.update': (args) => {
       const channel = this.channel(args['channel']);
       if (!channel) return fail('channel_not_found');

@@ -128,6 +128,17 @@ export function registerActions(app: App, deps: ListenerDeps): void {
     });
   });
 
+  // On the approval message of an active grant: an approver of the namespace ends it (the service
+  // refuses anyone else, who gets the reason ephemerally); the requester gets the ended DM.
+  app.action<Click>(ACTIONS.revoke, async ({ ack, body, action, respond }) => {
+    await ack();
+    const reply = replyFor(body, respond);
+    await guarded(deps, reply, async () => {
+      const grant = await endAccess(deps, grantIdOf(action.value), body.user.id, 'revoke');
+      await reply(textMessage(`Revoking \`${grant.id}\`; access is being removed now.`));
+    });
+  });
+
   app.action<Click>(ACTIONS.cancel, async ({ ack, body, action, respond }) => {
     await ack();
     await guarded(deps, replyFor(body, respond), async () => {

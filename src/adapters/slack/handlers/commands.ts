@@ -65,6 +65,7 @@ const HANDLERS: CommandHandlers = {
         await waitingFor(deps, user),
         deps.clock.now(),
         await extensionsWaitingFor(deps, user),
+        (level) => deps.policy.levels[level]?.privileged ?? false,
       ),
     );
   },
