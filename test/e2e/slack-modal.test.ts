@@ -2,7 +2,7 @@
 // choosing a cluster re-renders the dependent choices in place (views.update with the view's hash) with
 // the dry run, a bad submission is answered next to the field, a good one becomes a request.
 import { afterEach, describe, expect, it } from 'vitest';
-import { blocksText, type Obj, type View } from '../support/slack/index.js';
+import { blocksText, type Obj, readManifest, type View } from '../support/slack/index.js';
 import { ALICE, type Harness, harnessPool, NOBODY, openHome } from './harness.js';
 
 const pool = harnessPool();
@@ -212,6 +212,30 @@ describe('the request form', () => {
     // One cluster, one namespace: the dry run follows at once, in place.
     const update = await h.slack.waitFor('views.update', (c) => c.args.view_id === opened.id, { after });
     expect(update.args.hash).toBe(opened.hash);
+    expect(blocksText(update.args.view.blocks as View['blocks'])).toContain(`RoleBinding \`eks-access-`);
+  });
+
+  it('the global shortcut "Request EKS access" (declared in both manifests) opens the same form', async () => {
+    const h = await pool.use();
+    for (const path of ['slack-manifest.yml', 'slack-manifest.http.yml']) {
+      const manifest = readManifest(new URL(`../../${path}`, import.meta.url));
+      expect(manifest.features?.shortcuts, path).toContainEqual(
+        expect.objectContaining({
+          type: 'global',
+          callback_id: 'request_access',
+          name: 'Request EKS access',
+        }),
+      );
+    }
+    const after = h.slack.calls.length;
+    await h.interact(h.slack.globalShortcut({ callback_id: 'request_access', user_id: ALICE }));
+    const open = await h.slack.waitFor('views.open', (c) => c.args.view.callback_id === 'request_modal', {
+      after,
+    });
+    expect(open.response['ok']).toBe(true);
+    const opened = open.response['view'] as View;
+    expect(select(opened.blocks, 'req_namespace').initial).toBe(h.namespace);
+    const update = await h.slack.waitFor('views.update', (c) => c.args.view_id === opened.id, { after });
     expect(blocksText(update.args.view.blocks as View['blocks'])).toContain(`RoleBinding \`eks-access-`);
   });
 });

@@ -16,7 +16,10 @@ export const MANIFEST_PATH = new URL('../../../slack-manifest.yml', import.meta.
 
 /** The parts of a Slack app manifest the fake honours. */
 export interface SlackManifest {
-  features?: { app_home?: { home_tab_enabled?: boolean } };
+  features?: {
+    app_home?: { home_tab_enabled?: boolean };
+    shortcuts?: { type?: string; callback_id?: string }[];
+  };
   oauth_config?: { scopes?: { bot?: string[] } };
 }
 
@@ -28,6 +31,11 @@ function appConfigOf(manifest: SlackManifest): AppConfig {
   return {
     scopes: new Set(manifest.oauth_config?.scopes?.bot ?? []),
     homeTabEnabled: manifest.features?.app_home?.home_tab_enabled === true,
+    globalShortcuts: new Set(
+      (manifest.features?.shortcuts ?? []).flatMap((s) =>
+        s.type === 'global' && s.callback_id ? [s.callback_id] : [],
+      ),
+    ),
   };
 }
 
@@ -339,6 +347,16 @@ export class FakeSlack {
     const view = this.view(fields.view_id);
     if (!view) throw new Error(`no view ${fields.view_id}`);
     return payloads.viewSubmission(this.context(view.id, fields.user_id), fields, view);
+  }
+
+  /**
+   * A person picks one of the app's global shortcuts (the lightning-bolt menu). Only the shortcuts the
+   * manifest declares exist, as in Slack; the payload carries a trigger id the fake honours.
+   */
+  globalShortcut(fields: { callback_id: string; user_id: string }): Obj {
+    if (!this.workspace.app.globalShortcuts.has(fields.callback_id))
+      throw new Error(`the manifest declares no global shortcut ${fields.callback_id}`);
+    return payloads.globalShortcut(this.context('', fields.user_id), fields);
   }
 
   eventCallback(event: Obj): Obj {

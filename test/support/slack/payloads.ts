@@ -190,6 +190,21 @@ export function viewSubmission(ctx: Context, fields: ViewSubmissionFields, view:
   };
 }
 
+/** A global shortcut, as Slack sends it (interactivity, type `shortcut`: no channel, no response_url). */
+export function globalShortcut(ctx: Context, fields: { callback_id: string; user_id: string }): Obj {
+  return {
+    type: 'shortcut',
+    token: 'deprecated-verification-token',
+    action_ts: `${Date.now() / 1000}`,
+    team: { id: ctx.identity.teamId, domain: ctx.identity.teamDomain },
+    user: user(ctx, fields.user_id),
+    callback_id: fields.callback_id,
+    trigger_id: ctx.triggerId,
+    is_enterprise_install: false,
+    enterprise: null,
+  };
+}
+
 export function eventCallback(identity: Identity, event: Obj): Obj {
   return {
     token: 'deprecated-verification-token',

@@ -51,6 +51,8 @@ export const SCOPELESS_METHODS: readonly string[] = [
 export interface AppConfig {
   scopes: ReadonlySet<string>;
   homeTabEnabled: boolean;
+  /** Callback ids of the manifest's global shortcuts: Slack offers no others. */
+  globalShortcuts: ReadonlySet<string>;
 }
 
 interface Channel {

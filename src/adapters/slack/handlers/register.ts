@@ -1,5 +1,5 @@
 // Wires every Slack handler into a Bolt App, laid out the way Bolt apps usually are: slash commands,
-// block actions, view submissions, events. Each handler acks first (Slack's 3-second rule), parses,
+// block actions, view submissions, shortcuts, events. Each handler acks first (Slack's 3-second rule), parses,
 // calls one use case in src/services/ and renders.
 import type { App } from '@slack/bolt';
 import { registerActions } from './actions.js';
@@ -7,6 +7,7 @@ import { registerCommands } from './commands.js';
 import type { ListenerDeps } from './context.js';
 import { registerEvents } from './events.js';
 import { registerRequestFormChoices } from './request-form.js';
+import { registerShortcuts } from './shortcuts.js';
 import { registerViews } from './views.js';
 
 export { SLASH_COMMAND } from './commands.js';
@@ -17,5 +18,6 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   registerActions(app, deps);
   registerRequestFormChoices(app, deps);
   registerViews(app, deps);
+  registerShortcuts(app, deps);
   registerEvents(app, deps);
 }
