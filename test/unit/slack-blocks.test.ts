@@ -17,7 +17,7 @@ import {
   slackTime,
   threadNoteText,
 } from '../../src/adapters/slack/blocks.js';
-import { requestModal } from '../../src/adapters/slack/modal.js';
+import { namespaceOptions, requestModal } from '../../src/adapters/slack/modal.js';
 import { parsePolicy } from '../../src/config/load.js';
 import { badInput, forbidden } from '../../src/domain/errors.js';
 import type { Grant } from '../../src/domain/grant.js';
@@ -302,5 +302,46 @@ describe('approvers are asked (issue #10 §3)', () => {
     const m = approverReminder(grant(), '<!subteam^S0OPS> <@U0ANA>', NOW);
     expect(m.text).toContain('<!subteam^S0OPS> <@U0ANA> <@U0BOB> still waits for 2 approval(s)');
     expect(m.text).toContain(`lapses ${slackTime(NOW + 86_400_000)} (1d left)`);
+  });
+});
+
+describe('namespaces past 100 (issue #10 §4)', () => {
+  const names = Array.from({ length: 130 }, (_, i) => `team-${String(i).padStart(3, '0')}`);
+  const { policy: wide } = parsePolicy(`
+levels:
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
+clusters:
+  dev:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { eks: {} }
+    identityMapping: aws-auth
+    namespaces:
+${names.map((n) => `      - { name: ${n}, approvers: { users: [U0ANA] }, channel: C0APPROVAL, levels: [view] }`).join('\n')}
+`);
+
+  it('the form offers a search instead of a static select that would drop 30 of them', () => {
+    const view = requestModal(wide, { cluster: 'dev' }, undefined);
+    const ns = (view['blocks'] as Record<string, unknown>[]).find((b) => b['block_id'] === 'req_namespace');
+    expect(ns?.['element']).toMatchObject({ type: 'external_select', min_query_length: 0 });
+    expect(checkView(view, 'modal')).toEqual([]);
+    // A namespace already chosen stays shown as chosen.
+    const chosen = requestModal(wide, { cluster: 'dev', namespace: 'team-129' }, undefined);
+    const again = (chosen['blocks'] as Record<string, unknown>[]).find(
+      (b) => b['block_id'] === 'req_namespace',
+    );
+    expect(again?.['element']).toMatchObject({ initial_option: { value: 'team-129' } });
+  });
+
+  it('the search finds by any part of the name, exact and prefix first, at most 100', () => {
+    expect(namespaceOptions(wide, 'dev', '')).toHaveLength(100);
+    expect(namespaceOptions(wide, 'dev', '12').map((o) => o.value)).toEqual([
+      'team-012',
+      'team-112',
+      ...Array.from({ length: 10 }, (_, i) => `team-12${i}`),
+    ]);
+    expect(namespaceOptions(wide, 'dev', 'TEAM-129').map((o) => o.value)).toEqual(['team-129']);
+    expect(namespaceOptions(wide, 'dev', 'team-12').map((o) => o.value)[0]).toBe('team-120');
+    expect(namespaceOptions(wide, 'nowhere', 'team')).toEqual([]);
   });
 });

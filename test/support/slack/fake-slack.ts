@@ -350,6 +350,17 @@ export class FakeSlack {
   }
 
   /**
+   * A person types into an external select of a view the app opened: Slack asks the app for options
+   * (over Socket Mode an `interactive` envelope, answered in the ack; check the answer with
+   * checkOptionsResponse).
+   */
+  blockSuggestion(fields: payloads.BlockSuggestionFields & { view_id: string }): Obj {
+    const view = this.view(fields.view_id);
+    if (!view) throw new Error(`no view ${fields.view_id}`);
+    return payloads.blockSuggestion(this.context(view.id, fields.user_id), fields, view);
+  }
+
+  /**
    * A person picks one of the app's global shortcuts (the lightning-bolt menu). Only the shortcuts the
    * manifest declares exist, as in Slack; the payload carries a trigger id the fake honours.
    */

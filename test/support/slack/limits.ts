@@ -258,6 +258,18 @@ export function checkMessageBlocks(blocks: unknown): string[] {
   return check.errors;
 }
 
+/**
+ * Problems with an app's answer to an options request (block_suggestion): `{ options: [...] }` with at
+ * most 100, each like a static select's; none is a valid answer (nothing matched). Empty when valid.
+ */
+export function checkOptionsResponse(payload: unknown): string[] {
+  const check = new Checker();
+  const options = isObj(payload) ? payload['options'] : undefined;
+  if (!Array.isArray(options)) check.fail('must provide an array', '/options');
+  else if (options.length > 0) check.options(options, '/options', LIMITS.selectOptions);
+  return check.errors;
+}
+
 /** Problems with a view (views.open/update/push: a modal; views.publish: a home tab); empty when valid. */
 export function checkView(view: unknown, expected: 'modal' | 'home' | 'modal-or-home'): string[] {
   const check = new Checker();

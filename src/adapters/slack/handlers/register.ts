@@ -6,7 +6,7 @@ import { registerActions } from './actions.js';
 import { registerCommands } from './commands.js';
 import type { ListenerDeps } from './context.js';
 import { registerEvents } from './events.js';
-import { registerRequestFormChoices } from './request-form.js';
+import { registerNamespaceSearch, registerRequestFormChoices } from './request-form.js';
 import { registerShortcuts } from './shortcuts.js';
 import { registerViews } from './views.js';
 
@@ -17,6 +17,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   registerCommands(app, deps);
   registerActions(app, deps);
   registerRequestFormChoices(app, deps);
+  registerNamespaceSearch(app, deps);
   registerViews(app, deps);
   registerShortcuts(app, deps);
   registerEvents(app, deps);

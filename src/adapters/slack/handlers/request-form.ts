@@ -4,7 +4,14 @@ import type { App, BlockAction, StaticSelectAction, webApi } from '@slack/bolt';
 import { toAccessError } from '../../../domain/errors.js';
 import { previewRequest } from '../../../services/submit.js';
 import { planSummary } from '../blocks.js';
-import { MODAL_ACTIONS, type ModalState, normalizeState, readModalState, requestModal } from '../modal.js';
+import {
+  MODAL_ACTIONS,
+  type ModalState,
+  namespaceOptions,
+  normalizeState,
+  readModalState,
+  requestModal,
+} from '../modal.js';
 import { asView, type ListenerDeps } from './context.js';
 
 /**
@@ -47,6 +54,30 @@ export function registerRequestFormChoices(app: App, deps: ListenerDeps): void {
         })
         .catch((error: unknown) => deps.logger.info({ err: error }, 'modal changed again before our update'));
     });
+  }
+}
+
+/**
+ * The namespace search of a form whose cluster has more namespaces than a static select shows: Slack
+ * asks for options as the person types (block_suggestion) and shows what the ack carries. The cluster
+ * is the one chosen on the form (its state, or what the form was rendered with).
+ */
+export function registerNamespaceSearch(app: App, deps: ListenerDeps): void {
+  app.options<'block_suggestion'>({ action_id: MODAL_ACTIONS.namespace }, async ({ ack, body }) => {
+    const view = body.view;
+    const chosen = readModalState(view?.state.values).cluster ?? renderedCluster(view?.private_metadata);
+    const cluster = normalizeState(deps.policy, { cluster: chosen }).cluster;
+    await ack({ options: namespaceOptions(deps.policy, cluster, body.value ?? '') });
+  });
+}
+
+/** The cluster a form was rendered for (our own metadata, returned in Slack's signed payload). */
+function renderedCluster(metadata: string | undefined): string | undefined {
+  try {
+    const parsed = JSON.parse(metadata ?? '{}') as { cluster?: unknown };
+    return typeof parsed.cluster === 'string' ? parsed.cluster : undefined;
+  } catch {
+    return undefined;
   }
 }
 
