@@ -23,7 +23,11 @@ export interface ModalState {
   reason?: string | undefined;
 }
 
-const plain = (text: string, max: number) => ({ type: 'plain_text' as const, text: cut(text, max), emoji: true });
+const plain = (text: string, max: number) => ({
+  type: 'plain_text' as const,
+  text: cut(text, max),
+  emoji: true,
+});
 const option = (value: string, label = value) => ({
   text: plain(label, LIMITS.option),
   value: cut(value, 150),
@@ -53,7 +57,13 @@ export function namespaceOptions(policy: Policy, cluster: string | undefined, qu
  */
 function namespaceSelect(names: string[], initial: string | undefined): Block {
   if (names.length <= MAX_STATIC_OPTIONS)
-    return select(MODAL_ACTIONS.namespace, 'Namespace', names.map((value) => ({ value })), initial, true);
+    return select(
+      MODAL_ACTIONS.namespace,
+      'Namespace',
+      names.map((value) => ({ value })),
+      initial,
+      true,
+    );
   return {
     type: 'input',
     block_id: MODAL_ACTIONS.namespace,
