@@ -222,6 +222,18 @@ describe('Block Kit builders', () => {
     const home = homeView({ now: NOW, live: [], pending: many, recent: [], toApprove: many });
     expect(checkView(home, 'home')).toEqual([]);
     expect(home.blocks.length).toBeLessThanOrEqual(100);
+    // Long denial reasons on every recent row: within each block's limit, far over 250 kB together. The
+    // Home tab stays under Slack's limit and says what it left out.
+    const denied = many.map((g) => ({
+      ...g,
+      status: 'denied' as const,
+      denial: { by: 'U0ANA', reason: 'é'.repeat(3000), at: NOW },
+    }));
+    const heavy = homeView({ now: NOW, live: [], pending: [], recent: denied, toApprove: [] });
+    expect(Buffer.byteLength(JSON.stringify(denied.map((g) => g.denial)))).toBeGreaterThan(250_000);
+    expect(checkView(heavy, 'home')).toEqual([]);
+    expect(heavy.blocks.length).toBeLessThan(60);
+    expect(blocksText(heavy.blocks as never)).toMatch(/…and \d+ more/);
     const modal = requestModal(
       policy,
       { cluster: 'dev', namespace: 'test', level: 'debug' },

@@ -27,6 +27,8 @@ export const LIMITS = {
   confirmTitle: 100,
   confirmText: 300,
   confirmButton: 30,
+  /** A view's JSON (Slack: 250 kB), kept with a margin for the view's own fields. */
+  viewBytes: 250_000,
 } as const;
 
 export const DENY_MODAL = 'deny_modal';
@@ -195,13 +197,26 @@ export const ACTIONS = {
   openRequest: 'open_request',
 } as const;
 
-function cappedBlocks(blocks: Block[], max: number): Block[] {
-  if (blocks.length <= max) return blocks;
-  return [
-    ...blocks.slice(0, max - 1),
-    context(`…and ${blocks.length - max + 1} more; \`/eks-access list\` shows all.`),
-  ];
+/**
+ * At most `max` blocks and (for views) `maxBytes` of JSON: what does not fit is named in a last line
+ * instead of Slack refusing the whole message or view.
+ */
+function cappedBlocks(blocks: Block[], max: number, maxBytes = Number.POSITIVE_INFINITY): Block[] {
+  const more = (n: number) => context(`…and ${n} more; \`/eks-access list\` shows all.`);
+  // Room for the "…and N more" line itself.
+  let budget = maxBytes - jsonBytes(more(blocks.length)) - 1_000;
+  let kept = 0;
+  while (kept < blocks.length && kept < max) {
+    budget -= jsonBytes(blocks[kept]) + 1;
+    if (budget < 0) break;
+    kept += 1;
+  }
+  if (kept === blocks.length) return blocks;
+  if (kept === max) kept = max - 1;
+  return [...blocks.slice(0, kept), more(blocks.length - kept)];
 }
+
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
 
 const message = (text: string, blocks: Block[]): Message => ({
   text: cut(text, LIMITS.fallbackText),
@@ -706,7 +721,7 @@ export function homeView(
     blocks.push(header('Recently ended'));
     for (const g of model.recent) blocks.push(section(grantLine(g, now)));
   }
-  return { type: 'home', blocks: cappedBlocks(blocks, LIMITS.viewBlocks) };
+  return { type: 'home', blocks: cappedBlocks(blocks, LIMITS.viewBlocks, LIMITS.viewBytes) };
 }
 
 /** `whoami`. */

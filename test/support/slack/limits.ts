@@ -6,6 +6,8 @@
 export const LIMITS = {
   messageBlocks: 50,
   viewBlocks: 100,
+  /** A whole view (modal or Home tab) as JSON: Slack refuses more than 250 kB. */
+  viewBytes: 250_000,
   messageText: 40_000,
   sectionText: 3_000,
   sectionFields: 10,
@@ -297,5 +299,7 @@ export function checkView(view: unknown, expected: 'modal' | 'home' | 'modal-or-
   check.maxLength(view['callback_id'], LIMITS.callbackId, '/view/callback_id');
   check.maxLength(view['external_id'], LIMITS.externalId, '/view/external_id');
   check.blocks(view['blocks'], '/view/blocks', LIMITS.viewBlocks);
+  const bytes = Buffer.byteLength(JSON.stringify(view));
+  if (bytes > LIMITS.viewBytes) check.fail(`must be no larger than 250 kB (is ${bytes} bytes)`, '/view');
   return check.errors;
 }
