@@ -93,6 +93,66 @@ export function requestableNamespaces(policy: Policy): { cluster: string; namesp
   );
 }
 
+/** The most targets one request may name: more is a different conversation with the platform team. */
+export const MAX_TARGETS = 10;
+
+/**
+ * The targets a request names: `request a,b on dev,staging` is every namespace on every cluster,
+ * `on all` every cluster whose policy offers the namespace. Without a cluster each namespace finds its
+ * own (resolveRequest). Nothing is checked here beyond what expansion needs; each target is then
+ * resolved on its own.
+ */
+export function expandTargets(
+  policy: Policy,
+  input: Pick<RequestInput, 'namespace' | 'cluster'>,
+): { namespace: string; cluster: string | undefined }[] {
+  const list = (text: string) => [
+    ...new Set(
+      text
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    ),
+  ];
+  const namespaces = list(input.namespace);
+  if (namespaces.length === 0) {
+    throw badInput(
+      'Name a namespace',
+      'For example: `request test on dev,staging for 1h because …`.',
+      field('namespace'),
+    );
+  }
+  const clusterText = input.cluster?.trim();
+  const targets: { namespace: string; cluster: string | undefined }[] = [];
+  for (const namespace of namespaces) {
+    if (!clusterText) {
+      targets.push({ namespace, cluster: undefined });
+      continue;
+    }
+    if (clusterText.toLowerCase() === 'all') {
+      const offering = clustersOffering(policy, namespace);
+      if (offering.length === 0) {
+        throw notFound(
+          `Namespace "${namespace}" cannot be requested`,
+          requestableHint(policy),
+          field('namespace'),
+        );
+      }
+      for (const cluster of offering) targets.push({ namespace, cluster });
+      continue;
+    }
+    for (const cluster of list(clusterText)) targets.push({ namespace, cluster });
+  }
+  if (targets.length > MAX_TARGETS) {
+    throw badInput(
+      `That is ${targets.length} targets; one request may name at most ${MAX_TARGETS}`,
+      'Split it into several requests.',
+      field('cluster'),
+    );
+  }
+  return targets;
+}
+
 /** Which part of a request an error is about: a form shows the error next to that field. */
 export type RequestField = 'namespace' | 'cluster' | 'level' | 'duration' | 'reason' | 'start';
 const field = (name: RequestField) => ({ field: name });

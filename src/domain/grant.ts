@@ -127,6 +127,11 @@ export interface Grant {
    * begins at `startsAt` and ends at `startsAt + durationSeconds`, however late it began.
    */
   durationSeconds: number;
+  /**
+   * One target of a request on several (`on dev,staging`): the group's id (its first grant's) and size.
+   * Display and `done <group id>` only; each target is decided, activated and ended on its own.
+   */
+  group?: { id: string; size: number };
   /** A scheduled window's start (epoch ms); absent for access wanted now. Sealed with the decision. */
   startsAt?: number;
   reason: string;

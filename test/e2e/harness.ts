@@ -71,6 +71,8 @@ export interface HarnessOptions {
   login?: boolean;
   /** A second cluster `staging` (us-west-2) whose only namespace offers only `view` (the request form). */
   secondCluster?: boolean;
+  /** With `secondCluster`: `staging` offers the main namespace itself (a request on both clusters). */
+  sameNamespaceOnStaging?: boolean;
   /** Turn on the policy's Slack email → IAM user tag lookup (tag key `slack-email`). */
   emailTag?: boolean;
   /** The policy's `settings.windows` as a YAML flow mapping, e.g. `{ reminder: 15s }`. */
@@ -133,7 +135,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const login = options.login === true;
   const cluster = login ? info.login.clusterName : mapping === 'none' ? 'dev' : `dev-${tag}`;
   const region = login ? info.login.region : 'eu-west-1';
-  const stagingNamespace = `${namespace}-stg`;
+  const stagingNamespace = options.sameNamespaceOnStaging ? namespace : `${namespace}-stg`;
   const awsAuth = { namespace: 'kube-system', name: login ? 'aws-auth' : `aws-auth-${tag}` };
   const iam = new IAMClient(awsClientConfig('iam'));
   // aws-auth needs a principal that exists in moto (the personal role's trust policy names it).

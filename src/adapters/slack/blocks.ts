@@ -56,6 +56,23 @@ export function cut(text: string, max: number): string {
   return `${out}…`;
 }
 
+/**
+ * The requester's one status for a request on several targets: each target with its id and whether it
+ * waits for its own approvers or a rule approved it, so a partial approval later is never a surprise.
+ */
+export function groupRequestedText(targets: readonly { grant: Grant; auto: boolean }[]): string {
+  const first = targets[0]?.grant;
+  const lines = targets.map(
+    ({ grant, auto }) =>
+      `• \`${grant.id}\`: \`${grant.level}\` in ${where(grant)} — ${auto ? 'approved by policy' : `needs ${grant.requiredApprovals} approval(s) of its own`}`,
+  );
+  return [
+    `:hourglass_flowing_sand: Requested ${targets.length} targets${first && windowWords(first) ? ` ${windowWords(first)}` : ''}. Each is decided by its own approvers and ends on its own; you get a DM for each.`,
+    ...lines,
+    'Give one back with `done <id>`, all of them with `done all`.',
+  ].join('\n');
+}
+
 /** `from 2026-12-01 22:00 UTC to 2026-12-02 00:00 UTC (2h)` for a scheduled window; undefined otherwise. */
 export function windowWords(grant: Pick<Grant, 'startsAt' | 'durationSeconds'>): string | undefined {
   const end = windowEnd(grant);
@@ -344,6 +361,13 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
     blocks.push(section(`:warning: *${esc(warning)}* It needs ${grant.requiredApprovals} approvals.`));
   }
   if (plan) blocks.push(context(`*Would create*\n${planSummary(plan)}`));
+  if (grant.group) {
+    blocks.push(
+      context(
+        `One of ${grant.group.size} targets of request \`${grant.group.id}\`: each target is approved by its own approvers and ends on its own.`,
+      ),
+    );
+  }
   blocks.push(divider, section(grantStatusText(grant, now)));
   if (grant.status === 'pending') {
     blocks.push({

@@ -23,6 +23,8 @@ export type Command =
   | { kind: 'whoami' }
   | { kind: 'revoke'; id: string }
   | { kind: 'done'; id: string }
+  /** `done all`: give back every grant of mine, active or approved (all targets of a request, …). */
+  | { kind: 'done-all' }
   | { kind: 'cancel'; id: string }
   | { kind: 'extend'; id: string; duration?: string };
 
@@ -80,8 +82,10 @@ export function parseCommand(text: string): Command {
       return { kind: sub };
     case 'request':
       return words.length === 0 ? { kind: 'request-modal' } : parseRequest(words);
-    case 'revoke':
     case 'done':
+      if (words.length === 1 && words[0]?.toLowerCase() === 'all') return { kind: 'done-all' };
+      return { kind: sub, id: grantIdFrom(sub, words) };
+    case 'revoke':
     case 'cancel':
       return { kind: sub, id: grantIdFrom(sub, words) };
     case 'extend': {
