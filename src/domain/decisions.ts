@@ -93,6 +93,19 @@ export function requestableNamespaces(policy: Policy): { cluster: string; namesp
   );
 }
 
+/** Clusters offering the namespace; refuses (listing what can be requested) when none does. */
+function clustersOfferingOrRefuse(policy: Policy, namespace: string): string[] {
+  const offering = clustersOffering(policy, namespace);
+  if (offering.length === 0) {
+    throw notFound(
+      `Namespace "${namespace}" cannot be requested`,
+      requestableHint(policy),
+      field('namespace'),
+    );
+  }
+  return offering;
+}
+
 /** The most targets one request may name: more is a different conversation with the platform team. */
 export const MAX_TARGETS = 10;
 
@@ -130,14 +143,7 @@ export function expandTargets(
       continue;
     }
     if (clusterText.toLowerCase() === 'all') {
-      const offering = clustersOffering(policy, namespace);
-      if (offering.length === 0) {
-        throw notFound(
-          `Namespace "${namespace}" cannot be requested`,
-          requestableHint(policy),
-          field('namespace'),
-        );
-      }
+      const offering = clustersOfferingOrRefuse(policy, namespace);
       for (const cluster of offering) targets.push({ namespace, cluster });
       continue;
     }
@@ -193,14 +199,7 @@ export function resolveRequest(policy: Policy, input: RequestInput, now?: number
       );
     }
   } else {
-    const offering = clustersOffering(policy, namespace);
-    if (offering.length === 0) {
-      throw notFound(
-        `Namespace "${namespace}" cannot be requested`,
-        requestableHint(policy),
-        field('namespace'),
-      );
-    }
+    const offering = clustersOfferingOrRefuse(policy, namespace);
     if (offering.length > 1) {
       throw badInput(
         `Namespace "${namespace}" exists on several clusters: ${offering.join(', ')}`,
