@@ -46,12 +46,31 @@ export function mrkdwn(text: string, names: ReadonlyMap<string, string> = new Ma
     .replace(/(^|[\s(])_([^_\n]+)_(?=$|[\s).,:;!?])/g, '$1<i>$2</i>')
     .replace(/(^|[\s(])~([^~\n]+)~(?=$|[\s).,:;!?])/g, '$1<s>$2</s>')
     .replace(/^&gt; ?(.*)$/gm, '<span class="quote">$1</span>')
+    .replace(/:([a-z0-9_+-]+):/g, (whole, name: string) => EMOJI[name] ?? whole)
     .replace(/\n/g, '<br>');
   return out
     .replace(/\uE002(\d+)\uE002/g, (_, i: string) => links[Number(i)] ?? '')
     .replace(/\uE001(\d+)\uE001/g, (_, i: string) => inline[Number(i)] ?? '')
     .replace(/\uE000(\d+)\uE000/g, (_, i: string) => blocks[Number(i)] ?? '');
 }
+
+/** The emoji eks-access's messages use (Slack shows the picture; unknown names stay as typed). */
+const EMOJI: Readonly<Record<string, string>> = {
+  warning: '\u26a0\ufe0f',
+  stopwatch: '\u23f1\ufe0f',
+  white_check_mark: '\u2705',
+  x: '\u274c',
+  no_entry_sign: '\ud83d\udeab',
+  no_entry: '\u26d4',
+  hourglass_flowing_sand: '\u23f3',
+  hourglass: '\u231b',
+  zzz: '\ud83d\udca4',
+  wave: '\ud83d\udc4b',
+  leftwards_arrow_with_hook: '\u21a9\ufe0f',
+  large_green_circle: '\ud83d\udfe2',
+  checkered_flag: '\ud83c\udfc1',
+  alarm_clock: '\u23f0',
+};
 
 function unescapeSlack(text: string): string {
   return text.replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');

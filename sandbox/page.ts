@@ -101,13 +101,20 @@ export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
       .catch(() => undefined);
   }
 
-  function message(m: { text?: string; blocks?: Obj[] }, as: string, target: Target, from = 'eks-access') {
+  function message(
+    m: { text?: string; blocks?: Obj[]; thread_ts?: string },
+    as: string,
+    target: Target,
+    from = 'eks-access',
+  ) {
     const body =
       m.blocks && m.blocks.length > 0
         ? renderBlocks(m.blocks, as, target, names)
         : `<div class="block">${mrkdwn(m.text ?? '', names)}</div>`;
     const ts = 'ts' in target ? ` data-ts="${escapeHtml(target.ts)}"` : '';
-    return `<div class="message"${ts}><div class="from">${escapeHtml(from)}</div>${body}</div>`;
+    const reply = m.thread_ts ? ' reply' : '';
+    const where = m.thread_ts ? ' <span class="muted">in the thread</span>' : '';
+    return `<div class="message${reply}"${ts}><div class="from">${escapeHtml(from)}${where}</div>${body}</div>`;
   }
 
   function live(as: string): string {
@@ -222,7 +229,7 @@ main { padding: 12px 16px; }
 .columns { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
 section { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 8px 12px; margin-bottom: 12px; }
 section h3 { margin: 0 0 8px; font-size: 15px; }
-.message { border-top: 1px solid #eee; padding: 6px 0; } .from { font-weight: 700; font-size: 13px; }
+.message { border-top: 1px solid #eee; padding: 6px 0; } .message.reply { margin-left: 24px; } .from { font-weight: 700; font-size: 13px; }
 .block { margin: 4px 0; } .section { display: flex; gap: 8px; justify-content: space-between; }
 .fields { display: grid; grid-template-columns: 1fr 1fr; gap: 2px 12px; margin-top: 4px; }
 .context { color: #616061; font-size: 12px; } .muted { color: #777; font-size: 12px; }
