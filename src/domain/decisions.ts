@@ -14,6 +14,7 @@ import type { Approval, Grant } from './grant.js';
 import { committedSeconds } from './grant.js';
 import { principalParts, renderUsername } from './names.js';
 import { humanTime } from './text.js';
+import { type TicketRequirement, ticketReferences, unmetTicketRequirement } from './tickets.js';
 
 export const MAX_REASON_LENGTH = 500;
 
@@ -31,9 +32,29 @@ export interface ResolvedRequest {
   level: string;
   durationSeconds: number;
   reason: string;
+  /** Ticket references the reason names (every declared system), in order. */
+  tickets: string[];
   namespacePolicy: NamespacePolicy;
   levelPolicy: LevelPolicy;
   requiredApprovals: number;
+}
+
+/** The ticket requirements that apply to a request for this level in this namespace. */
+export function ticketRequirementsFor(
+  cluster: string,
+  namespacePolicy: Pick<NamespacePolicy, 'name' | 'requireTicket'>,
+  levelName: string,
+  levelPolicy: Pick<LevelPolicy, 'requireTicket'>,
+): TicketRequirement[] {
+  const requirements: TicketRequirement[] = [];
+  const ns = namespacePolicy.requireTicket;
+  if (ns && (!ns.levels || ns.levels.includes(levelName))) {
+    requirements.push({ systems: ns.systems, source: `${namespacePolicy.name} on ${cluster}` });
+  }
+  if (levelPolicy.requireTicket) {
+    requirements.push({ systems: levelPolicy.requireTicket, source: `level ${levelName}` });
+  }
+  return requirements;
 }
 
 /** `team-*` matches `team-a`; exact names match themselves. */
@@ -172,12 +193,26 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
       field('reason'),
     );
   }
+  const ticketRequirements = ticketRequirementsFor(clusterName, namespacePolicy, levelName, levelPolicy);
+  const unmet = unmetTicketRequirement(reason, ticketRequirements, policy.tickets);
+  if (unmet) {
+    const examples = unmet.systems.map((name) => {
+      const system = policy.tickets[name];
+      return system ? `${system.example} (${name}: \`${system.pattern}\`)` : name;
+    });
+    throw badInput(
+      `Access to ${unmet.source} needs a ticket reference in the reason`,
+      `Name ${examples.length > 1 ? 'one of ' : ''}${examples.join(', or ')}. For example: \`request ${namespace}${input.cluster ? ` on ${clusterName}` : ''} as ${levelName} because ${policy.tickets[unmet.systems[0] as string]?.example ?? 'TICKET-1'} what you will do\`.`,
+      { ...field('reason'), ticketSystems: unmet.systems.join(',') },
+    );
+  }
   return {
     cluster: clusterName,
     namespace,
     level: levelName,
     durationSeconds,
     reason,
+    tickets: ticketReferences(reason, policy.tickets).map((t) => t.ref),
     namespacePolicy,
     levelPolicy,
     requiredApprovals: requiredApprovalsFor(levelPolicy, namespacePolicy),
