@@ -52,7 +52,26 @@ export function dmCommands(text: string): string[] {
 export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
   const { slack, people } = sandbox;
   const names = new Map(people.map((p) => [p.id, p.name]));
-  const acked: Ephemeral[] = [];
+  /** What each person alone sees, oldest first: the fake's ephemerals and the bot's acks with text. */
+  const replies: Ephemeral[] = [];
+  let ephemeralsSeen = 0;
+  const syncEphemerals = () => {
+    for (; ephemeralsSeen < slack.ephemerals.length; ephemeralsSeen++) {
+      const e = slack.ephemerals[ephemeralsSeen];
+      if (!e) continue;
+      replies.push({
+        user: e.user,
+        channel: e.channel,
+        ts: e.message_ts,
+        ...(e.text !== undefined ? { text: e.text } : {}),
+        ...(e.blocks ? { blocks: e.blocks as Obj[] } : {}),
+      });
+    }
+  };
+  const reply = (e: Ephemeral) => {
+    syncEphemerals();
+    replies.push(e);
+  };
   /** Modals by view id → the person they were opened for (the one who acted last, as with trigger ids). */
   const modals = new Map<string, { user: string; errors?: Record<string, string> }>();
   let lastActor = people[0]?.id ?? '';
@@ -65,6 +84,7 @@ export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
     }, 100);
   };
   const stopListening = slack.onCall((call) => {
+    syncEphemerals();
     if ((call.method === 'views.open' || call.method === 'views.push') && call.response['ok'] === true) {
       modals.set(String((call.response['view'] as { id: string }).id), { user: lastActor });
     }
@@ -79,10 +99,10 @@ export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
     try {
       const ack = await slack.socket.send(kind, payload);
       if (ack && (typeof ack['text'] === 'string' || Array.isArray(ack['blocks'])))
-        acked.push({ user: as, ...(ack as Pick<Ephemeral, 'text' | 'blocks'>) });
+        reply({ user: as, ...(ack as Pick<Ephemeral, 'text' | 'blocks'>) });
       return ack;
     } catch (error) {
-      acked.push({ user: as, text: `The sandbox could not deliver this to the bot: ${String(error)}` });
+      reply({ user: as, text: `The sandbox could not deliver this to the bot: ${String(error)}` });
       return undefined;
     } finally {
       changed();
@@ -112,26 +132,16 @@ export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
         ? renderBlocks(m.blocks, as, target, names)
         : `<div class="block">${mrkdwn(m.text ?? '', names)}</div>`;
     const ts = 'ts' in target ? ` data-ts="${escapeHtml(target.ts)}"` : '';
-    const reply = m.thread_ts ? ' reply' : '';
+    const inThread = m.thread_ts ? ' reply' : '';
     const where = m.thread_ts ? ' <span class="muted">in the thread</span>' : '';
-    return `<div class="message${reply}"${ts}><div class="from">${escapeHtml(from)}${where}</div>${body}</div>`;
+    return `<div class="message${inThread}"${ts}><div class="from">${escapeHtml(from)}${where}</div>${body}</div>`;
   }
 
   function live(as: string): string {
     const person = personOf(as);
     const parts: string[] = [];
-    const ephemerals: Ephemeral[] = [
-      ...slack.ephemerals
-        .filter((e) => e.user === as)
-        .map((e) => ({
-          user: e.user,
-          channel: e.channel,
-          ts: e.message_ts,
-          ...(e.text !== undefined ? { text: e.text } : {}),
-          ...(e.blocks ? { blocks: e.blocks as Obj[] } : {}),
-        })),
-      ...acked.filter((e) => e.user === as),
-    ].slice(-6);
+    syncEphemerals();
+    const ephemerals = replies.filter((e) => e.user === as).slice(-6);
     parts.push(
       `<section id="ephemerals"><h3>Only visible to you</h3>${
         ephemerals
@@ -300,7 +310,7 @@ new EventSource('/events').onmessage = async () => {
       const typed = (form.get('text') ?? '').trim();
       const text = typed.replace(/^\/eks-access\b\s*/, '');
       if (typed.startsWith('/') && !typed.startsWith('/eks-access')) {
-        acked.push({
+        reply({
           user: as,
           text: `Only /eks-access is installed in this workspace (you typed ${typed}).`,
         });
@@ -330,7 +340,7 @@ new EventSource('/events').onmessage = async () => {
                 message_ts: form.get('ts') ?? '',
               });
       } catch (error) {
-        acked.push({ user: as, text: `That is no longer there: ${String(error)}` });
+        reply({ user: as, text: `That is no longer there: ${String(error)}` });
         changed();
         return back(res, as);
       }
