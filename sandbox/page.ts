@@ -197,7 +197,7 @@ export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
         `<pre id="env-source">source <span id="env-file">${escapeHtml(terminal.envFile)}</span></pre>` +
         `<p class="muted">kubectl: ${escapeHtml(terminal.kubectl)}<br>aws: ${escapeHtml(terminal.aws)}</p>` +
         (commands.length > 0
-          ? `<p>Then the commands from your DM:</p><pre class="commands">${escapeHtml(commands.join('\n'))}</pre>`
+          ? `<p>Then the commands from your DM (they work while the grant is active):</p><pre class="commands">${escapeHtml(commands.join('\n'))}</pre>`
           : '<p class="muted">The commands appear here once a grant of yours is active.</p>') +
         '</section>'
       : '';
@@ -277,6 +277,17 @@ new EventSource('/events').onmessage = async () => {
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // Only this page may drive it: another site open in the same browser could otherwise post clicks to
+    // 127.0.0.1 (no Origin of ours) or reach it through a DNS name rebound to 127.0.0.1 (no Host of ours).
+    const port = (server.address() as AddressInfo).port;
+    const hosts = [`127.0.0.1:${port}`, `localhost:${port}`];
+    const origin = req.headers.origin;
+    const fromElsewhere = origin !== undefined && !hosts.some((h) => origin === `http://${h}`);
+    if (!hosts.includes(req.headers.host ?? '') || (req.method === 'POST' && fromElsewhere)) {
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      res.end(`the sandbox answers only its own page at http://127.0.0.1:${port}/`);
+      return;
+    }
     const html = (body: string) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       res.end(body);

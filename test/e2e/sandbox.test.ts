@@ -145,6 +145,14 @@ describe('npm run sandbox', () => {
     await page.close();
     await rm(home, { recursive: true, force: true });
 
+    // Another site open in the same browser cannot drive the sandbox (its Origin is not the page's).
+    const forged = await fetch(`${url}command`, {
+      method: 'POST',
+      headers: { origin: 'http://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+      body: `as=${ALICE}&text=request+test+for+1h+because+forged`,
+    });
+    expect(forged.status).toBe(403);
+
     // Ctrl-C: the sandbox stops everything it started and says so.
     const child = sandbox as ChildProcess;
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
