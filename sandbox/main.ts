@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { blocksText } from '../test/support/slack/index.js';
 import { installPlatform, missingPlatformParts } from './install.js';
-import { startPage } from './page.js';
+import { dmCommands, startPage } from './page.js';
 import { repoRoot, type Sandbox, startSandbox } from './sandbox.js';
 
 const USAGE = 'usage: npm run sandbox [-- --policy <policy.yaml>] [--port <port>]';
@@ -93,6 +94,21 @@ async function main(): Promise<number> {
   lines.push('Ctrl-C stops everything.', '');
   process.stdout.write(`${lines.join('\n')}\n`);
   say(`page: ${page.url}`);
+  // The terminal half of the DM: when a requester's DM carries commands, print them with their environment.
+  const running = sandbox;
+  running.slack.onCall((call) => {
+    if (call.method !== 'chat.postMessage' || call.response['ok'] !== true) return;
+    const channel = String(call.args['channel'] ?? '');
+    const person = running.people.find((p) => `D${p.id.slice(1)}` === channel || p.id === channel);
+    const terminal = person && running.terminals.get(person.id);
+    const blocks = call.args['blocks'] as Parameters<typeof blocksText>[0];
+    const commands = dmCommands(`${String(call.args['text'] ?? '')}\n${blocksText(blocks)}`);
+    if (!person || !terminal || commands.length === 0) return;
+    process.stdout.write(
+      `\n${person.name}'s DM has the commands; in a shell:\n  source ${terminal.envFile}\n` +
+        `${commands.map((c) => `  ${c}`).join('\n')}\n  kubectl get pods -n <namespace>   # works until the grant ends\n\n`,
+    );
+  });
   return await new Promise<number>(() => {
     // Runs until a signal; stop() exits.
   });

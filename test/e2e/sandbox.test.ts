@@ -90,7 +90,7 @@ describe('npm run sandbox', () => {
     await page.fill('#composer', '/eks-access request test for 2m because demo');
     await page.press('#composer', 'Enter');
     const reply = page.locator('#ephemerals .message', { hasText: 'Requested' });
-    const id = /ea-[a-z2-9]{8}/.exec(await reply.innerText())?.[0] as string;
+    const id = /ea-[a-z2-9]{8}/.exec((await reply.textContent()) ?? '')?.[0] as string;
     expect(id).toBeDefined();
     await page.screenshot({ path: join(artifacts, 'sandbox-1-requested.png'), fullPage: true });
 
@@ -106,9 +106,18 @@ describe('npm run sandbox', () => {
     // alice's page: the DM, and her terminal with the commands from it.
     await page.click(`a.person[data-id="${ALICE}"]`);
     await page.locator('#dms .message', { hasText: 'Use it' }).waitFor();
-    const commands = (await page.locator('#terminal pre.commands').innerText()).split('\n').filter(Boolean);
-    const envFile = (await page.locator('#env-file').innerText()).trim();
+    const commands = ((await page.locator('#terminal pre.commands').textContent()) ?? '')
+      .split('\n')
+      .filter(Boolean);
+    const envFile = ((await page.locator('#env-file').textContent()) ?? '').trim();
     expect(commands[0]).toMatch(/^aws eks update-kubeconfig --name prod-eu /);
+    // The terminal that runs the sandbox prints the same commands with the file to source.
+    await printed(
+      'the DM’s commands',
+      /alice's DM has the commands; in a shell:\n {2}source (\S+)\n/,
+      10_000,
+    );
+    expect(output).toContain(`  source ${envFile}\n  ${commands.join('\n  ')}\n`);
     await page.screenshot({ path: join(artifacts, 'sandbox-3-dm.png'), fullPage: true });
 
     // Her own shell: nothing of this machine's environment, only what the page says to source.
