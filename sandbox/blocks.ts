@@ -141,12 +141,19 @@ function input(block: Obj, names: ReadonlyMap<string, string>): string {
   let field: string;
   if (el['type'] === 'static_select') {
     const initial = (el['initial_option'] as { value?: string } | undefined)?.value;
-    field = `<select name="${name}"><option value=""></option>${optionsOf(el)
+    // dispatch_action: Slack tells the app at once when the choice changes (the form re-renders). Here
+    // the change clicks the button after the select, which posts the form as that block action.
+    const dispatch = block['dispatch_action'] === true;
+    const onChange = dispatch ? ' onchange="this.nextElementSibling.click()"' : '';
+    const update = dispatch
+      ? `<button type="submit" class="button" name="dispatch" value="${escapeHtml(`${block['block_id'] ?? ''}:${el['action_id'] ?? ''}`)}">Update</button>`
+      : '';
+    field = `<select name="${name}"${onChange}><option value=""></option>${optionsOf(el)
       .map(
         (o) =>
           `<option value="${escapeHtml(o.value)}"${o.value === initial ? ' selected' : ''}>${escapeHtml(o.text)}</option>`,
       )
-      .join('')}</select>`;
+      .join('')}</select>${update}`;
   } else {
     const initial = escapeHtml(String(el['initial_value'] ?? ''));
     field =

@@ -169,6 +169,8 @@ export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
         `<section class="modal" data-view="${escapeHtml(viewId)}"><h3>${escapeHtml(title)}</h3>${errors}` +
           `<form method="post" action="/submit"><input type="hidden" name="as" value="${escapeHtml(as)}">` +
           `<input type="hidden" name="view_id" value="${escapeHtml(viewId)}">` +
+          // First in the form, so Enter in a text field submits the form rather than an Update button.
+          '<button type="submit" class="default-submit" tabindex="-1" aria-hidden="true"></button>' +
           `${renderBlocks(view.blocks, as, { viewId }, names).replace(/<form[^>]*>|<\/form>/g, '')}` +
           `<button type="submit" class="button primary">${escapeHtml(submit)}</button> ` +
           `<button type="submit" name="close" value="1" class="button">Cancel</button></form></section>`,
@@ -252,7 +254,7 @@ form.inline { display: inline; }
 .button.danger { background: #e01e5a; color: #fff; border-color: #e01e5a; }
 .modal { border: 2px solid #1164a3; } .input label { display: block; font-weight: 600; }
 .input input, .input textarea, .input select { width: 100%; box-sizing: border-box; }
-.error { color: #e01e5a; }
+.error { color: #e01e5a; } .default-submit { position: absolute; left: -9999px; }
 </style></head><body>
 <header><h1>eks-access sandbox <span class="muted">— no Slack workspace, no AWS account: everything runs on this machine</span></h1>
 <nav>You are: ${picker}</nav>
@@ -375,6 +377,24 @@ new EventSource('/events').onmessage = async () => {
             ? { type, selected_option: value ? { text: { type: 'plain_text', text: value }, value } : null }
             : { type, value: value === '' ? null : value };
         values[blockId] = { ...(values[blockId] ?? {}), [actionId]: entry };
+      }
+      const dispatch = form.get('dispatch');
+      if (dispatch) {
+        // A changed select with dispatch_action: the block action Slack sends, with the form's state.
+        const [blockId = '', actionId = ''] = dispatch.split(':');
+        const chosen = (values[blockId]?.[actionId]?.['selected_option'] as { value?: string } | null)?.value;
+        await deliver(
+          as,
+          'interactive',
+          slack.blockActions({
+            user_id: as,
+            view_id: viewId,
+            action_id: actionId,
+            values,
+            ...(chosen ? { selected: chosen } : {}),
+          }),
+        );
+        return back(res, as);
       }
       const ack = await deliver(
         as,

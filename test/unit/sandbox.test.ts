@@ -84,6 +84,27 @@ describe('Block Kit as HTML', () => {
     expect(html).toContain('name="ts" value="1.2"');
     expect(html).toContain('data-action="approve"');
   });
+  it('gives a select that Slack reports at once (dispatch_action) a button posting that block action', () => {
+    const html = renderBlocks(
+      [
+        {
+          type: 'input',
+          block_id: 'req_level',
+          dispatch_action: true,
+          label: { type: 'plain_text', text: 'Access level' },
+          element: {
+            type: 'static_select',
+            action_id: 'req_level',
+            options: [{ text: { type: 'plain_text', text: 'view' }, value: 'view' }],
+          },
+        },
+      ],
+      'U0ALICE',
+      { viewId: 'V1' },
+    );
+    expect(html).toContain('name="v:req_level:req_level:static_select"');
+    expect(html).toContain('name="dispatch" value="req_level:req_level"');
+  });
 });
 
 describe('dmCommands', () => {
