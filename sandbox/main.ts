@@ -82,7 +82,7 @@ async function main(): Promise<number> {
   const lines = [
     '',
     `Open ${page.url} — you are ${sandbox.people.map((p) => `${p.name} (${p.role})`).join(', ')}.`,
-    'Type e.g. `/eks-access request <namespace> for 30m because trying it` as a requester, switch to an',
+    `Type e.g. \`/eks-access request ${sandbox.world.namespaces[0] ?? '<namespace>'} for 2m because trying it\` as a requester, switch to an`,
     'approver and click Approve. The page then shows the DM with the commands; run them in a shell:',
   ];
   for (const [id, terminal] of sandbox.terminals) {
@@ -104,9 +104,10 @@ async function main(): Promise<number> {
     const blocks = call.args['blocks'] as Parameters<typeof blocksText>[0];
     const commands = dmCommands(`${String(call.args['text'] ?? '')}\n${blocksText(blocks)}`);
     if (!person || !terminal || commands.length === 0) return;
+    const namespace = /\s-n (\S+)/.exec(commands.join('\n'))?.[1] ?? '<namespace>';
     process.stdout.write(
       `\n${person.name}'s DM has the commands; in a shell:\n  source ${terminal.envFile}\n` +
-        `${commands.map((c) => `  ${c}`).join('\n')}\n  kubectl get pods -n <namespace>   # works until the grant ends\n\n`,
+        `${commands.map((c) => `  ${c}`).join('\n')}\n  kubectl get pods -n ${namespace}   # works until the grant ends\n\n`,
     );
   });
   return await new Promise<number>(() => {
