@@ -90,6 +90,15 @@ async function seededAudit(): Promise<{ audit: RedisAuditLog; redis: Redis; pref
   return { audit, redis, prefix };
 }
 
+/** The use case as the worker composes it, over this audit trail and this Slack client. */
+const summaryDeps = (audit: RedisAuditLog, client: webApi.WebClient) => ({
+  audit,
+  policy,
+  clock: systemClock,
+  publisher: new SlackSummaryPublisher(client),
+  renderChart: renderBarChart,
+});
+
 /** Per bar row (top to bottom) the length in pixels of the bar colour's run. */
 function barLengths(png: Uint8Array): number[] {
   const image = PNG.sync.read(Buffer.from(png));
@@ -135,14 +144,7 @@ describe('the weekly access summary', () => {
       // Every second, so the test sees a run; production uses the policy's weekly cron.
       cron: '* * * * * *',
       timeZone: 'UTC',
-      run: () =>
-        postWeeklySummary({
-          audit,
-          policy,
-          clock: systemClock,
-          publisher: new SlackSummaryPublisher(client),
-          renderChart: renderBarChart,
-        }),
+      run: () => postWeeklySummary(summaryDeps(audit, client)),
     });
     cleanups.push(() => job?.close() ?? Promise.resolve());
     const file = await pollUntil(
@@ -175,15 +177,7 @@ describe('the weekly access summary', () => {
       slackApiUrl: slack.apiUrl,
       retryConfig: { retries: 0 },
     });
-    await expect(
-      postWeeklySummary({
-        audit,
-        policy,
-        clock: systemClock,
-        publisher: new SlackSummaryPublisher(client),
-        renderChart: renderBarChart,
-      }),
-    ).rejects.toThrow(/not_in_channel/);
+    await expect(postWeeklySummary(summaryDeps(audit, client))).rejects.toThrow(/not_in_channel/);
     expect([...slack.files.values()].filter((f) => f.channel)).toEqual([]);
   });
 });
