@@ -136,7 +136,9 @@ export function serverErrorAnswer(service: AwsService): Answer {
 class TokenBucket {
   private tokens: number;
   private at = performance.now();
-  constructor(private readonly rule: RateLimit) {
+  private readonly rule: RateLimit;
+  constructor(rule: RateLimit) {
+    this.rule = rule;
     this.tokens = rule.burst;
   }
   counts(action: string): boolean {
