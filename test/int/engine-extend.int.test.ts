@@ -173,6 +173,45 @@ describe('extensions that need approval', () => {
   });
 });
 
+describe('the worker re-checks an extension under the policy as it is now', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await engineHarness('none', {
+      view: '{ clusterRole: view, defaultDuration: 1h, maxDuration: 1h, approvals: 2, extend: { mode: approval, maxTotal: 4h } }',
+    });
+    await h.startWorker();
+  });
+  afterAll(() => h?.close());
+
+  it('an extension approved by someone the policy no longer names is dropped and reported; the expiry stays', async () => {
+    const person = await h.person();
+    const grant = await h.approve(person, { level: 'view', durationSeconds: 3600 });
+    const active = await h.waitFor(grant.id, ['active']);
+    // The bot still runs the policy of yesterday, where U0FORMER approved for this namespace; the
+    // worker has today's, without them.
+    const yesterday = structuredClone(h.runtime.policy);
+    yesterday.clusters[h.cluster]?.namespaces[0]?.approvers.users.push('U0FORMER');
+    const bot = { ...flowDeps(h), policy: yesterday };
+
+    const asked = await requestExtension(bot, grant.id, person.slackUserId, '30m');
+    const id = asked.grant.extensionRequest?.id;
+    await approveExtension(bot, grant.id, 'U0APPROVER', { id });
+    expect((await approveExtension(bot, grant.id, 'U0FORMER', { id })).kind).toBe('applying');
+
+    const answered = await settled(h, grant.id, 0);
+    expect(answered.expiresAt).toBe(active.expiresAt);
+    expect(await bindingExpiry(h, grant.id)).toBe(isoTime(active.expiresAt as number));
+    const failed = (await h.runtime.audit.read({ grantId: grant.id })).find(
+      (e) => e.action === 'extension-failed',
+    );
+    expect(failed?.details?.['reason']).toContain(
+      'the approval by <@U0FORMER> does not hold under the current policy',
+    );
+    expect(h.notifier.kinds(grant.id)).toContain('extension-failed');
+    expect(h.notifier.kinds(grant.id)).not.toContain('extended');
+  });
+});
+
 describe('the bot process', () => {
   it('is composed without cluster or IAM clients: it can only write Redis and queue jobs', async () => {
     const env = parseEnv({ REDIS_URL: platform().redisUrl, LOG_LEVEL: 'silent', SEAL_KEYS: TEST_SEAL_KEYS });
