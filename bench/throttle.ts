@@ -34,7 +34,8 @@ export interface PhaseFigures {
 
 export interface ThrottleResult {
   grants: number;
-  writesPerSecond: number;
+  /** undefined: no limit (the engine's own speed through the same proxy, the baseline). */
+  writesPerSecond: number | undefined;
   activation: PhaseFigures;
   revocation: PhaseFigures;
 }
@@ -69,21 +70,33 @@ async function waitAll(
   }
 }
 
+/** One burst per rate, one after another (the same number of grants each). */
+export async function throttledBursts(
+  info: PlatformInfo,
+  grants: number,
+  rates: readonly (number | undefined)[],
+): Promise<ThrottleResult[]> {
+  const results: ThrottleResult[] = [];
+  for (const writesPerSecond of rates) results.push(await throttledBurst(info, { grants, writesPerSecond }));
+  return results;
+}
+
 export async function throttledBurst(
   info: PlatformInfo,
-  { grants, writesPerSecond }: { grants: number; writesPerSecond: number },
+  { grants, writesPerSecond }: { grants: number; writesPerSecond: number | undefined },
 ): Promise<ThrottleResult> {
   usePlatform(info);
   const proxy = await startAwsFaultProxy('iam', info.aws.iamEndpoint);
-  const burst = writesPerSecond;
-  proxy.limit({ perSecond: writesPerSecond, burst, actions: IAM_WRITES });
+  const burst = writesPerSecond ?? 0;
+  if (writesPerSecond) proxy.limit({ perSecond: writesPerSecond, burst, actions: IAM_WRITES });
   const h = await engineHarness('aws-auth', { awsEndpoints: { iam: proxy.url } });
   try {
     // People are created straight in moto, not through the limit: they are not eks-access's writes.
     const people = await Promise.all(Array.from({ length: grants }, () => h.person()));
     // No reconciler during the burst: what is measured is the activation and revocation jobs.
     await h.startWorker({ reconcileEveryMs: 3_600_000 });
-    const floor = (writes: number) => (Math.max(0, writes - burst) / writesPerSecond) * 1000;
+    const floor = (writes: number) =>
+      writesPerSecond ? (Math.max(0, writes - burst) / writesPerSecond) * 1000 : 0;
     const count = phaseCounter(proxy);
     const deadline = 20 * 60_000;
 
@@ -112,19 +125,22 @@ export async function throttledBurst(
   }
 }
 
-export function printThrottle(r: ThrottleResult): void {
+export function printThrottle(results: readonly ThrottleResult[]): void {
+  const grants = results[0]?.grants ?? 0;
   console.log(
-    `\n## Throttled IAM (${r.grants} grants at once, one aws-auth cluster, IAM writes limited to ${r.writesPerSecond}/s, burst ${r.writesPerSecond})\n`,
+    `\n## Throttled IAM (${grants} grants approved at once, one aws-auth cluster; IAM's mutating actions limited by a token bucket, burst = rate)\n`,
   );
   console.log(
-    '| phase | all there after | IAM writes | Throttling answers | the limit alone | ratio (goal ≤ 1.3) | not there |',
+    '| IAM writes/s | phase | all there after | IAM writes | Throttling answers | the limit alone | ratio (goal ≤ 1.3) | not there |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
-  for (const phase of ['activation', 'revocation'] as const) {
-    const p = r[phase];
-    const ratio = p.floorMs > 0 ? (p.tookMs / p.floorMs).toFixed(2) : 'n/a';
-    console.log(
-      `| ${phase} | ${ms(p.tookMs)} | ${p.writes} | ${p.throttled} | ${ms(p.floorMs)} | ${ratio} | ${p.missed} |`,
-    );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    for (const phase of ['activation', 'revocation'] as const) {
+      const p = r[phase];
+      const ratio = p.floorMs > 0 ? (p.tookMs / p.floorMs).toFixed(2) : 'n/a';
+      console.log(
+        `| ${r.writesPerSecond ?? 'no limit'} | ${phase} | ${ms(p.tookMs)} | ${p.writes} | ${p.throttled} | ${p.floorMs > 0 ? ms(p.floorMs) : '—'} | ${ratio} | ${p.missed} |`,
+      );
+    }
   }
 }
