@@ -1,6 +1,6 @@
 // The chaos suite on the real platform (chaos/scenarios.ts). By default the reduced set CI runs — Redis
-// FLUSHALL with the worker running, a worker killed mid-activation, IAM down across expiry, duplicated
-// jobs — each asserting the goal of issue #11: after the fault clears every expired grant is gone within
+// FLUSHALL with the worker running, Redis down across expiry, a worker killed mid-activation, IAM down
+// across expiry, duplicated jobs — each asserting the goal of issue #11: after the fault clears every expired grant is gone within
 // one reconcile period, nothing foreign changed, no grant stuck, no DM lost or doubled.
 // `npm run chaos` runs every scenario through this file (EKS_ACCESS_CHAOS=all) and collects the outcomes
 // (EKS_ACCESS_CHAOS_RESULTS) for the table in docs/reliability.md; there a miss is reported, not thrown.
