@@ -171,17 +171,6 @@ describe('extensions that need approval', () => {
     expect((await h.runtime.store.get(grant.id))?.extensionRequest?.approvals ?? []).toEqual([]);
     expect(second.grant.extensionRequest?.id).not.toBe(firstId);
   });
-});
-
-describe('the worker re-checks an extension under the policy as it is now', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await engineHarness('none', {
-      view: '{ clusterRole: view, defaultDuration: 1h, maxDuration: 1h, approvals: 2, extend: { mode: approval, maxTotal: 4h } }',
-    });
-    await h.startWorker();
-  });
-  afterAll(() => h?.close());
 
   it('an extension approved by someone the policy no longer names is dropped and reported; the expiry stays', async () => {
     const person = await h.person();
