@@ -302,12 +302,13 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
 /**
  * A worker that hangs for ever once it reaches `at` (as a process killed there would: its job never
  * returns); `die()` waits for that, then drops the worker at once (no drain, no lock renewal) and says
- * when. A fresh worker recovers the job through BullMQ's stalled check, after about `lockDuration`.
+ * when. A fresh worker recovers the job through BullMQ's stalled check, after about `lockDuration`
+ * (BullMQ's defaults, as in production, when none is given).
  */
 export async function workerDyingAfter(
   harness: Harness,
   at: EngineStep,
-  options: { lockDuration: number; reconcileEveryMs?: number },
+  options: { lockDuration?: number; reconcileEveryMs?: number },
 ): Promise<{ die(): Promise<number> }> {
   let reached!: () => void;
   const stopped = new Promise<void>((resolve) => {
