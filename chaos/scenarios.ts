@@ -146,18 +146,19 @@ const flushall: Scenario = {
 };
 
 /**
- * `lockMs`: the lock and stalled-check interval of the workers (undefined: BullMQ's defaults, 30 s
- * each, as production runs them — the time a real kill costs).
+ * `lockMs`: the lock and stalled-check interval of the workers, or `production`: BullMQ's defaults
+ * (30 s each) as production runs them — the time a real kill costs there.
  */
 function killDuringActivation(
   step: EngineStep,
   quick: boolean,
-  lockMs: number | undefined = LOCK_MS,
+  lockMs: number | 'production' = LOCK_MS,
 ): Scenario {
-  const lock = lockMs ? { lockDuration: lockMs } : {};
+  const production = lockMs === 'production';
+  const lock = production ? {} : { lockDuration: lockMs };
   return {
-    id: `kill-activation-${step}${lockMs ? '' : '-production-lock'}`,
-    fault: `worker killed during activation, after step \`${step}\`${lockMs ? '' : " (BullMQ's default 30 s lock, as in production)"}`,
+    id: `kill-activation-${step}${production ? '-production-lock' : ''}`,
+    fault: `worker killed during activation, after step \`${step}\`${production ? " (BullMQ's default 30 s lock, as in production)" : ''}`,
     quick,
     run: () =>
       withRig(async (rig) => {
@@ -421,7 +422,7 @@ export const SCENARIOS: readonly Scenario[] = [
   killDuringActivation('role-binding', false),
   killDuringActivation('identity', true),
   killDuringActivation('verified', false),
-  killDuringActivation('identity', false, undefined),
+  killDuringActivation('identity', false, 'production'),
   killDuringRevocation('revoke-binding', false),
   kubeDown,
   awsOutage('iam', 'down', true),

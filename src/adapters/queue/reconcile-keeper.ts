@@ -113,7 +113,7 @@ export class ReconcileKeeper {
    * (that one read its state before the outage). Waiting is what made an outage across an expiry end
    * access late: revoke jobs that fell due are taken only when BullMQ's workers leave their run-retry
    * delay (15 s after a connection error), and the fallback counts the cut sweep as a recent one
-   * (the chaos scenario `redis-down-expiry`: gone 7.9 s after Redis was back before, 3.3 s with this).
+   * (the chaos scenario `redis-down-expiry`: gone 7.9 s after Redis was back before, 1.2–3.3 s with this).
    */
   readonly #onReconnect = () => {
     void this.assertSchedule().catch(() => undefined);
