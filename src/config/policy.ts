@@ -224,6 +224,8 @@ const namespaceEntry = z
     levels: z.array(z.string()).min(1),
     allowSelfApproval: z.boolean().default(false),
     requireReason: z.boolean().optional(),
+    /** Whether approvers give a reason when they approve (recorded in the audit trail). */
+    approvalReason: z.enum(['none', 'optional', 'required']).default('none'),
     /**
      * Requests here must name a ticket of one of these systems in their reason: a name, a list, or
      * `{ systems, levels }` to require it only for some levels.
