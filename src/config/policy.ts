@@ -81,6 +81,23 @@ const rule = z
   });
 export type PolicyRule = z.infer<typeof rule>;
 
+/** Scheduled windows (`request … from 22:00 for 2h`). */
+const WINDOW_DEFAULTS = { maxAhead: '7d', reminder: '10m' };
+const windowSettings = z
+  .object({
+    /** How far ahead a window may start. */
+    maxAhead: duration('windows.maxAhead').default(WINDOW_DEFAULTS.maxAhead),
+    /**
+     * An approval this long after the start still opens the window (late, and ending on time). Unset:
+     * a request nobody approved by its start lapses then.
+     */
+    lateStart: duration('windows.lateStart').optional(),
+    /** The requester gets the commands this long before the start. */
+    reminder: duration('windows.reminder').default(WINDOW_DEFAULTS.reminder),
+  })
+  .strict()
+  .default(WINDOW_DEFAULTS);
+
 /** A ticket system whose references a reason may be required to contain (see src/domain/tickets.ts). */
 const ticketSystem = z
   .object({
@@ -257,6 +274,7 @@ const basePolicy = z
         expiryWarning: duration('expiryWarning').default('15m'),
         requireReason: z.boolean().default(true),
         auditChannel: z.string().regex(SLACK_CHANNEL_ID).optional(),
+        windows: windowSettings,
       })
       .strict()
       .default({
@@ -265,6 +283,7 @@ const basePolicy = z
         pendingTimeout: '24h',
         expiryWarning: '15m',
         requireReason: true,
+        windows: WINDOW_DEFAULTS,
       }),
     identities: identities.default({ map: {}, allowAssumedRoles: false }),
     /** Ticket systems by name: what a reference looks like and where it links. */

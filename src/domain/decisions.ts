@@ -15,6 +15,7 @@ import { committedSeconds } from './grant.js';
 import { principalParts, renderUsername } from './names.js';
 import { humanTime } from './text.js';
 import { type TicketRequirement, ticketReferences, unmetTicketRequirement } from './tickets.js';
+import { parseStart, START_EXAMPLES } from './window.js';
 
 export const MAX_REASON_LENGTH = 500;
 
@@ -24,6 +25,10 @@ export interface RequestInput {
   level?: string | undefined;
   duration?: string | undefined;
   reason?: string | undefined;
+  /** A scheduled window's start as typed (`22:00`, `tomorrow 9:00`, `+2h`); absent for now. */
+  start?: string | undefined;
+  /** The requester's IANA time zone, in which `start` is read (UTC when unknown). */
+  timeZone?: string | undefined;
 }
 
 export interface ResolvedRequest {
@@ -31,6 +36,8 @@ export interface ResolvedRequest {
   namespace: string;
   level: string;
   durationSeconds: number;
+  /** A scheduled window's start (epoch ms); undefined for access now. */
+  startsAt: number | undefined;
   reason: string;
   /** Ticket references the reason names (every declared system), in order. */
   tickets: string[];
@@ -87,7 +94,7 @@ export function requestableNamespaces(policy: Policy): { cluster: string; namesp
 }
 
 /** Which part of a request an error is about: a form shows the error next to that field. */
-export type RequestField = keyof RequestInput;
+export type RequestField = 'namespace' | 'cluster' | 'level' | 'duration' | 'reason' | 'start';
 const field = (name: RequestField) => ({ field: name });
 
 /** The field a resolveRequest error names in its details, if any. */
@@ -97,13 +104,17 @@ export function requestFieldOf(details: Readonly<Record<string, unknown>>): Requ
     named === 'cluster' ||
     named === 'level' ||
     named === 'duration' ||
-    named === 'reason'
+    named === 'reason' ||
+    named === 'start'
     ? named
     : undefined;
 }
 
-/** Validates a request against the policy; throws bad_input / not_found naming the valid choices. */
-export function resolveRequest(policy: Policy, input: RequestInput): ResolvedRequest {
+/**
+ * Validates a request against the policy; throws bad_input / not_found naming the valid choices. `now`
+ * is needed only to read a window's start (`input.start`).
+ */
+export function resolveRequest(policy: Policy, input: RequestInput, now?: number): ResolvedRequest {
   const namespace = input.namespace.trim();
   if (!DNS1123_LABEL.test(namespace) || namespace.length > 63) {
     throw badInput(
@@ -211,12 +222,37 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
     namespace,
     level: levelName,
     durationSeconds,
+    startsAt: windowStart(policy, input, now),
     reason,
     tickets: ticketReferences(reason, policy.tickets).map((t) => t.ref),
     namespacePolicy,
     levelPolicy,
     requiredApprovals: requiredApprovalsFor(levelPolicy, namespacePolicy),
   };
+}
+
+/** The start of the window a request asks for, checked against the policy's limits; undefined for now. */
+function windowStart(policy: Policy, input: RequestInput, now: number | undefined): number | undefined {
+  const text = input.start?.trim();
+  if (!text) return undefined;
+  if (now === undefined) throw new Error('resolveRequest needs the time to read a start');
+  const startsAt = parseStart(text, now, input.timeZone);
+  if (startsAt < now) {
+    throw badInput(
+      `${humanTime(startsAt)} is in the past`,
+      `Leave \`from …\` out for access now, or write ${START_EXAMPLES}.`,
+      field('start'),
+    );
+  }
+  const maxAhead = parseDuration(policy.settings.windows.maxAhead) ?? 0;
+  if (startsAt > now + maxAhead * 1000) {
+    throw badInput(
+      `${humanTime(startsAt)} is more than ${policy.settings.windows.maxAhead} ahead`,
+      `Windows may start at most ${policy.settings.windows.maxAhead} from now; ask closer to the time.`,
+      field('start'),
+    );
+  }
+  return startsAt;
 }
 
 /**

@@ -122,8 +122,13 @@ export interface Grant {
   cluster: string;
   namespace: string;
   level: string;
-  /** The requested duration; the clock starts at activation. */
+  /**
+   * The requested duration; the clock starts at activation. For a scheduled window, its length: access
+   * begins at `startsAt` and ends at `startsAt + durationSeconds`, however late it began.
+   */
   durationSeconds: number;
+  /** A scheduled window's start (epoch ms); absent for access wanted now. Sealed with the decision. */
+  startsAt?: number;
   reason: string;
   /** Ticket references the reason names (policy `tickets`), for reports and links. */
   tickets?: string[];

@@ -73,6 +73,8 @@ export interface HarnessOptions {
   secondCluster?: boolean;
   /** Turn on the policy's Slack email → IAM user tag lookup (tag key `slack-email`). */
   emailTag?: boolean;
+  /** The policy's `settings.windows` as a YAML flow mapping, e.g. `{ reminder: 15s }`. */
+  windows?: string;
   /** YAML under the policy's top-level `tickets:` (ticket systems by name). */
   tickets?: string;
   /** More Slack user groups (id → members) besides GROUP (whose only member is BEN). */
@@ -145,7 +147,7 @@ settings:
   expiryWarning: ${options.expiryWarning ?? '15m'}
   requireReason: true
   auditChannel: CAUDIT${tag.toUpperCase()}
-identities:
+${options.windows ? `  windows: ${options.windows}\n` : ''}identities:
   map:
     ${ALICE}: ${aliceArn}
     ${ANA}: arn:aws:iam::123456789012:user/ana

@@ -8,7 +8,12 @@ import { activateGrant, failActivation } from '../../services/activate.js';
 import type { EngineDeps } from '../../services/engine.js';
 import { applyExtension, failExtension } from '../../services/extend-grant.js';
 import { type ReconcileReport, reconcile } from '../../services/reconcile.js';
-import { lapsePendingRequest, remindApprovers, warnExpiringSoon } from '../../services/reminders.js';
+import {
+  lapsePendingRequest,
+  remindApprovers,
+  remindWindowOpens,
+  warnExpiringSoon,
+} from '../../services/reminders.js';
 import { revokeGrant } from '../../services/revoke.js';
 import { type ConnectionLog, isConnectionError } from '../redis/connection-log.js';
 import type { RedisEpoch } from '../redis/epoch.js';
@@ -17,7 +22,12 @@ import { type GrantJob, QUEUES, RETRY } from './queues.js';
 import { ReconcileKeeper } from './reconcile-keeper.js';
 
 /** The timed jobs of the remind queue, by job name. */
-const REMINDERS = { lapse: lapsePendingRequest, nudge: remindApprovers, warn: warnExpiringSoon } as const;
+const REMINDERS = {
+  lapse: lapsePendingRequest,
+  nudge: remindApprovers,
+  warn: warnExpiringSoon,
+  opens: remindWindowOpens,
+} as const;
 
 export interface WorkerOptions {
   redis: Redis;
@@ -84,10 +94,7 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
     }),
     new Worker<GrantJob>(
       QUEUES.remind,
-      (job) =>
-        runTerminalAware(() =>
-          REMINDERS[job.name === 'lapse' || job.name === 'nudge' ? job.name : 'warn'](deps, job.data.grantId),
-        ),
+      (job) => runTerminalAware(() => REMINDERS[job.name as keyof typeof REMINDERS](deps, job.data.grantId)),
       { ...common, connection: connection(QUEUES.remind) },
     ),
     new Worker(QUEUES.reconcile, () => keeper.sweep('job'), {

@@ -9,6 +9,7 @@ import { secondsLeft } from '../../domain/grant.js';
 import { type AccessPlan, planGrant } from '../../domain/plan.js';
 import { accessCommands, COMMAND_HELP, failureAdvice, humanTime, statusLine } from '../../domain/text.js';
 import { splitByReferences, type TicketSystem } from '../../domain/tickets.js';
+import { windowEnd } from '../../domain/window.js';
 import type { GrantEvent } from '../../ports/notifier.js';
 import type { HomeModel } from '../../services/home.js';
 
@@ -54,6 +55,13 @@ export function cut(text: string, max: number): string {
     out += char;
   }
   return `${out}…`;
+}
+
+/** `from 2026-12-01 22:00 UTC to 2026-12-02 00:00 UTC (2h)` for a scheduled window; undefined otherwise. */
+export function windowWords(grant: Pick<Grant, 'startsAt' | 'durationSeconds'>): string | undefined {
+  const end = windowEnd(grant);
+  if (grant.startsAt === undefined || end === undefined) return undefined;
+  return `from ${slackTime(grant.startsAt)} to ${slackTime(end)} (${formatDuration(grant.durationSeconds)})`;
 }
 
 /**
@@ -282,7 +290,9 @@ export function grantStatusText(grant: Grant, now: number): string {
     case 'pending':
       return `:hourglass_flowing_sand: *Waiting for approval* — ${approvalProgress(grant)}. Lapses at ${slackTime(grant.pendingUntil)} if nobody decides.`;
     case 'approved':
-      return `:white_check_mark: *Approved* by ${approvedBy(grant)} — setting up access…`;
+      return grant.startsAt !== undefined && grant.startsAt > now
+        ? `:calendar: *Approved* by ${approvedBy(grant)} — opens at ${slackTime(grant.startsAt)}, not before.`
+        : `:white_check_mark: *Approved* by ${approvedBy(grant)} — setting up access…`;
     case 'active':
       return `:large_green_circle: *Active* until ${slackTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left) — approved by ${approvedBy(grant)}`;
     case 'revoking':
@@ -323,7 +333,7 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
         ),
         field(`*Where*\n${where(grant)}`),
         field(
-          `*How long*\n${formatDuration(grant.durationSeconds)}${grant.extensions.length ? ` (+${formatDuration(grant.extensions.reduce((s, e) => s + e.seconds, 0))} extended)` : ''}`,
+          `*How long*\n${windowWords(grant) ?? formatDuration(grant.durationSeconds)}${grant.extensions.length ? ` (+${formatDuration(grant.extensions.reduce((s, e) => s + e.seconds, 0))} extended)` : ''}`,
         ),
       ],
     },
@@ -469,6 +479,30 @@ export function activatedDm(policy: Policy, grant: Grant, now: number): Message 
         block_id: `mine:${grant.id}`,
         elements: [doneButton(grant)],
       },
+    ],
+  );
+}
+
+/** A window was approved: when it opens and closes, and that the commands come before it opens. */
+export function windowApprovedDm(grant: Grant): Message {
+  return message(`Your window ${grant.id} is approved`, [
+    section(
+      `:calendar: Your request for \`${grant.level}\` in ${where(grant)} was *approved* by ${approvedBy(grant)}: access ${windowWords(grant) ?? ''}, not before. The commands come shortly before it opens.`,
+    ),
+    context(`Request \`${grant.id}\` · withdraw it with \`/eks-access done ${grant.id}\``),
+  ]);
+}
+
+/** Before an approved window opens: the exact commands, which work from the start. */
+export function windowOpensSoonDm(policy: Policy, grant: Grant): Message {
+  return message(
+    `Your access to ${grant.namespace} on ${grant.cluster} opens at ${humanTime(grant.startsAt ?? 0)}`,
+    [
+      section(
+        `:alarm_clock: Your \`${grant.level}\` window in ${where(grant)} opens at *${slackTime(grant.startsAt ?? 0)}* and ends at *${slackTime(windowEnd(grant) ?? 0)}*. From the start, run:`,
+      ),
+      section(`\`\`\`${accessCommands(policy, grant).join('\n')}\`\`\``),
+      context(`Request \`${grant.id}\` · they are refused before the start and after the end`),
     ],
   );
 }

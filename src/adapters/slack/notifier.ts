@@ -33,6 +33,8 @@ import {
   type Message,
   section,
   threadNoteText,
+  windowApprovedDm,
+  windowOpensSoonDm,
   withApprovalLink,
 } from './blocks.js';
 import { SlackDirectory } from './directory.js';
@@ -285,6 +287,10 @@ export class SlackNotifier implements Notifier {
         return failedDm(grant);
       case 'expiring-soon':
         return expiringDm(grant, now);
+      case 'window-opens-soon':
+        return windowOpensSoonDm(this.#deps.policy, grant);
+      case 'approved':
+        return grant.startsAt !== undefined && grant.startsAt > now ? windowApprovedDm(grant) : undefined;
       case 'ended':
         return endedDm(grant, now);
       case 'extended':

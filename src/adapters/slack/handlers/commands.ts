@@ -14,7 +14,9 @@ import {
   extensionWaitingText,
   helpMessage,
   listMessage,
+  slackTime,
   whoamiMessage,
+  windowWords,
 } from '../blocks.js';
 import { type Command, parseCommand } from '../grammar.js';
 import { asSlackMessage, guarded, type ListenerDeps, type Reply, textMessage } from './context.js';
@@ -51,8 +53,8 @@ const HANDLERS: CommandHandlers = {
     await reply(
       textMessage(
         result.autoApproved
-          ? `:white_check_mark: \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` was approved by policy; you will get a DM with the commands in a moment.`
-          : `:hourglass_flowing_sand: Requested \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` for ${input.duration ?? 'the default time'}. It needs ${g.requiredApprovals} approval(s); you will get a DM when it is decided.`,
+          ? `:white_check_mark: \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` was approved by policy; you will get a DM with the commands ${g.startsAt === undefined ? 'in a moment' : `when the window opens (${slackTime(g.startsAt)})`}.`
+          : `:hourglass_flowing_sand: Requested \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` ${windowWords(g) ?? `for ${input.duration ?? 'the default time'}`}. It needs ${g.requiredApprovals} approval(s)${g.startsAt === undefined ? '' : ' before the window opens'}; you will get a DM when it is decided.`,
       ),
     );
   },

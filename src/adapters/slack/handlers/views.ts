@@ -51,7 +51,7 @@ export function registerViews(app: App, deps: ListenerDeps): void {
     const state = readModalState(view.state.values);
     // Validation is pure and fast, so it happens before the ack and shows next to the field.
     try {
-      resolveRequest(deps.policy, { ...state, namespace: state.namespace ?? '' });
+      resolveRequest(deps.policy, { ...state, namespace: state.namespace ?? '' }, deps.clock.now());
     } catch (error) {
       const e = toAccessError(error);
       const field = MODAL_ACTIONS[requestFieldOf(e.details) ?? 'namespace'];
