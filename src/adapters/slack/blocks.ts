@@ -496,7 +496,7 @@ export function windowApprovedDm(grant: Grant): Message {
 /** Before an approved window opens: the exact commands, which work from the start. */
 export function windowOpensSoonDm(policy: Policy, grant: Grant): Message {
   return message(
-    `Your access to ${grant.namespace} on ${grant.cluster} opens at ${humanTime(grant.startsAt ?? 0)}`,
+    `Your access to ${grant.namespace} on ${grant.cluster} opens at ${slackTime(grant.startsAt ?? 0)}`,
     [
       section(
         `:alarm_clock: Your \`${grant.level}\` window in ${where(grant)} opens at *${slackTime(grant.startsAt ?? 0)}* and ends at *${slackTime(windowEnd(grant) ?? 0)}*. From the start, run:`,
