@@ -4,10 +4,12 @@
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminKubeConfig } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
 import { type Block, blocksText } from '../support/slack/index.js';
 import {
   ALICE,
   ANA,
+  BEN,
   clickOn,
   EVE,
   ephemeralTo,
@@ -75,6 +77,35 @@ describe('an undecided request', () => {
     expect(threadText(h, message).at(-1)).toContain('Lapsed');
     expect(threadText(h, other).some((t) => t.includes(':bell:'))).toBe(false);
     expect((await h.store.get(decided))?.approverReminders).toBeUndefined();
+  });
+  it('without an approval message (the bot is not in the channel), reminds each approver by DM', async () => {
+    const h = await pool.use({ worker: true, pendingTimeout: '4s' });
+    h.slack.addChannel(h.channel, { bot: false });
+    const id = await requestedId(h, ALICE, `request ${h.namespace} as view because INC-24`);
+    await pollUntil(
+      'the request to lapse',
+      async () => (await h.store.get(id))?.status,
+      (s) => s === 'cancelled',
+      {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      },
+    );
+    await untilSlackDelivered(h);
+    const reminded = (user: string) =>
+      h.slack
+        .callsTo('chat.postMessage')
+        .filter(
+          (c) =>
+            c.response['ok'] === true &&
+            c.args.channel === `D${user.slice(1)}` &&
+            blocksText(c.args.blocks).includes(':bell:') &&
+            blocksText(c.args.blocks).includes(id),
+        );
+    // ANA by name, BEN through the user group; twice each; never the requester.
+    expect(reminded(ANA)).toHaveLength(2);
+    expect(reminded(BEN)).toHaveLength(2);
+    expect(reminded(ALICE)).toHaveLength(0);
   });
 });
 
