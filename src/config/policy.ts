@@ -98,6 +98,21 @@ const windowSettings = z
   .strict()
   .default(WINDOW_DEFAULTS);
 
+/** The weekly access summary in the audit channel: when (cron, in this time zone), or off. */
+const WEEKLY_SUMMARY_DEFAULTS = { enabled: true, cron: '0 9 * * 1', timeZone: 'UTC' };
+const weeklySummarySettings = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Five-field cron: minute hour day-of-month month day-of-week (default Mondays 09:00). */
+    cron: z
+      .string()
+      .regex(/^\S+( \S+){4}$/, 'a five-field cron expression like "0 9 * * 1" (Mondays 09:00)')
+      .default(WEEKLY_SUMMARY_DEFAULTS.cron),
+    timeZone: z.string().min(1).default(WEEKLY_SUMMARY_DEFAULTS.timeZone),
+  })
+  .strict()
+  .default(WEEKLY_SUMMARY_DEFAULTS);
+
 /** A ticket system whose references a reason may be required to contain (see src/domain/tickets.ts). */
 const ticketSystem = z
   .object({
@@ -170,6 +185,35 @@ const autoApproveRule = z
       .optional(),
   })
   .strict();
+
+/** At most `count` uses in any `per` (e.g. 2 in 24h). */
+const useLimit = z.object({ count: z.number().int().min(1).max(100), per: duration('per') }).strict();
+
+/**
+ * Break-glass: who may grant themselves access at once, without an approver, where, at which level and
+ * for how long, how often; every use is announced loudly and must be reviewed afterwards.
+ */
+const breakGlassRule = z
+  .object({
+    name: z.string().regex(DNS1123_LABEL, 'rule names are lower-case DNS labels'),
+    /** Slack user groups whose members may use it (the on-call rotation); read at request time. */
+    groups: z.array(z.string().regex(SLACK_GROUP_ID, 'Slack user-group ids look like S0123ABCD')).min(1),
+    /** Clusters it covers (default: every cluster). */
+    clusters: z.array(z.string().regex(CLUSTER_NAME)).optional(),
+    /** Namespaces (names or patterns like team-*) it covers; each must also be offered by the policy. */
+    namespaces: z.array(z.string().regex(NAMESPACE_PATTERN)).min(1),
+    levels: z.array(z.string()).min(1),
+    maxDuration: duration('breakGlass.maxDuration'),
+    /** Uses per person (default once a day) and, optionally, for everyone together. */
+    perPerson: useLimit.default({ count: 1, per: '24h' }),
+    perRule: useLimit.optional(),
+    /** Approvers must acknowledge or flag each use within this time, or it is re-posted and escalated. */
+    reviewWithin: duration('breakGlass.reviewWithin').default('24h'),
+    /** Where an overdue review is escalated (besides the namespace's approval channel). */
+    escalationChannel: z.string().regex(SLACK_CHANNEL_ID).optional(),
+  })
+  .strict();
+export type BreakGlassRule = z.infer<typeof breakGlassRule>;
 
 const namespaceEntry = z
   .object({
@@ -275,6 +319,7 @@ const basePolicy = z
         requireReason: z.boolean().default(true),
         auditChannel: z.string().regex(SLACK_CHANNEL_ID).optional(),
         windows: windowSettings,
+        weeklySummary: weeklySummarySettings,
       })
       .strict()
       .default({
@@ -284,6 +329,7 @@ const basePolicy = z
         expiryWarning: '15m',
         requireReason: true,
         windows: WINDOW_DEFAULTS,
+        weeklySummary: WEEKLY_SUMMARY_DEFAULTS,
       }),
     identities: identities.default({ map: {}, allowAssumedRoles: false }),
     /** Ticket systems by name: what a reference looks like and where it links. */
@@ -292,6 +338,7 @@ const basePolicy = z
       .default({}),
     levels: z.record(z.string().regex(DNS1123_LABEL, 'level names are lower-case DNS labels'), level),
     clusters: z.record(z.string().regex(CLUSTER_NAME), cluster),
+    breakGlass: z.array(breakGlassRule).default([]),
   })
   .strict();
 
@@ -542,6 +589,50 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
       });
     }
   }
+  const ruleNames = new Set<string>();
+  policy.breakGlass.forEach((rule, index) => {
+    const path = ['breakGlass', index];
+    if (ruleNames.has(rule.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'name'],
+        message: `two break-glass rules are called "${rule.name}"`,
+      });
+    }
+    ruleNames.add(rule.name);
+    rule.levels.forEach((levelName, levelIndex) => {
+      const lvl = policy.levels[levelName];
+      if (!lvl) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'levels', levelIndex],
+          message: `unknown level "${levelName}"`,
+        });
+      } else if (seconds(rule.maxDuration) > seconds(lvl.maxDuration)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'maxDuration'],
+          message: `maxDuration (${rule.maxDuration}) is longer than level ${levelName} allows (${lvl.maxDuration})`,
+        });
+      }
+    });
+    for (const clusterName of rule.clusters ?? []) {
+      if (!policy.clusters[clusterName]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'clusters'],
+          message: `unknown cluster "${clusterName}"`,
+        });
+      }
+    }
+    if (!policy.settings.auditChannel) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['settings', 'auditChannel'],
+        message: 'break-glass rules announce every use in the audit channel: set settings.auditChannel',
+      });
+    }
+  });
   let auditChannelAsked = false;
   for (const [clusterName, c] of Object.entries(policy.clusters)) {
     if (
