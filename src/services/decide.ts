@@ -13,6 +13,7 @@ import { humanTime } from '../domain/text.js';
 import type { Directory } from '../ports/directory.js';
 import { queueApproved } from './approved.js';
 import { type FlowDeps, mustGet, updateGrant } from './deps.js';
+import { dropApprovalReminders } from './reminders.js';
 
 /**
  * An approval may carry the approver's reason (the namespace's `approvalReason`) and a shorter duration
@@ -162,6 +163,7 @@ export async function decide(
     level: after.level,
     to: after.status,
   };
+  if (after.status !== 'pending') await dropApprovalReminders(deps, after);
   if (after.status === 'denied') {
     await deps.audit.append({
       action: 'denied',
