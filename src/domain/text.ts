@@ -115,6 +115,11 @@ export const COMMAND_HELP: readonly { usage: string; example: string; says: stri
   },
   { usage: 'list', example: 'list', says: 'Your requests and grants.' },
   { usage: 'approvals', example: 'approvals', says: 'Requests waiting for your approval.' },
+  {
+    usage: 'approve <id> [for <shorter duration>] [because <reason…>]',
+    example: 'approve ea-7k2m9xab for 1h because fine for the migration',
+    says: 'Approvers: approve, optionally shorter (never longer) and with your reason.',
+  },
   { usage: 'extend <id> [for <duration>]', example: 'extend ea-7k2m9xab for 1h', says: 'Ask for more time.' },
   {
     usage: 'request <namespace>[,<namespace>…] on <cluster>,<cluster>… | on all …',

@@ -36,6 +36,7 @@ export const LIMITS = {
 export const DENY_MODAL = 'deny_modal';
 export const DENY_EXTENSION_MODAL = 'deny_extension_modal';
 export const FLAG_MODAL = 'breakglass_flag_modal';
+export const APPROVE_MODAL = 'approve_modal';
 
 export type Block = Record<string, unknown>;
 export interface Message {
@@ -920,6 +921,57 @@ export function deniedModal(
         block_id: 'reason',
         label: plain('Reason', 2000),
         element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 500 },
+      },
+    ],
+  };
+}
+
+/**
+ * The Approve form where the namespace asks approvers for a reason: the reason (required or optional)
+ * and, optionally, a shorter duration (for a window: an earlier end). Never a longer one.
+ */
+export function approveModal(
+  grant: Grant,
+  reasonRequired: boolean,
+  responseUrl: string,
+): Record<string, unknown> {
+  const shorter = [
+    grant.durationSeconds,
+    ...[0.75, 0.5, 0.25].map((f) => Math.round(grant.durationSeconds * f)),
+  ].filter((s, i, all) => s >= 60 && all.indexOf(s) === i);
+  return {
+    type: 'modal',
+    callback_id: APPROVE_MODAL,
+    private_metadata: JSON.stringify({ grantId: grant.id, ...(responseUrl ? { responseUrl } : {}) }),
+    title: plain('Approve request', LIMITS.modalTitle),
+    submit: plain('Approve', LIMITS.button),
+    close: plain('Back', LIMITS.button),
+    blocks: [
+      section(
+        `Approve \`${grant.level}\` in ${where(grant)} for ${mention(grant.requester.slackUserId)} (${windowWords(grant) ?? formatDuration(grant.durationSeconds)})?`,
+      ),
+      {
+        type: 'input',
+        block_id: 'reason',
+        optional: !reasonRequired,
+        label: plain('Your reason', 2000),
+        hint: plain('Recorded in the audit trail with your approval.', 2000),
+        element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 500 },
+      },
+      {
+        type: 'input',
+        block_id: 'duration',
+        optional: true,
+        label: plain('Approve for (shorter only)', 2000),
+        element: {
+          type: 'static_select',
+          action_id: 'value',
+          options: shorter.map((s) => ({ text: plain(formatDuration(s), 75), value: String(s) })),
+          initial_option: {
+            text: plain(formatDuration(grant.durationSeconds), 75),
+            value: String(grant.durationSeconds),
+          },
+        },
       },
     ],
   };

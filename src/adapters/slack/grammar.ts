@@ -35,6 +35,8 @@ export type Command =
       incident: string;
     }
   | { kind: 'cancel'; id: string }
+  /** An approver approves from the command line, optionally shorter and with a reason. */
+  | { kind: 'approve'; id: string; duration?: string; reason?: string }
   | { kind: 'extend'; id: string; duration?: string };
 
 const SUBCOMMAND_ALIASES: Readonly<Record<string, string>> = {
@@ -53,6 +55,7 @@ const SUBCOMMAND_ALIASES: Readonly<Record<string, string>> = {
   cancel: 'cancel',
   withdraw: 'cancel',
   whoami: 'whoami',
+  approve: 'approve',
   breakglass: 'breakglass',
   'break-glass': 'breakglass',
   emergency: 'breakglass',
@@ -115,6 +118,26 @@ export function parseCommand(text: string): Command {
     case 'revoke':
     case 'cancel':
       return { kind: sub, id: grantIdFrom(sub, words) };
+    case 'approve': {
+      const id = grantIdFrom('extend', words.slice(0, 1));
+      const rest = words.slice(1);
+      const because = rest.findIndex((w) => ['because', 'reason', 'reason:'].includes(w.toLowerCase()));
+      const head = because === -1 ? rest : rest.slice(0, because);
+      const reason = because === -1 ? undefined : rest.slice(because + 1).join(' ');
+      const duration = head.filter((w) => w.toLowerCase() !== 'for');
+      if (duration.length > 1 || (duration[0] !== undefined && parseDuration(duration[0]) === undefined)) {
+        throw badInput(
+          `I did not understand "${head.join(' ')}"`,
+          'Write `approve <id> [for <shorter duration>] [because <reason…>]`.',
+        );
+      }
+      return {
+        kind: 'approve',
+        id,
+        ...(duration[0] ? { duration: duration[0] } : {}),
+        ...(reason ? { reason } : {}),
+      };
+    }
     case 'extend': {
       const id = grantIdFrom(sub, words.slice(0, 1));
       const rest = words.slice(1).filter((w) => w.toLowerCase() !== 'for');

@@ -2,6 +2,7 @@
 // payload; a button's value carries a grant id (and, on extension buttons, which ask they show) and
 // nothing else, and every service re-reads the grant and re-checks the clicker.
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import { namespacePolicyFor } from '../../../domain/decisions.js';
 import { toAccessError } from '../../../domain/errors.js';
 import { reviewBreakGlass } from '../../../services/break-glass.js';
 import { cancelRequest } from '../../../services/cancel.js';
@@ -12,7 +13,7 @@ import {
   checkMayDecideExtension,
   requestExtension,
 } from '../../../services/request-extension.js';
-import { ACTIONS, deniedModal, extensionWaitingText, noticeModal } from '../blocks.js';
+import { ACTIONS, approveModal, deniedModal, extensionWaitingText, noticeModal } from '../blocks.js';
 import {
   asSlackMessage,
   asView,
@@ -37,11 +38,23 @@ export function registerActions(app: App, deps: ListenerDeps): void {
       ? (m) => respond({ response_type: 'ephemeral', replace_original: false, ...asSlackMessage(m) })
       : (m) => deps.messenger.dm(body.user.id, m);
 
-  app.action<Click>(ACTIONS.approve, async ({ ack, body, action, respond }) => {
+  app.action<Click>(ACTIONS.approve, async ({ ack, body, action, respond, client }) => {
     await ack();
     const reply = replyFor(body, respond);
     await guarded(deps, reply, async () => {
-      const result = await decide(deps, grantIdOf(action.value), body.user.id, { kind: 'approve' });
+      const grantId = grantIdOf(action.value);
+      const grant = await deps.store.get(grantId);
+      const cluster = grant ? deps.policy.clusters[grant.cluster] : undefined;
+      const ns = grant && cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+      // Where approvers give a reason, Approve opens a form for it (and for a shorter duration).
+      if (grant && ns && ns.approvalReason !== 'none') {
+        await client.views.open({
+          trigger_id: body.trigger_id,
+          view: asView(approveModal(grant, ns.approvalReason === 'required', responseUrlOf(body))),
+        });
+        return;
+      }
+      const result = await decide(deps, grantId, body.user.id, { kind: 'approve' });
       if (!result.decisive) {
         await reply(
           textMessage(

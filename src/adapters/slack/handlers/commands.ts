@@ -2,9 +2,11 @@
 // grammar's union, so a new subcommand without a handler does not compile.
 import type { App } from '@slack/bolt';
 import { requestableNamespaces } from '../../../domain/decisions.js';
+import { formatDuration, requireDuration } from '../../../domain/duration.js';
 import { toAccessError } from '../../../domain/errors.js';
 import { breakGlass } from '../../../services/break-glass.js';
 import { cancelRequest } from '../../../services/cancel.js';
+import { decide } from '../../../services/decide.js';
 import { endAccess } from '../../../services/end-access.js';
 import { extensionsWaitingFor, homeFor, waitingFor } from '../../../services/home.js';
 import { requestExtension } from '../../../services/request-extension.js';
@@ -104,6 +106,21 @@ const HANDLERS: CommandHandlers = {
     await reply(
       textMessage(
         `:rotating_light: Break-glass: \`${grant.id}\` gives you \`${grant.level}\` in \`${grant.namespace}\` on \`${grant.cluster}\` now (rule \`${grant.breakGlass?.rule}\`); the DM with the commands follows. Every approver was told, and one of them will review it.`,
+      ),
+    );
+  },
+  approve: async (deps, { command, user, reply }) => {
+    const shortenTo = command.duration === undefined ? undefined : requireDuration(command.duration);
+    const result = await decide(deps, command.id, user, {
+      kind: 'approve',
+      reason: command.reason,
+      shortenTo,
+    });
+    await reply(
+      textMessage(
+        result.decisive
+          ? `Approved \`${result.grant.id}\`${shortenTo !== undefined ? ` for ${formatDuration(result.grant.durationSeconds)}` : ''}.`
+          : `Your approval of \`${result.grant.id}\` is recorded: ${result.grant.approvals.length} of ${result.grant.requiredApprovals}.`,
       ),
     );
   },

@@ -3,6 +3,7 @@ import type { App } from '@slack/bolt';
 import {
   identityFromMap,
   identityMapEntry,
+  namespacePolicyFor,
   requestFieldOf,
   resolveRequest,
 } from '../../../domain/decisions.js';
@@ -12,7 +13,7 @@ import { reviewBreakGlass } from '../../../services/break-glass.js';
 import { decide } from '../../../services/decide.js';
 import { denyExtension } from '../../../services/request-extension.js';
 import { submitRequest } from '../../../services/submit.js';
-import { DENY_EXTENSION_MODAL, DENY_MODAL, FLAG_MODAL } from '../blocks.js';
+import { APPROVE_MODAL, DENY_EXTENSION_MODAL, DENY_MODAL, FLAG_MODAL } from '../blocks.js';
 import { MODAL_ACTIONS, REQUEST_MODAL, readModalState } from '../modal.js';
 import { grantIdOf, guarded, type ListenerDeps, responseUrlOrDm, textMessage } from './context.js';
 
@@ -52,6 +53,28 @@ export function registerViews(app: App, deps: ListenerDeps): void {
       });
     });
   }
+
+  app.view(APPROVE_MODAL, async ({ ack, body, view }) => {
+    const reason = view.state.values['reason']?.['value']?.value?.trim() || undefined;
+    const seconds = Number(view.state.values['duration']?.['value']?.selected_option?.value);
+    const meta = parseMeta(view.private_metadata);
+    // A missing required reason is said next to the field, and the form stays open (one Redis read).
+    if (!reason && (await approvalReasonOf(deps, meta.grantId ?? '')) === 'required') {
+      await ack({
+        response_action: 'errors',
+        errors: { reason: 'Say why you approve: this namespace records it.' },
+      });
+      return;
+    }
+    await ack();
+    await guarded(deps, responseUrlOrDm(deps, meta.responseUrl, body.user.id), async () => {
+      await decide(deps, grantIdOf(meta.grantId), body.user.id, {
+        kind: 'approve',
+        reason,
+        ...(Number.isFinite(seconds) && seconds > 0 ? { shortenTo: seconds } : {}),
+      });
+    });
+  });
 
   app.view(REQUEST_MODAL, async ({ ack, body, view }) => {
     const state = readModalState(view.state.values);
@@ -139,4 +162,11 @@ function parseMeta(text: string): Meta {
   } catch {
     return {};
   }
+}
+
+/** Whether the namespace of this request asks approvers for a reason. */
+async function approvalReasonOf(deps: ListenerDeps, grantId: string): Promise<string | undefined> {
+  const grant = await deps.store.get(grantIdOf(grantId));
+  const cluster = grant ? deps.policy.clusters[grant.cluster] : undefined;
+  return grant && cluster ? namespacePolicyFor(cluster, grant.namespace)?.approvalReason : undefined;
 }
