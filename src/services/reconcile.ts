@@ -154,9 +154,9 @@ async function sweepCluster(
     if (grant && (grant.status === 'active' || grant.status === 'revoking')) continue;
     report.bindingsRemoved.push({ cluster, namespace: binding.namespace, grantId: binding.grantId, why });
     if (report.dryRun) continue;
-    await guarded(report, `${cluster}/${binding.namespace}/${binding.name}`, () =>
-      removeTrace(deps, backends, traceFromBinding(cluster, binding)),
-    );
+    await guarded(report, `${cluster}/${binding.namespace}/${binding.name}`, async () => {
+      await removeTrace(deps, backends, traceFromBinding(cluster, binding));
+    });
   }
   if (backends.mapping.mode === 'none') return;
 

@@ -71,7 +71,24 @@ function entryOf(node: unknown): ParsedEntry | undefined {
   };
 }
 
+/**
+ * The last few documents parsed. Parsing is what an aws-auth edit costs (it grows with the document);
+ * the same text is parsed by the preflight, the read-back and the edit of every grant in a burst, and
+ * by each edit's before/after check. Results are never mutated, so sharing them is safe.
+ */
+const parsed = new Map<string, ParsedList>();
+const PARSED_KEPT = 8;
+
 function parseList(text: string, where: string): ParsedList {
+  const known = parsed.get(text);
+  if (known) return known;
+  const list = parseListUncached(text, where);
+  if (parsed.size >= PARSED_KEPT) parsed.delete(parsed.keys().next().value as string);
+  parsed.set(text, list);
+  return list;
+}
+
+function parseListUncached(text: string, where: string): ParsedList {
   if (SKIPPABLE.has(text.trim())) return { layout: { form: 'empty', blank: text.trim() === '' }, items: [] };
   // Repeated keys are legal for the authenticator (sigs.k8s.io/yaml keeps the last), so not an error here.
   const doc = parseDocument(text, { uniqueKeys: false });
