@@ -10,10 +10,11 @@ import type {
 import { DNS1123_LABEL, requiredApprovalsFor } from '../config/policy.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { type AccessError, badInput, conflict, forbidden, notFound } from './errors.js';
-import type { Approval, Grant } from './grant.js';
+import type { Approval, ClaimedExtension, Grant } from './grant.js';
 import { committedSeconds } from './grant.js';
 import { principalParts, renderUsername } from './names.js';
 import { humanTime } from './text.js';
+import { type TicketRequirement, ticketReferences, unmetTicketRequirement } from './tickets.js';
 
 export const MAX_REASON_LENGTH = 500;
 
@@ -31,9 +32,29 @@ export interface ResolvedRequest {
   level: string;
   durationSeconds: number;
   reason: string;
+  /** Ticket references the reason names (every declared system), in order. */
+  tickets: string[];
   namespacePolicy: NamespacePolicy;
   levelPolicy: LevelPolicy;
   requiredApprovals: number;
+}
+
+/** The ticket requirements that apply to a request for this level in this namespace. */
+export function ticketRequirementsFor(
+  cluster: string,
+  namespacePolicy: Pick<NamespacePolicy, 'name' | 'requireTicket'>,
+  levelName: string,
+  levelPolicy: Pick<LevelPolicy, 'requireTicket'>,
+): TicketRequirement[] {
+  const requirements: TicketRequirement[] = [];
+  const ns = namespacePolicy.requireTicket;
+  if (ns && (!ns.levels || ns.levels.includes(levelName))) {
+    requirements.push({ systems: ns.systems, source: `${namespacePolicy.name} on ${cluster}` });
+  }
+  if (levelPolicy.requireTicket) {
+    requirements.push({ systems: levelPolicy.requireTicket, source: `level ${levelName}` });
+  }
+  return requirements;
 }
 
 /** `team-*` matches `team-a`; exact names match themselves. */
@@ -172,12 +193,26 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
       field('reason'),
     );
   }
+  const ticketRequirements = ticketRequirementsFor(clusterName, namespacePolicy, levelName, levelPolicy);
+  const unmet = unmetTicketRequirement(reason, ticketRequirements, policy.tickets);
+  if (unmet) {
+    const examples = unmet.systems.map((name) => {
+      const system = policy.tickets[name];
+      return system ? `${system.example} (${name}: \`${system.pattern}\`)` : name;
+    });
+    throw badInput(
+      `Access to ${unmet.source} needs a ticket reference in the reason`,
+      `Name ${examples.length > 1 ? 'one of ' : ''}${examples.join(', or ')}. For example: \`request ${namespace}${input.cluster ? ` on ${clusterName}` : ''} as ${levelName} because ${policy.tickets[unmet.systems[0] as string]?.example ?? 'TICKET-1'} what you will do\`.`,
+      { ...field('reason'), ticketSystems: unmet.systems.join(',') },
+    );
+  }
   return {
     cluster: clusterName,
     namespace,
     level: levelName,
     durationSeconds,
     reason,
+    tickets: ticketReferences(reason, policy.tickets).map((t) => t.ref),
     namespacePolicy,
     levelPolicy,
     requiredApprovals: requiredApprovalsFor(levelPolicy, namespacePolicy),
@@ -526,6 +561,59 @@ export function decideExtension(policy: Policy, grant: Grant, seconds: number): 
     };
   }
   return level.extend.mode === 'auto' ? { kind: 'auto', seconds } : { kind: 'needs-approval', seconds };
+}
+
+/**
+ * The worker's re-check before it applies a claimed extension, under the policy as it is now: the level
+ * still exists and may be extended this way (automatically only where its mode is still `auto`), this
+ * extension is no longer than one may be, everything committed stays within the cap, and an approved
+ * extension's approvers each still qualify (with the groups the bot recorded; the requester only where
+ * self-approval is allowed) and together make the quorum an extension needs now. Returns why not, or
+ * undefined when the claim may be applied. The bot checked all of this at the click; a policy tightened
+ * since (an approver removed, a lower cap) must win.
+ */
+export function extensionClaimRefusal(
+  policy: Policy,
+  grant: Grant,
+  claim: Pick<ClaimedExtension, 'seconds' | 'auto' | 'approvals'>,
+): string | undefined {
+  const level = policy.levels[grant.level];
+  const cluster = policy.clusters[grant.cluster];
+  const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+  if (!level || !ns || !ns.levels.includes(grant.level)) {
+    return `${grant.level} in ${grant.namespace} on ${grant.cluster} is no longer in the policy`;
+  }
+  if (level.extend.mode === 'never') return `${grant.level} grants can no longer be extended`;
+  if (claim.auto && level.extend.mode !== 'auto')
+    return `an extension of ${grant.level} now needs an approver`;
+  if (claim.seconds > (parseDuration(level.maxDuration) ?? 0)) {
+    return `one extension of ${grant.level} may now be at most ${level.maxDuration}`;
+  }
+  const cap = parseDuration(level.extend.maxTotal ?? level.maxDuration) ?? 0;
+  if (committedSeconds(grant) > cap) {
+    return `${grant.level} now allows ${formatDuration(cap)} in all, extensions included`;
+  }
+  if (claim.auto) return undefined;
+  const counted: Approval[] = [];
+  for (const approval of claim.approvals ?? []) {
+    try {
+      assertMayDecide(
+        policy,
+        { ...grant, approvals: counted },
+        { slackUserId: approval.slackUserId, memberOfGroups: approval.viaGroups ?? [] },
+        'extension',
+      );
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      return `the approval by <@${approval.slackUserId}> does not hold under the current policy (${why})`;
+    }
+    counted.push(approval);
+  }
+  const required = extensionApprovalsRequired(policy, grant);
+  if (counted.length < required) {
+    return `it has ${counted.length} approval(s); an extension now needs ${required}`;
+  }
+  return undefined;
 }
 
 /**

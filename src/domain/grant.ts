@@ -64,6 +64,8 @@ export interface Approval {
    * as the bot saw them: the worker re-checks the approval against the current policy without Slack.
    */
   viaGroups?: string[];
+  /** A rule whose groups are an on-call rotation (display only; the seal covers rule and groups). */
+  onCall?: boolean;
 }
 
 export interface Extension {
@@ -123,6 +125,8 @@ export interface Grant {
   /** The requested duration; the clock starts at activation. */
   durationSeconds: number;
   reason: string;
+  /** Ticket references the reason names (policy `tickets`), for reports and links. */
+  tickets?: string[];
   requiredApprovals: number;
   approvals: Approval[];
   createdAt: number;

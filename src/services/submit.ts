@@ -153,6 +153,7 @@ export async function submitRequest(
     level: resolved.level,
     durationSeconds: resolved.durationSeconds,
     reason: resolved.reason,
+    ...(resolved.tickets.length > 0 ? { tickets: resolved.tickets } : {}),
     requiredApprovals: resolved.requiredApprovals,
     approvals: autoActor
       ? [
@@ -161,6 +162,7 @@ export async function submitRequest(
             at: now,
             autoRule: autoActor,
             ...(qualifyingGroups.length > 0 ? { viaGroups: qualifyingGroups } : {}),
+            ...(auto?.rule.onCall && qualifyingGroups.length > 0 ? { onCall: true } : {}),
           },
         ]
       : [],
@@ -183,6 +185,7 @@ export async function submitRequest(
       level: grant.level,
       durationSeconds: grant.durationSeconds,
       reason: grant.reason,
+      ...(grant.tickets ? { tickets: grant.tickets.join(',') } : {}),
       principalArn: requester.principalArn,
     },
   });
@@ -192,7 +195,12 @@ export async function submitRequest(
       actor: autoActor,
       grantId: id,
       at: now,
-      details: { rule: autoActor, to: 'approved' },
+      // The group membership seen at request time is the evidence the rule held (e.g. on call).
+      details: {
+        rule: autoActor,
+        to: 'approved',
+        ...(qualifyingGroups.length > 0 ? { viaGroups: qualifyingGroups.join(',') } : {}),
+      },
     });
     // The message is posted (and its ts stored) before the worker may start writing the grant.
     await deps.notifier.grantChanged(grant, { kind: 'approved', by: autoActor });

@@ -7,6 +7,7 @@ import type { Grant } from '../../domain/grant.js';
 import { secondsLeft } from '../../domain/grant.js';
 import { type AccessPlan, planGrant } from '../../domain/plan.js';
 import { accessCommands, COMMAND_HELP, failureAdvice, humanTime, statusLine } from '../../domain/text.js';
+import { splitByReferences, type TicketSystem } from '../../domain/tickets.js';
 import type { HomeModel } from '../../services/home.js';
 
 /** Slack's published limits (the fake Slack in test/support enforces the same). */
@@ -46,6 +47,21 @@ export function cut(text: string, max: number): string {
     out += char;
   }
   return `${out}…`;
+}
+
+/**
+ * A reason with its ticket references linked (policy `tickets.<name>.url`). The rest stays escaped user
+ * text, so a reason still cannot mention a channel or forge a link.
+ */
+export function linkedReason(reason: string, systems: Readonly<Record<string, TicketSystem>>): string {
+  return splitByReferences(reason, systems)
+    .map((part) => {
+      if ('text' in part) return esc(part.text);
+      const { ref, url } = part.reference;
+      // `|` or `>` in a reference would end the link early: such a reference stays text.
+      return url && !/[|<>]/.test(ref) ? `<${url}|${esc(ref)}>` : esc(ref);
+    })
+    .join('');
 }
 
 /**
@@ -147,6 +163,20 @@ export function planFor(policy: Policy, grant: Grant, now: number): AccessPlan |
   }
 }
 
+/**
+ * Who approved: people by mention; a rule by what made it apply, e.g. "auto-approved: @ana is on call
+ * (group @oncall)" with the membership the bot saw at request time.
+ */
+function approvedBy(grant: Grant): string {
+  return grant.approvals
+    .map((a) => {
+      if (!a.autoRule || !a.viaGroups?.length) return mention(a.slackUserId);
+      const groups = a.viaGroups.map((g) => `<!subteam^${g}>`).join(', ');
+      return `auto-approval: ${mention(grant.requester.slackUserId)} ${a.onCall ? 'is on call' : 'is a member'} (group ${groups}; rule \`${esc(a.autoRule)}\`)`;
+    })
+    .join(', ');
+}
+
 function approvalProgress(grant: Grant): string {
   const people = grant.approvals.map((a) => mention(a.slackUserId));
   return `${grant.approvals.length} of ${grant.requiredApprovals} approval${grant.requiredApprovals === 1 ? '' : 's'}${people.length ? `: ${people.join(', ')}` : ''}`;
@@ -158,9 +188,9 @@ export function grantStatusText(grant: Grant, now: number): string {
     case 'pending':
       return `:hourglass_flowing_sand: *Waiting for approval* — ${approvalProgress(grant)}. Lapses at ${humanTime(grant.pendingUntil)} if nobody decides.`;
     case 'approved':
-      return `:white_check_mark: *Approved* by ${grant.approvals.map((a) => mention(a.slackUserId)).join(', ')} — setting up access…`;
+      return `:white_check_mark: *Approved* by ${approvedBy(grant)} — setting up access…`;
     case 'active':
-      return `:large_green_circle: *Active* until ${humanTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left) — approved by ${grant.approvals.map((a) => mention(a.slackUserId)).join(', ')}`;
+      return `:large_green_circle: *Active* until ${humanTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left) — approved by ${approvedBy(grant)}`;
     case 'revoking':
       return `:hourglass: *Ending* (${grant.endReason ?? 'ending'})${grant.endedBy ? ` by ${endedByText(grant.endedBy)}` : ''}…`;
     case 'expired':
@@ -203,7 +233,9 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
         ),
       ],
     },
-    section(`*Why*\n${grant.reason ? esc(cut(grant.reason, 1000)) : '_no reason given_'}`),
+    section(
+      `*Why*\n${grant.reason ? linkedReason(cut(grant.reason, 1000), policy.tickets) : '_no reason given_'}`,
+    ),
   ];
   for (const warning of plan?.warnings ?? []) {
     blocks.push(section(`:warning: *${esc(warning)}* It needs ${grant.requiredApprovals} approvals.`));
