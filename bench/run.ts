@@ -3,6 +3,7 @@
 //   npm run bench -- --grants 20           grants per mode for the cost figures (default 10)
 //   npm run bench -- --only cost|aws-auth|memory|burst
 //   npm run bench -- --only burst --burst-grants 200 --concurrency 50
+//   npm run bench -- --only processes --process-grants 10000 [--no-build]   (builds dist/ first)
 // Faster with a running platform: eval "$(scripts/platform/up.sh)" && npm run bench
 import { parseArgs } from 'node:util';
 import { awsAuthEdits, printAwsAuthEdits } from './aws-auth-edits.js';
@@ -10,6 +11,7 @@ import { burst, printBurst } from './burst.js';
 import { grantCost, type ModeResult, printGrantCost } from './grant-cost.js';
 import { memoryWithGrants, printMemory } from './memory.js';
 import { withPlatform } from './platform.js';
+import { printProcessMemory, processMemory } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,13 +20,15 @@ const { values } = parseArgs({
     'memory-grants': { type: 'string', default: '1000' },
     'burst-grants': { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '50' },
+    'process-grants': { type: 'string', default: '10000' },
+    'no-build': { type: 'boolean', default: false },
   },
 });
 const only = values.only;
 const wants = (what: string) => !only || only === what;
 
 console.log(`# eks-access benchmarks (${new Date().toISOString()}, Node ${process.version})`);
-if (wants('cost') || wants('memory') || wants('burst')) {
+if (wants('cost') || wants('memory') || wants('burst') || wants('processes')) {
   await withPlatform(async (info) => {
     // Memory first, while the process holds nothing else.
     if (wants('memory')) printMemory(await memoryWithGrants(info, Number(values['memory-grants'])));
@@ -34,6 +38,14 @@ if (wants('cost') || wants('memory') || wants('burst')) {
         results.push(await grantCost(info, mode, Number(values.grants)));
       }
       printGrantCost(results);
+    }
+    if (wants('processes')) {
+      printProcessMemory(
+        await processMemory(info, {
+          grants: Number(values['process-grants']),
+          build: !values['no-build'],
+        }),
+      );
     }
     if (wants('burst')) {
       printBurst(await burst(info, Number(values['burst-grants']), Number(values.concurrency)));
