@@ -71,7 +71,14 @@ interface Spawned {
 
 async function spawnRole(role: 'worker' | 'bot', env: Record<string, string>, healthPort: number) {
   const child = spawn(process.execPath, ['dist/bin/entrypoint.js', role], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NODE_ENV: 'production', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      NODE_ENV: 'production',
+      // e.g. BENCH_NODE_OPTIONS=--max-semi-space-size=2 to see what a V8 setting is worth.
+      ...(process.env['BENCH_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_NODE_OPTIONS'] } : {}),
+      ...env,
+    },
     stdio: ['ignore', process.env['BENCH_CHILD_LOG'] ? 'inherit' : 'ignore', 'pipe'],
   });
   let stderr = '';
