@@ -21,6 +21,9 @@ import { FreshRead, FreshReads } from './fresh-read.js';
  * identical update would not) and a deleteRoleIfUnused that read the Role before it fails its
  * precondition instead of deleting a Role someone just started to use.
  */
+/** RoleBindings per list request. */
+const LIST_PAGE = 500;
+
 export const ROLE_APPLIED_ANNOTATION = 'eks-access.io/applied';
 
 interface Apis {
@@ -173,8 +176,23 @@ export class KubeRbac implements ClusterRbac {
       ...(userLabel ? [`${LABELS.user}=${userLabel}`] : []),
     ];
     try {
-      const list = await rbac.listRoleBindingForAllNamespaces({ labelSelector: selector.join(',') });
-      return list.items.flatMap((rb) => toManagedBinding(rb) ?? []);
+      // In pages: with 10 000 bindings one list held every object (and its JSON) at once; a page at a
+      // time keeps only the small ManagedBinding of each.
+      const bindings: ManagedBinding[] = [];
+      let next: string | undefined;
+      do {
+        const page = await rbac.listRoleBindingForAllNamespaces({
+          labelSelector: selector.join(','),
+          limit: LIST_PAGE,
+          ...(next ? { _continue: next } : {}),
+        });
+        for (const rb of page.items) {
+          const binding = toManagedBinding(rb);
+          if (binding) bindings.push(binding);
+        }
+        next = page.metadata?._continue || undefined;
+      } while (next);
+      return bindings;
     } catch (error) {
       throw fromKubeError(error, 'list our RoleBindings');
     }
