@@ -81,6 +81,23 @@ const rule = z
   });
 export type PolicyRule = z.infer<typeof rule>;
 
+/** Scheduled windows (`request … from 22:00 for 2h`). */
+const WINDOW_DEFAULTS = { maxAhead: '7d', reminder: '10m' };
+const windowSettings = z
+  .object({
+    /** How far ahead a window may start. */
+    maxAhead: duration('windows.maxAhead').default(WINDOW_DEFAULTS.maxAhead),
+    /**
+     * An approval this long after the start still opens the window (late, and ending on time). Unset:
+     * a request nobody approved by its start lapses then.
+     */
+    lateStart: duration('windows.lateStart').optional(),
+    /** The requester gets the commands this long before the start. */
+    reminder: duration('windows.reminder').default(WINDOW_DEFAULTS.reminder),
+  })
+  .strict()
+  .default(WINDOW_DEFAULTS);
+
 /** A ticket system whose references a reason may be required to contain (see src/domain/tickets.ts). */
 const ticketSystem = z
   .object({
@@ -153,6 +170,35 @@ const autoApproveRule = z
       .optional(),
   })
   .strict();
+
+/** At most `count` uses in any `per` (e.g. 2 in 24h). */
+const useLimit = z.object({ count: z.number().int().min(1).max(100), per: duration('per') }).strict();
+
+/**
+ * Break-glass: who may grant themselves access at once, without an approver, where, at which level and
+ * for how long, how often; every use is announced loudly and must be reviewed afterwards.
+ */
+const breakGlassRule = z
+  .object({
+    name: z.string().regex(DNS1123_LABEL, 'rule names are lower-case DNS labels'),
+    /** Slack user groups whose members may use it (the on-call rotation); read at request time. */
+    groups: z.array(z.string().regex(SLACK_GROUP_ID, 'Slack user-group ids look like S0123ABCD')).min(1),
+    /** Clusters it covers (default: every cluster). */
+    clusters: z.array(z.string().regex(CLUSTER_NAME)).optional(),
+    /** Namespaces (names or patterns like team-*) it covers; each must also be offered by the policy. */
+    namespaces: z.array(z.string().regex(NAMESPACE_PATTERN)).min(1),
+    levels: z.array(z.string()).min(1),
+    maxDuration: duration('breakGlass.maxDuration'),
+    /** Uses per person (default once a day) and, optionally, for everyone together. */
+    perPerson: useLimit.default({ count: 1, per: '24h' }),
+    perRule: useLimit.optional(),
+    /** Approvers must acknowledge or flag each use within this time, or it is re-posted and escalated. */
+    reviewWithin: duration('breakGlass.reviewWithin').default('24h'),
+    /** Where an overdue review is escalated (besides the namespace's approval channel). */
+    escalationChannel: z.string().regex(SLACK_CHANNEL_ID).optional(),
+  })
+  .strict();
+export type BreakGlassRule = z.infer<typeof breakGlassRule>;
 
 const namespaceEntry = z
   .object({
@@ -257,6 +303,7 @@ const basePolicy = z
         expiryWarning: duration('expiryWarning').default('15m'),
         requireReason: z.boolean().default(true),
         auditChannel: z.string().regex(SLACK_CHANNEL_ID).optional(),
+        windows: windowSettings,
       })
       .strict()
       .default({
@@ -265,6 +312,7 @@ const basePolicy = z
         pendingTimeout: '24h',
         expiryWarning: '15m',
         requireReason: true,
+        windows: WINDOW_DEFAULTS,
       }),
     identities: identities.default({ map: {}, allowAssumedRoles: false }),
     /** Ticket systems by name: what a reference looks like and where it links. */
@@ -273,6 +321,7 @@ const basePolicy = z
       .default({}),
     levels: z.record(z.string().regex(DNS1123_LABEL, 'level names are lower-case DNS labels'), level),
     clusters: z.record(z.string().regex(CLUSTER_NAME), cluster),
+    breakGlass: z.array(breakGlassRule).default([]),
   })
   .strict();
 
@@ -523,6 +572,50 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
       });
     }
   }
+  const ruleNames = new Set<string>();
+  policy.breakGlass.forEach((rule, index) => {
+    const path = ['breakGlass', index];
+    if (ruleNames.has(rule.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'name'],
+        message: `two break-glass rules are called "${rule.name}"`,
+      });
+    }
+    ruleNames.add(rule.name);
+    rule.levels.forEach((levelName, levelIndex) => {
+      const lvl = policy.levels[levelName];
+      if (!lvl) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'levels', levelIndex],
+          message: `unknown level "${levelName}"`,
+        });
+      } else if (seconds(rule.maxDuration) > seconds(lvl.maxDuration)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'maxDuration'],
+          message: `maxDuration (${rule.maxDuration}) is longer than level ${levelName} allows (${lvl.maxDuration})`,
+        });
+      }
+    });
+    for (const clusterName of rule.clusters ?? []) {
+      if (!policy.clusters[clusterName]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'clusters'],
+          message: `unknown cluster "${clusterName}"`,
+        });
+      }
+    }
+    if (!policy.settings.auditChannel) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['settings', 'auditChannel'],
+        message: 'break-glass rules announce every use in the audit channel: set settings.auditChannel',
+      });
+    }
+  });
   let auditChannelAsked = false;
   for (const [clusterName, c] of Object.entries(policy.clusters)) {
     if (

@@ -2,6 +2,7 @@
 // user id from a signed payload. Nothing here trusts button values or message text.
 import type {
   AutoApproveRule,
+  BreakGlassRule,
   ClusterPolicy,
   LevelPolicy,
   NamespacePolicy,
@@ -15,6 +16,7 @@ import { committedSeconds } from './grant.js';
 import { principalParts, renderUsername } from './names.js';
 import { humanTime } from './text.js';
 import { type TicketRequirement, ticketReferences, unmetTicketRequirement } from './tickets.js';
+import { parseStart, START_EXAMPLES } from './window.js';
 
 export const MAX_REASON_LENGTH = 500;
 
@@ -24,6 +26,10 @@ export interface RequestInput {
   level?: string | undefined;
   duration?: string | undefined;
   reason?: string | undefined;
+  /** A scheduled window's start as typed (`22:00`, `tomorrow 9:00`, `+2h`); absent for now. */
+  start?: string | undefined;
+  /** The requester's IANA time zone, in which `start` is read (UTC when unknown). */
+  timeZone?: string | undefined;
 }
 
 export interface ResolvedRequest {
@@ -31,6 +37,8 @@ export interface ResolvedRequest {
   namespace: string;
   level: string;
   durationSeconds: number;
+  /** A scheduled window's start (epoch ms); undefined for access now. */
+  startsAt: number | undefined;
   reason: string;
   /** Ticket references the reason names (every declared system), in order. */
   tickets: string[];
@@ -86,8 +94,103 @@ export function requestableNamespaces(policy: Policy): { cluster: string; namesp
   );
 }
 
+/** Clusters offering the namespace; refuses (listing what can be requested) when none does. */
+function clustersOfferingOrRefuse(policy: Policy, namespace: string): string[] {
+  const offering = clustersOffering(policy, namespace);
+  if (offering.length === 0) {
+    throw notFound(
+      `Namespace "${namespace}" cannot be requested`,
+      requestableHint(policy),
+      field('namespace'),
+    );
+  }
+  return offering;
+}
+
+/** How a break-glass rule appears as the approver of what it granted (`breakglass:<rule name>`). */
+export const BREAK_GLASS_ACTOR = 'breakglass:';
+export const breakGlassActor = (rule: Pick<BreakGlassRule, 'name'>): string =>
+  `${BREAK_GLASS_ACTOR}${rule.name}`;
+
+/**
+ * The break-glass rule that lets a member of `memberOfGroups` have this level here for this long, if any.
+ * The namespace must also be one the policy offers on the cluster (resolveRequest checks that).
+ */
+export function breakGlassRuleFor(
+  policy: Policy,
+  request: {
+    cluster: string;
+    namespace: string;
+    level: string;
+    durationSeconds: number;
+    memberOfGroups: readonly string[];
+  },
+): BreakGlassRule | undefined {
+  return policy.breakGlass.find(
+    (rule) =>
+      (!rule.clusters || rule.clusters.includes(request.cluster)) &&
+      rule.namespaces.some((pattern) => namespaceMatches(pattern, request.namespace)) &&
+      rule.levels.includes(request.level) &&
+      request.durationSeconds <= (parseDuration(rule.maxDuration) ?? 0) &&
+      rule.groups.some((g) => request.memberOfGroups.includes(g)),
+  );
+}
+
+/** The most targets one request may name: more is a different conversation with the platform team. */
+export const MAX_TARGETS = 10;
+
+/**
+ * The targets a request names: `request a,b on dev,staging` is every namespace on every cluster,
+ * `on all` every cluster whose policy offers the namespace. Without a cluster each namespace finds its
+ * own (resolveRequest). Nothing is checked here beyond what expansion needs; each target is then
+ * resolved on its own.
+ */
+export function expandTargets(
+  policy: Policy,
+  input: Pick<RequestInput, 'namespace' | 'cluster'>,
+): { namespace: string; cluster: string | undefined }[] {
+  const list = (text: string) => [
+    ...new Set(
+      text
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    ),
+  ];
+  const namespaces = list(input.namespace);
+  if (namespaces.length === 0) {
+    throw badInput(
+      'Name a namespace',
+      'For example: `request test on dev,staging for 1h because …`.',
+      field('namespace'),
+    );
+  }
+  const clusterText = input.cluster?.trim();
+  const targets: { namespace: string; cluster: string | undefined }[] = [];
+  for (const namespace of namespaces) {
+    if (!clusterText) {
+      targets.push({ namespace, cluster: undefined });
+      continue;
+    }
+    if (clusterText.toLowerCase() === 'all') {
+      const offering = clustersOfferingOrRefuse(policy, namespace);
+      for (const cluster of offering) targets.push({ namespace, cluster });
+      continue;
+    }
+    for (const cluster of list(clusterText)) targets.push({ namespace, cluster });
+  }
+  if (targets.length > MAX_TARGETS) {
+    throw badInput(
+      `That is ${targets.length} targets; one request may name at most ${MAX_TARGETS}`,
+      'Split it into several requests.',
+      field('cluster'),
+    );
+  }
+  return targets;
+}
+
 /** Which part of a request an error is about: a form shows the error next to that field. */
-export type RequestField = keyof RequestInput;
+export type RequestField = 'namespace' | 'cluster' | 'level' | 'duration' | 'reason' | 'start';
 const field = (name: RequestField) => ({ field: name });
 
 /** The field a resolveRequest error names in its details, if any. */
@@ -97,13 +200,17 @@ export function requestFieldOf(details: Readonly<Record<string, unknown>>): Requ
     named === 'cluster' ||
     named === 'level' ||
     named === 'duration' ||
-    named === 'reason'
+    named === 'reason' ||
+    named === 'start'
     ? named
     : undefined;
 }
 
-/** Validates a request against the policy; throws bad_input / not_found naming the valid choices. */
-export function resolveRequest(policy: Policy, input: RequestInput): ResolvedRequest {
+/**
+ * Validates a request against the policy; throws bad_input / not_found naming the valid choices. `now`
+ * is needed only to read a window's start (`input.start`).
+ */
+export function resolveRequest(policy: Policy, input: RequestInput, now?: number): ResolvedRequest {
   const namespace = input.namespace.trim();
   if (!DNS1123_LABEL.test(namespace) || namespace.length > 63) {
     throw badInput(
@@ -122,14 +229,7 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
       );
     }
   } else {
-    const offering = clustersOffering(policy, namespace);
-    if (offering.length === 0) {
-      throw notFound(
-        `Namespace "${namespace}" cannot be requested`,
-        requestableHint(policy),
-        field('namespace'),
-      );
-    }
+    const offering = clustersOfferingOrRefuse(policy, namespace);
     if (offering.length > 1) {
       throw badInput(
         `Namespace "${namespace}" exists on several clusters: ${offering.join(', ')}`,
@@ -211,12 +311,37 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
     namespace,
     level: levelName,
     durationSeconds,
+    startsAt: windowStart(policy, input, now),
     reason,
     tickets: ticketReferences(reason, policy.tickets).map((t) => t.ref),
     namespacePolicy,
     levelPolicy,
     requiredApprovals: requiredApprovalsFor(levelPolicy, namespacePolicy),
   };
+}
+
+/** The start of the window a request asks for, checked against the policy's limits; undefined for now. */
+function windowStart(policy: Policy, input: RequestInput, now: number | undefined): number | undefined {
+  const text = input.start?.trim();
+  if (!text) return undefined;
+  if (now === undefined) throw new Error('resolveRequest needs the time to read a start');
+  const startsAt = parseStart(text, now, input.timeZone);
+  if (startsAt < now) {
+    throw badInput(
+      `${humanTime(startsAt)} is in the past`,
+      `Leave \`from …\` out for access now, or write ${START_EXAMPLES}.`,
+      field('start'),
+    );
+  }
+  const maxAhead = parseDuration(policy.settings.windows.maxAhead) ?? 0;
+  if (startsAt > now + maxAhead * 1000) {
+    throw badInput(
+      `${humanTime(startsAt)} is more than ${policy.settings.windows.maxAhead} ahead`,
+      `Windows may start at most ${policy.settings.windows.maxAhead} from now; ask closer to the time.`,
+      field('start'),
+    );
+  }
+  return startsAt;
 }
 
 /**
@@ -560,7 +685,10 @@ export function decideExtension(policy: Policy, grant: Grant, seconds: number): 
       why: `That would make ${formatDuration(total)} in all; ${grant.level} allows ${formatDuration(cap)} (${formatDuration(left)} left). Request access again instead.`,
     };
   }
-  return level.extend.mode === 'auto' ? { kind: 'auto', seconds } : { kind: 'needs-approval', seconds };
+  // Break-glass never prolongs itself: more time is a decision for an approver.
+  return level.extend.mode === 'auto' && !grant.breakGlass
+    ? { kind: 'auto', seconds }
+    : { kind: 'needs-approval', seconds };
 }
 
 /**
@@ -633,6 +761,22 @@ export function assertApprovalsHold(policy: Policy, grant: Grant): void {
     reason: grant.reason,
   });
   const auto = grant.approvals.find((a) => a.autoRule);
+  if (auto?.autoRule?.startsWith(BREAK_GLASS_ACTOR)) {
+    const rule = breakGlassRuleFor(policy, {
+      cluster: grant.cluster,
+      namespace: grant.namespace,
+      level: grant.level,
+      durationSeconds: grant.durationSeconds,
+      memberOfGroups: auto.viaGroups ?? [],
+    });
+    if (!rule || breakGlassActor(rule) !== auto.autoRule) {
+      throw forbidden(
+        `The break-glass rule that granted ${grant.id} no longer covers it`,
+        'Ask an approver instead.',
+      );
+    }
+    return;
+  }
   if (auto) {
     const rule = autoApproveRuleFor(resolved.namespacePolicy, {
       level: grant.level,

@@ -68,6 +68,24 @@ export interface Approval {
   onCall?: boolean;
 }
 
+/** The review every break-glass use needs: acknowledged, or flagged (which revokes at once). */
+export interface BreakGlassReview {
+  verdict: 'acknowledged' | 'flagged';
+  by: string;
+  at: number;
+  why?: string;
+}
+
+export interface BreakGlassUse {
+  rule: string;
+  incident: string;
+  /** Approvers must review by then, or it is re-posted and escalated. */
+  reviewDue: number;
+  review?: BreakGlassReview;
+  /** When an overdue review was escalated (once). */
+  escalatedAt?: number;
+}
+
 export interface Extension {
   /** The ask (or automatic extension) this was; absent on records written before ids existed. */
   id?: string;
@@ -122,8 +140,20 @@ export interface Grant {
   cluster: string;
   namespace: string;
   level: string;
-  /** The requested duration; the clock starts at activation. */
+  /**
+   * The requested duration; the clock starts at activation. For a scheduled window, its length: access
+   * begins at `startsAt` and ends at `startsAt + durationSeconds`, however late it began.
+   */
   durationSeconds: number;
+  /** A break-glass grant: the rule that granted it, the incident, and its review afterwards. */
+  breakGlass?: BreakGlassUse;
+  /**
+   * One target of a request on several (`on dev,staging`): the group's id (its first grant's) and size.
+   * Display and `done <group id>` only; each target is decided, activated and ended on its own.
+   */
+  group?: { id: string; size: number };
+  /** A scheduled window's start (epoch ms); absent for access wanted now. Sealed with the decision. */
+  startsAt?: number;
   reason: string;
   /** Ticket references the reason names (policy `tickets`), for reports and links. */
   tickets?: string[];
@@ -153,6 +183,8 @@ export interface Grant {
   extensionsApplying?: ClaimedExtension[];
   /** The last extension an approver denied (shown on the approval message until another is asked). */
   extensionDenial?: { id?: string; by: string; seconds: number; reason: string; at: number };
+  /** How many of the approval reminders (services/reminders.ts) went out while the request waited. */
+  approverReminders?: number;
   /** Set when a warning DM has been sent for the current expiresAt. */
   warnedForExpiry?: number;
   /**

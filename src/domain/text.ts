@@ -57,26 +57,42 @@ const STATUS_WORDS: Readonly<Record<GrantStatus, string>> = {
   failed: 'Failed',
 };
 
+/**
+ * How a chat shows the parts of a status line: `time` formats a moment (Slack: a date each reader sees
+ * in their own zone), `text` escapes what people typed (reasons). Plain UTC text and no escaping by
+ * default (the CLI).
+ */
+export interface LineFormat {
+  time?: (epochMs: number) => string;
+  text?: (typed: string) => string;
+}
+
 /** One line saying where a grant is in its life, with the time that matters at that stage. */
-export function statusLine(grant: Grant, now: number): string {
+export function statusLine(grant: Grant, now: number, format: LineFormat = {}): string {
+  const time = format.time ?? humanTime;
+  const typed = format.text ?? ((t: string) => t);
   const words = STATUS_WORDS[grant.status];
   switch (grant.status) {
     case 'pending':
-      return `${words}: ${grant.approvals.length} of ${grant.requiredApprovals}; lapses ${humanTime(grant.pendingUntil)}`;
+      return `${words}: ${grant.approvals.length} of ${grant.requiredApprovals}; lapses ${time(grant.pendingUntil)}${grant.startsAt === undefined ? '' : `; window opens ${time(grant.startsAt)}`}`;
+    case 'approved':
+      return grant.startsAt !== undefined && grant.startsAt > now
+        ? `Approved; opens ${time(grant.startsAt)}, for ${formatDuration(grant.durationSeconds)}`
+        : words;
     case 'active':
       return grant.expiresAt === undefined
         ? words
-        : `${words} until ${humanTime(grant.expiresAt)} (${formatDuration(secondsLeft(grant, now))} left)`;
+        : `${words} until ${time(grant.expiresAt)} (${formatDuration(secondsLeft(grant, now))} left)`;
     case 'denied':
-      return `${words}: ${grant.denial?.reason ?? ''}`.trim();
+      return `${words}: ${typed(grant.denial?.reason ?? '')}`.trim();
     case 'failed':
-      return `${words}: ${grant.failure?.reason ?? 'unknown reason'}`;
+      return `${words}: ${typed(grant.failure?.reason ?? 'unknown reason')}`;
     case 'cancelled':
       return grant.endedBy === 'system' ? `${words}: nobody decided in time` : words;
     case 'expired':
     case 'revoked':
     case 'relinquished':
-      return grant.endedAt === undefined ? words : `${words} at ${humanTime(grant.endedAt)}`;
+      return grant.endedAt === undefined ? words : `${words} at ${time(grant.endedAt)}`;
     default:
       return words;
   }
@@ -92,10 +108,26 @@ export const COMMAND_HELP: readonly { usage: string; example: string; says: stri
     example: 'request test for 2h because INC-123 checkout errors',
     says: 'Ask for access. Without a namespace it opens a form.',
   },
+  {
+    usage: 'request <namespace> … from <start> for <duration> because <reason…>',
+    example: 'request test on prod from 22:00 for 2h because CHG-1234',
+    says: 'A window later on (your time zone): approved beforehand, open only from its start to its end.',
+  },
   { usage: 'list', example: 'list', says: 'Your requests and grants.' },
   { usage: 'approvals', example: 'approvals', says: 'Requests waiting for your approval.' },
   { usage: 'extend <id> [for <duration>]', example: 'extend ea-7k2m9xab for 1h', says: 'Ask for more time.' },
+  {
+    usage: 'request <namespace>[,<namespace>…] on <cluster>,<cluster>… | on all …',
+    example: 'request test on dev,staging for 1h because INC-9',
+    says: 'Several targets at once: each approved by its own approvers, each its own grant.',
+  },
   { usage: 'done <id>', example: 'done ea-7k2m9xab', says: 'Give access back now.' },
+  { usage: 'done all', example: 'done all', says: 'Give back everything you have (every target).' },
+  {
+    usage: 'breakglass <namespace> [on <cluster>] [as <level>] [for <duration>] because <incident…>',
+    example: 'breakglass payments for 1h because INC-77 database down',
+    says: 'On call, when a policy rule allows it: access at once, announced to every approver, reviewed afterwards.',
+  },
   { usage: 'cancel <id>', example: 'cancel ea-7k2m9xab', says: 'Withdraw a request still waiting.' },
   { usage: 'revoke <id>', example: 'revoke ea-7k2m9xab', says: "Approvers: end someone's access now." },
   { usage: 'whoami', example: 'whoami', says: 'Who you are on AWS and what you may request.' },

@@ -1,10 +1,13 @@
 // Use case: a person asks for access. Validates against the policy and resolves who they are on AWS
 // before anything is stored, so bad input leaves no trace; then either waits for approvers or, when an
 // auto-approve rule covers the request, approves it at once (still audited and shown).
+
+import type { Policy } from '../config/policy.js';
 import {
   assertPrincipalAccepted,
   assertUniqueIdentity,
   autoApproveRuleFor,
+  expandTargets,
   kubernetesUsernameFor,
   type RequestInput,
   resolveRequest,
@@ -15,7 +18,10 @@ import type { Grant } from '../domain/grant.js';
 import { newGrantId } from '../domain/grant.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
 import { sealDecision } from '../domain/seal.js';
+import { windowEnd } from '../domain/window.js';
+import { queueApproved } from './approved.js';
 import type { FlowDeps } from './deps.js';
+import { approvalReminderTimes } from './reminders.js';
 
 export interface SubmitResult {
   grant: Grant;
@@ -29,7 +35,7 @@ export async function previewRequest(
   slackUserId: string,
   input: RequestInput,
 ): Promise<{ plan: AccessPlan; durationSeconds: number; requiredApprovals: number }> {
-  const resolved = resolveRequest(deps.policy, input);
+  const resolved = resolveRequest(deps.policy, input, deps.clock.now());
   const requester = await requesterFor(deps, slackUserId, resolved.cluster);
   const plan = planGrant({
     policy: deps.policy,
@@ -119,13 +125,100 @@ async function reportIdentityRefusal<T>(
   }
 }
 
+/**
+ * When an undecided request lapses: after the pending timeout, and for a window at its start (or, with
+ * `windows.lateStart`, that long after it: a late approval still opens the window, which ends on time).
+ */
+export function pendingUntilFor(
+  policy: Policy,
+  now: number,
+  request: { startsAt?: number | undefined; durationSeconds: number },
+): number {
+  const timeout = now + (parseDuration(policy.settings.pendingTimeout) ?? 86_400) * 1000;
+  const end = windowEnd(request);
+  if (request.startsAt === undefined || end === undefined) return timeout;
+  const late = policy.settings.windows.lateStart
+    ? (parseDuration(policy.settings.windows.lateStart) ?? 0)
+    : 0;
+  return Math.min(timeout, request.startsAt + late * 1000, end);
+}
+
+/**
+ * A request on several targets (`on dev,staging`, `on all`, `request a,b …`): every target is checked
+ * first (policy, identity, tickets) and nothing is stored unless all pass; then each becomes its own
+ * grant, approved by its own approvers, ending on its own, tied together by `group` (the first grant's
+ * id). One target is an ordinary request.
+ */
+export async function submitRequests(
+  deps: FlowDeps,
+  slackUserId: string,
+  input: RequestInput,
+): Promise<SubmitResult[]> {
+  const targets = expandTargets(deps.policy, input);
+  if (targets.length === 1) return [await submitRequest(deps, slackUserId, { ...input, ...targets[0] })];
+  const timeZone = await timeZoneFor(deps, slackUserId, input);
+  const prepared: Prepared[] = [];
+  for (const target of targets) {
+    prepared.push(await prepare(deps, slackUserId, { ...input, ...target, timeZone }));
+  }
+  const group = prepared[0]?.grant.id as string;
+  const results: SubmitResult[] = [];
+  for (const one of prepared) {
+    results.push(await record(deps, slackUserId, withGroup(one, { id: group, size: prepared.length })));
+  }
+  return results;
+}
+
 export async function submitRequest(
   deps: FlowDeps,
   slackUserId: string,
   input: RequestInput,
 ): Promise<SubmitResult> {
+  const timeZone = await timeZoneFor(deps, slackUserId, input);
+  return record(deps, slackUserId, await prepare(deps, slackUserId, { ...input, timeZone }));
+}
+
+/** A window's start is read in the requester's time zone, which only their profile knows. */
+async function timeZoneFor(
+  deps: Pick<FlowDeps, 'directory'>,
+  slackUserId: string,
+  input: RequestInput,
+): Promise<string | undefined> {
+  return input.start && !input.timeZone
+    ? (await deps.directory.profile(slackUserId)).timeZone
+    : input.timeZone;
+}
+
+/** A request checked and built, not stored yet. */
+export interface Prepared {
+  grant: Grant;
+  plan: AccessPlan;
+  autoActor: string | undefined;
+  qualifyingGroups: string[];
+}
+
+/**
+ * Who approved a request at once, instead of approvers and auto-approve rules: a break-glass rule, with
+ * the groups through which the requester qualified.
+ */
+export interface ApprovedAtOnce {
+  actor: string;
+  viaGroups: string[];
+  breakGlass: NonNullable<Grant['breakGlass']>;
+}
+
+/**
+ * Checks one target against the policy and the identity source and builds its grant; stores nothing.
+ * `atOnce` (break-glass) approves it by that rule instead of asking anyone.
+ */
+export async function prepare(
+  deps: FlowDeps,
+  slackUserId: string,
+  input: RequestInput,
+  atOnce?: ApprovedAtOnce,
+): Promise<Prepared> {
   const { policy, clock } = deps;
-  const resolved = resolveRequest(policy, input);
+  const resolved = resolveRequest(policy, input, clock.now());
   const requester = await reportIdentityRefusal(deps, slackUserId, async () => {
     const found = await requesterFor(deps, slackUserId, resolved.cluster);
     await assertNoIdentityCollision(deps, resolved.cluster, found);
@@ -134,24 +227,27 @@ export async function submitRequest(
   const now = clock.now();
   const ruleGroups = resolved.namespacePolicy.autoApprove.flatMap((r) => r.requesters?.groups ?? []);
   const memberOfGroups = ruleGroups.length > 0 ? await deps.directory.groupsOf(slackUserId, ruleGroups) : [];
-  const auto = autoApproveRuleFor(resolved.namespacePolicy, {
-    level: resolved.level,
-    durationSeconds: resolved.durationSeconds,
-    slackUserId,
-    memberOfGroups,
-  });
-  const id = newGrantId(deps.randomBytes);
-  const autoActor = auto ? `auto:${resolved.namespace}#${auto.index}` : undefined;
-  const qualifyingGroups = auto ? memberOfGroups.filter((g) => auto.rule.requesters?.groups.includes(g)) : [];
+  const auto = atOnce
+    ? undefined
+    : autoApproveRuleFor(resolved.namespacePolicy, {
+        level: resolved.level,
+        durationSeconds: resolved.durationSeconds,
+        slackUserId,
+        memberOfGroups,
+      });
+  const autoActor = atOnce?.actor ?? (auto ? `auto:${resolved.namespace}#${auto.index}` : undefined);
+  const qualifyingGroups =
+    atOnce?.viaGroups ?? (auto ? memberOfGroups.filter((g) => auto.rule.requesters?.groups.includes(g)) : []);
   const unsealed: Grant = {
-    id,
+    id: newGrantId(deps.randomBytes),
     version: 1,
-    status: auto ? 'approved' : 'pending',
+    status: autoActor ? 'approved' : 'pending',
     requester,
     cluster: resolved.cluster,
     namespace: resolved.namespace,
     level: resolved.level,
     durationSeconds: resolved.durationSeconds,
+    ...(resolved.startsAt !== undefined ? { startsAt: resolved.startsAt } : {}),
     reason: resolved.reason,
     ...(resolved.tickets.length > 0 ? { tickets: resolved.tickets } : {}),
     requiredApprovals: resolved.requiredApprovals,
@@ -167,33 +263,51 @@ export async function submitRequest(
         ]
       : [],
     createdAt: now,
-    pendingUntil: now + (parseDuration(policy.settings.pendingTimeout) ?? 86_400) * 1000,
-    ...(auto ? { decidedAt: now } : {}),
+    pendingUntil: pendingUntilFor(policy, now, resolved),
+    ...(autoActor ? { decidedAt: now } : {}),
+    ...(atOnce ? { breakGlass: atOnce.breakGlass } : {}),
     extensions: [],
   };
-  const grant: Grant = auto ? { ...unsealed, decisionSeal: sealDecision(deps.seal, unsealed) } : unsealed;
+  const grant: Grant = autoActor
+    ? { ...unsealed, decisionSeal: sealDecision(deps.seal, unsealed) }
+    : unsealed;
   const plan = planGrant({ policy, grant, expiresAt: now + grant.durationSeconds * 1000 });
+  return { grant, plan, autoActor, qualifyingGroups };
+}
+
+/** Marks a prepared grant as one target of a group (display and `done <group>`; not part of any seal). */
+function withGroup(one: Prepared, group: { id: string; size: number }): Prepared {
+  return { ...one, grant: { ...one.grant, group } };
+}
+
+/** Stores a prepared grant, audits it, and starts its life: waiting for approvers, or activation. */
+export async function record(deps: FlowDeps, slackUserId: string, prepared: Prepared): Promise<SubmitResult> {
+  const { grant, plan, autoActor, qualifyingGroups } = prepared;
+  const now = grant.createdAt;
   await deps.store.create(grant);
   await deps.audit.append({
     action: 'requested',
     actor: slackUserId,
-    grantId: id,
+    grantId: grant.id,
     at: now,
     details: {
       cluster: grant.cluster,
       namespace: grant.namespace,
       level: grant.level,
       durationSeconds: grant.durationSeconds,
+      ...(grant.startsAt !== undefined ? { startsAt: new Date(grant.startsAt).toISOString() } : {}),
       reason: grant.reason,
       ...(grant.tickets ? { tickets: grant.tickets.join(',') } : {}),
-      principalArn: requester.principalArn,
+      ...(grant.group ? { group: grant.group.id } : {}),
+      ...(grant.breakGlass ? { breakGlass: grant.breakGlass.rule } : {}),
+      principalArn: grant.requester.principalArn,
     },
   });
   if (autoActor) {
     await deps.audit.append({
       action: 'approved',
       actor: autoActor,
-      grantId: id,
+      grantId: grant.id,
       at: now,
       // The group membership seen at request time is the evidence the rule held (e.g. on call).
       details: {
@@ -204,10 +318,13 @@ export async function submitRequest(
     });
     // The message is posted (and its ts stored) before the worker may start writing the grant.
     await deps.notifier.grantChanged(grant, { kind: 'approved', by: autoActor });
-    await deps.scheduler.enqueueActivation(id);
+    await queueApproved(deps, grant);
   } else {
-    await deps.scheduler.schedulePendingTimeout(id, grant.pendingUntil);
+    await deps.scheduler.schedulePendingTimeout(grant.id, grant.pendingUntil);
+    for (const at of approvalReminderTimes(grant)) {
+      await deps.scheduler.scheduleApprovalReminder(grant.id, at);
+    }
     await deps.notifier.grantChanged(grant, { kind: 'requested', plan });
   }
-  return { grant, plan, autoApproved: Boolean(auto) };
+  return { grant, plan, autoApproved: Boolean(autoActor) };
 }

@@ -71,12 +71,23 @@ export interface HarnessOptions {
   login?: boolean;
   /** A second cluster `staging` (us-west-2) whose only namespace offers only `view` (the request form). */
   secondCluster?: boolean;
+  /** With `secondCluster`: `staging` offers the main namespace itself (a request on both clusters). */
+  sameNamespaceOnStaging?: boolean;
   /** Turn on the policy's Slack email → IAM user tag lookup (tag key `slack-email`). */
   emailTag?: boolean;
+  /** The policy's `settings.windows` as a YAML flow mapping, e.g. `{ reminder: 15s }`. */
+  windows?: string;
+  /** Top-level policy YAML appended as is (e.g. `breakGlass:` rules); `{namespace}` is replaced. */
+  policyExtra?: string;
   /** YAML under the policy's top-level `tickets:` (ticket systems by name). */
   tickets?: string;
   /** More Slack user groups (id → members) besides GROUP (whose only member is BEN). */
   usergroups?: Record<string, string[]>;
+  /**
+   * This many more namespaces on the main cluster (`<namespace>-n000`…, level `view`, not created on the
+   * apiserver): past 100 the request form searches them.
+   */
+  extraNamespaces?: number;
 }
 
 export interface Harness {
@@ -126,7 +137,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const login = options.login === true;
   const cluster = login ? info.login.clusterName : mapping === 'none' ? 'dev' : `dev-${tag}`;
   const region = login ? info.login.region : 'eu-west-1';
-  const stagingNamespace = `${namespace}-stg`;
+  const stagingNamespace = options.sameNamespaceOnStaging ? namespace : `${namespace}-stg`;
   const awsAuth = { namespace: 'kube-system', name: login ? 'aws-auth' : `aws-auth-${tag}` };
   const iam = new IAMClient(awsClientConfig('iam'));
   // aws-auth needs a principal that exists in moto (the personal role's trust policy names it).
@@ -140,7 +151,7 @@ settings:
   expiryWarning: ${options.expiryWarning ?? '15m'}
   requireReason: true
   auditChannel: CAUDIT${tag.toUpperCase()}
-identities:
+${options.windows ? `  windows: ${options.windows}\n` : ''}identities:
   map:
     ${ALICE}: ${aliceArn}
     ${ANA}: arn:aws:iam::123456789012:user/ana
@@ -171,6 +182,11 @@ ${mapping === 'none' ? '    usernameTemplate: "eks-access:{slackUserId}"\n' : ''
         channel: ${channel}
         levels: [debug, view]
 ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
+${Array.from(
+  { length: options.extraNamespaces ?? 0 },
+  (_, i) =>
+    `      - name: ${namespace}-n${String(i).padStart(3, '0')}\n        approvers: { users: [${ANA}] }\n        channel: ${channel}\n        levels: [view]\n`,
+).join('')}
 ${
   options.secondCluster
     ? `  staging:
@@ -186,7 +202,8 @@ ${
         levels: [view]
 `
     : ''
-}`);
+}${(options.policyExtra ?? '').replaceAll('{namespace}', namespace)}
+`);
   const k8s = adminKubeConfig().makeApiClient(CoreV1Api);
   if (options.createNamespace) await k8s.createNamespace({ body: { metadata: { name: namespace } } });
   if (mapping === 'aws-auth') {

@@ -8,13 +8,28 @@ import { activateGrant, failActivation } from '../../services/activate.js';
 import type { EngineDeps } from '../../services/engine.js';
 import { applyExtension, failExtension } from '../../services/extend-grant.js';
 import { type ReconcileReport, reconcile } from '../../services/reconcile.js';
-import { lapsePendingRequest, warnExpiringSoon } from '../../services/reminders.js';
+import {
+  breakGlassReviewOverdue,
+  lapsePendingRequest,
+  remindApprovers,
+  remindWindowOpens,
+  warnExpiringSoon,
+} from '../../services/reminders.js';
 import { revokeGrant } from '../../services/revoke.js';
 import { type ConnectionLog, isConnectionError } from '../redis/connection-log.js';
 import type { RedisEpoch } from '../redis/epoch.js';
 import type { BullScheduler } from './bull-scheduler.js';
 import { type GrantJob, QUEUES, RETRY } from './queues.js';
 import { ReconcileKeeper } from './reconcile-keeper.js';
+
+/** The timed jobs of the remind queue, by job name. */
+const REMINDERS = {
+  lapse: lapsePendingRequest,
+  nudge: remindApprovers,
+  warn: warnExpiringSoon,
+  opens: remindWindowOpens,
+  review: breakGlassReviewOverdue,
+} as const;
 
 export interface WorkerOptions {
   redis: Redis;
@@ -81,10 +96,7 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
     }),
     new Worker<GrantJob>(
       QUEUES.remind,
-      (job) =>
-        runTerminalAware(() =>
-          (job.name === 'lapse' ? lapsePendingRequest : warnExpiringSoon)(deps, job.data.grantId),
-        ),
+      (job) => runTerminalAware(() => REMINDERS[job.name as keyof typeof REMINDERS](deps, job.data.grantId)),
       { ...common, connection: connection(QUEUES.remind) },
     ),
     new Worker(QUEUES.reconcile, () => keeper.sweep('job'), {

@@ -15,11 +15,26 @@ export type Command =
       level?: string;
       duration?: string;
       reason?: string;
+      /** A scheduled window's start as typed (`22:00`, `tomorrow 9:00`, `+2h`). */
+      start?: string;
     }
   | { kind: 'list' }
   | { kind: 'approvals' }
   | { kind: 'whoami' }
-  | { kind: 'revoke' | 'done' | 'cancel'; id: string }
+  | { kind: 'revoke'; id: string }
+  | { kind: 'done'; id: string }
+  /** `done all`: give back every grant of mine, active or approved (all targets of a request, …). */
+  | { kind: 'done-all' }
+  /** Break-glass: access at once under a policy rule, announced loudly, reviewed afterwards. */
+  | {
+      kind: 'breakglass';
+      namespace: string;
+      cluster?: string;
+      level?: string;
+      duration?: string;
+      incident: string;
+    }
+  | { kind: 'cancel'; id: string }
   | { kind: 'extend'; id: string; duration?: string };
 
 const SUBCOMMAND_ALIASES: Readonly<Record<string, string>> = {
@@ -38,11 +53,16 @@ const SUBCOMMAND_ALIASES: Readonly<Record<string, string>> = {
   cancel: 'cancel',
   withdraw: 'cancel',
   whoami: 'whoami',
+  breakglass: 'breakglass',
+  'break-glass': 'breakglass',
+  emergency: 'breakglass',
   help: 'help',
   '?': 'help',
 };
 
-const KEYWORDS: Readonly<Record<string, 'cluster' | 'level' | 'duration' | 'reason'>> = {
+const KEYWORDS: Readonly<Record<string, 'cluster' | 'level' | 'duration' | 'reason' | 'start'>> = {
+  from: 'start',
+  starting: 'start',
   on: 'cluster',
   in: 'cluster',
   cluster: 'cluster',
@@ -57,6 +77,10 @@ const KEYWORDS: Readonly<Record<string, 'cluster' | 'level' | 'duration' | 'reas
 };
 
 const HELP_HINT = 'Type `/eks-access help` for the full list.';
+const BREAK_GLASS_USAGE =
+  'Write `breakglass <namespace> [on <cluster>] [as <level>] [for <duration>] because <incident…>`.';
+const DAY = /^(today|tomorrow|\d{4}-\d{2}-\d{2})$/i;
+const CLOCK_TIME = /^\d{1,2}[:.h]\d{2}$/;
 
 /** Parses the text after `/eks-access`; throws bad_input saying what was expected. */
 export function parseCommand(text: string): Command {
@@ -72,8 +96,23 @@ export function parseCommand(text: string): Command {
       return { kind: sub };
     case 'request':
       return words.length === 0 ? { kind: 'request-modal' } : parseRequest(words);
-    case 'revoke':
+    case 'breakglass': {
+      if (words.length === 0) {
+        throw badInput('`breakglass` needs a namespace and the incident', BREAK_GLASS_USAGE);
+      }
+      const parsed = parseRequest(words);
+      if (parsed.kind !== 'request') throw badInput('I did not understand that', BREAK_GLASS_USAGE);
+      if (parsed.start)
+        throw badInput('Break-glass is for now; a window is a `request … from …`', BREAK_GLASS_USAGE);
+      const { kind: _, reason, start: _start, ...where } = parsed;
+      if (!reason?.trim())
+        throw badInput('Break-glass needs the incident after `because`', BREAK_GLASS_USAGE);
+      return { kind: 'breakglass', ...where, incident: reason };
+    }
     case 'done':
+      if (words.length === 1 && words[0]?.toLowerCase() === 'all') return { kind: 'done-all' };
+      return { kind: sub, id: grantIdFrom(sub, words) };
+    case 'revoke':
     case 'cancel':
       return { kind: sub, id: grantIdFrom(sub, words) };
     case 'extend': {
@@ -105,7 +144,7 @@ function grantIdFrom(sub: string, words: string[]): string {
 
 function parseRequest(words: string[]): Command {
   const [namespace, ...rest] = words;
-  const found: { cluster?: string; level?: string; duration?: string; reason?: string } = {};
+  const found: { cluster?: string; level?: string; duration?: string; reason?: string; start?: string } = {};
   for (let i = 0; i < rest.length; i++) {
     const word = rest[i] as string;
     const key = KEYWORDS[word.toLowerCase()];
@@ -117,6 +156,13 @@ function parseRequest(words: string[]): Command {
       const value = rest[i + 1];
       if (value === undefined) throw badInput(`"${word}" needs a value after it`, HELP_HINT);
       if (found[key] !== undefined) throw badInput(`${key} is given twice`, HELP_HINT);
+      // A day and a time are two words: `from tomorrow 9:00`, `from 2026-12-01 22:00`.
+      const time = rest[i + 2];
+      if (key === 'start' && DAY.test(value) && time !== undefined && CLOCK_TIME.test(time)) {
+        found.start = `${value} ${time}`;
+        i += 2;
+        continue;
+      }
       found[key] = value;
       i += 1;
       continue;
@@ -128,7 +174,7 @@ function parseRequest(words: string[]): Command {
     }
     throw badInput(
       `I did not understand "${word}"`,
-      'Write `request <namespace> [on <cluster>] [as <level>] [for <duration>] [because <reason…>]`.',
+      'Write `request <namespace> [on <cluster>] [as <level>] [from <start>] [for <duration>] [because <reason…>]`.',
     );
   }
   return { kind: 'request', namespace: (namespace as string).toLowerCase(), ...found };

@@ -13,6 +13,7 @@ export const MODAL_ACTIONS = {
   level: 'req_level',
   duration: 'req_duration',
   reason: 'req_reason',
+  start: 'req_start',
 } as const;
 
 export interface ModalState {
@@ -21,13 +22,66 @@ export interface ModalState {
   level?: string | undefined;
   duration?: string | undefined;
   reason?: string | undefined;
+  /** A window's start as an ISO time (from the date-time picker); absent for access now. */
+  start?: string | undefined;
 }
 
-const plain = (text: string, max: number) => ({ type: 'plain_text', text: cut(text, max), emoji: true });
+const plain = (text: string, max: number) => ({
+  type: 'plain_text' as const,
+  text: cut(text, max),
+  emoji: true,
+});
 const option = (value: string, label = value) => ({
   text: plain(label, LIMITS.option),
   value: cut(value, 150),
 });
+
+/** Slack shows at most 100 options in a static select; past that, choices come from a search. */
+export const MAX_STATIC_OPTIONS = 100;
+
+/**
+ * A cluster's namespaces matching what the person typed (case-insensitive, anywhere in the name):
+ * exact and prefix matches first, then alphabetical, at most Slack's 100. For the external select.
+ */
+export function namespaceOptions(policy: Policy, cluster: string | undefined, query: string) {
+  const q = query.trim().toLowerCase();
+  const names = (cluster ? (policy.clusters[cluster]?.namespaces ?? []) : []).map((n) => n.name);
+  const rank = (name: string) => (name === q ? 0 : name.startsWith(q) ? 1 : 2);
+  return names
+    .filter((name) => name.includes(q))
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+    .slice(0, MAX_STATIC_OPTIONS)
+    .map((name) => option(name));
+}
+
+/**
+ * The namespace choice: a static select while Slack can show them all, a search (external_select,
+ * answered by namespaceOptions) beyond 100, so no namespace silently disappears from the form.
+ */
+function namespaceSelect(names: string[], initial: string | undefined): Block {
+  if (names.length <= MAX_STATIC_OPTIONS)
+    return select(
+      MODAL_ACTIONS.namespace,
+      'Namespace',
+      names.map((value) => ({ value })),
+      initial,
+      true,
+    );
+  return {
+    type: 'input',
+    block_id: MODAL_ACTIONS.namespace,
+    dispatch_action: true,
+    label: plain('Namespace', 2000),
+    hint: plain(`${names.length} namespaces: type part of a name to search.`, 2000),
+    element: {
+      type: 'external_select',
+      action_id: MODAL_ACTIONS.namespace,
+      placeholder: plain('Type to search namespaces', 150),
+      min_query_length: 0,
+      ...(initial && names.includes(initial) ? { initial_option: option(initial) } : {}),
+    },
+  };
+}
 
 function select(
   blockId: string,
@@ -36,7 +90,7 @@ function select(
   initial: string | undefined,
   dispatch: boolean,
 ): Block {
-  const opts = options.slice(0, 100).map((o) => option(o.value, o.label));
+  const opts = options.slice(0, MAX_STATIC_OPTIONS).map((o) => option(o.value, o.label));
   const initialOption = opts.find((o) => o.value === initial);
   return {
     type: 'input',
@@ -65,7 +119,7 @@ export function durationChoices(defaultDuration: string, maxDuration: string): s
 export function normalizeState(
   policy: Policy,
   state: ModalState,
-): Required<Omit<ModalState, 'reason'>> & { reason: string } {
+): Required<Omit<ModalState, 'reason' | 'start'>> & { reason: string; start?: string | undefined } {
   const clusters = Object.keys(policy.clusters);
   const cluster =
     state.cluster && policy.clusters[state.cluster]
@@ -94,6 +148,7 @@ export function normalizeState(
     namespace: namespace as string,
     level: level as string,
     duration: duration as string,
+    ...(state.start ? { start: state.start } : {}),
     reason: state.reason ?? '',
   };
 }
@@ -116,12 +171,9 @@ export function requestModal(
   const cluster = state.cluster ? policy.clusters[state.cluster] : undefined;
   if (cluster) {
     blocks.push(
-      select(
-        MODAL_ACTIONS.namespace,
-        'Namespace',
-        cluster.namespaces.map((n) => ({ value: n.name })),
+      namespaceSelect(
+        cluster.namespaces.map((n) => n.name),
         state.namespace,
-        true,
       ),
     );
   }
@@ -164,6 +216,21 @@ export function requestModal(
           ...(state.reason ? { initial_value: state.reason } : {}),
         },
       },
+      {
+        type: 'input',
+        block_id: MODAL_ACTIONS.start,
+        optional: true,
+        label: plain('Start later (optional)', 2000),
+        hint: plain(
+          `Leave empty for access now. A window starts at this time (your time zone) and ends after the duration; at most ${policy.settings.windows.maxAhead} ahead.`,
+          2000,
+        ),
+        element: {
+          type: 'datetimepicker',
+          action_id: MODAL_ACTIONS.start,
+          ...(state.start ? { initial_date_time: Math.floor(Date.parse(state.start) / 1000) } : {}),
+        },
+      },
       section(`*Approval:* ${level.approvals ?? ns.approvals} approval(s) in <#${ns.channel}>`),
     );
     blocks.push(
@@ -190,7 +257,10 @@ export function requestModal(
 
 type StateValues = Record<
   string,
-  Record<string, { selected_option?: { value?: string } | null; value?: string | null }>
+  Record<
+    string,
+    { selected_option?: { value?: string } | null; value?: string | null; selected_date_time?: number | null }
+  >
 >;
 
 /** Reads the modal's current choices from Slack's `view.state.values`. */
@@ -205,5 +275,12 @@ export function readModalState(values: StateValues | undefined): ModalState {
     level: pick(MODAL_ACTIONS.level),
     duration: pick(MODAL_ACTIONS.duration),
     reason: pick(MODAL_ACTIONS.reason),
+    start: startOf(values?.[MODAL_ACTIONS.start]?.[MODAL_ACTIONS.start]?.selected_date_time),
   };
 }
+
+/** The picker's unix seconds as an ISO time, the form the command's `from 2026-12-01T22:00:00Z` takes. */
+const startOf = (seconds: number | null | undefined): string | undefined =>
+  typeof seconds === 'number' && Number.isFinite(seconds)
+    ? new Date(seconds * 1000).toISOString()
+    : undefined;
