@@ -3,7 +3,8 @@
 //   npm run bench -- --grants 20           grants per mode for the cost figures (default 10)
 //   npm run bench -- --only cost|aws-auth|memory|burst
 //   npm run bench -- --only burst --burst-grants 200 --concurrency 50
-//   npm run bench -- --only processes --process-grants 10000 [--no-build]   (builds dist/ first)
+//   npm run bench -- --only processes [--process-grants 10000] [--no-build]   (only when asked: builds dist/, minutes)
+//   npm run bench -- --only throttle [--throttle-grants 100] [--iam-writes-per-second none,10,4]   (only when asked: minutes)
 // Faster with a running platform: eval "$(scripts/platform/up.sh)" && npm run bench
 import { parseArgs } from 'node:util';
 import { awsAuthEdits, printAwsAuthEdits } from './aws-auth-edits.js';
@@ -12,6 +13,7 @@ import { grantCost, type ModeResult, printGrantCost } from './grant-cost.js';
 import { memoryWithGrants, printMemory } from './memory.js';
 import { withPlatform } from './platform.js';
 import { printProcessMemory, processMemory } from './processes.js';
+import { printThrottle, throttledBursts } from './throttle.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,13 +24,15 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '50' },
     'process-grants': { type: 'string', default: '10000' },
     'no-build': { type: 'boolean', default: false },
+    'iam-writes-per-second': { type: 'string', default: 'none,10,4' },
+    'throttle-grants': { type: 'string', default: '100' },
   },
 });
 const only = values.only;
 const wants = (what: string) => !only || only === what;
 
 console.log(`# eks-access benchmarks (${new Date().toISOString()}, Node ${process.version})`);
-if (wants('cost') || wants('memory') || wants('burst') || wants('processes')) {
+if (wants('cost') || wants('memory') || wants('burst') || only === 'processes') {
   await withPlatform(async (info) => {
     // Memory first, while the process holds nothing else.
     if (wants('memory')) printMemory(await memoryWithGrants(info, Number(values['memory-grants'])));
@@ -39,7 +43,7 @@ if (wants('cost') || wants('memory') || wants('burst') || wants('processes')) {
       }
       printGrantCost(results);
     }
-    if (wants('processes')) {
+    if (only === 'processes') {
       printProcessMemory(
         await processMemory(info, {
           grants: Number(values['process-grants']),
@@ -51,6 +55,12 @@ if (wants('cost') || wants('memory') || wants('burst') || wants('processes')) {
       printBurst(await burst(info, Number(values['burst-grants']), Number(values.concurrency)));
     }
   });
+}
+if (only === 'throttle') {
+  const grants = Number(values['throttle-grants']);
+  // `none` is the baseline: the same burst through the same proxy without a limit.
+  const rates = values['iam-writes-per-second'].split(',').map((r) => (r === 'none' ? undefined : Number(r)));
+  printThrottle(await withPlatform((info) => throttledBursts(info, grants, rates)));
 }
 if (wants('aws-auth')) {
   printAwsAuthEdits([10, 100, 1000].map((n) => awsAuthEdits(n, n >= 1000 ? 200 : 1000)));

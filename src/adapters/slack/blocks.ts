@@ -122,7 +122,7 @@ const plain = (text: string, max: number = LIMITS.text) => ({
   emoji: true,
 });
 export const section = (text: string): Block => ({ type: 'section', text: mrkdwn(text) });
-const context = (text: string): Block => ({ type: 'context', elements: [mrkdwn(text)] });
+export const context = (text: string): Block => ({ type: 'context', elements: [mrkdwn(text)] });
 const header = (text: string): Block => ({ type: 'header', text: plain(text, LIMITS.header) });
 const divider: Block = { type: 'divider' };
 
