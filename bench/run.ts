@@ -1,14 +1,18 @@
 // Benchmarks: prints figures, asserts nothing (never run as tests).
 //   npm run bench                          everything; starts the test platform unless one runs
 //   npm run bench -- --grants 20           grants per mode for the cost figures (default 10)
-//   npm run bench -- --only cost|aws-auth|memory
+//   npm run bench -- --only cost|aws-auth|memory|burst
+//   npm run bench -- --only burst --burst-grants 200 --concurrency 50
+//   npm run bench -- --only processes [--process-grants 10000] [--no-build]   (only when asked: builds dist/, minutes)
 //   npm run bench -- --only throttle [--throttle-grants 100] [--iam-writes-per-second none,10,4]   (only when asked: minutes)
 // Faster with a running platform: eval "$(scripts/platform/up.sh)" && npm run bench
 import { parseArgs } from 'node:util';
 import { awsAuthEdits, printAwsAuthEdits } from './aws-auth-edits.js';
+import { burst, printBurst } from './burst.js';
 import { grantCost, type ModeResult, printGrantCost } from './grant-cost.js';
 import { memoryWithGrants, printMemory } from './memory.js';
 import { withPlatform } from './platform.js';
+import { printProcessMemory, processMemory } from './processes.js';
 import { printThrottle, throttledBursts } from './throttle.js';
 
 const { values } = parseArgs({
@@ -16,6 +20,10 @@ const { values } = parseArgs({
     grants: { type: 'string', default: '10' },
     only: { type: 'string' },
     'memory-grants': { type: 'string', default: '1000' },
+    'burst-grants': { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: '50' },
+    'process-grants': { type: 'string', default: '10000' },
+    'no-build': { type: 'boolean', default: false },
     'iam-writes-per-second': { type: 'string', default: 'none,10,4' },
     'throttle-grants': { type: 'string', default: '100' },
   },
@@ -24,7 +32,7 @@ const only = values.only;
 const wants = (what: string) => !only || only === what;
 
 console.log(`# eks-access benchmarks (${new Date().toISOString()}, Node ${process.version})`);
-if (wants('cost') || wants('memory')) {
+if (wants('cost') || wants('memory') || wants('burst') || only === 'processes') {
   await withPlatform(async (info) => {
     // Memory first, while the process holds nothing else.
     if (wants('memory')) printMemory(await memoryWithGrants(info, Number(values['memory-grants'])));
@@ -34,6 +42,17 @@ if (wants('cost') || wants('memory')) {
         results.push(await grantCost(info, mode, Number(values.grants)));
       }
       printGrantCost(results);
+    }
+    if (only === 'processes') {
+      printProcessMemory(
+        await processMemory(info, {
+          grants: Number(values['process-grants']),
+          build: !values['no-build'],
+        }),
+      );
+    }
+    if (wants('burst')) {
+      printBurst(await burst(info, Number(values['burst-grants']), Number(values.concurrency)));
     }
   });
 }

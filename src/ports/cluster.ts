@@ -17,9 +17,10 @@ export interface ManagedRole {
 export interface IamRoles {
   /**
    * Creates the role with this trust policy, path and tags, or, when it exists, replaces its trust
-   * policy and expiry tag. Idempotent.
+   * policy and expiry tag. Idempotent. `exists`: the caller created it moments ago, so the trust is
+   * renewed without trying CreateRole first (a role that is gone after all is still created).
    */
-  ensureRole(role: PersonalRolePlan): Promise<void>;
+  ensureRole(role: PersonalRolePlan, options?: { exists?: boolean }): Promise<void>;
   /**
    * Ends the role: trust closed (condition in the past), sessions issued before `now` denied, inline
    * policies deleted, role deleted. Idempotent; a missing role is success.
@@ -84,16 +85,26 @@ export interface ManagedBinding {
 
 /** RBAC and authorization questions on one cluster. */
 export interface ClusterRbac {
-  /** Creates or replaces the Role. Idempotent. */
+  /**
+   * Creates or replaces the Role. Idempotent. Every call changes the stored object (so a concurrent
+   * deleteRoleIfUnused that read it before fails); callers write the RoleBinding that uses the Role
+   * first, so either that check sees the binding or the Role is written again after its delete.
+   */
   applyRole(role: RoleManifest): Promise<void>;
-  /** Creates or replaces the RoleBinding. Idempotent. */
-  applyRoleBinding(binding: RoleBindingManifest): Promise<void>;
+  /**
+   * Creates or replaces the RoleBinding. Idempotent. `exists`: the caller wrote it moments ago, so it
+   * is replaced first (one call; created if it is gone after all).
+   */
+  applyRoleBinding(binding: RoleBindingManifest, options?: { exists?: boolean }): Promise<void>;
   /**
    * Deletes; a missing object (or namespace) is success. With `uid`, only that very object: one
    * replaced since (another uid) is left alone (also success).
    */
   deleteRoleBinding(namespace: string, name: string, options?: { uid?: string }): Promise<void>;
-  /** Deletes the Role unless a RoleBinding in its namespace still refers to it. Returns whether it did. */
+  /**
+   * Deletes the Role unless a RoleBinding in its namespace still refers to it, and only if nobody
+   * applied it since this call read it. Returns whether it is gone. Safe to call concurrently.
+   */
   deleteRoleIfUnused(namespace: string, name: string): Promise<boolean>;
   /**
    * RoleBindings labelled as ours cluster-wide, optionally for one user label only (the one

@@ -12,17 +12,15 @@ import { type AccessPlan, planGrant } from '../domain/plan.js';
 import { verifyDecisionSeal } from '../domain/seal.js';
 import { humanTime } from '../domain/text.js';
 import { accessEnd, windowEnd } from '../domain/window.js';
-import type { ClusterBackends } from '../ports/cluster.js';
+import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
 import { assertSafeToActivate } from './activation-guards.js';
 import {
   audit,
   changeGrant,
   type EngineDeps,
   isSealed,
-  liveSealedBindings,
   notifySafely,
   requireGrant,
-  roleLockKey,
   sealedRoleBinding,
   step,
   syncIdentity,
@@ -153,21 +151,25 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await applyRbac(deps, backends, plan);
   await step(deps, 'role-binding', grant.id);
   const person = traceOf(grant, deps);
-  await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));
+  const synced = await withIdentityLock(deps, person, () =>
+    syncIdentity(deps, backends, person, { mode: 'grant' }),
+  );
   await step(deps, 'identity', grant.id);
   if (plan.personalRole) {
     await verifyMapping(backends, { roleArn: plan.personalRole.arn, username: plan.username });
   }
   await verifyGranted(deps, backends, plan.username, checks);
-  await warnIfBroader(deps, backends, grant, plan, checks[0]);
+  await warnIfBroader(deps, backends, grant, plan, checks[0], synced.sealed);
   await step(deps, 'verified', grant.id);
 
   const activatedAt = deps.clock.now();
   // A window ends at its end however late it opened; otherwise the clock starts now.
   const expiresAt = accessEnd(grant, activatedAt);
   plan = planGrant({ policy: deps.policy, grant, expiresAt, resolvedMapping });
-  await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
-  await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));
+  await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan), { exists: true });
+  await withIdentityLock(deps, person, () =>
+    syncIdentity(deps, backends, person, { mode: 'grant', renew: true }),
+  );
 
   const active = await updateGrant(deps, grant.id, (current) =>
     current.status === 'approved' ? transition(current, 'active', { activatedAt, expiresAt }) : undefined,
@@ -195,22 +197,18 @@ export async function scheduleExpiry(deps: EngineDeps, grant: Grant): Promise<vo
 }
 
 async function applyRbac(deps: EngineDeps, backends: ClusterBackends, plan: AccessPlan): Promise<void> {
-  const { role } = plan;
-  if (!role) {
-    await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
-    return;
-  }
-  // Under the Role's lock so a revocation cannot delete the Role between our two writes.
-  await deps.locks.withLock(roleLockKey(plan.cluster, plan.namespace, role.metadata.name), async () => {
-    await backends.rbac.applyRole(role);
-    await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
-  });
+  // The RoleBinding before its Role, with no lock: a revocation's deleteRoleIfUnused either lists this
+  // binding and keeps the Role, or read the Role before applyRole wrote it again, so its conditional
+  // delete fails (see ClusterRbac.applyRole). A binding to a Role not there yet grants nothing.
+  await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
+  if (plan.role) await backends.rbac.applyRole(plan.role);
 }
 
 /**
  * The negative check: the same permission elsewhere should be refused. When it is not (and no grant of
  * ours covers it), the person has broader access from outside eks-access; worth an audit line, but not
- * our grant's fault, so it does not fail the grant.
+ * our grant's fault, so it does not fail the grant. `ours`: the person's sealed live bindings, as the
+ * identity step just read them.
  */
 async function warnIfBroader(
   deps: EngineDeps,
@@ -218,10 +216,10 @@ async function warnIfBroader(
   grant: Grant,
   plan: AccessPlan,
   check: AccessPlan['checks'][number] | undefined,
+  ours: readonly ManagedBinding[],
 ): Promise<void> {
   if (!check) return;
   const other = { ...check, namespace: elsewhere(grant.namespace) };
-  const ours = await liveSealedBindings(deps, backends, traceOf(grant, deps));
   if (ours.some((b) => b.namespace === other.namespace)) return;
   if (await backends.rbac.allowed(plan.username, AUTHENTICATED, other)) {
     deps.logger.warn({ grantId: grant.id, check: describe(other) }, 'person has access beyond the grant');

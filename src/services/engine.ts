@@ -183,6 +183,8 @@ export async function liveSealedBindings(
 export interface IdentitySync {
   /** The person's sealed bindings on the cluster that still grant something. */
   needed: ManagedBinding[];
+  /** All of the person's sealed live bindings read (for the caller's own checks; no second list). */
+  sealed: ManagedBinding[];
   /** The trust end now in place (grant mode), or undefined when the identity was torn down or kept. */
   trustedUntil?: number;
 }
@@ -193,7 +195,8 @@ export interface IdentitySync {
  *
  * - `grant` (activation, extension: working from an approved grant record): creates or renews the role,
  *   trusted until the latest expiry among the sealed bindings whose grant Redis holds as approved or
- *   active, and adds the mapping.
+ *   active, and adds the mapping. With `renew` (activation once its clock starts) the role is known to
+ *   exist and the mapping to be in place: only the trust and its expiry tag are written.
  * - `take-away` (revocation, the reconciler): never creates, widens or prolongs anything. When no sealed
  *   live binding needs the identity any more it is torn down (mapping removed, trust closed, sessions
  *   revoked, role deleted); otherwise nothing is written.
@@ -202,25 +205,30 @@ export async function syncIdentity(
   deps: EngineDeps,
   backends: ClusterBackends,
   person: Person,
-  options: { ignoreGrantId?: string; mode: 'grant' | 'take-away' },
+  options: { ignoreGrantId?: string; mode: 'grant' | 'take-away'; renew?: boolean },
 ): Promise<IdentitySync> {
   const now = deps.clock.now();
   const sealed = await liveSealedBindings(deps, backends, person, options);
   const needed = options.mode === 'grant' ? await withLiveGrants(deps, sealed) : sealed;
-  if (backends.mapping.mode === 'none') return { needed };
+  if (backends.mapping.mode === 'none') return { needed, sealed };
   if (needed.length > 0) {
-    if (options.mode === 'take-away') return { needed };
+    if (options.mode === 'take-away') return { needed, sealed };
     const trustedUntil = Math.max(...needed.map((b) => b.expiresAt));
     const role = personalRoleFor(deps.policy, { ...person, expiresAt: trustedUntil });
     // Role before mapping: a mapping to a role nobody can assume is harmless, the reverse is not needed.
-    await backends.iam.ensureRole(role);
-    await backends.mapping.upsert({ roleArn: role.arn, username: person.username, groups: [] });
-    return { needed, trustedUntil };
+    await backends.iam.ensureRole(role, options.renew ? { exists: true } : {});
+    // Renewing (activation's second pass, once the clock starts): this activation wrote and read back
+    // the mapping moments ago, and nothing takes it away while its sealed binding lives; only the
+    // trust's end moves.
+    if (!options.renew) {
+      await backends.mapping.upsert({ roleArn: role.arn, username: person.username, groups: [] });
+    }
+    return { needed, sealed, trustedUntil };
   }
-  if (sealed.length > 0) return { needed }; // grant mode with nothing approved behind it: leave as is
+  if (sealed.length > 0) return { needed, sealed }; // grant mode with nothing approved behind it: leave as is
   const role = personalRoleFor(deps.policy, { ...person, expiresAt: now });
   await retireIdentity(backends, { name: role.name, arn: role.arn }, person.principalArn, now);
-  return { needed };
+  return { needed, sealed };
 }
 
 /** Sealed bindings whose grant is approved or active in Redis: what the grant path may extend trust to. */
@@ -259,6 +267,3 @@ export function withIdentityLock<T>(deps: EngineDeps, person: Person, work: () =
 export function withLockOn<T>(deps: EngineDeps, key: string, work: () => Promise<T>): Promise<T> {
   return deps.locks.withLock(key, work, { leaseMs: 120_000, waitMs: 300_000 });
 }
-
-export const roleLockKey = (cluster: string, namespace: string, role: string) =>
-  `role:${cluster}:${namespace}:${role}`;

@@ -128,6 +128,24 @@ function bindingVerdict(binding: ManagedBinding, grant: Grant | undefined, now: 
   return undefined;
 }
 
+/**
+ * The grants the bindings name, read from Redis in parallel batches (one round trip per batch instead
+ * of one per binding: a pass over 10 000 bindings spent most of its time here). A grant that cannot be
+ * read counts as unknown to Redis, as before: the binding's own expiry rules.
+ */
+async function grantsOf(deps: EngineDeps, bindings: readonly ManagedBinding[]): Promise<Map<string, Grant>> {
+  const ids = [...new Set(bindings.map((b) => b.grantId))];
+  const grants = new Map<string, Grant>();
+  for (let i = 0; i < ids.length; i += 200) {
+    const batch = ids.slice(i, i + 200);
+    const read = await Promise.all(batch.map((id) => deps.store.get(id).catch(() => undefined)));
+    read.forEach((grant, j) => {
+      if (grant) grants.set(batch[j] as string, grant);
+    });
+  }
+  return grants;
+}
+
 async function sweepCluster(
   deps: EngineDeps,
   report: ReconcileReport,
@@ -136,6 +154,7 @@ async function sweepCluster(
 ): Promise<void> {
   const now = deps.clock.now();
   const found = await backends.rbac.listBindings();
+  const grants = await grantsOf(deps, found);
   const live: ManagedBinding[] = [];
   for (const binding of found) {
     const verdict = sealVerdict(deps, cluster, binding);
@@ -148,7 +167,7 @@ async function sweepCluster(
         );
       continue;
     }
-    const grant = await deps.store.get(binding.grantId).catch(() => undefined);
+    const grant = grants.get(binding.grantId);
     const why = bindingVerdict(binding, grant, now);
     if (!why) {
       live.push(binding);
@@ -158,9 +177,9 @@ async function sweepCluster(
     if (grant && (grant.status === 'active' || grant.status === 'revoking')) continue;
     report.bindingsRemoved.push({ cluster, namespace: binding.namespace, grantId: binding.grantId, why });
     if (report.dryRun) continue;
-    await guarded(report, `${cluster}/${binding.namespace}/${binding.name}`, () =>
-      removeTrace(deps, backends, traceFromBinding(cluster, binding)),
-    );
+    await guarded(report, `${cluster}/${binding.namespace}/${binding.name}`, async () => {
+      await removeTrace(deps, backends, traceFromBinding(cluster, binding));
+    });
   }
   if (backends.mapping.mode === 'none') return;
 

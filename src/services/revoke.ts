@@ -5,15 +5,14 @@ import { toAccessError } from '../domain/errors.js';
 import { endStatusFor, type Grant, transition } from '../domain/grant.js';
 import { keptRoleName, personalRoleName, roleBindingName } from '../domain/names.js';
 import { planGrant } from '../domain/plan.js';
-import type { ClusterBackends } from '../ports/cluster.js';
+import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
 import {
   audit,
   changeGrant,
   type EngineDeps,
-  liveSealedBindings,
+  type IdentitySync,
   notifySafely,
   type Person,
-  roleLockKey,
   step,
   syncIdentity,
   updateGrant,
@@ -42,21 +41,19 @@ export const traceOf = (grant: Grant, deps: Pick<EngineDeps, 'policy'>): GrantTr
 /**
  * Removes a grant's RoleBinding, its kept Role when nothing else binds it, and then (under the
  * person's lock) shrinks or tears down the shared identity. Idempotent: safe to repeat after a crash.
+ * Returns what the identity step found: the person's other sealed live bindings.
  */
 export async function removeTrace(
   deps: EngineDeps,
   backends: ClusterBackends,
   trace: GrantTrace,
-): Promise<void> {
+): Promise<IdentitySync> {
   await backends.rbac.deleteRoleBinding(trace.namespace, roleBindingName(trace.grantId));
   const { keptRole } = trace;
-  if (keptRole) {
-    await deps.locks.withLock(roleLockKey(trace.cluster, trace.namespace, keptRole), () =>
-      backends.rbac.deleteRoleIfUnused(trace.namespace, keptRole),
-    );
-  }
+  // No lock: the delete is conditional on the Role read (see ClusterRbac.deleteRoleIfUnused).
+  if (keptRole) await backends.rbac.deleteRoleIfUnused(trace.namespace, keptRole);
   await step(deps, 'revoke-binding', trace.grantId);
-  await withIdentityLock(deps, trace, () =>
+  return withIdentityLock(deps, trace, () =>
     syncIdentity(deps, backends, trace, { ignoreGrantId: trace.grantId, mode: 'take-away' }),
   );
 }
@@ -82,8 +79,8 @@ export async function revokeGrant(deps: EngineDeps, grantId: string): Promise<Gr
     throw error;
   });
   if (backends) {
-    await removeTrace(deps, backends, traceOf(grant, deps));
-    await verifyRevoked(deps, backends, grant);
+    const { needed: others } = await removeTrace(deps, backends, traceOf(grant, deps));
+    await verifyRevoked(deps, backends, grant, others);
   } else {
     await reportUnreachable(deps, grant);
   }
@@ -123,12 +120,19 @@ async function reportUnreachable(deps: EngineDeps, grant: Grant): Promise<void> 
   await audit(deps, grant, 'revoke-incomplete', 'system', leftovers);
 }
 
-/** After revocation the level's permissions must be gone, unless another live grant still gives them. */
-async function verifyRevoked(deps: EngineDeps, backends: ClusterBackends, grant: Grant): Promise<void> {
+/**
+ * After revocation the level's permissions must be gone, unless another live grant still gives them
+ * (`others`: the person's other sealed live bindings, as the identity step read them after the delete).
+ */
+async function verifyRevoked(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  grant: Grant,
+  others: readonly ManagedBinding[],
+): Promise<void> {
   const level = deps.policy.levels[grant.level];
   if (!level || !deps.policy.clusters[grant.cluster]) return;
   const username = grant.requester.kubernetesUsername;
-  const others = await liveSealedBindings(deps, backends, traceOf(grant, deps), { ignoreGrantId: grant.id });
   if (others.some((b) => b.namespace === grant.namespace)) return;
   const plan = planGrant({ policy: deps.policy, grant, expiresAt: grant.expiresAt ?? deps.clock.now() });
   await verifyGone(deps, backends, username, await checksFor(backends, plan, level));

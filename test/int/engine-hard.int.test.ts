@@ -190,6 +190,8 @@ describe('200 concurrent grants in aws-auth mode', () => {
     const active = await Promise.all(grants.map((g) => harness.waitFor(g.id, ['active', 'failed'], 170_000)));
     const activationMs = Date.now() - started;
     expect(active.filter((g) => g.status !== 'active').map((g) => g.failure)).toEqual([]);
+    // Exactly one CreateRole per grant (each grant is a new person's first): no create-then-create.
+    expect(harness.sent('CreateRoleCommand')).toBe(200);
     const entries = parse((await readAwsAuth(h))['mapRoles'] ?? '') as {
       rolearn: string;
       username: string;

@@ -15,6 +15,7 @@ import { renderUsername } from '../../src/domain/names.js';
 import type { GrantEvent, Notifier } from '../../src/ports/notifier.js';
 import type { EngineDeps, EngineStep } from '../../src/services/engine.js';
 import { adminKubeConfig, awsClientConfig, platform, uniqueName } from '../platform/context.js';
+import { recordAwsRequests, type SentAwsRequest } from '../support/aws-requests.js';
 import { approvedGrant, createEksCluster } from '../support/grants.js';
 import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS } from '../support/seal.js';
@@ -78,6 +79,10 @@ export interface Harness {
   iam: IAMClient;
   eks: EKSClient;
   core: CoreV1Api;
+  /** Every AWS request the engine's clients sent (after signing, so retries count), in order. */
+  awsRequests: SentAwsRequest[];
+  /** How many `command` requests (e.g. `CreateRoleCommand`) the engine sent. */
+  sent(command: string): number;
   /** Starts a worker (several may run; each is closed by close()). */
   startWorker(options?: {
     afterStep?: EngineDeps['afterStep'];
@@ -192,12 +197,14 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
     ...loaded.policy,
     identities: { ...loaded.policy.identities, map: people },
   });
+  const awsRequests: SentAwsRequest[] = [];
   const runtime = await createRuntime(env, {
     role: 'worker',
     loaded,
     identity,
     awsCredentials: awsClientConfig('iam').credentials,
     awsAuth: { [cluster]: awsAuth },
+    instrument: { aws: (_cluster, client) => recordAwsRequests(client, awsRequests) },
   });
   const notifier = new RecordingNotifier();
   const deps = runtime.engineDeps(notifier);
@@ -214,6 +221,8 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
     notifier,
     iam,
     eks,
+    awsRequests,
+    sent: (command) => awsRequests.filter((r) => r.command === command).length,
     core,
     async startWorker(o = {}) {
       const running = await startWorkers(o.afterStep ? { ...deps, afterStep: o.afterStep } : deps, {

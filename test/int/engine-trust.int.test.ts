@@ -167,8 +167,7 @@ describe('the personal role trust policy on a strict emulator', () => {
     // already refuses the person. This is the order retireRole relies on.
     const failing = aws.iamAs((await iam.config.credentials()) as AwsCredentials);
     const stopAfterTrust: InitializeMiddleware<object, object> = (next, context) => async (args) => {
-      if (context.commandName === 'ListRolePoliciesCommand')
-        throw new Error('injected: ListRolePolicies fails');
+      if (context.commandName === 'DeleteRoleCommand') throw new Error('injected: DeleteRole fails');
       return next(args);
     };
     (failing.middlewareStack as unknown as MiddlewareStack<object, object>).add(stopAfterTrust, {

@@ -91,6 +91,21 @@ describe('two bots and two workers on one Redis', () => {
       (n) => n >= REQUESTERS.length,
     );
 
+    // Slack deliveries go through the outbox queue after each transition: activations that finish
+    // together (they no longer queue behind one another) are announced a moment later.
+    await s.until(
+      'every activation announced: audit line, DM and message update per grant',
+      async () => ({
+        audit: s.slack
+          .callsTo('chat.postMessage')
+          .filter(
+            (c) => c.args.channel === s.auditChannel && String(c.args.text).split(' ')[1] === 'activated',
+          ).length,
+        dms: s.slack.callsTo('chat.postMessage').filter((c) => c.args.channel.startsWith('D')).length,
+        updates: s.slack.callsTo('chat.update').length,
+      }),
+      (n) => n.audit >= REQUESTERS.length && n.dms >= REQUESTERS.length && n.updates >= 2 * REQUESTERS.length,
+    );
     const grants = await s.grants();
     const bindings = await s.bindings();
     expect(bindings.size).toBe(REQUESTERS.length);

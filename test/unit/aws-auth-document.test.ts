@@ -237,3 +237,55 @@ describe('aws-auth mapRoles edits', () => {
     expect(effectiveMapping(parseMapRoles(legacy, 'cm'), alice.roleArn)).toBeUndefined();
   });
 });
+
+describe('aws-auth mapRoles edits in batches (one parse carried through a batch)', () => {
+  const bases = {
+    'indented block': FOREIGN,
+    'block without a final newline': FOREIGN.trimEnd(),
+    flow: '[{"rolearn": "arn:aws:iam::1:role/admin", "username": "admin"}]',
+    empty: '',
+    'comments only': '# managed by the platform team\n',
+  };
+  const roles = ['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `arn:aws:iam::1:role/eksa-${n}`);
+  // A small seeded generator, so a failure can be replayed.
+  const random = (seed: number) => () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const ourEntries = (text: string) =>
+    parseMapRoles(text, 'cm')
+      .filter(isOurs)
+      .map((e) => `${e.roleArn}=${e.username}`)
+      .sort();
+  const foreignEntries = (text: string) => parseMapRoles(text, 'cm').filter((e) => !isOurs(e));
+
+  for (const [name, base] of Object.entries(bases)) {
+    it(`${name}: a batch gives what its edits one by one give, foreign entries untouched, and back to the original bytes`, () => {
+      const next = random(name.length * 7919);
+      let batched = base;
+      let single = base;
+      const model = new Map<string, string>();
+      for (let round = 0; round < 40; round++) {
+        const batch: MapRolesEdit[] = Array.from({ length: 1 + Math.floor(next() * 8) }, () => {
+          const roleArn = roles[Math.floor(next() * roles.length)] as string;
+          if (next() < 0.35) return { kind: 'remove', roleArn };
+          return {
+            kind: 'upsert',
+            entry: { roleArn, username: `eks-access:${next() < 0.5 ? 'x' : 'y'}`, groups: [] },
+          };
+        });
+        for (const edit of batch) {
+          if (edit.kind === 'remove') model.delete(edit.roleArn);
+          else model.set(edit.entry.roleArn, edit.entry.username);
+          single = editMapRoles(single, [edit], 'cm', isOurs) ?? single;
+        }
+        batched = editMapRoles(batched, batch, 'cm', isOurs) ?? batched;
+        expect(batched).toBe(single);
+        expect(ourEntries(batched)).toEqual([...model].map(([arn, user]) => `${arn}=${user}`).sort());
+        expect(foreignEntries(batched)).toEqual(foreignEntries(base));
+      }
+      const removeAll = roles.map((roleArn): MapRolesEdit => ({ kind: 'remove', roleArn }));
+      expect(editMapRoles(batched, removeAll, 'cm', isOurs) ?? batched).toBe(base);
+    });
+  }
+});

@@ -11,6 +11,7 @@ import {
   TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
+import { AccessError } from '../../domain/errors.js';
 import { IAM_TAGS, MANAGED_BY } from '../../domain/names.js';
 import { type PersonalRolePlan, trustPolicyFor } from '../../domain/plan.js';
 import type { IamRoles, ManagedRole } from '../../ports/cluster.js';
@@ -18,6 +19,7 @@ import { awsErrorName, fromAwsError } from './errors.js';
 
 const NOT_FOUND = 'NoSuchEntityException';
 const EXISTS = 'EntityAlreadyExistsException';
+const CONFLICT = 'DeleteConflictException';
 
 export class AwsIamRoles implements IamRoles {
   readonly #iam: IAMClient;
@@ -26,14 +28,16 @@ export class AwsIamRoles implements IamRoles {
     this.#iam = iam;
   }
 
-  async ensureRole(role: PersonalRolePlan): Promise<void> {
-    const trust = JSON.stringify(role.trustPolicy);
+  async ensureRole(role: PersonalRolePlan, options: { exists?: boolean } = {}): Promise<void> {
+    // Create and catch EntityAlreadyExists (one call for a new role), or renew first when the caller
+    // knows the role is there (two calls instead of three).
+    if (options.exists && (await this.#renew(role))) return;
     try {
       await this.#iam.send(
         new CreateRoleCommand({
           RoleName: role.name,
           Path: role.path,
-          AssumeRolePolicyDocument: trust,
+          AssumeRolePolicyDocument: JSON.stringify(role.trustPolicy),
           Description: 'eks-access personal role: trusted only by its person, only until the grant expires',
           Tags: Object.entries(role.tags).map(([Key, Value]) => ({ Key, Value })),
         }),
@@ -42,15 +46,30 @@ export class AwsIamRoles implements IamRoles {
     } catch (error) {
       if (awsErrorName(error) !== EXISTS) throw fromAwsError(error, 'create the personal IAM role');
     }
+    // Deleted between the two calls (only an outside hand can, under the person's lock): try again.
+    if (!(await this.#renew(role))) {
+      throw new AccessError('unavailable', `Personal role ${role.name} disappeared while being renewed`);
+    }
+  }
+
+  /** New trust and expiry tag on an existing role; false when the role does not exist. */
+  async #renew(role: PersonalRolePlan): Promise<boolean> {
     try {
-      await this.#iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: role.name, PolicyDocument: trust }));
+      await this.#iam.send(
+        new UpdateAssumeRolePolicyCommand({
+          RoleName: role.name,
+          PolicyDocument: JSON.stringify(role.trustPolicy),
+        }),
+      );
       const expiresAt = role.tags[IAM_TAGS.expiresAt];
       if (expiresAt) {
         await this.#iam.send(
           new TagRoleCommand({ RoleName: role.name, Tags: [{ Key: IAM_TAGS.expiresAt, Value: expiresAt }] }),
         );
       }
+      return true;
     } catch (error) {
+      if (awsErrorName(error) === NOT_FOUND) return false;
       throw fromAwsError(error, 'update the personal role trust policy');
     }
   }
@@ -67,7 +86,14 @@ export class AwsIamRoles implements IamRoles {
       // No deny-older-sessions policy: the role has no permissions for it to deny, and the one call an
       // EKS login makes (sts:GetCallerIdentity) cannot be denied by any policy. What ends access is the
       // mapping (removed before this) and the RoleBinding; see docs/engine.md, "What ends access".
-      // Roles retired by older versions may still carry that inline policy; DeleteRole needs it gone.
+      // Roles retired by older versions may still carry that inline policy: DeleteRole then answers
+      // DeleteConflict, and only then are the policies listed and deleted (one call fewer otherwise).
+      try {
+        await this.#iam.send(new DeleteRoleCommand({ RoleName: name }));
+        return;
+      } catch (error) {
+        if (awsErrorName(error) !== CONFLICT) throw error;
+      }
       const policies = await this.#iam.send(new ListRolePoliciesCommand({ RoleName: name }));
       for (const policyName of policies.PolicyNames ?? []) {
         await this.#iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policyName }));

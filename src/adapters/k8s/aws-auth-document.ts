@@ -71,7 +71,24 @@ function entryOf(node: unknown): ParsedEntry | undefined {
   };
 }
 
+/**
+ * The last few documents parsed. Parsing is what an aws-auth edit costs (it grows with the document);
+ * the same text is parsed by the preflight, the read-back and the edit of every grant in a burst, and
+ * by each edit's before/after check. Results are never mutated, so sharing them is safe.
+ */
+const parsed = new Map<string, ParsedList>();
+const PARSED_KEPT = 8;
+
 function parseList(text: string, where: string): ParsedList {
+  const known = parsed.get(text);
+  if (known) return known;
+  const list = parseListUncached(text, where);
+  if (parsed.size >= PARSED_KEPT) parsed.delete(parsed.keys().next().value as string);
+  parsed.set(text, list);
+  return list;
+}
+
+function parseListUncached(text: string, where: string): ParsedList {
   if (SKIPPABLE.has(text.trim())) return { layout: { form: 'empty', blank: text.trim() === '' }, items: [] };
   // Repeated keys are legal for the authenticator (sigs.k8s.io/yaml keeps the last), so not an error here.
   const doc = parseDocument(text, { uniqueKeys: false });
@@ -189,6 +206,39 @@ function cut(text: string, layout: Layout, items: readonly Item[], index: number
   return text.slice(0, from) + text.slice(to);
 }
 
+/**
+ * The parse of `after` from the parse of `before`, when one whole block-list item was cut or appended
+ * and both texts end with a newline: items before the change keep their spans, items after move by
+ * the length removed, an appended item spans the appended text. Anything else (flow lists, an empty
+ * list taking its first item, a text without a final newline) returns undefined: parse again.
+ */
+function tracked(
+  list: ParsedList,
+  before: string,
+  after: string,
+  change: { cut: Item } | { append: MappingEntry },
+): ParsedList | undefined {
+  if (list.layout.form !== 'block' || !before.endsWith('\n') || !after.endsWith('\n')) return undefined;
+  if ('append' in change) {
+    const { roleArn, username, groups } = change.append;
+    const item: Item = {
+      entry: { roleArn, username, groups: [...groups] },
+      span: [before.length, after.length],
+    };
+    return { layout: list.layout, items: [...list.items, item] };
+  }
+  const removed = before.length - after.length;
+  const end = change.cut.span[1];
+  return {
+    layout: list.layout,
+    items: list.items
+      .filter((item) => item !== change.cut)
+      .map((item) =>
+        item.span[0] >= end ? { ...item, span: [item.span[0] - removed, item.span[1] - removed] } : item,
+      ),
+  };
+}
+
 const foreignOf = (text: string, where: string, isOurs: IsOurs) =>
   parseList(text, where).items.map((item) =>
     item.entry && isOurs(item.entry) ? undefined : JSON.stringify(item.entry ?? null),
@@ -209,12 +259,16 @@ export function editMapRoles(
 ): string | undefined {
   let current = text;
   let changed = false;
+  // The parse of `current`, carried from edit to edit while it can be (see `tracked`): a batch of k
+  // edits then parses once, not k times.
+  let known: ParsedList | undefined;
   for (const edit of edits) {
     const arn = edit.kind === 'upsert' ? edit.entry.roleArn : edit.roleArn;
     if (edit.kind === 'upsert' && !isOurs(edit.entry)) {
       throw misconfigured(`refusing to write an aws-auth entry that is not ours (${arn})`);
     }
-    const { layout, items } = parseList(current, where);
+    const { layout, items } = known ?? parseList(current, where);
+    known = { layout, items };
     const forRole = items.filter((item) => item.entry && sameRole(item.entry.roleArn, arn));
     const foreign = forRole.find((item) => !isOurs(item.entry as ParsedEntry))?.entry;
     if (edit.kind === 'upsert' && foreign) {
@@ -236,12 +290,16 @@ export function editMapRoles(
     // Cut every entry of ours for this role (duplicates and old forms included), back to front so
     // the spans of the items before stay valid.
     for (const item of [...ours].reverse()) {
-      current = cut(current, layout, items, items.indexOf(item));
+      const next = cut(current, layout, items, items.indexOf(item));
+      known = known && tracked(known, current, next, { cut: item });
+      current = next;
       changed = true;
     }
     if (edit.kind === 'upsert') {
-      const after = ours.length > 0 ? parseList(current, where) : { layout, items };
-      current = append(current, after.layout, after.items, edit.entry);
+      const after = known ?? parseList(current, where);
+      const next = append(current, after.layout, after.items, edit.entry);
+      known = tracked(after, current, next, { append: edit.entry });
+      current = next;
       changed = true;
     }
   }

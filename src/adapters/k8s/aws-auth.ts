@@ -14,6 +14,7 @@ import {
   parseMapRoles,
 } from './aws-auth-document.js';
 import { fromKubeError, kubeStatus } from './errors.js';
+import { FreshRead } from './fresh-read.js';
 import type { KubeApis } from './rbac.js';
 
 export interface AwsAuthLocation {
@@ -38,6 +39,8 @@ export class AwsAuthMapping implements IdentityMapping {
   readonly #isOurs: IsOurs;
   #queue: Pending[] = [];
   #flushing = false;
+  /** Concurrent reads (a burst's preflights and read-backs) share one made after each caller asked. */
+  readonly #fresh = new FreshRead(() => this.#readNow());
 
   constructor(apis: KubeApis, own: OwnMappings, where: AwsAuthLocation = DEFAULT_AWS_AUTH) {
     this.#apis = apis;
@@ -126,7 +129,11 @@ export class AwsAuthMapping implements IdentityMapping {
     }
   }
 
-  async #read(): Promise<V1ConfigMap | undefined> {
+  #read(): Promise<V1ConfigMap | undefined> {
+    return this.#fresh.get();
+  }
+
+  async #readNow(): Promise<V1ConfigMap | undefined> {
     const { core } = await this.#apis.get();
     try {
       return await core.readNamespacedConfigMap(this.#where);

@@ -22,6 +22,7 @@ import { type AwsCredentials, type CredentialsProvider, EksTokenSource } from '.
 import { fromAwsError } from '../aws/errors.js';
 import { AwsIamRoles } from '../aws/iam-roles.js';
 import { type AwsAuthLocation, AwsAuthMapping } from './aws-auth.js';
+import { AgentPool, reuseConnections } from './keep-alive.js';
 import { KubeApis, KubeRbac } from './rbac.js';
 
 export interface ClusterConnectionOptions {
@@ -157,6 +158,7 @@ function fileKubeConfig(options: { path?: string | undefined; context?: string |
   if (options.path) kc.loadFromFile(options.path);
   else kc.loadFromDefault();
   if (options.context) kc.setCurrentContext(options.context);
+  reuseConnections(kc);
   return async () => kc;
 }
 
@@ -226,6 +228,7 @@ function eksKubeConfig(
   if (!server || !caData) throw misconfigured(`EKS cluster ${name} has no endpoint or CA yet`);
   const tokens = new EksTokenSource({ clusterName: name, region, credentials, clock });
   let current: { token: string; kc: KubeConfig } | undefined;
+  const pool = new AgentPool();
   return async () => {
     const token = await tokens.token();
     if (current?.token !== token) {
@@ -236,6 +239,7 @@ function eksKubeConfig(
         contexts: [{ name, cluster: name, user: 'eks-access' }],
         currentContext: name,
       });
+      reuseConnections(kc, pool);
       current = { token, kc };
     }
     return current.kc;

@@ -1,4 +1,5 @@
 // RBAC objects and SubjectAccessReviews on one cluster (the ClusterRbac port) with client-node.
+import { randomUUID } from 'node:crypto';
 import {
   AuthorizationV1Api,
   CoreV1Api,
@@ -13,6 +14,17 @@ import { ANNOTATIONS, LABELS, MANAGED_BY, MANAGED_BY_LABEL } from '../../domain/
 import type { PermissionCheck, RoleBindingManifest, RoleManifest } from '../../domain/plan.js';
 import type { ClusterRbac, ManagedBinding } from '../../ports/cluster.js';
 import { fromKubeError, kubeStatus } from './errors.js';
+import { FreshRead, FreshReads } from './fresh-read.js';
+
+/**
+ * Written with a new value on every applyRole, so each apply moves the Role's resourceVersion (an
+ * identical update would not) and a deleteRoleIfUnused that read the Role before it fails its
+ * precondition instead of deleting a Role someone just started to use.
+ */
+/** RoleBindings per list request. */
+const LIST_PAGE = 500;
+
+export const ROLE_APPLIED_ANNOTATION = 'eks-access.io/applied';
 
 interface Apis {
   rbac: RbacAuthorizationV1Api;
@@ -70,30 +82,41 @@ export function toManagedBinding(rb: V1RoleBinding): ManagedBinding | undefined 
 
 export class KubeRbac implements ClusterRbac {
   readonly #apis: KubeApis;
+  /** Concurrent callers share one cluster-wide list made after they asked (see FreshRead). */
+  readonly #allBindings: FreshRead<ManagedBinding[]>;
+  readonly #roleChecks = new FreshReads<boolean>();
 
   constructor(apis: KubeApis) {
     this.#apis = apis;
+    this.#allBindings = new FreshRead(() => this.#listBindings());
   }
 
+  /** Replace first (the kept Role is usually there already): one call, a create only when it is not. */
   async applyRole(role: RoleManifest): Promise<void> {
     const { rbac } = await this.#apis.get();
     const { name, namespace } = role.metadata;
-    const body = role as V1Role; // PolicyRule's optional resourceNames is V1PolicyRule's
-    await createOrReplace(
-      () => rbac.createNamespacedRole({ namespace, body }),
+    // PolicyRule's optional resourceNames is V1PolicyRule's.
+    const body = {
+      ...role,
+      metadata: {
+        ...role.metadata,
+        annotations: { ...(role.metadata.annotations ?? {}), [ROLE_APPLIED_ANNOTATION]: randomUUID() },
+      },
+    } as V1Role;
+    await replaceOrCreate(
       () => rbac.replaceNamespacedRole({ name, namespace, body }),
+      () => rbac.createNamespacedRole({ namespace, body }),
       `write Role ${namespace}/${name}`,
     );
   }
 
-  async applyRoleBinding(binding: RoleBindingManifest): Promise<void> {
+  async applyRoleBinding(binding: RoleBindingManifest, options: { exists?: boolean } = {}): Promise<void> {
     const { rbac } = await this.#apis.get();
     const { name, namespace } = binding.metadata;
-    await createOrReplace(
-      () => rbac.createNamespacedRoleBinding({ namespace, body: binding }),
-      () => rbac.replaceNamespacedRoleBinding({ name, namespace, body: binding }),
-      `write RoleBinding ${namespace}/${name}`,
-    );
+    const create = () => rbac.createNamespacedRoleBinding({ namespace, body: binding });
+    const replace = () => rbac.replaceNamespacedRoleBinding({ name, namespace, body: binding });
+    const what = `write RoleBinding ${namespace}/${name}`;
+    await (options.exists ? replaceOrCreate(replace, create, what) : createOrReplace(create, replace, what));
   }
 
   async deleteRoleBinding(namespace: string, name: string, options: { uid?: string } = {}): Promise<void> {
@@ -111,28 +134,65 @@ export class KubeRbac implements ClusterRbac {
     }
   }
 
-  async deleteRoleIfUnused(namespace: string, name: string): Promise<boolean> {
+  /**
+   * Read the Role, list the namespace's RoleBindings, delete the Role only if none refers to it and
+   * only if it is still the Role read (resourceVersion precondition): an applyRole in between (which
+   * always follows its RoleBinding's write) makes the delete fail with 409, and the Role stays. No lock
+   * needed, and concurrent callers in this process share one check made after they asked.
+   */
+  deleteRoleIfUnused(namespace: string, name: string): Promise<boolean> {
+    return this.#roleChecks.get(`${namespace}/${name}`, () => this.#deleteRoleIfUnused(namespace, name));
+  }
+
+  async #deleteRoleIfUnused(namespace: string, name: string): Promise<boolean> {
     const { rbac } = await this.#apis.get();
     try {
+      const role = await rbac.readNamespacedRole({ name, namespace });
+      const resourceVersion = role.metadata?.resourceVersion;
       const bindings = await rbac.listNamespacedRoleBinding({ namespace });
       if (bindings.items.some((rb) => rb.roleRef.kind === 'Role' && rb.roleRef.name === name)) return false;
-      await rbac.deleteNamespacedRole({ name, namespace });
+      await rbac.deleteNamespacedRole({
+        name,
+        namespace,
+        body: { preconditions: { ...(resourceVersion ? { resourceVersion } : {}) } },
+      });
       return true;
     } catch (error) {
       if (kubeStatus(error) === 404) return true;
+      // Written since we read it: someone is binding it again.
+      if (kubeStatus(error) === 409) return false;
       throw fromKubeError(error, `delete Role ${namespace}/${name}`);
     }
   }
 
-  async listBindings(userLabel?: string): Promise<ManagedBinding[]> {
+  listBindings(userLabel?: string): Promise<ManagedBinding[]> {
+    return userLabel ? this.#listBindings(userLabel) : this.#allBindings.get();
+  }
+
+  async #listBindings(userLabel?: string): Promise<ManagedBinding[]> {
     const { rbac } = await this.#apis.get();
     const selector = [
       `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
       ...(userLabel ? [`${LABELS.user}=${userLabel}`] : []),
     ];
     try {
-      const list = await rbac.listRoleBindingForAllNamespaces({ labelSelector: selector.join(',') });
-      return list.items.flatMap((rb) => toManagedBinding(rb) ?? []);
+      // In pages: with 10 000 bindings one list held every object (and its JSON) at once; a page at a
+      // time keeps only the small ManagedBinding of each.
+      const bindings: ManagedBinding[] = [];
+      let next: string | undefined;
+      do {
+        const page = await rbac.listRoleBindingForAllNamespaces({
+          labelSelector: selector.join(','),
+          limit: LIST_PAGE,
+          ...(next ? { _continue: next } : {}),
+        });
+        for (const rb of page.items) {
+          const binding = toManagedBinding(rb);
+          if (binding) bindings.push(binding);
+        }
+        next = page.metadata?._continue || undefined;
+      } while (next);
+      return bindings;
     } catch (error) {
       throw fromKubeError(error, 'list our RoleBindings');
     }
@@ -202,6 +262,21 @@ async function createOrReplace(
     } catch (replaceError) {
       throw fromKubeError(replaceError, what);
     }
+  }
+}
+
+/** The mirror of createOrReplace, for objects that usually exist: a 404 on replace creates. */
+async function replaceOrCreate(
+  replace: () => Promise<unknown>,
+  create: () => Promise<unknown>,
+  what: string,
+): Promise<void> {
+  try {
+    await replace();
+  } catch (error) {
+    if (kubeStatus(error) !== 404) throw fromKubeError(error, what);
+    // Created by someone else in between: the replace path again.
+    await createOrReplace(create, replace, what);
   }
 }
 

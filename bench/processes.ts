@@ -1,0 +1,278 @@
+// Memory of the built entry points, as they run in production: `node dist/bin/entrypoint.js worker`
+// and `… bot` (the bot against the fake Slack over HTTP), spawned against the test platform. RSS idle
+// each; then the worker with N live grants (active in Redis, each with its sealed RoleBinding on the
+// cluster) and one reconcile pass over them: its time (the job's processedOn → finishedOn) and RSS.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { reuseConnections } from '../src/adapters/k8s/keep-alive.js';
+import { QUEUES } from '../src/adapters/queue/queues.js';
+import { createRuntime } from '../src/bin/runtime.js';
+import { parseEnv, parsePolicy } from '../src/config/load.js';
+import { type Grant, newGrantId } from '../src/domain/grant.js';
+import { planGrant } from '../src/domain/plan.js';
+import { sealedRoleBinding } from '../src/services/engine.js';
+import type { PlatformInfo } from '../test/platform/info.js';
+import { TEST_SEAL_KEYS } from '../test/support/seal.js';
+import { FakeSlack } from '../test/support/slack/index.js';
+import { until } from './stats.js';
+
+export interface ProcessMemoryResult {
+  node: string;
+  bot: { idleRss: number };
+  worker: { idleRss: number };
+  loaded: {
+    grants: number;
+    seedMs: number;
+    /** Worker RSS with the grants stored and bound, before the pass. */
+    rssBefore: number;
+    passMs: number;
+    peakRss: number;
+    rssAfter: number;
+  };
+}
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+/** Resident set size of a process now (kB in /proc → bytes). */
+function rss(pid: number): number {
+  const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) * 1024;
+}
+
+/** RSS once it settles: the lowest of a few samples a second apart after `waitMs` of idling. */
+async function idleRss(pid: number, waitMs = 5000): Promise<number> {
+  await new Promise((r) => setTimeout(r, waitMs));
+  let lowest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 4; i++) {
+    lowest = Math.min(lowest, rss(pid));
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return lowest;
+}
+
+interface Spawned {
+  child: ChildProcess;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function spawnRole(role: 'worker' | 'bot', env: Record<string, string>, healthPort: number) {
+  const child = spawn(process.execPath, ['dist/bin/entrypoint.js', role], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      NODE_ENV: 'production',
+      // e.g. BENCH_NODE_OPTIONS=--max-semi-space-size=2 to see what a V8 setting is worth.
+      ...(process.env['BENCH_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_NODE_OPTIONS'] } : {}),
+      ...env,
+    },
+    stdio: ['ignore', process.env['BENCH_CHILD_LOG'] ? 'inherit' : 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await until(
+    `${role} /healthz`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`${role} exited ${child.exitCode}: ${stderr}`);
+      const ok = await fetch(`http://127.0.0.1:${healthPort}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      return ok ? true : undefined;
+    },
+    60_000,
+    200,
+  );
+  return {
+    child,
+    pid: child.pid as number,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  } satisfies Spawned;
+}
+
+export async function processMemory(
+  info: PlatformInfo,
+  options: { grants: number; build: boolean },
+): Promise<ProcessMemoryResult> {
+  if (options.build) execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+  const tag = randomBytes(3).toString('hex');
+  const cluster = `bench-proc-${tag}`;
+  const namespace = `bench-proc-${tag}`;
+  const prefix = `{bench-proc-${tag}}`;
+  const dir = mkdtempSync(join(tmpdir(), 'eks-access-bench-'));
+  const policyText = `
+settings: { auditChannel: C0AUDIT }
+levels:
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
+clusters:
+  ${cluster}:
+    region: ${info.aws.region}
+    accountId: "${info.aws.accountId}"
+    connection: { kubeconfig: { path: ${JSON.stringify(info.kube.adminKubeconfig)} } }
+    identityMapping: none
+    usernameTemplate: "oidc:{iamName}"
+    namespaces:
+      - name: ${namespace}
+        approvers: { users: [U0APPROVER] }
+        channel: C0APPROVALS
+        levels: [view]
+`;
+  const policyFile = join(dir, 'policy.yaml');
+  writeFileSync(policyFile, policyText);
+  const loaded = parsePolicy(policyText, policyFile);
+  const common = {
+    REDIS_URL: info.redisUrl,
+    REDIS_PREFIX: prefix,
+    SEAL_KEYS: TEST_SEAL_KEYS,
+    POLICY_FILE: policyFile,
+    LOG_LEVEL: process.env['BENCH_CHILD_LOG'] ?? 'warn',
+    RECONCILE_INTERVAL: '1h',
+  };
+  const admin = reuseConnections(new KubeConfig());
+  admin.loadFromFile(info.kube.adminKubeconfig);
+  const core = admin.makeApiClient(CoreV1Api);
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  const slack = await FakeSlack.start({ users: [{ id: 'U0APPROVER', name: 'approver' }] });
+  const runtime = await createRuntime(parseEnv(common), { role: 'bot', loaded });
+  const running: Spawned[] = [];
+  try {
+    const botHealth = await freePort();
+    const bot = await spawnRole(
+      'bot',
+      {
+        ...common,
+        SLACK_BOT_TOKEN: slack.botToken,
+        SLACK_SIGNING_SECRET: `secret-${randomBytes(8).toString('hex')}`,
+        SLACK_TRANSPORT: 'http',
+        SLACK_API_URL: slack.apiUrl,
+        PORT: String(await freePort()),
+        METRICS_PORT: String(botHealth),
+      },
+      botHealth,
+    );
+    running.push(bot);
+    const botIdle = await idleRss(bot.pid);
+    await bot.stop();
+    running.pop();
+
+    const workerHealth = await freePort();
+    const worker = await spawnRole('worker', { ...common, METRICS_PORT: String(workerHealth) }, workerHealth);
+    running.push(worker);
+    const workerIdle = await idleRss(worker.pid);
+
+    // N live grants: active in Redis, each with the sealed RoleBinding the worker would have written.
+    const seeded = performance.now();
+    const now = runtime.clock.now();
+    const seal = { seal: runtime.seal };
+    for (let i = 0; i < options.grants; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, options.grants - i) }, async (_, j) => {
+          const n = i + j;
+          const grant: Grant = {
+            id: newGrantId((k) => randomBytes(k)),
+            version: 2,
+            status: 'active',
+            requester: {
+              slackUserId: `U${String(n).padStart(9, '0')}`,
+              principalArn: `arn:aws:iam::${info.aws.accountId}:user/person-${n}`,
+              kubernetesUsername: `oidc:person-${n}`,
+            },
+            cluster,
+            namespace,
+            level: 'view',
+            durationSeconds: 3600,
+            reason: 'INC-1234 looking at the payments backlog with the on-call team',
+            requiredApprovals: 1,
+            approvals: [{ slackUserId: 'U0APPROVER', at: now }],
+            createdAt: now,
+            pendingUntil: now + 86_400_000,
+            decidedAt: now,
+            activatedAt: now,
+            expiresAt: now + 3_600_000,
+            extensions: [],
+          };
+          await runtime.store.create(grant);
+          const plan = planGrant({ policy: loaded.policy, grant, expiresAt: grant.expiresAt as number });
+          await rbac.createNamespacedRoleBinding({ namespace, body: sealedRoleBinding(seal, plan) });
+        }),
+      );
+    }
+    const seedMs = performance.now() - seeded;
+    const rssBefore = await idleRss(worker.pid, 2000);
+
+    let peakRss = rssBefore;
+    const sampler = setInterval(() => {
+      peakRss = Math.max(peakRss, rss(worker.pid));
+    }, 50);
+    // Kept when complete (the queue's default removes it) so its processedOn/finishedOn can be read.
+    const job = await runtime.scheduler
+      .queue(QUEUES.reconcile)
+      .add('reconcile', { grantId: '' }, { removeOnComplete: false });
+    const done = await until(
+      'the reconcile pass',
+      async () => {
+        const state = await job.getState();
+        if (process.env['BENCH_CHILD_LOG']) console.error('reconcile job', job.id, state);
+        if (state === 'failed') throw new Error('the reconcile job failed');
+        if (state !== 'completed') return undefined;
+        return runtime.scheduler.queue(QUEUES.reconcile).getJob(job.id as string);
+      },
+      300_000,
+      process.env['BENCH_CHILD_LOG'] ? 2000 : 50,
+    );
+    clearInterval(sampler);
+    const passMs = (done?.finishedOn ?? 0) - (done?.processedOn ?? 0);
+    const rssAfter = await idleRss(worker.pid, 2000);
+    return {
+      node: process.version,
+      bot: { idleRss: botIdle },
+      worker: { idleRss: workerIdle },
+      loaded: { grants: options.grants, seedMs, rssBefore, passMs, peakRss, rssAfter },
+    };
+  } finally {
+    for (const p of running) await p.stop();
+    const keys = await runtime.redis.keys(`${prefix}*`);
+    for (let i = 0; i < keys.length; i += 500) await runtime.redis.del(...keys.slice(i, i + 500));
+    await runtime.close();
+    await slack.close();
+    await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
+
+export function printProcessMemory(r: ProcessMemoryResult): void {
+  console.log(`\n## Built entry points (node dist/bin/entrypoint.js …, Node ${r.node}), RSS\n`);
+  console.log('| process | moment | RSS | goal |');
+  console.log('| --- | --- | --- | --- |');
+  console.log(`| bot (HTTP, fake Slack) | idle | ${mb(r.bot.idleRss)} | < 100 MB |`);
+  console.log(`| worker | idle | ${mb(r.worker.idleRss)} | < 100 MB |`);
+  const l = r.loaded;
+  console.log(`| worker | ${l.grants} live grants + RoleBindings, before the pass | ${mb(l.rssBefore)} | |`);
+  console.log(`| worker | peak during the reconcile pass | ${mb(l.peakRss)} | < 200 MB |`);
+  console.log(`| worker | after the pass | ${mb(l.rssAfter)} | |`);
+  console.log(
+    `\nReconcile pass over ${l.grants} live grants and their RoleBindings: ${(l.passMs / 1000).toFixed(2)} s (goal < 5 s); seeding took ${(l.seedMs / 1000).toFixed(1)} s.`,
+  );
+}
