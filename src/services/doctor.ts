@@ -130,7 +130,9 @@ export function requiredSlackScopes(policy: Policy): string[] {
     'usergroups:read',
     'users:read',
   ];
-  if (policy.identities.emailTag?.enabled) scopes.push('users:read.email');
+  if (policy.identities.emailTag?.enabled || policy.identities.identityCenter?.enabled) {
+    scopes.push('users:read.email');
+  }
   return scopes;
 }
 
