@@ -11,6 +11,7 @@ import {
 } from '../../src/adapters/identity/identity-center.js';
 import { parsePolicy } from '../../src/config/load.js';
 import { identityCenterSessionOf } from '../../src/domain/arn.js';
+import { renderIamPolicies } from '../../src/domain/bot-permissions.js';
 import { assertPrincipalAccepted, kubernetesUsernameFor } from '../../src/domain/decisions.js';
 import { AccessError } from '../../src/domain/errors.js';
 import type { Grant } from '../../src/domain/grant.js';
@@ -115,6 +116,21 @@ describe('identities.identityCenter settings', () => {
     expect(() => parsePolicy(policyText(mapped))).not.toThrow();
     const other = `${center}\n  map:\n    U0ALICE: arn:aws:sts::${ACCOUNT}:assumed-role/ops/alice`;
     expect(refusal(policyText(other))).toContain('is an assumed-role session');
+  });
+});
+
+describe('what the lookup needs', () => {
+  it('renders identitystore:ListUsers on the policy store and iam:ListRoles for bot and worker', () => {
+    const rendered = renderIamPolicies(policy);
+    for (const statements of [rendered.bot.Statement, rendered.worker.Statement]) {
+      expect(statements).toContainEqual(
+        expect.objectContaining({
+          Action: ['identitystore:ListUsers'],
+          Resource: expect.arrayContaining(['arn:aws:identitystore::*:identitystore/d-1234567890']),
+        }),
+      );
+      expect(statements).toContainEqual(expect.objectContaining({ Action: ['iam:ListRoles'] }));
+    }
   });
 });
 
