@@ -2,6 +2,7 @@
 // user id from a signed payload. Nothing here trusts button values or message text.
 import type {
   AutoApproveRule,
+  BreakGlassRule,
   ClusterPolicy,
   LevelPolicy,
   NamespacePolicy,
@@ -104,6 +105,35 @@ function clustersOfferingOrRefuse(policy: Policy, namespace: string): string[] {
     );
   }
   return offering;
+}
+
+/** How a break-glass rule appears as the approver of what it granted (`breakglass:<rule name>`). */
+export const BREAK_GLASS_ACTOR = 'breakglass:';
+export const breakGlassActor = (rule: Pick<BreakGlassRule, 'name'>): string =>
+  `${BREAK_GLASS_ACTOR}${rule.name}`;
+
+/**
+ * The break-glass rule that lets a member of `memberOfGroups` have this level here for this long, if any.
+ * The namespace must also be one the policy offers on the cluster (resolveRequest checks that).
+ */
+export function breakGlassRuleFor(
+  policy: Policy,
+  request: {
+    cluster: string;
+    namespace: string;
+    level: string;
+    durationSeconds: number;
+    memberOfGroups: readonly string[];
+  },
+): BreakGlassRule | undefined {
+  return policy.breakGlass.find(
+    (rule) =>
+      (!rule.clusters || rule.clusters.includes(request.cluster)) &&
+      rule.namespaces.some((pattern) => namespaceMatches(pattern, request.namespace)) &&
+      rule.levels.includes(request.level) &&
+      request.durationSeconds <= (parseDuration(rule.maxDuration) ?? 0) &&
+      rule.groups.some((g) => request.memberOfGroups.includes(g)),
+  );
 }
 
 /** The most targets one request may name: more is a different conversation with the platform team. */
@@ -665,7 +695,10 @@ export function decideExtension(policy: Policy, grant: Grant, seconds: number): 
       why: `That would make ${formatDuration(total)} in all; ${grant.level} allows ${formatDuration(cap)} (${formatDuration(left)} left). Request access again instead.`,
     };
   }
-  return level.extend.mode === 'auto' ? { kind: 'auto', seconds } : { kind: 'needs-approval', seconds };
+  // Break-glass never prolongs itself: more time is a decision for an approver.
+  return level.extend.mode === 'auto' && !grant.breakGlass
+    ? { kind: 'auto', seconds }
+    : { kind: 'needs-approval', seconds };
 }
 
 /**
@@ -738,6 +771,22 @@ export function assertApprovalsHold(policy: Policy, grant: Grant): void {
     reason: grant.reason,
   });
   const auto = grant.approvals.find((a) => a.autoRule);
+  if (auto?.autoRule?.startsWith(BREAK_GLASS_ACTOR)) {
+    const rule = breakGlassRuleFor(policy, {
+      cluster: grant.cluster,
+      namespace: grant.namespace,
+      level: grant.level,
+      durationSeconds: grant.durationSeconds,
+      memberOfGroups: auto.viaGroups ?? [],
+    });
+    if (!rule || breakGlassActor(rule) !== auto.autoRule) {
+      throw forbidden(
+        `The break-glass rule that granted ${grant.id} no longer covers it`,
+        'Ask an approver instead.',
+      );
+    }
+    return;
+  }
   if (auto) {
     const rule = autoApproveRuleFor(resolved.namespacePolicy, {
       level: grant.level,

@@ -144,6 +144,11 @@ export const COMMAND_HELP: readonly { usage: string; example: string; says: stri
   },
   { usage: 'done <id>', example: 'done ea-7k2m9xab', says: 'Give access back now.' },
   { usage: 'done all', example: 'done all', says: 'Give back everything you have (every target).' },
+  {
+    usage: 'breakglass <namespace> [on <cluster>] [as <level>] [for <duration>] because <incident…>',
+    example: 'breakglass payments for 1h because INC-77 database down',
+    says: 'On call, when a policy rule allows it: access at once, announced to every approver, reviewed afterwards.',
+  },
   { usage: 'cancel <id>', example: 'cancel ea-7k2m9xab', says: 'Withdraw a request still waiting.' },
   { usage: 'revoke <id>', example: 'revoke ea-7k2m9xab', says: "Approvers: end someone's access now." },
   { usage: 'whoami', example: 'whoami', says: 'Who you are on AWS and what you may request.' },

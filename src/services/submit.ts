@@ -191,15 +191,33 @@ async function timeZoneFor(
 }
 
 /** A request checked and built, not stored yet. */
-interface Prepared {
+export interface Prepared {
   grant: Grant;
   plan: AccessPlan;
   autoActor: string | undefined;
   qualifyingGroups: string[];
 }
 
-/** Checks one target against the policy and the identity source and builds its grant; stores nothing. */
-async function prepare(deps: FlowDeps, slackUserId: string, input: RequestInput): Promise<Prepared> {
+/**
+ * Who approved a request at once, instead of approvers and auto-approve rules: a break-glass rule, with
+ * the groups through which the requester qualified.
+ */
+export interface ApprovedAtOnce {
+  actor: string;
+  viaGroups: string[];
+  breakGlass: NonNullable<Grant['breakGlass']>;
+}
+
+/**
+ * Checks one target against the policy and the identity source and builds its grant; stores nothing.
+ * `atOnce` (break-glass) approves it by that rule instead of asking anyone.
+ */
+export async function prepare(
+  deps: FlowDeps,
+  slackUserId: string,
+  input: RequestInput,
+  atOnce?: ApprovedAtOnce,
+): Promise<Prepared> {
   const { policy, clock } = deps;
   const resolved = resolveRequest(policy, input, clock.now());
   const requester = await reportIdentityRefusal(deps, slackUserId, async () => {
@@ -210,18 +228,21 @@ async function prepare(deps: FlowDeps, slackUserId: string, input: RequestInput)
   const now = clock.now();
   const ruleGroups = resolved.namespacePolicy.autoApprove.flatMap((r) => r.requesters?.groups ?? []);
   const memberOfGroups = ruleGroups.length > 0 ? await deps.directory.groupsOf(slackUserId, ruleGroups) : [];
-  const auto = autoApproveRuleFor(resolved.namespacePolicy, {
-    level: resolved.level,
-    durationSeconds: resolved.durationSeconds,
-    slackUserId,
-    memberOfGroups,
-  });
-  const autoActor = auto ? `auto:${resolved.namespace}#${auto.index}` : undefined;
-  const qualifyingGroups = auto ? memberOfGroups.filter((g) => auto.rule.requesters?.groups.includes(g)) : [];
+  const auto = atOnce
+    ? undefined
+    : autoApproveRuleFor(resolved.namespacePolicy, {
+        level: resolved.level,
+        durationSeconds: resolved.durationSeconds,
+        slackUserId,
+        memberOfGroups,
+      });
+  const autoActor = atOnce?.actor ?? (auto ? `auto:${resolved.namespace}#${auto.index}` : undefined);
+  const qualifyingGroups =
+    atOnce?.viaGroups ?? (auto ? memberOfGroups.filter((g) => auto.rule.requesters?.groups.includes(g)) : []);
   const unsealed: Grant = {
     id: newGrantId(deps.randomBytes),
     version: 1,
-    status: auto ? 'approved' : 'pending',
+    status: autoActor ? 'approved' : 'pending',
     requester,
     cluster: resolved.cluster,
     namespace: resolved.namespace,
@@ -244,10 +265,13 @@ async function prepare(deps: FlowDeps, slackUserId: string, input: RequestInput)
       : [],
     createdAt: now,
     pendingUntil: pendingUntilFor(policy, now, resolved),
-    ...(auto ? { decidedAt: now } : {}),
+    ...(autoActor ? { decidedAt: now } : {}),
+    ...(atOnce ? { breakGlass: atOnce.breakGlass } : {}),
     extensions: [],
   };
-  const grant: Grant = auto ? { ...unsealed, decisionSeal: sealDecision(deps.seal, unsealed) } : unsealed;
+  const grant: Grant = autoActor
+    ? { ...unsealed, decisionSeal: sealDecision(deps.seal, unsealed) }
+    : unsealed;
   const plan = planGrant({ policy, grant, expiresAt: now + grant.durationSeconds * 1000 });
   return { grant, plan, autoActor, qualifyingGroups };
 }
@@ -258,7 +282,7 @@ function withGroup(one: Prepared, group: { id: string; size: number }): Prepared
 }
 
 /** Stores a prepared grant, audits it, and starts its life: waiting for approvers, or activation. */
-async function record(deps: FlowDeps, slackUserId: string, prepared: Prepared): Promise<SubmitResult> {
+export async function record(deps: FlowDeps, slackUserId: string, prepared: Prepared): Promise<SubmitResult> {
   const { grant, plan, autoActor, qualifyingGroups } = prepared;
   const now = grant.createdAt;
   await deps.store.create(grant);
@@ -276,6 +300,7 @@ async function record(deps: FlowDeps, slackUserId: string, prepared: Prepared): 
       reason: grant.reason,
       ...(grant.tickets ? { tickets: grant.tickets.join(',') } : {}),
       ...(grant.group ? { group: grant.group.id } : {}),
+      ...(grant.breakGlass ? { breakGlass: grant.breakGlass.rule } : {}),
       principalArn: grant.requester.principalArn,
     },
   });

@@ -77,6 +77,8 @@ export interface HarnessOptions {
   emailTag?: boolean;
   /** The policy's `settings.windows` as a YAML flow mapping, e.g. `{ reminder: 15s }`. */
   windows?: string;
+  /** Top-level policy YAML appended as is (e.g. `breakGlass:` rules); `{namespace}` is replaced. */
+  policyExtra?: string;
   /** YAML under the policy's top-level `tickets:` (ticket systems by name). */
   tickets?: string;
   /** More Slack user groups (id → members) besides GROUP (whose only member is BEN). */
@@ -200,7 +202,8 @@ ${
         levels: [view]
 `
     : ''
-}`);
+}${(options.policyExtra ?? '').replaceAll('{namespace}', namespace)}
+`);
   const k8s = adminKubeConfig().makeApiClient(CoreV1Api);
   if (options.createNamespace) await k8s.createNamespace({ body: { metadata: { name: namespace } } });
   if (mapping === 'aws-auth') {

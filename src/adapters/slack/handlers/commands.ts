@@ -3,6 +3,7 @@
 import type { App } from '@slack/bolt';
 import { requestableNamespaces } from '../../../domain/decisions.js';
 import { toAccessError } from '../../../domain/errors.js';
+import { breakGlass } from '../../../services/break-glass.js';
 import { cancelRequest } from '../../../services/cancel.js';
 import { endAccess } from '../../../services/end-access.js';
 import { extensionsWaitingFor, homeFor, waitingFor } from '../../../services/home.js';
@@ -97,6 +98,15 @@ const HANDLERS: CommandHandlers = {
     await reply(textMessage(`Cancelled \`${command.id}\`.`));
   },
   done: async (deps, call) => endNow(deps, call),
+  breakglass: async (deps, { command, user, reply }) => {
+    const { kind: _, ...input } = command;
+    const { grant } = await breakGlass(deps, user, input);
+    await reply(
+      textMessage(
+        `:rotating_light: Break-glass: \`${grant.id}\` gives you \`${grant.level}\` in \`${grant.namespace}\` on \`${grant.cluster}\` now (rule \`${grant.breakGlass?.rule}\`); the DM with the commands follows. Every approver was told, and one of them will review it.`,
+      ),
+    );
+  },
   'done-all': async (deps, { user, reply }) => {
     const mine = (await deps.store.listByStatus(['approved', 'active'])).filter(
       (g) => g.requester.slackUserId === user,
