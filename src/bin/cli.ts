@@ -34,6 +34,8 @@ Usage: eks-access <command> [options]
                                   access review: every grant whose life overlaps the window, with
                                   requester, approvers, level, requested and actual time, extensions,
                                   tickets and how it ended (from the audit trail; default format md)
+  report --post-summary           post the last 7 days' summary and chart to the audit channel now
+                                  (the worker does it weekly: settings.weeklySummary)
   plan <namespace> --principal ARN [--cluster C] [--level L] [--for 2h]
                                   dry run, offline: exactly what a grant would create (trust policy,
                                   identity mapping, Role, RoleBinding), without touching anything
@@ -250,6 +252,30 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
       if (command === 'reconcile') {
         const report = await runtime.reconcile(args.flags.has('dry-run'));
         io.out(`${JSON.stringify(report, null, 2)}\n`);
+        return 0;
+      }
+      if (command === 'report' && args.flags.has('post-summary')) {
+        if (!env.SLACK_BOT_TOKEN) throw badInput('report --post-summary posts to Slack: set SLACK_BOT_TOKEN');
+        const [{ slackClient }, { SlackSummaryPublisher }, { renderBarChart }, { postWeeklySummary }] =
+          await Promise.all([
+            import('../adapters/slack/app.js'),
+            import('../adapters/slack/summary-publisher.js'),
+            import('../adapters/chart/bar-chart.js'),
+            import('../services/weekly-summary.js'),
+          ]);
+        const policy = loadConfig().policy;
+        const summary = await postWeeklySummary({
+          audit: runtime.audit,
+          policy,
+          clock: systemClock,
+          publisher: new SlackSummaryPublisher(slackClient(env)),
+          renderChart: renderBarChart,
+        });
+        io.out(
+          summary
+            ? `posted the weekly summary to ${policy.settings.auditChannel}: ${summary.grants} grant(s), ${summary.breakGlass.uses} break-glass\n`
+            : 'no audit channel in the policy (settings.auditChannel): nothing posted\n',
+        );
         return 0;
       }
       if (command === 'report') {

@@ -1,6 +1,7 @@
 // The worker: activation, revocation at expiry, reminders and the reconciler on BullMQ.
 // SIGTERM/SIGINT: stop taking jobs, let running ones finish, close queues and Redis.
 import { pathToFileURL } from 'node:url';
+import { renderBarChart } from '../adapters/chart/bar-chart.js';
 import { type HealthServer, startHealthServer } from '../adapters/http/health-server.js';
 import {
   createMetrics,
@@ -12,10 +13,14 @@ import {
   trackRedisDataLoss,
 } from '../adapters/metrics.js';
 import { slackOutbox } from '../adapters/queue/slack-outbox.js';
+import { startWeeklySummaryJob, type WeeklySummaryJob } from '../adapters/queue/weekly-summary-job.js';
 import { type RunningWorkers, startWorkers } from '../adapters/queue/workers.js';
+import { slackClient } from '../adapters/slack/app.js';
+import { SlackSummaryPublisher } from '../adapters/slack/summary-publisher.js';
 import { parseEnv } from '../config/load.js';
 import { parseDuration } from '../domain/duration.js';
 import type { Notifier } from '../ports/notifier.js';
+import { postWeeklySummary } from '../services/weekly-summary.js';
 import { createRuntime, logNotifier, type Runtime } from './runtime.js';
 import { stopOnSignals } from './signals.js';
 
@@ -32,6 +37,29 @@ export function workerNotifier(runtime: Runtime): Notifier & { close?(): Promise
     logger: runtime.logger,
     audit: runtime.audit,
     redis: runtime.redis,
+  });
+}
+
+/** The weekly summary's job, when Slack and an audit channel are set and the policy has not turned it off. */
+async function weeklySummaryFor(runtime: Runtime): Promise<WeeklySummaryJob | undefined> {
+  const { env, policy } = runtime;
+  const settings = policy.settings.weeklySummary;
+  if (!env.SLACK_BOT_TOKEN || !policy.settings.auditChannel || !settings.enabled) return undefined;
+  const publisher = new SlackSummaryPublisher(slackClient(env));
+  return startWeeklySummaryJob({
+    redis: runtime.redis,
+    prefix: env.REDIS_PREFIX,
+    logger: runtime.logger,
+    cron: settings.cron,
+    timeZone: settings.timeZone,
+    run: () =>
+      postWeeklySummary({
+        audit: runtime.audit,
+        policy,
+        clock: runtime.clock,
+        publisher,
+        renderChart: renderBarChart,
+      }),
   });
 }
 
@@ -73,6 +101,7 @@ export async function startWorker(
     connectionLog: runtime.connectionLog,
   });
   for (const worker of workers.workers) instrumentWorker(worker, metrics);
+  const summaryJob = await weeklySummaryFor(runtime);
   trackReconciler(metrics, workers.keeper);
   trackRedisDataLoss(metrics, runtime.epoch);
   const health = await startHealthServer({
@@ -108,6 +137,7 @@ export async function startWorker(
       ]);
       clearTimeout(timer);
       if (!drained) runtime.logger.warn({ drainMs }, 'running jobs did not finish in time; stopping anyway');
+      await summaryJob?.close();
       await notifier.close?.();
       await runtime.close();
     },

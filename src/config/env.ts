@@ -54,6 +54,11 @@ export const envSchema = z
       .default('10s')
       .refine((t) => (parseDuration(t) ?? 0) > 0, 'a duration like 10s'),
     /**
+     * Attempts per AWS call (the SDK's adaptive retry: jittered backoff, 1 s base after throttling, and a
+     * client-side rate that drops on Throttling); a job whose call still fails is retried by the queue.
+     */
+    AWS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+    /**
      * The seal keys (a Kubernetes Secret): `<id>:<base64 secret>[,<id>:<base64 secret>…]`, the sealing
      * key first, older ones still accepted. Required by the bot, the worker and the CLI (createRuntime
      * refuses to start without it). Never logged.

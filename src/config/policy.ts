@@ -99,6 +99,21 @@ const windowSettings = z
   .strict()
   .default(WINDOW_DEFAULTS);
 
+/** The weekly access summary in the audit channel: when (cron, in this time zone), or off. */
+const WEEKLY_SUMMARY_DEFAULTS = { enabled: true, cron: '0 9 * * 1', timeZone: 'UTC' };
+const weeklySummarySettings = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Five-field cron: minute hour day-of-month month day-of-week (default Mondays 09:00). */
+    cron: z
+      .string()
+      .regex(/^\S+( \S+){4}$/, 'a five-field cron expression like "0 9 * * 1" (Mondays 09:00)')
+      .default(WEEKLY_SUMMARY_DEFAULTS.cron),
+    timeZone: z.string().min(1).default(WEEKLY_SUMMARY_DEFAULTS.timeZone),
+  })
+  .strict()
+  .default(WEEKLY_SUMMARY_DEFAULTS);
+
 /** A ticket system whose references a reason may be required to contain (see src/domain/tickets.ts). */
 const ticketSystem = z
   .object({
@@ -210,6 +225,8 @@ const namespaceEntry = z
     levels: z.array(z.string()).min(1),
     allowSelfApproval: z.boolean().default(false),
     requireReason: z.boolean().optional(),
+    /** Whether approvers give a reason when they approve (recorded in the audit trail). */
+    approvalReason: z.enum(['none', 'optional', 'required']).default('none'),
     /**
      * Requests here must name a ticket of one of these systems in their reason: a name, a list, or
      * `{ systems, levels }` to require it only for some levels.
@@ -338,6 +355,7 @@ const basePolicy = z
         requireReason: z.boolean().default(true),
         auditChannel: z.string().regex(SLACK_CHANNEL_ID).optional(),
         windows: windowSettings,
+        weeklySummary: weeklySummarySettings,
       })
       .strict()
       .default({
@@ -347,6 +365,7 @@ const basePolicy = z
         expiryWarning: '15m',
         requireReason: true,
         windows: WINDOW_DEFAULTS,
+        weeklySummary: WEEKLY_SUMMARY_DEFAULTS,
       }),
     identities: identities.default({ map: {}, allowAssumedRoles: false }),
     /** Ticket systems by name: what a reference looks like and where it links. */

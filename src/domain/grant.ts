@@ -66,6 +66,8 @@ export interface Approval {
   viaGroups?: string[];
   /** A rule whose groups are an on-call rotation (display only; the seal covers rule and groups). */
   onCall?: boolean;
+  /** The approver's reason, where the namespace asks for one (audit only). */
+  reason?: string;
 }
 
 /** The review every break-glass use needs: acknowledged, or flagged (which revokes at once). */

@@ -29,4 +29,9 @@ export interface Scheduler {
    * same moment twice adds nothing); the job does nothing once the request is decided.
    */
   scheduleApprovalReminder(grantId: string, at: number): Promise<void>;
+  /**
+   * Drops the reminders at these moments that have not run yet (a decision was made). Idempotent;
+   * a reminder already running is left alone (it finds nothing pending and does nothing).
+   */
+  cancelApprovalReminders(grantId: string, at: readonly number[]): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { conflict, forbidden } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
 import { transition } from '../domain/grant.js';
 import { type FlowDeps, updateGrant } from './deps.js';
+import { dropApprovalReminders } from './reminders.js';
 
 /** The requester withdraws a request nobody has decided yet. */
 export async function cancelRequest(deps: FlowDeps, grantId: string, who: string): Promise<Grant> {
@@ -27,6 +28,7 @@ export async function cancelRequest(deps: FlowDeps, grantId: string, who: string
     at: now,
     details: { cluster: after.cluster, namespace: after.namespace, level: after.level, to: 'cancelled' },
   });
+  await dropApprovalReminders(deps, after);
   await deps.notifier.grantChanged(after, { kind: 'cancelled', by: who, why: 'withdrawn by the requester' });
   return after;
 }

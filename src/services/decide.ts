@@ -4,7 +4,8 @@
 
 import type { Policy } from '../config/policy.js';
 import { assertMayDecide, namespacePolicyFor } from '../domain/decisions.js';
-import { conflict } from '../domain/errors.js';
+import { formatDuration } from '../domain/duration.js';
+import { badInput, conflict } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
 import { transition } from '../domain/grant.js';
 import { sealDecision } from '../domain/seal.js';
@@ -12,8 +13,15 @@ import { humanTime } from '../domain/text.js';
 import type { Directory } from '../ports/directory.js';
 import { queueApproved } from './approved.js';
 import { type FlowDeps, mustGet, updateGrant } from './deps.js';
+import { dropApprovalReminders } from './reminders.js';
 
-export type Decision = { kind: 'approve' } | { kind: 'deny'; reason: string };
+/**
+ * An approval may carry the approver's reason (the namespace's `approvalReason`) and a shorter duration
+ * (never longer: for a window, an earlier end).
+ */
+export type Decision =
+  | { kind: 'approve'; reason?: string | undefined; shortenTo?: number | undefined }
+  | { kind: 'deny'; reason: string };
 
 export interface DecideResult {
   grant: Grant;
@@ -72,6 +80,39 @@ function lapsedAt(grant: Grant): Error {
   );
 }
 
+/** The namespace may ask approvers for a reason; `required` refuses an approval without one. */
+function assertApprovalReason(policy: Policy, grant: Grant, reason: string | undefined): void {
+  const cluster = policy.clusters[grant.cluster];
+  const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+  if (ns?.approvalReason === 'required' && !reason) {
+    throw badInput(
+      `Approvals in ${grant.namespace} on ${grant.cluster} need a reason`,
+      `Approve from the form, or type \`approve ${grant.id} because …\`.`,
+    );
+  }
+}
+
+/** The duration after an approver shortened it; never longer than asked. */
+function shortened(grant: Grant, shortenTo: number | undefined): number {
+  if (shortenTo === undefined || shortenTo === grant.durationSeconds) return grant.durationSeconds;
+  if (!(shortenTo > 0) || shortenTo > grant.durationSeconds) {
+    throw badInput(
+      `An approver may shorten ${grant.id} (${formatDuration(grant.durationSeconds)}), never lengthen it`,
+      `Give a duration up to ${formatDuration(grant.durationSeconds)}.`,
+    );
+  }
+  return shortenTo;
+}
+
+/** What an approval adds to its audit event: the reason and a shortened duration. */
+function approvalFacts(decision: Decision): Record<string, string | number> {
+  if (decision.kind !== 'approve') return {};
+  return {
+    ...(decision.reason?.trim() ? { reason: decision.reason.trim() } : {}),
+    ...(decision.shortenTo !== undefined ? { shortenedToSeconds: decision.shortenTo } : {}),
+  };
+}
+
 export async function decide(
   deps: FlowDeps,
   grantId: string,
@@ -93,14 +134,25 @@ export async function decide(
         denial: { by: clicker, reason: decision.reason, at: now },
       });
     }
+    const reason = decision.reason?.trim();
+    assertApprovalReason(deps.policy, current, reason);
+    const durationSeconds = shortened(current, decision.shortenTo);
     const approvals = [
       ...current.approvals,
-      { slackUserId: clicker, at: now, ...(memberOfGroups.length > 0 ? { viaGroups: memberOfGroups } : {}) },
+      {
+        slackUserId: clicker,
+        at: now,
+        ...(memberOfGroups.length > 0 ? { viaGroups: memberOfGroups } : {}),
+        ...(reason ? { reason } : {}),
+      },
     ];
-    if (approvals.length < current.requiredApprovals) return transition(current, 'pending', { approvals });
-    const decided = { ...current, approvals };
+    if (approvals.length < current.requiredApprovals) {
+      return transition(current, 'pending', { approvals, durationSeconds });
+    }
+    const decided = { ...current, approvals, durationSeconds };
     return transition(current, 'approved', {
       approvals,
+      durationSeconds,
       decidedAt: now,
       decisionSeal: sealDecision(deps.seal, decided),
     });
@@ -111,6 +163,7 @@ export async function decide(
     level: after.level,
     to: after.status,
   };
+  if (after.status !== 'pending') await dropApprovalReminders(deps, after);
   if (after.status === 'denied') {
     await deps.audit.append({
       action: 'denied',
@@ -132,7 +185,7 @@ export async function decide(
       actor: clicker,
       grantId,
       at: now,
-      details: { ...details, approvals: after.approvals.length },
+      details: { ...details, approvals: after.approvals.length, ...approvalFacts(decision) },
     });
     await deps.notifier.grantChanged(after, { kind: 'approved', by: clicker });
     // A window opens at its start: the activation job waits until then.

@@ -2,6 +2,7 @@
 // request. Each re-reads the grant and does nothing when its moment has passed, so stale or duplicate
 // jobs are harmless (and a decision cancels the reminders still queued: they find nothing pending).
 import { type Grant, transition } from '../domain/grant.js';
+import type { Scheduler } from '../ports/scheduler.js';
 import { audit, changeGrant, type EngineDeps, notifySafely } from './engine.js';
 
 /**
@@ -14,6 +15,17 @@ export const APPROVAL_REMINDERS = [1 / 2, 3 / 4] as const;
 export function approvalReminderTimes(grant: Pick<Grant, 'createdAt' | 'pendingUntil'>): number[] {
   const wait = grant.pendingUntil - grant.createdAt;
   return APPROVAL_REMINDERS.map((f) => grant.createdAt + Math.round(wait * f));
+}
+
+/**
+ * A decided (or withdrawn) request needs no reminders: drops the ones still queued. Best-effort: a
+ * reminder left behind finds nothing pending and does nothing, so a queue hiccup never fails a decision.
+ */
+export async function dropApprovalReminders(
+  deps: { scheduler: Scheduler },
+  grant: Pick<Grant, 'id' | 'createdAt' | 'pendingUntil'>,
+): Promise<void> {
+  await deps.scheduler.cancelApprovalReminders(grant.id, approvalReminderTimes(grant)).catch(() => undefined);
 }
 
 export async function warnExpiringSoon(deps: EngineDeps, grantId: string): Promise<Grant | undefined> {

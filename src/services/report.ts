@@ -3,7 +3,13 @@
 import type { Policy } from '../config/policy.js';
 import { parseDuration } from '../domain/duration.js';
 import { badInput } from '../domain/errors.js';
-import { accessReport, type ReportFormat, type ReportWindow, renderReport } from '../domain/report.js';
+import {
+  accessReport,
+  type ReportFormat,
+  type ReportRow,
+  type ReportWindow,
+  renderReport,
+} from '../domain/report.js';
 import type { AuditLog } from '../ports/audit-log.js';
 
 /** The most events one report reads; a trail longer than this is cut, and the report says so. */
@@ -19,19 +25,23 @@ export function longestGrantLifeSeconds(policy: Policy): number {
   return seconds(policy.settings.pendingTimeout) + longestAccess;
 }
 
+/** The report's rows for a window, read from far enough back (see accessReview). */
+export async function reportRows(
+  deps: { audit: Pick<AuditLog, 'read'>; policy: Policy },
+  window: ReportWindow,
+): Promise<{ rows: ReportRow[]; truncated: boolean }> {
+  // A policy changed since may have allowed longer grants; one extra day covers the usual case.
+  const lookbackMs = (longestGrantLifeSeconds(deps.policy) + 86_400) * 1000;
+  const events = await deps.audit.read({ since: window.since - lookbackMs, limit: REPORT_EVENT_LIMIT });
+  return { rows: accessReport(events, window), truncated: events.length >= REPORT_EVENT_LIMIT };
+}
+
 export async function accessReview(
   deps: { audit: Pick<AuditLog, 'read'>; policy: Policy },
   window: ReportWindow,
   format: ReportFormat,
 ): Promise<{ text: string; rows: number; truncated: boolean }> {
   if (window.since > window.until) throw badInput('--since is after --until');
-  // A policy changed since may have allowed longer grants; one extra day covers the usual case.
-  const lookbackMs = (longestGrantLifeSeconds(deps.policy) + 86_400) * 1000;
-  const events = await deps.audit.read({ since: window.since - lookbackMs, limit: REPORT_EVENT_LIMIT });
-  const rows = accessReport(events, window);
-  return {
-    text: renderReport(rows, format, window),
-    rows: rows.length,
-    truncated: events.length >= REPORT_EVENT_LIMIT,
-  };
+  const { rows, truncated } = await reportRows(deps, window);
+  return { text: renderReport(rows, format, window), rows: rows.length, truncated };
 }

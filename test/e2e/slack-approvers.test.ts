@@ -3,11 +3,16 @@
 // from its message (anyone else is refused), and the buttons that cannot be undone ask first.
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { jobIdFor, QUEUES } from '../../src/adapters/queue/queues.js';
+import type { Grant } from '../../src/domain/grant.js';
+import { approvalReminderTimes } from '../../src/services/reminders.js';
 import { adminKubeConfig } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
 import { type Block, blocksText } from '../support/slack/index.js';
 import {
   ALICE,
   ANA,
+  BEN,
   clickOn,
   EVE,
   ephemeralTo,
@@ -50,8 +55,25 @@ describe('an undecided request', () => {
     const decided = await requestedId(h, ALICE, `request ${h.namespace} as view because INC-22`);
     const message = await h.approvalMessage(id);
     const other = await h.approvalMessage(decided);
-    // The second is decided at once: its queued reminders must find nothing to do.
+    // The second is decided at once: its queued reminders are dropped from the queue.
+    const grant = await h.store.get(decided);
+    const jobs = () =>
+      Promise.all(
+        approvalReminderTimes(grant as Grant).map((at) =>
+          h.scheduler.queue(QUEUES.remind).getJob(jobIdFor('nudge', decided, at)),
+        ),
+      );
+    expect((await jobs()).every(Boolean)).toBe(true);
     await clickOn(h, ANA, 'approve', other);
+    await pollUntil(
+      'the decided request’s reminders to be dropped',
+      jobs,
+      (found) => found.every((j) => !j),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      },
+    );
     await h.slack.waitFor(
       'chat.update',
       (c) => c.args.ts === message.ts && blocksText(c.args.blocks).includes('Lapsed*'),
@@ -70,11 +92,39 @@ describe('an undecided request', () => {
       expect(reminder.args.text).toMatch(/lapses <!date\^\d+\^\{date_short_pretty\} \{time\}\|[^>]+ UTC>/);
     }
     // Halfway (3 s) and with a quarter left (4.5 s): the first before the second, both before the lapse.
-    const grant = await h.store.get(id);
-    expect(grant?.approverReminders).toBe(2);
+    expect((await h.store.get(id))?.approverReminders).toBe(2);
     expect(threadText(h, message).at(-1)).toContain('Lapsed');
     expect(threadText(h, other).some((t) => t.includes(':bell:'))).toBe(false);
     expect((await h.store.get(decided))?.approverReminders).toBeUndefined();
+  });
+  it('without an approval message (the bot is not in the channel), reminds each approver by DM', async () => {
+    const h = await pool.use({ worker: true, pendingTimeout: '4s' });
+    h.slack.addChannel(h.channel, { bot: false });
+    const id = await requestedId(h, ALICE, `request ${h.namespace} as view because INC-24`);
+    await pollUntil(
+      'the request to lapse',
+      async () => (await h.store.get(id))?.status,
+      (s) => s === 'cancelled',
+      {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      },
+    );
+    await untilSlackDelivered(h);
+    const reminded = (user: string) =>
+      h.slack
+        .callsTo('chat.postMessage')
+        .filter(
+          (c) =>
+            c.response['ok'] === true &&
+            c.args.channel === `D${user.slice(1)}` &&
+            blocksText(c.args.blocks).includes(':bell:') &&
+            blocksText(c.args.blocks).includes(id),
+        );
+    // ANA by name, BEN through the user group; twice each; never the requester.
+    expect(reminded(ANA)).toHaveLength(2);
+    expect(reminded(BEN)).toHaveLength(2);
+    expect(reminded(ALICE)).toHaveLength(0);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   ephemeralTo,
   harnessPool,
   requestedId,
+  untilActive,
   untilSlackDelivered,
 } from './harness.js';
 
@@ -101,7 +102,107 @@ describe('a 429 storm', () => {
   });
 });
 
+describe('a 429 storm on direct messages', () => {
+  it('every DM to the requester arrives exactly once: extended, then ended', async () => {
+    const h = await pool.use({ createNamespace: true, worker: true });
+    const id = await requestedId(h, ALICE, `request ${h.namespace} for 30m because INC-13`);
+    const message = await h.approvalMessage(id);
+    await clickOn(h, ANA, 'approve', message);
+    await untilActive(h, message);
+    await untilSlackDelivered(h);
+    const after = h.slack.calls.length;
+    // Slack rate-limits the bot: opening DMs and posting answer 429 with Retry-After a few times each.
+    h.slack.failNext('chat.postMessage', 'ratelimited', { times: 4, retryAfterSeconds: 1 });
+    h.slack.failNext('conversations.open', 'ratelimited', { times: 3, retryAfterSeconds: 1 });
+    await h.command(ALICE, `extend ${id} for 30m`);
+    const dmTo = (words: string) =>
+      h.slack.waitFor(
+        'chat.postMessage',
+        (c) =>
+          c.args.channel === `D${ALICE.slice(1)}` &&
+          c.response['ok'] === true &&
+          String(c.args.text).includes(words),
+        { after, timeoutMs: 30_000 },
+      );
+    await dmTo(`${id} was extended`);
+    await h.command(ALICE, `done ${id}`);
+    await dmTo(`${id} ended`);
+    await untilSlackDelivered(h);
+
+    const calls = h.slack.calls.slice(after);
+    expect(calls.filter((c) => c.response['error'] === 'ratelimited')).toHaveLength(7);
+    const dms = calls.filter(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        c.response['ok'] === true &&
+        c.args.channel === `D${ALICE.slice(1)}`,
+    );
+    expect(dms.filter((c) => String(c.args.text).includes('was extended'))).toHaveLength(1);
+    expect(dms.filter((c) => String(c.args.text).includes(`${id} ended`))).toHaveLength(1);
+  });
+});
+
 describe('Deny from the ephemeral approvals list', () => {
+  it('denies, with the reason reaching the requester, from a channel the bot is not in', async () => {
+    const h = await pool.use();
+    const id = await requestedId(h, ALICE, `request ${h.namespace} because INC-14`);
+    const message = await h.approvalMessage(id);
+    const elsewhere = 'C0ELSEWHERE';
+    await h.slack.socket.send(
+      'slash_commands',
+      h.slack.slashCommand({
+        command: '/eks-access',
+        text: 'approvals',
+        user_id: ANA,
+        channel_id: elsewhere,
+      }),
+    );
+    const list = await pollUntil(
+      "ANA's approvals list",
+      async () =>
+        h.slack.ephemerals.find(
+          (e) => e.user === ANA && e.channel === elsewhere && JSON.stringify(e.blocks).includes(id),
+        ),
+      (found) => found !== undefined,
+      { timeoutMs: 5_000, intervalMs: 20 },
+    );
+    const after = h.slack.calls.length;
+    await h.interact(
+      h.slack.blockActions({
+        user_id: ANA,
+        action_id: 'deny',
+        channel: elsewhere,
+        message_ts: String(list?.message_ts),
+      }),
+    );
+    const form = await h.slack.waitFor('views.open', (c) => c.args.view.callback_id === 'deny_modal', {
+      after,
+    });
+    await h.interact(
+      h.slack.viewSubmission({
+        user_id: ANA,
+        view_id: String((form.response['view'] as View).id),
+        values: { reason: { value: { type: 'plain_text_input', value: 'use the staging cluster' } } },
+      }),
+    );
+    const dm = await h.slack.waitFor(
+      'chat.postMessage',
+      (c) =>
+        c.args.channel === `D${ALICE.slice(1)}` &&
+        blocksText(c.args.blocks).includes('use the staging cluster'),
+      { after },
+    );
+    expect(blocksText(dm.args.blocks)).toContain(`*denied* by <@${ANA}>`);
+    await h.slack.waitFor(
+      'chat.update',
+      (c) => c.args.ts === message.ts && blocksText(c.args.blocks).includes(`Denied* by <@${ANA}>`),
+      { after },
+    );
+    expect((await h.store.get(id))?.status).toBe('denied');
+    // Nothing was sent with chat.postEphemeral, which needs the bot in that channel.
+    expect(h.slack.callsTo('chat.postEphemeral')).toEqual([]);
+  });
+
   it('answers through the response_url, also in a channel the bot is not in', async () => {
     const h = await pool.use();
     const id = await requestedId(h, ALICE, `request ${h.namespace} because INC-12`);

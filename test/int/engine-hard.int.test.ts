@@ -12,12 +12,12 @@ import { plan } from '../../src/services/plan.js';
 import { reconcile } from '../../src/services/reconcile.js';
 import { adminKubeConfig } from '../platform/context.js';
 import {
-  type EngineStep,
   engineHarness,
   eventually,
   type Harness,
   ORIGINAL_AWS_AUTH,
   readAwsAuth,
+  workerDyingAfter,
 } from './engine-harness.js';
 
 let h: Harness | undefined;
@@ -75,33 +75,11 @@ describe('overlap', () => {
   });
 });
 
-/** A worker that hangs for ever once it reaches `step`; `die()` waits for that, then kills it. */
-async function workerDyingAfter(harness: Harness, at: EngineStep): Promise<{ die(): Promise<void> }> {
-  let reached!: () => void;
-  const stopped = new Promise<void>((resolve) => {
-    reached = resolve;
-  });
-  const worker = await harness.startWorker({
-    lockDuration: 1000,
-    afterStep: async (step) => {
-      if (step !== at) return;
-      reached();
-      await new Promise(() => {});
-    },
-  });
-  return {
-    async die() {
-      await stopped;
-      await worker.close(true);
-    },
-  };
-}
-
 describe('crash', () => {
   it('a worker killed between steps: a fresh worker finishes the grant, no duplicates', async () => {
     h = await engineHarness('aws-auth');
     // The first worker "dies" after the identity step: its job never returns and its lock lapses.
-    const doomed = await workerDyingAfter(h, 'identity');
+    const doomed = await workerDyingAfter(h, 'identity', { lockDuration: 1000 });
     const alice = await h.person();
     const grant = await h.approve(alice, { durationSeconds: 3600 });
     await doomed.die();
@@ -137,7 +115,7 @@ describe('crash during revocation', () => {
       const alice = await h.person();
       const grant = await h.waitFor((await h.approve(alice)).id, ['active']);
       await first.close();
-      const doomed = await workerDyingAfter(h, 'revoke-binding');
+      const doomed = await workerDyingAfter(h, 'revoke-binding', { lockDuration: 1000 });
       await endGrant(h.deps, grant.id, 'revoked', 'U0APPROVER');
       await doomed.die();
       const roleName = personalRoleName(h.cluster, alice.principalArn);

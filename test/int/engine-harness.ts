@@ -89,7 +89,13 @@ export interface Harness {
   /** Stores an approved grant and queues its activation (what the Slack flow does on approval). */
   approve(
     person: { principalArn: string; slackUserId: string },
-    options?: { durationSeconds?: number; level?: string; namespace?: string },
+    options?: {
+      durationSeconds?: number;
+      level?: string;
+      namespace?: string;
+      /** The approving bot's clock (default: the runtime's), e.g. to skew it against the worker's. */
+      now?: number;
+    },
   ): Promise<Grant>;
   waitFor(grantId: string, statuses: readonly string[], timeoutMs?: number): Promise<Grant>;
   allowed(
@@ -113,6 +119,10 @@ export async function engineHarness(
     redisUrl?: string;
     /** A third level, `custom`, that binds this ClusterRole and is not marked privileged. */
     customClusterRole?: string;
+    /** Where the engine (not the harness's own clients) reaches IAM, STS, EKS: e.g. a fault proxy. */
+    awsEndpoints?: Partial<Record<'iam' | 'sts' | 'eks', string>>;
+    /** The kubeconfig the engine reaches the cluster with (default: the platform's admin one). */
+    kubeconfig?: string;
   } = {},
 ): Promise<Harness> {
   const p = platform();
@@ -151,7 +161,7 @@ clusters:
     region: ${p.aws.region}
     accountId: "${p.aws.accountId}"
     connection:
-      kubeconfig: { path: ${JSON.stringify(p.kube.adminKubeconfig)} }
+      kubeconfig: { path: ${JSON.stringify(options.kubeconfig ?? p.kube.adminKubeconfig)} }
     identityMapping: ${mode}
 ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespaces:
       - name: ${namespace}
@@ -171,9 +181,9 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
     REDIS_PREFIX: `{${uniqueName('ea')}}`,
     SEAL_KEYS: TEST_SEAL_KEYS,
     LOG_LEVEL: 'silent',
-    AWS_ENDPOINT_URL_IAM: p.aws.iamEndpoint,
-    AWS_ENDPOINT_URL_STS: p.aws.stsEndpoint,
-    AWS_ENDPOINT_URL_EKS: p.aws.eksEndpoint,
+    AWS_ENDPOINT_URL_IAM: options.awsEndpoints?.iam ?? p.aws.iamEndpoint,
+    AWS_ENDPOINT_URL_STS: options.awsEndpoints?.sts ?? p.aws.stsEndpoint,
+    AWS_ENDPOINT_URL_EKS: options.awsEndpoints?.eks ?? p.aws.eksEndpoint,
   });
   // The policy's own resolver, over a map this harness fills as it creates people (the policy file
   // cannot name them in advance): activation re-checks each requester against it.
@@ -241,7 +251,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
         level: o.level ?? 'k8s-test-role',
         durationSeconds: o.durationSeconds ?? 3600,
         reason: 'INC-1 test',
-        now: runtime.clock.now(),
+        now: o.now ?? runtime.clock.now(),
         // As many of the namespace's approvers as the level needs (the worker re-checks the quorum).
         approvers: ['U0APPROVER', 'U0SECOND'].slice(0, approvalsFor(o.level ?? 'k8s-test-role')),
       });
@@ -287,6 +297,38 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
     },
   };
   return harness;
+}
+
+/**
+ * A worker that hangs for ever once it reaches `at` (as a process killed there would: its job never
+ * returns); `die()` waits for that, then drops the worker at once (no drain, no lock renewal) and says
+ * when. A fresh worker recovers the job through BullMQ's stalled check, after about `lockDuration`
+ * (BullMQ's defaults, as in production, when none is given).
+ */
+export async function workerDyingAfter(
+  harness: Harness,
+  at: EngineStep,
+  options: { lockDuration?: number; reconcileEveryMs?: number },
+): Promise<{ die(): Promise<number> }> {
+  let reached!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  const worker = await harness.startWorker({
+    ...options,
+    afterStep: async (step) => {
+      if (step !== at) return;
+      reached();
+      await new Promise(() => {});
+    },
+  });
+  return {
+    async die() {
+      await stopped;
+      await worker.close(true);
+      return Date.now();
+    },
+  };
 }
 
 /** Polls `check` until it returns true, failing with `what` after the deadline. */

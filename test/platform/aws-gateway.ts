@@ -116,13 +116,13 @@ function send(res: http.ServerResponse, status: number, body: string, type = 'ap
   res.end(body);
 }
 
-async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+export async function readBody(req: http.IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
 
-function forward(
+export function forward(
   target: string,
   method: string,
   path: string,

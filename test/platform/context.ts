@@ -15,7 +15,15 @@ import type { PlatformInfo } from './info.js';
 
 export type { PlatformInfo } from './info.js';
 
+let outsideVitest: PlatformInfo | undefined;
+
+/** For a program outside vitest (a benchmark) that started or attached to a platform itself. */
+export function usePlatform(info: PlatformInfo): void {
+  outsideVitest = info;
+}
+
 export function platform(): PlatformInfo {
+  if (outsideVitest) return outsideVitest;
   const info = inject('platform');
   if (!info) {
     throw new Error(

@@ -1,6 +1,7 @@
 // A redis-server of one test file's own, for faults the platform's shared Redis must not see (FLUSHALL,
 // a killed server). Same flags as the platform's (test/platform/redis.ts); `stop()` kills it and
-// `start()` brings it back, empty, on the same port (as a failover or a restart without persistence).
+// `start()` brings it back on the same port: empty (as a failover or a restart without persistence), or
+// with its data when started with `persist` (a restart from its append-only file).
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,11 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-export async function startPrivateRedis(name: string): Promise<PrivateRedis> {
+/** `persist`: an append-only file (fsync every second), so a restart brings the data back. */
+export async function startPrivateRedis(
+  name: string,
+  { persist = false }: { persist?: boolean } = {},
+): Promise<PrivateRedis> {
   const dir = await mkdtemp(join(tmpdir(), `eks-access-${name}-`));
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
@@ -39,7 +44,7 @@ export async function startPrivateRedis(name: string): Promise<PrivateRedis> {
         `redis-${name}`,
         'redis-server',
         // biome-ignore format: flag/value pairs read best one per line
-        ['--bind', '127.0.0.1', '--port', `${port}`, '--save', '', '--appendonly', 'no',
+        ['--bind', '127.0.0.1', '--port', `${port}`, '--save', '', '--appendonly', persist ? 'yes' : 'no',
           '--maxmemory-policy', 'noeviction', '--dir', dir, '--daemonize', 'no'],
         { logDir: dir },
       );

@@ -42,6 +42,13 @@ describe('AWS client timeouts', () => {
       connectionTimeoutMs: 1_000,
     });
     expect(awsClientOptions({}).retryMode).toBe('adaptive');
+    expect(awsClientOptions({}).maxAttempts).toBe(3);
+    expect(
+      awsClientOptions(parseEnv({ REDIS_URL: 'redis://127.0.0.1:6379', AWS_MAX_ATTEMPTS: '6' })).maxAttempts,
+    ).toBe(6);
+    expect(() => parseEnv({ REDIS_URL: 'redis://127.0.0.1:6379', AWS_MAX_ATTEMPTS: '0' })).toThrow(
+      /AWS_MAX_ATTEMPTS/,
+    );
     expect(() => parseEnv({ REDIS_URL: 'redis://127.0.0.1:6379', AWS_REQUEST_TIMEOUT: 'never' })).toThrow(
       /AWS_REQUEST_TIMEOUT/,
     );

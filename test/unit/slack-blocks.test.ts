@@ -310,6 +310,14 @@ describe('approvers are asked (issue #10 §3)', () => {
     expect(threadNoteText(grant(), { kind: 'expiring-soon' }, NOW)).toBeUndefined();
   });
 
+  it('the approval message mentions the approvers while it waits, not after', () => {
+    expect(blocksText(approvalMessage(policy, grant(), NOW).blocks as never)).toContain(
+      '*Approvers:* <@U0ANA> <@U0BEN>',
+    );
+    const active = grant({ status: 'active', expiresAt: NOW + 3_600_000 });
+    expect(blocksText(approvalMessage(policy, active, NOW).blocks as never)).not.toContain('Approvers:');
+  });
+
   it('the reminder mentions the approvers and says when it lapses', () => {
     const m = approverReminder(grant(), '<!subteam^S0OPS> <@U0ANA>', NOW);
     expect(m.text).toContain('<!subteam^S0OPS> <@U0ANA> <@U0BOB> still waits for 2 approval(s)');

@@ -262,6 +262,24 @@ describe('FakeSlack is as strict as Slack about the app and the workspace', () =
     ).toEqual({ ok: false, error: 'not_enabled' });
   });
 
+  it('answers chat.getPermalink without a scope, for messages in channels the bot can see', async () => {
+    await start({
+      manifest: manifest(['chat:write']),
+      channels: { C0A: {}, G0SECRET: { bot: false, private: true } },
+    });
+    const ts = String((await call('chat.postMessage', { channel: 'C0A', text: 'x' })).body['ts']);
+    expect((await call('chat.getPermalink', { channel: 'C0A', message_ts: ts })).body).toMatchObject({
+      ok: true,
+      permalink: expect.stringMatching(new RegExp(`/archives/C0A/p${ts.replace('.', '')}$`)),
+    });
+    expect((await call('chat.getPermalink', { channel: 'C0A', message_ts: '1.000001' })).body['error']).toBe(
+      'message_not_found',
+    );
+    expect((await call('chat.getPermalink', { channel: 'G0SECRET', message_ts: ts })).body['error']).toBe(
+      'channel_not_found',
+    );
+  });
+
   it('refuses a Home tab over 100 blocks or 250 kB, like Slack', async () => {
     await start({});
     const big = (n: number, chars: number) => ({

@@ -11,7 +11,7 @@ import { type Clock, systemClock } from '../../domain/clock.js';
 import { identityMapEntry } from '../../domain/decisions.js';
 import { AccessError, misconfigured, notFound } from '../../domain/errors.js';
 import type { AwsIdentityResolver, SlackProfile } from '../../ports/identity.js';
-import { awsClientOptions } from '../aws/client-options.js';
+import { type AwsClientEnv, awsClientOptions } from '../aws/client-options.js';
 import type { AwsCredentials } from '../aws/eks-token.js';
 import { IdentityCenterLookup, sdkIdentityStore } from './identity-center.js';
 
@@ -23,7 +23,7 @@ import { IdentityCenterLookup, sdkIdentityStore } from './identity-center.js';
  */
 export function identityResolverFor(
   policy: Policy,
-  env: Pick<Env, 'AWS_ENDPOINT_URL_IAM' | 'AWS_REGION'> & Partial<Pick<Env, 'AWS_REQUEST_TIMEOUT'>>,
+  env: Pick<Env, 'AWS_ENDPOINT_URL_IAM' | 'AWS_REGION'> & AwsClientEnv,
   credentials?: AwsCredentials,
   identityStoreEndpoint?: string,
 ): PolicyIdentityResolver {

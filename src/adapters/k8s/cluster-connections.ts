@@ -17,7 +17,7 @@ import { misconfigured, notFound } from '../../domain/errors.js';
 import { ownMappingsFor } from '../../domain/plan.js';
 import type { ClusterBackends, ClusterConnections, IdentityMapping } from '../../ports/cluster.js';
 import { EksAccessEntries, noMapping } from '../aws/access-entries.js';
-import { awsClientOptions } from '../aws/client-options.js';
+import { type AwsClientEnv, awsClientOptions } from '../aws/client-options.js';
 import { type AwsCredentials, type CredentialsProvider, EksTokenSource } from '../aws/eks-token.js';
 import { fromAwsError } from '../aws/errors.js';
 import { AwsIamRoles } from '../aws/iam-roles.js';
@@ -26,8 +26,7 @@ import { KubeApis, KubeRbac } from './rbac.js';
 
 export interface ClusterConnectionOptions {
   policy: Policy;
-  env: Pick<Env, 'AWS_ENDPOINT_URL_IAM' | 'AWS_ENDPOINT_URL_STS' | 'AWS_ENDPOINT_URL_EKS'> &
-    Partial<Pick<Env, 'AWS_REQUEST_TIMEOUT'>>;
+  env: Pick<Env, 'AWS_ENDPOINT_URL_IAM' | 'AWS_ENDPOINT_URL_STS' | 'AWS_ENDPOINT_URL_EKS'> & AwsClientEnv;
   clock: Clock;
   /** Base AWS credentials; the SDK's default chain when omitted. */
   credentials?: AwsCredentials;

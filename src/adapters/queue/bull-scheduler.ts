@@ -124,6 +124,16 @@ export class BullScheduler implements Scheduler {
     });
   }
 
+  cancelApprovalReminders(grantId: string, at: readonly number[]): Promise<void> {
+    return this.#call(async () => {
+      const queue = this.queue(QUEUE_OF.nudge);
+      for (const moment of at) {
+        const job = await queue.getJob(jobIdFor('nudge', grantId, moment));
+        if (job && (await job.isDelayed())) await job.remove().catch(() => undefined);
+      }
+    });
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.#queues.values()].map((q) => q.close()));
   }

@@ -1,6 +1,7 @@
 // Block Kit, built by pure functions from a grant and the policy. Every piece of user text passes
 // through `esc` (so a reason cannot `<!channel>`) and `cut` (so Slack never rejects a message for size).
 import type { Policy } from '../../config/policy.js';
+import { namespacePolicyFor } from '../../domain/decisions.js';
 import { formatDuration } from '../../domain/duration.js';
 import { type AccessError, ERROR_HEADLINES } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
@@ -122,7 +123,7 @@ const plain = (text: string, max: number = LIMITS.text) => ({
   emoji: true,
 });
 export const section = (text: string): Block => ({ type: 'section', text: mrkdwn(text) });
-const context = (text: string): Block => ({ type: 'context', elements: [mrkdwn(text)] });
+export const context = (text: string): Block => ({ type: 'context', elements: [mrkdwn(text)] });
 const header = (text: string): Block => ({ type: 'header', text: plain(text, LIMITS.header) });
 const divider: Block = { type: 'divider' };
 
@@ -374,6 +375,10 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
   }
   blocks.push(divider, section(grantStatusText(grant, now)));
   if (grant.status === 'pending') {
+    // Mentioned, so the approvers are notified of a new request (an update does not notify again).
+    const cluster = policy.clusters[grant.cluster];
+    const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+    if (ns) blocks.push(context(`*Approvers:* ${approverMentions(ns.approvers)}`));
     blocks.push({
       type: 'actions',
       block_id: `decide:${grant.id}:${grant.version}`,
@@ -519,7 +524,7 @@ export function windowApprovedDm(grant: Grant): Message {
 /** Before an approved window opens: the exact commands, which work from the start. */
 export function windowOpensSoonDm(policy: Policy, grant: Grant): Message {
   return message(
-    `Your access to ${grant.namespace} on ${grant.cluster} opens at ${humanTime(grant.startsAt ?? 0)}`,
+    `Your access to ${grant.namespace} on ${grant.cluster} opens at ${slackTime(grant.startsAt ?? 0)}`,
     [
       section(
         `:alarm_clock: Your \`${grant.level}\` window in ${where(grant)} opens at *${slackTime(grant.startsAt ?? 0)}* and ends at *${slackTime(windowEnd(grant) ?? 0)}*. From the start, run:`,

@@ -8,7 +8,17 @@ import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import * as payloads from './payloads.js';
 import { SocketModeServer } from './socket-mode.js';
-import type { ArgsOf, Block, ChannelSpec, Obj, SlackCall, SlackUser, StoredMessage, View } from './types.js';
+import type {
+  ArgsOf,
+  Block,
+  ChannelSpec,
+  Obj,
+  SlackCall,
+  SlackUser,
+  StoredFile,
+  StoredMessage,
+  View,
+} from './types.js';
 import { type AppConfig, type Identity, mergeValues, Workspace } from './web-api.js';
 
 /** The repository's slack-manifest.yml: what an installed eks-access app may do. */
@@ -80,7 +90,15 @@ interface InjectedFailure {
 }
 
 /** Form fields whose values @slack/web-api JSON-encodes. */
-const JSON_FIELDS = new Set(['blocks', 'attachments', 'view', 'metadata', 'unfurls', 'user_auth_blocks']);
+const JSON_FIELDS = new Set([
+  'blocks',
+  'attachments',
+  'view',
+  'metadata',
+  'unfurls',
+  'user_auth_blocks',
+  'files',
+]);
 
 function parseBody(contentType: string, raw: string): Obj {
   if (contentType.includes('application/json')) return raw ? (JSON.parse(raw) as Obj) : {};
@@ -97,6 +115,28 @@ function parseBody(contentType: string, raw: string): Obj {
     args[key] = value;
   }
   return args;
+}
+
+/**
+ * The file in an upload: the raw body, or (as web-api sends it) the part of a multipart/form-data body
+ * that carries a filename.
+ */
+function uploadedBytes(contentType: string, body: Buffer): Buffer {
+  const boundary = /boundary=("?)([^";]+)\1/.exec(contentType)?.[2];
+  if (!contentType.startsWith('multipart/form-data') || !boundary) return body;
+  const delimiter = Buffer.from(`--${boundary}`);
+  let at = body.indexOf(delimiter);
+  while (at !== -1) {
+    const next = body.indexOf(delimiter, at + delimiter.length);
+    if (next === -1) break;
+    const part = body.subarray(at + delimiter.length + 2, next - 2); // after CRLF, before CRLF
+    const headerEnd = part.indexOf('\r\n\r\n');
+    if (headerEnd !== -1 && /filename=/.test(part.subarray(0, headerEnd).toString('latin1'))) {
+      return part.subarray(headerEnd + 4);
+    }
+    at = next;
+  }
+  return body;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -168,11 +208,17 @@ export class FakeSlack {
       fake.server.once('error', reject);
       fake.server.listen(0, '127.0.0.1', () => resolve());
     });
+    fake.workspace.uploadBase = fake.baseUrl;
     return fake;
   }
 
   get baseUrl(): string {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Files the app uploaded (files.uploadV2), with their bytes and where they were shared. */
+  get files(): ReadonlyMap<string, StoredFile> {
+    return this.workspace.files;
   }
 
   /** For `new App({ clientOptions: { slackApiUrl: fake.apiUrl } })`; ends with /api/ as web-api expects. */
@@ -445,6 +491,16 @@ export class FakeSlack {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.baseUrl);
+    // A file's bytes, posted to the URL files.getUploadURLExternal gave (binary: not read as text).
+    if (url.pathname.startsWith('/upload/')) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const bytes = uploadedBytes(req.headers['content-type'] ?? '', Buffer.concat(chunks));
+      const known = this.workspace.receiveUpload(url.pathname.slice('/upload/'.length), bytes);
+      res.writeHead(known ? 200 : 404, { 'content-type': 'text/plain' });
+      res.end(known ? `OK - ${bytes.length}` : 'not found');
+      return;
+    }
     const raw = await readBody(req);
     const contentType = req.headers['content-type'] ?? '';
     if (url.pathname.startsWith('/response/'))

@@ -87,4 +87,17 @@ export interface StoredMessage {
   bot_id: string;
   /** Earlier versions, oldest first. */
   history: Array<{ text?: string; blocks?: Block[] }>;
+  /** Files shared with the message (files.completeUploadExternal). */
+  files?: Array<{ id: string; title: string }>;
+}
+
+/** A file uploaded through files.getUploadURLExternal → upload URL → files.completeUploadExternal. */
+export interface StoredFile {
+  id: string;
+  filename: string;
+  /** The length files.getUploadURLExternal was told. */
+  length: number;
+  bytes?: Buffer;
+  title?: string;
+  channel?: string;
 }

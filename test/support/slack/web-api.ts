@@ -3,7 +3,7 @@
 // `{ ok: false, error }` (+ `errors`/`response_metadata.messages` for invalid blocks and views).
 import { randomBytes } from 'node:crypto';
 import { checkMessageBlocks, checkView, LIMITS } from './limits.js';
-import type { Block, ChannelSpec, Obj, SlackUser, StoredMessage, View } from './types.js';
+import type { Block, ChannelSpec, Obj, SlackUser, StoredFile, StoredMessage, View } from './types.js';
 
 export interface Identity {
   teamId: string;
@@ -35,6 +35,8 @@ export const METHOD_SCOPES: Readonly<Record<string, readonly string[]>> = {
   'users.info': ['users:read'],
   'users.lookupByEmail': ['users:read.email'],
   'usergroups.users.list': ['usergroups:read'],
+  'files.getUploadURLExternal': ['files:write'],
+  'files.completeUploadExternal': ['files:write'],
 };
 
 /** Methods that need no bot scope (views.* need a trigger id or App Home instead). */
@@ -66,6 +68,8 @@ export class Workspace {
   readonly users = new Map<string, SlackUser>();
   readonly usergroups = new Map<string, string[]>();
   readonly messages: StoredMessage[] = [];
+  /** Uploaded files by id (F…). */
+  readonly files = new Map<string, StoredFile>();
   readonly ephemerals: Array<{
     channel: string;
     user: string;
@@ -80,6 +84,17 @@ export class Workspace {
   readonly homes = new Map<string, View>();
   private readonly triggers = new Map<string, { expires: number; used: boolean }>();
   private lastTs = 0;
+
+  /** Base URL of the fake's HTTP server, for upload URLs (set by FakeSlack once it listens). */
+  uploadBase = '';
+
+  /** The bytes posted to a file's upload URL; false when the file is unknown. */
+  receiveUpload(fileId: string, bytes: Buffer): boolean {
+    const file = this.files.get(fileId);
+    if (!file) return false;
+    file.bytes = bytes;
+    return true;
+  }
 
   readonly identity: Identity;
   private readonly strictTriggers: boolean;
@@ -245,6 +260,56 @@ export class Workspace {
       bot_id: this.identity.botId,
       is_enterprise_install: false,
     }),
+
+    // Like Slack: a length is required and must match the bytes later posted to the upload URL; at most
+    // 1 GB; the completion shares into one channel the bot may post files to, with an optional comment.
+    'files.getUploadURLExternal': (args) => {
+      const filename = str(args['filename']);
+      const length = Number(args['length']);
+      if (!filename) return fail('invalid_arguments');
+      if (!Number.isInteger(length) || length <= 0 || length > 1_073_741_824)
+        return fail('invalid_arguments');
+      const id = `F${String(this.files.size + 1).padStart(8, '0')}`;
+      this.files.set(id, { id, filename, length });
+      return { ok: true, upload_url: `${this.uploadBase}/upload/${id}`, file_id: id };
+    },
+
+    'files.completeUploadExternal': (args) => {
+      const listed = typeof args['files'] === 'string' ? JSON.parse(args['files']) : args['files'];
+      if (!Array.isArray(listed) || listed.length === 0) return fail('invalid_arguments');
+      const files = listed.map((f: { id?: string; title?: string }) => ({
+        f,
+        stored: this.files.get(f.id ?? ''),
+      }));
+      if (files.some(({ stored }) => !stored?.bytes)) return fail('file_not_found');
+      if (files.some(({ stored }) => stored?.bytes?.length !== stored?.length))
+        return fail('file_upload_size_mismatch');
+      const channelId = this.channel(args['channel_id']);
+      if (args['channel_id'] !== undefined) {
+        if (!channelId) return fail('channel_not_found');
+        const refused = this.postable(channelId, 'files.completeUploadExternal');
+        if (refused) return fail(refused);
+      }
+      const shared = files.map(({ f, stored }) => {
+        const file = stored as StoredFile;
+        file.title = f.title ?? file.filename;
+        if (channelId) file.channel = channelId;
+        return { id: file.id, title: file.title };
+      });
+      if (channelId) {
+        this.messages.push({
+          channel: channelId,
+          ts: this.nextTs(),
+          user: this.identity.botUserId,
+          bot_id: this.identity.botId,
+          history: [],
+          files: shared,
+          ...(typeof args['initial_comment'] === 'string' ? { text: args['initial_comment'] } : {}),
+          ...(typeof args['thread_ts'] === 'string' ? { thread_ts: args['thread_ts'] } : {}),
+        });
+      }
+      return { ok: true, files: shared };
+    },
 
     'chat.postMessage': (args) => {
       const channel = this.channel(args['channel']);
