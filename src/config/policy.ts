@@ -1,6 +1,7 @@
 // The policy file: which clusters, which namespaces, who approves, what access levels mean.
 // One zod schema; every problem is reported at once with its path and a hint (see load.ts).
 import { z } from 'zod';
+import { identityCenterSessionOf } from '../domain/arn.js';
 import { parseDuration } from '../domain/duration.js';
 import { principalParts, renderUsername, USERNAME_PLACEHOLDERS, usernamePrefixOf } from '../domain/names.js';
 import { ticketSystemProblems } from '../domain/tickets.js';
@@ -273,6 +274,36 @@ const cluster = z
   })
   .strict();
 
+/** AWS's forms of an identity store id: `d-` and ten hex digits, or a UUID. */
+const IDENTITY_STORE_ID = /^(d-[0-9a-f]{10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+/** Permission set names as Identity Center allows them (they become part of an IAM role name). */
+const PERMISSION_SET_NAME = /^[\w+=,.@-]{1,32}$/;
+
+/**
+ * Slack email → Identity Center user → that user's session of a permission-set role in the cluster's
+ * account. `permissionSets` are the ways in eks-access accepts, in order of preference (the first one
+ * provisioned in the cluster's account is used); `cliProfile` names the person's AWS CLI profile in
+ * the DM's commands ({permissionSet}, {account}; the default is what `aws configure sso` suggests).
+ */
+const identityCenter = z
+  .object({
+    enabled: z.boolean().default(false),
+    region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'the Identity Center region, like eu-west-1'),
+    identityStoreId: z
+      .string()
+      .regex(IDENTITY_STORE_ID, 'the identity store id, like d-1234567890 (IAM Identity Center → Settings)'),
+    permissionSets: z
+      .array(z.string().regex(PERMISSION_SET_NAME, 'a permission set name, like EKSAccess'))
+      .min(1, 'name at least one permission set people sign in with to reach the clusters'),
+    /**
+     * How the Slack email finds the user: `email` (any of the user's emails, every user read) or
+     * `userName` (the user name is the email, as with most external identity providers).
+     */
+    lookup: z.enum(['email', 'userName']).default('email'),
+    cliProfile: z.string().min(1).default('{permissionSet}-{account}'),
+  })
+  .strict();
+
 const identities = z
   .object({
     /** Slack user id → IAM user or role ARN. */
@@ -283,7 +314,8 @@ const identities = z
      * Accept `arn:aws:sts::…:assumed-role/<role>/<session>` principals in the map. Off by default: the
      * session name is chosen by whoever assumes the role, so everyone who may assume that role can
      * present the same principal. Turn on only when the role's trust pins the session name to the
-     * person (for example `sts:RoleSessionName` = `${aws:username}`, or IAM Identity Center).
+     * person (for example `sts:RoleSessionName` = `${aws:username}`). Identity Center sessions need
+     * not this: identityCenter accepts its permission sets' sessions, and only those.
      */
     allowAssumedRoles: z.boolean().default(false),
     /** Opt-in: find the IAM user whose tag `tagKey` equals the Slack profile email. */
@@ -291,6 +323,8 @@ const identities = z
       .object({ enabled: z.boolean().default(false), tagKey: z.string().min(1).default('slack-email') })
       .strict()
       .optional(),
+    /** Opt-in: people who sign in through IAM Identity Center (docs/engine.md, "Who a person is on AWS"). */
+    identityCenter: identityCenter.optional(),
   })
   .strict();
 
@@ -486,7 +520,7 @@ export const uniqueByConstruction = (template: string): boolean =>
  */
 export function usernameTemplateProblems(
   template: string,
-  identities: Pick<Policy['identities'], 'map' | 'emailTag'>,
+  identities: Pick<Policy['identities'], 'map' | 'emailTag' | 'identityCenter'>,
   inferred: boolean,
 ): string[] {
   const problems: string[] = [];
@@ -508,6 +542,11 @@ export function usernameTemplateProblems(
       "with the email lookup on, any IAM user of the account can be a principal, and its name may equal another principal's: include {account}, {kind} and {iamName}",
     );
   }
+  if (inferred && identities.identityCenter?.enabled) {
+    problems.push(
+      'with identities.identityCenter on, a principal is a session "<permission-set role>/<user name>" in any account the clusters live in, and its user name may equal an IAM name of another principal: include {account}, {kind} and {iamName}',
+    );
+  }
   // {email} is unknown until a request is made; a collision through it is caught then (submit, activation).
   if (template.includes('{email}')) return problems;
   const byUsername = new Map<string, { slackUserId: string; arn: string }>();
@@ -521,6 +560,51 @@ export function usernameTemplateProblems(
     }
     byUsername.set(username, { slackUserId, arn });
   }
+  return problems;
+}
+
+/**
+ * Whether `arn` is a session of a permission-set role the policy's identityCenter settings accept.
+ * Such a session's name is set by Identity Center, not by its caller, so it names one person where any
+ * other assumed-role session does not (see identities.allowAssumedRoles).
+ */
+export function isAcceptedIdentityCenterSession(
+  identities: Pick<Policy['identities'], 'identityCenter'>,
+  arn: string,
+): boolean {
+  const settings = identities.identityCenter;
+  const session = identityCenterSessionOf(arn);
+  return Boolean(settings?.enabled && session && settings.permissionSets.includes(session.permissionSet));
+}
+
+function identityCenterProblems(
+  identities: Policy['identities'],
+): { path: (string | number)[]; message: string }[] {
+  const settings = identities.identityCenter;
+  if (!settings?.enabled) return [];
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  if (identities.emailTag?.enabled) {
+    problems.push({
+      path: ['enabled'],
+      message:
+        'identities.emailTag and identities.identityCenter are both enabled: one Slack email could then name an IAM user and an Identity Center user; enable one of them (map the exceptions under identities.map)',
+    });
+  }
+  const unknown = [...settings.cliProfile.matchAll(/\{[^}]*\}/g)]
+    .map((m) => m[0])
+    .filter((p) => p !== '{permissionSet}' && p !== '{account}');
+  if (unknown.length > 0 || !/^[\w+=,.@{}-]+$/.test(settings.cliProfile)) {
+    problems.push({
+      path: ['cliProfile'],
+      message: `"${settings.cliProfile}" is not a usable AWS CLI profile name: use letters, digits, "-_.@=,+" and the placeholders {permissionSet} {account} (default "{permissionSet}-{account}")`,
+    });
+  }
+  const seen = new Set<string>();
+  settings.permissionSets.forEach((name, index) => {
+    if (seen.has(name))
+      problems.push({ path: ['permissionSets', index], message: `${name} is listed twice` });
+    seen.add(name);
+  });
   return problems;
 }
 
@@ -583,13 +667,24 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
     ctx.addIssue({ code: 'custom', path: ['settings', 'kubernetesUsername'], message: problem });
   }
   for (const [slackUserId, arn] of Object.entries(policy.identities.map)) {
-    if (principalParts(arn).kind === 'assumed-role' && !policy.identities.allowAssumedRoles) {
+    if (
+      principalParts(arn).kind === 'assumed-role' &&
+      !policy.identities.allowAssumedRoles &&
+      !isAcceptedIdentityCenterSession(policy.identities, arn)
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['identities', 'map', slackUserId],
         message: `${arn} is an assumed-role session, whose name its caller chooses: map the person's IAM user or role, or set identities.allowAssumedRoles: true if the role's trust pins the session name to the person`,
       });
     }
+  }
+  for (const problem of identityCenterProblems(policy.identities)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['identities', 'identityCenter', ...problem.path],
+      message: problem.message,
+    });
   }
   const ruleNames = new Set<string>();
   policy.breakGlass.forEach((rule, index) => {

@@ -96,3 +96,46 @@ export function sameRole(a: string, b: string): boolean {
   const key = roleKey(a);
   return key !== undefined && key === roleKey(b);
 }
+
+/**
+ * A session of an IAM Identity Center permission-set role, as STS names it:
+ * `arn:<p>:sts::<acct>:assumed-role/AWSReservedSSO_<permission set>_<16 hex>/<user name>`. Identity
+ * Center provisions that role in each account the set is assigned in (under
+ * `/aws-reserved/sso.amazonaws.com/`), and signs people in to it with SAML, setting the session name to
+ * the Identity Center user name; see docs/engine.md, "People who sign in through IAM Identity Center".
+ */
+export interface IdentityCenterSession {
+  partition: string;
+  account: string;
+  /** `AWSReservedSSO_<set>_<hash>`: the role's name (STS carries no path). */
+  roleName: string;
+  permissionSet: string;
+  /** The session name: the Identity Center user name. */
+  userName: string;
+}
+
+/** Identity Center's permission-set role names: the set's name (which may hold `_`), then a 16-hex suffix. */
+const RESERVED_SSO_ROLE = /^AWSReservedSSO_(.+)_([0-9a-f]{16})$/;
+
+/** The Identity Center session an ARN names, or undefined for every other principal. */
+export function identityCenterSessionOf(arn: string): IdentityCenterSession | undefined {
+  const parsed = parseArn(arn);
+  if (!parsed || parsed.service !== 'sts') return undefined;
+  const parts = parsed.resource.split('/');
+  if (parts.length !== 3 || parts[0] !== 'assumed-role') return undefined;
+  const [, roleName = '', userName = ''] = parts;
+  const match = RESERVED_SSO_ROLE.exec(roleName);
+  if (!match || !userName) return undefined;
+  return {
+    partition: parsed.partition,
+    account: parsed.account,
+    roleName,
+    permissionSet: match[1] ?? '',
+    userName,
+  };
+}
+
+/** The permission set a role name belongs to, when it is an Identity Center permission-set role. */
+export function permissionSetOfRole(roleName: string): string | undefined {
+  return RESERVED_SSO_ROLE.exec(roleName)?.[1];
+}

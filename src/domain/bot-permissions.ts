@@ -519,6 +519,23 @@ export function renderIamPolicies(policy: Policy): BotIamPolicies {
       },
     );
   }
+  const center = policy.identities.identityCenter;
+  if (center?.enabled) {
+    // Identity Center people: their user in the identity store, then the permission-set role in the
+    // cluster's account (ListRoles has no resource-level permissions in IAM).
+    lookup.push(
+      {
+        Sid: 'IdentityCenterUsers',
+        Effect: 'Allow',
+        Action: ['identitystore:ListUsers'],
+        Resource: [
+          `arn:aws:identitystore::*:identitystore/${center.identityStoreId}`,
+          'arn:aws:identitystore:::user/*',
+        ],
+      },
+      { Sid: 'IdentityCenterRoles', Effect: 'Allow', Action: ['iam:ListRoles'], Resource: ['*'] },
+    );
+  }
   const crossAccount = [...assumed].map(([roleArn, clusters]) => ({
     roleArn,
     clusters,

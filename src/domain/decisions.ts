@@ -8,7 +8,7 @@ import type {
   NamespacePolicy,
   Policy,
 } from '../config/policy.js';
-import { DNS1123_LABEL, requiredApprovalsFor } from '../config/policy.js';
+import { DNS1123_LABEL, isAcceptedIdentityCenterSession, requiredApprovalsFor } from '../config/policy.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { type AccessError, badInput, conflict, forbidden, notFound } from './errors.js';
 import type { Approval, ClaimedExtension, Grant } from './grant.js';
@@ -556,7 +556,9 @@ export function assertNoExtensionWaiting(grant: Grant): void {
  */
 export function identityFromMap(policy: Policy, slackUserId: string): 'linked' | 'unlinked' | 'lookup' {
   if (policy.identities.map[slackUserId]) return 'linked';
-  return policy.identities.emailTag?.enabled ? 'lookup' : 'unlinked';
+  return policy.identities.emailTag?.enabled || policy.identities.identityCenter?.enabled
+    ? 'lookup'
+    : 'unlinked';
 }
 
 /**
@@ -576,6 +578,12 @@ export function kubernetesUsernameFor(
   return renderUsername(template, person);
 }
 
+/** The identity resolver's target for a cluster: whose account an Identity Center session must be in. */
+export function accountOfCluster(policy: Policy, cluster: string): { accountId: string } | undefined {
+  const accountId = policy.clusters[cluster]?.accountId;
+  return accountId ? { accountId } : undefined;
+}
+
 /**
  * Throws forbidden for a principal the policy does not accept as a person: an assumed-role session
  * (its name is its caller's choice) unless identities.allowAssumedRoles says otherwise. Checked at
@@ -583,6 +591,8 @@ export function kubernetesUsernameFor(
  */
 export function assertPrincipalAccepted(policy: Policy, principalArn: string): void {
   if (principalParts(principalArn).kind !== 'assumed-role' || policy.identities.allowAssumedRoles) return;
+  // Identity Center names the session after its user, so one of the policy's permission sets names a person.
+  if (isAcceptedIdentityCenterSession(policy.identities, principalArn)) return;
   throw forbidden(
     `${principalArn} is an assumed-role session, and this policy does not accept those`,
     'Whoever may assume that role can pick any session name, so it does not name one person. An admin has to map your IAM user (or role) under identities.map instead.',

@@ -1,6 +1,6 @@
 // What a grant creates, as data. The engine applies exactly this; the dry run shows exactly this.
 import { type LevelPolicy, type Policy, type PolicyRule, privilegeReasons } from '../config/policy.js';
-import { authenticatorRoleArn, partitionOfRegion } from './arn.js';
+import { authenticatorRoleArn, identityCenterSessionOf, partitionOfRegion } from './arn.js';
 import type { IdentityMappingMode } from './auth-mode.js';
 import { isoTime } from './clock.js';
 import type { Grant } from './grant.js';
@@ -46,7 +46,11 @@ export interface TrustPolicy {
     Effect: 'Allow';
     Principal: { AWS: string };
     Action: string[];
-    Condition: { DateLessThan: { 'aws:CurrentTime': string } };
+    Condition: {
+      DateLessThan: { 'aws:CurrentTime': string };
+      /** Identity Center sessions only: the session name, case and all (see trustPolicyFor). */
+      StringLike?: { 'aws:userid': string };
+    };
   }[];
 }
 export interface PersonalRolePlan {
@@ -106,7 +110,17 @@ export interface PermissionCheck {
   subresource?: string;
 }
 
+/**
+ * The personal role's trust: exactly `principalArn`, until `notAfter`. For an IAM Identity Center
+ * session (`assumed-role/AWSReservedSSO_<set>_<hash>/<user name>`) the Principal is that one session
+ * ARN, which only that person can hold: the permission-set role trusts nothing but Identity Center's
+ * SAML provider, and Identity Center sets the session name to the user name. AWS matches principals
+ * without regard to case, so `aws:userid` (`<role id>:<session name>`, compared case-sensitively by
+ * StringLike) also pins the exact session name. Why a colleague cannot meet it: docs/engine.md,
+ * "People who sign in through IAM Identity Center".
+ */
 export function trustPolicyFor(principalArn: string, notAfter: number): TrustPolicy {
+  const session = identityCenterSessionOf(principalArn);
   return {
     Version: '2012-10-17',
     Statement: [
@@ -116,7 +130,10 @@ export function trustPolicyFor(principalArn: string, notAfter: number): TrustPol
         Principal: { AWS: principalArn },
         Action: ['sts:AssumeRole'],
         // AWS itself refuses new sessions after this, even if eks-access is down.
-        Condition: { DateLessThan: { 'aws:CurrentTime': isoTime(notAfter) } },
+        Condition: {
+          DateLessThan: { 'aws:CurrentTime': isoTime(notAfter) },
+          ...(session ? { StringLike: { 'aws:userid': `*:${session.userName}` } } : {}),
+        },
       },
     ],
   };

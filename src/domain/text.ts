@@ -1,7 +1,7 @@
 // Chat-agnostic words about grants: the commands a person runs, one-line status, the help text.
 // Slack (or a CLI, or another chat) decorates these; nothing here knows about Block Kit or mentions.
 import type { Policy } from '../config/policy.js';
-import { partitionOfRegion } from './arn.js';
+import { identityCenterSessionOf, partitionOfRegion } from './arn.js';
 import { formatDuration } from './duration.js';
 import type { Grant, GrantStatus } from './grant.js';
 import { secondsLeft } from './grant.js';
@@ -38,10 +38,31 @@ export function accessCommands(policy: Policy, grant: Grant): string[] {
     grant.requester.principalArn,
     partitionOfRegion(cluster.region),
   );
-  return [
-    `aws eks update-kubeconfig --name ${eksName} --region ${cluster.region} --role-arn ${roleArn} --alias ${alias}`,
-    `${canI} --context ${alias}`,
-  ];
+  const update = `aws eks update-kubeconfig --name ${eksName} --region ${cluster.region} --role-arn ${roleArn} --alias ${alias}`;
+  const profile = identityCenterProfile(policy, grant.requester.principalArn);
+  if (profile) {
+    // Identity Center people have no keys: their CLI profile signs them in, and the kubeconfig keeps
+    // the profile, so every kubectl call gets a fresh token from the SSO session.
+    return [
+      `aws sso login --profile ${profile}`,
+      `${update} --profile ${profile}`,
+      `${canI} --context ${alias}`,
+    ];
+  }
+  return [update, `${canI} --context ${alias}`];
+}
+
+/**
+ * The AWS CLI profile an Identity Center person signs in with for this principal's account and
+ * permission set (identities.identityCenter.cliProfile); undefined for everyone else.
+ */
+export function identityCenterProfile(policy: Policy, principalArn: string): string | undefined {
+  const settings = policy.identities.identityCenter;
+  const session = identityCenterSessionOf(principalArn);
+  if (!settings?.enabled || !session) return undefined;
+  return settings.cliProfile
+    .replaceAll('{permissionSet}', session.permissionSet)
+    .replaceAll('{account}', session.account);
 }
 
 const STATUS_WORDS: Readonly<Record<GrantStatus, string>> = {

@@ -9,6 +9,11 @@ export interface SlackProfile {
 }
 
 export interface AwsIdentityResolver {
-  /** The IAM principal ARN for this person; throws not_found (with the fix) when there is none. */
-  principalFor(profile: SlackProfile): Promise<string>;
+  /**
+   * The IAM principal ARN for this person; throws not_found (with the fix) when there is none.
+   * `target.accountId`: the account of the cluster asked for. An Identity Center person is a session
+   * of a role provisioned per account, so their principal depends on it; without a target (whoami)
+   * the policy's first cluster's account is used. Other principals are the same everywhere.
+   */
+  principalFor(profile: SlackProfile, target?: { accountId: string }): Promise<string>;
 }

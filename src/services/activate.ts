@@ -4,7 +4,12 @@
 
 import { DNS1123_LABEL } from '../config/policy.js';
 import { isoTime } from '../domain/clock.js';
-import { assertApprovalsHold, assertPrincipalAccepted, kubernetesUsernameFor } from '../domain/decisions.js';
+import {
+  accountOfCluster,
+  assertApprovalsHold,
+  assertPrincipalAccepted,
+  kubernetesUsernameFor,
+} from '../domain/decisions.js';
 import { parseDuration } from '../domain/duration.js';
 import { badInput, forbidden, misconfigured, toAccessError } from '../domain/errors.js';
 import { type Grant, transition } from '../domain/grant.js';
@@ -97,10 +102,10 @@ async function assertStillApproved(deps: EngineDeps, grant: Grant): Promise<void
   }
   assertApprovalsHold(deps.policy, grant);
   const { requester } = grant;
-  const principalArn = await deps.identity.principalFor({
-    slackUserId: requester.slackUserId,
-    ...(requester.email ? { email: requester.email } : {}),
-  });
+  const principalArn = await deps.identity.principalFor(
+    { slackUserId: requester.slackUserId, ...(requester.email ? { email: requester.email } : {}) },
+    accountOfCluster(deps.policy, grant.cluster),
+  );
   const username = kubernetesUsernameFor(deps.policy, grant.cluster, {
     principalArn,
     slackUserId: requester.slackUserId,

@@ -130,7 +130,9 @@ export function requiredSlackScopes(policy: Policy): string[] {
     'usergroups:read',
     'users:read',
   ];
-  if (policy.identities.emailTag?.enabled) scopes.push('users:read.email');
+  if (policy.identities.emailTag?.enabled || policy.identities.identityCenter?.enabled) {
+    scopes.push('users:read.email');
+  }
   // The weekly summary's chart is a file shared into the audit channel.
   if (policy.settings.auditChannel && policy.settings.weeklySummary.enabled) scopes.push('files:write');
   return scopes;

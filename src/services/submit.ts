@@ -4,6 +4,7 @@
 
 import type { Policy } from '../config/policy.js';
 import {
+  accountOfCluster,
   assertPrincipalAccepted,
   assertUniqueIdentity,
   autoApproveRuleFor,
@@ -57,7 +58,7 @@ async function requesterFor(
   cluster: string,
 ): Promise<Grant['requester']> {
   const profile = await deps.directory.profile(slackUserId);
-  const principalArn = await deps.identity.principalFor(profile);
+  const principalArn = await deps.identity.principalFor(profile, accountOfCluster(deps.policy, cluster));
   assertPrincipalAccepted(deps.policy, principalArn);
   return {
     slackUserId,

@@ -2,7 +2,11 @@
 // Slack, real Redis (a unique key prefix per harness), the real BullMQ scheduler, a policy whose
 // cluster is the platform's kube-apiserver. Tests drive it through the fake and read what it recorded.
 import { randomBytes } from 'node:crypto';
-import { CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import {
+  CreateUserCommand as CreateIdentityCenterUserCommand,
+  IdentitystoreClient,
+} from '@aws-sdk/client-identitystore';
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { identityResolverFor } from '../../src/adapters/identity/aws-identity.js';
@@ -75,6 +79,12 @@ export interface HarnessOptions {
   sameNamespaceOnStaging?: boolean;
   /** Turn on the policy's Slack email → IAM user tag lookup (tag key `slack-email`). */
   emailTag?: boolean;
+  /**
+   * ALICE signs in through IAM Identity Center (needs `identityMapping` aws-auth or access-entries): no
+   * map entry; an identity store of the harness's own in moto with her user (her Slack email), and
+   * the permission set's `AWSReservedSSO_…` role, which (standing in for SAML) trusts her IAM user.
+   */
+  identityCenter?: boolean;
   /** The policy's `settings.windows` as a YAML flow mapping, e.g. `{ reminder: 15s }`. */
   windows?: string;
   /** Top-level policy YAML appended as is (e.g. `breakGlass:` rules); `{namespace}` is replaced. */
@@ -106,8 +116,10 @@ export interface Harness {
   signingSecret: string;
   /** The policy's name for the harness's main cluster (`dev`, or unique for aws-auth). */
   cluster: string;
-  /** ALICE's AWS principal as the policy maps it. */
+  /** ALICE's AWS principal as the policy maps it (with `identityCenter`: her session ARN). */
   aliceArn: string;
+  /** With `identityCenter`: the permission-set role and ALICE's user name (her session's name). */
+  identityCenter?: { roleArn: string; permissionSet: string; userName: string };
   /** With `secondCluster`: the namespace on `staging`. */
   stagingNamespace: string;
   /** With `identityMapping: aws-auth`: where this harness's aws-auth ConfigMap lives. */
@@ -143,7 +155,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   // aws-auth needs a principal that exists in moto (the personal role's trust policy names it).
   const aliceName = mapping === 'none' ? 'alice' : `alice-${tag}`;
   if (mapping !== 'none') await iam.send(new CreateUserCommand({ UserName: aliceName }));
-  const aliceArn = `arn:aws:iam::${info.aws.accountId}:user/${aliceName}`;
+  const aliceUserArn = `arn:aws:iam::${info.aws.accountId}:user/${aliceName}`;
+  const center = options.identityCenter
+    ? await identityCenterFor(iam, { tag, aliceName, aliceUserArn, email: 'alice@example.com' })
+    : undefined;
+  const aliceArn = center?.sessionArn ?? aliceUserArn;
   const kubeconfig = `{ kubeconfig: { path: ${JSON.stringify(info.kube.adminKubeconfig)} } }`;
   const { policy } = parsePolicy(`
 settings:
@@ -153,9 +169,8 @@ settings:
   auditChannel: CAUDIT${tag.toUpperCase()}
 ${options.windows ? `  windows: ${options.windows}\n` : ''}identities:
   map:
-    ${ALICE}: ${aliceArn}
-    ${ANA}: arn:aws:iam::123456789012:user/ana
-${options.emailTag ? '  emailTag: { enabled: true }\n' : ''}${options.tickets ? `tickets:\n${options.tickets.replace(/^/gm, '  ')}\n` : ''}levels:
+${center ? '' : `    ${ALICE}: ${aliceArn}\n`}    ${ANA}: arn:aws:iam::123456789012:user/ana
+${options.emailTag ? '  emailTag: { enabled: true }\n' : ''}${center ? `  identityCenter: { enabled: true, region: ${info.aws.region}, identityStoreId: ${center.storeId}, permissionSets: [${center.permissionSet}] }\n` : ''}${options.tickets ? `tickets:\n${options.tickets.replace(/^/gm, '  ')}\n` : ''}levels:
   debug:
     description: Run jobs and read pods
     rules:
@@ -247,6 +262,8 @@ ${
     AWS_REGION: info.aws.region,
   });
   const awsCredentials = awsClientConfig('iam').credentials;
+  // moto serves identitystore on the same endpoint as IAM.
+  const identityResolver = identityResolverFor(policy, env, awsCredentials, info.aws.iamEndpoint);
   const logger = createLogger({ level: env.LOG_LEVEL, name: `bot-${tag}` });
   const redis = new Redis(info.redisUrl, { maxRetriesPerRequest: null });
   const store = new RedisGrantStore(redis, prefix);
@@ -265,6 +282,15 @@ ${
     signingSecret,
     cluster,
     aliceArn,
+    ...(center
+      ? {
+          identityCenter: {
+            roleArn: center.roleArn,
+            permissionSet: center.permissionSet,
+            userName: aliceName,
+          },
+        }
+      : {}),
     stagingNamespace,
     awsAuth,
   };
@@ -292,7 +318,7 @@ ${
     policy,
     logger,
     seal: testSealKeys(),
-    identity: identityResolverFor(policy, env, awsCredentials),
+    identity: identityResolver,
   };
   const workers = options.worker
     ? await startWorkers(engineDeps, {
@@ -321,6 +347,9 @@ ${
       awsCredentials,
       seal: testSealKeys(),
       redis,
+      // Only Identity Center needs the test's identitystore endpoint; every other harness keeps the
+      // bot's own resolver, as bin/bot.ts builds it.
+      ...(center ? { identity: identityResolver } : {}),
     },
     { port: 0 },
   );
@@ -550,4 +579,56 @@ export function denyFormsLeftOpen(h: Harness, after: number): string[] {
       const now = h.slack.view(viewId);
       return now?.['callback_id'] !== undefined;
     });
+}
+
+/**
+ * ALICE in IAM Identity Center, as far as moto goes: an identity store of this harness (moto makes one
+ * on first use) with her user, named like her IAM user, and the permission set's role under Identity
+ * Center's path, whose trust lets her IAM user stand in for her SAML sign-in.
+ */
+async function identityCenterFor(
+  iam: IAMClient,
+  who: { tag: string; aliceName: string; aliceUserArn: string; email: string },
+): Promise<{ storeId: string; permissionSet: string; roleArn: string; sessionArn: string }> {
+  const { aws } = platform();
+  const storeId = `d-${randomBytes(5).toString('hex')}`;
+  const permissionSet = `EKS${who.tag.replace(/[^A-Za-z0-9]/g, '')}`.slice(0, 32);
+  const store = new IdentitystoreClient(awsClientConfig('iam'));
+  try {
+    await store.send(
+      new CreateIdentityCenterUserCommand({
+        IdentityStoreId: storeId,
+        UserName: who.aliceName,
+        DisplayName: 'Alice',
+        Name: { GivenName: 'Alice', FamilyName: 'Test' },
+        Emails: [{ Value: who.email, Primary: true }],
+      }),
+    );
+  } finally {
+    store.destroy();
+  }
+  const roleName = `AWSReservedSSO_${permissionSet}_${randomBytes(8).toString('hex')}`;
+  const role = await iam.send(
+    new CreateRoleCommand({
+      RoleName: roleName,
+      Path: `/aws-reserved/sso.amazonaws.com/${aws.region}/`,
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: who.aliceUserArn },
+            Action: 'sts:AssumeRole',
+            Condition: { StringEquals: { 'sts:RoleSessionName': who.aliceName } },
+          },
+        ],
+      }),
+    }),
+  );
+  return {
+    storeId,
+    permissionSet,
+    roleArn: role.Role?.Arn ?? '',
+    sessionArn: `arn:aws:sts::${aws.accountId}:assumed-role/${roleName}/${who.aliceName}`,
+  };
 }

@@ -7,15 +7,21 @@
 //
 // In aws-auth mode this proves what SubjectAccessReviews could not: the authenticator compares the
 // session's canonical, path-less role ARN with the `rolearn` of the entry exactly (issue #8).
+//
+// An Identity Center person (issue #12): the same, with her SSO profile, and a colleague of the same
+// permission set refused on sts:AssumeRole by the strict emulator.
 import {
   CreateAccessKeyCommand,
   CreateRoleCommand,
   CreateUserCommand,
   GetRoleCommand,
   IAMClient,
+  PutRolePolicyCommand,
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { AwsCredentials } from '../../src/adapters/aws/eks-token.js';
 import { renderUsername } from '../../src/domain/names.js';
 import { awsClientConfig, platform, uniqueName } from '../platform/context.js';
 import { type StrictAws, startStrictAws } from '../platform/strict-aws.js';
@@ -244,6 +250,35 @@ describe('a scheduled window, as the requester lives it (aws-auth)', () => {
   }, 300_000);
 });
 
+/** May call sts:AssumeRole, nothing else: how people are set up. */
+const ASSUME_ONLY = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }],
+};
+
+/**
+ * A strict emulator (moto evaluates no trust) holding the personal role of the DM's `--role-arn` exactly
+ * as the engine made it in moto (path, name, trust document); its root's IAM client to add more.
+ */
+async function strictCopyOfPersonalRole(
+  roleArn: string,
+  name: string,
+): Promise<{ strict: StrictAws; root: IAMClient; roleName: string }> {
+  const moto = new IAMClient(awsClientConfig('iam'));
+  const made = (await moto.send(new GetRoleCommand({ RoleName: roleArn.split('/').pop() ?? '' }))).Role;
+  moto.destroy();
+  const strict = await startStrictAws(uniqueName(name));
+  const root = strict.iamAs(strict.rootOf(strict.accountId));
+  await root.send(
+    new CreateRoleCommand({
+      RoleName: made?.RoleName ?? '',
+      Path: made?.Path ?? '/',
+      AssumeRolePolicyDocument: decodeURIComponent(made?.AssumeRolePolicyDocument ?? ''),
+    }),
+  );
+  return { strict, root, roleName: made?.RoleName ?? '' };
+}
+
 describe('someone else running the DM’s commands', () => {
   let strict: StrictAws | undefined;
   afterAll(async () => {
@@ -260,31 +295,19 @@ describe('someone else running the DM’s commands', () => {
       worker: true,
     });
     const { commands } = await grantedCommands(h, '1h');
-    strict = await startStrictAws(uniqueName('ministack-login'));
     const roleArn = /--role-arn (\S+)/.exec(commands[0] ?? '')?.[1] ?? '';
-    const moto = new IAMClient(awsClientConfig('iam'));
-    const made = (await moto.send(new GetRoleCommand({ RoleName: roleArn.split('/').pop() ?? '' }))).Role;
-    moto.destroy();
-    const root = strict.iamAs(strict.rootOf(strict.accountId));
-    await root.send(
-      new CreateRoleCommand({
-        RoleName: made?.RoleName ?? '',
-        Path: made?.Path ?? '/',
-        AssumeRolePolicyDocument: decodeURIComponent(made?.AssumeRolePolicyDocument ?? ''),
-      }),
-    );
+    const copy = await strictCopyOfPersonalRole(roleArn, 'ministack-login');
+    strict = copy.strict;
+    const { root } = copy;
+    const made = { RoleName: copy.roleName };
     // The requester herself (the ARN the trust names), allowed sts:AssumeRole like any person...
     const aliceName = h.aliceArn.split('/').pop() ?? '';
     await root.send(new CreateUserCommand({ UserName: aliceName }));
-    const assumeOnly = {
-      Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }],
-    };
     await root.send(
       new PutUserPolicyCommand({
         UserName: aliceName,
         PolicyName: 'allow',
-        PolicyDocument: JSON.stringify(assumeOnly),
+        PolicyDocument: JSON.stringify(ASSUME_ONLY),
       }),
     );
     const aliceKey = (await root.send(new CreateAccessKeyCommand({ UserName: aliceName }))).AccessKey;
@@ -318,4 +341,157 @@ describe('someone else running the DM’s commands', () => {
     );
     expect(malloryAssume.stderr).toMatch(/AccessDenied/);
   }, 180_000);
+});
+
+describe('an Identity Center person logs in with the DM (aws-auth)', () => {
+  let strict: StrictAws | undefined;
+  afterAll(async () => {
+    await strict?.stop();
+  });
+
+  /** A profile file as `aws sso login` leaves the CLI able to sign for it: the SSO session's keys. */
+  const profileFile = (profile: string, c: AwsCredentials) =>
+    `mkdir -p ~/.aws && printf '[%s]\\naws_access_key_id = %s\\naws_secret_access_key = %s\\naws_session_token = %s\\n' ${profile} ${c.accessKeyId} ${c.secretAccessKey} ${c.sessionToken ?? ''} > ~/.aws/credentials`;
+
+  /** sts:AssumeRole on the permission-set role, the stand-in for Identity Center's SAML sign-in. */
+  async function signIn(
+    sts: STSClient,
+    roleArn: string,
+    userName: string,
+  ): Promise<AwsCredentials & { arn: string }> {
+    const out = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: userName }));
+    return {
+      accessKeyId: out.Credentials?.AccessKeyId ?? '',
+      secretAccessKey: out.Credentials?.SecretAccessKey ?? '',
+      sessionToken: out.Credentials?.SessionToken ?? '',
+      arn: out.AssumedRoleUser?.Arn ?? '',
+    };
+  }
+
+  it('her session runs the DM’s commands and is her personal user; a colleague’s session of the same permission set gets AccessDenied', async () => {
+    const h = await pool.use({
+      login: true,
+      identityMapping: 'aws-auth',
+      createNamespace: true,
+      worker: true,
+      identityCenter: true,
+    });
+    const center = h.identityCenter as NonNullable<Harness['identityCenter']>;
+    const { accountId, region } = platform().aws;
+    const { id, commands } = await grantedCommands(h, '1h');
+    // The principal is her Identity Center session, found from her Slack email (no map entry).
+    expect((await h.store.get(id))?.requester.principalArn).toBe(h.aliceArn);
+    const profile = `${center.permissionSet}-${accountId}`;
+    expect(commands[0]).toBe(`aws sso login --profile ${profile}`);
+    expect(commands[1]).toMatch(new RegExp(`^aws eks update-kubeconfig .* --profile ${profile}$`));
+
+    // `aws sso login` needs Identity Center's device flow, which no emulator has: her SSO session's keys go
+    // into the profile instead (obtained from moto as her sign-in), and no key is in her environment.
+    const moto = new IAMClient(awsClientConfig('iam'));
+    const key = (await moto.send(new CreateAccessKeyCommand({ UserName: center.userName }))).AccessKey;
+    const motoSts = new STSClient({
+      ...awsClientConfig('sts'),
+      credentials: { accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' },
+    });
+    const session = await signIn(motoSts, center.roleArn, center.userName);
+    motoSts.destroy();
+    expect(session.arn).toBe(h.aliceArn);
+    const shell = await personalShell({ accessKeyId: '', secretAccessKey: '' });
+    succeeded(await shell(profileFile(profile, session)), 'write the SSO profile');
+
+    // The rest of the DM, verbatim.
+    const outputs: string[] = [];
+    for (const command of commands.slice(1)) outputs.push(succeeded(await shell(command), command));
+    expect(outputs.at(-1)).toBe('yes');
+    const context = /--alias (\S+)/.exec(commands[1] ?? '')?.[1] as string;
+    const whoami = JSON.parse(
+      succeeded(await shell(`kubectl --context ${context} auth whoami -o json`), 'kubectl auth whoami'),
+    ) as { status: { userInfo: { username: string } } };
+    expect(whoami.status.userInfo.username).toBe(
+      renderUsername(h.policy.settings.kubernetesUsername, { principalArn: h.aliceArn, slackUserId: ALICE }),
+    );
+    expect(whoami.status.userInfo.username).toContain(`assumed-role:${center.roleArn.split('/').pop()}/`);
+
+    // moto lets anyone assume any role, so the colleague is asked on the strict emulator, which holds
+    // the personal role exactly as the engine made it in moto and the same permission-set role.
+    moto.destroy();
+    const roleArn = /--role-arn (\S+)/.exec(commands[1] ?? '')?.[1] ?? '';
+    const copy = await strictCopyOfPersonalRole(roleArn, 'ministack-idc-login');
+    strict = copy.strict;
+    const { root } = copy;
+    const made = { RoleName: copy.roleName };
+    const mayAssume = ASSUME_ONLY;
+    const alice = await strict.createUser('alice', mayAssume);
+    const bob = await strict.createUser('bob', mayAssume);
+    const colleague = `bob-${center.userName}`;
+    const ssoRole = center.roleArn.split('/').pop() ?? '';
+    await root.send(
+      new CreateRoleCommand({
+        RoleName: ssoRole,
+        Path: `/aws-reserved/sso.amazonaws.com/${region}/`,
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            [alice, center.userName],
+            [bob, colleague],
+          ].map(([who, name]) => ({
+            Effect: 'Allow',
+            Principal: { AWS: (who as { arn: string }).arn },
+            Action: 'sts:AssumeRole',
+            Condition: { StringEquals: { 'sts:RoleSessionName': name } },
+          })),
+        }),
+      }),
+    );
+    await root.send(
+      new PutRolePolicyCommand({
+        RoleName: ssoRole,
+        PolicyName: 'assume',
+        PolicyDocument: JSON.stringify(mayAssume),
+      }),
+    );
+    root.destroy();
+    const strictSts = (c: AwsCredentials) =>
+      new STSClient({ region: strict?.region ?? region, endpoint: strict?.endpoint ?? '', credentials: c });
+    const ssoArn = `arn:aws:iam::${strict.accountId}:role/aws-reserved/sso.amazonaws.com/${region}/${ssoRole}`;
+    const bobSts = strictSts(bob.credentials);
+    const bobSession = await signIn(bobSts, ssoArn, colleague);
+    // He cannot sign in under her name (what SAML guarantees on AWS).
+    await expect(signIn(bobSts, ssoArn, center.userName)).rejects.toMatchObject({ name: 'AccessDenied' });
+    bobSts.destroy();
+    const aliceSts = strictSts(alice.credentials);
+    const aliceSession = await signIn(aliceSts, ssoArn, center.userName);
+    aliceSts.destroy();
+    expect(aliceSession.arn).toBe(h.aliceArn);
+
+    // Bob, in the same permission set, runs her DM's commands with his own SSO profile: refused.
+    const stsHere = { AWS_ENDPOINT_URL_STS: strict.endpoint };
+    const bobShell = await personalShell({ accessKeyId: '', secretAccessKey: '' });
+    succeeded(await bobShell(profileFile(profile, bobSession)), 'write his SSO profile');
+    succeeded(await bobShell(commands[1] ?? '', stsHere), commands[1] ?? '');
+    const refused = await bobShell(commands[2] ?? '', stsHere);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/AccessDenied\) when calling the AssumeRole operation/);
+    // It was his SSO profile that signed (the kubeconfig carries the profile), not some other key.
+    expect(refused.stderr).toContain(bobSession.arn);
+    // Her session, same emulator, gets past AssumeRole: the refusal above is the trust's.
+    const herShell = await personalShell({ accessKeyId: '', secretAccessKey: '' });
+    succeeded(await herShell(profileFile(profile, aliceSession)), 'write her SSO profile');
+    const assumed = await herShell(
+      `aws sts assume-role --profile ${profile} --region ${region} --role-arn ${roleArn} --role-session-name ${center.userName} --query AssumedRoleUser.Arn --output text`,
+      stsHere,
+    );
+    expect(succeeded(assumed, 'aws sts assume-role as her session')).toBe(
+      `arn:aws:sts::${strict.accountId}:assumed-role/${made?.RoleName}/${center.userName}`,
+    );
+
+    // She gives it back; the grant ends.
+    await h.command(ALICE, `done ${id}`);
+    await pollUntil(
+      `grant ${id} to end`,
+      () => h.store.get(id),
+      (g) => g?.status === 'relinquished',
+      { timeoutMs: 60_000 },
+    );
+  }, 240_000);
 });

@@ -1,5 +1,6 @@
 // Slack user → AWS principal. First the policy's explicit map; then, only when the policy enables it,
-// the IAM user whose tag (default `slack-email`) equals the person's Slack profile email. When neither
+// the person's IAM Identity Center session (identity-center.ts) or the IAM user whose tag (default
+// `slack-email`) equals the person's Slack profile email. When neither
 // finds the person, the error says exactly what an admin has to add. When two IAM users carry the
 // same email the lookup refuses: picking one would hand a person's requests to whoever tagged the
 // other (see docs/engine.md, "Who a person is on AWS").
@@ -12,24 +13,46 @@ import { AccessError, misconfigured, notFound } from '../../domain/errors.js';
 import type { AwsIdentityResolver, SlackProfile } from '../../ports/identity.js';
 import { type AwsClientEnv, awsClientOptions } from '../aws/client-options.js';
 import type { AwsCredentials } from '../aws/eks-token.js';
+import { IdentityCenterLookup, sdkIdentityStore } from './identity-center.js';
 
 /**
- * The resolver the bot uses: an IAM client only when the policy turns the email lookup on (IAM is
- * global; the SDK still wants a region). `credentials` defaults to the SDK's chain.
+ * The resolver the bot and the worker use: an IAM client only when the policy turns a lookup on (IAM
+ * is global; the SDK still wants a region), the identity store client only with identityCenter, and
+ * only once it is first asked. `credentials` defaults to the SDK's chain; `identityStoreEndpoint`
+ * (tests) overrides the one the SDK finds (AWS_ENDPOINT_URL_IDENTITYSTORE is honoured by the SDK).
  */
 export function identityResolverFor(
   policy: Policy,
   env: Pick<Env, 'AWS_ENDPOINT_URL_IAM' | 'AWS_REGION'> & AwsClientEnv,
   credentials?: AwsCredentials,
+  identityStoreEndpoint?: string,
 ): PolicyIdentityResolver {
-  if (!policy.identities.emailTag?.enabled) return new PolicyIdentityResolver(policy);
+  const center = policy.identities.identityCenter;
+  if (!policy.identities.emailTag?.enabled && !center?.enabled) return new PolicyIdentityResolver(policy);
   const iam = new IAMClient({
     region: env.AWS_REGION ?? 'us-east-1',
     ...awsClientOptions(env),
     ...(env.AWS_ENDPOINT_URL_IAM ? { endpoint: env.AWS_ENDPOINT_URL_IAM } : {}),
     ...(credentials ? { credentials } : {}),
   });
-  return new PolicyIdentityResolver(policy, iam);
+  const lookup = center?.enabled
+    ? new IdentityCenterLookup(
+        center,
+        sdkIdentityStore(
+          center.identityStoreId,
+          (sdk) =>
+            new sdk.IdentitystoreClient({
+              region: center.region,
+              ...awsClientOptions(env),
+              ...(identityStoreEndpoint ? { endpoint: identityStoreEndpoint } : {}),
+              ...(credentials ? { credentials } : {}),
+            }),
+        ),
+        iam,
+        systemClock,
+      )
+    : undefined;
+  return new PolicyIdentityResolver(policy, iam, systemClock, lookup);
 }
 
 /** Found links are kept this long: the lookup walks every IAM user's tags, which is slow in big accounts. */
@@ -39,19 +62,30 @@ export class PolicyIdentityResolver implements AwsIdentityResolver {
   readonly #policy: Policy;
   readonly #iam: IAMClient | undefined;
   readonly #clock: Clock;
+  readonly #identityCenter: IdentityCenterLookup | undefined;
   /** email → principal ARN and when it was found. Misses are never cached, so an admin's fix works at once. */
   readonly #found = new Map<string, { arn: string; at: number }>();
 
-  /** `iam` is needed only when the policy enables the email-tag lookup. */
-  constructor(policy: Policy, iam?: IAMClient, clock: Clock = systemClock) {
+  /** `iam` is needed only when the policy enables the email-tag lookup; `identityCenter` with identityCenter. */
+  constructor(
+    policy: Policy,
+    iam?: IAMClient,
+    clock: Clock = systemClock,
+    identityCenter?: IdentityCenterLookup,
+  ) {
     this.#policy = policy;
     this.#iam = iam;
     this.#clock = clock;
+    this.#identityCenter = identityCenter;
   }
 
-  async principalFor(profile: SlackProfile): Promise<string> {
+  async principalFor(profile: SlackProfile, target?: { accountId: string }): Promise<string> {
     const mapped = this.#policy.identities.map[profile.slackUserId];
     if (mapped) return mapped;
+    if (this.#identityCenter && this.#policy.identities.identityCenter?.enabled) {
+      const accountId = target?.accountId ?? Object.values(this.#policy.clusters)[0]?.accountId ?? '';
+      return this.#identityCenter.principalFor(profile, accountId);
+    }
     const emailTag = this.#policy.identities.emailTag;
     if (!emailTag?.enabled || !this.#iam) throw this.#unmapped(profile, undefined);
     if (!profile.email) {
