@@ -110,7 +110,9 @@ export function recordGrantEvent(metrics: Metrics, grant: Grant, event: GrantEve
     case 'activated':
       metrics.requests.inc({ outcome: 'activated' });
       if (grant.decidedAt !== undefined && grant.activatedAt !== undefined) {
-        metrics.activationSeconds.observe(Math.max(0, (grant.activatedAt - grant.decidedAt) / 1000));
+        // A window's wait for its start is not activation time.
+        const from = Math.max(grant.decidedAt, grant.startsAt ?? 0);
+        metrics.activationSeconds.observe(Math.max(0, (grant.activatedAt - from) / 1000));
       }
       return;
     case 'ended':
@@ -118,6 +120,15 @@ export function recordGrantEvent(metrics: Metrics, grant: Grant, event: GrantEve
       if (grant.endReason === 'expired' && grant.expiresAt !== undefined && grant.endedAt !== undefined) {
         metrics.revocationLagSeconds.observe(Math.max(0, (grant.endedAt - grant.expiresAt) / 1000));
       }
+      return;
+    case 'break-glass-used':
+      metrics.requests.inc({ outcome: 'break_glass' });
+      return;
+    case 'break-glass-reviewed':
+      metrics.requests.inc({ outcome: `break_glass_${event.verdict}` });
+      return;
+    case 'break-glass-overdue':
+      metrics.requests.inc({ outcome: 'break_glass_review_overdue' });
       return;
     default:
       return; // approval-progress, extension-requested, expiring-soon: not outcomes

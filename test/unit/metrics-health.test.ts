@@ -53,6 +53,23 @@ describe('metrics', () => {
     expect(text).toContain('eks_access_active_grants 3');
   });
 
+  it('names break-glass uses and their reviews, and does not count a window’s wait as activation time', async () => {
+    const metrics = createMetrics({}, { defaultMetrics: false });
+    const notifier = instrumentNotifier({ grantChanged: async () => {} }, metrics);
+    const events: [Partial<Grant>, GrantEvent][] = [
+      [{}, { kind: 'break-glass-used', by: 'U1' }],
+      [{}, { kind: 'break-glass-overdue' }],
+      [{}, { kind: 'break-glass-reviewed', by: 'U2', verdict: 'flagged' }],
+      [{ decidedAt: T0, startsAt: T0 + 3_600_000, activatedAt: T0 + 3_602_000 }, { kind: 'activated' }],
+    ];
+    for (const [changes, event] of events) await notifier.grantChanged(grant(changes), event);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('eks_access_requests_total{outcome="break_glass"} 1');
+    expect(text).toContain('eks_access_requests_total{outcome="break_glass_review_overdue"} 1');
+    expect(text).toContain('eks_access_requests_total{outcome="break_glass_flagged"} 1');
+    expect(text).toContain('eks_access_activation_seconds_sum 2');
+  });
+
   it('counts retried and finally failed jobs apart', async () => {
     const metrics = createMetrics({}, { defaultMetrics: false });
     const listeners: Record<string, (...args: never[]) => void> = {};
