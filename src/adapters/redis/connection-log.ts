@@ -2,8 +2,9 @@
 // stack trace on every retry: the first failure as a warning with the retry state, then a summary at
 // most every `summaryEveryMs` while it lasts, and one line when the connection is back. BullMQ's
 // workers re-emit their connections' errors as 'error' events; those go through the same log.
-import type { Redis } from 'ioredis';
+
 import type { Logger } from '../logger.js';
+import type { RedisClient } from './connection.js';
 
 export interface ConnectionLogOptions {
   /** How often a still-failing connection is summarised (default 30 s). */
@@ -55,13 +56,13 @@ export class ConnectionLog {
   }
 
   /** Attaches error/ready listeners to an ioredis connection (so ioredis never reports an unhandled error). */
-  watch(redis: Redis, name: string): Redis {
+  watch(redis: RedisClient, name: string): RedisClient {
     redis.on('error', (error: unknown) => this.failed(name, error, redis));
     redis.on('ready', () => this.recovered(name));
     return redis;
   }
 
-  failed(name: string, error: unknown, redis?: Redis): void {
+  failed(name: string, error: unknown, redis?: RedisClient): void {
     const now = this.#now();
     const retry = redis ? { status: redis.status } : {};
     const outage = this.#outages.get(name);
