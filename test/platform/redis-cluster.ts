@@ -27,9 +27,14 @@ export interface RedisCluster {
   masterFor(key: string): Promise<number>;
   /** A running master that does not serve `key`'s slot (a client pointed there gets MOVED). */
   masterNotServing(key: string): Promise<number>;
+  /**
+   * Waits until `masterPort`'s replica has everything the master had when asked (replication is
+   * asynchronous: a test that kills a master right after a write would otherwise test a data loss).
+   */
+  replicaCaughtUp(masterPort: number): Promise<void>;
   /** SIGKILL, no goodbye: as a crashed host. */
   kill(port: number): Promise<void>;
-  /** Waits until every slot is served again (after a failover) and returns `key`'s master. */
+  /** Waits until the cluster is whole again (after a failover) and returns `key`'s master. */
   healthy(key: string, timeoutMs?: number): Promise<number>;
   stop(): Promise<void>;
 }
@@ -131,6 +136,19 @@ export async function startRedisCluster(name = 'cluster'): Promise<RedisCluster>
       if (!other) throw new Error('no other master');
       return other.port;
     },
+    async replicaCaughtUp(masterPort) {
+      const info = await onNode(masterPort, (r) => r.info('replication'));
+      const target = Number(/master_repl_offset:(\d+)/.exec(info)?.[1]);
+      await pollUntil(
+        `the replica of ${masterPort} at offset ${target}`,
+        async () => {
+          const now = await onNode(masterPort, (r) => r.info('replication'));
+          return Number(/slave0:.*offset=(\d+)/.exec(now)?.[1] ?? -1);
+        },
+        (offset) => offset >= target,
+        { timeoutMs: 10_000, intervalMs: 50 },
+      );
+    },
     async kill(port) {
       const node = nodes.get(port);
       if (!node) throw new Error(`no node on ${port}`);
@@ -143,18 +161,23 @@ export async function startRedisCluster(name = 'cluster'): Promise<RedisCluster>
       nodes.delete(port);
     },
     async healthy(key, timeoutMs = 30_000) {
-      await pollUntil(
-        'every running node to see cluster_state:ok',
-        () =>
-          Promise.all(
+      // A killed master still looks fine to the others for cluster-node-timeout: healthy means every
+      // running node says ok *and* the slot is served by a running node.
+      const served = await pollUntil(
+        `every running node at cluster_state:ok, ${key}'s slot served by a running node`,
+        async () => {
+          const infos = await Promise.all(
             [...nodes.keys()].map((p) =>
               onNode(p, (r) => r.cluster('INFO') as Promise<string>).catch(() => ''),
             ),
-          ),
-        (infos) => infos.every((i) => i.includes('cluster_state:ok')),
+          );
+          const owner = await cluster.masterFor(key).catch(() => undefined);
+          return infos.every((i) => i.includes('cluster_state:ok')) && owner && nodes.has(owner) ? owner : 0;
+        },
+        (owner) => owner > 0,
         { timeoutMs, intervalMs: 100 },
       );
-      return cluster.masterFor(key);
+      return served;
     },
     stop,
   };
