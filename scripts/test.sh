@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`npm test`): installs npm dependencies and the test platform, lints, type-checks and
 # runs every vitest project (unit, then integration/e2e against real servers the int project starts and
-# stops itself). Exits non-zero if any step fails; steps after a failure still run, so one run shows
+# stops itself), then builds the container image and smoke-tests it (scripts/image/). Exits non-zero if any step fails; steps after a failure still run, so one run shows
 # everything that is wrong. Machine-readable results: .platform/vitest-report.json and
 # .platform/failed-steps (read by .ci/run).
 set -uo pipefail
@@ -64,6 +64,11 @@ step "platform install" bash scripts/platform/install.sh
 step "lint (biome)" npx biome check --diagnostic-level=error .
 step "typecheck (tsc)" npx tsc --noEmit
 step "tests (vitest)" npx vitest run --reporter=default --reporter=json --outputFile.json="$report"
+# The container image, built from the Dockerfile and run as it is deployed (scripts/image/): buildah on a
+# locally assembled node:24-bookworm-slim, cached in the platform cache; `cli --help` as uid 10001 and
+# the worker's /healthz against a real redis-server.
+image_smoke() { bash scripts/image/build.sh && bash scripts/image/smoke.sh; }
+step "image (build + smoke)" image_smoke
 
 if [[ ${#failed[@]} -eq 0 ]]; then
   echo "test.sh: all steps passed in $((SECONDS - started)) s" >&2
