@@ -10,12 +10,14 @@ import { systemClock } from '../domain/clock.js';
 import { parseDuration } from '../domain/duration.js';
 import { badInput, ERROR_HEADLINES, toAccessError } from '../domain/errors.js';
 import { GRANT_STATUSES, type Grant, type GrantStatus, LIVE_STATUSES } from '../domain/grant.js';
+import { REPORT_FORMATS, type ReportFormat } from '../domain/report.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { GrantStore } from '../ports/grant-store.js';
 import { type DoctorProbes, doctor, formatCheck } from '../services/doctor.js';
 import type { ForgedBinding } from '../services/forged.js';
 import { plan } from '../services/plan.js';
 import { permissionRoleOf, renderIamPolicyJson, renderRbacYaml } from '../services/render-permissions.js';
+import { accessReview } from '../services/report.js';
 
 export const HELP = `eks-access — just-in-time namespace access on Amazon EKS, approved in Slack
 
@@ -28,6 +30,10 @@ Usage: eks-access <command> [options]
                                   the bot), one JSON object per line; --delete removes exactly those
   reconcile [--dry-run]           find and remove expired or orphaned access on every cluster
   audit export --since <time>     audit events as JSON lines; <time> is ISO 8601 or a duration (24h, 7d)
+  report --since <time> [--until <time>] [--cluster C] [--format csv|json|md]
+                                  access review: every grant whose life overlaps the window, with
+                                  requester, approvers, level, requested and actual time, extensions,
+                                  tickets and how it ended (from the audit trail; default format md)
   plan <namespace> --principal ARN [--cluster C] [--level L] [--for 2h]
                                   dry run, offline: exactly what a grant would create (trust policy,
                                   identity mapping, Role, RoleBinding), without touching anything
@@ -100,6 +106,8 @@ const VALUE_FLAGS = new Set([
   'principal',
   'level',
   'for',
+  'until',
+  'format',
 ]);
 
 const flag = (args: Args, name: string): string | undefined => {
@@ -204,6 +212,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
     const needsRuntime =
       (command === 'grants' && (sub === 'list' || sub === 'revoke' || sub === 'forged')) ||
       command === 'reconcile' ||
+      command === 'report' ||
       (command === 'audit' && sub === 'export');
     if (!needsRuntime) {
       io.err(`unknown command: ${args.positional.join(' ')}\n\n${HELP}`);
@@ -241,6 +250,29 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
       if (command === 'reconcile') {
         const report = await runtime.reconcile(args.flags.has('dry-run'));
         io.out(`${JSON.stringify(report, null, 2)}\n`);
+        return 0;
+      }
+      if (command === 'report') {
+        const since = flag(args, 'since');
+        if (!since) throw badInput('report needs --since <ISO time or duration like 30d>');
+        const format = flag(args, 'format') ?? 'md';
+        if (!(REPORT_FORMATS as readonly string[]).includes(format)) {
+          throw badInput(`--format ${format} is not one of ${REPORT_FORMATS.join(', ')}`);
+        }
+        const now = systemClock.now();
+        const until = flag(args, 'until');
+        const report = await accessReview(
+          { audit: runtime.audit, policy: loadConfig().policy },
+          {
+            since: parseSince(since, now),
+            until: until ? parseSince(until, now) : now,
+            cluster: flag(args, 'cluster'),
+          },
+          format as ReportFormat,
+        );
+        io.out(report.text);
+        if (report.truncated)
+          io.err('warning: the audit trail was longer than one report reads; rows may be missing\n');
         return 0;
       }
       const since = flag(args, 'since');

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
 import { principalParts, renderUsername, USERNAME_PLACEHOLDERS, usernamePrefixOf } from '../domain/names.js';
+import { ticketSystemProblems } from '../domain/tickets.js';
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 const SLACK_GROUP_ID = /^S[A-Z0-9]{2,}$/;
@@ -80,6 +81,40 @@ const rule = z
   });
 export type PolicyRule = z.infer<typeof rule>;
 
+/** Scheduled windows (`request … from 22:00 for 2h`). */
+const WINDOW_DEFAULTS = { maxAhead: '7d', reminder: '10m' };
+const windowSettings = z
+  .object({
+    /** How far ahead a window may start. */
+    maxAhead: duration('windows.maxAhead').default(WINDOW_DEFAULTS.maxAhead),
+    /**
+     * An approval this long after the start still opens the window (late, and ending on time). Unset:
+     * a request nobody approved by its start lapses then.
+     */
+    lateStart: duration('windows.lateStart').optional(),
+    /** The requester gets the commands this long before the start. */
+    reminder: duration('windows.reminder').default(WINDOW_DEFAULTS.reminder),
+  })
+  .strict()
+  .default(WINDOW_DEFAULTS);
+
+/** A ticket system whose references a reason may be required to contain (see src/domain/tickets.ts). */
+const ticketSystem = z
+  .object({
+    pattern: z.string().min(1).max(200),
+    example: z.string().min(1).max(100),
+    url: z
+      .string()
+      .regex(/^https:\/\/\S+$/, 'an https:// link template with {ref}')
+      .optional(),
+  })
+  .strict();
+
+/** One ticket system's name, or several (a reference from any of them will do). */
+const ticketSystemNames = z
+  .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+  .transform((names) => (typeof names === 'string' ? [names] : names));
+
 const extendPolicy = z
   .object({
     /** `auto`: extensions are granted without approval until maxTotal; `approval`: approvers decide. */
@@ -112,12 +147,19 @@ const level = z
      */
     approvals: z.number().int().min(1).max(10).optional(),
     extend: extendPolicy.default({ mode: 'approval' }),
+    /** Requests for this level must name a ticket of one of these systems in their reason. */
+    requireTicket: ticketSystemNames.optional(),
   })
   .strict();
 
 const autoApproveRule = z
   .object({
     levels: z.array(z.string()).min(1),
+    /**
+     * The requester groups are an on-call rotation (kept in sync by PagerDuty, Opsgenie, …): messages
+     * say "is on call" rather than "is in".
+     */
+    onCall: z.boolean().default(false),
     maxDuration: duration('autoApprove.maxDuration'),
     requesters: z
       .object({
@@ -138,6 +180,16 @@ const namespaceEntry = z
     levels: z.array(z.string()).min(1),
     allowSelfApproval: z.boolean().default(false),
     requireReason: z.boolean().optional(),
+    /**
+     * Requests here must name a ticket of one of these systems in their reason: a name, a list, or
+     * `{ systems, levels }` to require it only for some levels.
+     */
+    requireTicket: z
+      .union([
+        ticketSystemNames.transform((systems) => ({ systems, levels: undefined })),
+        z.object({ systems: ticketSystemNames, levels: z.array(z.string()).min(1).optional() }).strict(),
+      ])
+      .optional(),
     autoApprove: z.array(autoApproveRule).default([]),
   })
   .strict();
@@ -222,6 +274,7 @@ const basePolicy = z
         expiryWarning: duration('expiryWarning').default('15m'),
         requireReason: z.boolean().default(true),
         auditChannel: z.string().regex(SLACK_CHANNEL_ID).optional(),
+        windows: windowSettings,
       })
       .strict()
       .default({
@@ -230,8 +283,13 @@ const basePolicy = z
         pendingTimeout: '24h',
         expiryWarning: '15m',
         requireReason: true,
+        windows: WINDOW_DEFAULTS,
       }),
     identities: identities.default({ map: {}, allowAssumedRoles: false }),
+    /** Ticket systems by name: what a reference looks like and where it links. */
+    tickets: z
+      .record(z.string().regex(DNS1123_LABEL, 'ticket system names are lower-case DNS labels'), ticketSystem)
+      .default({}),
     levels: z.record(z.string().regex(DNS1123_LABEL, 'level names are lower-case DNS labels'), level),
     clusters: z.record(z.string().regex(CLUSTER_NAME), cluster),
   })
@@ -419,6 +477,22 @@ export function usernameTemplateProblems(
 
 export const policySchema = basePolicy.superRefine((policy, ctx) => {
   const seconds = (text: string) => parseDuration(text) ?? 0;
+  for (const [name, system] of Object.entries(policy.tickets)) {
+    for (const problem of ticketSystemProblems(system)) {
+      ctx.addIssue({ code: 'custom', path: ['tickets', name], message: problem });
+    }
+  }
+  const checkTicketSystems = (systems: readonly string[], path: (string | number)[]) => {
+    for (const system of systems) {
+      if (!policy.tickets[system]) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `unknown ticket system "${system}"; declare it under tickets (known: ${Object.keys(policy.tickets).join(', ') || 'none'})`,
+        });
+      }
+    }
+  };
   for (const [name, lvl] of Object.entries(policy.levels)) {
     const path = ['levels', name];
     if (Boolean(lvl.clusterRole) === Boolean(lvl.rules)) {
@@ -442,6 +516,7 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
         message: `extend.maxTotal must be at least maxDuration (${lvl.maxDuration})`,
       });
     }
+    if (lvl.requireTicket) checkTicketSystems(lvl.requireTicket, [...path, 'requireTicket']);
     const reasons = privilegeReasons(lvl);
     if (reasons.length > 0 && !lvl.privileged) {
       ctx.addIssue({
@@ -536,6 +611,18 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
           });
         }
       });
+      if (ns.requireTicket) {
+        checkTicketSystems(ns.requireTicket.systems, [...nsPath, 'requireTicket']);
+        for (const levelName of ns.requireTicket.levels ?? []) {
+          if (!ns.levels.includes(levelName)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [...nsPath, 'requireTicket', 'levels'],
+              message: `requireTicket names level "${levelName}", which this namespace does not offer`,
+            });
+          }
+        }
+      }
       ns.autoApprove.forEach((rule, ruleIndex) => {
         for (const levelName of rule.levels) {
           if (policy.levels[levelName]?.privileged) {
@@ -564,3 +651,4 @@ export type LevelPolicy = z.infer<typeof level>;
 export type ClusterPolicy = z.infer<typeof cluster>;
 export type NamespacePolicy = z.infer<typeof namespaceEntry>;
 export type AutoApproveRule = z.infer<typeof autoApproveRule>;
+export type TicketSystemPolicy = z.infer<typeof ticketSystem>;

@@ -10,10 +10,12 @@ import type {
 import { DNS1123_LABEL, requiredApprovalsFor } from '../config/policy.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { type AccessError, badInput, conflict, forbidden, notFound } from './errors.js';
-import type { Approval, Grant } from './grant.js';
+import type { Approval, ClaimedExtension, Grant } from './grant.js';
 import { committedSeconds } from './grant.js';
 import { principalParts, renderUsername } from './names.js';
 import { humanTime } from './text.js';
+import { type TicketRequirement, ticketReferences, unmetTicketRequirement } from './tickets.js';
+import { parseStart, START_EXAMPLES } from './window.js';
 
 export const MAX_REASON_LENGTH = 500;
 
@@ -23,6 +25,10 @@ export interface RequestInput {
   level?: string | undefined;
   duration?: string | undefined;
   reason?: string | undefined;
+  /** A scheduled window's start as typed (`22:00`, `tomorrow 9:00`, `+2h`); absent for now. */
+  start?: string | undefined;
+  /** The requester's IANA time zone, in which `start` is read (UTC when unknown). */
+  timeZone?: string | undefined;
 }
 
 export interface ResolvedRequest {
@@ -30,10 +36,32 @@ export interface ResolvedRequest {
   namespace: string;
   level: string;
   durationSeconds: number;
+  /** A scheduled window's start (epoch ms); undefined for access now. */
+  startsAt: number | undefined;
   reason: string;
+  /** Ticket references the reason names (every declared system), in order. */
+  tickets: string[];
   namespacePolicy: NamespacePolicy;
   levelPolicy: LevelPolicy;
   requiredApprovals: number;
+}
+
+/** The ticket requirements that apply to a request for this level in this namespace. */
+export function ticketRequirementsFor(
+  cluster: string,
+  namespacePolicy: Pick<NamespacePolicy, 'name' | 'requireTicket'>,
+  levelName: string,
+  levelPolicy: Pick<LevelPolicy, 'requireTicket'>,
+): TicketRequirement[] {
+  const requirements: TicketRequirement[] = [];
+  const ns = namespacePolicy.requireTicket;
+  if (ns && (!ns.levels || ns.levels.includes(levelName))) {
+    requirements.push({ systems: ns.systems, source: `${namespacePolicy.name} on ${cluster}` });
+  }
+  if (levelPolicy.requireTicket) {
+    requirements.push({ systems: levelPolicy.requireTicket, source: `level ${levelName}` });
+  }
+  return requirements;
 }
 
 /** `team-*` matches `team-a`; exact names match themselves. */
@@ -66,7 +94,7 @@ export function requestableNamespaces(policy: Policy): { cluster: string; namesp
 }
 
 /** Which part of a request an error is about: a form shows the error next to that field. */
-export type RequestField = keyof RequestInput;
+export type RequestField = 'namespace' | 'cluster' | 'level' | 'duration' | 'reason' | 'start';
 const field = (name: RequestField) => ({ field: name });
 
 /** The field a resolveRequest error names in its details, if any. */
@@ -76,13 +104,17 @@ export function requestFieldOf(details: Readonly<Record<string, unknown>>): Requ
     named === 'cluster' ||
     named === 'level' ||
     named === 'duration' ||
-    named === 'reason'
+    named === 'reason' ||
+    named === 'start'
     ? named
     : undefined;
 }
 
-/** Validates a request against the policy; throws bad_input / not_found naming the valid choices. */
-export function resolveRequest(policy: Policy, input: RequestInput): ResolvedRequest {
+/**
+ * Validates a request against the policy; throws bad_input / not_found naming the valid choices. `now`
+ * is needed only to read a window's start (`input.start`).
+ */
+export function resolveRequest(policy: Policy, input: RequestInput, now?: number): ResolvedRequest {
   const namespace = input.namespace.trim();
   if (!DNS1123_LABEL.test(namespace) || namespace.length > 63) {
     throw badInput(
@@ -172,16 +204,55 @@ export function resolveRequest(policy: Policy, input: RequestInput): ResolvedReq
       field('reason'),
     );
   }
+  const ticketRequirements = ticketRequirementsFor(clusterName, namespacePolicy, levelName, levelPolicy);
+  const unmet = unmetTicketRequirement(reason, ticketRequirements, policy.tickets);
+  if (unmet) {
+    const examples = unmet.systems.map((name) => {
+      const system = policy.tickets[name];
+      return system ? `${system.example} (${name}: \`${system.pattern}\`)` : name;
+    });
+    throw badInput(
+      `Access to ${unmet.source} needs a ticket reference in the reason`,
+      `Name ${examples.length > 1 ? 'one of ' : ''}${examples.join(', or ')}. For example: \`request ${namespace}${input.cluster ? ` on ${clusterName}` : ''} as ${levelName} because ${policy.tickets[unmet.systems[0] as string]?.example ?? 'TICKET-1'} what you will do\`.`,
+      { ...field('reason'), ticketSystems: unmet.systems.join(',') },
+    );
+  }
   return {
     cluster: clusterName,
     namespace,
     level: levelName,
     durationSeconds,
+    startsAt: windowStart(policy, input, now),
     reason,
+    tickets: ticketReferences(reason, policy.tickets).map((t) => t.ref),
     namespacePolicy,
     levelPolicy,
     requiredApprovals: requiredApprovalsFor(levelPolicy, namespacePolicy),
   };
+}
+
+/** The start of the window a request asks for, checked against the policy's limits; undefined for now. */
+function windowStart(policy: Policy, input: RequestInput, now: number | undefined): number | undefined {
+  const text = input.start?.trim();
+  if (!text) return undefined;
+  if (now === undefined) throw new Error('resolveRequest needs the time to read a start');
+  const startsAt = parseStart(text, now, input.timeZone);
+  if (startsAt < now) {
+    throw badInput(
+      `${humanTime(startsAt)} is in the past`,
+      `Leave \`from …\` out for access now, or write ${START_EXAMPLES}.`,
+      field('start'),
+    );
+  }
+  const maxAhead = parseDuration(policy.settings.windows.maxAhead) ?? 0;
+  if (startsAt > now + maxAhead * 1000) {
+    throw badInput(
+      `${humanTime(startsAt)} is more than ${policy.settings.windows.maxAhead} ahead`,
+      `Windows may start at most ${policy.settings.windows.maxAhead} from now; ask closer to the time.`,
+      field('start'),
+    );
+  }
+  return startsAt;
 }
 
 /**
@@ -526,6 +597,59 @@ export function decideExtension(policy: Policy, grant: Grant, seconds: number): 
     };
   }
   return level.extend.mode === 'auto' ? { kind: 'auto', seconds } : { kind: 'needs-approval', seconds };
+}
+
+/**
+ * The worker's re-check before it applies a claimed extension, under the policy as it is now: the level
+ * still exists and may be extended this way (automatically only where its mode is still `auto`), this
+ * extension is no longer than one may be, everything committed stays within the cap, and an approved
+ * extension's approvers each still qualify (with the groups the bot recorded; the requester only where
+ * self-approval is allowed) and together make the quorum an extension needs now. Returns why not, or
+ * undefined when the claim may be applied. The bot checked all of this at the click; a policy tightened
+ * since (an approver removed, a lower cap) must win.
+ */
+export function extensionClaimRefusal(
+  policy: Policy,
+  grant: Grant,
+  claim: Pick<ClaimedExtension, 'seconds' | 'auto' | 'approvals'>,
+): string | undefined {
+  const level = policy.levels[grant.level];
+  const cluster = policy.clusters[grant.cluster];
+  const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+  if (!level || !ns || !ns.levels.includes(grant.level)) {
+    return `${grant.level} in ${grant.namespace} on ${grant.cluster} is no longer in the policy`;
+  }
+  if (level.extend.mode === 'never') return `${grant.level} grants can no longer be extended`;
+  if (claim.auto && level.extend.mode !== 'auto')
+    return `an extension of ${grant.level} now needs an approver`;
+  if (claim.seconds > (parseDuration(level.maxDuration) ?? 0)) {
+    return `one extension of ${grant.level} may now be at most ${level.maxDuration}`;
+  }
+  const cap = parseDuration(level.extend.maxTotal ?? level.maxDuration) ?? 0;
+  if (committedSeconds(grant) > cap) {
+    return `${grant.level} now allows ${formatDuration(cap)} in all, extensions included`;
+  }
+  if (claim.auto) return undefined;
+  const counted: Approval[] = [];
+  for (const approval of claim.approvals ?? []) {
+    try {
+      assertMayDecide(
+        policy,
+        { ...grant, approvals: counted },
+        { slackUserId: approval.slackUserId, memberOfGroups: approval.viaGroups ?? [] },
+        'extension',
+      );
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      return `the approval by <@${approval.slackUserId}> does not hold under the current policy (${why})`;
+    }
+    counted.push(approval);
+  }
+  const required = extensionApprovalsRequired(policy, grant);
+  if (counted.length < required) {
+    return `it has ${counted.length} approval(s); an extension now needs ${required}`;
+  }
+  return undefined;
 }
 
 /**

@@ -64,6 +64,8 @@ export interface Approval {
    * as the bot saw them: the worker re-checks the approval against the current policy without Slack.
    */
   viaGroups?: string[];
+  /** A rule whose groups are an on-call rotation (display only; the seal covers rule and groups). */
+  onCall?: boolean;
 }
 
 export interface Extension {
@@ -120,9 +122,16 @@ export interface Grant {
   cluster: string;
   namespace: string;
   level: string;
-  /** The requested duration; the clock starts at activation. */
+  /**
+   * The requested duration; the clock starts at activation. For a scheduled window, its length: access
+   * begins at `startsAt` and ends at `startsAt + durationSeconds`, however late it began.
+   */
   durationSeconds: number;
+  /** A scheduled window's start (epoch ms); absent for access wanted now. Sealed with the decision. */
+  startsAt?: number;
   reason: string;
+  /** Ticket references the reason names (policy `tickets`), for reports and links. */
+  tickets?: string[];
   requiredApprovals: number;
   approvals: Approval[];
   createdAt: number;

@@ -231,7 +231,14 @@ export function verifyExtensionSeal(
 /** What an approval decided: the grant's identity, scope and who approved it (and through which group). */
 export type DecisionFacts = Pick<
   Grant,
-  'id' | 'cluster' | 'namespace' | 'level' | 'durationSeconds' | 'requiredApprovals' | 'approvals'
+  | 'id'
+  | 'cluster'
+  | 'namespace'
+  | 'level'
+  | 'durationSeconds'
+  | 'requiredApprovals'
+  | 'approvals'
+  | 'startsAt'
 > & { requester: Pick<Grant['requester'], 'slackUserId' | 'principalArn' | 'kubernetesUsername' | 'email'> };
 
 const approvalFields = (a: Approval) => [a.slackUserId, a.autoRule ?? '', [...(a.viaGroups ?? [])].sort()];
@@ -248,6 +255,9 @@ const decisionFields = (f: DecisionFacts) => [
   f.requester.email ?? '',
   f.requiredApprovals,
   f.approvals.map(approvalFields),
+  // Appended only for a window, so seals made before windows existed still verify; removing the start
+  // from a sealed window changes the fields, so it cannot turn a window into access now.
+  ...(f.startsAt === undefined ? [] : ['window', f.startsAt]),
 ];
 
 /** Sealed by the bot when a request becomes `approved`; checked by the worker before it writes. */

@@ -62,7 +62,11 @@ export function statusLine(grant: Grant, now: number): string {
   const words = STATUS_WORDS[grant.status];
   switch (grant.status) {
     case 'pending':
-      return `${words}: ${grant.approvals.length} of ${grant.requiredApprovals}; lapses ${humanTime(grant.pendingUntil)}`;
+      return `${words}: ${grant.approvals.length} of ${grant.requiredApprovals}; lapses ${humanTime(grant.pendingUntil)}${grant.startsAt === undefined ? '' : `; window opens ${humanTime(grant.startsAt)}`}`;
+    case 'approved':
+      return grant.startsAt !== undefined && grant.startsAt > now
+        ? `Approved; opens ${humanTime(grant.startsAt)}, for ${formatDuration(grant.durationSeconds)}`
+        : words;
     case 'active':
       return grant.expiresAt === undefined
         ? words
@@ -91,6 +95,11 @@ export const COMMAND_HELP: readonly { usage: string; example: string; says: stri
     usage: 'request <namespace> [on <cluster>] [as <level>] [for <duration>] [because <reason…>]',
     example: 'request test for 2h because INC-123 checkout errors',
     says: 'Ask for access. Without a namespace it opens a form.',
+  },
+  {
+    usage: 'request <namespace> … from <start> for <duration> because <reason…>',
+    example: 'request test on prod from 22:00 for 2h because CHG-1234',
+    says: 'A window later on (your time zone): approved beforehand, open only from its start to its end.',
   },
   { usage: 'list', example: 'list', says: 'Your requests and grants.' },
   { usage: 'approvals', example: 'approvals', says: 'Requests waiting for your approval.' },

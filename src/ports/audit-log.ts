@@ -1,14 +1,7 @@
 // Append-only trail of every state change, for the security team (Redis stream `audit`).
-export interface AuditEvent {
-  /** What happened, e.g. `requested`, `approved`, `activated`, `revoked`, `failed`, `extended`. */
-  action: string;
-  /** Slack user id, `system` (expiry, reconciler), `auto:<rule>` or `cli:<os user>`. */
-  actor: string;
-  grantId: string;
-  at: number;
-  /** Small, non-secret facts: cluster, namespace, level, reason, from/to status. */
-  details?: Record<string, string | number | boolean>;
-}
+import type { AuditEvent } from '../domain/audit-event.js';
+
+export type { AuditEvent };
 
 export interface AuditLog {
   /** Appends one event. Never throws for a well-formed event unless the store is down (`unavailable`). */

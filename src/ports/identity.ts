@@ -4,6 +4,8 @@ export interface SlackProfile {
   slackUserId: string;
   displayName?: string;
   email?: string;
+  /** IANA time zone from the chat profile (`Europe/Berlin`): times a person types are read in it. */
+  timeZone?: string;
 }
 
 export interface AwsIdentityResolver {

@@ -18,6 +18,8 @@ export type GrantEvent =
   /** A claimed extension that could not be applied: the expiry did not move. */
   | { kind: 'extension-failed'; seconds: number; reason: string }
   | { kind: 'expiring-soon' }
+  /** An approved window opens soon: the requester gets the commands ahead of time. */
+  | { kind: 'window-opens-soon' }
   | { kind: 'ended' }
   | { kind: 'failed'; reason: string };
 

@@ -1,8 +1,11 @@
 // Work that happens later or elsewhere: activation on a worker, revocation at expiry, warnings.
 // Every job is keyed by the grant id, so scheduling twice collapses into one job.
 export interface Scheduler {
-  /** Queue the grant for activation now. Idempotent per grant id. */
-  enqueueActivation(grantId: string): Promise<void>;
+  /**
+   * Queue the grant for activation now, or at `at` (epoch ms; a scheduled window's start). Idempotent
+   * per grant id and moment.
+   */
+  enqueueActivation(grantId: string, at?: number): Promise<void>;
   /**
    * Queue a claimed extension (`Grant.extensionsApplying`) for the worker to apply now. Idempotent per
    * grant id and extension id: queueing it again while it waits or runs adds nothing.
@@ -17,4 +20,6 @@ export interface Scheduler {
   scheduleExpiryWarning(grantId: string, at: number): Promise<void>;
   /** Lapse a pending request at `at`. */
   schedulePendingTimeout(grantId: string, at: number): Promise<void>;
+  /** DM the requester the commands of an approved window at `at`, before it opens. */
+  scheduleWindowReminder(grantId: string, at: number): Promise<void>;
 }

@@ -10,6 +10,8 @@ import { badInput, forbidden, misconfigured, toAccessError } from '../domain/err
 import { type Grant, transition } from '../domain/grant.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
 import { verifyDecisionSeal } from '../domain/seal.js';
+import { humanTime } from '../domain/text.js';
+import { accessEnd, windowEnd } from '../domain/window.js';
 import type { ClusterBackends } from '../ports/cluster.js';
 import { assertSafeToActivate } from './activation-guards.js';
 import {
@@ -37,6 +39,12 @@ export async function activateGrant(deps: EngineDeps, grantId: string): Promise<
   const grant = await requireGrant(deps, grantId);
   // active: already done (a retried job); revoking or terminal: nothing to activate.
   if (grant.status !== 'approved') return grant;
+  // A window opens at its start, never before: a job that runs early (a retry, the reconciler's
+  // re-queue, a clock ahead of the bot's) writes nothing and waits for the start.
+  if (grant.startsAt !== undefined && deps.clock.now() < grant.startsAt) {
+    await deps.scheduler.enqueueActivation(grant.id, grant.startsAt);
+    return grant;
+  }
   const progress = { wrote: false };
   try {
     return await activate(deps, grant, progress);
@@ -111,6 +119,13 @@ async function assertStillApproved(deps: EngineDeps, grant: Grant): Promise<void
 async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boolean }): Promise<Grant> {
   assertActivatable(deps, grant);
   await assertStillApproved(deps, grant);
+  const end = windowEnd(grant);
+  if (end !== undefined && end <= deps.clock.now()) {
+    throw badInput(
+      `The window of ${grant.id} ended at ${humanTime(end)} before its access could be set up`,
+      'Nothing was written. Request a new window.',
+    );
+  }
   const level = deps.policy.levels[grant.level];
   const backends = await deps.clusters.forCluster(grant.cluster);
   // First: a mapping the cluster does not read (authentication mode) or cannot be edited safely.
@@ -124,13 +139,12 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await assertSafeToActivate(backends, grant, level as NonNullable<typeof level>, (b) =>
     isSealed(deps, grant.cluster, b),
   );
-  const durationMs = grant.durationSeconds * 1000;
   // Provisional expiry while applying; the real clock starts once the access is usable (below).
   const resolvedMapping = backends.mapping.mode;
   let plan = planGrant({
     policy: deps.policy,
     grant,
-    expiresAt: deps.clock.now() + durationMs,
+    expiresAt: accessEnd(grant, deps.clock.now()),
     resolvedMapping,
   });
   const checks = await checksFor(backends, plan, level as NonNullable<typeof level>);
@@ -149,7 +163,8 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await step(deps, 'verified', grant.id);
 
   const activatedAt = deps.clock.now();
-  const expiresAt = activatedAt + durationMs;
+  // A window ends at its end however late it opened; otherwise the clock starts now.
+  const expiresAt = accessEnd(grant, activatedAt);
   plan = planGrant({ policy: deps.policy, grant, expiresAt, resolvedMapping });
   await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
   await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));

@@ -8,7 +8,9 @@ import { conflict } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
 import { transition } from '../domain/grant.js';
 import { sealDecision } from '../domain/seal.js';
+import { humanTime } from '../domain/text.js';
 import type { Directory } from '../ports/directory.js';
+import { queueApproved } from './approved.js';
 import { type FlowDeps, mustGet, updateGrant } from './deps.js';
 
 export type Decision = { kind: 'approve' } | { kind: 'deny'; reason: string };
@@ -62,6 +64,14 @@ export function alreadyDecided(grant: Grant): Error {
   }
 }
 
+function lapsedAt(grant: Grant): Error {
+  return conflict(
+    `Request ${grant.id} lapsed at ${humanTime(grant.pendingUntil)}: nobody decided in time`,
+    grant.startsAt !== undefined ? 'Its window has started; the requester can ask again.' : undefined,
+    { grantId: grant.id },
+  );
+}
+
 export async function decide(
   deps: FlowDeps,
   grantId: string,
@@ -74,6 +84,8 @@ export async function decide(
   const now = deps.clock.now();
   const after = await updateGrant(deps, grantId, (current) => {
     if (current.status !== 'pending') throw alreadyDecided(current);
+    // Past its lapse time a request is over even before the lapse job has run (a window's start passed).
+    if (now >= current.pendingUntil) throw lapsedAt(current);
     assertMayDecide(deps.policy, current, { slackUserId: clicker, memberOfGroups });
     if (decision.kind === 'deny') {
       return transition(current, 'denied', {
@@ -123,7 +135,8 @@ export async function decide(
       details: { ...details, approvals: after.approvals.length },
     });
     await deps.notifier.grantChanged(after, { kind: 'approved', by: clicker });
-    await deps.scheduler.enqueueActivation(grantId);
+    // A window opens at its start: the activation job waits until then.
+    await queueApproved(deps, after);
     return { grant: after, decisive: true };
   }
   await deps.audit.append({

@@ -3,10 +3,11 @@
 // expiry moves everywhere that depends on it: the RoleBinding's expires-at annotation, the trust
 // policy's time condition, the revoke job and the warning. Nothing here decides whether an extension
 // is allowed; it only carries out a claim an approval (or the level's auto rule) made, once it has
-// checked the claim is one (the bot's seal on the claim and on the grant's approval, the level's extend
-// policy as it is now) and starts from the expiry the worker sealed on the cluster, never from a number
+// checked the claim is one (the bot's seal on the claim and on the grant's approval, and under the policy
+// as it is now: the level's extend mode and cap, and each approver of the extension) and starts from the expiry the worker sealed on the cluster, never from a number
 // in Redis alone.
 import { isoTime } from '../domain/clock.js';
+import { extensionClaimRefusal } from '../domain/decisions.js';
 import { type AccessError, toAccessError } from '../domain/errors.js';
 import { type ClaimedExtension, type Grant, transition } from '../domain/grant.js';
 import { planGrant } from '../domain/plan.js';
@@ -118,11 +119,7 @@ async function refusal(deps: EngineDeps, grant: Grant, claim: ClaimedExtension):
     await audit(deps, grant, 'forged-extension', 'system', { extension: claim.id });
     return 'the extension was not decided through eks-access';
   }
-  const level = deps.policy.levels[grant.level];
-  if (!level || level.extend.mode === 'never') return `${grant.level} grants can no longer be extended`;
-  if (claim.auto && level.extend.mode !== 'auto')
-    return `an extension of ${grant.level} now needs an approver`;
-  return undefined;
+  return extensionClaimRefusal(deps.policy, grant, claim);
 }
 
 /** The expiry of the grant's own sealed RoleBinding; undefined when there is none. */

@@ -99,7 +99,11 @@ async function sweepStore(deps: EngineDeps, report: ReconcileReport): Promise<vo
       } else if (grant.status === 'pending' && grant.pendingUntil <= now) {
         report.requestsLapsed.push(grant.id);
         if (!report.dryRun) await lapsePendingRequest(deps, grant.id);
-      } else if (grant.status === 'approved' && (grant.decidedAt ?? grant.createdAt) + IN_FLIGHT_MS < now) {
+      } else if (
+        grant.status === 'approved' &&
+        // A window waiting for its start is not stuck: its activation job is due at the start.
+        Math.max(grant.decidedAt ?? grant.createdAt, grant.startsAt ?? 0) + IN_FLIGHT_MS < now
+      ) {
         report.activationsRequeued.push(grant.id);
         if (!report.dryRun) await deps.scheduler.enqueueActivation(grant.id);
       }

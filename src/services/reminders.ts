@@ -32,3 +32,13 @@ export async function lapsePendingRequest(deps: EngineDeps, grantId: string): Pr
   }
   return lapsed;
 }
+
+/** The reminder before an approved window opens: the requester gets the commands they will run. */
+export async function remindWindowOpens(deps: EngineDeps, grantId: string): Promise<Grant | undefined> {
+  const grant = await deps.store.get(grantId);
+  if (grant?.status !== 'approved' || grant.startsAt === undefined || grant.startsAt <= deps.clock.now()) {
+    return grant;
+  }
+  await notifySafely(deps, grant, { kind: 'window-opens-soon' });
+  return grant;
+}

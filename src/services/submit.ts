@@ -1,6 +1,8 @@
 // Use case: a person asks for access. Validates against the policy and resolves who they are on AWS
 // before anything is stored, so bad input leaves no trace; then either waits for approvers or, when an
 // auto-approve rule covers the request, approves it at once (still audited and shown).
+
+import type { Policy } from '../config/policy.js';
 import {
   assertPrincipalAccepted,
   assertUniqueIdentity,
@@ -15,6 +17,8 @@ import type { Grant } from '../domain/grant.js';
 import { newGrantId } from '../domain/grant.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
 import { sealDecision } from '../domain/seal.js';
+import { windowEnd } from '../domain/window.js';
+import { queueApproved } from './approved.js';
 import type { FlowDeps } from './deps.js';
 
 export interface SubmitResult {
@@ -29,7 +33,7 @@ export async function previewRequest(
   slackUserId: string,
   input: RequestInput,
 ): Promise<{ plan: AccessPlan; durationSeconds: number; requiredApprovals: number }> {
-  const resolved = resolveRequest(deps.policy, input);
+  const resolved = resolveRequest(deps.policy, input, deps.clock.now());
   const requester = await requesterFor(deps, slackUserId, resolved.cluster);
   const plan = planGrant({
     policy: deps.policy,
@@ -119,13 +123,34 @@ async function reportIdentityRefusal<T>(
   }
 }
 
+/**
+ * When an undecided request lapses: after the pending timeout, and for a window at its start (or, with
+ * `windows.lateStart`, that long after it: a late approval still opens the window, which ends on time).
+ */
+export function pendingUntilFor(
+  policy: Policy,
+  now: number,
+  request: { startsAt?: number | undefined; durationSeconds: number },
+): number {
+  const timeout = now + (parseDuration(policy.settings.pendingTimeout) ?? 86_400) * 1000;
+  const end = windowEnd(request);
+  if (request.startsAt === undefined || end === undefined) return timeout;
+  const late = policy.settings.windows.lateStart
+    ? (parseDuration(policy.settings.windows.lateStart) ?? 0)
+    : 0;
+  return Math.min(timeout, request.startsAt + late * 1000, end);
+}
+
 export async function submitRequest(
   deps: FlowDeps,
   slackUserId: string,
   input: RequestInput,
 ): Promise<SubmitResult> {
   const { policy, clock } = deps;
-  const resolved = resolveRequest(policy, input);
+  // A window's start is read in the requester's time zone, which only their profile knows.
+  const timeZone =
+    input.start && !input.timeZone ? (await deps.directory.profile(slackUserId)).timeZone : input.timeZone;
+  const resolved = resolveRequest(policy, { ...input, timeZone }, clock.now());
   const requester = await reportIdentityRefusal(deps, slackUserId, async () => {
     const found = await requesterFor(deps, slackUserId, resolved.cluster);
     await assertNoIdentityCollision(deps, resolved.cluster, found);
@@ -152,7 +177,9 @@ export async function submitRequest(
     namespace: resolved.namespace,
     level: resolved.level,
     durationSeconds: resolved.durationSeconds,
+    ...(resolved.startsAt !== undefined ? { startsAt: resolved.startsAt } : {}),
     reason: resolved.reason,
+    ...(resolved.tickets.length > 0 ? { tickets: resolved.tickets } : {}),
     requiredApprovals: resolved.requiredApprovals,
     approvals: autoActor
       ? [
@@ -161,11 +188,12 @@ export async function submitRequest(
             at: now,
             autoRule: autoActor,
             ...(qualifyingGroups.length > 0 ? { viaGroups: qualifyingGroups } : {}),
+            ...(auto?.rule.onCall && qualifyingGroups.length > 0 ? { onCall: true } : {}),
           },
         ]
       : [],
     createdAt: now,
-    pendingUntil: now + (parseDuration(policy.settings.pendingTimeout) ?? 86_400) * 1000,
+    pendingUntil: pendingUntilFor(policy, now, resolved),
     ...(auto ? { decidedAt: now } : {}),
     extensions: [],
   };
@@ -182,7 +210,9 @@ export async function submitRequest(
       namespace: grant.namespace,
       level: grant.level,
       durationSeconds: grant.durationSeconds,
+      ...(grant.startsAt !== undefined ? { startsAt: new Date(grant.startsAt).toISOString() } : {}),
       reason: grant.reason,
+      ...(grant.tickets ? { tickets: grant.tickets.join(',') } : {}),
       principalArn: requester.principalArn,
     },
   });
@@ -192,11 +222,16 @@ export async function submitRequest(
       actor: autoActor,
       grantId: id,
       at: now,
-      details: { rule: autoActor, to: 'approved' },
+      // The group membership seen at request time is the evidence the rule held (e.g. on call).
+      details: {
+        rule: autoActor,
+        to: 'approved',
+        ...(qualifyingGroups.length > 0 ? { viaGroups: qualifyingGroups.join(',') } : {}),
+      },
     });
     // The message is posted (and its ts stored) before the worker may start writing the grant.
     await deps.notifier.grantChanged(grant, { kind: 'approved', by: autoActor });
-    await deps.scheduler.enqueueActivation(id);
+    await queueApproved(deps, grant);
   } else {
     await deps.scheduler.schedulePendingTimeout(id, grant.pendingUntil);
     await deps.notifier.grantChanged(grant, { kind: 'requested', plan });

@@ -73,6 +73,12 @@ export interface HarnessOptions {
   secondCluster?: boolean;
   /** Turn on the policy's Slack email → IAM user tag lookup (tag key `slack-email`). */
   emailTag?: boolean;
+  /** The policy's `settings.windows` as a YAML flow mapping, e.g. `{ reminder: 15s }`. */
+  windows?: string;
+  /** YAML under the policy's top-level `tickets:` (ticket systems by name). */
+  tickets?: string;
+  /** More Slack user groups (id → members) besides GROUP (whose only member is BEN). */
+  usergroups?: Record<string, string[]>;
 }
 
 export interface Harness {
@@ -136,11 +142,11 @@ settings:
   expiryWarning: ${options.expiryWarning ?? '15m'}
   requireReason: true
   auditChannel: CAUDIT${tag.toUpperCase()}
-identities:
+${options.windows ? `  windows: ${options.windows}\n` : ''}identities:
   map:
     ${ALICE}: ${aliceArn}
     ${ANA}: arn:aws:iam::123456789012:user/ana
-${options.emailTag ? '  emailTag: { enabled: true }\n' : ''}levels:
+${options.emailTag ? '  emailTag: { enabled: true }\n' : ''}${options.tickets ? `tickets:\n${options.tickets.replace(/^/gm, '  ')}\n` : ''}levels:
   debug:
     description: Run jobs and read pods
     rules:
@@ -204,7 +210,7 @@ ${
       { id: EVE, name: 'eve' },
       { id: NOBODY, name: 'nobody', email: 'nobody@example.com' },
     ],
-    usergroups: { [GROUP]: [BEN] },
+    usergroups: { [GROUP]: [BEN], ...options.usergroups },
     // The approval and audit channels, with the bot invited as the setup guide asks an admin to do.
     channels: { [channel]: {}, [`CAUDIT${tag.toUpperCase()}`]: {} },
   });

@@ -171,6 +171,34 @@ describe('extensions that need approval', () => {
     expect((await h.runtime.store.get(grant.id))?.extensionRequest?.approvals ?? []).toEqual([]);
     expect(second.grant.extensionRequest?.id).not.toBe(firstId);
   });
+
+  it('an extension approved by someone the policy no longer names is dropped and reported; the expiry stays', async () => {
+    const person = await h.person();
+    const grant = await h.approve(person, { level: 'view', durationSeconds: 3600 });
+    const active = await h.waitFor(grant.id, ['active']);
+    // The bot still runs the policy of yesterday, where U0FORMER approved for this namespace; the
+    // worker has today's, without them.
+    const yesterday = structuredClone(h.runtime.policy);
+    yesterday.clusters[h.cluster]?.namespaces[0]?.approvers.users.push('U0FORMER');
+    const bot = { ...flowDeps(h), policy: yesterday };
+
+    const asked = await requestExtension(bot, grant.id, person.slackUserId, '30m');
+    const id = asked.grant.extensionRequest?.id;
+    await approveExtension(bot, grant.id, 'U0APPROVER', { id });
+    expect((await approveExtension(bot, grant.id, 'U0FORMER', { id })).kind).toBe('applying');
+
+    const answered = await settled(h, grant.id, 0);
+    expect(answered.expiresAt).toBe(active.expiresAt);
+    expect(await bindingExpiry(h, grant.id)).toBe(isoTime(active.expiresAt as number));
+    const failed = (await h.runtime.audit.read({ grantId: grant.id })).find(
+      (e) => e.action === 'extension-failed',
+    );
+    expect(failed?.details?.['reason']).toContain(
+      'the approval by <@U0FORMER> does not hold under the current policy',
+    );
+    expect(h.notifier.kinds(grant.id)).toContain('extension-failed');
+    expect(h.notifier.kinds(grant.id)).not.toContain('extended');
+  });
 });
 
 describe('the bot process', () => {

@@ -21,6 +21,7 @@ const QUEUE_OF: Record<JobKind, QueueName> = {
   revoke: QUEUES.revoke,
   warn: QUEUES.remind,
   lapse: QUEUES.remind,
+  opens: QUEUES.remind,
 };
 
 export class BullScheduler implements Scheduler {
@@ -68,8 +69,12 @@ export class BullScheduler implements Scheduler {
     return Object.fromEntries(names.map((name, i) => [name, counts[i] ?? {}]));
   }
 
-  enqueueActivation(grantId: string): Promise<void> {
-    return this.#enqueueNow(QUEUES.activate, 'activate', { grantId }, jobIdFor('activate', grantId));
+  enqueueActivation(grantId: string, at?: number): Promise<void> {
+    const delay = at === undefined ? 0 : Math.max(0, at - this.#clock.now());
+    // A later moment gets its own job id: the job that found it too early may still be running, and a
+    // job with its own id would swallow the new one.
+    const jobId = jobIdFor('activate', grantId, delay > 0 ? at : undefined);
+    return this.#enqueueNow(QUEUES.activate, 'activate', { grantId }, jobId, delay);
   }
 
   enqueueExtension(grantId: string, extensionId: string): Promise<void> {
@@ -81,13 +86,13 @@ export class BullScheduler implements Scheduler {
     );
   }
 
-  async #enqueueNow(queue: QueueName, name: string, data: GrantJob, jobId: string): Promise<void> {
+  async #enqueueNow(queue: QueueName, name: string, data: GrantJob, jobId: string, delay = 0): Promise<void> {
     // A finished or failed job with the same id would swallow the new one; clear it first.
     await this.#call(async () => {
       const existing = await this.queue(queue).getJob(jobId);
       if (existing && ((await existing.isCompleted()) || (await existing.isFailed())))
         await existing.remove();
-      await this.queue(queue).add(name, data, { jobId });
+      await this.queue(queue).add(name, data, { jobId, ...(delay > 0 ? { delay } : {}) });
     });
   }
 
@@ -101,6 +106,10 @@ export class BullScheduler implements Scheduler {
 
   schedulePendingTimeout(grantId: string, at: number): Promise<void> {
     return this.#replace('lapse', grantId, at);
+  }
+
+  scheduleWindowReminder(grantId: string, at: number): Promise<void> {
+    return this.#replace('opens', grantId, at);
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,11 @@ import { activateGrant, failActivation } from '../../services/activate.js';
 import type { EngineDeps } from '../../services/engine.js';
 import { applyExtension, failExtension } from '../../services/extend-grant.js';
 import { type ReconcileReport, reconcile } from '../../services/reconcile.js';
-import { lapsePendingRequest, warnExpiringSoon } from '../../services/reminders.js';
+import { lapsePendingRequest, remindWindowOpens, warnExpiringSoon } from '../../services/reminders.js';
+
+/** The timed jobs of the `remind` queue, by job name (BullScheduler's job kinds). */
+const REMINDERS = { lapse: lapsePendingRequest, warn: warnExpiringSoon, opens: remindWindowOpens } as const;
+
 import { revokeGrant } from '../../services/revoke.js';
 import { blockingDuplicate, type RedisClient } from '../redis/connection.js';
 import { type ConnectionLog, isConnectionError } from '../redis/connection-log.js';
@@ -81,10 +85,7 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
     }),
     new Worker<GrantJob>(
       QUEUES.remind,
-      (job) =>
-        runTerminalAware(() =>
-          (job.name === 'lapse' ? lapsePendingRequest : warnExpiringSoon)(deps, job.data.grantId),
-        ),
+      (job) => runTerminalAware(() => REMINDERS[job.name as keyof typeof REMINDERS](deps, job.data.grantId)),
       { ...common, connection: connection(QUEUES.remind) },
     ),
     new Worker(QUEUES.reconcile, () => keeper.sweep('job'), {

@@ -7,6 +7,8 @@ import type { Grant } from '../../domain/grant.js';
 import { secondsLeft } from '../../domain/grant.js';
 import { type AccessPlan, planGrant } from '../../domain/plan.js';
 import { accessCommands, COMMAND_HELP, failureAdvice, humanTime, statusLine } from '../../domain/text.js';
+import { splitByReferences, type TicketSystem } from '../../domain/tickets.js';
+import { windowEnd } from '../../domain/window.js';
 import type { HomeModel } from '../../services/home.js';
 
 /** Slack's published limits (the fake Slack in test/support enforces the same). */
@@ -46,6 +48,28 @@ export function cut(text: string, max: number): string {
     out += char;
   }
   return `${out}…`;
+}
+
+/** `from 2026-12-01 22:00 UTC to 2026-12-02 00:00 UTC (2h)` for a scheduled window; undefined otherwise. */
+export function windowWords(grant: Pick<Grant, 'startsAt' | 'durationSeconds'>): string | undefined {
+  const end = windowEnd(grant);
+  if (grant.startsAt === undefined || end === undefined) return undefined;
+  return `from ${humanTime(grant.startsAt)} to ${humanTime(end)} (${formatDuration(grant.durationSeconds)})`;
+}
+
+/**
+ * A reason with its ticket references linked (policy `tickets.<name>.url`). The rest stays escaped user
+ * text, so a reason still cannot mention a channel or forge a link.
+ */
+export function linkedReason(reason: string, systems: Readonly<Record<string, TicketSystem>>): string {
+  return splitByReferences(reason, systems)
+    .map((part) => {
+      if ('text' in part) return esc(part.text);
+      const { ref, url } = part.reference;
+      // `|` or `>` in a reference would end the link early: such a reference stays text.
+      return url && !/[|<>]/.test(ref) ? `<${url}|${esc(ref)}>` : esc(ref);
+    })
+    .join('');
 }
 
 /**
@@ -147,6 +171,20 @@ export function planFor(policy: Policy, grant: Grant, now: number): AccessPlan |
   }
 }
 
+/**
+ * Who approved: people by mention; a rule by what made it apply, e.g. "auto-approved: @ana is on call
+ * (group @oncall)" with the membership the bot saw at request time.
+ */
+function approvedBy(grant: Grant): string {
+  return grant.approvals
+    .map((a) => {
+      if (!a.autoRule || !a.viaGroups?.length) return mention(a.slackUserId);
+      const groups = a.viaGroups.map((g) => `<!subteam^${g}>`).join(', ');
+      return `auto-approval: ${mention(grant.requester.slackUserId)} ${a.onCall ? 'is on call' : 'is a member'} (group ${groups}; rule \`${esc(a.autoRule)}\`)`;
+    })
+    .join(', ');
+}
+
 function approvalProgress(grant: Grant): string {
   const people = grant.approvals.map((a) => mention(a.slackUserId));
   return `${grant.approvals.length} of ${grant.requiredApprovals} approval${grant.requiredApprovals === 1 ? '' : 's'}${people.length ? `: ${people.join(', ')}` : ''}`;
@@ -158,9 +196,11 @@ export function grantStatusText(grant: Grant, now: number): string {
     case 'pending':
       return `:hourglass_flowing_sand: *Waiting for approval* — ${approvalProgress(grant)}. Lapses at ${humanTime(grant.pendingUntil)} if nobody decides.`;
     case 'approved':
-      return `:white_check_mark: *Approved* by ${grant.approvals.map((a) => mention(a.slackUserId)).join(', ')} — setting up access…`;
+      return grant.startsAt !== undefined && grant.startsAt > now
+        ? `:calendar: *Approved* by ${approvedBy(grant)} — opens at ${humanTime(grant.startsAt)}, not before.`
+        : `:white_check_mark: *Approved* by ${approvedBy(grant)} — setting up access…`;
     case 'active':
-      return `:large_green_circle: *Active* until ${humanTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left) — approved by ${grant.approvals.map((a) => mention(a.slackUserId)).join(', ')}`;
+      return `:large_green_circle: *Active* until ${humanTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left) — approved by ${approvedBy(grant)}`;
     case 'revoking':
       return `:hourglass: *Ending* (${grant.endReason ?? 'ending'})${grant.endedBy ? ` by ${endedByText(grant.endedBy)}` : ''}…`;
     case 'expired':
@@ -199,11 +239,13 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
         ),
         field(`*Where*\n${where(grant)}`),
         field(
-          `*How long*\n${formatDuration(grant.durationSeconds)}${grant.extensions.length ? ` (+${formatDuration(grant.extensions.reduce((s, e) => s + e.seconds, 0))} extended)` : ''}`,
+          `*How long*\n${windowWords(grant) ?? formatDuration(grant.durationSeconds)}${grant.extensions.length ? ` (+${formatDuration(grant.extensions.reduce((s, e) => s + e.seconds, 0))} extended)` : ''}`,
         ),
       ],
     },
-    section(`*Why*\n${grant.reason ? esc(cut(grant.reason, 1000)) : '_no reason given_'}`),
+    section(
+      `*Why*\n${grant.reason ? linkedReason(cut(grant.reason, 1000), policy.tickets) : '_no reason given_'}`,
+    ),
   ];
   for (const warning of plan?.warnings ?? []) {
     blocks.push(section(`:warning: *${esc(warning)}* It needs ${grant.requiredApprovals} approvals.`));
@@ -262,6 +304,30 @@ export function activatedDm(policy: Policy, grant: Grant, now: number): Message 
         block_id: `mine:${grant.id}`,
         elements: [button("I'm done", ACTIONS.done, grant.id)],
       },
+    ],
+  );
+}
+
+/** A window was approved: when it opens and closes, and that the commands come before it opens. */
+export function windowApprovedDm(grant: Grant): Message {
+  return message(`Your window ${grant.id} is approved`, [
+    section(
+      `:calendar: Your request for \`${grant.level}\` in ${where(grant)} was *approved* by ${approvedBy(grant)}: access ${windowWords(grant) ?? ''}, not before. The commands come shortly before it opens.`,
+    ),
+    context(`Request \`${grant.id}\` · withdraw it with \`/eks-access done ${grant.id}\``),
+  ]);
+}
+
+/** Before an approved window opens: the exact commands, which work from the start. */
+export function windowOpensSoonDm(policy: Policy, grant: Grant): Message {
+  return message(
+    `Your access to ${grant.namespace} on ${grant.cluster} opens at ${humanTime(grant.startsAt ?? 0)}`,
+    [
+      section(
+        `:alarm_clock: Your \`${grant.level}\` window in ${where(grant)} opens at *${humanTime(grant.startsAt ?? 0)}* and ends at *${humanTime(windowEnd(grant) ?? 0)}*. From the start, run:`,
+      ),
+      section(`\`\`\`${accessCommands(policy, grant).join('\n')}\`\`\``),
+      context(`Request \`${grant.id}\` · they are refused before the start and after the end`),
     ],
   );
 }

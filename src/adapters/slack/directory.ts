@@ -24,7 +24,13 @@ export class SlackDirectory implements Directory {
       const { user } = await this.#client.users.info({ user: slackUserId });
       const name = user?.profile?.display_name || user?.real_name || user?.name;
       const email = user?.profile?.email;
-      return { slackUserId, ...(name ? { displayName: name } : {}), ...(email ? { email } : {}) };
+      const timeZone = user?.tz;
+      return {
+        slackUserId,
+        ...(name ? { displayName: name } : {}),
+        ...(email ? { email } : {}),
+        ...(timeZone ? { timeZone } : {}),
+      };
     } catch (error) {
       throw new AccessError('unavailable', 'Slack did not tell who you are (users.info)', { cause: error });
     }

@@ -15,6 +15,8 @@ export type Command =
       level?: string;
       duration?: string;
       reason?: string;
+      /** A scheduled window's start as typed (`22:00`, `tomorrow 9:00`, `+2h`). */
+      start?: string;
     }
   | { kind: 'list' }
   | { kind: 'approvals' }
@@ -42,7 +44,9 @@ const SUBCOMMAND_ALIASES: Readonly<Record<string, string>> = {
   '?': 'help',
 };
 
-const KEYWORDS: Readonly<Record<string, 'cluster' | 'level' | 'duration' | 'reason'>> = {
+const KEYWORDS: Readonly<Record<string, 'cluster' | 'level' | 'duration' | 'reason' | 'start'>> = {
+  from: 'start',
+  starting: 'start',
   on: 'cluster',
   in: 'cluster',
   cluster: 'cluster',
@@ -57,6 +61,8 @@ const KEYWORDS: Readonly<Record<string, 'cluster' | 'level' | 'duration' | 'reas
 };
 
 const HELP_HINT = 'Type `/eks-access help` for the full list.';
+const DAY = /^(today|tomorrow|\d{4}-\d{2}-\d{2})$/i;
+const CLOCK_TIME = /^\d{1,2}[:.h]\d{2}$/;
 
 /** Parses the text after `/eks-access`; throws bad_input saying what was expected. */
 export function parseCommand(text: string): Command {
@@ -105,7 +111,7 @@ function grantIdFrom(sub: string, words: string[]): string {
 
 function parseRequest(words: string[]): Command {
   const [namespace, ...rest] = words;
-  const found: { cluster?: string; level?: string; duration?: string; reason?: string } = {};
+  const found: { cluster?: string; level?: string; duration?: string; reason?: string; start?: string } = {};
   for (let i = 0; i < rest.length; i++) {
     const word = rest[i] as string;
     const key = KEYWORDS[word.toLowerCase()];
@@ -117,6 +123,13 @@ function parseRequest(words: string[]): Command {
       const value = rest[i + 1];
       if (value === undefined) throw badInput(`"${word}" needs a value after it`, HELP_HINT);
       if (found[key] !== undefined) throw badInput(`${key} is given twice`, HELP_HINT);
+      // A day and a time are two words: `from tomorrow 9:00`, `from 2026-12-01 22:00`.
+      const time = rest[i + 2];
+      if (key === 'start' && DAY.test(value) && time !== undefined && CLOCK_TIME.test(time)) {
+        found.start = `${value} ${time}`;
+        i += 2;
+        continue;
+      }
       found[key] = value;
       i += 1;
       continue;
@@ -128,7 +141,7 @@ function parseRequest(words: string[]): Command {
     }
     throw badInput(
       `I did not understand "${word}"`,
-      'Write `request <namespace> [on <cluster>] [as <level>] [for <duration>] [because <reason…>]`.',
+      'Write `request <namespace> [on <cluster>] [as <level>] [from <start>] [for <duration>] [because <reason…>]`.',
     );
   }
   return { kind: 'request', namespace: (namespace as string).toLowerCase(), ...found };

@@ -12,6 +12,7 @@ import {
 } from '../../domain/decisions.js';
 import { badInput, toAccessError } from '../../domain/errors.js';
 import { EXTENSION_ID, GRANT_ID } from '../../domain/grant.js';
+import { humanTime } from '../../domain/text.js';
 import { cancelRequest, endAccess } from '../../services/cancel.js';
 import { decide } from '../../services/decide.js';
 import type { FlowDeps } from '../../services/deps.js';
@@ -40,6 +41,7 @@ import {
   planSummary,
   section,
   whoamiMessage,
+  windowWords,
 } from './blocks.js';
 import { parseCommand } from './grammar.js';
 import {
@@ -102,8 +104,8 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
           await reply(
             textMessage(
               result.autoApproved
-                ? `:white_check_mark: \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` was approved by policy; you will get a DM with the commands in a moment.`
-                : `:hourglass_flowing_sand: Requested \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` for ${input.duration ?? 'the default time'}. It needs ${g.requiredApprovals} approval(s); you will get a DM when it is decided.`,
+                ? `:white_check_mark: \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` was approved by policy; you will get a DM with the commands ${g.startsAt === undefined ? 'in a moment' : `when the window opens (${humanTime(g.startsAt)})`}.`
+                : `:hourglass_flowing_sand: Requested \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` ${windowWords(g) ?? `for ${input.duration ?? 'the default time'}`}. It needs ${g.requiredApprovals} approval(s)${g.startsAt === undefined ? '' : ' before the window opens'}; you will get a DM when it is decided.`,
             ),
           );
           return;
@@ -415,7 +417,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     const state = readModalState(view.state.values as never);
     // Validation is pure and fast, so it happens before the ack and shows next to the field.
     try {
-      resolveRequest(deps.policy, { ...state, namespace: state.namespace ?? '' });
+      resolveRequest(deps.policy, { ...state, namespace: state.namespace ?? '' }, deps.clock.now());
     } catch (error) {
       const e = toAccessError(error);
       const field = MODAL_ACTIONS[requestFieldOf(e.details) ?? 'namespace'];

@@ -13,6 +13,7 @@ export const MODAL_ACTIONS = {
   level: 'req_level',
   duration: 'req_duration',
   reason: 'req_reason',
+  start: 'req_start',
 } as const;
 
 export interface ModalState {
@@ -21,6 +22,8 @@ export interface ModalState {
   level?: string | undefined;
   duration?: string | undefined;
   reason?: string | undefined;
+  /** A window's start as an ISO time (from the date-time picker); absent for access now. */
+  start?: string | undefined;
 }
 
 const plain = (text: string, max: number) => ({ type: 'plain_text', text: cut(text, max), emoji: true });
@@ -65,7 +68,7 @@ export function durationChoices(defaultDuration: string, maxDuration: string): s
 export function normalizeState(
   policy: Policy,
   state: ModalState,
-): Required<Omit<ModalState, 'reason'>> & { reason: string } {
+): Required<Omit<ModalState, 'reason' | 'start'>> & { reason: string; start?: string | undefined } {
   const clusters = Object.keys(policy.clusters);
   const cluster =
     state.cluster && policy.clusters[state.cluster]
@@ -94,6 +97,7 @@ export function normalizeState(
     namespace: namespace as string,
     level: level as string,
     duration: duration as string,
+    ...(state.start ? { start: state.start } : {}),
     reason: state.reason ?? '',
   };
 }
@@ -164,6 +168,21 @@ export function requestModal(
           ...(state.reason ? { initial_value: state.reason } : {}),
         },
       },
+      {
+        type: 'input',
+        block_id: MODAL_ACTIONS.start,
+        optional: true,
+        label: plain('Start later (optional)', 2000),
+        hint: plain(
+          `Leave empty for access now. A window starts at this time (your time zone) and ends after the duration; at most ${policy.settings.windows.maxAhead} ahead.`,
+          2000,
+        ),
+        element: {
+          type: 'datetimepicker',
+          action_id: MODAL_ACTIONS.start,
+          ...(state.start ? { initial_date_time: Math.floor(Date.parse(state.start) / 1000) } : {}),
+        },
+      },
       section(`*Approval:* ${level.approvals ?? ns.approvals} approval(s) in <#${ns.channel}>`),
     );
     blocks.push(
@@ -190,7 +209,10 @@ export function requestModal(
 
 type StateValues = Record<
   string,
-  Record<string, { selected_option?: { value?: string } | null; value?: string | null }>
+  Record<
+    string,
+    { selected_option?: { value?: string } | null; value?: string | null; selected_date_time?: number | null }
+  >
 >;
 
 /** Reads the modal's current choices from Slack's `view.state.values`. */
@@ -205,5 +227,12 @@ export function readModalState(values: StateValues | undefined): ModalState {
     level: pick(MODAL_ACTIONS.level),
     duration: pick(MODAL_ACTIONS.duration),
     reason: pick(MODAL_ACTIONS.reason),
+    start: startOf(values?.[MODAL_ACTIONS.start]?.[MODAL_ACTIONS.start]?.selected_date_time),
   };
 }
+
+/** The picker's unix seconds as an ISO time, the form the command's `from 2026-12-01T22:00:00Z` takes. */
+const startOf = (seconds: number | null | undefined): string | undefined =>
+  typeof seconds === 'number' && Number.isFinite(seconds)
+    ? new Date(seconds * 1000).toISOString()
+    : undefined;

@@ -28,6 +28,8 @@ import {
   failedDm,
   homeView,
   type Message,
+  windowApprovedDm,
+  windowOpensSoonDm,
 } from './blocks.js';
 import { SlackDirectory } from './directory.js';
 import { slackErrorCode } from './errors.js';
@@ -235,6 +237,10 @@ export class SlackNotifier implements Notifier {
         return failedDm(grant);
       case 'expiring-soon':
         return expiringDm(grant, now);
+      case 'window-opens-soon':
+        return windowOpensSoonDm(this.#deps.policy, grant);
+      case 'approved':
+        return grant.startsAt !== undefined && grant.startsAt > now ? windowApprovedDm(grant) : undefined;
       case 'ended':
         return endedDm(grant, now);
       case 'extended':

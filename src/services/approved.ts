@@ -1,0 +1,17 @@
+// What follows an approval, the same whether people or a policy rule approved: the activation job, now
+// or at a window's start, and for a window the reminder that brings the requester the commands ahead.
+import type { Policy } from '../config/policy.js';
+import type { Clock } from '../domain/clock.js';
+import { parseDuration } from '../domain/duration.js';
+import type { Grant } from '../domain/grant.js';
+import type { Scheduler } from '../ports/scheduler.js';
+
+export async function queueApproved(
+  deps: { scheduler: Scheduler; policy: Policy; clock: Clock },
+  grant: Pick<Grant, 'id' | 'startsAt'>,
+): Promise<void> {
+  await deps.scheduler.enqueueActivation(grant.id, grant.startsAt);
+  if (grant.startsAt === undefined) return;
+  const remindAt = grant.startsAt - (parseDuration(deps.policy.settings.windows.reminder) ?? 0) * 1000;
+  if (remindAt > deps.clock.now()) await deps.scheduler.scheduleWindowReminder(grant.id, remindAt);
+}
