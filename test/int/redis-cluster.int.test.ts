@@ -6,7 +6,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { doctorProbes } from '../../src/adapters/doctor-probes.js';
 import { QUEUES, RECONCILE_SCHEDULER_ID } from '../../src/adapters/queue/queues.js';
+import { parseEnv } from '../../src/config/load.js';
+import { systemClock } from '../../src/domain/clock.js';
 import { personalRoleName } from '../../src/domain/names.js';
 import { type RedisCluster, startRedisCluster } from '../platform/redis-cluster.js';
 import { engineHarness, type Harness, ORIGINAL_AWS_AUTH, readAwsAuth } from './engine-harness.js';
@@ -80,4 +83,26 @@ describe('on a Redis Cluster, seeded through a node that does not serve the pref
     stack = await startStack({ requesters, redisUrl: c.url(await c.masterNotServing(PREFIX)) });
     await approveConcurrentlyOnTwoBots(stack, requesters);
   }, 120_000);
+
+  it('doctor reads the cluster (noeviction, the last sweep) and names an unreachable one without its password', async () => {
+    const c = cluster as RedisCluster;
+    const probe = (url: string) =>
+      doctorProbes({
+        env: parseEnv({ REDIS_URL: url, REDIS_PREFIX: PREFIX }),
+        loadConfig: () => {
+          throw new Error('not needed');
+        },
+        clock: systemClock,
+      }).redis();
+    const { maxmemoryPolicy, reconcile } = await probe(c.url(await c.masterNotServing(PREFIX)));
+    expect(maxmemoryPolicy).toBe('noeviction');
+    // The first test's worker swept under this prefix, and recorded it in the prefix's slot.
+    expect(reconcile?.lastRunAt).toBeGreaterThan(0);
+    const unreachable = await probe('redis+cluster://eks-access:hunter2-secret@127.0.0.1:1').catch(
+      (e: Error) => e,
+    );
+    expect(String((unreachable as Error).message)).toBe(
+      'Redis is not reachable at redis+cluster://127.0.0.1:1',
+    );
+  });
 });
