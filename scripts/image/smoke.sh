@@ -22,12 +22,31 @@ work=$(mktemp -d)
 ctr=""
 redis_pid=""
 worker_pid=""
+# The worker runs under buildah-chroot-exec and tini, which put it in a process group of its own: it is
+# found by a marker in its environment (this run's only) and stopped by its process id.
+marker="EKS_ACCESS_SMOKE=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+marked_pids() {
+  local environ
+  for environ in /proc/[0-9]*/environ; do
+    if { tr '\0' '\n' <"$environ"; } 2>/dev/null | grep -qx "$marker"; then
+      environ=${environ#/proc/}
+      echo "${environ%/environ}"
+    fi
+  done
+}
 cleanup() {
-  # Only what this script started, by its id: the worker's process group, the redis-server, the container.
-  # (buildah run with chroot isolation forwards no signal: the group takes node with it.)
-  [[ -n "$worker_pid" ]] && kill -TERM -- "-$worker_pid" 2>/dev/null || true
-  [[ -n "$redis_pid" ]] && kill "$redis_pid" 2>/dev/null || true
-  [[ -n "$ctr" ]] && bah rm "$ctr" >/dev/null 2>&1 || true
+  # Only what this script started, by its id: the worker (and tini), buildah run, the redis-server, the container.
+  # Whatever is already gone is fine: no errexit here, the script's own status stands.
+  set +e
+  local pids
+  pids=$(marked_pids)
+  [[ -n "$pids" ]] && kill $pids 2>/dev/null
+  for _ in $(seq 50); do [[ -z "$(marked_pids)" ]] && break; sleep 0.1; done
+  pids=$(marked_pids)
+  [[ -n "$pids" ]] && kill -KILL $pids 2>/dev/null
+  [[ -n "$worker_pid" ]] && kill "$worker_pid" 2>/dev/null
+  [[ -n "$redis_pid" ]] && kill "$redis_pid" 2>/dev/null
+  [[ -n "$ctr" ]] && bah rm "$ctr" >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -51,8 +70,7 @@ redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --m
 redis_pid=$!
 for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 seal="k1:$(head -c 32 /dev/urandom | base64)"
-set -m # the worker (buildah run and the node it starts) in a process group of its own, to stop it whole
-bah run \
+bah run --env "$marker" \
   --env REDIS_URL="redis://127.0.0.1:$redis_port" --env SEAL_KEYS="$seal" --env METRICS_PORT="$metrics_port" \
   --env LOG_LEVEL=info --env AWS_REGION=eu-west-1 \
   "$ctr" -- "${entrypoint[@]}" worker >"$work/worker.log" 2>&1 &
