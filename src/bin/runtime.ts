@@ -3,7 +3,6 @@
 // connections (the AWS and Kubernetes clients that write access) and the engine's deps: the bot's
 // runtime has none, so the Slack-facing process cannot write to a cluster or IAM even if compromised.
 // Each entry point adds only what is its own (Slack, workers, argument parsing) and calls close().
-
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
 import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { AwsAuthLocation } from '../adapters/k8s/aws-auth.js';

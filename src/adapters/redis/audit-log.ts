@@ -1,6 +1,5 @@
 // The audit trail as a Redis stream (`<prefix>audit`). Stream ids are time-ordered, so reading
 // "since T" is an XRANGE from T. Fields: action, actor, grantId, at, details (JSON).
-
 import { AccessError } from '../../domain/errors.js';
 import type { AuditEvent, AuditLog } from '../../ports/audit-log.js';
 import type { RedisClient } from './connection.js';

@@ -2,7 +2,6 @@
 // stack trace on every retry: the first failure as a warning with the retry state, then a summary at
 // most every `summaryEveryMs` while it lasts, and one line when the connection is back. BullMQ's
 // workers re-emit their connections' errors as 'error' events; those go through the same log.
-
 import type { Logger } from '../logger.js';
 import type { RedisClient } from './connection.js';
 

@@ -1,7 +1,6 @@
 // GrantStore on Redis. Each grant is one JSON value; status and requester indexes move in the same
 // Lua script as the value, so a compare-and-set either happens whole or not at all.
 // Keys share one hash tag (the prefix), so the store also works on Redis Cluster.
-
 import { AccessError, conflict } from '../../domain/errors.js';
 import type { Grant, GrantStatus } from '../../domain/grant.js';
 import type { GrantStore } from '../../ports/grant-store.js';
