@@ -57,30 +57,42 @@ const STATUS_WORDS: Readonly<Record<GrantStatus, string>> = {
   failed: 'Failed',
 };
 
+/**
+ * How a chat shows the parts of a status line: `time` formats a moment (Slack: a date each reader sees
+ * in their own zone), `text` escapes what people typed (reasons). Plain UTC text and no escaping by
+ * default (the CLI).
+ */
+export interface LineFormat {
+  time?: (epochMs: number) => string;
+  text?: (typed: string) => string;
+}
+
 /** One line saying where a grant is in its life, with the time that matters at that stage. */
-export function statusLine(grant: Grant, now: number): string {
+export function statusLine(grant: Grant, now: number, format: LineFormat = {}): string {
+  const time = format.time ?? humanTime;
+  const typed = format.text ?? ((t: string) => t);
   const words = STATUS_WORDS[grant.status];
   switch (grant.status) {
     case 'pending':
-      return `${words}: ${grant.approvals.length} of ${grant.requiredApprovals}; lapses ${humanTime(grant.pendingUntil)}${grant.startsAt === undefined ? '' : `; window opens ${humanTime(grant.startsAt)}`}`;
+      return `${words}: ${grant.approvals.length} of ${grant.requiredApprovals}; lapses ${time(grant.pendingUntil)}${grant.startsAt === undefined ? '' : `; window opens ${time(grant.startsAt)}`}`;
     case 'approved':
       return grant.startsAt !== undefined && grant.startsAt > now
-        ? `Approved; opens ${humanTime(grant.startsAt)}, for ${formatDuration(grant.durationSeconds)}`
+        ? `Approved; opens ${time(grant.startsAt)}, for ${formatDuration(grant.durationSeconds)}`
         : words;
     case 'active':
       return grant.expiresAt === undefined
         ? words
-        : `${words} until ${humanTime(grant.expiresAt)} (${formatDuration(secondsLeft(grant, now))} left)`;
+        : `${words} until ${time(grant.expiresAt)} (${formatDuration(secondsLeft(grant, now))} left)`;
     case 'denied':
-      return `${words}: ${grant.denial?.reason ?? ''}`.trim();
+      return `${words}: ${typed(grant.denial?.reason ?? '')}`.trim();
     case 'failed':
-      return `${words}: ${grant.failure?.reason ?? 'unknown reason'}`;
+      return `${words}: ${typed(grant.failure?.reason ?? 'unknown reason')}`;
     case 'cancelled':
       return grant.endedBy === 'system' ? `${words}: nobody decided in time` : words;
     case 'expired':
     case 'revoked':
     case 'relinquished':
-      return grant.endedAt === undefined ? words : `${words} at ${humanTime(grant.endedAt)}`;
+      return grant.endedAt === undefined ? words : `${words} at ${time(grant.endedAt)}`;
     default:
       return words;
   }

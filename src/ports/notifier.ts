@@ -20,6 +20,8 @@ export type GrantEvent =
   | { kind: 'expiring-soon' }
   /** An approved window opens soon: the requester gets the commands ahead of time. */
   | { kind: 'window-opens-soon' }
+  /** Nobody has decided yet and the request will lapse: the approvers are asked again. */
+  | { kind: 'approvers-reminded' }
   | { kind: 'ended' }
   | { kind: 'failed'; reason: string };
 

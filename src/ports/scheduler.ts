@@ -22,4 +22,9 @@ export interface Scheduler {
   schedulePendingTimeout(grantId: string, at: number): Promise<void>;
   /** DM the requester the commands of an approved window at `at`, before it opens. */
   scheduleWindowReminder(grantId: string, at: number): Promise<void>;
+  /**
+   * Ask the approvers of a pending request again at `at`. One job per grant and moment (scheduling the
+   * same moment twice adds nothing); the job does nothing once the request is decided.
+   */
+  scheduleApprovalReminder(grantId: string, at: number): Promise<void>;
 }

@@ -1,7 +1,20 @@
-// The small timed jobs: the expiry warning and the lapse of an undecided request. Each re-reads the
-// grant and does nothing when its moment has passed, so stale or duplicate jobs are harmless.
+// The small timed jobs: the expiry warning, the approvers' reminders and the lapse of an undecided
+// request. Each re-reads the grant and does nothing when its moment has passed, so stale or duplicate
+// jobs are harmless (and a decision cancels the reminders still queued: they find nothing pending).
 import { type Grant, transition } from '../domain/grant.js';
 import { audit, changeGrant, type EngineDeps, notifySafely } from './engine.js';
+
+/**
+ * When the approvers of an undecided request are asked again, as fractions of the time it may wait:
+ * halfway, then with a quarter left (with the 24 h default: after 12 h and after 18 h).
+ */
+export const APPROVAL_REMINDERS = [1 / 2, 3 / 4] as const;
+
+/** The moments (epoch ms) of a request's reminders, from when it was made to when it lapses. */
+export function approvalReminderTimes(grant: Pick<Grant, 'createdAt' | 'pendingUntil'>): number[] {
+  const wait = grant.pendingUntil - grant.createdAt;
+  return APPROVAL_REMINDERS.map((f) => grant.createdAt + Math.round(wait * f));
+}
 
 export async function warnExpiringSoon(deps: EngineDeps, grantId: string): Promise<Grant | undefined> {
   const grant = await deps.store.get(grantId);
@@ -15,6 +28,28 @@ export async function warnExpiringSoon(deps: EngineDeps, grantId: string): Promi
   );
   if (changed) await notifySafely(deps, warned, { kind: 'expiring-soon' });
   return warned;
+}
+
+/**
+ * Asks the approvers again when a reminder is due and not yet sent. Which reminder is due follows
+ * from the clock, not from the job, so a late or repeated job sends at most the ones still owed, once
+ * each: the count on the grant moves by compare-and-set and only its writer notifies.
+ */
+export async function remindApprovers(deps: EngineDeps, grantId: string): Promise<Grant | undefined> {
+  const dueNow = (g: Grant) => {
+    const now = deps.clock.now();
+    if (g.status !== 'pending' || g.pendingUntil <= now) return undefined;
+    const due = approvalReminderTimes(g).filter((at) => at <= now).length;
+    return due > (g.approverReminders ?? 0) ? due : undefined;
+  };
+  const grant = await deps.store.get(grantId);
+  if (!grant || dueNow(grant) === undefined) return grant;
+  const { grant: reminded, changed } = await changeGrant(deps, grantId, (current) => {
+    const due = dueNow(current);
+    return due === undefined ? undefined : transition(current, 'pending', { approverReminders: due });
+  });
+  if (changed) await notifySafely(deps, reminded, { kind: 'approvers-reminded' });
+  return reminded;
 }
 
 export async function lapsePendingRequest(deps: EngineDeps, grantId: string): Promise<Grant | undefined> {

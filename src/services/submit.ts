@@ -20,6 +20,7 @@ import { sealDecision } from '../domain/seal.js';
 import { windowEnd } from '../domain/window.js';
 import { queueApproved } from './approved.js';
 import type { FlowDeps } from './deps.js';
+import { approvalReminderTimes } from './reminders.js';
 
 export interface SubmitResult {
   grant: Grant;
@@ -234,6 +235,7 @@ export async function submitRequest(
     await queueApproved(deps, grant);
   } else {
     await deps.scheduler.schedulePendingTimeout(id, grant.pendingUntil);
+    for (const at of approvalReminderTimes(grant)) await deps.scheduler.scheduleApprovalReminder(id, at);
     await deps.notifier.grantChanged(grant, { kind: 'requested', plan });
   }
   return { grant, plan, autoApproved: Boolean(auto) };

@@ -79,6 +79,11 @@ export interface HarnessOptions {
   tickets?: string;
   /** More Slack user groups (id → members) besides GROUP (whose only member is BEN). */
   usergroups?: Record<string, string[]>;
+  /**
+   * This many more namespaces on the main cluster (`<namespace>-n000`…, level `view`, not created on the
+   * apiserver): past 100 the request form searches them.
+   */
+  extraNamespaces?: number;
 }
 
 export interface Harness {
@@ -173,6 +178,11 @@ ${mapping === 'none' ? '    usernameTemplate: "eks-access:{slackUserId}"\n' : ''
         channel: ${channel}
         levels: [debug, view]
 ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
+${Array.from(
+  { length: options.extraNamespaces ?? 0 },
+  (_, i) =>
+    `      - name: ${namespace}-n${String(i).padStart(3, '0')}\n        approvers: { users: [${ANA}] }\n        channel: ${channel}\n        levels: [view]\n`,
+).join('')}
 ${
   options.secondCluster
     ? `  staging:

@@ -160,6 +160,90 @@ describe.each(['aws-auth', 'access-entries'] as const)(
   },
 );
 
+describe('a scheduled window, as the requester lives it (aws-auth)', () => {
+  it('approved ahead: the reminder’s commands are refused before the start, work from it, and are refused after the end', async () => {
+    const h = await pool.use({
+      login: true,
+      identityMapping: 'aws-auth',
+      createNamespace: true,
+      worker: true,
+      levelDuration: { default: '90s', max: '4m' },
+      windows: '{ reminder: 20s }',
+    });
+    const shell = await requesterShell(h);
+    const id = await requestedId(
+      h,
+      ALICE,
+      `request ${h.namespace} from +30s for 40s because INC-14 maintenance window`,
+    );
+    const approval = await h.approvalMessage(id);
+    await h.interact(
+      h.slack.blockActions({
+        user_id: ANA,
+        action_id: 'approve',
+        channel: approval.channel,
+        message_ts: approval.ts,
+      }),
+    );
+    const approved = await pollUntil(
+      `window ${id} to be approved`,
+      () => h.store.get(id),
+      (g) => g?.status === 'approved',
+    );
+    const startsAt = approved?.startsAt as number;
+
+    // The reminder brings the commands before the start; run then, they are refused (no role, no mapping).
+    const reminder = await h.slack.waitFor(
+      'chat.postMessage',
+      (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('opens at'),
+      { timeoutMs: 30_000 },
+    );
+    const early = dmCommands(blocksText(reminder.args.blocks));
+    expect(Date.now()).toBeLessThan(startsAt);
+    const tries = [];
+    for (const command of early) tries.push(await shell(command));
+    expect(Date.now()).toBeLessThan(startsAt);
+    expect(tries.at(-1)?.code).not.toBe(0);
+    expect((await h.store.get(id))?.status).toBe('approved');
+
+    // From the start: the activation DM, and the same commands work.
+    const { commands } = await (async () => {
+      const dm = await h.slack.waitFor(
+        'chat.postMessage',
+        (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Use it'),
+        { timeoutMs: 60_000 },
+      );
+      return { commands: dmCommands(blocksText(dm.args.blocks)) };
+    })();
+    expect(commands).toEqual(early);
+    const active = await h.store.get(id);
+    expect(active?.activatedAt ?? 0).toBeGreaterThanOrEqual(startsAt);
+    // The window ends at its end, not 40 s after the (slightly later) activation.
+    expect(active?.expiresAt).toBe(startsAt + 40_000);
+    const outputs: string[] = [];
+    for (const command of commands) outputs.push(succeeded(await shell(command), command));
+    expect(outputs.at(-1)).toBe('yes');
+
+    // After the end: refused.
+    const context = /--alias (\S+)/.exec(commands[0] ?? '')?.[1] as string;
+    await pollUntil(
+      `window ${id} to end`,
+      () => h.store.get(id),
+      (g) => g?.status === 'expired',
+      {
+        timeoutMs: 90_000,
+        intervalMs: 200,
+      },
+    );
+    await pollUntil(
+      'the window’s kubeconfig to be refused after its end',
+      () => shell(`kubectl --context ${context} get pods -n ${h.namespace}`),
+      (run) => run.code !== 0 && UNAUTHORIZED.test(run.stderr),
+      { timeoutMs: 60_000, intervalMs: 0 },
+    );
+  }, 300_000);
+});
+
 describe('someone else running the DM’s commands', () => {
   let strict: StrictAws | undefined;
   afterAll(async () => {

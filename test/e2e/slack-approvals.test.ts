@@ -35,7 +35,9 @@ describe('requesting', () => {
     expect(text).toContain('INC-123 checkout errors');
     expect(text).toContain(`RoleBinding \`eks-access-${id}\``);
     expect(text).toContain('0 of 1 approval');
-    expect(text).toMatch(/Lapses at \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+    expect(text).toMatch(
+      /Lapses at <!date\^\d+\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>/,
+    );
     const [grant] = await h.grants();
     expect(grant?.status).toBe('pending');
     const audit = await h.audit.read({ grantId: id });

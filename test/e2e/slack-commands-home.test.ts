@@ -1,7 +1,7 @@
 // The read-only commands (help, whoami, list, approvals) and App Home with its buttons, through the
 // real Bolt App, the fake Slack, real Redis and (for live grants) the engine's worker.
 import { afterEach, describe, expect, it } from 'vitest';
-import { humanTime } from '../../src/domain/text.js';
+import { slackTime } from '../../src/adapters/slack/blocks.js';
 import { blocksText } from '../support/slack/index.js';
 import {
   ALICE,
@@ -131,12 +131,12 @@ describe('App Home', () => {
     await untilActive(h, message);
     const active = await homeWhere(h, ALICE, after, (t) => t.includes('Extend') && t.includes(id));
     const first = (await h.store.get(id))?.expiresAt as number;
-    expect(active.text).toContain(`Active until ${humanTime(first)}`);
+    expect(active.text).toContain(`Active until ${slackTime(first)}`);
 
     after = h.slack.calls.length;
     await clickHome(h, ALICE, active.id, 'extend');
     const later = first + 3_600_000; // debug: auto-extended by its default, 1h
-    const extended = await homeWhere(h, ALICE, after, (t) => t.includes(`Active until ${humanTime(later)}`));
+    const extended = await homeWhere(h, ALICE, after, (t) => t.includes(`Active until ${slackTime(later)}`));
     expect((await h.store.get(id))?.expiresAt).toBe(later);
     await h.slack.waitFor(
       'chat.postMessage',

@@ -2,6 +2,7 @@
 // extension racing Deny extension, through the real Bolt App, the fake Slack, real Redis, the engine's
 // worker and the real kube-apiserver.
 import { afterEach, describe, expect, it } from 'vitest';
+import { slackTime } from '../../src/adapters/slack/blocks.js';
 import { humanTime } from '../../src/domain/text.js';
 import { blocksText, type View } from '../support/slack/index.js';
 import {
@@ -74,7 +75,7 @@ describe('waiting extensions in approvals and App Home', () => {
     const { id, message } = await extensionWaiting(h);
     const grant = await h.store.get(id);
     const expiresAt = grant?.expiresAt as number;
-    const line = `<@U0ALICE> asks for 30m more on \`${id}\` · \`view\` in \`${h.namespace}\` on \`dev\`, which ends at ${humanTime(expiresAt)}`;
+    const line = `<@U0ALICE> asks for 30m more on \`${id}\` · \`view\` in \`${h.namespace}\` on \`dev\`, which ends at ${slackTime(expiresAt)}`;
 
     for (const approver of [ANA, BEN]) {
       const list = await approvals(h, approver);

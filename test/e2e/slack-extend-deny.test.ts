@@ -1,6 +1,7 @@
 // Extensions under `extend.mode: approval` that are denied, asked twice, or never decided, through the
 // real Bolt App, the fake Slack, real Redis, the engine's worker and the real kube-apiserver.
 import { afterEach, describe, expect, it } from 'vitest';
+import { slackTime } from '../../src/adapters/slack/blocks.js';
 import { blocksText, type View } from '../support/slack/index.js';
 import {
   ALICE,
@@ -121,9 +122,7 @@ describe('denying an extension under extend.mode: approval', () => {
     );
     const dmText = blocksText(dm.args.blocks);
     expect(dmText).toContain('An extension of 30m was *denied* by <@U0BEN>: freeze &lt;!channel&gt; tonight');
-    expect(dmText).toContain(
-      `still ends at *${new Date(expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC*`,
-    );
+    expect(dmText).toContain(`still ends at *${slackTime(expiresAt)}*`);
     const update = await h.slack.waitFor(
       'chat.update',
       (c) => c.args.ts === message.ts && blocksText(c.args.blocks).includes('was *denied* by <@U0BEN>'),

@@ -2,7 +2,14 @@
 // choosing a cluster re-renders the dependent choices in place (views.update with the view's hash) with
 // the dry run, a bad submission is answered next to the field, a good one becomes a request.
 import { afterEach, describe, expect, it } from 'vitest';
-import { blocksText, type Obj, type View } from '../support/slack/index.js';
+import { pollUntil } from '../support/poll.js';
+import {
+  blocksText,
+  checkOptionsResponse,
+  type Obj,
+  readManifest,
+  type View,
+} from '../support/slack/index.js';
 import { ALICE, type Harness, harnessPool, NOBODY, openHome } from './harness.js';
 
 const pool = harnessPool();
@@ -213,5 +220,85 @@ describe('the request form', () => {
     const update = await h.slack.waitFor('views.update', (c) => c.args.view_id === opened.id, { after });
     expect(update.args.hash).toBe(opened.hash);
     expect(blocksText(update.args.view.blocks as View['blocks'])).toContain(`RoleBinding \`eks-access-`);
+  });
+
+  it('the global shortcut "Request EKS access" (declared in both manifests) opens the same form', async () => {
+    const h = await pool.use();
+    for (const path of ['slack-manifest.yml', 'slack-manifest.http.yml']) {
+      const manifest = readManifest(new URL(`../../${path}`, import.meta.url));
+      expect(manifest.features?.shortcuts, path).toContainEqual(
+        expect.objectContaining({
+          type: 'global',
+          callback_id: 'request_access',
+          name: 'Request EKS access',
+        }),
+      );
+    }
+    const after = h.slack.calls.length;
+    await h.interact(h.slack.globalShortcut({ callback_id: 'request_access', user_id: ALICE }));
+    const open = await h.slack.waitFor('views.open', (c) => c.args.view.callback_id === 'request_modal', {
+      after,
+    });
+    expect(open.response['ok']).toBe(true);
+    const opened = open.response['view'] as View;
+    expect(select(opened.blocks, 'req_namespace').initial).toBe(h.namespace);
+    const update = await h.slack.waitFor('views.update', (c) => c.args.view_id === opened.id, { after });
+    expect(blocksText(update.args.view.blocks as View['blocks'])).toContain(`RoleBinding \`eks-access-`);
+  });
+
+  it('past 100 namespaces the form searches them (external_select) and no namespace is lost', async () => {
+    const h = await pool.use({ extraNamespaces: 120 });
+    const form = await openForm(h);
+    const block = form.blocks.find((b) => b.block_id === 'req_namespace');
+    expect(block?.['element']).toMatchObject({ type: 'external_select', action_id: 'req_namespace' });
+    const search = async (value: string) => {
+      const { body } = await h.interact(
+        h.slack.blockSuggestion({ user_id: ALICE, view_id: form.id, action_id: 'req_namespace', value }),
+      );
+      // Slack's own rules for the answer: at most 100 options, each a valid option object.
+      expect(checkOptionsResponse(body)).toEqual([]);
+      return ((body?.['options'] ?? []) as { value: string }[]).map((o) => o.value);
+    };
+    // Everything that matches, up to Slack's 100: the last namespaces are found by name.
+    expect(await search('')).toHaveLength(100);
+    expect(await search('N11')).toEqual(Array.from({ length: 10 }, (_, i) => `${h.namespace}-n11${i}`));
+    expect(await search(`${h.namespace}-n119`)).toEqual([`${h.namespace}-n119`]);
+    expect(await search('no-such-namespace')).toEqual([]);
+
+    // Choosing one re-renders the form with its levels, and the request is for that namespace.
+    const chosenNs = `${h.namespace}-n119`;
+    const after = h.slack.calls.length;
+    await h.interact(
+      h.slack.blockActions({
+        user_id: ALICE,
+        action_id: 'req_namespace',
+        view_id: form.id,
+        selected: chosenNs,
+        values: { req_cluster: { req_cluster: chosen('dev') } },
+      }),
+    );
+    const update = await h.slack.waitFor('views.update', (c) => c.args.view_id === form.id, { after });
+    expect(select(update.args.view.blocks as Blocks, 'req_level').options).toEqual(['view']);
+    await h.interact(
+      h.slack.viewSubmission({
+        user_id: ALICE,
+        view_id: form.id,
+        values: formValues(h, {
+          req_namespace: { type: 'external_select', selected_option: { value: chosenNs } },
+          req_level: chosen('view'),
+          req_duration: chosen('1h'),
+        }),
+      }),
+    );
+    const stored = await pollUntil(
+      'the request',
+      () => h.grants(),
+      (grants) => grants.length === 1,
+      {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      },
+    );
+    expect(stored[0]?.namespace).toBe(chosenNs);
   });
 });

@@ -27,7 +27,8 @@ describe('a scheduled window', () => {
       message_ts: message.ts,
     });
     expect(blocksText(h.slack.message(message.channel, message.ts)?.blocks)).toMatch(
-      /\*How long\*\nfrom \d{4}-\d\d-\d\d \d\d:\d\d UTC to \d{4}-\d\d-\d\d \d\d:\d\d UTC \(30m\)/,
+      // Slack dates: each reader sees their own time zone; UTC is the fallback text.
+      /\*How long\*\nfrom <!date\^\d+\^[^|]+\|\d{4}-\d\d-\d\d \d\d:\d\d UTC> to <!date\^\d+\^[^|]+\|\d{4}-\d\d-\d\d \d\d:\d\d UTC> \(30m\)/,
     );
 
     const lapsed = await pollUntil(

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   activatedDm,
   approvalMessage,
+  approvalsMessage,
+  approverReminder,
   auditLine,
   cut,
   deniedModal,
@@ -12,8 +14,10 @@ import {
   extensionDeniedDm,
   helpMessage,
   homeView,
+  slackTime,
+  threadNoteText,
 } from '../../src/adapters/slack/blocks.js';
-import { requestModal } from '../../src/adapters/slack/modal.js';
+import { namespaceOptions, requestModal } from '../../src/adapters/slack/modal.js';
 import { parsePolicy } from '../../src/config/load.js';
 import { badInput, forbidden } from '../../src/domain/errors.js';
 import type { Grant } from '../../src/domain/grant.js';
@@ -90,7 +94,7 @@ describe('Block Kit builders', () => {
       'INC-123',
       'RoleBinding `eks-access-ea-abcd2345`',
       '0 of 2 approvals',
-      'Lapses at 2026-01-02 12:00 UTC',
+      `Lapses at ${slackTime(NOW + 86_400_000)}`,
     ]) {
       expect(text).toContain(part);
     }
@@ -136,7 +140,9 @@ describe('Block Kit builders', () => {
       grant({ status: 'active', activatedAt: NOW, expiresAt: NOW + 3_600_000 }),
       NOW,
     );
-    expect(blocksText(active.blocks as never)).toContain('Active* until 2026-01-01 13:00 UTC (1h left)');
+    expect(blocksText(active.blocks as never)).toContain(
+      `Active* until ${slackTime(NOW + 3_600_000)} (1h left)`,
+    );
     expect(JSON.stringify(active.blocks)).not.toContain('"approve"');
     const failed = approvalMessage(
       policy,
@@ -190,7 +196,9 @@ describe('Block Kit builders', () => {
       expect(text).not.toContain('<!channel>');
       expect(JSON.stringify(m.blocks)).not.toContain('_extension"');
     }
-    expect(blocksText(deniedDm.blocks as never)).toContain('still ends at *2026-01-01 13:00 UTC* (1h left)');
+    expect(blocksText(deniedDm.blocks as never)).toContain(
+      `still ends at *${slackTime(NOW + 3_600_000)}* (1h left)`,
+    );
     const expired = grant({
       status: 'expired',
       endedAt: NOW,
@@ -214,6 +222,18 @@ describe('Block Kit builders', () => {
     const home = homeView({ now: NOW, live: [], pending: many, recent: [], toApprove: many });
     expect(checkView(home, 'home')).toEqual([]);
     expect(home.blocks.length).toBeLessThanOrEqual(100);
+    // Long denial reasons on every recent row: within each block's limit, far over 250 kB together. The
+    // Home tab stays under Slack's limit and says what it left out.
+    const denied = many.map((g) => ({
+      ...g,
+      status: 'denied' as const,
+      denial: { by: 'U0ANA', reason: 'é'.repeat(3000), at: NOW },
+    }));
+    const heavy = homeView({ now: NOW, live: [], pending: [], recent: denied, toApprove: [] });
+    expect(Buffer.byteLength(JSON.stringify(denied.map((g) => g.denial)))).toBeGreaterThan(250_000);
+    expect(checkView(heavy, 'home')).toEqual([]);
+    expect(heavy.blocks.length).toBeLessThan(60);
+    expect(blocksText(heavy.blocks as never)).toMatch(/…and \d+ more/);
     const modal = requestModal(
       policy,
       { cluster: 'dev', namespace: 'test', level: 'debug' },
@@ -243,5 +263,97 @@ describe('reading comfort (issue #10)', () => {
         .blocks.filter((b) => b['type'] === 'actions')
         .map((b) => b['block_id']);
     expect(ids(grant({ version: 1 }))).not.toEqual(ids(grant({ version: 2 })));
+  });
+});
+
+describe('approvers are asked (issue #10 §3)', () => {
+  const buttons = (blocks: Record<string, unknown>[]) =>
+    blocks.filter((b) => b['type'] === 'actions').flatMap((b) => b['elements'] as Record<string, unknown>[]);
+
+  it('shows times as Slack dates with the UTC text as fallback', () => {
+    expect(slackTime(NOW)).toBe(`<!date^${NOW / 1000}^{date_short_pretty} {time}|2026-01-01 12:00 UTC>`);
+  });
+
+  it('asks before approving a privileged level, and only then, wherever Approve is shown', () => {
+    const confirmOf = (level: string) =>
+      buttons(approvalMessage(policy, grant({ level }), NOW).blocks).find(
+        (b) => b['action_id'] === 'approve',
+      )?.['confirm'];
+    expect(confirmOf('debug')).toMatchObject({ title: { text: 'Approve privileged access?' } });
+    expect(confirmOf('view')).toBeUndefined();
+    const list = approvalsMessage([grant()], NOW, [], (level) => level === 'debug');
+    expect(buttons(list.blocks).find((b) => b['action_id'] === 'approve')?.['confirm']).toBeDefined();
+    expect(checkMessageBlocks(list.blocks as never)).toEqual([]);
+  });
+
+  it('an active grant carries Revoke with a confirm dialog; I am done asks first', () => {
+    const active = grant({ status: 'active', activatedAt: NOW, expiresAt: NOW + 3_600_000 });
+    const revoke = buttons(approvalMessage(policy, active, NOW).blocks).find(
+      (b) => b['action_id'] === 'revoke',
+    );
+    expect(revoke).toMatchObject({ style: 'danger', confirm: { confirm: { text: 'Revoke' } } });
+    const done = buttons(activatedDm(policy, active, NOW).blocks).find((b) => b['action_id'] === 'done');
+    expect(done?.['confirm']).toMatchObject({ title: { text: 'Give access back?' } });
+    expect(checkMessageBlocks(approvalMessage(policy, active, NOW).blocks as never)).toEqual([]);
+  });
+
+  it('every status change has a thread line; typed reasons stay text', () => {
+    const denied = grant({ status: 'denied' });
+    expect(threadNoteText(denied, { kind: 'denied', by: 'U0ANA', reason: '<!channel> no' }, NOW)).toBe(
+      ':x: Denied by <@U0ANA>: &lt;!channel&gt; no',
+    );
+    const active = grant({ status: 'active', expiresAt: NOW + 3_600_000 });
+    expect(threadNoteText(active, { kind: 'activated' }, NOW)).toContain(slackTime(NOW + 3_600_000));
+    expect(threadNoteText(grant(), { kind: 'cancelled', by: 'system', why: 'lapsed' }, NOW)).toContain(
+      'Lapsed',
+    );
+    expect(threadNoteText(grant(), { kind: 'expiring-soon' }, NOW)).toBeUndefined();
+  });
+
+  it('the reminder mentions the approvers and says when it lapses', () => {
+    const m = approverReminder(grant(), '<!subteam^S0OPS> <@U0ANA>', NOW);
+    expect(m.text).toContain('<!subteam^S0OPS> <@U0ANA> <@U0BOB> still waits for 2 approval(s)');
+    expect(m.text).toContain(`lapses ${slackTime(NOW + 86_400_000)} (1d left)`);
+  });
+});
+
+describe('namespaces past 100 (issue #10 §4)', () => {
+  const names = Array.from({ length: 130 }, (_, i) => `team-${String(i).padStart(3, '0')}`);
+  const { policy: wide } = parsePolicy(`
+levels:
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
+clusters:
+  dev:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { eks: {} }
+    identityMapping: aws-auth
+    namespaces:
+${names.map((n) => `      - { name: ${n}, approvers: { users: [U0ANA] }, channel: C0APPROVAL, levels: [view] }`).join('\n')}
+`);
+
+  it('the form offers a search instead of a static select that would drop 30 of them', () => {
+    const view = requestModal(wide, { cluster: 'dev' }, undefined);
+    const ns = (view['blocks'] as Record<string, unknown>[]).find((b) => b['block_id'] === 'req_namespace');
+    expect(ns?.['element']).toMatchObject({ type: 'external_select', min_query_length: 0 });
+    expect(checkView(view, 'modal')).toEqual([]);
+    // A namespace already chosen stays shown as chosen.
+    const chosen = requestModal(wide, { cluster: 'dev', namespace: 'team-129' }, undefined);
+    const again = (chosen['blocks'] as Record<string, unknown>[]).find(
+      (b) => b['block_id'] === 'req_namespace',
+    );
+    expect(again?.['element']).toMatchObject({ initial_option: { value: 'team-129' } });
+  });
+
+  it('the search finds by any part of the name, exact and prefix first, at most 100', () => {
+    expect(namespaceOptions(wide, 'dev', '')).toHaveLength(100);
+    expect(namespaceOptions(wide, 'dev', '12').map((o) => o.value)).toEqual([
+      'team-012',
+      'team-112',
+      ...Array.from({ length: 10 }, (_, i) => `team-12${i}`),
+    ]);
+    expect(namespaceOptions(wide, 'dev', 'TEAM-129').map((o) => o.value)).toEqual(['team-129']);
+    expect(namespaceOptions(wide, 'dev', 'team-12').map((o) => o.value)[0]).toBe('team-120');
+    expect(namespaceOptions(wide, 'nowhere', 'team')).toEqual([]);
   });
 });

@@ -124,6 +124,33 @@ describe('FakeSlack Web API', () => {
     });
   });
 
+  it('keeps what was typed across views.update for inputs whose block_id and action_id stay, like Slack', async () => {
+    const input = (blockId: string, actionId: string) => ({
+      type: 'input',
+      block_id: blockId,
+      label: plain('Field'),
+      element: { type: 'plain_text_input', action_id: actionId },
+    });
+    const form = (...blocks: object[]) => modal({ submit: plain('Send'), blocks });
+    const { trigger_id } = slack.slashCommand({ command: '/x', user_id: 'U0ALICE' });
+    const opened = (await call('views.open', { trigger_id, view: form(input('a', 'a'), input('b', 'b')) }))[
+      'view'
+    ] as { id: string; hash: string };
+    // The person types into both fields, then picks something that makes the app re-render the form.
+    const typed = (value: string) => ({ type: 'plain_text_input', value });
+    slack.enter(opened.id, { a: { a: typed('kept') }, b: { b: typed('lost') } });
+    // The update keeps block a as it was and renames block b's action: only a's text survives.
+    expect(
+      (await call('views.update', { view_id: opened.id, view: form(input('a', 'a'), input('b', 'b2')) }))[
+        'ok'
+      ],
+    ).toBe(true);
+    const submitted = slack.viewSubmission({ user_id: 'U0ALICE', view_id: opened.id }) as {
+      view: { state: { values: Record<string, Record<string, { value?: string }>> } };
+    };
+    expect(submitted.view.state.values).toEqual({ a: { a: { type: 'plain_text_input', value: 'kept' } } });
+  });
+
   it('waits for calls without sleeping, and reports what it saw on timeout', async () => {
     const waiting = slack.waitFor('chat.postEphemeral', (c) => c.args.user === 'U0ALICE');
     await call('chat.postEphemeral', { channel: 'C0REVIEW', user: 'U0ALICE', text: 'only you' });
@@ -233,6 +260,23 @@ describe('FakeSlack is as strict as Slack about the app and the workspace', () =
     expect(
       (await call('views.publish', { user_id: 'U0ALICE', view: { type: 'home', blocks: [] } })).body,
     ).toEqual({ ok: false, error: 'not_enabled' });
+  });
+
+  it('refuses a Home tab over 100 blocks or 250 kB, like Slack', async () => {
+    await start({});
+    const big = (n: number, chars: number) => ({
+      type: 'home',
+      blocks: Array.from({ length: n }, () => ({
+        type: 'section',
+        text: { type: 'mrkdwn', text: 'é'.repeat(chars) },
+      })),
+    });
+    const publish = async (view: object) =>
+      (await call('views.publish', { user_id: 'U0ALICE', view })).body as { ok: boolean; error?: string };
+    expect((await publish(big(100, 1000))).ok).toBe(true);
+    expect(await publish(big(101, 10))).toMatchObject({ ok: false, error: 'invalid_arguments' });
+    // 100 sections of 1500 two-byte characters: within every block limit, over 250 kB as a whole.
+    expect(await publish(big(100, 1500))).toMatchObject({ ok: false, error: 'invalid_arguments' });
   });
 
   it('honours a response_url five times within 30 minutes, and stores ephemeral answers to click', async () => {

@@ -22,6 +22,7 @@ const QUEUE_OF: Record<JobKind, QueueName> = {
   warn: QUEUES.remind,
   lapse: QUEUES.remind,
   opens: QUEUES.remind,
+  nudge: QUEUES.remind,
 };
 
 export class BullScheduler implements Scheduler {
@@ -110,6 +111,17 @@ export class BullScheduler implements Scheduler {
 
   scheduleWindowReminder(grantId: string, at: number): Promise<void> {
     return this.#replace('opens', grantId, at);
+  }
+
+  scheduleApprovalReminder(grantId: string, at: number): Promise<void> {
+    // Not a replacement: each reminder has its own moment, and the id makes a repeat collapse.
+    return this.#call(async () => {
+      await this.queue(QUEUE_OF.nudge).add(
+        'nudge',
+        { grantId },
+        { jobId: jobIdFor('nudge', grantId, at), delay: Math.max(0, at - this.#clock.now()) },
+      );
+    });
   }
 
   async close(): Promise<void> {

@@ -7,11 +7,12 @@ import { activateGrant, failActivation } from '../../services/activate.js';
 import type { EngineDeps } from '../../services/engine.js';
 import { applyExtension, failExtension } from '../../services/extend-grant.js';
 import { type ReconcileReport, reconcile } from '../../services/reconcile.js';
-import { lapsePendingRequest, remindWindowOpens, warnExpiringSoon } from '../../services/reminders.js';
-
-/** The timed jobs of the `remind` queue, by job name (BullScheduler's job kinds). */
-const REMINDERS = { lapse: lapsePendingRequest, warn: warnExpiringSoon, opens: remindWindowOpens } as const;
-
+import {
+  lapsePendingRequest,
+  remindApprovers,
+  remindWindowOpens,
+  warnExpiringSoon,
+} from '../../services/reminders.js';
 import { revokeGrant } from '../../services/revoke.js';
 import { blockingDuplicate, type RedisClient } from '../redis/connection.js';
 import { type ConnectionLog, isConnectionError } from '../redis/connection-log.js';
@@ -19,6 +20,14 @@ import type { RedisEpoch } from '../redis/epoch.js';
 import type { BullScheduler } from './bull-scheduler.js';
 import { type GrantJob, QUEUES, RETRY } from './queues.js';
 import { ReconcileKeeper } from './reconcile-keeper.js';
+
+/** The timed jobs of the remind queue, by job name. */
+const REMINDERS = {
+  lapse: lapsePendingRequest,
+  nudge: remindApprovers,
+  warn: warnExpiringSoon,
+  opens: remindWindowOpens,
+} as const;
 
 export interface WorkerOptions {
   redis: RedisClient;

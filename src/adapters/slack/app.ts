@@ -4,7 +4,7 @@
 import { App, type Logger as BoltLogger, type LogLevel, webApi } from '@slack/bolt';
 import type { Env } from '../../config/env.js';
 import type { Logger } from '../logger.js';
-import { type ListenerDeps, registerListeners } from './listeners.js';
+import { type ListenerDeps, registerListeners } from './handlers/register.js';
 
 export type SlackSettings = Pick<
   Env,

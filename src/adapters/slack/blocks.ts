@@ -9,6 +9,7 @@ import { type AccessPlan, planGrant } from '../../domain/plan.js';
 import { accessCommands, COMMAND_HELP, failureAdvice, humanTime, statusLine } from '../../domain/text.js';
 import { splitByReferences, type TicketSystem } from '../../domain/tickets.js';
 import { windowEnd } from '../../domain/window.js';
+import type { GrantEvent } from '../../ports/notifier.js';
 import type { HomeModel } from '../../services/home.js';
 
 /** Slack's published limits (the fake Slack in test/support enforces the same). */
@@ -24,6 +25,11 @@ export const LIMITS = {
   value: 2000,
   modalTitle: 24,
   fallbackText: 4000,
+  confirmTitle: 100,
+  confirmText: 300,
+  confirmButton: 30,
+  /** A view's JSON (Slack: 250 kB), kept with a margin for the view's own fields. */
+  viewBytes: 250_000,
 } as const;
 
 export const DENY_MODAL = 'deny_modal';
@@ -54,7 +60,7 @@ export function cut(text: string, max: number): string {
 export function windowWords(grant: Pick<Grant, 'startsAt' | 'durationSeconds'>): string | undefined {
   const end = windowEnd(grant);
   if (grant.startsAt === undefined || end === undefined) return undefined;
-  return `from ${humanTime(grant.startsAt)} to ${humanTime(end)} (${formatDuration(grant.durationSeconds)})`;
+  return `from ${slackTime(grant.startsAt)} to ${slackTime(end)} (${formatDuration(grant.durationSeconds)})`;
 }
 
 /**
@@ -102,15 +108,89 @@ const context = (text: string): Block => ({ type: 'context', elements: [mrkdwn(t
 const header = (text: string): Block => ({ type: 'header', text: plain(text, LIMITS.header) });
 const divider: Block = { type: 'divider' };
 
-function button(text: string, actionId: string, value: string, style?: 'primary' | 'danger'): Block {
+function button(
+  text: string,
+  actionId: string,
+  value: string,
+  style?: 'primary' | 'danger',
+  confirm?: Block,
+): Block {
   return {
     type: 'button',
     text: plain(text, LIMITS.button),
     action_id: actionId,
     value,
     ...(style ? { style } : {}),
+    ...(confirm ? { confirm } : {}),
   };
 }
+
+/** Slack's own "are you sure?" dialog on a button: nothing is sent unless the person confirms. */
+function confirmDialog(title: string, text: string, yes: string, style?: 'primary' | 'danger'): Block {
+  return {
+    title: plain(title, LIMITS.confirmTitle),
+    text: mrkdwn(text, LIMITS.confirmText),
+    confirm: plain(yes, LIMITS.confirmButton),
+    deny: plain('Cancel', LIMITS.confirmButton),
+    ...(style ? { style } : {}),
+  };
+}
+
+/** "I'm done" gives access back at once and cannot be undone, so Slack asks first. */
+const doneButton = (grant: Pick<Grant, 'id' | 'namespace' | 'cluster'>): Block =>
+  button(
+    "I'm done",
+    ACTIONS.done,
+    grant.id,
+    undefined,
+    confirmDialog(
+      'Give access back?',
+      `Your access to ${where(grant)} ends now; for more you would have to request it again.`,
+      'Give it back',
+      'danger',
+    ),
+  );
+
+/**
+ * Approve and Deny for a request. Approving a privileged level asks for confirmation first, so a
+ * stray click cannot hand out powerful access.
+ */
+function decideButtons(
+  grant: Pick<Grant, 'id' | 'level' | 'namespace' | 'cluster'>,
+  privileged: boolean,
+): Block[] {
+  const confirm = privileged
+    ? confirmDialog(
+        `Approve privileged access?`,
+        `\`${grant.level}\` in ${where(grant)} is a *privileged* level. Approve it?`,
+        'Approve',
+        'primary',
+      )
+    : undefined;
+  return [
+    button('Approve', ACTIONS.approve, grant.id, 'primary', confirm),
+    button('Deny', ACTIONS.deny, grant.id, 'danger'),
+  ];
+}
+
+/** Revoke on an active grant's approval message: for approvers (the service checks), after a confirm. */
+const revokeButton = (grant: Pick<Grant, 'id' | 'namespace' | 'cluster' | 'requester'>): Block =>
+  button(
+    'Revoke',
+    ACTIONS.revoke,
+    grant.id,
+    'danger',
+    confirmDialog(
+      'Revoke access?',
+      `${mention(grant.requester.slackUserId)} loses access to ${where(grant)} now. Only approvers of this namespace can revoke.`,
+      'Revoke',
+      'danger',
+    ),
+  );
+
+/** Whether a level is privileged, for the buttons that ask before approving it. */
+export type IsPrivileged = (level: string) => boolean;
+const notPrivileged: IsPrivileged = () => false;
 
 /** Action ids: the only thing a button carries besides the grant id. */
 export const ACTIONS = {
@@ -125,13 +205,26 @@ export const ACTIONS = {
   openRequest: 'open_request',
 } as const;
 
-function cappedBlocks(blocks: Block[], max: number): Block[] {
-  if (blocks.length <= max) return blocks;
-  return [
-    ...blocks.slice(0, max - 1),
-    context(`…and ${blocks.length - max + 1} more; \`/eks-access list\` shows all.`),
-  ];
+/**
+ * At most `max` blocks and (for views) `maxBytes` of JSON: what does not fit is named in a last line
+ * instead of Slack refusing the whole message or view.
+ */
+function cappedBlocks(blocks: Block[], max: number, maxBytes = Number.POSITIVE_INFINITY): Block[] {
+  const more = (n: number) => context(`…and ${n} more; \`/eks-access list\` shows all.`);
+  // Room for the "…and N more" line itself.
+  let budget = maxBytes - jsonBytes(more(blocks.length)) - 1_000;
+  let kept = 0;
+  while (kept < blocks.length && kept < max) {
+    budget -= jsonBytes(blocks[kept]) + 1;
+    if (budget < 0) break;
+    kept += 1;
+  }
+  if (kept === blocks.length) return blocks;
+  if (kept === max) kept = max - 1;
+  return [...blocks.slice(0, kept), more(blocks.length - kept)];
 }
+
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
 
 const message = (text: string, blocks: Block[]): Message => ({
   text: cut(text, LIMITS.fallbackText),
@@ -194,26 +287,26 @@ function approvalProgress(grant: Grant): string {
 export function grantStatusText(grant: Grant, now: number): string {
   switch (grant.status) {
     case 'pending':
-      return `:hourglass_flowing_sand: *Waiting for approval* — ${approvalProgress(grant)}. Lapses at ${humanTime(grant.pendingUntil)} if nobody decides.`;
+      return `:hourglass_flowing_sand: *Waiting for approval* — ${approvalProgress(grant)}. Lapses at ${slackTime(grant.pendingUntil)} if nobody decides.`;
     case 'approved':
       return grant.startsAt !== undefined && grant.startsAt > now
-        ? `:calendar: *Approved* by ${approvedBy(grant)} — opens at ${humanTime(grant.startsAt)}, not before.`
+        ? `:calendar: *Approved* by ${approvedBy(grant)} — opens at ${slackTime(grant.startsAt)}, not before.`
         : `:white_check_mark: *Approved* by ${approvedBy(grant)} — setting up access…`;
     case 'active':
-      return `:large_green_circle: *Active* until ${humanTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left) — approved by ${approvedBy(grant)}`;
+      return `:large_green_circle: *Active* until ${slackTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left) — approved by ${approvedBy(grant)}`;
     case 'revoking':
       return `:hourglass: *Ending* (${grant.endReason ?? 'ending'})${grant.endedBy ? ` by ${endedByText(grant.endedBy)}` : ''}…`;
     case 'expired':
-      return `:checkered_flag: *Expired* at ${humanTime(grant.endedAt ?? now)}; access removed.`;
+      return `:checkered_flag: *Expired* at ${slackTime(grant.endedAt ?? now)}; access removed.`;
     case 'revoked':
-      return `:no_entry: *Revoked* by ${endedByText(grant.endedBy ?? 'system')} at ${humanTime(grant.endedAt ?? now)}; access removed.`;
+      return `:no_entry: *Revoked* by ${endedByText(grant.endedBy ?? 'system')} at ${slackTime(grant.endedAt ?? now)}; access removed.`;
     case 'relinquished':
-      return `:wave: *Given back* by ${mention(grant.requester.slackUserId)} at ${humanTime(grant.endedAt ?? now)}; access removed.`;
+      return `:wave: *Given back* by ${mention(grant.requester.slackUserId)} at ${slackTime(grant.endedAt ?? now)}; access removed.`;
     case 'denied':
       return `:x: *Denied* by ${mention(grant.denial?.by ?? '?')}: ${esc(cut(grant.denial?.reason ?? '', 500))}`;
     case 'cancelled':
       return grant.endedBy === 'system'
-        ? `:zzz: *Lapsed*: nobody decided before ${humanTime(grant.pendingUntil)}.`
+        ? `:zzz: *Lapsed*: nobody decided before ${slackTime(grant.pendingUntil)}.`
         : `:leftwards_arrow_with_hook: *Cancelled* by ${mention(grant.endedBy ?? grant.requester.slackUserId)}.`;
     case 'failed':
       return `:warning: *Failed*: ${esc(cut(grant.failure?.reason ?? 'unknown', 500))}. Nothing was left behind.`;
@@ -256,10 +349,14 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
     blocks.push({
       type: 'actions',
       block_id: `decide:${grant.id}:${grant.version}`,
-      elements: [
-        button('Approve', ACTIONS.approve, grant.id, 'primary'),
-        button('Deny', ACTIONS.deny, grant.id, 'danger'),
-      ],
+      elements: decideButtons(grant, policy.levels[grant.level]?.privileged ?? false),
+    });
+  }
+  if (grant.status === 'active') {
+    blocks.push({
+      type: 'actions',
+      block_id: `manage:${grant.id}:${grant.version}`,
+      elements: [revokeButton(grant)],
     });
   }
   if (grant.status === 'active' && grant.extensionRequest) {
@@ -284,25 +381,98 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
     );
   }
   // The notification text: a real mention, so the preview reads "@alice wants…", not a user id.
-  const text = `Access request ${grant.id}: ${mention(grant.requester.slackUserId)} wants ${grant.level} in ${grant.namespace} on ${grant.cluster} — ${esc(statusLine(grant, now))}`;
+  const text = `Access request ${grant.id}: ${mention(grant.requester.slackUserId)} wants ${grant.level} in ${grant.namespace} on ${grant.cluster} — ${slackStatusLine(grant, now)}`;
   return message(text, blocks);
 }
+
+/**
+ * The line a change adds to the approval message's thread, so the channel shows the story of a
+ * request (asked, approved, active, extended, ended…); undefined for changes not worth a line there.
+ */
+export function threadNoteText(grant: Grant, event: GrantEvent, now: number): string | undefined {
+  switch (event.kind) {
+    case 'approval-progress':
+      return `${mention(event.by)} approved; ${grant.approvals.length} of ${grant.requiredApprovals}.`;
+    case 'approved':
+      return `:white_check_mark: Approved by ${mention(event.by)}; setting up access.`;
+    case 'activated':
+      return `:large_green_circle: Access is active until ${slackTime(grant.expiresAt ?? now)}.`;
+    case 'denied':
+      return `:x: Denied by ${mention(event.by)}: ${esc(cut(event.reason, 500))}`;
+    case 'cancelled':
+      return event.by === 'system'
+        ? ':zzz: Lapsed: nobody decided in time.'
+        : `:leftwards_arrow_with_hook: Withdrawn by ${mention(event.by)}.`;
+    case 'ended':
+      return grantStatusText(grant, now);
+    case 'failed':
+      return `:warning: Access could not be set up: ${esc(cut(event.reason, 500))}`;
+    case 'extension-requested':
+      return `${mention(event.by)} asks to extend this by ${formatDuration(event.seconds)}.`;
+    case 'extension-approval-progress':
+      return `${mention(event.by)} approved the extension; ${event.approvals} of ${event.required}.`;
+    case 'extended':
+      return `:stopwatch: Extended by ${formatDuration(event.seconds)} (${mention(event.by)}); now ends at ${slackTime(grant.expiresAt ?? now)}.`;
+    case 'extension-denied':
+      return `:no_entry_sign: ${mention(event.by)} denied the extension: ${esc(cut(event.reason, 500))}`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Who approves a namespace, as mentions that notify them: `<@U…>` for people, `<!subteam^S…>` for
+ * user groups.
+ */
+export const approverMentions = (approvers: {
+  users: readonly string[];
+  groups: readonly string[];
+}): string =>
+  [...approvers.groups.map((g) => `<!subteam^${g}>`), ...approvers.users.map((u) => `<@${u}>`)].join(' ');
+
+/** Asks the approvers again, in the approval message's thread (also sent to the channel). */
+export function approverReminder(grant: Grant, approvers: string, now: number): Message {
+  const missing = Math.max(1, grant.requiredApprovals - grant.approvals.length);
+  const text = `:bell: ${approvers} ${mention(grant.requester.slackUserId)} still waits for ${missing} approval(s) of \`${grant.level}\` in ${where(grant)}; it lapses ${slackTime(grant.pendingUntil)} (${formatDuration(Math.max(0, Math.round((grant.pendingUntil - now) / 1000)))} left).`;
+  return message(text, [section(text)]);
+}
+
+/** The same reminder by DM, when the approval message could not be posted. */
+export function approverReminderDm(grant: Grant, now: number): Message {
+  const text = `:bell: ${mention(grant.requester.slackUserId)} asked for \`${grant.level}\` in ${where(grant)} (\`${grant.id}\`) and still waits for a decision; it lapses ${slackTime(grant.pendingUntil)} (${formatDuration(Math.max(0, Math.round((grant.pendingUntil - now) / 1000)))} left). \`/eks-access approvals\` lists it with Approve and Deny.`;
+  return message(text, [section(text)]);
+}
+
+/** A line linking a DM to the approval message it is about. */
+export function withApprovalLink(dm: Message, permalink: string): Message {
+  return { ...dm, blocks: [...dm.blocks, context(`<${permalink}|The request in its approval channel>`)] };
+}
+
+/**
+ * A time each reader sees in their own time zone (Slack's date formatting), with the UTC text as the
+ * fallback for clients that cannot format it.
+ */
+export const slackTime = (epochMs: number): string =>
+  `<!date^${Math.floor(epochMs / 1000)}^{date_short_pretty} {time}|${humanTime(epochMs)}>`;
+
+/** The status line with times as Slack dates and typed reasons escaped. */
+const slackStatusLine = (grant: Grant, now: number) => statusLine(grant, now, { time: slackTime, text: esc });
 
 /** DMs to the requester, one per event that concerns them. */
 export function activatedDm(policy: Policy, grant: Grant, now: number): Message {
   const commands = accessCommands(policy, grant);
   return message(
-    `Your access to ${grant.namespace} on ${grant.cluster} is ready until ${humanTime(grant.expiresAt ?? now)}`,
+    `Your access to ${grant.namespace} on ${grant.cluster} is ready until ${slackTime(grant.expiresAt ?? now)}`,
     [
       section(
-        `:white_check_mark: *Approved* — you have \`${grant.level}\` in ${where(grant)} until *${humanTime(grant.expiresAt ?? now)}* (${formatDuration(secondsLeft(grant, now))}).`,
+        `:white_check_mark: *Approved* — you have \`${grant.level}\` in ${where(grant)} until *${slackTime(grant.expiresAt ?? now)}* (${formatDuration(secondsLeft(grant, now))}).`,
       ),
       section(`*Use it:*\n\`\`\`${commands.join('\n')}\`\`\``),
       context(`Request \`${grant.id}\` · give it back early with \`/eks-access done ${grant.id}\``),
       {
         type: 'actions',
         block_id: `mine:${grant.id}`,
-        elements: [button("I'm done", ACTIONS.done, grant.id)],
+        elements: [doneButton(grant)],
       },
     ],
   );
@@ -324,7 +494,7 @@ export function windowOpensSoonDm(policy: Policy, grant: Grant): Message {
     `Your access to ${grant.namespace} on ${grant.cluster} opens at ${humanTime(grant.startsAt ?? 0)}`,
     [
       section(
-        `:alarm_clock: Your \`${grant.level}\` window in ${where(grant)} opens at *${humanTime(grant.startsAt ?? 0)}* and ends at *${humanTime(windowEnd(grant) ?? 0)}*. From the start, run:`,
+        `:alarm_clock: Your \`${grant.level}\` window in ${where(grant)} opens at *${slackTime(grant.startsAt ?? 0)}* and ends at *${slackTime(windowEnd(grant) ?? 0)}*. From the start, run:`,
       ),
       section(`\`\`\`${accessCommands(policy, grant).join('\n')}\`\`\``),
       context(`Request \`${grant.id}\` · they are refused before the start and after the end`),
@@ -350,17 +520,14 @@ export function failedDm(grant: Grant): Message {
 }
 
 export function expiringDm(grant: Grant, now: number): Message {
-  return message(`Your access to ${grant.namespace} ends at ${humanTime(grant.expiresAt ?? now)}`, [
+  return message(`Your access to ${grant.namespace} ends at ${slackTime(grant.expiresAt ?? now)}`, [
     section(
-      `:alarm_clock: Your access to ${where(grant)} ends at *${humanTime(grant.expiresAt ?? now)}* (${formatDuration(secondsLeft(grant, now))} left).`,
+      `:alarm_clock: Your access to ${where(grant)} ends at *${slackTime(grant.expiresAt ?? now)}* (${formatDuration(secondsLeft(grant, now))} left).`,
     ),
     {
       type: 'actions',
       block_id: `expiring:${grant.id}`,
-      elements: [
-        button('Extend', ACTIONS.extend, grant.id, 'primary'),
-        button("I'm done", ACTIONS.done, grant.id),
-      ],
+      elements: [button('Extend', ACTIONS.extend, grant.id, 'primary'), doneButton(grant)],
     },
   ]);
 }
@@ -394,7 +561,7 @@ export function cancelledDm(grant: Grant, now: number): Message {
 export function extendedDm(grant: Grant, by: string, seconds: number, now: number): Message {
   return message(`Your access ${grant.id} was extended`, [
     section(
-      `:stopwatch: ${by === grant.requester.slackUserId ? 'Extended' : `${mention(by)} extended your access`} by ${formatDuration(seconds)}: ${where(grant)} now ends at *${humanTime(grant.expiresAt ?? now)}*.`,
+      `:stopwatch: ${by === grant.requester.slackUserId ? 'Extended' : `${mention(by)} extended your access`} by ${formatDuration(seconds)}: ${where(grant)} now ends at *${slackTime(grant.expiresAt ?? now)}*.`,
     ),
   ]);
 }
@@ -406,7 +573,7 @@ export function extensionDeniedDm(grant: Grant, now: number): Message {
   const denial = grant.extensionDenial;
   return message(`Your extension of ${grant.id} was denied`, [
     section(
-      `${denial ? extensionDeniedText(denial) : ':no_entry_sign: Your extension was denied'}.\nYour access to ${where(grant)} still ends at *${humanTime(grant.expiresAt ?? now)}* (${formatDuration(secondsLeft(grant, now))} left).`,
+      `${denial ? extensionDeniedText(denial) : ':no_entry_sign: Your extension was denied'}.\nYour access to ${where(grant)} still ends at *${slackTime(grant.expiresAt ?? now)}* (${formatDuration(secondsLeft(grant, now))} left).`,
     ),
   ]);
 }
@@ -422,7 +589,7 @@ export function extensionFailedDm(grant: Grant, seconds: number, reason: string,
     section(
       `:warning: The extension of ${formatDuration(seconds)} on ${where(grant)} could not be applied: ${esc(cut(reason, 500))}.\n` +
         (grant.status === 'active'
-          ? `Your access still ends at *${humanTime(grant.expiresAt ?? now)}*; ask again with \`/eks-access extend ${grant.id}\`.`
+          ? `Your access still ends at *${slackTime(grant.expiresAt ?? now)}*; ask again with \`/eks-access extend ${grant.id}\`.`
           : `The access is ${grant.status}.`),
     ),
   ]);
@@ -441,7 +608,7 @@ export function auditLine(
   privileged = false,
 ): Message {
   const level = privileged ? `:warning: privileged \`${grant.level}\`` : `\`${grant.level}\``;
-  const text = `\`${grant.id}\` ${action} by ${endedByText(actor)} — ${mention(grant.requester.slackUserId)} · ${level} · ${where(grant)} · ${esc(statusLine(grant, now))}`;
+  const text = `\`${grant.id}\` ${action} by ${endedByText(actor)} — ${mention(grant.requester.slackUserId)} · ${level} · ${where(grant)} · ${slackStatusLine(grant, now)}`;
   return message(`${grant.id} ${esc(action)} by ${endedByText(actor)}`, [context(text)]);
 }
 
@@ -465,7 +632,7 @@ export function helpMessage(): Message {
 }
 
 function grantLine(grant: Grant, now: number): string {
-  return `\`${grant.id}\` · \`${grant.level}\` in ${where(grant)} — ${esc(statusLine(grant, now))}`;
+  return `\`${grant.id}\` · \`${grant.level}\` in ${where(grant)} — ${slackStatusLine(grant, now)}`;
 }
 
 /** `part` keeps block ids unique when one grant shows twice (your own request, which you may approve). */
@@ -489,17 +656,17 @@ export function listMessage(model: HomeModel): Message {
   ]);
 }
 
-export function approvalsMessage(grants: Grant[], now: number, extensions: Grant[] = []): Message {
+export function approvalsMessage(
+  grants: Grant[],
+  now: number,
+  extensions: Grant[] = [],
+  privileged: IsPrivileged = notPrivileged,
+): Message {
   if (grants.length === 0 && extensions.length === 0)
     return message('Nothing waits for your approval', [section('Nothing waits for your approval.')]);
   return message('Waiting for your approval', [
     section(`*Waiting for your approval* (${grants.length + extensions.length})`),
-    ...grants.flatMap((g) =>
-      grantRow(g, now, [
-        button('Approve', ACTIONS.approve, g.id, 'primary'),
-        button('Deny', ACTIONS.deny, g.id, 'danger'),
-      ]),
-    ),
+    ...grants.flatMap((g) => grantRow(g, now, decideButtons(g, privileged(g.level)))),
     ...extensions.flatMap((g) => extensionRow(g, now)),
   ]);
 }
@@ -528,7 +695,7 @@ function extensionQuorumText(grant: Grant): string {
 /** An extension waiting for a decision: who, which grant, how much more, and the same buttons as the approval message. */
 export function extensionWaitingLine(grant: Grant, now: number): string {
   const asked = grant.extensionRequest;
-  return `:stopwatch: ${mention(asked?.by ?? grant.requester.slackUserId)} asks for ${formatDuration(asked?.seconds ?? 0)} more on \`${grant.id}\` · \`${grant.level}\` in ${where(grant)}, which ends at ${humanTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left)`;
+  return `:stopwatch: ${mention(asked?.by ?? grant.requester.slackUserId)} asks for ${formatDuration(asked?.seconds ?? 0)} more on \`${grant.id}\` · \`${grant.level}\` in ${where(grant)}, which ends at ${slackTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left)`;
 }
 
 function extensionRow(grant: Grant, now: number): Block[] {
@@ -543,7 +710,10 @@ function extensionRow(grant: Grant, now: number): Block[] {
 }
 
 /** The App Home tab. */
-export function homeView(model: HomeModel): { type: 'home'; blocks: Block[] } {
+export function homeView(
+  model: HomeModel,
+  privileged: IsPrivileged = notPrivileged,
+): { type: 'home'; blocks: Block[] } {
   const { now } = model;
   const blocks: Block[] = [
     header('eks-access'),
@@ -560,9 +730,7 @@ export function homeView(model: HomeModel): { type: 'home'; blocks: Block[] } {
       ...grantRow(
         g,
         now,
-        g.status === 'active'
-          ? [button('Extend', ACTIONS.extend, g.id), button("I'm done", ACTIONS.done, g.id)]
-          : [],
+        g.status === 'active' ? [button('Extend', ACTIONS.extend, g.id), doneButton(g)] : [],
       ),
     );
   }
@@ -579,12 +747,7 @@ export function homeView(model: HomeModel): { type: 'home'; blocks: Block[] } {
         section(
           `${mention(g.requester.slackUserId)} wants \`${g.level}\` in ${where(g)} for ${formatDuration(g.durationSeconds)}: ${esc(cut(g.reason, 300))}`,
         ),
-        ...grantRow(
-          g,
-          now,
-          [button('Approve', ACTIONS.approve, g.id, 'primary'), button('Deny', ACTIONS.deny, g.id, 'danger')],
-          'decide',
-        ),
+        ...grantRow(g, now, decideButtons(g, privileged(g.level)), 'decide'),
       );
     }
   }
@@ -592,7 +755,7 @@ export function homeView(model: HomeModel): { type: 'home'; blocks: Block[] } {
     blocks.push(header('Recently ended'));
     for (const g of model.recent) blocks.push(section(grantLine(g, now)));
   }
-  return { type: 'home', blocks: cappedBlocks(blocks, LIMITS.viewBlocks) };
+  return { type: 'home', blocks: cappedBlocks(blocks, LIMITS.viewBlocks, LIMITS.viewBytes) };
 }
 
 /** `whoami`. */

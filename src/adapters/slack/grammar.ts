@@ -21,7 +21,9 @@ export type Command =
   | { kind: 'list' }
   | { kind: 'approvals' }
   | { kind: 'whoami' }
-  | { kind: 'revoke' | 'done' | 'cancel'; id: string }
+  | { kind: 'revoke'; id: string }
+  | { kind: 'done'; id: string }
+  | { kind: 'cancel'; id: string }
   | { kind: 'extend'; id: string; duration?: string };
 
 const SUBCOMMAND_ALIASES: Readonly<Record<string, string>> = {

@@ -26,11 +26,62 @@ export interface ModalState {
   start?: string | undefined;
 }
 
-const plain = (text: string, max: number) => ({ type: 'plain_text', text: cut(text, max), emoji: true });
+const plain = (text: string, max: number) => ({
+  type: 'plain_text' as const,
+  text: cut(text, max),
+  emoji: true,
+});
 const option = (value: string, label = value) => ({
   text: plain(label, LIMITS.option),
   value: cut(value, 150),
 });
+
+/** Slack shows at most 100 options in a static select; past that, choices come from a search. */
+export const MAX_STATIC_OPTIONS = 100;
+
+/**
+ * A cluster's namespaces matching what the person typed (case-insensitive, anywhere in the name):
+ * exact and prefix matches first, then alphabetical, at most Slack's 100. For the external select.
+ */
+export function namespaceOptions(policy: Policy, cluster: string | undefined, query: string) {
+  const q = query.trim().toLowerCase();
+  const names = (cluster ? (policy.clusters[cluster]?.namespaces ?? []) : []).map((n) => n.name);
+  const rank = (name: string) => (name === q ? 0 : name.startsWith(q) ? 1 : 2);
+  return names
+    .filter((name) => name.includes(q))
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+    .slice(0, MAX_STATIC_OPTIONS)
+    .map((name) => option(name));
+}
+
+/**
+ * The namespace choice: a static select while Slack can show them all, a search (external_select,
+ * answered by namespaceOptions) beyond 100, so no namespace silently disappears from the form.
+ */
+function namespaceSelect(names: string[], initial: string | undefined): Block {
+  if (names.length <= MAX_STATIC_OPTIONS)
+    return select(
+      MODAL_ACTIONS.namespace,
+      'Namespace',
+      names.map((value) => ({ value })),
+      initial,
+      true,
+    );
+  return {
+    type: 'input',
+    block_id: MODAL_ACTIONS.namespace,
+    dispatch_action: true,
+    label: plain('Namespace', 2000),
+    hint: plain(`${names.length} namespaces: type part of a name to search.`, 2000),
+    element: {
+      type: 'external_select',
+      action_id: MODAL_ACTIONS.namespace,
+      placeholder: plain('Type to search namespaces', 150),
+      min_query_length: 0,
+      ...(initial && names.includes(initial) ? { initial_option: option(initial) } : {}),
+    },
+  };
+}
 
 function select(
   blockId: string,
@@ -39,7 +90,7 @@ function select(
   initial: string | undefined,
   dispatch: boolean,
 ): Block {
-  const opts = options.slice(0, 100).map((o) => option(o.value, o.label));
+  const opts = options.slice(0, MAX_STATIC_OPTIONS).map((o) => option(o.value, o.label));
   const initialOption = opts.find((o) => o.value === initial);
   return {
     type: 'input',
@@ -120,12 +171,9 @@ export function requestModal(
   const cluster = state.cluster ? policy.clusters[state.cluster] : undefined;
   if (cluster) {
     blocks.push(
-      select(
-        MODAL_ACTIONS.namespace,
-        'Namespace',
-        cluster.namespaces.map((n) => ({ value: n.name })),
+      namespaceSelect(
+        cluster.namespaces.map((n) => n.name),
         state.namespace,
-        true,
       ),
     );
   }

@@ -17,6 +17,9 @@ import {
   activatedDm,
   approvalMessage,
   approvalPostFailedDm,
+  approverMentions,
+  approverReminder,
+  approverReminderDm,
   auditLine,
   cancelledDm,
   deniedDm,
@@ -28,8 +31,11 @@ import {
   failedDm,
   homeView,
   type Message,
+  section,
+  threadNoteText,
   windowApprovedDm,
   windowOpensSoonDm,
+  withApprovalLink,
 } from './blocks.js';
 import { SlackDirectory } from './directory.js';
 import { slackErrorCode } from './errors.js';
@@ -86,11 +92,17 @@ export class SlackNotifier implements Notifier {
     const latest = stored && stored.version >= grant.version ? stored : grant;
     const now = this.#deps.clock.now();
     await steps.run('approval message', () => this.#upsertApprovalMessage(latest, event, now, steps));
-    await steps.run('thread note', () => this.#threadNote(latest, event));
+    await steps.run('thread note', () => this.#threadNote(latest, event, now));
+    if (event.kind === 'approvers-reminded')
+      await steps.run('approver reminder', () => this.#remindApprovers(latest, now));
     const dm = this.#dmFor(latest, event, now);
-    if (dm) await steps.run('requester DM', () => this.dm(latest.requester.slackUserId, dm));
+    if (dm)
+      await steps.run('requester DM', async () =>
+        this.dm(latest.requester.slackUserId, await this.#linked(latest, dm)),
+      );
     const channel = this.#deps.policy.settings.auditChannel;
-    if (channel) {
+    // A reminder changes nothing about the request: the audit trail has no line for it.
+    if (channel && event.kind !== 'approvers-reminded') {
       const actor =
         'by' in event ? event.by : event.kind === 'requested' ? latest.requester.slackUserId : 'system';
       await steps.run('audit channel', () =>
@@ -138,7 +150,10 @@ export class SlackNotifier implements Notifier {
 
   async publishHome(slackUserId: string): Promise<void> {
     const model = await homeFor({ ...this.#deps, directory: this.#directory }, slackUserId);
-    await this.#deps.client.views.publish({ user_id: slackUserId, view: homeView(model) as never });
+    await this.#deps.client.views.publish({
+      user_id: slackUserId,
+      view: homeView(model, (level) => this.#deps.policy.levels[level]?.privileged ?? false) as never,
+    });
   }
 
   async #approversOf(grant: Grant): Promise<string[]> {
@@ -209,22 +224,57 @@ export class SlackNotifier implements Notifier {
     }
   }
 
-  /** Things approvers should notice without a new message per grant: a reply in the message's thread. */
-  async #threadNote(grant: Grant, event: GrantEvent): Promise<void> {
+  /**
+   * Every change of a request is also a reply in its approval message's thread, so the channel shows
+   * the story (the message itself only shows the latest state).
+   */
+  async #threadNote(grant: Grant, event: GrantEvent, now: number): Promise<void> {
     if (!grant.approvalMessage) return;
-    let text: string | undefined;
-    if (event.kind === 'extension-requested')
-      text = `<@${event.by}> asks to extend this by ${formatDuration(event.seconds)}.`;
-    if (event.kind === 'approval-progress')
-      text = `<@${event.by}> approved; ${grant.approvals.length} of ${grant.requiredApprovals}.`;
-    if (event.kind === 'extension-approval-progress')
-      text = `<@${event.by}> approved the extension; ${event.approvals} of ${event.required}.`;
+    const text = threadNoteText(grant, event, now);
     if (!text) return;
+    const note: Message = { text, blocks: [section(text)] };
     await this.#deps.client.chat.postMessage({
       channel: grant.approvalMessage.channel,
       thread_ts: grant.approvalMessage.ts,
-      text,
+      ...note,
     });
+  }
+
+  /**
+   * Asks the approvers again: a reply in the approval message's thread that mentions them and is also
+   * shown in the channel; by DM to each approver when there is no approval message to reply to.
+   */
+  async #remindApprovers(grant: Grant, now: number): Promise<void> {
+    if (grant.status !== 'pending') return;
+    const cluster = this.#deps.policy.clusters[grant.cluster];
+    const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+    if (!ns) return;
+    if (grant.approvalMessage) {
+      await this.#deps.client.chat.postMessage({
+        channel: grant.approvalMessage.channel,
+        thread_ts: grant.approvalMessage.ts,
+        reply_broadcast: true,
+        ...approverReminder(grant, approverMentions(ns.approvers), now),
+      });
+      return;
+    }
+    const decided = new Set(grant.approvals.map((a) => a.slackUserId));
+    const people = (await this.#approversOf(grant)).filter(
+      (id) => id !== grant.requester.slackUserId && !decided.has(id),
+    );
+    await Promise.all([...new Set(people)].map((id) => this.dm(id, approverReminderDm(grant, now))));
+  }
+
+  /** A DM about a request links to its approval message, when there is one (best-effort). */
+  async #linked(grant: Grant, dm: Message): Promise<Message> {
+    if (!grant.approvalMessage) return dm;
+    const link = await this.#step('approval permalink', () =>
+      this.#deps.client.chat.getPermalink({
+        channel: grant.approvalMessage?.channel ?? '',
+        message_ts: grant.approvalMessage?.ts ?? '',
+      }),
+    );
+    return link?.permalink ? withApprovalLink(dm, link.permalink) : dm;
   }
 
   #dmFor(grant: Grant, event: GrantEvent, now: number): Message | undefined {

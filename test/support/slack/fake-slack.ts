@@ -9,14 +9,17 @@ import { parse as parseYaml } from 'yaml';
 import * as payloads from './payloads.js';
 import { SocketModeServer } from './socket-mode.js';
 import type { ArgsOf, Block, ChannelSpec, Obj, SlackCall, SlackUser, StoredMessage, View } from './types.js';
-import { type AppConfig, type Identity, Workspace } from './web-api.js';
+import { type AppConfig, type Identity, mergeValues, Workspace } from './web-api.js';
 
 /** The repository's slack-manifest.yml: what an installed eks-access app may do. */
 export const MANIFEST_PATH = new URL('../../../slack-manifest.yml', import.meta.url);
 
 /** The parts of a Slack app manifest the fake honours. */
 export interface SlackManifest {
-  features?: { app_home?: { home_tab_enabled?: boolean } };
+  features?: {
+    app_home?: { home_tab_enabled?: boolean };
+    shortcuts?: { type?: string; callback_id?: string }[];
+  };
   oauth_config?: { scopes?: { bot?: string[] } };
 }
 
@@ -28,6 +31,11 @@ function appConfigOf(manifest: SlackManifest): AppConfig {
   return {
     scopes: new Set(manifest.oauth_config?.scopes?.bot ?? []),
     homeTabEnabled: manifest.features?.app_home?.home_tab_enabled === true,
+    globalShortcuts: new Set(
+      (manifest.features?.shortcuts ?? []).flatMap((s) =>
+        s.type === 'global' && s.callback_id ? [s.callback_id] : [],
+      ),
+    ),
   };
 }
 
@@ -313,7 +321,15 @@ export class FakeSlack {
     if ('view_id' in fields) {
       const view = this.view(fields.view_id);
       if (!view) throw new Error(`no view ${fields.view_id}`);
-      return payloads.blockActions(this.context(view.id, fields.user_id), fields, { view });
+      // The view's state is what was entered before (kept across views.update) plus this interaction.
+      const payload = payloads.blockActions(
+        this.context(view.id, fields.user_id),
+        { ...fields, values: mergeValues(view.state?.values, fields.values) },
+        { view },
+      );
+      const state = (payload['view'] as View).state;
+      if (state) this.workspace.recordViewInput(view.id, state.values);
+      return payload;
     }
     const context = this.context(fields.channel, fields.user_id);
     const message = this.message(fields.channel, fields.message_ts);
@@ -334,11 +350,43 @@ export class FakeSlack {
     });
   }
 
-  /** The submission of a modal the app opened. */
+  /**
+   * A person fills in inputs of an open view without submitting or dispatching anything (typing into
+   * a text field): Slack keeps it in the view's state, which later payloads carry.
+   */
+  enter(viewId: string, values: Record<string, Record<string, Obj>>): void {
+    if (!this.view(viewId)) throw new Error(`no view ${viewId}`);
+    this.workspace.recordViewInput(viewId, values);
+  }
+
+  /** The submission of a modal the app opened (with what was entered before, kept like Slack keeps it). */
   viewSubmission(fields: payloads.ViewSubmissionFields & { view_id: string }): Obj {
     const view = this.view(fields.view_id);
     if (!view) throw new Error(`no view ${fields.view_id}`);
-    return payloads.viewSubmission(this.context(view.id, fields.user_id), fields, view);
+    const values = mergeValues(view.state?.values, fields.values);
+    this.workspace.recordViewInput(view.id, values);
+    return payloads.viewSubmission(this.context(view.id, fields.user_id), { ...fields, values }, view);
+  }
+
+  /**
+   * A person types into an external select of a view the app opened: Slack asks the app for options
+   * (over Socket Mode an `interactive` envelope, answered in the ack; check the answer with
+   * checkOptionsResponse).
+   */
+  blockSuggestion(fields: payloads.BlockSuggestionFields & { view_id: string }): Obj {
+    const view = this.view(fields.view_id);
+    if (!view) throw new Error(`no view ${fields.view_id}`);
+    return payloads.blockSuggestion(this.context(view.id, fields.user_id), fields, view);
+  }
+
+  /**
+   * A person picks one of the app's global shortcuts (the lightning-bolt menu). Only the shortcuts the
+   * manifest declares exist, as in Slack; the payload carries a trigger id the fake honours.
+   */
+  globalShortcut(fields: { callback_id: string; user_id: string }): Obj {
+    if (!this.workspace.app.globalShortcuts.has(fields.callback_id))
+      throw new Error(`the manifest declares no global shortcut ${fields.callback_id}`);
+    return payloads.globalShortcut(this.context('', fields.user_id), fields);
   }
 
   eventCallback(event: Obj): Obj {

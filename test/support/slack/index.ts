@@ -66,7 +66,7 @@ export {
   readManifest,
   type SlackManifest,
 } from './fake-slack.js';
-export { checkMessageBlocks, checkView, LIMITS } from './limits.js';
+export { checkMessageBlocks, checkOptionsResponse, checkView, LIMITS } from './limits.js';
 export type {
   BlockActionFields,
   SlashCommandFields,

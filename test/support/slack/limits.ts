@@ -6,6 +6,8 @@
 export const LIMITS = {
   messageBlocks: 50,
   viewBlocks: 100,
+  /** A whole view (modal or Home tab) as JSON: Slack refuses more than 250 kB. */
+  viewBytes: 250_000,
   messageText: 40_000,
   sectionText: 3_000,
   sectionFields: 10,
@@ -258,6 +260,18 @@ export function checkMessageBlocks(blocks: unknown): string[] {
   return check.errors;
 }
 
+/**
+ * Problems with an app's answer to an options request (block_suggestion): `{ options: [...] }` with at
+ * most 100, each like a static select's; none is a valid answer (nothing matched). Empty when valid.
+ */
+export function checkOptionsResponse(payload: unknown): string[] {
+  const check = new Checker();
+  const options = isObj(payload) ? payload['options'] : undefined;
+  if (!Array.isArray(options)) check.fail('must provide an array', '/options');
+  else if (options.length > 0) check.options(options, '/options', LIMITS.selectOptions);
+  return check.errors;
+}
+
 /** Problems with a view (views.open/update/push: a modal; views.publish: a home tab); empty when valid. */
 export function checkView(view: unknown, expected: 'modal' | 'home' | 'modal-or-home'): string[] {
   const check = new Checker();
@@ -285,5 +299,7 @@ export function checkView(view: unknown, expected: 'modal' | 'home' | 'modal-or-
   check.maxLength(view['callback_id'], LIMITS.callbackId, '/view/callback_id');
   check.maxLength(view['external_id'], LIMITS.externalId, '/view/external_id');
   check.blocks(view['blocks'], '/view/blocks', LIMITS.viewBlocks);
+  const bytes = Buffer.byteLength(JSON.stringify(view));
+  if (bytes > LIMITS.viewBytes) check.fail(`must be no larger than 250 kB (is ${bytes} bytes)`, '/view');
   return check.errors;
 }

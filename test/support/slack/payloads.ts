@@ -190,6 +190,49 @@ export function viewSubmission(ctx: Context, fields: ViewSubmissionFields, view:
   };
 }
 
+export interface BlockSuggestionFields {
+  user_id: string;
+  action_id: string;
+  /** What the person has typed into the select so far. */
+  value: string;
+}
+
+/** An options request for an external select in a view, as a person types into it. */
+export function blockSuggestion(ctx: Context, fields: BlockSuggestionFields, view: View): Obj {
+  const found = findElement(view.blocks, fields.action_id);
+  if (found?.element['type'] !== 'external_select')
+    throw new Error(`no external_select with action_id ${fields.action_id} in the view`);
+  return {
+    type: 'block_suggestion',
+    user: user(ctx, fields.user_id),
+    container: { type: 'view', view_id: view.id },
+    api_app_id: ctx.identity.appId,
+    token: 'deprecated-verification-token',
+    action_id: fields.action_id,
+    block_id: found.block.block_id ?? 'fake-block',
+    value: fields.value,
+    team: { id: ctx.identity.teamId, domain: ctx.identity.teamDomain },
+    enterprise: null,
+    is_enterprise_install: false,
+    view,
+  };
+}
+
+/** A global shortcut, as Slack sends it (interactivity, type `shortcut`: no channel, no response_url). */
+export function globalShortcut(ctx: Context, fields: { callback_id: string; user_id: string }): Obj {
+  return {
+    type: 'shortcut',
+    token: 'deprecated-verification-token',
+    action_ts: `${Date.now() / 1000}`,
+    team: { id: ctx.identity.teamId, domain: ctx.identity.teamDomain },
+    user: user(ctx, fields.user_id),
+    callback_id: fields.callback_id,
+    trigger_id: ctx.triggerId,
+    is_enterprise_install: false,
+    enterprise: null,
+  };
+}
+
 export function eventCallback(identity: Identity, event: Obj): Obj {
   return {
     token: 'deprecated-verification-token',

@@ -18,6 +18,8 @@ export interface View {
   title?: Obj;
   blocks: Block[];
   hash: string;
+  /** What the person has entered: block_id → action_id → value object, as Slack sends it. */
+  state?: { values: Record<string, Record<string, Obj>> };
   [key: string]: unknown;
 }
 

@@ -51,6 +51,8 @@ export const SCOPELESS_METHODS: readonly string[] = [
 export interface AppConfig {
   scopes: ReadonlySet<string>;
   homeTabEnabled: boolean;
+  /** Callback ids of the manifest's global shortcuts: Slack offers no others. */
+  globalShortcuts: ReadonlySet<string>;
 }
 
 interface Channel {
@@ -176,15 +178,46 @@ export class Workspace {
     return messages.length > 0 ? fail('invalid_arguments', { response_metadata: { messages } }) : undefined;
   }
 
+  /**
+   * What a person has entered in a view stays when the app updates it, as in Slack: values are kept for
+   * the inputs whose block_id and action_id are both unchanged, and dropped for the others.
+   */
+  private keptState(blocks: readonly Block[], existing?: View): Record<string, Record<string, Obj>> {
+    const before = existing?.state?.values ?? {};
+    const kept: Record<string, Record<string, Obj>> = {};
+    for (const block of blocks) {
+      const blockId = block.block_id;
+      const elements = [
+        ...(block['element'] ? [block['element'] as Obj] : []),
+        ...(block['accessory'] ? [block['accessory'] as Obj] : []),
+        ...(Array.isArray(block['elements']) ? (block['elements'] as Obj[]) : []),
+      ];
+      for (const element of elements) {
+        const actionId = element['action_id'];
+        const value = blockId && typeof actionId === 'string' ? before[blockId]?.[actionId] : undefined;
+        if (blockId && value) kept[blockId] = { ...(kept[blockId] ?? {}), [actionId as string]: value };
+      }
+    }
+    return kept;
+  }
+
+  /** Records what a person entered in a view (a choice, typed text), for later payloads and updates. */
+  recordViewInput(viewId: string, values: Record<string, Record<string, Obj>>): void {
+    const view = this.views.get(viewId);
+    if (!view) return;
+    this.views.set(viewId, { ...view, state: { values: mergeValues(view.state?.values, values) } });
+  }
+
   private storeView(view: Obj, existing?: View): View {
+    const blocks = (view['blocks'] as Block[] | undefined) ?? [];
     const stored = {
       ...view,
       id: existing?.id ?? id('V'),
       team_id: this.identity.teamId,
       app_id: this.identity.appId,
       bot_id: this.identity.botId,
-      blocks: (view['blocks'] as Block[] | undefined) ?? [],
-      state: { values: {} },
+      blocks,
+      state: { values: this.keptState(blocks, existing) },
       hash: `${Date.now()}.${randomBytes(4).toString('hex')}`,
     } as unknown as View;
     this.views.set(stored.id, stored);
@@ -233,6 +266,22 @@ export class Workspace {
       this.messages.push(message);
       const { history: _history, channel: _channel, ...shown } = message;
       return { ok: true, channel, ts: message.ts, message: { type: 'message', ...shown } };
+    },
+
+    // No scope, like Slack; a channel the bot cannot see is channel_not_found, an unknown ts
+    // message_not_found.
+    'chat.getPermalink': (args) => {
+      const channel = this.channel(args['channel']);
+      const known = channel ? this.channels.get(channel) : undefined;
+      if (!channel || (!channel.startsWith('D') && (!known || (known.private && !known.botMember))))
+        return fail('channel_not_found');
+      const ts = String(args['message_ts'] ?? '');
+      if (!this.findMessage(channel, ts)) return fail('message_not_found');
+      return {
+        ok: true,
+        channel,
+        permalink: `https://${this.identity.teamDomain}.slack.com/archives/${channel}/p${ts.replace('.', '')}`,
+      };
     },
 
     'chat.update': (args) => {
@@ -391,4 +440,15 @@ export class Workspace {
     if (problem) return problem;
     return { ok: true, view: this.storeView(args['view'] as Obj) };
   }
+}
+
+/** A view's state.values with newer input laid over it, per block and action. */
+export function mergeValues(
+  before: Record<string, Record<string, Obj>> | undefined,
+  after: Record<string, Record<string, Obj>> | undefined,
+): Record<string, Record<string, Obj>> {
+  const merged = { ...(before ?? {}) };
+  for (const [blockId, actions] of Object.entries(after ?? {}))
+    merged[blockId] = { ...(merged[blockId] ?? {}), ...actions };
+  return merged;
 }

@@ -1,0 +1,136 @@
+// `/eks-access <subcommand>`: one handler per subcommand of the grammar. The table is typed by the
+// grammar's union, so a new subcommand without a handler does not compile.
+import type { App } from '@slack/bolt';
+import { requestableNamespaces } from '../../../domain/decisions.js';
+import { toAccessError } from '../../../domain/errors.js';
+import { cancelRequest } from '../../../services/cancel.js';
+import { endAccess } from '../../../services/end-access.js';
+import { extensionsWaitingFor, homeFor, waitingFor } from '../../../services/home.js';
+import { requestExtension } from '../../../services/request-extension.js';
+import { submitRequest } from '../../../services/submit.js';
+import {
+  approvalsMessage,
+  extensionApplyingText,
+  extensionWaitingText,
+  helpMessage,
+  listMessage,
+  slackTime,
+  whoamiMessage,
+  windowWords,
+} from '../blocks.js';
+import { type Command, parseCommand } from '../grammar.js';
+import { asSlackMessage, guarded, type ListenerDeps, type Reply, textMessage } from './context.js';
+import { openRequestForm } from './request-form.js';
+
+export const SLASH_COMMAND = '/eks-access';
+
+/** What one subcommand's handler gets: the parsed command, who typed it, and how to answer. */
+interface Invocation<C> {
+  command: C;
+  user: string;
+  reply: Reply;
+  openForm: () => Promise<void>;
+}
+
+type CommandHandlers = {
+  [K in Command['kind']]: (
+    deps: ListenerDeps,
+    call: Invocation<Extract<Command, { kind: K }>>,
+  ) => Promise<void>;
+};
+
+const HANDLERS: CommandHandlers = {
+  help: async (_deps, { reply }) => {
+    await reply(helpMessage());
+  },
+  'request-modal': async (_deps, { openForm }) => {
+    await openForm();
+  },
+  request: async (deps, { command, user, reply }) => {
+    const { kind: _, ...input } = command;
+    const result = await submitRequest(deps, user, input);
+    const g = result.grant;
+    await reply(
+      textMessage(
+        result.autoApproved
+          ? `:white_check_mark: \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` was approved by policy; you will get a DM with the commands ${g.startsAt === undefined ? 'in a moment' : `when the window opens (${slackTime(g.startsAt)})`}.`
+          : `:hourglass_flowing_sand: Requested \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` ${windowWords(g) ?? `for ${input.duration ?? 'the default time'}`}. It needs ${g.requiredApprovals} approval(s)${g.startsAt === undefined ? '' : ' before the window opens'}; you will get a DM when it is decided.`,
+      ),
+    );
+  },
+  list: async (deps, { user, reply }) => {
+    await reply(listMessage(await homeFor(deps, user)));
+  },
+  approvals: async (deps, { user, reply }) => {
+    await reply(
+      approvalsMessage(
+        await waitingFor(deps, user),
+        deps.clock.now(),
+        await extensionsWaitingFor(deps, user),
+        (level) => deps.policy.levels[level]?.privileged ?? false,
+      ),
+    );
+  },
+  whoami: async (deps, { user, reply }) => {
+    const profile = await deps.directory.profile(user);
+    const choices = requestableNamespaces(deps.policy).map(({ cluster, namespace }) => {
+      const ns = deps.policy.clusters[cluster]?.namespaces.find((n) => n.name === namespace);
+      return `\`${namespace}\` on \`${cluster}\` as ${ns?.levels.map((l) => `\`${l}\``).join(', ')}`;
+    });
+    try {
+      await reply(whoamiMessage(user, await deps.identity.principalFor(profile), undefined, choices));
+    } catch (error) {
+      const e = toAccessError(error);
+      await reply(whoamiMessage(user, undefined, `${e.message}. ${e.hint ?? ''}`, choices));
+    }
+  },
+  cancel: async (deps, { command, user, reply }) => {
+    await cancelRequest(deps, command.id, user);
+    await reply(textMessage(`Cancelled \`${command.id}\`.`));
+  },
+  done: async (deps, call) => endNow(deps, call),
+  revoke: async (deps, call) => endNow(deps, call),
+  extend: async (deps, { command, user, reply }) => {
+    const outcome = await requestExtension(deps, command.id, user, command.duration);
+    await reply(
+      textMessage(
+        outcome.kind === 'applying'
+          ? extensionApplyingText(outcome.grant, outcome.extension.seconds)
+          : extensionWaitingText(outcome.grant, outcome.grant.extensionRequest?.seconds ?? 0),
+      ),
+    );
+  },
+};
+
+async function endNow(
+  deps: ListenerDeps,
+  { command, user, reply }: Invocation<{ kind: 'done' | 'revoke'; id: string }>,
+): Promise<void> {
+  await endAccess(deps, command.id, user, command.kind);
+  await reply(textMessage(`Ending \`${command.id}\`; access is being removed now.`));
+}
+
+/** Looks the handler up under the command's own kind, keeping the pairing typed. */
+function dispatch<K extends Command['kind']>(
+  deps: ListenerDeps,
+  call: Invocation<Extract<Command, { kind: K }>>,
+): Promise<void> {
+  const handler = HANDLERS[call.command.kind as K];
+  return handler(deps, call);
+}
+
+export function registerCommands(app: App, deps: ListenerDeps): void {
+  app.command(SLASH_COMMAND, async ({ command, ack, respond, client }) => {
+    await ack();
+    const user = command.user_id;
+    const reply: Reply = (m) => respond({ response_type: 'ephemeral', ...asSlackMessage(m) });
+    await guarded(deps, reply, async () => {
+      await dispatch(deps, {
+        command: parseCommand(command.text ?? ''),
+        user,
+        reply,
+        openForm: () => openRequestForm(deps, client, command.trigger_id, user),
+      });
+    });
+  });
+}

@@ -1,0 +1,136 @@
+// Modal submissions: the Deny forms (a request, an extension) and the request form.
+import type { App } from '@slack/bolt';
+import {
+  identityFromMap,
+  identityMapEntry,
+  requestFieldOf,
+  resolveRequest,
+} from '../../../domain/decisions.js';
+import { toAccessError } from '../../../domain/errors.js';
+import { EXTENSION_ID } from '../../../domain/grant.js';
+import { decide } from '../../../services/decide.js';
+import { denyExtension } from '../../../services/request-extension.js';
+import { submitRequest } from '../../../services/submit.js';
+import { DENY_EXTENSION_MODAL, DENY_MODAL } from '../blocks.js';
+import { MODAL_ACTIONS, REQUEST_MODAL, readModalState } from '../modal.js';
+import { grantIdOf, guarded, type ListenerDeps, responseUrlOrDm, textMessage } from './context.js';
+
+export function registerViews(app: App, deps: ListenerDeps): void {
+  // Denying a request or an extension asks the reason the same way; the service re-checks the clicker.
+  const denials = [
+    [
+      DENY_MODAL,
+      (id: string, who: string, reason: string, _meta: Meta) =>
+        decide(deps, id, who, { kind: 'deny', reason }),
+    ],
+    [
+      DENY_EXTENSION_MODAL,
+      (id: string, who: string, reason: string, meta: Meta) =>
+        denyExtension(deps, id, who, reason, meta.asked ?? meta.clicked),
+    ],
+  ] as const;
+  for (const [callbackId, deny] of denials) {
+    app.view(callbackId, async ({ ack, body, view }) => {
+      const reason = view.state.values['reason']?.['value']?.value?.trim() ?? '';
+      if (reason === '') {
+        await ack({
+          response_action: 'errors',
+          errors: { reason: 'Say why, so the requester knows what to change.' },
+        });
+        return;
+      }
+      await ack();
+      const meta = parseMeta(view.private_metadata);
+      await guarded(deps, responseUrlOrDm(deps, meta.responseUrl, body.user.id), async () => {
+        await deny(grantIdOf(meta.grantId), body.user.id, reason, meta);
+      });
+    });
+  }
+
+  app.view(REQUEST_MODAL, async ({ ack, body, view }) => {
+    const state = readModalState(view.state.values);
+    // Validation is pure and fast, so it happens before the ack and shows next to the field.
+    try {
+      resolveRequest(deps.policy, { ...state, namespace: state.namespace ?? '' }, deps.clock.now());
+    } catch (error) {
+      const e = toAccessError(error);
+      const field = MODAL_ACTIONS[requestFieldOf(e.details) ?? 'namespace'];
+      await ack({
+        response_action: 'errors',
+        errors: { [field]: `${e.message}. ${e.hint ?? ''}`.slice(0, 150) },
+      });
+      return;
+    }
+    const user = body.user.id;
+    // From the explicit map, an unlinked person is known at once: say so on the form, before it closes.
+    // With the email lookup (an IAM walk that can outlast Slack's 3 s) the answer comes by DM instead.
+    if (identityFromMap(deps.policy, user) === 'unlinked') {
+      await ack({
+        response_action: 'errors',
+        errors: {
+          [MODAL_ACTIONS.cluster]: `Your Slack account is not linked to AWS: an admin must add ${identityMapEntry(user)}.`,
+        },
+      });
+      return;
+    }
+    await ack();
+    const dm = responseUrlOrDm(deps, undefined, user);
+    await guarded(deps, dm, async () => {
+      const result = await submitRequest(deps, user, { ...state, namespace: state.namespace ?? '' });
+      await dm(
+        textMessage(
+          `Requested \`${result.grant.id}\`: \`${result.grant.level}\` in \`${result.grant.namespace}\` on \`${result.grant.cluster}\`. You will get a message when it is decided.`,
+        ),
+      );
+    });
+  });
+}
+
+/** A Deny form's metadata (our own, returned in Slack's signed payload); `asked` only words a lost race. */
+interface Meta {
+  grantId?: string;
+  /** The clicked message's response_url, where the outcome is answered. */
+  responseUrl?: string;
+  /** The ask the Deny extension button named, until the check fills in `asked`. */
+  clicked?: { id?: string; at?: number };
+  asked?: { id?: string; by: string; seconds: number; at: number };
+}
+
+function parseMeta(text: string): Meta {
+  try {
+    const parsed = JSON.parse(text) as {
+      grantId?: unknown;
+      responseUrl?: unknown;
+      asked?: unknown;
+      clicked?: { id?: unknown; at?: unknown };
+    };
+    const clicked = parsed.clicked;
+    const asked = parsed.asked as { id?: unknown; by?: unknown; seconds?: unknown; at?: unknown } | undefined;
+    return {
+      ...(typeof parsed.grantId === 'string' ? { grantId: parsed.grantId } : {}),
+      ...(typeof clicked?.id === 'string' && EXTENSION_ID.test(clicked.id)
+        ? { clicked: { id: clicked.id } }
+        : typeof clicked?.at === 'number'
+          ? { clicked: { at: clicked.at } }
+          : {}),
+      ...(typeof parsed.responseUrl === 'string' && /^https?:\/\//.test(parsed.responseUrl)
+        ? { responseUrl: parsed.responseUrl }
+        : {}),
+      ...(asked &&
+      typeof asked.by === 'string' &&
+      typeof asked.seconds === 'number' &&
+      typeof asked.at === 'number'
+        ? {
+            asked: {
+              ...(typeof asked.id === 'string' && EXTENSION_ID.test(asked.id) ? { id: asked.id } : {}),
+              by: asked.by,
+              seconds: asked.seconds,
+              at: asked.at,
+            },
+          }
+        : {}),
+    };
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,41 @@
+// Ending access early from Slack: the holder gives it back (`done`, "I'm done") or an approver of the
+// namespace takes it away (`revoke`, the Revoke button). Both move the grant to `revoking`; the
+// worker's revoke job removes the access (services/end-grant.ts).
+import { isApprover, namespacePolicyFor } from '../domain/decisions.js';
+import { conflict, forbidden } from '../domain/errors.js';
+import type { Grant } from '../domain/grant.js';
+import { approverGroupsOf } from './decide.js';
+import { type FlowDeps, mustGet } from './deps.js';
+
+/** `done` (the requester gives access back) or `revoke` (an approver of the namespace ends it). */
+export async function endAccess(
+  deps: FlowDeps,
+  grantId: string,
+  who: string,
+  how: 'done' | 'revoke',
+): Promise<Grant> {
+  const grant = await mustGet(deps.store, grantId);
+  const isRequester = grant.requester.slackUserId === who;
+  if (how === 'done' && !isRequester) {
+    throw forbidden('Only the person who has the access can give it back', 'Approvers use `revoke <id>`.');
+  }
+  if (how === 'revoke' && !isRequester) {
+    const cluster = deps.policy.clusters[grant.cluster];
+    const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+    const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, grant, who);
+    if (!ns || !isApprover(ns, { slackUserId: who, memberOfGroups })) {
+      throw forbidden(
+        `You are not an approver for ${grant.namespace} on ${grant.cluster}`,
+        'Only approvers can revoke.',
+      );
+    }
+  }
+  if (grant.status === 'pending') {
+    throw conflict(`Request ${grantId} is still waiting for approval`, 'Use `cancel` to withdraw it.');
+  }
+  if (grant.status !== 'active' && grant.status !== 'approved') {
+    throw conflict(`Request ${grantId} is already ${grant.status}`);
+  }
+  // The requester's own `revoke` is the same as `done`: the trail should say they gave it back.
+  return deps.engine.endGrant(grantId, how === 'done' || isRequester ? 'relinquished' : 'revoked', who);
+}
