@@ -38,7 +38,10 @@ const CONNECTION_CODES = new Set([
 export function isConnectionError(error: unknown): boolean {
   const e = error as { code?: string; message?: string } | undefined;
   if (e?.code && CONNECTION_CODES.has(e.code)) return true;
-  return /Connection is closed|connect ETIMEDOUT|Stream isn't writeable/.test(e?.message ?? '');
+  // The cluster client's own ways of saying the same (every node down, a failover under way).
+  return /Connection is closed|connect ETIMEDOUT|Stream isn't writeable|Failed to refresh slots cache|None of startup nodes is available|^CLUSTERDOWN/.test(
+    e?.message ?? '',
+  );
 }
 
 /** Rate-limited logging of connection failures, per named connection, for one process. */
