@@ -171,6 +171,35 @@ const autoApproveRule = z
   })
   .strict();
 
+/** At most `count` uses in any `per` (e.g. 2 in 24h). */
+const useLimit = z.object({ count: z.number().int().min(1).max(100), per: duration('per') }).strict();
+
+/**
+ * Break-glass: who may grant themselves access at once, without an approver, where, at which level and
+ * for how long, how often; every use is announced loudly and must be reviewed afterwards.
+ */
+const breakGlassRule = z
+  .object({
+    name: z.string().regex(DNS1123_LABEL, 'rule names are lower-case DNS labels'),
+    /** Slack user groups whose members may use it (the on-call rotation); read at request time. */
+    groups: z.array(z.string().regex(SLACK_GROUP_ID, 'Slack user-group ids look like S0123ABCD')).min(1),
+    /** Clusters it covers (default: every cluster). */
+    clusters: z.array(z.string().regex(CLUSTER_NAME)).optional(),
+    /** Namespaces (names or patterns like team-*) it covers; each must also be offered by the policy. */
+    namespaces: z.array(z.string().regex(NAMESPACE_PATTERN)).min(1),
+    levels: z.array(z.string()).min(1),
+    maxDuration: duration('breakGlass.maxDuration'),
+    /** Uses per person (default once a day) and, optionally, for everyone together. */
+    perPerson: useLimit.default({ count: 1, per: '24h' }),
+    perRule: useLimit.optional(),
+    /** Approvers must acknowledge or flag each use within this time, or it is re-posted and escalated. */
+    reviewWithin: duration('breakGlass.reviewWithin').default('24h'),
+    /** Where an overdue review is escalated (besides the namespace's approval channel). */
+    escalationChannel: z.string().regex(SLACK_CHANNEL_ID).optional(),
+  })
+  .strict();
+export type BreakGlassRule = z.infer<typeof breakGlassRule>;
+
 const namespaceEntry = z
   .object({
     name: z.string().regex(NAMESPACE_PATTERN, 'a namespace name (DNS-1123 label) or a pattern like team-*'),
@@ -292,6 +321,7 @@ const basePolicy = z
       .default({}),
     levels: z.record(z.string().regex(DNS1123_LABEL, 'level names are lower-case DNS labels'), level),
     clusters: z.record(z.string().regex(CLUSTER_NAME), cluster),
+    breakGlass: z.array(breakGlassRule).default([]),
   })
   .strict();
 
@@ -542,6 +572,50 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
       });
     }
   }
+  const ruleNames = new Set<string>();
+  policy.breakGlass.forEach((rule, index) => {
+    const path = ['breakGlass', index];
+    if (ruleNames.has(rule.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'name'],
+        message: `two break-glass rules are called "${rule.name}"`,
+      });
+    }
+    ruleNames.add(rule.name);
+    rule.levels.forEach((levelName, levelIndex) => {
+      const lvl = policy.levels[levelName];
+      if (!lvl) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'levels', levelIndex],
+          message: `unknown level "${levelName}"`,
+        });
+      } else if (seconds(rule.maxDuration) > seconds(lvl.maxDuration)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'maxDuration'],
+          message: `maxDuration (${rule.maxDuration}) is longer than level ${levelName} allows (${lvl.maxDuration})`,
+        });
+      }
+    });
+    for (const clusterName of rule.clusters ?? []) {
+      if (!policy.clusters[clusterName]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'clusters'],
+          message: `unknown cluster "${clusterName}"`,
+        });
+      }
+    }
+    if (!policy.settings.auditChannel) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['settings', 'auditChannel'],
+        message: 'break-glass rules announce every use in the audit channel: set settings.auditChannel',
+      });
+    }
+  });
   let auditChannelAsked = false;
   for (const [clusterName, c] of Object.entries(policy.clusters)) {
     if (

@@ -2,6 +2,7 @@
 // user id from a signed payload. Nothing here trusts button values or message text.
 import type {
   AutoApproveRule,
+  BreakGlassRule,
   ClusterPolicy,
   LevelPolicy,
   NamespacePolicy,
@@ -93,6 +94,101 @@ export function requestableNamespaces(policy: Policy): { cluster: string; namesp
   );
 }
 
+/** Clusters offering the namespace; refuses (listing what can be requested) when none does. */
+function clustersOfferingOrRefuse(policy: Policy, namespace: string): string[] {
+  const offering = clustersOffering(policy, namespace);
+  if (offering.length === 0) {
+    throw notFound(
+      `Namespace "${namespace}" cannot be requested`,
+      requestableHint(policy),
+      field('namespace'),
+    );
+  }
+  return offering;
+}
+
+/** How a break-glass rule appears as the approver of what it granted (`breakglass:<rule name>`). */
+export const BREAK_GLASS_ACTOR = 'breakglass:';
+export const breakGlassActor = (rule: Pick<BreakGlassRule, 'name'>): string =>
+  `${BREAK_GLASS_ACTOR}${rule.name}`;
+
+/**
+ * The break-glass rule that lets a member of `memberOfGroups` have this level here for this long, if any.
+ * The namespace must also be one the policy offers on the cluster (resolveRequest checks that).
+ */
+export function breakGlassRuleFor(
+  policy: Policy,
+  request: {
+    cluster: string;
+    namespace: string;
+    level: string;
+    durationSeconds: number;
+    memberOfGroups: readonly string[];
+  },
+): BreakGlassRule | undefined {
+  return policy.breakGlass.find(
+    (rule) =>
+      (!rule.clusters || rule.clusters.includes(request.cluster)) &&
+      rule.namespaces.some((pattern) => namespaceMatches(pattern, request.namespace)) &&
+      rule.levels.includes(request.level) &&
+      request.durationSeconds <= (parseDuration(rule.maxDuration) ?? 0) &&
+      rule.groups.some((g) => request.memberOfGroups.includes(g)),
+  );
+}
+
+/** The most targets one request may name: more is a different conversation with the platform team. */
+export const MAX_TARGETS = 10;
+
+/**
+ * The targets a request names: `request a,b on dev,staging` is every namespace on every cluster,
+ * `on all` every cluster whose policy offers the namespace. Without a cluster each namespace finds its
+ * own (resolveRequest). Nothing is checked here beyond what expansion needs; each target is then
+ * resolved on its own.
+ */
+export function expandTargets(
+  policy: Policy,
+  input: Pick<RequestInput, 'namespace' | 'cluster'>,
+): { namespace: string; cluster: string | undefined }[] {
+  const list = (text: string) => [
+    ...new Set(
+      text
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    ),
+  ];
+  const namespaces = list(input.namespace);
+  if (namespaces.length === 0) {
+    throw badInput(
+      'Name a namespace',
+      'For example: `request test on dev,staging for 1h because …`.',
+      field('namespace'),
+    );
+  }
+  const clusterText = input.cluster?.trim();
+  const targets: { namespace: string; cluster: string | undefined }[] = [];
+  for (const namespace of namespaces) {
+    if (!clusterText) {
+      targets.push({ namespace, cluster: undefined });
+      continue;
+    }
+    if (clusterText.toLowerCase() === 'all') {
+      const offering = clustersOfferingOrRefuse(policy, namespace);
+      for (const cluster of offering) targets.push({ namespace, cluster });
+      continue;
+    }
+    for (const cluster of list(clusterText)) targets.push({ namespace, cluster });
+  }
+  if (targets.length > MAX_TARGETS) {
+    throw badInput(
+      `That is ${targets.length} targets; one request may name at most ${MAX_TARGETS}`,
+      'Split it into several requests.',
+      field('cluster'),
+    );
+  }
+  return targets;
+}
+
 /** Which part of a request an error is about: a form shows the error next to that field. */
 export type RequestField = 'namespace' | 'cluster' | 'level' | 'duration' | 'reason' | 'start';
 const field = (name: RequestField) => ({ field: name });
@@ -133,14 +229,7 @@ export function resolveRequest(policy: Policy, input: RequestInput, now?: number
       );
     }
   } else {
-    const offering = clustersOffering(policy, namespace);
-    if (offering.length === 0) {
-      throw notFound(
-        `Namespace "${namespace}" cannot be requested`,
-        requestableHint(policy),
-        field('namespace'),
-      );
-    }
+    const offering = clustersOfferingOrRefuse(policy, namespace);
     if (offering.length > 1) {
       throw badInput(
         `Namespace "${namespace}" exists on several clusters: ${offering.join(', ')}`,
@@ -596,7 +685,10 @@ export function decideExtension(policy: Policy, grant: Grant, seconds: number): 
       why: `That would make ${formatDuration(total)} in all; ${grant.level} allows ${formatDuration(cap)} (${formatDuration(left)} left). Request access again instead.`,
     };
   }
-  return level.extend.mode === 'auto' ? { kind: 'auto', seconds } : { kind: 'needs-approval', seconds };
+  // Break-glass never prolongs itself: more time is a decision for an approver.
+  return level.extend.mode === 'auto' && !grant.breakGlass
+    ? { kind: 'auto', seconds }
+    : { kind: 'needs-approval', seconds };
 }
 
 /**
@@ -669,6 +761,22 @@ export function assertApprovalsHold(policy: Policy, grant: Grant): void {
     reason: grant.reason,
   });
   const auto = grant.approvals.find((a) => a.autoRule);
+  if (auto?.autoRule?.startsWith(BREAK_GLASS_ACTOR)) {
+    const rule = breakGlassRuleFor(policy, {
+      cluster: grant.cluster,
+      namespace: grant.namespace,
+      level: grant.level,
+      durationSeconds: grant.durationSeconds,
+      memberOfGroups: auto.viaGroups ?? [],
+    });
+    if (!rule || breakGlassActor(rule) !== auto.autoRule) {
+      throw forbidden(
+        `The break-glass rule that granted ${grant.id} no longer covers it`,
+        'Ask an approver instead.',
+      );
+    }
+    return;
+  }
   if (auto) {
     const rule = autoApproveRuleFor(resolved.namespacePolicy, {
       level: grant.level,

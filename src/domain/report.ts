@@ -40,6 +40,11 @@ export interface ReportRow {
   outcome: ReportOutcome;
   /** Who ended it: a Slack id, `system` (expiry, reconciler) or `cli:<user>`. */
   endedBy?: string;
+  /** The break-glass rule that granted it, if one did. */
+  breakGlass?: string;
+  /** A break-glass use's review: `pending`, `overdue` (escalated, still pending), `acknowledged`, `flagged`. */
+  review?: 'pending' | 'overdue' | 'acknowledged' | 'flagged';
+  reviewedBy?: string;
 }
 
 export interface ReportWindow {
@@ -89,6 +94,9 @@ export function accessReport(events: readonly AuditEvent[], window: ReportWindow
         extensions: 0,
         extensionSeconds: 0,
         outcome: 'pending',
+        ...(event.details?.['breakGlass']
+          ? { breakGlass: String(event.details['breakGlass']), review: 'pending' as const }
+          : {}),
       });
       continue;
     }
@@ -114,6 +122,14 @@ export function accessReport(events: readonly AuditEvent[], window: ReportWindow
       case 'extended':
         row.extensions += 1;
         row.extensionSeconds += Number(event.details?.['seconds'] ?? 0);
+        break;
+      case 'breakglass-review-overdue':
+        if (row.review === 'pending') row.review = 'overdue';
+        break;
+      case 'breakglass-acknowledged':
+      case 'breakglass-flagged':
+        row.review = event.action === 'breakglass-flagged' ? 'flagged' : 'acknowledged';
+        row.reviewedBy = event.actor;
         break;
       case 'ending':
         row.outcome = 'ending';
@@ -161,6 +177,8 @@ const COLUMNS: readonly [string, (row: ReportRow) => string | number][] = [
   ['extension_seconds', (r) => r.extensionSeconds],
   ['outcome', (r) => r.outcome],
   ['ended_by', (r) => r.endedBy ?? ''],
+  ['break_glass', (r) => r.breakGlass ?? ''],
+  ['review', (r) => (r.review ? `${r.review}${r.reviewedBy ? ` by ${r.reviewedBy}` : ''}` : '')],
   ['tickets', (r) => r.tickets.join(' ')],
   ['reason', (r) => r.reason],
 ];
@@ -200,7 +218,9 @@ export function renderReport(rows: readonly ReportRow[], format: ReportFormat, w
     return `${lines.join('\r\n')}\r\n`;
   }
   const heading = `# Access report ${iso(window.since)} – ${iso(window.until)}${window.cluster ? ` (${window.cluster})` : ''}`;
-  const summary = `${rows.length} grant(s); ${rows.filter((r) => r.activatedAt !== undefined).length} became active, ${Math.round(rows.reduce((s, r) => s + r.activeSeconds, 0) / 60)} minutes of access in all.`;
+  const breakGlass = rows.filter((r) => r.breakGlass);
+  const unreviewed = breakGlass.filter((r) => r.review === 'pending' || r.review === 'overdue').length;
+  const summary = `${rows.length} grant(s); ${rows.filter((r) => r.activatedAt !== undefined).length} became active, ${Math.round(rows.reduce((s, r) => s + r.activeSeconds, 0) / 60)} minutes of access in all; ${breakGlass.length} break-glass (${unreviewed} not reviewed).`;
   const header = `| ${COLUMNS.map(([name]) => name).join(' | ')} |`;
   const rule = `|${COLUMNS.map(() => ' --- |').join('')}`;
   const body = rows.map((row) => `| ${COLUMNS.map(([, get]) => mdCell(get(row))).join(' | ')} |`);

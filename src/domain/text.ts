@@ -116,7 +116,18 @@ export const COMMAND_HELP: readonly { usage: string; example: string; says: stri
   { usage: 'list', example: 'list', says: 'Your requests and grants.' },
   { usage: 'approvals', example: 'approvals', says: 'Requests waiting for your approval.' },
   { usage: 'extend <id> [for <duration>]', example: 'extend ea-7k2m9xab for 1h', says: 'Ask for more time.' },
+  {
+    usage: 'request <namespace>[,<namespace>…] on <cluster>,<cluster>… | on all …',
+    example: 'request test on dev,staging for 1h because INC-9',
+    says: 'Several targets at once: each approved by its own approvers, each its own grant.',
+  },
   { usage: 'done <id>', example: 'done ea-7k2m9xab', says: 'Give access back now.' },
+  { usage: 'done all', example: 'done all', says: 'Give back everything you have (every target).' },
+  {
+    usage: 'breakglass <namespace> [on <cluster>] [as <level>] [for <duration>] because <incident…>',
+    example: 'breakglass payments for 1h because INC-77 database down',
+    says: 'On call, when a policy rule allows it: access at once, announced to every approver, reviewed afterwards.',
+  },
   { usage: 'cancel <id>', example: 'cancel ea-7k2m9xab', says: 'Withdraw a request still waiting.' },
   { usage: 'revoke <id>', example: 'revoke ea-7k2m9xab', says: "Approvers: end someone's access now." },
   { usage: 'whoami', example: 'whoami', says: 'Who you are on AWS and what you may request.' },

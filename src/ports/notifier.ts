@@ -18,6 +18,11 @@ export type GrantEvent =
   /** A claimed extension that could not be applied: the expiry did not move. */
   | { kind: 'extension-failed'; seconds: number; reason: string }
   | { kind: 'expiring-soon' }
+  /** Someone used break-glass: every approver of the namespace is told directly. */
+  | { kind: 'break-glass-used'; by: string }
+  | { kind: 'break-glass-reviewed'; by: string; verdict: 'acknowledged' | 'flagged' }
+  /** Nobody reviewed a break-glass use in time: re-posted and escalated. */
+  | { kind: 'break-glass-overdue' }
   /** An approved window opens soon: the requester gets the commands ahead of time. */
   | { kind: 'window-opens-soon' }
   /** Nobody has decided yet and the request will lapse: the approvers are asked again. */

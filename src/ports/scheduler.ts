@@ -20,6 +20,8 @@ export interface Scheduler {
   scheduleExpiryWarning(grantId: string, at: number): Promise<void>;
   /** Lapse a pending request at `at`. */
   schedulePendingTimeout(grantId: string, at: number): Promise<void>;
+  /** Check at `at` that a break-glass use was reviewed; escalate it otherwise. */
+  scheduleBreakGlassReview(grantId: string, at: number): Promise<void>;
   /** DM the requester the commands of an approved window at `at`, before it opens. */
   scheduleWindowReminder(grantId: string, at: number): Promise<void>;
   /**

@@ -77,3 +77,26 @@ export async function remindWindowOpens(deps: EngineDeps, grantId: string): Prom
   await notifySafely(deps, grant, { kind: 'window-opens-soon' });
   return grant;
 }
+
+/**
+ * The review deadline of a break-glass use: unreviewed, it is re-posted to the approval channel and
+ * escalated (once), and the audit trail says so. Reviewed in time: nothing.
+ */
+export async function breakGlassReviewOverdue(deps: EngineDeps, grantId: string): Promise<Grant | undefined> {
+  const grant = await deps.store.get(grantId);
+  const use = grant?.breakGlass;
+  if (!grant || !use || use.review || use.escalatedAt !== undefined || use.reviewDue > deps.clock.now()) {
+    return grant;
+  }
+  const now = deps.clock.now();
+  const { grant: escalated, changed } = await changeGrant(deps, grantId, (current) =>
+    current.breakGlass && !current.breakGlass.review && current.breakGlass.escalatedAt === undefined
+      ? { ...current, breakGlass: { ...current.breakGlass, escalatedAt: now }, version: current.version + 1 }
+      : undefined,
+  );
+  if (changed) {
+    await audit(deps, escalated, 'breakglass-review-overdue', 'system', { rule: use.rule });
+    await notifySafely(deps, escalated, { kind: 'break-glass-overdue' });
+  }
+  return escalated;
+}

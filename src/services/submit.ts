@@ -7,6 +7,7 @@ import {
   assertPrincipalAccepted,
   assertUniqueIdentity,
   autoApproveRuleFor,
+  expandTargets,
   kubernetesUsernameFor,
   type RequestInput,
   resolveRequest,
@@ -142,16 +143,82 @@ export function pendingUntilFor(
   return Math.min(timeout, request.startsAt + late * 1000, end);
 }
 
+/**
+ * A request on several targets (`on dev,staging`, `on all`, `request a,b …`): every target is checked
+ * first (policy, identity, tickets) and nothing is stored unless all pass; then each becomes its own
+ * grant, approved by its own approvers, ending on its own, tied together by `group` (the first grant's
+ * id). One target is an ordinary request.
+ */
+export async function submitRequests(
+  deps: FlowDeps,
+  slackUserId: string,
+  input: RequestInput,
+): Promise<SubmitResult[]> {
+  const targets = expandTargets(deps.policy, input);
+  if (targets.length === 1) return [await submitRequest(deps, slackUserId, { ...input, ...targets[0] })];
+  const timeZone = await timeZoneFor(deps, slackUserId, input);
+  const prepared: Prepared[] = [];
+  for (const target of targets) {
+    prepared.push(await prepare(deps, slackUserId, { ...input, ...target, timeZone }));
+  }
+  const group = prepared[0]?.grant.id as string;
+  const results: SubmitResult[] = [];
+  for (const one of prepared) {
+    results.push(await record(deps, slackUserId, withGroup(one, { id: group, size: prepared.length })));
+  }
+  return results;
+}
+
 export async function submitRequest(
   deps: FlowDeps,
   slackUserId: string,
   input: RequestInput,
 ): Promise<SubmitResult> {
+  const timeZone = await timeZoneFor(deps, slackUserId, input);
+  return record(deps, slackUserId, await prepare(deps, slackUserId, { ...input, timeZone }));
+}
+
+/** A window's start is read in the requester's time zone, which only their profile knows. */
+async function timeZoneFor(
+  deps: Pick<FlowDeps, 'directory'>,
+  slackUserId: string,
+  input: RequestInput,
+): Promise<string | undefined> {
+  return input.start && !input.timeZone
+    ? (await deps.directory.profile(slackUserId)).timeZone
+    : input.timeZone;
+}
+
+/** A request checked and built, not stored yet. */
+export interface Prepared {
+  grant: Grant;
+  plan: AccessPlan;
+  autoActor: string | undefined;
+  qualifyingGroups: string[];
+}
+
+/**
+ * Who approved a request at once, instead of approvers and auto-approve rules: a break-glass rule, with
+ * the groups through which the requester qualified.
+ */
+export interface ApprovedAtOnce {
+  actor: string;
+  viaGroups: string[];
+  breakGlass: NonNullable<Grant['breakGlass']>;
+}
+
+/**
+ * Checks one target against the policy and the identity source and builds its grant; stores nothing.
+ * `atOnce` (break-glass) approves it by that rule instead of asking anyone.
+ */
+export async function prepare(
+  deps: FlowDeps,
+  slackUserId: string,
+  input: RequestInput,
+  atOnce?: ApprovedAtOnce,
+): Promise<Prepared> {
   const { policy, clock } = deps;
-  // A window's start is read in the requester's time zone, which only their profile knows.
-  const timeZone =
-    input.start && !input.timeZone ? (await deps.directory.profile(slackUserId)).timeZone : input.timeZone;
-  const resolved = resolveRequest(policy, { ...input, timeZone }, clock.now());
+  const resolved = resolveRequest(policy, input, clock.now());
   const requester = await reportIdentityRefusal(deps, slackUserId, async () => {
     const found = await requesterFor(deps, slackUserId, resolved.cluster);
     await assertNoIdentityCollision(deps, resolved.cluster, found);
@@ -160,19 +227,21 @@ export async function submitRequest(
   const now = clock.now();
   const ruleGroups = resolved.namespacePolicy.autoApprove.flatMap((r) => r.requesters?.groups ?? []);
   const memberOfGroups = ruleGroups.length > 0 ? await deps.directory.groupsOf(slackUserId, ruleGroups) : [];
-  const auto = autoApproveRuleFor(resolved.namespacePolicy, {
-    level: resolved.level,
-    durationSeconds: resolved.durationSeconds,
-    slackUserId,
-    memberOfGroups,
-  });
-  const id = newGrantId(deps.randomBytes);
-  const autoActor = auto ? `auto:${resolved.namespace}#${auto.index}` : undefined;
-  const qualifyingGroups = auto ? memberOfGroups.filter((g) => auto.rule.requesters?.groups.includes(g)) : [];
+  const auto = atOnce
+    ? undefined
+    : autoApproveRuleFor(resolved.namespacePolicy, {
+        level: resolved.level,
+        durationSeconds: resolved.durationSeconds,
+        slackUserId,
+        memberOfGroups,
+      });
+  const autoActor = atOnce?.actor ?? (auto ? `auto:${resolved.namespace}#${auto.index}` : undefined);
+  const qualifyingGroups =
+    atOnce?.viaGroups ?? (auto ? memberOfGroups.filter((g) => auto.rule.requesters?.groups.includes(g)) : []);
   const unsealed: Grant = {
-    id,
+    id: newGrantId(deps.randomBytes),
     version: 1,
-    status: auto ? 'approved' : 'pending',
+    status: autoActor ? 'approved' : 'pending',
     requester,
     cluster: resolved.cluster,
     namespace: resolved.namespace,
@@ -195,16 +264,31 @@ export async function submitRequest(
       : [],
     createdAt: now,
     pendingUntil: pendingUntilFor(policy, now, resolved),
-    ...(auto ? { decidedAt: now } : {}),
+    ...(autoActor ? { decidedAt: now } : {}),
+    ...(atOnce ? { breakGlass: atOnce.breakGlass } : {}),
     extensions: [],
   };
-  const grant: Grant = auto ? { ...unsealed, decisionSeal: sealDecision(deps.seal, unsealed) } : unsealed;
+  const grant: Grant = autoActor
+    ? { ...unsealed, decisionSeal: sealDecision(deps.seal, unsealed) }
+    : unsealed;
   const plan = planGrant({ policy, grant, expiresAt: now + grant.durationSeconds * 1000 });
+  return { grant, plan, autoActor, qualifyingGroups };
+}
+
+/** Marks a prepared grant as one target of a group (display and `done <group>`; not part of any seal). */
+function withGroup(one: Prepared, group: { id: string; size: number }): Prepared {
+  return { ...one, grant: { ...one.grant, group } };
+}
+
+/** Stores a prepared grant, audits it, and starts its life: waiting for approvers, or activation. */
+export async function record(deps: FlowDeps, slackUserId: string, prepared: Prepared): Promise<SubmitResult> {
+  const { grant, plan, autoActor, qualifyingGroups } = prepared;
+  const now = grant.createdAt;
   await deps.store.create(grant);
   await deps.audit.append({
     action: 'requested',
     actor: slackUserId,
-    grantId: id,
+    grantId: grant.id,
     at: now,
     details: {
       cluster: grant.cluster,
@@ -214,14 +298,16 @@ export async function submitRequest(
       ...(grant.startsAt !== undefined ? { startsAt: new Date(grant.startsAt).toISOString() } : {}),
       reason: grant.reason,
       ...(grant.tickets ? { tickets: grant.tickets.join(',') } : {}),
-      principalArn: requester.principalArn,
+      ...(grant.group ? { group: grant.group.id } : {}),
+      ...(grant.breakGlass ? { breakGlass: grant.breakGlass.rule } : {}),
+      principalArn: grant.requester.principalArn,
     },
   });
   if (autoActor) {
     await deps.audit.append({
       action: 'approved',
       actor: autoActor,
-      grantId: id,
+      grantId: grant.id,
       at: now,
       // The group membership seen at request time is the evidence the rule held (e.g. on call).
       details: {
@@ -234,9 +320,11 @@ export async function submitRequest(
     await deps.notifier.grantChanged(grant, { kind: 'approved', by: autoActor });
     await queueApproved(deps, grant);
   } else {
-    await deps.scheduler.schedulePendingTimeout(id, grant.pendingUntil);
-    for (const at of approvalReminderTimes(grant)) await deps.scheduler.scheduleApprovalReminder(id, at);
+    await deps.scheduler.schedulePendingTimeout(grant.id, grant.pendingUntil);
+    for (const at of approvalReminderTimes(grant)) {
+      await deps.scheduler.scheduleApprovalReminder(grant.id, at);
+    }
     await deps.notifier.grantChanged(grant, { kind: 'requested', plan });
   }
-  return { grant, plan, autoApproved: Boolean(auto) };
+  return { grant, plan, autoApproved: Boolean(autoActor) };
 }

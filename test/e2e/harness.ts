@@ -71,10 +71,14 @@ export interface HarnessOptions {
   login?: boolean;
   /** A second cluster `staging` (us-west-2) whose only namespace offers only `view` (the request form). */
   secondCluster?: boolean;
+  /** With `secondCluster`: `staging` offers the main namespace itself (a request on both clusters). */
+  sameNamespaceOnStaging?: boolean;
   /** Turn on the policy's Slack email → IAM user tag lookup (tag key `slack-email`). */
   emailTag?: boolean;
   /** The policy's `settings.windows` as a YAML flow mapping, e.g. `{ reminder: 15s }`. */
   windows?: string;
+  /** Top-level policy YAML appended as is (e.g. `breakGlass:` rules); `{namespace}` is replaced. */
+  policyExtra?: string;
   /** YAML under the policy's top-level `tickets:` (ticket systems by name). */
   tickets?: string;
   /** More Slack user groups (id → members) besides GROUP (whose only member is BEN). */
@@ -133,7 +137,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const login = options.login === true;
   const cluster = login ? info.login.clusterName : mapping === 'none' ? 'dev' : `dev-${tag}`;
   const region = login ? info.login.region : 'eu-west-1';
-  const stagingNamespace = `${namespace}-stg`;
+  const stagingNamespace = options.sameNamespaceOnStaging ? namespace : `${namespace}-stg`;
   const awsAuth = { namespace: 'kube-system', name: login ? 'aws-auth' : `aws-auth-${tag}` };
   const iam = new IAMClient(awsClientConfig('iam'));
   // aws-auth needs a principal that exists in moto (the personal role's trust policy names it).
@@ -198,7 +202,8 @@ ${
         levels: [view]
 `
     : ''
-}`);
+}${(options.policyExtra ?? '').replaceAll('{namespace}', namespace)}
+`);
   const k8s = adminKubeConfig().makeApiClient(CoreV1Api);
   if (options.createNamespace) await k8s.createNamespace({ body: { metadata: { name: namespace } } });
   if (mapping === 'aws-auth') {

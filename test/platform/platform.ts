@@ -46,7 +46,16 @@ export interface RunningPlatform {
   stop(): Promise<void>;
 }
 
-export async function startPlatform(): Promise<RunningPlatform> {
+export interface PlatformOptions {
+  /**
+   * The name of the login cluster (default LOGIN_CLUSTER): the sandbox (sandbox/) names it after the
+   * policy's first cluster, so the DM's `aws eks update-kubeconfig --name <cluster>` works unchanged.
+   */
+  loginCluster?: string;
+}
+
+export async function startPlatform(options: PlatformOptions = {}): Promise<RunningPlatform> {
+  const loginCluster = options.loginCluster ?? LOGIN_CLUSTER;
   const runDir = await mkdtemp(join(tmpdir(), 'eks-access-platform-'));
   await mkdir(join(runDir, 'logs'));
   let gateway: Awaited<ReturnType<typeof startAwsGateway>> | undefined;
@@ -65,7 +74,7 @@ export async function startPlatform(): Promise<RunningPlatform> {
     gateway = await startAwsGateway(runDir);
     const login = {
       binary: authenticator,
-      clusterId: LOGIN_CLUSTER,
+      clusterId: loginCluster,
       proxyUrl: gateway.proxyUrl,
       awsCaFile: gateway.caFile,
     };
@@ -77,10 +86,10 @@ export async function startPlatform(): Promise<RunningPlatform> {
     if (redis.status === 'fulfilled' && kube.status === 'fulfilled' && aws.status === 'fulfilled') {
       const { kube: kubeInfo, dynamicFile } = kube.value;
       gateway.route({ moto: aws.value.iamEndpoint, eks: aws.value.eksEndpoint });
-      await createLoginCluster(aws.value);
-      await gateway.describeClusterAs(LOGIN_CLUSTER, { endpoint: kubeInfo.server, caFile: kubeInfo.caFile });
+      await createLoginCluster(aws.value, loginCluster);
+      await gateway.describeClusterAs(loginCluster, { endpoint: kubeInfo.server, caFile: kubeInfo.caFile });
       sync = syncAccessEntries({
-        clusterName: LOGIN_CLUSTER,
+        clusterName: loginCluster,
         dynamicFile,
         region: aws.value.region,
         iamEndpoint: aws.value.iamEndpoint,
@@ -92,7 +101,7 @@ export async function startPlatform(): Promise<RunningPlatform> {
         kube: kubeInfo,
         aws: aws.value,
         login: {
-          clusterName: LOGIN_CLUSTER,
+          clusterName: loginCluster,
           region: aws.value.region,
           proxyUrl: gateway.proxyUrl,
           caBundle: gateway.caFile,
@@ -114,7 +123,7 @@ export async function startPlatform(): Promise<RunningPlatform> {
 }
 
 /** The login cluster in ministack (it accepts CreateCluster without Docker and marks it ACTIVE). */
-async function createLoginCluster(aws: PlatformInfo['aws']): Promise<void> {
+async function createLoginCluster(aws: PlatformInfo['aws'], name: string): Promise<void> {
   const eks = new EKSClient({
     region: aws.region,
     endpoint: aws.eksEndpoint,
@@ -123,7 +132,7 @@ async function createLoginCluster(aws: PlatformInfo['aws']): Promise<void> {
   try {
     await eks.send(
       new CreateClusterCommand({
-        name: LOGIN_CLUSTER,
+        name,
         roleArn: `arn:aws:iam::${aws.accountId}:role/eks-cluster`,
         resourcesVpcConfig: { subnetIds: [] },
         // Both mappings are read, as the authenticator here reads both (access entries first).

@@ -56,6 +56,30 @@ const events: AuditEvent[] = [
     ['activated', 'system', -898],
     ['expired', 'system', -838],
   ]),
+  // Break-glass: escalated when nobody reviewed it, then flagged.
+  {
+    action: 'requested',
+    actor: 'U0BOB',
+    grantId: 'ea-gggggggg',
+    at: T0 + 20 * min,
+    details: { ...where, durationSeconds: 1800, reason: 'INC-7', breakGlass: 'oncall' },
+  },
+  {
+    action: 'approved',
+    actor: 'breakglass:oncall',
+    grantId: 'ea-gggggggg',
+    at: T0 + 20 * min,
+    details: where,
+  },
+  { action: 'activated', actor: 'system', grantId: 'ea-gggggggg', at: T0 + 21 * min, details: where },
+  {
+    action: 'breakglass-review-overdue',
+    actor: 'system',
+    grantId: 'ea-gggggggg',
+    at: T0 + 50 * min,
+    details: where,
+  },
+  { action: 'breakglass-flagged', actor: 'U0ANA', grantId: 'ea-gggggggg', at: T0 + 55 * min, details: where },
   // Events of a grant whose request predates what we read: not guessed at.
   { action: 'activated', actor: 'system', grantId: 'ea-eeeeeeee', at: T0, details: where },
 ];
@@ -69,7 +93,15 @@ describe('access report', () => {
       ['ea-cccccccc', 'active'],
       ['ea-aaaaaaaa', 'relinquished'],
       ['ea-bbbbbbbb', 'denied'],
+      ['ea-gggggggg', 'active'],
     ]);
+    expect(rows.find((r) => r.grantId === 'ea-gggggggg')).toMatchObject({
+      breakGlass: 'oncall',
+      review: 'flagged',
+      reviewedBy: 'U0ANA',
+      approvers: ['breakglass:oncall'],
+    });
+    expect(rows.find((r) => r.grantId === 'ea-aaaaaaaa')?.breakGlass).toBeUndefined();
     const given = rows.find((r) => r.grantId === 'ea-aaaaaaaa');
     expect(given).toMatchObject({
       requester: 'U0ALICE',
@@ -93,13 +125,14 @@ describe('access report', () => {
   it('renders CSV a spreadsheet cannot run, Markdown a reason cannot break, and JSON with ISO times', () => {
     const csv = renderReport(rows, 'csv', window).split('\r\n');
     expect(csv[0]).toBe(
-      'grant,requester,principal,cluster,namespace,level,requested_at,requested_seconds,approvers,denied_by,activated_at,ended_at,active_seconds,extensions,extension_seconds,outcome,ended_by,tickets,reason',
+      'grant,requester,principal,cluster,namespace,level,requested_at,requested_seconds,approvers,denied_by,activated_at,ended_at,active_seconds,extensions,extension_seconds,outcome,ended_by,break_glass,review,tickets,reason',
     );
     expect(csv[2]).toContain('"CHG-1234 =HYPERLINK(""x"") | rollback"');
     const formula = renderReport([{ ...(rows[0] as (typeof rows)[0]), reason: '=cmd()' }], 'csv', window);
     expect(formula).toContain(",'=cmd()");
     const md = renderReport(rows, 'md', window);
-    expect(md).toContain('3 grant(s); 2 became active');
+    expect(md).toContain('4 grant(s); 3 became active');
+    expect(md).toContain('1 break-glass (0 not reviewed)');
     expect(md).toContain('CHG-1234 =HYPERLINK("x") \\| rollback');
     const json = JSON.parse(renderReport(rows, 'json', window)) as { requestedAt: string }[];
     expect(json[1]?.requestedAt).toBe('2026-10-01T09:00:00.000Z');

@@ -22,6 +22,7 @@ const QUEUE_OF: Record<JobKind, QueueName> = {
   warn: QUEUES.remind,
   lapse: QUEUES.remind,
   opens: QUEUES.remind,
+  review: QUEUES.remind,
   nudge: QUEUES.remind,
 };
 
@@ -107,6 +108,10 @@ export class BullScheduler implements Scheduler {
 
   schedulePendingTimeout(grantId: string, at: number): Promise<void> {
     return this.#replace('lapse', grantId, at);
+  }
+
+  scheduleBreakGlassReview(grantId: string, at: number): Promise<void> {
+    return this.#replace('review', grantId, at);
   }
 
   scheduleWindowReminder(grantId: string, at: number): Promise<void> {

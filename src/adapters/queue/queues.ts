@@ -9,7 +9,7 @@ export const QUEUES = {
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
-export type JobKind = 'activate' | 'revoke' | 'warn' | 'lapse' | 'nudge' | 'opens';
+export type JobKind = 'activate' | 'revoke' | 'warn' | 'lapse' | 'nudge' | 'opens' | 'review';
 export interface GrantJob {
   grantId: string;
   /** `extend` jobs only: which claimed extension (Grant.extensionsApplying) to apply. */

@@ -8,6 +8,7 @@ import type { EngineDeps } from '../../services/engine.js';
 import { applyExtension, failExtension } from '../../services/extend-grant.js';
 import { type ReconcileReport, reconcile } from '../../services/reconcile.js';
 import {
+  breakGlassReviewOverdue,
   lapsePendingRequest,
   remindApprovers,
   remindWindowOpens,
@@ -27,6 +28,7 @@ const REMINDERS = {
   nudge: remindApprovers,
   warn: warnExpiringSoon,
   opens: remindWindowOpens,
+  review: breakGlassReviewOverdue,
 } as const;
 
 export interface WorkerOptions {

@@ -34,6 +34,7 @@ export const LIMITS = {
 
 export const DENY_MODAL = 'deny_modal';
 export const DENY_EXTENSION_MODAL = 'deny_extension_modal';
+export const FLAG_MODAL = 'breakglass_flag_modal';
 
 export type Block = Record<string, unknown>;
 export interface Message {
@@ -54,6 +55,23 @@ export function cut(text: string, max: number): string {
     out += char;
   }
   return `${out}…`;
+}
+
+/**
+ * The requester's one status for a request on several targets: each target with its id and whether it
+ * waits for its own approvers or a rule approved it, so a partial approval later is never a surprise.
+ */
+export function groupRequestedText(targets: readonly { grant: Grant; auto: boolean }[]): string {
+  const first = targets[0]?.grant;
+  const lines = targets.map(
+    ({ grant, auto }) =>
+      `• \`${grant.id}\`: \`${grant.level}\` in ${where(grant)} — ${auto ? 'approved by policy' : `needs ${grant.requiredApprovals} approval(s) of its own`}`,
+  );
+  return [
+    `:hourglass_flowing_sand: Requested ${targets.length} targets${first && windowWords(first) ? ` ${windowWords(first)}` : ''}. Each is decided by its own approvers and ends on its own; you get a DM for each.`,
+    ...lines,
+    'Give one back with `done <id>`, all of them with `done all`.',
+  ].join('\n');
 }
 
 /** `from 2026-12-01 22:00 UTC to 2026-12-02 00:00 UTC (2h)` for a scheduled window; undefined otherwise. */
@@ -203,6 +221,8 @@ export const ACTIONS = {
   cancel: 'cancel',
   revoke: 'revoke',
   openRequest: 'open_request',
+  acknowledgeBreakGlass: 'breakglass_ack',
+  flagBreakGlass: 'breakglass_flag',
 } as const;
 
 /**
@@ -344,6 +364,14 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
     blocks.push(section(`:warning: *${esc(warning)}* It needs ${grant.requiredApprovals} approvals.`));
   }
   if (plan) blocks.push(context(`*Would create*\n${planSummary(plan)}`));
+  if (grant.breakGlass) blocks.splice(1, 0, ...breakGlassBlocks(grant));
+  if (grant.group) {
+    blocks.push(
+      context(
+        `One of ${grant.group.size} targets of request \`${grant.group.id}\`: each target is approved by its own approvers and ends on its own.`,
+      ),
+    );
+  }
   blocks.push(divider, section(grantStatusText(grant, now)));
   if (grant.status === 'pending') {
     blocks.push({
@@ -781,17 +809,77 @@ export function whoamiMessage(
  * The Deny form. `responseUrl` is the clicked message's response_url (empty from App Home): the outcome
  * is answered there, where the clicker saw the button, even when the bot is not in that channel.
  */
+/** The break-glass banner of a message, and its review: the buttons while undone, the verdict after. */
+function breakGlassBlocks(grant: Grant): Block[] {
+  const use = grant.breakGlass;
+  if (!use) return [];
+  const via = grant.approvals[0]?.viaGroups?.map((g) => `<!subteam^${g}>`).join(', ');
+  const blocks: Block[] = [
+    section(
+      `:rotating_light: *BREAK-GLASS* — granted at once, without an approver, by rule \`${esc(use.rule)}\` to ${mention(grant.requester.slackUserId)}${via ? ` (member of ${via})` : ''}.\n*Incident:* ${esc(cut(use.incident, 1000))}`,
+    ),
+  ];
+  if (use.review) {
+    blocks.push(
+      section(
+        use.review.verdict === 'acknowledged'
+          ? `:white_check_mark: *Reviewed*: acknowledged by ${mention(use.review.by)} ${slackTime(use.review.at)}.`
+          : `:triangular_flag_on_post: *Flagged* by ${mention(use.review.by)} ${slackTime(use.review.at)}: ${esc(cut(use.review.why ?? '', 500))}. Access revoked.`,
+      ),
+    );
+    return blocks;
+  }
+  blocks.push(
+    section(
+      `:mag: *Needs review* by an approver by ${slackTime(use.reviewDue)}${use.escalatedAt !== undefined ? ' — *overdue, escalated*' : ''}.`,
+    ),
+    {
+      type: 'actions',
+      block_id: `review:${grant.id}:${grant.version}`,
+      elements: [
+        button('Acknowledge', ACTIONS.acknowledgeBreakGlass, grant.id, 'primary'),
+        button('Flag', ACTIONS.flagBreakGlass, grant.id, 'danger'),
+      ],
+    },
+  );
+  return blocks;
+}
+
+/** The DM every approver gets when someone uses break-glass in their namespace. */
+export function breakGlassAlertDm(grant: Grant, now: number): Message {
+  return message(
+    `Break-glass: ${grant.requester.slackUserId} has ${grant.level} in ${grant.namespace} on ${grant.cluster}`,
+    [
+      section(
+        `:rotating_light: ${mention(grant.requester.slackUserId)} used *break-glass* and has \`${grant.level}\` in ${where(grant)} now, for ${formatDuration(grant.durationSeconds)}.\n*Incident:* ${esc(cut(grant.breakGlass?.incident ?? '', 1000))}`,
+      ),
+      context(
+        `Rule \`${esc(grant.breakGlass?.rule ?? '')}\` · review it on the approval message by ${slackTime(grant.breakGlass?.reviewDue ?? now)} (Acknowledge, or Flag to revoke it at once)`,
+      ),
+    ],
+  );
+}
+
+/** Re-posted when a break-glass review is overdue: the whole story, with the review buttons. */
+export function breakGlassOverdueMessage(policy: Policy, grant: Grant, now: number): Message {
+  const original = approvalMessage(policy, grant, now);
+  return message(`Overdue review: break-glass ${grant.id} by ${grant.requester.slackUserId}`, [
+    section(`:alarm_clock: *Break-glass review overdue* — nobody has reviewed \`${grant.id}\` yet.`),
+    ...original.blocks,
+  ]);
+}
+
 export function deniedModal(
   grantId: string,
   responseUrl: string,
-  subject: 'request' | 'extension' = 'request',
+  subject: 'request' | 'extension' | 'flag' = 'request',
   asked?: { id?: string; by: string; seconds: number; at: number },
   /** Until `asked` is known: the ask the clicked button named (its id, or when it was asked). */
   clicked?: { id?: string | undefined; at?: number | undefined },
 ): Record<string, unknown> {
   return {
     type: 'modal',
-    callback_id: subject === 'request' ? DENY_MODAL : DENY_EXTENSION_MODAL,
+    callback_id: subject === 'request' ? DENY_MODAL : subject === 'flag' ? FLAG_MODAL : DENY_EXTENSION_MODAL,
     // Only what names the ask (not its approvals): private_metadata is limited to 3000 characters.
     private_metadata: JSON.stringify({
       grantId,
@@ -808,14 +896,19 @@ export function deniedModal(
           }
         : {}),
     }),
-    title: plain(subject === 'request' ? 'Deny request' : 'Deny extension', LIMITS.modalTitle),
-    submit: plain('Deny', LIMITS.button),
+    title: plain(
+      subject === 'request' ? 'Deny request' : subject === 'flag' ? 'Flag break-glass' : 'Deny extension',
+      LIMITS.modalTitle,
+    ),
+    submit: plain(subject === 'flag' ? 'Flag and revoke' : 'Deny', LIMITS.button),
     close: plain('Back', LIMITS.button),
     blocks: [
       section(
         subject === 'request'
           ? `Deny \`${grantId}\`? The requester will see your reason.`
-          : `Deny the extension of \`${grantId}\`? The access keeps its current end; the requester will see your reason.`,
+          : subject === 'flag'
+            ? `Flag the break-glass use \`${grantId}\`? Its access is revoked at once if it is still live; your reason goes to the audit trail.`
+            : `Deny the extension of \`${grantId}\`? The access keeps its current end; the requester will see your reason.`,
       ),
       {
         type: 'input',

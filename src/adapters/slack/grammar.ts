@@ -23,6 +23,17 @@ export type Command =
   | { kind: 'whoami' }
   | { kind: 'revoke'; id: string }
   | { kind: 'done'; id: string }
+  /** `done all`: give back every grant of mine, active or approved (all targets of a request, …). */
+  | { kind: 'done-all' }
+  /** Break-glass: access at once under a policy rule, announced loudly, reviewed afterwards. */
+  | {
+      kind: 'breakglass';
+      namespace: string;
+      cluster?: string;
+      level?: string;
+      duration?: string;
+      incident: string;
+    }
   | { kind: 'cancel'; id: string }
   | { kind: 'extend'; id: string; duration?: string };
 
@@ -42,6 +53,9 @@ const SUBCOMMAND_ALIASES: Readonly<Record<string, string>> = {
   cancel: 'cancel',
   withdraw: 'cancel',
   whoami: 'whoami',
+  breakglass: 'breakglass',
+  'break-glass': 'breakglass',
+  emergency: 'breakglass',
   help: 'help',
   '?': 'help',
 };
@@ -63,6 +77,8 @@ const KEYWORDS: Readonly<Record<string, 'cluster' | 'level' | 'duration' | 'reas
 };
 
 const HELP_HINT = 'Type `/eks-access help` for the full list.';
+const BREAK_GLASS_USAGE =
+  'Write `breakglass <namespace> [on <cluster>] [as <level>] [for <duration>] because <incident…>`.';
 const DAY = /^(today|tomorrow|\d{4}-\d{2}-\d{2})$/i;
 const CLOCK_TIME = /^\d{1,2}[:.h]\d{2}$/;
 
@@ -80,8 +96,23 @@ export function parseCommand(text: string): Command {
       return { kind: sub };
     case 'request':
       return words.length === 0 ? { kind: 'request-modal' } : parseRequest(words);
-    case 'revoke':
+    case 'breakglass': {
+      if (words.length === 0) {
+        throw badInput('`breakglass` needs a namespace and the incident', BREAK_GLASS_USAGE);
+      }
+      const parsed = parseRequest(words);
+      if (parsed.kind !== 'request') throw badInput('I did not understand that', BREAK_GLASS_USAGE);
+      if (parsed.start)
+        throw badInput('Break-glass is for now; a window is a `request … from …`', BREAK_GLASS_USAGE);
+      const { kind: _, reason, start: _start, ...where } = parsed;
+      if (!reason?.trim())
+        throw badInput('Break-glass needs the incident after `because`', BREAK_GLASS_USAGE);
+      return { kind: 'breakglass', ...where, incident: reason };
+    }
     case 'done':
+      if (words.length === 1 && words[0]?.toLowerCase() === 'all') return { kind: 'done-all' };
+      return { kind: sub, id: grantIdFrom(sub, words) };
+    case 'revoke':
     case 'cancel':
       return { kind: sub, id: grantIdFrom(sub, words) };
     case 'extend': {

@@ -21,6 +21,8 @@ import {
   approverReminder,
   approverReminderDm,
   auditLine,
+  breakGlassAlertDm,
+  breakGlassOverdueMessage,
   cancelledDm,
   deniedDm,
   endedDm,
@@ -95,6 +97,18 @@ export class SlackNotifier implements Notifier {
     await steps.run('thread note', () => this.#threadNote(latest, event, now));
     if (event.kind === 'approvers-reminded')
       await steps.run('approver reminder', () => this.#remindApprovers(latest, now));
+    if (event.kind === 'break-glass-used') {
+      // Every approver of the namespace, directly: the channel alone is too easy to miss at 3 a.m.
+      for (const approver of await this.#approversOf(latest)) {
+        if (approver === latest.requester.slackUserId) continue;
+        await steps.run(`break-glass DM ${approver}`, () =>
+          this.dm(approver, breakGlassAlertDm(latest, now)),
+        );
+      }
+    }
+    if (event.kind === 'break-glass-overdue') {
+      await steps.run('break-glass escalation', () => this.#escalateBreakGlass(latest, now));
+    }
     const dm = this.#dmFor(latest, event, now);
     if (dm)
       await steps.run('requester DM', async () =>
@@ -113,6 +127,20 @@ export class SlackNotifier implements Notifier {
       );
     }
     await steps.run('app home', async () => steps.refreshHomes(await this.homeAudience(latest)));
+  }
+
+  /**
+   * An unreviewed break-glass use past its deadline: a fresh copy of the message (with the review
+   * buttons) in the approval channel, where it is seen again, and in the rule's escalation channel.
+   */
+  async #escalateBreakGlass(grant: Grant, now: number): Promise<void> {
+    const cluster = this.#deps.policy.clusters[grant.cluster];
+    const channel = cluster ? namespacePolicyFor(cluster, grant.namespace)?.channel : undefined;
+    const rule = this.#deps.policy.breakGlass.find((r) => r.name === grant.breakGlass?.rule);
+    const overdue = breakGlassOverdueMessage(this.#deps.policy, grant, now);
+    for (const target of [channel, rule?.escalationChannel]) {
+      if (target) await this.#deps.client.chat.postMessage({ channel: target, ...overdue });
+    }
   }
 
   /** A direct message: conversations.open, then chat.postMessage into that DM. */

@@ -272,6 +272,15 @@ export class FakeSlack {
     });
   }
 
+  /**
+   * Calls `listener` with every call recorded from now on (the sandbox page's live updates, sandbox/);
+   * returns the function that stops it.
+   */
+  onCall(listener: (call: SlackCall) => void): () => void {
+    this.waiters.add(listener);
+    return () => this.waiters.delete(listener);
+  }
+
   /** Messages as they stand now (after chat.update), optionally in one channel. */
   messages(channel?: string): StoredMessage[] {
     return this.workspace.messages.filter((m) => channel === undefined || m.channel === channel);

@@ -3,6 +3,7 @@
 // nothing else, and every service re-reads the grant and re-checks the clicker.
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { toAccessError } from '../../../domain/errors.js';
+import { reviewBreakGlass } from '../../../services/break-glass.js';
 import { cancelRequest } from '../../../services/cancel.js';
 import { decide } from '../../../services/decide.js';
 import { endAccess } from '../../../services/end-access.js';
@@ -48,6 +49,25 @@ export function registerActions(app: App, deps: ListenerDeps): void {
           ),
         );
       }
+    });
+  });
+
+  app.action<Click>(ACTIONS.acknowledgeBreakGlass, async ({ ack, body, action, respond }) => {
+    await ack();
+    const reply = replyFor(body, respond);
+    await guarded(deps, reply, async () => {
+      const grant = await reviewBreakGlass(deps, grantIdOf(action.value), body.user.id, 'acknowledged');
+      await reply(textMessage(`Acknowledged the break-glass use \`${grant.id}\`.`));
+    });
+  });
+
+  app.action<Click>(ACTIONS.flagBreakGlass, async ({ ack, body, action, respond, client }) => {
+    await ack();
+    await guarded(deps, replyFor(body, respond), async () => {
+      await client.views.open({
+        trigger_id: body.trigger_id,
+        view: asView(deniedModal(grantIdOf(action.value), responseUrlOf(body), 'flag')),
+      });
     });
   });
 

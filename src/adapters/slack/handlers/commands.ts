@@ -3,15 +3,17 @@
 import type { App } from '@slack/bolt';
 import { requestableNamespaces } from '../../../domain/decisions.js';
 import { toAccessError } from '../../../domain/errors.js';
+import { breakGlass } from '../../../services/break-glass.js';
 import { cancelRequest } from '../../../services/cancel.js';
 import { endAccess } from '../../../services/end-access.js';
 import { extensionsWaitingFor, homeFor, waitingFor } from '../../../services/home.js';
 import { requestExtension } from '../../../services/request-extension.js';
-import { submitRequest } from '../../../services/submit.js';
+import { submitRequests } from '../../../services/submit.js';
 import {
   approvalsMessage,
   extensionApplyingText,
   extensionWaitingText,
+  groupRequestedText,
   helpMessage,
   listMessage,
   slackTime,
@@ -48,7 +50,14 @@ const HANDLERS: CommandHandlers = {
   },
   request: async (deps, { command, user, reply }) => {
     const { kind: _, ...input } = command;
-    const result = await submitRequest(deps, user, input);
+    const results = await submitRequests(deps, user, input);
+    if (results.length > 1) {
+      await reply(
+        textMessage(groupRequestedText(results.map((r) => ({ grant: r.grant, auto: r.autoApproved })))),
+      );
+      return;
+    }
+    const result = results[0] as (typeof results)[number];
     const g = result.grant;
     await reply(
       textMessage(
@@ -89,6 +98,30 @@ const HANDLERS: CommandHandlers = {
     await reply(textMessage(`Cancelled \`${command.id}\`.`));
   },
   done: async (deps, call) => endNow(deps, call),
+  breakglass: async (deps, { command, user, reply }) => {
+    const { kind: _, ...input } = command;
+    const { grant } = await breakGlass(deps, user, input);
+    await reply(
+      textMessage(
+        `:rotating_light: Break-glass: \`${grant.id}\` gives you \`${grant.level}\` in \`${grant.namespace}\` on \`${grant.cluster}\` now (rule \`${grant.breakGlass?.rule}\`); the DM with the commands follows. Every approver was told, and one of them will review it.`,
+      ),
+    );
+  },
+  'done-all': async (deps, { user, reply }) => {
+    const mine = (await deps.store.listByStatus(['approved', 'active'])).filter(
+      (g) => g.requester.slackUserId === user,
+    );
+    if (mine.length === 0) {
+      await reply(textMessage('You have no access to give back.'));
+      return;
+    }
+    for (const grant of mine) await endAccess(deps, grant.id, user, 'done');
+    await reply(
+      textMessage(
+        `Ending ${mine.map((g) => `\`${g.id}\` (\`${g.namespace}\` on \`${g.cluster}\`)`).join(', ')}; access is being removed now.`,
+      ),
+    );
+  },
   revoke: async (deps, call) => endNow(deps, call),
   extend: async (deps, { command, user, reply }) => {
     const outcome = await requestExtension(deps, command.id, user, command.duration);

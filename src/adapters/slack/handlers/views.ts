@@ -8,10 +8,11 @@ import {
 } from '../../../domain/decisions.js';
 import { toAccessError } from '../../../domain/errors.js';
 import { EXTENSION_ID } from '../../../domain/grant.js';
+import { reviewBreakGlass } from '../../../services/break-glass.js';
 import { decide } from '../../../services/decide.js';
 import { denyExtension } from '../../../services/request-extension.js';
 import { submitRequest } from '../../../services/submit.js';
-import { DENY_EXTENSION_MODAL, DENY_MODAL } from '../blocks.js';
+import { DENY_EXTENSION_MODAL, DENY_MODAL, FLAG_MODAL } from '../blocks.js';
 import { MODAL_ACTIONS, REQUEST_MODAL, readModalState } from '../modal.js';
 import { grantIdOf, guarded, type ListenerDeps, responseUrlOrDm, textMessage } from './context.js';
 
@@ -22,6 +23,11 @@ export function registerViews(app: App, deps: ListenerDeps): void {
       DENY_MODAL,
       (id: string, who: string, reason: string, _meta: Meta) =>
         decide(deps, id, who, { kind: 'deny', reason }),
+    ],
+    [
+      FLAG_MODAL,
+      (id: string, who: string, reason: string, _meta: Meta) =>
+        reviewBreakGlass(deps, id, who, 'flagged', reason),
     ],
     [
       DENY_EXTENSION_MODAL,
