@@ -45,6 +45,13 @@ npm_deps() {
     echo "node_modules matches package-lock.json" >&2
     return 0
   fi
+  if [[ -L node_modules ]]; then
+    # A link to a node_modules shared with other checkouts (git worktrees): npm ci would empty the
+    # directory it points to under everyone using it. Installing there is its owner's call.
+    echo "test.sh: node_modules links to $(readlink node_modules), which does not match this package-lock.json;" \
+      "not running npm ci through the link (it would empty the shared directory). Install there, or remove the link." >&2
+    return 1
+  fi
   if ! npm ci --no-audit --no-fund; then
     # A safety net, loudly reported: npm ci refuses a lockfile that names an optional dependency the
     # registry does not serve (vite 8.4's napi-windows-process-start-time did; package.json now pins
