@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`npm test`): installs npm dependencies and the test platform, lints, type-checks and
 # runs every vitest project (unit, then integration/e2e against real servers the int project starts and
-# stops itself). Exits non-zero if any step fails; steps after a failure still run, so one run shows
+# stops itself), then builds the container image and smoke-tests it (scripts/image/). Exits non-zero if any step fails; steps after a failure still run, so one run shows
 # everything that is wrong. Machine-readable results: .platform/vitest-report.json and
 # .platform/failed-steps (read by .ci/run).
 set -uo pipefail
@@ -45,6 +45,13 @@ npm_deps() {
     echo "node_modules matches package-lock.json" >&2
     return 0
   fi
+  if [[ -L node_modules ]]; then
+    # A link to a node_modules shared with other checkouts (git worktrees): npm ci would empty the
+    # directory it points to under everyone using it. Installing there is its owner's call.
+    echo "test.sh: node_modules links to $(readlink node_modules), which does not match this package-lock.json;" \
+      "not running npm ci through the link (it would empty the shared directory). Install there, or remove the link." >&2
+    return 1
+  fi
   if ! npm ci --no-audit --no-fund; then
     # A safety net, loudly reported: npm ci refuses a lockfile that names an optional dependency the
     # registry does not serve (vite 8.4's napi-windows-process-start-time did; package.json now pins
@@ -64,6 +71,11 @@ step "platform install" bash scripts/platform/install.sh
 step "lint (biome)" npx biome check --diagnostic-level=error .
 step "typecheck (tsc)" npx tsc --noEmit
 step "tests (vitest)" npx vitest run --reporter=default --reporter=json --outputFile.json="$report"
+# The container image, built from the Dockerfile and run as it is deployed (scripts/image/): buildah on a
+# locally assembled node:24-bookworm-slim, cached in the platform cache; `cli --help` as uid 10001 and
+# the worker's /healthz against a real redis-server.
+image_smoke() { bash scripts/image/build.sh && bash scripts/image/smoke.sh; }
+step "image (build + smoke)" image_smoke
 
 if [[ ${#failed[@]} -eq 0 ]]; then
   echo "test.sh: all steps passed in $((SECONDS - started)) s" >&2

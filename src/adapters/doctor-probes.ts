@@ -32,7 +32,7 @@ import { clusterCredentials, PolicyClusterConnections } from './k8s/cluster-conn
 import { fromKubeError } from './k8s/errors.js';
 import { KubeApis, KubeRbac, rulesOf } from './k8s/rbac.js';
 import { reconcileKeys } from './queue/reconcile-keeper.js';
-import { connectRedis } from './redis/connection.js';
+import { connectRedis, describeRedisUrl } from './redis/connection.js';
 
 export interface DoctorProbeOptions {
   env: Env;
@@ -170,23 +170,12 @@ async function redisProbe(env: Env): Promise<Awaited<ReturnType<DoctorProbes['re
     };
     return { maxmemoryPolicy, reconcile };
   } catch (error) {
-    throw new AccessError('unavailable', `Redis is not reachable at ${redactUrl(url)}`, {
+    throw new AccessError('unavailable', `Redis is not reachable at ${describeRedisUrl(url)}`, {
       hint: 'Check REDIS_URL (and REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA_FILE), that Redis runs, and that the NetworkPolicy / security group lets the bot in.',
       cause: error,
     });
   } finally {
     redis.disconnect();
-  }
-}
-
-/** redis://user:secret@host → redis://user:***@host (doctor output must not leak the password). */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
   }
 }
 

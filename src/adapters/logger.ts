@@ -38,7 +38,7 @@ const SECRET_PATTERNS: RegExp[] = [
   /X-Amz-Signature=[0-9a-f]+/gi,
   /X-Amz-Security-Token=[^&\s]+/gi,
   /SEAL_KEYS=\S+/g, // seal keys echoed from an environment dump
-  /(?<=rediss?:\/\/)[^@/\s]*(?=@)/g, // user:password in a Redis URL
+  /(?<=rediss?(?:\+cluster)?:\/\/)[^@/\s]*(?=@)/g, // user:password in a Redis URL (one node or a cluster)
 ];
 
 export function scrubSecrets(text: string): string {

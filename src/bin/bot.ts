@@ -3,13 +3,13 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { App } from '@slack/bolt';
-import type { Redis } from 'ioredis';
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
 import { type HealthServer, startHealthServer } from '../adapters/http/health-server.js';
 import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { Logger } from '../adapters/logger.js';
 import { createMetrics, instrumentNotifier, type Metrics, trackRedisDataLoss } from '../adapters/metrics.js';
 import { type SlackOutbox, slackOutbox } from '../adapters/queue/slack-outbox.js';
+import type { RedisClient } from '../adapters/redis/connection.js';
 import { createSlackApp, slackClient } from '../adapters/slack/app.js';
 import { SlackDirectory } from '../adapters/slack/directory.js';
 import { SlackNotifier } from '../adapters/slack/notifier.js';
@@ -45,7 +45,7 @@ export interface BotRuntime {
   /** Base AWS credentials for that lookup (tests); the SDK's default chain when omitted. */
   awsCredentials?: AwsCredentials;
   /** For the Slack outbox (durable notifications); without it they go out directly, best-effort. */
-  redis?: Redis;
+  redis?: RedisClient;
 }
 
 export interface RunningBot {
@@ -145,7 +145,7 @@ export interface RunningBotProcess extends RunningBot {
 
 /**
  * The bot role on a runtime; `main` and `npm run dev` (with health: false) both start it this way.
- * It takes the shared runtime only: Redis and the queues. Every write to a cluster or IAM happens in
+ * It takes the shared runtime only: RedisClient and the queues. Every write to a cluster or IAM happens in
  * the worker, which the bot reaches by queueing a job.
  */
 export async function startBotProcess(

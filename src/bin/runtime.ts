@@ -3,7 +3,6 @@
 // connections (the AWS and Kubernetes clients that write access) and the engine's deps: the bot's
 // runtime has none, so the Slack-facing process cannot write to a cluster or IAM even if compromised.
 // Each entry point adds only what is its own (Slack, workers, argument parsing) and calls close().
-import type { Redis } from 'ioredis';
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
 import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { AwsAuthLocation } from '../adapters/k8s/aws-auth.js';
@@ -11,6 +10,7 @@ import type { ClientInstrumentation } from '../adapters/k8s/cluster-connections.
 import { createLogger, type Logger } from '../adapters/logger.js';
 import { BullScheduler } from '../adapters/queue/bull-scheduler.js';
 import { RedisAuditLog } from '../adapters/redis/audit-log.js';
+import type { RedisClient } from '../adapters/redis/connection.js';
 import { connectRedis } from '../adapters/redis/connection.js';
 import { ConnectionLog, isConnectionError } from '../adapters/redis/connection-log.js';
 import { RedisEpoch } from '../adapters/redis/epoch.js';
@@ -48,13 +48,13 @@ export interface RuntimeOptions {
   instrument?: ClientInstrumentation;
 }
 
-/** What every role shares: Redis state and queues, no cluster or AWS write client. The bot gets this. */
+/** What every role shares: RedisClient state and queues, no cluster or AWS write client. The bot gets this. */
 export interface SharedRuntime {
   env: Env;
   policy: Policy;
   logger: Logger;
   clock: Clock;
-  redis: Redis;
+  redis: RedisClient;
   store: RedisGrantStore;
   audit: RedisAuditLog;
   locks: RedisLocks;

@@ -3,6 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
 import { parseSealKeys } from '../domain/seal.js';
+import { hasHashTag, parseRedisUrl } from './redis-url.js';
 
 const optionalUrl = z
   .string()
@@ -18,20 +19,27 @@ export const envSchema = z
     SLACK_TRANSPORT: z.enum(['socket', 'http']).default('socket'),
     /** Only for tests and air-gapped proxies: where the Slack Web API lives (must end in /api/). */
     SLACK_API_URL: optionalUrl,
+    /**
+     * One Redis (redis://, rediss:// for TLS) or a Redis Cluster's seed nodes
+     * (redis+cluster://host:port,host:port…, rediss+cluster:// for TLS): see config/redis-url.ts.
+     */
     REDIS_URL: z
       .string()
       .default('redis://127.0.0.1:6379')
-      .refine(
-        (url) => /^rediss?:\/\/[^\s]+$/.test(url),
-        'a URL like redis://host:6379 or rediss://host:6380 (TLS)',
-      ),
+      .superRefine((url, ctx) => {
+        const parsed = parseRedisUrl(url);
+        if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem });
+      }),
     /** Redis ACL user (Redis 6+); with only REDIS_PASSWORD, the `default` user (requirepass). */
     REDIS_USERNAME: z.string().min(1).optional(),
     /** From a Secret; kept out of REDIS_URL so the URL can be shown and logged. Never logged itself. */
     REDIS_PASSWORD: z.string().min(1, 'empty: leave REDIS_PASSWORD unset instead').optional(),
     /** PEM CA bundle that signed Redis's certificate (rediss:// only); the system CAs when unset. */
     REDIS_TLS_CA_FILE: z.string().min(1).optional(),
-    /** BullMQ key prefix. Braces make a Redis Cluster hash tag, keeping every queue key in one slot. */
+    /**
+     * Key prefix of every key (ours and BullMQ's). Braces make a Redis Cluster hash tag, keeping every key
+     * in one slot; required in cluster mode (Lua scripts and MULTI touch several keys at once).
+     */
     REDIS_PREFIX: z.string().default('{eks-access}'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     POLICY_FILE: z.string().optional(),
@@ -74,13 +82,23 @@ export const envSchema = z
   })
   .passthrough()
   .superRefine((env, ctx) => {
+    const parsed = parseRedisUrl(env.REDIS_URL);
+    const target = 'target' in parsed ? parsed.target : undefined;
+    if (target?.mode === 'cluster' && !hasHashTag(env.REDIS_PREFIX)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_PREFIX'],
+        message: `"${env.REDIS_PREFIX}" has no hash tag: a Redis Cluster needs every key in one slot, e.g. {eks-access}`,
+      });
+    }
     const ca = env.REDIS_TLS_CA_FILE;
     if (!ca) return;
-    if (!env.REDIS_URL.startsWith('rediss://')) {
+    if (target && !target.tls) {
       ctx.addIssue({
         code: 'custom',
         path: ['REDIS_TLS_CA_FILE'],
-        message: 'needs a TLS connection: REDIS_URL must start with rediss://',
+        message:
+          'needs a TLS connection: REDIS_URL must start with rediss:// (rediss+cluster:// for a cluster)',
       });
     }
     if (!readable(ca)) {

@@ -122,6 +122,8 @@ export async function engineHarness(
     view?: string;
     /** A Redis of the test's own (one it may FLUSHALL or kill) instead of the platform's shared one. */
     redisUrl?: string;
+    /** REDIS_PREFIX instead of a unique one (a Redis of the test's own may use the production tag). */
+    redisPrefix?: string;
     /** A third level, `custom`, that binds this ClusterRole and is not marked privileged. */
     customClusterRole?: string;
     /** Where the engine (not the harness's own clients) reaches IAM, STS, EKS: e.g. a fault proxy. */
@@ -183,7 +185,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
   };
   const env = parseEnv({
     REDIS_URL: options.redisUrl ?? p.redisUrl,
-    REDIS_PREFIX: `{${uniqueName('ea')}}`,
+    REDIS_PREFIX: options.redisPrefix ?? `{${uniqueName('ea')}}`,
     SEAL_KEYS: TEST_SEAL_KEYS,
     LOG_LEVEL: 'silent',
     AWS_ENDPOINT_URL_IAM: options.awsEndpoints?.iam ?? p.aws.iamEndpoint,

@@ -28,6 +28,8 @@ export interface StackOptions {
   duration?: { default: string; max: string };
   /** Worker RECONCILE_INTERVAL. */
   reconcileInterval?: string;
+  /** REDIS_URL of every process (default: the platform's Redis), e.g. a Redis Cluster of the test's own. */
+  redisUrl?: string;
 }
 
 export interface BotProcess {
@@ -116,7 +118,7 @@ clusters:
       SLACK_SIGNING_SECRET: signingSecret,
       SLACK_TRANSPORT: 'http',
       SLACK_API_URL: slack.apiUrl,
-      REDIS_URL: info.redisUrl,
+      REDIS_URL: options.redisUrl ?? info.redisUrl,
       REDIS_PREFIX: prefix,
       SEAL_KEYS: TEST_SEAL_KEYS,
       LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'silent',

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createLogger } from '../../src/adapters/logger.js';
 import { QUEUES } from '../../src/adapters/queue/queues.js';
+import { blockingDuplicate } from '../../src/adapters/redis/connection.js';
 import { createRuntime } from '../../src/bin/runtime.js';
 import { loadPolicyFile, parseEnv } from '../../src/config/load.js';
 import { makeCa, makeServingCert } from '../platform/certs.js';
@@ -116,7 +117,7 @@ describe('Redis with an ACL user, a password and TLS', () => {
       async (job) => {
         seen.push(String(job.data.grantId));
       },
-      { connection: runtime.redis.duplicate({ maxRetriesPerRequest: null }), prefix },
+      { connection: blockingDuplicate(runtime.redis), prefix },
     );
     try {
       const now = Date.now();

@@ -6,7 +6,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { freePort, type ManagedProcess, startProcess, waitUntil } from './processes.js';
 
-function ping(port: number): Promise<boolean> {
+/** Whether a redis-server answers PING on 127.0.0.1:`port` (raw RESP, no client needed). */
+export function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     socket.setTimeout(2_000);

@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/adapters/logger.js';
+import { describeRedisUrl } from '../../src/adapters/redis/connection.js';
 import { requireSealKeys } from '../../src/bin/runtime.js';
 import { missingSlackSettings } from '../../src/config/env.js';
 import { parseEnv } from '../../src/config/load.js';
+import { parseRedisUrl } from '../../src/config/redis-url.js';
+
+/** parseEnv's error message for `raw`, '' when it parses. */
+function errorOf(raw: Record<string, string>): string {
+  try {
+    parseEnv(raw);
+    return '';
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
 
 describe('environment', () => {
   it('has defaults for everything but Slack', () => {
@@ -67,14 +79,6 @@ describe('environment', () => {
   });
 
   it('validates the Redis TLS settings: a CA file needs rediss:// and must be readable', () => {
-    const errorOf = (raw: Record<string, string>) => {
-      try {
-        parseEnv(raw);
-        return '';
-      } catch (error) {
-        return (error as Error).message;
-      }
-    };
     expect(errorOf({ REDIS_URL: 'redis://r:6379', REDIS_TLS_CA_FILE: 'package.json' })).toContain(
       'env: REDIS_TLS_CA_FILE: needs a TLS connection: REDIS_URL must start with rediss://',
     );
@@ -90,6 +94,54 @@ describe('environment', () => {
       REDIS_PASSWORD: 's3cret-value',
     });
     expect(env.REDIS_USERNAME).toBe('eks-access');
+  });
+
+  it('reads a Redis Cluster URL: seed nodes, TLS from the scheme, a hash tag required in the prefix', () => {
+    expect(parseRedisUrl('redis+cluster://10.0.0.1:6379,[fd00::2]:7000,r3.example:6380')).toEqual({
+      target: {
+        mode: 'cluster',
+        tls: false,
+        nodes: [
+          { host: '10.0.0.1', port: 6379 },
+          { host: 'fd00::2', port: 7000 },
+          { host: 'r3.example', port: 6380 },
+        ],
+      },
+    });
+    expect(parseRedisUrl('rediss+cluster://eks-access:p%40ss@cfg.cache.amazonaws.com:6379')).toEqual({
+      target: {
+        mode: 'cluster',
+        tls: true,
+        nodes: [{ host: 'cfg.cache.amazonaws.com', port: 6379 }],
+        username: 'eks-access',
+        password: 'p@ss',
+      },
+    });
+    expect(parseRedisUrl('redis://r:6379')).toEqual({
+      target: { mode: 'standalone', url: 'redis://r:6379', tls: false },
+    });
+    expect(errorOf({ REDIS_URL: 'redis+cluster://r1:6379,r2' })).toContain(
+      'env: REDIS_URL: "r2" is not host:port',
+    );
+    expect(errorOf({ REDIS_URL: 'redis+cluster://r1:99999' })).toContain('env: REDIS_URL');
+    expect(errorOf({ REDIS_URL: 'redis+cluster://r1:6379', REDIS_PREFIX: 'eks-access' })).toContain(
+      'env: REDIS_PREFIX: "eks-access" has no hash tag',
+    );
+    expect(errorOf({ REDIS_URL: 'redis+cluster://r1:6379', REDIS_PREFIX: '{}eks' })).toContain(
+      'env: REDIS_PREFIX',
+    );
+    expect(errorOf({ REDIS_URL: 'redis+cluster://r1:6379', REDIS_TLS_CA_FILE: 'package.json' })).toContain(
+      'env: REDIS_TLS_CA_FILE: needs a TLS connection',
+    );
+    expect(errorOf({ REDIS_URL: 'rediss+cluster://r1:6379', REDIS_TLS_CA_FILE: 'package.json' })).toBe('');
+    // A single Redis needs no tag; a cluster takes the default {eks-access}.
+    expect(errorOf({ REDIS_PREFIX: 'eks-access' })).toBe('');
+    expect(parseEnv({ REDIS_URL: 'redis+cluster://r1:6379' }).REDIS_PREFIX).toBe('{eks-access}');
+    // Never a password in what doctor and messages show.
+    expect(describeRedisUrl('rediss+cluster://u:hunter2@r1:6379,r2:6379')).toBe(
+      'rediss+cluster://r1:6379,r2:6379',
+    );
+    expect(describeRedisUrl('redis://u:hunter2@r1:6379')).toBe('redis://u:***@r1:6379');
   });
 
   it('never echoes a Redis password in a configuration error', () => {

@@ -42,6 +42,10 @@ describe('ConnectionLog', () => {
       isConnectionError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
     ).toBe(true);
     expect(isConnectionError(new Error('Connection is closed.'))).toBe(true);
+    // Redis Cluster: every node unreachable, or a failover under way.
+    expect(isConnectionError(new Error('Failed to refresh slots cache.'))).toBe(true);
+    expect(isConnectionError(new Error('None of startup nodes is available'))).toBe(true);
+    expect(isConnectionError(new Error('CLUSTERDOWN The cluster is down'))).toBe(true);
     expect(isConnectionError(new Error('Missing lock for job 7. moveToFinished'))).toBe(false);
     expect(isConnectionError(undefined)).toBe(false);
   });

@@ -2,10 +2,10 @@
 // each grant's current job id per kind and removes the old one. A job that cannot be removed (it is
 // running) is harmless: every job re-reads the grant and does nothing when its moment has passed.
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Clock } from '../../domain/clock.js';
 import { AccessError } from '../../domain/errors.js';
 import type { Scheduler } from '../../ports/scheduler.js';
+import type { RedisClient } from '../redis/connection.js';
 import {
   extensionJobId,
   type GrantJob,
@@ -27,7 +27,7 @@ const QUEUE_OF: Record<JobKind, QueueName> = {
 };
 
 export class BullScheduler implements Scheduler {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #clock: Clock;
   readonly #queues = new Map<QueueName, Queue<GrantJob>>();
@@ -38,7 +38,12 @@ export class BullScheduler implements Scheduler {
    * hears the queues' connection errors: a BullMQ Queue without an 'error' listener prints each one
    * with console.error, once per reconnection attempt.
    */
-  constructor(redis: Redis, prefix: string, clock: Clock, onError: (error: Error) => void = () => undefined) {
+  constructor(
+    redis: RedisClient,
+    prefix: string,
+    clock: Clock,
+    onError: (error: Error) => void = () => undefined,
+  ) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#clock = clock;

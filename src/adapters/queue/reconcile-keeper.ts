@@ -13,10 +13,10 @@
 // id, state changes are compare-and-set, identity edits hold the person's lock), so no distributed
 // lock is taken — one would live in the very Redis whose loss this guards against.
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Clock } from '../../domain/clock.js';
 import type { ReconcileReport } from '../../services/reconcile.js';
 import type { Logger } from '../logger.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { RedisEpoch } from '../redis/epoch.js';
 import { RECONCILE_SCHEDULER_ID } from './queues.js';
 
@@ -32,7 +32,7 @@ export const OVERDUE_PERIODS = 2;
 export type SweepSource = 'job' | 'fallback' | 'redis-data-lost' | 'redis-reconnect';
 
 export interface ReconcileKeeperOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   queue: Queue;
   everyMs: number;

@@ -5,11 +5,11 @@
 // steps done before the job finishes), so a retry never posts twice. Retries wait Slack's Retry-After.
 // App Home refreshes are one debounced job per person, however many grants change at once.
 import { type Job, Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Grant } from '../../domain/grant.js';
 import type { GrantStore } from '../../ports/grant-store.js';
 import type { GrantEvent, Notifier } from '../../ports/notifier.js';
 import type { Logger } from '../logger.js';
+import { blockingDuplicate, type RedisClient } from '../redis/connection.js';
 import { RedisLocks } from '../redis/locks.js';
 import { type SlackSettings, slackClient } from '../slack/app.js';
 import { isTransientSlackError, retryAfterMs } from '../slack/errors.js';
@@ -26,7 +26,7 @@ export interface SlackOutboxOptions {
   /** Renders and sends; its WebClient should reject rate-limited calls so the outbox schedules them. */
   notifier: SlackNotifier;
   store: GrantStore;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
   /** Tries per notification (default 10: with Retry-After and a 60 s cap, about ten minutes). */
@@ -48,7 +48,7 @@ export class SlackOutbox implements Notifier {
   readonly #options: SlackOutboxOptions;
   readonly #queue: Queue<OutboxJob>;
   readonly #worker: Worker<OutboxJob>;
-  readonly #connections: Redis[] = [];
+  readonly #connections: RedisClient[] = [];
   readonly #attempts: number;
   readonly #locks: RedisLocks;
 
@@ -74,8 +74,8 @@ export class SlackOutbox implements Notifier {
     this.#worker.on('error', (error) => options.logger.warn({ err: error }, 'Slack outbox worker error'));
   }
 
-  #connection(): Redis {
-    const redis = this.#options.redis.duplicate({ maxRetriesPerRequest: null });
+  #connection(): RedisClient {
+    const redis = blockingDuplicate(this.#options.redis);
     this.#connections.push(redis);
     return redis;
   }
@@ -204,7 +204,7 @@ export class SlackOutbox implements Notifier {
  */
 export function slackOutbox(
   env: SlackSettings & { REDIS_PREFIX: string },
-  deps: Omit<SlackNotifierDeps, 'client'> & { redis: Redis },
+  deps: Omit<SlackNotifierDeps, 'client'> & { redis: RedisClient },
   options: Pick<SlackOutboxOptions, 'attempts' | 'retryBaseMs' | 'homeDebounceMs'> = {},
 ): SlackOutbox {
   const notifier = new SlackNotifier({ ...deps, client: slackClient(env, { outbox: true }) });

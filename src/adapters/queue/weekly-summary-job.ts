@@ -2,8 +2,8 @@
 // its data gets it back with the next worker start) and a worker that runs the use case. Only one job
 // runs per slot however many worker replicas there are: BullMQ schedules by id.
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { blockingDuplicate, type RedisClient } from '../redis/connection.js';
 
 export const SUMMARY_QUEUE = 'summary';
 const SCHEDULER_ID = 'weekly-summary';
@@ -13,14 +13,20 @@ export interface WeeklySummaryJob {
 }
 
 export async function startWeeklySummaryJob(options: {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
   cron: string;
   timeZone: string;
   run: () => Promise<unknown>;
 }): Promise<WeeklySummaryJob> {
-  const connection = () => options.redis.duplicate({ maxRetriesPerRequest: null });
+  // Connections of our own (BullMQ does not close connections it was given): closed with the job.
+  const connections: RedisClient[] = [];
+  const connection = () => {
+    const client = blockingDuplicate(options.redis);
+    connections.push(client);
+    return client;
+  };
   const queue = new Queue(SUMMARY_QUEUE, { connection: connection(), prefix: options.prefix });
   await queue.upsertJobScheduler(
     SCHEDULER_ID,
@@ -41,6 +47,7 @@ export async function startWeeklySummaryJob(options: {
     close: async () => {
       await worker.close();
       await queue.close();
+      await Promise.all(connections.map((c) => c.quit().catch(() => undefined)));
     },
   };
 }

@@ -2,7 +2,6 @@
 // BullMQ retries with backoff; terminal ones throw UnrecoverableError (and fail the grant, for
 // activations). Revocations never end as `failed`: the reconciler keeps trying until access is gone.
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { toAccessError } from '../../domain/errors.js';
 import { activateGrant, failActivation } from '../../services/activate.js';
 import type { EngineDeps } from '../../services/engine.js';
@@ -16,6 +15,7 @@ import {
   warnExpiringSoon,
 } from '../../services/reminders.js';
 import { revokeGrant } from '../../services/revoke.js';
+import { blockingDuplicate, type RedisClient } from '../redis/connection.js';
 import { type ConnectionLog, isConnectionError } from '../redis/connection-log.js';
 import type { RedisEpoch } from '../redis/epoch.js';
 import type { BullScheduler } from './bull-scheduler.js';
@@ -32,7 +32,7 @@ const REMINDERS = {
 } as const;
 
 export interface WorkerOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   scheduler: BullScheduler;
   concurrency: number;
@@ -63,9 +63,9 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
     ...(options.lockDuration ? { lockDuration: options.lockDuration } : {}),
     ...(options.stalledInterval ? { stalledInterval: options.stalledInterval } : {}),
   };
-  const connections: Redis[] = [];
+  const connections: RedisClient[] = [];
   const connection = (queue: string) => {
-    const redis = options.redis.duplicate({ maxRetriesPerRequest: null });
+    const redis = blockingDuplicate(options.redis);
     options.connectionLog?.watch(redis, `worker:${queue}`);
     connections.push(redis);
     return redis;

@@ -1,16 +1,16 @@
 // The audit trail as a Redis stream (`<prefix>audit`). Stream ids are time-ordered, so reading
 // "since T" is an XRANGE from T. Fields: action, actor, grantId, at, details (JSON).
-import type { Redis } from 'ioredis';
 import { AccessError } from '../../domain/errors.js';
 import type { AuditEvent, AuditLog } from '../../ports/audit-log.js';
+import type { RedisClient } from './connection.js';
 
 const ONCE_TTL_S = 90 * 86_400;
 
 export class RedisAuditLog implements AuditLog {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #key: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.#redis = redis;
     this.#key = `${prefix}audit`;
   }

@@ -2,8 +2,8 @@
 // stack trace on every retry: the first failure as a warning with the retry state, then a summary at
 // most every `summaryEveryMs` while it lasts, and one line when the connection is back. BullMQ's
 // workers re-emit their connections' errors as 'error' events; those go through the same log.
-import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import type { RedisClient } from './connection.js';
 
 export interface ConnectionLogOptions {
   /** How often a still-failing connection is summarised (default 30 s). */
@@ -38,7 +38,10 @@ const CONNECTION_CODES = new Set([
 export function isConnectionError(error: unknown): boolean {
   const e = error as { code?: string; message?: string } | undefined;
   if (e?.code && CONNECTION_CODES.has(e.code)) return true;
-  return /Connection is closed|connect ETIMEDOUT|Stream isn't writeable/.test(e?.message ?? '');
+  // The cluster client's own ways of saying the same (every node down, a failover under way).
+  return /Connection is closed|connect ETIMEDOUT|Stream isn't writeable|Failed to refresh slots cache|None of startup nodes is available|^CLUSTERDOWN/.test(
+    e?.message ?? '',
+  );
 }
 
 /** Rate-limited logging of connection failures, per named connection, for one process. */
@@ -55,13 +58,13 @@ export class ConnectionLog {
   }
 
   /** Attaches error/ready listeners to an ioredis connection (so ioredis never reports an unhandled error). */
-  watch(redis: Redis, name: string): Redis {
+  watch(redis: RedisClient, name: string): RedisClient {
     redis.on('error', (error: unknown) => this.failed(name, error, redis));
     redis.on('ready', () => this.recovered(name));
     return redis;
   }
 
-  failed(name: string, error: unknown, redis?: Redis): void {
+  failed(name: string, error: unknown, redis?: RedisClient): void {
     const now = this.#now();
     const retry = redis ? { status: redis.status } : {};
     const outage = this.#outages.get(name);

@@ -5,14 +5,14 @@
 // needs (the worker: the reconciler's job scheduler, and a sweep at once) through `onLost` hooks.
 // The epoch is never a reason to grant anything: it only triggers re-creation and a clean-up sweep.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import type { RedisClient } from './connection.js';
 
 export type EpochCheck = 'same' | 'lost';
 type Hook = () => Promise<void> | void;
 
 export class RedisEpoch {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #key: string;
   readonly #logger: Logger;
   readonly #hooks: Hook[] = [];
@@ -20,7 +20,7 @@ export class RedisEpoch {
   #checking: Promise<EpochCheck> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(redis: Redis, prefix: string, logger: Logger) {
+  constructor(redis: RedisClient, prefix: string, logger: Logger) {
     this.#redis = redis;
     this.#key = `${prefix}:epoch`;
     this.#logger = logger;

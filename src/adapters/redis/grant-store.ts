@@ -1,10 +1,10 @@
 // GrantStore on Redis. Each grant is one JSON value; status and requester indexes move in the same
 // Lua script as the value, so a compare-and-set either happens whole or not at all.
 // Keys share one hash tag (the prefix), so the store also works on Redis Cluster.
-import type { Redis } from 'ioredis';
 import { AccessError, conflict } from '../../domain/errors.js';
 import type { Grant, GrantStatus } from '../../domain/grant.js';
 import type { GrantStore } from '../../ports/grant-store.js';
+import type { RedisClient } from './connection.js';
 
 // KEYS[1] grant key, KEYS[2] old status set, KEYS[3] new status set, KEYS[4] requester index
 // ARGV[1] expected version (-1: must not exist), ARGV[2] json, ARGV[3] id, ARGV[4] createdAt
@@ -26,11 +26,11 @@ return 1
 `;
 
 export class RedisGrantStore implements GrantStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
 
   /** `prefix` should contain a hash tag, e.g. `{eks-access}:`. */
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.#redis = redis;
     this.#prefix = prefix;
   }

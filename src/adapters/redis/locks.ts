@@ -1,16 +1,16 @@
 // Leased locks on Redis (SET NX PX + a token-checked release), for the Locks port.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { AccessError } from '../../domain/errors.js';
 import type { Locks } from '../../ports/lock.js';
+import type { RedisClient } from './connection.js';
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 export class RedisLocks implements Locks {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.#redis = redis;
     this.#prefix = prefix;
   }
