@@ -29,9 +29,10 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --update-notifier=fa
 # ── runtime ──
 FROM ${NODE_IMAGE}
 # tini as PID 1: forwards SIGTERM to node (which then drains BullMQ and Bolt) and reaps zombies.
+# fonts-dejavu-core: the weekly summary's chart is drawn in the worker, and its labels need a font.
 # The user is created with a fixed id and no home; apt's lists go in the same layer they came in.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends tini \
+  && apt-get install -y --no-install-recommends tini fonts-dejavu-core \
   && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
   && groupadd --system --gid 10001 eks-access \
   && useradd --system --no-log-init --uid 10001 --gid eks-access --home-dir /nonexistent \
