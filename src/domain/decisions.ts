@@ -81,6 +81,15 @@ export function namespacePolicyFor(cluster: ClusterPolicy, namespace: string): N
   );
 }
 
+/** The policy entry of the namespace a grant (or request) is in, if the policy still offers it. */
+export function namespacePolicyOf(
+  policy: Policy,
+  where: { cluster: string; namespace: string },
+): NamespacePolicy | undefined {
+  const cluster = policy.clusters[where.cluster];
+  return cluster ? namespacePolicyFor(cluster, where.namespace) : undefined;
+}
+
 /** Clusters (by name) that offer this namespace. */
 export function clustersOffering(policy: Policy, namespace: string): string[] {
   return Object.entries(policy.clusters)
@@ -359,8 +368,7 @@ export const quorumReached = (approvals: readonly Approval[], required: number):
  * since become stricter (never fewer: an extension is no cheaper than the access it prolongs).
  */
 export function extensionApprovalsRequired(policy: Policy, grant: Grant): number {
-  const cluster = policy.clusters[grant.cluster];
-  const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+  const ns = namespacePolicyOf(policy, grant);
   const level = policy.levels[grant.level];
   const now = level && ns ? requiredApprovalsFor(level, ns) : 1;
   return Math.max(grant.requiredApprovals, now);
@@ -716,8 +724,7 @@ export function extensionClaimRefusal(
   claim: Pick<ClaimedExtension, 'seconds' | 'auto' | 'approvals'>,
 ): string | undefined {
   const level = policy.levels[grant.level];
-  const cluster = policy.clusters[grant.cluster];
-  const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+  const ns = namespacePolicyOf(policy, grant);
   if (!level || !ns || !ns.levels.includes(grant.level)) {
     return `${grant.level} in ${grant.namespace} on ${grant.cluster} is no longer in the policy`;
   }

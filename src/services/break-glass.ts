@@ -8,7 +8,7 @@ import {
   breakGlassActor,
   breakGlassRuleFor,
   isApprover,
-  namespacePolicyFor,
+  namespacePolicyOf,
   resolveRequest,
 } from '../domain/decisions.js';
 import { formatDuration, parseDuration } from '../domain/duration.js';
@@ -78,8 +78,7 @@ function noRule(
   request: { cluster: string; namespace: string; level: string; durationSeconds: number },
   memberOf: readonly string[],
 ): Error {
-  const here = rules.filter((r) => r.namespaces.length > 0);
-  const hint = here
+  const hint = rules
     .map(
       (r) =>
         `\`${r.name}\`: members of ${r.groups.map((g) => `<!subteam^${g}>`).join(', ')}, ${r.levels.join('/')} for at most ${r.maxDuration} in ${r.namespaces.join(', ')}${r.clusters ? ` on ${r.clusters.join(', ')}` : ''}`,
@@ -137,8 +136,7 @@ export async function reviewBreakGlass(
       'Another approver of the namespace has to.',
     );
   }
-  const cluster = deps.policy.clusters[first.cluster];
-  const ns = cluster ? namespacePolicyFor(cluster, first.namespace) : undefined;
+  const ns = namespacePolicyOf(deps.policy, first);
   const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, first, who);
   if (!ns || !isApprover(ns, { slackUserId: who, memberOfGroups })) {
     throw forbidden(

@@ -3,7 +3,7 @@
 // concurrent clicks — or Approve and Deny at once — produce exactly one outcome.
 
 import type { Policy } from '../config/policy.js';
-import { assertMayDecide, namespacePolicyFor } from '../domain/decisions.js';
+import { assertMayDecide, namespacePolicyOf } from '../domain/decisions.js';
 import { formatDuration } from '../domain/duration.js';
 import { badInput, conflict } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
@@ -36,8 +36,7 @@ export async function approverGroupsOf(
   grant: Pick<Grant, 'cluster' | 'namespace'>,
   slackUserId: string,
 ): Promise<string[]> {
-  const cluster = policy.clusters[grant.cluster];
-  const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+  const ns = namespacePolicyOf(policy, grant);
   const groups = ns?.approvers.groups ?? [];
   return groups.length > 0 ? directory.groupsOf(slackUserId, groups) : [];
 }
@@ -82,8 +81,7 @@ function lapsedAt(grant: Grant): Error {
 
 /** The namespace may ask approvers for a reason; `required` refuses an approval without one. */
 function assertApprovalReason(policy: Policy, grant: Grant, reason: string | undefined): void {
-  const cluster = policy.clusters[grant.cluster];
-  const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+  const ns = namespacePolicyOf(policy, grant);
   if (ns?.approvalReason === 'required' && !reason) {
     throw badInput(
       `Approvals in ${grant.namespace} on ${grant.cluster} need a reason`,

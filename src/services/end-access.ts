@@ -1,7 +1,7 @@
 // Ending access early from Slack: the holder gives it back (`done`, "I'm done") or an approver of the
 // namespace takes it away (`revoke`, the Revoke button). Both move the grant to `revoking`; the
 // worker's revoke job removes the access (services/end-grant.ts).
-import { isApprover, namespacePolicyFor } from '../domain/decisions.js';
+import { isApprover, namespacePolicyOf } from '../domain/decisions.js';
 import { conflict, forbidden } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
 import { approverGroupsOf } from './decide.js';
@@ -20,8 +20,7 @@ export async function endAccess(
     throw forbidden('Only the person who has the access can give it back', 'Approvers use `revoke <id>`.');
   }
   if (how === 'revoke' && !isRequester) {
-    const cluster = deps.policy.clusters[grant.cluster];
-    const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+    const ns = namespacePolicyOf(deps.policy, grant);
     const memberOfGroups = await approverGroupsOf(deps.policy, deps.directory, grant, who);
     if (!ns || !isApprover(ns, { slackUserId: who, memberOfGroups })) {
       throw forbidden(

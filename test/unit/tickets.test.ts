@@ -3,6 +3,7 @@ import { parsePolicy } from '../../src/config/load.js';
 import { resolveRequest } from '../../src/domain/decisions.js';
 import { AccessError } from '../../src/domain/errors.js';
 import { splitByReferences, ticketReferences, ticketSystemProblems } from '../../src/domain/tickets.js';
+import { refusal } from '../support/refusal.js';
 
 const policyText = (extra: { tickets?: string; nsTicket?: string; levelTicket?: string } = {}) => `
 tickets:
@@ -40,16 +41,6 @@ ${extra.nsTicket ? `        requireTicket: ${extra.nsTicket}` : ''}
         channel: C0APPROVAL
         levels: [view, debug]
 `;
-
-const refusal = (work: () => unknown): AccessError => {
-  try {
-    work();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AccessError);
-    return error as AccessError;
-  }
-  throw new Error('expected a refusal');
-};
 
 describe('ticket references in reasons', () => {
   it('refuses a reason without the required reference, naming the pattern and an example', () => {

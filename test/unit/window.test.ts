@@ -7,21 +7,12 @@ import { sealDecision, verifyDecisionSeal } from '../../src/domain/seal.js';
 import { accessEnd, parseStart, zonedTime } from '../../src/domain/window.js';
 import { pendingUntilFor } from '../../src/services/submit.js';
 import { approvedGrant } from '../support/grants.js';
+import { refusal } from '../support/refusal.js';
 import { testSealKeys } from '../support/seal.js';
 
 // Monday 2026-11-30 20:15 in Berlin (UTC+1), 19:15 UTC.
 const NOW = Date.parse('2026-11-30T19:15:00Z');
 const iso = (at: number) => new Date(at).toISOString();
-
-const refusal = (work: () => unknown): AccessError => {
-  try {
-    work();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AccessError);
-    return error as AccessError;
-  }
-  throw new Error('expected a refusal');
-};
 
 describe('a window start as people type it', () => {
   it('reads clock times in the requester’s time zone, today or else tomorrow', () => {

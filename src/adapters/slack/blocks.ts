@@ -1,7 +1,7 @@
 // Block Kit, built by pure functions from a grant and the policy. Every piece of user text passes
 // through `esc` (so a reason cannot `<!channel>`) and `cut` (so Slack never rejects a message for size).
 import type { Policy } from '../../config/policy.js';
-import { namespacePolicyFor } from '../../domain/decisions.js';
+import { namespacePolicyOf } from '../../domain/decisions.js';
 import { formatDuration } from '../../domain/duration.js';
 import { type AccessError, ERROR_HEADLINES } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
@@ -377,8 +377,7 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
   blocks.push(divider, section(grantStatusText(grant, now)));
   if (grant.status === 'pending') {
     // Mentioned, so the approvers are notified of a new request (an update does not notify again).
-    const cluster = policy.clusters[grant.cluster];
-    const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+    const ns = namespacePolicyOf(policy, grant);
     if (ns) blocks.push(context(`*Approvers:* ${approverMentions(ns.approvers)}`));
     blocks.push({
       type: 'actions',

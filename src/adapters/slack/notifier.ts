@@ -4,7 +4,7 @@
 import type { webApi } from '@slack/bolt';
 import type { Policy } from '../../config/policy.js';
 import type { Clock } from '../../domain/clock.js';
-import { namespacePolicyFor } from '../../domain/decisions.js';
+import { namespacePolicyOf } from '../../domain/decisions.js';
 import { formatDuration } from '../../domain/duration.js';
 import type { Grant } from '../../domain/grant.js';
 import type { AuditLog } from '../../ports/audit-log.js';
@@ -134,8 +134,7 @@ export class SlackNotifier implements Notifier {
    * buttons) in the approval channel, where it is seen again, and in the rule's escalation channel.
    */
   async #escalateBreakGlass(grant: Grant, now: number): Promise<void> {
-    const cluster = this.#deps.policy.clusters[grant.cluster];
-    const channel = cluster ? namespacePolicyFor(cluster, grant.namespace)?.channel : undefined;
+    const channel = namespacePolicyOf(this.#deps.policy, grant)?.channel;
     const rule = this.#deps.policy.breakGlass.find((r) => r.name === grant.breakGlass?.rule);
     const overdue = breakGlassOverdueMessage(this.#deps.policy, grant, now);
     for (const target of [channel, rule?.escalationChannel]) {
@@ -185,8 +184,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async #approversOf(grant: Grant): Promise<string[]> {
-    const cluster = this.#deps.policy.clusters[grant.cluster];
-    const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+    const ns = namespacePolicyOf(this.#deps.policy, grant);
     if (!ns) return [];
     const fromGroups = await Promise.all(ns.approvers.groups.map((g) => this.#directory.membersOf(g)));
     return [...ns.approvers.users, ...fromGroups.flat()];
@@ -203,8 +201,7 @@ export class SlackNotifier implements Notifier {
       await this.#deps.client.chat.update({ ...grant.approvalMessage, ...message });
       return;
     }
-    const cluster = this.#deps.policy.clusters[grant.cluster];
-    const channel = cluster ? namespacePolicyFor(cluster, grant.namespace)?.channel : undefined;
+    const channel = namespacePolicyOf(this.#deps.policy, grant)?.channel;
     if (!channel) return;
     let posted: Awaited<ReturnType<webApi.WebClient['chat']['postMessage']>>;
     try {
@@ -274,8 +271,7 @@ export class SlackNotifier implements Notifier {
    */
   async #remindApprovers(grant: Grant, now: number): Promise<void> {
     if (grant.status !== 'pending') return;
-    const cluster = this.#deps.policy.clusters[grant.cluster];
-    const ns = cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+    const ns = namespacePolicyOf(this.#deps.policy, grant);
     if (!ns) return;
     if (grant.approvalMessage) {
       await this.#deps.client.chat.postMessage({

@@ -2,7 +2,7 @@
 // payload; a button's value carries a grant id (and, on extension buttons, which ask they show) and
 // nothing else, and every service re-reads the grant and re-checks the clicker.
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
-import { namespacePolicyFor } from '../../../domain/decisions.js';
+import { namespacePolicyOf } from '../../../domain/decisions.js';
 import { toAccessError } from '../../../domain/errors.js';
 import { reviewBreakGlass } from '../../../services/break-glass.js';
 import { cancelRequest } from '../../../services/cancel.js';
@@ -44,8 +44,7 @@ export function registerActions(app: App, deps: ListenerDeps): void {
     await guarded(deps, reply, async () => {
       const grantId = grantIdOf(action.value);
       const grant = await deps.store.get(grantId);
-      const cluster = grant ? deps.policy.clusters[grant.cluster] : undefined;
-      const ns = grant && cluster ? namespacePolicyFor(cluster, grant.namespace) : undefined;
+      const ns = grant ? namespacePolicyOf(deps.policy, grant) : undefined;
       // Where approvers give a reason, Approve opens a form for it (and for a shorter duration).
       if (grant && ns && ns.approvalReason !== 'none') {
         await client.views.open({

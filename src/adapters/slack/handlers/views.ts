@@ -4,6 +4,7 @@ import {
   identityFromMap,
   identityMapEntry,
   namespacePolicyFor,
+  namespacePolicyOf,
   requestFieldOf,
   resolveRequest,
 } from '../../../domain/decisions.js';
@@ -167,6 +168,5 @@ function parseMeta(text: string): Meta {
 /** Whether the namespace of this request asks approvers for a reason. */
 async function approvalReasonOf(deps: ListenerDeps, grantId: string): Promise<string | undefined> {
   const grant = await deps.store.get(grantIdOf(grantId));
-  const cluster = grant ? deps.policy.clusters[grant.cluster] : undefined;
-  return grant && cluster ? namespacePolicyFor(cluster, grant.namespace)?.approvalReason : undefined;
+  return grant ? namespacePolicyOf(deps.policy, grant)?.approvalReason : undefined;
 }
