@@ -241,6 +241,14 @@ describe('Deny from the ephemeral approvals list', () => {
     });
     // BEN approves while ANA types her reason: her denial loses, and she must hear it where she clicked.
     await clickOn(h, BEN, 'approve', message);
+    // The click is acknowledged before it is handled: wait until BEN's approval is recorded, so her
+    // submission really comes second.
+    await pollUntil(
+      "BEN's approval recorded",
+      async () => (await h.store.get(id))?.status,
+      (status) => status !== undefined && status !== 'pending',
+      { timeoutMs: 5_000, intervalMs: 20 },
+    );
     await h.interact(
       h.slack.viewSubmission({
         user_id: ANA,
