@@ -22,6 +22,7 @@ import type { SealKeys } from '../domain/seal.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { GrantStore } from '../ports/grant-store.js';
 import type { AwsIdentityResolver } from '../ports/identity.js';
+import type { Locks } from '../ports/lock.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import type { EngineOps } from '../services/deps.js';
 import { endGrant } from '../services/end-grant.js';
@@ -38,6 +39,8 @@ export interface BotRuntime {
   audit: AuditLog;
   scheduler: Scheduler;
   engine: EngineOps;
+  /** Serialises read-then-write checks across bots (break-glass rate limits). */
+  locks: Locks;
   /** Seals approved decisions (the worker checks the seal before it writes). */
   seal: SealKeys;
   /** Defaults to the policy map, plus the IAM user tag lookup when the policy enables it. */

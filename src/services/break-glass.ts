@@ -49,22 +49,30 @@ export async function breakGlass(
   const memberOf = await deps.directory.groupsOf(slackUserId, groups);
   const rule = breakGlassRuleFor(policy, { ...resolved, memberOfGroups: memberOf });
   if (!rule) throw noRule(policy.breakGlass, resolved, memberOf);
-  await assertWithinLimits(deps, rule, slackUserId, now);
-  const prepared = await prepare(
-    deps,
-    slackUserId,
-    { ...input, reason: incident },
-    {
-      actor: breakGlassActor(rule),
-      viaGroups: rule.groups.filter((g) => memberOf.includes(g)),
-      breakGlass: {
-        rule: rule.name,
-        incident,
-        reviewDue: now + (parseDuration(rule.reviewWithin) ?? 86_400) * 1000,
-      },
+  // The limits are counted from the audit trail, so the count and the new use's audit entry must not
+  // interleave with another use of the same rule (two bots, or a double submit): one rule, one holder.
+  const result = await deps.locks.withLock(
+    `breakglass:${rule.name}`,
+    async () => {
+      await assertWithinLimits(deps, rule, slackUserId, now);
+      const prepared = await prepare(
+        deps,
+        slackUserId,
+        { ...input, reason: incident },
+        {
+          actor: breakGlassActor(rule),
+          viaGroups: rule.groups.filter((g) => memberOf.includes(g)),
+          breakGlass: {
+            rule: rule.name,
+            incident,
+            reviewDue: now + (parseDuration(rule.reviewWithin) ?? 86_400) * 1000,
+          },
+        },
+      );
+      return record(deps, slackUserId, prepared);
     },
+    { leaseMs: 30_000, waitMs: 20_000 },
   );
-  const result = await record(deps, slackUserId, prepared);
   const grant = result.grant;
   // Loud: every approver of the namespace hears of it directly, not only through the channels.
   await deps.notifier.grantChanged(grant, { kind: 'break-glass-used', by: slackUserId });

@@ -8,6 +8,7 @@ import type { SealKeys } from '../domain/seal.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { Directory } from '../ports/directory.js';
 import type { GrantStore } from '../ports/grant-store.js';
+import type { Locks } from '../ports/lock.js';
 import type { AwsIdentityResolver } from '../ports/identity.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { Scheduler } from '../ports/scheduler.js';
@@ -32,6 +33,8 @@ export interface FlowDeps {
   clock: Clock;
   engine: EngineOps;
   randomBytes: (n: number) => Uint8Array;
+  /** Serialises checks that read-then-write shared counters (break-glass rate limits). */
+  locks: Locks;
   /** Seals an approved decision so the worker can tell it from a record written straight into Redis. */
   seal: SealKeys;
 }

@@ -199,4 +199,31 @@ describe('break-glass', () => {
     expect(await refusalTo(h, BEN, after, 'already acknowledged')).toContain(`<@${ANA}>`);
     expect((await h.store.get(id))?.breakGlass?.review?.by).toBe(ANA);
   });
+
+  it('the same person sending it three times at once gets one use; the others are refused by the limit', async () => {
+    const h = await pool.use({ usergroups: { [ONCALL]: [ALICE] }, policyExtra: rules('1h') });
+    const after = h.slack.calls.length;
+    // A double submit (or two bots): the three commands are handled concurrently.
+    await Promise.all(
+      ['INC-80 a', 'INC-80 b', 'INC-80 c'].map((incident) =>
+        h.command(ALICE, `breakglass ${h.namespace} as view for 30m because ${incident}`),
+      ),
+    );
+    const replies = await pollUntil(
+      'three answers',
+      async () =>
+        h.slack.calls
+          .slice(after)
+          .filter((c) => c.method === 'response_url' || c.method === 'chat.postEphemeral')
+          .map((c) => JSON.stringify(c.args)),
+      (texts) => texts.filter((t) => /ea-[a-z2-9]{8}|used 1 time/.test(t)).length >= 3,
+      { timeoutMs: 15_000, intervalMs: 50 },
+    );
+    expect(replies.filter((t) => t.includes('used 1 time(s) in the last 24h by you'))).toHaveLength(2);
+    const uses = (await h.audit.read({})).filter(
+      (e) => e.action === 'requested' && e.details?.['breakGlass'] === 'oncall',
+    );
+    expect(uses).toHaveLength(1);
+    expect(await h.store.listByRequester(ALICE)).toHaveLength(1);
+  });
 });

@@ -301,12 +301,13 @@ ${
     // Quick retries: a test's 429 storm should settle in seconds.
     { retryBaseMs: 200, homeDebounceMs: 200 },
   );
+  const locks = new RedisLocks(redis, prefix);
   const engineDeps: EngineDeps = {
     store,
     audit,
     scheduler,
     notifier: workerNotifier,
-    locks: new RedisLocks(redis, prefix),
+    locks,
     clock: systemClock,
     clusters: new PolicyClusterConnections({
       policy,
@@ -346,6 +347,7 @@ ${
       engine,
       awsCredentials,
       seal: testSealKeys(),
+      locks,
       redis,
       // Only Identity Center needs the test's identitystore endpoint; every other harness keeps the
       // bot's own resolver, as bin/bot.ts builds it.

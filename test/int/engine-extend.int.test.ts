@@ -36,6 +36,7 @@ function flowDeps(h: Harness): FlowDeps {
     engine: { endGrant: (id, reason, actor) => endGrant(runtime, id, reason, actor) },
     randomBytes: (n) => randomBytes(n),
     seal: runtime.seal,
+    locks: runtime.locks,
   };
 }
 
