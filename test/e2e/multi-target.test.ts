@@ -69,7 +69,12 @@ describe('a request on several targets', () => {
       (g) => g?.status === 'active',
       { timeoutMs: 30_000 },
     );
-    expect((await h.store.get(staging?.id as string))?.status).toBe('denied');
+    // ANA's denial is acknowledged before it is handled: wait for it rather than assume it came first.
+    await pollUntil(
+      'the staging target to be denied',
+      () => h.store.get(staging?.id as string),
+      (g) => g?.status === 'denied',
+    );
     // Access exists for the dev grant's username only: the staging target wrote nothing.
     expect(await mayListPods(active?.requester.kubernetesUsername as string, h.namespace)).toBe(true);
     expect((await h.grants()).filter((g) => g.status === 'active').map((g) => g.cluster)).toEqual(['dev']);

@@ -197,7 +197,7 @@ describe('denying an extension under extend.mode: approval', () => {
     const dm = await h.slack.waitFor(
       'chat.postMessage',
       (c) => c.args.channel === 'D0ALICE' && blocksText(c.args.blocks).includes('Expired'),
-      { timeoutMs: 10_000 },
+      { timeoutMs: 30_000 },
     );
     expect(blocksText(dm.args.blocks)).toContain('Your request for 30s more was not decided in time');
     const grant = await h.store.get(id);

@@ -156,6 +156,8 @@ function send(res: ServerResponse, status: number, body: Obj, headers: Record<st
   res.end(JSON.stringify(body));
 }
 
+const WAIT_FOR_DEFAULT_MS = 30_000;
+
 export class FakeSlack {
   readonly botToken: string;
   readonly appToken: string;
@@ -286,7 +288,9 @@ export class FakeSlack {
   /**
    * The first call of `method` (already made or still to come) that matches `predicate`; rejects after
    * `timeoutMs` with the calls of that method seen so far. Pass `after` (a count of calls, e.g.
-   * `fake.calls.length` taken earlier) to ignore older calls.
+   * `fake.calls.length` taken earlier) to ignore older calls. The default deadline is generous (30 s):
+   * most awaited calls come from a queued job (the outbox, the worker), which a loaded CI machine may
+   * run seconds late; a passing test never waits for the deadline, so only a failing one pays for it.
    */
   waitFor<M extends string>(
     method: M,
@@ -297,7 +301,7 @@ export class FakeSlack {
       call.method === method && predicate(call as SlackCall<M>);
     const earlier = this.calls.slice(options.after ?? 0).find(matches);
     if (earlier) return Promise.resolve(earlier);
-    const timeoutMs = options.timeoutMs ?? 5_000;
+    const timeoutMs = options.timeoutMs ?? WAIT_FOR_DEFAULT_MS;
     return new Promise((resolve, reject) => {
       const waiter = (call: SlackCall) => {
         if (!matches(call)) return;
@@ -314,6 +318,8 @@ export class FakeSlack {
           ),
         );
       }, timeoutMs);
+      // A waiter that lost a Promise.any race (ephemeralTo) must not keep the test process alive.
+      timer.unref();
       this.waiters.add(waiter);
     });
   }
