@@ -108,6 +108,7 @@ describe.each<Mode>(['aws-auth', 'access-entries', 'none'])('the runbook in %s m
       });
     }
     // expiryWarning is 1s in the test policy: the warning job fires 1s before the end.
+    await h.notifier.announced(active.id, 'ended');
     expect(h.notifier.kinds(active.id)).toEqual(['activated', 'expiring-soon', 'ended']);
     const actions = (await h.runtime.audit.read({ grantId: active.id })).map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['activated', 'expired']));
