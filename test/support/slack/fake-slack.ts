@@ -412,6 +412,15 @@ export class FakeSlack {
   }
 
   /**
+   * An interaction prepared earlier (a click on a copy of a message that still shows its buttons),
+   * made now: Slack mints the trigger id when the person clicks, so it gets a fresh one. Without it a
+   * click delivered more than 3 s after it was prepared could not open a form.
+   */
+  clickedNow(payload: Obj): Obj {
+    return { ...payload, trigger_id: this.workspace.mintTriggerId() };
+  }
+
+  /**
    * A person fills in inputs of an open view without submitting or dispatching anything (typing into
    * a text field): Slack keeps it in the view's state, which later payloads carry.
    */
