@@ -183,6 +183,10 @@ describe('one approver decides while another is deciding', () => {
     const submit = await denyFormOpen(h, message, 'not tonight');
     let after = h.slack.calls.length;
     await clickOn(h, ANA, 'approve_extension', message);
+    // Her own answer too: a late one would otherwise be taken for BEN's below (both are response_urls).
+    expect(await ephemeralTo(h.slack, ANA, after, (t) => t.includes('Approved;'))).toContain(
+      'the new end time',
+    );
     await h.slack.waitFor(
       'chat.postMessage',
       (c) =>
