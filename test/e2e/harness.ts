@@ -457,7 +457,10 @@ ${
   return harness;
 }
 
-/** The text of an ephemeral reply: a response_url post (slash commands, message buttons) or postEphemeral. */
+/**
+ * The text of an ephemeral reply to `user`: a post to the response_url of one of their interactions
+ * (slash commands, message buttons) or a chat.postEphemeral to them.
+ */
 export async function ephemeralTo(
   slack: FakeSlack,
   user: string,
@@ -466,7 +469,7 @@ export async function ephemeralTo(
 ): Promise<string> {
   const textOf = (args: Obj) => `${String(args['text'] ?? '')}\n${JSON.stringify(args['blocks'] ?? [])}`;
   const call = await Promise.any([
-    slack.waitFor('response_url', (c) => match(textOf(c.args)), { after }),
+    slack.waitFor('response_url', (c) => c.responseTo?.user === user && match(textOf(c.args)), { after }),
     slack.waitFor('chat.postEphemeral', (c) => c.args.user === user && match(textOf(c.args)), { after }),
   ]);
   return textOf(call.args);

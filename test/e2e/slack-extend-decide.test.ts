@@ -52,7 +52,7 @@ async function ask(h: Harness, more: string, id: string, message: { ts: string }
 async function approvals(h: Harness, user: string) {
   const after = h.slack.calls.length;
   await h.command(user, 'approvals');
-  const reply = await h.slack.waitFor('response_url', () => true, { after });
+  const reply = await h.slack.waitFor('response_url', (c) => c.responseTo?.user === user, { after });
   expect(reply.args.response_type).toBe('ephemeral');
   return { text: blocksText(reply.args.blocks), json: JSON.stringify(reply.args.blocks) };
 }

@@ -465,8 +465,21 @@ export class FakeSlack {
 
   // --- HTTP ------------------------------------------------------------------------------------
 
-  private record(method: string, args: Obj, auth: SlackCall['auth'], response: Obj): void {
-    const call: SlackCall = { method, args: args as ArgsOf<string>, auth, at: new Date(), response };
+  private record(
+    method: string,
+    args: Obj,
+    auth: SlackCall['auth'],
+    response: Obj,
+    responseTo?: SlackCall['responseTo'],
+  ): void {
+    const call: SlackCall = {
+      method,
+      args: args as ArgsOf<string>,
+      auth,
+      at: new Date(),
+      response,
+      ...(responseTo ? { responseTo } : {}),
+    };
     this.calls.push(call);
     for (const waiter of [...this.waiters]) waiter(call);
   }
@@ -500,7 +513,7 @@ export class FakeSlack {
         ...(Array.isArray(body['blocks']) ? { blocks: body['blocks'] as Block[] } : {}),
       });
     }
-    this.record('response_url', body, 'none', { ok: true });
+    this.record('response_url', body, 'none', { ok: true }, { channel: url.channel, user: url.user });
     send(res, 200, { ok: true });
   }
 
