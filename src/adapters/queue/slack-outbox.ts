@@ -207,7 +207,12 @@ export function slackOutbox(
   deps: Omit<SlackNotifierDeps, 'client'> & { redis: RedisClient },
   options: Pick<SlackOutboxOptions, 'attempts' | 'retryBaseMs' | 'homeDebounceMs'> = {},
 ): SlackOutbox {
-  const notifier = new SlackNotifier({ ...deps, client: slackClient(env, { outbox: true }) });
+  const notifier = new SlackNotifier({
+    ...deps,
+    client: slackClient(env, { outbox: true }),
+    // A message shared by several grants is rendered by one consumer at a time, bot or worker.
+    locks: new RedisLocks(deps.redis, env.REDIS_PREFIX),
+  });
   return new SlackOutbox({
     notifier,
     store: deps.store,
