@@ -166,6 +166,18 @@ describe('FakeSlack Web API', () => {
     expect(click()[0]).toMatchObject({ value: 'ea-1', block_id: 'decide:ea-1' });
   });
 
+  it('applies a slowed call after a later one, as Slack applies what arrives first', async () => {
+    const ts = String((await call('chat.postMessage', { channel: 'C0REVIEW', text: 'v1' }))['ts']);
+    const arrived = slack.slowNext('chat.update', 300, { when: (args) => args['text'] === 'older' });
+    const slow = call('chat.update', { channel: 'C0REVIEW', ts, text: 'older' });
+    expect((await arrived)['text']).toBe('older');
+    expect(slack.message('C0REVIEW', ts)?.text).toBe('v1'); // arrived, not applied yet
+    expect((await call('chat.update', { channel: 'C0REVIEW', ts, text: 'newer' }))['ok']).toBe(true);
+    expect(slack.message('C0REVIEW', ts)?.text).toBe('newer');
+    expect((await slow)['ok']).toBe(true);
+    expect(slack.message('C0REVIEW', ts)?.text).toBe('older');
+  });
+
   it('updates only messages that exist, keeping their history, and detects stale view hashes', async () => {
     const posted = await call('chat.postMessage', { channel: 'C0REVIEW', text: 'v1' });
     const ts = String(posted['ts']);
