@@ -9,7 +9,16 @@ import type { Grant } from '../../src/domain/grant.js';
 import { adminKubeConfig } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import { blocksText } from '../support/slack/index.js';
-import { ALICE, ANA, BEN, ephemeralTo, type Harness, harnessPool, refusalTo } from './harness.js';
+import {
+  ALICE,
+  ANA,
+  BEN,
+  ephemeralTo,
+  type Harness,
+  harnessPool,
+  refusalTo,
+  untilSlackDelivered,
+} from './harness.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -90,15 +99,6 @@ const buttonsOf = (blocks: readonly Record<string, unknown>[] | undefined) =>
       (b['elements'] as { action_id: string; value: string }[]).map((e) => `${e.action_id}:${e.value}`),
     );
 
-/** Every Slack notification delivered (bot and worker consume the same outbox queue). */
-const outboxDrained = (h: Harness) =>
-  pollUntil(
-    'the Slack outbox to drain',
-    () => h.outbox.pending(),
-    (n) => n === 0,
-    { timeoutMs: 30_000 },
-  );
-
 /** The message as it stands in the fake, once it says `words` (each as often as given). */
 const messageSaying = (h: Harness, message: Where, what: string, ...words: string[]) =>
   pollUntil(
@@ -120,7 +120,7 @@ describe('a request on several targets', () => {
 
     // One approval message in the shared channel, with each target's own Approve and Deny.
     const shared = await h.approvalMessage(dev.id);
-    await outboxDrained(h);
+    await untilSlackDelivered(h);
     expect(approvalPosts(h, h.channel)).toHaveLength(1);
     const posted = h.slack.message(shared.channel, shared.ts);
     expect(buttonsOf(posted?.blocks)).toEqual([
@@ -193,7 +193,7 @@ describe('a request on several targets', () => {
     });
     const { dev, staging } = await requestBoth(h);
     const shared = await h.approvalMessage(dev.id);
-    await outboxDrained(h);
+    await untilSlackDelivered(h);
     // dev's activation renders the message (dev active, staging waiting); that update is held up on its
     // way to Slack, as a slow request can be. While it is, ANA approves staging, which activates and
     // renders the message twice more. Were the renders of one message not one at a time, those would
@@ -218,7 +218,7 @@ describe('a request on several targets', () => {
         },
       );
     }
-    await outboxDrained(h);
+    await untilSlackDelivered(h);
     const text = blocksText(h.slack.message(shared.channel, shared.ts)?.blocks);
     expect(actives(h.slack.message(shared.channel, shared.ts)?.blocks)).toBe(2);
     expect(text).not.toContain('Waiting for approval');
@@ -245,7 +245,7 @@ describe('a request on several targets', () => {
         !c.args.thread_ts &&
         JSON.stringify(c.args.blocks).includes(staging.id),
     );
-    await outboxDrained(h);
+    await untilSlackDelivered(h);
     expect(approvalPosts(h, h.channel)).toHaveLength(1);
     expect(approvalPosts(h, h.stagingChannel)).toHaveLength(1);
     // Each is that target's own message (its buttons only), saying it is one of two.
@@ -256,6 +256,52 @@ describe('a request on several targets', () => {
       channel: h.stagingChannel,
       ts: String(stagingPost.response['ts']),
     });
+  });
+
+  it('a shared channel without the bot: the requester is told once, each target is audited and still waits', async () => {
+    const h = await pool.use({ secondCluster: true, sameNamespaceOnStaging: true });
+    h.slack.addChannel(h.channel, { bot: false });
+    const { dev, staging, ids } = await requestBoth(h);
+    await untilSlackDelivered(h);
+    const toAlice = h.slack
+      .callsTo('chat.postMessage')
+      .filter(
+        (c) => c.args.channel === 'D0ALICE' && blocksText(c.args.blocks).includes('could not be posted'),
+      );
+    expect(toAlice).toHaveLength(1);
+    const text = blocksText(toAlice[0]?.args.blocks);
+    expect(text).toContain(`The 2 targets of your request \`${ids[0]}\``);
+    expect(text).toContain(`could not be posted to <#${h.channel}> (Slack: \`not_in_channel\`)`);
+    for (const grant of [dev, staging]) {
+      const events = await h.audit.read({ grantId: grant.id });
+      expect(events.filter((e) => e.action === 'approval-post-failed')).toHaveLength(1);
+      expect((await h.store.get(grant.id))?.status).toBe('pending');
+    }
+  });
+
+  it('a rate-limited first post is retried, and the channel still gets exactly one message', async () => {
+    const h = await pool.use({ secondCluster: true, sameNamespaceOnStaging: true });
+    h.slack.failNext('chat.postMessage', 'ratelimited', { times: 2, retryAfterSeconds: 1 });
+    const { dev, staging } = await requestBoth(h);
+    await h.slack.waitFor(
+      'chat.postMessage',
+      (c) => c.args.channel === h.channel && c.response['ok'] === true,
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    await untilSlackDelivered(h);
+    const posted = approvalPosts(h, h.channel);
+    expect(posted.map((c) => c.response['error'] ?? 'ok')).toEqual(['ratelimited', 'ratelimited', 'ok']);
+    const shared = { channel: h.channel, ts: String(posted[2]?.response['ts']) };
+    expect((await h.store.get(dev.id))?.approvalMessage).toEqual(shared);
+    expect((await h.store.get(staging.id))?.approvalMessage).toEqual(shared);
+    expect(buttonsOf(h.slack.message(shared.channel, shared.ts)?.blocks)).toEqual([
+      `approve:${dev.id}`,
+      `deny:${dev.id}`,
+      `approve:${staging.id}`,
+      `deny:${staging.id}`,
+    ]);
   });
 
   it('one target the policy does not offer refuses the whole request; nothing is stored', async () => {
