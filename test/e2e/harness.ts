@@ -399,7 +399,8 @@ ${
           (k) =>
             !k.includes(`:${OUTBOX_QUEUE}:`) &&
             !k.startsWith(`${prefix}outbox:`) &&
-            !k.startsWith(`${prefix}lock:outbox-`),
+            !k.startsWith(`${prefix}lock:outbox-`) &&
+            !k.startsWith(`${prefix}lock:approval-message-`),
         )
         .sort();
       const out: Record<string, string> = {};
