@@ -169,6 +169,9 @@ describe('a request on several targets', () => {
       (c) => c.args.channel === `D${ALICE.slice(1)}` && blocksText(c.args.blocks).includes('denied'),
     );
     expect(blocksText(denied.args.blocks)).toContain('on `staging`');
+    expect(blocksText(denied.args.blocks)).toContain(
+      `/archives/${shared.channel}/p${shared.ts.replace('.', '')}|The request in its approval channel`,
+    );
 
     // `done all` ends what is left.
     const before = h.slack.calls.length;
@@ -223,6 +226,37 @@ describe('a request on several targets', () => {
     expect(actives(h.slack.message(shared.channel, shared.ts)?.blocks)).toBe(2);
     expect(text).not.toContain('Waiting for approval');
     expect(text).not.toContain('setting up access');
+    expect(approvalPosts(h, h.channel)).toHaveLength(1);
+  });
+
+  it('reminders and the lapse of one target go to the shared message, naming that target only', async () => {
+    const h = await pool.use({
+      worker: true,
+      createNamespace: true,
+      secondCluster: true,
+      sameNamespaceOnStaging: true,
+      pendingTimeout: '4s',
+    });
+    const { dev, staging } = await requestBoth(h);
+    const shared = await h.approvalMessage(dev.id);
+    await clickTarget(h, ANA, 'approve', shared, dev.id);
+    await messageSaying(h, shared, 'dev active and staging lapsed', 'Active* until', '*Lapsed*');
+    await untilSlackDelivered(h);
+    const thread = h.slack
+      .callsTo('chat.postMessage')
+      .filter((c) => c.args.thread_ts === shared.ts)
+      .map((c) => String(c.args.text));
+    const reminders = thread.filter((t) => t.includes(':bell:'));
+    // Halfway and with a quarter left, for staging only (dev was decided at once), its approver mentioned.
+    expect(reminders).toHaveLength(2);
+    for (const reminder of reminders) {
+      expect(reminder).toContain(`\`${h.namespace}\` on \`staging\``);
+      expect(reminder).toContain(`<@${ANA}>`);
+    }
+    expect(thread.some((t) => t.includes(`on \`staging\` (\`${staging.id}\`): :zzz: Lapsed`))).toBe(true);
+    expect(
+      thread.some((t) => t.includes(`on \`dev\` (\`${dev.id}\`): :large_green_circle: Access is active`)),
+    ).toBe(true);
     expect(approvalPosts(h, h.channel)).toHaveLength(1);
   });
 
