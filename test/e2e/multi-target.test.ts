@@ -21,6 +21,9 @@ import {
 } from './harness.js';
 
 const pool = harnessPool();
+/** The main namespace offered on dev and on staging (one request on both); with the worker and the namespace, access can be activated. */
+const BOTH = { secondCluster: true, sameNamespaceOnStaging: true } as const;
+const BOTH_ACTIVE = { ...BOTH, worker: true, createNamespace: true } as const;
 afterEach(() => pool.closeAll());
 
 /** May this Kubernetes user list pods in the namespace (the apiserver's own RBAC answer)? */
@@ -110,12 +113,7 @@ const messageSaying = (h: Harness, message: Where, what: string, ...words: strin
 
 describe('a request on several targets', () => {
   it('on dev,staging in one channel: one message with both targets; approved on one, denied on the other', async () => {
-    const h = await pool.use({
-      worker: true,
-      createNamespace: true,
-      secondCluster: true,
-      sameNamespaceOnStaging: true,
-    });
+    const h = await pool.use(BOTH_ACTIVE);
     const { dev, staging, ids } = await requestBoth(h);
 
     // One approval message in the shared channel, with each target's own Approve and Deny.
@@ -188,12 +186,7 @@ describe('a request on several targets', () => {
   });
 
   it('two targets changing at once: the shared message ends showing the newest state of both', async () => {
-    const h = await pool.use({
-      worker: true,
-      createNamespace: true,
-      secondCluster: true,
-      sameNamespaceOnStaging: true,
-    });
+    const h = await pool.use(BOTH_ACTIVE);
     const { dev, staging } = await requestBoth(h);
     const shared = await h.approvalMessage(dev.id);
     await untilSlackDelivered(h);
@@ -230,13 +223,7 @@ describe('a request on several targets', () => {
   });
 
   it('reminders and the lapse of one target go to the shared message, naming that target only', async () => {
-    const h = await pool.use({
-      worker: true,
-      createNamespace: true,
-      secondCluster: true,
-      sameNamespaceOnStaging: true,
-      pendingTimeout: '4s',
-    });
+    const h = await pool.use({ ...BOTH_ACTIVE, pendingTimeout: '4s' });
     const { dev, staging } = await requestBoth(h);
     const shared = await h.approvalMessage(dev.id);
     await clickTarget(h, ANA, 'approve', shared, dev.id);
@@ -261,11 +248,7 @@ describe('a request on several targets', () => {
   });
 
   it('targets in different approval channels get one message in each', async () => {
-    const h = await pool.use({
-      secondCluster: true,
-      sameNamespaceOnStaging: true,
-      separateStagingChannel: true,
-    });
+    const h = await pool.use({ ...BOTH, separateStagingChannel: true });
     const { dev, staging } = await requestBoth(h);
     const devPost = await h.slack.waitFor(
       'chat.postMessage',
@@ -293,7 +276,7 @@ describe('a request on several targets', () => {
   });
 
   it('a shared channel without the bot: the requester is told once, each target is audited and still waits', async () => {
-    const h = await pool.use({ secondCluster: true, sameNamespaceOnStaging: true });
+    const h = await pool.use(BOTH);
     h.slack.addChannel(h.channel, { bot: false });
     const { dev, staging, ids } = await requestBoth(h);
     await untilSlackDelivered(h);
@@ -314,7 +297,7 @@ describe('a request on several targets', () => {
   });
 
   it('a rate-limited first post is retried, and the channel still gets exactly one message', async () => {
-    const h = await pool.use({ secondCluster: true, sameNamespaceOnStaging: true });
+    const h = await pool.use(BOTH);
     h.slack.failNext('chat.postMessage', 'ratelimited', { times: 2, retryAfterSeconds: 1 });
     const { dev, staging } = await requestBoth(h);
     await h.slack.waitFor(
