@@ -496,13 +496,51 @@ export async function untilExtendJobsDone(h: Harness): Promise<void> {
 }
 
 /** A click on a button of a message the bot posted. */
-export function clickOn(h: Harness, user: string, action: string, message: { channel: string; ts: string }) {
+/**
+ * A click on a button of a message; `value` picks one among buttons sharing the action id (the targets
+ * of a shared approval message carry their grant ids).
+ */
+export function clickOn(
+  h: Harness,
+  user: string,
+  action: string,
+  message: { channel: string; ts: string },
+  value?: string,
+) {
   return h.interact(
     h.slack.blockActions({
       user_id: user,
       action_id: action,
+      ...(value === undefined ? {} : { value }),
       channel: message.channel,
       message_ts: message.ts,
+    }),
+  );
+}
+
+/**
+ * An approver denies one grant from a message: Deny (the target's button where the message is shared),
+ * then the reason in the form it opens.
+ */
+export async function denyFrom(
+  h: Harness,
+  approver: string,
+  message: { channel: string; ts: string },
+  grantId: string,
+  reason: string,
+): Promise<void> {
+  const after = h.slack.calls.length;
+  await clickOn(h, approver, 'deny', message, grantId);
+  const modal = await h.slack.waitFor(
+    'views.open',
+    (c) => c.args.view.callback_id === 'deny_modal' && JSON.stringify(c.args.view).includes(grantId),
+    { after },
+  );
+  await h.interact(
+    h.slack.viewSubmission({
+      user_id: approver,
+      view_id: String((modal.response['view'] as { id: string }).id),
+      values: { reason: { value: { type: 'plain_text_input', value: reason } } },
     }),
   );
 }

@@ -4,9 +4,9 @@
 // away: the same kubeconfig is then refused as Unauthorized.
 import { afterEach, describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/poll.js';
-import { succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
+import { succeeded } from '../support/requester-shell.js';
 import { ALICE, BEN, clickOn, ephemeralTo, harnessPool } from './harness.js';
-import { activationDmCommands, kubectlOf, requesterShell } from './login-steps.js';
+import { activationDmCommands, kubectlOf, requesterShell, untilUnauthorized } from './login-steps.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -66,11 +66,6 @@ describe('break-glass, logged in for real (aws-auth)', () => {
       (g) => g?.status === 'revoked',
       { timeoutMs: 60_000, intervalMs: 100 },
     );
-    await pollUntil(
-      'her kubeconfig to be refused after the Flag',
-      () => kubectl(`get pods -n ${h.namespace}`),
-      (run) => run.code !== 0 && UNAUTHORIZED.test(run.stderr),
-      { timeoutMs: 60_000, intervalMs: 0 },
-    );
+    await untilUnauthorized(kubectl, h.namespace, 'her kubeconfig to be refused after the Flag');
   }, 240_000);
 });

@@ -3,7 +3,8 @@
 // and kubectl run through the kubeconfig context those commands made.
 import { CreateAccessKeyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { awsClientConfig } from '../platform/context.js';
-import { personalShell, type Shell } from '../support/requester-shell.js';
+import { pollUntil } from '../support/poll.js';
+import { personalShell, type Shell, type ShellRun, UNAUTHORIZED } from '../support/requester-shell.js';
 import { blocksText } from '../support/slack/index.js';
 import type { Harness } from './harness.js';
 
@@ -47,4 +48,21 @@ export function kubectlOf(shell: Shell, commands: readonly string[]): (args: str
   const context = /--alias (\S+)/.exec(commands[0] ?? '')?.[1];
   if (!context) throw new Error(`no --alias in ${commands[0]}`);
   return (args) => shell(`kubectl --context ${context} ${args}`);
+}
+
+/**
+ * Resolves once the authenticator refuses her kubeconfig (`Unauthorized`): each try is a whole kubectl
+ * run with a fresh token, so the wait needs no interval of its own.
+ */
+export function untilUnauthorized(
+  kubectl: (args: string) => Promise<ShellRun>,
+  namespace: string,
+  what: string,
+): Promise<ShellRun> {
+  return pollUntil(
+    what,
+    () => kubectl(`get pods -n ${namespace}`),
+    (run) => run.code !== 0 && UNAUTHORIZED.test(run.stderr),
+    { timeoutMs: 60_000, intervalMs: 0 },
+  );
 }

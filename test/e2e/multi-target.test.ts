@@ -13,6 +13,8 @@ import {
   ALICE,
   ANA,
   BEN,
+  clickOn,
+  denyFrom,
   ephemeralTo,
   type Harness,
   harnessPool,
@@ -37,34 +39,6 @@ async function mayListPods(username: string, namespace: string): Promise<boolean
 }
 
 type Where = { channel: string; ts: string };
-
-/** A click on the button of one target (its grant id is the button's value) of an approval message. */
-function clickTarget(h: Harness, user: string, action: string, message: Where, grantId: string) {
-  return h.interact(
-    h.slack.blockActions({
-      user_id: user,
-      action_id: action,
-      value: grantId,
-      channel: message.channel,
-      message_ts: message.ts,
-    }),
-  );
-}
-
-async function deny(h: Harness, message: Where, grantId: string, reason: string): Promise<void> {
-  await clickTarget(h, ANA, 'deny', message, grantId);
-  const modal = await h.slack.waitFor(
-    'views.open',
-    (c) => c.args.view.callback_id === 'deny_modal' && JSON.stringify(c.args.view).includes(grantId),
-  );
-  await h.interact(
-    h.slack.viewSubmission({
-      user_id: ANA,
-      view_id: String((modal.response['view'] as { id: string }).id),
-      values: { reason: { value: { type: 'plain_text_input', value: reason } } },
-    }),
-  );
-}
 
 /** ALICE asks for `view` on dev and staging; the two grants, dev's first. */
 async function requestBoth(h: Harness): Promise<{ dev: Grant; staging: Grant; ids: string[] }> {
@@ -132,8 +106,8 @@ describe('a request on several targets', () => {
     expect((await h.store.get(dev.id))?.approvalMessage).toEqual(shared);
     expect((await h.store.get(staging.id))?.approvalMessage).toEqual(shared);
 
-    await clickTarget(h, ANA, 'approve', shared, dev.id);
-    await deny(h, shared, staging.id, 'staging is frozen');
+    await clickOn(h, ANA, 'approve', shared, dev.id);
+    await denyFrom(h, ANA, shared, staging.id, 'staging is frozen');
 
     const active = await pollUntil(
       'the dev target to be active',
@@ -201,9 +175,9 @@ describe('a request on several targets', () => {
         actives(args['blocks']) === 1 &&
         blocksText(args['blocks'] as never).includes('Waiting for approval'),
     });
-    await clickTarget(h, BEN, 'approve', shared, dev.id);
+    await clickOn(h, BEN, 'approve', shared, dev.id);
     await held;
-    await clickTarget(h, ANA, 'approve', shared, staging.id);
+    await clickOn(h, ANA, 'approve', shared, staging.id);
     for (const id of [dev.id, staging.id]) {
       await pollUntil(
         `${id} to be active`,
@@ -226,7 +200,7 @@ describe('a request on several targets', () => {
     const h = await pool.use({ ...BOTH_ACTIVE, pendingTimeout: '4s' });
     const { dev, staging } = await requestBoth(h);
     const shared = await h.approvalMessage(dev.id);
-    await clickTarget(h, ANA, 'approve', shared, dev.id);
+    await clickOn(h, ANA, 'approve', shared, dev.id);
     await messageSaying(h, shared, 'dev active and staging lapsed', 'Active* until', '*Lapsed*');
     await untilSlackDelivered(h);
     const thread = h.slack
