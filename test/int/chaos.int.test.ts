@@ -26,6 +26,6 @@ describe('chaos: after any fault clears, expired access is gone within one recon
       if (!results) expect(outcome.problems).toEqual([]);
       else expect(outcome.grants).toBeGreaterThan(0);
     },
-    180_000,
+    Math.max(180_000, ...chosen.map((s) => s.timeoutMs ?? 180_000)),
   );
 });
