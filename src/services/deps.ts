@@ -8,8 +8,8 @@ import type { SealKeys } from '../domain/seal.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { Directory } from '../ports/directory.js';
 import type { GrantStore } from '../ports/grant-store.js';
-import type { Locks } from '../ports/lock.js';
 import type { AwsIdentityResolver } from '../ports/identity.js';
+import type { Locks } from '../ports/lock.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { Scheduler } from '../ports/scheduler.js';
 
