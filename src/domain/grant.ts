@@ -150,10 +150,12 @@ export interface Grant {
   /** A break-glass grant: the rule that granted it, the incident, and its review afterwards. */
   breakGlass?: BreakGlassUse;
   /**
-   * One target of a request on several (`on dev,staging`): the group's id (its first grant's) and size.
-   * Display and `done <group id>` only; each target is decided, activated and ended on its own.
+   * One target of a request on several (`on dev,staging`): the group's id (its first grant's), size and
+   * every target's grant id in the request's order (`targets`; absent on grants stored before it
+   * existed, which keep one approval message each). Display, the shared approval message and
+   * `done <group id>` only; each target is decided, activated and ended on its own.
    */
-  group?: { id: string; size: number };
+  group?: { id: string; size: number; targets?: string[] };
   /** A scheduled window's start (epoch ms); absent for access wanted now. Sealed with the decision. */
   startsAt?: number;
   reason: string;

@@ -162,11 +162,14 @@ export async function submitRequests(
   for (const target of targets) {
     prepared.push(await prepare(deps, slackUserId, { ...input, ...target, timeZone }));
   }
-  const group = prepared[0]?.grant.id as string;
+  const ids = prepared.map((one) => one.grant.id);
+  const group = { id: ids[0] as string, size: ids.length, targets: ids };
+  const grouped = prepared.map((one) => withGroup(one, group));
+  // Every target is stored before any is announced: the targets that share an approval channel share
+  // one message, and whichever notification comes first renders all of them from the store.
+  for (const one of grouped) await store(deps, slackUserId, one);
   const results: SubmitResult[] = [];
-  for (const one of prepared) {
-    results.push(await record(deps, slackUserId, withGroup(one, { id: group, size: prepared.length })));
-  }
+  for (const one of grouped) results.push(await start(deps, one));
   return results;
 }
 
@@ -277,13 +280,19 @@ export async function prepare(
 }
 
 /** Marks a prepared grant as one target of a group (display and `done <group>`; not part of any seal). */
-function withGroup(one: Prepared, group: { id: string; size: number }): Prepared {
+function withGroup(one: Prepared, group: NonNullable<Grant['group']>): Prepared {
   return { ...one, grant: { ...one.grant, group } };
 }
 
 /** Stores a prepared grant, audits it, and starts its life: waiting for approvers, or activation. */
 export async function record(deps: FlowDeps, slackUserId: string, prepared: Prepared): Promise<SubmitResult> {
-  const { grant, plan, autoActor, qualifyingGroups } = prepared;
+  await store(deps, slackUserId, prepared);
+  return start(deps, prepared);
+}
+
+/** Stores a prepared grant and audits the request (and an approval by rule); tells nobody yet. */
+async function store(deps: FlowDeps, slackUserId: string, prepared: Prepared): Promise<void> {
+  const { grant, autoActor, qualifyingGroups } = prepared;
   const now = grant.createdAt;
   await deps.store.create(grant);
   await deps.audit.append({
@@ -317,6 +326,13 @@ export async function record(deps: FlowDeps, slackUserId: string, prepared: Prep
         ...(qualifyingGroups.length > 0 ? { viaGroups: qualifyingGroups.join(',') } : {}),
       },
     });
+  }
+}
+
+/** Starts a stored grant's life: activation when a rule approved it, otherwise waiting for approvers. */
+async function start(deps: FlowDeps, prepared: Prepared): Promise<SubmitResult> {
+  const { grant, plan, autoActor } = prepared;
+  if (autoActor) {
     // The message is posted (and its ts stored) before the worker may start writing the grant.
     await deps.notifier.grantChanged(grant, { kind: 'approved', by: autoActor });
     await queueApproved(deps, grant);

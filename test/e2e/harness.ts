@@ -77,6 +77,8 @@ export interface HarnessOptions {
   secondCluster?: boolean;
   /** With `secondCluster`: `staging` offers the main namespace itself (a request on both clusters). */
   sameNamespaceOnStaging?: boolean;
+  /** With `secondCluster`: `staging`'s namespace has an approval channel of its own (`stagingChannel`). */
+  separateStagingChannel?: boolean;
   /** Turn on the policy's Slack email → IAM user tag lookup (tag key `slack-email`). */
   emailTag?: boolean;
   /**
@@ -122,6 +124,8 @@ export interface Harness {
   identityCenter?: { roleArn: string; permissionSet: string; userName: string };
   /** With `secondCluster`: the namespace on `staging`. */
   stagingNamespace: string;
+  /** With `secondCluster`: the approval channel of `staging`'s namespace (`channel` unless separate). */
+  stagingChannel: string;
   /** With `identityMapping: aws-auth`: where this harness's aws-auth ConfigMap lives. */
   awsAuth: { namespace: string; name: string };
   /** Sends a slash command the way the transport does; resolves with the ack (or HTTP response). */
@@ -150,6 +154,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const cluster = login ? info.login.clusterName : mapping === 'none' ? 'dev' : `dev-${tag}`;
   const region = login ? info.login.region : 'eu-west-1';
   const stagingNamespace = options.sameNamespaceOnStaging ? namespace : `${namespace}-stg`;
+  const stagingChannel = options.separateStagingChannel ? `${channel}S` : channel;
   const awsAuth = { namespace: 'kube-system', name: login ? 'aws-auth' : `aws-auth-${tag}` };
   const iam = new IAMClient(awsClientConfig('iam'));
   // aws-auth needs a principal that exists in moto (the personal role's trust policy names it).
@@ -213,7 +218,7 @@ ${
     namespaces:
       - name: ${stagingNamespace}
         approvers: { users: [${ANA}] }
-        channel: ${channel}
+        channel: ${stagingChannel}
         levels: [view]
 `
     : ''
@@ -242,7 +247,7 @@ ${
     ],
     usergroups: { [GROUP]: [BEN], ...options.usergroups },
     // The approval and audit channels, with the bot invited as the setup guide asks an admin to do.
-    channels: { [channel]: {}, [`CAUDIT${tag.toUpperCase()}`]: {} },
+    channels: { [channel]: {}, [stagingChannel]: {}, [`CAUDIT${tag.toUpperCase()}`]: {} },
   });
   const signingSecret = `secret-${tag}-${randomBytes(8).toString('hex')}`;
   const transport = options.transport ?? 'socket';
@@ -292,6 +297,7 @@ ${
         }
       : {}),
     stagingNamespace,
+    stagingChannel,
     awsAuth,
   };
   // The engine's worker, in-process, reporting through the Slack outbox built like the worker builds it.
@@ -393,7 +399,8 @@ ${
           (k) =>
             !k.includes(`:${OUTBOX_QUEUE}:`) &&
             !k.startsWith(`${prefix}outbox:`) &&
-            !k.startsWith(`${prefix}lock:outbox-`),
+            !k.startsWith(`${prefix}lock:outbox-`) &&
+            !k.startsWith(`${prefix}lock:approval-message-`),
         )
         .sort();
       const out: Record<string, string> = {};
@@ -489,13 +496,51 @@ export async function untilExtendJobsDone(h: Harness): Promise<void> {
 }
 
 /** A click on a button of a message the bot posted. */
-export function clickOn(h: Harness, user: string, action: string, message: { channel: string; ts: string }) {
+/**
+ * A click on a button of a message; `value` picks one among buttons sharing the action id (the targets
+ * of a shared approval message carry their grant ids).
+ */
+export function clickOn(
+  h: Harness,
+  user: string,
+  action: string,
+  message: { channel: string; ts: string },
+  value?: string,
+) {
   return h.interact(
     h.slack.blockActions({
       user_id: user,
       action_id: action,
+      ...(value === undefined ? {} : { value }),
       channel: message.channel,
       message_ts: message.ts,
+    }),
+  );
+}
+
+/**
+ * An approver denies one grant from a message: Deny (the target's button where the message is shared),
+ * then the reason in the form it opens.
+ */
+export async function denyFrom(
+  h: Harness,
+  approver: string,
+  message: { channel: string; ts: string },
+  grantId: string,
+  reason: string,
+): Promise<void> {
+  const after = h.slack.calls.length;
+  await clickOn(h, approver, 'deny', message, grantId);
+  const modal = await h.slack.waitFor(
+    'views.open',
+    (c) => c.args.view.callback_id === 'deny_modal' && JSON.stringify(c.args.view).includes(grantId),
+    { after },
+  );
+  await h.interact(
+    h.slack.viewSubmission({
+      user_id: approver,
+      view_id: String((modal.response['view'] as { id: string }).id),
+      values: { reason: { value: { type: 'plain_text_input', value: reason } } },
     }),
   );
 }

@@ -26,37 +26,13 @@ import { renderUsername } from '../../src/domain/names.js';
 import { awsClientConfig, platform, uniqueName } from '../platform/context.js';
 import { type StrictAws, startStrictAws } from '../platform/strict-aws.js';
 import { pollUntil } from '../support/poll.js';
-import { personalShell, type Shell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
+import { personalShell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
 import { blocksText } from '../support/slack/index.js';
 import { ALICE, ANA, type Harness, harnessPool, requestedId } from './harness.js';
+import { activationDmCommands, dmCommands, requesterShell } from './login-steps.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
-
-/** The commands in the DM's code block, one per line, exactly as the person would copy them. */
-function dmCommands(dmText: string): string[] {
-  const block = /```([\s\S]*?)```/.exec(dmText)?.[1];
-  if (!block) throw new Error(`no code block in the DM:\n${dmText}`);
-  return block
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line.length > 0);
-}
-
-/** ALICE's own shell: her IAM user's keys (a new access key in moto), a clean HOME. */
-async function requesterShell(h: Harness): Promise<Shell> {
-  const iam = new IAMClient(awsClientConfig('iam'));
-  try {
-    const userName = h.aliceArn.split('/').pop() ?? '';
-    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: userName }))).AccessKey;
-    return personalShell({
-      accessKeyId: key?.AccessKeyId ?? '',
-      secretAccessKey: key?.SecretAccessKey ?? '',
-    });
-  } finally {
-    iam.destroy();
-  }
-}
 
 /** ALICE asks, ANA approves, the worker activates: the grant id and the commands of the DM ALICE gets. */
 async function grantedCommands(h: Harness, duration: string): Promise<{ id: string; commands: string[] }> {
@@ -74,12 +50,7 @@ async function grantedCommands(h: Harness, duration: string): Promise<{ id: stri
       message_ts: approval.ts,
     }),
   );
-  const dm = await h.slack.waitFor(
-    'chat.postMessage',
-    (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Use it'),
-    { timeoutMs: 60_000 },
-  );
-  return { id, commands: dmCommands(blocksText(dm.args.blocks)) };
+  return { id, commands: await activationDmCommands(h) };
 }
 
 describe.each(['aws-auth', 'access-entries'] as const)(
@@ -213,14 +184,7 @@ describe('a scheduled window, as the requester lives it (aws-auth)', () => {
     expect((await h.store.get(id))?.status).toBe('approved');
 
     // From the start: the activation DM, and the same commands work.
-    const { commands } = await (async () => {
-      const dm = await h.slack.waitFor(
-        'chat.postMessage',
-        (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Use it'),
-        { timeoutMs: 60_000 },
-      );
-      return { commands: dmCommands(blocksText(dm.args.blocks)) };
-    })();
+    const commands = await activationDmCommands(h);
     expect(commands).toEqual(early);
     const active = await h.store.get(id);
     expect(active?.activatedAt ?? 0).toBeGreaterThanOrEqual(startsAt);

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   activatedDm,
+  approvalLayout,
   approvalMessage,
+  approvalPostFailedDm,
   approvalsMessage,
   approverReminder,
   auditLine,
@@ -14,7 +16,9 @@ import {
   extensionDeniedDm,
   helpMessage,
   homeView,
+  sharedApprovalMessage,
   slackTime,
+  TARGETS_PER_MESSAGE,
   threadNoteText,
 } from '../../src/adapters/slack/blocks.js';
 import { namespaceOptions, requestModal } from '../../src/adapters/slack/modal.js';
@@ -363,5 +367,170 @@ ${names.map((n) => `      - { name: ${n}, approvers: { users: [U0ANA] }, channel
     expect(namespaceOptions(wide, 'dev', 'TEAM-129').map((o) => o.value)).toEqual(['team-129']);
     expect(namespaceOptions(wide, 'dev', 'team-12').map((o) => o.value)[0]).toBe('team-120');
     expect(namespaceOptions(wide, 'nowhere', 'team')).toEqual([]);
+  });
+});
+
+describe('a request on several targets shares one message per approval channel (issue #14 §2)', () => {
+  // Thirty namespaces on dev share C0SHARED; staging's `test` uses it too; prod's is elsewhere.
+  const many = Array.from(
+    { length: 30 },
+    (_, i) => `      - { name: ns${i}, approvers: { users: [U0ANA] }, channel: C0SHARED, levels: [view] }`,
+  ).join('\n');
+  const { policy: multi } = parsePolicy(`
+levels:
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
+clusters:
+  dev:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { eks: {} }
+    identityMapping: aws-auth
+    namespaces:
+${many}
+  staging:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { eks: {} }
+    identityMapping: aws-auth
+    namespaces:
+      - { name: test, approvers: { users: [U0BEN] }, channel: C0SHARED, levels: [view] }
+  prod:
+    region: eu-west-1
+    accountId: "444455556666"
+    connection: { eks: {} }
+    identityMapping: aws-auth
+    namespaces:
+      - { name: test, approvers: { users: [U0CAT] }, channel: C0PROD, levels: [view] }
+`);
+  const target = (id: string, cluster: string, namespace: string, over: Partial<Grant> = {}): Grant =>
+    grant({
+      id,
+      cluster,
+      namespace,
+      level: 'view',
+      requiredApprovals: 1,
+      group: { id: 'ea-first000', size: 3, targets: [] },
+      ...over,
+    });
+  const dev = target('ea-first000', 'dev', 'ns0');
+  const staging = target('ea-second00', 'staging', 'test');
+  const prod = target('ea-third000', 'prod', 'test', {
+    requester: { ...dev.requester, principalArn: 'arn:aws:iam::444455556666:user/bob' },
+  });
+  const actions = (blocks: Record<string, unknown>[]) =>
+    blocks
+      .filter((b) => b['type'] === 'actions')
+      .flatMap((b) => (b['elements'] as Record<string, unknown>[]).map((e) => [e['action_id'], e['value']]));
+
+  it('groups the targets by approval channel in request order; another channel gets its own message', () => {
+    const layout = approvalLayout(multi, [dev, prod, staging]);
+    expect(layout.map((p) => [p.channel, p.part, p.parts, p.grants.map((g) => g.id)])).toEqual([
+      ['C0SHARED', 0, 1, ['ea-first000', 'ea-second00']],
+      ['C0PROD', 0, 1, ['ea-third000']],
+    ]);
+    // A target whose namespace left the policy has no channel, and no message.
+    expect(
+      approvalLayout(multi, [target('ea-gone0000', 'dev', 'gone'), dev]).map((p) => p.grants.length),
+    ).toEqual([1]);
+  });
+
+  it('the shared message: the request once, each target with its status and its own buttons', () => {
+    const approved = { ...staging, status: 'active' as const, activatedAt: NOW, expiresAt: NOW + 3_600_000 };
+    approved.approvals = [{ slackUserId: 'U0BEN', at: NOW }];
+    const m = sharedApprovalMessage(multi, [dev, approved], NOW);
+    expect(checkMessageBlocks(m.blocks as never)).toEqual([]);
+    const text = blocksText(m.blocks as never);
+    expect(text.match(/INC-123/g)).toHaveLength(1); // why: once, for the request
+    expect(text).toContain('*`ns0` on `dev`* · `ea-first000`');
+    expect(text).toContain('*`test` on `staging`* · `ea-second00`');
+    expect(text).toContain('*Waiting for approval*');
+    expect(text).toContain('*Active* until');
+    expect(text).toContain('*Approvers:* <@U0ANA>'); // the pending target's approvers, mentioned
+    expect(text).not.toContain('*Approvers:* <@U0BEN>'); // the decided target's are not asked again
+    expect(actions(m.blocks)).toEqual([
+      ['approve', 'ea-first000'],
+      ['deny', 'ea-first000'],
+      ['revoke', 'ea-second00'],
+    ]);
+    // The fallback text mentions the requester for real and names each target's state.
+    expect(m.text).toContain('<@U0BOB> wants view');
+    expect(m.text).toContain('ns0 on dev: Waiting');
+    expect(m.text).toContain('test on staging: Active');
+  });
+
+  it('an extension asked on a shared message gets its buttons beside Revoke, block ids stay unique', () => {
+    const asked = {
+      ...dev,
+      status: 'active' as const,
+      activatedAt: NOW,
+      expiresAt: NOW + 3_600_000,
+      extensionRequest: { by: 'U0BOB', at: NOW, seconds: 1800, id: 'x1' },
+    } as Grant;
+    const m = sharedApprovalMessage(multi, [asked, staging], NOW);
+    expect(checkMessageBlocks(m.blocks as never)).toEqual([]);
+    expect(actions(m.blocks).map(([a]) => a)).toEqual([
+      'revoke',
+      'approve_extension',
+      'deny_extension',
+      'approve',
+      'deny',
+    ]);
+    expect(blocksText(m.blocks as never)).toContain('asks for 30m more');
+  });
+
+  it('differing levels or principals are shown per target, not in the header', () => {
+    const m = sharedApprovalMessage(multi, [dev, { ...staging, level: 'edit' }], NOW);
+    const text = blocksText(m.blocks as never);
+    expect(text).toContain('*What*\nper target, below');
+    expect(text).toContain('· `edit`');
+    const arns = sharedApprovalMessage(multi, [dev, prod], NOW);
+    expect(blocksText(arns.blocks as never)).toContain('`arn:aws:iam::444455556666:user/bob`');
+  });
+
+  it('splits a channel into as few messages as fit 50 blocks, each valid whatever the states', () => {
+    const all = Array.from({ length: 30 }, (_, i) =>
+      target(`ea-${String(i).padStart(8, 'x')}`, 'dev', `ns${i}`, {
+        status: i % 2 ? 'pending' : 'active',
+        activatedAt: NOW,
+        expiresAt: NOW + 3_600_000,
+        ...(i % 3 === 0 ? { extensionRequest: { by: 'U0BOB', at: NOW, seconds: 600, id: `x${i}` } } : {}),
+      }),
+    );
+    const layout = approvalLayout(multi, all);
+    expect(layout.map((p) => p.grants.length)).toEqual([
+      TARGETS_PER_MESSAGE,
+      TARGETS_PER_MESSAGE,
+      30 - 2 * TARGETS_PER_MESSAGE,
+    ]);
+    expect(layout.flatMap((p) => p.grants.map((g) => g.id))).toEqual(all.map((g) => g.id));
+    for (const part of layout) {
+      const m = sharedApprovalMessage(multi, part.grants, NOW, part);
+      expect(m.blocks.length).toBeLessThanOrEqual(50);
+      expect(checkMessageBlocks(m.blocks as never)).toEqual([]);
+      // Nothing was cut: every target of this part keeps its buttons.
+      expect(new Set(actions(m.blocks).map(([, v]) => String(v).split('/')[0]))).toEqual(
+        new Set(part.grants.map((g) => g.id)),
+      );
+      expect(blocksText(m.blocks as never)).toContain(`(part ${part.part + 1} of 3)`);
+    }
+    // The layout depends on the targets, never on their state: deciding one moves nobody.
+    const decided = all.map((g) => ({ ...g, status: 'denied' as const }));
+    expect(approvalLayout(multi, decided).map((p) => p.grants.map((g) => g.id))).toEqual(
+      layout.map((p) => p.grants.map((g) => g.id)),
+    );
+  });
+
+  it('thread notes name the target; the post-failed DM names every target of that channel once', () => {
+    expect(threadNoteText(dev, { kind: 'approved', by: 'U0ANA' }, NOW)).toBe(
+      '`ns0` on `dev` (`ea-first000`): :white_check_mark: Approved by <@U0ANA>; setting up access.',
+    );
+    expect(threadNoteText(grant(), { kind: 'approved', by: 'U0ANA' }, NOW)).toBe(
+      ':white_check_mark: Approved by <@U0ANA>; setting up access.',
+    );
+    const dm = approvalPostFailedDm([dev, staging], 'C0SHARED', 'not_in_channel');
+    const text = blocksText(dm.blocks as never);
+    expect(text).toContain('The 2 targets of your request `ea-first000`');
+    expect(text).toContain('`ea-second00` `test` on `staging`');
+    expect(dm.text).toContain('ea-first000');
   });
 });

@@ -42,6 +42,22 @@ describe('Block Kit limits', () => {
     ]);
   });
 
+  it('refuses duplicate action ids within one actions block, not across blocks', () => {
+    const two = (a: string, b: string) => ({
+      type: 'actions',
+      elements: [
+        { ...button('Approve'), action_id: a, value: 'ea-1' },
+        { ...button('Approve'), action_id: b, value: 'ea-2' },
+      ],
+    });
+    expect(checkMessageBlocks([two('approve', 'deny')])).toEqual([]);
+    expect(checkMessageBlocks([two('approve', 'approve')])).toEqual([
+      '[ERROR] duplicate action_id [json-pointer:/blocks/0/elements/1/action_id]',
+    ]);
+    const one = (value: string) => ({ type: 'actions', elements: [{ ...button('Approve'), value }] });
+    expect(checkMessageBlocks([one('ea-1'), one('ea-2')])).toEqual([]);
+  });
+
   it('checks modals: 24-character title, submit required with inputs, 100 blocks', () => {
     expect(checkView(modal(), 'modal')).toEqual([]);
     expect(checkView(modal({ title: plain('x'.repeat(25)) }), 'modal')).toEqual([
@@ -102,6 +118,64 @@ describe('FakeSlack Web API', () => {
       ok: false,
       error: 'exchanged_trigger_id',
     });
+  });
+
+  it('answers invalid_blocks for 51 blocks, a repeated block_id or a repeated action_id in a block', async () => {
+    const divider = (blockId?: string) => ({ type: 'divider', ...(blockId ? { block_id: blockId } : {}) });
+    const post = (blocks: unknown[]) => call('chat.postMessage', { channel: 'C0REVIEW', text: 't', blocks });
+    expect((await post(Array.from({ length: 50 }, () => divider())))['ok']).toBe(true);
+    expect(await post(Array.from({ length: 51 }, () => divider()))).toMatchObject({
+      ok: false,
+      error: 'invalid_blocks',
+    });
+    expect(await post([divider('d'), divider('d')])).toMatchObject({ ok: false, error: 'invalid_blocks' });
+    const actions = { type: 'actions', elements: [button('A'), button('B')] };
+    const refused = await post([actions]);
+    expect(refused).toMatchObject({ ok: false, error: 'invalid_blocks' });
+    expect(refused['errors']).toEqual([
+      '[ERROR] duplicate action_id [json-pointer:/blocks/0/elements/1/action_id]',
+    ]);
+    // chat.update checks the same: a valid message cannot be updated into an invalid one.
+    const ts = String((await post([divider()]))['ts']);
+    expect(await call('chat.update', { channel: 'C0REVIEW', ts, blocks: [actions] })).toMatchObject({
+      ok: false,
+      error: 'invalid_blocks',
+    });
+  });
+
+  it("a click on one of several buttons with one action id is that button's (its value, its block)", async () => {
+    const decide = (id: string) => ({
+      type: 'actions',
+      block_id: `decide:${id}`,
+      elements: [{ ...button('Approve'), value: id }],
+    });
+    const posted = await call('chat.postMessage', {
+      channel: 'C0REVIEW',
+      text: 't',
+      blocks: [decide('ea-1'), decide('ea-2')],
+    });
+    const click = (value?: string) =>
+      slack.blockActions({
+        user_id: 'U0ALICE',
+        action_id: 'a',
+        channel: 'C0REVIEW',
+        message_ts: String(posted['ts']),
+        ...(value ? { value } : {}),
+      })['actions'] as { value: string; block_id: string }[];
+    expect(click('ea-2')[0]).toMatchObject({ value: 'ea-2', block_id: 'decide:ea-2' });
+    expect(click()[0]).toMatchObject({ value: 'ea-1', block_id: 'decide:ea-1' });
+  });
+
+  it('applies a slowed call after a later one, as Slack applies what arrives first', async () => {
+    const ts = String((await call('chat.postMessage', { channel: 'C0REVIEW', text: 'v1' }))['ts']);
+    const arrived = slack.slowNext('chat.update', 300, { when: (args) => args['text'] === 'older' });
+    const slow = call('chat.update', { channel: 'C0REVIEW', ts, text: 'older' });
+    expect((await arrived)['text']).toBe('older');
+    expect(slack.message('C0REVIEW', ts)?.text).toBe('v1'); // arrived, not applied yet
+    expect((await call('chat.update', { channel: 'C0REVIEW', ts, text: 'newer' }))['ok']).toBe(true);
+    expect(slack.message('C0REVIEW', ts)?.text).toBe('newer');
+    expect((await slow)['ok']).toBe(true);
+    expect(slack.message('C0REVIEW', ts)?.text).toBe('older');
   });
 
   it('updates only messages that exist, keeping their history, and detects stale view hashes', async () => {

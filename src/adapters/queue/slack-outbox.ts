@@ -5,6 +5,7 @@
 // steps done before the job finishes), so a retry never posts twice. Retries wait Slack's Retry-After.
 // App Home refreshes are one debounced job per person, however many grants change at once.
 import { type Job, Queue, Worker } from 'bullmq';
+import { isAccessError } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
 import type { GrantStore } from '../../ports/grant-store.js';
 import type { GrantEvent, Notifier } from '../../ports/notifier.js';
@@ -181,7 +182,10 @@ export class SlackOutbox implements Notifier {
           return undefined;
         }
       },
-      willRetry: (error) => isTransientSlackError(error) && job.attemptsMade + 1 < this.#attempts,
+      // `unavailable`: Redis, or the lock of a message several grants share, was not to be had in time.
+      willRetry: (error) =>
+        (isTransientSlackError(error) || (isAccessError(error) && error.kind === 'unavailable')) &&
+        job.attemptsMade + 1 < this.#attempts,
       refreshHomes: (userIds) => this.refreshHomes(userIds),
     };
     await this.#options.notifier.deliver(grant, data.event, steps);
@@ -207,7 +211,12 @@ export function slackOutbox(
   deps: Omit<SlackNotifierDeps, 'client'> & { redis: RedisClient },
   options: Pick<SlackOutboxOptions, 'attempts' | 'retryBaseMs' | 'homeDebounceMs'> = {},
 ): SlackOutbox {
-  const notifier = new SlackNotifier({ ...deps, client: slackClient(env, { outbox: true }) });
+  const notifier = new SlackNotifier({
+    ...deps,
+    client: slackClient(env, { outbox: true }),
+    // A message shared by several grants is rendered by one consumer at a time, bot or worker.
+    locks: new RedisLocks(deps.redis, env.REDIS_PREFIX),
+  });
   return new SlackOutbox({
     notifier,
     store: deps.store,

@@ -338,6 +338,27 @@ export function grantStatusText(grant: Grant, now: number): string {
 const endedByText = (actor: string) =>
   actor === 'system' ? 'eks-access' : actor.startsWith('cli:') ? `\`${esc(actor)}\`` : mention(actor);
 
+/** Approve/Deny of a pending grant; the version in the block id gives an updated message fresh buttons. */
+const decideBlock = (policy: Policy, grant: Grant): Block => ({
+  type: 'actions',
+  block_id: `decide:${grant.id}:${grant.version}`,
+  elements: decideButtons(grant, policy.levels[grant.level]?.privileged ?? false),
+});
+
+/** An active grant's buttons on its approval message (Revoke, and on a shared message an extension's). */
+const manageBlock = (grant: Grant, elements: Block[]): Block => ({
+  type: 'actions',
+  block_id: `manage:${grant.id}:${grant.version}`,
+  elements,
+});
+
+type ExtensionAsk = NonNullable<Grant['extensionRequest']>;
+const extensionAskText = (grant: Grant, ask: ExtensionAsk) =>
+  `:stopwatch: ${mention(ask.by)} asks for ${formatDuration(ask.seconds)} more.${extensionQuorumText(grant)}`;
+/** Nobody decided an extension before the grant ended; the ask ended with it. */
+const extensionLapsedText = (ask: ExtensionAsk) =>
+  `:stopwatch: ${mention(ask.by)}'s request for ${formatDuration(ask.seconds)} more was not decided before the access ended; it lapsed with it.`;
+
 /** The message in the namespace's approval channel; it is updated through the grant's whole life. */
 export function approvalMessage(policy: Policy, grant: Grant, now: number): Message {
   const plan = planFor(policy, grant, now);
@@ -379,39 +400,20 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
     // Mentioned, so the approvers are notified of a new request (an update does not notify again).
     const ns = namespacePolicyOf(policy, grant);
     if (ns) blocks.push(context(`*Approvers:* ${approverMentions(ns.approvers)}`));
-    blocks.push({
-      type: 'actions',
-      block_id: `decide:${grant.id}:${grant.version}`,
-      elements: decideButtons(grant, policy.levels[grant.level]?.privileged ?? false),
-    });
+    blocks.push(decideBlock(policy, grant));
   }
-  if (grant.status === 'active') {
-    blocks.push({
-      type: 'actions',
-      block_id: `manage:${grant.id}:${grant.version}`,
-      elements: [revokeButton(grant)],
-    });
-  }
+  if (grant.status === 'active') blocks.push(manageBlock(grant, [revokeButton(grant)]));
   if (grant.status === 'active' && grant.extensionRequest) {
-    blocks.push(
-      section(
-        `:stopwatch: ${mention(grant.extensionRequest.by)} asks for ${formatDuration(grant.extensionRequest.seconds)} more.${extensionQuorumText(grant)}`,
-      ),
-      {
-        type: 'actions',
-        block_id: `extend:${grant.id}:${grant.version}`,
-        elements: extensionButtons(grant),
-      },
-    );
+    blocks.push(section(extensionAskText(grant, grant.extensionRequest)), {
+      type: 'actions',
+      block_id: `extend:${grant.id}:${grant.version}`,
+      elements: extensionButtons(grant),
+    });
   } else if (grant.status === 'active' && grant.extensionDenial) {
     blocks.push(section(extensionDeniedText(grant.extensionDenial)));
   } else if (grant.extensionRequest && grant.status !== 'active') {
     // Nobody decided before the grant ended; the ask ends with it.
-    blocks.push(
-      context(
-        `:stopwatch: ${mention(grant.extensionRequest.by)}'s request for ${formatDuration(grant.extensionRequest.seconds)} more was not decided before the access ended; it lapsed with it.`,
-      ),
-    );
+    blocks.push(context(extensionLapsedText(grant.extensionRequest)));
   }
   // The notification text: a real mention, so the preview reads "@alice wants…", not a user id.
   const text = `Access request ${grant.id}: ${mention(grant.requester.slackUserId)} wants ${grant.level} in ${grant.namespace} on ${grant.cluster} — ${slackStatusLine(grant, now)}`;
@@ -419,10 +421,175 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
 }
 
 /**
+ * One approval message (a part of one, when split) for the targets of a request that share an
+ * approval channel: `grants` in the request's order, `part` which of the channel's messages this is.
+ */
+export interface ApprovalMessagePart {
+  channel: string;
+  /** 0 for the channel's first message; more only when the targets do not fit in one. */
+  part: number;
+  /** How many messages the channel's targets need. */
+  parts: number;
+  grants: Grant[];
+}
+
+/** The blocks a shared message spends on the request itself (header, who/what, why, a note). */
+export const SHARED_HEADER_BLOCKS = 4;
+/** The most one target can take (divider, status, details, buttons), whatever its state. */
+export const SHARED_TARGET_BLOCKS = 4;
+/** How many targets one shared message holds within Slack's 50 blocks. */
+export const TARGETS_PER_MESSAGE = Math.floor(
+  (LIMITS.messageBlocks - SHARED_HEADER_BLOCKS) / SHARED_TARGET_BLOCKS,
+);
+
+/**
+ * Which targets of a request share which approval message: one per approval channel (in the order the
+ * channels first appear in the request), split into as few messages as fit Slack's 50 blocks, each
+ * holding consecutive targets. Depends only on the targets and the policy, never on their state, so
+ * every notification of every target finds the same layout. Targets without a channel get none.
+ */
+export function approvalLayout(
+  policy: Policy,
+  grants: readonly Grant[],
+  perMessage: number = TARGETS_PER_MESSAGE,
+): ApprovalMessagePart[] {
+  const byChannel = new Map<string, Grant[]>();
+  for (const grant of grants) {
+    const channel = namespacePolicyOf(policy, grant)?.channel;
+    if (!channel) continue;
+    byChannel.set(channel, [...(byChannel.get(channel) ?? []), grant]);
+  }
+  const layout: ApprovalMessagePart[] = [];
+  for (const [channel, inChannel] of byChannel) {
+    const parts = Math.ceil(inChannel.length / perMessage);
+    for (let part = 0; part < parts; part++) {
+      layout.push({
+        channel,
+        part,
+        parts,
+        grants: inChannel.slice(part * perMessage, (part + 1) * perMessage),
+      });
+    }
+  }
+  return layout;
+}
+
+/** The one value all targets share, or undefined when they differ (then each target shows its own). */
+function shared<T>(grants: readonly Grant[], pick: (g: Grant) => T): T | undefined {
+  const first = grants[0];
+  if (!first) return undefined;
+  const value = pick(first);
+  return grants.every((g) => pick(g) === value) ? value : undefined;
+}
+
+const howLong = (grant: Grant) =>
+  `${windowWords(grant) ?? formatDuration(grant.durationSeconds)}${grant.extensions.length ? ` (+${formatDuration(grant.extensions.reduce((s, e) => s + e.seconds, 0))} extended)` : ''}`;
+
+/**
+ * The approval message shared by the targets of one request in one channel: the request once (who,
+ * what, how long, why), then each target compactly — where, its status, what it would create, its
+ * approvers while it waits, and its own buttons (Approve/Deny while pending, Revoke and an extension's
+ * buttons while active), whose values carry that target's grant id. At most SHARED_TARGET_BLOCKS per
+ * target, so approvalLayout's split always fits; one target is the ordinary approvalMessage.
+ */
+export function sharedApprovalMessage(
+  policy: Policy,
+  grants: readonly Grant[],
+  now: number,
+  part: Pick<ApprovalMessagePart, 'part' | 'parts'> = { part: 0, parts: 1 },
+): Message {
+  const first = grants[0];
+  if (!first) throw new Error('a shared approval message needs at least one target');
+  const group = first.group ?? { id: first.id, size: grants.length };
+  const level = shared(grants, (g) => g.level);
+  const arn = shared(grants, (g) => g.requester.principalArn);
+  const duration = shared(grants, howLong);
+  const of = part.parts > 1 ? ` (part ${part.part + 1} of ${part.parts})` : '';
+  const blocks: Block[] = [
+    header(`Access request ${group.id}${of}`),
+    {
+      type: 'section',
+      fields: [
+        field(`*Who*\n${mention(first.requester.slackUserId)}${arn ? ` (\`${esc(cut(arn, 300))}\`)` : ''}`),
+        field(
+          level
+            ? `*What*\n\`${level}\`${policy.levels[level]?.description ? ` — ${esc(policy.levels[level]?.description ?? '')}` : ''}`
+            : '*What*\nper target, below',
+        ),
+        field(`*Where*\n${cut(grants.map(where).join(', '), 1_900)}`),
+        field(`*How long*\n${duration ?? 'per target, below'}`),
+      ],
+    },
+    section(
+      `*Why*\n${first.reason ? linkedReason(cut(first.reason, 1000), policy.tickets) : '_no reason given_'}`,
+    ),
+    context(
+      `${grants.length} of the ${group.size} targets of request \`${group.id}\` are approved here${part.parts > 1 ? ` (this message shows ${grants.length})` : ''}: each by its own approvers, each ending on its own.`,
+    ),
+  ];
+  for (const grant of grants)
+    blocks.push(...sharedTargetBlocks(policy, grant, now, { level, arn, duration }));
+  const states = grants.map((g) => `${g.namespace} on ${g.cluster}: ${slackStatusLine(g, now)}`).join('; ');
+  // A real mention, so the preview reads "@alice wants…".
+  const text = `Access request ${group.id}${of}: ${mention(first.requester.slackUserId)} wants ${level ?? 'access'} — ${states}`;
+  return message(text, blocks);
+}
+
+/** One target of a shared approval message: at most SHARED_TARGET_BLOCKS blocks. */
+function sharedTargetBlocks(
+  policy: Policy,
+  grant: Grant,
+  now: number,
+  common: { level: string | undefined; arn: string | undefined; duration: string | undefined },
+): Block[] {
+  const plan = planFor(policy, grant, now);
+  const own = [
+    common.level ? '' : ` · \`${grant.level}\``,
+    common.duration ? '' : ` · ${howLong(grant)}`,
+    common.arn ? '' : ` · \`${esc(cut(grant.requester.principalArn, 300))}\``,
+  ].join('');
+  const warnings = (plan?.warnings ?? []).map(
+    (w) => `\n:warning: *${esc(w)}* It needs ${grant.requiredApprovals} approvals.`,
+  );
+  const blocks: Block[] = [
+    divider,
+    section(`*${where(grant)}* · \`${grant.id}\`${own}\n${grantStatusText(grant, now)}${warnings.join('')}`),
+  ];
+  const details: string[] = [];
+  if (plan) details.push(`*Would create*\n${planSummary(plan)}`);
+  if (grant.status === 'pending') {
+    const ns = namespacePolicyOf(policy, grant);
+    // Mentioned, so the approvers of this target are notified (an update does not notify again).
+    if (ns) details.push(`*Approvers:* ${approverMentions(ns.approvers)}`);
+  }
+  if (grant.status === 'active' && grant.extensionRequest) {
+    details.push(extensionAskText(grant, grant.extensionRequest));
+  } else if (grant.status === 'active' && grant.extensionDenial) {
+    details.push(extensionDeniedText(grant.extensionDenial));
+  } else if (grant.extensionRequest && grant.status !== 'active') {
+    details.push(extensionLapsedText(grant.extensionRequest));
+  }
+  if (details.length > 0) blocks.push(context(details.join('\n')));
+  if (grant.status === 'pending') blocks.push(decideBlock(policy, grant));
+  if (grant.status === 'active') {
+    // Revoke and the extension's buttons in one block: their action ids differ, the value names the grant.
+    const extension = grant.extensionRequest ? extensionButtons(grant) : [];
+    blocks.push(manageBlock(grant, [revokeButton(grant), ...extension]));
+  }
+  return blocks;
+}
+
+/**
  * The line a change adds to the approval message's thread, so the channel shows the story of a
  * request (asked, approved, active, extended, ended…); undefined for changes not worth a line there.
  */
 export function threadNoteText(grant: Grant, event: GrantEvent, now: number): string | undefined {
+  const note = noteText(grant, event, now);
+  // A target of a request on several may share its message with others: the line says which.
+  return note && grant.group ? `${where(grant)} (\`${grant.id}\`): ${note}` : note;
+}
+
+function noteText(grant: Grant, event: GrantEvent, now: number): string | undefined {
   switch (event.kind) {
     case 'approval-progress':
       return `${mention(event.by)} approved; ${grant.approvals.length} of ${grant.requiredApprovals}.`;
@@ -1005,10 +1172,21 @@ export function channelFix(channel: string, code: string | undefined): string {
  * To the requester when their approval request could not be posted: without it nobody is asked, so
  * they learn why, what an admin must do, and where approvers can still find it meanwhile.
  */
-export function approvalPostFailedDm(grant: Grant, channel: string, code: string | undefined): Message {
-  return message(`Your request ${grant.id} could not be shown to its approvers`, [
+export function approvalPostFailedDm(
+  grants: Grant | readonly Grant[],
+  channel: string,
+  code: string | undefined,
+): Message {
+  const all: readonly Grant[] = Array.isArray(grants) ? grants : [grants as Grant];
+  const grant = all[0] as Grant;
+  const what =
+    all.length === 1
+      ? `Your request \`${grant.id}\` for \`${grant.level}\` in ${where(grant)}`
+      : `The ${all.length} targets of your request \`${grant.group?.id ?? grant.id}\` approved in this channel (${cut(all.map((g) => `\`${g.id}\` ${where(g)}`).join(', '), 1_500)})`;
+  const id = all.length === 1 ? grant.id : (grant.group?.id ?? grant.id);
+  return message(`Your request ${id} could not be shown to its approvers`, [
     section(
-      `:warning: Your request \`${grant.id}\` for \`${grant.level}\` in ${where(grant)} could not be posted to <#${channel}>${code ? ` (Slack: \`${code}\`)` : ''}, so its approvers were not notified there.`,
+      `:warning: ${what} could not be posted to <#${channel}>${code ? ` (Slack: \`${code}\`)` : ''}, so ${all.length === 1 ? 'its' : 'their'} approvers were not notified there.`,
     ),
     section(
       `*To fix:* ${channelFix(channel, code)}. Meanwhile approvers find it in \`/eks-access approvals\` and on the eks-access Home tab; tell them.`,

@@ -10,11 +10,14 @@ import type { Grant } from '../../domain/grant.js';
 import type { AuditLog } from '../../ports/audit-log.js';
 import type { Directory } from '../../ports/directory.js';
 import type { GrantStore } from '../../ports/grant-store.js';
+import type { Locks } from '../../ports/lock.js';
 import type { GrantEvent, Notifier } from '../../ports/notifier.js';
 import { homeFor } from '../../services/home.js';
 import type { Logger } from '../logger.js';
 import {
+  type ApprovalMessagePart,
   activatedDm,
+  approvalLayout,
   approvalMessage,
   approvalPostFailedDm,
   approverMentions,
@@ -34,6 +37,7 @@ import {
   homeView,
   type Message,
   section,
+  sharedApprovalMessage,
   threadNoteText,
   windowApprovedDm,
   windowOpensSoonDm,
@@ -51,6 +55,11 @@ export interface SlackNotifierDeps {
   directory?: Directory;
   /** Records Slack failures that leave a grant without its approvers (approval-post-failed). */
   audit?: AuditLog;
+  /**
+   * Serialises the read-render-update of a message several grants share (the targets of one request
+   * in one channel), across processes; without it, within this process only.
+   */
+  locks?: Locks;
 }
 
 /**
@@ -78,9 +87,12 @@ export class SlackNotifier implements Notifier {
     },
   };
 
+  readonly #locks: Locks;
+
   constructor(deps: SlackNotifierDeps) {
     this.#deps = deps;
     this.#directory = deps.directory ?? new SlackDirectory(deps.client, deps.clock);
+    this.#locks = deps.locks ?? new ProcessLocks();
   }
 
   async grantChanged(grant: Grant, event: GrantEvent): Promise<void> {
@@ -91,9 +103,16 @@ export class SlackNotifier implements Notifier {
   async deliver(grant: Grant, event: GrantEvent, steps: DeliverySteps): Promise<void> {
     // Render the newest state we can see: an older event must never overwrite a newer message.
     const stored = await this.#step('read grant', () => this.#deps.store.get(grant.id));
-    const latest = stored && stored.version >= grant.version ? stored : grant;
+    let latest = stored && stored.version >= grant.version ? stored : grant;
     const now = this.#deps.clock.now();
     await steps.run('approval message', () => this.#upsertApprovalMessage(latest, event, now, steps));
+    // A target sharing its message may have had it recorded just now (by itself or a sibling): thread
+    // notes and DM links go to it.
+    if (!latest.approvalMessage && latest.group?.targets) {
+      const placed = (await this.#step('read message', () => this.#deps.store.get(latest.id)))
+        ?.approvalMessage;
+      if (placed) latest = { ...latest, approvalMessage: placed };
+    }
     await steps.run('thread note', () => this.#threadNote(latest, event, now));
     if (event.kind === 'approvers-reminded')
       await steps.run('approver reminder', () => this.#remindApprovers(latest, now));
@@ -196,6 +215,10 @@ export class SlackNotifier implements Notifier {
     now: number,
     steps: DeliverySteps,
   ): Promise<void> {
+    if ((grant.group?.targets?.length ?? 0) > 1) {
+      await this.#upsertSharedMessage(grant, event, now, steps);
+      return;
+    }
     const message = approvalMessage(this.#deps.policy, grant, now);
     if (grant.approvalMessage) {
       await this.#deps.client.chat.update({ ...grant.approvalMessage, ...message });
@@ -218,22 +241,106 @@ export class SlackNotifier implements Notifier {
   }
 
   /**
-   * Nobody was asked: the requester learns why and what an admin must do, and the audit trail says so
-   * (the grant's own record stays as it is: no state change, it still waits for a decision).
+   * The message shared by the targets of one request in one channel (approvalLayout): re-rendered
+   * whole from the store on every change of any of them, under one lock per message, so two targets
+   * changing at once (two workers) never leave either shown in an older state — each render reads every
+   * target after the change that asked for it. Whichever target's notification finds no message posts
+   * it (the first, as all targets are stored before any is announced) and records it on every target
+   * of that message; the others update it.
    */
-  async #approvalPostFailed(grant: Grant, channel: string, error: unknown): Promise<void> {
-    const code = slackErrorCode(error);
-    await this.#step('approval-post-failed audit', async () =>
-      this.#deps.audit?.append({
-        action: 'approval-post-failed',
-        actor: 'system',
-        grantId: grant.id,
-        at: this.#deps.clock.now(),
-        details: { channel, error: code ?? 'unknown' },
-      }),
+  async #upsertSharedMessage(
+    grant: Grant,
+    event: GrantEvent,
+    now: number,
+    steps: DeliverySteps,
+  ): Promise<void> {
+    const placed = await this.#placeInLayout(grant);
+    const first = placed?.part.grants[0];
+    if (!first) return; // no approval channel for this target
+    await this.#locks.withLock(
+      `approval-message-${first.id}`,
+      async () => {
+        // Read again under the lock: the newest version of every target of this message.
+        const fresh = await this.#placeInLayout(grant);
+        if (!fresh) return;
+        const { part, layout } = fresh;
+        const only = part.grants.length === 1 ? part.grants[0] : undefined;
+        const message = only
+          ? approvalMessage(this.#deps.policy, only, now)
+          : sharedApprovalMessage(this.#deps.policy, part.grants, now, part);
+        const where =
+          part.grants.find((g) => g.id === grant.id)?.approvalMessage ??
+          part.grants.find((g) => g.approvalMessage)?.approvalMessage;
+        if (where) {
+          await this.#deps.client.chat.update({ ...where, ...message });
+          for (const g of part.grants) if (!g.approvalMessage) await this.#remember(g.id, where);
+          return;
+        }
+        let posted: Awaited<ReturnType<webApi.WebClient['chat']['postMessage']>>;
+        try {
+          posted = await this.#deps.client.chat.postMessage({ channel: part.channel, ...message });
+        } catch (error) {
+          // Once per channel: only the channel's first target still waiting for people reports it
+          // (every target tries to post while there is no message; the others fail quietly).
+          const inChannel = layout.filter((p) => p.channel === part.channel).flatMap((p) => p.grants);
+          const reporter = inChannel.find((g) => !g.approvals.some((a) => a.autoRule));
+          if (event.kind === 'requested' && reporter?.id === grant.id && !steps.willRetry(error))
+            await this.#approvalPostFailed(inChannel, part.channel, error);
+          throw error;
+        }
+        if (!posted.ts) return;
+        const at = { channel: posted.channel ?? part.channel, ts: posted.ts };
+        for (const g of part.grants) await this.#remember(g.id, at);
+      },
+      { leaseMs: 30_000, waitMs: 30_000 },
     );
+  }
+
+  /**
+   * Every target of a grant's request, newest versions in the request's order (one purged since is
+   * left out), laid out in messages; the part holding this grant. Undefined when it has no channel.
+   */
+  async #placeInLayout(
+    grant: Grant,
+  ): Promise<{ part: ApprovalMessagePart; layout: ApprovalMessagePart[] } | undefined> {
+    const ids = grant.group?.targets ?? [grant.id];
+    const stored = await Promise.all(ids.map((id) => this.#deps.store.get(id)));
+    const targets = stored.flatMap((g, i) => {
+      const newest = ids[i] === grant.id && (!g || g.version < grant.version) ? grant : g;
+      return newest ? [newest] : [];
+    });
+    const layout = approvalLayout(this.#deps.policy, targets);
+    const part = layout.find((p) => p.grants.some((g) => g.id === grant.id));
+    return part ? { part, layout } : undefined;
+  }
+
+  /**
+   * Nobody was asked: the requester learns why and what an admin must do, and the audit trail says so
+   * for each grant concerned (a grant's own record stays as it is: no state change, it still waits for
+   * a decision). `grants`: the targets of one request whose message this channel refused.
+   */
+  async #approvalPostFailed(
+    grants: Grant | readonly Grant[],
+    channel: string,
+    error: unknown,
+  ): Promise<void> {
+    const all: readonly Grant[] = Array.isArray(grants) ? grants : [grants as Grant];
+    const first = all[0];
+    if (!first) return;
+    const code = slackErrorCode(error);
+    for (const grant of all) {
+      await this.#step('approval-post-failed audit', async () =>
+        this.#deps.audit?.append({
+          action: 'approval-post-failed',
+          actor: 'system',
+          grantId: grant.id,
+          at: this.#deps.clock.now(),
+          details: { channel, error: code ?? 'unknown' },
+        }),
+      );
+    }
     await this.#step('approval-post-failed DM', () =>
-      this.dm(grant.requester.slackUserId, approvalPostFailedDm(grant, channel, code)),
+      this.dm(first.requester.slackUserId, approvalPostFailedDm(all, channel, code)),
     );
   }
 
@@ -336,6 +443,26 @@ export class SlackNotifier implements Notifier {
     } catch (error) {
       this.#deps.logger.warn({ err: error, step: what }, `Slack notification step failed: ${what}`);
       return undefined;
+    }
+  }
+}
+
+/**
+ * Locks within this process only: what the notifier uses when it is given none (the bot without Redis,
+ * tests). Keys queue their holders; nothing is leased, as nothing outlives the process.
+ */
+class ProcessLocks implements Locks {
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#tails.get(key) ?? Promise.resolve();
+    const run = before.then(() => work());
+    const tail = run.catch(() => undefined);
+    this.#tails.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
     }
   }
 }

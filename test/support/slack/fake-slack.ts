@@ -166,6 +166,10 @@ export class FakeSlack {
   private readonly workspace: Workspace;
   private readonly server: Server;
   private readonly failures = new Map<string, InjectedFailure[]>();
+  private readonly delays = new Map<
+    string,
+    { ms: number; when: (args: Obj) => boolean; arrived: (args: Obj) => void }[]
+  >();
   private readonly waiters = new Set<(call: SlackCall) => void>();
   private readonly responseUrls = new Map<string, ResponseUrl>();
 
@@ -275,6 +279,19 @@ export class FakeSlack {
       });
     }
     this.failures.set(method, queue);
+  }
+
+  /**
+   * Makes the next call(s) of `method` slow: each is applied (and answered) `ms` later, as a request held
+   * up on the way to Slack is, so calls sent after it may be applied before it. `when` picks which call.
+   * Resolves with the call's arguments when it arrives (before it is applied).
+   */
+  slowNext(method: string, ms: number, options: { when?: (args: Obj) => boolean } = {}): Promise<Obj> {
+    return new Promise((arrived) => {
+      const queue = this.delays.get(method) ?? [];
+      queue.push({ ms, when: options.when ?? (() => true), arrived });
+      this.delays.set(method, queue);
+    });
   }
 
   // --- what the app did ------------------------------------------------------------------------
@@ -537,6 +554,13 @@ export class FakeSlack {
       return answer({ ok: false, error: injected.error }, injected.status, headers);
     }
     if (wantsApp) return answer({ ok: true, url: this.socket.connectionUrl() });
+    const delays = this.delays.get(method) ?? [];
+    const delay = delays.findIndex((d) => d.when(args));
+    if (delay !== -1) {
+      const [held] = delays.splice(delay, 1);
+      held?.arrived(args);
+      await new Promise((resolve) => setTimeout(resolve, held?.ms ?? 0));
+    }
     answer(this.workspace.call(method, args));
   }
 }

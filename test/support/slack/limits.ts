@@ -220,13 +220,21 @@ class Checker {
           },
         );
         return;
-      case 'actions':
+      case 'actions': {
+        // Slack refuses two elements of one block with the same action_id (across blocks they may repeat).
+        const actionIds = new Set<unknown>();
         this.list(value['elements'], `${pointer}/elements`, 1, LIMITS.actionsElements).forEach(
           (element, i) => {
             this.element(element, `${pointer}/elements/${i}`);
+            const actionId = isObj(element) ? element['action_id'] : undefined;
+            if (actionId === undefined) return;
+            if (actionIds.has(actionId))
+              this.fail('duplicate action_id', `${pointer}/elements/${i}/action_id`);
+            actionIds.add(actionId);
           },
         );
         return;
+      }
       case 'input':
         this.text(value['label'], `${pointer}/label`, LIMITS.inputLabel, true);
         this.optionalText(value['hint'], `${pointer}/hint`, LIMITS.inputHint, true);

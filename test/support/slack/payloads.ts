@@ -54,17 +54,20 @@ function user(ctx: Context, userId: string): Obj {
 export function findElement(
   blocks: readonly Block[] | undefined,
   actionId: string,
+  value?: string,
 ): { block: Block; element: Obj } | undefined {
+  const found: { block: Block; element: Obj }[] = [];
   for (const block of blocks ?? []) {
     const candidates = [
       ...(Array.isArray(block['elements']) ? (block['elements'] as Obj[]) : []),
       ...(block['accessory'] ? [block['accessory'] as Obj] : []),
       ...(block['element'] ? [block['element'] as Obj] : []),
     ];
-    const element = candidates.find((e) => e['action_id'] === actionId);
-    if (element) return { block, element };
+    for (const element of candidates) if (element['action_id'] === actionId) found.push({ block, element });
   }
-  return undefined;
+  // Several buttons with one action id (one per target of a shared message): the one with this value;
+  // a value no button carries (a forged click) still comes from the first.
+  return found.find((f) => value !== undefined && f.element['value'] === value) ?? found[0];
 }
 
 export interface BlockActionFields {
@@ -88,7 +91,7 @@ export function blockActions(
 ): Obj {
   const ephemeral = 'message' in where && where.ephemeral === true;
   const blocks = 'message' in where ? where.message.blocks : where.view.blocks;
-  const found = findElement(blocks, fields.action_id);
+  const found = findElement(blocks, fields.action_id, fields.value);
   if (!found) {
     throw new Error(
       `no element with action_id ${fields.action_id} in the ${'message' in where ? 'message' : 'view'}`,

@@ -1,0 +1,68 @@
+// The steps of a real login that several e2e files share: the requester's own shell (her IAM user's new
+// access key, a clean HOME, the aws CLI and kubectl), the commands of a DM exactly as she would copy them,
+// and kubectl run through the kubeconfig context those commands made.
+import { CreateAccessKeyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { awsClientConfig } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
+import { personalShell, type Shell, type ShellRun, UNAUTHORIZED } from '../support/requester-shell.js';
+import { blocksText } from '../support/slack/index.js';
+import type { Harness } from './harness.js';
+
+/** The commands in the DM's code block, one per line, exactly as the person would copy them. */
+export function dmCommands(dmText: string): string[] {
+  const block = /```([\s\S]*?)```/.exec(dmText)?.[1];
+  if (!block) throw new Error(`no code block in the DM:\n${dmText}`);
+  return block
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+}
+
+/** ALICE's own shell: her IAM user's keys (a new access key in moto), a clean HOME. */
+export async function requesterShell(h: Harness): Promise<Shell> {
+  const iam = new IAMClient(awsClientConfig('iam'));
+  try {
+    const userName = h.aliceArn.split('/').pop() ?? '';
+    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: userName }))).AccessKey;
+    return personalShell({
+      accessKeyId: key?.AccessKeyId ?? '',
+      secretAccessKey: key?.SecretAccessKey ?? '',
+    });
+  } finally {
+    iam.destroy();
+  }
+}
+
+/** The commands of the activation DM ("Use it") the requester gets once the worker made the grant live. */
+export async function activationDmCommands(h: Harness): Promise<string[]> {
+  const dm = await h.slack.waitFor(
+    'chat.postMessage',
+    (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Use it'),
+    { timeoutMs: 60_000 },
+  );
+  return dmCommands(blocksText(dm.args.blocks));
+}
+
+/** kubectl through the context the DM's `update-kubeconfig --alias …` made. */
+export function kubectlOf(shell: Shell, commands: readonly string[]): (args: string) => ReturnType<Shell> {
+  const context = /--alias (\S+)/.exec(commands[0] ?? '')?.[1];
+  if (!context) throw new Error(`no --alias in ${commands[0]}`);
+  return (args) => shell(`kubectl --context ${context} ${args}`);
+}
+
+/**
+ * Resolves once the authenticator refuses her kubeconfig (`Unauthorized`): each try is a whole kubectl
+ * run with a fresh token, so the wait needs no interval of its own.
+ */
+export function untilUnauthorized(
+  kubectl: (args: string) => Promise<ShellRun>,
+  namespace: string,
+  what: string,
+): Promise<ShellRun> {
+  return pollUntil(
+    what,
+    () => kubectl(`get pods -n ${namespace}`),
+    (run) => run.code !== 0 && UNAUTHORIZED.test(run.stderr),
+    { timeoutMs: 60_000, intervalMs: 0 },
+  );
+}
