@@ -100,7 +100,9 @@ export async function stuckGrants(
 /**
  * The whole verdict after a fault: traces gone within the goal of `clearedAt` (or the last expiry),
  * foreign content as it was, nothing stuck, one "activated" and one "ended" per grant whose record
- * survived (`recordsLost`: Redis lost them, so no announcement can be expected).
+ * survived (`recordsLost`: Redis lost them, so no announcement can be expected). `announcedElsewhere`:
+ * what worker processes of the scenario announced besides the harness's notifier. By default it watches
+ * 20 s past the goal, so a miss still gets a figure.
  */
 export async function verdict(
   h: Harness,
@@ -110,17 +112,21 @@ export async function verdict(
     recordsLost = false,
     foreignIntact = async () => true,
     notes = [],
+    announcedElsewhere = [],
+    watchMs = GOAL_MS + 20_000,
   }: {
     clearedAt?: number;
     recordsLost?: boolean;
     foreignIntact?: () => Promise<boolean>;
     notes?: string[];
+    announcedElsewhere?: readonly { grantId: string; kind: string }[];
+    /** How long after `clearedAt` (or expiry) to keep watching, so a miss still gets a figure. */
+    watchMs?: number;
   } = {},
 ): Promise<Outcome> {
   const expiresAt = Math.max(...grants.map((g) => g.expiresAt ?? 0));
   const from = Math.max(expiresAt, clearedAt);
-  // Watch well past the goal, so a miss still gets a figure.
-  const { goneAt, left } = await watchGone(h, grants, Math.max(Date.now(), from) + GOAL_MS + 20_000);
+  const { goneAt, left } = await watchGone(h, grants, Math.max(Date.now(), from) + watchMs);
   const stuck = recordsLost ? [] : await stuckGrants(h, grants, GOAL_MS);
   const awsAuthIntact =
     h.mode !== 'aws-auth' || left.length > 0 || isDeepStrictEqual(await readAwsAuth(h), ORIGINAL_AWS_AUTH);
@@ -130,7 +136,10 @@ export async function verdict(
   let lost = 0;
   let duplicated = 0;
   for (const g of grants) {
-    const kinds = h.notifier.kinds(g.id);
+    const kinds = [
+      ...h.notifier.kinds(g.id),
+      ...announcedElsewhere.filter((a) => a.grantId === g.id).map((a) => a.kind),
+    ];
     for (const kind of ['activated', 'ended']) {
       const n = kinds.filter((k) => k === kind).length;
       if (n > 1) duplicated += n - 1;

@@ -1,8 +1,10 @@
 // The chaos scenarios (issue #11 §2): each puts one fault on the real platform around a grant's life and
 // returns the verdict of chaos/measure.ts. The engine runs in-process as the int tests run it (the
-// harness's worker: real BullMQ workers, reconciler, keeper); a "SIGKILL" is a worker whose job hangs at
-// the step and whose process-level resources are dropped at once (closed with force: no lock renewal,
-// no graceful drain), so the job is recovered exactly as after a real kill — by BullMQ's stalled check.
+// harness's worker: real BullMQ workers, reconciler, keeper), except where a worker is killed: there the
+// worker is a process of its own (`entrypoint.ts worker`, test/support/worker-process.ts) that joins the
+// same engine (Redis prefix, policy, servers), is SIGKILLed exactly after an engine step (chaos/kill.ts:
+// fault proxies hold the next step's first call), and a fresh in-process worker recovers the job
+// through BullMQ's stalled check.
 //
 // Used by test/int/chaos.int.test.ts (the reduced CI set, asserting the goal) and `npm run chaos` (all of
 // them, the table in docs/reliability.md).
@@ -12,22 +14,28 @@ import { CreateAccessEntryCommand, DescribeAccessEntryCommand } from '@aws-sdk/c
 import { Redis } from 'ioredis';
 import type { Grant } from '../src/domain/grant.js';
 import { activateGrant } from '../src/services/activate.js';
-import type { EngineStep } from '../src/services/engine.js';
+import { type EngineStep, identityLockKey } from '../src/services/engine.js';
 import { reconcile } from '../src/services/reconcile.js';
 import { revokeGrant } from '../src/services/revoke.js';
-import { engineHarness, type Harness, type Mode, workerDyingAfter } from '../test/int/engine-harness.js';
+import { engineHarness, type Harness, type Mode } from '../test/int/engine-harness.js';
 import { platform, uniqueName } from '../test/platform/context.js';
 import {
   type FaultProxy,
   IAM_WRITES,
+  RequestGate,
+  type SeenRequest,
   startAwsFaultProxy,
+  startKubeFaultProxy,
   startTcpFaultProxy,
   type TcpFaultProxy,
 } from '../test/platform/fault-proxy.js';
 import { type PrivateRedis, startPrivateRedis } from '../test/support/private-redis.js';
+import { TEST_SEAL_KEYS } from '../test/support/seal.js';
+import { startWorkerProcess, type WorkerProcess } from '../test/support/worker-process.js';
+import { AWS_AUTH_PATH, BOUNDARIES, describeRequest, landedAfter } from './kill.js';
 import { GOAL_MS, type Outcome, PERIOD_MS, traces, until, verdict } from './measure.js';
 
-/** Lock and stalled-check interval of the workers a "killed" job is recovered by (production: 30 s each). */
+/** Lock and stalled-check interval of a killed worker and of the one that recovers its job (production: 30 s each). */
 export const LOCK_MS = 2_000;
 /** How long an outage lasts; it starts 1 s before the (last) expiry. */
 const OUTAGE_MS = 12_000;
@@ -38,6 +46,8 @@ export interface Scenario {
   fault: string;
   /** Part of the reduced set CI runs. */
   quick: boolean;
+  /** How long it may take (default 180 s). */
+  timeoutMs?: number;
   run(): Promise<Outcome>;
 }
 
@@ -45,6 +55,7 @@ export interface Scenario {
 class Rig {
   harness: Harness | undefined;
   private readonly closers: (() => Promise<void>)[] = [];
+  private readonly processes: WorkerProcess[] = [];
   async iamProxy(): Promise<FaultProxy> {
     const proxy = await startAwsFaultProxy('iam', platform().aws.iamEndpoint);
     this.closers.push(() => proxy.close());
@@ -81,7 +92,53 @@ class Rig {
     await h.startWorker({ reconcileEveryMs: PERIOD_MS });
     return h;
   }
+  /**
+   * A worker process on the harness's engine, reaching kube-apiserver and IAM through fault proxies that
+   * share `gate`; its policy maps `people` (the harness's resolver is in-process only). `lock`:
+   * JOB_LOCK_DURATION, or BullMQ's default when undefined. Killed when the scenario ends, whatever happened.
+   */
+  async workerProcess(
+    h: Harness,
+    options: { gate: RequestGate; people: { slackUserId: string; principalArn: string }[]; lock?: string },
+  ): Promise<WorkerProcess> {
+    const { kube, aws, redisUrl, runDir } = platform();
+    const kubeProxy = await startKubeFaultProxy({
+      adminKubeconfig: kube.adminKubeconfig,
+      ca: { certFile: kube.caFile, keyFile: kube.caKeyFile },
+      dir: runDir,
+      rewrite: { [AWS_AUTH_PATH]: `/api/v1/namespaces/${h.awsAuth.namespace}/configmaps/${h.awsAuth.name}` },
+    });
+    this.closers.push(() => kubeProxy.close());
+    const iam = await this.iamProxy();
+    kubeProxy.gate(options.gate);
+    iam.gate(options.gate);
+    const map = options.people.map((p) => `    ${p.slackUserId}: "${p.principalArn}"`).join('\n');
+    const policyFile = join(runDir, `${uniqueName('chaos-policy')}.yaml`);
+    await writeFile(
+      policyFile,
+      `${h.policyText.replaceAll(JSON.stringify(kube.adminKubeconfig), JSON.stringify(kubeProxy.kubeconfig))}identities:\n  map:\n${map}\n`,
+    );
+    const worker = await startWorkerProcess({
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: h.prefix,
+      POLICY_FILE: policyFile,
+      SEAL_KEYS: TEST_SEAL_KEYS,
+      AWS_REGION: aws.region,
+      AWS_ACCESS_KEY_ID: aws.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
+      AWS_ENDPOINT_URL_IAM: iam.url,
+      AWS_ENDPOINT_URL_STS: aws.stsEndpoint,
+      AWS_ENDPOINT_URL_EKS: aws.eksEndpoint,
+      // Its reconciler stays out of the way (its calls would interleave with the job's at the gate);
+      // the recovering in-process worker reconciles every PERIOD_MS.
+      RECONCILE_INTERVAL: '1h',
+      ...(options.lock ? { JOB_LOCK_DURATION: options.lock } : {}),
+    });
+    this.processes.push(worker);
+    return worker;
+  }
   async close(): Promise<void> {
+    for (const worker of this.processes) await worker.kill();
     await this.harness?.close();
     for (const close of this.closers.reverse()) await close().catch(() => undefined);
   }
@@ -145,60 +202,132 @@ const flushall: Scenario = {
     }),
 };
 
+/** `gate.held`, or an error naming what the worker process last logged when nothing was held in time. */
+async function heldWithin(gate: RequestGate, worker: WorkerProcess, ms: number): Promise<SeenRequest> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `no request held within ${ms} ms; the gate saw ${gate.seen.map(describeRequest).join(', ')}; the worker's last lines:\n${worker.tail()}`,
+          ),
+        ),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([gate.held, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
- * `lockMs`: the lock and stalled-check interval of the workers, or `production`: BullMQ's defaults
- * (30 s each) as production runs them — the time a real kill costs there.
+ * Whether the killed process left the person's identity lock behind (it dies inside withIdentityLock when
+ * the next step's first call is made under it), and with how much of its lease; for the table.
+ */
+async function identityLockLeft(h: Harness, grant: Grant): Promise<string | undefined> {
+  const key = `${h.prefix}lock:${identityLockKey({ cluster: grant.cluster, principalArn: grant.requester.principalArn })}`;
+  const ms = await h.runtime.redis.pttl(key);
+  return ms > 0
+    ? `the identity lock was left held, ${(ms / 1000).toFixed(0)} s of its lease to run`
+    : undefined;
+}
+
+/**
+ * A worker process takes the activation and is SIGKILLed right after `step` (the next step's first call
+ * held at the proxy); a fresh in-process worker recovers the job. `production`: the worker process and
+ * the fresh worker keep BullMQ's default lock and stalled check (30 s each), as production runs them.
+ * `durationSeconds`: longer than the identity lock's lease where the kill leaves that lock held (the
+ * re-run's provisional RoleBinding must outlive the wait for it).
  */
 function killDuringActivation(
   step: EngineStep,
-  quick: boolean,
-  lockMs: number | 'production' = LOCK_MS,
+  { quick = false, production = false, durationSeconds = 6 } = {},
 ): Scenario {
-  const production = lockMs === 'production';
-  const lock = production ? {} : { lockDuration: lockMs };
+  const lock = production ? {} : { lockDuration: LOCK_MS };
   return {
     id: `kill-activation-${step}${production ? '-production-lock' : ''}`,
-    fault: `worker killed during activation, after step \`${step}\`${production ? " (BullMQ's default 30 s lock, as in production)" : ''}`,
+    fault: `worker process SIGKILLed during activation, after step \`${step}\`${production ? " (BullMQ's default 30 s lock, as in production)" : ''}`,
     quick,
+    timeoutMs: 180_000 + 2 * durationSeconds * 1000,
     run: () =>
       withRig(async (rig) => {
         const h = await rig.engine('aws-auth');
-        const doomed = await workerDyingAfter(h, step, { ...lock, reconcileEveryMs: PERIOD_MS });
-        const approved = await h.approve(await h.person(), { durationSeconds: 6 });
-        const killedAt = await doomed.die();
+        const person = await h.person();
+        const gate = new RequestGate(BOUNDARIES[step].next);
+        const worker = await rig.workerProcess(h, {
+          gate,
+          people: [person],
+          ...(production ? {} : { lock: `${LOCK_MS / 1000}s` }),
+        });
+        const approved = await h.approve(person, { durationSeconds });
+        const held = await heldWithin(gate, worker, 60_000);
+        const killedAt = await worker.kill();
+        gate.drop();
+        const landed = await landedAfter(h, approved, step);
+        const lockLeft = await identityLockLeft(h, approved);
         await h.startWorker({ ...lock, reconcileEveryMs: PERIOD_MS });
-        const active = await h.waitFor(approved.id, ['active'], 150_000);
-        const finishedAfter = (active.activatedAt ?? 0) - killedAt;
-        return verdict(h, [active], {
+        const active = await h.waitFor(approved.id, ['active', 'failed'], 240_000);
+        const outcome = await verdict(h, [active], {
+          announcedElsewhere: worker.announced(),
           notes: [
-            `a fresh worker finished the activation ${(finishedAfter / 1000).toFixed(1)} s after the kill`,
+            `killed with \`${describeRequest(held)}\` held`,
+            ...(lockLeft ? [lockLeft] : []),
+            active.status === 'active'
+              ? `a fresh worker finished the activation ${(((active.activatedAt ?? 0) - killedAt) / 1000).toFixed(1)} s after the kill`
+              : `the activation failed: ${active.failure?.reason}`,
           ],
         });
+        if (active.status !== 'active') outcome.problems.push('the grant failed to activate');
+        outcome.problems.unshift(...landed);
+        return outcome;
       }),
   };
 }
 
+/**
+ * A worker process activates a grant and, at its expiry, is SIGKILLed during the revoke job right after
+ * `step`; a fresh in-process worker recovers the job. Watched for up to three minutes after the kill, so
+ * a wait for a lock the dead process held still gets its figure.
+ */
 function killDuringRevocation(step: EngineStep, quick: boolean): Scenario {
   return {
     id: `kill-revocation-${step}`,
-    fault: `worker killed during revocation at expiry, after step \`${step}\``,
+    fault: `worker process SIGKILLed during revocation at expiry, after step \`${step}\``,
     quick,
+    timeoutMs: 300_000,
     run: () =>
       withRig(async (rig) => {
         const h = await rig.engine('aws-auth');
-        const first = await h.startWorker({ lockDuration: LOCK_MS, reconcileEveryMs: PERIOD_MS });
-        const [grant] = await activeGrants(h, 1, 4);
-        await first.close();
-        const doomed = await workerDyingAfter(h, step, {
-          lockDuration: LOCK_MS,
-          reconcileEveryMs: PERIOD_MS,
-        });
-        const killedAt = await doomed.die();
-        await h.startWorker({ lockDuration: LOCK_MS, reconcileEveryMs: PERIOD_MS });
-        const outcome = await verdict(h, [grant as Grant], { clearedAt: killedAt });
-        outcome.notes.push(
-          `killed ${((killedAt - (grant?.expiresAt ?? 0)) / 1000).toFixed(1)} s after expiry`,
+        const person = await h.person();
+        // The whole life in the process (its activation passes the gate), so the revoke job at expiry
+        // is the only thing that reaches the step: no reconciler sweep races it.
+        const gate = new RequestGate(BOUNDARIES[step].next);
+        const worker = await rig.workerProcess(h, { gate, people: [person], lock: `${LOCK_MS / 1000}s` });
+        const approved = await h.approve(person, { durationSeconds: 4 });
+        const grant = await h.waitFor(approved.id, ['active'], 60_000);
+        const held = await heldWithin(
+          gate,
+          worker,
+          Math.max(0, (grant.expiresAt ?? 0) - Date.now()) + 60_000,
         );
+        const killedAt = await worker.kill();
+        gate.drop();
+        const landed = await landedAfter(h, grant, step);
+        const lockLeft = await identityLockLeft(h, grant);
+        await h.startWorker({ lockDuration: LOCK_MS, reconcileEveryMs: PERIOD_MS });
+        const outcome = await verdict(h, [grant], {
+          clearedAt: killedAt,
+          announcedElsewhere: worker.announced(),
+          watchMs: 180_000,
+        });
+        outcome.notes.push(
+          `killed with \`${describeRequest(held)}\` held, ${((killedAt - (grant.expiresAt ?? 0)) / 1000).toFixed(1)} s after expiry`,
+          ...(lockLeft ? [lockLeft] : []),
+        );
+        outcome.problems.unshift(...landed);
         return outcome;
       }),
   };
@@ -419,10 +548,11 @@ export const SCENARIOS: readonly Scenario[] = [
   flushall,
   redisDown,
   redisRestart,
-  killDuringActivation('role-binding', false),
-  killDuringActivation('identity', true),
-  killDuringActivation('verified', false),
-  killDuringActivation('identity', false, 'production'),
+  // The kill leaves the identity lock held (see identityLockLeft): a grant longer than its lease.
+  killDuringActivation('role-binding', { durationSeconds: 135 }),
+  killDuringActivation('identity', { quick: true }),
+  killDuringActivation('verified'),
+  killDuringActivation('identity', { production: true }),
   killDuringRevocation('revoke-binding', false),
   kubeDown,
   awsOutage('iam', 'down', true),

@@ -63,6 +63,12 @@ async function weeklySummaryFor(runtime: Runtime): Promise<WeeklySummaryJob | un
   });
 }
 
+/** JOB_LOCK_DURATION as the workers' lock and stalled-check interval; nothing (BullMQ's 30 s) when unset. */
+export function jobLock(setting: string | undefined): { lockDuration?: number; stalledInterval?: number } {
+  const seconds = setting === undefined ? undefined : parseDuration(setting);
+  return seconds ? { lockDuration: seconds * 1000, stalledInterval: seconds * 1000 } : {};
+}
+
 /** How long close() waits for running jobs: under the Deployments' 60 s terminationGracePeriodSeconds. */
 export const DRAIN_MS = 45_000;
 
@@ -99,6 +105,7 @@ export async function startWorker(
     onReconciled: (report) => recordReconcile(metrics, report),
     epoch: runtime.epoch,
     connectionLog: runtime.connectionLog,
+    ...jobLock(env.JOB_LOCK_DURATION),
   });
   for (const worker of workers.workers) instrumentWorker(worker, metrics);
   const summaryJob = await weeklySummaryFor(runtime);

@@ -51,6 +51,15 @@ export const envSchema = z
       .default('30s')
       .refine((t) => (parseDuration(t) ?? 0) > 0, 'a duration like 30s or 1m'),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+    /**
+     * How long a running job's lock lasts without renewal, and how often the workers look for jobs whose
+     * lock lapsed: a job whose worker died (SIGKILL, OOM, a lost node) runs again after about twice this.
+     * Unset: BullMQ's own 30 s each. Shorter means faster recovery and more Redis traffic for renewals.
+     */
+    JOB_LOCK_DURATION: z
+      .string()
+      .optional()
+      .refine((t) => t === undefined || (parseDuration(t) ?? 0) > 0, 'a duration like 30s or 1m'),
     /** Endpoints for the AWS SDK clients (emulators in tests, VPC endpoints in production). */
     AWS_ENDPOINT_URL_IAM: optionalUrl,
     AWS_ENDPOINT_URL_STS: optionalUrl,

@@ -231,6 +231,32 @@ describe('a request on several targets', () => {
     expect(approvalPosts(h, h.channel)).toHaveLength(1);
   });
 
+  it('two targets waiting in one shared message get one reminder at a time, naming both, their approvers once', async () => {
+    // Reminders at 4 s and 6 s, the lapse at 8 s: room for a loaded machine to run each job in its slot.
+    const h = await pool.use({ ...BOTH_ACTIVE, pendingTimeout: '8s' });
+    const { dev, staging } = await requestBoth(h);
+    const shared = await h.approvalMessage(dev.id);
+    await pollUntil(
+      'both targets to lapse',
+      () => Promise.all([h.store.get(dev.id), h.store.get(staging.id)]),
+      (gs) => gs.every((g) => g?.status === 'cancelled'),
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    await untilSlackDelivered(h);
+    const reminders = h.slack
+      .callsTo('chat.postMessage')
+      .filter((c) => c.args.thread_ts === shared.ts && String(c.args.text).includes(':bell:'))
+      .map((c) => String(c.args.text));
+    // Halfway and with a quarter left: one reply each time, not one per target.
+    expect(reminders).toHaveLength(2);
+    for (const reminder of reminders) {
+      expect(reminder).toContain('still waits for 2 targets');
+      expect(reminder).toContain(`(\`${dev.id}\`)`);
+      expect(reminder).toContain(`(\`${staging.id}\`)`);
+      expect(reminder.split(`<@${ANA}>`)).toHaveLength(2);
+    }
+  });
+
   it('targets in different approval channels get one message in each', async () => {
     const h = await pool.use({ ...BOTH, separateStagingChannel: true });
     const { dev, staging } = await requestBoth(h);

@@ -86,6 +86,10 @@ export interface Harness {
   namespace: string;
   mode: Mode;
   awsAuth: { namespace: string; name: string };
+  /** REDIS_PREFIX of this engine's keys (a worker process of its own joins with it). */
+  prefix: string;
+  /** The policy file's text (clusters, levels; no identities: the harness maps people itself). */
+  policyText: string;
   runtime: Runtime;
   deps: EngineDeps;
   notifier: RecordingNotifier;
@@ -169,8 +173,7 @@ export async function engineHarness(
     ? `  custom: { clusterRole: ${options.customClusterRole}, defaultDuration: 1h, maxDuration: 4h }\n`
     : '';
   const levels = `${options.view ? maxed.replace(/ {2}view:\n(?: {4}.*\n)+/, `  view: ${options.view}\n`) : maxed}${custom}`;
-  const loaded = parsePolicy(
-    `
+  const policyText = `
 settings:
   kubernetesUsername: "eks-access:{iamName}"
   auditChannel: C0AUDIT
@@ -188,9 +191,8 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
         approvers: { users: [U0APPROVER, U0SECOND] }
         channel: C0APPROVALS
         levels: [k8s-test-role, view${custom ? ', custom' : ''}]
-`,
-    'test-policy',
-  );
+`;
+  const loaded = parsePolicy(policyText, 'test-policy');
   const approvalsFor = (level: string) => {
     const levelPolicy = loaded.policy.levels[level];
     const ns = loaded.policy.clusters[cluster]?.namespaces[0];
@@ -231,6 +233,8 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
     namespace,
     mode,
     awsAuth,
+    prefix: env.REDIS_PREFIX,
+    policyText,
     runtime,
     deps,
     notifier,

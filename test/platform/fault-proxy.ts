@@ -10,17 +10,30 @@
 //   iam.limit({ perSecond: 2, burst: 2, actions: IAM_WRITES });  // AWS's throttling error beyond it
 //   iam.set({ kind: 'pass' });
 //
+// A RequestGate, given to one or more proxies (an AWS one, and the TLS-terminating kube proxy below, which
+// sees each request's method and path), holds the first request a rule picks and every one after it:
+// none reaches the server, so a process can be killed exactly between two of its calls.
+//
+//   const gate = new RequestGate((r, before) => before.some(isRoleWrite) && !isRoleWrite(r));
+//   iam.gate(gate); kube.gate(gate);
+//   const held = await gate.held;   // then process.kill(pid, 'SIGKILL'); gate.drop();
+//
 // The error answers are the ones the real services send, so the SDK classifies them as it would in
 // production (@smithy/core retry: `Throttling`/`ThrottlingException`/HTTP 429 are throttling errors, retried
 // with the throttling backoff and fed to the adaptive rate limiter; 500/502/503/504 are transient):
 //   - IAM and STS (query protocol): HTTP 400, `<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>`;
 //     5xx: HTTP 503 `<Code>ServiceUnavailable</Code>` (Type Receiver).
 //   - EKS (REST-JSON): HTTP 429 with `x-amzn-ErrorType: ThrottlingException`; 5xx: HTTP 500 `ServerException`.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { forward, readBody } from './aws-gateway.js';
+import { makeServingCert } from './certs.js';
 
 export type AwsService = 'iam' | 'sts' | 'eks';
 
@@ -53,10 +66,56 @@ export interface ProxyStats {
   reset: number;
 }
 
+/** One request as a proxy saw it arrive, before anything answered it. */
+export interface SeenRequest {
+  /** Which proxy: `iam`, `sts`, `eks` or `kube`. */
+  via: AwsService | 'kube';
+  method: string;
+  /** Path and query as the client sent it. */
+  path: string;
+  /** AWS: the operation (e.g. `CreateRole`); kube: empty. */
+  action: string;
+}
+
+/**
+ * Holds the first request `rule` picks (given every request the gate saw before it, across all its
+ * proxies, in arrival order) and every request after it: none of them is forwarded. `held` resolves
+ * with the first; `drop()` resets the connections of all held ones.
+ */
+export class RequestGate {
+  readonly seen: SeenRequest[] = [];
+  readonly held: Promise<SeenRequest>;
+  readonly #rule: (request: SeenRequest, before: readonly SeenRequest[]) => boolean;
+  readonly #drops: (() => void)[] = [];
+  #tripped = false;
+  #trip!: (request: SeenRequest) => void;
+  constructor(rule: (request: SeenRequest, before: readonly SeenRequest[]) => boolean) {
+    this.#rule = rule;
+    this.held = new Promise((resolve) => {
+      this.#trip = resolve;
+    });
+  }
+  /** For a proxy: true when `request` is held (the proxy neither forwards nor answers it). */
+  arrive(request: SeenRequest, drop: () => void): boolean {
+    if (!this.#tripped && this.#rule(request, this.seen)) {
+      this.#tripped = true;
+      this.#trip(request);
+    }
+    this.seen.push(request);
+    if (this.#tripped) this.#drops.push(drop);
+    return this.#tripped;
+  }
+  drop(): void {
+    for (const drop of this.#drops.splice(0)) drop();
+  }
+}
+
 export interface FaultProxy {
   /** http://127.0.0.1:PORT, to use as the service's endpoint. */
   url: string;
   set(fault: Fault): void;
+  /** Requests pass through `gate` first (undefined: no gate). */
+  gate(gate: RequestGate | undefined): void;
   limit(rule: RateLimit | undefined): void;
   /** Requests held by a freeze right now. */
   held(): number;
@@ -182,6 +241,7 @@ async function closeServer(server: net.Server, sockets: Set<net.Socket>): Promis
 export async function startAwsFaultProxy(service: AwsService, upstream: string): Promise<FaultProxy> {
   let fault: Fault = { kind: 'pass' };
   let bucket: TokenBucket | undefined;
+  let gate: RequestGate | undefined;
   let seen = 0;
   const stats: ProxyStats = { forwarded: {}, throttled: {}, failed: {}, reset: 0 };
   const frozen = new Set<() => void>();
@@ -193,7 +253,11 @@ export async function startAwsFaultProxy(service: AwsService, upstream: string):
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const body = await readBody(req);
-    const action = service === 'eks' ? eksAction(req.method ?? 'GET', req.url ?? '/') : queryAction(body);
+    const method = req.method ?? 'GET';
+    const action = service === 'eks' ? eksAction(method, req.url ?? '/') : queryAction(body);
+    if (gate?.arrive({ via: service, method, path: req.url ?? '/', action }, () => req.socket.destroy())) {
+      return;
+    }
     while (fault.kind === 'freeze') {
       await new Promise<void>((resolve) => frozen.add(resolve));
     }
@@ -241,6 +305,9 @@ export async function startAwsFaultProxy(service: AwsService, upstream: string):
         frozen.clear();
         for (const resume of waiting) resume();
       }
+    },
+    gate(next) {
+      gate = next;
     },
     limit(rule) {
       bucket = rule ? new TokenBucket(rule) : undefined;
@@ -291,5 +358,93 @@ export async function startTcpFaultProxy(upstream: { host: string; port: number 
       if (down) for (const socket of sockets) socket.resetAndDestroy();
     },
     close: () => closeServer(server, sockets),
+  };
+}
+
+/** An HTTPS proxy in front of kube-apiserver that sees every request (see startKubeFaultProxy). */
+export interface KubeFaultProxy {
+  /** https://127.0.0.1:PORT */
+  url: string;
+  /** A copy of the admin kubeconfig whose server is this proxy (same CA, same client certificate). */
+  kubeconfig: string;
+  /** Requests pass through `gate` first (undefined: no gate). */
+  gate(gate: RequestGate | undefined): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The TCP proxy above cannot tell one request from another (TLS passes through it). This one ends TLS
+ * with a serving certificate from the platform's CA (so a client of the admin kubeconfig still verifies
+ * it), reads each request's method and path, and sends it on to kube-apiserver as the admin user (the
+ * client certificate of `adminKubeconfig`: the identity every engine in the tests uses anyway).
+ * `rewrite` maps request paths (prefix → replacement), e.g. a worker's kube-system/aws-auth onto a
+ * test's own ConfigMap, so that parallel tests never share one.
+ */
+export async function startKubeFaultProxy(options: {
+  adminKubeconfig: string;
+  ca: { certFile: string; keyFile: string };
+  /** Where the serving certificate and the kubeconfig are written. */
+  dir: string;
+  rewrite?: Readonly<Record<string, string>>;
+}): Promise<KubeFaultProxy> {
+  const admin = new KubeConfig();
+  admin.loadFromFile(options.adminKubeconfig);
+  const server = admin.getCurrentCluster()?.server;
+  if (!server) throw new Error(`${options.adminKubeconfig} names no server`);
+  const upstream = new URL(server);
+  const tls: https.RequestOptions = {};
+  await admin.applyToHTTPSOptions(tls);
+  const agent = new https.Agent({ keepAlive: true, ca: tls.ca, cert: tls.cert, key: tls.key });
+  const name = `kube-fault-proxy-${randomBytes(4).toString('hex')}`;
+  const serving = await makeServingCert(options.dir, options.ca, name, { ips: ['127.0.0.1'], dns: [] });
+  let gate: RequestGate | undefined;
+  const rewrite = (path: string) => {
+    for (const [from, to] of Object.entries(options.rewrite ?? {})) {
+      if (path === from || path.startsWith(`${from}?`)) return to + path.slice(from.length);
+    }
+    return path;
+  };
+
+  const proxy = https.createServer(
+    { cert: await readFile(serving.certFile), key: await readFile(serving.keyFile) },
+    (req, res) => {
+      const method = req.method ?? 'GET';
+      const path = req.url ?? '/';
+      if (gate?.arrive({ via: 'kube', method, path, action: '' }, () => req.socket.destroy())) return;
+      const out = https.request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method,
+          path: rewrite(path),
+          headers: { ...req.headers, host: upstream.host },
+          agent,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      out.on('error', () => res.destroy());
+      req.pipe(out);
+    },
+  );
+  const sockets = trackSockets(proxy);
+  const port = await listen(proxy);
+  const url = `https://127.0.0.1:${port}`;
+  const kubeconfig = join(options.dir, `${name}.kubeconfig`);
+  const text = await readFile(options.adminKubeconfig, 'utf8');
+  await writeFile(kubeconfig, text.replaceAll(server, url), { mode: 0o600 });
+  return {
+    url,
+    kubeconfig,
+    gate(next) {
+      gate = next;
+    },
+    async close() {
+      gate?.drop();
+      await closeServer(proxy, sockets);
+      agent.destroy();
+    },
   };
 }

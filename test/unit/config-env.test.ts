@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/adapters/logger.js';
 import { describeRedisUrl } from '../../src/adapters/redis/connection.js';
 import { requireSealKeys } from '../../src/bin/runtime.js';
+import { jobLock } from '../../src/bin/worker.js';
 import { missingSlackSettings } from '../../src/config/env.js';
 import { parseEnv } from '../../src/config/load.js';
 import { parseRedisUrl } from '../../src/config/redis-url.js';
@@ -24,6 +25,21 @@ describe('environment', () => {
     expect(env.REDIS_PREFIX).toBe('{eks-access}');
     expect(env.RECONCILE_INTERVAL).toBe('30s');
     expect(missingSlackSettings(env).join('\n')).toMatch(/SLACK_BOT_TOKEN[\s\S]*SLACK_APP_TOKEN/);
+  });
+
+  it("reads JOB_LOCK_DURATION as the workers' lock and stalled-check interval; unset keeps BullMQ's 30 s", () => {
+    expect(jobLock(parseEnv({}).JOB_LOCK_DURATION)).toEqual({});
+    expect(jobLock(parseEnv({ JOB_LOCK_DURATION: '2s' }).JOB_LOCK_DURATION)).toEqual({
+      lockDuration: 2_000,
+      stalledInterval: 2_000,
+    });
+    expect(jobLock(parseEnv({ JOB_LOCK_DURATION: '1m' }).JOB_LOCK_DURATION)).toMatchObject({
+      lockDuration: 60_000,
+    });
+    expect(errorOf({ JOB_LOCK_DURATION: 'soon' })).toContain(
+      'env: JOB_LOCK_DURATION: a duration like 30s or 1m',
+    );
+    expect(errorOf({ JOB_LOCK_DURATION: '0s' })).toContain('env: JOB_LOCK_DURATION');
   });
 
   it('asks for the signing secret, not the app token, in HTTP mode', () => {

@@ -11,6 +11,7 @@ import {
   eksAction,
   type FaultProxy,
   IAM_WRITES,
+  RequestGate,
   startAwsFaultProxy,
   startTcpFaultProxy,
 } from '../../test/platform/fault-proxy.js';
@@ -204,5 +205,41 @@ describe('TCP fault proxy', () => {
       await tcp.close();
       await new Promise((resolve) => echo.close(resolve));
     }
+  });
+});
+
+describe('request gate', () => {
+  it('holds the first request its rule picks and every later one, across proxies, until dropped', async () => {
+    const iam = await proxy('iam');
+    const eks = await proxy('eks');
+    // "After the CreateRole": the first request whose predecessor was a CreateRole.
+    const gate = new RequestGate((_r, before) => before.at(-1)?.action === 'CreateRole');
+    iam.gate(gate);
+    eks.gate(gate);
+    expect((await call(iam, 'GetRole')).status).toBe(200);
+    expect((await call(iam, 'CreateRole')).status).toBe(200);
+    const next = call(iam, 'PutRolePolicy');
+    expect(await gate.held).toMatchObject({ via: 'iam', method: 'POST', action: 'PutRolePolicy' });
+    // Held means not forwarded: the upstream never saw it, and a later call on another proxy waits too.
+    const later = fetch(`${eks.url}/clusters/c`).then(
+      (r) => r.status,
+      () => 'reset',
+    );
+    await pollUntil(
+      'both requests held',
+      async () => gate.seen.length,
+      (n) => n === 4,
+    );
+    expect(iam.stats().forwarded).toEqual({ GetRole: 1, CreateRole: 1 });
+    expect(eks.stats().forwarded).toEqual({});
+    gate.drop();
+    await expect(next).rejects.toThrow();
+    expect(await later).toBe('reset');
+    expect(gate.seen.map((r) => r.action)).toEqual([
+      'GetRole',
+      'CreateRole',
+      'PutRolePolicy',
+      'DescribeCluster',
+    ]);
   });
 });

@@ -637,6 +637,23 @@ export function approverReminder(grant: Grant, approvers: string, now: number): 
   return message(text, [section(text)]);
 }
 
+/**
+ * One reminder for the targets of one request still waiting in a shared approval message: their approvers
+ * mentioned once, a line per target (they were asked together, so they lapse together).
+ */
+export function sharedApproverReminder(grants: readonly Grant[], approvers: string, now: number): Message {
+  const first = grants[0];
+  if (!first) throw new Error('a shared reminder needs at least one target');
+  if (grants.length === 1) return approverReminder(first, approvers, now);
+  const lines = grants.map(
+    (g) =>
+      `• \`${g.level}\` in ${where(g)} (\`${g.id}\`): ${Math.max(1, g.requiredApprovals - g.approvals.length)} approval(s)`,
+  );
+  const lapse = Math.min(...grants.map((g) => g.pendingUntil));
+  const text = `:bell: ${approvers} ${mention(first.requester.slackUserId)} still waits for ${grants.length} targets; they lapse ${slackTime(lapse)} (${formatDuration(Math.max(0, Math.round((lapse - now) / 1000)))} left).\n${lines.join('\n')}`;
+  return message(text, [section(text)]);
+}
+
 /** The same reminder by DM, when the approval message could not be posted. */
 export function approverReminderDm(grant: Grant, now: number): Message {
   const text = `:bell: ${mention(grant.requester.slackUserId)} asked for \`${grant.level}\` in ${where(grant)} (\`${grant.id}\`) and still waits for a decision; it lapses ${slackTime(grant.pendingUntil)} (${formatDuration(Math.max(0, Math.round((grant.pendingUntil - now) / 1000)))} left). \`/eks-access approvals\` lists it with Approve and Deny.`;

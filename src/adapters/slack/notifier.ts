@@ -5,7 +5,6 @@ import type { webApi } from '@slack/bolt';
 import type { Policy } from '../../config/policy.js';
 import type { Clock } from '../../domain/clock.js';
 import { namespacePolicyOf } from '../../domain/decisions.js';
-import { formatDuration } from '../../domain/duration.js';
 import type { Grant } from '../../domain/grant.js';
 import type { AuditLog } from '../../ports/audit-log.js';
 import type { Directory } from '../../ports/directory.js';
@@ -38,6 +37,7 @@ import {
   type Message,
   section,
   sharedApprovalMessage,
+  sharedApproverReminder,
   threadNoteText,
   windowApprovedDm,
   windowOpensSoonDm,
@@ -381,11 +381,16 @@ export class SlackNotifier implements Notifier {
     const ns = namespacePolicyOf(this.#deps.policy, grant);
     if (!ns) return;
     if (grant.approvalMessage) {
+      const reminder =
+        (grant.group?.targets?.length ?? 0) > 1
+          ? await this.#sharedReminder(grant, now)
+          : approverReminder(grant, approverMentions(ns.approvers), now);
+      if (!reminder) return;
       await this.#deps.client.chat.postMessage({
         channel: grant.approvalMessage.channel,
         thread_ts: grant.approvalMessage.ts,
         reply_broadcast: true,
-        ...approverReminder(grant, approverMentions(ns.approvers), now),
+        ...reminder,
       });
       return;
     }
@@ -394,6 +399,24 @@ export class SlackNotifier implements Notifier {
       (id) => id !== grant.requester.slackUserId && !decided.has(id),
     );
     await Promise.all([...new Set(people)].map((id) => this.dm(id, approverReminderDm(grant, now))));
+  }
+
+  /**
+   * The targets of one request sharing a message were asked together, so their reminders fall due
+   * together: the first target still waiting speaks for all of them (one reply, every approver
+   * mentioned once); the others have nothing to add (undefined).
+   */
+  async #sharedReminder(grant: Grant, now: number): Promise<Message | undefined> {
+    const placed = await this.#placeInLayout(grant);
+    const waiting = (placed?.part.grants ?? [grant]).filter((g) => g.status === 'pending');
+    if (waiting[0]?.id !== grant.id) return undefined;
+    // Each approver (person or group) once, however many of the targets they decide.
+    const approvers = waiting.flatMap((g) => namespacePolicyOf(this.#deps.policy, g)?.approvers ?? []);
+    const mentions = approverMentions({
+      users: [...new Set(approvers.flatMap((a) => a.users))],
+      groups: [...new Set(approvers.flatMap((a) => a.groups))],
+    });
+    return sharedApproverReminder(waiting, mentions, now);
   }
 
   /** A DM about a request links to its approval message, when there is one (best-effort). */

@@ -3,7 +3,6 @@ import type { App } from '@slack/bolt';
 import {
   identityFromMap,
   identityMapEntry,
-  namespacePolicyFor,
   namespacePolicyOf,
   requestFieldOf,
   resolveRequest,
