@@ -132,14 +132,15 @@ export async function verdict(
     h.mode !== 'aws-auth' || left.length > 0 || isDeepStrictEqual(await readAwsAuth(h), ORIGINAL_AWS_AUTH);
   const foreignChanged = !awsAuthIntact || !(await foreignIntact());
   const expected = recordsLost ? ['activated'] : ['activated', 'ended'];
-  await announced(h, grants, expected, GOAL_MS);
+  const kindsOf = (g: Grant) => [
+    ...h.notifier.kinds(g.id),
+    ...announcedElsewhere.filter((a) => a.grantId === g.id).map((a) => a.kind),
+  ];
+  await announced(grants, kindsOf, expected, GOAL_MS);
   let lost = 0;
   let duplicated = 0;
   for (const g of grants) {
-    const kinds = [
-      ...h.notifier.kinds(g.id),
-      ...announcedElsewhere.filter((a) => a.grantId === g.id).map((a) => a.kind),
-    ];
+    const kinds = kindsOf(g);
     for (const kind of ['activated', 'ended']) {
       const n = kinds.filter((k) => k === kind).length;
       if (n > 1) duplicated += n - 1;
@@ -175,13 +176,13 @@ export async function verdict(
  * may not have announced its end yet; one that never does is counted as lost by the caller.
  */
 async function announced(
-  h: Harness,
   grants: readonly Grant[],
+  kindsOf: (g: Grant) => string[],
   kinds: readonly string[],
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const missing = () => grants.some((g) => kinds.some((k) => !h.notifier.kinds(g.id).includes(k)));
+  const missing = () => grants.some((g) => kinds.some((k) => !kindsOf(g).includes(k)));
   while (missing() && Date.now() <= deadline) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
