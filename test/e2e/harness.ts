@@ -612,8 +612,13 @@ export async function homeWhere(h: Harness, user: string, after: number, match: 
   return { id: String((call.response['view'] as View).id), text: blocksText(call.args.view.blocks as never) };
 }
 
-/** Resolves once every Slack notification queued so far has been delivered (or given up). */
+/**
+ * Resolves once every Slack notification has been delivered (or given up): those queued so far, and
+ * those a running engine job is about to queue (a job stores the grant first and announces it last, so
+ * the outbox can be empty for a moment while one is still coming).
+ */
 export async function untilSlackDelivered(h: Harness): Promise<void> {
+  await h.settled();
   await pollUntil(
     'the Slack outbox to drain',
     () => h.outbox.pending(),

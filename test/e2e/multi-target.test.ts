@@ -193,9 +193,8 @@ describe('a request on several targets', () => {
         },
       );
     }
-    // Active in the store comes before the activation's render is queued: let the activation jobs
-    // finish (and every delivery they queued) before reading the message.
-    await h.settled();
+    // Active in the store comes before the activation's render is queued: untilSlackDelivered lets the
+    // activation jobs finish too before the message is read.
     await untilSlackDelivered(h);
     const text = blocksText(h.slack.message(shared.channel, shared.ts)?.blocks);
     expect(actives(h.slack.message(shared.channel, shared.ts)?.blocks)).toBe(2);

@@ -108,8 +108,6 @@ describe('an undecided request', () => {
       (s) => s === 'cancelled',
       { intervalMs: 100 },
     );
-    // The lapse is stored before it is announced: let the reminder jobs finish queueing what they send.
-    await h.settled();
     await untilSlackDelivered(h);
     const reminded = (user: string) =>
       h.slack
