@@ -131,17 +131,20 @@ export async function verdict(
   const awsAuthIntact =
     h.mode !== 'aws-auth' || left.length > 0 || isDeepStrictEqual(await readAwsAuth(h), ORIGINAL_AWS_AUTH);
   const foreignChanged = !awsAuthIntact || !(await foreignIntact());
+  const expected = recordsLost ? ['activated'] : ['activated', 'ended'];
+  const kindsOf = (g: Grant) => [
+    ...h.notifier.kinds(g.id),
+    ...announcedElsewhere.filter((a) => a.grantId === g.id).map((a) => a.kind),
+  ];
+  await announced(grants, kindsOf, expected, GOAL_MS);
   let lost = 0;
   let duplicated = 0;
   for (const g of grants) {
-    const kinds = [
-      ...h.notifier.kinds(g.id),
-      ...announcedElsewhere.filter((a) => a.grantId === g.id).map((a) => a.kind),
-    ];
+    const kinds = kindsOf(g);
     for (const kind of ['activated', 'ended']) {
       const n = kinds.filter((k) => k === kind).length;
       if (n > 1) duplicated += n - 1;
-      if (n === 0 && !(recordsLost && kind === 'ended')) lost += 1;
+      if (n === 0 && expected.includes(kind)) lost += 1;
     }
   }
   const goneAfterMs = goneAt === undefined ? undefined : Math.max(0, goneAt - from);
@@ -165,6 +168,22 @@ export async function verdict(
     notes,
     problems,
   };
+}
+
+/**
+ * Waits until every grant announced each of `kinds` or `timeoutMs` passes. An announcement is the last
+ * step of a transition (after the record and the audit entry), so a grant seen terminal a moment ago
+ * may not have announced its end yet; one that never does is counted as lost by the caller.
+ */
+async function announced(
+  grants: readonly Grant[],
+  kindsOf: (g: Grant) => string[],
+  kinds: readonly string[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const missing = () => grants.some((g) => kinds.some((k) => !kindsOf(g).includes(k)));
+  while (missing() && Date.now() <= deadline) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 /** Waits for a moment on the wall clock: the scenario's fault is a duration, nothing to poll. */

@@ -53,7 +53,13 @@ describe('an approval with a reason', () => {
     );
     expect(approved?.durationSeconds).toBe(3600);
     expect(approved?.approvals[0]?.reason).toBe('fine for the migration window');
-    const event = (await h.audit.read({ grantId: id })).find((e) => e.action === 'approved');
+    // The audit entry is written after the grant (decide: store, then audit, then Slack).
+    const trail = await pollUntil(
+      'the approval in the audit trail',
+      () => h.audit.read({ grantId: id }),
+      (events) => events.some((e) => e.action === 'approved'),
+    );
+    const event = trail.find((e) => e.action === 'approved');
     expect(event?.details).toMatchObject({
       reason: 'fine for the migration window',
       shortenedToSeconds: 3600,

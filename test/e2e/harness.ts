@@ -8,6 +8,7 @@ import {
   IdentitystoreClient,
 } from '@aws-sdk/client-identitystore';
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { identityResolverFor } from '../../src/adapters/identity/aws-identity.js';
 import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
@@ -134,8 +135,18 @@ export interface Harness {
   interact(payload: Obj): Promise<{ status: number; body: Obj | undefined }>;
   /** The approval message of a grant as it stands now in the fake. */
   approvalMessage(grantId: string): Promise<{ channel: string; ts: string }>;
-  /** Every key under this harness's prefix, with grant values: "nothing changed" is equality of this. */
+  /**
+   * Every key under this harness's prefix, with grant values: "nothing changed" is equality of this.
+   * Taken once the queues have settled (see `settled`), so work still finishing from an earlier step
+   * (an outbox delivery recording the approval message's ts, a job's audit entry and bookkeeping) is
+   * not mistaken for a change made by the step under test.
+   */
   snapshot(): Promise<Record<string, string>>;
+  /**
+   * Resolves once no Slack delivery and (with `worker`) no engine job is waiting or running. Delayed
+   * jobs (expiry, reminders, retries after a 429) wait for their moment and do not count.
+   */
+  settled(): Promise<void>;
   grants(): Promise<Grant[]>;
   close(): Promise<void>;
 }
@@ -362,6 +373,12 @@ ${
     { port: 0 },
   );
   const url = () => `http://127.0.0.1:${bot.port}/slack/events`;
+  // The outbox's queue as the bot and the worker share it, to see whether a delivery is under way.
+  const outboxQueue = new Queue(OUTBOX_QUEUE, { connection: redis, prefix });
+  const busyQueues = [
+    outboxQueue,
+    ...(workers ? Object.values(QUEUES).map((name) => scheduler.queue(name)) : []),
+  ];
 
   async function deliver(kind: 'slash_commands' | 'interactive', payload: Obj) {
     if (transport === 'socket') {
@@ -392,7 +409,16 @@ ${
       );
       return { channel, ts: String(post.response['ts']) };
     },
+    async settled() {
+      await pollUntil(
+        'the Slack outbox and the engine queues to settle',
+        () => Promise.all(busyQueues.map((q) => q.getJobCounts('waiting', 'active', 'prioritized'))),
+        (counts) => counts.every((c) => Object.values(c).every((n) => n === 0)),
+        { timeoutMs: 30_000, intervalMs: 25 },
+      );
+    },
     async snapshot() {
+      await harness.settled();
       // Slack delivery bookkeeping (the outbox's queue and done-steps) is not grant state.
       const keys = (await redis.keys(`${prefix}*`))
         .filter(
@@ -427,7 +453,8 @@ ${
       await bot.stop();
       await workerNotifier.close();
       await workers?.close();
-      for (const name of ['activate', 'revoke', 'remind'] as const) await scheduler.queue(name).close();
+      await outboxQueue.close();
+      for (const name of Object.values(QUEUES)) await scheduler.queue(name).close();
       const keys = await redis.keys(`${prefix}*`);
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
@@ -437,7 +464,10 @@ ${
   return harness;
 }
 
-/** The text of an ephemeral reply: a response_url post (slash commands, message buttons) or postEphemeral. */
+/**
+ * The text of an ephemeral reply to `user`: a post to the response_url of one of their interactions
+ * (slash commands, message buttons) or a chat.postEphemeral to them.
+ */
 export async function ephemeralTo(
   slack: FakeSlack,
   user: string,
@@ -446,7 +476,7 @@ export async function ephemeralTo(
 ): Promise<string> {
   const textOf = (args: Obj) => `${String(args['text'] ?? '')}\n${JSON.stringify(args['blocks'] ?? [])}`;
   const call = await Promise.any([
-    slack.waitFor('response_url', (c) => match(textOf(c.args)), { after }),
+    slack.waitFor('response_url', (c) => c.responseTo?.user === user && match(textOf(c.args)), { after }),
     slack.waitFor('chat.postEphemeral', (c) => c.args.user === user && match(textOf(c.args)), { after }),
   ]);
   return textOf(call.args);

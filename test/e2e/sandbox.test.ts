@@ -115,7 +115,7 @@ describe('npm run sandbox', () => {
     await printed(
       'the DM’s commands',
       /alice's DM has the commands; in a shell:\n {2}source (\S+)\n/,
-      10_000,
+      30_000,
     );
     expect(output).toContain(`  source ${envFile}\n  ${commands.join('\n  ')}\n`);
     await page.screenshot({ path: join(artifacts, 'sandbox-3-dm.png'), fullPage: true });

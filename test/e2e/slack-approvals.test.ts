@@ -212,7 +212,10 @@ describe('deciding', () => {
   it('quorum 2: the first approval shows "1 of 2" and grants nothing', async () => {
     const h = await harness({ approvals: 2 });
     const { id, message } = await request(h);
+    const first = h.slack.calls.length;
     await click(h, ANA, 'approve', message);
+    // Her answer is awaited too, or it could arrive after `after` below and pass for the next one.
+    expect(await ephemeralTo(h.slack, ANA, first, (t) => t.includes('is recorded'))).toContain('1 of 2');
     await h.slack.waitFor(
       'chat.update',
       (c) => c.args.ts === message.ts && blocksText(c.args.blocks).includes('1 of 2 approvals: <@U0ANA>'),

@@ -50,12 +50,13 @@ function buttonsOf(h: Harness, message: { channel: string; ts: string }): Record
 
 describe('an undecided request', () => {
   it('reminds its approvers in the thread at half and three quarters of its wait, then lapses', async () => {
-    const h = await pool.use({ worker: true, pendingTimeout: '6s' });
-    const id = await requestedId(h, ALICE, `request ${h.namespace} as view because INC-21`);
+    // Reminders at half (4 s) and three quarters (6 s) of the wait, the lapse at 8 s: far enough apart
+    // that a loaded machine running a job a second late still delivers each reminder before the lapse.
+    const h = await pool.use({ worker: true, pendingTimeout: '8s' });
+    // One request is decided at once, before its first reminder is due: its queued reminders are
+    // dropped from the queue. It is requested first, so nothing else stands between it and the click.
     const decided = await requestedId(h, ALICE, `request ${h.namespace} as view because INC-22`);
-    const message = await h.approvalMessage(id);
     const other = await h.approvalMessage(decided);
-    // The second is decided at once: its queued reminders are dropped from the queue.
     const grant = await h.store.get(decided);
     const jobs = () =>
       Promise.all(
@@ -69,15 +70,14 @@ describe('an undecided request', () => {
       'the decided request’s reminders to be dropped',
       jobs,
       (found) => found.every((j) => !j),
-      {
-        timeoutMs: 10_000,
-        intervalMs: 50,
-      },
+      { intervalMs: 50 },
     );
+    // The other waits for nobody.
+    const id = await requestedId(h, ALICE, `request ${h.namespace} as view because INC-21`);
+    const message = await h.approvalMessage(id);
     await h.slack.waitFor(
       'chat.update',
       (c) => c.args.ts === message.ts && blocksText(c.args.blocks).includes('Lapsed*'),
-      { timeoutMs: 20_000 },
     );
     await untilSlackDelivered(h);
 
@@ -91,24 +91,22 @@ describe('an undecided request', () => {
       expect(reminder.args.text).toContain(`<!subteam^${GROUP}>`);
       expect(reminder.args.text).toMatch(/lapses <!date\^\d+\^\{date_short_pretty\} \{time\}\|[^>]+ UTC>/);
     }
-    // Halfway (3 s) and with a quarter left (4.5 s): the first before the second, both before the lapse.
+    // Halfway (4 s) and with a quarter left (6 s): the first before the second, both before the lapse.
     expect((await h.store.get(id))?.approverReminders).toBe(2);
     expect(threadText(h, message).at(-1)).toContain('Lapsed');
     expect(threadText(h, other).some((t) => t.includes(':bell:'))).toBe(false);
     expect((await h.store.get(decided))?.approverReminders).toBeUndefined();
   });
   it('without an approval message (the bot is not in the channel), reminds each approver by DM', async () => {
-    const h = await pool.use({ worker: true, pendingTimeout: '4s' });
+    // Reminders at 3 s and 4.5 s, the lapse at 6 s (a reminder that comes after the lapse is not sent).
+    const h = await pool.use({ worker: true, pendingTimeout: '6s' });
     h.slack.addChannel(h.channel, { bot: false });
     const id = await requestedId(h, ALICE, `request ${h.namespace} as view because INC-24`);
     await pollUntil(
       'the request to lapse',
       async () => (await h.store.get(id))?.status,
       (s) => s === 'cancelled',
-      {
-        timeoutMs: 20_000,
-        intervalMs: 100,
-      },
+      { intervalMs: 100 },
     );
     await untilSlackDelivered(h);
     const reminded = (user: string) =>

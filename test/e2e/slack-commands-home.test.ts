@@ -77,7 +77,7 @@ describe('commands', () => {
     for (const approver of [ANA, BEN]) {
       const after = h.slack.calls.length;
       await h.command(approver, 'approvals');
-      const reply = await h.slack.waitFor('response_url', () => true, { after });
+      const reply = await h.slack.waitFor('response_url', (c) => c.responseTo?.user === approver, { after });
       const text = blocksText(reply.args.blocks);
       expect(text).toContain('*Waiting for your approval* (1)');
       expect(text).toContain(id);

@@ -164,7 +164,7 @@ describe('Deny from the ephemeral approvals list', () => {
           (e) => e.user === ANA && e.channel === elsewhere && JSON.stringify(e.blocks).includes(id),
         ),
       (found) => found !== undefined,
-      { timeoutMs: 5_000, intervalMs: 20 },
+      { timeoutMs: 30_000, intervalMs: 20 },
     );
     const after = h.slack.calls.length;
     await h.interact(
@@ -225,7 +225,7 @@ describe('Deny from the ephemeral approvals list', () => {
           (e) => e.user === ANA && e.channel === elsewhere && JSON.stringify(e.blocks).includes(id),
         ),
       (found) => found !== undefined,
-      { timeoutMs: 5_000, intervalMs: 20 },
+      { timeoutMs: 30_000, intervalMs: 20 },
     );
     const after = h.slack.calls.length;
     await h.interact(
@@ -247,7 +247,7 @@ describe('Deny from the ephemeral approvals list', () => {
       "BEN's approval recorded",
       async () => (await h.store.get(id))?.status,
       (status) => status !== undefined && status !== 'pending',
-      { timeoutMs: 5_000, intervalMs: 20 },
+      { timeoutMs: 30_000, intervalMs: 20 },
     );
     await h.interact(
       h.slack.viewSubmission({

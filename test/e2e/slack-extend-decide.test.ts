@@ -52,7 +52,7 @@ async function ask(h: Harness, more: string, id: string, message: { ts: string }
 async function approvals(h: Harness, user: string) {
   const after = h.slack.calls.length;
   await h.command(user, 'approvals');
-  const reply = await h.slack.waitFor('response_url', () => true, { after });
+  const reply = await h.slack.waitFor('response_url', (c) => c.responseTo?.user === user, { after });
   expect(reply.args.response_type).toBe('ephemeral');
   return { text: blocksText(reply.args.blocks), json: JSON.stringify(reply.args.blocks) };
 }
@@ -183,6 +183,10 @@ describe('one approver decides while another is deciding', () => {
     const submit = await denyFormOpen(h, message, 'not tonight');
     let after = h.slack.calls.length;
     await clickOn(h, ANA, 'approve_extension', message);
+    // Her own answer too: a late one would otherwise be taken for BEN's below (both are response_urls).
+    expect(await ephemeralTo(h.slack, ANA, after, (t) => t.includes('Approved;'))).toContain(
+      'the new end time',
+    );
     await h.slack.waitFor(
       'chat.postMessage',
       (c) =>

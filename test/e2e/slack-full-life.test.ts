@@ -114,7 +114,7 @@ describe.each(['socket', 'http'] as const)('the full life of a grant (%s mode)',
       'chat.postMessage',
       (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Expired'),
       {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
       },
     );
     expect(await canCreateJobs(username, h.namespace)).toBe(false);

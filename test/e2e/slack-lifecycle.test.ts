@@ -109,7 +109,7 @@ describe('ending and extending', () => {
     await h.slack.waitFor(
       'chat.update',
       (c) => c.args.ts === message.ts && blocksText(c.args.blocks).includes('Lapsed*'),
-      { timeoutMs: 20_000 },
+      { timeoutMs: 30_000 },
     );
     await h.slack.waitFor(
       'chat.postMessage',

@@ -190,7 +190,7 @@ describe('the request form', () => {
     const dm = await h.slack.waitFor(
       'chat.postMessage',
       (c) => c.args.channel === 'D0NOBODY' && blocksText(c.args.blocks).includes('not linked'),
-      { after, timeoutMs: 20_000 },
+      { after, timeoutMs: 30_000 },
     );
     const text = blocksText(dm.args.blocks);
     expect(text).toContain(`${NOBODY}: arn:aws:iam::&lt;account&gt;:user/&lt;name&gt;`);
@@ -295,7 +295,7 @@ describe('the request form', () => {
       () => h.grants(),
       (grants) => grants.length === 1,
       {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
         intervalMs: 50,
       },
     );

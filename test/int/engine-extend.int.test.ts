@@ -93,6 +93,7 @@ describe('extensions within the cap (auto)', () => {
     await expect(requestExtension(deps, grant.id, person.slackUserId, '1m')).rejects.toMatchObject({
       kind: 'bad_input',
     });
+    await h.notifier.announced(grant.id, 'extended', 2);
     expect(h.notifier.kinds(grant.id).filter((k) => k === 'extended')).toHaveLength(2);
   });
 
@@ -119,6 +120,7 @@ describe('extensions within the cap (auto)', () => {
       { timeoutMs: 30_000, intervalMs: 50 },
     );
     expect(answered?.extensions).toEqual([]);
+    await h.notifier.announced(grant.id, 'extension-failed');
     const failed = (await h.runtime.audit.read({ grantId: grant.id })).find(
       (e) => e.action === 'extension-failed',
     );
@@ -191,6 +193,7 @@ describe('extensions that need approval', () => {
     const answered = await settled(h, grant.id, 0);
     expect(answered.expiresAt).toBe(active.expiresAt);
     expect(await bindingExpiry(h, grant.id)).toBe(isoTime(active.expiresAt as number));
+    await h.notifier.announced(grant.id, 'extension-failed');
     const failed = (await h.runtime.audit.read({ grantId: grant.id })).find(
       (e) => e.action === 'extension-failed',
     );

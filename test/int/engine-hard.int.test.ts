@@ -92,6 +92,7 @@ describe('crash', () => {
     const entries = parse((await readAwsAuth(h))['mapRoles'] ?? '') as { rolearn: string }[];
     expect(entries.filter((e) => e.rolearn.endsWith(`/${roleName}`))).toHaveLength(1);
     expect(await h.allowed(alice.username, 'create', 'jobs', 'batch', h.namespace)).toBe(true);
+    await h.notifier.announced(active.id, 'activated');
     expect(h.notifier.kinds(active.id).filter((k) => k === 'activated')).toHaveLength(1);
 
     await endGrant(h.deps, grant.id, 'revoked', 'U0APPROVER');
@@ -136,6 +137,7 @@ describe('crash during revocation', () => {
       expect(await h.roleExists(roleName)).toBe(false);
       expect(await readAwsAuth(h)).toEqual(ORIGINAL_AWS_AUTH);
       expect(await h.allowed(alice.username, 'list', 'pods', '', h.namespace)).toBe(false);
+      await h.notifier.announced(grant.id, 'ended');
       expect(h.notifier.kinds(grant.id).filter((k) => k === 'ended')).toHaveLength(1);
       // Once more over the same state: nothing to do, nothing fails.
       const again = await reconcile(h.deps);

@@ -66,6 +66,19 @@ export class RecordingNotifier implements Notifier {
   kinds(grantId: string): string[] {
     return this.events.filter((e) => e.grantId === grantId).map((e) => e.event.kind);
   }
+  /**
+   * Resolves once `kind` was announced for the grant (`times` times). The engine notifies last, after
+   * the store and the audit trail, so a test that saw the grant's new status waits for this before it
+   * reads the audit trail or counts notifications.
+   */
+  async announced(grantId: string, kind: string, times = 1): Promise<void> {
+    await pollUntil(
+      `${kind} announced for ${grantId} ${times} time(s)`,
+      async () => this.kinds(grantId),
+      (kinds) => kinds.filter((k) => k === kind).length >= times,
+      { intervalMs: 20 },
+    );
+  }
 }
 
 export interface Harness {

@@ -453,6 +453,8 @@ describe('an extension claim written straight into Redis', () => {
         (t) => t.Condition.DateLessThan['aws:CurrentTime'],
       ),
     ).toBe(new Date(grant.expiresAt as number).toISOString());
+    // The claim is dropped first, then audited, then announced.
+    await h.notifier.announced(grant.id, 'extension-failed');
     const events = await h.runtime.audit.read({ grantId: grant.id });
     expect(events.map((e) => e.action)).toEqual(
       expect.arrayContaining(['forged-extension', 'extension-failed']),

@@ -72,7 +72,11 @@ describe('/metrics after a grant’s full life', () => {
       async () => (await s.reader.store.get(grantId))?.status,
       (status) => status === 'active',
     );
-    const whileActive = await scrapeWorker();
+    // The store says active before the revoke job is queued and the activation announced (where it is
+    // counted): wait for the count, then check every figure at that moment.
+    const whileActive = await s.until('the activation counted', scrapeWorker, (t) =>
+      Boolean(sample(t, 'eks_access_requests_total', { outcome: 'activated' })),
+    );
     expect(sample(whileActive, 'eks_access_active_grants')).toBe(1);
     expect(sample(whileActive, 'eks_access_requests_total', { outcome: 'activated' })).toBe(1);
     expect(sample(whileActive, 'eks_access_activation_seconds_count')).toBe(1);

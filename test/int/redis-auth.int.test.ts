@@ -141,9 +141,7 @@ describe('Redis with an ACL user, a password and TLS', () => {
         'the worker to take the job',
         async () => seen,
         (s) => s.includes(grant.id),
-        {
-          timeoutMs: 15_000,
-        },
+        { timeoutMs: 30_000 },
       );
       logger.info({ env }, 'started with this environment');
       logger.error(

@@ -58,7 +58,7 @@ describe('Redis Cluster failover of the master serving {eks-access}', () => {
       'the grants readable through the failed-over cluster',
       () => harness.runtime.store.listByStatus(GRANT_STATUSES).catch(() => []),
       (grants) => grants.length === before.length,
-      { timeoutMs: 15_000, intervalMs: 100 },
+      { timeoutMs: 30_000, intervalMs: 100 },
     );
     expect(still.map((g) => [g.id, g.status]).sort()).toEqual(before.map((g) => [g.id, 'active']).sort());
     const readableAfterMs = Date.now() - killedAt;

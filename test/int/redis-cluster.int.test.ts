@@ -51,6 +51,8 @@ describe('on a Redis Cluster, seeded through a node that does not serve the pref
     const person = await harness.person();
     const approved = await harness.approve(person, { durationSeconds: 8 });
     const active = await harness.waitFor(approved.id, ['active']);
+    // Active in the store comes before the revoke job is queued and the activation announced.
+    await harness.notifier.announced(approved.id, 'activated');
     const role = personalRoleName(harness.cluster, person.principalArn);
     expect(await harness.allowed(person.username, 'create', 'jobs', 'batch', harness.namespace)).toBe(true);
     expect(await harness.roleExists(role)).toBe(true);
@@ -73,6 +75,7 @@ describe('on a Redis Cluster, seeded through a node that does not serve the pref
     expect(await harness.allowed(person.username, 'create', 'jobs', 'batch', harness.namespace)).toBe(false);
     expect(await harness.roleExists(role)).toBe(false);
     expect(isDeepStrictEqual(await readAwsAuth(harness), ORIGINAL_AWS_AUTH)).toBe(true);
+    await harness.notifier.announced(approved.id, 'ended');
     const actions = (await harness.runtime.audit.read({ grantId: approved.id })).map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['activated', 'expired']));
   }, 90_000);

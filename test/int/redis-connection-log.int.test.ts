@@ -102,9 +102,7 @@ clusters:
       'a connection-lost warning',
       async () => events('redis-connection-lost', before),
       (l) => l.length > 0,
-      {
-        timeoutMs: 10_000,
-      },
+      { timeoutMs: 30_000 },
     );
     // Absence can only be shown over a window: ioredis retries every 50 ms … 2 s, so ~8 s of outage
     // is dozens of reconnection attempts per connection.

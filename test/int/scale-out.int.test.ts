@@ -43,7 +43,6 @@ describe('two bots and two workers on one Redis', () => {
       'six reconciler runs',
       async () => runs.length,
       (n) => n >= 6,
-      20_000,
     );
     const observed = [...runs].sort((a, b) => a.at - b.at);
     const first = observed[0] as (typeof observed)[number];

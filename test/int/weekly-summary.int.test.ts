@@ -151,7 +151,7 @@ describe('the weekly access summary', () => {
       'the chart in the audit channel',
       async () => [...slack.files.values()],
       (files) => files.some((f) => f.channel === AUDIT && f.bytes !== undefined),
-      { timeoutMs: 20_000 },
+      { timeoutMs: 30_000 },
     );
     const chart = file.find((f) => f.channel === AUDIT);
     expect(chart?.title).toBe('Hours of access per namespace, last 7 days');

@@ -101,7 +101,9 @@ describe('AWS fault proxy', () => {
       iam.destroy();
       eks.destroy();
     }
-  });
+    // Each client waits out the SDK's jittered throttling backoff (up to a second) once: up to 1.7 s
+    // on an idle machine, too close to the 5 s default on a loaded one.
+  }, 15_000);
 
   it("answers every n-th request with the service's 5xx, which the SDK retries", async () => {
     const p = await proxy('iam');

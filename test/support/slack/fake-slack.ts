@@ -156,6 +156,8 @@ function send(res: ServerResponse, status: number, body: Obj, headers: Record<st
   res.end(JSON.stringify(body));
 }
 
+const WAIT_FOR_DEFAULT_MS = 30_000;
+
 export class FakeSlack {
   readonly botToken: string;
   readonly appToken: string;
@@ -303,7 +305,9 @@ export class FakeSlack {
   /**
    * The first call of `method` (already made or still to come) that matches `predicate`; rejects after
    * `timeoutMs` with the calls of that method seen so far. Pass `after` (a count of calls, e.g.
-   * `fake.calls.length` taken earlier) to ignore older calls.
+   * `fake.calls.length` taken earlier) to ignore older calls. The default deadline is generous (30 s):
+   * most awaited calls come from a queued job (the outbox, the worker), which a loaded CI machine may
+   * run seconds late; a passing test never waits for the deadline, so only a failing one pays for it.
    */
   waitFor<M extends string>(
     method: M,
@@ -314,7 +318,7 @@ export class FakeSlack {
       call.method === method && predicate(call as SlackCall<M>);
     const earlier = this.calls.slice(options.after ?? 0).find(matches);
     if (earlier) return Promise.resolve(earlier);
-    const timeoutMs = options.timeoutMs ?? 5_000;
+    const timeoutMs = options.timeoutMs ?? WAIT_FOR_DEFAULT_MS;
     return new Promise((resolve, reject) => {
       const waiter = (call: SlackCall) => {
         if (!matches(call)) return;
@@ -331,6 +335,8 @@ export class FakeSlack {
           ),
         );
       }, timeoutMs);
+      // A waiter that lost a Promise.any race (ephemeralTo) must not keep the test process alive.
+      timer.unref();
       this.waiters.add(waiter);
     });
   }
@@ -423,6 +429,15 @@ export class FakeSlack {
   }
 
   /**
+   * An interaction prepared earlier (a click on a copy of a message that still shows its buttons),
+   * made now: Slack mints the trigger id when the person clicks, so it gets a fresh one. Without it a
+   * click delivered more than 3 s after it was prepared could not open a form.
+   */
+  clickedNow(payload: Obj): Obj {
+    return { ...payload, trigger_id: this.workspace.mintTriggerId() };
+  }
+
+  /**
    * A person fills in inputs of an open view without submitting or dispatching anything (typing into
    * a text field): Slack keeps it in the view's state, which later payloads carry.
    */
@@ -467,8 +482,21 @@ export class FakeSlack {
 
   // --- HTTP ------------------------------------------------------------------------------------
 
-  private record(method: string, args: Obj, auth: SlackCall['auth'], response: Obj): void {
-    const call: SlackCall = { method, args: args as ArgsOf<string>, auth, at: new Date(), response };
+  private record(
+    method: string,
+    args: Obj,
+    auth: SlackCall['auth'],
+    response: Obj,
+    responseTo?: SlackCall['responseTo'],
+  ): void {
+    const call: SlackCall = {
+      method,
+      args: args as ArgsOf<string>,
+      auth,
+      at: new Date(),
+      response,
+      ...(responseTo ? { responseTo } : {}),
+    };
     this.calls.push(call);
     for (const waiter of [...this.waiters]) waiter(call);
   }
@@ -502,7 +530,7 @@ export class FakeSlack {
         ...(Array.isArray(body['blocks']) ? { blocks: body['blocks'] as Block[] } : {}),
       });
     }
-    this.record('response_url', body, 'none', { ok: true });
+    this.record('response_url', body, 'none', { ok: true }, { channel: url.channel, user: url.user });
     send(res, 200, { ok: true });
   }
 

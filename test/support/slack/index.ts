@@ -14,7 +14,8 @@
  *     `response_metadata.messages`, `invalid_arguments` (views.*), `msg_too_long`, `no_text`.
  *   - State like Slack's: messages get unique `ts` (chat.update needs an existing ts of the bot's),
  *     a user id as channel means the DM `D…`, views get ids and hashes (stale hash → hash_conflict),
- *     trigger ids are minted by the fake and work once within 3 s (invalid/exchanged/expired_trigger_id).
+ *     trigger ids are minted by the fake and work once within 3 s (invalid/exchanged/expired_trigger_id);
+ *     `fake.clickedNow(payload)` gives a click prepared earlier the fresh trigger id Slack would mint.
  *   - The app as installed: the fake reads slack-manifest.yml (or `manifest:`) and answers `missing_scope`
  *     (with `needed`/`provided`) for a method its bot scopes do not cover (METHOD_SCOPES in web-api.ts),
  *     names the scopes in `x-oauth-scopes`, leaves `email` out of users.info without users:read.email,

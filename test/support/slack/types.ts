@@ -74,6 +74,8 @@ export interface SlackCall<M extends string = string> {
   at: Date;
   /** What the fake answered, e.g. `{ ok: false, error: 'invalid_blocks', ... }`. */
   response: Obj;
+  /** A post to a response_url: whose interaction (user, channel) the URL came with. */
+  responseTo?: { channel: string; user: string };
 }
 
 /** A message as it stands after any chat.update. */
