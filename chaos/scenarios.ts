@@ -548,8 +548,8 @@ export const SCENARIOS: readonly Scenario[] = [
   flushall,
   redisDown,
   redisRestart,
-  // The kill leaves the identity lock held (see identityLockLeft): a grant longer than its lease.
-  killDuringActivation('role-binding', { durationSeconds: 135 }),
+  // The kill leaves the identity lock held (see identityLockLeft): a grant longer than its 5 s lease.
+  killDuringActivation('role-binding', { durationSeconds: 15 }),
   killDuringActivation('identity', { quick: true }),
   killDuringActivation('verified'),
   killDuringActivation('identity', { production: true }),

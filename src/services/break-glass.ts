@@ -71,7 +71,7 @@ export async function breakGlass(
       );
       return record(deps, slackUserId, prepared);
     },
-    { leaseMs: 30_000, waitMs: 20_000 },
+    { waitMs: 20_000 },
   );
   const grant = result.grant;
   // Loud: every approver of the namespace hears of it directly, not only through the channels.

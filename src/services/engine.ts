@@ -264,6 +264,11 @@ export function withIdentityLock<T>(deps: EngineDeps, person: Person, work: () =
   return withLockOn(deps, identityLockKey(person), work);
 }
 
+/**
+ * The lease is the default (renewed while the work runs, so a throttled IAM call keeps it): a worker
+ * killed while holding it blocks that person's other grants for seconds, not minutes. The wait is long
+ * because a holder may be retrying a throttled IAM for a while.
+ */
 export function withLockOn<T>(deps: EngineDeps, key: string, work: () => Promise<T>): Promise<T> {
-  return deps.locks.withLock(key, work, { leaseMs: 120_000, waitMs: 300_000 });
+  return deps.locks.withLock(key, work, { waitMs: 300_000 });
 }

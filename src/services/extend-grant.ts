@@ -105,7 +105,7 @@ export async function applyExtension(deps: EngineDeps, grantId: string, extensio
       await notifySafely(deps, extended, { kind: 'extended', by: claim.by, seconds: claim.seconds });
       return extended;
     },
-    { leaseMs: 120_000, waitMs: 300_000 },
+    { waitMs: 300_000 },
   );
 }
 

@@ -118,4 +118,40 @@ describe('RedisLocks', () => {
     expect(maxInside).toBe(1);
     expect(order).toHaveLength(5);
   });
+
+  it('a live holder keeps its lock past the lease; a dead one loses it within a lease', async () => {
+    const prefix = `{${uniqueName('l')}}:`;
+    const locks = new RedisLocks(redis, prefix);
+    let finish!: () => void;
+    const working = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    let entered!: () => void;
+    const holding = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const holder = locks.withLock(
+      'k',
+      async () => {
+        entered();
+        await working;
+        return 'held';
+      },
+      { leaseMs: 300 },
+    );
+    await holding;
+    // Four leases long, another contender does not get in: the holder renews while it works.
+    await expect(locks.withLock('k', async () => 'stolen', { waitMs: 1_200 })).rejects.toMatchObject({
+      kind: 'unavailable',
+    });
+    finish();
+    expect(await holder).toBe('held');
+    expect(await redis.exists(`${prefix}lock:k`)).toBe(0);
+
+    // A holder that died (its key left behind, nobody renewing it) blocks for one lease at most.
+    await redis.set(`${prefix}lock:k`, 'a-dead-worker', 'PX', 300);
+    expect(await locks.withLock('k', async () => 'after the lease', { waitMs: 5_000 })).toBe(
+      'after the lease',
+    );
+  });
 });

@@ -152,7 +152,6 @@ export class SlackOutbox implements Notifier {
     // One notification of a grant at a time, across bot and worker: two must never both find no
     // approval message and post one each.
     await this.#locks.withLock(`outbox-${data.grantId}`, () => this.#deliver(job, data), {
-      leaseMs: 60_000,
       waitMs: 30_000,
     });
   }

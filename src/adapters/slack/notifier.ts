@@ -292,7 +292,7 @@ export class SlackNotifier implements Notifier {
         const at = { channel: posted.channel ?? part.channel, ts: posted.ts };
         for (const g of part.grants) await this.#remember(g.id, at);
       },
-      { leaseMs: 30_000, waitMs: 30_000 },
+      { waitMs: 30_000 },
     );
   }
 
