@@ -2,7 +2,7 @@
 // (asserted from the fake's records) and what is stored (asserted from Redis).
 import { afterEach, describe, expect, it } from 'vitest';
 import { blocksText } from '../support/slack/index.js';
-import { ALICE, ANA, BEN, EVE, ephemeralTo, type Harness, harnessPool, NOBODY } from './harness.js';
+import { ALICE, ANA, BEN, clickOn, EVE, ephemeralTo, type Harness, harnessPool, NOBODY } from './harness.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -15,12 +15,6 @@ async function request(h: Harness, text = `request ${h.namespace} for 2h because
   const id = /`(ea-[a-z2-9]{8})`/.exec(reply)?.[1];
   if (!id) throw new Error(`no grant id in ${reply}`);
   return { id, message: await h.approvalMessage(id) };
-}
-
-function click(h: Harness, user: string, action: string, where: { channel: string; ts: string }) {
-  return h.interact(
-    h.slack.blockActions({ user_id: user, action_id: action, channel: where.channel, message_ts: where.ts }),
-  );
 }
 
 describe('requesting', () => {
@@ -99,11 +93,33 @@ describe('deciding', () => {
     const { message } = await request(h);
     const before = await h.snapshot();
     let after = h.slack.calls.length;
-    await click(h, EVE, 'approve', message);
+    await clickOn(h, EVE, 'approve', message);
     expect(await ephemeralTo(h.slack, EVE, after)).toContain('You are not an approver for');
     after = h.slack.calls.length;
-    await click(h, ALICE, 'approve', message);
+    await clickOn(h, ALICE, 'approve', message);
     expect(await ephemeralTo(h.slack, ALICE, after)).toContain('You are not an approver');
+    expect(await h.snapshot()).toEqual(before);
+  });
+
+  it('a Deny that reaches us after Slack’s 3 s for its form says to click again, and nothing moves', async () => {
+    const h = await harness();
+    const { message } = await request(h);
+    const before = await h.snapshot();
+    const after = h.slack.calls.length;
+    await h.interact(
+      h.slack.clickedTooLongAgo(
+        h.slack.blockActions({
+          user_id: ANA,
+          action_id: 'deny',
+          channel: message.channel,
+          message_ts: message.ts,
+        }),
+      ),
+    );
+    const answer = await ephemeralTo(h.slack, ANA, after);
+    expect(answer).toContain('Slack allows 3 seconds after a click');
+    expect(answer).toContain('Click the button again; nothing was changed.');
+    expect(answer).not.toContain('Something went wrong');
     expect(await h.snapshot()).toEqual(before);
   });
 
@@ -116,7 +132,7 @@ describe('deciding', () => {
     const { id, message } = await request(h);
     const after = h.slack.calls.length;
     const clickers = Array.from({ length: 20 }, (_, i) => `U0APP${String(i).padStart(2, '0')}`);
-    await Promise.all(clickers.map((u) => click(h, u, 'approve', message)));
+    await Promise.all(clickers.map((u) => clickOn(h, u, 'approve', message)));
     await h.slack.waitFor(
       'chat.update',
       (c) => c.args.ts === message.ts && blocksText(c.args.blocks).includes('Approved* by'),
@@ -153,7 +169,7 @@ describe('deciding', () => {
     const modal = await h.slack.waitFor('views.open', (c) => c.args.view.callback_id === 'deny_modal');
     const viewId = String((modal.response['view'] as { id: string }).id);
     await Promise.all([
-      click(h, ANA, 'approve', message),
+      clickOn(h, ANA, 'approve', message),
       h.interact(
         h.slack.viewSubmission({
           user_id: BEN,
@@ -177,7 +193,7 @@ describe('deciding', () => {
   it('Deny asks for a reason, the requester gets it by DM, the message shows it', async () => {
     const h = await harness();
     const { id, message } = await request(h);
-    await click(h, ANA, 'deny', message);
+    await clickOn(h, ANA, 'deny', message);
     const modal = await h.slack.waitFor('views.open', (c) => c.args.view.callback_id === 'deny_modal');
     const viewId = String((modal.response['view'] as { id: string }).id);
     const empty = await h.interact(
@@ -213,7 +229,7 @@ describe('deciding', () => {
     const h = await harness({ approvals: 2 });
     const { id, message } = await request(h);
     const first = h.slack.calls.length;
-    await click(h, ANA, 'approve', message);
+    await clickOn(h, ANA, 'approve', message);
     // Her answer is awaited too, or it could arrive after `after` below and pass for the next one.
     expect(await ephemeralTo(h.slack, ANA, first, (t) => t.includes('is recorded'))).toContain('1 of 2');
     await h.slack.waitFor(
@@ -225,9 +241,9 @@ describe('deciding', () => {
     expect(await h.scheduler.queue('activate').getJobCounts()).toMatchObject({ waiting: 0, active: 0 });
     // The same approver again does not count twice.
     const after = h.slack.calls.length;
-    await click(h, ANA, 'approve', message);
+    await clickOn(h, ANA, 'approve', message);
     expect(await ephemeralTo(h.slack, ANA, after)).toContain('You already approved this request');
-    await click(h, BEN, 'approve', message);
+    await clickOn(h, BEN, 'approve', message);
     await h.slack.waitFor(
       'chat.update',
       (c) =>

@@ -1,6 +1,11 @@
 // Which Slack failures the outbox retries (and after how long), and which it gives up on at once.
 import { describe, expect, it } from 'vitest';
-import { isTransientSlackError, retryAfterMs, slackErrorCode } from '../../src/adapters/slack/errors.js';
+import {
+  isTransientSlackError,
+  retryAfterMs,
+  slackErrorCode,
+  slackRefusalForPerson,
+} from '../../src/adapters/slack/errors.js';
 
 const platform = (error: string) => ({ code: 'slack_webapi_platform_error', data: { ok: false, error } });
 
@@ -22,5 +27,15 @@ describe('Slack errors', () => {
     expect(isTransientSlackError({ code: 'slack_webapi_http_error', statusCode: 400 })).toBe(false);
     expect(isTransientSlackError(new Error('boom'))).toBe(false);
     expect(retryAfterMs(new Error('boom'))).toBeUndefined();
+  });
+
+  it('tells a person what to do when a form could not open, and leaves every other failure alone', () => {
+    expect(slackRefusalForPerson(platform('expired_trigger_id'))).toMatchObject({
+      kind: 'unavailable',
+      hint: 'Click the button again; nothing was changed.',
+    });
+    expect(slackRefusalForPerson(platform('exchanged_trigger_id'))?.kind).toBe('conflict');
+    expect(slackRefusalForPerson(platform('not_in_channel'))).toBeUndefined();
+    expect(slackRefusalForPerson(new Error('boom'))).toBeUndefined();
   });
 });

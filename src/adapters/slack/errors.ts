@@ -1,6 +1,7 @@
 // What a failed Web API call means for whoever retries it. @slack/web-api throws with `code`
 // (`slack_webapi_platform_error` and Slack's own `data.error`, `slack_webapi_rate_limited_error` with
 // `retryAfter` seconds, `slack_webapi_request_error` for the network, `slack_webapi_http_error`).
+import { AccessError } from '../../domain/errors.js';
 
 /** Slack's error code of a failed Web API call (`not_in_channel`, …), or undefined for anything else. */
 export function slackErrorCode(error: unknown): string | undefined {
@@ -31,4 +32,27 @@ export function isTransientSlackError(error: unknown): boolean {
 export function retryAfterMs(error: unknown): number | undefined {
   const seconds = (error as { retryAfter?: unknown } | undefined)?.retryAfter;
   return typeof seconds === 'number' && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+/**
+ * Slack refusals a person can act on, in their words: a form that could not open because Slack's
+ * 3-second window after the click had passed (a slow moment of ours), or because the click was already
+ * used. Undefined for anything else (the caller's usual mapping applies).
+ */
+export function slackRefusalForPerson(error: unknown): AccessError | undefined {
+  switch (slackErrorCode(error)) {
+    case 'expired_trigger_id':
+      return new AccessError(
+        'unavailable',
+        'The form could not open: Slack allows 3 seconds after a click, and eks-access took longer this time',
+        { hint: 'Click the button again; nothing was changed.', cause: error },
+      );
+    case 'exchanged_trigger_id':
+      return new AccessError('conflict', 'That click already opened its form', {
+        hint: 'Use the form that is open, or click the button again.',
+        cause: error,
+      });
+    default:
+      return undefined;
+  }
 }

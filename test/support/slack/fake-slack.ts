@@ -438,6 +438,14 @@ export class FakeSlack {
   }
 
   /**
+   * The same interaction, delivered after Slack's 3 s for opening a form have passed (a slow moment of
+   * the app's): its trigger id is one Slack already expired.
+   */
+  clickedTooLongAgo(payload: Obj): Obj {
+    return { ...payload, trigger_id: this.workspace.mintTriggerId({ expired: true }) };
+  }
+
+  /**
    * A person fills in inputs of an open view without submitting or dispatching anything (typing into
    * a text field): Slack keeps it in the view's state, which later payloads carry.
    */

@@ -138,9 +138,13 @@ export class Workspace {
       : 'not_in_channel';
   }
 
-  mintTriggerId(): string {
+  /** A trigger id good for 3 s (`expired`: one whose 3 s have already passed). */
+  mintTriggerId(options: { expired?: boolean } = {}): string {
     const trigger = `${Date.now()}.${randomBytes(6).toString('hex')}`;
-    this.triggers.set(trigger, { expires: Date.now() + TRIGGER_TTL_MS, used: false });
+    this.triggers.set(trigger, {
+      expires: options.expired ? Date.now() - 1 : Date.now() + TRIGGER_TTL_MS,
+      used: false,
+    });
     return trigger;
   }
 
