@@ -6,8 +6,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createRuntime } from '../src/bin/runtime.js';
 import { parseEnv, parsePolicy } from '../src/config/load.js';
-import { type Grant, newGrantId } from '../src/domain/grant.js';
 import type { PlatformInfo } from '../test/platform/info.js';
+import { activeBenchGrant } from '../test/support/grants.js';
 import { TEST_SEAL_KEYS } from '../test/support/seal.js';
 import { memory, mib, ms } from './stats.js';
 
@@ -64,30 +64,12 @@ clusters:
     for (let i = 0; i < grants; i += 50) {
       await Promise.all(
         Array.from({ length: Math.min(50, grants - i) }, (_, j) => {
-          const slackUserId = `U${String(i + j).padStart(9, '0')}`;
-          const grant: Grant = {
-            id: newGrantId((n) => randomBytes(n)),
-            version: 2,
-            status: 'active',
-            requester: {
-              slackUserId,
-              principalArn: `arn:aws:iam::${info.aws.accountId}:user/person-${i + j}`,
-              kubernetesUsername: `oidc:person-${i + j}`,
-            },
+          const grant = activeBenchGrant(i + j, {
+            accountId: info.aws.accountId,
             cluster,
             namespace: 'bench-mem',
-            level: 'view',
-            durationSeconds: 3600,
-            reason: 'INC-1234 looking at the payments backlog with the on-call team',
-            requiredApprovals: 1,
-            approvals: [{ slackUserId: 'U0APPROVER', at: now }],
-            createdAt: now,
-            pendingUntil: now + 86_400_000,
-            decidedAt: now,
-            activatedAt: now,
-            expiresAt: now + 3_600_000,
-            extensions: [],
-          };
+            now,
+          });
           return runtime.store.create(grant);
         }),
       );

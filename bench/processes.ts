@@ -13,10 +13,10 @@ import { reuseConnections } from '../src/adapters/k8s/keep-alive.js';
 import { QUEUES } from '../src/adapters/queue/queues.js';
 import { createRuntime } from '../src/bin/runtime.js';
 import { parseEnv, parsePolicy } from '../src/config/load.js';
-import { type Grant, newGrantId } from '../src/domain/grant.js';
 import { planGrant } from '../src/domain/plan.js';
 import { sealedRoleBinding } from '../src/services/engine.js';
 import type { PlatformInfo } from '../test/platform/info.js';
+import { activeBenchGrant } from '../test/support/grants.js';
 import { TEST_SEAL_KEYS } from '../test/support/seal.js';
 import { FakeSlack } from '../test/support/slack/index.js';
 import { until } from './stats.js';
@@ -187,30 +187,7 @@ clusters:
     for (let i = 0; i < options.grants; i += 50) {
       await Promise.all(
         Array.from({ length: Math.min(50, options.grants - i) }, async (_, j) => {
-          const n = i + j;
-          const grant: Grant = {
-            id: newGrantId((k) => randomBytes(k)),
-            version: 2,
-            status: 'active',
-            requester: {
-              slackUserId: `U${String(n).padStart(9, '0')}`,
-              principalArn: `arn:aws:iam::${info.aws.accountId}:user/person-${n}`,
-              kubernetesUsername: `oidc:person-${n}`,
-            },
-            cluster,
-            namespace,
-            level: 'view',
-            durationSeconds: 3600,
-            reason: 'INC-1234 looking at the payments backlog with the on-call team',
-            requiredApprovals: 1,
-            approvals: [{ slackUserId: 'U0APPROVER', at: now }],
-            createdAt: now,
-            pendingUntil: now + 86_400_000,
-            decidedAt: now,
-            activatedAt: now,
-            expiresAt: now + 3_600_000,
-            extensions: [],
-          };
+          const grant = activeBenchGrant(i + j, { accountId: info.aws.accountId, cluster, namespace, now });
           await runtime.store.create(grant);
           const plan = planGrant({ policy: loaded.policy, grant, expiresAt: grant.expiresAt as number });
           await rbac.createNamespacedRoleBinding({ namespace, body: sealedRoleBinding(seal, plan) });

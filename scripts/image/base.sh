@@ -13,9 +13,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=common.sh
 source scripts/image/common.sh
-as_root_or_reexec "$@"
-need buildah
-storage_driver
+image_script_setup "$@"
 say() { echo "image/base: $*" >&2; }
 
 if [[ "$(bah inspect --type image --format '{{index .ImageAnnotations "eks-access.base"}}' "$BASE_IMAGE" 2>/dev/null || true)" == "$BASE_ID" ]]; then

@@ -8,9 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=common.sh
 source scripts/image/common.sh
-as_root_or_reexec "$@"
-need buildah
-storage_driver
+image_script_setup "$@"
 started=$SECONDS
 bash scripts/image/base.sh
 bah bud --quiet --pull=never --layers --build-arg NODE_IMAGE="$BASE_IMAGE" --tag "$IMAGE" --file Dockerfile . >/dev/null

@@ -43,6 +43,13 @@ as_root_or_reexec() {
   exec sudo -n --preserve-env=EKS_ACCESS_PLATFORM_CACHE,IMAGE_STORAGE_DRIVER,IMAGE,BASE_IMAGE,NODE24_VERSION,NPM_VERSION,PATH bash "scripts/image/$(basename "$0")" "$@"
 }
 
+# What every image script does first: root (or sudo), buildah installed, its storage driver chosen.
+image_script_setup() {
+  as_root_or_reexec "$@"
+  need buildah
+  storage_driver
+}
+
 # Installs a missing tool from Debian's packages, as scripts/platform/install.sh does for redis-server.
 need() {
   command -v "$1" >/dev/null && return 0

@@ -9,9 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=common.sh
 source scripts/image/common.sh
-as_root_or_reexec "$@"
-need buildah
-storage_driver
+image_script_setup "$@"
 say() { echo "image/smoke: $*" >&2; }
 fail() {
   say "FAILED: $*"

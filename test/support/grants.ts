@@ -40,6 +40,40 @@ export function approvedGrant(
   return { ...grant, decisionSeal: sealDecision(keys, grant) };
 }
 
+/**
+ * Person number `n`'s active grant as the worker leaves it (one approval, an hour from `now`), for
+ * benchmarks that fill Redis with live grants without running their activations.
+ */
+export function activeBenchGrant(
+  n: number,
+  where: { accountId: string; cluster: string; namespace: string; now: number },
+): Grant {
+  const { accountId, cluster, namespace, now } = where;
+  return {
+    id: newGrantId((k) => randomBytes(k)),
+    version: 2,
+    status: 'active',
+    requester: {
+      slackUserId: `U${String(n).padStart(9, '0')}`,
+      principalArn: `arn:aws:iam::${accountId}:user/person-${n}`,
+      kubernetesUsername: `oidc:person-${n}`,
+    },
+    cluster,
+    namespace,
+    level: 'view',
+    durationSeconds: 3600,
+    reason: 'INC-1234 looking at the payments backlog with the on-call team',
+    requiredApprovals: 1,
+    approvals: [{ slackUserId: 'U0APPROVER', at: now }],
+    createdAt: now,
+    pendingUntil: now + 86_400_000,
+    decidedAt: now,
+    activatedAt: now,
+    expiresAt: now + 3_600_000,
+    extensions: [],
+  };
+}
+
 /** An EKS cluster in ministack with the access-entry API on. */
 export async function createEksCluster(eks: EKSClient, name: string, accountId: string): Promise<void> {
   await eks.send(

@@ -1190,11 +1190,10 @@ export function channelFix(channel: string, code: string | undefined): string {
  * they learn why, what an admin must do, and where approvers can still find it meanwhile.
  */
 export function approvalPostFailedDm(
-  grants: Grant | readonly Grant[],
+  all: readonly Grant[],
   channel: string,
   code: string | undefined,
 ): Message {
-  const all: readonly Grant[] = Array.isArray(grants) ? grants : [grants as Grant];
   const grant = all[0] as Grant;
   const what =
     all.length === 1

@@ -233,7 +233,7 @@ export class SlackNotifier implements Notifier {
       // Reported once, when no retry will follow; later events try the post again (an admin may have
       // invited the bot since).
       if (event.kind === 'requested' && !steps.willRetry(error))
-        await this.#approvalPostFailed(grant, channel, error);
+        await this.#approvalPostFailed([grant], channel, error);
       throw error;
     }
     if (!posted.ts) return;
@@ -319,12 +319,7 @@ export class SlackNotifier implements Notifier {
    * for each grant concerned (a grant's own record stays as it is: no state change, it still waits for
    * a decision). `grants`: the targets of one request whose message this channel refused.
    */
-  async #approvalPostFailed(
-    grants: Grant | readonly Grant[],
-    channel: string,
-    error: unknown,
-  ): Promise<void> {
-    const all: readonly Grant[] = Array.isArray(grants) ? grants : [grants as Grant];
+  async #approvalPostFailed(all: readonly Grant[], channel: string, error: unknown): Promise<void> {
     const first = all[0];
     if (!first) return;
     const code = slackErrorCode(error);
