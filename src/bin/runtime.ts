@@ -3,7 +3,10 @@
 // connections (the AWS and Kubernetes clients that write access) and the engine's deps: the bot's
 // runtime has none, so the Slack-facing process cannot write to a cluster or IAM even if compromised.
 // Each entry point adds only what is its own (Slack, workers, argument parsing) and calls close().
+import { S3Client } from '@aws-sdk/client-s3';
+import { awsClientOptions } from '../adapters/aws/client-options.js';
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
+import { S3Archive } from '../adapters/aws/s3-archive.js';
 import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { AwsAuthLocation } from '../adapters/k8s/aws-auth.js';
 import type { ClientInstrumentation } from '../adapters/k8s/cluster-connections.js';
@@ -16,7 +19,7 @@ import { ConnectionLog, isConnectionError } from '../adapters/redis/connection-l
 import { RedisEpoch } from '../adapters/redis/epoch.js';
 import { RedisGrantStore } from '../adapters/redis/grant-store.js';
 import { RedisLocks } from '../adapters/redis/locks.js';
-import { type Env, SEAL_KEYS_FIX } from '../config/env.js';
+import { ARCHIVE_BUCKET_FIX, type Env, SEAL_KEYS_FIX } from '../config/env.js';
 import { type LoadedPolicy, loadPolicyFile, resolvePolicyPath } from '../config/load.js';
 import type { Policy } from '../config/policy.js';
 import { type Clock, systemClock } from '../domain/clock.js';
@@ -24,6 +27,7 @@ import { parseDuration } from '../domain/duration.js';
 import { misconfigured } from '../domain/errors.js';
 import type { EndReason, Grant } from '../domain/grant.js';
 import { parseSealKeys, type SealKeys } from '../domain/seal.js';
+import type { DurableArchive } from '../ports/archive.js';
 import type { ClusterConnections } from '../ports/cluster.js';
 import type { AwsIdentityResolver } from '../ports/identity.js';
 import type { Notifier } from '../ports/notifier.js';
@@ -65,6 +69,8 @@ export interface SharedRuntime {
   epoch: RedisEpoch;
   /** The seal keys (SEAL_KEYS): the worker seals RoleBindings with them, the bot approved decisions. */
   seal: SealKeys;
+  /** The durable archive (ARCHIVE_BUCKET): the single-use ledger and the audit trail beyond Redis. */
+  archive: DurableArchive;
   close(): Promise<void>;
 }
 
@@ -92,6 +98,25 @@ export function requireSealKeys(env: Pick<Env, 'SEAL_KEYS'>): SealKeys {
   return parsed.keys;
 }
 
+/**
+ * Every role refuses to start without the archive: single use of a decision and the audit trail that
+ * outlives Redis both live there.
+ */
+export function requireArchive(
+  env: Pick<Env, 'ARCHIVE_BUCKET' | 'ARCHIVE_PREFIX' | 'AWS_ENDPOINT_URL_S3' | 'AWS_REGION'> &
+    Parameters<typeof awsClientOptions>[0],
+  credentials?: AwsCredentials,
+): DurableArchive {
+  if (!env.ARCHIVE_BUCKET) throw misconfigured(`ARCHIVE_BUCKET is not set. ${ARCHIVE_BUCKET_FIX}`);
+  const s3 = new S3Client({
+    region: env.AWS_REGION ?? 'us-east-1',
+    ...(env.AWS_ENDPOINT_URL_S3 ? { endpoint: env.AWS_ENDPOINT_URL_S3, forcePathStyle: true } : {}),
+    ...(credentials ? { credentials } : {}),
+    ...awsClientOptions(env),
+  });
+  return new S3Archive(s3, env.ARCHIVE_BUCKET, env.ARCHIVE_PREFIX);
+}
+
 export function createRuntime(env: Env, options: RuntimeOptions & { role: 'bot' }): Promise<SharedRuntime>;
 export function createRuntime(
   env: Env,
@@ -99,6 +124,7 @@ export function createRuntime(
 ): Promise<Runtime>;
 export async function createRuntime(env: Env, options: RuntimeOptions): Promise<SharedRuntime | Runtime> {
   const seal = requireSealKeys(env);
+  const archive = requireArchive(env, options.awsCredentials);
   const loaded = options.loaded ?? loadPolicyFile(resolvePolicyPath(env));
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL, name: `eks-access-${options.role}` });
   for (const warning of loaded.warnings) logger.warn({ source: loaded.source }, warning);
@@ -136,6 +162,7 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     connectionLog,
     epoch,
     seal,
+    archive,
     close: async () => {
       epoch.stop();
       await scheduler.close();
