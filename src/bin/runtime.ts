@@ -194,6 +194,7 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     logger,
     seal,
     identity,
+    archive,
   });
   return {
     ...shared,

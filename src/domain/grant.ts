@@ -167,6 +167,11 @@ export interface Grant {
   /** A pending request lapses at this time. */
   pendingUntil: number;
   decidedAt?: number;
+  /**
+   * The approval's use-by time (epoch ms, sealed with the decision): the worker refuses a first activation
+   * after it. See activationDeadline. Absent on grants approved before it existed (v1 decision seals).
+   */
+  activateBy?: number;
   activatedAt?: number;
   /** activatedAt + durationSeconds + every extension. */
   expiresAt?: number;
@@ -198,6 +203,18 @@ export interface Grant {
   decisionSeal?: string;
   /** Where the approval message lives, so every state change can update it. */
   approvalMessage?: { channel: string; ts: string };
+}
+
+/**
+ * How long an approval stays usable: an activation normally starts within seconds, and retries plus the
+ * reconciler's re-queue take minutes. An approval the worker has not used by then is refused (request
+ * again), so a record set back to `approved` later cannot be activated with it.
+ */
+export const ACTIVATION_WINDOW_MS = 60 * 60_000;
+
+/** The `activateBy` of a decision made at `decidedAt`: a window's is counted from its start. */
+export function activationDeadline(decidedAt: number, startsAt?: number): number {
+  return Math.max(decidedAt, startsAt ?? decidedAt) + ACTIVATION_WINDOW_MS;
 }
 
 /** Ids are short enough to type (`/eks-access done ea-7k2m9x`) and carry no meaning. */

@@ -2,13 +2,14 @@
 // and what an approval produced (a grant record) can be told apart from look-alikes written by anyone
 // else with RoleBinding or Redis write access. Pure: the keys come from the composition root.
 //
-// A seal reads `v1.<key id>.<base64url HMAC>`. The HMAC covers a canonical encoding (a JSON array in
-// a fixed order, prefixed with the version and the purpose), so a binding seal can never pass as a
-// decision seal or the other way round, and no field can bleed into its neighbour.
+// A seal reads `<version>.<key id>.<base64url HMAC>`. The HMAC covers a canonical encoding (a JSON array
+// in a fixed order, prefixed with the version and the purpose), so a binding seal can never pass as a
+// decision seal or the other way round, a v1 seal never for a v2 one, and no field can bleed into its
+// neighbour. Decision seals are v2 (they add when it was decided, the activation deadline and the
+// break-glass use); v1 decision seals still verify, for grants approved before the upgrade.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Approval, Grant } from './grant.js';
 
-export const SEAL_VERSION = 'v1';
 /** Keys shorter than this are refused: the seal is only as strong as its key. */
 export const MIN_SEAL_KEY_BYTES = 32;
 const KEY_ID = /^[a-z0-9][a-z0-9-]{0,15}$/;
@@ -97,9 +98,16 @@ export function parseSealKeys(text: string): { keys?: SealKeys; problems: string
 
 export type SealVerdict = 'valid' | 'missing' | 'malformed' | 'unknown-key' | 'mismatch';
 
-function seal(keys: SealKeys, purpose: string, fields: readonly unknown[]): string {
-  const mac = keys.mac(canonical(purpose, fields)) as Buffer;
-  return `${SEAL_VERSION}.${keys.currentId}.${mac.toString('base64url')}`;
+type Version = 'v1' | 'v2';
+
+function seal(keys: SealKeys, purpose: string, fields: readonly unknown[], version: Version = 'v1'): string {
+  const mac = keys.mac(canonical(version, purpose, fields)) as Buffer;
+  return `${version}.${keys.currentId}.${mac.toString('base64url')}`;
+}
+
+/** The version a seal text names (`v1`, `v2`), or undefined when it names none. */
+export function sealVersion(sealText: string | undefined): string | undefined {
+  return sealText?.split('.')[0] || undefined;
 }
 
 function verify(
@@ -107,18 +115,19 @@ function verify(
   purpose: string,
   fields: readonly unknown[],
   sealText: string | undefined,
+  version: Version = 'v1',
 ): SealVerdict {
   if (!sealText) return 'missing';
-  const [version, keyId, encoded, ...rest] = sealText.split('.');
-  if (version !== SEAL_VERSION || !keyId || !encoded || rest.length > 0) return 'malformed';
-  const expected = keys.mac(canonical(purpose, fields), keyId);
+  const [named, keyId, encoded, ...rest] = sealText.split('.');
+  if (named !== version || !keyId || !encoded || rest.length > 0) return 'malformed';
+  const expected = keys.mac(canonical(version, purpose, fields), keyId);
   if (!expected) return 'unknown-key';
   const given = Buffer.from(encoded, 'base64url');
   return given.length === expected.length && timingSafeEqual(given, expected) ? 'valid' : 'mismatch';
 }
 
-const canonical = (purpose: string, fields: readonly unknown[]) =>
-  JSON.stringify(['eks-access-seal', SEAL_VERSION, purpose, ...fields]);
+const canonical = (version: Version, purpose: string, fields: readonly unknown[]) =>
+  JSON.stringify(['eks-access-seal', version, purpose, ...fields]);
 
 /** What a RoleBinding of ours grants; every field the engine reads from a found binding. */
 export interface BindingFacts {
@@ -228,7 +237,11 @@ export function verifyExtensionSeal(
   return verify(keys, 'extension', extensionFields(grantId, facts), sealText);
 }
 
-/** What an approval decided: the grant's identity, scope and who approved it (and through which group). */
+/**
+ * What an approval decided: the grant's identity, scope and who approved it (and through which group),
+ * and (v2) when, until when it may be activated, the break-glass use it is, and the reason and tickets
+ * that reviews read.
+ */
 export type DecisionFacts = Pick<
   Grant,
   | 'id'
@@ -239,11 +252,16 @@ export type DecisionFacts = Pick<
   | 'requiredApprovals'
   | 'approvals'
   | 'startsAt'
+  | 'decidedAt'
+  | 'activateBy'
+  | 'breakGlass'
+  | 'reason'
+  | 'tickets'
 > & { requester: Pick<Grant['requester'], 'slackUserId' | 'principalArn' | 'kubernetesUsername' | 'email'> };
 
 const approvalFields = (a: Approval) => [a.slackUserId, a.autoRule ?? '', [...(a.viaGroups ?? [])].sort()];
 
-const decisionFields = (f: DecisionFacts) => [
+const decisionFieldsV1 = (f: DecisionFacts) => [
   f.id,
   f.cluster,
   f.namespace,
@@ -260,15 +278,65 @@ const decisionFields = (f: DecisionFacts) => [
   ...(f.startsAt === undefined ? [] : ['window', f.startsAt]),
 ];
 
-/** Sealed by the bot when a request becomes `approved`; checked by the worker before it writes. */
+/**
+ * v2: v1's fields and every fact the worker or a review relies on that v1 left open. The break-glass use
+ * is sealed as granted (rule, incident, review deadline); its review and escalation come later and are
+ * not part of the decision. Absent values are written as null, so removing one changes the encoding.
+ */
+const decisionFieldsV2 = (f: DecisionFacts) => [
+  ...decisionFieldsV1(f),
+  'v2',
+  f.decidedAt ?? null,
+  f.activateBy ?? null,
+  f.breakGlass ? [f.breakGlass.rule, f.breakGlass.incident, f.breakGlass.reviewDue] : null,
+  f.reason,
+  [...(f.tickets ?? [])],
+];
+
+/**
+ * Sealed by the bot when a request becomes `approved`; checked by the worker before it writes. Always
+ * v2, so the record must carry `decidedAt` and `activateBy` (see activationDeadline).
+ */
 export function sealDecision(keys: SealKeys, facts: DecisionFacts): string {
-  return seal(keys, 'decision', decisionFields(facts));
+  if (!Number.isFinite(facts.decidedAt) || !Number.isFinite(facts.activateBy)) {
+    throw new Error('sealDecision: a decision needs decidedAt and activateBy');
+  }
+  return seal(keys, 'decision', decisionFieldsV2(facts), 'v2');
 }
 
+/**
+ * Checks a decision seal of either version: v2 over v2's fields; v1 (made before the upgrade) over
+ * v1's, which leave decidedAt, activateBy, breakGlass and the reason open: the worker accepts a v1
+ * decision only under the limits in docs/engine.md (Seals).
+ */
 export function verifyDecisionSeal(
   keys: SealKeys,
   facts: DecisionFacts,
   sealText: string | undefined,
 ): SealVerdict {
-  return verify(keys, 'decision', decisionFields(facts), sealText);
+  return sealVersion(sealText) === 'v1'
+    ? verify(keys, 'decision', decisionFieldsV1(facts), sealText, 'v1')
+    : verify(keys, 'decision', decisionFieldsV2(facts), sealText, 'v2');
+}
+
+/** @internal tests and the upgrade path only: a v1 decision seal, as versions before v2 made them. */
+export function sealDecisionV1(keys: SealKeys, facts: DecisionFacts): string {
+  return seal(keys, 'decision', decisionFieldsV1(facts), 'v1');
+}
+
+/**
+ * A worker-written record in the durable ledger (src/domain/ledger.ts): sealed so that a record put into
+ * the archive by anyone else with write access to it can only refuse, never fix an expiry.
+ */
+export function sealLedger(keys: SealKeys, kind: string, fields: readonly unknown[]): string {
+  return seal(keys, `ledger-${kind}`, fields);
+}
+
+export function verifyLedgerSeal(
+  keys: SealKeys,
+  kind: string,
+  fields: readonly unknown[],
+  sealText: string | undefined,
+): SealVerdict {
+  return verify(keys, `ledger-${kind}`, fields, sealText);
 }

@@ -32,6 +32,7 @@ import {
   updateGrant,
   withIdentityLock,
 } from './engine.js';
+import { claimActivation, recordEnded } from './ledger.js';
 import { removeTrace, traceOf } from './revoke.js';
 import { AUTHENTICATED, checksFor, describe, elsewhere, verifyGranted, verifyMapping } from './verify.js';
 
@@ -142,7 +143,7 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await assertSafeToActivate(backends, grant, level as NonNullable<typeof level>, (b) =>
     isSealed(deps, grant.cluster, b),
   );
-  // Provisional expiry while applying; the real clock starts once the access is usable (below).
+  // The checks are derived from a plan; its expiry is fixed below, when the activation is recorded.
   const resolvedMapping = backends.mapping.mode;
   let plan = planGrant({
     policy: deps.policy,
@@ -152,10 +153,17 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   });
   const checks = await checksFor(backends, plan, level as NonNullable<typeof level>);
 
+  // The decision is spent here, before the first write: the ledger fixes the expiry (a retry after a
+  // crash re-uses it) and refuses a decision that was used, ended or not used in time.
+  const { record } = await claimActivation(deps, grant);
+  const { activatedAt, expiresAt } = record;
+  plan = planGrant({ policy: deps.policy, grant, expiresAt, resolvedMapping });
+
   progress.wrote = true;
   await applyRbac(deps, backends, plan);
   await step(deps, 'role-binding', grant.id);
   const person = traceOf(grant, deps);
+  // The binding already carries its final expiry, so the trust is written once, until then.
   const synced = await withIdentityLock(deps, person, () =>
     syncIdentity(deps, backends, person, { mode: 'grant' }),
   );
@@ -166,15 +174,6 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await verifyGranted(deps, backends, plan.username, checks);
   await warnIfBroader(deps, backends, grant, plan, checks[0], synced.sealed);
   await step(deps, 'verified', grant.id);
-
-  const activatedAt = deps.clock.now();
-  // A window ends at its end however late it opened; otherwise the clock starts now.
-  const expiresAt = accessEnd(grant, activatedAt);
-  plan = planGrant({ policy: deps.policy, grant, expiresAt, resolvedMapping });
-  await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan), { exists: true });
-  await withIdentityLock(deps, person, () =>
-    syncIdentity(deps, backends, person, { mode: 'grant', renew: true }),
-  );
 
   const active = await updateGrant(deps, grant.id, (current) =>
     current.status === 'approved' ? transition(current, 'active', { activatedAt, expiresAt }) : undefined,
@@ -255,6 +254,8 @@ export async function failActivation(
     deps.logger.error({ err: cleanupError, grantId }, 'clean-up after a failed activation did not finish');
   }
   const text = reason.hint ? `${reason.message}. ${reason.hint}` : reason.message;
+  // Failed is final: recorded before it is reported, so a record set back to approved stays refused.
+  await recordEnded(deps, grant, 'failed', 'system');
   const { grant: failed, changed } = await changeGrant(deps, grantId, (current) =>
     current.status === 'approved'
       ? transition(current, 'failed', { failure: { reason: text, at: deps.clock.now() } })

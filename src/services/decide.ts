@@ -7,7 +7,7 @@ import { assertMayDecide, namespacePolicyOf } from '../domain/decisions.js';
 import { formatDuration } from '../domain/duration.js';
 import { badInput, conflict } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
-import { transition } from '../domain/grant.js';
+import { activationDeadline, transition } from '../domain/grant.js';
 import { sealDecision } from '../domain/seal.js';
 import { humanTime } from '../domain/text.js';
 import type { Directory } from '../ports/directory.js';
@@ -147,13 +147,14 @@ export async function decide(
     if (approvals.length < current.requiredApprovals) {
       return transition(current, 'pending', { approvals, durationSeconds });
     }
-    const decided = { ...current, approvals, durationSeconds };
-    return transition(current, 'approved', {
+    const decided = {
+      ...current,
       approvals,
       durationSeconds,
       decidedAt: now,
-      decisionSeal: sealDecision(deps.seal, decided),
-    });
+      activateBy: activationDeadline(now, current.startsAt),
+    };
+    return transition(current, 'approved', { ...decided, decisionSeal: sealDecision(deps.seal, decided) });
   });
   const details = {
     cluster: after.cluster,

@@ -10,6 +10,7 @@ import type { Grant, GrantStatus } from '../domain/grant.js';
 import { ANNOTATIONS, LABELS, personalRoleName, userLabelValue } from '../domain/names.js';
 import { type AccessPlan, personalRoleFor, type RoleBindingManifest } from '../domain/plan.js';
 import { type SealKeys, sealBinding, verifyFoundBinding } from '../domain/seal.js';
+import type { DurableArchive } from '../ports/archive.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { ClusterBackends, ClusterConnections, ManagedBinding } from '../ports/cluster.js';
 import type { GrantStore } from '../ports/grant-store.js';
@@ -35,6 +36,13 @@ export interface EngineDeps {
   seal: SealKeys;
   /** Who a Slack user is on AWS now: activation re-checks the requester's principal with it. */
   identity: AwsIdentityResolver;
+  /**
+   * The durable archive: the spent ledger (services/ledger.ts) that makes decisions and extension claims
+   * single-use and ends final, whatever Redis says. Only the worker (and the CLI) hold it.
+   */
+  archive: DurableArchive;
+  /** Names this process in ledger records (default: host and pid). */
+  workerId?: string;
   /** Called after each step; never set in production. */
   afterStep?: (step: EngineStep, grantId: string) => Promise<void>;
 }
@@ -195,8 +203,8 @@ export interface IdentitySync {
  *
  * - `grant` (activation, extension: working from an approved grant record): creates or renews the role,
  *   trusted until the latest expiry among the sealed bindings whose grant Redis holds as approved or
- *   active, and adds the mapping. With `renew` (activation once its clock starts) the role is known to
- *   exist and the mapping to be in place: only the trust and its expiry tag are written.
+ *   active, and adds the mapping. Activation writes its binding with the final expiry (fixed by the
+ *   ledger) first, so one pass sets the trust's end.
  * - `take-away` (revocation, the reconciler): never creates, widens or prolongs anything. When no sealed
  *   live binding needs the identity any more it is torn down (mapping removed, trust closed, sessions
  *   revoked, role deleted); otherwise nothing is written.
@@ -205,7 +213,7 @@ export async function syncIdentity(
   deps: EngineDeps,
   backends: ClusterBackends,
   person: Person,
-  options: { ignoreGrantId?: string; mode: 'grant' | 'take-away'; renew?: boolean },
+  options: { ignoreGrantId?: string; mode: 'grant' | 'take-away' },
 ): Promise<IdentitySync> {
   const now = deps.clock.now();
   const sealed = await liveSealedBindings(deps, backends, person, options);
@@ -216,13 +224,8 @@ export async function syncIdentity(
     const trustedUntil = Math.max(...needed.map((b) => b.expiresAt));
     const role = personalRoleFor(deps.policy, { ...person, expiresAt: trustedUntil });
     // Role before mapping: a mapping to a role nobody can assume is harmless, the reverse is not needed.
-    await backends.iam.ensureRole(role, options.renew ? { exists: true } : {});
-    // Renewing (activation's second pass, once the clock starts): this activation wrote and read back
-    // the mapping moments ago, and nothing takes it away while its sealed binding lives; only the
-    // trust's end moves.
-    if (!options.renew) {
-      await backends.mapping.upsert({ roleArn: role.arn, username: person.username, groups: [] });
-    }
+    await backends.iam.ensureRole(role);
+    await backends.mapping.upsert({ roleArn: role.arn, username: person.username, groups: [] });
     return { needed, sealed, trustedUntil };
   }
   if (sealed.length > 0) return { needed, sealed }; // grant mode with nothing approved behind it: leave as is

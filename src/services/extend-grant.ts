@@ -8,10 +8,13 @@
 // in Redis alone.
 import { isoTime } from '../domain/clock.js';
 import { extensionClaimRefusal } from '../domain/decisions.js';
+import { parseDuration } from '../domain/duration.js';
 import { type AccessError, toAccessError } from '../domain/errors.js';
 import { type ClaimedExtension, type Grant, transition } from '../domain/grant.js';
+import { latestEnd } from '../domain/ledger.js';
 import { planGrant } from '../domain/plan.js';
 import { verifyDecisionSeal, verifyExtensionSeal } from '../domain/seal.js';
+import { humanTime } from '../domain/text.js';
 import type { ClusterBackends } from '../ports/cluster.js';
 import { scheduleExpiry } from './activate.js';
 import {
@@ -25,6 +28,7 @@ import {
   updateGrant,
   withIdentityLock,
 } from './engine.js';
+import { activationOf, spendExtension } from './ledger.js';
 import { traceOf } from './revoke.js';
 
 export const extensionLockKey = (grantId: string) => `extend:${grantId}`;
@@ -59,42 +63,74 @@ export async function applyExtension(deps: EngineDeps, grantId: string, extensio
           `the access of ${grant.id} is no longer on ${grant.cluster}`,
         );
       }
+      // The cap comes from sealed facts only: the activation's recorded end and the level's maxTotal.
+      const activation = await activationOf(deps, grant, sealed);
+      if (!activation) {
+        return dropClaim(
+          deps,
+          grantId,
+          extensionId,
+          `the activation record of ${grant.id} cannot be trusted`,
+        );
+      }
+      const cap = latestEnd(activation, grant, maxTotalSeconds(deps, grant));
       // Redis could say later than the cluster (written by something else): the lower one counts.
-      const base = Math.min(grant.expiresAt, sealed);
-      const expiresAt = base + claim.seconds * 1000;
+      const proposed = Math.min(grant.expiresAt, sealed) + claim.seconds * 1000;
+      if (proposed > cap) {
+        return dropClaim(
+          deps,
+          grantId,
+          extensionId,
+          `it would end at ${humanTime(proposed)}, past ${humanTime(cap)}, the latest ${grant.level} allows for this approval`,
+        );
+      }
+      // Spent before anything moves: a second apply of this claim (a retry, a replay with `extensions`
+      // cleared) gets the end recorded the first time and moves nothing past it.
+      const spent = await spendExtension(deps, grant, claim, proposed);
+      if (!spent) {
+        return dropClaim(deps, grantId, extensionId, `the ledger record of ${extensionId} cannot be trusted`);
+      }
+      const target = Math.min(spent.record.expiresAt, cap);
       // Cluster first: if we stopped between the two, a later expiry on the cluster than in Redis only
       // delays the reconciler's clean-up; the reverse would let the reconciler end a grant too early.
-      await writeExpiry(deps, backends, grant, person, expiresAt);
+      if (sealed < target) await writeExpiry(deps, backends, grant, person, target);
+      const onCluster = Math.max(sealed, target);
 
-      let recorded = false;
+      let moved = false;
       const extended = await updateGrant(deps, grantId, (current) => {
         const still = claimOf(current, extensionId);
-        if (!still || current.status !== 'active' || current.expiresAt === undefined) {
-          recorded = false;
-          return undefined;
-        }
-        recorded = true;
+        if (!still || current.status !== 'active' || current.expiresAt === undefined) return undefined;
+        moved = current.expiresAt < onCluster;
         // The pending request (if any) is answered and the warning is due again for the new expiry.
         const { warnedForExpiry: _warned, ...rest } = current;
+        const known = current.extensions.some((e) => e.id === still.id);
         return transition(rest, 'active', {
-          expiresAt: current.expiresAt + still.seconds * 1000,
-          extensions: [
-            ...current.extensions,
-            { id: still.id, by: still.by, seconds: still.seconds, at: now, auto: still.auto },
-          ],
+          // What the cluster carries, never a sum of Redis's own numbers.
+          expiresAt: onCluster,
+          extensions: known
+            ? current.extensions
+            : [
+                ...current.extensions,
+                { id: still.id, by: still.by, seconds: still.seconds, at: now, auto: still.auto },
+              ],
           extensionsApplying: withoutClaim(current, extensionId),
         });
       });
-      if (!recorded) {
+      if (claimOf(extended, extensionId)) {
         // Ended (or revoked) while we wrote: the revocation removes what we wrote; say so.
-        return claimOf(extended, extensionId)
-          ? dropClaim(deps, grantId, extensionId, `the access is ${extended.status}, no longer active`)
-          : extended;
+        return dropClaim(deps, grantId, extensionId, `the access is ${extended.status}, no longer active`);
       }
-      // Something else moved the expiry meanwhile (an older version's extension): make the cluster agree,
-      // but never beyond what this claim adds to the sealed base.
-      const agreed = Math.min(extended.expiresAt as number, expiresAt);
-      if (agreed !== expiresAt) await writeExpiry(deps, backends, extended, person, agreed);
+      if (spent.spent === 'before' && !moved) {
+        // Applied before: nothing moved now. A retry after a crash that had already moved Redis lands here
+        // too, and is harmless to report the same way.
+        await audit(deps, extended, 'replayed-extension', 'system', {
+          extension: extensionId,
+          seconds: claim.seconds,
+          expiresAt: isoTime(spent.record.expiresAt),
+          auditVersion: 1,
+        });
+        return extended;
+      }
       await scheduleExpiry(deps, extended);
       await audit(deps, extended, 'extended', claim.by, {
         extension: extensionId,
@@ -107,6 +143,12 @@ export async function applyExtension(deps: EngineDeps, grantId: string, extensio
     },
     { waitMs: 300_000 },
   );
+}
+
+/** The level's cap on the whole grant, approved duration included (`extend.maxTotal`, else `maxDuration`). */
+function maxTotalSeconds(deps: EngineDeps, grant: Grant): number {
+  const level = deps.policy.levels[grant.level];
+  return parseDuration(level?.extend.maxTotal ?? level?.maxDuration ?? '0s') ?? 0;
 }
 
 /** Why this claim must not be applied, or undefined when it may. */

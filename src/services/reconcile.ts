@@ -4,11 +4,13 @@
 // path that no sealed live RoleBinding needs are torn down; look-alikes are ignored and reported.
 
 import { roleOf, sameRole } from '../domain/arn.js';
-import { toAccessError } from '../domain/errors.js';
+import { forbidden, toAccessError } from '../domain/errors.js';
 import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
 import { accountOf, personalRolePath } from '../domain/names.js';
 import { verifyDecisionSeal } from '../domain/seal.js';
 import type { ClusterBackends, ManagedBinding, ManagedRole, MappingEntry } from '../ports/cluster.js';
+import { failActivation } from './activate.js';
+import { endGrant } from './end-grant.js';
 import {
   audit,
   type EngineDeps,
@@ -22,6 +24,7 @@ import {
   withLockOn,
 } from './engine.js';
 import { type ForgedBinding, forgedFinding, reportForged } from './forged.js';
+import { endedInLedger, recordEnded } from './ledger.js';
 import { lapsePendingRequest } from './reminders.js';
 import { type GrantTrace, removeTrace, revokeGrant } from './revoke.js';
 
@@ -35,6 +38,8 @@ export interface ReconcileReport {
   grantsEnded: string[];
   requestsLapsed: string[];
   activationsRequeued: string[];
+  /** `approved` records whose grant the ledger says ended (a replay): refused, never re-queued. */
+  activationsRefused: string[];
   /** Claimed extensions with no result after IN_FLIGHT_MS (a lost job): queued again, as `<grant>/<id>`. */
   extensionsRequeued: string[];
   /** Our RoleBindings removed from cluster state alone (expired, or their grant is over). */
@@ -56,6 +61,7 @@ export const emptyReconcileReport = (dryRun: boolean, at: number): ReconcileRepo
   grantsEnded: [],
   requestsLapsed: [],
   activationsRequeued: [],
+  activationsRefused: [],
   extensionsRequeued: [],
   bindingsRemoved: [],
   identitiesRemoved: [],
@@ -104,8 +110,15 @@ async function sweepStore(deps: EngineDeps, report: ReconcileReport): Promise<vo
         // A window waiting for its start is not stuck: its activation job is due at the start.
         Math.max(grant.decidedAt ?? grant.createdAt, grant.startsAt ?? 0) + IN_FLIGHT_MS < now
       ) {
-        report.activationsRequeued.push(grant.id);
-        if (!report.dryRun) await deps.scheduler.enqueueActivation(grant.id);
+        // A record set back to `approved` after its grant ended is never re-queued. (One whose approval
+        // is past its use-by time is re-queued and refused by the activation: that check needs the seal.)
+        if (await endedInLedger(deps, grant.id)) {
+          report.activationsRefused.push(grant.id);
+          if (!report.dryRun) await refuseEndedActivation(deps, grant.id);
+        } else {
+          report.activationsRequeued.push(grant.id);
+          if (!report.dryRun) await deps.scheduler.enqueueActivation(grant.id);
+        }
       }
       // An extension claimed in Slack whose job never ran (Redis failed between claim and enqueue):
       // the job applies it, or drops and reports it when the grant is no longer active.
@@ -173,11 +186,25 @@ async function sweepCluster(
       live.push(binding);
       continue;
     }
+    const where = `${cluster}/${binding.namespace}/${binding.name}`;
+    if (grant?.status === 'active' && (grant.expiresAt ?? 0) > now) {
+      // The sealed expiry passed but Redis says later: Redis was written by something else (extensions
+      // move the cluster first). The sealed end wins: end it through the state machine.
+      report.grantsEnded.push(grant.id);
+      if (!report.dryRun)
+        await guarded(report, where, async () => {
+          await endGrant(deps, grant.id, 'expired', 'system');
+          await revokeGrant(deps, grant.id);
+        });
+      continue;
+    }
     // Grants Redis still tracks as live are ended through the state machine (sweepStore did that).
     if (grant && (grant.status === 'active' || grant.status === 'revoking')) continue;
     report.bindingsRemoved.push({ cluster, namespace: binding.namespace, grantId: binding.grantId, why });
     if (report.dryRun) continue;
-    await guarded(report, `${cluster}/${binding.namespace}/${binding.name}`, async () => {
+    await guarded(report, where, async () => {
+      // Also when Redis lost the grant: its end is recorded, so a restored record cannot be replayed.
+      await recordEnded(deps, { id: binding.grantId }, why, 'system');
       await removeTrace(deps, backends, traceFromBinding(cluster, binding));
     });
   }
@@ -314,6 +341,19 @@ function unlessStillNeeded(
     if (!needed) await takeAway(now);
     return !needed;
   });
+}
+
+/** An `approved` record of a grant the ledger says ended: audited as a replay and failed, nothing written. */
+async function refuseEndedActivation(deps: EngineDeps, grantId: string): Promise<void> {
+  const grant = await deps.store.get(grantId);
+  if (grant?.status !== 'approved') return;
+  await audit(deps, grant, 'replayed-decision', 'system', { why: 'ended', auditVersion: 1 });
+  await failActivation(
+    deps,
+    grantId,
+    forbidden(`Request ${grantId} cannot be activated: it has already ended`, 'Nothing was written.'),
+    { cleanUp: false },
+  );
 }
 
 function traceFromBinding(cluster: string, binding: ManagedBinding): GrantTrace {

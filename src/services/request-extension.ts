@@ -15,7 +15,7 @@ import { parseDuration } from '../domain/duration.js';
 import { badInput, conflict, forbidden } from '../domain/errors.js';
 import type { ClaimedExtension, Grant } from '../domain/grant.js';
 import { newExtensionId, transition } from '../domain/grant.js';
-import { sealExtension } from '../domain/seal.js';
+import { sealExtension, verifyDecisionSeal } from '../domain/seal.js';
 import { approverGroupsOf } from './decide.js';
 import { type FlowDeps, mustGet, updateGrant } from './deps.js';
 
@@ -34,6 +34,7 @@ export async function requestExtension(
     throw forbidden('Only the person who has the access can extend it', 'Ask them to run `extend`.');
   }
   if (grant.status !== 'active') throw conflict(`Request ${grantId} is ${grant.status}, not active`);
+  assertDecisionIntact(deps, grant);
   assertNoExtensionWaiting(grant);
   const level = deps.policy.levels[grant.level];
   const text = duration ?? level?.defaultDuration ?? '1h';
@@ -86,6 +87,20 @@ export async function requestExtension(
   });
   await deps.notifier.grantChanged(after, { kind: 'extension-requested', by: who, seconds });
   return { kind: 'waiting', grant: after };
+}
+
+/**
+ * The record is the one approvers decided: a record edited in Redis (a break-glass use with its
+ * `breakGlass` removed, which would extend automatically) gets no extension from the bot. The worker
+ * checks the same seal again before it moves anything.
+ */
+function assertDecisionIntact(deps: FlowDeps, grant: Grant): void {
+  if (verifyDecisionSeal(deps.seal, grant, grant.decisionSeal) !== 'valid') {
+    throw forbidden(
+      `Request ${grant.id} was changed after it was approved, so it cannot be extended`,
+      'Request access again; an admin can look at the audit trail.',
+    );
+  }
 }
 
 function assertActive(grant: Grant, now: number): void {

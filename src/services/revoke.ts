@@ -18,6 +18,7 @@ import {
   updateGrant,
   withIdentityLock,
 } from './engine.js';
+import { recordEnded } from './ledger.js';
 import { checksFor, verifyGone } from './verify.js';
 
 /** What one grant left on a cluster, as known from Redis or from its RoleBinding alone. */
@@ -72,6 +73,8 @@ export async function revokeGrant(deps: EngineDeps, grantId: string): Promise<Gr
     );
   }
   if (grant.status !== 'revoking') return grant;
+  // Final from here, whatever Redis says later: recorded before anything is removed or reported.
+  await recordEnded(deps, grant, grant.endReason ?? 'revoked', grant.endedBy ?? 'system');
 
   const backends = await deps.clusters.forCluster(grant.cluster).catch((error: unknown) => {
     // not_found: the cluster left the policy, so there is no connection to it any more.

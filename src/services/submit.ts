@@ -16,7 +16,7 @@ import {
 import { parseDuration } from '../domain/duration.js';
 import { isAccessError } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
-import { newGrantId } from '../domain/grant.js';
+import { activationDeadline, newGrantId } from '../domain/grant.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
 import { sealDecision } from '../domain/seal.js';
 import { windowEnd } from '../domain/window.js';
@@ -268,7 +268,7 @@ export async function prepare(
       : [],
     createdAt: now,
     pendingUntil: pendingUntilFor(policy, now, resolved),
-    ...(autoActor ? { decidedAt: now } : {}),
+    ...(autoActor ? { decidedAt: now, activateBy: activationDeadline(now, resolved.startsAt) } : {}),
     ...(atOnce ? { breakGlass: atOnce.breakGlass } : {}),
     extensions: [],
   };

@@ -21,6 +21,7 @@ import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
 import { RedisGrantStore } from '../../src/adapters/redis/grant-store.js';
 import { RedisLocks } from '../../src/adapters/redis/locks.js';
 import { type RunningBot, startBot } from '../../src/bin/bot.js';
+import { requireArchive } from '../../src/bin/runtime.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import type { Policy } from '../../src/config/policy.js';
 import { systemClock } from '../../src/domain/clock.js';
@@ -339,6 +340,7 @@ ${
     logger,
     seal: testSealKeys(),
     identity: identityResolver,
+    archive: requireArchive(env, awsCredentials),
   };
   const workers = options.worker
     ? await startWorkers(engineDeps, {

@@ -2,7 +2,7 @@
 // EKS cluster those in access-entries mode need in ministack.
 import { randomBytes } from 'node:crypto';
 import { CreateClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
-import { type Grant, newGrantId } from '../../src/domain/grant.js';
+import { activationDeadline, type Grant, newGrantId } from '../../src/domain/grant.js';
 import { type SealKeys, sealDecision } from '../../src/domain/seal.js';
 import { testSealKeys } from './seal.js';
 
@@ -35,6 +35,7 @@ export function approvedGrant(
     createdAt: now,
     pendingUntil: now + 86_400_000,
     decidedAt: now,
+    activateBy: activationDeadline(now),
     extensions: [],
   };
   return { ...grant, decisionSeal: sealDecision(keys, grant) };

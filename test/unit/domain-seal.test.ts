@@ -9,6 +9,7 @@ import {
   SealKeys,
   sealBinding,
   sealDecision,
+  sealDecisionV1,
   sealExtension,
   verifyBindingSeal,
   verifyDecisionSeal,
@@ -142,6 +143,7 @@ const grant = (changes: Partial<Grant> = {}): Grant => ({
   createdAt: 0,
   pendingUntil: 10,
   decidedAt: 2,
+  activateBy: 2 + 3_600_000,
   extensions: [],
   ...changes,
 });
@@ -182,6 +184,51 @@ describe('decision seals', () => {
     // A binding seal over the same key never passes as a decision seal.
     expect(verifyDecisionSeal(keys, g, sealBinding(keys, facts))).toBe('mismatch');
     expect(new SealKeys([{ id: 'x', secret: Buffer.alloc(32) }]).currentId).toBe('x');
+  });
+
+  it('v2 also covers when it was decided, its use-by time, the break-glass use, reason and tickets', () => {
+    const breakGlass = { rule: 'oncall', incident: 'INC-9 db down', reviewDue: 86_400_000 };
+    const g = grant({ breakGlass, tickets: ['INC-9'] });
+    const seal = sealDecision(keys, g);
+    expect(seal).toMatch(/^v2\.k1\./);
+    expect(verifyDecisionSeal(keys, g, seal)).toBe('valid');
+    // The review and its escalation come after the decision: they may change.
+    const reviewed = {
+      ...g,
+      breakGlass: {
+        ...breakGlass,
+        review: { verdict: 'acknowledged' as const, by: 'U0ANA', at: 5 },
+        escalatedAt: 4,
+      },
+    };
+    expect(verifyDecisionSeal(keys, reviewed, seal)).toBe('valid');
+    const { breakGlass: _removed, ...withoutBreakGlass } = g;
+    const forged: Grant[] = [
+      withoutBreakGlass,
+      { ...g, breakGlass: { ...breakGlass, rule: 'other' } },
+      { ...g, breakGlass: { ...breakGlass, reviewDue: 10 * 86_400_000 } },
+      { ...g, decidedAt: Date.now() },
+      { ...g, activateBy: Date.now() + 3_600_000 },
+      { ...g, reason: 'nothing to see' },
+      { ...g, tickets: [] },
+    ];
+    for (const changed of forged) {
+      expect(verifyDecisionSeal(keys, changed, seal), JSON.stringify(changed)).toBe('mismatch');
+    }
+    // Every decision sealed from now on has a use-by time.
+    const { activateBy: _none, ...unbounded } = g;
+    expect(() => sealDecision(keys, unbounded)).toThrow(/activateBy/);
+  });
+
+  it('v1 decision seals (made before the upgrade) still verify, over v1 fields only, and never as v2', () => {
+    const g = grant();
+    const v1 = sealDecisionV1(keys, g);
+    expect(v1).toMatch(/^v1\.k1\./);
+    expect(verifyDecisionSeal(keys, g, v1)).toBe('valid');
+    expect(verifyDecisionSeal(keys, { ...g, level: 'debug' }, v1)).toBe('mismatch');
+    // The same MAC relabelled as v2 fails: the version is inside what is signed.
+    expect(verifyDecisionSeal(keys, g, v1.replace(/^v1/, 'v2'))).toBe('mismatch');
+    expect(verifyDecisionSeal(keys, g, sealDecision(keys, g).replace(/^v2/, 'v1'))).toBe('mismatch');
   });
 });
 
@@ -268,7 +315,8 @@ describe('extension seals', () => {
     expect(verifyExtensionSeal(keys, 'ea-abcdefgh', { ...claim, auto: true }, seal)).toBe('mismatch');
     expect(verifyExtensionSeal(keys, 'ea-abcdefgh', { ...claim, approvals: [] }, seal)).toBe('mismatch');
     expect(verifyExtensionSeal(keys, 'ea-abcdefgh', claim, undefined)).toBe('missing');
-    // A decision seal never passes as an extension seal.
-    expect(verifyExtensionSeal(keys, 'ea-abcdefgh', claim, sealDecision(keys, grant()))).toBe('mismatch');
+    // A decision seal never passes as an extension seal (a v1 one fails the MAC, a v2 one its version).
+    expect(verifyExtensionSeal(keys, 'ea-abcdefgh', claim, sealDecisionV1(keys, grant()))).toBe('mismatch');
+    expect(verifyExtensionSeal(keys, 'ea-abcdefgh', claim, sealDecision(keys, grant()))).toBe('malformed');
   });
 });

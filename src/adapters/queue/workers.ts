@@ -6,6 +6,7 @@ import { toAccessError } from '../../domain/errors.js';
 import { activateGrant, failActivation } from '../../services/activate.js';
 import type { EngineDeps } from '../../services/engine.js';
 import { applyExtension, failExtension } from '../../services/extend-grant.js';
+import { markUpgrade } from '../../services/ledger.js';
 import { type ReconcileReport, reconcile } from '../../services/reconcile.js';
 import {
   breakGlassReviewOverdue,
@@ -57,6 +58,8 @@ export interface RunningWorkers {
 }
 
 export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Promise<RunningWorkers> {
+  // Before any job: when the grace of decisions sealed before the ledger existed began (first start only).
+  await markUpgrade(deps);
   const common = {
     prefix: options.prefix,
     concurrency: options.concurrency,
