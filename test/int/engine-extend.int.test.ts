@@ -18,28 +18,9 @@ import { adminKubeConfig, platform, uniqueName } from '../platform/context.js';
 import { archiveEnv } from '../support/archive.js';
 import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS } from '../support/seal.js';
-import { engineHarness, type Harness } from './engine-harness.js';
+import { engineHarness, flowDeps, type Harness } from './engine-harness.js';
 
 const HOUR = 3_600_000;
-
-/** The Slack flow's dependencies on the harness's Redis; Slack itself (directory, chat) is not involved. */
-function flowDeps(h: Harness): FlowDeps {
-  const { runtime } = h;
-  return {
-    policy: runtime.policy,
-    store: runtime.store,
-    audit: runtime.audit,
-    scheduler: runtime.scheduler,
-    notifier: h.notifier,
-    directory: { groupsOf: async () => [], membersOf: async () => [] } as unknown as FlowDeps['directory'],
-    identity: {} as FlowDeps['identity'],
-    clock: runtime.clock,
-    engine: { endGrant: (id, reason, actor) => endGrant(runtime, id, reason, actor) },
-    randomBytes: (n) => randomBytes(n),
-    seal: runtime.seal,
-    locks: runtime.locks,
-  };
-}
 
 async function bindingExpiry(h: Harness, grantId: string): Promise<string | undefined> {
   const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);

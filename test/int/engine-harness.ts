@@ -13,6 +13,8 @@ import { requiredApprovalsFor } from '../../src/domain/decisions.js';
 import type { Grant } from '../../src/domain/grant.js';
 import { renderUsername } from '../../src/domain/names.js';
 import type { GrantEvent, Notifier } from '../../src/ports/notifier.js';
+import type { FlowDeps } from '../../src/services/deps.js';
+import { endGrant } from '../../src/services/end-grant.js';
 import type { EngineDeps, EngineStep } from '../../src/services/engine.js';
 import { adminKubeConfig, awsClientConfig, platform, uniqueName } from '../platform/context.js';
 import { archiveEnv } from '../support/archive.js';
@@ -359,6 +361,25 @@ export async function workerDyingAfter(
       await worker.close(true);
       return Date.now();
     },
+  };
+}
+
+/** The Slack flow's dependencies on the harness's Redis; Slack itself (directory, chat) is not involved. */
+export function flowDeps(h: Harness): FlowDeps {
+  const { runtime } = h;
+  return {
+    policy: runtime.policy,
+    store: runtime.store,
+    audit: runtime.audit,
+    scheduler: runtime.scheduler,
+    notifier: h.notifier,
+    directory: { groupsOf: async () => [], membersOf: async () => [] } as unknown as FlowDeps['directory'],
+    identity: {} as FlowDeps['identity'],
+    clock: runtime.clock,
+    engine: { endGrant: (id, reason, actor) => endGrant(runtime, id, reason, actor) },
+    randomBytes: (n) => randomBytes(n),
+    seal: runtime.seal,
+    locks: runtime.locks,
   };
 }
 
