@@ -28,7 +28,7 @@ import {
   updateGrant,
   withIdentityLock,
 } from './engine.js';
-import { activationOf, spendExtension } from './ledger.js';
+import { activationOf, spendExtension, spentExtension } from './ledger.js';
 import { traceOf } from './revoke.js';
 
 export const extensionLockKey = (grantId: string) => `extend:${grantId}`;
@@ -74,9 +74,15 @@ export async function applyExtension(deps: EngineDeps, grantId: string, extensio
         );
       }
       const cap = latestEnd(activation, grant, maxTotalSeconds(deps, grant));
+      // Spent before (a retry, a replay with `extensions` cleared, a re-queue): it gets the end recorded
+      // the first time and moves nothing past it.
+      const earlier = await spentExtension(deps, grant, extensionId);
+      if (earlier === 'untrusted') {
+        return dropClaim(deps, grantId, extensionId, `the ledger record of ${extensionId} cannot be trusted`);
+      }
       // Redis could say later than the cluster (written by something else): the lower one counts.
       const proposed = Math.min(grant.expiresAt, sealed) + claim.seconds * 1000;
-      if (proposed > cap) {
+      if (!earlier && proposed > cap) {
         return dropClaim(
           deps,
           grantId,
@@ -84,9 +90,10 @@ export async function applyExtension(deps: EngineDeps, grantId: string, extensio
           `it would end at ${humanTime(proposed)}, past ${humanTime(cap)}, the latest ${grant.level} allows for this approval`,
         );
       }
-      // Spent before anything moves: a second apply of this claim (a retry, a replay with `extensions`
-      // cleared) gets the end recorded the first time and moves nothing past it.
-      const spent = await spendExtension(deps, grant, claim, proposed);
+      // Spent before anything moves.
+      const spent = earlier
+        ? { spent: 'before' as const, record: earlier }
+        : await spendExtension(deps, grant, claim, proposed);
       if (!spent) {
         return dropClaim(deps, grantId, extensionId, `the ledger record of ${extensionId} cannot be trusted`);
       }

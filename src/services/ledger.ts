@@ -178,6 +178,18 @@ export async function activationOf(
   return read && 'record' in read ? read.record : undefined;
 }
 
+/** The record of a claim spent before; undefined when it was not, 'untrusted' when it cannot be read. */
+export async function spentExtension(
+  deps: EngineDeps,
+  grant: Pick<Grant, 'id'>,
+  extensionId: string,
+): Promise<ExtensionRecord | 'untrusted' | undefined> {
+  const body = await deps.archive.get(ledgerKey.extension(grant.id, extensionId));
+  if (body === undefined) return undefined;
+  const read = readRecord(deps.seal, 'extension', grant.id, body);
+  return 'record' in read ? read.record : 'untrusted';
+}
+
 /**
  * Spends an extension claim: the first call records the absolute end it moves to; every later call (a
  * retry, a replay, a re-queue) gets that same record back and can move nothing further. Undefined when a
