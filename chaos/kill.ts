@@ -9,7 +9,8 @@
 //               GET rolebindings (list), IAM role writes,
 //               GET + PUT aws-auth                            → identity
 //               GET aws-auth, POST subjectaccessreviews (n)   → verified
-//               PUT rolebindings (its real expiry), IAM trust renewal, Redis: active
+//               Redis: active (the RoleBinding and the trust carry the final expiry from their first
+//               write, fixed by the ledger: nothing on the cluster or IAM follows verification)
 //   revocation  DELETE rolebindings, GET roles, GET rolebindings, DELETE roles → revoke-binding
 //               GET rolebindings (list), GET + PUT aws-auth, IAM role teardown, Redis: ended
 import type { Grant } from '../src/domain/grant.js';
@@ -56,8 +57,9 @@ export const BOUNDARIES: Readonly<Record<EngineStep, Boundary>> = {
     traces: ['RoleBinding', 'IAM role', 'aws-auth entry'],
     status: 'approved',
   },
-  // Verification only reads (the mapping, then SubjectAccessReviews, the last the negative check): the
-  // first call that is not a review, once reviews followed the identity step, is the second pass.
+  // Verification only reads (the mapping, then SubjectAccessReviews, the last the negative check), and
+  // no cluster or IAM call follows it any more: this rule holds nothing in an activation (chaos-kill
+  // unit test), so no scenario kills there; a kill after `identity` covers a crash before `active`.
   verified: {
     next: (r, before) => before.some(isAwsAuthWrite) && isReview(before.at(-1)) && !isReview(r),
     traces: ['RoleBinding', 'IAM role', 'aws-auth entry'],

@@ -553,7 +553,6 @@ export const SCENARIOS: readonly Scenario[] = [
   // The kill leaves the identity lock held (see identityLockLeft): a grant longer than its 5 s lease.
   killDuringActivation('role-binding', { durationSeconds: 15 }),
   killDuringActivation('identity', { quick: true }),
-  killDuringActivation('verified'),
   killDuringActivation('identity', { production: true }),
   killDuringRevocation('revoke-binding', false),
   kubeDown,
