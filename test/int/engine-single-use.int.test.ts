@@ -293,3 +293,30 @@ describe('a retry after a crash mid-activation', () => {
     expect(await h.allowed(gina.username, 'list', 'pods', '', h.namespace)).toBe(true);
   });
 });
+
+describe('an expiry raised in Redis', () => {
+  it('ends at the sealed RoleBinding expiry: the reconciler ends the grant and takes everything away', async () => {
+    h = await engineHarness('aws-auth', { view: VIEW });
+    await h.startWorker({ reconcileEveryMs: 3_600_000 });
+    const ivan = await h.person();
+    const grant = await h.approve(ivan, { level: 'view', durationSeconds: 3 });
+    const active = await h.waitFor(grant.id, ['active']);
+    const sealedEnd = active.expiresAt as number;
+    // Ten hours more in Redis: the revoke job at the sealed end now finds the grant "not due".
+    await overwrite(h, { ...active, expiresAt: sealedEnd + 10 * HOUR });
+    await pollUntil(
+      'the sealed end to pass',
+      async () => Date.now(),
+      (now) => now > sealedEnd,
+      {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      },
+    );
+    const report = await reconcile(h.deps);
+    expect(report.grantsEnded).toContain(grant.id);
+    const ended = await h.waitFor(grant.id, ['expired'], 15_000);
+    expect(ended.endReason).toBe('expired');
+    await noAccess(h, grant.id, ivan);
+  });
+});
