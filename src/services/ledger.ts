@@ -98,11 +98,25 @@ export async function claimActivation(deps: EngineDeps, grant: Grant): Promise<A
   if ('untrusted' in read) {
     return refuse(deps, grant, 'untrusted-record', `its activation record is ${read.untrusted}`);
   }
+  // A legacy record (written for a grant activated before the ledger) is never a crash's to retry.
+  if (read.record.legacy || !fitsDecision(read.record, grant) || read.record.activatedAt > deadline) {
+    return refuse(deps, grant, 'untrusted-record', 'its activation record does not fit its approval');
+  }
   if (read.record.expiresAt <= now) {
     return refuse(deps, grant, 'used', `it was activated at ${isoTime(read.record.activatedAt)} and expired`);
   }
   return { kind: 'retry', record: read.record };
 }
+
+/**
+ * Whether a recorded activation is one this decision can have made: same place, and its expiry exactly what
+ * the sealed duration (or window) gives from its start. Anyone who may write the archive and holds the
+ * seal keys could otherwise fix a far expiry before the worker's first write.
+ */
+const fitsDecision = (record: ActivationRecord, grant: Grant) =>
+  record.cluster === grant.cluster &&
+  record.namespace === grant.namespace &&
+  (record.legacy === true || record.expiresAt === accessEnd(grant, record.activatedAt));
 
 async function refuse(
   deps: EngineDeps,
@@ -175,7 +189,9 @@ export async function activationOf(
     body = written === 'created' ? JSON.stringify(legacy) : await deps.archive.get(key);
   }
   const read = body === undefined ? undefined : readRecord(deps.seal, 'activation', grant.id, body);
-  return read && 'record' in read ? read.record : undefined;
+  if (!read || 'untrusted' in read) return undefined;
+  // An activation never recorded a later end than its binding has carried since (extensions only add).
+  return fitsDecision(read.record, grant) && read.record.expiresAt <= sealedExpiry ? read.record : undefined;
 }
 
 /** The record of a claim spent before; undefined when it was not, 'untrusted' when it cannot be read. */
