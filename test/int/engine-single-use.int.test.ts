@@ -6,15 +6,18 @@
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { requireArchive } from '../../src/bin/runtime.js';
 import { isoTime } from '../../src/domain/clock.js';
 import type { Grant } from '../../src/domain/grant.js';
 import { ANNOTATIONS, LABELS, personalRoleName } from '../../src/domain/names.js';
-import { sealDecision } from '../../src/domain/seal.js';
+import { sealDecision, sealDecisionV1 } from '../../src/domain/seal.js';
+import { activateGrant } from '../../src/services/activate.js';
 import { reviewBreakGlass } from '../../src/services/break-glass.js';
 import { endGrant } from '../../src/services/end-grant.js';
+import { markUpgrade } from '../../src/services/ledger.js';
 import { reconcile } from '../../src/services/reconcile.js';
 import { requestExtension } from '../../src/services/request-extension.js';
-import { adminKubeConfig } from '../platform/context.js';
+import { adminKubeConfig, awsClientConfig, uniqueName } from '../platform/context.js';
 import { approvedGrant } from '../support/grants.js';
 import { pollUntil } from '../support/poll.js';
 import { testSealKeys } from '../support/seal.js';
@@ -318,5 +321,68 @@ describe('an expiry raised in Redis', () => {
     const ended = await h.waitFor(grant.id, ['expired'], 15_000);
     expect(ended.endReason).toBe('expired');
     await noAccess(h, grant.id, ivan);
+  });
+});
+
+describe('grants live at the upgrade (v1 decision seals, no ledger entry)', () => {
+  it('an approved one still activates; an active one still extends once, capped from its sealed binding', async () => {
+    h = await engineHarness('aws-auth', { view: VIEW });
+    const harness = h;
+    const [judy, kim] = [await h.person(), await h.person()];
+    /** An approved record as versions before seal v2 wrote it: no activateBy, a v1 seal. */
+    const v1Approved = (person: { principalArn: string; slackUserId: string; username: string }): Grant => {
+      const { activateBy: _none, ...old } = approvedGrant({
+        requester: {
+          slackUserId: person.slackUserId,
+          principalArn: person.principalArn,
+          kubernetesUsername: person.username,
+        },
+        cluster: harness.cluster,
+        namespace: harness.namespace,
+        level: 'view',
+        durationSeconds: 3600,
+        reason: 'INC-8 before the upgrade',
+        now: Date.now(),
+        approvers: ['U0APPROVER'],
+      });
+      return { ...old, decisionSeal: sealDecisionV1(testSealKeys(), old) };
+    };
+    // Kim's grant was activated before the upgrade, by a worker without the ledger (another archive prefix).
+    const before = v1Approved(kim);
+    await h.runtime.store.create(before);
+    const preUpgrade = requireArchive(
+      { ...h.runtime.env, ARCHIVE_PREFIX: `${uniqueName('pre-upgrade')}/` },
+      awsClientConfig('iam').credentials,
+    );
+    // (Today's activation in a throwaway ledger stands in for the old worker's, which had none.)
+    const oldWorker = { ...h.deps, archive: preUpgrade };
+    await markUpgrade(oldWorker);
+    const activated = await activateGrant(oldWorker, before.id);
+    expect(activated.status).toBe('active');
+    const end = activated.expiresAt as number;
+    expect(await h.runtime.archive.get(`ledger/${before.id}/activation`)).toBeUndefined();
+
+    // The upgraded worker starts: Judy's approval from just before the upgrade is still activated.
+    await h.startWorker({ reconcileEveryMs: 3_600_000 });
+    const waiting = v1Approved(judy);
+    await h.runtime.store.create(waiting);
+    await h.runtime.scheduler.enqueueActivation(waiting.id);
+    expect((await h.waitFor(waiting.id, ['active', 'failed'])).status).toBe('active');
+
+    // Kim extends by the hour the level allows: applied, and the ledger now holds her activation,
+    // written from the sealed binding.
+    expect((await requestExtension(flowDeps(h), before.id, kim.slackUserId, '1h')).kind).toBe('applying');
+    const extended = await settled(h, before.id, (g) => g.extensions.length === 1);
+    expect(extended.expiresAt).toBe(end + HOUR);
+    expect(await bindingExpiry(before.id)).toBe(isoTime(end + HOUR));
+    const legacy = JSON.parse((await h.runtime.archive.get(`ledger/${before.id}/activation`)) ?? '{}');
+    expect(legacy).toMatchObject({ legacy: true, expiresAt: end });
+
+    // From then on the cap is fixed: with `extensions` cleared, another hour the bot allows moves nothing.
+    await overwrite(h, { ...extended, extensions: [] });
+    expect((await requestExtension(flowDeps(h), before.id, kim.slackUserId, '1h')).kind).toBe('applying');
+    const capped = await settled(h, before.id, (g) => (g.extensionsApplying ?? []).length === 0);
+    expect(capped.expiresAt).toBe(end + HOUR);
+    expect(await bindingExpiry(before.id)).toBe(isoTime(end + HOUR));
   });
 });
