@@ -153,12 +153,25 @@ describe('a replayed decision', () => {
   });
 });
 
-/** A break-glass grant as the bot records one (the use sealed with the decision), queued for activation. */
-async function breakGlassGrant(
-  harness: Harness,
-  person: { principalArn: string; slackUserId: string; username: string },
-): Promise<Grant> {
-  const plain = approvedGrant({
+describe('an approval not used by its activateBy', () => {
+  it('is refused (an old approved record the reconciler would re-queue): nothing written, audited', async () => {
+    h = await engineHarness('aws-auth', { view: VIEW });
+    await h.startWorker({ reconcileEveryMs: 3_600_000 });
+    const lena = await h.person();
+    // Approved (and sealed) two hours ago, never activated: e.g. a record kept from then and queued now.
+    const stale = await h.approve(lena, { level: 'view', durationSeconds: 3600, now: Date.now() - 2 * HOUR });
+    const failed = await refused(h, stale.id);
+    expect(failed.failure?.reason).toMatch(/its approval had to be used by/);
+    expect(await actions(h, stale.id)).toContain('replayed-decision');
+    await noAccess(h, stale.id, lena);
+  });
+});
+
+type Person = { principalArn: string; slackUserId: string; username: string };
+
+/** An hour of `view` for the person, approved by U0APPROVER now and sealed (not stored). */
+const viewApproved = (harness: Harness, person: Person, reason: string): Grant =>
+  approvedGrant({
     requester: {
       slackUserId: person.slackUserId,
       principalArn: person.principalArn,
@@ -168,10 +181,14 @@ async function breakGlassGrant(
     namespace: harness.namespace,
     level: 'view',
     durationSeconds: 3600,
-    reason: 'INC-7 checkout down',
+    reason,
     now: Date.now(),
     approvers: ['U0APPROVER'],
   });
+
+/** A break-glass grant as the bot records one (the use sealed with the decision), queued for activation. */
+async function breakGlassGrant(harness: Harness, person: Person): Promise<Grant> {
+  const plain = viewApproved(harness, person, 'INC-7 checkout down');
   const use: Grant = {
     ...plain,
     breakGlass: { rule: 'oncall', incident: 'INC-7 checkout down', reviewDue: Date.now() + 86_400_000 },
@@ -330,21 +347,8 @@ describe('grants live at the upgrade (v1 decision seals, no ledger entry)', () =
     const harness = h;
     const [judy, kim] = [await h.person(), await h.person()];
     /** An approved record as versions before seal v2 wrote it: no activateBy, a v1 seal. */
-    const v1Approved = (person: { principalArn: string; slackUserId: string; username: string }): Grant => {
-      const { activateBy: _none, ...old } = approvedGrant({
-        requester: {
-          slackUserId: person.slackUserId,
-          principalArn: person.principalArn,
-          kubernetesUsername: person.username,
-        },
-        cluster: harness.cluster,
-        namespace: harness.namespace,
-        level: 'view',
-        durationSeconds: 3600,
-        reason: 'INC-8 before the upgrade',
-        now: Date.now(),
-        approvers: ['U0APPROVER'],
-      });
+    const v1Approved = (person: Person): Grant => {
+      const { activateBy: _none, ...old } = viewApproved(harness, person, 'INC-8 before the upgrade');
       return { ...old, decisionSeal: sealDecisionV1(testSealKeys(), old) };
     };
     // Kim's grant was activated before the upgrade, by a worker without the ledger (another archive prefix).
