@@ -1,10 +1,12 @@
 // Break-glass (issue #12 §2) as the on-call engineer lives it: the grant made by the rule at once is proven
 // the way a person uses it — the activation DM's commands, run unchanged in her own shell with the aws CLI
 // and kubectl, get in through the real aws-iam-authenticator (aws-auth) — and an approver's Flag takes it
-// away: the same kubeconfig is then refused as Unauthorized.
+// away: the same kubeconfig is then refused as Unauthorized — also after the flagged use is set back to
+// approved in Redis (the spent ledger refuses the replay).
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Grant } from '../../src/domain/grant.js';
 import { pollUntil } from '../support/poll.js';
-import { succeeded } from '../support/requester-shell.js';
+import { succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
 import { ALICE, BEN, clickOn, ephemeralTo, harnessPool } from './harness.js';
 import { activationDmCommands, kubectlOf, requesterShell, untilUnauthorized } from './login-steps.js';
 
@@ -67,5 +69,31 @@ describe('break-glass, logged in for real (aws-auth)', () => {
       { timeoutMs: 60_000, intervalMs: 100 },
     );
     await untilUnauthorized(kubectl, h.namespace, 'her kubeconfig to be refused after the Flag');
+
+    // Someone with Redis write sets the flagged use back to approved and queues its activation again
+    // (issue #18): the worker refuses it from the ledger, and her kubeconfig stays refused.
+    const flagged = (await h.store.get(id)) as Grant;
+    const {
+      endedAt: _d,
+      endReason: _r,
+      endedBy: _b,
+      activatedAt: _a,
+      expiresAt: _e,
+      ...asApproved
+    } = flagged;
+    expect(await h.store.replace({ ...asApproved, status: 'approved', version: flagged.version + 1 })).toBe(
+      true,
+    );
+    await h.scheduler.enqueueActivation(id);
+    const replayed = await pollUntil(
+      'the replayed decision to be settled',
+      () => h.store.get(id),
+      (g) => g?.status === 'failed' || g?.status === 'active',
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+    expect(replayed?.status).toBe('failed');
+    const again = await kubectl(`get pods -n ${h.namespace}`);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(UNAUTHORIZED);
   }, 240_000);
 });
