@@ -731,6 +731,8 @@ export function extensionClaimRefusal(
   if (level.extend.mode === 'never') return `${grant.level} grants can no longer be extended`;
   if (claim.auto && level.extend.mode !== 'auto')
     return `an extension of ${grant.level} now needs an approver`;
+  // The use is sealed with the decision, so a record that drops it fails that seal first.
+  if (claim.auto && grant.breakGlass) return 'a break-glass use is extended only by an approver';
   if (claim.seconds > (parseDuration(level.maxDuration) ?? 0)) {
     return `one extension of ${grant.level} may now be at most ${level.maxDuration}`;
   }

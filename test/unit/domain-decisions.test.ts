@@ -10,6 +10,7 @@ import {
   autoApproveRuleFor,
   decideExtension,
   extensionApprovalsRequired,
+  extensionClaimRefusal,
   identityFromMap,
   namespaceMatches,
   quorumReached,
@@ -291,6 +292,16 @@ describe('deciding an extension', () => {
     });
     expect(kindOf(() => assertMayDecideExtension(policy, once, ana, { id: 'xabc234' }))?.message).toBe(
       'You already approved this extension',
+    );
+  });
+
+  it('the worker applies an automatic claim on a break-glass use never, whatever the level allows', () => {
+    const claim = { seconds: 1800, auto: true };
+    const active = grant({ status: 'active', level: 'view' });
+    expect(extensionClaimRefusal(policy, active, claim)).toBeUndefined();
+    const use = { rule: 'oncall', incident: 'INC-1', reviewDue: 0 };
+    expect(extensionClaimRefusal(policy, { ...active, breakGlass: use }, claim)).toBe(
+      'a break-glass use is extended only by an approver',
     );
   });
 
