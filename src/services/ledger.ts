@@ -51,6 +51,26 @@ export async function recordEnded(
   await deps.archive.putOnce(ledgerKey.ended(grant.id), JSON.stringify(record));
 }
 
+/**
+ * Records the end, then takes the access away (`takeAway`). Taking access away never waits for the
+ * archive: when the end cannot be recorded (the archive unreachable), the access still goes, and then the
+ * error is thrown so the caller's job retries and records it before the grant is reported ended.
+ */
+export async function endedThen<T>(
+  deps: LedgerDeps,
+  grant: Pick<Grant, 'id'>,
+  end: { reason: string; by: string },
+  takeAway: () => Promise<T>,
+): Promise<T> {
+  const failed = await recordEnded(deps, grant, end.reason, end.by).then(
+    () => undefined,
+    (error: unknown) => error ?? new Error('recording the end failed'),
+  );
+  const result = await takeAway();
+  if (failed) throw failed;
+  return result;
+}
+
 export type ActivationClaim =
   /** This call recorded the activation: the grant has never been activated. */
   | { kind: 'first'; record: ActivationRecord }

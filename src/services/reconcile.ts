@@ -24,7 +24,7 @@ import {
   withLockOn,
 } from './engine.js';
 import { type ForgedBinding, forgedFinding, reportForged } from './forged.js';
-import { endedInLedger, recordEnded } from './ledger.js';
+import { endedInLedger, endedThen } from './ledger.js';
 import { lapsePendingRequest } from './reminders.js';
 import { type GrantTrace, removeTrace, revokeGrant } from './revoke.js';
 
@@ -204,8 +204,9 @@ async function sweepCluster(
     if (report.dryRun) continue;
     await guarded(report, where, async () => {
       // Also when Redis lost the grant: its end is recorded, so a restored record cannot be replayed.
-      await recordEnded(deps, { id: binding.grantId }, why, 'system');
-      await removeTrace(deps, backends, traceFromBinding(cluster, binding));
+      await endedThen(deps, { id: binding.grantId }, { reason: why, by: 'system' }, () =>
+        removeTrace(deps, backends, traceFromBinding(cluster, binding)),
+      );
     });
   }
   if (backends.mapping.mode === 'none') return;

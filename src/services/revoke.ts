@@ -18,7 +18,7 @@ import {
   updateGrant,
   withIdentityLock,
 } from './engine.js';
-import { recordEnded } from './ledger.js';
+import { endedThen } from './ledger.js';
 import { checksFor, verifyGone } from './verify.js';
 
 /** What one grant left on a cluster, as known from Redis or from its RoleBinding alone. */
@@ -73,20 +73,23 @@ export async function revokeGrant(deps: EngineDeps, grantId: string): Promise<Gr
     );
   }
   if (grant.status !== 'revoking') return grant;
-  // Final from here, whatever Redis says later: recorded before anything is removed or reported.
-  await recordEnded(deps, grant, grant.endReason ?? 'revoked', grant.endedBy ?? 'system');
-
-  const backends = await deps.clusters.forCluster(grant.cluster).catch((error: unknown) => {
-    // not_found: the cluster left the policy, so there is no connection to it any more.
-    if (toAccessError(error).kind === 'not_found') return undefined;
-    throw error;
+  const revoking = grant;
+  // Final from here, whatever Redis says later: recorded in the ledger before anything is removed or
+  // reported (the access is removed even while the archive is unreachable; the job then retries).
+  const end = { reason: revoking.endReason ?? 'revoked', by: revoking.endedBy ?? 'system' };
+  await endedThen(deps, revoking, end, async () => {
+    const backends = await deps.clusters.forCluster(revoking.cluster).catch((error: unknown) => {
+      // not_found: the cluster left the policy, so there is no connection to it any more.
+      if (toAccessError(error).kind === 'not_found') return undefined;
+      throw error;
+    });
+    if (backends) {
+      const { needed: others } = await removeTrace(deps, backends, traceOf(revoking, deps));
+      await verifyRevoked(deps, backends, revoking, others);
+    } else {
+      await reportUnreachable(deps, revoking);
+    }
   });
-  if (backends) {
-    const { needed: others } = await removeTrace(deps, backends, traceOf(grant, deps));
-    await verifyRevoked(deps, backends, grant, others);
-  } else {
-    await reportUnreachable(deps, grant);
-  }
 
   const { grant: ended, changed } = await changeGrant(deps, grantId, (current) =>
     current.status === 'revoking'
