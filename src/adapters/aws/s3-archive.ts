@@ -2,9 +2,27 @@
 // retention: a locked version cannot be deleted by anyone until its retention ends. eks-access's roles hold
 // s3:PutObject, s3:GetObject and s3:ListBucket on ARCHIVE_PREFIX only (docs/operations.md, "The archive").
 // Keys given to this adapter are relative to that prefix.
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Env } from '../../config/env.js';
 import type { DurableArchive } from '../../ports/archive.js';
+import { type AwsClientEnv, awsClientOptions } from './client-options.js';
+import type { AwsCredentials } from './eks-token.js';
 import { awsErrorName, fromAwsError } from './errors.js';
+
+/** The archive of ARCHIVE_BUCKET/ARCHIVE_PREFIX, through the S3 client every process builds the same way. */
+export function s3ArchiveFor(
+  env: Pick<Env, 'ARCHIVE_PREFIX' | 'AWS_ENDPOINT_URL_S3' | 'AWS_REGION'> &
+    AwsClientEnv & { ARCHIVE_BUCKET: string },
+  credentials?: AwsCredentials,
+): S3Archive {
+  const s3 = new S3Client({
+    region: env.AWS_REGION ?? 'us-east-1',
+    ...(env.AWS_ENDPOINT_URL_S3 ? { endpoint: env.AWS_ENDPOINT_URL_S3, forcePathStyle: true } : {}),
+    ...(credentials ? { credentials } : {}),
+    ...awsClientOptions(env),
+  });
+  return new S3Archive(s3, env.ARCHIVE_BUCKET, env.ARCHIVE_PREFIX);
+}
 
 export class S3Archive implements DurableArchive {
   readonly #s3: S3Client;
