@@ -2,6 +2,8 @@
 // connections (the AWS and Kubernetes clients that write access) and the engine's deps. The bot never imports
 // this module, so the Slack-facing process holds no client that could write to a cluster or IAM even if
 // compromised (test/unit/architecture.test.ts). Tests may build any role through createRuntime.
+
+import { hostname } from 'node:os';
 import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { Logger } from '../adapters/logger.js';
 import type { Env } from '../config/env.js';
@@ -41,7 +43,7 @@ export function createRuntime(
 ): Promise<Runtime>;
 export async function createRuntime(env: Env, options: RuntimeOptions): Promise<SharedRuntime | Runtime> {
   const shared = await createSharedRuntime(env, options);
-  const { store, audit, scheduler, locks, clock, logger, seal } = shared;
+  const { store, audit, scheduler, locks, clock, logger, seal, archive } = shared;
   const loaded = { policy: shared.policy };
   if (options.role === 'bot') return shared;
   // Loaded only by the roles that write access: client-node alone is ~60 MB of RSS the bot never needs.
@@ -69,6 +71,7 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     seal,
     identity,
     archive,
+    workerId: `${hostname()}/${process.pid}`,
   });
   return {
     ...shared,

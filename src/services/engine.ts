@@ -41,7 +41,7 @@ export interface EngineDeps {
    * single-use and ends final, whatever Redis says. Only the worker (and the CLI) hold it.
    */
   archive: DurableArchive;
-  /** Names this process in ledger records (default: host and pid). */
+  /** Names this process in ledger records (the composition root: host and pid). */
   workerId?: string;
   /** Called after each step; never set in production. */
   afterStep?: (step: EngineStep, grantId: string) => Promise<void>;

@@ -2,7 +2,6 @@
 // recorded before its first write and fixes the expiry, an end is recorded before the grant is reported
 // ended, an extension claim is spent before anything moves. Only the worker (and the CLI, which runs the
 // engine) reaches the archive here; the bot has no ledger access.
-import { hostname } from 'node:os';
 import { isoTime } from '../domain/clock.js';
 import { forbidden } from '../domain/errors.js';
 import { ACTIVATION_WINDOW_MS, activationDeadline, type Grant } from '../domain/grant.js';
@@ -24,7 +23,7 @@ import { audit, type EngineDeps } from './engine.js';
 type LedgerDeps = Pick<EngineDeps, 'archive' | 'seal' | 'clock'> & { workerId?: string };
 
 /** Names the process in ledger records (diagnostics only; nothing is decided on it). */
-const workerOf = (deps: LedgerDeps) => deps.workerId ?? `${hostname()}/${process.pid}`;
+const workerOf = (deps: LedgerDeps) => deps.workerId ?? 'worker';
 
 /** Whether the ledger says the grant ended: its activation can never run again. */
 export async function endedInLedger(deps: LedgerDeps, grantId: string): Promise<boolean> {
