@@ -186,6 +186,12 @@ const viewApproved = (harness: Harness, person: Person, reason: string): Grant =
     approvers: ['U0APPROVER'],
   });
 
+/** An approved record as versions before seal v2 wrote it: no activateBy, a v1 seal. */
+function v1Approved(harness: Harness, person: Person): Grant {
+  const { activateBy: _none, ...old } = viewApproved(harness, person, 'INC-8 before the upgrade');
+  return { ...old, decisionSeal: sealDecisionV1(testSealKeys(), old) };
+}
+
 /** A break-glass grant as the bot records one (the use sealed with the decision), queued for activation. */
 async function breakGlassGrant(harness: Harness, person: Person): Promise<Grant> {
   const plain = viewApproved(harness, person, 'INC-7 checkout down');
@@ -346,13 +352,8 @@ describe('grants live at the upgrade (v1 decision seals, no ledger entry)', () =
     h = await engineHarness('aws-auth', { view: VIEW });
     const harness = h;
     const [judy, kim] = [await h.person(), await h.person()];
-    /** An approved record as versions before seal v2 wrote it: no activateBy, a v1 seal. */
-    const v1Approved = (person: Person): Grant => {
-      const { activateBy: _none, ...old } = viewApproved(harness, person, 'INC-8 before the upgrade');
-      return { ...old, decisionSeal: sealDecisionV1(testSealKeys(), old) };
-    };
     // Kim's grant was activated before the upgrade, by a worker without the ledger (another archive prefix).
-    const before = v1Approved(kim);
+    const before = v1Approved(harness, kim);
     await h.runtime.store.create(before);
     const preUpgrade = requireArchive(
       { ...h.runtime.env, ARCHIVE_PREFIX: `${uniqueName('pre-upgrade')}/` },
@@ -368,7 +369,7 @@ describe('grants live at the upgrade (v1 decision seals, no ledger entry)', () =
 
     // The upgraded worker starts: Judy's approval from just before the upgrade is still activated.
     await h.startWorker({ reconcileEveryMs: 3_600_000 });
-    const waiting = v1Approved(judy);
+    const waiting = v1Approved(harness, judy);
     await h.runtime.store.create(waiting);
     await h.runtime.scheduler.enqueueActivation(waiting.id);
     expect((await h.waitFor(waiting.id, ['active', 'failed'])).status).toBe('active');
@@ -388,5 +389,19 @@ describe('grants live at the upgrade (v1 decision seals, no ledger entry)', () =
     const capped = await settled(h, before.id, (g) => (g.extensionsApplying ?? []).length === 0);
     expect(capped.expiresAt).toBe(end + HOUR);
     expect(await bindingExpiry(before.id)).toBe(isoTime(end + HOUR));
+  });
+
+  it('a v1 approval without a window is refused once the upgrade is over an hour old', async () => {
+    h = await engineHarness('aws-auth', { view: VIEW });
+    // The first worker of this version started two hours ago (its marker is written once, then kept).
+    await markUpgrade({ ...h.deps, clock: { now: () => Date.now() - 2 * HOUR } });
+    await h.startWorker({ reconcileEveryMs: 3_600_000 });
+    const mia = await h.person();
+    const v1 = v1Approved(h, mia);
+    await h.runtime.store.create(v1);
+    await h.runtime.scheduler.enqueueActivation(v1.id);
+    const failed = await refused(h, v1.id);
+    expect(failed.failure?.reason).toMatch(/its approval had to be used by/);
+    await noAccess(h, v1.id, mia);
   });
 });
