@@ -14,7 +14,10 @@ import { type SealKeys, type SealVerdict, sealLedger, verifyLedgerSeal } from '.
 
 export const LEDGER_VERSION = 1;
 
-/** A grandfathered v1 decision (no sealed activateBy) may be activated this long after the upgrade. */
+/**
+ * Written once, by the first worker with the ledger: from then, a v1 decision (which seals no activateBy)
+ * may be activated for ACTIVATION_WINDOW_MS only (services/ledger.ts).
+ */
 export const UPGRADE_MARKER_KEY = 'ledger/upgraded-to-v2';
 
 export const ledgerKey = {
