@@ -4,8 +4,10 @@
 // policy's time condition, the revoke job and the warning. Nothing here decides whether an extension
 // is allowed; it only carries out a claim an approval (or the level's auto rule) made, once it has
 // checked the claim is one (the bot's seal on the claim and on the grant's approval, and under the policy
-// as it is now: the level's extend mode and cap, and each approver of the extension) and starts from the expiry the worker sealed on the cluster, never from a number
-// in Redis alone.
+// as it is now: the level's extend mode and cap, and each approver of the extension) and starts from the
+// expiry the worker sealed on the cluster, never from a number in Redis alone. Each claim is spent once in
+// the ledger before anything moves, and no claim moves the end past the latest end the sealed activation
+// allows (services/ledger.ts).
 import { isoTime } from '../domain/clock.js';
 import { extensionClaimRefusal } from '../domain/decisions.js';
 import { parseDuration } from '../domain/duration.js';
@@ -103,11 +105,13 @@ export async function applyExtension(deps: EngineDeps, grantId: string, extensio
       if (sealed < target) await writeExpiry(deps, backends, grant, person, target);
       const onCluster = Math.max(sealed, target);
 
+      let recorded = false;
       let moved = false;
       const extended = await updateGrant(deps, grantId, (current) => {
         const still = claimOf(current, extensionId);
-        if (!still || current.status !== 'active' || current.expiresAt === undefined) return undefined;
-        moved = current.expiresAt < onCluster;
+        recorded = still !== undefined && current.status === 'active' && current.expiresAt !== undefined;
+        if (!still || !recorded) return undefined;
+        moved = (current.expiresAt as number) < onCluster;
         // The pending request (if any) is answered and the warning is due again for the new expiry.
         const { warnedForExpiry: _warned, ...rest } = current;
         const known = current.extensions.some((e) => e.id === still.id);
@@ -123,9 +127,11 @@ export async function applyExtension(deps: EngineDeps, grantId: string, extensio
           extensionsApplying: withoutClaim(current, extensionId),
         });
       });
-      if (claimOf(extended, extensionId)) {
+      if (!recorded) {
         // Ended (or revoked) while we wrote: the revocation removes what we wrote; say so.
-        return dropClaim(deps, grantId, extensionId, `the access is ${extended.status}, no longer active`);
+        return claimOf(extended, extensionId)
+          ? dropClaim(deps, grantId, extensionId, `the access is ${extended.status}, no longer active`)
+          : extended;
       }
       if (spent.spent === 'before' && !moved) {
         // Applied before: nothing moved now. A retry after a crash that had already moved Redis lands here
