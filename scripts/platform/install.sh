@@ -4,13 +4,16 @@
 #   - kube-apiserver, kubectl and etcd built from source (scripts/platform/build-k8s.sh, cached by version),
 #   - aws-iam-authenticator built from source (scripts/platform/build-authenticator.sh, cached by version),
 #   - a Python venv with moto (IAM/STS) and ministack (EKS access entries), pinned,
-#   - the aws CLI (awscli from PyPI, pinned) in the same venv: the requester's own tool in the login e2e.
+#   - the aws CLI (awscli from PyPI, pinned) in the same venv: the requester's own tool in the login e2e,
+#   - parliament (PyPI, pinned) in the same venv: the offline IAM policy linter (test/unit/iam-lint.test.ts),
+#   - helm, promtool and the prometheus-operator CRDs (scripts/platform/build-ops-tools.sh, cached by version).
 # A warm run only checks what is there and takes a second or two.
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
 MINISTACK_VERSION="1.5.33"
 AWSCLI_VERSION="1.46.3"
+PARLIAMENT_VERSION="1.6.4"
 CACHE="${EKS_ACCESS_PLATFORM_CACHE:-$HOME/.cache/eks-access-platform}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 say() { echo "install: $*" >&2; }
@@ -41,6 +44,9 @@ k8s_bin="$(bash "$here/build-k8s.sh")"
 # --- aws-iam-authenticator ------------------------------------------------------------------
 authenticator="$(bash "$here/build-authenticator.sh")"
 
+# --- helm, promtool, prometheus-operator CRDs -------------------------------------------------
+bash "$here/build-ops-tools.sh" >/dev/null
+
 # --- moto + ministack -----------------------------------------------------------------------
 venv="$CACHE/venv"
 want="moto[server]==$MOTO_VERSION ministack==$MINISTACK_VERSION"
@@ -66,5 +72,13 @@ if [[ ! -x "$venv/bin/aws" || "$(cat "$venv/.pinned-awscli" 2>/dev/null)" != "aw
   echo "awscli==$AWSCLI_VERSION" > "$venv/.pinned-awscli"
 fi
 
-say "ready: redis-server $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'), $(basename "$k8s_bin"), $(basename "$(dirname "$authenticator")"), $want awscli==$AWSCLI_VERSION"
+# The IAM linter, with its own marker like awscli's: bumping it never rebuilds moto's venv.
+if [[ ! -x "$venv/bin/parliament" || "$(cat "$venv/.pinned-parliament" 2>/dev/null)" != "parliament==$PARLIAMENT_VERSION" ]]; then
+  say "pip install parliament==$PARLIAMENT_VERSION"
+  # shellcheck disable=SC2086 # together with $want, so pip keeps moto's boto3/botocore consistent with it
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $want "awscli==$AWSCLI_VERSION" "parliament==$PARLIAMENT_VERSION"
+  echo "parliament==$PARLIAMENT_VERSION" > "$venv/.pinned-parliament"
+fi
+
+say "ready: redis-server $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'), $(basename "$k8s_bin"), $(basename "$(dirname "$authenticator")"), $want awscli==$AWSCLI_VERSION parliament==$PARLIAMENT_VERSION, helm, promtool"
 say "cache: $CACHE"

@@ -17,6 +17,8 @@ export interface Metrics {
   registry: Registry;
   requests: Counter<'outcome'>;
   activationSeconds: Histogram;
+  /** Request → the approvers' decision: how long people wait for a human (the dashboard's approval latency). */
+  approvalSeconds: Histogram;
   revocationLagSeconds: Histogram;
   jobs: Counter<'queue' | 'result'>;
   reconcileFindings: Counter<'kind'>;
@@ -26,6 +28,8 @@ export interface Metrics {
 
 // Approval → usable access is seconds normally; expiry → revocation is bounded by the reconcile period.
 const LATENCY_BUCKETS = [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800];
+// People decide in minutes to hours (a request lapses after pendingTimeout, 24 h in the example).
+const APPROVAL_BUCKETS = [10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400];
 
 export function createMetrics(
   sources: MetricsSources = {},
@@ -45,6 +49,12 @@ export function createMetrics(
       name: 'eks_access_activation_seconds',
       help: 'Time from approval to usable access (activatedAt - decidedAt).',
       buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    approvalSeconds: new Histogram({
+      name: 'eks_access_approval_seconds',
+      help: 'Time from request to approval (decidedAt - createdAt), auto-approvals included.',
+      buckets: APPROVAL_BUCKETS,
       registers: [registry],
     }),
     revocationLagSeconds: new Histogram({
@@ -99,8 +109,13 @@ export function createMetrics(
 /** Records what `event` says about `grant`. Pure apart from the counters. */
 export function recordGrantEvent(metrics: Metrics, grant: Grant, event: GrantEvent): void {
   switch (event.kind) {
-    case 'requested':
     case 'approved':
+      metrics.requests.inc({ outcome: event.kind });
+      if (grant.decidedAt !== undefined && grant.createdAt !== undefined) {
+        metrics.approvalSeconds.observe(Math.max(0, (grant.decidedAt - grant.createdAt) / 1000));
+      }
+      return;
+    case 'requested':
     case 'denied':
     case 'cancelled':
     case 'failed':

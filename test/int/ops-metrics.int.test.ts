@@ -6,7 +6,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { RbacAuthorizationV1Api, type V1RoleBinding } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
-import { QUEUES } from '../../src/adapters/queue/queues.js';
+import { OUTBOX_QUEUE, QUEUES } from '../../src/adapters/queue/queues.js';
 import { ANNOTATIONS } from '../../src/domain/names.js';
 import { adminKubeConfig, platform } from '../platform/context.js';
 import { APPROVERS, type Stack, startStack } from './ops-stack.js';
@@ -149,6 +149,8 @@ describe('/metrics after a grant’s full life', () => {
     expect(sample(after, 'eks_access_queue_jobs', { queue: QUEUES.activate, state: 'waiting' })).toBe(0);
     expect(sample(after, 'eks_access_queue_jobs', { queue: QUEUES.revoke, state: 'delayed' })).toBe(0);
     expect(sample(after, 'eks_access_queue_jobs', { queue: QUEUES.reconcile, state: 'delayed' })).toBe(1);
+    // The Slack outbox is on the gauge too (its alerts watch it): nothing refused, nothing given up.
+    expect(sample(after, 'eks_access_queue_jobs', { queue: OUTBOX_QUEUE, state: 'failed' })).toBe(0);
     // That sweep completed without errors, and the gauges say when.
     expect(sample(after, 'eks_access_reconcile_last_run_timestamp_seconds')).toBeGreaterThanOrEqual(
       sweptAfter,

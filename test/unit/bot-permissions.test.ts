@@ -298,7 +298,7 @@ describe('shipped manifests', () => {
     );
     const sa = readFileSync('manifests/base/serviceaccount.yaml', 'utf8');
     expect(sa).toMatch(
-      /name: eks-access-bot\n {2}namespace: eks-access\nautomountServiceAccountToken: false/,
+      /name: eks-access-bot\n {2}namespace: eks-access\n(?: {2}labels:\n(?: {4}.*\n)*)?automountServiceAccountToken: false/,
     );
     expect(readFileSync('manifests/base/deployment-bot.yaml', 'utf8')).toContain(
       'serviceAccountName: eks-access-bot',

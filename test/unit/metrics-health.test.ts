@@ -32,7 +32,7 @@ describe('metrics', () => {
     const events: [Partial<Grant>, GrantEvent][] = [
       [{ status: 'pending' }, { kind: 'requested' }],
       [
-        { status: 'approved', decidedAt: T0 },
+        { status: 'approved', createdAt: T0 - 90_000, decidedAt: T0 },
         { kind: 'approved', by: 'U1' },
       ],
       [{ decidedAt: T0, activatedAt: T0 + 4_000 }, { kind: 'activated' }],
@@ -49,6 +49,7 @@ describe('metrics', () => {
     expect(text).toContain('eks_access_requests_total{outcome="activated"} 1');
     expect(text).toContain('eks_access_requests_total{outcome="ended_expired"} 1');
     expect(text).toContain('eks_access_activation_seconds_sum 4');
+    expect(text).toContain('eks_access_approval_seconds_sum 90');
     expect(text).toContain('eks_access_revocation_lag_seconds_sum 15');
     expect(text).toContain('eks_access_active_grants 3');
   });

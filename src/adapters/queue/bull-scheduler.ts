@@ -11,6 +11,7 @@ import {
   type GrantJob,
   type JobKind,
   jobIdFor,
+  OUTBOX_QUEUE,
   QUEUES,
   type QueueName,
   RETRY,
@@ -31,6 +32,8 @@ export class BullScheduler implements Scheduler {
   readonly #prefix: string;
   readonly #clock: Clock;
   readonly #queues = new Map<QueueName, Queue<GrantJob>>();
+  /** Read only, for its job counts: the outbox's own process adds and works its jobs. */
+  #outbox: Queue | undefined;
   readonly #onError: (error: Error) => void;
 
   /**
@@ -64,11 +67,19 @@ export class BullScheduler implements Scheduler {
     return queue;
   }
 
-  /** Job counts by state for every queue (for the queue-depth gauge). */
+  /**
+   * Job counts by state for every queue, the Slack outbox's included (for the queue-depth gauge: an
+   * outbox that backs up or keeps retrying is what the Slack alerts watch).
+   */
   async jobCounts(): Promise<Record<string, Record<string, number>>> {
     const names = Object.values(QUEUES);
     const counts = await Promise.all(names.map((name) => this.queue(name).getJobCounts()));
-    return Object.fromEntries(names.map((name, i) => [name, counts[i] ?? {}]));
+    if (!this.#outbox) {
+      this.#outbox = new Queue(OUTBOX_QUEUE, { connection: this.#redis, prefix: this.#prefix });
+      this.#outbox.on('error', this.#onError);
+    }
+    const outbox = await this.#outbox.getJobCounts();
+    return { ...Object.fromEntries(names.map((name, i) => [name, counts[i] ?? {}])), [OUTBOX_QUEUE]: outbox };
   }
 
   enqueueActivation(grantId: string, at?: number): Promise<void> {
@@ -140,7 +151,9 @@ export class BullScheduler implements Scheduler {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#queues.values()].map((q) => q.close()));
+    await Promise.all(
+      [...this.#queues.values(), ...(this.#outbox ? [this.#outbox] : [])].map((q) => q.close()),
+    );
   }
 
   async #replace(kind: JobKind, grantId: string, at: number): Promise<void> {

@@ -8,6 +8,8 @@ export const QUEUES = {
   reconcile: 'reconcile',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+/** The Slack outbox's queue (slack-outbox.ts); its depth is on the queue gauge with the engine's queues. */
+export const OUTBOX_QUEUE = 'slack-outbox';
 
 export type JobKind = 'activate' | 'revoke' | 'warn' | 'lapse' | 'nudge' | 'opens' | 'review';
 export interface GrantJob {

@@ -15,8 +15,9 @@ import { RedisLocks } from '../redis/locks.js';
 import { type SlackSettings, slackClient } from '../slack/app.js';
 import { isTransientSlackError, retryAfterMs } from '../slack/errors.js';
 import { type DeliverySteps, SlackNotifier, type SlackNotifierDeps } from '../slack/notifier.js';
+import { OUTBOX_QUEUE } from './queues.js';
 
-export const OUTBOX_QUEUE = 'slack-outbox';
+export { OUTBOX_QUEUE };
 
 /** Payloads carry ids and the event (what happened, never a token or a rendered message). */
 export type OutboxJob =
