@@ -1,4 +1,5 @@
-// Append-only trail of every state change, for the security team (Redis stream `audit`).
+// Append-only trail of every state change, for the security team: the Redis stream `audit` (with a
+// retention), and, through adapters/audit-trail.ts, a hash-chained copy on stdout and in the archive.
 import type { AuditEvent } from '../domain/audit-event.js';
 
 export type { AuditEvent };
@@ -11,6 +12,15 @@ export interface AuditLog {
    * findings reported once per object however often a sweep sees them. Returns whether it appended.
    */
   appendOnce(event: AuditEvent, onceKey: string): Promise<boolean>;
-  /** Events at or after `since` (epoch ms), oldest first, up to `limit`. */
+  /**
+   * Events at or after `since` (epoch ms), oldest first, up to `limit`. Only what the Redis stream still
+   * holds (AUDIT_STREAM_RETENTION): whatever must be complete reads the archive (services/audit-history.ts)
+   * or a dedicated count, never a window of this.
+   */
   read(options: { since?: number; grantId?: string; limit?: number }): Promise<AuditEvent[]>;
+  /**
+   * How many break-glass uses of `rule` were recorded at or after `since` (by one person with `by`):
+   * a count kept beside the stream for every use appended, so no other event can push a use out of it.
+   */
+  countBreakGlassUses(rule: string, since: number, by?: string): Promise<number>;
 }

@@ -155,6 +155,46 @@ describe('break-glass', () => {
     expect(flagged?.details).toMatchObject({ why: 'no incident INC-77 exists', rule: 'oncall' });
   });
 
+  it('limits count every use in the window, however many other events came first (20 000 unrelated ones)', async () => {
+    const h = await pool.use({
+      usergroups: { [ONCALL]: [ALICE, ANA, BEN] },
+      policyExtra: `${rules('1h')}    perRule: { count: 2, per: 24h }\n`,
+    });
+    // Events anyone can make (5 000 request + cancel pairs take seconds): written straight into the
+    // stream, as the bot would, before any use. Counting the window through the stream saw only its
+    // oldest 10 000 events, so the uses after them did not count.
+    const pipeline = h.redis.pipeline();
+    for (let i = 0; i < 20_000; i++) {
+      const action = i % 2 === 0 ? 'requested' : 'cancelled';
+      pipeline.xadd(
+        `${h.prefix}audit`,
+        '*',
+        'action',
+        action,
+        'actor',
+        EVE,
+        'grantId',
+        `ea-noise${i}`,
+        'at',
+        String(Date.now()),
+        'details',
+        '{}',
+      );
+    }
+    await pipeline.exec();
+    await useBreakGlass(h, ALICE, `breakglass ${h.namespace} as view for 30m because INC-90 one`);
+    for (const [user, words] of [[ALICE, 'used 1 time(s) in the last 24h by you']] as const) {
+      const after = h.slack.calls.length;
+      await h.command(user, `breakglass ${h.namespace} as view for 30m because INC-90 again`);
+      expect(await refusalTo(h, user, after, words)).toContain(words);
+    }
+    await useBreakGlass(h, ANA, `breakglass ${h.namespace} as view for 30m because INC-90 two`);
+    const after = h.slack.calls.length;
+    await h.command(BEN, `breakglass ${h.namespace} as view for 30m because INC-90 three`);
+    expect(await refusalTo(h, BEN, after, 'used 2 time(s) in the last 24h;')).toContain('it allows 2');
+    expect((await h.grants()).filter((g) => g.breakGlass)).toHaveLength(2);
+  });
+
   it('an approver acknowledges it: the review closes, the access runs its course, a second review is refused', async () => {
     const h = await pool.use({
       worker: true,
