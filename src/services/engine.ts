@@ -154,6 +154,7 @@ export function sealedRoleBinding(deps: Pick<EngineDeps, 'seal'>, plan: AccessPl
     roleArn: plan.personalRole?.arn ?? '',
     expiresAt: Date.parse(plan.expiresAt),
     roleRef: roleBinding.roleRef,
+    ...(annotations[ANNOTATIONS.requester] ? { requester: annotations[ANNOTATIONS.requester] } : {}),
   });
   return {
     ...roleBinding,

@@ -22,6 +22,7 @@ import {
   withLockOn,
 } from './engine.js';
 import { type ForgedBinding, forgedFinding, reportForged } from './forged.js';
+import { rebuildGrant } from './rebuild.js';
 import { lapsePendingRequest } from './reminders.js';
 import { type GrantTrace, removeTrace, revokeGrant } from './revoke.js';
 
@@ -46,6 +47,8 @@ export interface ReconcileReport {
   forgedBindings: ForgedBinding[];
   /** aws-auth entries of ours written with the role's path (before the fix), rewritten path-less. */
   mappingsMigrated: { cluster: string; roleArn: string; grantId: string }[];
+  /** Records of live grants Redis had lost, rebuilt from their sealed RoleBindings (rebuild.ts). */
+  grantsRebuilt: { cluster: string; grantId: string; requester: string }[];
   errors: { where: string; message: string }[];
 }
 
@@ -62,6 +65,7 @@ export const emptyReconcileReport = (dryRun: boolean, at: number): ReconcileRepo
   mappingsRemoved: [],
   forgedBindings: [],
   mappingsMigrated: [],
+  grantsRebuilt: [],
   errors: [],
 });
 
@@ -171,6 +175,10 @@ async function sweepCluster(
     const why = bindingVerdict(binding, grant, now);
     if (!why) {
       live.push(binding);
+      if (!grant)
+        await guarded(report, `${cluster}/${binding.namespace}/${binding.name}`, () =>
+          rebuildGrant(deps, report, cluster, binding),
+        );
       continue;
     }
     // Grants Redis still tracks as live are ended through the state machine (sweepStore did that).
