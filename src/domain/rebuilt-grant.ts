@@ -3,19 +3,13 @@
 // with `done`, and hears when it ends. Only facts the binding's seal covers go in; everything else is
 // unknown and says so. It is `active` and flagged `rebuilt`, so it can only end (grant.ts `transition`).
 import type { Grant } from './grant.js';
+import type { BindingFacts } from './seal.js';
 
 /** What a sealed binding proves about its grant (verified by the caller, requester included). */
-export interface SealedGrantFacts {
-  grantId: string;
-  cluster: string;
-  namespace: string;
-  level: string;
-  username: string;
-  principalArn: string;
-  /** The requester's Slack user id, covered by the binding's seal. */
-  requester: string;
-  expiresAt: number;
-}
+export type SealedGrantFacts = Pick<
+  BindingFacts,
+  'grantId' | 'cluster' | 'namespace' | 'level' | 'username' | 'principalArn' | 'expiresAt'
+> & { requester: string };
 
 /** Shown where the record has no reason of its own. */
 export const REBUILT_REASON = 'unknown: rebuilt from the cluster after Redis lost its data';
