@@ -16,6 +16,7 @@ import type { Grant } from '../src/domain/grant.js';
 import { renderUsername } from '../src/domain/names.js';
 import type { Notifier } from '../src/ports/notifier.js';
 import type { PlatformInfo } from '../test/platform/info.js';
+import { archiveEnv } from '../test/support/archive.js';
 import { approvedGrant, createEksCluster } from '../test/support/grants.js';
 import { TEST_SEAL_KEYS } from '../test/support/seal.js';
 
@@ -155,6 +156,7 @@ ${mode === 'none' ? `    usernameTemplate: "${template}"\n` : ''}    namespaces:
     REDIS_URL: info.redisUrl,
     REDIS_PREFIX: `{bench-${tag}}`,
     SEAL_KEYS: TEST_SEAL_KEYS,
+    ...archiveEnv(info.aws, `bench-${tag}`),
     LOG_LEVEL: 'silent',
     AWS_ENDPOINT_URL_IAM: info.aws.iamEndpoint,
     AWS_ENDPOINT_URL_STS: info.aws.stsEndpoint,

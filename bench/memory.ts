@@ -7,6 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { createRuntime } from '../src/bin/runtime.js';
 import { parseEnv, parsePolicy } from '../src/config/load.js';
 import type { PlatformInfo } from '../test/platform/info.js';
+import { archiveEnv } from '../test/support/archive.js';
 import { activeBenchGrant } from '../test/support/grants.js';
 import { TEST_SEAL_KEYS } from '../test/support/seal.js';
 import { memory, mib, ms } from './stats.js';
@@ -53,6 +54,7 @@ clusters:
     REDIS_URL: info.redisUrl,
     REDIS_PREFIX: prefix,
     SEAL_KEYS: TEST_SEAL_KEYS,
+    ...archiveEnv(info.aws, prefix),
     LOG_LEVEL: 'silent',
   });
   const runtime = await createRuntime(env, { role: 'worker', loaded });

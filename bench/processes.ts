@@ -16,6 +16,7 @@ import { parseEnv, parsePolicy } from '../src/config/load.js';
 import { planGrant } from '../src/domain/plan.js';
 import { sealedRoleBinding } from '../src/services/engine.js';
 import type { PlatformInfo } from '../test/platform/info.js';
+import { archiveEnv } from '../test/support/archive.js';
 import { activeBenchGrant } from '../test/support/grants.js';
 import { TEST_SEAL_KEYS } from '../test/support/seal.js';
 import { FakeSlack } from '../test/support/slack/index.js';
@@ -143,6 +144,7 @@ clusters:
     REDIS_URL: info.redisUrl,
     REDIS_PREFIX: prefix,
     SEAL_KEYS: TEST_SEAL_KEYS,
+    ...archiveEnv(info.aws, prefix),
     POLICY_FILE: policyFile,
     LOG_LEVEL: process.env['BENCH_CHILD_LOG'] ?? 'warn',
     RECONCILE_INTERVAL: '1h',

@@ -29,6 +29,7 @@ import {
   startTcpFaultProxy,
   type TcpFaultProxy,
 } from '../test/platform/fault-proxy.js';
+import { archiveEnv } from '../test/support/archive.js';
 import { type PrivateRedis, startPrivateRedis } from '../test/support/private-redis.js';
 import { TEST_SEAL_KEYS } from '../test/support/seal.js';
 import { startWorkerProcess, type WorkerProcess } from '../test/support/worker-process.js';
@@ -123,6 +124,7 @@ class Rig {
       REDIS_PREFIX: h.prefix,
       POLICY_FILE: policyFile,
       SEAL_KEYS: TEST_SEAL_KEYS,
+      ...archiveEnv(aws, h.prefix),
       AWS_REGION: aws.region,
       AWS_ACCESS_KEY_ID: aws.accessKeyId,
       AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,

@@ -11,6 +11,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { PlatformInfo } from '../test/platform/info.js';
 import { cacheDir, startPlatform } from '../test/platform/platform.js';
 import { type ManagedProcess, startProcess, waitUntil } from '../test/platform/processes.js';
+import { archiveEnv } from '../test/support/archive.js';
 import { FakeSlack } from '../test/support/slack/index.js';
 import { type Person, type SandboxWorld, sandboxPolicy } from './policy.js';
 
@@ -130,6 +131,7 @@ export async function startSandbox(policyPath: string, say: (line: string) => vo
       POLICY_FILE: policyFile,
       // A key of this run only; the sandbox's RoleBindings die with its API server.
       SEAL_KEYS: `sandbox:${randomBytes(32).toString('base64')}`,
+      ...archiveEnv(info.aws, `sandbox-${Date.now()}`),
       LOG_LEVEL: 'info',
       METRICS_PORT: '0',
       AWS_ACCESS_KEY_ID: info.aws.accessKeyId,

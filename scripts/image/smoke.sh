@@ -70,6 +70,7 @@ for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
 seal="k1:$(head -c 32 /dev/urandom | base64)"
 bah run --env "$marker" \
   --env REDIS_URL="redis://127.0.0.1:$redis_port" --env SEAL_KEYS="$seal" --env METRICS_PORT="$metrics_port" \
+  --env ARCHIVE_BUCKET=eks-access-smoke \
   --env LOG_LEVEL=info --env AWS_REGION=eu-west-1 \
   "$ctr" -- "${entrypoint[@]}" worker >"$work/worker.log" 2>&1 &
 worker_pid=$!

@@ -26,7 +26,7 @@ import type { Locks } from '../ports/lock.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import type { EngineOps } from '../services/deps.js';
 import { endGrant } from '../services/end-grant.js';
-import { createRuntime, type SharedRuntime } from './runtime.js';
+import { createSharedRuntime, type SharedRuntime } from './shared-runtime.js';
 import { stopOnSignals } from './signals.js';
 
 /** What the bot needs from the shared runtime (bin/runtime.ts builds it for bot and worker). */
@@ -194,7 +194,7 @@ export async function main(_argv: readonly string[] = []): Promise<number> {
   const env = parseEnv(process.env);
   // Checked before anything connects, so a missing token is the first and only complaint.
   assertSlackSettings(env);
-  const runtime = await createRuntime(env, { role: 'bot' });
+  const runtime = await createSharedRuntime(env, { role: 'bot' });
   const bot = await startBotProcess(runtime);
   stopOnSignals(runtime.logger, async () => {
     await bot.close();

@@ -206,7 +206,11 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
     }
     if (command === 'iam-policy' && sub === 'render') {
       io.out(
-        renderIamPolicyJson(loadConfig().policy, flag(args, 'role'), permissionRoleOf(flag(args, 'for'))),
+        renderIamPolicyJson(loadConfig().policy, flag(args, 'role'), permissionRoleOf(flag(args, 'for')), {
+          // Unset here (rendering needs no AWS): the placeholder shows where the bucket's name goes.
+          bucket: env.ARCHIVE_BUCKET ?? 'ARCHIVE_BUCKET',
+          prefix: env.ARCHIVE_PREFIX,
+        }),
       );
       return 0;
     }

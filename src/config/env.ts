@@ -64,6 +64,21 @@ export const envSchema = z
     AWS_ENDPOINT_URL_IAM: optionalUrl,
     AWS_ENDPOINT_URL_STS: optionalUrl,
     AWS_ENDPOINT_URL_EKS: optionalUrl,
+    AWS_ENDPOINT_URL_S3: optionalUrl,
+    /**
+     * The durable archive (docs/operations.md, "The archive"): an S3 bucket with Object Lock and a default
+     * COMPLIANCE retention, holding the single-use ledger and the audit trail beyond Redis. Required by the
+     * bot, the worker and the CLI (createRuntime refuses to start without it).
+     */
+    ARCHIVE_BUCKET: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name (3-63 of a-z, 0-9, ".", "-")')
+      .optional(),
+    /** Key prefix of everything eks-access writes to the archive; the IAM policies grant only this prefix. */
+    ARCHIVE_PREFIX: z
+      .string()
+      .default('eks-access/')
+      .refine((p) => p === '' || p.endsWith('/'), 'a prefix ending in "/", like eks-access/'),
     AWS_REGION: z.string().optional(),
     /** Per-attempt limit on every AWS call (the SDK retries up to 3 attempts): a frozen endpoint fails as unavailable. */
     AWS_REQUEST_TIMEOUT: z
@@ -142,6 +157,12 @@ export function missingSlackSettings(env: Env): string[] {
   }
   return missing;
 }
+
+/** How to provide the archive bucket, for the start-up refusal and doctor. */
+export const ARCHIVE_BUCKET_FIX =
+  'Create an S3 bucket with Object Lock enabled and a default COMPLIANCE retention, grant the bot, the worker and ' +
+  'the CLI the statements `eks-access iam-policy render` lists for it, and set ARCHIVE_BUCKET to its name. ' +
+  'See docs/operations.md, "The archive".';
 
 /** How to create the seal key, for the start-up refusal and doctor. */
 export const SEAL_KEYS_FIX =

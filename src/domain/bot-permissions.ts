@@ -485,8 +485,42 @@ function usernamePattern(policy: Policy, cluster: ClusterPolicy): string {
   return template.replace(/\{[^}]*\}/g, '*');
 }
 
-/** Renders the bot's and the worker's IAM policies (and one per cross-account role). Pure. */
-export function renderIamPolicies(policy: Policy): BotIamPolicies {
+/** Where the durable archive lives (ARCHIVE_BUCKET, ARCHIVE_PREFIX); its bucket is in the processes' own account. */
+export interface ArchiveLocation {
+  bucket: string;
+  prefix: string;
+  /** aws unless the processes run in another partition (aws-cn, aws-us-gov). */
+  partition?: string;
+}
+
+/**
+ * The archive's statements: write once and read under the prefix, list only the prefix, and no delete of
+ * any kind — the single-use ledger and the audit trail must not be erasable by eks-access itself.
+ */
+export function archiveStatements(archive: ArchiveLocation): IamStatement[] {
+  const bucketArn = `arn:${archive.partition ?? 'aws'}:s3:::${archive.bucket}`;
+  return [
+    {
+      Sid: 'ArchiveAppend',
+      Effect: 'Allow',
+      Action: ['s3:PutObject', 's3:GetObject'],
+      Resource: [`${bucketArn}/${archive.prefix}*`],
+    },
+    {
+      Sid: 'ArchiveList',
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: [bucketArn],
+      Condition: { StringLike: { 's3:prefix': [`${archive.prefix}*`] } },
+    },
+  ];
+}
+
+/**
+ * Renders the bot's and the worker's IAM policies (and one per cross-account role). Pure. With `archive`,
+ * both processes also get the durable archive's statements (archiveStatements).
+ */
+export function renderIamPolicies(policy: Policy, archive?: ArchiveLocation): BotIamPolicies {
   const names = Object.keys(policy.clusters).sort();
   const assumed = new Map<string, string[]>();
   const direct: string[] = [];
@@ -541,11 +575,12 @@ export function renderIamPolicies(policy: Policy): BotIamPolicies {
     clusters,
     policy: { Version: '2012-10-17' as const, Statement: clusterStatements(policy, clusters, '') },
   }));
+  const archived = archive ? archiveStatements(archive) : [];
   return {
-    bot: { Version: '2012-10-17', Statement: lookup },
+    bot: { Version: '2012-10-17', Statement: [...lookup, ...archived] },
     // The worker asks the same identity source again before it writes (issue #9: the requester's
     // principal must still be what it says), so it needs the same read-only lookup.
-    worker: { Version: '2012-10-17', Statement: [...statements, ...lookup] },
+    worker: { Version: '2012-10-17', Statement: [...statements, ...lookup, ...archived] },
     crossAccount,
   };
 }

@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import type { Policy } from '../config/policy.js';
 import { sameRole } from '../domain/arn.js';
 import {
+  type ArchiveLocation,
   type BotRbacOptions,
   PERMISSION_ROLES,
   type PermissionRole,
@@ -73,8 +74,9 @@ export function renderIamPolicyJson(
   policy: Policy,
   roleArn?: string,
   role: PermissionRole = 'worker',
+  archive?: ArchiveLocation,
 ): string {
-  const rendered = renderIamPolicies(policy);
+  const rendered = renderIamPolicies(policy, archive);
   if (!roleArn) return `${JSON.stringify(rendered[role], null, 2)}\n`;
   if (role === 'bot') throw badInput('--role is for the worker', 'The bot assumes no cross-account role.');
   const found = rendered.crossAccount.find((r) => sameRole(r.roleArn, roleArn));

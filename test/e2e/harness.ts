@@ -29,6 +29,7 @@ import type { EngineOps } from '../../src/services/deps.js';
 import { endGrant } from '../../src/services/end-grant.js';
 import type { EngineDeps } from '../../src/services/engine.js';
 import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
+import { archiveEnv } from '../support/archive.js';
 import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS, testSealKeys } from '../support/seal.js';
 import {
@@ -271,6 +272,7 @@ ${
     REDIS_URL: info.redisUrl,
     REDIS_PREFIX: prefix,
     SEAL_KEYS: TEST_SEAL_KEYS,
+    ...archiveEnv(info.aws, prefix),
     LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'silent',
     AWS_ENDPOINT_URL_IAM: info.aws.iamEndpoint,
     AWS_ENDPOINT_URL_STS: info.aws.stsEndpoint,

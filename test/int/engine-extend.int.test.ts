@@ -14,7 +14,8 @@ import type { FlowDeps } from '../../src/services/deps.js';
 import { endGrant } from '../../src/services/end-grant.js';
 import { extensionLockKey } from '../../src/services/extend-grant.js';
 import { approveExtension, requestExtension } from '../../src/services/request-extension.js';
-import { adminKubeConfig, platform } from '../platform/context.js';
+import { adminKubeConfig, platform, uniqueName } from '../platform/context.js';
+import { archiveEnv } from '../support/archive.js';
 import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS } from '../support/seal.js';
 import { engineHarness, type Harness } from './engine-harness.js';
@@ -207,7 +208,12 @@ describe('extensions that need approval', () => {
 
 describe('the bot process', () => {
   it('is composed without cluster or IAM clients: it can only write Redis and queue jobs', async () => {
-    const env = parseEnv({ REDIS_URL: platform().redisUrl, LOG_LEVEL: 'silent', SEAL_KEYS: TEST_SEAL_KEYS });
+    const env = parseEnv({
+      REDIS_URL: platform().redisUrl,
+      LOG_LEVEL: 'silent',
+      SEAL_KEYS: TEST_SEAL_KEYS,
+      ...archiveEnv(platform().aws, uniqueName('extend')),
+    });
     const bot = await createRuntime(env, { role: 'bot' });
     try {
       expect('clusters' in bot).toBe(false);

@@ -15,6 +15,7 @@ import { renderUsername } from '../../src/domain/names.js';
 import type { GrantEvent, Notifier } from '../../src/ports/notifier.js';
 import type { EngineDeps, EngineStep } from '../../src/services/engine.js';
 import { adminKubeConfig, awsClientConfig, platform, uniqueName } from '../platform/context.js';
+import { archiveEnv } from '../support/archive.js';
 import { recordAwsRequests, type SentAwsRequest } from '../support/aws-requests.js';
 import { approvedGrant, createEksCluster } from '../support/grants.js';
 import { pollUntil } from '../support/poll.js';
@@ -198,10 +199,12 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
     const ns = loaded.policy.clusters[cluster]?.namespaces[0];
     return levelPolicy && ns ? requiredApprovalsFor(levelPolicy, ns) : 1;
   };
+  const redisPrefix = options.redisPrefix ?? `{${uniqueName('ea')}}`;
   const env = parseEnv({
     REDIS_URL: options.redisUrl ?? p.redisUrl,
-    REDIS_PREFIX: options.redisPrefix ?? `{${uniqueName('ea')}}`,
+    REDIS_PREFIX: redisPrefix,
     SEAL_KEYS: TEST_SEAL_KEYS,
+    ...archiveEnv(p.aws, redisPrefix),
     LOG_LEVEL: 'silent',
     AWS_ENDPOINT_URL_IAM: options.awsEndpoints?.iam ?? p.aws.iamEndpoint,
     AWS_ENDPOINT_URL_STS: options.awsEndpoints?.sts ?? p.aws.stsEndpoint,

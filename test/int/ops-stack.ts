@@ -15,6 +15,7 @@ import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import { type EndReason, GRANT_STATUSES, type Grant } from '../../src/domain/grant.js';
 import { LABELS, MANAGED_BY, MANAGED_BY_LABEL } from '../../src/domain/names.js';
 import { adminKubeConfig, platform } from '../platform/context.js';
+import { archiveEnv } from '../support/archive.js';
 import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS } from '../support/seal.js';
 import { FakeSlack, type Obj, sendInteraction, sendSlashCommand } from '../support/slack/index.js';
@@ -121,6 +122,7 @@ clusters:
       REDIS_URL: options.redisUrl ?? info.redisUrl,
       REDIS_PREFIX: prefix,
       SEAL_KEYS: TEST_SEAL_KEYS,
+      ...archiveEnv(info.aws, prefix),
       LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'silent',
       METRICS_PORT: '0',
       RECONCILE_INTERVAL: options.reconcileInterval ?? '1h',

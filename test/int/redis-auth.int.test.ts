@@ -19,8 +19,9 @@ import { blockingDuplicate } from '../../src/adapters/redis/connection.js';
 import { createRuntime } from '../../src/bin/runtime.js';
 import { loadPolicyFile, parseEnv } from '../../src/config/load.js';
 import { makeCa, makeServingCert } from '../platform/certs.js';
-import { uniqueName } from '../platform/context.js';
+import { platform, uniqueName } from '../platform/context.js';
 import { freePort, type ManagedProcess, startProcess, waitUntil } from '../platform/processes.js';
+import { archiveEnv } from '../support/archive.js';
 import { approvedGrant } from '../support/grants.js';
 import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS } from '../support/seal.js';
@@ -107,6 +108,7 @@ describe('Redis with an ACL user, a password and TLS', () => {
       REDIS_TLS_CA_FILE: caFile,
       REDIS_PREFIX: prefix,
       SEAL_KEYS: TEST_SEAL_KEYS,
+      ...archiveEnv(platform().aws, prefix),
       LOG_LEVEL: 'debug',
     });
     const logger = createLogger({ level: 'debug', name: 'redis-auth', destination });

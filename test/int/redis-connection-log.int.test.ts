@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platform, uniqueName } from '../platform/context.js';
+import { archiveEnv } from '../support/archive.js';
 import { pollUntil } from '../support/poll.js';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis.js';
 import { TEST_SEAL_KEYS } from '../support/seal.js';
@@ -75,6 +76,9 @@ clusters:
         METRICS_PORT: '0',
         RECONCILE_INTERVAL: '1h',
         SEAL_KEYS: TEST_SEAL_KEYS,
+        ...archiveEnv(platform().aws, uniqueName('conn')),
+        AWS_ACCESS_KEY_ID: platform().aws.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: platform().aws.secretAccessKey,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

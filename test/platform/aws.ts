@@ -3,12 +3,15 @@
 // does, speaking EKS's REST protocol, and creates clusters without Docker. Both pretend to be one account.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { CreateBucketCommand, PutObjectLockConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
 import type { PlatformInfo } from './info.js';
 import { freePort, type ManagedProcess, startProcess, waitUntil } from './processes.js';
 
 const ACCOUNT_ID = '123456789012'; // moto's fixed default account
 const REGION = 'us-east-1';
 const START_TIMEOUT_MS = 60_000;
+/** The durable archive's bucket (ARCHIVE_BUCKET): test files keep apart by ARCHIVE_PREFIX. */
+const ARCHIVE_BUCKET = 'eks-access-archive';
 
 export async function startAws(
   runDir: string,
@@ -60,6 +63,8 @@ export async function startAws(
       process: ministack,
     }),
   ]);
+  const credentials = { accessKeyId: 'AKIAEKSACCESSTEST000', secretAccessKey: 'eks-access-test-secret' };
+  await createArchiveBucket(motoUrl, credentials);
   return {
     region: REGION,
     // Emulator credentials: any value is accepted, nothing here is secret.
@@ -69,5 +74,32 @@ export async function startAws(
     iamEndpoint: motoUrl,
     stsEndpoint: motoUrl,
     eksEndpoint: eksUrl,
+    s3Endpoint: motoUrl,
+    archiveBucket: ARCHIVE_BUCKET,
   };
+}
+
+/**
+ * As an operator makes it (docs/operations.md, "The archive"): Object Lock on at creation (which turns on
+ * versioning) and a default COMPLIANCE retention, so no version can be deleted by anyone until it lapses.
+ */
+async function createArchiveBucket(
+  endpoint: string,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+): Promise<void> {
+  const s3 = new S3Client({ region: REGION, endpoint, forcePathStyle: true, credentials });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET, ObjectLockEnabledForBucket: true }));
+    await s3.send(
+      new PutObjectLockConfigurationCommand({
+        Bucket: ARCHIVE_BUCKET,
+        ObjectLockConfiguration: {
+          ObjectLockEnabled: 'Enabled',
+          Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 1 } },
+        },
+      }),
+    );
+  } finally {
+    s3.destroy();
+  }
 }

@@ -47,6 +47,9 @@ function envLines(info: PlatformInfo): string {
     AWS_ENDPOINT_URL_IAM: info.aws.iamEndpoint,
     AWS_ENDPOINT_URL_STS: info.aws.stsEndpoint,
     AWS_ENDPOINT_URL_EKS: info.aws.eksEndpoint,
+    AWS_ENDPOINT_URL_S3: info.aws.s3Endpoint,
+    ARCHIVE_BUCKET: info.aws.archiveBucket,
+    ARCHIVE_PREFIX: 'by-hand/',
   };
   return Object.entries(vars)
     .map(([k, v]) => `export ${k}=${JSON.stringify(v)}`)

@@ -27,6 +27,10 @@ export interface PlatformInfo {
     stsEndpoint: string;
     /** ministack serves EKS (clusters and access entries, which moto lacks). */
     eksEndpoint: string;
+    /** moto serves S3 too: the durable archive's bucket lives there. */
+    s3Endpoint: string;
+    /** Made at platform start with Object Lock on and a default COMPLIANCE retention of one day. */
+    archiveBucket: string;
   };
   /**
    * Logging in the way a person does on EKS: kube-apiserver sends bearer tokens to a real

@@ -39,27 +39,41 @@ export type Command =
   | { kind: 'approve'; id: string; duration?: string; reason?: string }
   | { kind: 'extend'; id: string; duration?: string };
 
-const SUBCOMMAND_ALIASES: Readonly<Record<string, string>> = {
-  request: 'request',
+/** The subcommands; each has exactly one parser below (a missing one does not compile). */
+const SUBCOMMANDS = [
+  'help',
+  'request',
+  'list',
+  'approvals',
+  'whoami',
+  'revoke',
+  'extend',
+  'done',
+  'cancel',
+  'approve',
+  'breakglass',
+] as const;
+type Subcommand = (typeof SUBCOMMANDS)[number];
+
+/**
+ * Every Command kind comes from a subcommand (or is one's variant: a bare `request` opens the form, `done
+ * all` ends everything): a kind added to Command without a subcommand to parse it does not compile.
+ */
+type Unparsed = Exclude<Command['kind'], Subcommand | 'request-modal' | 'done-all'>;
+const everyKindParsed: [Unparsed] extends [never] ? true : Unparsed = true;
+void everyKindParsed;
+
+const SUBCOMMAND_ALIASES: Readonly<Record<string, Subcommand>> = {
+  ...(Object.fromEntries(SUBCOMMANDS.map((s) => [s, s])) as Record<Subcommand, Subcommand>),
   req: 'request',
   ask: 'request',
-  list: 'list',
   ls: 'list',
   mine: 'list',
-  approvals: 'approvals',
   pending: 'approvals',
-  revoke: 'revoke',
-  extend: 'extend',
-  done: 'done',
   release: 'done',
-  cancel: 'cancel',
   withdraw: 'cancel',
-  whoami: 'whoami',
-  approve: 'approve',
-  breakglass: 'breakglass',
   'break-glass': 'breakglass',
   emergency: 'breakglass',
-  help: 'help',
   '?': 'help',
 };
 
@@ -91,64 +105,63 @@ export function parseCommand(text: string): Command {
   const first = words.shift()?.toLowerCase();
   if (first === undefined) return { kind: 'help' };
   const sub = SUBCOMMAND_ALIASES[first];
-  switch (sub) {
-    case 'help':
-    case 'list':
-    case 'approvals':
-    case 'whoami':
-      return { kind: sub };
-    case 'request':
-      return words.length === 0 ? { kind: 'request-modal' } : parseRequest(words);
-    case 'breakglass': {
-      if (words.length === 0) {
-        throw badInput('`breakglass` needs a namespace and the incident', BREAK_GLASS_USAGE);
-      }
-      const parsed = parseRequest(words);
-      if (parsed.kind !== 'request') throw badInput('I did not understand that', BREAK_GLASS_USAGE);
-      if (parsed.start)
-        throw badInput('Break-glass is for now; a window is a `request … from …`', BREAK_GLASS_USAGE);
-      const { kind: _, reason, start: _start, ...where } = parsed;
-      if (!reason?.trim())
-        throw badInput('Break-glass needs the incident after `because`', BREAK_GLASS_USAGE);
-      return { kind: 'breakglass', ...where, incident: reason };
-    }
-    case 'done':
-      if (words.length === 1 && words[0]?.toLowerCase() === 'all') return { kind: 'done-all' };
-      return { kind: sub, id: grantIdFrom(sub, words) };
-    case 'revoke':
-    case 'cancel':
-      return { kind: sub, id: grantIdFrom(sub, words) };
-    case 'approve': {
-      const id = grantIdFrom('extend', words.slice(0, 1));
-      const rest = words.slice(1);
-      const because = rest.findIndex((w) => ['because', 'reason', 'reason:'].includes(w.toLowerCase()));
-      const head = because === -1 ? rest : rest.slice(0, because);
-      const reason = because === -1 ? undefined : rest.slice(because + 1).join(' ');
-      const duration = head.filter((w) => w.toLowerCase() !== 'for');
-      if (duration.length > 1 || (duration[0] !== undefined && parseDuration(duration[0]) === undefined)) {
-        throw badInput(
-          `I did not understand "${head.join(' ')}"`,
-          'Write `approve <id> [for <shorter duration>] [because <reason…>]`.',
-        );
-      }
-      return {
-        kind: 'approve',
-        id,
-        ...(duration[0] ? { duration: duration[0] } : {}),
-        ...(reason ? { reason } : {}),
-      };
-    }
-    case 'extend': {
-      const id = grantIdFrom(sub, words.slice(0, 1));
-      const rest = words.slice(1).filter((w) => w.toLowerCase() !== 'for');
-      if (rest.length > 1)
-        throw badInput(`I did not understand "${rest.join(' ')}"`, 'Write `extend <id> for 1h`.');
-      return rest[0] ? { kind: 'extend', id, duration: rest[0] } : { kind: 'extend', id };
-    }
-    default:
-      throw badInput(`"${first}" is not an eks-access command`, HELP_HINT);
-  }
+  if (sub === undefined) throw badInput(`"${first}" is not an eks-access command`, HELP_HINT);
+  return PARSERS[sub](words);
 }
+
+/** One parser per subcommand, given the words after it. */
+const PARSERS: { readonly [S in Subcommand]: (words: string[]) => Command } = {
+  help: () => ({ kind: 'help' }),
+  list: () => ({ kind: 'list' }),
+  approvals: () => ({ kind: 'approvals' }),
+  whoami: () => ({ kind: 'whoami' }),
+  request: (words) => (words.length === 0 ? { kind: 'request-modal' } : parseRequest(words)),
+  breakglass: (words) => {
+    if (words.length === 0) {
+      throw badInput('`breakglass` needs a namespace and the incident', BREAK_GLASS_USAGE);
+    }
+    const parsed = parseRequest(words);
+    if (parsed.kind !== 'request') throw badInput('I did not understand that', BREAK_GLASS_USAGE);
+    if (parsed.start)
+      throw badInput('Break-glass is for now; a window is a `request … from …`', BREAK_GLASS_USAGE);
+    const { kind: _, reason, start: _start, ...where } = parsed;
+    if (!reason?.trim()) throw badInput('Break-glass needs the incident after `because`', BREAK_GLASS_USAGE);
+    return { kind: 'breakglass', ...where, incident: reason };
+  },
+  done: (words) =>
+    words.length === 1 && words[0]?.toLowerCase() === 'all'
+      ? { kind: 'done-all' }
+      : { kind: 'done', id: grantIdFrom('done', words) },
+  revoke: (words) => ({ kind: 'revoke', id: grantIdFrom('revoke', words) }),
+  cancel: (words) => ({ kind: 'cancel', id: grantIdFrom('cancel', words) }),
+  approve: (words) => {
+    const id = grantIdFrom('extend', words.slice(0, 1));
+    const rest = words.slice(1);
+    const because = rest.findIndex((w) => ['because', 'reason', 'reason:'].includes(w.toLowerCase()));
+    const head = because === -1 ? rest : rest.slice(0, because);
+    const reason = because === -1 ? undefined : rest.slice(because + 1).join(' ');
+    const duration = head.filter((w) => w.toLowerCase() !== 'for');
+    if (duration.length > 1 || (duration[0] !== undefined && parseDuration(duration[0]) === undefined)) {
+      throw badInput(
+        `I did not understand "${head.join(' ')}"`,
+        'Write `approve <id> [for <shorter duration>] [because <reason…>]`.',
+      );
+    }
+    return {
+      kind: 'approve',
+      id,
+      ...(duration[0] ? { duration: duration[0] } : {}),
+      ...(reason ? { reason } : {}),
+    };
+  },
+  extend: (words) => {
+    const id = grantIdFrom('extend', words.slice(0, 1));
+    const rest = words.slice(1).filter((w) => w.toLowerCase() !== 'for');
+    if (rest.length > 1)
+      throw badInput(`I did not understand "${rest.join(' ')}"`, 'Write `extend <id> for 1h`.');
+    return rest[0] ? { kind: 'extend', id, duration: rest[0] } : { kind: 'extend', id };
+  },
+};
 
 function grantIdFrom(sub: string, words: string[]): string {
   const id = words[0]?.toLowerCase();
