@@ -41,7 +41,7 @@ export function createRuntime(
 ): Promise<Runtime>;
 export async function createRuntime(env: Env, options: RuntimeOptions): Promise<SharedRuntime | Runtime> {
   const shared = await createSharedRuntime(env, options);
-  const { store, audit, scheduler, locks, clock, logger, seal } = shared;
+  const { store, audit, scheduler, locks, clock, logger, seal, archive } = shared;
   const loaded = { policy: shared.policy };
   if (options.role === 'bot') return shared;
   // Loaded only by the roles that write access: client-node alone is ~60 MB of RSS the bot never needs.
@@ -68,6 +68,7 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     logger,
     seal,
     identity,
+    archive,
   });
   return {
     ...shared,

@@ -10,6 +10,7 @@ import type { Grant, GrantStatus } from '../domain/grant.js';
 import { ANNOTATIONS, LABELS, personalRoleName, userLabelValue } from '../domain/names.js';
 import { type AccessPlan, personalRoleFor, type RoleBindingManifest } from '../domain/plan.js';
 import { type SealKeys, sealBinding, verifyFoundBinding } from '../domain/seal.js';
+import type { DurableArchive } from '../ports/archive.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { ClusterBackends, ClusterConnections, ManagedBinding } from '../ports/cluster.js';
 import type { GrantStore } from '../ports/grant-store.js';
@@ -35,6 +36,11 @@ export interface EngineDeps {
   seal: SealKeys;
   /** Who a Slack user is on AWS now: activation re-checks the requester's principal with it. */
   identity: AwsIdentityResolver;
+  /**
+   * The durable archive (audit trail, break-glass index): the reconciler restores break-glass counts from
+   * it after Redis lost its data. Absent only in tests that build deps by hand.
+   */
+  archive?: DurableArchive;
   /** Called after each step; never set in production. */
   afterStep?: (step: EngineStep, grantId: string) => Promise<void>;
 }

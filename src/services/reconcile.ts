@@ -9,6 +9,7 @@ import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
 import { accountOf, personalRolePath } from '../domain/names.js';
 import { verifyDecisionSeal } from '../domain/seal.js';
 import type { ClusterBackends, ManagedBinding, ManagedRole, MappingEntry } from '../ports/cluster.js';
+import { restoreBreakGlassCounts } from './break-glass-counts.js';
 import {
   audit,
   type EngineDeps,
@@ -49,6 +50,8 @@ export interface ReconcileReport {
   mappingsMigrated: { cluster: string; roleArn: string; grantId: string }[];
   /** Records of live grants Redis had lost, rebuilt from their sealed RoleBindings (rebuild.ts). */
   grantsRebuilt: { cluster: string; grantId: string; requester: string }[];
+  /** Break-glass uses put back into Redis's counts from the archive's index (set when Redis had none). */
+  breakGlassUsesRestored?: number | undefined;
   errors: { where: string; message: string }[];
 }
 
@@ -75,6 +78,11 @@ export async function reconcile(
 ): Promise<ReconcileReport> {
   const report = emptyReconcileReport(options.dryRun ?? false, deps.clock.now());
   await guarded(report, 'redis', () => sweepStore(deps, report));
+  const archive = deps.archive;
+  if (archive && !report.dryRun)
+    await guarded(report, 'break-glass counts', async () => {
+      report.breakGlassUsesRestored = await restoreBreakGlassCounts({ ...deps, archive });
+    });
   for (const cluster of Object.keys(deps.policy.clusters)) {
     await guarded(report, cluster, async () =>
       sweepCluster(deps, report, cluster, await deps.clusters.forCluster(cluster)),

@@ -7,19 +7,13 @@
 import { type AuditEvent, breakGlassUseOf } from '../../domain/audit-event.js';
 import type { ChainLink } from '../../domain/audit-record.js';
 import { AccessError } from '../../domain/errors.js';
-import type { AuditLog } from '../../ports/audit-log.js';
+import type { AuditLog, StoredAuditEntry } from '../../ports/audit-log.js';
 import type { RedisClient } from './connection.js';
 
 const ONCE_TTL_S = 90 * 86_400;
 /** Break-glass uses older than this are dropped from the counting sets (no rule counts back further). */
 export const BREAK_GLASS_KEEP_MS = 366 * 86_400_000;
 export const DEFAULT_AUDIT_RETENTION_MS = 30 * 86_400_000;
-
-/** A stream entry: the event and, for chained events, its place in its writer's chain. */
-export interface StoredAuditEntry {
-  event: AuditEvent;
-  link?: ChainLink;
-}
 
 export class RedisAuditLog implements AuditLog {
   readonly #redis: RedisClient;
@@ -71,7 +65,10 @@ export class RedisAuditLog implements AuditLog {
     }
   }
 
-  /** Puts break-glass uses found elsewhere (the archive's index, after Redis lost its data) back into the counts. */
+  /**
+   * Puts break-glass uses found in the archive's index back into the counts (after Redis lost its data)
+   * and marks the counts restored; `restored` says whether they were (the worker restores when not).
+   */
   async restoreBreakGlassUses(uses: readonly { rule: string; by: string; grantId: string; at: number }[]) {
     for (let i = 0; i < uses.length; i += 500) {
       const multi = this.#redis.multi();
@@ -81,6 +78,16 @@ export class RedisAuditLog implements AuditLog {
       }
       await multi.exec();
     }
+    await this.#redis.set(this.#restoredKey, String(Date.now()));
+  }
+
+  /** Whether the break-glass counts were restored from the archive since Redis last lost its data. */
+  async breakGlassCountsRestored(): Promise<boolean> {
+    return (await this.#redis.exists(this.#restoredKey)) === 1;
+  }
+
+  get #restoredKey() {
+    return `${this.#key}:breakglass-restored`;
   }
 
   async countBreakGlassUses(rule: string, since: number, by?: string): Promise<number> {
@@ -95,15 +102,20 @@ export class RedisAuditLog implements AuditLog {
   #usesKey = (rule: string, by?: string) => `${this.#key}:breakglass:${rule}${by ? `:by:${by}` : ''}`;
 
   async appendOnce(event: AuditEvent, onceKey: string): Promise<boolean> {
-    let first: string | null;
+    if (!(await this.claimOnce(onceKey, event.at))) return false;
+    await this.append(event);
+    return true;
+  }
+
+  /** Claims `onceKey` for 90 days: true the first time only (appendOnce; the chained trail calls it too). */
+  async claimOnce(onceKey: string, at: number): Promise<boolean> {
     try {
-      first = await this.#redis.set(`${this.#key}:once:${onceKey}`, String(event.at), 'EX', ONCE_TTL_S, 'NX');
+      return (
+        (await this.#redis.set(`${this.#key}:once:${onceKey}`, String(at), 'EX', ONCE_TTL_S, 'NX')) === 'OK'
+      );
     } catch (error) {
       throw new AccessError('unavailable', 'Redis did not accept the audit event', { cause: error });
     }
-    if (first !== 'OK') return false;
-    await this.append(event);
-    return true;
   }
 
   async read(options: { since?: number; grantId?: string; limit?: number }): Promise<AuditEvent[]> {
