@@ -5,12 +5,18 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ChainedAuditLog } from '../../src/adapters/audit-trail.js';
+import { s3ArchiveFor } from '../../src/adapters/aws/s3-archive.js';
+import { createLogger } from '../../src/adapters/logger.js';
+import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
 import { auditArchiveKey, parseRecord, verifyChains } from '../../src/domain/audit-record.js';
 import { auditHistory, verifyAuditTrail } from '../../src/services/audit-history.js';
 import { endGrant } from '../../src/services/end-grant.js';
 import { accessReview } from '../../src/services/report.js';
-import { platform } from '../platform/context.js';
+import { platform, uniqueName } from '../platform/context.js';
+import { startAwsFaultProxy } from '../platform/fault-proxy.js';
 import { archiveEnv } from '../support/archive.js';
+import { pollUntil } from '../support/poll.js';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis.js';
 import { engineHarness, type Harness } from './engine-harness.js';
 
@@ -123,6 +129,52 @@ describe('the audit trail beyond Redis', () => {
     expect(broken.problems).toEqual([
       `writer ${target.writer} record ${target.seq} (ending ${ended.id}): edited (its hash does not match its content)`,
     ]);
+  });
+
+  it('an archive that is down loses nothing: the record waits, is counted, and lands once S3 answers again', async () => {
+    const proxy = await startAwsFaultProxy('iam', aws.s3Endpoint);
+    const scope = uniqueName('audit-retry');
+    const settings = archiveEnv(aws, scope);
+    const credentials = { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey };
+    const through = s3ArchiveFor(
+      { ...settings, AWS_ENDPOINT_URL_S3: proxy.url, AWS_REGION: aws.region, AWS_MAX_ATTEMPTS: 1 },
+      credentials,
+    );
+    const direct = s3ArchiveFor({ ...settings, AWS_REGION: aws.region }, credentials);
+    const client = new Redis(platform().redisUrl);
+    const lines: string[] = [];
+    const trail = new ChainedAuditLog({
+      redis: new RedisAuditLog(client, `{${scope}}:`),
+      archive: through,
+      writer: 'worker-retry1',
+      writeLine: (line) => lines.push(line),
+      logger: createLogger({ level: 'silent', name: 'audit-retry' }),
+      retryMs: 200,
+    });
+    try {
+      proxy.set({ kind: 'down' });
+      const event = { action: 'revoked', actor: 'system', grantId: 'ea-retryaaa', at: Date.now() };
+      await trail.append(event);
+      expect(await trail.read({ grantId: event.grantId })).toEqual([event]);
+      expect(lines).toHaveLength(1);
+      expect(trail.failures).toBeGreaterThan(0);
+      expect(trail.pending).toBe(1);
+      const key = auditArchiveKey({ writer: 'worker-retry1', seq: 1, event });
+      expect(await direct.get(key)).toBeUndefined();
+
+      proxy.set({ kind: 'pass' });
+      await pollUntil(
+        'the waiting record written',
+        async () => trail.pending,
+        (n) => n === 0,
+        { timeoutMs: 10_000 },
+      );
+      expect(await direct.get(key)).toBe(lines[0]);
+    } finally {
+      await trail.close();
+      client.disconnect();
+      await proxy.close();
+    }
   });
 
   it('after FLUSHALL the access report of the last week is what it was, read from the archive', async () => {
