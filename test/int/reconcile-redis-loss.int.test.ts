@@ -2,7 +2,8 @@
 // Redis restarted without persistence): FLUSHALL on a redis-server of this test's own (the platform's
 // is shared by other files). The worker that keeps running must still revoke every expired grant —
 // RoleBinding, IAM role (moto) and aws-auth entry — within one reconcile period of expiry, from
-// cluster state alone, and leave the foreign aws-auth entries as they were.
+// cluster state alone, and leave the foreign aws-auth entries as they were. A grant still live comes back
+// to its requester: rebuilt from its sealed RoleBinding within one period, listed, and ended by `done`.
 import { isDeepStrictEqual } from 'node:util';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
