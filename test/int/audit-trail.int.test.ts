@@ -177,6 +177,36 @@ describe('the audit trail beyond Redis', () => {
     }
   });
 
+  it('the Redis stream keeps AUDIT_STREAM_RETENTION: an append drops what is older', async () => {
+    const client = new Redis(platform().redisUrl);
+    const prefix = `{${uniqueName('audit-retention')}}:`;
+    try {
+      const now = Date.now();
+      // An entry written two minutes ago (its stream id says when), then one now with a 1-minute retention.
+      await client.xadd(
+        `${prefix}audit`,
+        `${now - 120_000}-0`,
+        'action',
+        'requested',
+        'actor',
+        'U0OLD',
+        'grantId',
+        'ea-oldaaaaa',
+        'at',
+        String(now - 120_000),
+        'details',
+        '{}',
+      );
+      const stream = new RedisAuditLog(client, prefix, { retentionMs: 60_000 });
+      expect(await stream.read({})).toHaveLength(1);
+      await stream.append({ action: 'requested', actor: 'U0NEW', grantId: 'ea-newaaaaa', at: now });
+      expect((await stream.read({})).map((e) => e.grantId)).toEqual(['ea-newaaaaa']);
+    } finally {
+      await client.del(`${prefix}audit`);
+      client.disconnect();
+    }
+  });
+
   it('after FLUSHALL the access report of the last week is what it was, read from the archive', async () => {
     const url = (redis as PrivateRedis).url;
     h = await engineHarness('none', { redisUrl: url });

@@ -1,7 +1,8 @@
 // The audit trail as a Redis stream (`<prefix>audit`). Stream ids are time-ordered, so reading
 // "since T" is an XRANGE from T. Fields: action, actor, grantId, at, details (JSON), and `chain` (the
 // record's writer, sequence and hashes, JSON) when the event came through the chained trail.
-// Each XADD trims entries older than the retention (MINID, approximate). Break-glass uses are also
+// Each XADD trims entries older than the retention (MINID, exact: only the few entries that just fell
+// out of the window go, so it costs little, and the retention holds to the millisecond). Break-glass uses are also
 // kept in sorted sets per rule and per rule and person (score: the use's time), so a rate limit counts
 // every use in its window with one ZCOUNT, whatever else the stream holds.
 import { type AuditEvent, breakGlassUseOf } from '../../domain/audit-event.js';
@@ -47,7 +48,7 @@ export class RedisAuditLog implements AuditLog {
     ];
     const multi = this.#redis
       .multi()
-      .xadd(this.#key, 'MINID', '~', String(Math.max(0, event.at - this.#retentionMs)), '*', ...fields);
+      .xadd(this.#key, 'MINID', String(Math.max(0, event.at - this.#retentionMs)), '*', ...fields);
     const use = breakGlassUseOf(event);
     if (use) {
       for (const set of [this.#usesKey(use.rule), this.#usesKey(use.rule, use.by)]) {
