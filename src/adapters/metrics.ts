@@ -241,3 +241,36 @@ export function trackRedisDataLoss(metrics: Metrics, epoch: { onLost(hook: () =>
   });
   epoch.onLost(() => lost.inc());
 }
+
+/** The audit trail's archive writes: failures (each retried), records waiting, records given up. */
+export function trackAuditArchive(
+  metrics: Metrics,
+  trail: { readonly failures: number; readonly pending: number; readonly dropped: number },
+): void {
+  new Counter({
+    name: 'eks_access_audit_archive_failures_total',
+    help: 'Audit record writes to the archive that failed (after the S3 client retries); each is retried in order.',
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      this.inc(trail.failures);
+    },
+  });
+  new Gauge({
+    name: 'eks_access_audit_archive_pending',
+    help: 'Audit records written to stdout and Redis but not yet to the archive (retried every 5 s).',
+    registers: [metrics.registry],
+    collect() {
+      this.set(trail.pending);
+    },
+  });
+  new Counter({
+    name: 'eks_access_audit_archive_dropped_total',
+    help: 'Audit records given up for the archive (more than 10 000 waiting); their stdout lines remain.',
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      this.inc(trail.dropped);
+    },
+  });
+}

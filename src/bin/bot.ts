@@ -7,7 +7,13 @@ import type { AwsCredentials } from '../adapters/aws/eks-token.js';
 import { type HealthServer, startHealthServer } from '../adapters/http/health-server.js';
 import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { Logger } from '../adapters/logger.js';
-import { createMetrics, instrumentNotifier, type Metrics, trackRedisDataLoss } from '../adapters/metrics.js';
+import {
+  createMetrics,
+  instrumentNotifier,
+  type Metrics,
+  trackAuditArchive,
+  trackRedisDataLoss,
+} from '../adapters/metrics.js';
 import { type SlackOutbox, slackOutbox } from '../adapters/queue/slack-outbox.js';
 import type { RedisClient } from '../adapters/redis/connection.js';
 import { createSlackApp, slackClient } from '../adapters/slack/app.js';
@@ -161,6 +167,7 @@ export async function startBotProcess(
   });
   // The bot keeps no bootstrap state in Redis: on data loss it only logs and counts (the worker sweeps).
   trackRedisDataLoss(metrics, runtime.epoch);
+  trackAuditArchive(metrics, runtime.audit);
   const bot = await startBot(
     { ...runtime, engine },
     { metrics, ...(options.port === undefined ? {} : { port: options.port }) },

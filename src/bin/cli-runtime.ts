@@ -10,11 +10,18 @@ import { createRuntime, logNotifier } from './runtime.js';
 export async function buildCliRuntime(env: Env, loaded: LoadedPolicy): Promise<CliRuntime> {
   // Logs go to stderr: stdout is the command's output (JSON lines a script may pipe).
   const logger = createLogger({ level: env.LOG_LEVEL, name: 'eks-access-cli', destination: process.stderr });
-  const runtime = await createRuntime(env, { role: 'cli', loaded, logger });
+  // So are the audit records the CLI writes (revoke, forged --delete): stderr is its log stream.
+  const runtime = await createRuntime(env, {
+    role: 'cli',
+    loaded,
+    logger,
+    auditLine: (line) => process.stderr.write(`${line}\n`),
+  });
   const engine = runtime.engine(logNotifier(runtime.logger));
   return {
     store: runtime.store,
     audit: runtime.audit,
+    archive: runtime.archive,
     endGrant: (grantId, actor) => engine.endGrant(grantId, 'revoked', actor),
     reconcile: (dryRun) => engine.reconcile(dryRun),
     forged: async (deleteAs) => {

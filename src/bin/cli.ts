@@ -11,8 +11,10 @@ import { parseDuration } from '../domain/duration.js';
 import { badInput, ERROR_HEADLINES, toAccessError } from '../domain/errors.js';
 import { GRANT_STATUSES, type Grant, type GrantStatus, LIVE_STATUSES } from '../domain/grant.js';
 import { REPORT_FORMATS, type ReportFormat } from '../domain/report.js';
+import type { DurableArchive } from '../ports/archive.js';
 import type { AuditLog } from '../ports/audit-log.js';
 import type { GrantStore } from '../ports/grant-store.js';
+import { AUDIT_VERIFY_LIMIT, auditHistory, verifyAuditTrail } from '../services/audit-history.js';
 import { type DoctorProbes, doctor, formatCheck } from '../services/doctor.js';
 import type { ForgedBinding } from '../services/forged.js';
 import { plan } from '../services/plan.js';
@@ -29,7 +31,12 @@ Usage: eks-access <command> [options]
   grants forged [--delete]        RoleBindings labelled as ours whose seal does not verify (ignored by
                                   the bot), one JSON object per line; --delete removes exactly those
   reconcile [--dry-run]           find and remove expired or orphaned access on every cluster
-  audit export --since <time>     audit events as JSON lines; <time> is ISO 8601 or a duration (24h, 7d)
+  audit export --since <time> [--until <time>]
+                                  audit events as JSON lines; <time> is ISO 8601 or a duration (24h, 7d);
+                                  complete from the archive whatever Redis lost
+  audit verify --since <time> [--until <time>]
+                                  checks every writer's hash chain in the archive over the window: an
+                                  edited or removed record is named; exit 1 if any chain is broken
   report --since <time> [--until <time>] [--cluster C] [--format csv|json|md]
                                   access review: every grant whose life overlaps the window, with
                                   requester, approvers, level, requested and actual time, extensions,
@@ -60,6 +67,8 @@ export interface CliIo {
 export interface CliRuntime {
   store: GrantStore;
   audit: AuditLog;
+  /** The durable archive: the audit trail beyond Redis (reports, export, verify). */
+  archive: DurableArchive;
   endGrant(grantId: string, actor: string): Promise<Grant>;
   reconcile(dryRun: boolean): Promise<unknown>;
   /** Look-alike RoleBindings on every cluster; with `deleteAs`, deleted in that admin's name. */
@@ -219,7 +228,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
       (command === 'grants' && (sub === 'list' || sub === 'revoke' || sub === 'forged')) ||
       command === 'reconcile' ||
       command === 'report' ||
-      (command === 'audit' && sub === 'export');
+      (command === 'audit' && (sub === 'export' || sub === 'verify'));
     if (!needsRuntime) {
       io.err(`unknown command: ${args.positional.join(' ')}\n\n${HELP}`);
       return 2;
@@ -270,6 +279,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
         const policy = loadConfig().policy;
         const summary = await postWeeklySummary({
           audit: runtime.audit,
+          archive: runtime.archive,
           policy,
           clock: systemClock,
           publisher: new SlackSummaryPublisher(slackClient(env)),
@@ -292,7 +302,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
         const now = systemClock.now();
         const until = flag(args, 'until');
         const report = await accessReview(
-          { audit: runtime.audit, policy: loadConfig().policy },
+          { audit: runtime.audit, archive: runtime.archive, policy: loadConfig().policy },
           {
             since: parseSince(since, now),
             until: until ? parseSince(until, now) : now,
@@ -306,13 +316,24 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
         return 0;
       }
       const since = flag(args, 'since');
-      if (!since) throw badInput('audit export needs --since <ISO time or duration like 24h>');
-      const events = await runtime.audit.read({
-        since: parseSince(since, systemClock.now()),
-        limit: 1_000_000,
-      });
-      for (const event of events)
+      if (!since) throw badInput(`audit ${sub} needs --since <ISO time or duration like 24h>`);
+      const now = systemClock.now();
+      const until = flag(args, 'until');
+      const window = { since: parseSince(since, now), until: until ? parseSince(until, now) : now };
+      if (sub === 'verify') {
+        const verdict = await verifyAuditTrail({ archive: runtime.archive }, window, AUDIT_VERIFY_LIMIT);
+        io.out(`${JSON.stringify(verdict)}\n`);
+        return verdict.problems.length > 0 || verdict.truncated ? 1 : 0;
+      }
+      const history = await auditHistory(
+        { audit: runtime.audit, archive: runtime.archive },
+        window,
+        1_000_000,
+      );
+      for (const event of history.events)
         io.out(`${JSON.stringify({ ...event, at: new Date(event.at).toISOString() })}\n`);
+      if (history.truncated)
+        io.err('warning: the window holds more than 1 000 000 events; the newest are missing\n');
       return 0;
     } finally {
       await runtime.close();

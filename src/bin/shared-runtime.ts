@@ -2,6 +2,9 @@
 // connections, the store, audit log, locks, scheduler, seal keys and the durable archive. Nothing here can
 // write to a cluster or IAM: the bot's composition root imports this module and never ./runtime.ts (the
 // worker's and the CLI's, which adds the cluster connections), and test/unit/architecture.test.ts keeps it so.
+
+import { randomBytes } from 'node:crypto';
+import { ChainedAuditLog } from '../adapters/audit-trail.js';
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
 import { s3ArchiveFor } from '../adapters/aws/s3-archive.js';
 import type { AwsAuthLocation } from '../adapters/k8s/aws-auth.js';
@@ -40,6 +43,8 @@ export interface RuntimeOptions {
   identity?: AwsIdentityResolver;
   /** Benchmarks: sees every AWS and Kubernetes client the cluster connections build. */
   instrument?: ClientInstrumentation;
+  /** Where the audit records' JSON lines go; stdout when omitted (the CLI: stderr, its log stream). */
+  auditLine?: (line: string) => void;
 }
 
 /** What every role shares: RedisClient state and queues, no cluster or AWS write client. The bot gets this. */
@@ -50,7 +55,8 @@ export interface SharedRuntime {
   clock: Clock;
   redis: RedisClient;
   store: RedisGrantStore;
-  audit: RedisAuditLog;
+  /** The chained audit trail: stdout, the archive and the Redis stream (adapters/audit-trail.ts). */
+  audit: ChainedAuditLog;
   locks: RedisLocks;
   scheduler: BullScheduler;
   /** Rate-limited logging of lost Redis connections (every connection this process opens). */
@@ -113,6 +119,12 @@ export async function createSharedRuntime(env: Env, options: RuntimeOptions): Pr
       ? connectionLog.failed('main', error)
       : logger.error({ err: error }, 'queue error'),
   );
+  const audit = auditTrailFor(env, options.role, {
+    redis,
+    archive,
+    logger,
+    ...(options.auditLine ? { writeLine: options.auditLine } : {}),
+  });
   return {
     env,
     policy: loaded.policy,
@@ -120,7 +132,7 @@ export async function createSharedRuntime(env: Env, options: RuntimeOptions): Pr
     clock,
     redis,
     store: new RedisGrantStore(redis, prefix),
-    audit: new RedisAuditLog(redis, prefix),
+    audit,
     locks: new RedisLocks(redis, prefix),
     scheduler,
     connectionLog,
@@ -129,8 +141,32 @@ export async function createSharedRuntime(env: Env, options: RuntimeOptions): Pr
     archive,
     close: async () => {
       epoch.stop();
+      await audit.close();
       await scheduler.close();
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/**
+ * This process's audit trail: a chain of its own (`<role>-<random>`, new on every start) on stdout, in
+ * the archive and in the Redis stream (trimmed to AUDIT_STREAM_RETENTION).
+ */
+export function auditTrailFor(
+  env: Pick<Env, 'REDIS_PREFIX' | 'AUDIT_STREAM_RETENTION'>,
+  role: RuntimeRole,
+  parts: { redis: RedisClient; archive: DurableArchive; logger: Logger; writeLine?: (line: string) => void },
+): ChainedAuditLog {
+  const retention = parseDuration(env.AUDIT_STREAM_RETENTION);
+  return new ChainedAuditLog({
+    redis: new RedisAuditLog(
+      parts.redis,
+      env.REDIS_PREFIX,
+      retention ? { retentionMs: retention * 1000 } : {},
+    ),
+    archive: parts.archive,
+    writer: `${role}-${randomBytes(6).toString('hex')}`,
+    writeLine: parts.writeLine ?? ((line) => process.stdout.write(`${line}\n`)),
+    logger: parts.logger,
+  });
 }

@@ -9,6 +9,7 @@ import {
   instrumentWorker,
   type Metrics,
   recordReconcile,
+  trackAuditArchive,
   trackReconciler,
   trackRedisDataLoss,
 } from '../adapters/metrics.js';
@@ -55,6 +56,7 @@ async function weeklySummaryFor(runtime: Runtime): Promise<WeeklySummaryJob | un
     run: () =>
       postWeeklySummary({
         audit: runtime.audit,
+        archive: runtime.archive,
         policy,
         clock: runtime.clock,
         publisher,
@@ -111,6 +113,7 @@ export async function startWorker(
   const summaryJob = await weeklySummaryFor(runtime);
   trackReconciler(metrics, workers.keeper);
   trackRedisDataLoss(metrics, runtime.epoch);
+  trackAuditArchive(metrics, runtime.audit);
   const health = await startHealthServer({
     port: env.METRICS_PORT,
     registry: metrics.registry,

@@ -79,6 +79,14 @@ export const envSchema = z
       .string()
       .default('eks-access/')
       .refine((p) => p === '' || p.endsWith('/'), 'a prefix ending in "/", like eks-access/'),
+    /**
+     * How long the Redis audit stream keeps events (each append trims older ones, approximately). The
+     * archive keeps every event for its own retention; reports read it where the stream no longer reaches.
+     */
+    AUDIT_STREAM_RETENTION: z
+      .string()
+      .default('30d')
+      .refine((t) => (parseDuration(t) ?? 0) > 0, 'a duration like 30d'),
     AWS_REGION: z.string().optional(),
     /** Per-attempt limit on every AWS call (the SDK retries up to 3 attempts): a frozen endpoint fails as unavailable. */
     AWS_REQUEST_TIMEOUT: z

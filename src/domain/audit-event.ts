@@ -10,3 +10,14 @@ export interface AuditEvent {
   /** Small, non-secret facts: cluster, namespace, level, reason, from/to status. */
   details?: Record<string, string | number | boolean>;
 }
+
+/** The action of a request; with `details.breakGlass` it is a break-glass use of that rule. */
+export const REQUESTED = 'requested';
+
+/** The break-glass use an event records (rule and person), if it records one: what rate limits count. */
+export function breakGlassUseOf(event: AuditEvent): { rule: string; by: string } | undefined {
+  const rule = event.details?.['breakGlass'];
+  return event.action === REQUESTED && typeof rule === 'string' && rule !== ''
+    ? { rule, by: event.actor }
+    : undefined;
+}

@@ -517,8 +517,30 @@ export function archiveStatements(archive: ArchiveLocation): IamStatement[] {
 }
 
 /**
+ * The bot's only AWS permission: appending its own audit records (and the break-glass index its uses go
+ * to) to the archive. s3:PutObject on those two key prefixes, nothing else: it reads nothing, lists
+ * nothing, deletes nothing. Its writes are conditional (never over an existing key); one that was not
+ * (a compromised bot) only adds a version over a locked one, which `audit verify` reports as edited.
+ */
+export function botArchiveStatements(archive: ArchiveLocation): IamStatement[] {
+  const bucketArn = `arn:${archive.partition ?? 'aws'}:s3:::${archive.bucket}`;
+  return [
+    {
+      Sid: 'ArchiveAuditAppend',
+      Effect: 'Allow',
+      Action: ['s3:PutObject'],
+      Resource: [
+        `${bucketArn}/${archive.prefix}audit/*`,
+        `${bucketArn}/${archive.prefix}index/break-glass/*`,
+      ],
+    },
+  ];
+}
+
+/**
  * Renders the bot's and the worker's IAM policies (and one per cross-account role). Pure. With `archive`,
- * both processes also get the durable archive's statements (archiveStatements).
+ * the worker also gets the durable archive's statements (archiveStatements), the bot only its audit
+ * append (botArchiveStatements).
  */
 export function renderIamPolicies(policy: Policy, archive?: ArchiveLocation): BotIamPolicies {
   const names = Object.keys(policy.clusters).sort();
@@ -576,8 +598,9 @@ export function renderIamPolicies(policy: Policy, archive?: ArchiveLocation): Bo
     policy: { Version: '2012-10-17' as const, Statement: clusterStatements(policy, clusters, '') },
   }));
   const archived = archive ? archiveStatements(archive) : [];
+  const botArchived = archive ? botArchiveStatements(archive) : [];
   return {
-    bot: { Version: '2012-10-17', Statement: [...lookup, ...archived] },
+    bot: { Version: '2012-10-17', Statement: [...lookup, ...botArchived] },
     // The worker asks the same identity source again before it writes (issue #9: the requester's
     // principal must still be what it says), so it needs the same read-only lookup.
     worker: { Version: '2012-10-17', Statement: [...statements, ...lookup, ...archived] },

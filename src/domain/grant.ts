@@ -203,6 +203,12 @@ export interface Grant {
   decisionSeal?: string;
   /** Where the approval message lives, so every state change can update it. */
   approvalMessage?: { channel: string; ts: string };
+  /**
+   * Set on a record the reconciler rebuilt from a sealed RoleBinding after Redis lost the original
+   * (domain/rebuilt-grant.ts): it carries only what the binding's seal covers, and it can only end
+   * (see `transition`): never activated, extended or given a later expiry.
+   */
+  rebuilt?: { at: number; from: 'role-binding' };
 }
 
 /**
@@ -230,6 +236,13 @@ export function newGrantId(randomBytes: (n: number) => Uint8Array): string {
 
 /** Applies a transition, returning the new record; throws `conflict` when the move is illegal. */
 export function transition(grant: Grant, to: GrantStatus, changes: Partial<Grant> = {}): Grant {
+  if (grant.rebuilt && !onlyTowardsEnd(grant, to, changes)) {
+    throw conflict(
+      `${grant.id} was rebuilt from the cluster after Redis lost its data: it can only end`,
+      'Ask for new access with `request` when you need more time.',
+      { grantId: grant.id, from: grant.status, to },
+    );
+  }
   if (!canTransition(grant.status, to)) {
     throw conflict(`Request ${grant.id} is ${grant.status}; it cannot become ${to}`, undefined, {
       grantId: grant.id,
@@ -267,4 +280,25 @@ export const EXTENSION_ID = /^x[a-z2-9]{6}$/;
 
 export function secondsLeft(grant: Pick<Grant, 'expiresAt'>, now: number): number {
   return grant.expiresAt === undefined ? 0 : Math.max(0, Math.round((grant.expiresAt - now) / 1000));
+}
+
+/**
+ * What a rebuilt record may still do: end, or record a warning. Nothing that would reach the cluster
+ * as more access: no extension (asked, claimed or applied), no other expiry, no other status.
+ */
+function onlyTowardsEnd(grant: Grant, to: GrantStatus, changes: Partial<Grant>): boolean {
+  // Rebuilt as `active`: a record that says anything else (written into Redis) is never activated.
+  if (grant.status !== 'active' && grant.status !== 'revoking') return false;
+  if (to !== 'active' && to !== 'revoking' && !(END_REASONS as readonly string[]).includes(to)) return false;
+  const moved = (key: keyof Grant) => key in changes && changes[key] !== grant[key];
+  return !(
+    [
+      'expiresAt',
+      'durationSeconds',
+      'extensions',
+      'extensionRequest',
+      'extensionsApplying',
+      'rebuilt',
+    ] as const
+  ).some(moved);
 }

@@ -142,9 +142,23 @@ export interface BindingFacts {
   /** Epoch ms. */
   expiresAt: number;
   roleRef: { kind: string; name: string };
+  /**
+   * The requester's Slack user id: sealed on bindings written since grants can be rebuilt from them
+   * (after Redis lost its data), absent from the seals of older ones (see bindingRequesterFields).
+   */
+  requester?: string;
 }
 
-const bindingFields = (f: BindingFacts) => [
+const bindingFields = (f: BindingFacts) => [...bindingGrantFields(f), ...bindingRequesterFields(f)];
+
+/**
+ * The requester, appended only when it is sealed: a seal made before it was covered (no requester in
+ * its fields) still verifies without it, and then the requester's annotation is not trusted.
+ */
+const bindingRequesterFields = (f: Pick<BindingFacts, 'requester'>) =>
+  f.requester === undefined ? [] : ['requester', f.requester];
+
+const bindingGrantFields = (f: BindingFacts) => [
   f.grantId,
   f.cluster,
   f.namespace,
@@ -182,6 +196,8 @@ export interface FoundBinding {
   roleArn?: string;
   expiresAt: number;
   roleRef: { kind: string; name: string };
+  /** The requester annotation (Slack user id), if any. */
+  requester?: string;
   seal?: string;
 }
 
@@ -190,6 +206,26 @@ export interface FoundBinding {
  * the name its grant id gives (`eks-access-<grant id>`). A binding copied to another cluster fails.
  */
 export function verifyFoundBinding(keys: SealKeys, cluster: string, b: FoundBinding): SealVerdict {
+  const verdict = verifyFoundBindingFacts(keys, cluster, b, b.requester);
+  // A binding sealed before the requester was covered: its grant facts still verify without it.
+  return verdict === 'valid' || b.requester === undefined
+    ? verdict
+    : verifyFoundBindingFacts(keys, cluster, b, undefined);
+}
+
+/** The requester of a found binding when its seal covers it (undefined when unsealed or not ours). */
+export function sealedRequesterOf(keys: SealKeys, cluster: string, b: FoundBinding): string | undefined {
+  return b.requester !== undefined && verifyFoundBindingFacts(keys, cluster, b, b.requester) === 'valid'
+    ? b.requester
+    : undefined;
+}
+
+function verifyFoundBindingFacts(
+  keys: SealKeys,
+  cluster: string,
+  b: FoundBinding,
+  requester: string | undefined,
+): SealVerdict {
   if (b.name !== `eks-access-${b.grantId}`) return 'mismatch';
   const facts: BindingFacts = {
     grantId: b.grantId,
@@ -201,6 +237,7 @@ export function verifyFoundBinding(keys: SealKeys, cluster: string, b: FoundBind
     roleArn: b.roleArn ?? '',
     expiresAt: b.expiresAt,
     roleRef: b.roleRef,
+    ...(requester === undefined ? {} : { requester }),
   };
   return verifyBindingSeal(keys, facts, b.seal);
 }

@@ -81,6 +81,10 @@ export interface ManagedBinding {
   /** Epoch ms; NaN when the annotation is missing or unreadable (treated as expired). */
   expiresAt: number;
   roleRef: { kind: string; name: string };
+  /** The `eks-access.io/requester` annotation (Slack user id), if any; sealed on bindings written since v0.x. */
+  requester?: string;
+  /** Who the object really binds (what a look-alike grants, whatever its annotations claim). */
+  subjects?: { kind: string; name: string; namespace?: string }[];
 }
 
 /** RBAC and authorization questions on one cluster. */
@@ -113,6 +117,8 @@ export interface ClusterRbac {
   listBindings(userLabel?: string): Promise<ManagedBinding[]>;
   /** The rules of a ClusterRole; undefined when it does not exist. */
   clusterRoleRules(name: string): Promise<PolicyRule[] | undefined>;
+  /** The rules of a Role in a namespace; undefined when it does not exist (or may not be read). */
+  roleRules(namespace: string, name: string): Promise<PolicyRule[] | undefined>;
   /** SubjectAccessReview: may `username` (with `groups`) do `check`? */
   allowed(username: string, groups: readonly string[], check: PermissionCheck): Promise<boolean>;
   /** Whether the namespace exists (activation into a missing namespace fails with a clear reason). */

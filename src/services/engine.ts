@@ -38,7 +38,8 @@ export interface EngineDeps {
   identity: AwsIdentityResolver;
   /**
    * The durable archive: the spent ledger (services/ledger.ts) that makes decisions and extension claims
-   * single-use and ends final, whatever Redis says. Only the worker (and the CLI) hold it.
+   * single-use and ends final, whatever Redis says; and the break-glass index the reconciler restores counts
+   * from after Redis lost its data. Only the worker (and the CLI) hold it here.
    */
   archive: DurableArchive;
   /** Names this process in ledger records (the composition root: host and pid). */
@@ -162,6 +163,7 @@ export function sealedRoleBinding(deps: Pick<EngineDeps, 'seal'>, plan: AccessPl
     roleArn: plan.personalRole?.arn ?? '',
     expiresAt: Date.parse(plan.expiresAt),
     roleRef: roleBinding.roleRef,
+    ...(annotations[ANNOTATIONS.requester] ? { requester: annotations[ANNOTATIONS.requester] } : {}),
   });
   return {
     ...roleBinding,

@@ -54,6 +54,9 @@ export async function applyExtension(deps: EngineDeps, grantId: string, extensio
       }
       const backends = await deps.clusters.forCluster(grant.cluster);
       const person = traceOf(grant, deps);
+      // A record rebuilt from the cluster after Redis lost its data can only end (domain/rebuilt-grant.ts).
+      if (grant.rebuilt)
+        return dropClaim(deps, grantId, extensionId, `${grant.id} was rebuilt: it can only end`);
       const refused = await refusal(deps, grant, claim);
       if (refused) return dropClaim(deps, grantId, extensionId, refused);
       const sealed = await sealedExpiry(deps, backends, grant);

@@ -11,6 +11,7 @@ import { verifyDecisionSeal } from '../domain/seal.js';
 import type { ClusterBackends, ManagedBinding, ManagedRole, MappingEntry } from '../ports/cluster.js';
 import { failActivation } from './activate.js';
 import { endGrant } from './end-grant.js';
+import { restoreBreakGlassCounts } from './break-glass-counts.js';
 import {
   audit,
   type EngineDeps,
@@ -25,6 +26,7 @@ import {
 } from './engine.js';
 import { type ForgedBinding, forgedFinding, reportForged } from './forged.js';
 import { endedInLedger, endedThen } from './ledger.js';
+import { rebuildGrant } from './rebuild.js';
 import { lapsePendingRequest } from './reminders.js';
 import { type GrantTrace, removeTrace, revokeGrant } from './revoke.js';
 
@@ -51,6 +53,10 @@ export interface ReconcileReport {
   forgedBindings: ForgedBinding[];
   /** aws-auth entries of ours written with the role's path (before the fix), rewritten path-less. */
   mappingsMigrated: { cluster: string; roleArn: string; grantId: string }[];
+  /** Records of live grants Redis had lost, rebuilt from their sealed RoleBindings (rebuild.ts). */
+  grantsRebuilt: { cluster: string; grantId: string; requester: string }[];
+  /** Break-glass uses put back into Redis's counts from the archive's index (set when Redis had none). */
+  breakGlassUsesRestored?: number | undefined;
   errors: { where: string; message: string }[];
 }
 
@@ -68,6 +74,7 @@ export const emptyReconcileReport = (dryRun: boolean, at: number): ReconcileRepo
   mappingsRemoved: [],
   forgedBindings: [],
   mappingsMigrated: [],
+  grantsRebuilt: [],
   errors: [],
 });
 
@@ -77,6 +84,11 @@ export async function reconcile(
 ): Promise<ReconcileReport> {
   const report = emptyReconcileReport(options.dryRun ?? false, deps.clock.now());
   await guarded(report, 'redis', () => sweepStore(deps, report));
+  const archive = deps.archive;
+  if (archive && !report.dryRun)
+    await guarded(report, 'break-glass counts', async () => {
+      report.breakGlassUsesRestored = await restoreBreakGlassCounts({ ...deps, archive });
+    });
   for (const cluster of Object.keys(deps.policy.clusters)) {
     await guarded(report, cluster, async () =>
       sweepCluster(deps, report, cluster, await deps.clusters.forCluster(cluster)),
@@ -184,6 +196,10 @@ async function sweepCluster(
     const why = bindingVerdict(binding, grant, now);
     if (!why) {
       live.push(binding);
+      if (!grant)
+        await guarded(report, `${cluster}/${binding.namespace}/${binding.name}`, () =>
+          rebuildGrant(deps, report, cluster, binding),
+        );
       continue;
     }
     const where = `${cluster}/${binding.namespace}/${binding.name}`;

@@ -10,7 +10,9 @@ import {
   type ReportWindow,
   renderReport,
 } from '../domain/report.js';
+import type { DurableArchive } from '../ports/archive.js';
 import type { AuditLog } from '../ports/audit-log.js';
+import { auditHistory } from './audit-history.js';
 
 /** The most events one report reads; a trail longer than this is cut, and the report says so. */
 export const REPORT_EVENT_LIMIT = 2_000_000;
@@ -25,19 +27,38 @@ export function longestGrantLifeSeconds(policy: Policy): number {
   return seconds(policy.settings.pendingTimeout) + longestAccess;
 }
 
-/** The report's rows for a window, read from far enough back (see accessReview). */
+/** What a report reads: the archive (complete) with the Redis stream; the stream alone where there is no archive. */
+export interface ReportDeps {
+  audit: Pick<AuditLog, 'read' | 'readEntries'>;
+  archive?: Pick<DurableArchive, 'list' | 'get'> | undefined;
+  policy: Policy;
+}
+
+/**
+ * The report's rows for a window, read from far enough back (see accessReview). With the archive, every
+ * event of the window is there whatever Redis lost (services/audit-history.ts).
+ */
 export async function reportRows(
-  deps: { audit: Pick<AuditLog, 'read'>; policy: Policy },
+  deps: ReportDeps,
   window: ReportWindow,
 ): Promise<{ rows: ReportRow[]; truncated: boolean }> {
   // A policy changed since may have allowed longer grants; one extra day covers the usual case.
   const lookbackMs = (longestGrantLifeSeconds(deps.policy) + 86_400) * 1000;
-  const events = await deps.audit.read({ since: window.since - lookbackMs, limit: REPORT_EVENT_LIMIT });
+  const since = window.since - lookbackMs;
+  if (deps.archive) {
+    const history = await auditHistory(
+      { audit: deps.audit, archive: deps.archive },
+      { since, until: window.until },
+      REPORT_EVENT_LIMIT,
+    );
+    return { rows: accessReport(history.events, window), truncated: history.truncated };
+  }
+  const events = await deps.audit.read({ since, limit: REPORT_EVENT_LIMIT });
   return { rows: accessReport(events, window), truncated: events.length >= REPORT_EVENT_LIMIT };
 }
 
 export async function accessReview(
-  deps: { audit: Pick<AuditLog, 'read'>; policy: Policy },
+  deps: ReportDeps,
   window: ReportWindow,
   format: ReportFormat,
 ): Promise<{ text: string; rows: number; truncated: boolean }> {

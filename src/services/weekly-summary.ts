@@ -1,16 +1,12 @@
 // Use case: the weekly access summary in the audit channel (grants per namespace, break-glass uses and
 // their reviews, the longest grants, who held access longest), with a chart of access hours per
 // namespace. Run by the worker's weekly job scheduler, or on demand (`eks-access report --post-summary`).
-import type { Policy } from '../config/policy.js';
 import type { Clock } from '../domain/clock.js';
 import { accessHoursBars, type WeeklySummary, weeklySummary } from '../domain/summary.js';
-import type { AuditLog } from '../ports/audit-log.js';
 import type { SummaryPublisher } from '../ports/summary.js';
-import { reportRows } from './report.js';
+import { type ReportDeps, reportRows } from './report.js';
 
-export interface WeeklySummaryDeps {
-  audit: Pick<AuditLog, 'read'>;
-  policy: Policy;
+export interface WeeklySummaryDeps extends ReportDeps {
   clock: Clock;
   publisher: SummaryPublisher;
   /** Renders the chart (adapters/chart, loaded lazily there). */

@@ -3,6 +3,8 @@
 // rule's limits, groups and levels hold; nobody reviews it in time → re-posted and escalated; Flag
 // revokes at once and records why; Acknowledge closes the review; the user cannot review their own.
 import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/domain/clock.js';
+import { restoreBreakGlassCounts } from '../../src/services/break-glass-counts.js';
 import { pollUntil } from '../support/poll.js';
 import { blocksText } from '../support/slack/index.js';
 import {
@@ -153,6 +155,81 @@ describe('break-glass', () => {
     expect(revoked?.endedBy).toBe(BEN);
     const flagged = (await h.audit.read({ grantId: id })).find((e) => e.action === 'breakglass-flagged');
     expect(flagged?.details).toMatchObject({ why: 'no incident INC-77 exists', rule: 'oncall' });
+  });
+
+  it('limits count every use in the window, however many other events came first (20 000 unrelated ones)', async () => {
+    const h = await pool.use({
+      usergroups: { [ONCALL]: [ALICE, ANA, BEN] },
+      policyExtra: `${rules('1h')}    perRule: { count: 2, per: 24h }\n`,
+    });
+    // Events anyone can make (5 000 request + cancel pairs take seconds): written straight into the
+    // stream, as the bot would, before any use. Counting the window through the stream saw only its
+    // oldest 10 000 events, so the uses after them did not count.
+    const pipeline = h.redis.pipeline();
+    for (let i = 0; i < 20_000; i++) {
+      const action = i % 2 === 0 ? 'requested' : 'cancelled';
+      pipeline.xadd(
+        `${h.prefix}audit`,
+        '*',
+        'action',
+        action,
+        'actor',
+        EVE,
+        'grantId',
+        `ea-noise${i}`,
+        'at',
+        String(Date.now()),
+        'details',
+        '{}',
+      );
+    }
+    await pipeline.exec();
+    await useBreakGlass(h, ALICE, `breakglass ${h.namespace} as view for 30m because INC-90 one`);
+    for (const [user, words] of [[ALICE, 'used 1 time(s) in the last 24h by you']] as const) {
+      const after = h.slack.calls.length;
+      await h.command(user, `breakglass ${h.namespace} as view for 30m because INC-90 again`);
+      expect(await refusalTo(h, user, after, words)).toContain(words);
+    }
+    await useBreakGlass(h, ANA, `breakglass ${h.namespace} as view for 30m because INC-90 two`);
+    const after = h.slack.calls.length;
+    await h.command(BEN, `breakglass ${h.namespace} as view for 30m because INC-90 three`);
+    expect(await refusalTo(h, BEN, after, 'used 2 time(s) in the last 24h;')).toContain('it allows 2');
+    expect((await h.grants()).filter((g) => g.breakGlass)).toHaveLength(2);
+  });
+
+  it("limits hold after Redis lost its data: the counts come back from the archive's index", async () => {
+    const h = await pool.use({ usergroups: { [ONCALL]: [ALICE] }, policyExtra: rules('1h') });
+    const first = await useBreakGlass(
+      h,
+      ALICE,
+      `breakglass ${h.namespace} as view for 30m because INC-91 one`,
+    );
+    // Everything of this deployment in Redis goes (its keys share the prefix; other tests share the server).
+    const keys = await h.redis.keys(`${h.prefix}*`);
+    await h.redis.del(...keys);
+    expect(await h.store.get(first)).toBeUndefined();
+    // What the worker's reconcile sweep does when Redis does not say the counts were restored.
+    const restored = await restoreBreakGlassCounts({
+      policy: h.policy,
+      audit: h.audit,
+      archive: h.archive,
+      clock: systemClock,
+    });
+    expect(restored).toBe(1);
+    const after = h.slack.calls.length;
+    await h.command(ALICE, `breakglass ${h.namespace} as view for 30m because INC-91 again`);
+    expect(await refusalTo(h, ALICE, after, 'used 1 time(s) in the last 24h by you')).toContain(
+      'it allows 1',
+    );
+    // Restored once: the next sweep leaves the counts alone.
+    expect(
+      await restoreBreakGlassCounts({
+        policy: h.policy,
+        audit: h.audit,
+        archive: h.archive,
+        clock: systemClock,
+      }),
+    ).toBeUndefined();
   });
 
   it('an approver acknowledges it: the review closes, the access runs its course, a second review is refused', async () => {

@@ -10,6 +10,7 @@ import {
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { ChainedAuditLog } from '../../src/adapters/audit-trail.js';
 import { identityResolverFor } from '../../src/adapters/identity/aws-identity.js';
 import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
 import { createLogger } from '../../src/adapters/logger.js';
@@ -17,15 +18,15 @@ import { BullScheduler } from '../../src/adapters/queue/bull-scheduler.js';
 import { QUEUES } from '../../src/adapters/queue/queues.js';
 import { OUTBOX_QUEUE, type SlackOutbox, slackOutbox } from '../../src/adapters/queue/slack-outbox.js';
 import { startWorkers } from '../../src/adapters/queue/workers.js';
-import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
 import { RedisGrantStore } from '../../src/adapters/redis/grant-store.js';
 import { RedisLocks } from '../../src/adapters/redis/locks.js';
 import { type RunningBot, startBot } from '../../src/bin/bot.js';
-import { requireArchive } from '../../src/bin/runtime.js';
+import { auditTrailFor, requireArchive } from '../../src/bin/shared-runtime.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import type { Policy } from '../../src/config/policy.js';
 import { systemClock } from '../../src/domain/clock.js';
 import type { Grant } from '../../src/domain/grant.js';
+import type { DurableArchive } from '../../src/ports/archive.js';
 import type { EngineOps } from '../../src/services/deps.js';
 import { endGrant } from '../../src/services/end-grant.js';
 import type { EngineDeps } from '../../src/services/engine.js';
@@ -113,7 +114,10 @@ export interface Harness {
   namespace: string;
   policy: Policy;
   store: RedisGrantStore;
-  audit: RedisAuditLog;
+  /** The chained trail (Redis stream, archive, and the stdout lines in `auditLines`). */
+  audit: ChainedAuditLog;
+  auditLines: string[];
+  archive: DurableArchive;
   scheduler: BullScheduler;
   bot: RunningBot;
   /** The engine's notifications (the in-process worker's outbox; the bot has its own consumer). */
@@ -286,7 +290,15 @@ ${
   const logger = createLogger({ level: env.LOG_LEVEL, name: `bot-${tag}` });
   const redis = new Redis(info.redisUrl, { maxRetriesPerRequest: null });
   const store = new RedisGrantStore(redis, prefix);
-  const audit = new RedisAuditLog(redis, prefix);
+  // The bot's and the in-process worker's trail, as the processes write it (stdout lines kept here).
+  const archive = requireArchive(env, awsCredentials);
+  const auditLines: string[] = [];
+  const audit = auditTrailFor(env, 'bot', {
+    redis,
+    archive,
+    logger,
+    writeLine: (line) => auditLines.push(line),
+  });
   const scheduler = new BullScheduler(redis, prefix, systemClock);
   const partial = {
     slack,
@@ -297,6 +309,8 @@ ${
     policy,
     store,
     audit,
+    auditLines,
+    archive,
     scheduler,
     signingSecret,
     cluster,
@@ -340,7 +354,7 @@ ${
     logger,
     seal: testSealKeys(),
     identity: identityResolver,
-    archive: requireArchive(env, awsCredentials),
+    archive,
   };
   const workers = options.worker
     ? await startWorkers(engineDeps, {
@@ -457,6 +471,7 @@ ${
       await bot.stop();
       await workerNotifier.close();
       await workers?.close();
+      await audit.close();
       await outboxQueue.close();
       for (const name of Object.values(QUEUES)) await scheduler.queue(name).close();
       const keys = await redis.keys(`${prefix}*`);

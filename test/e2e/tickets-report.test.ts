@@ -38,6 +38,7 @@ async function report(h: Harness, args: string[]): Promise<{ code: number; out: 
       runtime: async () => ({
         store: h.store,
         audit: h.audit,
+        archive: h.archive,
         endGrant: () => Promise.reject(new Error('report must not end grants')),
         reconcile: () => Promise.reject(new Error('report must not reconcile')),
         forged: () => Promise.reject(new Error('report must not look for forged bindings')),

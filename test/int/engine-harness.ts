@@ -101,6 +101,8 @@ export interface Harness {
   core: CoreV1Api;
   /** Every AWS request the engine's clients sent (after signing, so retries count), in order. */
   awsRequests: SentAwsRequest[];
+  /** The audit records' JSON lines this runtime wrote (stdout in production). */
+  auditLines: string[];
   /** How many `command` requests (e.g. `CreateRoleCommand`) the engine sent. */
   sent(command: string): number;
   /** Starts a worker (several may run; each is closed by close()). */
@@ -220,6 +222,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
     identities: { ...loaded.policy.identities, map: people },
   });
   const awsRequests: SentAwsRequest[] = [];
+  const auditLines: string[] = [];
   const runtime = await createRuntime(env, {
     role: 'worker',
     loaded,
@@ -227,6 +230,8 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
     awsCredentials: awsClientConfig('iam').credentials,
     awsAuth: { [cluster]: awsAuth },
     instrument: { aws: (_cluster, client) => recordAwsRequests(client, awsRequests) },
+    // The audit records' lines, kept here instead of the test's stdout.
+    auditLine: (line) => auditLines.push(line),
   });
   const notifier = new RecordingNotifier();
   const deps = runtime.engineDeps(notifier);
@@ -246,6 +251,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
     iam,
     eks,
     awsRequests,
+    auditLines,
     sent: (command) => awsRequests.filter((r) => r.command === command).length,
     core,
     async startWorker(o = {}) {

@@ -2,13 +2,19 @@
 // Redis restarted without persistence): FLUSHALL on a redis-server of this test's own (the platform's
 // is shared by other files). The worker that keeps running must still revoke every expired grant —
 // RoleBinding, IAM role (moto) and aws-auth entry — within one reconcile period of expiry, from
-// cluster state alone, and leave the foreign aws-auth entries as they were.
+// cluster state alone, and leave the foreign aws-auth entries as they were. A grant still live comes back
+// to its requester: rebuilt from its sealed RoleBinding within one period, listed, and ended by `done`.
 import { isDeepStrictEqual } from 'node:util';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES, RECONCILE_SCHEDULER_ID } from '../../src/adapters/queue/queues.js';
+import { type EndReason, type Grant, transition } from '../../src/domain/grant.js';
 import { LABELS, personalRoleName } from '../../src/domain/names.js';
+import { REBUILT_REASON } from '../../src/domain/rebuilt-grant.js';
+import type { FlowDeps } from '../../src/services/deps.js';
+import { endAccess } from '../../src/services/end-access.js';
+import { endGrant } from '../../src/services/end-grant.js';
 import { adminKubeConfig } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis.js';
@@ -89,6 +95,73 @@ describe('Redis emptied while the worker keeps running', () => {
     // And it re-created what it needs: the scheduler is back in Redis.
     const schedulers = await harness.runtime.scheduler.queue(QUEUES.reconcile).getJobSchedulers();
     expect(schedulers.map((s) => s.key)).toContain(RECONCILE_SCHEDULER_ID);
+  });
+
+  it("rebuilds a live grant from its sealed RoleBinding within one period: back in its requester's list, and `done` ends it", async () => {
+    const redisUrl = (redis as PrivateRedis).url;
+    h = await engineHarness('none', { redisUrl });
+    const harness = h;
+    await harness.startWorker({ reconcileEveryMs: PERIOD_MS });
+    const person = await harness.person();
+    const original = await harness.waitFor((await harness.approve(person)).id, ['active']);
+    await harness.notifier.announced(original.id, 'activated');
+    const admin = new Redis(redisUrl);
+    try {
+      await admin.flushall();
+    } finally {
+      admin.disconnect();
+    }
+    const flushedAt = Date.now();
+    expect(await harness.runtime.store.listByRequester(person.slackUserId)).toEqual([]);
+
+    // What `list` and App Home read: the requester's grants.
+    const [rebuilt] = await pollUntil(
+      "the grant back in its requester's list",
+      () => harness.runtime.store.listByRequester(person.slackUserId),
+      (grants) => grants.length > 0,
+      { timeoutMs: PERIOD_MS + SLACK_MS, intervalMs: 100 },
+    );
+    expect(Date.now() - flushedAt).toBeLessThanOrEqual(PERIOD_MS + SLACK_MS);
+    // Sealed facts only; what the binding's seal does not cover says it is unknown.
+    expect(rebuilt).toMatchObject({
+      id: original.id,
+      status: 'active',
+      cluster: original.cluster,
+      namespace: original.namespace,
+      level: original.level,
+      expiresAt: original.expiresAt,
+      requester: {
+        slackUserId: person.slackUserId,
+        principalArn: person.principalArn,
+        kubernetesUsername: original.requester.kubernetesUsername,
+      },
+      reason: REBUILT_REASON,
+      approvals: [],
+      rebuilt: { from: 'role-binding' },
+    });
+    const trail = await harness.runtime.audit.read({ grantId: original.id });
+    expect(trail.map((e) => e.action)).toContain('grant-rebuilt');
+    // It can only end: no extension, no later expiry.
+    expect(() =>
+      transition(rebuilt as Grant, 'active', { expiresAt: (rebuilt?.expiresAt ?? 0) + 1 }),
+    ).toThrow(/can only end/);
+
+    const user = original.requester.kubernetesUsername;
+    expect(await harness.allowed(user, 'list', 'pods', '', harness.namespace)).toBe(true);
+    // `done`, as the Slack command calls it: the access ends and the end is announced.
+    const flow = {
+      store: harness.runtime.store,
+      policy: harness.runtime.policy,
+      engine: {
+        endGrant: (id: string, reason: EndReason, actor: string) => endGrant(harness.deps, id, reason, actor),
+      },
+    } as unknown as FlowDeps; // endAccess by the requester reads the store and calls the engine only
+    await endAccess(flow, original.id, person.slackUserId, 'done');
+    await harness.waitFor(original.id, ['relinquished']);
+    await harness.notifier.announced(original.id, 'ended');
+    expect(
+      await harness.allowed(original.requester.kubernetesUsername, 'list', 'pods', '', harness.namespace),
+    ).toBe(false);
   });
 
   it('sweeps from the worker itself when the queue delivers no reconcile or revoke job for two periods', async () => {

@@ -194,18 +194,31 @@ describe('IAM policy renderer', () => {
     expect(JSON.parse(renderIamPolicyJson(policy, undefined, 'bot'))).toEqual(bot);
   });
 
-  it('gives both processes the archive as write-once-and-read under its prefix, and no delete of any kind', () => {
-    const { bot, worker } = renderIamPolicies(policy, { bucket: 'acme-audit', prefix: 'eks-access/' });
-    for (const rendered of [bot, worker]) {
-      const append = rendered.Statement.find((s) => s.Sid === 'ArchiveAppend');
-      expect(append?.Action).toEqual(['s3:PutObject', 's3:GetObject']);
-      expect(append?.Resource).toEqual(['arn:aws:s3:::acme-audit/eks-access/*']);
-      const list = rendered.Statement.find((s) => s.Sid === 'ArchiveList');
-      expect(list?.Resource).toEqual(['arn:aws:s3:::acme-audit']);
-      expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': ['eks-access/*'] } });
-      const actions = rendered.Statement.flatMap((s) => s.Action);
-      expect(actions.filter((a) => a.startsWith('s3:Delete') || a.includes('Retention'))).toEqual([]);
-    }
+  it('gives the worker the archive as write-once-and-read under its prefix, and no delete of any kind', () => {
+    const { worker } = renderIamPolicies(policy, { bucket: 'acme-audit', prefix: 'eks-access/' });
+    const append = worker.Statement.find((s) => s.Sid === 'ArchiveAppend');
+    expect(append?.Action).toEqual(['s3:PutObject', 's3:GetObject']);
+    expect(append?.Resource).toEqual(['arn:aws:s3:::acme-audit/eks-access/*']);
+    const list = worker.Statement.find((s) => s.Sid === 'ArchiveList');
+    expect(list?.Resource).toEqual(['arn:aws:s3:::acme-audit']);
+    expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': ['eks-access/*'] } });
+    const actions = worker.Statement.flatMap((s) => s.Action);
+    expect(actions.filter((a) => a.startsWith('s3:Delete') || a.includes('Retention'))).toEqual([]);
+  });
+
+  it('gives the bot s3:PutObject on the audit and break-glass index prefixes and nothing else on AWS', () => {
+    const { bot } = renderIamPolicies(policy, { bucket: 'acme-audit', prefix: 'eks-access/' });
+    expect(bot.Statement).toEqual([
+      {
+        Sid: 'ArchiveAuditAppend',
+        Effect: 'Allow',
+        Action: ['s3:PutObject'],
+        Resource: [
+          'arn:aws:s3:::acme-audit/eks-access/audit/*',
+          'arn:aws:s3:::acme-audit/eks-access/index/break-glass/*',
+        ],
+      },
+    ]);
   });
 
   it('lets the worker create and delete only access entries of its personal roles, with a template username and no groups', () => {

@@ -104,6 +104,7 @@ describe('metrics', () => {
           principalArn: 'arn:aws:iam::999999999999:user/x',
           expiresAt: '2099',
         },
+        actual: { subjects: ['User:ops-admin'], roleRef: 'ClusterRole/admin' },
         verdict: 'missing' as const,
       })),
     });

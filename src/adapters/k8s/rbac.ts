@@ -64,6 +64,7 @@ export function toManagedBinding(rb: V1RoleBinding): ManagedBinding | undefined 
   if (labels[MANAGED_BY_LABEL] !== MANAGED_BY || !grantId || !rb.metadata?.name) return undefined;
   const roleArn = annotations[ANNOTATIONS.roleArn];
   const seal = annotations[ANNOTATIONS.seal];
+  const requester = annotations[ANNOTATIONS.requester];
   return {
     namespace: rb.metadata.namespace ?? '',
     name: rb.metadata.name,
@@ -77,6 +78,12 @@ export function toManagedBinding(rb: V1RoleBinding): ManagedBinding | undefined 
     ...(roleArn ? { roleArn } : {}),
     expiresAt: Date.parse(annotations[ANNOTATIONS.expiresAt] ?? ''),
     roleRef: { kind: rb.roleRef.kind, name: rb.roleRef.name },
+    ...(requester ? { requester } : {}),
+    subjects: (rb.subjects ?? []).map((s) => ({
+      kind: s.kind,
+      name: s.name,
+      ...(s.namespace ? { namespace: s.namespace } : {}),
+    })),
   };
 }
 
@@ -205,6 +212,17 @@ export class KubeRbac implements ClusterRbac {
     } catch (error) {
       if (kubeStatus(error) === 404) return undefined;
       throw fromKubeError(error, `read ClusterRole ${name}`);
+    }
+  }
+
+  async roleRules(namespace: string, name: string): Promise<PolicyRule[] | undefined> {
+    const { rbac } = await this.#apis.get();
+    try {
+      return rulesOf(await rbac.readNamespacedRole({ namespace, name }));
+    } catch (error) {
+      // The worker may read Roles only where it keeps them: a look-alike elsewhere names a Role unread.
+      if (kubeStatus(error) === 404 || kubeStatus(error) === 403) return undefined;
+      throw fromKubeError(error, `read Role ${namespace}/${name}`);
     }
   }
 
