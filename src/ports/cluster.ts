@@ -113,6 +113,8 @@ export interface ClusterRbac {
   listBindings(userLabel?: string): Promise<ManagedBinding[]>;
   /** The rules of a ClusterRole; undefined when it does not exist. */
   clusterRoleRules(name: string): Promise<PolicyRule[] | undefined>;
+  /** The rules of a namespaced Role (a kept Role the platform team applied); undefined when it does not exist. */
+  roleRules(namespace: string, name: string): Promise<PolicyRule[] | undefined>;
   /** SubjectAccessReview: may `username` (with `groups`) do `check`? */
   allowed(username: string, groups: readonly string[], check: PermissionCheck): Promise<boolean>;
   /** Whether the namespace exists (activation into a missing namespace fails with a clear reason). */

@@ -139,8 +139,11 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
       'Ask the namespace owners to create it first.',
     );
   }
-  await assertSafeToActivate(backends, grant, level as NonNullable<typeof level>, (b) =>
-    isSealed(deps, grant.cluster, b),
+  await assertSafeToActivate(
+    backends,
+    grant,
+    { ...(level as NonNullable<typeof level>), keptRoles: deps.policy.settings.keptRoles },
+    (b) => isSealed(deps, grant.cluster, b),
   );
   // Provisional expiry while applying; the real clock starts once the access is usable (below).
   const resolvedMapping = backends.mapping.mode;
@@ -206,7 +209,9 @@ async function applyRbac(deps: EngineDeps, backends: ClusterBackends, plan: Acce
   // binding and keeps the Role, or read the Role before applyRole wrote it again, so its conditional
   // delete fails (see ClusterRbac.applyRole). A binding to a Role not there yet grants nothing.
   await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
-  if (plan.role) await backends.rbac.applyRole(plan.role);
+  // applied-by-admin: the Role is the platform team's, checked before anything was written.
+  if (plan.role && deps.policy.settings.keptRoles === 'written-by-worker')
+    await backends.rbac.applyRole(plan.role);
 }
 
 /**

@@ -71,17 +71,56 @@ describe('worker RBAC renderer', () => {
       verbs: ['bind'],
       resourceNames: ['eks-access-deployer'],
     });
-    // escalate cannot be limited by name for create; it is given only where kept Roles live.
+    // The default (keptRoles: applied-by-admin): the worker reads and binds the kept Role, writes no Role.
     expect(test.rules).toContainEqual({
       apiGroups: ['rbac.authorization.k8s.io'],
       resources: ['roles'],
-      verbs: ['escalate'],
+      verbs: ['get'],
+      resourceNames: ['eks-access-deployer'],
     });
     // payments offers only edit: no view, no kept Role, no Role-writing at all.
     expect(JSON.stringify(payments.rules)).not.toContain('"view"');
     expect(payments.rules.some((r) => r.resources.includes('roles'))).toBe(false);
     expect(payments.rules).toContainEqual(expect.objectContaining({ resourceNames: ['edit'] }));
     expect(warnings.join()).toContain('configmaps');
+  });
+
+  it('in the default mode, lets the worker write no Role anywhere and renders the kept Roles for the admin', () => {
+    for (const cluster of ['dev', 'prod']) {
+      const { objects } = renderWorkerRbac(policy, cluster);
+      const roleRules = objects
+        .flatMap((o) => ('rules' in o ? o.rules : []))
+        .filter((r) => r.resources.includes('roles'));
+      const verbs = new Set(roleRules.flatMap((r) => r.verbs));
+      expect([...verbs].sort()).toEqual(cluster === 'dev' ? ['bind', 'get'] : []);
+      expect(roleRules.every((r) => r.resourceNames !== undefined)).toBe(true);
+    }
+    const { keptRoles } = renderWorkerRbac(policy, 'dev');
+    expect(keptRoles).toEqual([
+      expect.objectContaining({
+        kind: 'Role',
+        metadata: expect.objectContaining({ name: 'eks-access-deployer', namespace: 'test' }),
+        rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get'] }],
+      }),
+    ]);
+  });
+
+  it('with keptRoles: written-by-worker, lets the worker write the kept Role (escalate): the wider mode', () => {
+    const wider = parsePolicy(
+      twoClusters.replace(
+        'settings: { auditChannel: C0AUDIT }',
+        'settings: { auditChannel: C0AUDIT, keptRoles: written-by-worker }',
+      ),
+    ).policy;
+    const { objects, keptRoles } = renderWorkerRbac(wider, 'dev');
+    const test = roleIn(objects, 'Role', 'test');
+    // escalate cannot be limited by name for create; it is given only where kept Roles live.
+    expect(test.rules).toContainEqual({
+      apiGroups: ['rbac.authorization.k8s.io'],
+      resources: ['roles'],
+      verbs: ['escalate'],
+    });
+    expect(keptRoles).toEqual([]);
   });
 
   it('touches only aws-auth in kube-system, and only for aws-auth clusters', () => {

@@ -208,6 +208,16 @@ export class KubeRbac implements ClusterRbac {
     }
   }
 
+  async roleRules(namespace: string, name: string): Promise<PolicyRule[] | undefined> {
+    const { rbac } = await this.#apis.get();
+    try {
+      return rulesOf(await rbac.readNamespacedRole({ name, namespace }));
+    } catch (error) {
+      if (kubeStatus(error) === 404) return undefined;
+      throw fromKubeError(error, `read Role ${namespace}/${name}`);
+    }
+  }
+
   async allowed(username: string, groups: readonly string[], check: PermissionCheck): Promise<boolean> {
     const { authz } = await this.#apis.get();
     try {
@@ -280,8 +290,8 @@ async function replaceOrCreate(
   }
 }
 
-/** A ClusterRole's rules in the policy's shape (aggregated roles: the rules the controller filled in). */
-export function rulesOf(role: V1ClusterRole): PolicyRule[] {
+/** A (Cluster)Role's rules in the policy's shape (aggregated roles: the rules the controller filled in). */
+export function rulesOf(role: V1ClusterRole | V1Role): PolicyRule[] {
   return (role.rules ?? []).map((r) => ({
     apiGroups: r.apiGroups ?? [''],
     resources: r.resources ?? [],
