@@ -3,7 +3,6 @@
 // revoke in a listed namespace (the API server's escalation checks pass because of `bind` by name), and
 // is refused everywhere else — unlisted namespaces, roles the policy does not offer, Secrets, and any
 // write to a Role (so it cannot widen the kept Role it binds).
-import { spawnSync } from 'node:child_process';
 import {
   ApiException,
   CoreV1Api,
@@ -13,10 +12,10 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApis, KubeRbac } from '../../src/adapters/k8s/rbac.js';
-import { parsePolicy } from '../../src/config/load.js';
 import { planGrant } from '../../src/domain/plan.js';
 import { renderRbacYaml } from '../../src/services/render-permissions.js';
-import { adminKubeConfig, kubeConfigAs, platform, uniqueName } from '../platform/context.js';
+import { adminKubeConfig, kubeConfigAs, uniqueName } from '../platform/context.js';
+import { adminKubectl, viewAndDeployerPolicy } from '../support/rbac-fixtures.js';
 
 /** The HTTP status a call ends with: 200, or the ApiException's code (anything else is a test failure). */
 const statusOf = (call: Promise<unknown>): Promise<number> =>
@@ -25,13 +24,7 @@ const statusOf = (call: Promise<unknown>): Promise<number> =>
     (error: unknown) => (error instanceof ApiException ? error.code : Promise.reject(error)),
   );
 
-function kubectl(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(platform().kube.kubectl, ['--kubeconfig', platform().kube.adminKubeconfig, ...args], {
-    input,
-    encoding: 'utf8',
-  });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+const kubectl = adminKubectl;
 
 describe('the engine with only the shipped bot RBAC', () => {
   const listed = uniqueName('ops-listed');
@@ -44,32 +37,7 @@ describe('the engine with only the shipped bot RBAC', () => {
   let rbac: KubeRbac;
   let rendered: string;
 
-  const policy = parsePolicy(`
-settings: { auditChannel: C0AUDIT }
-levels:
-  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
-  deployer:
-    rules:
-      - apiGroups: [batch]
-        resources: [jobs]
-        verbs: [create, get, list]
-    privileged: true
-    approvals: 1
-    defaultDuration: 1h
-    maxDuration: 4h
-clusters:
-  test:
-    region: eu-west-1
-    accountId: "111122223333"
-    connection: { kubeconfig: {} }
-    identityMapping: none
-    usernameTemplate: "{slackUserId}"
-    namespaces:
-      - name: ${listed}
-        approvers: { users: [U0APPROVER] }
-        channel: C0APPROVAL
-        levels: [view, deployer]
-`).policy;
+  const policy = viewAndDeployerPolicy(listed, '{slackUserId}');
 
   const plan = (level: string, namespace: string) =>
     planGrant({

@@ -3,7 +3,6 @@
 // engine would not write (a group, a stranger's username, cluster-admin even when RBAC would let it
 // bind that), and activation refuses a kept Role the platform team has not applied, or one that
 // differs from the policy, without writing anything.
-import { spawnSync } from 'node:child_process';
 import {
   ApiException,
   CoreV1Api,
@@ -13,22 +12,16 @@ import {
   type V1RoleBinding,
 } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parsePolicy } from '../../src/config/load.js';
 import { roleBindingName } from '../../src/domain/names.js';
 import { renderRbacYaml } from '../../src/services/render-permissions.js';
-import { adminKubeConfig, kubeConfigAs, platform, uniqueName } from '../platform/context.js';
+import { adminKubeConfig, kubeConfigAs, uniqueName } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
+import { adminKubectl, viewAndDeployerPolicy } from '../support/rbac-fixtures.js';
 import { engineHarness, type Harness } from './engine-harness.js';
 
 const RBAC = 'rbac.authorization.k8s.io';
 
-function kubectl(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(platform().kube.kubectl, ['--kubeconfig', platform().kube.adminKubeconfig, ...args], {
-    input,
-    encoding: 'utf8',
-  });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+const kubectl = adminKubectl;
 
 /** 201, or the refusal's HTTP status and message. */
 async function attempt(call: Promise<unknown>): Promise<{ code: number; message: string }> {
@@ -50,29 +43,7 @@ describe("the worker's RoleBindings, bounded by the shipped admission policy", (
   let rendered: string;
   const extraAdminGrant = uniqueName('misconfigured-bind');
 
-  const policy = parsePolicy(`
-settings: { auditChannel: C0AUDIT }
-levels:
-  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
-  deployer:
-    rules: [{ apiGroups: [batch], resources: [jobs], verbs: [create, get, list] }]
-    privileged: true
-    approvals: 1
-    defaultDuration: 1h
-    maxDuration: 4h
-clusters:
-  test:
-    region: eu-west-1
-    accountId: "111122223333"
-    connection: { kubeconfig: {} }
-    identityMapping: none
-    usernameTemplate: "sso:{slackUserId}"
-    namespaces:
-      - name: ${listed}
-        approvers: { users: [U0APPROVER] }
-        channel: C0APPROVAL
-        levels: [view, deployer]
-`).policy;
+  const policy = viewAndDeployerPolicy(listed, 'sso:{slackUserId}');
 
   const binding = (
     roleRef: { kind: 'Role' | 'ClusterRole'; name: string },
