@@ -12,6 +12,7 @@ import {
   type V1RoleBinding,
 } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { renderWorkerAdmission } from '../../src/domain/admission.js';
 import { roleBindingName } from '../../src/domain/names.js';
 import { renderRbacYaml } from '../../src/services/render-permissions.js';
 import { adminKubeConfig, kubeConfigAs, uniqueName } from '../platform/context.js';
@@ -165,6 +166,18 @@ describe("the worker's RoleBindings, bounded by the shipped admission policy", (
       code: 201,
       message: '',
     });
+  });
+});
+
+describe('the admission policy for namespace patterns', () => {
+  it('is accepted by the API server (its CEL compiles) with a pattern like team-*', () => {
+    const policy = viewAndDeployerPolicy('team-*', 'sso:{slackUserId}');
+    const { objects } = renderWorkerAdmission(policy, 'test', { name: uniqueName('eks-access-worker') });
+    const yaml = objects.map((o) => JSON.stringify(o)).join('\n---\n');
+    const dryRun = kubectl(['apply', '--dry-run=server', '-f', '-'], yaml);
+    expect(dryRun.stderr).toBe('');
+    expect(dryRun.status).toBe(0);
+    expect(yaml).toContain('^team-[-a-z0-9]*$');
   });
 });
 

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from '../../src/config/load.js';
+import { renderWorkerAdmission } from '../../src/domain/admission.js';
 import {
   botPermissionChecks,
   type RbacObject,
@@ -10,7 +11,11 @@ import {
   renderIamPolicies,
   renderWorkerRbac,
 } from '../../src/domain/bot-permissions.js';
-import { renderIamPolicyJson, renderRbacYaml } from '../../src/services/render-permissions.js';
+import {
+  renderIamPolicyJson,
+  renderKeptRolesYaml,
+  renderRbacYaml,
+} from '../../src/services/render-permissions.js';
 
 const policyText = (clusters: string, extra = '') => `
 settings: { auditChannel: C0AUDIT }
@@ -204,6 +209,35 @@ describe('worker RBAC renderer', () => {
 
   it('refuses a cluster the policy does not name', () => {
     expect(() => renderRbacYaml(policy, 'nope')).toThrow(/not in the policy/);
+  });
+
+  it('renders the kept Roles of one namespace a pattern offers, and warns that the full render cannot', () => {
+    const withPattern = parsePolicy(
+      policyText(`
+  dev:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { kubeconfig: {} }
+    identityMapping: none
+    usernameTemplate: "sso:{slackUserId}"
+    namespaces:${ns('team-*', 'view, deployer')}
+`),
+    ).policy;
+    expect(renderWorkerRbac(withPattern, 'dev').warnings.join('\n')).toContain(
+      '`eks-access rbac render --kept-roles-in <namespace>`',
+    );
+    const one = renderKeptRolesYaml(withPattern, 'dev', 'team-a').text;
+    expect(one).toContain('name: eks-access-deployer\n  namespace: team-a');
+    expect(() => renderKeptRolesYaml(withPattern, 'dev', 'other')).toThrow(
+      /offers nothing in namespace other/,
+    );
+    // The admission policy lists the pattern as an anchored expression with the roles it offers.
+    const admission = renderWorkerAdmission(withPattern, 'dev').objects[0];
+    expect(admission?.kind).toBe('ValidatingAdmissionPolicy');
+    expect(JSON.stringify(admission)).toContain(
+      "{'^team-[-a-z0-9]*$': ['ClusterRole/view', 'Role/eks-access-deployer']}",
+    );
+    expect(JSON.stringify(admission)).toContain("object.subjects[0].name.startsWith('sso:')");
   });
 });
 
