@@ -142,8 +142,9 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await assertSafeToActivate(
     backends,
     grant,
-    { ...(level as NonNullable<typeof level>), keptRoles: deps.policy.settings.keptRoles },
+    level as NonNullable<typeof level>,
     (b) => isSealed(deps, grant.cluster, b),
+    deps.policy.settings.keptRoles,
   );
   // Provisional expiry while applying; the real clock starts once the access is usable (below).
   const resolvedMapping = backends.mapping.mode;

@@ -59,10 +59,11 @@ async function assertKeptRoleApplied(
 export async function assertSafeToActivate(
   backends: ClusterBackends,
   grant: Grant,
-  level: LevelPolicy & { keptRoles: KeptRolesMode },
+  level: LevelPolicy,
   isOurs: (binding: ManagedBinding) => boolean,
+  keptRoles: KeptRolesMode,
 ): Promise<void> {
-  if (level.rules && level.keptRoles === 'applied-by-admin')
+  if (level.rules && keptRoles === 'applied-by-admin')
     await assertKeptRoleApplied(backends, grant, level.rules);
   if (level.clusterRole && !level.privileged) {
     const reasons = await liveClusterRoleReasons(backends, level.clusterRole);
