@@ -18,6 +18,7 @@ import type { Notifier } from '../src/ports/notifier.js';
 import type { PlatformInfo } from '../test/platform/info.js';
 import { archiveEnv } from '../test/support/archive.js';
 import { approvedGrant, createEksCluster } from '../test/support/grants.js';
+import { applyKeptRoles } from '../test/support/kept-roles.js';
 import { TEST_SEAL_KEYS } from '../test/support/seal.js';
 
 export type Mode = 'aws-auth' | 'access-entries' | 'none';
@@ -152,6 +153,7 @@ ${mode === 'none' ? `    usernameTemplate: "${template}"\n` : ''}    namespaces:
 `,
     'bench-policy',
   );
+  await applyKeptRoles(admin, loaded.policy);
   const env = parseEnv({
     REDIS_URL: info.redisUrl,
     REDIS_PREFIX: `{bench-${tag}}`,

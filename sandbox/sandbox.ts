@@ -12,6 +12,7 @@ import type { PlatformInfo } from '../test/platform/info.js';
 import { cacheDir, startPlatform } from '../test/platform/platform.js';
 import { type ManagedProcess, startProcess, waitUntil } from '../test/platform/processes.js';
 import { archiveEnv } from '../test/support/archive.js';
+import { applyKeptRoles } from '../test/support/kept-roles.js';
 import { FakeSlack } from '../test/support/slack/index.js';
 import { type Person, type SandboxWorld, sandboxPolicy } from './policy.js';
 
@@ -85,6 +86,8 @@ export async function startSandbox(policyPath: string, say: (line: string) => vo
         body: { metadata: { name: 'aws-auth' }, data: { mapRoles: '' } },
       })
       .catch(conflictOk);
+    // The platform team's step (settings.keptRoles: applied-by-admin): the kept Roles `rbac render` prints.
+    await applyKeptRoles(kc, world.policy);
     say(`namespaces: ${world.namespaces.join(', ') || '(none: the policy names only patterns)'}`);
 
     const terminals = new Map<string, Terminal>();

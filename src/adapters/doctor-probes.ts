@@ -291,6 +291,9 @@ function clusterProbe(
         .filter((b) => verifyFoundBinding(keys, name, b) !== 'valid')
         .map((b) => `${b.namespace}/${b.name}`);
     },
+    roleRules(namespace: string, name: string) {
+      return new KubeRbac(new KubeApis(kc)).roleRules(namespace, name);
+    },
     async clusterRoleRules(name: string) {
       try {
         return rulesOf(await (await kc()).makeApiClient(RbacAuthorizationV1Api).readClusterRole({ name }));

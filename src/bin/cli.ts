@@ -18,7 +18,12 @@ import { AUDIT_VERIFY_LIMIT, auditHistory, verifyAuditTrail } from '../services/
 import { type DoctorProbes, doctor, formatCheck } from '../services/doctor.js';
 import type { ForgedBinding } from '../services/forged.js';
 import { plan } from '../services/plan.js';
-import { permissionRoleOf, renderIamPolicyJson, renderRbacYaml } from '../services/render-permissions.js';
+import {
+  permissionRoleOf,
+  renderIamPolicyJson,
+  renderKeptRolesYaml,
+  renderRbacYaml,
+} from '../services/render-permissions.js';
 import { accessReview } from '../services/report.js';
 
 export const HELP = `eks-access — just-in-time namespace access on Amazon EKS, approved in Slack
@@ -48,7 +53,10 @@ Usage: eks-access <command> [options]
                                   identity mapping, Role, RoleBinding), without touching anything
   rbac render [--for worker|bot] [--cluster NAME] [--subject user:NAME|sa:NS/NAME|group:NAME]
                                   a process's least-privilege Kubernetes RBAC for the policy, as YAML
-                                  (the worker's; the bot needs none)
+                                  (the worker's; the bot needs none), with the levels' kept Roles and
+                                  the admission policy that bounds the worker's RoleBindings
+  rbac render --kept-roles-in NAMESPACE [--cluster NAME]
+                                  the kept Roles to apply in one namespace a pattern (team-*) offers
   iam-policy render [--for worker|bot] [--role ARN]
                                   a process's IAM policy (or a cross-account role's) for the policy, as JSON
   --help                          this text
@@ -176,12 +184,15 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
     }
     if (command === 'rbac' && sub === 'render') {
       const subject = flag(args, 'subject');
-      const rendered = renderRbacYaml(
-        loadConfig().policy,
-        flag(args, 'cluster'),
-        { ...(subject ? { subject: parseSubject(subject) } : {}) },
-        permissionRoleOf(flag(args, 'for')),
-      );
+      const keptRolesIn = flag(args, 'kept-roles-in');
+      const rendered = keptRolesIn
+        ? renderKeptRolesYaml(loadConfig().policy, flag(args, 'cluster'), keptRolesIn)
+        : renderRbacYaml(
+            loadConfig().policy,
+            flag(args, 'cluster'),
+            { ...(subject ? { subject: parseSubject(subject) } : {}) },
+            permissionRoleOf(flag(args, 'for')),
+          );
       for (const warning of rendered.warnings) io.err(`warning: ${warning}\n`);
       io.out(rendered.text);
       return 0;

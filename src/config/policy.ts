@@ -114,6 +114,10 @@ const weeklySummarySettings = z
   .strict()
   .default(WEEKLY_SUMMARY_DEFAULTS);
 
+/** Who writes the kept Roles of levels with inline rules (settings.keptRoles). */
+export const KEPT_ROLES_MODES = ['applied-by-admin', 'written-by-worker'] as const;
+export type KeptRolesMode = (typeof KEPT_ROLES_MODES)[number];
+
 /** A ticket system whose references a reason may be required to contain (see src/domain/tickets.ts). */
 const ticketSystem = z
   .object({
@@ -353,6 +357,13 @@ const basePolicy = z
         pendingTimeout: duration('pendingTimeout').default('24h'),
         expiryWarning: duration('expiryWarning').default('15m'),
         requireReason: z.boolean().default(true),
+        /**
+         * Who writes the kept Role `eks-access-<level>` of a level with `rules`: `applied-by-admin` (the
+         * platform team applies what `eks-access rbac render` prints; the worker may only bind it, and
+         * refuses to activate when it is missing or differs) or `written-by-worker` (the worker writes
+         * it, and so holds `escalate` on Roles in those namespaces: the wider mode).
+         */
+        keptRoles: z.enum(KEPT_ROLES_MODES).default('applied-by-admin'),
         auditChannel: z.string().regex(SLACK_CHANNEL_ID).optional(),
         windows: windowSettings,
         weeklySummary: weeklySummarySettings,
@@ -364,6 +375,7 @@ const basePolicy = z
         pendingTimeout: '24h',
         expiryWarning: '15m',
         requireReason: true,
+        keptRoles: 'applied-by-admin',
         windows: WINDOW_DEFAULTS,
         weeklySummary: WEEKLY_SUMMARY_DEFAULTS,
       }),

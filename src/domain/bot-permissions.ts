@@ -9,17 +9,23 @@
 // - rolebindings/roles in each listed namespace: a grant is a RoleBinding, inline levels a kept Role.
 // - `bind` by name on the ClusterRoles and kept Roles a namespace offers: the API server refuses to let
 //   anyone bind a role whose permissions they do not hold, unless they have `bind` on that role.
-// - `escalate` on roles where kept Roles live: likewise for writing a Role with rules the bot lacks
-//   (not limitable by name for create, see namespaceRules).
+// - kept Roles (levels with inline rules): by default (`settings.keptRoles: applied-by-admin`) the
+//   platform team applies them from this same render, and the worker may only `get` and `bind` them by
+//   name: it can neither write a Role nor widen one. With `written-by-worker` it writes them itself and
+//   so holds `escalate` on roles in those namespaces (not limitable by name for create, see
+//   namespaceRules): the wider mode, kept for installations that want it.
+// - a ValidatingAdmissionPolicy (admission.ts next to this file) bounds what RoleBindings the worker may
+//   write: an offered role, one User subject of the policy's username template.
 // - aws-auth by name in kube-system (aws-auth clusters only).
 // - cluster-wide: SubjectAccessReviews (verify grants; SelfSubjectAccessReviews for `doctor`),
 //   read-only list/watch of RoleBindings (the reconciler finds our expired bindings with an empty
 //   Redis), get of the granted ClusterRoles by name (to derive verification checks).
 
-import type { ClusterPolicy, Policy } from '../config/policy.js';
+import type { ClusterPolicy, KeptRolesMode, Policy, PolicyRule } from '../config/policy.js';
 import { partitionOfRegion } from './arn.js';
 import {
   keptRoleName,
+  LABELS,
   MANAGED_BY,
   MANAGED_BY_LABEL,
   PERSONAL_ROLE_PREFIX,
@@ -63,7 +69,13 @@ export type RbacObject = RbacRoleObject | RbacBindingObject;
 
 export interface BotRbac {
   cluster: string;
+  /** The worker's own Roles and bindings (what `doctor` asks the API server about). */
   objects: RbacObject[];
+  /**
+   * The levels' kept Roles, for the platform team to apply (`applied-by-admin`; empty with
+   * `written-by-worker`). Not the worker's permissions: the worker only binds them.
+   */
+  keptRoles: RbacRoleObject[];
   /** Things a reviewer must know (wider-than-ideal rules), printed by `eks-access rbac render`. */
   warnings: string[];
 }
@@ -115,8 +127,8 @@ function needsFor(policy: Policy, levels: readonly string[]): NamespaceNeeds {
   return { clusterRoles: uniq(clusterRoles), keptRoles: uniq(keptRoles) };
 }
 
-/** The rules the bot needs inside one namespace that offers these levels. */
-export function namespaceRules(needs: NamespaceNeeds): RbacRule[] {
+/** The rules the worker needs inside one namespace that offers these levels. */
+export function namespaceRules(needs: NamespaceNeeds, keptRoles: KeptRolesMode): RbacRule[] {
   const rules: RbacRule[] = [
     // The engine creates, replaces (update) and deletes RoleBindings and lists them to see whether a
     // kept Role is still in use. `create` cannot be limited by name; the rest could, but names are
@@ -127,7 +139,15 @@ export function namespaceRules(needs: NamespaceNeeds): RbacRule[] {
       verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'],
     },
   ];
-  if (needs.keptRoles.length > 0) {
+  if (needs.keptRoles.length > 0 && keptRoles === 'applied-by-admin') {
+    rules.push(
+      // Read the kept Role (activation refuses when it is missing or differs from the policy) and bind
+      // it although the worker does not hold its rules. No create/update/patch/delete/escalate on any
+      // Role: what the worker can grant is what the platform team applied.
+      { apiGroups: [RBAC], resources: ['roles'], verbs: ['get'], resourceNames: needs.keptRoles },
+      { apiGroups: [RBAC], resources: ['roles'], verbs: ['bind'], resourceNames: needs.keptRoles },
+    );
+  } else if (needs.keptRoles.length > 0) {
     rules.push(
       { apiGroups: [RBAC], resources: ['roles'], verbs: ['create', 'list'] },
       {
@@ -202,7 +222,9 @@ export function renderWorkerRbac(policy: Policy, clusterName: string, options: B
   }
   const subject = options.subject ?? defaultWorkerSubject(cluster);
   const name = options.name ?? WORKER_RBAC_NAME;
+  const mode = policy.settings.keptRoles;
   const objects: RbacObject[] = [];
+  const keptRoles: RbacRoleObject[] = [];
   const warnings: string[] = [];
 
   const exact = cluster.namespaces.filter((ns) => !ns.name.includes('*'));
@@ -217,11 +239,12 @@ export function renderWorkerRbac(policy: Policy, clusterName: string, options: B
         'Role',
         name,
         namespace,
-        namespaceRules(needsFor(policy, levels)),
+        namespaceRules(needsFor(policy, levels), mode),
         subject,
         `grants in ${namespace}: levels ${uniq(levels).join(', ')}`,
       ),
     );
+    if (mode === 'applied-by-admin') keptRoles.push(...keptRolesIn(policy, namespace, levels));
   }
 
   if (cluster.identityMapping === 'aws-auth' || cluster.identityMapping === 'auto') {
@@ -286,7 +309,7 @@ export function renderWorkerRbac(policy: Policy, clusterName: string, options: B
       policy,
       patterns.flatMap((ns) => ns.levels),
     );
-    clusterRules.push(...namespaceRules(needs), {
+    clusterRules.push(...namespaceRules(needs, mode), {
       apiGroups: [''],
       resources: ['namespaces'],
       verbs: ['get'],
@@ -296,11 +319,69 @@ export function renderWorkerRbac(policy: Policy, clusterName: string, options: B
         'so the bot may write RoleBindings (and bind the roles above) in EVERY namespace of this cluster. ' +
         'List the namespaces by name to keep its RBAC namespaced.',
     );
+    if (mode === 'applied-by-admin' && needs.keptRoles.length > 0) {
+      warnings.push(
+        `${clusterName}: the kept Roles (${needs.keptRoles.join(', ')}) of namespaces matching ${patterns.map((ns) => ns.name).join(', ')} ` +
+          'cannot be rendered ahead: apply them in each such namespace (`eks-access rbac render --kept-roles-in <namespace>`), ' +
+          'or a grant there is refused until you do',
+      );
+    }
   }
   objects.push(
     ...roleAndBinding('ClusterRole', name, undefined, clusterRules, subject, 'cluster-wide, read-mostly'),
   );
-  return { cluster: clusterName, objects, warnings };
+  return { cluster: clusterName, objects, keptRoles, warnings };
+}
+
+/** The kept Roles of these levels in one namespace, exactly as activation expects to find them. */
+export function keptRolesIn(policy: Policy, namespace: string, levels: readonly string[]): RbacRoleObject[] {
+  return uniq(levels).flatMap((level) => {
+    const rules = policy.levels[level]?.rules;
+    if (!rules) return [];
+    return [
+      {
+        apiVersion: RBAC_V1,
+        kind: 'Role' as const,
+        metadata: {
+          name: keptRoleName(level),
+          namespace,
+          labels: {
+            [MANAGED_BY_LABEL]: MANAGED_BY,
+            'app.kubernetes.io/component': 'kept-role',
+            [LABELS.level]: level,
+          },
+          annotations: {
+            'eks-access.io/why': `level ${level}: applied by the platform team, bound by the worker`,
+          },
+        },
+        rules: rules.map(plainRule),
+      },
+    ];
+  });
+}
+
+const plainRule = ({ resourceNames, ...rule }: PolicyRule): RbacRule => ({
+  apiGroups: [...rule.apiGroups],
+  resources: [...rule.resources],
+  verbs: [...rule.verbs],
+  ...(resourceNames ? { resourceNames: [...resourceNames] } : {}),
+});
+
+/**
+ * Whether a live Role's rules are the policy's, order aside (the API server may reorder nothing, but an
+ * admin's tool might): a wider Role is refused, and so is a narrower one, which would fail verification.
+ */
+export function sameRules(live: readonly PolicyRule[], wanted: readonly PolicyRule[]): boolean {
+  const key = (rule: PolicyRule) =>
+    JSON.stringify([
+      [...rule.apiGroups].sort(),
+      [...rule.resources].sort(),
+      [...rule.verbs].sort(),
+      [...(rule.resourceNames ?? [])].sort(),
+    ]);
+  const a = live.map(key).sort();
+  const b = wanted.map(key).sort();
+  return a.length === b.length && a.every((k, i) => k === b[i]);
 }
 
 /** One question for SelfSubjectAccessReview: may the bot do this? */

@@ -1,6 +1,7 @@
 // Ticket references in a request's reason: which ticket systems a namespace or level requires, whether a
 // reason names one, and where each reference sits in the text so a chat adapter can link it.
 // Pure: the policy says what a reference looks like; nothing here knows Slack or HTTP.
+import { compileLinear, type LinearRegex, UnsupportedPattern } from './linear-regex.js';
 
 /** A ticket system as the policy declares it (`tickets.<name>`). */
 export interface TicketSystem {
@@ -28,37 +29,42 @@ export interface TicketRequirement {
   source: string;
 }
 
-/**
- * A whole-word matcher for a pattern: a reference is not glued to letters or digits on either side,
- * so `CHG-12` does not count inside `XCHG-12` or `CHG-12a`.
- */
-function matcher(pattern: string): RegExp {
-  return new RegExp(`(?<![\\p{L}\\p{N}])(?:${pattern})(?![\\p{L}\\p{N}])`, 'gu');
-}
+/** Compiled matchers by pattern: a policy has a handful, and every reason is matched against them. */
+const compiled = new Map<string, LinearRegex>();
 
 /**
- * What is wrong with a ticket system's declaration, as messages (the policy validator reports them).
- * A pattern that nests quantifiers (`(a+)+`) is refused: it could take exponential time on a hostile
- * reason, and the bot matches every reason anyone types.
+ * A whole-word matcher for a pattern: a reference is not glued to letters or digits on either side,
+ * so `CHG-12` does not count inside `XCHG-12` or `CHG-12a`. It runs in time linear in the reason
+ * whatever the pattern (src/domain/linear-regex.ts): a policy author cannot write a pattern that
+ * stalls the bot, which matches every reason anyone types.
  */
+function matcher(pattern: string): LinearRegex {
+  let found = compiled.get(pattern);
+  if (!found) {
+    found = compileLinear(pattern, { wholeWord: true });
+    if (compiled.size >= 256) compiled.clear();
+    compiled.set(pattern, found);
+  }
+  return found;
+}
+
+/** What is wrong with a ticket system's declaration, as messages (the policy validator reports them). */
 export function ticketSystemProblems(system: TicketSystem): string[] {
   const problems: string[] = [];
-  let compiled: RegExp;
+  let whole: LinearRegex;
   try {
-    compiled = matcher(system.pattern);
+    whole = matcher(system.pattern);
   } catch (error) {
+    if (error instanceof UnsupportedPattern) return [error.message];
     return [`pattern is not a valid regular expression: ${(error as Error).message}`];
   }
-  if (new RegExp(`^(?:${system.pattern})$`, 'u').test('')) {
+  if (compileLinear(`^(?:${system.pattern})$`).test('')) {
     problems.push('pattern matches the empty text, so it would accept any reason');
   }
   if (/^\^|\$$/.test(system.pattern)) {
     problems.push('pattern is found anywhere in the reason: leave out ^ and $');
   }
-  if (hasNestedQuantifier(system.pattern)) {
-    problems.push('pattern repeats a group that itself repeats (like (a+)+): write it without nesting');
-  }
-  const found = [...system.example.matchAll(compiled)].map((m) => m[0]);
+  const found = whole.matchAll(system.example).map((m) => m.text);
   if (found[0] !== system.example) {
     problems.push(`example "${system.example}" is not a whole reference matching the pattern`);
   }
@@ -68,36 +74,6 @@ export function ticketSystemProblems(system: TicketSystem): string[] {
   return problems;
 }
 
-/** Whether a group containing a quantifier is itself quantified: the shape of catastrophic backtracking. */
-function hasNestedQuantifier(pattern: string): boolean {
-  const groupHasQuantifier: boolean[] = [];
-  let escaped = false;
-  let inClass = false;
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i] as string;
-    if (escaped) {
-      escaped = false;
-      continue;
-    }
-    if (c === '\\') escaped = true;
-    else if (inClass) inClass = c !== ']';
-    else if (c === '[') inClass = true;
-    else if (c === '(') groupHasQuantifier.push(false);
-    else if (c === ')') {
-      const inner = groupHasQuantifier.pop() ?? false;
-      const next = pattern[i + 1];
-      const quantified = next === '+' || next === '*' || next === '{';
-      if (inner && quantified) return true;
-      if (groupHasQuantifier.length > 0 && (inner || quantified)) {
-        groupHasQuantifier[groupHasQuantifier.length - 1] = true;
-      }
-    } else if ((c === '+' || c === '*' || c === '{') && groupHasQuantifier.length > 0) {
-      groupHasQuantifier[groupHasQuantifier.length - 1] = true;
-    }
-  }
-  return false;
-}
-
 /** Every reference to any known system in a text, in order, without overlaps (first system wins). */
 export function ticketReferences(
   text: string,
@@ -105,16 +81,14 @@ export function ticketReferences(
 ): TicketReference[] {
   const found: TicketReference[] = [];
   for (const [name, system] of Object.entries(systems)) {
-    for (const m of text.matchAll(matcher(system.pattern))) {
-      const start = m.index;
-      const end = start + m[0].length;
-      if (m[0] === '' || found.some((f) => start < f.end && f.start < end)) continue;
+    for (const { start, end, text: ref } of matcher(system.pattern).matchAll(text)) {
+      if (ref === '' || found.some((f) => start < f.end && f.start < end)) continue;
       found.push({
         system: name,
-        ref: m[0],
+        ref,
         start,
         end,
-        ...(system.url ? { url: system.url.replaceAll('{ref}', encodeURIComponent(m[0])) } : {}),
+        ...(system.url ? { url: system.url.replaceAll('{ref}', encodeURIComponent(ref)) } : {}),
       });
     }
   }

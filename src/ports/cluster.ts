@@ -117,7 +117,7 @@ export interface ClusterRbac {
   listBindings(userLabel?: string): Promise<ManagedBinding[]>;
   /** The rules of a ClusterRole; undefined when it does not exist. */
   clusterRoleRules(name: string): Promise<PolicyRule[] | undefined>;
-  /** The rules of a Role in a namespace; undefined when it does not exist (or may not be read). */
+  /** The rules of a Role in a namespace (a kept Role the platform team applied); undefined when it does not exist (or may not be read). */
   roleRules(namespace: string, name: string): Promise<PolicyRule[] | undefined>;
   /** SubjectAccessReview: may `username` (with `groups`) do `check`? */
   allowed(username: string, groups: readonly string[], check: PermissionCheck): Promise<boolean>;

@@ -140,8 +140,12 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
       'Ask the namespace owners to create it first.',
     );
   }
-  await assertSafeToActivate(backends, grant, level as NonNullable<typeof level>, (b) =>
-    isSealed(deps, grant.cluster, b),
+  await assertSafeToActivate(
+    backends,
+    grant,
+    level as NonNullable<typeof level>,
+    (b) => isSealed(deps, grant.cluster, b),
+    deps.policy.settings.keptRoles,
   );
   // The checks are derived from a plan; its expiry is fixed below, when the activation is recorded.
   const resolvedMapping = backends.mapping.mode;
@@ -205,7 +209,9 @@ async function applyRbac(deps: EngineDeps, backends: ClusterBackends, plan: Acce
   // binding and keeps the Role, or read the Role before applyRole wrote it again, so its conditional
   // delete fails (see ClusterRbac.applyRole). A binding to a Role not there yet grants nothing.
   await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
-  if (plan.role) await backends.rbac.applyRole(plan.role);
+  // applied-by-admin: the Role is the platform team's, checked before anything was written.
+  if (plan.role && deps.policy.settings.keptRoles === 'written-by-worker')
+    await backends.rbac.applyRole(plan.role);
 }
 
 /**

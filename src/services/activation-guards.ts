@@ -1,10 +1,12 @@
 // What activation asks the live cluster before its first write, beyond what the policy alone can
 // tell: is the level's ClusterRole really as harmless as the policy says, and is the person's
 // Kubernetes username theirs alone? Both only ever refuse; neither can create or widen access.
-import { type LevelPolicy, privilegeReasons } from '../config/policy.js';
+import { type KeptRolesMode, type LevelPolicy, type PolicyRule, privilegeReasons } from '../config/policy.js';
+import { sameRules } from '../domain/bot-permissions.js';
 import { assertUniqueIdentity } from '../domain/decisions.js';
 import { misconfigured } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
+import { keptRoleName } from '../domain/names.js';
 import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
 
 /**
@@ -21,6 +23,36 @@ export async function liveClusterRoleReasons(
 }
 
 /**
+ * The kept Role the platform team applies must be there and say exactly what the policy says: a missing
+ * one would grant nothing, a wider one more than approvers saw. The worker never writes it (it may not).
+ */
+async function assertKeptRoleApplied(
+  backends: ClusterBackends,
+  grant: Grant,
+  rules: readonly PolicyRule[],
+): Promise<void> {
+  const name = keptRoleName(grant.level);
+  const live = await backends.rbac.roleRules(grant.namespace, name);
+  const apply = `An admin applies the kept Roles from \`eks-access rbac render --cluster ${grant.cluster}\` (or \`--kept-roles-in ${grant.namespace}\`) with kubectl apply. Nothing was granted.`;
+  if (!live) {
+    throw misconfigured(
+      `Role ${grant.namespace}/${name} for level ${grant.level} is not on ${grant.cluster}`,
+      apply,
+      {
+        role: name,
+      },
+    );
+  }
+  if (!sameRules(live, rules)) {
+    throw misconfigured(
+      `Role ${grant.namespace}/${name} on ${grant.cluster} differs from levels.${grant.level}.rules in the policy`,
+      apply,
+      { role: name },
+    );
+  }
+}
+
+/**
  * Refuses (misconfigured: an admin must act; forbidden for a username collision) before anything is
  * written. Cluster state read here can only stop a grant, never make one.
  */
@@ -29,7 +61,10 @@ export async function assertSafeToActivate(
   grant: Grant,
   level: LevelPolicy,
   isOurs: (binding: ManagedBinding) => boolean,
+  keptRoles: KeptRolesMode,
 ): Promise<void> {
+  if (level.rules && keptRoles === 'applied-by-admin')
+    await assertKeptRoleApplied(backends, grant, level.rules);
   if (level.clusterRole && !level.privileged) {
     const reasons = await liveClusterRoleReasons(backends, level.clusterRole);
     if (reasons.length > 0) {

@@ -9,7 +9,13 @@ import {
   mappingMismatch,
   resolveMapping,
 } from '../domain/auth-mode.js';
-import { type BotPermissionCheck, botPermissionChecks, renderWorkerRbac } from '../domain/bot-permissions.js';
+import {
+  type BotPermissionCheck,
+  botPermissionChecks,
+  type RbacRoleObject,
+  renderWorkerRbac,
+  sameRules,
+} from '../domain/bot-permissions.js';
 import { toAccessError } from '../domain/errors.js';
 
 export interface CheckResult {
@@ -51,6 +57,8 @@ export interface ClusterProbe {
   forgedBindings?(): Promise<string[]>;
   /** A ClusterRole's rules as the API server has them (aggregated ones filled in); undefined when absent. */
   clusterRoleRules(name: string): Promise<PolicyRule[] | undefined>;
+  /** A namespaced Role's rules (the kept Roles the platform team applies); undefined when absent. */
+  roleRules(namespace: string, name: string): Promise<PolicyRule[] | undefined>;
 }
 
 /**
@@ -278,6 +286,8 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
   );
 
   if (redisResult?.reconcile) record({ name: 'reconciler', ...reconcileCheck(redisResult.reconcile) });
+  const groups = slackGroupsNotice(policy);
+  if (groups) record(groups);
 
   for (const name of Object.keys(policy.clusters).sort()) {
     const cluster = policy.clusters[name];
@@ -403,6 +413,17 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
         ),
       );
     }
+    const kept = expectedKeptRoles(policy, name);
+    if (kept.length > 0) {
+      record(
+        await attempt(
+          `${prefix} kept roles`,
+          () => checkKeptRoles(probe, name, kept),
+          `The worker could not read its levels' Roles; apply the worker RBAC (eks-access rbac render --cluster ${name}).`,
+          timeoutMs,
+        ),
+      );
+    }
     if (mapping === 'aws-auth') {
       record(
         await attempt(
@@ -412,9 +433,71 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
           timeoutMs,
         ),
       );
+      // Said on every run, not only when something fails: it is what this mode costs.
+      record({
+        name: `${prefix} worker reach`,
+        ok: true,
+        detail:
+          'the worker may write aws-auth, and whoever can write aws-auth is cluster-admin (one mapRoles entry maps any role to system:masters; admission cannot check YAML inside a ConfigMap). ' +
+          'identityMapping: access-entries is the mode that bounds the worker (IAM conditions on its CreateAccessEntry).',
+      });
     }
   }
   return results;
+}
+
+/** The kept Roles the platform team applies on this cluster (settings.keptRoles: applied-by-admin). */
+function expectedKeptRoles(policy: Policy, cluster: string): RbacRoleObject[] {
+  return policy.settings.keptRoles === 'applied-by-admin' ? renderWorkerRbac(policy, cluster).keptRoles : [];
+}
+
+async function checkKeptRoles(
+  probe: ClusterProbe,
+  cluster: string,
+  expected: readonly RbacRoleObject[],
+): Promise<Omit<CheckResult, 'name'>> {
+  const problems: string[] = [];
+  for (const role of expected) {
+    const where = `${role.metadata.namespace}/${role.metadata.name}`;
+    const live = await probe.roleRules(role.metadata.namespace ?? '', role.metadata.name);
+    if (!live) problems.push(`${where} is missing`);
+    else if (!sameRules(live, role.rules)) problems.push(`${where} differs from the policy`);
+  }
+  return problems.length === 0
+    ? { ok: true, detail: `${expected.length} applied as the policy says` }
+    : {
+        ok: false,
+        detail: `${problems.join('; ')}: grants of those levels are refused`,
+        fix: `Apply them: eks-access rbac render --cluster ${cluster} | kubectl apply -f - (again after every policy change).`,
+      };
+}
+
+/**
+ * Slack user groups decide who approves, who may break the glass and who is on call; anyone who may
+ * edit a group can add themselves. Nothing here can check the workspace's setting, so doctor names it.
+ */
+export function slackGroupsNotice(policy: Policy): CheckResult | undefined {
+  const uses: string[] = [];
+  const approvers = new Set(
+    Object.values(policy.clusters).flatMap((c) => c.namespaces.flatMap((ns) => ns.approvers.groups)),
+  );
+  const breakGlass = new Set(policy.breakGlass.flatMap((rule) => rule.groups));
+  const onCall = new Set(
+    Object.values(policy.clusters).flatMap((c) =>
+      c.namespaces.flatMap((ns) => ns.autoApprove.flatMap((a) => a.requesters?.groups ?? [])),
+    ),
+  );
+  if (approvers.size > 0) uses.push(`approvers ${[...approvers].sort().join(', ')}`);
+  if (breakGlass.size > 0) uses.push(`break-glass ${[...breakGlass].sort().join(', ')}`);
+  if (onCall.size > 0) uses.push(`auto-approved requesters ${[...onCall].sort().join(', ')}`);
+  if (uses.length === 0) return undefined;
+  return {
+    name: 'slack user groups',
+    ok: true,
+    detail:
+      `${uses.join('; ')}: each is only as safe as who may edit it. Check who may (Slack admin: Workspace settings → Roles & permissions → ` +
+      '"Create and edit user groups"; on Enterprise the organisation policy of the same name), and who feeds an on-call group (PagerDuty, Opsgenie)',
+  };
 }
 
 /** `✓ name  detail` / `✗ name  detail\n    fix: …` */

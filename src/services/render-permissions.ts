@@ -3,15 +3,18 @@
 // The shipped manifests are this output for policy.example.yaml; a unit test fails when they drift.
 import { stringify } from 'yaml';
 import type { Policy } from '../config/policy.js';
+import { renderWorkerAdmission } from '../domain/admission.js';
 import { sameRole } from '../domain/arn.js';
 import {
   type ArchiveLocation,
   type BotRbacOptions,
+  keptRolesIn,
   PERMISSION_ROLES,
   type PermissionRole,
   renderIamPolicies,
   renderWorkerRbac,
 } from '../domain/bot-permissions.js';
+import { namespaceMatches } from '../domain/decisions.js';
 import { badInput, notFound } from '../domain/errors.js';
 
 export interface RenderedText {
@@ -53,17 +56,61 @@ export function renderRbacYaml(
   }
   const docs: string[] = [];
   const warnings: string[] = [];
+  const yaml = (objects: readonly object[]) =>
+    objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
   for (const name of names) {
     const rendered = renderWorkerRbac(policy, name, options);
-    warnings.push(...rendered.warnings);
+    const admission = renderWorkerAdmission(policy, name, options);
+    warnings.push(...rendered.warnings, ...admission.warnings);
     docs.push(
       `# eks-access worker RBAC for cluster ${name} — rendered by \`eks-access rbac render --for worker --cluster ${name}\`; do not edit.\n` +
-        rendered.objects
-          .map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false }))
-          .join('---\n'),
+        yaml(rendered.objects),
+    );
+    if (rendered.keptRoles.length > 0) {
+      docs.push(
+        "# The levels' kept Roles (settings.keptRoles: applied-by-admin): the worker only binds them, and refuses\n" +
+          '# to grant a level whose Role is missing or differs. Apply again whenever the policy changes.\n' +
+          yaml(rendered.keptRoles),
+      );
+    }
+    docs.push(
+      '# What the worker may bind, enforced by the API server (admission): an offered role, one person.\n' +
+        yaml(admission.objects),
     );
   }
   return { text: docs.join('---\n'), warnings };
+}
+
+/**
+ * The kept Roles for one namespace (`rbac render --kept-roles-in <namespace>`): for namespaces matched
+ * by a pattern (`team-*`), which the full render cannot list ahead.
+ */
+export function renderKeptRolesYaml(
+  policy: Policy,
+  cluster: string | undefined,
+  namespace: string,
+): RenderedText {
+  const name =
+    cluster ?? (Object.keys(policy.clusters).length === 1 ? Object.keys(policy.clusters)[0] : undefined);
+  const found = name === undefined ? undefined : policy.clusters[name];
+  if (!found) {
+    throw badInput('--kept-roles-in needs --cluster', `clusters: ${Object.keys(policy.clusters).join(', ')}`);
+  }
+  const levels = found.namespaces
+    .filter((ns) => namespaceMatches(ns.name, namespace))
+    .flatMap((ns) => ns.levels);
+  if (levels.length === 0) {
+    throw notFound(
+      `cluster ${name} offers nothing in namespace ${namespace}`,
+      'Check the name, or the policy.',
+    );
+  }
+  const roles = keptRolesIn(policy, namespace, levels);
+  return {
+    text: roles.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n'),
+    warnings:
+      roles.length === 0 ? [`no level offered in ${namespace} has inline rules: nothing to apply`] : [],
+  };
 }
 
 /**

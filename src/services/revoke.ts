@@ -51,8 +51,12 @@ export async function removeTrace(
 ): Promise<IdentitySync> {
   await backends.rbac.deleteRoleBinding(trace.namespace, roleBindingName(trace.grantId));
   const { keptRole } = trace;
-  // No lock: the delete is conditional on the Role read (see ClusterRbac.deleteRoleIfUnused).
-  if (keptRole) await backends.rbac.deleteRoleIfUnused(trace.namespace, keptRole);
+  // No lock: the delete is conditional on the Role read (see ClusterRbac.deleteRoleIfUnused). A Role
+  // the platform team applies (settings.keptRoles: applied-by-admin) is theirs: never deleted, and the
+  // worker holds no right to.
+  if (keptRole && deps.policy.settings.keptRoles === 'written-by-worker') {
+    await backends.rbac.deleteRoleIfUnused(trace.namespace, keptRole);
+  }
   await step(deps, 'revoke-binding', trace.grantId);
   return withIdentityLock(deps, trace, () =>
     syncIdentity(deps, backends, trace, { ignoreGrantId: trace.grantId, mode: 'take-away' }),

@@ -1,6 +1,7 @@
 // One eks-access bot on the test platform: the real Bolt App (Socket Mode or HTTP) against the fake
 // Slack, real Redis (a unique key prefix per harness), the real BullMQ scheduler, a policy whose
 // cluster is the platform's kube-apiserver. Tests drive it through the fake and read what it recorded.
+
 import { randomBytes } from 'node:crypto';
 import { CreateRoleCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import {
@@ -32,6 +33,7 @@ import { endGrant } from '../../src/services/end-grant.js';
 import type { EngineDeps } from '../../src/services/engine.js';
 import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
 import { archiveEnv } from '../support/archive.js';
+import { applyKeptRoles } from '../support/kept-roles.js';
 import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS, testSealKeys } from '../support/seal.js';
 import {
@@ -243,6 +245,7 @@ ${
 `);
   const k8s = adminKubeConfig().makeApiClient(CoreV1Api);
   if (options.createNamespace) await k8s.createNamespace({ body: { metadata: { name: namespace } } });
+  await applyKeptRoles(adminKubeConfig(), policy);
   if (mapping === 'aws-auth') {
     await k8s
       .createNamespacedConfigMap({

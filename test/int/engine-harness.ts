@@ -1,6 +1,7 @@
 // A test's own eks-access engine on the test platform: a unique cluster name (so IAM paths, access
 // entries and Redis keys never collide), a unique namespace, its own aws-auth ConfigMap, a real worker
 // and a recording notifier. Every test can run twice in a row on the same servers.
+
 import { randomBytes } from 'node:crypto';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { CreateUserCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
@@ -20,6 +21,7 @@ import { adminKubeConfig, awsClientConfig, platform, uniqueName } from '../platf
 import { archiveEnv } from '../support/archive.js';
 import { recordAwsRequests, type SentAwsRequest } from '../support/aws-requests.js';
 import { approvedGrant, createEksCluster } from '../support/grants.js';
+import { applyKeptRoles } from '../support/kept-roles.js';
 import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS } from '../support/seal.js';
 
@@ -198,6 +200,7 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
         levels: [k8s-test-role, view${custom ? ', custom' : ''}]
 `;
   const loaded = parsePolicy(policyText, 'test-policy');
+  await applyKeptRoles(admin, loaded.policy);
   const approvalsFor = (level: string) => {
     const levelPolicy = loaded.policy.levels[level];
     const ns = loaded.policy.clusters[cluster]?.namespaces[0];

@@ -98,9 +98,12 @@ describe.each<Mode>(['aws-auth', 'access-entries', 'none'])('the runbook in %s m
     await expect(
       rbac().readNamespacedRoleBinding({ name: roleBindingName(active.id), namespace: h.namespace }),
     ).rejects.toMatchObject({ code: 404 });
-    await expect(
-      rbac().readNamespacedRole({ name: 'eks-access-k8s-test-role', namespace: h.namespace }),
-    ).rejects.toMatchObject({ code: 404 });
+    // The kept Role is the platform team's (settings.keptRoles: applied-by-admin): it stays, unbound.
+    const kept = await rbac().readNamespacedRole({
+      name: 'eks-access-k8s-test-role',
+      namespace: h.namespace,
+    });
+    expect(kept.metadata?.labels?.['app.kubernetes.io/component']).toBe('kept-role');
     expect(await h.roleExists(roleName)).toBe(false);
     if (mode === 'aws-auth') expect(await readAwsAuth(h)).toEqual(ORIGINAL_AWS_AUTH);
     if (mode === 'access-entries') {

@@ -383,8 +383,9 @@ describe('revocations after the policy changed', () => {
 
     expect((await revokeUnder(h, policyWithout(h, 'level'), byLevel.id))?.status).toBe('revoked');
     expect(await bindingsOf(byLevel.id)).toHaveLength(0);
+    // The kept Role is the platform team's (keptRoles: applied-by-admin): it stays, bound by nobody.
     const roles = await adminRbac().listNamespacedRole({ namespace: h.namespace });
-    expect(roles.items.map((r) => r.metadata?.name)).not.toContain(keptRoleName('k8s-test-role'));
+    expect(roles.items.map((r) => r.metadata?.name)).toContain(keptRoleName('k8s-test-role'));
     expect(await h.roleExists(personalRoleName(h.cluster, alice.principalArn))).toBe(false);
     expect(await h.allowed(alice.username, 'create', 'jobs', 'batch', h.namespace)).toBe(false);
 
@@ -407,7 +408,7 @@ describe('revocations after the policy changed', () => {
     expect(await readAwsAuth(h)).toEqual(ORIGINAL_AWS_AUTH);
   });
 
-  it('on an identityMapping: none cluster, still remove the RoleBinding and the kept Role', async () => {
+  it("on an identityMapping: none cluster, still remove the RoleBinding (the platform team's kept Role stays)", async () => {
     h = await engineHarness('none');
     const worker = await h.startWorker();
     const dana = await h.person();
@@ -417,7 +418,7 @@ describe('revocations after the policy changed', () => {
     expect((await revokeUnder(h, policyWithout(h, 'level'), grant.id))?.status).toBe('revoked');
     expect(await bindingsOf(grant.id)).toHaveLength(0);
     const roles = await adminRbac().listNamespacedRole({ namespace: h.namespace });
-    expect(roles.items.map((r) => r.metadata?.name)).not.toContain(keptRoleName('k8s-test-role'));
+    expect(roles.items.map((r) => r.metadata?.name)).toContain(keptRoleName('k8s-test-role'));
     expect(await h.allowed(dana.username, 'create', 'jobs', 'batch', h.namespace)).toBe(false);
   });
 });

@@ -266,6 +266,55 @@ roleRef: { kind: Role, name: test-aws-auth, apiGroup: rbac.authorization.k8s.io 
     }
   });
 
+  it('checks the kept Roles the platform team applies, and says what aws-auth and Slack groups cost', async () => {
+    // A policy with a level of inline rules and an approver group; the platform team applies its render.
+    const text = policyFor({ main: botKubeconfig })
+      .replace(
+        'levels:\n',
+        'levels:\n  deployer:\n    rules: [{ apiGroups: [batch], resources: [jobs], verbs: [get] }]\n    defaultDuration: 1h\n    maxDuration: 4h\n',
+      )
+      .replace('levels: [view, reader]', 'levels: [view, reader, deployer]')
+      .replace(
+        'approvers: { users: [U0APPROVER] }',
+        'approvers: { users: [U0APPROVER], groups: [S0ONCALL] }',
+      );
+    const keptRbac = renderRbacYaml(parsePolicy(text).policy, 'main', {
+      subject: { kind: 'User', name: botUser },
+      name: uniqueName('eks-access-bot'),
+    }).text;
+    expect(kubectl(['apply', '-f', '-'], keptRbac).status).toBe(0);
+    const roles = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    try {
+      let { out } = await runDoctor(healthyEnv(), text);
+      expect(out).toContain('✓ cluster main: kept roles  1 applied as the policy says');
+      expect(out).toContain(
+        '✓ cluster main: worker reach  the worker may write aws-auth, and whoever can write aws-auth is cluster-admin',
+      );
+      expect(out).toContain('identityMapping: access-entries is the mode that bounds the worker');
+      expect(out).toContain(
+        '✓ slack user groups  approvers S0ONCALL: each is only as safe as who may edit it',
+      );
+      expect(out).toContain('"Create and edit user groups"');
+
+      // Someone widens the Role behind the policy's back: doctor names it and what to do.
+      const role = await roles.readNamespacedRole({ name: 'eks-access-deployer', namespace });
+      await roles.replaceNamespacedRole({
+        name: 'eks-access-deployer',
+        namespace,
+        body: { ...role, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] },
+      });
+      ({ out } = await runDoctor(healthyEnv(), text));
+      expect(out).toContain(
+        `✗ cluster main: kept roles  ${namespace}/eks-access-deployer differs from the policy: grants of those levels are refused\n    fix: Apply them: eks-access rbac render --cluster main`,
+      );
+      await roles.deleteNamespacedRole({ name: 'eks-access-deployer', namespace });
+      ({ out } = await runDoctor(healthyEnv(), text));
+      expect(out).toContain(`✗ cluster main: kept roles  ${namespace}/eks-access-deployer is missing`);
+    } finally {
+      kubectl(['delete', '--ignore-not-found', '-f', '-'], keptRbac);
+    }
+  });
+
   it('reports missing worker permissions when the RBAC is not applied', async () => {
     const stranger = await kubeconfigFor(uniqueName('not-the-bot'));
     const { code, out } = await runDoctor(healthyEnv(), policyFor({ main: stranger }));

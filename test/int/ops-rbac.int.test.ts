@@ -1,8 +1,8 @@
-// The engine running with ONLY the bot RBAC that `eks-access rbac render` ships, against a real
-// kube-apiserver: it can grant and revoke in a listed namespace (the API server's escalation checks pass
-// because of `bind`/`escalate` by name), and is refused everywhere else — unlisted namespaces, roles the
-// policy does not offer, Secrets.
-import { spawnSync } from 'node:child_process';
+// The engine running with ONLY the worker RBAC that `eks-access rbac render` ships (default mode:
+// kept Roles applied by the admin from the same render), against a real kube-apiserver: it can grant and
+// revoke in a listed namespace (the API server's escalation checks pass because of `bind` by name), and
+// is refused everywhere else — unlisted namespaces, roles the policy does not offer, Secrets, and any
+// write to a Role (so it cannot widen the kept Role it binds).
 import {
   ApiException,
   CoreV1Api,
@@ -12,10 +12,10 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApis, KubeRbac } from '../../src/adapters/k8s/rbac.js';
-import { parsePolicy } from '../../src/config/load.js';
 import { planGrant } from '../../src/domain/plan.js';
 import { renderRbacYaml } from '../../src/services/render-permissions.js';
-import { adminKubeConfig, kubeConfigAs, platform, uniqueName } from '../platform/context.js';
+import { adminKubeConfig, kubeConfigAs, uniqueName } from '../platform/context.js';
+import { adminKubectl, viewAndDeployerPolicy } from '../support/rbac-fixtures.js';
 
 /** The HTTP status a call ends with: 200, or the ApiException's code (anything else is a test failure). */
 const statusOf = (call: Promise<unknown>): Promise<number> =>
@@ -24,13 +24,7 @@ const statusOf = (call: Promise<unknown>): Promise<number> =>
     (error: unknown) => (error instanceof ApiException ? error.code : Promise.reject(error)),
   );
 
-function kubectl(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(platform().kube.kubectl, ['--kubeconfig', platform().kube.adminKubeconfig, ...args], {
-    input,
-    encoding: 'utf8',
-  });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+const kubectl = adminKubectl;
 
 describe('the engine with only the shipped bot RBAC', () => {
   const listed = uniqueName('ops-listed');
@@ -43,32 +37,7 @@ describe('the engine with only the shipped bot RBAC', () => {
   let rbac: KubeRbac;
   let rendered: string;
 
-  const policy = parsePolicy(`
-settings: { auditChannel: C0AUDIT }
-levels:
-  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
-  deployer:
-    rules:
-      - apiGroups: [batch]
-        resources: [jobs]
-        verbs: [create, get, list]
-    privileged: true
-    approvals: 1
-    defaultDuration: 1h
-    maxDuration: 4h
-clusters:
-  test:
-    region: eu-west-1
-    accountId: "111122223333"
-    connection: { kubeconfig: {} }
-    identityMapping: none
-    usernameTemplate: "{slackUserId}"
-    namespaces:
-      - name: ${listed}
-        approvers: { users: [U0APPROVER] }
-        channel: C0APPROVAL
-        levels: [view, deployer]
-`).policy;
+  const policy = viewAndDeployerPolicy(listed, '{slackUserId}');
 
   const plan = (level: string, namespace: string) =>
     planGrant({
@@ -107,11 +76,12 @@ clusters:
     for (const name of [listed, other]) await core.deleteNamespace({ name }).catch(() => undefined);
   });
 
-  it('grants a kept Role (escalate + bind) and a ClusterRole (bind) in a listed namespace, then revokes', async () => {
+  it('binds the kept Role the admin applied and a ClusterRole (bind) in a listed namespace, then revokes', async () => {
     const deployer = plan('deployer', listed);
     expect(await aliceMay(listed, 'create', 'jobs', 'batch')).toBe(false);
-    // The bot holds no permission on jobs: only `escalate` lets it write this Role, only `bind` bind it.
-    await rbac.applyRole(deployer.role!);
+    // The worker holds no permission on jobs and may not write the Role (the admin applied it from the
+    // render); only `bind` by name lets it bind it.
+    await expect(rbac.applyRole(deployer.role!)).rejects.toMatchObject({ kind: 'misconfigured' });
     await rbac.applyRoleBinding(deployer.roleBinding);
     expect(await aliceMay(listed, 'create', 'jobs', 'batch')).toBe(true);
 
@@ -130,7 +100,6 @@ clusters:
 
     await rbac.deleteRoleBinding(listed, deployer.roleBinding.metadata.name);
     await rbac.deleteRoleBinding(listed, view.roleBinding.metadata.name);
-    expect(await rbac.deleteRoleIfUnused(listed, deployer.role!.metadata.name)).toBe(true);
     expect(await aliceMay(listed, 'create', 'jobs', 'batch')).toBe(false);
     expect(await aliceMay(listed, 'list', 'configmaps', '')).toBe(false);
   });
@@ -154,21 +123,52 @@ clusters:
     const binding = plan('view', listed).roleBinding;
     const toAdmin = { ...binding, roleRef: { ...binding.roleRef, name: 'admin' } };
     expect(await statusOf(api.createNamespacedRoleBinding({ namespace: listed, body: toAdmin }))).toBe(403);
-    // `escalate` cannot be limited by name for create, so the bot can write another Role in a listed
-    // namespace — but it cannot bind it to anyone, which is what would give the Role any effect.
+    // The default mode gives the worker no write on any Role: it cannot create one of its own…
     const role = plan('deployer', listed).role!;
     const foreign = { ...role, metadata: { ...role.metadata, name: uniqueName('not-ours') } };
     expect(await statusOf(api.createNamespacedRole({ namespace: listed, body: foreign as V1Role }))).toBe(
-      200,
+      403,
     );
+    // …nor bind a Role an admin made for something else…
+    const other = kubectl([
+      '-n',
+      listed,
+      'create',
+      'role',
+      foreign.metadata.name,
+      '--verb=get',
+      '--resource=pods',
+    ]);
+    expect(other.status).toBe(0);
     const toForeign = {
       ...binding,
       roleRef: { ...binding.roleRef, kind: 'Role', name: foreign.metadata.name },
     };
     expect(await statusOf(api.createNamespacedRoleBinding({ namespace: listed, body: toForeign }))).toBe(403);
-    expect(await statusOf(api.deleteNamespacedRole({ namespace: listed, name: foreign.metadata.name }))).toBe(
-      403,
-    );
+    // …nor rewrite the kept Role it binds to everything (the attack of issue 18: */*/* then bind it),
+    // nor delete it.
+    const kept = role.metadata.name;
+    const everything = { ...role, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] } as V1Role;
+    expect(
+      await statusOf(api.replaceNamespacedRole({ namespace: listed, name: kept, body: everything })),
+    ).toBe(403);
+    expect(
+      await statusOf(
+        api.patchNamespacedRole({
+          namespace: listed,
+          name: kept,
+          body: [{ op: 'replace', path: '/rules', value: everything.rules }],
+        }),
+      ),
+    ).toBe(403);
+    expect(await statusOf(api.deleteNamespacedRole({ namespace: listed, name: kept }))).toBe(403);
+    expect(
+      (
+        await admin
+          .makeApiClient(RbacAuthorizationV1Api)
+          .readNamespacedRole({ namespace: listed, name: kept })
+      ).rules,
+    ).toEqual(role.rules);
   });
 
   it('cannot read Secrets, or write anything cluster-wide', async () => {

@@ -2,6 +2,7 @@
 // HTTP mode, each on its own port) and worker processes (the real `startWorker` composition with its
 // health server), all sharing one Redis prefix, one policy, one namespace on the kube-apiserver and one
 // fake Slack. The ops tests (scale-out, metrics) drive it through signed Slack requests.
+
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { startHealthServer } from '../../src/adapters/http/health-server.js';
@@ -16,6 +17,7 @@ import { type EndReason, GRANT_STATUSES, type Grant } from '../../src/domain/gra
 import { LABELS, MANAGED_BY, MANAGED_BY_LABEL } from '../../src/domain/names.js';
 import { adminKubeConfig, platform } from '../platform/context.js';
 import { archiveEnv } from '../support/archive.js';
+import { applyKeptRoles } from '../support/kept-roles.js';
 import { pollUntil } from '../support/poll.js';
 import { TEST_SEAL_KEYS } from '../support/seal.js';
 import { FakeSlack, type Obj, sendInteraction, sendSlashCommand } from '../support/slack/index.js';
@@ -108,6 +110,7 @@ clusters:
   const core = adminKubeConfig().makeApiClient(CoreV1Api);
   const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
   await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await applyKeptRoles(adminKubeConfig(), loaded.policy);
   const slack = await FakeSlack.start({
     users: [...options.requesters, ...APPROVERS].map((id) => ({ id, name: id.toLowerCase() })),
     channels: { [channel]: {}, [auditChannel]: {} },

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from '../../src/config/load.js';
+import { renderWorkerAdmission } from '../../src/domain/admission.js';
 import {
   botPermissionChecks,
   type RbacObject,
@@ -10,7 +11,11 @@ import {
   renderIamPolicies,
   renderWorkerRbac,
 } from '../../src/domain/bot-permissions.js';
-import { renderIamPolicyJson, renderRbacYaml } from '../../src/services/render-permissions.js';
+import {
+  renderIamPolicyJson,
+  renderKeptRolesYaml,
+  renderRbacYaml,
+} from '../../src/services/render-permissions.js';
 
 const policyText = (clusters: string, extra = '') => `
 settings: { auditChannel: C0AUDIT }
@@ -71,17 +76,56 @@ describe('worker RBAC renderer', () => {
       verbs: ['bind'],
       resourceNames: ['eks-access-deployer'],
     });
-    // escalate cannot be limited by name for create; it is given only where kept Roles live.
+    // The default (keptRoles: applied-by-admin): the worker reads and binds the kept Role, writes no Role.
     expect(test.rules).toContainEqual({
       apiGroups: ['rbac.authorization.k8s.io'],
       resources: ['roles'],
-      verbs: ['escalate'],
+      verbs: ['get'],
+      resourceNames: ['eks-access-deployer'],
     });
     // payments offers only edit: no view, no kept Role, no Role-writing at all.
     expect(JSON.stringify(payments.rules)).not.toContain('"view"');
     expect(payments.rules.some((r) => r.resources.includes('roles'))).toBe(false);
     expect(payments.rules).toContainEqual(expect.objectContaining({ resourceNames: ['edit'] }));
     expect(warnings.join()).toContain('configmaps');
+  });
+
+  it('in the default mode, lets the worker write no Role anywhere and renders the kept Roles for the admin', () => {
+    for (const cluster of ['dev', 'prod']) {
+      const { objects } = renderWorkerRbac(policy, cluster);
+      const roleRules = objects
+        .flatMap((o) => ('rules' in o ? o.rules : []))
+        .filter((r) => r.resources.includes('roles'));
+      const verbs = new Set(roleRules.flatMap((r) => r.verbs));
+      expect([...verbs].sort()).toEqual(cluster === 'dev' ? ['bind', 'get'] : []);
+      expect(roleRules.every((r) => r.resourceNames !== undefined)).toBe(true);
+    }
+    const { keptRoles } = renderWorkerRbac(policy, 'dev');
+    expect(keptRoles).toEqual([
+      expect.objectContaining({
+        kind: 'Role',
+        metadata: expect.objectContaining({ name: 'eks-access-deployer', namespace: 'test' }),
+        rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get'] }],
+      }),
+    ]);
+  });
+
+  it('with keptRoles: written-by-worker, lets the worker write the kept Role (escalate): the wider mode', () => {
+    const wider = parsePolicy(
+      twoClusters.replace(
+        'settings: { auditChannel: C0AUDIT }',
+        'settings: { auditChannel: C0AUDIT, keptRoles: written-by-worker }',
+      ),
+    ).policy;
+    const { objects, keptRoles } = renderWorkerRbac(wider, 'dev');
+    const test = roleIn(objects, 'Role', 'test');
+    // escalate cannot be limited by name for create; it is given only where kept Roles live.
+    expect(test.rules).toContainEqual({
+      apiGroups: ['rbac.authorization.k8s.io'],
+      resources: ['roles'],
+      verbs: ['escalate'],
+    });
+    expect(keptRoles).toEqual([]);
   });
 
   it('touches only aws-auth in kube-system, and only for aws-auth clusters', () => {
@@ -165,6 +209,35 @@ describe('worker RBAC renderer', () => {
 
   it('refuses a cluster the policy does not name', () => {
     expect(() => renderRbacYaml(policy, 'nope')).toThrow(/not in the policy/);
+  });
+
+  it('renders the kept Roles of one namespace a pattern offers, and warns that the full render cannot', () => {
+    const withPattern = parsePolicy(
+      policyText(`
+  dev:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { kubeconfig: {} }
+    identityMapping: none
+    usernameTemplate: "sso:{slackUserId}"
+    namespaces:${ns('team-*', 'view, deployer')}
+`),
+    ).policy;
+    expect(renderWorkerRbac(withPattern, 'dev').warnings.join('\n')).toContain(
+      '`eks-access rbac render --kept-roles-in <namespace>`',
+    );
+    const one = renderKeptRolesYaml(withPattern, 'dev', 'team-a').text;
+    expect(one).toContain('name: eks-access-deployer\n  namespace: team-a');
+    expect(() => renderKeptRolesYaml(withPattern, 'dev', 'other')).toThrow(
+      /offers nothing in namespace other/,
+    );
+    // The admission policy lists the pattern as an anchored expression with the roles it offers.
+    const admission = renderWorkerAdmission(withPattern, 'dev').objects[0];
+    expect(admission?.kind).toBe('ValidatingAdmissionPolicy');
+    expect(JSON.stringify(admission)).toContain(
+      "{'^team-[-a-z0-9]*$': ['ClusterRole/view', 'Role/eks-access-deployer']}",
+    );
+    expect(JSON.stringify(admission)).toContain("object.subjects[0].name.startsWith('sso:')");
   });
 });
 

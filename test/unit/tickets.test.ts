@@ -109,8 +109,15 @@ describe('ticket references in reasons', () => {
     expect(ticketSystemProblems({ pattern: '[0-9]*', example: '1' })).toContain(
       'pattern matches the empty text, so it would accept any reason',
     );
-    expect(ticketSystemProblems({ pattern: '(A+)+B', example: 'AB' })).toEqual([
-      'pattern repeats a group that itself repeats (like (a+)+): write it without nesting',
+    // Nested repetition is harmless in the linear-time engine; what needs backtracking is refused.
+    expect(ticketSystemProblems({ pattern: '(A+)+B', example: 'AB' })).toEqual([]);
+    expect(
+      messageOf(policyText({ tickets: "  change: { pattern: 'CHG-(?=9)\\d+', example: CHG-9 }" })),
+    ).toContain(
+      'lookahead (?=…) and (?!…) are not supported in ticket patterns: write what the reference contains instead',
+    );
+    expect(ticketSystemProblems({ pattern: '(CHG)-\\1', example: 'CHG-CHG' })).toEqual([
+      'backreferences (\\1, \\k<name>) are not supported in ticket patterns: write the repeated part out again',
     ]);
     expect(ticketSystemProblems({ pattern: '([A-Z]+-)?[0-9]+', example: 'X-1' })).toEqual([]);
     expect(ticketSystemProblems({ pattern: 'CHG-[0-9]+', example: 'CHG1' })).toEqual([
@@ -119,6 +126,22 @@ describe('ticket references in reasons', () => {
     expect(
       ticketSystemProblems({ pattern: 'CHG-[0-9]+', example: 'CHG-1', url: 'https://x.example/' }),
     ).toEqual(['url must contain {ref}, where the reference goes']);
+  });
+
+  it('matches a pattern that would hang a backtracking engine in a few milliseconds (issue 18)', () => {
+    // Accepted before by a nesting heuristic that did not see `?` or overlapping alternatives; JS RegExp
+    // then blocked the bot's event loop for 8 s on this 33-character reason.
+    const tickets = "  incident: { pattern: 'INC-(?:\\d|\\d?)+', example: INC-42 }";
+    const { policy } = parsePolicy(policyText({ tickets, nsTicket: 'incident' }));
+    const reason = `INC-${'1'.repeat(28)}x`;
+    expect(reason).toHaveLength(33);
+    const started = performance.now();
+    const error = refusal(() => resolveRequest(policy, { namespace: 'payments', reason }));
+    expect(error.message).toContain('needs a ticket reference');
+    expect(
+      resolveRequest(policy, { namespace: 'payments', reason: `INC-${'1'.repeat(29)}` }).tickets,
+    ).toEqual([`INC-${'1'.repeat(29)}`]);
+    expect(performance.now() - started).toBeLessThan(20);
   });
 
   it('finds references in order and links them with the reference encoded', () => {

@@ -298,8 +298,8 @@ async function replaceOrCreate(
   }
 }
 
-/** A ClusterRole's rules in the policy's shape (aggregated roles: the rules the controller filled in). */
-export function rulesOf(role: V1ClusterRole): PolicyRule[] {
+/** A (Cluster)Role's rules in the policy's shape (aggregated roles: the rules the controller filled in). */
+export function rulesOf(role: V1ClusterRole | V1Role): PolicyRule[] {
   return (role.rules ?? []).map((r) => ({
     apiGroups: r.apiGroups ?? [''],
     resources: r.resources ?? [],
