@@ -23,18 +23,60 @@ import { type AppConfig, type Identity, mergeValues, Workspace } from './web-api
 
 /** The repository's slack-manifest.yml: what an installed eks-access app may do. */
 export const MANIFEST_PATH = new URL('../../../slack-manifest.yml', import.meta.url);
+/** The same app for HTTP mode (request URLs instead of Socket Mode). */
+export const HTTP_MANIFEST_PATH = new URL('../../../slack-manifest.http.yml', import.meta.url);
 
 /** The parts of a Slack app manifest the fake honours. */
 export interface SlackManifest {
   features?: {
     app_home?: { home_tab_enabled?: boolean };
     shortcuts?: { type?: string; callback_id?: string }[];
+    slash_commands?: { command?: string; url?: string }[];
   };
   oauth_config?: { scopes?: { bot?: string[] } };
+  settings?: {
+    socket_mode_enabled?: boolean;
+    event_subscriptions?: { request_url?: string };
+    interactivity?: { is_enabled?: boolean; request_url?: string; message_menu_options_url?: string };
+  };
 }
 
 export function readManifest(path: URL | string = MANIFEST_PATH): SlackManifest {
   return parseYaml(readFileSync(path, 'utf8')) as SlackManifest;
+}
+
+/**
+ * Where Slack sends each kind of payload to an app in HTTP mode, as its manifest declares it; Slack
+ * sends nothing of a kind whose URL is missing (Socket Mode needs no URLs: undefined).
+ */
+function deliveryUrlsOf(manifest: SlackManifest): DeliveryUrls | undefined {
+  const settings = manifest.settings ?? {};
+  if (settings.socket_mode_enabled !== false) return undefined;
+  const interactivity = settings.interactivity?.is_enabled === true ? settings.interactivity : {};
+  return {
+    commands: new Map(
+      (manifest.features?.slash_commands ?? []).flatMap((c) => (c.command ? [[c.command, c.url]] : [])),
+    ),
+    interactivity: interactivity.request_url,
+    options: interactivity.message_menu_options_url,
+    events: settings.event_subscriptions?.request_url,
+  };
+}
+
+/** The manifest field each kind of payload needs in HTTP mode, for the fake's refusals. */
+const URL_FIELDS = {
+  commands: 'features.slash_commands[].url',
+  interactivity: 'settings.interactivity.request_url',
+  options: 'settings.interactivity.message_menu_options_url',
+  events: 'settings.event_subscriptions.request_url',
+} as const;
+
+interface DeliveryUrls {
+  commands: ReadonlyMap<string, string | undefined>;
+  interactivity: string | undefined;
+  /** `settings.interactivity.message_menu_options_url`: external selects' block_suggestion requests. */
+  options: string | undefined;
+  events: string | undefined;
 }
 
 function appConfigOf(manifest: SlackManifest): AppConfig {
@@ -174,6 +216,8 @@ export class FakeSlack {
   >();
   private readonly waiters = new Set<(call: SlackCall) => void>();
   private readonly responseUrls = new Map<string, ResponseUrl>();
+  /** HTTP mode: the manifest's request URLs (undefined in Socket Mode). */
+  private readonly deliveryUrls: DeliveryUrls | undefined;
 
   private constructor(options: FakeSlackOptions) {
     this.botToken = options.botToken ?? `xoxb-fake-${randomBytes(8).toString('hex')}`;
@@ -192,6 +236,7 @@ export class FakeSlack {
       options.manifest instanceof URL
         ? readManifest(options.manifest)
         : options.manifest;
+    this.deliveryUrls = deliveryUrlsOf(manifest);
     this.workspace = new Workspace(this.identity, options.strictTriggers ?? true, appConfigOf(manifest));
     for (const user of options.users ?? []) this.addUser(user);
     for (const [channel, spec] of Object.entries(options.channels ?? {})) this.addChannel(channel, spec);
@@ -374,6 +419,21 @@ export class FakeSlack {
 
   // --- what Slack sends the app (deliver with fake.socket.send or the signing helpers) ------------
 
+  /**
+   * In HTTP mode Slack sends a payload only to the URL the manifest declares for its kind: with none,
+   * the person's action reaches nobody (a namespace search stays empty), so the fake refuses to make
+   * the payload, as it refuses a method the scopes do not cover.
+   */
+  private deliverable(payloadType: string, kind: keyof typeof URL_FIELDS, command?: string): void {
+    const urls = this.deliveryUrls;
+    if (!urls) return;
+    const url = kind === 'commands' ? urls.commands.get(command ?? '') : urls[kind];
+    if (!url)
+      throw new Error(
+        `Slack sends no ${payloadType}: the HTTP manifest declares no ${URL_FIELDS[kind]}${command ? ` for ${command}` : ''}`,
+      );
+  }
+
   /** A trigger id and a response_url for an interaction of `user` in `channel`. */
   private context(channel: string, user: string): payloads.Context {
     const key = randomBytes(6).toString('hex');
@@ -386,6 +446,7 @@ export class FakeSlack {
   }
 
   slashCommand(fields: payloads.SlashCommandFields): payloads.SlashCommandPayload {
+    this.deliverable('slash command', 'commands', fields.command);
     return payloads.slashCommand(this.context(fields.channel_id ?? 'C0EKSACCESS', fields.user_id), fields);
   }
 
@@ -396,6 +457,7 @@ export class FakeSlack {
   blockActions(
     fields: payloads.BlockActionFields & ({ channel: string; message_ts: string } | { view_id: string }),
   ): Obj {
+    this.deliverable('block_actions', 'interactivity');
     if ('view_id' in fields) {
       const view = this.view(fields.view_id);
       if (!view) throw new Error(`no view ${fields.view_id}`);
@@ -456,6 +518,7 @@ export class FakeSlack {
 
   /** The submission of a modal the app opened (with what was entered before, kept like Slack keeps it). */
   viewSubmission(fields: payloads.ViewSubmissionFields & { view_id: string }): Obj {
+    this.deliverable('view_submission', 'interactivity');
     const view = this.view(fields.view_id);
     if (!view) throw new Error(`no view ${fields.view_id}`);
     const values = mergeValues(view.state?.values, fields.values);
@@ -469,6 +532,7 @@ export class FakeSlack {
    * checkOptionsResponse).
    */
   blockSuggestion(fields: payloads.BlockSuggestionFields & { view_id: string }): Obj {
+    this.deliverable('block_suggestion', 'options');
     const view = this.view(fields.view_id);
     if (!view) throw new Error(`no view ${fields.view_id}`);
     return payloads.blockSuggestion(this.context(view.id, fields.user_id), fields, view);
@@ -479,12 +543,14 @@ export class FakeSlack {
    * manifest declares exist, as in Slack; the payload carries a trigger id the fake honours.
    */
   globalShortcut(fields: { callback_id: string; user_id: string }): Obj {
+    this.deliverable('shortcut', 'interactivity');
     if (!this.workspace.app.globalShortcuts.has(fields.callback_id))
       throw new Error(`the manifest declares no global shortcut ${fields.callback_id}`);
     return payloads.globalShortcut(this.context('', fields.user_id), fields);
   }
 
   eventCallback(event: Obj): Obj {
+    this.deliverable('event', 'events');
     return payloads.eventCallback(this.identity, event);
   }
 

@@ -63,6 +63,7 @@ export {
   blocksText,
   FakeSlack,
   type FakeSlackOptions,
+  HTTP_MANIFEST_PATH,
   MANIFEST_PATH,
   readManifest,
   type SlackManifest,
