@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import * as payloads from './payloads.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limits.js';
 import { SocketModeServer } from './socket-mode.js';
 import type {
   ArgsOf,
@@ -19,7 +20,7 @@ import type {
   StoredMessage,
   View,
 } from './types.js';
-import { type AppConfig, type Identity, mergeValues, Workspace } from './web-api.js';
+import { type AppConfig, type Identity, mergeValues, Workspace, type WorkspacePlan } from './web-api.js';
 
 /** The repository's slack-manifest.yml: what an installed eks-access app may do. */
 export const MANIFEST_PATH = new URL('../../../slack-manifest.yml', import.meta.url);
@@ -116,6 +117,14 @@ export interface FakeSlackOptions {
    * in Slack. By default the bot is a member (an admin ran `/invite @eks-access`).
    */
   channels?: Record<string, ChannelSpec>;
+  /**
+   * Slack's rate limits (rate-limits.ts): per method tier and per channel for chat.postMessage, on a
+   * clock `speedup` times faster than Slack's (default DEFAULT_SPEEDUP). Off only with a reason:
+   * `{ off: 'why' }`.
+   */
+  rateLimits?: RateLimitOptions;
+  /** The workspace's plan; on `free` user groups do not exist (plan_upgrade_required). Default `pro`. */
+  plan?: WorkspacePlan;
 }
 
 interface ResponseUrl {
@@ -216,6 +225,8 @@ export class FakeSlack {
   >();
   private readonly waiters = new Set<(call: SlackCall) => void>();
   private readonly responseUrls = new Map<string, ResponseUrl>();
+  /** Slack's rate limits, on the fake's own clock. */
+  readonly rateLimits: RateLimiter;
   /** HTTP mode: the manifest's request URLs (undefined in Socket Mode). */
   private readonly deliveryUrls: DeliveryUrls | undefined;
 
@@ -237,7 +248,9 @@ export class FakeSlack {
         ? readManifest(options.manifest)
         : options.manifest;
     this.deliveryUrls = deliveryUrlsOf(manifest);
+    this.rateLimits = new RateLimiter(options.rateLimits);
     this.workspace = new Workspace(this.identity, options.strictTriggers ?? true, appConfigOf(manifest));
+    if (options.plan) this.workspace.plan = options.plan;
     for (const user of options.users ?? []) this.addUser(user);
     for (const [channel, spec] of Object.entries(options.channels ?? {})) this.addChannel(channel, spec);
     for (const [group, members] of Object.entries(options.usergroups ?? {}))
@@ -291,6 +304,20 @@ export class FakeSlack {
 
   setUsergroup(usergroupId: string, members: readonly string[]): void {
     this.workspace.usergroups.set(usergroupId, [...members]);
+  }
+
+  /** A person leaves the workspace (an admin deactivates them): users.info says `deleted: true`. */
+  deactivateUser(userId: string): void {
+    const user = this.workspace.users.get(userId);
+    if (!user) throw new Error(`no user ${userId}`);
+    this.workspace.users.set(userId, { ...user, deleted: true });
+  }
+
+  /** Archives a channel: posts are refused (is_archived), edits too (is_inactive). */
+  archiveChannel(channelId: string): void {
+    const channel = this.workspace.channels.get(channelId);
+    if (!channel) throw new Error(`no channel ${channelId}`);
+    channel.archived = true;
   }
 
   /** Creates (or redefines) a channel; see FakeSlackOptions.channels. */
@@ -655,6 +682,12 @@ export class FakeSlack {
         injected.status === 429 ? { 'retry-after': String(injected.retryAfterSeconds ?? 1) } : {};
       return answer({ ok: false, error: injected.error }, injected.status, headers);
     }
+    const retryAfter = this.rateLimits.take(
+      method,
+      typeof args['channel'] === 'string' ? args['channel'] : undefined,
+    );
+    if (retryAfter !== undefined)
+      return answer({ ok: false, error: 'ratelimited' }, 429, { 'retry-after': String(retryAfter) });
     if (wantsApp) return answer({ ok: true, url: this.socket.connectionUrl() });
     const delays = this.delays.get(method) ?? [];
     const delay = delays.findIndex((d) => d.when(args));
