@@ -589,6 +589,24 @@ export function threadNoteText(grant: Grant, event: GrantEvent, now: number): st
   return note && grant.group ? `${where(grant)} (\`${grant.id}\`): ${note}` : note;
 }
 
+/**
+ * A DM that carries access could not be delivered (their DMs refuse the app, or it could not get
+ * through before the grant ended): the approval thread tells the requester, by mention, and where to
+ * look instead. Never the commands themselves: the channel is not theirs alone.
+ */
+export function dmUndeliveredNote(
+  grant: Grant,
+  kind: GrantEvent['kind'],
+  slackError: string | undefined,
+): Message {
+  const what =
+    kind === 'ended'
+      ? `your access to ${where(grant)} has ended`
+      : `your access to ${where(grant)} is ready (request \`${grant.id}\`); the commands are in eks-access's *Home* tab`;
+  const text = `${mention(grant.requester.slackUserId)}, Slack did not deliver my direct message to you${slackError ? ` (\`${esc(slackError)}\`)` : ''}: ${what}.`;
+  return { text, blocks: [section(text)] };
+}
+
 function noteText(grant: Grant, event: GrantEvent, now: number): string | undefined {
   switch (event.kind) {
     case 'approval-progress':

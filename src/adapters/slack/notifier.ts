@@ -6,6 +6,7 @@ import type { Policy } from '../../config/policy.js';
 import type { Clock } from '../../domain/clock.js';
 import { namespacePolicyOf } from '../../domain/decisions.js';
 import type { Grant } from '../../domain/grant.js';
+import { windowEnd } from '../../domain/window.js';
 import type { AuditLog } from '../../ports/audit-log.js';
 import type { Directory } from '../../ports/directory.js';
 import type { GrantStore } from '../../ports/grant-store.js';
@@ -27,6 +28,7 @@ import {
   breakGlassOverdueMessage,
   cancelledDm,
   deniedDm,
+  dmUndeliveredNote,
   endedDm,
   expiringDm,
   extendedDm,
@@ -69,18 +71,49 @@ export interface SlackNotifierDeps {
  */
 export interface DeliverySteps {
   /** Runs one named side effect; undefined when it failed (or already ran). */
-  run<T>(step: string, work: () => Promise<T>): Promise<T | undefined>;
-  /** Whether a step that failed with `error` will be tried again. */
-  willRetry(error: unknown): boolean;
+  run<T>(step: string, work: () => Promise<T>, options?: StepOptions): Promise<T | undefined>;
+  /**
+   * Reads what later steps need (not recorded: read again on a retry); undefined when it failed, and
+   * a transient failure makes the notification retried, never read as "nothing".
+   */
+  read<T>(what: string, work: () => Promise<T>): Promise<T | undefined>;
+  /** Whether a step (with these options) that failed with `error` will be tried again. */
+  willRetry(error: unknown, options?: StepOptions): boolean;
   /** Re-publishes these people's App Home. */
   refreshHomes(userIds: readonly string[]): Promise<void>;
 }
+
+/**
+ * A step that carries access: the approval message of a new request, the DM with the commands, the
+ * notice that access ended. It is retried (after transient failures) for as long as `stillNeeded`
+ * says, not just the outbox's usual tries; when it cannot be delivered, `undelivered` tells the people
+ * another way and the outbox counts it.
+ */
+export interface StepOptions {
+  carriesAccess?: {
+    stillNeeded(): boolean;
+    undelivered(error: unknown): Promise<void>;
+  };
+}
+
+/** How long a notice about ended access is worth retrying: after a day it is news to nobody. */
+const ENDED_NOTICE_MS = 86_400_000;
 
 export class SlackNotifier implements Notifier {
   readonly #deps: SlackNotifierDeps;
   readonly #directory: Directory;
   readonly #direct: DeliverySteps = {
-    run: (step, work) => this.#step(step, work),
+    run: async (step, work, options) => {
+      try {
+        return await work();
+      } catch (error) {
+        this.#deps.logger.warn({ err: error, step }, `Slack notification step failed: ${step}`);
+        const access = options?.carriesAccess;
+        if (access) await this.#step(`${step}: told another way`, () => access.undelivered(error));
+        return undefined;
+      }
+    },
+    read: (what, work) => this.#step(what, work),
     willRetry: () => false,
     refreshHomes: async (userIds) => {
       await Promise.all(userIds.map((id) => this.publishHome(id)));
@@ -105,7 +138,22 @@ export class SlackNotifier implements Notifier {
     const stored = await this.#step('read grant', () => this.#deps.store.get(grant.id));
     let latest = stored && stored.version >= grant.version ? stored : grant;
     const now = this.#deps.clock.now();
-    await steps.run('approval message', () => this.#upsertApprovalMessage(latest, event, now, steps));
+    // A new request's message is what asks the approvers: retried while the request waits.
+    const asking: StepOptions =
+      event.kind === 'requested'
+        ? {
+            carriesAccess: {
+              stillNeeded: () => latest.status === 'pending' && this.#deps.clock.now() < latest.pendingUntil,
+              // The requester is told by #approvalPostFailed (once, with what an admin must do).
+              undelivered: async () => undefined,
+            },
+          }
+        : {};
+    await steps.run(
+      'approval message',
+      () => this.#upsertApprovalMessage(latest, event, now, steps, asking),
+      asking,
+    );
     // A target sharing its message may have had it recorded just now (by itself or a sibling): thread
     // notes and DM links go to it.
     if (!latest.approvalMessage && latest.group?.targets) {
@@ -114,8 +162,7 @@ export class SlackNotifier implements Notifier {
       if (placed) latest = { ...latest, approvalMessage: placed };
     }
     await steps.run('thread note', () => this.#threadNote(latest, event, now));
-    if (event.kind === 'approvers-reminded')
-      await steps.run('approver reminder', () => this.#remindApprovers(latest, now));
+    if (event.kind === 'approvers-reminded') await this.#remindApprovers(latest, now, steps);
     if (event.kind === 'break-glass-used') {
       // Every approver of the namespace, directly: the channel alone is too easy to miss at 3 a.m.
       for (const approver of await this.#approversOf(latest)) {
@@ -130,8 +177,10 @@ export class SlackNotifier implements Notifier {
     }
     const dm = this.#dmFor(latest, event, now);
     if (dm)
-      await steps.run('requester DM', async () =>
-        this.dm(latest.requester.slackUserId, await this.#linked(latest, dm)),
+      await steps.run(
+        'requester DM',
+        async () => this.dm(latest.requester.slackUserId, await this.#linked(latest, dm)),
+        this.#requesterDmOptions(latest, event, now),
       );
     const channel = this.#deps.policy.settings.auditChannel;
     // A reminder changes nothing about the request: the audit trail has no line for it.
@@ -159,6 +208,39 @@ export class SlackNotifier implements Notifier {
     for (const target of [channel, rule?.escalationChannel]) {
       if (target) await this.#deps.client.chat.postMessage({ channel: target, ...overdue });
     }
+  }
+
+  /**
+   * The requester's DMs that carry access: the commands (activated, window-opens-soon), retried while
+   * the grant can still be used; the notice that access ended, for a day. Undeliverable (their DMs
+   * refuse the app, or the grant ended first), they are told in the approval message's thread, which
+   * mentions them, and App Home shows their access as it stands.
+   */
+  #requesterDmOptions(grant: Grant, event: GrantEvent, now: number): StepOptions {
+    const usable = () =>
+      (grant.status === 'active' || grant.status === 'approved') &&
+      this.#deps.clock.now() < (grant.expiresAt ?? windowEnd(grant) ?? now);
+    const stillNeeded =
+      event.kind === 'activated' || event.kind === 'window-opens-soon'
+        ? usable
+        : event.kind === 'ended'
+          ? () => this.#deps.clock.now() < (grant.endedAt ?? now) + ENDED_NOTICE_MS
+          : undefined;
+    if (!stillNeeded) return {};
+    return {
+      carriesAccess: {
+        stillNeeded,
+        undelivered: async (error) => {
+          const where = grant.approvalMessage;
+          if (!where) return;
+          await this.#deps.client.chat.postMessage({
+            channel: where.channel,
+            thread_ts: where.ts,
+            ...dmUndeliveredNote(grant, event.kind, slackErrorCode(error)),
+          });
+        },
+      },
+    };
   }
 
   /** A direct message: conversations.open, then chat.postMessage into that DM. */
@@ -214,9 +296,10 @@ export class SlackNotifier implements Notifier {
     event: GrantEvent,
     now: number,
     steps: DeliverySteps,
+    options: StepOptions,
   ): Promise<void> {
     if ((grant.group?.targets?.length ?? 0) > 1) {
-      await this.#upsertSharedMessage(grant, event, now, steps);
+      await this.#upsertSharedMessage(grant, event, now, steps, options);
       return;
     }
     const message = approvalMessage(this.#deps.policy, grant, now);
@@ -232,7 +315,7 @@ export class SlackNotifier implements Notifier {
     } catch (error) {
       // Reported once, when no retry will follow; later events try the post again (an admin may have
       // invited the bot since).
-      if (event.kind === 'requested' && !steps.willRetry(error))
+      if (event.kind === 'requested' && !steps.willRetry(error, options))
         await this.#approvalPostFailed([grant], channel, error);
       throw error;
     }
@@ -253,6 +336,7 @@ export class SlackNotifier implements Notifier {
     event: GrantEvent,
     now: number,
     steps: DeliverySteps,
+    options: StepOptions,
   ): Promise<void> {
     const placed = await this.#placeInLayout(grant);
     const first = placed?.part.grants[0];
@@ -284,7 +368,7 @@ export class SlackNotifier implements Notifier {
           // (every target tries to post while there is no message; the others fail quietly).
           const inChannel = layout.filter((p) => p.channel === part.channel).flatMap((p) => p.grants);
           const reporter = inChannel.find((g) => !g.approvals.some((a) => a.autoRule));
-          if (event.kind === 'requested' && reporter?.id === grant.id && !steps.willRetry(error))
+          if (event.kind === 'requested' && reporter?.id === grant.id && !steps.willRetry(error, options))
             await this.#approvalPostFailed(inChannel, part.channel, error);
           throw error;
         }
@@ -371,29 +455,40 @@ export class SlackNotifier implements Notifier {
    * Asks the approvers again: a reply in the approval message's thread that mentions them and is also
    * shown in the channel; by DM to each approver when there is no approval message to reply to.
    */
-  async #remindApprovers(grant: Grant, now: number): Promise<void> {
+  async #remindApprovers(grant: Grant, now: number, steps: DeliverySteps): Promise<void> {
     if (grant.status !== 'pending') return;
     const ns = namespacePolicyOf(this.#deps.policy, grant);
     if (!ns) return;
-    if (grant.approvalMessage) {
+    if (!grant.approvalMessage) {
+      // One step per approver: a refusal (429) for one retries that DM only, never the ones sent.
+      const people = await steps.read('approvers to remind', () => this.#approversToAsk(grant));
+      for (const id of people ?? [])
+        await steps.run(`approver reminder DM ${id}`, () => this.dm(id, approverReminderDm(grant, now)));
+      return;
+    }
+    const where = grant.approvalMessage;
+    await steps.run('approver reminder', async () => {
       const reminder =
         (grant.group?.targets?.length ?? 0) > 1
           ? await this.#sharedReminder(grant, now)
           : approverReminder(grant, approverMentions(ns.approvers), now);
       if (!reminder) return;
       await this.#deps.client.chat.postMessage({
-        channel: grant.approvalMessage.channel,
-        thread_ts: grant.approvalMessage.ts,
+        channel: where.channel,
+        thread_ts: where.ts,
         reply_broadcast: true,
         ...reminder,
       });
-      return;
-    }
+    });
+  }
+
+  /** The approvers still to decide (not the requester, not who already approved), each once. */
+  async #approversToAsk(grant: Grant): Promise<string[]> {
     const decided = new Set(grant.approvals.map((a) => a.slackUserId));
     const people = (await this.#approversOf(grant)).filter(
       (id) => id !== grant.requester.slackUserId && !decided.has(id),
     );
-    await Promise.all([...new Set(people)].map((id) => this.dm(id, approverReminderDm(grant, now))));
+    return [...new Set(people)];
   }
 
   /**

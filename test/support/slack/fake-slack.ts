@@ -313,6 +313,11 @@ export class FakeSlack {
     this.workspace.users.set(userId, { ...user, deleted: true });
   }
 
+  /** The workspace moves to another plan (`free`: no user groups). */
+  setPlan(plan: WorkspacePlan): void {
+    this.workspace.plan = plan;
+  }
+
   /** Archives a channel: posts are refused (is_archived), edits too (is_inactive). */
   archiveChannel(channelId: string): void {
     const channel = this.workspace.channels.get(channelId);
