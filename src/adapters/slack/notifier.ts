@@ -5,6 +5,7 @@ import type { webApi } from '@slack/bolt';
 import type { Policy } from '../../config/policy.js';
 import type { Clock } from '../../domain/clock.js';
 import { namespacePolicyOf } from '../../domain/decisions.js';
+import { isAccessError } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
 import { windowEnd } from '../../domain/window.js';
 import type { AuditLog } from '../../ports/audit-log.js';
@@ -96,6 +97,9 @@ export interface StepOptions {
   };
 }
 
+/** DM channel ids remembered per process (a few hundred bytes each; cleared when full). */
+const DM_CHANNELS_KEPT = 10_000;
+
 /** How long a notice about ended access is worth retrying: after a day it is news to nobody. */
 const ENDED_NOTICE_MS = 86_400_000;
 
@@ -121,6 +125,7 @@ export class SlackNotifier implements Notifier {
   };
 
   readonly #locks: Locks;
+  readonly #dmChannels = new Map<string, string>();
 
   constructor(deps: SlackNotifierDeps) {
     this.#deps = deps;
@@ -149,9 +154,12 @@ export class SlackNotifier implements Notifier {
             },
           }
         : {};
+    // Who is mentioned as an approver: not people who have left the workspace.
+    const shown =
+      (await steps.read('active approvers', () => this.#mentionablePolicy())) ?? this.#deps.policy;
     await steps.run(
       'approval message',
-      () => this.#upsertApprovalMessage(latest, event, now, steps, asking),
+      () => this.#upsertApprovalMessage(latest, event, now, steps, asking, shown),
       asking,
     );
     // A target sharing its message may have had it recorded just now (by itself or a sibling): thread
@@ -162,10 +170,10 @@ export class SlackNotifier implements Notifier {
       if (placed) latest = { ...latest, approvalMessage: placed };
     }
     await steps.run('thread note', () => this.#threadNote(latest, event, now));
-    if (event.kind === 'approvers-reminded') await this.#remindApprovers(latest, now, steps);
+    if (event.kind === 'approvers-reminded') await this.#remindApprovers(latest, now, steps, shown);
     if (event.kind === 'break-glass-used') {
       // Every approver of the namespace, directly: the channel alone is too easy to miss at 3 a.m.
-      for (const approver of await this.#approversOf(latest)) {
+      for (const approver of (await steps.read('approvers', () => this.#approversOf(latest))) ?? []) {
         if (approver === latest.requester.slackUserId) continue;
         await steps.run(`break-glass DM ${approver}`, () =>
           this.dm(approver, breakGlassAlertDm(latest, now)),
@@ -243,11 +251,20 @@ export class SlackNotifier implements Notifier {
     };
   }
 
-  /** A direct message: conversations.open, then chat.postMessage into that DM. */
+  /**
+   * A direct message: conversations.open, then chat.postMessage into that DM. A person's DM channel
+   * never changes, so it is opened once per process: in a burst, conversations.open (Tier 3, about 50
+   * a minute) is not spent again on someone already written to.
+   */
   async dm(slackUserId: string, message: Message): Promise<void> {
-    const opened = await this.#deps.client.conversations.open({ users: slackUserId });
-    const channel = opened.channel?.id;
-    if (!channel) throw new Error('conversations.open returned no channel');
+    let channel = this.#dmChannels.get(slackUserId);
+    if (!channel) {
+      const opened = await this.#deps.client.conversations.open({ users: slackUserId });
+      channel = opened.channel?.id;
+      if (!channel) throw new Error('conversations.open returned no channel');
+      if (this.#dmChannels.size >= DM_CHANNELS_KEPT) this.#dmChannels.clear();
+      this.#dmChannels.set(slackUserId, channel);
+    }
     await this.#deps.client.chat.postMessage({ channel, ...message });
   }
 
@@ -284,11 +301,53 @@ export class SlackNotifier implements Notifier {
     });
   }
 
+  /**
+   * Who may approve this grant and is still in the workspace: the named people and the groups'
+   * members, deactivated people left out (never DMed, never counted). A group Slack will never list
+   * (a plan without user groups) is reported and the others still reached; a lookup that failed for
+   * now throws, so the step is retried rather than sent to nobody.
+   */
   async #approversOf(grant: Grant): Promise<string[]> {
     const ns = namespacePolicyOf(this.#deps.policy, grant);
     if (!ns) return [];
-    const fromGroups = await Promise.all(ns.approvers.groups.map((g) => this.#directory.membersOf(g)));
-    return [...ns.approvers.users, ...fromGroups.flat()];
+    const fromGroups = await Promise.all(
+      ns.approvers.groups.map((g) =>
+        this.#directory.membersOf(g).catch((error: unknown) => {
+          if (!isAccessError(error) || error.kind !== 'misconfigured') throw error;
+          this.#deps.logger.warn({ err: error, group: g }, error.message);
+          return [];
+        }),
+      ),
+    );
+    return this.#directory.active([...new Set([...ns.approvers.users, ...fromGroups.flat()])]);
+  }
+
+  /**
+   * The policy as approval messages and reminders show it: named approvers who have left the
+   * workspace are not mentioned (groups are mentioned as groups; Slack resolves them).
+   */
+  async #mentionablePolicy(): Promise<Policy> {
+    const policy = this.#deps.policy;
+    const named = [
+      ...new Set(
+        Object.values(policy.clusters).flatMap((c) => c.namespaces.flatMap((ns) => ns.approvers.users)),
+      ),
+    ];
+    const active = new Set(await this.#directory.active(named));
+    if (active.size === named.length) return policy;
+    const clusters = Object.fromEntries(
+      Object.entries(policy.clusters).map(([name, c]) => [
+        name,
+        {
+          ...c,
+          namespaces: c.namespaces.map((ns) => ({
+            ...ns,
+            approvers: { ...ns.approvers, users: ns.approvers.users.filter((u) => active.has(u)) },
+          })),
+        },
+      ]),
+    );
+    return { ...policy, clusters };
   }
 
   async #upsertApprovalMessage(
@@ -297,12 +356,13 @@ export class SlackNotifier implements Notifier {
     now: number,
     steps: DeliverySteps,
     options: StepOptions,
+    shown: Policy,
   ): Promise<void> {
     if ((grant.group?.targets?.length ?? 0) > 1) {
-      await this.#upsertSharedMessage(grant, event, now, steps, options);
+      await this.#upsertSharedMessage(grant, event, now, steps, options, shown);
       return;
     }
-    const message = approvalMessage(this.#deps.policy, grant, now);
+    const message = approvalMessage(shown, grant, now);
     if (grant.approvalMessage) {
       await this.#deps.client.chat.update({ ...grant.approvalMessage, ...message });
       return;
@@ -337,6 +397,7 @@ export class SlackNotifier implements Notifier {
     now: number,
     steps: DeliverySteps,
     options: StepOptions,
+    shown: Policy,
   ): Promise<void> {
     const placed = await this.#placeInLayout(grant);
     const first = placed?.part.grants[0];
@@ -350,8 +411,8 @@ export class SlackNotifier implements Notifier {
         const { part, layout } = fresh;
         const only = part.grants.length === 1 ? part.grants[0] : undefined;
         const message = only
-          ? approvalMessage(this.#deps.policy, only, now)
-          : sharedApprovalMessage(this.#deps.policy, part.grants, now, part);
+          ? approvalMessage(shown, only, now)
+          : sharedApprovalMessage(shown, part.grants, now, part);
         const where =
           part.grants.find((g) => g.id === grant.id)?.approvalMessage ??
           part.grants.find((g) => g.approvalMessage)?.approvalMessage;
@@ -455,9 +516,9 @@ export class SlackNotifier implements Notifier {
    * Asks the approvers again: a reply in the approval message's thread that mentions them and is also
    * shown in the channel; by DM to each approver when there is no approval message to reply to.
    */
-  async #remindApprovers(grant: Grant, now: number, steps: DeliverySteps): Promise<void> {
+  async #remindApprovers(grant: Grant, now: number, steps: DeliverySteps, shown: Policy): Promise<void> {
     if (grant.status !== 'pending') return;
-    const ns = namespacePolicyOf(this.#deps.policy, grant);
+    const ns = namespacePolicyOf(shown, grant);
     if (!ns) return;
     if (!grant.approvalMessage) {
       // One step per approver: a refusal (429) for one retries that DM only, never the ones sent.
@@ -470,7 +531,7 @@ export class SlackNotifier implements Notifier {
     await steps.run('approver reminder', async () => {
       const reminder =
         (grant.group?.targets?.length ?? 0) > 1
-          ? await this.#sharedReminder(grant, now)
+          ? await this.#sharedReminder(grant, now, shown)
           : approverReminder(grant, approverMentions(ns.approvers), now);
       if (!reminder) return;
       await this.#deps.client.chat.postMessage({
@@ -496,12 +557,12 @@ export class SlackNotifier implements Notifier {
    * together: the first target still waiting speaks for all of them (one reply, every approver
    * mentioned once); the others have nothing to add (undefined).
    */
-  async #sharedReminder(grant: Grant, now: number): Promise<Message | undefined> {
+  async #sharedReminder(grant: Grant, now: number, shown: Policy): Promise<Message | undefined> {
     const placed = await this.#placeInLayout(grant);
     const waiting = (placed?.part.grants ?? [grant]).filter((g) => g.status === 'pending');
     if (waiting[0]?.id !== grant.id) return undefined;
     // Each approver (person or group) once, however many of the targets they decide.
-    const approvers = waiting.flatMap((g) => namespacePolicyOf(this.#deps.policy, g)?.approvers ?? []);
+    const approvers = waiting.flatMap((g) => namespacePolicyOf(shown, g)?.approvers ?? []);
     const mentions = approverMentions({
       users: [...new Set(approvers.flatMap((a) => a.users))],
       groups: [...new Set(approvers.flatMap((a) => a.groups))],

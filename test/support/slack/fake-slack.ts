@@ -313,6 +313,23 @@ export class FakeSlack {
     this.workspace.users.set(userId, { ...user, deleted: true });
   }
 
+  /**
+   * A message the bot posted before the test began (no Web API call, no rate limit): e.g. the approval
+   * messages of grants a test starts with. Returns where it is.
+   */
+  seedMessage(channel: string, text: string): { channel: string; ts: string } {
+    const ts = this.workspace.nextTs();
+    this.workspace.messages.push({
+      channel,
+      ts,
+      text,
+      user: this.identity.botUserId,
+      bot_id: this.identity.botId,
+      history: [],
+    });
+    return { channel, ts };
+  }
+
   /** The workspace moves to another plan (`free`: no user groups). */
   setPlan(plan: WorkspacePlan): void {
     this.workspace.plan = plan;
