@@ -1,11 +1,14 @@
 // Slack under its real limits (rate limits on, as the fake has them by default): a burst of
 // activations gives every requester exactly one DM with the commands; a refused reminder DM is retried
 // alone; deactivated approvers are neither counted nor DMed.
-
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Grant, newGrantId } from '../../src/domain/grant.js';
 import { platform } from '../platform/context.js';
-import { dmBurst } from '../support/dm-burst.js';
+import { dmBurst, type OutboxRig, outboxRig } from '../support/dm-burst.js';
+import { pollUntil } from '../support/poll.js';
+import { blocksText, FakeSlack } from '../support/slack/index.js';
 
 describe('Slack delivery under rate limits', () => {
   let redis: Redis;
@@ -34,4 +37,124 @@ describe('Slack delivery under rate limits', () => {
       exactlyOnce: 80,
     });
   }, 120_000);
+});
+
+describe('approver reminders and deactivated approvers', () => {
+  let redis: Redis;
+  let slack: FakeSlack;
+  let rig: OutboxRig;
+  const APPROVERS = ['U0AP1', 'U0AP2', 'U0AP3', 'U0AP4', 'U0AP5'];
+  const dmOf = (user: string) => `D${user.slice(1)}`;
+  const reminders = (user: string) =>
+    slack.messages(dmOf(user)).filter((m) => (m.text ?? '').startsWith(':bell:'));
+
+  beforeEach(async () => {
+    redis = new Redis(platform().redisUrl);
+    slack = await FakeSlack.start({
+      users: [{ id: 'U0REQ' }, ...APPROVERS.map((id) => ({ id }))],
+      // The approval message could not be posted (the bot was never invited): reminders go by DM.
+      channels: { CAPPROVALS: { bot: false }, CAUDIT: {} },
+    });
+    rig = await outboxRig({
+      redis,
+      redisUrl: platform().redisUrl,
+      slack,
+      prefix: `{limits-${Math.random().toString(36).slice(2, 10)}}:`,
+      approvers: APPROVERS,
+      pacing: { retryBaseMs: 200, homeDebounceMs: 200 },
+    });
+  });
+  afterEach(async () => {
+    await rig.close();
+    await slack.close();
+    redis.disconnect();
+  });
+
+  const pendingGrant = async (): Promise<Grant> => {
+    const now = Date.now();
+    const grant: Grant = {
+      id: newGrantId((n) => randomBytes(n)),
+      version: 1,
+      status: 'pending',
+      requester: {
+        slackUserId: 'U0REQ',
+        principalArn: 'arn:aws:iam::123456789012:user/req',
+        kubernetesUsername: 'eks-access:req',
+      },
+      cluster: 'dev',
+      namespace: 'burst',
+      level: 'view',
+      durationSeconds: 3600,
+      reason: 'INC-7 checking the queue',
+      requiredApprovals: 1,
+      approvals: [],
+      createdAt: now,
+      pendingUntil: now + 3_600_000,
+      extensions: [],
+    };
+    await rig.store.create(grant);
+    return grant;
+  };
+  const drained = () =>
+    pollUntil(
+      'the outbox to drain',
+      () => rig.outboxes[0]?.pending() ?? Promise.resolve(0),
+      (n) => n === 0,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      },
+    );
+
+  it('a 429 on the third of five reminder DMs leaves each approver with exactly one reminder', async () => {
+    const grant = await pendingGrant();
+    slack.failNext('chat.postMessage', 'ratelimited', {
+      retryAfterSeconds: 1,
+      when: (args) => args['channel'] === dmOf('U0AP3'),
+    });
+    await rig.outboxes[0]?.grantChanged(grant, { kind: 'approvers-reminded' });
+    await pollUntil(
+      'every approver to be reminded',
+      async () => APPROVERS.filter((a) => reminders(a).length === 0),
+      (left) => left.length === 0,
+      { timeoutMs: 30_000 },
+    );
+    await drained();
+    // The refusal really happened, and was retried for that approver alone.
+    expect(
+      slack
+        .callsTo('chat.postMessage')
+        .filter((c) => c.args.channel === dmOf('U0AP3') && c.response['error'] === 'ratelimited'),
+    ).toHaveLength(1);
+    expect(Object.fromEntries(APPROVERS.map((a) => [a, reminders(a).length]))).toEqual(
+      Object.fromEntries(APPROVERS.map((a) => [a, 1])),
+    );
+  });
+
+  it('a deactivated approver is not DMed (no conversations.open either), and is not mentioned', async () => {
+    slack.deactivateUser('U0AP2');
+    const grant = await pendingGrant();
+    await rig.outboxes[0]?.grantChanged(grant, { kind: 'approvers-reminded' });
+    await pollUntil(
+      'the active approvers to be reminded',
+      async () => APPROVERS.filter((a) => a !== 'U0AP2' && reminders(a).length === 0),
+      (left) => left.length === 0,
+      { timeoutMs: 30_000 },
+    );
+    await drained();
+    expect(slack.callsTo('conversations.open').filter((c) => c.args.users === 'U0AP2')).toEqual([]);
+    expect(reminders('U0AP2')).toEqual([]);
+
+    // Once the bot is invited, the approval message mentions the approvers still in the workspace.
+    slack.addChannel('CAPPROVALS', {});
+    const second = await pendingGrant();
+    await rig.outboxes[0]?.grantChanged(second, { kind: 'requested' });
+    const posted = await slack.waitFor(
+      'chat.postMessage',
+      (c) => c.args.channel === 'CAPPROVALS' && JSON.stringify(c.args.blocks).includes(second.id),
+    );
+    const text = blocksText(posted.args.blocks);
+    expect(text).toContain('<@U0AP1>');
+    expect(text).not.toContain('<@U0AP2>');
+  });
 });

@@ -5,7 +5,7 @@
 // (`activated`), so what is measured is Slack delivery alone.
 import type { Redis } from 'ioredis';
 import { createLogger } from '../../src/adapters/logger.js';
-import { slackOutbox } from '../../src/adapters/queue/slack-outbox.js';
+import { type SlackOutbox, slackOutbox } from '../../src/adapters/queue/slack-outbox.js';
 import { RedisGrantStore } from '../../src/adapters/redis/grant-store.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import { systemClock } from '../../src/domain/clock.js';
@@ -61,37 +61,16 @@ export async function dmBurst(options: {
     ...activeBenchGrant(n, { accountId: '123456789012', cluster: 'dev', namespace: 'burst', now }),
     approvalMessage: slack.seedMessage('CAPPROVALS', `Access request of person ${n}`),
   }));
-  const { policy } = parsePolicy(`
-settings:
-  auditChannel: CAUDIT
-levels:
-  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
-clusters:
-  dev:
-    region: eu-west-1
-    accountId: "123456789012"
-    connection: { kubeconfig: { path: /dev/null } }
-    identityMapping: aws-auth
-    namespaces:
-      - name: burst
-        approvers: { users: [U0APPROVER] }
-        channel: CAPPROVALS
-        levels: [view]
-`);
-  const env = parseEnv({
-    SLACK_BOT_TOKEN: slack.botToken,
-    SLACK_APP_TOKEN: slack.appToken,
-    SLACK_API_URL: slack.apiUrl,
-    REDIS_URL: options.redisUrl,
-    REDIS_PREFIX: prefix,
-    SEAL_KEYS: TEST_SEAL_KEYS,
+  const rig = await outboxRig({
+    redis: options.redis,
+    redisUrl: options.redisUrl,
+    slack,
+    prefix,
+    approvers: ['U0APPROVER'],
+    consumers: options.consumers ?? 2,
   });
-  const logger = createLogger({ level: process.env['E2E_LOG_LEVEL'] ?? 'silent', name: 'dm-burst' });
-  const store = new RedisGrantStore(options.redis, prefix);
-  for (const grant of grants) await store.create(grant);
-  const outboxes = Array.from({ length: options.consumers ?? 2 }, () =>
-    slackOutbox(env, { policy, store, clock: systemClock, logger, redis: options.redis }),
-  );
+  const { outboxes } = rig;
+  for (const grant of grants) await rig.store.create(grant);
   const dmsTo = (user: string): StoredMessage[] =>
     slack.messages(`D${user.slice(1)}`).filter((m) => JSON.stringify(m.blocks ?? []).includes(COMMANDS));
   try {
@@ -134,11 +113,74 @@ clusters:
       accepted,
     };
   } finally {
-    await Promise.all(outboxes.map((o) => o.close()));
+    await rig.close();
     await slack.close();
-    const keys = await options.redis.keys(`${prefix}*`);
-    if (keys.length > 0) await options.redis.del(...keys);
   }
+}
+
+export interface OutboxRig {
+  store: RedisGrantStore;
+  outboxes: SlackOutbox[];
+  /** Stops the consumers and deletes every key under the prefix. */
+  close(): Promise<void>;
+}
+
+/**
+ * Slack outbox consumers as bot and worker compose them, on real Redis under `prefix`, for a policy
+ * with one namespace `burst` on cluster `dev` (level `view`, `approvals` needed, approval channel
+ * CAPPROVALS, audit channel CAUDIT) whose approvers are `approvers`.
+ */
+export async function outboxRig(options: {
+  redis: Redis;
+  redisUrl: string;
+  slack: FakeSlack;
+  prefix: string;
+  approvers: readonly string[];
+  approvals?: number;
+  consumers?: number;
+  /** The outbox's retry pacing (default: production's). */
+  pacing?: { retryBaseMs?: number; homeDebounceMs?: number };
+}): Promise<OutboxRig> {
+  const { redis, slack, prefix } = options;
+  const { policy } = parsePolicy(`
+settings:
+  auditChannel: CAUDIT
+levels:
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h, approvals: ${options.approvals ?? 1} }
+clusters:
+  dev:
+    region: eu-west-1
+    accountId: "123456789012"
+    connection: { kubeconfig: { path: /dev/null } }
+    identityMapping: aws-auth
+    namespaces:
+      - name: burst
+        approvers: { users: [${options.approvers.join(', ')}] }
+        channel: CAPPROVALS
+        levels: [view]
+`);
+  const env = parseEnv({
+    SLACK_BOT_TOKEN: slack.botToken,
+    SLACK_APP_TOKEN: slack.appToken,
+    SLACK_API_URL: slack.apiUrl,
+    REDIS_URL: options.redisUrl,
+    REDIS_PREFIX: prefix,
+    SEAL_KEYS: TEST_SEAL_KEYS,
+  });
+  const logger = createLogger({ level: process.env['E2E_LOG_LEVEL'] ?? 'silent', name: 'outbox-rig' });
+  const store = new RedisGrantStore(redis, prefix);
+  const outboxes = Array.from({ length: options.consumers ?? 1 }, () =>
+    slackOutbox(env, { policy, store, clock: systemClock, logger, redis }, options.pacing ?? {}),
+  );
+  return {
+    store,
+    outboxes,
+    async close() {
+      await Promise.all(outboxes.map((o) => o.close()));
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    },
+  };
 }
 
 /** activeBenchGrant's requester id of person `n`. */

@@ -138,6 +138,8 @@ interface InjectedFailure {
   error: string;
   status: number;
   retryAfterSeconds?: number;
+  /** Which call fails (default: the next one of the method). */
+  when: (args: Obj) => boolean;
 }
 
 /** Form fields whose values @slack/web-api JSON-encodes. */
@@ -359,18 +361,19 @@ export class FakeSlack {
 
   /**
    * Makes the next call(s) of `method` fail with `error`. `ratelimited` answers HTTP 429 with Retry-After
-   * (web-api then retries), anything else HTTP 200 `{ ok: false, error }`.
+   * (web-api then retries), anything else HTTP 200 `{ ok: false, error }`. `when` picks which call.
    */
   failNext(
     method: string,
     error: string,
-    options: { times?: number; retryAfterSeconds?: number } = {},
+    options: { times?: number; retryAfterSeconds?: number; when?: (args: Obj) => boolean } = {},
   ): void {
     const queue = this.failures.get(method) ?? [];
     for (let i = 0; i < (options.times ?? 1); i++) {
       queue.push({
         error,
         status: error === 'ratelimited' ? 429 : 200,
+        when: options.when ?? (() => true),
         ...(options.retryAfterSeconds !== undefined ? { retryAfterSeconds: options.retryAfterSeconds } : {}),
       });
     }
@@ -698,7 +701,9 @@ export class FakeSlack {
     if (auth === 'invalid') return answer({ ok: false, error: 'invalid_auth' });
     const wantsApp = method === 'apps.connections.open';
     if ((auth === 'app') !== wantsApp) return answer({ ok: false, error: 'not_allowed_token_type' });
-    const injected = this.failures.get(method)?.shift();
+    const queue = this.failures.get(method) ?? [];
+    const at = queue.findIndex((f) => f.when(args));
+    const injected = at === -1 ? undefined : queue.splice(at, 1)[0];
     if (injected) {
       const headers: Record<string, string> =
         injected.status === 429 ? { 'retry-after': String(injected.retryAfterSeconds ?? 1) } : {};
