@@ -157,4 +157,41 @@ describe('approver reminders and deactivated approvers', () => {
     expect(text).toContain('<@U0AP1>');
     expect(text).not.toContain('<@U0AP2>');
   });
+
+  it('a DM with the commands Slack refuses for good is told in the approval thread, counted, and shown on App Home', async () => {
+    slack.addChannel('CAPPROVALS', {});
+    const counted: string[] = [];
+    rig.outboxes[0]?.trackUndelivered((step) => counted.push(step));
+    const now = Date.now();
+    const grant: Grant = {
+      ...(await pendingGrant()),
+      version: 2,
+      status: 'active',
+      approvals: [{ slackUserId: 'U0AP1', at: now }],
+      decidedAt: now,
+      activatedAt: now,
+      expiresAt: now + 3_600_000,
+      approvalMessage: slack.seedMessage('CAPPROVALS', 'the request'),
+    };
+    await rig.store.replace(grant);
+    // A workspace preference forbids the app to write to this person: Slack will not change its mind.
+    slack.failNext('conversations.open', 'restricted_action', { when: (args) => args['users'] === 'U0REQ' });
+    await rig.outboxes[0]?.grantChanged(grant, { kind: 'activated' });
+    const note = await slack.waitFor(
+      'chat.postMessage',
+      (c) =>
+        c.args.thread_ts === grant.approvalMessage?.ts && (c.args.text ?? '').includes('did not deliver'),
+    );
+    expect(note.args.text).toContain(
+      '<@U0REQ>, Slack did not deliver my direct message to you (`restricted_action`)',
+    );
+    expect(note.args.text).not.toContain('update-kubeconfig');
+    expect(counted).toEqual(['requester DM']);
+    await pollUntil(
+      'App Home to show the commands',
+      async () => blocksText(slack.homeOf('U0REQ')?.blocks),
+      (home) => home.includes('aws eks update-kubeconfig'),
+      { timeoutMs: 30_000 },
+    );
+  });
 });

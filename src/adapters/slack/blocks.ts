@@ -948,6 +948,8 @@ function extensionRow(grant: Grant, now: number): Block[] {
 export function homeView(
   model: HomeModel,
   privileged: IsPrivileged = notPrivileged,
+  /** The commands of a live grant, shown under it: where they are when the DM could not be delivered. */
+  commandsOf?: (grant: Grant) => readonly string[],
 ): { type: 'home'; blocks: Block[] } {
   const { now } = model;
   const blocks: Block[] = [
@@ -968,6 +970,8 @@ export function homeView(
         g.status === 'active' ? [button('Extend', ACTIONS.extend, g.id), doneButton(g)] : [],
       ),
     );
+    const commands = g.status === 'active' ? commandsOf?.(g) : undefined;
+    if (commands?.length) blocks.push(section(`*Use it:*\n\`\`\`${commands.join('\n')}\`\`\``));
   }
   blocks.push(header('Your pending requests'));
   if (model.pending.length === 0) blocks.push(context('None.'));

@@ -7,6 +7,7 @@ import type { Clock } from '../../domain/clock.js';
 import { namespacePolicyOf } from '../../domain/decisions.js';
 import { isAccessError } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
+import { accessCommands } from '../../domain/text.js';
 import { windowEnd } from '../../domain/window.js';
 import type { AuditLog } from '../../ports/audit-log.js';
 import type { Directory } from '../../ports/directory.js';
@@ -297,7 +298,11 @@ export class SlackNotifier implements Notifier {
     const model = await homeFor({ ...this.#deps, directory: this.#directory }, slackUserId);
     await this.#deps.client.views.publish({
       user_id: slackUserId,
-      view: homeView(model, (level) => this.#deps.policy.levels[level]?.privileged ?? false) as never,
+      view: homeView(
+        model,
+        (level) => this.#deps.policy.levels[level]?.privileged ?? false,
+        (grant) => accessCommands(this.#deps.policy, grant),
+      ) as never,
     });
   }
 
