@@ -130,7 +130,11 @@ describe('a 429 storm on direct messages', () => {
     await untilSlackDelivered(h);
 
     const calls = h.slack.calls.slice(after);
-    expect(calls.filter((c) => c.response['error'] === 'ratelimited')).toHaveLength(7);
+    const refused = (method: string) =>
+      calls.filter((c) => c.method === method && c.response['error'] === 'ratelimited').length;
+    expect(refused('chat.postMessage')).toBe(4);
+    // A DM channel, once opened, is remembered by the process: fewer conversations.open may be needed.
+    expect(refused('conversations.open')).toBeLessThanOrEqual(3);
     const dms = calls.filter(
       (c) =>
         c.method === 'chat.postMessage' &&
