@@ -34,6 +34,9 @@ export function printSlackBurst(r: DmBurstResult): void {
     `DMs with the commands: ${r.exactlyOnce} of ${r.grants} exactly once, ${r.missing} missing, ${r.duplicated} more than once`,
   );
   console.log(`outbox empty after ${ms(r.drainedMs)} (every step delivered or given up)`);
+  console.log(
+    `audit channel: ${r.auditLines} lines naming ${r.auditedGrants} of ${r.grants} grants, in ${r.auditPosts} posts`,
+  );
   console.log(`accepted calls: ${calls(r.accepted)}`);
   console.log(`refused (429): ${calls(r.refused)}`);
 }

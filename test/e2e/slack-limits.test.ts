@@ -27,6 +27,9 @@ describe('Slack delivery under rate limits', () => {
       timeoutMs: 60_000,
     });
     expect(result.refused['conversations.open'] ?? 0).toBeGreaterThan(0);
+    // Audit lines that met the audit channel's limit went out together: every one, in fewer posts.
+    expect({ lines: result.auditLines, grants: result.auditedGrants }).toEqual({ lines: 80, grants: 80 });
+    expect(result.auditPosts).toBeLessThan(40);
     expect({
       missing: result.missing,
       duplicated: result.duplicated,

@@ -26,6 +26,11 @@ export interface DmBurstResult {
   exactlyOnce: number;
   missing: number;
   duplicated: number;
+  /** Audit lines in the audit channel (one per grant is due), and the posts that carried them. */
+  auditLines: number;
+  auditPosts: number;
+  /** Distinct grants named by the audit lines (each should be named once). */
+  auditedGrants: number;
   /** 429s the fake answered, by method. */
   refused: Record<string, number>;
   /** Web API calls that succeeded, by method. */
@@ -94,6 +99,8 @@ export async function dmBurst(options: {
     );
     const drainedMs = performance.now() - started;
     const counts = grants.map((g) => dmsTo(g.requester.slackUserId).length);
+    const audit = slack.messages('CAUDIT');
+    const auditText = audit.map((m) => JSON.stringify(m.blocks ?? [])).join('\n');
     const refused: Record<string, number> = {};
     const accepted: Record<string, number> = {};
     for (const call of slack.calls) {
@@ -109,6 +116,9 @@ export async function dmBurst(options: {
       exactlyOnce: counts.filter((c) => c === 1).length,
       missing: counts.filter((c) => c === 0).length,
       duplicated: counts.filter((c) => c > 1).length,
+      auditLines: audit.reduce((n, m) => n + (m.blocks?.length ?? 0), 0),
+      auditPosts: audit.length,
+      auditedGrants: grants.filter((g) => auditText.includes(g.id)).length,
       refused,
       accepted,
     };

@@ -16,6 +16,7 @@ import type { Logger } from '../logger.js';
 import { blockingDuplicate, type RedisClient } from '../redis/connection.js';
 import { RedisLocks } from '../redis/locks.js';
 import { type SlackSettings, slackClient } from '../slack/app.js';
+import type { Message } from '../slack/blocks.js';
 import { isTransientSlackError, retryAfterMs } from '../slack/errors.js';
 import { type DeliverySteps, SlackNotifier, type SlackNotifierDeps } from '../slack/notifier.js';
 
@@ -24,7 +25,12 @@ export const OUTBOX_QUEUE = 'slack-outbox';
 /** Payloads carry ids and the event (what happened, never a token or a rendered message). */
 export type OutboxJob =
   | { kind: 'grant-changed'; grantId: string; version: number; event: GrantEvent }
-  | { kind: 'home'; userId: string };
+  | { kind: 'home'; userId: string }
+  /** Posts the audit lines waiting in `<prefix>outbox:audit-lines` (v: the list's entry format). */
+  | { kind: 'audit-batch'; v: 1 };
+
+/** Audit lines per batched post: one context block each, well inside 50 blocks and 4 000 characters. */
+const AUDIT_BATCH = 20;
 
 export interface SlackOutboxOptions {
   /** Renders and sends; its WebClient should reject rate-limited calls so the outbox schedules them. */
@@ -54,6 +60,8 @@ const MAX_BACKOFF_MS = 60_000;
  * stops best-effort steps long before.
  */
 const JOB_ATTEMPTS = 100_000;
+/** How long refused audit lines gather before one post (about a channel's one post a second, twice). */
+const AUDIT_BATCH_DELAY_MS = 2_000;
 
 /** `ea-abc12345-activated-7`: BullMQ forbids ':' in custom ids. */
 export const outboxJobId = (grantId: string, event: GrantEvent, version: number): string =>
@@ -164,10 +172,69 @@ export class SlackOutbox implements Notifier {
     for (const redis of this.#connections) redis.disconnect();
   }
 
+  /**
+   * An audit line that met a rate limit joins a Redis list; one job (deduplicated, after Retry-After)
+   * posts up to AUDIT_BATCH of them as one message, then schedules itself again while lines wait. A
+   * burst of 200 changes then costs about ten audit posts instead of 200 retried ones.
+   */
+  async #deferAuditLine(channel: string, line: { text: string; blocks: unknown[] }): Promise<void> {
+    const key = this.#auditLinesKey();
+    await this.#options.redis
+      .multi()
+      .rpush(key, JSON.stringify({ channel, text: line.text, blocks: line.blocks }))
+      .expire(key, 7 * DONE_TTL_SECONDS)
+      .exec();
+    await this.#scheduleAuditBatch();
+  }
+
+  #auditLinesKey(): string {
+    return `${this.#options.prefix}outbox:audit-lines`;
+  }
+
+  async #scheduleAuditBatch(): Promise<void> {
+    await this.#queue.add(
+      'audit-batch',
+      { kind: 'audit-batch', v: 1 },
+      {
+        deduplication: { id: 'audit-batch', keepLastIfActive: true },
+        delay: AUDIT_BATCH_DELAY_MS,
+        attempts: JOB_ATTEMPTS,
+        backoff: { type: 'slack' },
+        removeOnComplete: true,
+        removeOnFail: true,
+      },
+    );
+  }
+
+  async #postAuditBatch(): Promise<void> {
+    const key = this.#auditLinesKey();
+    const raw = await this.#options.redis.lrange(key, 0, AUDIT_BATCH - 1);
+    const lines = raw.flatMap((entry) => {
+      try {
+        return [JSON.parse(entry) as { channel: string; text: string; blocks: Message['blocks'] }];
+      } catch {
+        return []; // not ours to read: dropped with the batch
+      }
+    });
+    const channels = [...new Set(lines.map((l) => l.channel))];
+    for (const channel of channels)
+      await this.#options.notifier.postAuditLines(
+        channel,
+        lines.filter((l) => l.channel === channel),
+      );
+    // Posted (a crash before this line posts them again: at least once, like a lost answer).
+    await this.#options.redis.ltrim(key, raw.length, -1);
+    if ((await this.#options.redis.llen(key)) > 0) await this.#scheduleAuditBatch();
+  }
+
   async #process(job: Job<OutboxJob>): Promise<void> {
     const data = job.data;
     if (data.kind === 'home') {
       await this.#options.notifier.publishHome(data.userId);
+      return;
+    }
+    if (data.kind === 'audit-batch') {
+      await this.#postAuditBatch();
       return;
     }
     // One notification of a grant at a time, across bot and worker: two must never both find no
@@ -232,6 +299,7 @@ export class SlackOutbox implements Notifier {
         (isTransientSlackError(error) || (isAccessError(error) && error.kind === 'unavailable')) &&
         (job.attemptsMade + 1 < this.#attempts || (options?.carriesAccess?.stillNeeded() ?? false)),
       refreshHomes: (userIds) => this.refreshHomes(userIds),
+      deferAuditLine: (channel, line) => this.#deferAuditLine(channel, line),
     };
     await this.#options.notifier.deliver(grant, data.event, steps);
     // Thrown after every other step had its turn; BullMQ retries, done steps are skipped.

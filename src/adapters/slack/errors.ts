@@ -58,6 +58,13 @@ export function isTransientSlackError(error: unknown): boolean {
   return code !== undefined && TRANSIENT_CODES.has(code);
 }
 
+/** Slack said "too many" (HTTP 429, or `rate_limited` / `message_limit_exceeded` in the body). */
+export function isRateLimited(error: unknown): boolean {
+  if ((error as { code?: unknown } | undefined)?.code === 'slack_webapi_rate_limited_error') return true;
+  const code = slackErrorCode(error);
+  return code === 'ratelimited' || code === 'rate_limited' || code === 'message_limit_exceeded';
+}
+
 /** Slack's Retry-After in milliseconds, when the error is a rate limit that carries one. */
 export function retryAfterMs(error: unknown): number | undefined {
   const seconds = (error as { retryAfter?: unknown } | undefined)?.retryAfter;

@@ -48,7 +48,7 @@ import {
   withApprovalLink,
 } from './blocks.js';
 import { SlackDirectory } from './directory.js';
-import { slackErrorCode } from './errors.js';
+import { isRateLimited, slackErrorCode } from './errors.js';
 
 export interface SlackNotifierDeps {
   client: webApi.WebClient;
@@ -83,6 +83,11 @@ export interface DeliverySteps {
   willRetry(error: unknown, options?: StepOptions): boolean;
   /** Re-publishes these people's App Home. */
   refreshHomes(userIds: readonly string[]): Promise<void>;
+  /**
+   * Takes an audit line Slack refused for now (429: the channel is busy) to be posted later together
+   * with others, one post for many. Absent where there is no such batch (direct delivery).
+   */
+  deferAuditLine?(channel: string, line: Message): Promise<void>;
 }
 
 /**
@@ -196,12 +201,22 @@ export class SlackNotifier implements Notifier {
     if (channel && event.kind !== 'approvers-reminded') {
       const actor =
         'by' in event ? event.by : event.kind === 'requested' ? latest.requester.slackUserId : 'system';
-      await steps.run('audit channel', () =>
-        this.#deps.client.chat.postMessage({
-          channel,
-          ...auditLine(latest, event.kind, actor, now, this.#deps.policy.levels[latest.level]?.privileged),
-        }),
+      const line = auditLine(
+        latest,
+        event.kind,
+        actor,
+        now,
+        this.#deps.policy.levels[latest.level]?.privileged,
       );
+      await steps.run('audit channel', async () => {
+        try {
+          await this.#deps.client.chat.postMessage({ channel, ...line });
+        } catch (error) {
+          // Under load, fewer posts: a refused line joins the others waiting, posted together.
+          if (!steps.deferAuditLine || !isRateLimited(error)) throw error;
+          await steps.deferAuditLine(channel, line);
+        }
+      });
     }
     await steps.run('app home', async () => steps.refreshHomes(await this.homeAudience(latest)));
   }
@@ -267,6 +282,15 @@ export class SlackNotifier implements Notifier {
       this.#dmChannels.set(slackUserId, channel);
     }
     await this.#deps.client.chat.postMessage({ channel, ...message });
+  }
+
+  /** Audit lines that waited (a burst met the channel's limit), as one post: one line per block. */
+  async postAuditLines(channel: string, lines: readonly Message[]): Promise<void> {
+    await this.#deps.client.chat.postMessage({
+      channel,
+      text: lines.map((l) => l.text).join('\n'),
+      blocks: lines.flatMap((l) => l.blocks) as never,
+    });
   }
 
   /** Re-publishes App Home for the requester and, while a decision is open, the approvers. */
