@@ -4,7 +4,7 @@
 import type { webApi } from '@slack/bolt';
 import type { Policy } from '../../config/policy.js';
 import type { Clock } from '../../domain/clock.js';
-import { namespacePolicyOf } from '../../domain/decisions.js';
+import { namespaceMatches, namespacePolicyOf } from '../../domain/decisions.js';
 import { isAccessError } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
 import { accessCommands } from '../../domain/text.js';
@@ -162,7 +162,8 @@ export class SlackNotifier implements Notifier {
         : {};
     // Who is mentioned as an approver: not people who have left the workspace.
     const shown =
-      (await steps.read('active approvers', () => this.#mentionablePolicy())) ?? this.#deps.policy;
+      (await steps.read('active approvers', () => this.#mentionablePolicy(latest.namespace))) ??
+      this.#deps.policy;
     await steps.run(
       'approval message',
       () => this.#upsertApprovalMessage(latest, event, now, steps, asking, shown),
@@ -352,14 +353,19 @@ export class SlackNotifier implements Notifier {
   }
 
   /**
-   * The policy as approval messages and reminders show it: named approvers who have left the
-   * workspace are not mentioned (groups are mentioned as groups; Slack resolves them).
+   * The policy as approval messages and reminders about `namespace` show it: named approvers who
+   * have left the workspace are not mentioned (groups are mentioned as groups; Slack resolves them).
+   * Only that namespace's entries (on every cluster: the targets of one request) are looked up, so a
+   * large policy does not spend users.info on people this message does not name.
    */
-  async #mentionablePolicy(): Promise<Policy> {
+  async #mentionablePolicy(namespace: string): Promise<Policy> {
     const policy = this.#deps.policy;
+    const concerned = (ns: { name: string }) => namespaceMatches(ns.name, namespace);
     const named = [
       ...new Set(
-        Object.values(policy.clusters).flatMap((c) => c.namespaces.flatMap((ns) => ns.approvers.users)),
+        Object.values(policy.clusters).flatMap((c) =>
+          c.namespaces.filter(concerned).flatMap((ns) => ns.approvers.users),
+        ),
       ),
     ];
     const active = new Set(await this.#directory.active(named));
@@ -369,10 +375,14 @@ export class SlackNotifier implements Notifier {
         name,
         {
           ...c,
-          namespaces: c.namespaces.map((ns) => ({
-            ...ns,
-            approvers: { ...ns.approvers, users: ns.approvers.users.filter((u) => active.has(u)) },
-          })),
+          namespaces: c.namespaces.map((ns) =>
+            concerned(ns)
+              ? {
+                  ...ns,
+                  approvers: { ...ns.approvers, users: ns.approvers.users.filter((u) => active.has(u)) },
+                }
+              : ns,
+          ),
         },
       ]),
     );
