@@ -4,6 +4,7 @@
 //   npm run bench -- --only cost|aws-auth|memory|burst
 //   npm run bench -- --only burst --burst-grants 200 --concurrency 50
 //   npm run bench -- --only processes [--process-grants 10000] [--no-build]   (only when asked: builds dist/, minutes)
+//   npm run bench -- --only slack-burst [--slack-grants 200] [--slack-speedup 1]   (only when asked: minutes at Slack's real rates)
 //   npm run bench -- --only throttle [--throttle-grants 100] [--iam-writes-per-second none,10,4]   (only when asked: minutes)
 // Faster with a running platform: eval "$(scripts/platform/up.sh)" && npm run bench
 import { parseArgs } from 'node:util';
@@ -13,6 +14,7 @@ import { grantCost, type ModeResult, printGrantCost } from './grant-cost.js';
 import { memoryWithGrants, printMemory } from './memory.js';
 import { withPlatform } from './platform.js';
 import { printProcessMemory, processMemory } from './processes.js';
+import { printSlackBurst, slackBurst } from './slack-burst.js';
 import { printThrottle, throttledBursts } from './throttle.js';
 
 const { values } = parseArgs({
@@ -26,6 +28,8 @@ const { values } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     'iam-writes-per-second': { type: 'string', default: 'none,10,4' },
     'throttle-grants': { type: 'string', default: '100' },
+    'slack-grants': { type: 'string', default: '200' },
+    'slack-speedup': { type: 'string', default: '1' },
   },
 });
 const only = values.only;
@@ -61,6 +65,11 @@ if (only === 'throttle') {
   // `none` is the baseline: the same burst through the same proxy without a limit.
   const rates = values['iam-writes-per-second'].split(',').map((r) => (r === 'none' ? undefined : Number(r)));
   printThrottle(await withPlatform((info) => throttledBursts(info, grants, rates)));
+}
+if (only === 'slack-burst') {
+  const grants = Number(values['slack-grants']);
+  const speedup = Number(values['slack-speedup']);
+  printSlackBurst(await withPlatform((info) => slackBurst(info, grants, speedup)));
 }
 if (wants('aws-auth')) {
   printAwsAuthEdits([10, 100, 1000].map((n) => awsAuthEdits(n, n >= 1000 ? 200 : 1000)));

@@ -6,6 +6,7 @@
 import { parseDocument } from 'yaml';
 import { parsePolicy } from '../src/config/load.js';
 import type { Policy } from '../src/config/policy.js';
+import { describeShortfall, quorumShortfalls } from '../src/domain/quorum.js';
 
 export type Role = 'requester' | 'approver' | 'bystander';
 
@@ -116,6 +117,12 @@ export function sandboxPolicy(text: string, source: string, emulators: Emulators
     }
   }
   if (policy.settings.auditChannel) channels.add(policy.settings.auditChannel);
+  // The check doctor runs against Slack, against the sandbox's own people (all of them active).
+  for (const shortfall of quorumShortfalls(policy, (ns) => [
+    ...ns.approvers.users,
+    ...ns.approvers.groups.flatMap((g) => usergroups[g] ?? []),
+  ]))
+    notes.push(`${describeShortfall(shortfall)}: no request there can be approved`);
   people.set(BYSTANDER.id, BYSTANDER);
   const order: Record<Role, number> = { requester: 0, approver: 1, bystander: 2 };
   return {

@@ -61,6 +61,29 @@ export function doctorProbes(options: DoctorProbeOptions): DoctorProbes {
     },
     slackAuthTest: () => slackAuthTest(env, options.fetch ?? fetch),
     slackChannel: (channel) => slackChannel(env, options.fetch ?? fetch, channel),
+    slackGroupMembers: async (group) => {
+      const body = await slackCall(env, options.fetch ?? fetch, 'usergroups.users.list', {
+        usergroup: group,
+      });
+      if (body.ok) return (body['users'] as string[] | undefined) ?? [];
+      if (body.error === 'plan_upgrade_required')
+        throw misconfigured(
+          `user groups are unavailable on this workspace's plan (Slack: plan_upgrade_required), so approver group ${group} has no members`,
+          'Name approvers by user id in the policy (approvers.users), or move the workspace to a paid plan.',
+        );
+      throw misconfigured(
+        `Slack refused usergroups.users.list for ${group}: ${body.error ?? 'no answer'}`,
+        body.error === 'no_such_subteam'
+          ? `Correct the group id ${group} in the policy.`
+          : 'Run eks-access doctor again; if it persists, check the Slack app and its token.',
+      );
+    },
+    slackUserActive: async (user) => {
+      const body = await slackCall(env, options.fetch ?? fetch, 'users.info', { user });
+      if (body.ok) return (body['user'] as { deleted?: boolean } | undefined)?.deleted !== true;
+      if (body.error === 'user_not_found') return false;
+      throw misconfigured(`Slack refused users.info for ${user}: ${body.error ?? 'no answer'}`);
+    },
     redis: () => redisProbe(env),
     cluster: (name) => {
       const cluster = policy().clusters[name];
@@ -106,6 +129,26 @@ async function slackAuthTest(env: Env, fetchImpl: typeof fetch): Promise<SlackId
   };
 }
 
+/** One Web API call for doctor: no retries, a short timeout, Slack's answer as it came. */
+async function slackCall(
+  env: Env,
+  fetchImpl: typeof fetch,
+  method: string,
+  params: Record<string, string>,
+): Promise<{ ok?: boolean; error?: string } & Record<string, unknown>> {
+  const base = env.SLACK_API_URL ?? 'https://slack.com/api/';
+  const response = await fetchImpl(new URL(method, base.endsWith('/') ? base : `${base}/`), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${env.SLACK_BOT_TOKEN ?? ''}` },
+    body: new URLSearchParams(params),
+    signal: AbortSignal.timeout(8_000),
+  });
+  return (await response.json().catch(() => ({ error: `HTTP ${response.status}` }))) as {
+    ok?: boolean;
+    error?: string;
+  };
+}
+
 async function slackChannel(env: Env, fetchImpl: typeof fetch, channel: string): Promise<SlackChannelState> {
   const base = env.SLACK_API_URL ?? 'https://slack.com/api/';
   const response = await fetchImpl(new URL('conversations.info', base.endsWith('/') ? base : `${base}/`), {
@@ -117,11 +160,12 @@ async function slackChannel(env: Env, fetchImpl: typeof fetch, channel: string):
   const body = (await response.json().catch(() => ({}))) as {
     ok?: boolean;
     error?: string;
-    channel?: { is_member?: boolean; is_private?: boolean };
+    channel?: { is_member?: boolean; is_private?: boolean; is_archived?: boolean };
   };
   if (body.ok) {
     return {
       found: true,
+      isArchived: body.channel?.is_archived === true,
       isMember: body.channel?.is_member === true,
       isPrivate: body.channel?.is_private === true,
     };

@@ -24,6 +24,8 @@ export interface Metrics {
   reconcileFindings: Counter<'kind'>;
   /** RoleBindings that look like ours but fail the seal, as the last reconcile pass found them. */
   forgedBindings: Gauge;
+  /** Slack steps that carry access and could not be delivered (told another way instead). */
+  slackUndelivered: Counter<'step'>;
 }
 
 // Approval → usable access is seconds normally; expiry → revocation is bounded by the reconcile period.
@@ -73,6 +75,12 @@ export function createMetrics(
       name: 'eks_access_reconcile_findings_total',
       help: 'What the reconciler found and fixed, by kind (e.g. expired bindings, orphaned roles, stuck grants).',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    slackUndelivered: new Counter({
+      name: 'eks_access_slack_undelivered_total',
+      help: 'Slack notifications that carry access (approval message, the DM with the commands, the ended notice) that could not be delivered, by step; the people concerned were told another way (approval thread, App Home).',
+      labelNames: ['step'],
       registers: [registry],
     }),
     forgedBindings: new Gauge({

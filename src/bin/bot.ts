@@ -97,6 +97,8 @@ export async function startBot(
   // Interactive replies (messenger) go out directly; grant notifications through the outbox.
   const notifier = new SlackNotifier({ ...notifierDeps, client });
   const outbox = runtime.redis ? slackOutbox(env, { ...notifierDeps, redis: runtime.redis }) : undefined;
+  const { metrics } = options;
+  if (outbox && metrics) outbox.trackUndelivered((step) => metrics.slackUndelivered.inc({ step }));
   const reporting = outbox ?? notifier;
   const app = createSlackApp(env, {
     ...runtime,

@@ -13,7 +13,7 @@ import {
   trackReconciler,
   trackRedisDataLoss,
 } from '../adapters/metrics.js';
-import { slackOutbox } from '../adapters/queue/slack-outbox.js';
+import { SlackOutbox, slackOutbox } from '../adapters/queue/slack-outbox.js';
 import { startWeeklySummaryJob, type WeeklySummaryJob } from '../adapters/queue/weekly-summary-job.js';
 import { type RunningWorkers, startWorkers } from '../adapters/queue/workers.js';
 import { slackClient } from '../adapters/slack/app.js';
@@ -98,6 +98,8 @@ export async function startWorker(
     activeGrants: async () => (await runtime.store.listByStatus(['active'])).length,
     queueCounts: () => runtime.scheduler.jobCounts(),
   });
+  if (notifier instanceof SlackOutbox)
+    notifier.trackUndelivered((step) => metrics.slackUndelivered.inc({ step }));
   const workers = await startWorkers(runtime.engineDeps(instrumentNotifier(notifier, metrics)), {
     redis: runtime.redis,
     prefix: env.REDIS_PREFIX,

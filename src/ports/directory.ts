@@ -10,6 +10,15 @@ export interface Directory {
    * approval is refused rather than decided on partial data.
    */
   groupsOf(slackUserId: string, groups: readonly string[]): Promise<string[]>;
-  /** Members of a user group (for refreshing approvers' App Home); empty when unknown. */
+  /**
+   * Members of a user group (approvers' DMs and App Home). Never "nobody" for a failure: throws
+   * `unavailable` when the chat cannot answer now (retry), `misconfigured` when it never will (a plan
+   * without user groups, an unknown group).
+   */
   membersOf(group: string): Promise<string[]>;
+  /**
+   * Those of `userIds` still in the workspace (deactivated people dropped), in order. Throws
+   * `unavailable` when the chat cannot answer.
+   */
+  active(userIds: readonly string[]): Promise<string[]>;
 }

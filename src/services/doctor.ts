@@ -17,6 +17,7 @@ import {
   sameRules,
 } from '../domain/bot-permissions.js';
 import { toAccessError } from '../domain/errors.js';
+import { describeShortfall, quorumShortfalls } from '../domain/quorum.js';
 
 export interface CheckResult {
   name: string;
@@ -34,7 +35,9 @@ export interface SlackIdentity {
 }
 
 /** Whether the bot can see a channel (conversations.info), and whether it is in it. */
-export type SlackChannelState = { found: false } | { found: true; isMember: boolean; isPrivate: boolean };
+export type SlackChannelState =
+  | { found: false }
+  | { found: true; isMember: boolean; isPrivate: boolean; isArchived?: boolean };
 
 export interface ClusterProbe {
   /** The AWS identity the bot acts as for this cluster (STS GetCallerIdentity), or undefined without AWS. */
@@ -81,6 +84,13 @@ export interface DoctorProbes {
   slackAuthTest(): Promise<SlackIdentity | undefined>;
   /** conversations.info for one channel; throws with Slack's error code for anything but not-found. */
   slackChannel(channelId: string): Promise<SlackChannelState>;
+  /**
+   * usergroups.users.list; throws `misconfigured` when the workspace's plan has no user groups
+   * (plan_upgrade_required), `unavailable` when Slack does not answer. Absent: not checked.
+   */
+  slackGroupMembers?(groupId: string): Promise<string[]>;
+  /** users.info: false when the person was deactivated (`deleted`) or is unknown. Absent: not checked. */
+  slackUserActive?(userId: string): Promise<boolean>;
   /** Redis PING + CONFIG GET maxmemory-policy, and the reconciler's last sweeps as workers record them. */
   redis(): Promise<{ maxmemoryPolicy: string | undefined; reconcile?: ReconcileSweeps }>;
   cluster(name: string): ClusterProbe;
@@ -195,10 +205,63 @@ async function checkChannels(probes: DoctorProbes, policy: Policy): Promise<Omit
   for (const channel of channels) {
     const state = await probes.slackChannel(channel);
     if (!state.found) problems.push(`${channel} not found (private without the bot, or a wrong id)`);
+    else if (state.isArchived) problems.push(`${channel} is archived (nothing can be posted there)`);
     else if (!state.isMember) problems.push(`the bot is not in ${channel}`);
   }
-  if (problems.length > 0) return { ok: false, detail: problems.join('; '), fix: CHANNEL_FIX };
+  if (problems.length > 0) {
+    const archived = problems.some((p) => p.endsWith('is archived (nothing can be posted there)'));
+    return {
+      ok: false,
+      detail: problems.join('; '),
+      fix: archived ? `Unarchive the channel, or name a live one in the policy. ${CHANNEL_FIX}` : CHANNEL_FIX,
+    };
+  }
   return { ok: true, detail: `the bot can post to ${channels.join(', ')}` };
+}
+
+/**
+ * Who can approve where, as Slack knows them now: each group's members (a free plan has no user
+ * groups: said so), each person still active; every namespace's quorum must be reachable by its
+ * active approvers (domain/quorum.ts, the check the sandbox runs too).
+ */
+async function checkApprovers(
+  probes: Required<Pick<DoctorProbes, 'slackGroupMembers' | 'slackUserActive'>>,
+  policy: Policy,
+): Promise<Omit<CheckResult, 'name'>> {
+  const namespaces = Object.values(policy.clusters).flatMap((c) => c.namespaces);
+  const groups = [...new Set(namespaces.flatMap((ns) => ns.approvers.groups))].sort();
+  const members = new Map<string, string[]>();
+  for (const group of groups) members.set(group, await probes.slackGroupMembers(group));
+  const people = [
+    ...new Set(
+      namespaces.flatMap((ns) => [
+        ...ns.approvers.users,
+        ...ns.approvers.groups.flatMap((g) => members.get(g) ?? []),
+      ]),
+    ),
+  ].sort();
+  const active = new Set<string>();
+  const deactivated: string[] = [];
+  for (const id of people) {
+    if (await probes.slackUserActive(id)) active.add(id);
+    else deactivated.push(id);
+  }
+  const shortfalls = quorumShortfalls(policy, (ns) =>
+    [...ns.approvers.users, ...ns.approvers.groups.flatMap((g) => members.get(g) ?? [])].filter((id) =>
+      active.has(id),
+    ),
+  );
+  const gone = deactivated.length > 0 ? `deactivated or unknown in Slack: ${deactivated.join(', ')}` : '';
+  if (shortfalls.length > 0)
+    return {
+      ok: false,
+      detail: [...shortfalls.map(describeShortfall), ...(gone ? [gone] : [])].join('; '),
+      fix: 'Name more approvers (or a group with enough active members), or lower the approvals of that level, in the policy.',
+    };
+  return {
+    ok: true,
+    detail: `${active.size} active approver(s) in ${groups.length} group(s) and the policy's names; every quorum can be met${gone ? `; ${gone} (not counted)` : ''}`,
+  };
 }
 
 export interface DoctorOptions {
@@ -260,6 +323,20 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
   // Without a working token every channel would fail for the same reason, already reported above.
   if (slack.ok)
     record(await attempt('slack channels', () => checkChannels(probes, policy), CHANNEL_FIX, timeoutMs));
+  if (slack.ok && probes.slackGroupMembers && probes.slackUserActive) {
+    const directory = {
+      slackGroupMembers: probes.slackGroupMembers.bind(probes),
+      slackUserActive: probes.slackUserActive.bind(probes),
+    };
+    record(
+      await attempt(
+        'slack approvers',
+        () => checkApprovers(directory, policy),
+        'Check the approvers and groups the policy names.',
+        timeoutMs,
+      ),
+    );
+  }
 
   let redisResult: Awaited<ReturnType<DoctorProbes['redis']>> | undefined;
   record(

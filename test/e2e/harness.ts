@@ -40,6 +40,7 @@ import {
   type Block,
   blocksText,
   FakeSlack,
+  HTTP_MANIFEST_PATH,
   type Obj,
   type SlackCall,
   sendInteraction,
@@ -258,6 +259,8 @@ ${
       });
   }
   const slack = await FakeSlack.start({
+    // The app as installed for its transport: HTTP mode declares a request URL per kind of payload.
+    ...((options.transport ?? 'socket') === 'http' ? { manifest: HTTP_MANIFEST_PATH } : {}),
     users: [
       { id: ALICE, name: 'alice', email: 'alice@example.com' },
       { id: ANA, name: 'ana' },

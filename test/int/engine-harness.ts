@@ -382,7 +382,11 @@ export function flowDeps(h: Harness): FlowDeps {
     audit: runtime.audit,
     scheduler: runtime.scheduler,
     notifier: h.notifier,
-    directory: { groupsOf: async () => [], membersOf: async () => [] } as unknown as FlowDeps['directory'],
+    directory: {
+      groupsOf: async () => [],
+      membersOf: async () => [],
+      active: async (ids: string[]) => ids,
+    } as unknown as FlowDeps['directory'],
     identity: {} as FlowDeps['identity'],
     clock: runtime.clock,
     engine: { endGrant: (id, reason, actor) => endGrant(runtime, id, reason, actor) },

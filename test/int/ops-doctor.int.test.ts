@@ -106,7 +106,11 @@ ${Object.entries(clusters)
 
   beforeAll(async () => {
     // The approval channel, with the bot invited (the setup guide's step).
-    slack = await FakeSlack.start({ channels: { C0APPROVAL: {} } });
+    slack = await FakeSlack.start({
+      channels: { C0APPROVAL: {} },
+      users: [{ id: 'U0APPROVER' }, { id: 'U0GROUPIE' }, { id: 'U0LEFT', deleted: true }],
+      usergroups: { S0APPROVERS: ['U0GROUPIE', 'U0LEFT'] },
+    });
     await clusterRoles().createClusterRole({
       body: {
         metadata: { name: reader },
@@ -312,6 +316,43 @@ roleRef: { kind: Role, name: test-aws-auth, apiGroup: rbac.authorization.k8s.io 
       expect(out).toContain(`✗ cluster main: kept roles  ${namespace}/eks-access-deployer is missing`);
     } finally {
       kubectl(['delete', '--ignore-not-found', '-f', '-'], keptRbac);
+    }
+  });
+
+  it('fails on an archived approval channel, and says how to fix it', async () => {
+    slack.archiveChannel('C0APPROVAL');
+    try {
+      const { code, out } = await runDoctor(healthyEnv(), policyFor({ main: botKubeconfig }));
+      expect(out).toContain(
+        '✗ slack channels  C0APPROVAL is archived (nothing can be posted there)\n    fix: Unarchive the channel, or name a live one in the policy.',
+      );
+      expect(code).toBe(1);
+    } finally {
+      slack.addChannel('C0APPROVAL', {});
+    }
+  });
+
+  it('counts only active approvers toward a quorum, and says when user groups are not on the plan', async () => {
+    // Three approvals needed; the policy names one person and a group of two, one of whom has left.
+    const needsThree = policyFor({ main: botKubeconfig })
+      .replace('view: { clusterRole: view,', 'view: { clusterRole: view, approvals: 3,')
+      .replace(
+        'approvers: { users: [U0APPROVER] }',
+        'approvers: { users: [U0APPROVER], groups: [S0APPROVERS] }',
+      );
+    const short = await runDoctor(healthyEnv(), needsThree);
+    expect(short.out).toContain(
+      `✗ slack approvers  ${namespace} on main, level view: needs 3 approval(s), only 2 active approver(s) can give them; deactivated or unknown in Slack: U0LEFT`,
+    );
+    expect(short.code).toBe(1);
+    slack.setPlan('free');
+    try {
+      const free = await runDoctor(healthyEnv(), needsThree);
+      expect(free.out).toContain(
+        "✗ slack approvers  user groups are unavailable on this workspace's plan (Slack: plan_upgrade_required), so approver group S0APPROVERS has no members",
+      );
+    } finally {
+      slack.setPlan('pro');
     }
   });
 

@@ -114,6 +114,9 @@ clusters:
   const slack = await FakeSlack.start({
     users: [...options.requesters, ...APPROVERS].map((id) => ({ id, name: id.toLowerCase() })),
     channels: { [channel]: {}, [auditChannel]: {} },
+    // These scenarios count Slack calls (one post per transition of each of a dozen concurrent grants
+    // on two bots); how the outbox meets Slack's limits is test/e2e/slack-limits.test.ts's subject.
+    rateLimits: { off: 'counts one Slack call per transition of concurrent grants across processes' },
   });
   const signingSecret = `secret-${tag}-${randomBytes(8).toString('hex')}`;
   const env = (extra: Record<string, string> = {}) =>

@@ -215,7 +215,7 @@ describe('Web API limits through Bolt’s own client', () => {
         app.client.chat.postMessage({ channel: 'C0X', text: 't', blocks: [section('x'.repeat(3001))] }),
       ),
     ).toBe('invalid_blocks');
-    expect(await errorOf(app.client.chat.postMessage({ channel: 'C0X', text: 'x'.repeat(40_001) }))).toBe(
+    expect(await errorOf(app.client.chat.postMessage({ channel: 'C0X', text: 'x'.repeat(4_001) }))).toBe(
       'msg_too_long',
     );
     expect(await errorOf(app.client.chat.update({ channel: 'C0X', ts: '1.000001', text: 'x' }))).toBe(

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   isTransientSlackError,
   retryAfterMs,
+  slackAccessError,
   slackErrorCode,
   slackRefusalForPerson,
 } from '../../src/adapters/slack/errors.js';
@@ -37,5 +38,42 @@ describe('Slack errors', () => {
     expect(slackRefusalForPerson(platform('exchanged_trigger_id'))?.kind).toBe('conflict');
     expect(slackRefusalForPerson(platform('not_in_channel'))).toBeUndefined();
     expect(slackRefusalForPerson(new Error('boom'))).toBeUndefined();
+  });
+
+  it("classifies Slack's documented names: both rate-limit spellings and message_limit_exceeded wait, admin refusals do not", () => {
+    for (const code of ['ratelimited', 'rate_limited', 'message_limit_exceeded', 'service_unavailable'])
+      expect(isTransientSlackError(platform(code)), code).toBe(true);
+    for (const code of [
+      'restricted_action',
+      'ekm_access_denied',
+      'msg_blocks_too_long',
+      'is_archived',
+      'is_inactive',
+      'user_disabled',
+      'plan_upgrade_required',
+    ])
+      expect(isTransientSlackError(platform(code)), code).toBe(false);
+    expect(isTransientSlackError({ code: 'slack_webapi_http_error', statusCode: 502 })).toBe(true);
+  });
+
+  it('maps every Slack failure into the error vocabulary, with the wait and the code but no token', () => {
+    const limited = slackAccessError(
+      { code: 'slack_webapi_rate_limited_error', retryAfter: 7 },
+      'Opening the form',
+    );
+    expect(limited).toMatchObject({
+      kind: 'unavailable',
+      hint: 'Try again in 7 s; nothing was changed.',
+      details: { retryAfterSeconds: 7 },
+    });
+    expect(slackAccessError({ code: 'slack_webapi_http_error', statusCode: 503 })?.kind).toBe('unavailable');
+    expect(slackAccessError(platform('restricted_action'))).toMatchObject({
+      kind: 'misconfigured',
+      details: { slackError: 'restricted_action' },
+    });
+    expect(slackAccessError(platform('ekm_access_denied'))?.kind).toBe('misconfigured');
+    expect(slackAccessError(platform('user_disabled'))?.kind).toBe('not_found');
+    expect(slackAccessError(platform('msg_blocks_too_long'))?.kind).toBe('internal');
+    expect(slackAccessError(new Error('boom'))).toBeUndefined();
   });
 });

@@ -1,7 +1,14 @@
 // The fake Slack must refuse what Slack refuses, or tests written against it prove nothing. These check
 // its limits and its protocol rules directly (no platform needed: it is an in-process HTTP server).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { checkMessageBlocks, checkView, FakeSlack } from '../support/slack/index.js';
+import { pollUntil } from '../support/poll.js';
+import {
+  checkMessageBlocks,
+  checkView,
+  FakeSlack,
+  HTTP_MANIFEST_PATH,
+  readManifest,
+} from '../support/slack/index.js';
 
 const plain = (text: string) => ({ type: 'plain_text', text });
 const button = (text: string) => ({ type: 'button', action_id: 'a', text: plain(text), value: 'v' });
@@ -83,7 +90,12 @@ describe('Block Kit limits', () => {
 describe('FakeSlack Web API', () => {
   let slack: FakeSlack;
   beforeAll(async () => {
-    slack = await FakeSlack.start({ users: [{ id: 'U0ALICE' }], channels: { C0REVIEW: {} } });
+    slack = await FakeSlack.start({
+      users: [{ id: 'U0ALICE' }],
+      channels: { C0REVIEW: {} },
+      // One shared fake for every check below, each posting into C0REVIEW at once.
+      rateLimits: { off: 'checks message and view limits, dozens of posts to one channel back to back' },
+    });
   });
   afterAll(() => slack.close());
 
@@ -368,7 +380,7 @@ describe('FakeSlack is as strict as Slack about the app and the workspace', () =
     expect((await publish(big(100, 1000))).ok).toBe(true);
     expect(await publish(big(101, 10))).toMatchObject({ ok: false, error: 'invalid_arguments' });
     // 100 sections of 1500 two-byte characters: within every block limit, over 250 kB as a whole.
-    expect(await publish(big(100, 1500))).toMatchObject({ ok: false, error: 'invalid_arguments' });
+    expect(await publish(big(100, 1500))).toMatchObject({ ok: false, error: 'view_too_large' });
   });
 
   it('honours a response_url five times within 30 minutes, and stores ephemeral answers to click', async () => {
@@ -414,5 +426,150 @@ describe('FakeSlack is as strict as Slack about the app and the workspace', () =
         error: 'expired_url',
       },
     );
+  });
+});
+
+describe("FakeSlack under Slack's rate limits and error names", () => {
+  let slack: FakeSlack | undefined;
+  afterEach(async () => {
+    await slack?.close();
+    slack = undefined;
+  });
+  const start = async (options: Parameters<typeof FakeSlack.start>[0] = {}) => {
+    slack = await FakeSlack.start({
+      users: [{ id: 'U0ALICE' }, { id: 'U0BOB' }, { id: 'U0GONE', deleted: true }],
+      channels: { C0A: {}, C0B: {} },
+      ...options,
+    });
+    return slack;
+  };
+  const raw = async (method: string, args: Record<string, unknown>) => {
+    const res = await fetch(`${slack?.apiUrl}${method}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${slack?.botToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(args),
+    });
+    return {
+      status: res.status,
+      retryAfter: res.headers.get('retry-after'),
+      body: (await res.json()) as {
+        ok: boolean;
+        error?: string;
+        ts?: string;
+        channel?: object;
+        user?: object;
+      },
+    };
+  };
+
+  it('limits chat.postMessage per channel (a short burst, then about one a second) with 429 + Retry-After', async () => {
+    await start({ rateLimits: { speedup: 1 } });
+    const posts = [];
+    for (let i = 0; i < 6; i++) posts.push(await raw('chat.postMessage', { channel: 'C0A', text: `${i}` }));
+    expect(posts.map((p) => p.status)).toEqual([200, 200, 200, 200, 429, 429]);
+    expect(posts[4]).toMatchObject({ retryAfter: '1', body: { ok: false, error: 'ratelimited' } });
+    // Another channel has its own allowance.
+    expect((await raw('chat.postMessage', { channel: 'C0B', text: 'x' })).status).toBe(200);
+  });
+
+  it('limits each method by its tier: usergroups.users.list (Tier 2) 20 a minute, Retry-After in seconds', async () => {
+    await start({ rateLimits: { speedup: 1 }, usergroups: { S0G: ['U0ALICE'] } });
+    for (let i = 0; i < 20; i++)
+      expect((await raw('usergroups.users.list', { usergroup: 'S0G' })).status).toBe(200);
+    const refused = await raw('usergroups.users.list', { usergroup: 'S0G' });
+    expect(refused).toMatchObject({ status: 429, retryAfter: '3', body: { error: 'ratelimited' } });
+    // users.info (Tier 4) is not touched by Tier 2's count.
+    expect((await raw('users.info', { user: 'U0ALICE' })).status).toBe(200);
+  });
+
+  it("runs Slack's clock faster by a stated factor, and refills", async () => {
+    const fast = await start({ rateLimits: { speedup: 50 } });
+    for (let i = 0; i < 4; i++) await raw('chat.postMessage', { channel: 'C0A', text: `${i}` });
+    const refused = await raw('chat.postMessage', { channel: 'C0A', text: 'fifth' });
+    expect(refused.status).toBe(429);
+    // One message a second at 50x is one per 20 ms of real time: soon allowed again.
+    await pollUntil(
+      'the channel to take a post again',
+      () => raw('chat.postMessage', { channel: 'C0A', text: 'later' }),
+      (r) => r.status === 200,
+      { timeoutMs: 2_000, intervalMs: 10 },
+    );
+    expect(fast.rateLimits.speedup).toBe(50);
+  });
+
+  it('is on by default, and turns off only with a reason', async () => {
+    expect((await start()).rateLimits.enabled).toBe(true);
+    await slack?.close();
+    slack = undefined;
+    await expect(start({ rateLimits: { off: ' ' } })).rejects.toThrow(/needs a reason/);
+    const off = await start({ rateLimits: { off: 'counts every call of a burst on purpose' } });
+    expect(off.rateLimits.enabled).toBe(false);
+    for (let i = 0; i < 10; i++)
+      expect((await raw('chat.postMessage', { channel: 'C0A', text: 'x' })).status).toBe(200);
+  });
+
+  it("answers with Slack's documented names: is_archived, is_inactive, msg_too_long at 4,000, user_disabled, plan_upgrade_required", async () => {
+    await start({ rateLimits: { off: 'checks error names, not limits' }, plan: 'free' });
+    const posted = await raw('chat.postMessage', { channel: 'C0A', text: 'hello' });
+    slack?.archiveChannel('C0A');
+    expect((await raw('chat.postMessage', { channel: 'C0A', text: 'x' })).body).toEqual({
+      ok: false,
+      error: 'is_archived',
+    });
+    expect((await raw('chat.update', { channel: 'C0A', ts: posted.body.ts, text: 'x' })).body).toEqual({
+      ok: false,
+      error: 'is_inactive',
+    });
+    expect((await raw('conversations.info', { channel: 'C0A' })).body.channel).toMatchObject({
+      is_archived: true,
+    });
+    expect((await raw('chat.postMessage', { channel: 'C0B', text: 'x'.repeat(4_000) })).body.ok).toBe(true);
+    expect((await raw('chat.postMessage', { channel: 'C0B', text: 'x'.repeat(4_001) })).body).toEqual({
+      ok: false,
+      error: 'msg_too_long',
+    });
+    expect((await raw('conversations.open', { users: 'U0GONE' })).body).toEqual({
+      ok: false,
+      error: 'user_disabled',
+    });
+    expect((await raw('users.info', { user: 'U0GONE' })).body.user).toMatchObject({ deleted: true });
+    expect((await raw('usergroups.users.list', { usergroup: 'S0G' })).body).toEqual({
+      ok: false,
+      error: 'plan_upgrade_required',
+    });
+  });
+});
+
+describe('FakeSlack delivers over HTTP only what the manifest has URLs for', () => {
+  it('refuses a block_suggestion when the HTTP manifest has no options load URL, and delivers it when it has', async () => {
+    const http = readManifest(HTTP_MANIFEST_PATH);
+    expect(http.settings?.interactivity?.message_menu_options_url).toMatch(/^https:\/\//);
+    const { message_menu_options_url: _gone, ...interactivity } = http.settings?.interactivity ?? {};
+    const without = await FakeSlack.start({
+      manifest: { ...http, settings: { ...http.settings, interactivity } },
+      rateLimits: { off: 'no Web API calls' },
+    });
+    const opened = await fetch(`${without.apiUrl}views.open`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${without.botToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        trigger_id: without.slashCommand({ command: '/eks-access', user_id: 'U0ALICE' }).trigger_id,
+        view: modal(),
+      }),
+    });
+    const viewId = ((await opened.json()) as { view: { id: string } }).view.id;
+    expect(() =>
+      without.blockSuggestion({
+        user_id: 'U0ALICE',
+        view_id: viewId,
+        action_id: 'req_namespace',
+        value: 'x',
+      }),
+    ).toThrow(
+      /no block_suggestion: the HTTP manifest declares no settings.interactivity.message_menu_options_url/,
+    );
+    // A click still goes to interactivity.request_url.
+    expect(() => without.viewSubmission({ user_id: 'U0ALICE', view_id: viewId })).not.toThrow();
+    await without.close();
   });
 });

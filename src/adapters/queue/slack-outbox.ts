@@ -2,7 +2,10 @@
 // notes, DMs incl. the activation DM with the commands, expiry warnings, audit lines) is a BullMQ job,
 // so a 429 or a blip delays a message instead of dropping it. One job per grant, event and version
 // (adding it twice adds nothing); inside a job each step runs at most once (a Redis hash records the
-// steps done before the job finishes), so a retry never posts twice. Retries wait Slack's Retry-After.
+// steps done before the job finishes), so a retry never posts twice after a refusal (429, 5xx): each DM
+// is a step of its own. Retries wait Slack's Retry-After. A step that carries access (the approval
+// message, the DM with the commands, the notice that access ended) is retried for as long as it is
+// still needed, not just `attempts` times; undeliverable, it is told another way and counted.
 // App Home refreshes are one debounced job per person, however many grants change at once.
 import { type Job, Queue, Worker } from 'bullmq';
 import { isAccessError } from '../../domain/errors.js';
@@ -13,6 +16,7 @@ import type { Logger } from '../logger.js';
 import { blockingDuplicate, type RedisClient } from '../redis/connection.js';
 import { RedisLocks } from '../redis/locks.js';
 import { type SlackSettings, slackClient } from '../slack/app.js';
+import type { Message } from '../slack/blocks.js';
 import { isTransientSlackError, retryAfterMs } from '../slack/errors.js';
 import { type DeliverySteps, SlackNotifier, type SlackNotifierDeps } from '../slack/notifier.js';
 import { OUTBOX_QUEUE } from './queues.js';
@@ -22,7 +26,12 @@ export { OUTBOX_QUEUE };
 /** Payloads carry ids and the event (what happened, never a token or a rendered message). */
 export type OutboxJob =
   | { kind: 'grant-changed'; grantId: string; version: number; event: GrantEvent }
-  | { kind: 'home'; userId: string };
+  | { kind: 'home'; userId: string }
+  /** Posts the audit lines waiting in `<prefix>outbox:audit-lines` (v: the list's entry format). */
+  | { kind: 'audit-batch'; v: 1 };
+
+/** Audit lines per batched post: one context block each, well inside 50 blocks and 4 000 characters. */
+const AUDIT_BATCH = 20;
 
 export interface SlackOutboxOptions {
   /** Renders and sends; its WebClient should reject rate-limited calls so the outbox schedules them. */
@@ -31,8 +40,13 @@ export interface SlackOutboxOptions {
   redis: RedisClient;
   prefix: string;
   logger: Logger;
-  /** Tries per notification (default 10: with Retry-After and a 60 s cap, about ten minutes). */
+  /**
+   * Tries of a best-effort step (default 10: with Retry-After and a 60 s cap, about ten minutes). A
+   * step that carries access is tried until delivered or no longer needed.
+   */
   attempts?: number;
+  /** Counts a step that carries access and could not be delivered (the metric), by step name. */
+  onUndelivered?: (step: string) => void;
   /** First retry delay without a Retry-After, doubled each time (default 1 s). */
   retryBaseMs?: number;
   /** How long Home refreshes for one person are gathered into one (default 1 s). */
@@ -41,6 +55,14 @@ export interface SlackOutboxOptions {
 
 const DONE_TTL_SECONDS = 86_400;
 const MAX_BACKOFF_MS = 60_000;
+/**
+ * BullMQ's cap on a notification's tries: high enough that a step carrying access is retried for as
+ * long as it is needed (a grant's longest life at one try a minute); the outbox's own `attempts`
+ * stops best-effort steps long before.
+ */
+const JOB_ATTEMPTS = 100_000;
+/** How long refused audit lines gather before one post (about a channel's one post a second, twice). */
+const AUDIT_BATCH_DELAY_MS = 2_000;
 
 /** `ea-abc12345-activated-7`: BullMQ forbids ':' in custom ids. */
 export const outboxJobId = (grantId: string, event: GrantEvent, version: number): string =>
@@ -53,11 +75,13 @@ export class SlackOutbox implements Notifier {
   readonly #connections: RedisClient[] = [];
   readonly #attempts: number;
   readonly #locks: RedisLocks;
+  #onUndelivered: ((step: string) => void) | undefined;
 
   constructor(options: SlackOutboxOptions) {
     this.#options = options;
     this.#locks = new RedisLocks(options.redis, options.prefix);
     this.#attempts = options.attempts ?? 10;
+    this.#onUndelivered = options.onUndelivered;
     this.#queue = new Queue<OutboxJob>(OUTBOX_QUEUE, {
       connection: this.#connection(),
       prefix: options.prefix,
@@ -82,6 +106,11 @@ export class SlackOutbox implements Notifier {
     return redis;
   }
 
+  /** Counts undeliverable steps that carry access (the composition root's metric). */
+  trackUndelivered(count: (step: string) => void): void {
+    this.#onUndelivered = count;
+  }
+
   async grantChanged(grant: Grant, event: GrantEvent): Promise<void> {
     // The plan is for the requester's reply, not for Slack messages; keep the payload small.
     const { plan: _plan, ...kept } = event as GrantEvent & { plan?: unknown };
@@ -90,7 +119,7 @@ export class SlackOutbox implements Notifier {
       { kind: 'grant-changed', grantId: grant.id, version: grant.version, event: kept as GrantEvent },
       {
         jobId: outboxJobId(grant.id, event, grant.version),
-        attempts: this.#attempts,
+        attempts: JOB_ATTEMPTS,
         backoff: { type: 'slack' },
         // Kept a day so the same notification queued again (a retried engine job) is not sent again.
         removeOnComplete: { age: DONE_TTL_SECONDS },
@@ -144,10 +173,69 @@ export class SlackOutbox implements Notifier {
     for (const redis of this.#connections) redis.disconnect();
   }
 
+  /**
+   * An audit line that met a rate limit joins a Redis list; one job (deduplicated, after Retry-After)
+   * posts up to AUDIT_BATCH of them as one message, then schedules itself again while lines wait. A
+   * burst of 200 changes then costs about ten audit posts instead of 200 retried ones.
+   */
+  async #deferAuditLine(channel: string, line: { text: string; blocks: unknown[] }): Promise<void> {
+    const key = this.#auditLinesKey();
+    await this.#options.redis
+      .multi()
+      .rpush(key, JSON.stringify({ channel, text: line.text, blocks: line.blocks }))
+      .expire(key, 7 * DONE_TTL_SECONDS)
+      .exec();
+    await this.#scheduleAuditBatch();
+  }
+
+  #auditLinesKey(): string {
+    return `${this.#options.prefix}outbox:audit-lines`;
+  }
+
+  async #scheduleAuditBatch(): Promise<void> {
+    await this.#queue.add(
+      'audit-batch',
+      { kind: 'audit-batch', v: 1 },
+      {
+        deduplication: { id: 'audit-batch', keepLastIfActive: true },
+        delay: AUDIT_BATCH_DELAY_MS,
+        attempts: JOB_ATTEMPTS,
+        backoff: { type: 'slack' },
+        removeOnComplete: true,
+        removeOnFail: true,
+      },
+    );
+  }
+
+  async #postAuditBatch(): Promise<void> {
+    const key = this.#auditLinesKey();
+    const raw = await this.#options.redis.lrange(key, 0, AUDIT_BATCH - 1);
+    const lines = raw.flatMap((entry) => {
+      try {
+        return [JSON.parse(entry) as { channel: string; text: string; blocks: Message['blocks'] }];
+      } catch {
+        return []; // not ours to read: dropped with the batch
+      }
+    });
+    const channels = [...new Set(lines.map((l) => l.channel))];
+    for (const channel of channels)
+      await this.#options.notifier.postAuditLines(
+        channel,
+        lines.filter((l) => l.channel === channel),
+      );
+    // Posted (a crash before this line posts them again: at least once, like a lost answer).
+    await this.#options.redis.ltrim(key, raw.length, -1);
+    if ((await this.#options.redis.llen(key)) > 0) await this.#scheduleAuditBatch();
+  }
+
   async #process(job: Job<OutboxJob>): Promise<void> {
     const data = job.data;
     if (data.kind === 'home') {
       await this.#options.notifier.publishHome(data.userId);
+      return;
+    }
+    if (data.kind === 'audit-batch') {
+      await this.#postAuditBatch();
       return;
     }
     // One notification of a grant at a time, across bot and worker: two must never both find no
@@ -163,30 +251,56 @@ export class SlackOutbox implements Notifier {
     const done = `${this.#options.prefix}outbox:done:${job.id}`;
     const { redis, logger } = this.#options;
     let retry: unknown;
+    const later = (error: unknown, what: string): void => {
+      retry ??= error;
+      logger.info({ err: error, step: what, job: job.id }, 'Slack step will be retried');
+    };
     const steps: DeliverySteps = {
-      run: async (step, work) => {
+      run: async (step, work, options) => {
         if ((await redis.hexists(done, step)) === 1) return undefined;
         try {
           const result = await work();
           await this.#markDone(done, step);
           return result;
         } catch (error) {
-          if (steps.willRetry(error)) {
-            retry ??= error;
-            logger.info({ err: error, step, job: job.id }, 'Slack step will be retried');
+          if (steps.willRetry(error, options)) {
+            later(error, step);
             return undefined;
           }
-          // Slack will not change its mind (not_in_channel, invalid_blocks…): logged, never retried.
+          // Slack will not change its mind (not_in_channel, invalid_blocks…), or the step is no longer
+          // needed: logged, never retried.
           logger.warn({ err: error, step, job: job.id }, `Slack notification step failed: ${step}`);
+          const access = options?.carriesAccess;
+          if (access) {
+            // Counted by the step's kind (a DM step names its person: not a label).
+            this.#onUndelivered?.(step.replace(/ [UW][A-Z0-9]+$/, ''));
+            await access
+              .undelivered(error)
+              .catch((e: unknown) =>
+                logger.warn({ err: e, step, job: job.id }, 'could not tell another way either'),
+              );
+          }
           await this.#markDone(done, step);
           return undefined;
         }
       },
-      // `unavailable`: Redis, or the lock of a message several grants share, was not to be had in time.
-      willRetry: (error) =>
+      read: async (what, work) => {
+        try {
+          return await work();
+        } catch (error) {
+          if (steps.willRetry(error)) later(error, what);
+          else
+            logger.warn({ err: error, step: what, job: job.id }, `Slack notification read failed: ${what}`);
+          return undefined;
+        }
+      },
+      // `unavailable`: Redis, Slack's directory, or the lock of a message several grants share, was
+      // not to be had in time.
+      willRetry: (error, options) =>
         (isTransientSlackError(error) || (isAccessError(error) && error.kind === 'unavailable')) &&
-        job.attemptsMade + 1 < this.#attempts,
+        (job.attemptsMade + 1 < this.#attempts || (options?.carriesAccess?.stillNeeded() ?? false)),
       refreshHomes: (userIds) => this.refreshHomes(userIds),
+      deferAuditLine: (channel, line) => this.#deferAuditLine(channel, line),
     };
     await this.#options.notifier.deliver(grant, data.event, steps);
     // Thrown after every other step had its turn; BullMQ retries, done steps are skipped.
@@ -209,7 +323,7 @@ export class SlackOutbox implements Notifier {
 export function slackOutbox(
   env: SlackSettings & { REDIS_PREFIX: string },
   deps: Omit<SlackNotifierDeps, 'client'> & { redis: RedisClient },
-  options: Pick<SlackOutboxOptions, 'attempts' | 'retryBaseMs' | 'homeDebounceMs'> = {},
+  options: Pick<SlackOutboxOptions, 'attempts' | 'retryBaseMs' | 'homeDebounceMs' | 'onUndelivered'> = {},
 ): SlackOutbox {
   const notifier = new SlackNotifier({
     ...deps,

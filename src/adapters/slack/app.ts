@@ -42,8 +42,20 @@ export function boltLogger(logger: Logger): BoltLogger {
   };
 }
 
+/**
+ * The listeners' client: a 429 is thrown at once, coded (`slack_webapi_rate_limited_error` with
+ * `retryAfter`), and becomes "try again in N s" (errors.ts). The SDK's default would instead pause
+ * every call of the bot for Retry-After and retry for up to half an hour — past Slack's 3 s for a
+ * form, with every other person's click queued behind it.
+ */
+export const listenerClientOptions = (env: SlackSettings) => ({
+  ...apiOptions(env),
+  rejectRateLimitedCalls: true,
+  retryConfig: { retries: 2 },
+});
+
 export function createSlackApp(env: SlackSettings, deps: ListenerDeps): App {
-  const clientOptions = apiOptions(env);
+  const clientOptions = listenerClientOptions(env);
   const logger = boltLogger(deps.logger.child({ component: 'bolt' }));
   const app =
     env.SLACK_TRANSPORT === 'http'
@@ -58,7 +70,8 @@ export function createSlackApp(env: SlackSettings, deps: ListenerDeps): App {
           appToken: env.SLACK_APP_TOKEN ?? '',
           socketMode: true,
           clientOptions,
-          installerOptions: { clientOptions },
+          // Socket Mode's own connection calls keep the SDK's patient defaults.
+          installerOptions: { clientOptions: apiOptions(env) },
           logger,
         });
   app.error(async (error) => {

@@ -589,6 +589,24 @@ export function threadNoteText(grant: Grant, event: GrantEvent, now: number): st
   return note && grant.group ? `${where(grant)} (\`${grant.id}\`): ${note}` : note;
 }
 
+/**
+ * A DM that carries access could not be delivered (their DMs refuse the app, or it could not get
+ * through before the grant ended): the approval thread tells the requester, by mention, and where to
+ * look instead. Never the commands themselves: the channel is not theirs alone.
+ */
+export function dmUndeliveredNote(
+  grant: Grant,
+  kind: GrantEvent['kind'],
+  slackError: string | undefined,
+): Message {
+  const what =
+    kind === 'ended'
+      ? `your access to ${where(grant)} has ended`
+      : `your access to ${where(grant)} is ready (request \`${grant.id}\`); the commands are in eks-access's *Home* tab`;
+  const text = `${mention(grant.requester.slackUserId)}, Slack did not deliver my direct message to you${slackError ? ` (\`${esc(slackError)}\`)` : ''}: ${what}.`;
+  return { text, blocks: [section(text)] };
+}
+
 function noteText(grant: Grant, event: GrantEvent, now: number): string | undefined {
   switch (event.kind) {
     case 'approval-progress':
@@ -930,6 +948,8 @@ function extensionRow(grant: Grant, now: number): Block[] {
 export function homeView(
   model: HomeModel,
   privileged: IsPrivileged = notPrivileged,
+  /** The commands of a live grant, shown under it: where they are when the DM could not be delivered. */
+  commandsOf?: (grant: Grant) => readonly string[],
 ): { type: 'home'; blocks: Block[] } {
   const { now } = model;
   const blocks: Block[] = [
@@ -950,6 +970,8 @@ export function homeView(
         g.status === 'active' ? [button('Extend', ACTIONS.extend, g.id), doneButton(g)] : [],
       ),
     );
+    const commands = g.status === 'active' ? commandsOf?.(g) : undefined;
+    if (commands?.length) blocks.push(section(`*Use it:*\n\`\`\`${commands.join('\n')}\`\`\``));
   }
   blocks.push(header('Your pending requests'));
   if (model.pending.length === 0) blocks.push(context('None.'));

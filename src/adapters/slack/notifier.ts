@@ -4,8 +4,11 @@
 import type { webApi } from '@slack/bolt';
 import type { Policy } from '../../config/policy.js';
 import type { Clock } from '../../domain/clock.js';
-import { namespacePolicyOf } from '../../domain/decisions.js';
+import { namespaceMatches, namespacePolicyOf } from '../../domain/decisions.js';
+import { isAccessError } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
+import { accessCommands } from '../../domain/text.js';
+import { windowEnd } from '../../domain/window.js';
 import type { AuditLog } from '../../ports/audit-log.js';
 import type { Directory } from '../../ports/directory.js';
 import type { GrantStore } from '../../ports/grant-store.js';
@@ -27,6 +30,7 @@ import {
   breakGlassOverdueMessage,
   cancelledDm,
   deniedDm,
+  dmUndeliveredNote,
   endedDm,
   expiringDm,
   extendedDm,
@@ -44,7 +48,7 @@ import {
   withApprovalLink,
 } from './blocks.js';
 import { SlackDirectory } from './directory.js';
-import { slackErrorCode } from './errors.js';
+import { isRateLimited, slackErrorCode } from './errors.js';
 
 export interface SlackNotifierDeps {
   client: webApi.WebClient;
@@ -69,18 +73,57 @@ export interface SlackNotifierDeps {
  */
 export interface DeliverySteps {
   /** Runs one named side effect; undefined when it failed (or already ran). */
-  run<T>(step: string, work: () => Promise<T>): Promise<T | undefined>;
-  /** Whether a step that failed with `error` will be tried again. */
-  willRetry(error: unknown): boolean;
+  run<T>(step: string, work: () => Promise<T>, options?: StepOptions): Promise<T | undefined>;
+  /**
+   * Reads what later steps need (not recorded: read again on a retry); undefined when it failed, and
+   * a transient failure makes the notification retried, never read as "nothing".
+   */
+  read<T>(what: string, work: () => Promise<T>): Promise<T | undefined>;
+  /** Whether a step (with these options) that failed with `error` will be tried again. */
+  willRetry(error: unknown, options?: StepOptions): boolean;
   /** Re-publishes these people's App Home. */
   refreshHomes(userIds: readonly string[]): Promise<void>;
+  /**
+   * Takes an audit line Slack refused for now (429: the channel is busy) to be posted later together
+   * with others, one post for many. Absent where there is no such batch (direct delivery).
+   */
+  deferAuditLine?(channel: string, line: Message): Promise<void>;
 }
+
+/**
+ * A step that carries access: the approval message of a new request, the DM with the commands, the
+ * notice that access ended. It is retried (after transient failures) for as long as `stillNeeded`
+ * says, not just the outbox's usual tries; when it cannot be delivered, `undelivered` tells the people
+ * another way and the outbox counts it.
+ */
+export interface StepOptions {
+  carriesAccess?: {
+    stillNeeded(): boolean;
+    undelivered(error: unknown): Promise<void>;
+  };
+}
+
+/** DM channel ids remembered per process (a few hundred bytes each; cleared when full). */
+const DM_CHANNELS_KEPT = 10_000;
+
+/** How long a notice about ended access is worth retrying: after a day it is news to nobody. */
+const ENDED_NOTICE_MS = 86_400_000;
 
 export class SlackNotifier implements Notifier {
   readonly #deps: SlackNotifierDeps;
   readonly #directory: Directory;
   readonly #direct: DeliverySteps = {
-    run: (step, work) => this.#step(step, work),
+    run: async (step, work, options) => {
+      try {
+        return await work();
+      } catch (error) {
+        this.#deps.logger.warn({ err: error, step }, `Slack notification step failed: ${step}`);
+        const access = options?.carriesAccess;
+        if (access) await this.#step(`${step}: told another way`, () => access.undelivered(error));
+        return undefined;
+      }
+    },
+    read: (what, work) => this.#step(what, work),
     willRetry: () => false,
     refreshHomes: async (userIds) => {
       await Promise.all(userIds.map((id) => this.publishHome(id)));
@@ -88,6 +131,7 @@ export class SlackNotifier implements Notifier {
   };
 
   readonly #locks: Locks;
+  readonly #dmChannels = new Map<string, string>();
 
   constructor(deps: SlackNotifierDeps) {
     this.#deps = deps;
@@ -105,7 +149,26 @@ export class SlackNotifier implements Notifier {
     const stored = await this.#step('read grant', () => this.#deps.store.get(grant.id));
     let latest = stored && stored.version >= grant.version ? stored : grant;
     const now = this.#deps.clock.now();
-    await steps.run('approval message', () => this.#upsertApprovalMessage(latest, event, now, steps));
+    // A new request's message is what asks the approvers: retried while the request waits.
+    const asking: StepOptions =
+      event.kind === 'requested'
+        ? {
+            carriesAccess: {
+              stillNeeded: () => latest.status === 'pending' && this.#deps.clock.now() < latest.pendingUntil,
+              // The requester is told by #approvalPostFailed (once, with what an admin must do).
+              undelivered: async () => undefined,
+            },
+          }
+        : {};
+    // Who is mentioned as an approver: not people who have left the workspace.
+    const shown =
+      (await steps.read('active approvers', () => this.#mentionablePolicy(latest.namespace))) ??
+      this.#deps.policy;
+    await steps.run(
+      'approval message',
+      () => this.#upsertApprovalMessage(latest, event, now, steps, asking, shown),
+      asking,
+    );
     // A target sharing its message may have had it recorded just now (by itself or a sibling): thread
     // notes and DM links go to it.
     if (!latest.approvalMessage && latest.group?.targets) {
@@ -114,11 +177,10 @@ export class SlackNotifier implements Notifier {
       if (placed) latest = { ...latest, approvalMessage: placed };
     }
     await steps.run('thread note', () => this.#threadNote(latest, event, now));
-    if (event.kind === 'approvers-reminded')
-      await steps.run('approver reminder', () => this.#remindApprovers(latest, now));
+    if (event.kind === 'approvers-reminded') await this.#remindApprovers(latest, now, steps, shown);
     if (event.kind === 'break-glass-used') {
       // Every approver of the namespace, directly: the channel alone is too easy to miss at 3 a.m.
-      for (const approver of await this.#approversOf(latest)) {
+      for (const approver of (await steps.read('approvers', () => this.#approversOf(latest))) ?? []) {
         if (approver === latest.requester.slackUserId) continue;
         await steps.run(`break-glass DM ${approver}`, () =>
           this.dm(approver, breakGlassAlertDm(latest, now)),
@@ -130,20 +192,32 @@ export class SlackNotifier implements Notifier {
     }
     const dm = this.#dmFor(latest, event, now);
     if (dm)
-      await steps.run('requester DM', async () =>
-        this.dm(latest.requester.slackUserId, await this.#linked(latest, dm)),
+      await steps.run(
+        'requester DM',
+        async () => this.dm(latest.requester.slackUserId, await this.#linked(latest, dm)),
+        this.#requesterDmOptions(latest, event, now),
       );
     const channel = this.#deps.policy.settings.auditChannel;
     // A reminder changes nothing about the request: the audit trail has no line for it.
     if (channel && event.kind !== 'approvers-reminded') {
       const actor =
         'by' in event ? event.by : event.kind === 'requested' ? latest.requester.slackUserId : 'system';
-      await steps.run('audit channel', () =>
-        this.#deps.client.chat.postMessage({
-          channel,
-          ...auditLine(latest, event.kind, actor, now, this.#deps.policy.levels[latest.level]?.privileged),
-        }),
+      const line = auditLine(
+        latest,
+        event.kind,
+        actor,
+        now,
+        this.#deps.policy.levels[latest.level]?.privileged,
       );
+      await steps.run('audit channel', async () => {
+        try {
+          await this.#deps.client.chat.postMessage({ channel, ...line });
+        } catch (error) {
+          // Under load, fewer posts: a refused line joins the others waiting, posted together.
+          if (!steps.deferAuditLine || !isRateLimited(error)) throw error;
+          await steps.deferAuditLine(channel, line);
+        }
+      });
     }
     await steps.run('app home', async () => steps.refreshHomes(await this.homeAudience(latest)));
   }
@@ -161,12 +235,63 @@ export class SlackNotifier implements Notifier {
     }
   }
 
-  /** A direct message: conversations.open, then chat.postMessage into that DM. */
+  /**
+   * The requester's DMs that carry access: the commands (activated, window-opens-soon), retried while
+   * the grant can still be used; the notice that access ended, for a day. Undeliverable (their DMs
+   * refuse the app, or the grant ended first), they are told in the approval message's thread, which
+   * mentions them, and App Home shows their access as it stands.
+   */
+  #requesterDmOptions(grant: Grant, event: GrantEvent, now: number): StepOptions {
+    const usable = () =>
+      (grant.status === 'active' || grant.status === 'approved') &&
+      this.#deps.clock.now() < (grant.expiresAt ?? windowEnd(grant) ?? now);
+    const stillNeeded =
+      event.kind === 'activated' || event.kind === 'window-opens-soon'
+        ? usable
+        : event.kind === 'ended'
+          ? () => this.#deps.clock.now() < (grant.endedAt ?? now) + ENDED_NOTICE_MS
+          : undefined;
+    if (!stillNeeded) return {};
+    return {
+      carriesAccess: {
+        stillNeeded,
+        undelivered: async (error) => {
+          const where = grant.approvalMessage;
+          if (!where) return;
+          await this.#deps.client.chat.postMessage({
+            channel: where.channel,
+            thread_ts: where.ts,
+            ...dmUndeliveredNote(grant, event.kind, slackErrorCode(error)),
+          });
+        },
+      },
+    };
+  }
+
+  /**
+   * A direct message: conversations.open, then chat.postMessage into that DM. A person's DM channel
+   * never changes, so it is opened once per process: in a burst, conversations.open (Tier 3, about 50
+   * a minute) is not spent again on someone already written to.
+   */
   async dm(slackUserId: string, message: Message): Promise<void> {
-    const opened = await this.#deps.client.conversations.open({ users: slackUserId });
-    const channel = opened.channel?.id;
-    if (!channel) throw new Error('conversations.open returned no channel');
+    let channel = this.#dmChannels.get(slackUserId);
+    if (!channel) {
+      const opened = await this.#deps.client.conversations.open({ users: slackUserId });
+      channel = opened.channel?.id;
+      if (!channel) throw new Error('conversations.open returned no channel');
+      if (this.#dmChannels.size >= DM_CHANNELS_KEPT) this.#dmChannels.clear();
+      this.#dmChannels.set(slackUserId, channel);
+    }
     await this.#deps.client.chat.postMessage({ channel, ...message });
+  }
+
+  /** Audit lines that waited (a burst met the channel's limit), as one post: one line per block. */
+  async postAuditLines(channel: string, lines: readonly Message[]): Promise<void> {
+    await this.#deps.client.chat.postMessage({
+      channel,
+      text: lines.map((l) => l.text).join('\n'),
+      blocks: lines.flatMap((l) => l.blocks) as never,
+    });
   }
 
   /** Re-publishes App Home for the requester and, while a decision is open, the approvers. */
@@ -198,15 +323,70 @@ export class SlackNotifier implements Notifier {
     const model = await homeFor({ ...this.#deps, directory: this.#directory }, slackUserId);
     await this.#deps.client.views.publish({
       user_id: slackUserId,
-      view: homeView(model, (level) => this.#deps.policy.levels[level]?.privileged ?? false) as never,
+      view: homeView(
+        model,
+        (level) => this.#deps.policy.levels[level]?.privileged ?? false,
+        (grant) => accessCommands(this.#deps.policy, grant),
+      ) as never,
     });
   }
 
+  /**
+   * Who may approve this grant and is still in the workspace: the named people and the groups'
+   * members, deactivated people left out (never DMed, never counted). A group Slack will never list
+   * (a plan without user groups) is reported and the others still reached; a lookup that failed for
+   * now throws, so the step is retried rather than sent to nobody.
+   */
   async #approversOf(grant: Grant): Promise<string[]> {
     const ns = namespacePolicyOf(this.#deps.policy, grant);
     if (!ns) return [];
-    const fromGroups = await Promise.all(ns.approvers.groups.map((g) => this.#directory.membersOf(g)));
-    return [...ns.approvers.users, ...fromGroups.flat()];
+    const fromGroups = await Promise.all(
+      ns.approvers.groups.map((g) =>
+        this.#directory.membersOf(g).catch((error: unknown) => {
+          if (!isAccessError(error) || error.kind !== 'misconfigured') throw error;
+          this.#deps.logger.warn({ err: error, group: g }, error.message);
+          return [];
+        }),
+      ),
+    );
+    return this.#directory.active([...new Set([...ns.approvers.users, ...fromGroups.flat()])]);
+  }
+
+  /**
+   * The policy as approval messages and reminders about `namespace` show it: named approvers who
+   * have left the workspace are not mentioned (groups are mentioned as groups; Slack resolves them).
+   * Only that namespace's entries (on every cluster: the targets of one request) are looked up, so a
+   * large policy does not spend users.info on people this message does not name.
+   */
+  async #mentionablePolicy(namespace: string): Promise<Policy> {
+    const policy = this.#deps.policy;
+    const concerned = (ns: { name: string }) => namespaceMatches(ns.name, namespace);
+    const named = [
+      ...new Set(
+        Object.values(policy.clusters).flatMap((c) =>
+          c.namespaces.filter(concerned).flatMap((ns) => ns.approvers.users),
+        ),
+      ),
+    ];
+    const active = new Set(await this.#directory.active(named));
+    if (active.size === named.length) return policy;
+    const clusters = Object.fromEntries(
+      Object.entries(policy.clusters).map(([name, c]) => [
+        name,
+        {
+          ...c,
+          namespaces: c.namespaces.map((ns) =>
+            concerned(ns)
+              ? {
+                  ...ns,
+                  approvers: { ...ns.approvers, users: ns.approvers.users.filter((u) => active.has(u)) },
+                }
+              : ns,
+          ),
+        },
+      ]),
+    );
+    return { ...policy, clusters };
   }
 
   async #upsertApprovalMessage(
@@ -214,12 +394,14 @@ export class SlackNotifier implements Notifier {
     event: GrantEvent,
     now: number,
     steps: DeliverySteps,
+    options: StepOptions,
+    shown: Policy,
   ): Promise<void> {
     if ((grant.group?.targets?.length ?? 0) > 1) {
-      await this.#upsertSharedMessage(grant, event, now, steps);
+      await this.#upsertSharedMessage(grant, event, now, steps, options, shown);
       return;
     }
-    const message = approvalMessage(this.#deps.policy, grant, now);
+    const message = approvalMessage(shown, grant, now);
     if (grant.approvalMessage) {
       await this.#deps.client.chat.update({ ...grant.approvalMessage, ...message });
       return;
@@ -232,7 +414,7 @@ export class SlackNotifier implements Notifier {
     } catch (error) {
       // Reported once, when no retry will follow; later events try the post again (an admin may have
       // invited the bot since).
-      if (event.kind === 'requested' && !steps.willRetry(error))
+      if (event.kind === 'requested' && !steps.willRetry(error, options))
         await this.#approvalPostFailed([grant], channel, error);
       throw error;
     }
@@ -253,6 +435,8 @@ export class SlackNotifier implements Notifier {
     event: GrantEvent,
     now: number,
     steps: DeliverySteps,
+    options: StepOptions,
+    shown: Policy,
   ): Promise<void> {
     const placed = await this.#placeInLayout(grant);
     const first = placed?.part.grants[0];
@@ -266,8 +450,8 @@ export class SlackNotifier implements Notifier {
         const { part, layout } = fresh;
         const only = part.grants.length === 1 ? part.grants[0] : undefined;
         const message = only
-          ? approvalMessage(this.#deps.policy, only, now)
-          : sharedApprovalMessage(this.#deps.policy, part.grants, now, part);
+          ? approvalMessage(shown, only, now)
+          : sharedApprovalMessage(shown, part.grants, now, part);
         const where =
           part.grants.find((g) => g.id === grant.id)?.approvalMessage ??
           part.grants.find((g) => g.approvalMessage)?.approvalMessage;
@@ -284,7 +468,7 @@ export class SlackNotifier implements Notifier {
           // (every target tries to post while there is no message; the others fail quietly).
           const inChannel = layout.filter((p) => p.channel === part.channel).flatMap((p) => p.grants);
           const reporter = inChannel.find((g) => !g.approvals.some((a) => a.autoRule));
-          if (event.kind === 'requested' && reporter?.id === grant.id && !steps.willRetry(error))
+          if (event.kind === 'requested' && reporter?.id === grant.id && !steps.willRetry(error, options))
             await this.#approvalPostFailed(inChannel, part.channel, error);
           throw error;
         }
@@ -371,29 +555,40 @@ export class SlackNotifier implements Notifier {
    * Asks the approvers again: a reply in the approval message's thread that mentions them and is also
    * shown in the channel; by DM to each approver when there is no approval message to reply to.
    */
-  async #remindApprovers(grant: Grant, now: number): Promise<void> {
+  async #remindApprovers(grant: Grant, now: number, steps: DeliverySteps, shown: Policy): Promise<void> {
     if (grant.status !== 'pending') return;
-    const ns = namespacePolicyOf(this.#deps.policy, grant);
+    const ns = namespacePolicyOf(shown, grant);
     if (!ns) return;
-    if (grant.approvalMessage) {
+    if (!grant.approvalMessage) {
+      // One step per approver: a refusal (429) for one retries that DM only, never the ones sent.
+      const people = await steps.read('approvers to remind', () => this.#approversToAsk(grant));
+      for (const id of people ?? [])
+        await steps.run(`approver reminder DM ${id}`, () => this.dm(id, approverReminderDm(grant, now)));
+      return;
+    }
+    const where = grant.approvalMessage;
+    await steps.run('approver reminder', async () => {
       const reminder =
         (grant.group?.targets?.length ?? 0) > 1
-          ? await this.#sharedReminder(grant, now)
+          ? await this.#sharedReminder(grant, now, shown)
           : approverReminder(grant, approverMentions(ns.approvers), now);
       if (!reminder) return;
       await this.#deps.client.chat.postMessage({
-        channel: grant.approvalMessage.channel,
-        thread_ts: grant.approvalMessage.ts,
+        channel: where.channel,
+        thread_ts: where.ts,
         reply_broadcast: true,
         ...reminder,
       });
-      return;
-    }
+    });
+  }
+
+  /** The approvers still to decide (not the requester, not who already approved), each once. */
+  async #approversToAsk(grant: Grant): Promise<string[]> {
     const decided = new Set(grant.approvals.map((a) => a.slackUserId));
     const people = (await this.#approversOf(grant)).filter(
       (id) => id !== grant.requester.slackUserId && !decided.has(id),
     );
-    await Promise.all([...new Set(people)].map((id) => this.dm(id, approverReminderDm(grant, now))));
+    return [...new Set(people)];
   }
 
   /**
@@ -401,12 +596,12 @@ export class SlackNotifier implements Notifier {
    * together: the first target still waiting speaks for all of them (one reply, every approver
    * mentioned once); the others have nothing to add (undefined).
    */
-  async #sharedReminder(grant: Grant, now: number): Promise<Message | undefined> {
+  async #sharedReminder(grant: Grant, now: number, shown: Policy): Promise<Message | undefined> {
     const placed = await this.#placeInLayout(grant);
     const waiting = (placed?.part.grants ?? [grant]).filter((g) => g.status === 'pending');
     if (waiting[0]?.id !== grant.id) return undefined;
     // Each approver (person or group) once, however many of the targets they decide.
-    const approvers = waiting.flatMap((g) => namespacePolicyOf(this.#deps.policy, g)?.approvers ?? []);
+    const approvers = waiting.flatMap((g) => namespacePolicyOf(shown, g)?.approvers ?? []);
     const mentions = approverMentions({
       users: [...new Set(approvers.flatMap((a) => a.users))],
       groups: [...new Set(approvers.flatMap((a) => a.groups))],

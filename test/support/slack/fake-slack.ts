@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import * as payloads from './payloads.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limits.js';
 import { SocketModeServer } from './socket-mode.js';
 import type {
   ArgsOf,
@@ -19,22 +20,64 @@ import type {
   StoredMessage,
   View,
 } from './types.js';
-import { type AppConfig, type Identity, mergeValues, Workspace } from './web-api.js';
+import { type AppConfig, type Identity, mergeValues, Workspace, type WorkspacePlan } from './web-api.js';
 
 /** The repository's slack-manifest.yml: what an installed eks-access app may do. */
 export const MANIFEST_PATH = new URL('../../../slack-manifest.yml', import.meta.url);
+/** The same app for HTTP mode (request URLs instead of Socket Mode). */
+export const HTTP_MANIFEST_PATH = new URL('../../../slack-manifest.http.yml', import.meta.url);
 
 /** The parts of a Slack app manifest the fake honours. */
 export interface SlackManifest {
   features?: {
     app_home?: { home_tab_enabled?: boolean };
     shortcuts?: { type?: string; callback_id?: string }[];
+    slash_commands?: { command?: string; url?: string }[];
   };
   oauth_config?: { scopes?: { bot?: string[] } };
+  settings?: {
+    socket_mode_enabled?: boolean;
+    event_subscriptions?: { request_url?: string };
+    interactivity?: { is_enabled?: boolean; request_url?: string; message_menu_options_url?: string };
+  };
 }
 
 export function readManifest(path: URL | string = MANIFEST_PATH): SlackManifest {
   return parseYaml(readFileSync(path, 'utf8')) as SlackManifest;
+}
+
+/**
+ * Where Slack sends each kind of payload to an app in HTTP mode, as its manifest declares it; Slack
+ * sends nothing of a kind whose URL is missing (Socket Mode needs no URLs: undefined).
+ */
+function deliveryUrlsOf(manifest: SlackManifest): DeliveryUrls | undefined {
+  const settings = manifest.settings ?? {};
+  if (settings.socket_mode_enabled !== false) return undefined;
+  const interactivity = settings.interactivity?.is_enabled === true ? settings.interactivity : {};
+  return {
+    commands: new Map(
+      (manifest.features?.slash_commands ?? []).flatMap((c) => (c.command ? [[c.command, c.url]] : [])),
+    ),
+    interactivity: interactivity.request_url,
+    options: interactivity.message_menu_options_url,
+    events: settings.event_subscriptions?.request_url,
+  };
+}
+
+/** The manifest field each kind of payload needs in HTTP mode, for the fake's refusals. */
+const URL_FIELDS = {
+  commands: 'features.slash_commands[].url',
+  interactivity: 'settings.interactivity.request_url',
+  options: 'settings.interactivity.message_menu_options_url',
+  events: 'settings.event_subscriptions.request_url',
+} as const;
+
+interface DeliveryUrls {
+  commands: ReadonlyMap<string, string | undefined>;
+  interactivity: string | undefined;
+  /** `settings.interactivity.message_menu_options_url`: external selects' block_suggestion requests. */
+  options: string | undefined;
+  events: string | undefined;
 }
 
 function appConfigOf(manifest: SlackManifest): AppConfig {
@@ -74,6 +117,14 @@ export interface FakeSlackOptions {
    * in Slack. By default the bot is a member (an admin ran `/invite @eks-access`).
    */
   channels?: Record<string, ChannelSpec>;
+  /**
+   * Slack's rate limits (rate-limits.ts): per method tier and per channel for chat.postMessage, on a
+   * clock `speedup` times faster than Slack's (default DEFAULT_SPEEDUP). Off only with a reason:
+   * `{ off: 'why' }`.
+   */
+  rateLimits?: RateLimitOptions;
+  /** The workspace's plan; on `free` user groups do not exist (plan_upgrade_required). Default `pro`. */
+  plan?: WorkspacePlan;
 }
 
 interface ResponseUrl {
@@ -87,6 +138,8 @@ interface InjectedFailure {
   error: string;
   status: number;
   retryAfterSeconds?: number;
+  /** Which call fails (default: the next one of the method). */
+  when: (args: Obj) => boolean;
 }
 
 /** Form fields whose values @slack/web-api JSON-encodes. */
@@ -174,6 +227,10 @@ export class FakeSlack {
   >();
   private readonly waiters = new Set<(call: SlackCall) => void>();
   private readonly responseUrls = new Map<string, ResponseUrl>();
+  /** Slack's rate limits, on the fake's own clock. */
+  readonly rateLimits: RateLimiter;
+  /** HTTP mode: the manifest's request URLs (undefined in Socket Mode). */
+  private readonly deliveryUrls: DeliveryUrls | undefined;
 
   private constructor(options: FakeSlackOptions) {
     this.botToken = options.botToken ?? `xoxb-fake-${randomBytes(8).toString('hex')}`;
@@ -192,7 +249,10 @@ export class FakeSlack {
       options.manifest instanceof URL
         ? readManifest(options.manifest)
         : options.manifest;
+    this.deliveryUrls = deliveryUrlsOf(manifest);
+    this.rateLimits = new RateLimiter(options.rateLimits);
     this.workspace = new Workspace(this.identity, options.strictTriggers ?? true, appConfigOf(manifest));
+    if (options.plan) this.workspace.plan = options.plan;
     for (const user of options.users ?? []) this.addUser(user);
     for (const [channel, spec] of Object.entries(options.channels ?? {})) this.addChannel(channel, spec);
     for (const [group, members] of Object.entries(options.usergroups ?? {}))
@@ -248,6 +308,42 @@ export class FakeSlack {
     this.workspace.usergroups.set(usergroupId, [...members]);
   }
 
+  /** A person leaves the workspace (an admin deactivates them): users.info says `deleted: true`. */
+  deactivateUser(userId: string): void {
+    const user = this.workspace.users.get(userId);
+    if (!user) throw new Error(`no user ${userId}`);
+    this.workspace.users.set(userId, { ...user, deleted: true });
+  }
+
+  /**
+   * A message the bot posted before the test began (no Web API call, no rate limit): e.g. the approval
+   * messages of grants a test starts with. Returns where it is.
+   */
+  seedMessage(channel: string, text: string): { channel: string; ts: string } {
+    const ts = this.workspace.nextTs();
+    this.workspace.messages.push({
+      channel,
+      ts,
+      text,
+      user: this.identity.botUserId,
+      bot_id: this.identity.botId,
+      history: [],
+    });
+    return { channel, ts };
+  }
+
+  /** The workspace moves to another plan (`free`: no user groups). */
+  setPlan(plan: WorkspacePlan): void {
+    this.workspace.plan = plan;
+  }
+
+  /** Archives a channel: posts are refused (is_archived), edits too (is_inactive). */
+  archiveChannel(channelId: string): void {
+    const channel = this.workspace.channels.get(channelId);
+    if (!channel) throw new Error(`no channel ${channelId}`);
+    channel.archived = true;
+  }
+
   /** Creates (or redefines) a channel; see FakeSlackOptions.channels. */
   addChannel(channelId: string, spec: ChannelSpec = {}): void {
     this.workspace.addChannel(channelId, spec);
@@ -265,18 +361,19 @@ export class FakeSlack {
 
   /**
    * Makes the next call(s) of `method` fail with `error`. `ratelimited` answers HTTP 429 with Retry-After
-   * (web-api then retries), anything else HTTP 200 `{ ok: false, error }`.
+   * (web-api then retries), anything else HTTP 200 `{ ok: false, error }`. `when` picks which call.
    */
   failNext(
     method: string,
     error: string,
-    options: { times?: number; retryAfterSeconds?: number } = {},
+    options: { times?: number; retryAfterSeconds?: number; when?: (args: Obj) => boolean } = {},
   ): void {
     const queue = this.failures.get(method) ?? [];
     for (let i = 0; i < (options.times ?? 1); i++) {
       queue.push({
         error,
         status: error === 'ratelimited' ? 429 : 200,
+        when: options.when ?? (() => true),
         ...(options.retryAfterSeconds !== undefined ? { retryAfterSeconds: options.retryAfterSeconds } : {}),
       });
     }
@@ -374,6 +471,21 @@ export class FakeSlack {
 
   // --- what Slack sends the app (deliver with fake.socket.send or the signing helpers) ------------
 
+  /**
+   * In HTTP mode Slack sends a payload only to the URL the manifest declares for its kind: with none,
+   * the person's action reaches nobody (a namespace search stays empty), so the fake refuses to make
+   * the payload, as it refuses a method the scopes do not cover.
+   */
+  private deliverable(payloadType: string, kind: keyof typeof URL_FIELDS, command?: string): void {
+    const urls = this.deliveryUrls;
+    if (!urls) return;
+    const url = kind === 'commands' ? urls.commands.get(command ?? '') : urls[kind];
+    if (!url)
+      throw new Error(
+        `Slack sends no ${payloadType}: the HTTP manifest declares no ${URL_FIELDS[kind]}${command ? ` for ${command}` : ''}`,
+      );
+  }
+
   /** A trigger id and a response_url for an interaction of `user` in `channel`. */
   private context(channel: string, user: string): payloads.Context {
     const key = randomBytes(6).toString('hex');
@@ -386,6 +498,7 @@ export class FakeSlack {
   }
 
   slashCommand(fields: payloads.SlashCommandFields): payloads.SlashCommandPayload {
+    this.deliverable('slash command', 'commands', fields.command);
     return payloads.slashCommand(this.context(fields.channel_id ?? 'C0EKSACCESS', fields.user_id), fields);
   }
 
@@ -396,6 +509,7 @@ export class FakeSlack {
   blockActions(
     fields: payloads.BlockActionFields & ({ channel: string; message_ts: string } | { view_id: string }),
   ): Obj {
+    this.deliverable('block_actions', 'interactivity');
     if ('view_id' in fields) {
       const view = this.view(fields.view_id);
       if (!view) throw new Error(`no view ${fields.view_id}`);
@@ -456,6 +570,7 @@ export class FakeSlack {
 
   /** The submission of a modal the app opened (with what was entered before, kept like Slack keeps it). */
   viewSubmission(fields: payloads.ViewSubmissionFields & { view_id: string }): Obj {
+    this.deliverable('view_submission', 'interactivity');
     const view = this.view(fields.view_id);
     if (!view) throw new Error(`no view ${fields.view_id}`);
     const values = mergeValues(view.state?.values, fields.values);
@@ -469,6 +584,7 @@ export class FakeSlack {
    * checkOptionsResponse).
    */
   blockSuggestion(fields: payloads.BlockSuggestionFields & { view_id: string }): Obj {
+    this.deliverable('block_suggestion', 'options');
     const view = this.view(fields.view_id);
     if (!view) throw new Error(`no view ${fields.view_id}`);
     return payloads.blockSuggestion(this.context(view.id, fields.user_id), fields, view);
@@ -479,12 +595,14 @@ export class FakeSlack {
    * manifest declares exist, as in Slack; the payload carries a trigger id the fake honours.
    */
   globalShortcut(fields: { callback_id: string; user_id: string }): Obj {
+    this.deliverable('shortcut', 'interactivity');
     if (!this.workspace.app.globalShortcuts.has(fields.callback_id))
       throw new Error(`the manifest declares no global shortcut ${fields.callback_id}`);
     return payloads.globalShortcut(this.context('', fields.user_id), fields);
   }
 
   eventCallback(event: Obj): Obj {
+    this.deliverable('event', 'events');
     return payloads.eventCallback(this.identity, event);
   }
 
@@ -583,12 +701,20 @@ export class FakeSlack {
     if (auth === 'invalid') return answer({ ok: false, error: 'invalid_auth' });
     const wantsApp = method === 'apps.connections.open';
     if ((auth === 'app') !== wantsApp) return answer({ ok: false, error: 'not_allowed_token_type' });
-    const injected = this.failures.get(method)?.shift();
+    const queue = this.failures.get(method) ?? [];
+    const at = queue.findIndex((f) => f.when(args));
+    const injected = at === -1 ? undefined : queue.splice(at, 1)[0];
     if (injected) {
       const headers: Record<string, string> =
         injected.status === 429 ? { 'retry-after': String(injected.retryAfterSeconds ?? 1) } : {};
       return answer({ ok: false, error: injected.error }, injected.status, headers);
     }
+    const retryAfter = this.rateLimits.take(
+      method,
+      typeof args['channel'] === 'string' ? args['channel'] : undefined,
+    );
+    if (retryAfter !== undefined)
+      return answer({ ok: false, error: 'ratelimited' }, 429, { 'retry-after': String(retryAfter) });
     if (wantsApp) return answer({ ok: true, url: this.socket.connectionUrl() });
     const delays = this.delays.get(method) ?? [];
     const delay = delays.findIndex((d) => d.when(args));

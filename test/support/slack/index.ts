@@ -9,9 +9,14 @@
  *     JSON-encoded) and JSON bodies. Bearer token checked: unknown → invalid_auth, none → not_authed,
  *     bot vs app token mixed up → not_allowed_token_type. Any other method → unknown_method.
  *   - Slack's limits (limits.ts): 50 blocks per message, 100 per view, 3000 characters per section text,
- *     75 per button text, 150 per header, 24 per modal title/submit/close, 40000 per message text, unique
+ *     75 per button text, 150 per header, 24 per modal title/submit/close, 4000 per message text, unique
  *     block_ids, submit required with input blocks… → `invalid_blocks` (chat.*) with `errors` and
- *     `response_metadata.messages`, `invalid_arguments` (views.*), `msg_too_long`, `no_text`.
+ *     `response_metadata.messages`, `invalid_arguments` (views.*), `view_too_large`, `msg_too_long`, `no_text`.
+ *   - Slack's rate limits, on by default (rate-limits.ts): per method tier and per channel for
+ *     chat.postMessage, HTTP 429 + Retry-After + `ratelimited`, on a clock sped up 20x unless
+ *     `rateLimits: { speedup }` says otherwise; `rateLimits: { off: 'why' }` only with a reason.
+ *   - Slack's error names: archived channels (is_archived / is_inactive), deactivated users (deleted,
+ *     user_disabled), a free plan (plan_upgrade_required).
  *   - State like Slack's: messages get unique `ts` (chat.update needs an existing ts of the bot's),
  *     a user id as channel means the DM `D…`, views get ids and hashes (stale hash → hash_conflict),
  *     trigger ids are minted by the fake and work once within 3 s (invalid/exchanged/expired_trigger_id);
@@ -63,6 +68,7 @@ export {
   blocksText,
   FakeSlack,
   type FakeSlackOptions,
+  HTTP_MANIFEST_PATH,
   MANIFEST_PATH,
   readManifest,
   type SlackManifest,

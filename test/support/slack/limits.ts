@@ -1,14 +1,15 @@
 // Slack's documented Block Kit and surface limits, checked the way Slack checks them: every problem is
 // reported as "[ERROR] <what> [json-pointer:<where>]", the format Slack puts in response_metadata.messages.
 // Sources: api.slack.com/reference/block-kit/{blocks,block-elements,composition-objects,surfaces/views}
-// and the chat.postMessage reference (50 blocks, 40,000 characters of text).
+// and the chat.postMessage reference (50 blocks; `text` "limited to 4,000 characters" for best results,
+// `msg_too_long` past it — Slack truncates at 40,000 — so the fake is strict at 4,000).
 
 export const LIMITS = {
   messageBlocks: 50,
   viewBlocks: 100,
   /** A whole view (modal or Home tab) as JSON: Slack refuses more than 250 kB. */
   viewBytes: 250_000,
-  messageText: 40_000,
+  messageText: 4_000,
   sectionText: 3_000,
   sectionFields: 10,
   sectionFieldText: 2_000,

@@ -41,6 +41,8 @@ export interface ChannelSpec {
   bot?: boolean;
   /** The people in it (default: everyone in the workspace). */
   members?: string[];
+  /** Archived: nothing can be posted (is_archived) or edited (is_inactive) in it. */
+  archived?: boolean;
 }
 
 /** Arguments of the Web API methods tests look at most; every other method gets `Obj`. */

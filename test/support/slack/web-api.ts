@@ -50,6 +50,9 @@ export const SCOPELESS_METHODS: readonly string[] = [
 ];
 
 /** What the installed app is allowed and has turned on, as its manifest says. */
+/** The workspace's plan: user groups need a paid one (usergroups.* answer plan_upgrade_required). */
+export type WorkspacePlan = 'free' | 'pro' | 'business+' | 'enterprise';
+
 export interface AppConfig {
   scopes: ReadonlySet<string>;
   homeTabEnabled: boolean;
@@ -60,6 +63,7 @@ export interface AppConfig {
 interface Channel {
   private: boolean;
   botMember: boolean;
+  archived: boolean;
   /** undefined: every user of the workspace (a default channel). */
   members?: Set<string>;
 }
@@ -84,6 +88,8 @@ export class Workspace {
   readonly homes = new Map<string, View>();
   private readonly triggers = new Map<string, { expires: number; used: boolean }>();
   private lastTs = 0;
+  /** The workspace's plan (default a paid one, where user groups exist). */
+  plan: WorkspacePlan = 'pro';
 
   /** Base URL of the fake's HTTP server, for upload URLs (set by FakeSlack once it listens). */
   uploadBase = '';
@@ -110,6 +116,7 @@ export class Workspace {
     this.channels.set(channelId, {
       private: spec.private ?? channelId.startsWith('G'),
       botMember: spec.bot ?? true,
+      archived: spec.archived ?? false,
       ...(spec.members ? { members: new Set(spec.members) } : {}),
     });
   }
@@ -129,10 +136,17 @@ export class Workspace {
    * app has chat:write.public (for chat.postMessage only).
    */
   private postable(channelId: string, method: string): string | undefined {
-    if (channelId.startsWith('D')) return undefined;
+    if (channelId.startsWith('D')) {
+      // A deactivated person's DM takes no new messages.
+      return this.users.get(`U${channelId.slice(1)}`)?.deleted ? 'user_disabled' : undefined;
+    }
     const channel = this.channels.get(channelId);
     if (!channel || (channel.private && !channel.botMember)) return 'channel_not_found';
+    // Slack's names for an archived channel differ per method: is_archived to post, is_inactive to edit.
+    if (channel.archived) return method === 'chat.update' ? 'is_inactive' : 'is_archived';
     if (channel.botMember) return undefined;
+    // chat.update documents no not_in_channel: a message the bot can no longer reach is cant_update_message.
+    if (method === 'chat.update') return 'cant_update_message';
     return method === 'chat.postMessage' && this.app.scopes.has('chat:write.public')
       ? undefined
       : 'not_in_channel';
@@ -186,6 +200,8 @@ export class Workspace {
     if (text === undefined && args['blocks'] === undefined && args['attachments'] === undefined) {
       return fail('no_text');
     }
+    // Slack documents `msg_too_long` for the `text` field and asks for at most 4,000 characters there
+    // (it truncates past 40,000); blocks have their own limits (checkMessageBlocks).
     if (typeof text === 'string' && text.length > LIMITS.messageText) return fail('msg_too_long');
     const errors = checkMessageBlocks(args['blocks']);
     if (errors.length > 0) return fail('invalid_blocks', { errors, response_metadata: { messages: errors } });
@@ -193,6 +209,7 @@ export class Workspace {
   }
 
   private viewProblems(view: unknown, expected: 'modal' | 'home' | 'modal-or-home'): Obj | undefined {
+    if (Buffer.byteLength(JSON.stringify(view ?? null)) > LIMITS.viewBytes) return fail('view_too_large');
     const messages = checkView(view, expected);
     return messages.length > 0 ? fail('invalid_arguments', { response_metadata: { messages } }) : undefined;
   }
@@ -456,6 +473,7 @@ export class Workspace {
     },
 
     'usergroups.users.list': (args) => {
+      if (this.plan === 'free') return fail('plan_upgrade_required');
       const members = this.usergroups.get(String(args['usergroup'] ?? ''));
       return members ? { ok: true, users: [...members] } : fail('no_such_subteam');
     },
@@ -480,7 +498,7 @@ export class Workspace {
           is_group: false,
           is_private: channel.private,
           is_member: channel.botMember,
-          is_archived: false,
+          is_archived: channel.archived,
         },
       };
     },
@@ -496,6 +514,7 @@ export class Workspace {
         .filter(Boolean);
       if (users.length === 0) return fail('users_list_not_supplied');
       if (users.some((u) => !this.users.has(u))) return fail('user_not_found');
+      if (users.some((u) => this.users.get(u)?.deleted)) return fail('user_disabled');
       const channel =
         users.length === 1 ? this.dmWith(users[0] as string) : `G${users.map((u) => u.slice(1)).join('')}`;
       return { ok: true, channel: { id: channel } };

@@ -7,7 +7,7 @@ import { EXTENSION_ID, GRANT_ID } from '../../../domain/grant.js';
 import type { FlowDeps } from '../../../services/deps.js';
 import type { Logger } from '../../logger.js';
 import { errorMessage, type Message, section } from '../blocks.js';
-import { slackRefusalForPerson } from '../errors.js';
+import { slackAccessError, slackRefusalForPerson } from '../errors.js';
 import type { SlackNotifier } from '../notifier.js';
 
 export interface ListenerDeps extends FlowDeps {
@@ -38,7 +38,7 @@ export async function guarded(deps: ListenerDeps, reply: Reply, work: () => Prom
   try {
     await work();
   } catch (error) {
-    const accessError = slackRefusalForPerson(error) ?? toAccessError(error);
+    const accessError = slackRefusalForPerson(error) ?? slackAccessError(error) ?? toAccessError(error);
     if (accessError.kind === 'internal' || accessError.kind === 'unavailable') {
       deps.logger.error({ err: error }, 'slack listener failed');
     }
