@@ -325,7 +325,12 @@ export function resolveRequest(policy: Policy, input: RequestInput, now?: number
     tickets: ticketReferences(reason, policy.tickets).map((t) => t.ref),
     namespacePolicy,
     levelPolicy,
-    requiredApprovals: requiredApprovalsFor(levelPolicy, namespacePolicy),
+    requiredApprovals: approvalNeed(policy, {
+      cluster: clusterName,
+      namespace,
+      level: levelName,
+      durationSeconds,
+    }).approvers,
   };
 }
 
@@ -358,6 +363,58 @@ function windowStart(policy: Policy, input: RequestInput, now: number | undefine
  * the one rule lives with the policy schema, whose validator checks a namespace can meet it.
  */
 export { requiredApprovalsFor };
+
+/**
+ * How many approvals a request needs, and why. The one answer the request form, the command's reply,
+ * the approval message and the worker's re-check share (the form once computed its own and was wrong).
+ */
+export interface ApprovalNeed {
+  /** Distinct people who must approve now: 0 when an auto-approve rule covers the request. */
+  count: number;
+  /** What approvers would need without a rule: the count a grant records (and seals) as requiredApprovals. */
+  approvers: number;
+  /**
+   * Why: the namespace's `approvals`, the level's own `approvals`, the privileged minimum, or an
+   * auto-approve rule that approves it at once.
+   */
+  why: 'namespace' | 'level' | 'privileged' | 'auto-approve';
+  privileged: boolean;
+  /** The rule that approves it at once, under the name the audit stream uses (`auto:<namespace>#<index>`). */
+  auto?: { rule: AutoApproveRule; index: number; actor: string };
+}
+
+/**
+ * The approvals a request at `level` in `namespace` for `durationSeconds` needs. With `requester`, an
+ * auto-approve rule that covers this person counts (0 approvals); without, only the policy's count.
+ * Break-glass is not a request: its rule approves at once by its own command (break-glass.ts).
+ */
+export function approvalNeed(
+  policy: Policy,
+  request: { cluster: string; namespace: string; level: string; durationSeconds: number },
+  requester?: { slackUserId: string; memberOfGroups: readonly string[] },
+): ApprovalNeed {
+  const ns = namespacePolicyOf(policy, request);
+  const level = policy.levels[request.level];
+  if (!ns || !level || !ns.levels.includes(request.level)) {
+    throw notFound(
+      `${request.level} in ${request.namespace} on ${request.cluster} is not in the policy`,
+      requestableHint(policy),
+    );
+  }
+  const approvers = requiredApprovalsFor(level, ns);
+  const why = level.approvals !== undefined ? 'level' : approvers > ns.approvals ? 'privileged' : 'namespace';
+  const auto = requester ? autoApproveRuleFor(ns, { ...request, ...requester }) : undefined;
+  if (auto) {
+    return {
+      count: 0,
+      approvers,
+      why: 'auto-approve',
+      privileged: level.privileged,
+      auto: { ...auto, actor: `auto:${request.namespace}#${auto.index}` },
+    };
+  }
+  return { count: approvers, approvers, why, privileged: level.privileged };
+}
 
 /** The one quorum rule: requests and extensions are decided when this many distinct people approved. */
 export const quorumReached = (approvals: readonly Approval[], required: number): boolean =>
@@ -770,7 +827,7 @@ export function extensionClaimRefusal(
  * not_found / bad_input (from resolveRequest) naming what no longer holds.
  */
 export function assertApprovalsHold(policy: Policy, grant: Grant): void {
-  const resolved = resolveRequest(policy, {
+  resolveRequest(policy, {
     cluster: grant.cluster,
     namespace: grant.namespace,
     level: grant.level,
@@ -795,13 +852,11 @@ export function assertApprovalsHold(policy: Policy, grant: Grant): void {
     return;
   }
   if (auto) {
-    const rule = autoApproveRuleFor(resolved.namespacePolicy, {
-      level: grant.level,
-      durationSeconds: grant.durationSeconds,
+    const need = approvalNeed(policy, grant, {
       slackUserId: grant.requester.slackUserId,
       memberOfGroups: auto.viaGroups ?? [],
     });
-    if (!rule || `auto:${grant.namespace}#${rule.index}` !== auto.autoRule) {
+    if (need.auto?.actor !== auto.autoRule) {
       throw forbidden(
         `The auto-approve rule that approved ${grant.id} no longer covers it`,
         'Request access again; an approver has to decide.',
@@ -829,9 +884,10 @@ export function assertApprovalsHold(policy: Policy, grant: Grant): void {
     }
     counted.push(approval);
   }
-  if (counted.length < resolved.requiredApprovals) {
+  const needed = approvalNeed(policy, grant).approvers;
+  if (!quorumReached(counted, needed)) {
     throw forbidden(
-      `${grant.id} has ${counted.length} approval(s); the policy now needs ${resolved.requiredApprovals}`,
+      `${grant.id} has ${counted.length} approval(s); the policy now needs ${needed}`,
       'Request access again.',
     );
   }

@@ -2,6 +2,7 @@
 // Slack (or a CLI, or another chat) decorates these; nothing here knows about Block Kit or mentions.
 import type { Policy } from '../config/policy.js';
 import { identityCenterSessionOf, partitionOfRegion } from './arn.js';
+import type { ApprovalNeed } from './decisions.js';
 import { formatDuration } from './duration.js';
 import type { Grant, GrantStatus } from './grant.js';
 import { secondsLeft } from './grant.js';
@@ -159,3 +160,24 @@ export const COMMAND_HELP: readonly { usage: string; example: string; says: stri
   { usage: 'whoami', example: 'whoami', says: 'Who you are on AWS and what you may request.' },
   { usage: 'help', example: 'help', says: 'This text.' },
 ];
+
+/** `1 approval`, `2 approvals`. */
+export const approvalCount = (n: number): string => `${n} approval${n === 1 ? '' : 's'}`;
+
+/**
+ * How many approvals a request needs and why, in the words the form, the command's reply and the
+ * approval message share: `2 approvals (k8s-test-role is a privileged level)`, or the rule that
+ * approves it at once.
+ */
+export function approvalNeedText(need: ApprovalNeed, level: string): string {
+  switch (need.why) {
+    case 'auto-approve':
+      return `none: the policy approves it at once (auto-approve rule ${need.auto?.actor ?? ''}, ${level} for up to ${need.auto?.rule.maxDuration ?? '?'})`;
+    case 'privileged':
+      return `${approvalCount(need.count)} (${level} is a privileged level)`;
+    case 'level':
+      return `${approvalCount(need.count)} (level ${level} asks for ${need.count})`;
+    case 'namespace':
+      return approvalCount(need.count);
+  }
+}

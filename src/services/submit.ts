@@ -2,14 +2,16 @@
 // before anything is stored, so bad input leaves no trace; then either waits for approvers or, when an
 // auto-approve rule covers the request, approves it at once (still audited and shown).
 
-import type { Policy } from '../config/policy.js';
+import type { NamespacePolicy, Policy } from '../config/policy.js';
 import {
+  type ApprovalNeed,
   accountOfCluster,
+  approvalNeed,
   assertPrincipalAccepted,
   assertUniqueIdentity,
-  autoApproveRuleFor,
   expandTargets,
   kubernetesUsernameFor,
+  namespacePolicyOf,
   type RequestInput,
   resolveRequest,
 } from '../domain/decisions.js';
@@ -28,6 +30,34 @@ export interface SubmitResult {
   grant: Grant;
   plan: AccessPlan;
   autoApproved: boolean;
+  /** How many approvals it needs and why (approvalNeed), for the reply to the requester. */
+  need: ApprovalNeed;
+}
+
+/**
+ * The groups of a namespace's auto-approve rules this person is in (`usergroups.users.list`): who
+ * a rule covers is part of how many approvals a request needs.
+ */
+async function autoApproveGroupsOf(
+  deps: Pick<FlowDeps, 'directory'>,
+  slackUserId: string,
+  ns: NamespacePolicy,
+): Promise<string[]> {
+  const ruleGroups = ns.autoApprove.flatMap((r) => r.requesters?.groups ?? []);
+  return ruleGroups.length > 0 ? deps.directory.groupsOf(slackUserId, ruleGroups) : [];
+}
+
+/**
+ * The auto-approve groups this person is in for a namespace, so the request form can show what a
+ * request would need (approvalNeed) before anything is submitted.
+ */
+export async function autoApproveGroupsFor(
+  deps: Pick<FlowDeps, 'policy' | 'directory'>,
+  slackUserId: string,
+  where: { cluster: string; namespace: string },
+): Promise<string[]> {
+  const ns = namespacePolicyOf(deps.policy, where);
+  return ns ? autoApproveGroupsOf(deps, slackUserId, ns) : [];
 }
 
 /** The dry run for a request that is not stored yet (the modal preview and `request` both show it). */
@@ -196,6 +226,7 @@ async function timeZoneFor(
 /** A request checked and built, not stored yet. */
 export interface Prepared {
   grant: Grant;
+  need: ApprovalNeed;
   plan: AccessPlan;
   autoActor: string | undefined;
   qualifyingGroups: string[];
@@ -229,17 +260,10 @@ export async function prepare(
     return found;
   });
   const now = clock.now();
-  const ruleGroups = resolved.namespacePolicy.autoApprove.flatMap((r) => r.requesters?.groups ?? []);
-  const memberOfGroups = ruleGroups.length > 0 ? await deps.directory.groupsOf(slackUserId, ruleGroups) : [];
-  const auto = atOnce
-    ? undefined
-    : autoApproveRuleFor(resolved.namespacePolicy, {
-        level: resolved.level,
-        durationSeconds: resolved.durationSeconds,
-        slackUserId,
-        memberOfGroups,
-      });
-  const autoActor = atOnce?.actor ?? (auto ? `auto:${resolved.namespace}#${auto.index}` : undefined);
+  const memberOfGroups = await autoApproveGroupsOf(deps, slackUserId, resolved.namespacePolicy);
+  const need = approvalNeed(policy, resolved, { slackUserId, memberOfGroups });
+  const auto = atOnce ? undefined : need.auto;
+  const autoActor = atOnce?.actor ?? auto?.actor;
   const qualifyingGroups =
     atOnce?.viaGroups ?? (auto ? memberOfGroups.filter((g) => auto.rule.requesters?.groups.includes(g)) : []);
   const unsealed: Grant = {
@@ -254,7 +278,7 @@ export async function prepare(
     ...(resolved.startsAt !== undefined ? { startsAt: resolved.startsAt } : {}),
     reason: resolved.reason,
     ...(resolved.tickets.length > 0 ? { tickets: resolved.tickets } : {}),
-    requiredApprovals: resolved.requiredApprovals,
+    requiredApprovals: need.approvers,
     approvals: autoActor
       ? [
           {
@@ -276,7 +300,7 @@ export async function prepare(
     ? { ...unsealed, decisionSeal: sealDecision(deps.seal, unsealed) }
     : unsealed;
   const plan = planGrant({ policy, grant, expiresAt: now + grant.durationSeconds * 1000 });
-  return { grant, plan, autoActor, qualifyingGroups };
+  return { grant, need, plan, autoActor, qualifyingGroups };
 }
 
 /** Marks a prepared grant as one target of a group (display and `done <group>`; not part of any seal). */
@@ -331,7 +355,7 @@ async function store(deps: FlowDeps, slackUserId: string, prepared: Prepared): P
 
 /** Starts a stored grant's life: activation when a rule approved it, otherwise waiting for approvers. */
 async function start(deps: FlowDeps, prepared: Prepared): Promise<SubmitResult> {
-  const { grant, plan, autoActor } = prepared;
+  const { grant, need, plan, autoActor } = prepared;
   if (autoActor) {
     // The message is posted (and its ts stored) before the worker may start writing the grant.
     await deps.notifier.grantChanged(grant, { kind: 'approved', by: autoActor });
@@ -343,5 +367,5 @@ async function start(deps: FlowDeps, prepared: Prepared): Promise<SubmitResult> 
     }
     await deps.notifier.grantChanged(grant, { kind: 'requested', plan });
   }
-  return { grant, plan, autoApproved: Boolean(autoActor) };
+  return { grant, plan, autoApproved: Boolean(autoActor), need };
 }

@@ -87,7 +87,7 @@ describe('the request form', () => {
       initial: '1h',
     });
     const devText = blocksText(dev.blocks);
-    expect(devText).toContain(`1 approval(s) in <#${h.channel}>`);
+    expect(devText).toContain(`*Approval:* 1 approval in <#${h.channel}>`);
     expect(devText).toContain('*This would create:*');
     expect(devText).toMatch(/Role `eks-access-[a-z0-9-]+` in `e2e-[0-9a-f]{8}` \(1 rule\(s\)\)/);
     expect(devText).toContain('for `eks-access:U0ALICE`');

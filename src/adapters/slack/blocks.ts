@@ -1,13 +1,20 @@
 // Block Kit, built by pure functions from a grant and the policy. Every piece of user text passes
 // through `esc` (so a reason cannot `<!channel>`) and `cut` (so Slack never rejects a message for size).
 import type { Policy } from '../../config/policy.js';
-import { namespacePolicyOf } from '../../domain/decisions.js';
+import { type ApprovalNeed, namespacePolicyOf } from '../../domain/decisions.js';
 import { formatDuration } from '../../domain/duration.js';
 import { type AccessError, ERROR_HEADLINES } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
 import { secondsLeft } from '../../domain/grant.js';
 import { type AccessPlan, planGrant } from '../../domain/plan.js';
-import { accessCommands, COMMAND_HELP, failureAdvice, humanTime, statusLine } from '../../domain/text.js';
+import {
+  accessCommands,
+  approvalNeedText,
+  COMMAND_HELP,
+  failureAdvice,
+  humanTime,
+  statusLine,
+} from '../../domain/text.js';
 import { splitByReferences, type TicketSystem } from '../../domain/tickets.js';
 import { windowEnd } from '../../domain/window.js';
 import type { GrantEvent } from '../../ports/notifier.js';
@@ -63,17 +70,29 @@ export function cut(text: string, max: number): string {
  * The requester's one status for a request on several targets: each target with its id and whether it
  * waits for its own approvers or a rule approved it, so a partial approval later is never a surprise.
  */
-export function groupRequestedText(targets: readonly { grant: Grant; auto: boolean }[]): string {
+export function groupRequestedText(targets: readonly { grant: Grant; need: ApprovalNeed }[]): string {
   const first = targets[0]?.grant;
   const lines = targets.map(
-    ({ grant, auto }) =>
-      `• \`${grant.id}\`: \`${grant.level}\` in ${where(grant)} — ${auto ? 'approved by policy' : `needs ${grant.requiredApprovals} approval(s) of its own`}`,
+    ({ grant, need }) =>
+      `• \`${grant.id}\`: \`${grant.level}\` in ${where(grant)} — ${need.auto ? 'approved by policy' : `needs ${approvalNeedText(need, grant.level)} of its own`}`,
   );
   return [
     `:hourglass_flowing_sand: Requested ${targets.length} targets${first && windowWords(first) ? ` ${windowWords(first)}` : ''}. Each is decided by its own approvers and ends on its own; you get a DM for each.`,
     ...lines,
     'Give one back with `done <id>`, all of them with `done all`.',
   ].join('\n');
+}
+
+/**
+ * The requester's answer to one request (the command's reply, the form's DM): what was asked, and
+ * how many approvals it needs and why (approvalNeed, as the form showed) or the rule that approved it.
+ */
+export function requestedText(grant: Grant, need: ApprovalNeed): string {
+  const what = `\`${grant.level}\` in ${where(grant)}`;
+  if (need.auto) {
+    return `:white_check_mark: \`${grant.id}\`: ${what} was approved by policy (auto-approve rule \`${need.auto.actor}\`); you will get a DM with the commands ${grant.startsAt === undefined ? 'in a moment' : `when the window opens (${slackTime(grant.startsAt)})`}.`;
+  }
+  return `:hourglass_flowing_sand: Requested \`${grant.id}\`: ${what} ${windowWords(grant) ?? `for ${formatDuration(grant.durationSeconds)}`}. It needs ${approvalNeedText(need, grant.level)}${grant.startsAt === undefined ? '' : ' before the window opens'}; you will get a DM when it is decided.`;
 }
 
 /** `from 2026-12-01 22:00 UTC to 2026-12-02 00:00 UTC (2h)` for a scheduled window; undefined otherwise. */

@@ -18,6 +18,7 @@ import {
   groupRequestedText,
   helpMessage,
   listMessage,
+  requestedText,
   slackTime,
   whoamiMessage,
   windowWords,
@@ -54,20 +55,11 @@ const HANDLERS: CommandHandlers = {
     const { kind: _, ...input } = command;
     const results = await submitRequests(deps, user, input);
     if (results.length > 1) {
-      await reply(
-        textMessage(groupRequestedText(results.map((r) => ({ grant: r.grant, auto: r.autoApproved })))),
-      );
+      await reply(textMessage(groupRequestedText(results)));
       return;
     }
     const result = results[0] as (typeof results)[number];
-    const g = result.grant;
-    await reply(
-      textMessage(
-        result.autoApproved
-          ? `:white_check_mark: \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` was approved by policy; you will get a DM with the commands ${g.startsAt === undefined ? 'in a moment' : `when the window opens (${slackTime(g.startsAt)})`}.`
-          : `:hourglass_flowing_sand: Requested \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` ${windowWords(g) ?? `for ${input.duration ?? 'the default time'}`}. It needs ${g.requiredApprovals} approval(s)${g.startsAt === undefined ? '' : ' before the window opens'}; you will get a DM when it is decided.`,
-      ),
-    );
+    await reply(textMessage(requestedText(result.grant, result.need)));
   },
   list: async (deps, { user, reply }) => {
     await reply(listMessage(await homeFor(deps, user)));

@@ -13,7 +13,7 @@ import { reviewBreakGlass } from '../../../services/break-glass.js';
 import { decide } from '../../../services/decide.js';
 import { denyExtension } from '../../../services/request-extension.js';
 import { submitRequest } from '../../../services/submit.js';
-import { APPROVE_MODAL, DENY_EXTENSION_MODAL, DENY_MODAL, FLAG_MODAL } from '../blocks.js';
+import { APPROVE_MODAL, DENY_EXTENSION_MODAL, DENY_MODAL, FLAG_MODAL, requestedText } from '../blocks.js';
 import { MODAL_ACTIONS, REQUEST_MODAL, readModalState } from '../modal.js';
 import { grantIdOf, guarded, type ListenerDeps, responseUrlOrDm, textMessage } from './context.js';
 
@@ -106,11 +106,7 @@ export function registerViews(app: App, deps: ListenerDeps): void {
     const dm = responseUrlOrDm(deps, undefined, user);
     await guarded(deps, dm, async () => {
       const result = await submitRequest(deps, user, { ...state, namespace: state.namespace ?? '' });
-      await dm(
-        textMessage(
-          `Requested \`${result.grant.id}\`: \`${result.grant.level}\` in \`${result.grant.namespace}\` on \`${result.grant.cluster}\`. You will get a message when it is decided.`,
-        ),
-      );
+      await dm(textMessage(requestedText(result.grant, result.need)));
     });
   });
 }
