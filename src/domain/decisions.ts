@@ -280,9 +280,11 @@ export function resolveRequest(policy: Policy, input: RequestInput, now?: number
     durationSeconds = parsed;
   }
   if (durationSeconds > maxSeconds) {
+    // In the words the person typed (`1000h`, not `41d16h`), next to what the level allows.
+    const asked = input.duration?.trim() || formatDuration(durationSeconds);
     throw badInput(
-      `${formatDuration(durationSeconds)} is longer than ${levelName} allows`,
-      `The maximum for ${levelName} is ${levelPolicy.maxDuration}.`,
+      `You asked for ${asked}; ${levelName} allows at most ${levelPolicy.maxDuration}`,
+      `Ask for ${levelPolicy.maxDuration} or less; more time can be asked with \`extend\` later.`,
       field('duration'),
     );
   }
@@ -740,15 +742,48 @@ export type ExtensionDecision =
   | { kind: 'needs-approval'; seconds: number }
   | { kind: 'refused'; why: string };
 
-/** How an extension by `seconds` is handled under the level's extend policy. */
-export function decideExtension(policy: Policy, grant: Grant, seconds: number): ExtensionDecision {
+/**
+ * The shortest extension: 5 minutes. Less runs out about as soon as an approver has read it and the
+ * worker has moved the end time (IAM trust and RoleBinding), so it is nearly always a slip (`extend
+ * … for 1`); a level whose own default is shorter (a test policy's 20s grants) lowers it to that.
+ */
+export const MIN_EXTENSION_SECONDS = 300;
+
+/** The shortest and longest extension of one level, in seconds. */
+export function extensionBounds(level: Pick<LevelPolicy, 'defaultDuration' | 'maxDuration'>): {
+  min: number;
+  max: number;
+} {
+  const max = parseDuration(level.maxDuration) ?? 0;
+  const min = Math.min(
+    MIN_EXTENSION_SECONDS,
+    parseDuration(level.defaultDuration) ?? MIN_EXTENSION_SECONDS,
+    max,
+  );
+  return { min, max };
+}
+
+/**
+ * How an extension by `seconds` is handled under the level's extend policy; `typed` is the duration as
+ * the person wrote it, so a refusal repeats their words.
+ */
+export function decideExtension(
+  policy: Policy,
+  grant: Grant,
+  seconds: number,
+  typed?: string,
+): ExtensionDecision {
   const level = policy.levels[grant.level];
   if (!level) return { kind: 'refused', why: `Level ${grant.level} is no longer in the policy.` };
   if (level.extend.mode === 'never')
     return { kind: 'refused', why: `${grant.level} grants cannot be extended.` };
-  const maxOnce = parseDuration(level.maxDuration) ?? 0;
-  if (seconds <= 0 || seconds > maxOnce) {
-    return { kind: 'refused', why: `An extension must be between 1s and ${level.maxDuration}.` };
+  const { min, max } = extensionBounds(level);
+  if (seconds < min || seconds > max) {
+    const asked = typed?.trim() || formatDuration(seconds);
+    return {
+      kind: 'refused',
+      why: `You asked for ${asked} more; one extension of ${grant.level} is at least ${formatDuration(min)} and at most ${level.maxDuration}.`,
+    };
   }
   const cap = parseDuration(level.extend.maxTotal ?? level.maxDuration) ?? 0;
   // Extensions claimed but not yet applied count: five concurrent asks must not each see the old total.

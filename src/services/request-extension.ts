@@ -51,7 +51,7 @@ export async function requestExtension(
   const after = await updateGrant(deps, grantId, (current) => {
     assertActive(current, now);
     assertNoExtensionWaiting(current);
-    const decision = decideExtension(deps.policy, current, seconds);
+    const decision = decideExtension(deps.policy, current, seconds, duration);
     if (decision.kind === 'refused') throw badInput('That extension is not possible', decision.why);
     auto = decision.kind === 'auto';
     if (auto) {

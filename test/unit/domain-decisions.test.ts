@@ -131,7 +131,19 @@ describe('resolving a request against the policy', () => {
           reason: 'x',
         }),
       ),
-    ).toMatchObject({ kind: 'bad_input', hint: 'The maximum for view is 4h.' });
+    ).toMatchObject({ kind: 'bad_input', message: 'You asked for 5h; view allows at most 4h' });
+    // In the unit the person typed, not 41d16h.
+    expect(
+      kindOf(() =>
+        resolveRequest(policy, {
+          namespace: 'test',
+          cluster: 'dev',
+          level: 'view',
+          duration: '1000h',
+          reason: 'x',
+        }),
+      )?.message,
+    ).toBe('You asked for 1000h; view allows at most 4h');
     expect(
       kindOf(() => resolveRequest(policy, { namespace: 'team-a', duration: 'soon', reason: 'x' }))?.hint,
     ).toContain('maximum');
@@ -412,6 +424,19 @@ describe('grant state machine', () => {
     const refused = decideExtension(policy, long, 7200);
     expect(refused.kind).toBe('refused');
     expect(refused.kind === 'refused' && refused.why).toContain('allows 6h');
+  });
+
+  it('refuses an extension shorter than 5 minutes or longer than one may be, in the words typed', () => {
+    const active = grant({ status: 'active' });
+    const tiny = decideExtension(policy, active, 1, '1s');
+    expect(tiny).toEqual({
+      kind: 'refused',
+      why: 'You asked for 1s more; one extension of view is at least 5m and at most 4h.',
+    });
+    expect(decideExtension(policy, active, 299).kind).toBe('refused');
+    expect(decideExtension(policy, active, 300)).toEqual({ kind: 'auto', seconds: 300 });
+    const long = decideExtension(policy, active, 600 * 3600, '600h');
+    expect(long.kind === 'refused' && long.why).toContain('You asked for 600h more');
   });
 
   it('counts extensions claimed but not yet applied against the cap', () => {

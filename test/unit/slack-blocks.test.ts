@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   activatedDm,
@@ -21,10 +22,13 @@ import {
   TARGETS_PER_MESSAGE,
   threadNoteText,
 } from '../../src/adapters/slack/blocks.js';
+import { parseCommand } from '../../src/adapters/slack/grammar.js';
 import { namespaceOptions, requestModal } from '../../src/adapters/slack/modal.js';
 import { parsePolicy } from '../../src/config/load.js';
-import { badInput, forbidden } from '../../src/domain/errors.js';
+import { expandTargets, resolveRequest } from '../../src/domain/decisions.js';
+import { badInput, forbidden, notLinked } from '../../src/domain/errors.js';
 import type { Grant } from '../../src/domain/grant.js';
+import { commandHelp } from '../../src/domain/text.js';
 import { blocksText, checkMessageBlocks, checkView } from '../support/slack/index.js';
 
 const { policy } = parsePolicy(`
@@ -179,6 +183,12 @@ describe('Block Kit builders', () => {
     expect(blocksText(m.blocks as never)).toContain('&lt;!channel&gt;');
     const f = errorMessage(forbidden('You are not an approver', 'Approvers: <@U0ANA>, <!subteam^S0PLAT>.'));
     expect(blocksText(f.blocks as never)).toContain('Approvers: <@U0ANA>, <!subteam^S0PLAT>.');
+    // An account nobody linked is not something that "doesn't exist" (issue #19 §6).
+    const u = errorMessage(
+      notLinked('Your Slack account (U0DORA) is not linked to an AWS user', 'Ask an admin.'),
+    );
+    expect(blocksText(u.blocks as never)).toMatch(/^\*Your Slack account is not linked to AWS\*/);
+    expect(u.text).not.toContain("doesn't exist");
   });
 
   it('an extension waiting, denied with a hostile reason, or lapsed with the grant', () => {
@@ -532,5 +542,30 @@ ${many}
     expect(text).toContain('The 2 targets of your request `ea-first000`');
     expect(text).toContain('`ea-second00` `test` on `staging`');
     expect(dm.text).toContain('ea-first000');
+  });
+});
+
+describe('help in the running policy’s own names (issue #19 §6)', () => {
+  const example = parsePolicy(
+    readFileSync(new URL('../../policy.example.yaml', import.meta.url), 'utf8'),
+    'policy.example.yaml',
+  ).policy;
+
+  it('every request example names a namespace, cluster and level the policy offers, and is accepted as typed', () => {
+    const text = blocksText(helpMessage(example).blocks as never);
+    expect(text).toContain('/eks-access request test for 1h because CHG-1234');
+    expect(text).not.toMatch(/payments|staging|on prod /);
+    const requests = commandHelp(example)
+      .map((c) => c.example)
+      .filter((e) => e.startsWith('request '));
+    expect(requests.length).toBe(3);
+    for (const typed of requests) {
+      const command = parseCommand(typed);
+      if (command.kind !== 'request') throw new Error(`${typed} does not parse as a request`);
+      const { kind: _, ...input } = command;
+      for (const target of expandTargets(example, input)) {
+        expect(() => resolveRequest(example, { ...input, ...target }, NOW)).not.toThrow();
+      }
+    }
   });
 });

@@ -3,14 +3,14 @@
 import type { Policy } from '../../config/policy.js';
 import { type ApprovalNeed, namespacePolicyOf } from '../../domain/decisions.js';
 import { formatDuration } from '../../domain/duration.js';
-import { type AccessError, ERROR_HEADLINES } from '../../domain/errors.js';
+import { type AccessError, headlineOf } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
 import { secondsLeft } from '../../domain/grant.js';
 import { type AccessPlan, planGrant } from '../../domain/plan.js';
 import {
   accessCommands,
   approvalNeedText,
-  COMMAND_HELP,
+  commandHelp,
   failureAdvice,
   humanTime,
   statusLine,
@@ -279,7 +279,7 @@ export function planSummary(plan: AccessPlan): string {
   const lines: string[] = [];
   if (plan.personalRole) {
     lines.push(
-      `• IAM role \`${plan.personalRole.name}\` assumable only by \`${esc(plan.mapping.mode === 'none' ? '' : (plan.personalRole.trustPolicy.Statement[0]?.Principal.AWS ?? ''))}\` until ${plan.expiresAt}`,
+      `• IAM role \`${plan.personalRole.name}\` assumable only by \`${esc(plan.mapping.mode === 'none' ? '' : (plan.personalRole.trustPolicy.Statement[0]?.Principal.AWS ?? ''))}\` until ${slackTime(Date.parse(plan.expiresAt))}`,
     );
   }
   if (plan.mapping.mode === 'aws-auth')
@@ -852,12 +852,14 @@ export function auditLine(
 export function errorMessage(error: AccessError): Message {
   const detail = error.kind === 'internal' ? '' : escHint(cut(error.message, 1500));
   const hint = error.hint ? escHint(cut(error.hint, 1200)) : '';
-  const text = [`*${ERROR_HEADLINES[error.kind]}*`, detail, hint].filter(Boolean).join('\n');
-  return message(`${ERROR_HEADLINES[error.kind]}${detail ? `: ${detail}` : ''}`, [section(text)]);
+  const headline = headlineOf(error);
+  const text = [`*${headline}*`, detail, hint].filter(Boolean).join('\n');
+  return message(`${headline}${detail ? `: ${detail}` : ''}`, [section(text)]);
 }
 
-export function helpMessage(): Message {
-  const lines = COMMAND_HELP.map(
+/** The command list, its examples in the running policy's own names (issue #19). */
+export function helpMessage(policy?: Policy): Message {
+  const lines = commandHelp(policy).map(
     (c) => `• \`/eks-access ${c.usage}\`\n   ${c.says} e.g. \`/eks-access ${c.example}\``,
   );
   return message('eks-access commands', [

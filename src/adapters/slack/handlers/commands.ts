@@ -45,8 +45,8 @@ type CommandHandlers = {
 };
 
 const HANDLERS: CommandHandlers = {
-  help: async (_deps, { reply }) => {
-    await reply(helpMessage());
+  help: async (deps, { reply }) => {
+    await reply(helpMessage(deps.policy));
   },
   'request-modal': async (_deps, { openForm }) => {
     await openForm();
