@@ -763,6 +763,28 @@ export function extensionBounds(level: Pick<LevelPolicy, 'defaultDuration' | 'ma
   return { min, max };
 }
 
+/** The steps an extension form offers, before the level's bounds and what is left of its cap. */
+const EXTENSION_STEPS = [300, 900, 1800, 3600, 7200, 14_400, 28_800, 43_200, 86_400];
+
+/**
+ * The extensions (seconds) this grant may have now, as a form offers them: common steps between the
+ * level's shortest and longest extension that stay within its total cap, plus what is left of the cap
+ * when that is less than the longest. Empty when none is possible (`decideExtension` says why).
+ */
+export function extensionChoices(policy: Policy, grant: Grant): number[] {
+  const level = policy.levels[grant.level];
+  if (!level || level.extend.mode === 'never') return [];
+  const { min, max } = extensionBounds(level);
+  const cap = parseDuration(level.extend.maxTotal ?? level.maxDuration) ?? 0;
+  const top = Math.min(max, cap - committedSeconds(grant));
+  if (top < min) return [];
+  return [...new Set([...EXTENSION_STEPS.filter((s) => s >= min && s <= top), top])].sort((a, b) => a - b);
+}
+
+/** The choice a form starts on: something modest, 30 minutes where offered, else the shortest. */
+export const defaultExtension = (choices: readonly number[]): number | undefined =>
+  choices.includes(1800) ? 1800 : choices[0];
+
 /**
  * How an extension by `seconds` is handled under the level's extend policy; `typed` is the duration as
  * the person wrote it, so a refusal repeats their words.

@@ -174,6 +174,8 @@ export interface Grant {
   endReason?: EndReason;
   /** Who ended it (Slack user id, 'system' for expiry, 'cli:<user>' for break-glass). */
   endedBy?: string;
+  /** Why an approver ended it (the Revoke form's reason): told to the person who lost access. */
+  endNote?: string;
   denial?: { by: string; reason: string; at: number };
   failure?: { reason: string; at: number };
   extensions: Extension[];

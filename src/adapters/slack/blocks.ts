@@ -1,7 +1,7 @@
 // Block Kit, built by pure functions from a grant and the policy. Every piece of user text passes
 // through `esc` (so a reason cannot `<!channel>`) and `cut` (so Slack never rejects a message for size).
 import type { Policy } from '../../config/policy.js';
-import { type ApprovalNeed, namespacePolicyOf } from '../../domain/decisions.js';
+import { type ApprovalNeed, defaultExtension, namespacePolicyOf } from '../../domain/decisions.js';
 import { formatDuration } from '../../domain/duration.js';
 import { type AccessError, headlineOf } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
@@ -19,6 +19,7 @@ import { splitByReferences, type TicketSystem } from '../../domain/tickets.js';
 import { windowEnd } from '../../domain/window.js';
 import type { GrantEvent } from '../../ports/notifier.js';
 import type { HomeModel } from '../../services/home.js';
+import type { ExtensionOutcome } from '../../services/request-extension.js';
 
 /** Slack's published limits (the fake Slack in test/support enforces the same). */
 export const LIMITS = {
@@ -44,6 +45,8 @@ export const DENY_MODAL = 'deny_modal';
 export const DENY_EXTENSION_MODAL = 'deny_extension_modal';
 export const FLAG_MODAL = 'breakglass_flag_modal';
 export const APPROVE_MODAL = 'approve_modal';
+export const REVOKE_MODAL = 'revoke_modal';
+export const EXTEND_MODAL = 'extend_modal';
 
 export type Block = Record<string, unknown>;
 export interface Message {
@@ -336,11 +339,11 @@ export function grantStatusText(grant: Grant, now: number): string {
     case 'active':
       return `:large_green_circle: *Active* until ${slackTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left) — approved by ${approvedBy(grant)}`;
     case 'revoking':
-      return `:hourglass: *Ending* (${grant.endReason ?? 'ending'})${grant.endedBy ? ` by ${endedByText(grant.endedBy)}` : ''}…`;
+      return `:hourglass: *Ending* (${grant.endReason ?? 'ending'})${grant.endedBy ? ` by ${endedByText(grant.endedBy)}` : ''}…${endNoteText(grant)}`;
     case 'expired':
       return `:checkered_flag: *Expired* at ${slackTime(grant.endedAt ?? now)}; access removed.`;
     case 'revoked':
-      return `:no_entry: *Revoked* by ${endedByText(grant.endedBy ?? 'system')} at ${slackTime(grant.endedAt ?? now)}; access removed.`;
+      return `:no_entry: *Revoked* by ${endedByText(grant.endedBy ?? 'system')} at ${slackTime(grant.endedAt ?? now)}; access removed.${endNoteText(grant)}`;
     case 'relinquished':
       return `:wave: *Given back* by ${mention(grant.requester.slackUserId)} at ${slackTime(grant.endedAt ?? now)}; access removed.`;
     case 'denied':
@@ -353,6 +356,9 @@ export function grantStatusText(grant: Grant, now: number): string {
       return `:warning: *Failed*: ${esc(cut(grant.failure?.reason ?? 'unknown', 500))}. Nothing was left behind.`;
   }
 }
+
+/** An approver's reason for revoking, as they typed it (escaped). */
+const endNoteText = (grant: Grant) => (grant.endNote ? `\n*Reason:* ${esc(cut(grant.endNote, 500))}` : '');
 
 const endedByText = (actor: string) =>
   actor === 'system' ? 'eks-access' : actor.startsWith('cli:') ? `\`${esc(actor)}\`` : mention(actor);
@@ -835,6 +841,12 @@ export function extensionWaitingText(grant: Grant, seconds: number): string {
   return `Asked the approvers of ${where(grant)} for ${formatDuration(seconds)} more on \`${grant.id}\`; you will get a message when they decide.`;
 }
 
+/** The answer to `extend` and to the Extend form: being applied, or asked of the approvers. */
+export const extensionOutcomeText = (outcome: ExtensionOutcome): string =>
+  outcome.kind === 'applying'
+    ? extensionApplyingText(outcome.grant, outcome.extension.seconds)
+    : extensionWaitingText(outcome.grant, outcome.grant.extensionRequest?.seconds ?? 0);
+
 /** One line for the audit channel: who did what to which grant (privileged levels stand out). */
 export function auditLine(
   grant: Grant,
@@ -1079,17 +1091,95 @@ export function breakGlassOverdueMessage(policy: Policy, grant: Grant, now: numb
   ]);
 }
 
+/**
+ * The Extend form: the durations the level allows this grant now (extensionChoices), starting on a
+ * modest one, so one click never adds hours unasked. The button and the expiry warning open it.
+ */
+export function extendModal(
+  grant: Grant,
+  offer: { choices: readonly number[]; byApprovers: boolean },
+  responseUrl: string,
+  now: number,
+): Record<string, unknown> {
+  const options = offer.choices.map((s) => ({
+    text: plain(`${formatDuration(s)} more`, LIMITS.option),
+    value: String(s),
+  }));
+  const initial = options.find((o) => o.value === String(defaultExtension(offer.choices)));
+  return {
+    type: 'modal',
+    callback_id: EXTEND_MODAL,
+    private_metadata: JSON.stringify({ grantId: grant.id, ...(responseUrl ? { responseUrl } : {}) }),
+    title: plain('Extend access', LIMITS.modalTitle),
+    submit: plain('Extend', LIMITS.button),
+    close: plain('Back', LIMITS.button),
+    blocks: [
+      section(
+        `\`${grant.level}\` in ${where(grant)} ends at ${slackTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left). ${offer.byApprovers ? 'The approvers of the namespace decide an extension.' : 'The policy extends it at once.'}`,
+      ),
+      {
+        type: 'input',
+        block_id: 'duration',
+        label: plain('How much more', 2000),
+        element: {
+          type: 'static_select',
+          action_id: 'value',
+          options,
+          ...(initial ? { initial_option: initial } : {}),
+        },
+      },
+    ],
+  };
+}
+
+/** The forms that ask an approver why: denying a request or an extension, flagging, revoking. */
+export type ReasonSubject = 'request' | 'extension' | 'flag' | 'revoke';
+const REASON_FORMS: Readonly<
+  Record<
+    ReasonSubject,
+    { callbackId: string; title: string; submit: string; question: (id: string) => string }
+  >
+> = {
+  request: {
+    callbackId: DENY_MODAL,
+    title: 'Deny request',
+    submit: 'Deny',
+    question: (id) => `Deny \`${id}\`? The requester will see your reason.`,
+  },
+  flag: {
+    callbackId: FLAG_MODAL,
+    title: 'Flag break-glass',
+    submit: 'Flag and revoke',
+    question: (id) =>
+      `Flag the break-glass use \`${id}\`? Its access is revoked at once if it is still live; your reason goes to the audit trail.`,
+  },
+  extension: {
+    callbackId: DENY_EXTENSION_MODAL,
+    title: 'Deny extension',
+    submit: 'Deny',
+    question: (id) =>
+      `Deny the extension of \`${id}\`? The access keeps its current end; the requester will see your reason.`,
+  },
+  revoke: {
+    callbackId: REVOKE_MODAL,
+    title: 'Revoke access',
+    submit: 'Revoke',
+    question: (id) =>
+      `End the access of \`${id}\` now? The person who holds it loses it at once and will see your reason; it goes to the audit trail too.`,
+  },
+};
+
 export function deniedModal(
   grantId: string,
   responseUrl: string,
-  subject: 'request' | 'extension' | 'flag' = 'request',
+  subject: ReasonSubject = 'request',
   asked?: { id?: string; by: string; seconds: number; at: number },
   /** Until `asked` is known: the ask the clicked button named (its id, or when it was asked). */
   clicked?: { id?: string | undefined; at?: number | undefined },
 ): Record<string, unknown> {
   return {
     type: 'modal',
-    callback_id: subject === 'request' ? DENY_MODAL : subject === 'flag' ? FLAG_MODAL : DENY_EXTENSION_MODAL,
+    callback_id: REASON_FORMS[subject].callbackId,
     // Only what names the ask (not its approvals): private_metadata is limited to 3000 characters.
     private_metadata: JSON.stringify({
       grantId,
@@ -1106,20 +1196,11 @@ export function deniedModal(
           }
         : {}),
     }),
-    title: plain(
-      subject === 'request' ? 'Deny request' : subject === 'flag' ? 'Flag break-glass' : 'Deny extension',
-      LIMITS.modalTitle,
-    ),
-    submit: plain(subject === 'flag' ? 'Flag and revoke' : 'Deny', LIMITS.button),
+    title: plain(REASON_FORMS[subject].title, LIMITS.modalTitle),
+    submit: plain(REASON_FORMS[subject].submit, LIMITS.button),
     close: plain('Back', LIMITS.button),
     blocks: [
-      section(
-        subject === 'request'
-          ? `Deny \`${grantId}\`? The requester will see your reason.`
-          : subject === 'flag'
-            ? `Flag the break-glass use \`${grantId}\`? Its access is revoked at once if it is still live; your reason goes to the audit trail.`
-            : `Deny the extension of \`${grantId}\`? The access keeps its current end; the requester will see your reason.`,
-      ),
+      section(REASON_FORMS[subject].question(grantId)),
       {
         type: 'input',
         block_id: 'reason',

@@ -13,8 +13,7 @@ import { requestExtension } from '../../../services/request-extension.js';
 import { submitRequests } from '../../../services/submit.js';
 import {
   approvalsMessage,
-  extensionApplyingText,
-  extensionWaitingText,
+  extensionOutcomeText,
   groupRequestedText,
   helpMessage,
   listMessage,
@@ -134,13 +133,7 @@ const HANDLERS: CommandHandlers = {
   revoke: async (deps, call) => endNow(deps, call),
   extend: async (deps, { command, user, reply }) => {
     const outcome = await requestExtension(deps, command.id, user, command.duration);
-    await reply(
-      textMessage(
-        outcome.kind === 'applying'
-          ? extensionApplyingText(outcome.grant, outcome.extension.seconds)
-          : extensionWaitingText(outcome.grant, outcome.grant.extensionRequest?.seconds ?? 0),
-      ),
-    );
+    await reply(textMessage(extensionOutcomeText(outcome)));
   },
 };
 
