@@ -141,9 +141,9 @@ describe('one approval count (issue #19 §1)', () => {
       // The form says why, and warns of a privileged level.
       expect(form).toContain(approvalNeedText(need, request.level));
       expect(form.includes(':warning: Privileged level')).toBe(policy.levels[request.level]?.privileged);
-    // Slack adds "(optional)" to an optional input's label itself (issue #19 §6).
-    expect(form).toContain('Start later');
-    expect(form).not.toContain('(optional)');
+      // Slack adds "(optional)" to an optional input's label itself (issue #19 §6).
+      expect(form).toContain('Start later');
+      expect(form).not.toContain('(optional)');
     },
   );
 

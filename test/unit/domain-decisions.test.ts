@@ -9,7 +9,9 @@ import {
   assertUniqueIdentity,
   autoApproveRuleFor,
   decideExtension,
+  defaultExtension,
   extensionApprovalsRequired,
+  extensionChoices,
   identityFromMap,
   namespaceMatches,
   quorumReached,
@@ -437,6 +439,26 @@ describe('grant state machine', () => {
     expect(decideExtension(policy, active, 300)).toEqual({ kind: 'auto', seconds: 300 });
     const long = decideExtension(policy, active, 600 * 3600, '600h');
     expect(long.kind === 'refused' && long.why).toContain('You asked for 600h more');
+  });
+
+  it('offers the extensions the level allows now, within what is left of the cap, starting modestly', () => {
+    // view: one extension 5m–4h, 6h in all; the grant below has 1h.
+    const active = grant({ status: 'active' });
+    expect(extensionChoices(policy, active)).toEqual([300, 900, 1800, 3600, 7200, 14_400]);
+    expect(defaultExtension(extensionChoices(policy, active))).toBe(1800);
+    // 1h + 4h30m used: 30m left, offered as the largest choice.
+    const nearCap = grant({
+      status: 'active',
+      extensions: [{ by: 'U0REQ', seconds: 16_200, at: 0, auto: true }],
+    });
+    expect(extensionChoices(policy, nearCap)).toEqual([300, 900, 1800]);
+    // 1h + 4h57m used: 3m left, less than the shortest extension: nothing to offer.
+    const atCap = grant({
+      status: 'active',
+      extensions: [{ by: 'U0REQ', seconds: 17_820, at: 0, auto: true }],
+    });
+    expect(extensionChoices(policy, atCap)).toEqual([]);
+    expect(defaultExtension([900, 3600])).toBe(900);
   });
 
   it('counts extensions claimed but not yet applied against the cap', () => {
