@@ -11,7 +11,7 @@ import type {
 import { DNS1123_LABEL, isAcceptedIdentityCenterSession, requiredApprovalsFor } from '../config/policy.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { type AccessError, badInput, conflict, forbidden, notFound } from './errors.js';
-import type { Approval, ClaimedExtension, Grant } from './grant.js';
+import type { Approval, ClaimedExtension, Grant, HeldAccess } from './grant.js';
 import { committedSeconds } from './grant.js';
 import { principalParts, renderUsername } from './names.js';
 import { humanTime } from './text.js';
@@ -604,6 +604,60 @@ export function extensionAlreadyDecided(grant: Grant, asked: ExtensionAsk): Acce
     );
   }
   return conflict(`There is no extension waiting on ${grant.id}`, lastExtensionDecision(grant), details);
+}
+
+/**
+ * What this person already holds in the namespace a request is for (an approved or active grant of
+ * theirs on the same cluster), the same level first, else the one that lasts longest.
+ */
+export function heldAccess(
+  live: readonly Grant[],
+  request: { cluster: string; namespace: string; level: string; slackUserId: string },
+): HeldAccess | undefined {
+  const mine = live
+    .filter(
+      (g): g is Grant & { status: 'approved' | 'active' } =>
+        (g.status === 'active' || g.status === 'approved') &&
+        g.requester.slackUserId === request.slackUserId &&
+        g.cluster === request.cluster &&
+        g.namespace === request.namespace,
+    )
+    .sort(
+      (a, b) =>
+        Number(b.level === request.level) - Number(a.level === request.level) ||
+        (b.expiresAt ?? Number.POSITIVE_INFINITY) - (a.expiresAt ?? Number.POSITIVE_INFINITY),
+    );
+  const held = mine[0];
+  if (!held) return undefined;
+  return {
+    grantId: held.id,
+    level: held.level,
+    status: held.status,
+    ...(held.expiresAt !== undefined ? { expiresAt: held.expiresAt } : {}),
+  };
+}
+
+/**
+ * A second request for the level one already holds here is refused while that grant can still be
+ * extended: `extend` keeps one grant, one approval message and one end time, where a second grant would
+ * ask the approvers again for what they already gave. Another level, or a grant at its cap, may be
+ * requested: the approvers see what is held (`Grant.alreadyHolds`).
+ */
+export function assertNotAlreadyHeld(
+  policy: Policy,
+  live: readonly Grant[],
+  request: { cluster: string; namespace: string; level: string; slackUserId: string },
+): HeldAccess | undefined {
+  const held = heldAccess(live, request);
+  // Only an active grant can be extended; an approved one (being set up, a window to come) is shown.
+  if (!held || held.level !== request.level || held.status !== 'active') return held;
+  const grant = live.find((g) => g.id === held.grantId) as Grant;
+  if (extensionChoices(policy, grant).length === 0) return held;
+  throw conflict(
+    `You already have \`${held.level}\` in ${request.namespace} on ${request.cluster}: \`${held.grantId}\` lasts until ${humanTime(held.expiresAt ?? 0)}`,
+    `For more time, ask to extend it: \`/eks-access extend ${held.grantId} for 1h\` (or Extend on the Home tab). Nothing new was requested.`,
+    { grantId: held.grantId, alreadyHeld: true },
+  );
 }
 
 /** One extension waits at a time: a second ask would silently replace what approvers are looking at. */

@@ -133,6 +133,15 @@ export interface Requester {
   email?: string;
 }
 
+/** A live grant of the same person in the same namespace, as a new request's approvers see it. */
+export interface HeldAccess {
+  grantId: string;
+  level: string;
+  status: 'approved' | 'active';
+  /** When it ends (epoch ms); absent while it is still being set up. */
+  expiresAt?: number;
+}
+
 export interface Grant {
   id: string;
   /** Incremented on every write; the compare-and-set token. */
@@ -176,6 +185,11 @@ export interface Grant {
   endedBy?: string;
   /** Why an approver ended it (the Revoke form's reason): told to the person who lost access. */
   endNote?: string;
+  /**
+   * Access the requester already held in this namespace when they asked (another level, or one that
+   * could not be extended): shown to the approvers. Informational, not part of any seal.
+   */
+  alreadyHolds?: HeldAccess;
   denial?: { by: string; reason: string; at: number };
   failure?: { reason: string; at: number };
   extensions: Extension[];

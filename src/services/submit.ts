@@ -7,6 +7,7 @@ import {
   type ApprovalNeed,
   accountOfCluster,
   approvalNeed,
+  assertNotAlreadyHeld,
   assertPrincipalAccepted,
   assertUniqueIdentity,
   expandTargets,
@@ -108,12 +109,11 @@ async function requesterFor(
  * cluster already has (the validator catches what the identity map can produce; this catches the
  * rest, e.g. the email lookup). Activation asks the cluster the same question again.
  */
-async function assertNoIdentityCollision(
-  deps: Pick<FlowDeps, 'store'>,
+function assertNoIdentityCollision(
+  live: readonly Grant[],
   cluster: string,
   requester: Grant['requester'],
-): Promise<void> {
-  const live = await deps.store.listByStatus(['pending', 'approved', 'active', 'revoking']);
+): void {
   assertUniqueIdentity(
     { cluster, principalArn: requester.principalArn, username: requester.kubernetesUsername },
     live
@@ -254,9 +254,13 @@ export async function prepare(
 ): Promise<Prepared> {
   const { policy, clock } = deps;
   const resolved = resolveRequest(policy, input, clock.now());
+  const live = await deps.store.listByStatus(['pending', 'approved', 'active', 'revoking']);
+  // The same level held and still extendable is refused (extend it instead); other holdings are shown
+  // to the approvers. Break-glass is the on-call's way in and is never held up by this.
+  const alreadyHolds = atOnce ? undefined : assertNotAlreadyHeld(policy, live, { ...resolved, slackUserId });
   const requester = await reportIdentityRefusal(deps, slackUserId, async () => {
     const found = await requesterFor(deps, slackUserId, resolved.cluster);
-    await assertNoIdentityCollision(deps, resolved.cluster, found);
+    assertNoIdentityCollision(live, resolved.cluster, found);
     return found;
   });
   const now = clock.now();
@@ -294,6 +298,7 @@ export async function prepare(
     pendingUntil: pendingUntilFor(policy, now, resolved),
     ...(autoActor ? { decidedAt: now } : {}),
     ...(atOnce ? { breakGlass: atOnce.breakGlass } : {}),
+    ...(alreadyHolds ? { alreadyHolds } : {}),
     extensions: [],
   };
   const grant: Grant = autoActor

@@ -5,6 +5,7 @@ import {
   assertMayDecide,
   assertMayDecideExtension,
   assertNoExtensionWaiting,
+  assertNotAlreadyHeld,
   assertPrincipalAccepted,
   assertUniqueIdentity,
   autoApproveRuleFor,
@@ -12,6 +13,7 @@ import {
   defaultExtension,
   extensionApprovalsRequired,
   extensionChoices,
+  heldAccess,
   identityFromMap,
   namespaceMatches,
   quorumReached,
@@ -473,5 +475,53 @@ describe('grant state machine', () => {
     expect(decideExtension(policy, claimed, 3600).kind).toBe('auto');
     const refused = decideExtension(policy, claimed, 3601);
     expect(refused.kind === 'refused' && refused.why).toContain('(1h left)');
+  });
+});
+
+describe('a request for what one already holds (issue #19 §9)', () => {
+  const NOW = Date.UTC(2026, 0, 1, 12, 0);
+  const active = grant({ id: 'ea-held2345', status: 'active', activatedAt: NOW, expiresAt: NOW + 3_600_000 });
+  const ask = (level: string, over: Partial<{ cluster: string; slackUserId: string }> = {}) => ({
+    cluster: 'dev',
+    namespace: 'test',
+    level,
+    slackUserId: 'U0REQ',
+    ...over,
+  });
+
+  it('refuses the same level while it can be extended, naming the grant, its end and `extend`', () => {
+    const refused = kindOf(() => assertNotAlreadyHeld(policy, [active], ask('view')));
+    expect(refused).toMatchObject({
+      kind: 'conflict',
+      message: 'You already have `view` in test on dev: `ea-held2345` lasts until 2026-01-01 13:00 UTC',
+    });
+    expect(refused?.hint).toContain('/eks-access extend ea-held2345 for 1h');
+  });
+
+  it('lets another level, another person, another cluster, or a grant at its cap through, saying what is held', () => {
+    expect(assertNotAlreadyHeld(policy, [active], ask('debug'))).toEqual({
+      grantId: 'ea-held2345',
+      level: 'view',
+      status: 'active',
+      expiresAt: NOW + 3_600_000,
+    });
+    expect(assertNotAlreadyHeld(policy, [active], ask('view', { slackUserId: 'U0BOB' }))).toBeUndefined();
+    expect(assertNotAlreadyHeld(policy, [active], ask('view', { cluster: 'prod' }))).toBeUndefined();
+    const atCap = { ...active, extensions: [{ by: 'U0REQ', seconds: 5 * 3600, at: 0, auto: true }] };
+    expect(assertNotAlreadyHeld(policy, [atCap], ask('view'))?.grantId).toBe('ea-held2345');
+    // An approved grant (being set up, or a window to come) cannot be extended: shown, not refused.
+    expect(assertNotAlreadyHeld(policy, [{ ...active, status: 'approved' }], ask('view'))?.status).toBe(
+      'approved',
+    );
+    // Pending requests and ended grants hold nothing.
+    expect(
+      heldAccess(
+        [
+          { ...active, status: 'pending' },
+          { ...active, status: 'expired' },
+        ],
+        ask('view'),
+      ),
+    ).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@ import type { Policy } from '../../config/policy.js';
 import { type ApprovalNeed, defaultExtension, namespacePolicyOf } from '../../domain/decisions.js';
 import { formatDuration } from '../../domain/duration.js';
 import { type AccessError, headlineOf } from '../../domain/errors.js';
-import type { Grant } from '../../domain/grant.js';
+import type { Grant, HeldAccess } from '../../domain/grant.js';
 import { secondsLeft } from '../../domain/grant.js';
 import { type AccessPlan, planGrant } from '../../domain/plan.js';
 import {
@@ -92,6 +92,20 @@ export function groupRequestedText(targets: readonly { grant: Grant; need: Appro
  */
 export function requestedText(grant: Grant, need: ApprovalNeed): string {
   const what = `\`${grant.level}\` in ${where(grant)}`;
+  const held = grant.alreadyHolds ? `\n${heldText(grant.alreadyHolds, 'You already have')}` : '';
+  return `${requestedLine(grant, need, what)}${held}`;
+}
+
+/** "You already have `view` here until <date> (`ea-…`)": what a request's requester holds already. */
+export function heldText(held: HeldAccess, who: string): string {
+  const until =
+    held.status === 'active' && held.expiresAt !== undefined
+      ? `until ${slackTime(held.expiresAt)}`
+      : 'approved, not active yet';
+  return `:information_source: ${who} \`${held.level}\` here ${until} (\`${held.grantId}\`).`;
+}
+
+function requestedLine(grant: Grant, need: ApprovalNeed, what: string): string {
   if (need.auto) {
     return `:white_check_mark: \`${grant.id}\`: ${what} was approved by policy (auto-approve rule \`${need.auto.actor}\`); you will get a DM with the commands ${grant.startsAt === undefined ? 'in a moment' : `when the window opens (${slackTime(grant.startsAt)})`}.`;
   }
@@ -410,6 +424,9 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
   ];
   for (const warning of plan?.warnings ?? []) {
     blocks.push(section(`:warning: *${esc(warning)}* It needs ${grant.requiredApprovals} approvals.`));
+  }
+  if (grant.alreadyHolds) {
+    blocks.push(section(heldText(grant.alreadyHolds, `${mention(grant.requester.slackUserId)} already has`)));
   }
   if (plan) blocks.push(context(`*Would create*\n${planSummary(plan)}`));
   if (grant.breakGlass) blocks.splice(1, 0, ...breakGlassBlocks(grant));
@@ -861,9 +878,18 @@ export function auditLine(
 }
 
 /** Any error as an ephemeral message: the headline for its kind, what happened, what to do. */
+/**
+ * The domain writes times as `2026-05-01 14:30 UTC` (humanTime, chat-agnostic); in Slack each becomes
+ * a Slack date, so a reader sees their own time zone as everywhere else.
+ */
+export const slackDatesIn = (text: string): string =>
+  text.replace(/\b(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}) UTC\b/g, (_, y, mo, d, h, mi) =>
+    slackTime(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi))),
+  );
+
 export function errorMessage(error: AccessError): Message {
-  const detail = error.kind === 'internal' ? '' : escHint(cut(error.message, 1500));
-  const hint = error.hint ? escHint(cut(error.hint, 1200)) : '';
+  const detail = error.kind === 'internal' ? '' : slackDatesIn(escHint(cut(error.message, 1500)));
+  const hint = error.hint ? slackDatesIn(escHint(cut(error.hint, 1200))) : '';
   const headline = headlineOf(error);
   const text = [`*${headline}*`, detail, hint].filter(Boolean).join('\n');
   return message(`${headline}${detail ? `: ${detail}` : ''}`, [section(text)]);
