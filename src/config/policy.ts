@@ -352,6 +352,11 @@ const basePolicy = z
           .default('/eks-access/'),
         pendingTimeout: duration('pendingTimeout').default('24h'),
         expiryWarning: duration('expiryWarning').default('15m'),
+        /**
+         * An approved grant still not set up after this long is shown as taking longer than expected,
+         * to its requester and approvers. Longer than any wait for AWS to propagate (a minute or two).
+         */
+        setupDeadline: duration('setupDeadline').default('5m'),
         requireReason: z.boolean().default(true),
         auditChannel: z.string().regex(SLACK_CHANNEL_ID).optional(),
         windows: windowSettings,
@@ -363,6 +368,7 @@ const basePolicy = z
         iamPath: '/eks-access/',
         pendingTimeout: '24h',
         expiryWarning: '15m',
+        setupDeadline: '5m',
         requireReason: true,
         windows: WINDOW_DEFAULTS,
         weeklySummary: WEEKLY_SUMMARY_DEFAULTS,

@@ -267,3 +267,18 @@ export const EXTENSION_ID = /^x[a-z2-9]{6}$/;
 export function secondsLeft(grant: Pick<Grant, 'expiresAt'>, now: number): number {
   return grant.expiresAt === undefined ? 0 : Math.max(0, Math.round((grant.expiresAt - now) / 1000));
 }
+
+/**
+ * When an approved grant should have been set up by: `deadlineMs` after it was approved, or after its
+ * window opened. Undefined for any other status.
+ */
+export function setupDueAt(grant: Grant, deadlineMs: number): number | undefined {
+  if (grant.status !== 'approved') return undefined;
+  return Math.max(grant.decidedAt ?? grant.createdAt, grant.startsAt ?? 0) + deadlineMs;
+}
+
+/** Whether an approved grant is past its setup deadline at `now` (the worker may be down, or AWS slow). */
+export const setupOverdue = (grant: Grant, now: number, deadlineMs: number): boolean => {
+  const due = setupDueAt(grant, deadlineMs);
+  return due !== undefined && now >= due;
+};

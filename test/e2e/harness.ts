@@ -56,6 +56,8 @@ export interface HarnessOptions {
   namespaceExtra?: string;
   pendingTimeout?: string;
   expiryWarning?: string;
+  /** settings.setupDeadline (default the policy's 5m). */
+  setupDeadline?: string;
   levelDuration?: { default: string; max: string };
   /** Durations of the `view` level (extend mode `approval`); default 1h, at most 2h. */
   viewDuration?: { default: string; max: string };
@@ -181,6 +183,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 settings:
   pendingTimeout: ${options.pendingTimeout ?? '1h'}
   expiryWarning: ${options.expiryWarning ?? '15m'}
+  setupDeadline: ${options.setupDeadline ?? '5m'}
   requireReason: true
   auditChannel: CAUDIT${tag.toUpperCase()}
 ${options.windows ? `  windows: ${options.windows}\n` : ''}identities:

@@ -17,6 +17,7 @@ import {
   extensionDeniedDm,
   helpMessage,
   homeView,
+  setupSlowDm,
   sharedApprovalMessage,
   slackTime,
   TARGETS_PER_MESSAGE,
@@ -567,5 +568,41 @@ describe('help in the running policy’s own names (issue #19 §6)', () => {
         expect(() => resolveRequest(example, { ...input, ...target }, NOW)).not.toThrow();
       }
     }
+  });
+});
+
+describe('a grant whose setup takes longer than the deadline (issue #19 §8)', () => {
+  const approved = grant({
+    status: 'approved',
+    approvals: [{ slackUserId: 'U0ANA', at: NOW }],
+    decidedAt: NOW,
+  });
+  const deadline = 300_000; // the policy's default setupDeadline, 5m
+
+  it('reads "setting up access…" until the deadline, then says it takes longer and what to do', () => {
+    const before = blocksText(approvalMessage(policy, approved, NOW + deadline - 1).blocks as never);
+    expect(before).toContain('setting up access…');
+    const after = blocksText(approvalMessage(policy, approved, NOW + deadline).blocks as never);
+    expect(after).toContain('setting up access is taking longer than expected');
+    expect(after).toContain(`it was due ${slackTime(NOW + deadline)}`);
+    expect(after).toContain('eks-access worker is running');
+    // An active grant, or a window not open yet, is not late.
+    const active = grant({ status: 'active', activatedAt: NOW, expiresAt: NOW + 7_200_000 });
+    expect(blocksText(approvalMessage(policy, active, NOW + 2 * deadline).blocks as never)).not.toContain(
+      'longer than expected',
+    );
+    const window = { ...approved, startsAt: NOW + 3_600_000 };
+    expect(blocksText(approvalMessage(policy, window, NOW + 2 * deadline).blocks as never)).toContain(
+      'opens at',
+    );
+  });
+
+  it('the requester is told, and the thread note mentions them', () => {
+    const dm = setupSlowDm(approved, NOW + deadline, deadline);
+    expect(dm.text).toBe('Setting up your access ea-abcd2345 is taking longer than expected');
+    expect(checkMessageBlocks(dm.blocks)).toEqual([]);
+    expect(threadNoteText(approved, { kind: 'setup-overdue' }, NOW + deadline)).toContain(
+      '<@U0BOB> is taking longer than expected',
+    );
   });
 });

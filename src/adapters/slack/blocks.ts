@@ -2,10 +2,10 @@
 // through `esc` (so a reason cannot `<!channel>`) and `cut` (so Slack never rejects a message for size).
 import type { Policy } from '../../config/policy.js';
 import { type ApprovalNeed, defaultExtension, namespacePolicyOf } from '../../domain/decisions.js';
-import { formatDuration } from '../../domain/duration.js';
+import { formatDuration, parseDuration } from '../../domain/duration.js';
 import { type AccessError, headlineOf } from '../../domain/errors.js';
 import type { Grant, HeldAccess } from '../../domain/grant.js';
-import { secondsLeft } from '../../domain/grant.js';
+import { secondsLeft, setupDueAt, setupOverdue } from '../../domain/grant.js';
 import { type AccessPlan, planGrant } from '../../domain/plan.js';
 import {
   accessCommands,
@@ -341,8 +341,23 @@ function approvalProgress(grant: Grant): string {
   return `${grant.approvals.length} of ${grant.requiredApprovals} approval${grant.requiredApprovals === 1 ? '' : 's'}${people.length ? `: ${people.join(', ')}` : ''}`;
 }
 
-/** What has happened to this grant, in the words the approval message shows under the request. */
-export function grantStatusText(grant: Grant, now: number): string {
+/** The policy's setupDeadline in ms: past it an approved grant reads as taking longer than expected. */
+export const setupDeadlineMs = (policy: Policy): number =>
+  (parseDuration(policy.settings.setupDeadline) ?? 300) * 1000;
+
+/** What requester and approvers are told when setting up access takes longer than expected. */
+export const SETUP_SLOW_ADVICE =
+  'eks-access keeps retrying by itself, and nobody needs to request or approve anything again; the access lasts its full time from when it works. ' +
+  'If it is still not active in a few minutes, the platform team should check that the eks-access worker is running (its `/healthz`, `eks-access doctor`).';
+
+/**
+ * What has happened to this grant, in the words the approval message shows under the request. With
+ * the policy's setup deadline, an approved grant past it says setup is taking longer than expected.
+ */
+export function grantStatusText(grant: Grant, now: number, setupDeadline?: number): string {
+  if (setupDeadline !== undefined && setupOverdue(grant, now, setupDeadline)) {
+    return `:warning: *Approved* by ${approvedBy(grant)} — setting up access is taking longer than expected (it was due ${slackTime(setupDueAt(grant, setupDeadline) ?? now)}). ${SETUP_SLOW_ADVICE}`;
+  }
   switch (grant.status) {
     case 'pending':
       return `:hourglass_flowing_sand: *Waiting for approval* — ${approvalProgress(grant)}. Lapses at ${slackTime(grant.pendingUntil)} if nobody decides.`;
@@ -437,7 +452,7 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
       ),
     );
   }
-  blocks.push(divider, section(grantStatusText(grant, now)));
+  blocks.push(divider, section(grantStatusText(grant, now, setupDeadlineMs(policy))));
   if (grant.status === 'pending') {
     // Mentioned, so the approvers are notified of a new request (an update does not notify again).
     const ns = namespacePolicyOf(policy, grant);
@@ -595,7 +610,9 @@ function sharedTargetBlocks(
   );
   const blocks: Block[] = [
     divider,
-    section(`*${where(grant)}* · \`${grant.id}\`${own}\n${grantStatusText(grant, now)}${warnings.join('')}`),
+    section(
+      `*${where(grant)}* · \`${grant.id}\`${own}\n${grantStatusText(grant, now, setupDeadlineMs(policy))}${warnings.join('')}`,
+    ),
   ];
   const details: string[] = [];
   if (plan) details.push(`*Would create*\n${planSummary(plan)}`);
@@ -657,6 +674,8 @@ function noteText(grant: Grant, event: GrantEvent, now: number): string | undefi
       return `:stopwatch: Extended by ${formatDuration(event.seconds)} (${mention(event.by)}); now ends at ${slackTime(grant.expiresAt ?? now)}.`;
     case 'extension-denied':
       return `:no_entry_sign: ${mention(event.by)} denied the extension: ${esc(cut(event.reason, 500))}`;
+    case 'setup-overdue':
+      return `:warning: Setting up access for ${mention(grant.requester.slackUserId)} is taking longer than expected. ${SETUP_SLOW_ADVICE}`;
     default:
       return undefined;
   }
@@ -811,6 +830,15 @@ export const STREAMS_OUTLIVE_ACCESS =
   'New `kubectl` requests are refused from now on (a token the cluster already checked may still work for a couple of minutes). ' +
   'A `kubectl exec`, `attach`, `port-forward` or `logs -f` you still have open keeps running until you close it: close it now.';
 
+/** To the requester when setting up their approved access takes longer than the policy's deadline. */
+export function setupSlowDm(grant: Grant, now: number, setupDeadline: number): Message {
+  return message(`Setting up your access ${grant.id} is taking longer than expected`, [
+    section(
+      `:warning: Your access to ${where(grant)} (\`${grant.id}\`) was approved but is not set up yet; it was due ${slackTime(setupDueAt(grant, setupDeadline) ?? now)}. ${SETUP_SLOW_ADVICE} You get the DM with the commands as soon as it works.`,
+    ),
+  ]);
+}
+
 export function cancelledDm(grant: Grant, now: number): Message {
   return message(`Your request ${grant.id} ended without a decision`, [
     section(`${grantStatusText(grant, now)} (${where(grant)}, \`${grant.id}\`)`),
@@ -877,7 +905,6 @@ export function auditLine(
   return message(`${grant.id} ${esc(action)} by ${endedByText(actor)}`, [context(text)]);
 }
 
-/** Any error as an ephemeral message: the headline for its kind, what happened, what to do. */
 /**
  * The domain writes times as `2026-05-01 14:30 UTC` (humanTime, chat-agnostic); in Slack each becomes
  * a Slack date, so a reader sees their own time zone as everywhere else.
@@ -887,6 +914,7 @@ export const slackDatesIn = (text: string): string =>
     slackTime(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi))),
   );
 
+/** Any error as an ephemeral message: the headline for its kind, what happened, what to do. */
 export function errorMessage(error: AccessError): Message {
   const detail = error.kind === 'internal' ? '' : slackDatesIn(escHint(cut(error.message, 1500)));
   const hint = error.hint ? slackDatesIn(escHint(cut(error.hint, 1200))) : '';

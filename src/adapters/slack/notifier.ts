@@ -5,7 +5,7 @@ import type { webApi } from '@slack/bolt';
 import type { Policy } from '../../config/policy.js';
 import type { Clock } from '../../domain/clock.js';
 import { namespacePolicyOf } from '../../domain/decisions.js';
-import type { Grant } from '../../domain/grant.js';
+import { type Grant, setupDueAt, setupOverdue } from '../../domain/grant.js';
 import type { AuditLog } from '../../ports/audit-log.js';
 import type { Directory } from '../../ports/directory.js';
 import type { GrantStore } from '../../ports/grant-store.js';
@@ -36,6 +36,8 @@ import {
   homeView,
   type Message,
   section,
+  setupDeadlineMs,
+  setupSlowDm,
   sharedApprovalMessage,
   sharedApproverReminder,
   threadNoteText,
@@ -105,6 +107,24 @@ export class SlackNotifier implements Notifier {
     const stored = await this.#step('read grant', () => this.#deps.store.get(grant.id));
     let latest = stored && stored.version >= grant.version ? stored : grant;
     const now = this.#deps.clock.now();
+    const deadline = setupDeadlineMs(this.#deps.policy);
+    if (event.kind === 'setup-overdue') {
+      // Checked when it falls due: a grant set up (or ended) meanwhile has nothing to report.
+      if (!setupOverdue(latest, now, deadline)) return;
+      await steps.run('setup-overdue audit', async () =>
+        this.#deps.audit?.append({
+          action: 'setup-overdue',
+          actor: 'system',
+          grantId: latest.id,
+          at: now,
+          details: {
+            cluster: latest.cluster,
+            namespace: latest.namespace,
+            dueAt: new Date(setupDueAt(latest, deadline) ?? now).toISOString(),
+          },
+        }),
+      );
+    }
     await steps.run('approval message', () => this.#upsertApprovalMessage(latest, event, now, steps));
     // A target sharing its message may have had it recorded just now (by itself or a sibling): thread
     // notes and DM links go to it.
@@ -448,6 +468,8 @@ export class SlackNotifier implements Notifier {
         return extensionDeniedDm(grant, now);
       case 'extension-failed':
         return extensionFailedDm(grant, event.seconds, event.reason, now);
+      case 'setup-overdue':
+        return setupSlowDm(grant, now, setupDeadlineMs(this.#deps.policy));
       case 'cancelled':
         return event.by === 'system' ? cancelledDm(grant, now) : undefined;
       default:
