@@ -68,35 +68,31 @@ export class SlackOutbox implements Notifier {
       connection: this.#connection(),
       prefix: options.prefix,
     });
-    const base = options.retryBaseMs ?? 1_000;
-    this.#worker = new Worker<OutboxJob>(OUTBOX_QUEUE, (job) => this.#process(job), {
+    this.#worker = this.#consumer(OUTBOX_QUEUE, 4);
+    this.#later = new Queue<OutboxJob>(OUTBOX_LATER_QUEUE, {
       connection: this.#connection(),
       prefix: options.prefix,
-      concurrency: 4,
+    });
+    // A check that falls due is delivered like any notification (one at a time per grant, retried).
+    this.#laterWorker = this.#consumer(OUTBOX_LATER_QUEUE, 2);
+  }
+
+  #consumer(queue: string, concurrency: number): Worker<OutboxJob> {
+    const base = this.#options.retryBaseMs ?? 1_000;
+    const worker = new Worker<OutboxJob>(queue, (job) => this.#process(job), {
+      connection: this.#connection(),
+      prefix: this.#options.prefix,
+      concurrency,
       settings: {
         // Slack's Retry-After when it sent one, otherwise exponential; never a hot loop.
         backoffStrategy: (attemptsMade, _type, error) =>
           Math.min(retryAfterMs(error) ?? base * 2 ** Math.max(0, attemptsMade - 1), MAX_BACKOFF_MS),
       },
     });
-    this.#worker.on('error', (error) => options.logger.warn({ err: error }, 'Slack outbox worker error'));
-    this.#later = new Queue<OutboxJob>(OUTBOX_LATER_QUEUE, {
-      connection: this.#connection(),
-      prefix: options.prefix,
-    });
-    // A check that falls due is delivered like any notification (one at a time per grant, retried).
-    this.#laterWorker = new Worker<OutboxJob>(OUTBOX_LATER_QUEUE, (job) => this.#process(job), {
-      connection: this.#connection(),
-      prefix: options.prefix,
-      concurrency: 2,
-      settings: {
-        backoffStrategy: (attemptsMade, _type, error) =>
-          Math.min(retryAfterMs(error) ?? base * 2 ** Math.max(0, attemptsMade - 1), MAX_BACKOFF_MS),
-      },
-    });
-    this.#laterWorker.on('error', (error) =>
-      options.logger.warn({ err: error }, 'Slack outbox (later) worker error'),
+    worker.on('error', (error) =>
+      this.#options.logger.warn({ err: error, queue }, 'Slack outbox worker error'),
     );
+    return worker;
   }
 
   #connection(): RedisClient {
