@@ -223,7 +223,11 @@ export function commandHelp(policy?: Policy): readonly { usage: string; example:
       says: 'On call, when a policy rule allows it: access at once, announced to every approver, reviewed afterwards.',
     },
     { usage: 'cancel <id>', example: 'cancel ea-7k2m9xab', says: 'Withdraw a request still waiting.' },
-    { usage: 'revoke <id>', example: 'revoke ea-7k2m9xab', says: "Approvers: end someone's access now." },
+    {
+      usage: 'revoke <id> [because <reason…>]',
+      example: 'revoke ea-7k2m9xab because INC-123 is closed',
+      says: "Approvers: end someone's access now; they see your reason.",
+    },
     { usage: 'whoami', example: 'whoami', says: 'Who you are on AWS and what you may request.' },
     { usage: 'help', example: 'help', says: 'This text.' },
   ];

@@ -21,7 +21,8 @@ export type Command =
   | { kind: 'list' }
   | { kind: 'approvals' }
   | { kind: 'whoami' }
-  | { kind: 'revoke'; id: string }
+  /** An approver ends someone's access; the reason (after `because`) reaches them. */
+  | { kind: 'revoke'; id: string; reason?: string }
   | { kind: 'done'; id: string }
   /** `done all`: give back every grant of mine, active or approved (all targets of a request, …). */
   | { kind: 'done-all' }
@@ -115,7 +116,18 @@ export function parseCommand(text: string): Command {
     case 'done':
       if (words.length === 1 && words[0]?.toLowerCase() === 'all') return { kind: 'done-all' };
       return { kind: sub, id: grantIdFrom(sub, words) };
-    case 'revoke':
+    case 'revoke': {
+      const because = words.findIndex((w) => ['because', 'reason', 'reason:'].includes(w.toLowerCase()));
+      const reason =
+        because === -1
+          ? ''
+          : words
+              .slice(because + 1)
+              .join(' ')
+              .trim();
+      const id = grantIdFrom(sub, because === -1 ? words : words.slice(0, because));
+      return { kind: 'revoke', id, ...(reason ? { reason } : {}) };
+    }
     case 'cancel':
       return { kind: sub, id: grantIdFrom(sub, words) };
     case 'approve': {

@@ -139,9 +139,9 @@ const HANDLERS: CommandHandlers = {
 
 async function endNow(
   deps: ListenerDeps,
-  { command, user, reply }: Invocation<{ kind: 'done' | 'revoke'; id: string }>,
+  { command, user, reply }: Invocation<{ kind: 'done' | 'revoke'; id: string; reason?: string }>,
 ): Promise<void> {
-  await endAccess(deps, command.id, user, command.kind);
+  await endAccess(deps, command.id, user, command.kind, command.reason);
   await reply(textMessage(`Ending \`${command.id}\`; access is being removed now.`));
 }
 
