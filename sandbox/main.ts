@@ -9,6 +9,7 @@ import { blocksText } from '../test/support/slack/index.js';
 import { installPlatform, missingPlatformParts } from './install.js';
 import { dmCommands, startPage } from './page.js';
 import { repoRoot, type Sandbox, startSandbox } from './sandbox.js';
+import { tryItLines } from './try-it.js';
 
 const USAGE = 'usage: npm run sandbox [-- --policy <policy.yaml>] [--port <port>]';
 
@@ -82,8 +83,12 @@ async function main(): Promise<number> {
   const lines = [
     '',
     `Open ${page.url} — you are ${sandbox.people.map((p) => `${p.name} (${p.role})`).join(', ')}.`,
-    `Type e.g. \`/eks-access request ${sandbox.world.namespaces[0] ?? '<namespace>'} for 2m because trying it\` as a requester, switch to an`,
-    'approver and click Approve. The page then shows the DM with the commands; run them in a shell:',
+    ...tryItLines(
+      sandbox.world.policy,
+      sandbox.world.namespaces[0],
+      sandbox.people.find((p) => p.role === 'requester')?.id ?? '',
+    ),
+    'The page then shows the DM with the commands; run them in a shell:',
   ];
   for (const [id, terminal] of sandbox.terminals) {
     const name = sandbox.people.find((p) => p.id === id)?.name ?? id;

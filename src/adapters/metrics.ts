@@ -165,6 +165,8 @@ export function instrumentNotifier(notifier: Notifier, metrics: Metrics): Notifi
       recordGrantEvent(metrics, grant, event);
       await notifier.grantChanged(grant, event);
     },
+    // Counted when it is delivered, if it still applies then (the notifier's audit event), not now.
+    ...(notifier.grantCheckLater ? { grantCheckLater: notifier.grantCheckLater.bind(notifier) } : {}),
   };
 }
 

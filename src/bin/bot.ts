@@ -163,7 +163,9 @@ export async function startBotProcess(
   runtime: SharedRuntime,
   options: { health?: boolean; port?: number } = {},
 ): Promise<RunningBotProcess> {
-  const engine: EngineOps = { endGrant: (id, reason, actor) => endGrant(runtime, id, reason, actor) };
+  const engine: EngineOps = {
+    endGrant: (id, reason, actor, note) => endGrant(runtime, id, reason, actor, note),
+  };
   const metrics = createMetrics({
     activeGrants: async () => (await runtime.store.listByStatus(['active'])).length,
   });

@@ -8,7 +8,7 @@ import { type LoadedPolicy, loadPolicyFile, parseEnv, resolvePolicyPath } from '
 import type { BotSubject } from '../domain/bot-permissions.js';
 import { systemClock } from '../domain/clock.js';
 import { parseDuration } from '../domain/duration.js';
-import { badInput, ERROR_HEADLINES, toAccessError } from '../domain/errors.js';
+import { badInput, headlineOf, toAccessError } from '../domain/errors.js';
 import { GRANT_STATUSES, type Grant, type GrantStatus, LIVE_STATUSES } from '../domain/grant.js';
 import { REPORT_FORMATS, type ReportFormat } from '../domain/report.js';
 import type { DurableArchive } from '../ports/archive.js';
@@ -351,7 +351,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
     }
   } catch (error) {
     const e = toAccessError(error);
-    io.err(`${ERROR_HEADLINES[e.kind]}: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
+    io.err(`${headlineOf(e)}: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
     return e.kind === 'bad_input' ? 2 : 1;
   }
 }

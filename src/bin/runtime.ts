@@ -31,7 +31,7 @@ export interface Runtime extends SharedRuntime {
   engineDeps(notifier: Notifier): EngineDeps;
   /** The engine operations the CLI calls. */
   engine(notifier: Notifier): {
-    endGrant(grantId: string, reason: EndReason, actor: string): Promise<Grant>;
+    endGrant(grantId: string, reason: EndReason, actor: string, note?: string): Promise<Grant>;
     reconcile(dryRun: boolean): Promise<ReconcileReport>;
   };
 }
@@ -80,7 +80,7 @@ export async function createRuntime(env: Env, options: RuntimeOptions): Promise<
     engine: (notifier) => {
       const deps = engineDeps(notifier);
       return {
-        endGrant: (grantId, reason, actor) => endGrant(deps, grantId, reason, actor),
+        endGrant: (grantId, reason, actor, note) => endGrant(deps, grantId, reason, actor, note),
         reconcile: (dryRun) => reconcile(deps, { dryRun }),
       };
     },

@@ -356,6 +356,11 @@ const basePolicy = z
           .default('/eks-access/'),
         pendingTimeout: duration('pendingTimeout').default('24h'),
         expiryWarning: duration('expiryWarning').default('15m'),
+        /**
+         * An approved grant still not set up after this long is shown as taking longer than expected,
+         * to its requester and approvers. Longer than any wait for AWS to propagate (a minute or two).
+         */
+        setupDeadline: duration('setupDeadline').default('5m'),
         requireReason: z.boolean().default(true),
         /**
          * Who writes the kept Role `eks-access-<level>` of a level with `rules`: `applied-by-admin` (the
@@ -374,6 +379,7 @@ const basePolicy = z
         iamPath: '/eks-access/',
         pendingTimeout: '24h',
         expiryWarning: '15m',
+        setupDeadline: '5m',
         requireReason: true,
         keptRoles: 'applied-by-admin',
         windows: WINDOW_DEFAULTS,

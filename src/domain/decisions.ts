@@ -11,7 +11,7 @@ import type {
 import { DNS1123_LABEL, isAcceptedIdentityCenterSession, requiredApprovalsFor } from '../config/policy.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { type AccessError, badInput, conflict, forbidden, notFound } from './errors.js';
-import type { Approval, ClaimedExtension, Grant } from './grant.js';
+import type { Approval, ClaimedExtension, Grant, HeldAccess } from './grant.js';
 import { committedSeconds } from './grant.js';
 import { principalParts, renderUsername } from './names.js';
 import { humanTime } from './text.js';
@@ -280,9 +280,11 @@ export function resolveRequest(policy: Policy, input: RequestInput, now?: number
     durationSeconds = parsed;
   }
   if (durationSeconds > maxSeconds) {
+    // In the words the person typed (`1000h`, not `41d16h`), next to what the level allows.
+    const asked = input.duration?.trim() || formatDuration(durationSeconds);
     throw badInput(
-      `${formatDuration(durationSeconds)} is longer than ${levelName} allows`,
-      `The maximum for ${levelName} is ${levelPolicy.maxDuration}.`,
+      `You asked for ${asked}; ${levelName} allows at most ${levelPolicy.maxDuration}`,
+      `Ask for ${levelPolicy.maxDuration} or less; more time can be asked with \`extend\` later.`,
       field('duration'),
     );
   }
@@ -325,7 +327,12 @@ export function resolveRequest(policy: Policy, input: RequestInput, now?: number
     tickets: ticketReferences(reason, policy.tickets).map((t) => t.ref),
     namespacePolicy,
     levelPolicy,
-    requiredApprovals: requiredApprovalsFor(levelPolicy, namespacePolicy),
+    requiredApprovals: approvalNeed(policy, {
+      cluster: clusterName,
+      namespace,
+      level: levelName,
+      durationSeconds,
+    }).approvers,
   };
 }
 
@@ -358,6 +365,58 @@ function windowStart(policy: Policy, input: RequestInput, now: number | undefine
  * the one rule lives with the policy schema, whose validator checks a namespace can meet it.
  */
 export { requiredApprovalsFor };
+
+/**
+ * How many approvals a request needs, and why. The one answer the request form, the command's reply,
+ * the approval message and the worker's re-check share (the form once computed its own and was wrong).
+ */
+export interface ApprovalNeed {
+  /** Distinct people who must approve now: 0 when an auto-approve rule covers the request. */
+  count: number;
+  /** What approvers would need without a rule: the count a grant records (and seals) as requiredApprovals. */
+  approvers: number;
+  /**
+   * Why: the namespace's `approvals`, the level's own `approvals`, the privileged minimum, or an
+   * auto-approve rule that approves it at once.
+   */
+  why: 'namespace' | 'level' | 'privileged' | 'auto-approve';
+  privileged: boolean;
+  /** The rule that approves it at once, under the name the audit stream uses (`auto:<namespace>#<index>`). */
+  auto?: { rule: AutoApproveRule; index: number; actor: string };
+}
+
+/**
+ * The approvals a request at `level` in `namespace` for `durationSeconds` needs. With `requester`, an
+ * auto-approve rule that covers this person counts (0 approvals); without, only the policy's count.
+ * Break-glass is not a request: its rule approves at once by its own command (break-glass.ts).
+ */
+export function approvalNeed(
+  policy: Policy,
+  request: { cluster: string; namespace: string; level: string; durationSeconds: number },
+  requester?: { slackUserId: string; memberOfGroups: readonly string[] },
+): ApprovalNeed {
+  const ns = namespacePolicyOf(policy, request);
+  const level = policy.levels[request.level];
+  if (!ns || !level || !ns.levels.includes(request.level)) {
+    throw notFound(
+      `${request.level} in ${request.namespace} on ${request.cluster} is not in the policy`,
+      requestableHint(policy),
+    );
+  }
+  const approvers = requiredApprovalsFor(level, ns);
+  const why = level.approvals !== undefined ? 'level' : approvers > ns.approvals ? 'privileged' : 'namespace';
+  const auto = requester ? autoApproveRuleFor(ns, { ...request, ...requester }) : undefined;
+  if (auto) {
+    return {
+      count: 0,
+      approvers,
+      why: 'auto-approve',
+      privileged: level.privileged,
+      auto: { ...auto, actor: `auto:${request.namespace}#${auto.index}` },
+    };
+  }
+  return { count: approvers, approvers, why, privileged: level.privileged };
+}
 
 /** The one quorum rule: requests and extensions are decided when this many distinct people approved. */
 export const quorumReached = (approvals: readonly Approval[], required: number): boolean =>
@@ -547,6 +606,60 @@ export function extensionAlreadyDecided(grant: Grant, asked: ExtensionAsk): Acce
   return conflict(`There is no extension waiting on ${grant.id}`, lastExtensionDecision(grant), details);
 }
 
+/**
+ * What this person already holds in the namespace a request is for (an approved or active grant of
+ * theirs on the same cluster), the same level first, else the one that lasts longest.
+ */
+export function heldAccess(
+  live: readonly Grant[],
+  request: { cluster: string; namespace: string; level: string; slackUserId: string },
+): HeldAccess | undefined {
+  const mine = live
+    .filter(
+      (g): g is Grant & { status: 'approved' | 'active' } =>
+        (g.status === 'active' || g.status === 'approved') &&
+        g.requester.slackUserId === request.slackUserId &&
+        g.cluster === request.cluster &&
+        g.namespace === request.namespace,
+    )
+    .sort(
+      (a, b) =>
+        Number(b.level === request.level) - Number(a.level === request.level) ||
+        (b.expiresAt ?? Number.POSITIVE_INFINITY) - (a.expiresAt ?? Number.POSITIVE_INFINITY),
+    );
+  const held = mine[0];
+  if (!held) return undefined;
+  return {
+    grantId: held.id,
+    level: held.level,
+    status: held.status,
+    ...(held.expiresAt !== undefined ? { expiresAt: held.expiresAt } : {}),
+  };
+}
+
+/**
+ * A second request for the level one already holds here is refused while that grant can still be
+ * extended: `extend` keeps one grant, one approval message and one end time, where a second grant would
+ * ask the approvers again for what they already gave. Another level, or a grant at its cap, may be
+ * requested: the approvers see what is held (`Grant.alreadyHolds`).
+ */
+export function assertNotAlreadyHeld(
+  policy: Policy,
+  live: readonly Grant[],
+  request: { cluster: string; namespace: string; level: string; slackUserId: string },
+): HeldAccess | undefined {
+  const held = heldAccess(live, request);
+  // Only an active grant can be extended; an approved one (being set up, a window to come) is shown.
+  if (!held || held.level !== request.level || held.status !== 'active') return held;
+  const grant = live.find((g) => g.id === held.grantId) as Grant;
+  if (extensionChoices(policy, grant).length === 0) return held;
+  throw conflict(
+    `You already have \`${held.level}\` in ${request.namespace} on ${request.cluster}: \`${held.grantId}\` lasts until ${humanTime(held.expiresAt ?? 0)}`,
+    `For more time, ask to extend it: \`/eks-access extend ${held.grantId} for 1h\` (or Extend on the Home tab). Nothing new was requested.`,
+    { grantId: held.grantId, alreadyHeld: true },
+  );
+}
+
 /** One extension waits at a time: a second ask would silently replace what approvers are looking at. */
 export function assertNoExtensionWaiting(grant: Grant): void {
   const waiting = grant.extensionRequest;
@@ -683,15 +796,70 @@ export type ExtensionDecision =
   | { kind: 'needs-approval'; seconds: number }
   | { kind: 'refused'; why: string };
 
-/** How an extension by `seconds` is handled under the level's extend policy. */
-export function decideExtension(policy: Policy, grant: Grant, seconds: number): ExtensionDecision {
+/**
+ * The shortest extension: 5 minutes. Less runs out about as soon as an approver has read it and the
+ * worker has moved the end time (IAM trust and RoleBinding), so it is nearly always a slip (`extend
+ * … for 1`); a level whose own default is shorter (a test policy's 20s grants) lowers it to that.
+ */
+export const MIN_EXTENSION_SECONDS = 300;
+
+/** The shortest and longest extension of one level, in seconds. */
+export function extensionBounds(level: Pick<LevelPolicy, 'defaultDuration' | 'maxDuration'>): {
+  min: number;
+  max: number;
+} {
+  const max = parseDuration(level.maxDuration) ?? 0;
+  const min = Math.min(
+    MIN_EXTENSION_SECONDS,
+    parseDuration(level.defaultDuration) ?? MIN_EXTENSION_SECONDS,
+    max,
+  );
+  return { min, max };
+}
+
+/** The steps an extension form offers, before the level's bounds and what is left of its cap. */
+const EXTENSION_STEPS = [300, 900, 1800, 3600, 7200, 14_400, 28_800, 43_200, 86_400];
+
+/**
+ * The extensions (seconds) this grant may have now, as a form offers them: common steps between the
+ * level's shortest and longest extension that stay within its total cap, plus what is left of the cap
+ * when that is less than the longest. Empty when none is possible (`decideExtension` says why).
+ */
+export function extensionChoices(policy: Policy, grant: Grant): number[] {
+  const level = policy.levels[grant.level];
+  if (!level || level.extend.mode === 'never') return [];
+  const { min, max } = extensionBounds(level);
+  const cap = parseDuration(level.extend.maxTotal ?? level.maxDuration) ?? 0;
+  const top = Math.min(max, cap - committedSeconds(grant));
+  if (top < min) return [];
+  return [...new Set([...EXTENSION_STEPS.filter((s) => s >= min && s <= top), top])].sort((a, b) => a - b);
+}
+
+/** The choice a form starts on: something modest, 30 minutes where offered, else the shortest. */
+export const defaultExtension = (choices: readonly number[]): number | undefined =>
+  choices.includes(1800) ? 1800 : choices[0];
+
+/**
+ * How an extension by `seconds` is handled under the level's extend policy; `typed` is the duration as
+ * the person wrote it, so a refusal repeats their words.
+ */
+export function decideExtension(
+  policy: Policy,
+  grant: Grant,
+  seconds: number,
+  typed?: string,
+): ExtensionDecision {
   const level = policy.levels[grant.level];
   if (!level) return { kind: 'refused', why: `Level ${grant.level} is no longer in the policy.` };
   if (level.extend.mode === 'never')
     return { kind: 'refused', why: `${grant.level} grants cannot be extended.` };
-  const maxOnce = parseDuration(level.maxDuration) ?? 0;
-  if (seconds <= 0 || seconds > maxOnce) {
-    return { kind: 'refused', why: `An extension must be between 1s and ${level.maxDuration}.` };
+  const { min, max } = extensionBounds(level);
+  if (seconds < min || seconds > max) {
+    const asked = typed?.trim() || formatDuration(seconds);
+    return {
+      kind: 'refused',
+      why: `You asked for ${asked} more; one extension of ${grant.level} is at least ${formatDuration(min)} and at most ${level.maxDuration}.`,
+    };
   }
   const cap = parseDuration(level.extend.maxTotal ?? level.maxDuration) ?? 0;
   // Extensions claimed but not yet applied count: five concurrent asks must not each see the old total.
@@ -772,7 +940,7 @@ export function extensionClaimRefusal(
  * not_found / bad_input (from resolveRequest) naming what no longer holds.
  */
 export function assertApprovalsHold(policy: Policy, grant: Grant): void {
-  const resolved = resolveRequest(policy, {
+  resolveRequest(policy, {
     cluster: grant.cluster,
     namespace: grant.namespace,
     level: grant.level,
@@ -797,13 +965,11 @@ export function assertApprovalsHold(policy: Policy, grant: Grant): void {
     return;
   }
   if (auto) {
-    const rule = autoApproveRuleFor(resolved.namespacePolicy, {
-      level: grant.level,
-      durationSeconds: grant.durationSeconds,
+    const need = approvalNeed(policy, grant, {
       slackUserId: grant.requester.slackUserId,
       memberOfGroups: auto.viaGroups ?? [],
     });
-    if (!rule || `auto:${grant.namespace}#${rule.index}` !== auto.autoRule) {
+    if (need.auto?.actor !== auto.autoRule) {
       throw forbidden(
         `The auto-approve rule that approved ${grant.id} no longer covers it`,
         'Request access again; an approver has to decide.',
@@ -831,9 +997,10 @@ export function assertApprovalsHold(policy: Policy, grant: Grant): void {
     }
     counted.push(approval);
   }
-  if (counted.length < resolved.requiredApprovals) {
+  const needed = approvalNeed(policy, grant).approvers;
+  if (!quorumReached(counted, needed)) {
     throw forbidden(
-      `${grant.id} has ${counted.length} approval(s); the policy now needs ${resolved.requiredApprovals}`,
+      `${grant.id} has ${counted.length} approval(s); the policy now needs ${needed}`,
       'Request access again.',
     );
   }

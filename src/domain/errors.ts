@@ -61,6 +61,18 @@ export const ERROR_HEADLINES: Readonly<Record<ErrorKind, string>> = {
   internal: 'Something went wrong inside eks-access; the platform team has the details in the logs',
 };
 
+/**
+ * Nobody knows who this Slack user is on AWS: not a thing that "doesn't exist" but a link an admin
+ * has to make, and the heading says so (`headlineOf`). Still not_found to every other boundary.
+ */
+export const notLinked = (message: string, hint: string) => notFound(message, hint, { unlinked: true });
+
+/** The heading a person reads above an error: the kind's words, or what a not-linked account is. */
+export const headlineOf = (error: AccessError): string =>
+  error.details['unlinked'] === true
+    ? 'Your Slack account is not linked to AWS'
+    : ERROR_HEADLINES[error.kind];
+
 /** Any thrown value as an AccessError; unknown errors become `internal` (message kept for logs only). */
 export function toAccessError(error: unknown): AccessError {
   if (isAccessError(error)) return error;

@@ -133,6 +133,15 @@ export interface Requester {
   email?: string;
 }
 
+/** A live grant of the same person in the same namespace, as a new request's approvers see it. */
+export interface HeldAccess {
+  grantId: string;
+  level: string;
+  status: 'approved' | 'active';
+  /** When it ends (epoch ms); absent while it is still being set up. */
+  expiresAt?: number;
+}
+
 export interface Grant {
   id: string;
   /** Incremented on every write; the compare-and-set token. */
@@ -179,6 +188,13 @@ export interface Grant {
   endReason?: EndReason;
   /** Who ended it (Slack user id, 'system' for expiry, 'cli:<user>' for break-glass). */
   endedBy?: string;
+  /** Why an approver ended it (the Revoke form's reason): told to the person who lost access. */
+  endNote?: string;
+  /**
+   * Access the requester already held in this namespace when they asked (another level, or one that
+   * could not be extended): shown to the approvers. Informational, not part of any seal.
+   */
+  alreadyHolds?: HeldAccess;
   denial?: { by: string; reason: string; at: number };
   failure?: { reason: string; at: number };
   extensions: Extension[];
@@ -302,3 +318,18 @@ function onlyTowardsEnd(grant: Grant, to: GrantStatus, changes: Partial<Grant>):
     ] as const
   ).some(moved);
 }
+
+/**
+ * When an approved grant should have been set up by: `deadlineMs` after it was approved, or after its
+ * window opened. Undefined for any other status.
+ */
+export function setupDueAt(grant: Grant, deadlineMs: number): number | undefined {
+  if (grant.status !== 'approved') return undefined;
+  return Math.max(grant.decidedAt ?? grant.createdAt, grant.startsAt ?? 0) + deadlineMs;
+}
+
+/** Whether an approved grant is past its setup deadline at `now` (the worker may be down, or AWS slow). */
+export const setupOverdue = (grant: Grant, now: number, deadlineMs: number): boolean => {
+  const due = setupDueAt(grant, deadlineMs);
+  return due !== undefined && now >= due;
+};

@@ -2,6 +2,7 @@
 // Slack (or a CLI, or another chat) decorates these; nothing here knows about Block Kit or mentions.
 import type { Policy } from '../config/policy.js';
 import { identityCenterSessionOf, partitionOfRegion } from './arn.js';
+import type { ApprovalNeed } from './decisions.js';
 import { formatDuration } from './duration.js';
 import type { Grant, GrantStatus } from './grant.js';
 import { secondsLeft } from './grant.js';
@@ -123,39 +124,135 @@ export function statusLine(grant: Grant, now: number, format: LineFormat = {}): 
 export const failureAdvice = (grant: Pick<Grant, 'id'>): string =>
   `Nothing was left behind. Try again with a new request, or ask the platform team to look at ${grant.id} (\`eks-access audit ${grant.id}\`).`;
 
-export const COMMAND_HELP: readonly { usage: string; example: string; says: string }[] = [
-  {
-    usage: 'request <namespace> [on <cluster>] [as <level>] [for <duration>] [because <reason…>]',
-    example: 'request test for 2h because INC-123 checkout errors',
-    says: 'Ask for access. Without a namespace it opens a form.',
-  },
-  {
-    usage: 'request <namespace> … from <start> for <duration> because <reason…>',
-    example: 'request test on prod from 22:00 for 2h because CHG-1234',
-    says: 'A window later on (your time zone): approved beforehand, open only from its start to its end.',
-  },
-  { usage: 'list', example: 'list', says: 'Your requests and grants.' },
-  { usage: 'approvals', example: 'approvals', says: 'Requests waiting for your approval.' },
-  {
-    usage: 'approve <id> [for <shorter duration>] [because <reason…>]',
-    example: 'approve ea-7k2m9xab for 1h because fine for the migration',
-    says: 'Approvers: approve, optionally shorter (never longer) and with your reason.',
-  },
-  { usage: 'extend <id> [for <duration>]', example: 'extend ea-7k2m9xab for 1h', says: 'Ask for more time.' },
-  {
-    usage: 'request <namespace>[,<namespace>…] on <cluster>,<cluster>… | on all …',
-    example: 'request test on dev,staging for 1h because INC-9',
-    says: 'Several targets at once: each approved by its own approvers, each its own grant.',
-  },
-  { usage: 'done <id>', example: 'done ea-7k2m9xab', says: 'Give access back now.' },
-  { usage: 'done all', example: 'done all', says: 'Give back everything you have (every target).' },
-  {
-    usage: 'breakglass <namespace> [on <cluster>] [as <level>] [for <duration>] because <incident…>',
-    example: 'breakglass payments for 1h because INC-77 database down',
-    says: 'On call, when a policy rule allows it: access at once, announced to every approver, reviewed afterwards.',
-  },
-  { usage: 'cancel <id>', example: 'cancel ea-7k2m9xab', says: 'Withdraw a request still waiting.' },
-  { usage: 'revoke <id>', example: 'revoke ea-7k2m9xab', says: "Approvers: end someone's access now." },
-  { usage: 'whoami', example: 'whoami', says: 'Who you are on AWS and what you may request.' },
-  { usage: 'help', example: 'help', says: 'This text.' },
-];
+/** The words a help example uses: the running policy's own names, or neutral ones without a policy. */
+interface HelpNames {
+  namespace: string;
+  /** `on <cluster>` where the namespace needs one (it is on several clusters), else empty. */
+  on: string;
+  cluster: string;
+  level: string;
+  duration: string;
+  ticket: string;
+  /** Several targets one request can name: `test on dev,staging`, or `a,b on dev`. */
+  several: string;
+  breakGlass: string;
+}
+
+const NEUTRAL_NAMES: HelpNames = {
+  namespace: 'test',
+  on: '',
+  cluster: 'prod',
+  level: 'view',
+  duration: '2h',
+  ticket: 'INC-123',
+  several: 'test on dev,staging',
+  breakGlass: 'payments for 1h',
+};
+
+/** Help examples in the policy's own names, so every example works as typed on this installation. */
+function helpNames(policy: Policy | undefined): HelpNames {
+  if (!policy) return NEUTRAL_NAMES;
+  const clusters = Object.entries(policy.clusters);
+  const firstCluster = clusters[0];
+  const firstNs = firstCluster?.[1].namespaces.find((n) => !n.name.includes('*'));
+  if (!firstCluster || !firstNs) return NEUTRAL_NAMES;
+  const namespace = firstNs.name;
+  const onClusters = clusters.filter(([, c]) => c.namespaces.some((n) => n.name === namespace));
+  const level = firstNs.levels[0] ?? NEUTRAL_NAMES.level;
+  const duration = policy.levels[level]?.defaultDuration ?? NEUTRAL_NAMES.duration;
+  const otherNs = firstCluster[1].namespaces.find((n) => n.name !== namespace && !n.name.includes('*'));
+  const several =
+    onClusters.length > 1
+      ? `${namespace} on ${onClusters.map(([name]) => name).join(',')}`
+      : otherNs
+        ? `${namespace},${otherNs.name} on ${firstCluster[0]}`
+        : `${namespace} on all`;
+  const rule = policy.breakGlass[0];
+  const glassNs = rule?.namespaces.find((n) => !n.includes('*'));
+  return {
+    namespace,
+    on: onClusters.length > 1 ? ` on ${firstCluster[0]}` : '',
+    cluster: firstCluster[0],
+    level,
+    duration,
+    ticket: Object.values(policy.tickets)[0]?.example ?? NEUTRAL_NAMES.ticket,
+    several,
+    breakGlass:
+      rule && glassNs
+        ? `${glassNs} as ${rule.levels[0] ?? level} for ${rule.maxDuration}`
+        : `${namespace} for 1h`,
+  };
+}
+
+/** Every subcommand with its usage, an example in the running policy's own names, and what it does. */
+export function commandHelp(policy?: Policy): readonly { usage: string; example: string; says: string }[] {
+  const n = helpNames(policy);
+  return [
+    {
+      usage: 'request <namespace> [on <cluster>] [as <level>] [for <duration>] [because <reason…>]',
+      example: `request ${n.namespace}${n.on} for ${n.duration} because ${n.ticket} checkout errors`,
+      says: 'Ask for access. Without a namespace it opens a form.',
+    },
+    {
+      usage: 'request <namespace> … from <start> for <duration> because <reason…>',
+      example: `request ${n.namespace} on ${n.cluster} from 22:00 for ${n.duration} because ${n.ticket}`,
+      says: 'A window later on (your time zone): approved beforehand, open only from its start to its end.',
+    },
+    { usage: 'list', example: 'list', says: 'Your requests and grants.' },
+    { usage: 'approvals', example: 'approvals', says: 'Requests waiting for your approval.' },
+    {
+      usage: 'approve <id> [for <shorter duration>] [because <reason…>]',
+      example: 'approve ea-7k2m9xab for 1h because fine for the migration',
+      says: 'Approvers: approve, optionally shorter (never longer) and with your reason.',
+    },
+    {
+      usage: 'extend <id> [for <duration>]',
+      example: 'extend ea-7k2m9xab for 1h',
+      says: 'Ask for more time.',
+    },
+    {
+      usage: 'request <namespace>[,<namespace>…] on <cluster>,<cluster>… | on all …',
+      example: `request ${n.several} for ${n.duration} because ${n.ticket}`,
+      says: 'Several targets at once: each approved by its own approvers, each its own grant.',
+    },
+    { usage: 'done <id>', example: 'done ea-7k2m9xab', says: 'Give access back now.' },
+    { usage: 'done all', example: 'done all', says: 'Give back everything you have (every target).' },
+    {
+      usage: 'breakglass <namespace> [on <cluster>] [as <level>] [for <duration>] because <incident…>',
+      example: `breakglass ${n.breakGlass} because INC-77 database down`,
+      says: 'On call, when a policy rule allows it: access at once, announced to every approver, reviewed afterwards.',
+    },
+    { usage: 'cancel <id>', example: 'cancel ea-7k2m9xab', says: 'Withdraw a request still waiting.' },
+    {
+      usage: 'revoke <id> [because <reason…>]',
+      example: 'revoke ea-7k2m9xab because INC-123 is closed',
+      says: "Approvers: end someone's access now; they see your reason.",
+    },
+    { usage: 'whoami', example: 'whoami', says: 'Who you are on AWS and what you may request.' },
+    { usage: 'help', example: 'help', says: 'This text.' },
+  ];
+}
+
+/** The help without a policy's names (docs, tests). */
+export const COMMAND_HELP = commandHelp();
+
+/** `1 approval`, `2 approvals`. */
+export const approvalCount = (n: number): string => `${n} approval${n === 1 ? '' : 's'}`;
+
+/**
+ * How many approvals a request needs and why, in the words the form, the command's reply and the
+ * approval message share: `2 approvals (k8s-test-role is a privileged level)`, or the rule that
+ * approves it at once.
+ */
+export function approvalNeedText(need: ApprovalNeed, level: string): string {
+  switch (need.why) {
+    case 'auto-approve':
+      return `none: the policy approves it at once (auto-approve rule ${need.auto?.actor ?? ''}, ${level} for up to ${need.auto?.rule.maxDuration ?? '?'})`;
+    case 'privileged':
+      return `${approvalCount(need.count)} (${level} is a privileged level)`;
+    case 'level':
+      return `${approvalCount(need.count)} (level ${level} asks for ${need.count})`;
+    case 'namespace':
+      return approvalCount(need.count);
+  }
+}

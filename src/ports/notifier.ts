@@ -27,10 +27,18 @@ export type GrantEvent =
   | { kind: 'window-opens-soon' }
   /** Nobody has decided yet and the request will lapse: the approvers are asked again. */
   | { kind: 'approvers-reminded' }
+  /** Approved but still not set up past the policy's setupDeadline: requester and approvers are told. */
+  | { kind: 'setup-overdue' }
   | { kind: 'ended' }
   | { kind: 'failed'; reason: string };
 
 export interface Notifier {
   /** Reflect a change of `grant` to the people concerned (approval message, requester DM, audit channel). */
   grantChanged(grant: Grant, event: GrantEvent): Promise<void>;
+  /**
+   * Deliver `event` at `at` (epoch ms), not now, rendering the grant as it is then; for a check that
+   * must run even when the worker does not (the bot consumes the same outbox). Idempotent per grant,
+   * event and version.
+   */
+  grantCheckLater?(grant: Grant, event: GrantEvent, at: number): Promise<void>;
 }

@@ -3,7 +3,7 @@
 // concurrent clicks — or Approve and Deny at once — produce exactly one outcome.
 
 import type { Policy } from '../config/policy.js';
-import { assertMayDecide, namespacePolicyOf } from '../domain/decisions.js';
+import { assertMayDecide, namespacePolicyOf, quorumReached } from '../domain/decisions.js';
 import { formatDuration } from '../domain/duration.js';
 import { badInput, conflict } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
@@ -144,7 +144,7 @@ export async function decide(
         ...(reason ? { reason } : {}),
       },
     ];
-    if (approvals.length < current.requiredApprovals) {
+    if (!quorumReached(approvals, current.requiredApprovals)) {
       return transition(current, 'pending', { approvals, durationSeconds });
     }
     const decided = {

@@ -19,7 +19,7 @@ import type { Scheduler } from '../ports/scheduler.js';
  */
 export interface EngineOps {
   /** active/approved → revoking + a revoke job (the engine's endGrant). */
-  endGrant(grantId: string, reason: EndReason, actor: string): Promise<Grant>;
+  endGrant(grantId: string, reason: EndReason, actor: string, note?: string): Promise<Grant>;
 }
 
 export interface FlowDeps {

@@ -7,14 +7,16 @@ import type { Grant } from '../domain/grant.js';
 import { approverGroupsOf } from './decide.js';
 import { type FlowDeps, mustGet } from './deps.js';
 
-/** `done` (the requester gives access back) or `revoke` (an approver of the namespace ends it). */
-export async function endAccess(
-  deps: FlowDeps,
-  grantId: string,
+/**
+ * Throws unless `who` may end this grant this way: `done` only its holder, `revoke` its holder or an
+ * approver of the namespace. The Revoke form asks this before it takes a reason, and again on submit.
+ */
+export async function assertMayEnd(
+  deps: Pick<FlowDeps, 'policy' | 'directory'>,
+  grant: Grant,
   who: string,
   how: 'done' | 'revoke',
-): Promise<Grant> {
-  const grant = await mustGet(deps.store, grantId);
+): Promise<void> {
   const isRequester = grant.requester.slackUserId === who;
   if (how === 'done' && !isRequester) {
     throw forbidden('Only the person who has the access can give it back', 'Approvers use `revoke <id>`.');
@@ -30,11 +32,29 @@ export async function endAccess(
     }
   }
   if (grant.status === 'pending') {
-    throw conflict(`Request ${grantId} is still waiting for approval`, 'Use `cancel` to withdraw it.');
+    throw conflict(`Request ${grant.id} is still waiting for approval`, 'Use `cancel` to withdraw it.');
   }
   if (grant.status !== 'active' && grant.status !== 'approved') {
-    throw conflict(`Request ${grantId} is already ${grant.status}`);
+    throw conflict(`Request ${grant.id} is already ${grant.status}`);
   }
+}
+
+/**
+ * `done` (the requester gives access back) or `revoke` (an approver of the namespace ends it, with
+ * `note` saying why: the holder is told).
+ */
+export async function endAccess(
+  deps: FlowDeps,
+  grantId: string,
+  who: string,
+  how: 'done' | 'revoke',
+  note?: string,
+): Promise<Grant> {
+  const grant = await mustGet(deps.store, grantId);
+  await assertMayEnd(deps, grant, who, how);
+  const isRequester = grant.requester.slackUserId === who;
   // The requester's own `revoke` is the same as `done`: the trail should say they gave it back.
-  return deps.engine.endGrant(grantId, how === 'done' || isRequester ? 'relinquished' : 'revoked', who);
+  return isRequester || how === 'done'
+    ? deps.engine.endGrant(grantId, 'relinquished', who)
+    : deps.engine.endGrant(grantId, 'revoked', who, note?.trim() || undefined);
 }

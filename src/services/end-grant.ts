@@ -12,6 +12,8 @@ export async function endGrant(
   grantId: string,
   reason: EndReason,
   actor: string,
+  /** Why, in the words of whoever ended it (an approver's Revoke reason); shown to the holder. */
+  note?: string,
 ): Promise<Grant> {
   const { grant, changed } = await changeGrant(deps, grantId, (current) => {
     if (current.status === 'revoking' || current.endedAt !== undefined || isEnded(current)) return undefined;
@@ -20,7 +22,11 @@ export async function endGrant(
         grantId,
       });
     }
-    return transition(current, 'revoking', { endReason: reason, endedBy: actor });
+    return transition(current, 'revoking', {
+      endReason: reason,
+      endedBy: actor,
+      ...(note ? { endNote: note } : {}),
+    });
   });
   if (changed || grant.status === 'revoking') {
     // Scheduling again for a grant already revoking is harmless and un-sticks a lost job.
@@ -28,7 +34,7 @@ export async function endGrant(
   }
   // Two approvers ending it at once: one `ending` entry, by whoever moved it to `revoking`.
   if (changed) {
-    await audit(deps, grant, 'ending', actor, { endReason: reason });
+    await audit(deps, grant, 'ending', actor, { endReason: reason, ...(note ? { reason: note } : {}) });
   }
   return grant;
 }

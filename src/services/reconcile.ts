@@ -10,8 +10,8 @@ import { accountOf, personalRolePath } from '../domain/names.js';
 import { verifyDecisionSeal } from '../domain/seal.js';
 import type { ClusterBackends, ManagedBinding, ManagedRole, MappingEntry } from '../ports/cluster.js';
 import { failActivation } from './activate.js';
-import { endGrant } from './end-grant.js';
 import { restoreBreakGlassCounts } from './break-glass-counts.js';
+import { endGrant } from './end-grant.js';
 import {
   audit,
   type EngineDeps,

@@ -9,6 +9,8 @@ import {
   decideExtension,
   type ExtensionAsk,
   extensionApprovalsRequired,
+  extensionChoices,
+  MIN_EXTENSION_SECONDS,
   quorumReached,
 } from '../domain/decisions.js';
 import { parseDuration } from '../domain/duration.js';
@@ -52,7 +54,7 @@ export async function requestExtension(
   const after = await updateGrant(deps, grantId, (current) => {
     assertActive(current, now);
     assertNoExtensionWaiting(current);
-    const decision = decideExtension(deps.policy, current, seconds);
+    const decision = decideExtension(deps.policy, current, seconds, duration);
     if (decision.kind === 'refused') throw badInput('That extension is not possible', decision.why);
     auto = decision.kind === 'auto';
     if (auto) {
@@ -253,4 +255,32 @@ export async function denyExtension(
   });
   await deps.notifier.grantChanged(after, { kind: 'extension-denied', by: clicker, seconds, reason });
   return after;
+}
+
+/**
+ * What the Extend form offers this person for this grant: the durations the level allows now
+ * (extensionChoices) and whether approvers decide. Refuses what `extend` would refuse anyway (not the
+ * holder, not active, one already waiting, nothing left to extend by), before anything is typed.
+ */
+export async function extensionOffer(
+  deps: Pick<FlowDeps, 'store' | 'policy' | 'clock'>,
+  grantId: string,
+  who: string,
+): Promise<{ grant: Grant; choices: number[]; byApprovers: boolean }> {
+  const grant = await mustGet(deps.store, grantId);
+  if (grant.requester.slackUserId !== who) {
+    throw forbidden('Only the person who has the access can extend it', 'Ask them to run `extend`.');
+  }
+  assertActive(grant, deps.clock.now());
+  assertNoExtensionWaiting(grant);
+  const choices = extensionChoices(deps.policy, grant);
+  if (choices.length === 0) {
+    const refusal = decideExtension(deps.policy, grant, MIN_EXTENSION_SECONDS);
+    throw badInput(
+      `\`${grant.id}\` cannot be extended now`,
+      refusal.kind === 'refused' ? refusal.why : 'Request access again instead.',
+    );
+  }
+  const first = decideExtension(deps.policy, grant, choices[0] as number);
+  return { grant, choices, byApprovers: first.kind === 'needs-approval' };
 }

@@ -2,14 +2,17 @@
 // before anything is stored, so bad input leaves no trace; then either waits for approvers or, when an
 // auto-approve rule covers the request, approves it at once (still audited and shown).
 
-import type { Policy } from '../config/policy.js';
+import type { NamespacePolicy, Policy } from '../config/policy.js';
 import {
+  type ApprovalNeed,
   accountOfCluster,
+  approvalNeed,
+  assertNotAlreadyHeld,
   assertPrincipalAccepted,
   assertUniqueIdentity,
-  autoApproveRuleFor,
   expandTargets,
   kubernetesUsernameFor,
+  namespacePolicyOf,
   type RequestInput,
   resolveRequest,
 } from '../domain/decisions.js';
@@ -28,6 +31,34 @@ export interface SubmitResult {
   grant: Grant;
   plan: AccessPlan;
   autoApproved: boolean;
+  /** How many approvals it needs and why (approvalNeed), for the reply to the requester. */
+  need: ApprovalNeed;
+}
+
+/**
+ * The groups of a namespace's auto-approve rules this person is in (`usergroups.users.list`): who
+ * a rule covers is part of how many approvals a request needs.
+ */
+async function autoApproveGroupsOf(
+  deps: Pick<FlowDeps, 'directory'>,
+  slackUserId: string,
+  ns: NamespacePolicy,
+): Promise<string[]> {
+  const ruleGroups = ns.autoApprove.flatMap((r) => r.requesters?.groups ?? []);
+  return ruleGroups.length > 0 ? deps.directory.groupsOf(slackUserId, ruleGroups) : [];
+}
+
+/**
+ * The auto-approve groups this person is in for a namespace, so the request form can show what a
+ * request would need (approvalNeed) before anything is submitted.
+ */
+export async function autoApproveGroupsFor(
+  deps: Pick<FlowDeps, 'policy' | 'directory'>,
+  slackUserId: string,
+  where: { cluster: string; namespace: string },
+): Promise<string[]> {
+  const ns = namespacePolicyOf(deps.policy, where);
+  return ns ? autoApproveGroupsOf(deps, slackUserId, ns) : [];
 }
 
 /** The dry run for a request that is not stored yet (the modal preview and `request` both show it). */
@@ -78,12 +109,11 @@ async function requesterFor(
  * cluster already has (the validator catches what the identity map can produce; this catches the
  * rest, e.g. the email lookup). Activation asks the cluster the same question again.
  */
-async function assertNoIdentityCollision(
-  deps: Pick<FlowDeps, 'store'>,
+function assertNoIdentityCollision(
+  live: readonly Grant[],
   cluster: string,
   requester: Grant['requester'],
-): Promise<void> {
-  const live = await deps.store.listByStatus(['pending', 'approved', 'active', 'revoking']);
+): void {
   assertUniqueIdentity(
     { cluster, principalArn: requester.principalArn, username: requester.kubernetesUsername },
     live
@@ -196,6 +226,7 @@ async function timeZoneFor(
 /** A request checked and built, not stored yet. */
 export interface Prepared {
   grant: Grant;
+  need: ApprovalNeed;
   plan: AccessPlan;
   autoActor: string | undefined;
   qualifyingGroups: string[];
@@ -223,23 +254,20 @@ export async function prepare(
 ): Promise<Prepared> {
   const { policy, clock } = deps;
   const resolved = resolveRequest(policy, input, clock.now());
+  const live = await deps.store.listByStatus(['pending', 'approved', 'active', 'revoking']);
+  // The same level held and still extendable is refused (extend it instead); other holdings are shown
+  // to the approvers. Break-glass is the on-call's way in and is never held up by this.
+  const alreadyHolds = atOnce ? undefined : assertNotAlreadyHeld(policy, live, { ...resolved, slackUserId });
   const requester = await reportIdentityRefusal(deps, slackUserId, async () => {
     const found = await requesterFor(deps, slackUserId, resolved.cluster);
-    await assertNoIdentityCollision(deps, resolved.cluster, found);
+    assertNoIdentityCollision(live, resolved.cluster, found);
     return found;
   });
   const now = clock.now();
-  const ruleGroups = resolved.namespacePolicy.autoApprove.flatMap((r) => r.requesters?.groups ?? []);
-  const memberOfGroups = ruleGroups.length > 0 ? await deps.directory.groupsOf(slackUserId, ruleGroups) : [];
-  const auto = atOnce
-    ? undefined
-    : autoApproveRuleFor(resolved.namespacePolicy, {
-        level: resolved.level,
-        durationSeconds: resolved.durationSeconds,
-        slackUserId,
-        memberOfGroups,
-      });
-  const autoActor = atOnce?.actor ?? (auto ? `auto:${resolved.namespace}#${auto.index}` : undefined);
+  const memberOfGroups = await autoApproveGroupsOf(deps, slackUserId, resolved.namespacePolicy);
+  const need = approvalNeed(policy, resolved, { slackUserId, memberOfGroups });
+  const auto = atOnce ? undefined : need.auto;
+  const autoActor = atOnce?.actor ?? auto?.actor;
   const qualifyingGroups =
     atOnce?.viaGroups ?? (auto ? memberOfGroups.filter((g) => auto.rule.requesters?.groups.includes(g)) : []);
   const unsealed: Grant = {
@@ -254,7 +282,7 @@ export async function prepare(
     ...(resolved.startsAt !== undefined ? { startsAt: resolved.startsAt } : {}),
     reason: resolved.reason,
     ...(resolved.tickets.length > 0 ? { tickets: resolved.tickets } : {}),
-    requiredApprovals: resolved.requiredApprovals,
+    requiredApprovals: need.approvers,
     approvals: autoActor
       ? [
           {
@@ -270,13 +298,14 @@ export async function prepare(
     pendingUntil: pendingUntilFor(policy, now, resolved),
     ...(autoActor ? { decidedAt: now, activateBy: activationDeadline(now, resolved.startsAt) } : {}),
     ...(atOnce ? { breakGlass: atOnce.breakGlass } : {}),
+    ...(alreadyHolds ? { alreadyHolds } : {}),
     extensions: [],
   };
   const grant: Grant = autoActor
     ? { ...unsealed, decisionSeal: sealDecision(deps.seal, unsealed) }
     : unsealed;
   const plan = planGrant({ policy, grant, expiresAt: now + grant.durationSeconds * 1000 });
-  return { grant, plan, autoActor, qualifyingGroups };
+  return { grant, need, plan, autoActor, qualifyingGroups };
 }
 
 /** Marks a prepared grant as one target of a group (display and `done <group>`; not part of any seal). */
@@ -331,7 +360,7 @@ async function store(deps: FlowDeps, slackUserId: string, prepared: Prepared): P
 
 /** Starts a stored grant's life: activation when a rule approved it, otherwise waiting for approvers. */
 async function start(deps: FlowDeps, prepared: Prepared): Promise<SubmitResult> {
-  const { grant, plan, autoActor } = prepared;
+  const { grant, need, plan, autoActor } = prepared;
   if (autoActor) {
     // The message is posted (and its ts stored) before the worker may start writing the grant.
     await deps.notifier.grantChanged(grant, { kind: 'approved', by: autoActor });
@@ -343,5 +372,5 @@ async function start(deps: FlowDeps, prepared: Prepared): Promise<SubmitResult> 
     }
     await deps.notifier.grantChanged(grant, { kind: 'requested', plan });
   }
-  return { grant, plan, autoApproved: Boolean(autoActor) };
+  return { grant, plan, autoApproved: Boolean(autoActor), need };
 }

@@ -62,6 +62,8 @@ export interface HarnessOptions {
   namespaceExtra?: string;
   pendingTimeout?: string;
   expiryWarning?: string;
+  /** settings.setupDeadline (default the policy's 5m). */
+  setupDeadline?: string;
   levelDuration?: { default: string; max: string };
   /** Durations of the `view` level (extend mode `approval`); default 1h, at most 2h. */
   viewDuration?: { default: string; max: string };
@@ -190,6 +192,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 settings:
   pendingTimeout: ${options.pendingTimeout ?? '1h'}
   expiryWarning: ${options.expiryWarning ?? '15m'}
+  setupDeadline: ${options.setupDeadline ?? '5m'}
   requireReason: true
   auditChannel: CAUDIT${tag.toUpperCase()}
 ${options.windows ? `  windows: ${options.windows}\n` : ''}identities:
@@ -373,8 +376,8 @@ ${
     : undefined;
   // The bot gets Redis and the queue only, as bin/bot.ts composes it: every cluster write is the worker's.
   const engine: EngineOps = {
-    endGrant: (id, reason, actor) =>
-      endGrant({ store, scheduler, audit, clock: systemClock }, id, reason, actor),
+    endGrant: (id, reason, actor, note) =>
+      endGrant({ store, scheduler, audit, clock: systemClock }, id, reason, actor, note),
   };
   const bot = await startBot(
     {
@@ -597,6 +600,48 @@ export async function denyFrom(
       view_id: String((modal.response['view'] as { id: string }).id),
       values: { reason: { value: { type: 'plain_text_input', value: reason } } },
     }),
+  );
+}
+
+/**
+ * The form `callbackId` the bot showed since `after`: opened as it is (`views.open`), or a placeholder
+ * it opened at once and then turned into this form (`views.update`); returns its view id and blocks.
+ */
+export async function formShown(
+  h: Harness,
+  how: 'views.open' | 'views.update',
+  callbackId: string,
+  after: number,
+): Promise<{ id: string; blocks: Block[]; view: Record<string, unknown> }> {
+  const call = await h.slack.waitFor(
+    how,
+    (c) => c.response['ok'] === true && c.args.view?.callback_id === callbackId,
+    { after },
+  );
+  const view = call.response['view'] as { id: string; blocks: Block[] } & Record<string, unknown>;
+  return { id: view.id, blocks: view.blocks, view };
+}
+
+/** The reason typed into a Deny, Flag or Revoke form, as Slack sends it. */
+export const reasonValues = (reason: string) => ({
+  reason: { value: { type: 'plain_text_input', value: reason } },
+});
+
+/**
+ * An approver revokes an active grant from its message: Revoke (Slack's confirm answered yes), then
+ * the reason in the form it opens.
+ */
+export async function revokeFrom(
+  h: Harness,
+  approver: string,
+  message: { channel: string; ts: string },
+  reason: string,
+): Promise<void> {
+  const after = h.slack.calls.length;
+  await clickOn(h, approver, 'revoke', message);
+  const form = await formShown(h, 'views.open', 'revoke_modal', after);
+  await h.interact(
+    h.slack.viewSubmission({ user_id: approver, view_id: form.id, values: reasonValues(reason) }),
   );
 }
 

@@ -16,9 +16,11 @@ import {
   clickOn,
   EVE,
   ephemeralTo,
+  formShown,
   GROUP,
   type Harness,
   harnessPool,
+  reasonValues,
   requestedId,
   untilActive,
   untilSlackDelivered,
@@ -139,7 +141,11 @@ describe('the approval message of a granted request', () => {
     await untilSlackDelivered(h);
 
     const revoke = buttonsOf(h, message).find((b) => b['action_id'] === 'revoke');
-    expect(revoke?.['confirm']).toMatchObject({ confirm: { text: 'Revoke' } });
+    expect(revoke?.['confirm']).toMatchObject({
+      title: { text: 'Revoke access?' },
+      confirm: { text: 'Revoke' },
+      deny: { text: 'Cancel' },
+    });
     // The activation DM links to the approval message; its "I'm done" asks first.
     const dm = h.slack
       .callsTo('chat.postMessage')
@@ -149,16 +155,35 @@ describe('the approval message of a granted request', () => {
     );
     expect(JSON.stringify(dm?.args.blocks)).toContain('Give access back?');
 
-    // Not an approver: refused where he clicked, nothing moves.
+    // Not an approver: the form that opened says so instead of asking a reason; nothing moves.
     let after = h.slack.calls.length;
     await clickOn(h, EVE, 'revoke', message);
-    expect(await ephemeralTo(h.slack, EVE, after, (t) => t.includes('not an approver'))).toContain(
-      'Only approvers can revoke',
+    const refused = await h.slack.waitFor(
+      'views.update',
+      (c) => blocksText(c.args.view?.blocks as Block[]).includes('not an approver'),
+      { after },
     );
+    expect(blocksText(refused.args.view?.blocks as Block[])).toContain('Only approvers can revoke');
     expect((await h.store.get(id))?.status).toBe('active');
 
+    // An approver: the form asks why (required; Slack shows the error next to the field) …
     after = h.slack.calls.length;
     await clickOn(h, ANA, 'revoke', message);
+    const form = await formShown(h, 'views.open', 'revoke_modal', after);
+    expect(form.view['submit']).toMatchObject({ text: 'Revoke' });
+    const empty = await h.interact(
+      h.slack.viewSubmission({ user_id: ANA, view_id: form.id, values: reasonValues('  ') }),
+    );
+    expect(JSON.stringify(empty.body)).toContain('the person who loses access');
+    expect((await h.store.get(id))?.status).toBe('active');
+    // … and with a reason, access ends and the reason travels to the requester and the audit trail.
+    await h.interact(
+      h.slack.viewSubmission({
+        user_id: ANA,
+        view_id: form.id,
+        values: reasonValues('INC-23 is closed <!channel>'),
+      }),
+    );
     expect(await ephemeralTo(h.slack, ANA, after, (t) => t.includes('Revoking'))).toContain(id);
     await h.slack.waitFor(
       'chat.update',
@@ -170,12 +195,15 @@ describe('the approval message of a granted request', () => {
     await expect(
       rbac.readNamespacedRoleBinding({ name: `eks-access-${id}`, namespace: h.namespace }),
     ).rejects.toMatchObject({ code: 404 });
-    // The requester is told.
-    await h.slack.waitFor(
+    // The requester is told, with the approver's reason (escaped: it mentions nobody).
+    const ended = await h.slack.waitFor(
       'chat.postMessage',
       (c) => c.args.channel === `D${ALICE.slice(1)}` && String(c.args.text).includes(`${id} ended`),
       { after },
     );
+    expect(blocksText(ended.args.blocks)).toContain('*Reason:* INC-23 is closed &lt;!channel&gt;');
+    const ending = (await h.audit.read({ grantId: id })).find((e) => e.action === 'ending');
+    expect(ending?.details).toMatchObject({ reason: 'INC-23 is closed <!channel>' });
     await untilSlackDelivered(h);
     const story = threadText(h, message);
     expect(story.find((t) => t.includes('Approved by'))).toContain(`<@${ANA}>`);

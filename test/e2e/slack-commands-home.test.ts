@@ -10,6 +10,7 @@ import {
   clickOn,
   EVE,
   ephemeralTo,
+  formShown,
   type Harness,
   harnessPool,
   homeWhere,
@@ -133,14 +134,39 @@ describe('App Home', () => {
     const first = (await h.store.get(id))?.expiresAt as number;
     expect(active.text).toContain(`Active until ${slackTime(first)}`);
 
+    // Extend opens a form offering what debug allows (one extension 5m to 4h, within 8h in all),
+    // starting on a modest 30m rather than adding hours unasked (issue #19 §3).
     after = h.slack.calls.length;
     await clickHome(h, ALICE, active.id, 'extend');
-    const later = first + 3_600_000; // debug: auto-extended by its default, 1h
+    const form = await formShown(h, 'views.update', 'extend_modal', after);
+    expect(form.view['submit']).toMatchObject({ text: 'Extend' });
+    const choice = form.blocks.find((b) => b['block_id'] === 'duration')?.['element'] as {
+      options: { value: string; text: { text: string } }[];
+      initial_option?: { value: string };
+    };
+    expect(choice.options.map((o) => o.text.text)).toEqual([
+      '5m more',
+      '15m more',
+      '30m more',
+      '1h more',
+      '2h more',
+      '4h more',
+    ]);
+    expect(choice.initial_option?.value).toBe('1800');
+    expect((await h.store.get(id))?.expiresAt).toBe(first);
+    await h.interact(
+      h.slack.viewSubmission({
+        user_id: ALICE,
+        view_id: form.id,
+        values: { duration: { value: { type: 'static_select', selected_option: { value: '7200' } } } },
+      }),
+    );
+    const later = first + 7_200_000; // debug extends automatically: the 2h chosen
     const extended = await homeWhere(h, ALICE, after, (t) => t.includes(`Active until ${slackTime(later)}`));
     expect((await h.store.get(id))?.expiresAt).toBe(later);
     await h.slack.waitFor(
       'chat.postMessage',
-      (c) => c.args.channel === 'D0ALICE' && blocksText(c.args.blocks).includes('Extended by 1h'),
+      (c) => c.args.channel === 'D0ALICE' && blocksText(c.args.blocks).includes('Extended by 2h'),
       { after },
     );
 

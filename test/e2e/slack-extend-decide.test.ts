@@ -3,7 +3,6 @@
 // worker and the real kube-apiserver.
 import { afterEach, describe, expect, it } from 'vitest';
 import { slackTime } from '../../src/adapters/slack/blocks.js';
-import { humanTime } from '../../src/domain/text.js';
 import { blocksText, type View } from '../support/slack/index.js';
 import {
   ALICE,
@@ -199,7 +198,10 @@ describe('one approver decides while another is deciding', () => {
     await submit();
     const refusal = await ephemeralTo(h.slack, BEN, after);
     expect(refusal).toContain(`The extension of 30m on ${id} was already approved by <@U0ANA>`);
-    expect(refusal).toContain(`The access now ends at ${humanTime(before + 1_800_000)}`);
+    // A Slack date (each reader's own time zone), to the minute as the domain's UTC text.
+    expect(refusal).toContain(
+      `The access now ends at ${slackTime(Math.floor((before + 1_800_000) / 60_000) * 60_000)}`,
+    );
     expect(await h.snapshot()).toEqual(snapshot);
     const grant = await h.store.get(id);
     expect(grant?.expiresAt).toBe(before + 1_800_000);

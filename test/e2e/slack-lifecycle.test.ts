@@ -59,7 +59,7 @@ describe('ending and extending', () => {
     expect(await ephemeralTo(h.slack, EVE, after)).toContain('You are not an approver');
     expect((await h.store.get(id))?.status).toBe('active');
     after = h.slack.calls.length;
-    await h.command(BEN, `revoke ${id}`);
+    await h.command(BEN, `revoke ${id} because INC-30 is over`);
     expect(await ephemeralTo(h.slack, BEN, after)).toContain(`Ending \`${id}\``);
     await h.slack.waitFor(
       'chat.update',
@@ -67,6 +67,8 @@ describe('ending and extending', () => {
       { timeoutMs: 30_000 },
     );
     expect((await h.store.get(id))?.status).toBe('revoked');
+    // The reason typed after `because` travels with it (the requester's ended DM shows it).
+    expect((await h.store.get(id))?.endNote).toBe('INC-30 is over');
   });
 
   it('extend within the cap is automatic; beyond it is refused with what is left', async () => {

@@ -87,7 +87,9 @@ describe('the request form', () => {
       initial: '1h',
     });
     const devText = blocksText(dev.blocks);
-    expect(devText).toContain(`1 approval(s) in <#${h.channel}>`);
+    // The count and why from the one rule (debug sets its own quorum), and a privileged level's warning.
+    expect(devText).toContain(`*Approval:* 1 approval (level debug asks for 1) in <#${h.channel}>`);
+    expect(devText).toContain(':warning: Privileged level debug');
     expect(devText).toContain('*This would create:*');
     expect(devText).toMatch(/Role `eks-access-[a-z0-9-]+` in `e2e-[0-9a-f]{8}` \(1 rule\(s\)\)/);
     expect(devText).toContain('for `eks-access:U0ALICE`');
@@ -129,7 +131,12 @@ describe('the request form', () => {
   });
 
   const badSubmissions: [string, Record<string, Obj>, string, string][] = [
-    ['a duration beyond the maximum', { req_duration: chosen('9h') }, 'req_duration', 'debug is 4h'],
+    [
+      'a duration beyond the maximum',
+      { req_duration: chosen('9h') },
+      'req_duration',
+      'You asked for 9h; debug allows at most 4h',
+    ],
     ['no reason', { req_reason: typed('  ') }, 'req_reason', 'A reason is required'],
     ['a level the namespace lacks', { req_level: chosen('root') }, 'req_level', 'Levels here: debug, view'],
     [

@@ -57,7 +57,7 @@ describe('eks-access plan', () => {
       '5h',
     ]);
     expect(tooLong.code).toBe(2);
-    expect(tooLong.err).toContain('The maximum for k8s-test-role is 4h.');
+    expect(tooLong.err).toContain('You asked for 5h; k8s-test-role allows at most 4h');
     const badArn = await cli(['plan', 'test', '--principal', 'alice']);
     expect(badArn.code).not.toBe(0);
     expect(badArn.err).toMatch(/principal|ARN/i);

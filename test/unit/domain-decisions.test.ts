@@ -5,12 +5,16 @@ import {
   assertMayDecide,
   assertMayDecideExtension,
   assertNoExtensionWaiting,
+  assertNotAlreadyHeld,
   assertPrincipalAccepted,
   assertUniqueIdentity,
   autoApproveRuleFor,
   decideExtension,
+  defaultExtension,
   extensionApprovalsRequired,
+  extensionChoices,
   extensionClaimRefusal,
+  heldAccess,
   identityFromMap,
   namespaceMatches,
   quorumReached,
@@ -132,7 +136,19 @@ describe('resolving a request against the policy', () => {
           reason: 'x',
         }),
       ),
-    ).toMatchObject({ kind: 'bad_input', hint: 'The maximum for view is 4h.' });
+    ).toMatchObject({ kind: 'bad_input', message: 'You asked for 5h; view allows at most 4h' });
+    // In the unit the person typed, not 41d16h.
+    expect(
+      kindOf(() =>
+        resolveRequest(policy, {
+          namespace: 'test',
+          cluster: 'dev',
+          level: 'view',
+          duration: '1000h',
+          reason: 'x',
+        }),
+      )?.message,
+    ).toBe('You asked for 1000h; view allows at most 4h');
     expect(
       kindOf(() => resolveRequest(policy, { namespace: 'team-a', duration: 'soon', reason: 'x' }))?.hint,
     ).toContain('maximum');
@@ -425,6 +441,39 @@ describe('grant state machine', () => {
     expect(refused.kind === 'refused' && refused.why).toContain('allows 6h');
   });
 
+  it('refuses an extension shorter than 5 minutes or longer than one may be, in the words typed', () => {
+    const active = grant({ status: 'active' });
+    const tiny = decideExtension(policy, active, 1, '1s');
+    expect(tiny).toEqual({
+      kind: 'refused',
+      why: 'You asked for 1s more; one extension of view is at least 5m and at most 4h.',
+    });
+    expect(decideExtension(policy, active, 299).kind).toBe('refused');
+    expect(decideExtension(policy, active, 300)).toEqual({ kind: 'auto', seconds: 300 });
+    const long = decideExtension(policy, active, 600 * 3600, '600h');
+    expect(long.kind === 'refused' && long.why).toContain('You asked for 600h more');
+  });
+
+  it('offers the extensions the level allows now, within what is left of the cap, starting modestly', () => {
+    // view: one extension 5m–4h, 6h in all; the grant below has 1h.
+    const active = grant({ status: 'active' });
+    expect(extensionChoices(policy, active)).toEqual([300, 900, 1800, 3600, 7200, 14_400]);
+    expect(defaultExtension(extensionChoices(policy, active))).toBe(1800);
+    // 1h + 4h30m used: 30m left, offered as the largest choice.
+    const nearCap = grant({
+      status: 'active',
+      extensions: [{ by: 'U0REQ', seconds: 16_200, at: 0, auto: true }],
+    });
+    expect(extensionChoices(policy, nearCap)).toEqual([300, 900, 1800]);
+    // 1h + 4h57m used: 3m left, less than the shortest extension: nothing to offer.
+    const atCap = grant({
+      status: 'active',
+      extensions: [{ by: 'U0REQ', seconds: 17_820, at: 0, auto: true }],
+    });
+    expect(extensionChoices(policy, atCap)).toEqual([]);
+    expect(defaultExtension([900, 3600])).toBe(900);
+  });
+
   it('counts extensions claimed but not yet applied against the cap', () => {
     // 1h granted + 4h claimed (the worker has not applied them yet): only 1h is left.
     const claimed = grant({
@@ -437,5 +486,53 @@ describe('grant state machine', () => {
     expect(decideExtension(policy, claimed, 3600).kind).toBe('auto');
     const refused = decideExtension(policy, claimed, 3601);
     expect(refused.kind === 'refused' && refused.why).toContain('(1h left)');
+  });
+});
+
+describe('a request for what one already holds (issue #19 §9)', () => {
+  const NOW = Date.UTC(2026, 0, 1, 12, 0);
+  const active = grant({ id: 'ea-held2345', status: 'active', activatedAt: NOW, expiresAt: NOW + 3_600_000 });
+  const ask = (level: string, over: Partial<{ cluster: string; slackUserId: string }> = {}) => ({
+    cluster: 'dev',
+    namespace: 'test',
+    level,
+    slackUserId: 'U0REQ',
+    ...over,
+  });
+
+  it('refuses the same level while it can be extended, naming the grant, its end and `extend`', () => {
+    const refused = kindOf(() => assertNotAlreadyHeld(policy, [active], ask('view')));
+    expect(refused).toMatchObject({
+      kind: 'conflict',
+      message: 'You already have `view` in test on dev: `ea-held2345` lasts until 2026-01-01 13:00 UTC',
+    });
+    expect(refused?.hint).toContain('/eks-access extend ea-held2345 for 1h');
+  });
+
+  it('lets another level, another person, another cluster, or a grant at its cap through, saying what is held', () => {
+    expect(assertNotAlreadyHeld(policy, [active], ask('debug'))).toEqual({
+      grantId: 'ea-held2345',
+      level: 'view',
+      status: 'active',
+      expiresAt: NOW + 3_600_000,
+    });
+    expect(assertNotAlreadyHeld(policy, [active], ask('view', { slackUserId: 'U0BOB' }))).toBeUndefined();
+    expect(assertNotAlreadyHeld(policy, [active], ask('view', { cluster: 'prod' }))).toBeUndefined();
+    const atCap = { ...active, extensions: [{ by: 'U0REQ', seconds: 5 * 3600, at: 0, auto: true }] };
+    expect(assertNotAlreadyHeld(policy, [atCap], ask('view'))?.grantId).toBe('ea-held2345');
+    // An approved grant (being set up, or a window to come) cannot be extended: shown, not refused.
+    expect(assertNotAlreadyHeld(policy, [{ ...active, status: 'approved' }], ask('view'))?.status).toBe(
+      'approved',
+    );
+    // Pending requests and ended grants hold nothing.
+    expect(
+      heldAccess(
+        [
+          { ...active, status: 'pending' },
+          { ...active, status: 'expired' },
+        ],
+        ask('view'),
+      ),
+    ).toBeUndefined();
   });
 });

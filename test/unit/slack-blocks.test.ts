@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   activatedDm,
@@ -16,15 +17,19 @@ import {
   extensionDeniedDm,
   helpMessage,
   homeView,
+  setupSlowDm,
   sharedApprovalMessage,
   slackTime,
   TARGETS_PER_MESSAGE,
   threadNoteText,
 } from '../../src/adapters/slack/blocks.js';
+import { parseCommand } from '../../src/adapters/slack/grammar.js';
 import { namespaceOptions, requestModal } from '../../src/adapters/slack/modal.js';
 import { parsePolicy } from '../../src/config/load.js';
-import { badInput, forbidden } from '../../src/domain/errors.js';
+import { expandTargets, resolveRequest } from '../../src/domain/decisions.js';
+import { badInput, forbidden, notLinked } from '../../src/domain/errors.js';
 import type { Grant } from '../../src/domain/grant.js';
+import { commandHelp } from '../../src/domain/text.js';
 import { blocksText, checkMessageBlocks, checkView } from '../support/slack/index.js';
 
 const { policy } = parsePolicy(`
@@ -179,6 +184,12 @@ describe('Block Kit builders', () => {
     expect(blocksText(m.blocks as never)).toContain('&lt;!channel&gt;');
     const f = errorMessage(forbidden('You are not an approver', 'Approvers: <@U0ANA>, <!subteam^S0PLAT>.'));
     expect(blocksText(f.blocks as never)).toContain('Approvers: <@U0ANA>, <!subteam^S0PLAT>.');
+    // An account nobody linked is not something that "doesn't exist" (issue #19 §6).
+    const u = errorMessage(
+      notLinked('Your Slack account (U0DORA) is not linked to an AWS user', 'Ask an admin.'),
+    );
+    expect(blocksText(u.blocks as never)).toMatch(/^\*Your Slack account is not linked to AWS\*/);
+    expect(u.text).not.toContain("doesn't exist");
   });
 
   it('an extension waiting, denied with a hostile reason, or lapsed with the grant', () => {
@@ -532,5 +543,66 @@ ${many}
     expect(text).toContain('The 2 targets of your request `ea-first000`');
     expect(text).toContain('`ea-second00` `test` on `staging`');
     expect(dm.text).toContain('ea-first000');
+  });
+});
+
+describe('help in the running policy’s own names (issue #19 §6)', () => {
+  const example = parsePolicy(
+    readFileSync(new URL('../../policy.example.yaml', import.meta.url), 'utf8'),
+    'policy.example.yaml',
+  ).policy;
+
+  it('every request example names a namespace, cluster and level the policy offers, and is accepted as typed', () => {
+    const text = blocksText(helpMessage(example).blocks as never);
+    expect(text).toContain('/eks-access request test for 1h because CHG-1234');
+    expect(text).not.toMatch(/payments|staging|on prod /);
+    const requests = commandHelp(example)
+      .map((c) => c.example)
+      .filter((e) => e.startsWith('request '));
+    expect(requests.length).toBe(3);
+    for (const typed of requests) {
+      const command = parseCommand(typed);
+      if (command.kind !== 'request') throw new Error(`${typed} does not parse as a request`);
+      const { kind: _, ...input } = command;
+      for (const target of expandTargets(example, input)) {
+        expect(() => resolveRequest(example, { ...input, ...target }, NOW)).not.toThrow();
+      }
+    }
+  });
+});
+
+describe('a grant whose setup takes longer than the deadline (issue #19 §8)', () => {
+  const approved = grant({
+    status: 'approved',
+    approvals: [{ slackUserId: 'U0ANA', at: NOW }],
+    decidedAt: NOW,
+  });
+  const deadline = 300_000; // the policy's default setupDeadline, 5m
+
+  it('reads "setting up access…" until the deadline, then says it takes longer and what to do', () => {
+    const before = blocksText(approvalMessage(policy, approved, NOW + deadline - 1).blocks as never);
+    expect(before).toContain('setting up access…');
+    const after = blocksText(approvalMessage(policy, approved, NOW + deadline).blocks as never);
+    expect(after).toContain('setting up access is taking longer than expected');
+    expect(after).toContain(`it was due ${slackTime(NOW + deadline)}`);
+    expect(after).toContain('eks-access worker is running');
+    // An active grant, or a window not open yet, is not late.
+    const active = grant({ status: 'active', activatedAt: NOW, expiresAt: NOW + 7_200_000 });
+    expect(blocksText(approvalMessage(policy, active, NOW + 2 * deadline).blocks as never)).not.toContain(
+      'longer than expected',
+    );
+    const window = { ...approved, startsAt: NOW + 3_600_000 };
+    expect(blocksText(approvalMessage(policy, window, NOW + 2 * deadline).blocks as never)).toContain(
+      'opens at',
+    );
+  });
+
+  it('the requester is told, and the thread note mentions them', () => {
+    const dm = setupSlowDm(approved, NOW + deadline, deadline);
+    expect(dm.text).toBe('Setting up your access ea-abcd2345 is taking longer than expected');
+    expect(checkMessageBlocks(dm.blocks)).toEqual([]);
+    expect(threadNoteText(approved, { kind: 'setup-overdue' }, NOW + deadline)).toContain(
+      '<@U0BOB> is taking longer than expected',
+    );
   });
 });

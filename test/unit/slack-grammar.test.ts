@@ -43,6 +43,11 @@ describe('the /eks-access grammar', () => {
   it('reads the id commands', () => {
     expect(parseCommand('done ea-abcd2345')).toEqual({ kind: 'done', id: 'ea-abcd2345' });
     expect(parseCommand('revoke EA-ABCD2345')).toEqual({ kind: 'revoke', id: 'ea-abcd2345' });
+    expect(parseCommand('revoke ea-abcd2345 because INC-9 is closed')).toEqual({
+      kind: 'revoke',
+      id: 'ea-abcd2345',
+      reason: 'INC-9 is closed',
+    });
     expect(parseCommand('cancel ea-abcd2345')).toEqual({ kind: 'cancel', id: 'ea-abcd2345' });
     expect(parseCommand('extend ea-abcd2345 for 1h')).toEqual({
       kind: 'extend',

@@ -108,7 +108,7 @@ clusters:
       refusal(() =>
         resolveRequest(policy, { namespace: 'test', start: '+1h', duration: '5h', reason: 'x' }, NOW),
       ).message,
-    ).toBe('5h is longer than view allows');
+    ).toBe('You asked for 5h; view allows at most 4h');
   });
 
   it('lapses an undecided window at its start, or lateStart after it but never past its end', () => {

@@ -9,7 +9,7 @@ import type { Env } from '../../config/env.js';
 import type { Policy } from '../../config/policy.js';
 import { type Clock, systemClock } from '../../domain/clock.js';
 import { identityMapEntry } from '../../domain/decisions.js';
-import { AccessError, misconfigured, notFound } from '../../domain/errors.js';
+import { AccessError, misconfigured, notLinked } from '../../domain/errors.js';
 import type { AwsIdentityResolver, SlackProfile } from '../../ports/identity.js';
 import { type AwsClientEnv, awsClientOptions } from '../aws/client-options.js';
 import type { AwsCredentials } from '../aws/eks-token.js';
@@ -89,7 +89,7 @@ export class PolicyIdentityResolver implements AwsIdentityResolver {
     const emailTag = this.#policy.identities.emailTag;
     if (!emailTag?.enabled || !this.#iam) throw this.#unmapped(profile, undefined);
     if (!profile.email) {
-      throw notFound(
+      throw notLinked(
         'eks-access cannot see your Slack email, so it cannot find your AWS user',
         `An admin has to add \`${profile.slackUserId}: arn:aws:iam::<account>:user/<you>\` under identities.map in the policy, or give the Slack app the users:read.email scope.`,
       );
@@ -108,7 +108,7 @@ export class PolicyIdentityResolver implements AwsIdentityResolver {
   #unmapped(profile: SlackProfile, tagKey: string | undefined): AccessError {
     const byMap = `add ${identityMapEntry(profile.slackUserId)}`;
     const byTag = tagKey && profile.email ? `, or tag your IAM user with \`${tagKey}=${profile.email}\`` : '';
-    return notFound(
+    return notLinked(
       `Your Slack account (${profile.slackUserId}) is not linked to an AWS user`,
       `Ask an admin to ${byMap}${byTag}. Nothing was requested.`,
     );

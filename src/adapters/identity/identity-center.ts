@@ -9,7 +9,7 @@ import type { IdentitystoreClient } from '@aws-sdk/client-identitystore';
 import type { Policy } from '../../config/policy.js';
 import { permissionSetOfRole } from '../../domain/arn.js';
 import type { Clock } from '../../domain/clock.js';
-import { AccessError, misconfigured, notFound } from '../../domain/errors.js';
+import { AccessError, misconfigured, notLinked } from '../../domain/errors.js';
 import type { SlackProfile } from '../../ports/identity.js';
 
 export type IdentityCenterSettings = NonNullable<Policy['identities']['identityCenter']>;
@@ -92,7 +92,7 @@ export class IdentityCenterLookup {
   /** The person's session principal in `accountId`; throws not_found / misconfigured / unavailable. */
   async principalFor(profile: SlackProfile, accountId: string): Promise<string> {
     if (!profile.email) {
-      throw notFound(
+      throw notLinked(
         'eks-access cannot see your Slack email, so it cannot find your IAM Identity Center user',
         'Give the Slack app the users:read.email scope, or have an admin map you under identities.map in the policy.',
       );
@@ -131,7 +131,7 @@ export class IdentityCenterLookup {
     }
     const [user] = matches;
     if (!user) {
-      throw notFound(
+      throw notLinked(
         `No IAM Identity Center user in ${this.#settings.identityStoreId} has ${email} as its ${what}`,
         `Ask an admin to set ${email} as your Identity Center ${what}, or to map you under identities.map in the policy. Nothing was requested.`,
       );

@@ -22,6 +22,11 @@ import { type DeliverySteps, SlackNotifier, type SlackNotifierDeps } from '../sl
 import { OUTBOX_QUEUE } from './queues.js';
 
 export { OUTBOX_QUEUE };
+/**
+ * Checks due later (a grant still not set up past its deadline), kept apart so the outbox's own
+ * queue holds only what is to be delivered now: "the outbox drained" stays a meaningful question.
+ */
+export const OUTBOX_LATER_QUEUE = 'slack-outbox-later';
 
 /** Payloads carry ids and the event (what happened, never a token or a rendered message). */
 export type OutboxJob =
@@ -72,6 +77,8 @@ export class SlackOutbox implements Notifier {
   readonly #options: SlackOutboxOptions;
   readonly #queue: Queue<OutboxJob>;
   readonly #worker: Worker<OutboxJob>;
+  readonly #later: Queue<OutboxJob>;
+  readonly #laterWorker: Worker<OutboxJob>;
   readonly #connections: RedisClient[] = [];
   readonly #attempts: number;
   readonly #locks: RedisLocks;
@@ -86,18 +93,31 @@ export class SlackOutbox implements Notifier {
       connection: this.#connection(),
       prefix: options.prefix,
     });
-    const base = options.retryBaseMs ?? 1_000;
-    this.#worker = new Worker<OutboxJob>(OUTBOX_QUEUE, (job) => this.#process(job), {
+    this.#worker = this.#consumer(OUTBOX_QUEUE, 4);
+    this.#later = new Queue<OutboxJob>(OUTBOX_LATER_QUEUE, {
       connection: this.#connection(),
       prefix: options.prefix,
-      concurrency: 4,
+    });
+    // A check that falls due is delivered like any notification (one at a time per grant, retried).
+    this.#laterWorker = this.#consumer(OUTBOX_LATER_QUEUE, 2);
+  }
+
+  #consumer(queue: string, concurrency: number): Worker<OutboxJob> {
+    const base = this.#options.retryBaseMs ?? 1_000;
+    const worker = new Worker<OutboxJob>(queue, (job) => this.#process(job), {
+      connection: this.#connection(),
+      prefix: this.#options.prefix,
+      concurrency,
       settings: {
         // Slack's Retry-After when it sent one, otherwise exponential; never a hot loop.
         backoffStrategy: (attemptsMade, _type, error) =>
           Math.min(retryAfterMs(error) ?? base * 2 ** Math.max(0, attemptsMade - 1), MAX_BACKOFF_MS),
       },
     });
-    this.#worker.on('error', (error) => options.logger.warn({ err: error }, 'Slack outbox worker error'));
+    worker.on('error', (error) =>
+      this.#options.logger.warn({ err: error, queue }, 'Slack outbox worker error'),
+    );
+    return worker;
   }
 
   #connection(): RedisClient {
@@ -112,13 +132,23 @@ export class SlackOutbox implements Notifier {
   }
 
   async grantChanged(grant: Grant, event: GrantEvent): Promise<void> {
+    await this.#add(this.#queue, grant, event, 0);
+  }
+
+  /** A delayed job: whichever consumer (bot or worker) is alive at `at` delivers it. */
+  async grantCheckLater(grant: Grant, event: GrantEvent, at: number): Promise<void> {
+    await this.#add(this.#later, grant, event, Math.max(0, at - Date.now()));
+  }
+
+  async #add(queue: Queue<OutboxJob>, grant: Grant, event: GrantEvent, delay: number): Promise<void> {
     // The plan is for the requester's reply, not for Slack messages; keep the payload small.
     const { plan: _plan, ...kept } = event as GrantEvent & { plan?: unknown };
-    await this.#queue.add(
+    await queue.add(
       'grant-changed',
       { kind: 'grant-changed', grantId: grant.id, version: grant.version, event: kept as GrantEvent },
       {
         jobId: outboxJobId(grant.id, event, grant.version),
+        ...(delay > 0 ? { delay } : {}),
         attempts: JOB_ATTEMPTS,
         backoff: { type: 'slack' },
         // Kept a day so the same notification queued again (a retried engine job) is not sent again.
@@ -154,6 +184,12 @@ export class SlackOutbox implements Notifier {
     return Object.values(counts).reduce((a, b) => a + b, 0);
   }
 
+  /** Checks scheduled for later (grantCheckLater) not yet run: tests await 0 after their moment. */
+  async checksPending(): Promise<number> {
+    const counts = await this.#later.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+
   /**
    * Lets running deliveries finish, for at most `drainMs` (default 5 s): a consumer whose Redis
    * connection was lost may never finish a graceful close. Cut short, a delivery is retried by the
@@ -162,7 +198,12 @@ export class SlackOutbox implements Notifier {
   async close(drainMs = 5_000): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const drained = await Promise.race([
-      Promise.all([this.#worker.close(), this.#queue.close()]).then(() => true),
+      Promise.all([
+        this.#worker.close(),
+        this.#queue.close(),
+        this.#laterWorker.close(),
+        this.#later.close(),
+      ]).then(() => true),
       new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), drainMs);
       }),

@@ -1,17 +1,25 @@
 // Block Kit, built by pure functions from a grant and the policy. Every piece of user text passes
 // through `esc` (so a reason cannot `<!channel>`) and `cut` (so Slack never rejects a message for size).
 import type { Policy } from '../../config/policy.js';
-import { namespacePolicyOf } from '../../domain/decisions.js';
-import { formatDuration } from '../../domain/duration.js';
-import { type AccessError, ERROR_HEADLINES } from '../../domain/errors.js';
-import type { Grant } from '../../domain/grant.js';
-import { secondsLeft } from '../../domain/grant.js';
+import { type ApprovalNeed, defaultExtension, namespacePolicyOf } from '../../domain/decisions.js';
+import { formatDuration, parseDuration } from '../../domain/duration.js';
+import { type AccessError, headlineOf } from '../../domain/errors.js';
+import type { Grant, HeldAccess } from '../../domain/grant.js';
+import { secondsLeft, setupDueAt, setupOverdue } from '../../domain/grant.js';
 import { type AccessPlan, planGrant } from '../../domain/plan.js';
-import { accessCommands, COMMAND_HELP, failureAdvice, humanTime, statusLine } from '../../domain/text.js';
+import {
+  accessCommands,
+  approvalNeedText,
+  commandHelp,
+  failureAdvice,
+  humanTime,
+  statusLine,
+} from '../../domain/text.js';
 import { splitByReferences, type TicketSystem } from '../../domain/tickets.js';
 import { windowEnd } from '../../domain/window.js';
 import type { GrantEvent } from '../../ports/notifier.js';
 import type { HomeModel } from '../../services/home.js';
+import type { ExtensionOutcome } from '../../services/request-extension.js';
 
 /** Slack's published limits (the fake Slack in test/support enforces the same). */
 export const LIMITS = {
@@ -37,6 +45,8 @@ export const DENY_MODAL = 'deny_modal';
 export const DENY_EXTENSION_MODAL = 'deny_extension_modal';
 export const FLAG_MODAL = 'breakglass_flag_modal';
 export const APPROVE_MODAL = 'approve_modal';
+export const REVOKE_MODAL = 'revoke_modal';
+export const EXTEND_MODAL = 'extend_modal';
 
 export type Block = Record<string, unknown>;
 export interface Message {
@@ -63,17 +73,43 @@ export function cut(text: string, max: number): string {
  * The requester's one status for a request on several targets: each target with its id and whether it
  * waits for its own approvers or a rule approved it, so a partial approval later is never a surprise.
  */
-export function groupRequestedText(targets: readonly { grant: Grant; auto: boolean }[]): string {
+export function groupRequestedText(targets: readonly { grant: Grant; need: ApprovalNeed }[]): string {
   const first = targets[0]?.grant;
   const lines = targets.map(
-    ({ grant, auto }) =>
-      `• \`${grant.id}\`: \`${grant.level}\` in ${where(grant)} — ${auto ? 'approved by policy' : `needs ${grant.requiredApprovals} approval(s) of its own`}`,
+    ({ grant, need }) =>
+      `• \`${grant.id}\`: \`${grant.level}\` in ${where(grant)} — ${need.auto ? 'approved by policy' : `needs ${approvalNeedText(need, grant.level)} of its own`}`,
   );
   return [
     `:hourglass_flowing_sand: Requested ${targets.length} targets${first && windowWords(first) ? ` ${windowWords(first)}` : ''}. Each is decided by its own approvers and ends on its own; you get a DM for each.`,
     ...lines,
     'Give one back with `done <id>`, all of them with `done all`.',
   ].join('\n');
+}
+
+/**
+ * The requester's answer to one request (the command's reply, the form's DM): what was asked, and
+ * how many approvals it needs and why (approvalNeed, as the form showed) or the rule that approved it.
+ */
+export function requestedText(grant: Grant, need: ApprovalNeed): string {
+  const what = `\`${grant.level}\` in ${where(grant)}`;
+  const held = grant.alreadyHolds ? `\n${heldText(grant.alreadyHolds, 'You already have')}` : '';
+  return `${requestedLine(grant, need, what)}${held}`;
+}
+
+/** "You already have `view` here until <date> (`ea-…`)": what a request's requester holds already. */
+export function heldText(held: HeldAccess, who: string): string {
+  const until =
+    held.status === 'active' && held.expiresAt !== undefined
+      ? `until ${slackTime(held.expiresAt)}`
+      : 'approved, not active yet';
+  return `:information_source: ${who} \`${held.level}\` here ${until} (\`${held.grantId}\`).`;
+}
+
+function requestedLine(grant: Grant, need: ApprovalNeed, what: string): string {
+  if (need.auto) {
+    return `:white_check_mark: \`${grant.id}\`: ${what} was approved by policy (auto-approve rule \`${need.auto.actor}\`); you will get a DM with the commands ${grant.startsAt === undefined ? 'in a moment' : `when the window opens (${slackTime(grant.startsAt)})`}.`;
+  }
+  return `:hourglass_flowing_sand: Requested \`${grant.id}\`: ${what} ${windowWords(grant) ?? `for ${formatDuration(grant.durationSeconds)}`}. It needs ${approvalNeedText(need, grant.level)}${grant.startsAt === undefined ? '' : ' before the window opens'}; you will get a DM when it is decided.`;
 }
 
 /** `from 2026-12-01 22:00 UTC to 2026-12-02 00:00 UTC (2h)` for a scheduled window; undefined otherwise. */
@@ -260,7 +296,7 @@ export function planSummary(plan: AccessPlan): string {
   const lines: string[] = [];
   if (plan.personalRole) {
     lines.push(
-      `• IAM role \`${plan.personalRole.name}\` assumable only by \`${esc(plan.mapping.mode === 'none' ? '' : (plan.personalRole.trustPolicy.Statement[0]?.Principal.AWS ?? ''))}\` until ${plan.expiresAt}`,
+      `• IAM role \`${plan.personalRole.name}\` assumable only by \`${esc(plan.mapping.mode === 'none' ? '' : (plan.personalRole.trustPolicy.Statement[0]?.Principal.AWS ?? ''))}\` until ${slackTime(Date.parse(plan.expiresAt))}`,
     );
   }
   if (plan.mapping.mode === 'aws-auth')
@@ -305,8 +341,23 @@ function approvalProgress(grant: Grant): string {
   return `${grant.approvals.length} of ${grant.requiredApprovals} approval${grant.requiredApprovals === 1 ? '' : 's'}${people.length ? `: ${people.join(', ')}` : ''}`;
 }
 
-/** What has happened to this grant, in the words the approval message shows under the request. */
-export function grantStatusText(grant: Grant, now: number): string {
+/** The policy's setupDeadline in ms: past it an approved grant reads as taking longer than expected. */
+export const setupDeadlineMs = (policy: Policy): number =>
+  (parseDuration(policy.settings.setupDeadline) ?? 300) * 1000;
+
+/** What requester and approvers are told when setting up access takes longer than expected. */
+export const SETUP_SLOW_ADVICE =
+  'eks-access keeps retrying by itself, and nobody needs to request or approve anything again; the access lasts its full time from when it works. ' +
+  'If it is still not active in a few minutes, the platform team should check that the eks-access worker is running (its `/healthz`, `eks-access doctor`).';
+
+/**
+ * What has happened to this grant, in the words the approval message shows under the request. With
+ * the policy's setup deadline, an approved grant past it says setup is taking longer than expected.
+ */
+export function grantStatusText(grant: Grant, now: number, setupDeadline?: number): string {
+  if (setupDeadline !== undefined && setupOverdue(grant, now, setupDeadline)) {
+    return `:warning: *Approved* by ${approvedBy(grant)} — setting up access is taking longer than expected (it was due ${slackTime(setupDueAt(grant, setupDeadline) ?? now)}). ${SETUP_SLOW_ADVICE}`;
+  }
   switch (grant.status) {
     case 'pending':
       return `:hourglass_flowing_sand: *Waiting for approval* — ${approvalProgress(grant)}. Lapses at ${slackTime(grant.pendingUntil)} if nobody decides.`;
@@ -317,11 +368,11 @@ export function grantStatusText(grant: Grant, now: number): string {
     case 'active':
       return `:large_green_circle: *Active* until ${slackTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left) — approved by ${approvedBy(grant)}`;
     case 'revoking':
-      return `:hourglass: *Ending* (${grant.endReason ?? 'ending'})${grant.endedBy ? ` by ${endedByText(grant.endedBy)}` : ''}…`;
+      return `:hourglass: *Ending* (${grant.endReason ?? 'ending'})${grant.endedBy ? ` by ${endedByText(grant.endedBy)}` : ''}…${endNoteText(grant)}`;
     case 'expired':
       return `:checkered_flag: *Expired* at ${slackTime(grant.endedAt ?? now)}; access removed.`;
     case 'revoked':
-      return `:no_entry: *Revoked* by ${endedByText(grant.endedBy ?? 'system')} at ${slackTime(grant.endedAt ?? now)}; access removed.`;
+      return `:no_entry: *Revoked* by ${endedByText(grant.endedBy ?? 'system')} at ${slackTime(grant.endedAt ?? now)}; access removed.${endNoteText(grant)}`;
     case 'relinquished':
       return `:wave: *Given back* by ${mention(grant.requester.slackUserId)} at ${slackTime(grant.endedAt ?? now)}; access removed.`;
     case 'denied':
@@ -334,6 +385,9 @@ export function grantStatusText(grant: Grant, now: number): string {
       return `:warning: *Failed*: ${esc(cut(grant.failure?.reason ?? 'unknown', 500))}. Nothing was left behind.`;
   }
 }
+
+/** An approver's reason for revoking, as they typed it (escaped). */
+const endNoteText = (grant: Grant) => (grant.endNote ? `\n*Reason:* ${esc(cut(grant.endNote, 500))}` : '');
 
 const endedByText = (actor: string) =>
   actor === 'system' ? 'eks-access' : actor.startsWith('cli:') ? `\`${esc(actor)}\`` : mention(actor);
@@ -386,6 +440,9 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
   for (const warning of plan?.warnings ?? []) {
     blocks.push(section(`:warning: *${esc(warning)}* It needs ${grant.requiredApprovals} approvals.`));
   }
+  if (grant.alreadyHolds) {
+    blocks.push(section(heldText(grant.alreadyHolds, `${mention(grant.requester.slackUserId)} already has`)));
+  }
   if (plan) blocks.push(context(`*Would create*\n${planSummary(plan)}`));
   if (grant.breakGlass) blocks.splice(1, 0, ...breakGlassBlocks(grant));
   if (grant.group) {
@@ -395,7 +452,7 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
       ),
     );
   }
-  blocks.push(divider, section(grantStatusText(grant, now)));
+  blocks.push(divider, section(grantStatusText(grant, now, setupDeadlineMs(policy))));
   if (grant.status === 'pending') {
     // Mentioned, so the approvers are notified of a new request (an update does not notify again).
     const ns = namespacePolicyOf(policy, grant);
@@ -553,7 +610,9 @@ function sharedTargetBlocks(
   );
   const blocks: Block[] = [
     divider,
-    section(`*${where(grant)}* · \`${grant.id}\`${own}\n${grantStatusText(grant, now)}${warnings.join('')}`),
+    section(
+      `*${where(grant)}* · \`${grant.id}\`${own}\n${grantStatusText(grant, now, setupDeadlineMs(policy))}${warnings.join('')}`,
+    ),
   ];
   const details: string[] = [];
   if (plan) details.push(`*Would create*\n${planSummary(plan)}`);
@@ -633,6 +692,8 @@ function noteText(grant: Grant, event: GrantEvent, now: number): string | undefi
       return `:stopwatch: Extended by ${formatDuration(event.seconds)} (${mention(event.by)}); now ends at ${slackTime(grant.expiresAt ?? now)}.`;
     case 'extension-denied':
       return `:no_entry_sign: ${mention(event.by)} denied the extension: ${esc(cut(event.reason, 500))}`;
+    case 'setup-overdue':
+      return `:warning: Setting up access for ${mention(grant.requester.slackUserId)} is taking longer than expected. ${SETUP_SLOW_ADVICE}`;
     default:
       return undefined;
   }
@@ -787,6 +848,15 @@ export const STREAMS_OUTLIVE_ACCESS =
   'New `kubectl` requests are refused from now on (a token the cluster already checked may still work for a couple of minutes). ' +
   'A `kubectl exec`, `attach`, `port-forward` or `logs -f` you still have open keeps running until you close it: close it now.';
 
+/** To the requester when setting up their approved access takes longer than the policy's deadline. */
+export function setupSlowDm(grant: Grant, now: number, setupDeadline: number): Message {
+  return message(`Setting up your access ${grant.id} is taking longer than expected`, [
+    section(
+      `:warning: Your access to ${where(grant)} (\`${grant.id}\`) was approved but is not set up yet; it was due ${slackTime(setupDueAt(grant, setupDeadline) ?? now)}. ${SETUP_SLOW_ADVICE} You get the DM with the commands as soon as it works.`,
+    ),
+  ]);
+}
+
 export function cancelledDm(grant: Grant, now: number): Message {
   return message(`Your request ${grant.id} ended without a decision`, [
     section(`${grantStatusText(grant, now)} (${where(grant)}, \`${grant.id}\`)`),
@@ -834,6 +904,12 @@ export function extensionWaitingText(grant: Grant, seconds: number): string {
   return `Asked the approvers of ${where(grant)} for ${formatDuration(seconds)} more on \`${grant.id}\`; you will get a message when they decide.`;
 }
 
+/** The answer to `extend` and to the Extend form: being applied, or asked of the approvers. */
+export const extensionOutcomeText = (outcome: ExtensionOutcome): string =>
+  outcome.kind === 'applying'
+    ? extensionApplyingText(outcome.grant, outcome.extension.seconds)
+    : extensionWaitingText(outcome.grant, outcome.grant.extensionRequest?.seconds ?? 0);
+
 /** One line for the audit channel: who did what to which grant (privileged levels stand out). */
 export function auditLine(
   grant: Grant,
@@ -847,16 +923,27 @@ export function auditLine(
   return message(`${grant.id} ${esc(action)} by ${endedByText(actor)}`, [context(text)]);
 }
 
+/**
+ * The domain writes times as `2026-05-01 14:30 UTC` (humanTime, chat-agnostic); in Slack each becomes
+ * a Slack date, so a reader sees their own time zone as everywhere else.
+ */
+export const slackDatesIn = (text: string): string =>
+  text.replace(/\b(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}) UTC\b/g, (_, y, mo, d, h, mi) =>
+    slackTime(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi))),
+  );
+
 /** Any error as an ephemeral message: the headline for its kind, what happened, what to do. */
 export function errorMessage(error: AccessError): Message {
-  const detail = error.kind === 'internal' ? '' : escHint(cut(error.message, 1500));
-  const hint = error.hint ? escHint(cut(error.hint, 1200)) : '';
-  const text = [`*${ERROR_HEADLINES[error.kind]}*`, detail, hint].filter(Boolean).join('\n');
-  return message(`${ERROR_HEADLINES[error.kind]}${detail ? `: ${detail}` : ''}`, [section(text)]);
+  const detail = error.kind === 'internal' ? '' : slackDatesIn(escHint(cut(error.message, 1500)));
+  const hint = error.hint ? slackDatesIn(escHint(cut(error.hint, 1200))) : '';
+  const headline = headlineOf(error);
+  const text = [`*${headline}*`, detail, hint].filter(Boolean).join('\n');
+  return message(`${headline}${detail ? `: ${detail}` : ''}`, [section(text)]);
 }
 
-export function helpMessage(): Message {
-  const lines = COMMAND_HELP.map(
+/** The command list, its examples in the running policy's own names (issue #19). */
+export function helpMessage(policy?: Policy): Message {
+  const lines = commandHelp(policy).map(
     (c) => `• \`/eks-access ${c.usage}\`\n   ${c.says} e.g. \`/eks-access ${c.example}\``,
   );
   return message('eks-access commands', [
@@ -1080,17 +1167,95 @@ export function breakGlassOverdueMessage(policy: Policy, grant: Grant, now: numb
   ]);
 }
 
+/**
+ * The Extend form: the durations the level allows this grant now (extensionChoices), starting on a
+ * modest one, so one click never adds hours unasked. The button and the expiry warning open it.
+ */
+export function extendModal(
+  grant: Grant,
+  offer: { choices: readonly number[]; byApprovers: boolean },
+  responseUrl: string,
+  now: number,
+): Record<string, unknown> {
+  const options = offer.choices.map((s) => ({
+    text: plain(`${formatDuration(s)} more`, LIMITS.option),
+    value: String(s),
+  }));
+  const initial = options.find((o) => o.value === String(defaultExtension(offer.choices)));
+  return {
+    type: 'modal',
+    callback_id: EXTEND_MODAL,
+    private_metadata: JSON.stringify({ grantId: grant.id, ...(responseUrl ? { responseUrl } : {}) }),
+    title: plain('Extend access', LIMITS.modalTitle),
+    submit: plain('Extend', LIMITS.button),
+    close: plain('Back', LIMITS.button),
+    blocks: [
+      section(
+        `\`${grant.level}\` in ${where(grant)} ends at ${slackTime(grant.expiresAt ?? now)} (${formatDuration(secondsLeft(grant, now))} left). ${offer.byApprovers ? 'The approvers of the namespace decide an extension.' : 'The policy extends it at once.'}`,
+      ),
+      {
+        type: 'input',
+        block_id: 'duration',
+        label: plain('How much more', 2000),
+        element: {
+          type: 'static_select',
+          action_id: 'value',
+          options,
+          ...(initial ? { initial_option: initial } : {}),
+        },
+      },
+    ],
+  };
+}
+
+/** The forms that ask an approver why: denying a request or an extension, flagging, revoking. */
+export type ReasonSubject = 'request' | 'extension' | 'flag' | 'revoke';
+const REASON_FORMS: Readonly<
+  Record<
+    ReasonSubject,
+    { callbackId: string; title: string; submit: string; question: (id: string) => string }
+  >
+> = {
+  request: {
+    callbackId: DENY_MODAL,
+    title: 'Deny request',
+    submit: 'Deny',
+    question: (id) => `Deny \`${id}\`? The requester will see your reason.`,
+  },
+  flag: {
+    callbackId: FLAG_MODAL,
+    title: 'Flag break-glass',
+    submit: 'Flag and revoke',
+    question: (id) =>
+      `Flag the break-glass use \`${id}\`? Its access is revoked at once if it is still live; your reason goes to the audit trail.`,
+  },
+  extension: {
+    callbackId: DENY_EXTENSION_MODAL,
+    title: 'Deny extension',
+    submit: 'Deny',
+    question: (id) =>
+      `Deny the extension of \`${id}\`? The access keeps its current end; the requester will see your reason.`,
+  },
+  revoke: {
+    callbackId: REVOKE_MODAL,
+    title: 'Revoke access',
+    submit: 'Revoke',
+    question: (id) =>
+      `End the access of \`${id}\` now? The person who holds it loses it at once and will see your reason; it goes to the audit trail too.`,
+  },
+};
+
 export function deniedModal(
   grantId: string,
   responseUrl: string,
-  subject: 'request' | 'extension' | 'flag' = 'request',
+  subject: ReasonSubject = 'request',
   asked?: { id?: string; by: string; seconds: number; at: number },
   /** Until `asked` is known: the ask the clicked button named (its id, or when it was asked). */
   clicked?: { id?: string | undefined; at?: number | undefined },
 ): Record<string, unknown> {
   return {
     type: 'modal',
-    callback_id: subject === 'request' ? DENY_MODAL : subject === 'flag' ? FLAG_MODAL : DENY_EXTENSION_MODAL,
+    callback_id: REASON_FORMS[subject].callbackId,
     // Only what names the ask (not its approvals): private_metadata is limited to 3000 characters.
     private_metadata: JSON.stringify({
       grantId,
@@ -1107,20 +1272,11 @@ export function deniedModal(
           }
         : {}),
     }),
-    title: plain(
-      subject === 'request' ? 'Deny request' : subject === 'flag' ? 'Flag break-glass' : 'Deny extension',
-      LIMITS.modalTitle,
-    ),
-    submit: plain(subject === 'flag' ? 'Flag and revoke' : 'Deny', LIMITS.button),
+    title: plain(REASON_FORMS[subject].title, LIMITS.modalTitle),
+    submit: plain(REASON_FORMS[subject].submit, LIMITS.button),
     close: plain('Back', LIMITS.button),
     blocks: [
-      section(
-        subject === 'request'
-          ? `Deny \`${grantId}\`? The requester will see your reason.`
-          : subject === 'flag'
-            ? `Flag the break-glass use \`${grantId}\`? Its access is revoked at once if it is still live; your reason goes to the audit trail.`
-            : `Deny the extension of \`${grantId}\`? The access keeps its current end; the requester will see your reason.`,
-      ),
+      section(REASON_FORMS[subject].question(grantId)),
       {
         type: 'input',
         block_id: 'reason',

@@ -21,7 +21,8 @@ export type Command =
   | { kind: 'list' }
   | { kind: 'approvals' }
   | { kind: 'whoami' }
-  | { kind: 'revoke'; id: string }
+  /** An approver ends someone's access; the reason (after `because`) reaches them. */
+  | { kind: 'revoke'; id: string; reason?: string }
   | { kind: 'done'; id: string }
   /** `done all`: give back every grant of mine, active or approved (all targets of a request, …). */
   | { kind: 'done-all' }
@@ -132,7 +133,18 @@ const PARSERS: { readonly [S in Subcommand]: (words: string[]) => Command } = {
     words.length === 1 && words[0]?.toLowerCase() === 'all'
       ? { kind: 'done-all' }
       : { kind: 'done', id: grantIdFrom('done', words) },
-  revoke: (words) => ({ kind: 'revoke', id: grantIdFrom('revoke', words) }),
+  revoke: (words) => {
+    const because = words.findIndex((w) => ['because', 'reason', 'reason:'].includes(w.toLowerCase()));
+    const reason =
+      because === -1
+        ? ''
+        : words
+            .slice(because + 1)
+            .join(' ')
+            .trim();
+    const id = grantIdFrom('revoke', because === -1 ? words : words.slice(0, because));
+    return { kind: 'revoke', id, ...(reason ? { reason } : {}) };
+  },
   cancel: (words) => ({ kind: 'cancel', id: grantIdFrom('cancel', words) }),
   approve: (words) => {
     const id = grantIdFrom('extend', words.slice(0, 1));

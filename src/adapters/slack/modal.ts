@@ -2,9 +2,11 @@
 // Changing a choice re-renders the modal in place (views.update) with the dependent choices and the
 // dry-run preview. Pure builders plus a reader of the submitted state.
 import type { Policy } from '../../config/policy.js';
-import { MAX_REASON_LENGTH } from '../../domain/decisions.js';
+import { approvalNeed, MAX_REASON_LENGTH } from '../../domain/decisions.js';
 import { formatDuration, parseDuration } from '../../domain/duration.js';
-import { type Block, cut, LIMITS, section } from './blocks.js';
+import { levelWarningsFor } from '../../domain/plan.js';
+import { approvalNeedText } from '../../domain/text.js';
+import { type Block, context, cut, LIMITS, section } from './blocks.js';
 
 export const REQUEST_MODAL = 'request_modal';
 export const MODAL_ACTIONS = {
@@ -153,10 +155,61 @@ export function normalizeState(
   };
 }
 
+/** Who fills in the form, as far as an auto-approve rule asks (the groups the bot looked up). */
+export interface FormRequester {
+  slackUserId: string;
+  memberOfGroups: readonly string[];
+}
+
+/**
+ * What the chosen request needs, from the same approvalNeed the command, the approval message and the
+ * worker use: the count and why, a privileged level's warning, and when a rule would approve it at
+ * once (or would for a shorter duration).
+ */
+function approvalBlocks(
+  policy: Policy,
+  state: { cluster: string; namespace: string; level: string; duration: string },
+  channel: string,
+  requester: FormRequester | undefined,
+): Block[] {
+  const request = { ...state, durationSeconds: parseDuration(state.duration) ?? 0 };
+  const need = approvalNeed(policy, request, requester);
+  const blocks: Block[] = [
+    section(
+      need.auto
+        ? `*Approval:* ${approvalNeedText(need, state.level)}.`
+        : `*Approval:* ${approvalNeedText(need, state.level)} in <#${channel}>.`,
+    ),
+  ];
+  const level = policy.levels[state.level];
+  if (need.privileged && level) {
+    blocks.push(
+      section(`:warning: ${levelWarningsFor(state.level, level).join(' ')} Approvers are asked to confirm.`),
+    );
+  }
+  if (!need.auto && requester) {
+    const shortest = durationChoices(level?.defaultDuration ?? '0s', level?.maxDuration ?? '0s')[0];
+    const shorter = approvalNeed(
+      policy,
+      { ...request, durationSeconds: parseDuration(shortest ?? '') ?? 0 },
+      requester,
+    );
+    if (shorter.auto) {
+      blocks.push(
+        context(
+          `For up to ${shorter.auto.rule.maxDuration} the policy approves ${state.level} here at once (auto-approve rule ${shorter.auto.actor}).`,
+        ),
+      );
+    }
+  }
+  return blocks;
+}
+
 export function requestModal(
   policy: Policy,
   input: ModalState,
   preview: string | undefined,
+  requester?: FormRequester,
 ): Record<string, unknown> {
   const state = normalizeState(policy, input);
   const blocks: Block[] = [
@@ -200,7 +253,8 @@ export function requestModal(
         'Duration',
         durationChoices(level.defaultDuration, level.maxDuration).map((d) => ({ value: d })),
         state.duration,
-        false,
+        // Re-rendered on change: an auto-approve rule covers durations up to its maximum only.
+        true,
       ),
       {
         type: 'input',
@@ -220,7 +274,8 @@ export function requestModal(
         type: 'input',
         block_id: MODAL_ACTIONS.start,
         optional: true,
-        label: plain('Start later (optional)', 2000),
+        // Slack adds "(optional)" to an optional input's label itself.
+        label: plain('Start later', 2000),
         hint: plain(
           `Leave empty for access now. A window starts at this time (your time zone) and ends after the duration; at most ${policy.settings.windows.maxAhead} ahead.`,
           2000,
@@ -231,7 +286,17 @@ export function requestModal(
           ...(state.start ? { initial_date_time: Math.floor(Date.parse(state.start) / 1000) } : {}),
         },
       },
-      section(`*Approval:* ${level.approvals ?? ns.approvals} approval(s) in <#${ns.channel}>`),
+      ...approvalBlocks(
+        policy,
+        {
+          cluster: state.cluster ?? '',
+          namespace: ns.name,
+          level: state.level ?? '',
+          duration: state.duration ?? level.defaultDuration,
+        },
+        ns.channel,
+        requester,
+      ),
     );
     blocks.push(
       section(

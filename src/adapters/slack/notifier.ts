@@ -6,7 +6,7 @@ import type { Policy } from '../../config/policy.js';
 import type { Clock } from '../../domain/clock.js';
 import { namespaceMatches, namespacePolicyOf } from '../../domain/decisions.js';
 import { isAccessError } from '../../domain/errors.js';
-import type { Grant } from '../../domain/grant.js';
+import { type Grant, setupDueAt, setupOverdue } from '../../domain/grant.js';
 import { accessCommands } from '../../domain/text.js';
 import { windowEnd } from '../../domain/window.js';
 import type { AuditLog } from '../../ports/audit-log.js';
@@ -40,6 +40,8 @@ import {
   homeView,
   type Message,
   section,
+  setupDeadlineMs,
+  setupSlowDm,
   sharedApprovalMessage,
   sharedApproverReminder,
   threadNoteText,
@@ -164,6 +166,24 @@ export class SlackNotifier implements Notifier {
     const shown =
       (await steps.read('active approvers', () => this.#mentionablePolicy(latest.namespace))) ??
       this.#deps.policy;
+    const deadline = setupDeadlineMs(this.#deps.policy);
+    if (event.kind === 'setup-overdue') {
+      // Checked when it falls due: a grant set up (or ended) meanwhile has nothing to report.
+      if (!setupOverdue(latest, now, deadline)) return;
+      await steps.run('setup-overdue audit', async () =>
+        this.#deps.audit?.append({
+          action: 'setup-overdue',
+          actor: 'system',
+          grantId: latest.id,
+          at: now,
+          details: {
+            cluster: latest.cluster,
+            namespace: latest.namespace,
+            dueAt: new Date(setupDueAt(latest, deadline) ?? now).toISOString(),
+          },
+        }),
+      );
+    }
     await steps.run(
       'approval message',
       () => this.#upsertApprovalMessage(latest, event, now, steps, asking, shown),
@@ -643,6 +663,8 @@ export class SlackNotifier implements Notifier {
         return extensionDeniedDm(grant, now);
       case 'extension-failed':
         return extensionFailedDm(grant, event.seconds, event.reason, now);
+      case 'setup-overdue':
+        return setupSlowDm(grant, now, setupDeadlineMs(this.#deps.policy));
       case 'cancelled':
         return event.by === 'system' ? cancelledDm(grant, now) : undefined;
       default:

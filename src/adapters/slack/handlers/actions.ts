@@ -1,19 +1,20 @@
 // Buttons on messages, ephemeral lists and App Home. The clicker is the user id of Slack's signed
 // payload; a button's value carries a grant id (and, on extension buttons, which ask they show) and
 // nothing else, and every service re-reads the grant and re-checks the clicker.
-import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import type { App, BlockAction, ButtonAction, webApi } from '@slack/bolt';
 import { namespacePolicyOf } from '../../../domain/decisions.js';
 import { toAccessError } from '../../../domain/errors.js';
 import { reviewBreakGlass } from '../../../services/break-glass.js';
 import { cancelRequest } from '../../../services/cancel.js';
 import { decide } from '../../../services/decide.js';
-import { endAccess } from '../../../services/end-access.js';
+import { mustGet } from '../../../services/deps.js';
+import { assertMayEnd, endAccess } from '../../../services/end-access.js';
 import {
   approveExtension,
   checkMayDecideExtension,
-  requestExtension,
+  extensionOffer,
 } from '../../../services/request-extension.js';
-import { ACTIONS, approveModal, deniedModal, extensionWaitingText, noticeModal } from '../blocks.js';
+import { ACTIONS, approveModal, deniedModal, extendModal, noticeModal } from '../blocks.js';
 import {
   asSlackMessage,
   asView,
@@ -115,41 +116,37 @@ export function registerActions(app: App, deps: ListenerDeps): void {
     await guarded(deps, replyFor(body, respond), async () => {
       const click = extensionClickOf(action.value);
       const grantId = click.grantId;
-      // The form opens first: the trigger id lives three seconds, Redis and usergroups.users.list may
-      // take longer. The check follows and, when it refuses, replaces the form with the reason.
-      const opened = await client.views.open({
-        trigger_id: body.trigger_id,
-        view: asView(deniedModal(grantId, responseUrlOf(body), 'extension', undefined, click.asked)),
-      });
-      const view = opened.view;
-      let next: Record<string, unknown>;
-      try {
-        const asked = await checkMayDecideExtension(deps, grantId, body.user.id, click.asked);
-        // Checked again when the reason arrives; the ask it was for rides along in the form.
-        next = deniedModal(grantId, responseUrlOf(body), 'extension', asked);
-      } catch (error) {
-        const e = toAccessError(error);
-        if (e.kind === 'internal' || e.kind === 'unavailable') throw error;
-        next = noticeModal('Deny extension', `${e.message}${e.hint ? `\n${e.hint}` : ''}`);
-      }
-      if (!view?.id) return;
-      await client.views
-        .update({ view_id: view.id, ...(view.hash ? { hash: view.hash } : {}), view: asView(next) })
-        .catch((error: unknown) =>
-          deps.logger.info({ err: error }, 'Deny form closed before its check finished'),
-        );
+      await openThenCheck(
+        deps,
+        client,
+        body.trigger_id,
+        deniedModal(grantId, responseUrlOf(body), 'extension', undefined, click.asked),
+        'Deny extension',
+        async () => {
+          const asked = await checkMayDecideExtension(deps, grantId, body.user.id, click.asked);
+          // Checked again when the reason arrives; the ask it was for rides along in the form.
+          return deniedModal(grantId, responseUrlOf(body), 'extension', asked);
+        },
+      );
     });
   });
 
-  app.action<Click>(ACTIONS.extend, async ({ ack, body, action, respond }) => {
+  // Extend (App Home, the expiry warning) opens a form with the durations the level allows now.
+  app.action<Click>(ACTIONS.extend, async ({ ack, body, action, respond, client }) => {
     await ack();
-    const reply = replyFor(body, respond);
-    await guarded(deps, reply, async () => {
-      const outcome = await requestExtension(deps, grantIdOf(action.value), body.user.id);
-      if (outcome.kind === 'waiting')
-        await reply(
-          textMessage(extensionWaitingText(outcome.grant, outcome.grant.extensionRequest?.seconds ?? 0)),
-        );
+    await guarded(deps, replyFor(body, respond), async () => {
+      const grantId = grantIdOf(action.value);
+      await openThenCheck(
+        deps,
+        client,
+        body.trigger_id,
+        noticeModal('Extend access', `Looking up how much more \`${grantId}\` may have…`),
+        'Extend access',
+        async () => {
+          const offer = await extensionOffer(deps, grantId, body.user.id);
+          return extendModal(offer.grant, offer, responseUrlOf(body), deps.clock.now());
+        },
+      );
     });
   });
 
@@ -160,14 +157,17 @@ export function registerActions(app: App, deps: ListenerDeps): void {
     });
   });
 
-  // On the approval message of an active grant: an approver of the namespace ends it (the service
-  // refuses anyone else, who gets the reason ephemerally); the requester gets the ended DM.
-  app.action<Click>(ACTIONS.revoke, async ({ ack, body, action, respond }) => {
+  // On the approval message of an active grant, after Slack's confirm: a form asks the approver why
+  // (the person who loses access is told). A clicker who may not revoke is told so instead of the form.
+  app.action<Click>(ACTIONS.revoke, async ({ ack, body, action, respond, client }) => {
     await ack();
-    const reply = replyFor(body, respond);
-    await guarded(deps, reply, async () => {
-      const grant = await endAccess(deps, grantIdOf(action.value), body.user.id, 'revoke');
-      await reply(textMessage(`Revoking \`${grant.id}\`; access is being removed now.`));
+    await guarded(deps, replyFor(body, respond), async () => {
+      const grantId = grantIdOf(action.value);
+      const form = deniedModal(grantId, responseUrlOf(body), 'revoke');
+      await openThenCheck(deps, client, body.trigger_id, form, 'Revoke access', async () => {
+        await assertMayEnd(deps, await mustGet(deps.store, grantId), body.user.id, 'revoke');
+        return undefined;
+      });
     });
   });
 
@@ -188,4 +188,33 @@ export function registerActions(app: App, deps: ListenerDeps): void {
       },
     );
   });
+}
+
+/**
+ * Opens `first` at once (a trigger id lives three seconds; Redis and usergroups.users.list may take
+ * longer), then runs the check: a refusal replaces the form with its reason, a form it returns
+ * replaces `first`, undefined keeps `first`.
+ */
+async function openThenCheck(
+  deps: ListenerDeps,
+  client: webApi.WebClient,
+  triggerId: string,
+  first: Record<string, unknown>,
+  title: string,
+  check: () => Promise<Record<string, unknown> | undefined>,
+): Promise<void> {
+  const opened = await client.views.open({ trigger_id: triggerId, view: asView(first) });
+  const view = opened.view;
+  let next: Record<string, unknown> | undefined;
+  try {
+    next = await check();
+  } catch (error) {
+    const e = toAccessError(error);
+    if (e.kind === 'internal' || e.kind === 'unavailable') throw error;
+    next = noticeModal(title, `${e.message}${e.hint ? `\n${e.hint}` : ''}`);
+  }
+  if (!view?.id || !next) return;
+  await client.views
+    .update({ view_id: view.id, ...(view.hash ? { hash: view.hash } : {}), view: asView(next) })
+    .catch((error: unknown) => deps.logger.info({ err: error }, 'form closed before its check finished'));
 }

@@ -13,11 +13,11 @@ import { requestExtension } from '../../../services/request-extension.js';
 import { submitRequests } from '../../../services/submit.js';
 import {
   approvalsMessage,
-  extensionApplyingText,
-  extensionWaitingText,
+  extensionOutcomeText,
   groupRequestedText,
   helpMessage,
   listMessage,
+  requestedText,
   slackTime,
   whoamiMessage,
   windowWords,
@@ -44,8 +44,8 @@ type CommandHandlers = {
 };
 
 const HANDLERS: CommandHandlers = {
-  help: async (_deps, { reply }) => {
-    await reply(helpMessage());
+  help: async (deps, { reply }) => {
+    await reply(helpMessage(deps.policy));
   },
   'request-modal': async (_deps, { openForm }) => {
     await openForm();
@@ -54,20 +54,11 @@ const HANDLERS: CommandHandlers = {
     const { kind: _, ...input } = command;
     const results = await submitRequests(deps, user, input);
     if (results.length > 1) {
-      await reply(
-        textMessage(groupRequestedText(results.map((r) => ({ grant: r.grant, auto: r.autoApproved })))),
-      );
+      await reply(textMessage(groupRequestedText(results)));
       return;
     }
     const result = results[0] as (typeof results)[number];
-    const g = result.grant;
-    await reply(
-      textMessage(
-        result.autoApproved
-          ? `:white_check_mark: \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` was approved by policy; you will get a DM with the commands ${g.startsAt === undefined ? 'in a moment' : `when the window opens (${slackTime(g.startsAt)})`}.`
-          : `:hourglass_flowing_sand: Requested \`${g.id}\`: \`${g.level}\` in \`${g.namespace}\` on \`${g.cluster}\` ${windowWords(g) ?? `for ${input.duration ?? 'the default time'}`}. It needs ${g.requiredApprovals} approval(s)${g.startsAt === undefined ? '' : ' before the window opens'}; you will get a DM when it is decided.`,
-      ),
-    );
+    await reply(textMessage(requestedText(result.grant, result.need)));
   },
   list: async (deps, { user, reply }) => {
     await reply(listMessage(await homeFor(deps, user)));
@@ -142,21 +133,15 @@ const HANDLERS: CommandHandlers = {
   revoke: async (deps, call) => endNow(deps, call),
   extend: async (deps, { command, user, reply }) => {
     const outcome = await requestExtension(deps, command.id, user, command.duration);
-    await reply(
-      textMessage(
-        outcome.kind === 'applying'
-          ? extensionApplyingText(outcome.grant, outcome.extension.seconds)
-          : extensionWaitingText(outcome.grant, outcome.grant.extensionRequest?.seconds ?? 0),
-      ),
-    );
+    await reply(textMessage(extensionOutcomeText(outcome)));
   },
 };
 
 async function endNow(
   deps: ListenerDeps,
-  { command, user, reply }: Invocation<{ kind: 'done' | 'revoke'; id: string }>,
+  { command, user, reply }: Invocation<{ kind: 'done' | 'revoke'; id: string; reason?: string }>,
 ): Promise<void> {
-  await endAccess(deps, command.id, user, command.kind);
+  await endAccess(deps, command.id, user, command.kind, command.reason);
   await reply(textMessage(`Ending \`${command.id}\`; access is being removed now.`));
 }
 

@@ -2,7 +2,7 @@
 // opened at once (a trigger id lives three seconds), then re-rendered in place as choices change.
 import type { App, BlockAction, StaticSelectAction, webApi } from '@slack/bolt';
 import { toAccessError } from '../../../domain/errors.js';
-import { previewRequest } from '../../../services/submit.js';
+import { autoApproveGroupsFor, previewRequest } from '../../../services/submit.js';
 import { planSummary } from '../blocks.js';
 import {
   MODAL_ACTIONS,
@@ -39,9 +39,17 @@ export async function openRequestForm(
     .catch((error: unknown) => deps.logger.info({ err: error }, 'form changed before the preview arrived'));
 }
 
-/** Dependent choices: a changed cluster, namespace or level re-renders the modal in place. */
+/**
+ * Dependent choices: a changed cluster, namespace, level or duration re-renders the modal in place
+ * (the duration decides whether an auto-approve rule covers the request).
+ */
 export function registerRequestFormChoices(app: App, deps: ListenerDeps): void {
-  for (const id of [MODAL_ACTIONS.cluster, MODAL_ACTIONS.namespace, MODAL_ACTIONS.level]) {
+  for (const id of [
+    MODAL_ACTIONS.cluster,
+    MODAL_ACTIONS.namespace,
+    MODAL_ACTIONS.level,
+    MODAL_ACTIONS.duration,
+  ]) {
     app.action<BlockAction<StaticSelectAction>>(id, async ({ ack, body, client }) => {
       await ack();
       const view = body.view;
@@ -81,10 +89,19 @@ function renderedCluster(metadata: string | undefined): string | undefined {
   }
 }
 
-/** The form for these choices, with the dry run of what they would create. */
+/** The form for these choices, with the dry run of what they would create and what it needs. */
 async function form(deps: ListenerDeps, user: string, state: ModalState) {
   const chosen = normalizeState(deps.policy, state);
-  return requestModal(deps.policy, chosen, await modalPreview(deps, user, chosen));
+  const { cluster, namespace } = chosen;
+  // Who a rule covers is a Slack lookup; should it fail, the form shows the count without the rule.
+  const memberOfGroups =
+    cluster && namespace
+      ? await autoApproveGroupsFor(deps, user, { cluster, namespace }).catch(() => [])
+      : [];
+  return requestModal(deps.policy, chosen, await modalPreview(deps, user, chosen), {
+    slackUserId: user,
+    memberOfGroups,
+  });
 }
 
 async function modalPreview(

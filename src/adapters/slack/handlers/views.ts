@@ -7,52 +7,106 @@ import {
   requestFieldOf,
   resolveRequest,
 } from '../../../domain/decisions.js';
+import { formatDuration } from '../../../domain/duration.js';
 import { toAccessError } from '../../../domain/errors.js';
 import { EXTENSION_ID } from '../../../domain/grant.js';
 import { reviewBreakGlass } from '../../../services/break-glass.js';
 import { decide } from '../../../services/decide.js';
-import { denyExtension } from '../../../services/request-extension.js';
+import { endAccess } from '../../../services/end-access.js';
+import { denyExtension, requestExtension } from '../../../services/request-extension.js';
 import { submitRequest } from '../../../services/submit.js';
-import { APPROVE_MODAL, DENY_EXTENSION_MODAL, DENY_MODAL, FLAG_MODAL } from '../blocks.js';
+import {
+  APPROVE_MODAL,
+  DENY_EXTENSION_MODAL,
+  DENY_MODAL,
+  EXTEND_MODAL,
+  extensionOutcomeText,
+  FLAG_MODAL,
+  REVOKE_MODAL,
+  requestedText,
+} from '../blocks.js';
 import { MODAL_ACTIONS, REQUEST_MODAL, readModalState } from '../modal.js';
 import { grantIdOf, guarded, type ListenerDeps, responseUrlOrDm, textMessage } from './context.js';
 
 export function registerViews(app: App, deps: ListenerDeps): void {
-  // Denying a request or an extension asks the reason the same way; the service re-checks the clicker.
-  const denials = [
-    [
-      DENY_MODAL,
-      (id: string, who: string, reason: string, _meta: Meta) =>
-        decide(deps, id, who, { kind: 'deny', reason }),
-    ],
-    [
-      FLAG_MODAL,
-      (id: string, who: string, reason: string, _meta: Meta) =>
-        reviewBreakGlass(deps, id, who, 'flagged', reason),
-    ],
-    [
-      DENY_EXTENSION_MODAL,
-      (id: string, who: string, reason: string, meta: Meta) =>
-        denyExtension(deps, id, who, reason, meta.asked ?? meta.clicked),
-    ],
-  ] as const;
-  for (const [callbackId, deny] of denials) {
-    app.view(callbackId, async ({ ack, body, view }) => {
+  // Denying a request or an extension, flagging a break-glass use and revoking access ask the reason
+  // the same way; the service re-checks the clicker. What `act` returns is said to the clicker.
+  const reasonForms: readonly {
+    callbackId: string;
+    /** Said next to the empty field. */
+    empty: string;
+    act: (id: string, who: string, reason: string, meta: Meta) => Promise<string | undefined>;
+  }[] = [
+    {
+      callbackId: DENY_MODAL,
+      empty: 'Say why, so the requester knows what to change.',
+      act: async (id, who, reason) => {
+        await decide(deps, id, who, { kind: 'deny', reason });
+        return undefined;
+      },
+    },
+    {
+      callbackId: FLAG_MODAL,
+      empty: 'Say why, so the requester knows what to change.',
+      act: async (id, who, reason) => {
+        await reviewBreakGlass(deps, id, who, 'flagged', reason);
+        return undefined;
+      },
+    },
+    {
+      callbackId: DENY_EXTENSION_MODAL,
+      empty: 'Say why, so the requester knows what to change.',
+      act: async (id, who, reason, meta) => {
+        await denyExtension(deps, id, who, reason, meta.asked ?? meta.clicked);
+        return undefined;
+      },
+    },
+    {
+      callbackId: REVOKE_MODAL,
+      empty: 'Say why, so the person who loses access knows.',
+      act: async (id, who, reason) => {
+        const grant = await endAccess(deps, id, who, 'revoke', reason);
+        return `Revoking \`${grant.id}\`; access is being removed now, and <@${grant.requester.slackUserId}> is told your reason.`;
+      },
+    },
+  ];
+  for (const form of reasonForms) {
+    app.view(form.callbackId, async ({ ack, body, view }) => {
       const reason = view.state.values['reason']?.['value']?.value?.trim() ?? '';
       if (reason === '') {
-        await ack({
-          response_action: 'errors',
-          errors: { reason: 'Say why, so the requester knows what to change.' },
-        });
+        await ack({ response_action: 'errors', errors: { reason: form.empty } });
         return;
       }
       await ack();
       const meta = parseMeta(view.private_metadata);
-      await guarded(deps, responseUrlOrDm(deps, meta.responseUrl, body.user.id), async () => {
-        await deny(grantIdOf(meta.grantId), body.user.id, reason, meta);
+      const reply = responseUrlOrDm(deps, meta.responseUrl, body.user.id);
+      await guarded(deps, reply, async () => {
+        const said = await form.act(grantIdOf(meta.grantId), body.user.id, reason, meta);
+        if (said) await reply(textMessage(said));
       });
     });
   }
+
+  // The Extend form: the duration chosen goes the way `extend <id> for <duration>` goes.
+  app.view(EXTEND_MODAL, async ({ ack, body, view }) => {
+    const seconds = Number(view.state.values['duration']?.['value']?.selected_option?.value);
+    if (!Number.isFinite(seconds) || seconds <= 0) {
+      await ack({ response_action: 'errors', errors: { duration: 'Choose how much more time you need.' } });
+      return;
+    }
+    await ack();
+    const meta = parseMeta(view.private_metadata);
+    const reply = responseUrlOrDm(deps, meta.responseUrl, body.user.id);
+    await guarded(deps, reply, async () => {
+      const outcome = await requestExtension(
+        deps,
+        grantIdOf(meta.grantId),
+        body.user.id,
+        formatDuration(seconds),
+      );
+      await reply(textMessage(extensionOutcomeText(outcome)));
+    });
+  });
 
   app.view(APPROVE_MODAL, async ({ ack, body, view }) => {
     const reason = view.state.values['reason']?.['value']?.value?.trim() || undefined;
@@ -106,11 +160,7 @@ export function registerViews(app: App, deps: ListenerDeps): void {
     const dm = responseUrlOrDm(deps, undefined, user);
     await guarded(deps, dm, async () => {
       const result = await submitRequest(deps, user, { ...state, namespace: state.namespace ?? '' });
-      await dm(
-        textMessage(
-          `Requested \`${result.grant.id}\`: \`${result.grant.level}\` in \`${result.grant.namespace}\` on \`${result.grant.cluster}\`. You will get a message when it is decided.`,
-        ),
-      );
+      await dm(textMessage(requestedText(result.grant, result.need)));
     });
   });
 }
