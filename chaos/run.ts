@@ -61,11 +61,15 @@ async function runScenarios(options: { quick: boolean; only: string | undefined 
     if (options.only) env['EKS_ACCESS_CHAOS_ONLY'] = options.only;
     const vitest = join(repo, 'node_modules', 'vitest', 'vitest.mjs');
     // spawnGroup: stopping this script (Ctrl-C, a CI timeout) ends the vitest run and its servers too.
-    const child = spawnGroup(process.execPath, [vitest, 'run', '--project', 'int', 'test/int/chaos.int.test.ts'], {
-      cwd: repo,
-      env,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    const child = spawnGroup(
+      process.execPath,
+      [vitest, 'run', '--project', 'int', 'test/int/chaos.int.test.ts'],
+      {
+        cwd: repo,
+        env,
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     await new Promise((resolve) => child.once('exit', resolve));
     const text = await readFile(results, 'utf8');
     return text

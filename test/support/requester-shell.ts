@@ -46,10 +46,15 @@ export async function personalShell(credentials: {
  */
 export function runShell(command: string, env: Record<string, string>, cwd: string): Promise<ShellRun> {
   return new Promise((resolve) => {
-    execFile('bash', ['-c', command], { env: withRunMarker(env), cwd, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      'bash',
+      ['-c', command],
+      { env: withRunMarker(env), cwd, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
