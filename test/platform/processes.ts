@@ -12,6 +12,8 @@ export interface ManagedProcess {
   readonly logFile: string;
   /** Exit code or signal once the process has exited, otherwise undefined. */
   exitStatus(): string | undefined;
+  /** Resolves with the exit status (as exitStatus) when the process exits, stopped or not. */
+  readonly exited: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -141,12 +143,14 @@ export function startProcess(
   if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
   child.unref();
   const pid = child.pid;
+  const exitStatus = () =>
+    child.exitCode !== null ? `exit code ${child.exitCode}` : (child.signalCode ?? undefined);
   const handle: ManagedProcess = {
     name,
     pid,
     logFile,
-    exitStatus: () =>
-      child.exitCode !== null ? `exit code ${child.exitCode}` : (child.signalCode ?? undefined),
+    exitStatus,
+    exited: new Promise((resolve) => child.once('exit', () => resolve(exitStatus() ?? 'exited'))),
     stop: async () => {
       child.ref(); // keep the event loop alive until the exit is seen
       await stopGroup(child, options.stopSignal ?? 'SIGTERM');
