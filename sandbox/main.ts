@@ -90,9 +90,12 @@ async function main(): Promise<number> {
   // parent is gone we are re-parented, and stop as if signalled. (npm forwards SIGINT/SIGTERM to us, but a
   // SIGKILL of npm cannot be forwarded.)
   const parent = process.ppid;
-  setInterval(() => {
-    if (currentParent() !== parent) stop(`the process that started the sandbox (${parent}) exited`);
-  }, 500).unref();
+  const orphaned = setInterval(() => {
+    if (currentParent() === parent) return;
+    clearInterval(orphaned);
+    stop(`the process that started the sandbox (${parent}) exited`);
+  }, 500);
+  orphaned.unref();
 
   const missing = await missingPlatformParts(repoRoot);
   if (missing.length > 0) await installPlatform(repoRoot, missing);
