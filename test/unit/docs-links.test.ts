@@ -19,7 +19,7 @@ function prose(markdown: string): string {
 }
 
 /** Link targets: inline links and images `[text](target)`, and reference definitions `[id]: target`. */
-export function linkTargets(markdown: string): string[] {
+function linkTargets(markdown: string): string[] {
   const text = prose(markdown);
   const inline = [...text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1] as string);
   const references = [...text.matchAll(/^\s{0,3}\[[^\]]+\]:\s*(\S+)/gm)].map((m) => m[1] as string);
@@ -27,7 +27,7 @@ export function linkTargets(markdown: string): string[] {
 }
 
 /** The anchors GitHub gives a document's headings: lower case, punctuation dropped, spaces as hyphens. */
-export function headingAnchors(markdown: string): Set<string> {
+function headingAnchors(markdown: string): Set<string> {
   const anchors = new Set<string>();
   const seen = new Map<string, number>();
   for (const [, heading] of markdown
