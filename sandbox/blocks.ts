@@ -284,7 +284,7 @@ function input(block: Obj, viewer: Viewer, errors: Readonly<Record<string, strin
     const dispatch = block['dispatch_action'] === true;
     const onChange = dispatch ? ' onchange="this.nextElementSibling.click()"' : '';
     const update = dispatch
-      ? `<button type="submit" class="button" name="dispatch" value="${escapeHtml(`${block['block_id'] ?? ''}:${el['action_id'] ?? ''}`)}">Update</button>`
+      ? `<button type="submit" class="button dispatch" name="dispatch" value="${escapeHtml(`${block['block_id'] ?? ''}:${el['action_id'] ?? ''}`)}">Update</button>`
       : '';
     field = `<select name="${name}"${onChange}><option value=""></option>${optionsOf(el)
       .map(

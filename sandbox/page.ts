@@ -309,6 +309,8 @@ dialog.confirm::backdrop { background: rgba(29, 28, 29, 0.55); } dialog.confirm 
 .button.small { font-size: 12px; padding: 0 6px; margin-left: 8px; } #sandbox-notices { border-color: #ecb22e; }
 .input input, .input textarea, .input select { width: 100%; box-sizing: border-box; }
 .error { color: #e01e5a; } .default-submit { position: absolute; left: -9999px; }
+/* A select that Slack reports at once posts itself on change (its Update button, clicked by script). */
+.button.dispatch { display: none; }
 </style></head><body>
 <header><h1>eks-access sandbox <span class="muted">— no Slack workspace, no AWS account: everything runs on this machine</span></h1>
 <nav>You are: ${picker}</nav>

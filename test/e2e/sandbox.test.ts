@@ -8,7 +8,7 @@
 // the request form, Extend and Revoke; last, SIGTERM to the `npm` process (what a process manager, CI or
 // `timeout` sends) leaves no process of the run behind and the page is gone.
 // Screenshots go to .platform/artifacts/ (docs/img/sandbox.png is one of them).
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slackDate } from '../../sandbox/blocks.js';
+import { spawnGroup } from '../platform/processes.js';
 import { pollUntil } from '../support/poll.js';
 import { runShell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
 
@@ -110,11 +111,7 @@ beforeAll(async () => {
   await mkdir(artifacts, { recursive: true });
   // What the README tells a newcomer to type, in a process group of its own (so afterAll can stop it
   // after a failure; the test itself signals the npm process only).
-  sandbox = spawn('npm', ['run', 'sandbox'], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  sandbox = spawnGroup('npm', ['run', 'sandbox'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [sandbox.stdout, sandbox.stderr]) {
     stream?.setEncoding('utf8');
     stream?.on('data', (chunk: string) => {
