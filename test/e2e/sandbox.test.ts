@@ -8,9 +8,8 @@
 // the request form, Extend and Revoke; last, SIGTERM to the `npm` process (what a process manager, CI or
 // `timeout` sends) leaves no process of the run behind and the page is gone.
 // Screenshots go to .platform/artifacts/ (docs/img/sandbox.png is one of them).
-import { type ChildProcess, execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +17,7 @@ import { promisify } from 'node:util';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slackDate } from '../../sandbox/blocks.js';
-import { spawnGroup } from '../platform/processes.js';
+import { descendants, leftOf, type NpmSandbox, startNpmSandbox } from '../support/npm-sandbox.js';
 import { pollUntil } from '../support/poll.js';
 import { runShell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
 
@@ -30,62 +29,11 @@ const APPROVERS = ['U0SBANA', 'U0SBBEN']; // the sandbox's members of the exampl
 /** The viewer's time zone: 9 hours from UTC, so a date shown in UTC (or the fallback) cannot pass. */
 const TIME_ZONE = 'Asia/Tokyo';
 
-let sandbox: ChildProcess | undefined;
-let output = '';
+let sandbox: NpmSandbox | undefined;
 let browser: Browser | undefined;
 let page: Page | undefined;
 let url = '';
 let runDir = '';
-
-/** What the sandbox printed that matches `pattern` (its first group), once it has printed it. */
-function printed(what: string, pattern: RegExp, timeoutMs: number): Promise<string> {
-  return pollUntil(
-    `the sandbox to print ${what}`,
-    async () => {
-      if (sandbox?.exitCode !== null) throw new Error(`the sandbox exited early:\n${output}`);
-      return pattern.exec(output)?.[1];
-    },
-    (found) => found !== undefined,
-    { timeoutMs, intervalMs: 100 },
-  ) as Promise<string>;
-}
-
-/** Every process below `root` (children, theirs, …), from /proc: pid → command line. */
-async function descendants(root: number): Promise<Map<number, string>> {
-  const children = new Map<number, number[]>();
-  const commands = new Map<number, string>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (!ppid) continue;
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    commands.set(
-      Number(entry),
-      (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' '),
-    );
-  }
-  const found = new Map<number, string>();
-  const walk = (pid: number) => {
-    for (const child of children.get(pid) ?? []) {
-      found.set(child, commands.get(child) ?? '');
-      walk(child);
-    }
-  };
-  walk(root);
-  return found;
-}
-
-/** Which of `pids` still run (a zombie has exited: it only waits to be reaped). */
-async function stillRunning(pids: Map<number, string>): Promise<string[]> {
-  const left: string[] = [];
-  for (const [pid, command] of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-    if (stat !== undefined && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z')
-      left.push(`${pid}: ${command.slice(0, 160)}`);
-  }
-  return left;
-}
 
 /** Clicks a button; if it carries Slack's `confirm`, checks the dialog and confirms it. */
 async function clickAndConfirm(scope: ReturnType<Page['locator']>, action: string, title?: RegExp) {
@@ -95,32 +43,13 @@ async function clickAndConfirm(scope: ReturnType<Page['locator']>, action: strin
   if (await dialog.count()) await dialog.locator('button[data-confirm="confirm"]').click();
 }
 
-/** Processes whose command line names `path` (the sandbox's servers all run from its run directory). */
-async function processesUsing(path: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(path)) found.push(`${pid}: ${cmdline.replaceAll('\0', ' ').slice(0, 160)}`);
-  }
-  return found;
-}
-
 beforeAll(async () => {
   await promisify(execFile)('bash', [join(repoRoot, 'sandbox/ensure-chromium.sh')], { timeout: 600_000 });
   await mkdir(artifacts, { recursive: true });
-  // What the README tells a newcomer to type, in a process group of its own (so afterAll can stop it
-  // after a failure; the test itself signals the npm process only).
-  sandbox = spawnGroup('npm', ['run', 'sandbox'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  for (const stream of [sandbox.stdout, sandbox.stderr]) {
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      output += chunk;
-    });
-  }
+  // What the README tells a newcomer to type.
+  sandbox = startNpmSandbox();
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium' });
-  url = await printed('its page', /sandbox: page: (http:\/\/127\.0\.0\.1:\d+\/)/, 180_000);
-  runDir = await printed('its run directory', /run directory (\S+)\)/, 1_000);
+  ({ url, runDir } = await sandbox.ready());
   const context = await browser.newContext({
     viewport: { width: 1400, height: 1100 },
     timezoneId: TIME_ZONE,
@@ -131,11 +60,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (sandbox?.pid !== undefined && sandbox.exitCode === null && sandbox.signalCode === null) {
-    // Only after a failure: the last test itself stops it with SIGTERM and checks what is left.
-    process.kill(-sandbox.pid, 'SIGTERM');
-    await new Promise((r) => sandbox?.once('exit', r));
-  }
+  // Only after a failure: the last test itself stops it with SIGTERM and checks what is left.
+  await sandbox?.stop();
 });
 
 describe('npm run sandbox', () => {
@@ -184,12 +110,12 @@ describe('npm run sandbox', () => {
     const envFile = ((await p.locator('#env-file').textContent()) ?? '').trim();
     expect(commands[0]).toMatch(/^aws eks update-kubeconfig --name prod-eu /);
     // The terminal that runs the sandbox prints the same commands with the file to source.
-    await printed(
+    await (sandbox as NpmSandbox).printed(
       'the DM’s commands',
       /alice's DM has the commands; in a shell:\n {2}source (\S+)\n/,
       30_000,
     );
-    expect(output).toContain(`  source ${envFile}\n  ${commands.join('\n  ')}\n`);
+    expect((sandbox as NpmSandbox).output()).toContain(`  source ${envFile}\n  ${commands.join('\n  ')}\n`);
     await p.screenshot({ path: join(artifacts, 'sandbox-3-dm.png'), fullPage: true });
 
     // Her own shell: nothing of this machine's environment, only what the page says to source.
@@ -294,30 +220,20 @@ describe('npm run sandbox', () => {
   }, 180_000);
 
   it('SIGTERM to the `npm run sandbox` process stops everything: nothing of the run is left, the page is gone', async () => {
-    const npm = sandbox as ChildProcess;
+    const { npm, output } = sandbox as NpmSandbox;
     const tree = await descendants(npm.pid as number);
     // The sandbox's node process, the platform's servers, the bot and the worker.
-    expect([...tree.values()].join('\n')).toMatch(
-      /sandbox\/main\.ts[\s\S]*kube-apiserver|kube-apiserver[\s\S]*sandbox\/main\.ts/,
-    );
-    expect([...tree.values()].some((c) => c.includes('src/bin/worker.ts'))).toBe(true);
+    const commands = [...tree.values()];
+    for (const part of ['sandbox/main.ts', 'kube-apiserver', 'etcd', 'redis-server', 'src/bin/worker.ts'])
+      expect(
+        commands.some((c) => c.includes(part)),
+        part,
+      ).toBe(true);
     const exited = new Promise<void>((r) => npm.once('exit', () => r()));
     process.kill(npm.pid as number, 'SIGTERM');
     await exited;
-    expect(output).toContain('sandbox: SIGTERM: stopping');
-    expect(output).toContain('nothing is left running');
-    const left = await pollUntil(
-      'every process of the run to end',
-      () => stillRunning(tree),
-      (l) => l.length === 0,
-      {
-        timeoutMs: 30_000,
-        intervalMs: 200,
-      },
-    );
-    expect(left).toEqual([]);
-    expect(await processesUsing(runDir)).toEqual([]);
-    expect(existsSync(runDir)).toBe(false);
-    await expect(fetch(url)).rejects.toThrow();
+    expect(output()).toContain('sandbox: SIGTERM: stopping');
+    expect(output()).toContain('nothing is left running');
+    expect(await leftOf({ tree, runDir, url })).toEqual([]);
   }, 60_000);
 });
