@@ -117,6 +117,9 @@ describe('npm run sandbox', () => {
     );
     expect((sandbox as NpmSandbox).output()).toContain(`  source ${envFile}\n  ${commands.join('\n  ')}\n`);
     await p.screenshot({ path: join(artifacts, 'sandbox-3-dm.png'), fullPage: true });
+    // Replies only she sees do not stay forever: Dismiss clears them.
+    await p.click('#dismiss');
+    await p.locator('#ephemerals p.muted', { hasText: 'Replies to your commands appear here.' }).waitFor();
 
     // Her own shell: nothing of this machine's environment, only what the page says to source.
     const home = await mkdtemp(join(tmpdir(), 'sandbox-alice-'));
