@@ -34,7 +34,9 @@ function timeZoneOf(req: IncomingMessage): string | undefined {
   const match = /(?:^|;\s*)tz=([^;]+)/.exec(req.headers.cookie ?? '');
   if (!match?.[1]) return undefined;
   try {
-    return decodeURIComponent(match[1]);
+    const zone = decodeURIComponent(match[1]);
+    new Intl.DateTimeFormat('en-US', { timeZone: zone }); // throws for a zone Intl does not know
+    return zone;
   } catch {
     return undefined;
   }
@@ -182,7 +184,7 @@ export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
     parts.push(
       `<section id="ephemerals"><h3>Only visible to you${
         mine.length > 0
-          ? ` <form method="post" action="/dismiss" class="inline">${`<input type="hidden" name="as" value="${escapeHtml(as)}">`}<button type="submit" class="button small" id="dismiss">Dismiss</button></form>`
+          ? ` <form method="post" action="/dismiss" class="inline"><input type="hidden" name="as" value="${escapeHtml(as)}"><button type="submit" class="button small" id="dismiss">Dismiss</button></form>`
           : ''
       }</h3>${
         ephemerals
@@ -330,9 +332,11 @@ async function refresh() {
   if (document.querySelector('dialog[open]')) { waiting = true; return; }
   const response = await fetch('/live' + location.search);
   if (!response.ok) return;
-  const typed = new Map([...live.querySelectorAll('.modal input[type=text], .modal textarea')].map((f) => [f.name, f.value]));
+  const fields = () => [...live.querySelectorAll('.modal input[type=text], .modal textarea')];
+  const key = (f) => f.closest('.modal').dataset.view + ' ' + f.name;
+  const typed = new Map(fields().map((f) => [key(f), f.value]));
   live.innerHTML = await response.text();
-  for (const f of live.querySelectorAll('.modal input[type=text], .modal textarea')) if (typed.has(f.name)) f.value = typed.get(f.name);
+  for (const f of fields()) if (typed.has(key(f))) f.value = typed.get(key(f));
 }
 document.addEventListener('close', () => { if (waiting) { waiting = false; refresh(); } }, true);
 new EventSource('/events').onmessage = refresh;
