@@ -2,7 +2,7 @@
 // and `… bot` (the bot against the fake Slack over HTTP), spawned against the test platform. RSS idle
 // each; then the worker with N live grants (active in Redis, each with its sealed RoleBinding on the
 // cluster) and one reconcile pass over them: its time (the job's processedOn → finishedOn) and RSS.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,6 +16,7 @@ import { parseEnv, parsePolicy } from '../src/config/load.js';
 import { planGrant } from '../src/domain/plan.js';
 import { sealedRoleBinding } from '../src/services/engine.js';
 import type { PlatformInfo } from '../test/platform/info.js';
+import { spawnGroup, stopGroup } from '../test/platform/processes.js';
 import { archiveEnv } from '../test/support/archive.js';
 import { activeBenchGrant } from '../test/support/grants.js';
 import { TEST_SEAL_KEYS } from '../test/support/seal.js';
@@ -71,7 +72,8 @@ interface Spawned {
 }
 
 async function spawnRole(role: 'worker' | 'bot', env: Record<string, string>, healthPort: number) {
-  const child = spawn(process.execPath, ['dist/bin/entrypoint.js', role], {
+  // A process group of its own that dies with the bench (spawnGroup): an aborted bench leaves no role running.
+  const child = spawnGroup(process.execPath, ['dist/bin/entrypoint.js', role], {
     env: {
       PATH: process.env['PATH'] ?? '',
       HOME: process.env['HOME'] ?? '',
@@ -104,7 +106,7 @@ async function spawnRole(role: 'worker' | 'bot', env: Record<string, string>, he
     child,
     pid: child.pid as number,
     async stop() {
-      child.kill('SIGTERM');
+      await stopGroup(child, 'SIGTERM');
       await exited;
     },
   } satisfies Spawned;

@@ -6,12 +6,12 @@
 //   npm run chaos -- --only a,b        the named scenarios
 //   npm run chaos -- --write           also regenerates the table in docs/reliability.md
 // Exits 1 when a scenario missed the goal.
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { spawnGroup } from '../test/platform/processes.js';
 import { GOAL_MS, type Outcome, PERIOD_MS } from './measure.js';
 
 interface Row extends Outcome {
@@ -60,11 +60,16 @@ async function runScenarios(options: { quick: boolean; only: string | undefined 
     if (!options.quick) env['EKS_ACCESS_CHAOS'] = 'all';
     if (options.only) env['EKS_ACCESS_CHAOS_ONLY'] = options.only;
     const vitest = join(repo, 'node_modules', 'vitest', 'vitest.mjs');
-    const child = spawn(process.execPath, [vitest, 'run', '--project', 'int', 'test/int/chaos.int.test.ts'], {
-      cwd: repo,
-      env,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    // spawnGroup: stopping this script (Ctrl-C, a CI timeout) ends the vitest run and its servers too.
+    const child = spawnGroup(
+      process.execPath,
+      [vitest, 'run', '--project', 'int', 'test/int/chaos.int.test.ts'],
+      {
+        cwd: repo,
+        env,
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     await new Promise((resolve) => child.once('exit', resolve));
     const text = await readFile(results, 'utf8');
     return text

@@ -1,9 +1,23 @@
 // Block Kit as HTML for the sandbox page: sections (text, fields, accessory), actions, context, header,
-// divider, input and rich text, with Slack's mrkdwn (bold, italic, strike, code, code blocks, links, user
-// and channel mentions). Every button and select is a small form that posts to the page's server, which
-// hands Slack's block_actions payload to the bot. Pure functions; everything is escaped.
+// divider, input and rich text, with Slack's mrkdwn as Slack shows it (bold, italic, strike, code, code
+// blocks, links, people by name, user groups by handle, `<!date^…>` in the viewer's time zone). Every
+// button and select is a small form that posts to the page's server, which hands Slack's block_actions
+// payload to the bot; a button's `confirm` opens Slack's confirmation dialog first. Pure functions;
+// everything is escaped.
 
 type Obj = Record<string, unknown>;
+
+/** What rendering needs to know of the workspace and the viewer, as Slack's client knows it. */
+export interface Viewer {
+  /** People's names by Slack id (`<@U…>` shows the name). */
+  users?: ReadonlyMap<string, string>;
+  /** User groups' handles by id, without the `@` (`<!subteam^S…>` shows `@handle`). */
+  groups?: ReadonlyMap<string, string>;
+  /** The viewer's IANA time zone (`<!date^…>` shows their local time); UTC when unknown or invalid. */
+  timeZone?: string;
+  /** Now, for Today/Yesterday/Tomorrow and `{ago}` (epoch ms). */
+  now?: number;
+}
 
 /** Where an element was clicked: a message (channel + ts) or a view (modal, App Home). */
 export type Target = { channel: string; ts: string } | { viewId: string };
@@ -18,7 +32,7 @@ export function escapeHtml(text: string): string {
 }
 
 /** Slack mrkdwn → HTML. Slack's own escapes (&amp; &lt; &gt;) are undone first, then all is escaped. */
-export function mrkdwn(text: string, names: ReadonlyMap<string, string> = new Map()): string {
+export function mrkdwn(text: string, viewer: Viewer = {}): string {
   const blocks: string[] = [];
   // Code blocks first: nothing inside them is formatted.
   let out = text.replace(/```([\s\S]*?)```/g, (_, code: string) => {
@@ -31,14 +45,8 @@ export function mrkdwn(text: string, names: ReadonlyMap<string, string> = new Ma
     return `\uE001${inline.length - 1}\uE001`;
   });
   const links: string[] = [];
-  out = out.replace(/<([^>|]+)(?:\|([^>]+))?>/g, (_, target: string, label: string | undefined) => {
-    let html: string;
-    if (target.startsWith('@')) html = `<b>@${escapeHtml(names.get(target.slice(1)) ?? target.slice(1))}</b>`;
-    else if (target.startsWith('#')) html = `<b>#${escapeHtml(label ?? target.slice(1))}</b>`;
-    else if (target.startsWith('!')) html = `<b>@${escapeHtml(label ?? target.slice(1))}</b>`;
-    else
-      html = `<a href="${escapeHtml(unescapeSlack(target))}">${escapeHtml(unescapeSlack(label ?? target))}</a>`;
-    links.push(html);
+  out = out.replace(/<([^>|]+)(?:\|([^>]*))?>/g, (_, target: string, label: string | undefined) => {
+    links.push(special(target, label, viewer));
     return `\uE002${links.length - 1}\uE002`;
   });
   out = escapeHtml(unescapeSlack(out))
@@ -52,6 +60,119 @@ export function mrkdwn(text: string, names: ReadonlyMap<string, string> = new Ma
     .replace(/\uE002(\d+)\uE002/g, (_, i: string) => links[Number(i)] ?? '')
     .replace(/\uE001(\d+)\uE001/g, (_, i: string) => inline[Number(i)] ?? '')
     .replace(/\uE000(\d+)\uE000/g, (_, i: string) => blocks[Number(i)] ?? '');
+}
+
+/** One `<…>` of mrkdwn: a person, a channel, a user group, a special mention, a date or a link. */
+function special(target: string, label: string | undefined, viewer: Viewer): string {
+  const mention = (words: string) => `<b class="mention">${escapeHtml(words)}</b>`;
+  if (target.startsWith('@')) {
+    const id = target.slice(1);
+    return mention(`@${viewer.users?.get(id) ?? label ?? id}`);
+  }
+  if (target.startsWith('#')) return mention(`#${label ?? target.slice(1)}`);
+  if (target.startsWith('!subteam^')) {
+    const id = target.slice('!subteam^'.length);
+    const handle = label?.replace(/^@/, '') ?? viewer.groups?.get(id) ?? id;
+    return mention(`@${handle}`);
+  }
+  if (target.startsWith('!date^')) {
+    const [, epoch = '', format = '', link] = target.split('^');
+    const seconds = Number(epoch);
+    if (!/^\d+$/.test(epoch)) return escapeHtml(unescapeSlack(label ?? target));
+    const shown = escapeHtml(slackDate(seconds, unescapeSlack(format), viewer));
+    const iso = new Date(seconds * 1000).toISOString();
+    return link
+      ? `<a href="${escapeHtml(unescapeSlack(link))}"><time datetime="${iso}">${shown}</time></a>`
+      : `<time datetime="${iso}" title="${iso}">${shown}</time>`;
+  }
+  if (target.startsWith('!')) return mention(`@${label ?? target.slice(1)}`);
+  return `<a href="${escapeHtml(unescapeSlack(target))}">${escapeHtml(unescapeSlack(label ?? target))}</a>`;
+}
+
+/** The viewer's time zone if Intl knows it, else UTC. */
+function zoneOf(viewer: Viewer): string {
+  const zone = viewer.timeZone ?? 'UTC';
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return zone;
+  } catch {
+    return 'UTC';
+  }
+}
+
+function ordinal(day: number): string {
+  const tens = day % 100;
+  const suffix =
+    tens >= 11 && tens <= 13
+      ? 'th'
+      : (({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[day % 10] ?? 'th');
+  return `${day}${suffix}`;
+}
+
+/**
+ * `<!date^epoch^format|fallback>`'s format as Slack's client fills it in, in the viewer's time zone
+ * (Slack's tokens: {date_num} {date} {date_short} {date_long}, their `_pretty` forms, which say
+ * Today/Yesterday/Tomorrow, {time} {time_secs} and {ago}); en-US words, as Slack's English client.
+ */
+export function slackDate(epochSeconds: number, format: string, viewer: Viewer = {}): string {
+  const timeZone = zoneOf(viewer);
+  const now = viewer.now ?? Date.now();
+  const at = new Date(epochSeconds * 1000);
+  const fields = (date: Date) => {
+    const parts = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      year: 'numeric',
+      month: 'long',
+      day: 'numeric',
+      weekday: 'long',
+    }).formatToParts(date);
+    const part = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+    return { year: part('year'), month: part('month'), day: Number(part('day')), weekday: part('weekday') };
+  };
+  const f = fields(at);
+  const monthNumber = new Intl.DateTimeFormat('en-US', { timeZone, month: '2-digit' }).format(at);
+  const sameDay = (offsetDays: number) => {
+    const other = fields(new Date(now + offsetDays * 86_400_000));
+    return other.year === f.year && other.month === f.month && other.day === f.day;
+  };
+  const relative = sameDay(0) ? 'Today' : sameDay(-1) ? 'Yesterday' : sameDay(1) ? 'Tomorrow' : undefined;
+  const time = (seconds: boolean) =>
+    new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hour: 'numeric',
+      minute: '2-digit',
+      ...(seconds ? { second: '2-digit' } : {}),
+    }).format(at);
+  const date = `${f.month} ${ordinal(f.day)}, ${f.year}`;
+  const short = `${f.month.slice(0, 3)} ${f.day}, ${f.year}`;
+  const long = `${f.weekday}, ${date}`;
+  const tokens: Record<string, string> = {
+    date_num: `${f.year}-${monthNumber}-${String(f.day).padStart(2, '0')}`,
+    date,
+    date_short: short,
+    date_long: long,
+    date_pretty: relative ?? date,
+    date_short_pretty: relative ?? short,
+    date_long_pretty: relative ?? long,
+    time: time(false),
+    time_secs: time(true),
+    ago: ago(epochSeconds * 1000 - now),
+  };
+  return format.replace(/\{(\w+)\}/g, (whole, token: string) => tokens[token] ?? whole);
+}
+
+/** `{ago}`: "3 minutes ago", "in 2 hours". */
+function ago(deltaMs: number): string {
+  const units = [
+    ['day', 86_400_000],
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+  ] as const;
+  const size = Math.abs(deltaMs);
+  const [unit, ms] = units.find(([, ms]) => size >= ms) ?? ['second', 1_000];
+  const n = Math.max(1, Math.round(size / ms));
+  const words = `${n} ${unit}${n === 1 ? '' : 's'}`;
+  return deltaMs < 0 ? `${words} ago` : `in ${words}`;
 }
 
 /** The emoji eks-access's messages use (Slack shows the picture; unknown names stay as typed). */
@@ -76,10 +197,10 @@ function unescapeSlack(text: string): string {
   return text.replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
 }
 
-function textOf(value: unknown, names: ReadonlyMap<string, string>): string {
+function textOf(value: unknown, viewer: Viewer): string {
   const t = value as { type?: string; text?: string } | undefined;
   if (!t || typeof t.text !== 'string') return '';
-  return t.type === 'mrkdwn' ? mrkdwn(t.text, names) : escapeHtml(t.text).replace(/\n/g, '<br>');
+  return t.type === 'mrkdwn' ? mrkdwn(t.text, viewer) : escapeHtml(t.text).replace(/\n/g, '<br>');
 }
 
 function hidden(name: string, value: string): string {
@@ -105,17 +226,23 @@ function optionsOf(element: Obj): Array<{ text: string; value: string }> {
 }
 
 /** An interactive element (button, select) as a form posting a block action; other elements as text. */
-function element(el: Obj, as: string, target: Target, names: ReadonlyMap<string, string>): string {
+function element(el: Obj, as: string, target: Target, viewer: Viewer): string {
   const actionId = String(el['action_id'] ?? '');
   if (el['type'] === 'button') {
     const style = el['style'] === 'primary' || el['style'] === 'danger' ? ` ${el['style']}` : '';
     const url = el['url'];
     if (typeof url === 'string')
-      return `<a class="button" href="${escapeHtml(url)}">${textOf(el['text'], names)}</a>`;
+      return `<a class="button" href="${escapeHtml(url)}">${textOf(el['text'], viewer)}</a>`;
+    const confirm = el['confirm'] as Obj | undefined;
+    const label = textOf(el['text'], viewer);
+    const attributes = `class="button${style}" data-action="${escapeHtml(actionId)}"`;
     return (
       `<form method="post" action="/action" class="inline">${targetFields(as, target)}` +
       hidden('action_id', actionId) +
-      `<button type="submit" class="button${style}" data-action="${escapeHtml(actionId)}">${textOf(el['text'], names)}</button></form>`
+      (confirm
+        ? // Slack asks first and sends the click only on confirm; the page opens this dialog instead.
+          `<button type="button" ${attributes} onclick="this.nextElementSibling.showModal()">${label}</button>${confirmDialog(confirm, viewer)}</form>`
+        : `<button type="submit" ${attributes}>${label}</button></form>`)
     );
   }
   if (el['type'] === 'static_select' || el['type'] === 'overflow') {
@@ -130,14 +257,25 @@ function element(el: Obj, as: string, target: Target, names: ReadonlyMap<string,
   }
   if (el['type'] === 'image')
     return `<span class="muted">[image: ${escapeHtml(String(el['alt_text'] ?? ''))}]</span>`;
-  return textOf(el, names);
+  return textOf(el, viewer);
+}
+
+/** A button's `confirm` object as Slack shows it: title, text, and its confirm and deny buttons. */
+function confirmDialog(confirm: Obj, viewer: Viewer): string {
+  const words = (key: string, fallback: string) => textOf(confirm[key], viewer) || escapeHtml(fallback);
+  const style = confirm['style'] === 'danger' ? ' danger' : ' primary';
+  return (
+    `<dialog class="confirm"><h3>${words('title', 'Are you sure?')}</h3><div class="block">${words('text', '')}</div>` +
+    `<div class="buttons"><button type="button" class="button" data-confirm="deny" onclick="this.closest('dialog').close()">${words('deny', 'Cancel')}</button> ` +
+    `<button type="submit" class="button${style}" data-confirm="confirm">${words('confirm', 'Yes')}</button></div></dialog>`
+  );
 }
 
 /** An input block's field, named `v:<block_id>:<action_id>:<type>` for the submission's state.values. */
-function input(block: Obj, names: ReadonlyMap<string, string>): string {
+function input(block: Obj, viewer: Viewer, errors: Readonly<Record<string, string>>): string {
   const el = (block['element'] ?? {}) as Obj;
   const name = escapeHtml(`v:${block['block_id'] ?? ''}:${el['action_id'] ?? ''}:${el['type'] ?? ''}`);
-  const label = `<label>${textOf(block['label'], names)}${block['optional'] ? ' <span class="muted">(optional)</span>' : ''}</label>`;
+  const label = `<label>${textOf(block['label'], viewer)}${block['optional'] ? ' <span class="muted">(optional)</span>' : ''}</label>`;
   let field: string;
   if (el['type'] === 'static_select') {
     const initial = (el['initial_option'] as { value?: string } | undefined)?.value;
@@ -146,7 +284,7 @@ function input(block: Obj, names: ReadonlyMap<string, string>): string {
     const dispatch = block['dispatch_action'] === true;
     const onChange = dispatch ? ' onchange="this.nextElementSibling.click()"' : '';
     const update = dispatch
-      ? `<button type="submit" class="button" name="dispatch" value="${escapeHtml(`${block['block_id'] ?? ''}:${el['action_id'] ?? ''}`)}">Update</button>`
+      ? `<button type="submit" class="button dispatch" name="dispatch" value="${escapeHtml(`${block['block_id'] ?? ''}:${el['action_id'] ?? ''}`)}">Update</button>`
       : '';
     field = `<select name="${name}"${onChange}><option value=""></option>${optionsOf(el)
       .map(
@@ -161,8 +299,11 @@ function input(block: Obj, names: ReadonlyMap<string, string>): string {
         ? `<textarea name="${name}">${initial}</textarea>`
         : `<input type="text" name="${name}" value="${initial}">`;
   }
-  const hint = block['hint'] ? `<div class="muted">${textOf(block['hint'], names)}</div>` : '';
-  return `<div class="block input">${label}${field}${hint}</div>`;
+  const hint = block['hint'] ? `<div class="muted">${textOf(block['hint'], viewer)}</div>` : '';
+  // A view_submission's errors are keyed by block id; Slack shows each under its field, words only.
+  const error = errors[String(block['block_id'] ?? '')];
+  const problem = error === undefined ? '' : `<div class="error field-error">${escapeHtml(error)}</div>`;
+  return `<div class="block input${problem ? ' invalid' : ''}">${label}${field}${problem}${hint}</div>`;
 }
 
 function richText(value: unknown): string {
@@ -178,36 +319,37 @@ export function renderBlocks(
   blocks: readonly Obj[] | undefined,
   as: string,
   target: Target,
-  names: ReadonlyMap<string, string> = new Map(),
+  viewer: Viewer = {},
+  errors: Readonly<Record<string, string>> = {},
 ): string {
   return (blocks ?? [])
     .map((block) => {
       switch (block['type']) {
         case 'header':
-          return `<h4 class="block header">${textOf(block['text'], names)}</h4>`;
+          return `<h4 class="block header">${textOf(block['text'], viewer)}</h4>`;
         case 'divider':
           return '<hr>';
         case 'section': {
           const fields = (block['fields'] as Obj[] | undefined) ?? [];
           const accessory = block['accessory'] as Obj | undefined;
           return (
-            `<div class="block section"><div class="body">${textOf(block['text'], names)}` +
+            `<div class="block section"><div class="body">${textOf(block['text'], viewer)}` +
             (fields.length > 0
-              ? `<div class="fields">${fields.map((f) => `<div>${textOf(f, names)}</div>`).join('')}</div>`
+              ? `<div class="fields">${fields.map((f) => `<div>${textOf(f, viewer)}</div>`).join('')}</div>`
               : '') +
-            `</div>${accessory ? `<div class="accessory">${element(accessory, as, target, names)}</div>` : ''}</div>`
+            `</div>${accessory ? `<div class="accessory">${element(accessory, as, target, viewer)}</div>` : ''}</div>`
           );
         }
         case 'actions':
           return `<div class="block actions">${((block['elements'] as Obj[] | undefined) ?? [])
-            .map((el) => element(el, as, target, names))
+            .map((el) => element(el, as, target, viewer))
             .join(' ')}</div>`;
         case 'context':
           return `<div class="block context">${((block['elements'] as Obj[] | undefined) ?? [])
-            .map((el) => `<span>${textOf(el, names)}</span>`)
+            .map((el) => `<span>${textOf(el, viewer)}</span>`)
             .join(' ')}</div>`;
         case 'input':
-          return input(block, names);
+          return input(block, viewer, errors);
         case 'rich_text':
           return `<div class="block">${richText(block['elements'])}</div>`;
         default:

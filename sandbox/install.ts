@@ -1,11 +1,12 @@
 // The first run of the sandbox on a machine without the test platform: scripts/platform/install.sh (the
 // same install `npm test` runs), with a line that shows what it is doing, how long it has taken, and what
 // the whole usually costs. Later runs only check the cache (under a second) and install nothing.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cacheDir } from '../test/platform/platform.js';
+import { spawnGroup } from '../test/platform/processes.js';
 
 /** Measured (docs/test-platform.md): 7 min 03 s on an idle 2-core machine with empty caches; more under load. */
 export const COLD_INSTALL_ESTIMATE = 'usually 7–10 minutes on 2 cores with empty caches, up to 20 under load';
@@ -45,7 +46,9 @@ export async function installPlatform(repoRoot: string, missing: readonly string
       `sandbox: this is done once and cached in ${cacheDir()}; ${COLD_INSTALL_ESTIMATE}.\n`,
   );
   const started = Date.now();
-  const child = spawn('bash', [join(repoRoot, 'scripts/platform/install.sh')], {
+  // A process group of its own that dies with the sandbox (spawnGroup): stopping the sandbox during the
+  // build stops the build.
+  const child = spawnGroup('bash', [join(repoRoot, 'scripts/platform/install.sh')], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -67,8 +70,8 @@ export async function installPlatform(repoRoot: string, missing: readonly string
   };
   for (const stream of [child.stdout, child.stderr]) {
     let buffer = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
       buffer += chunk;
       const lines = buffer.split('\n');
       buffer = lines.pop() ?? '';

@@ -1,8 +1,9 @@
 // `npm run sandbox [-- --policy my-policy.yaml] [--port 8080]`: eks-access on this machine without a Slack
 // workspace or an AWS account (docs/sandbox.md). Builds the local platform on the first run, starts it,
 // serves the page on 127.0.0.1, prints how the requester's terminal gets its environment, and on Ctrl-C
-// (SIGINT/SIGTERM) stops every process it started, each with its whole process group.
-import { existsSync } from 'node:fs';
+// (SIGINT/SIGTERM/SIGHUP, or when the process that started it, e.g. npm, is gone) stops every process it
+// started, each with its whole process group.
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { blocksText } from '../test/support/slack/index.js';
@@ -12,6 +13,16 @@ import { repoRoot, type Sandbox, startSandbox } from './sandbox.js';
 import { tryItLines } from './try-it.js';
 
 const USAGE = 'usage: npm run sandbox [-- --policy <policy.yaml>] [--port <port>]';
+
+/** Our parent's pid now (process.ppid is the one at start-up): /proc/self/stat's fourth field. */
+function currentParent(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return process.ppid;
+  }
+}
 
 function say(line: string): void {
   process.stdout.write(`sandbox: ${line}\n`);
@@ -52,30 +63,43 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  const missing = await missingPlatformParts(repoRoot);
-  if (missing.length > 0) await installPlatform(repoRoot, missing);
-
   let sandbox: Sandbox | undefined;
   let page: Awaited<ReturnType<typeof startPage>> | undefined;
-  let stopping: Promise<void> | undefined;
-  const stop = (signal: NodeJS.Signals) => {
+  let stopping: { at: number } | undefined;
+  const stop = (why: string) => {
     if (stopping) {
-      // A second Ctrl-C: no more waiting; the exit hook of test/platform/processes.ts kills every group.
-      say(`${signal} again: killing everything now`);
+      // One Ctrl-C in a terminal reaches the sandbox twice under npm (from the terminal, and forwarded by
+      // npm): only a signal a moment later is a second Ctrl-C. No more waiting then: the exit hook of
+      // test/platform/processes.ts kills every process group.
+      if (Date.now() - stopping.at < 1_500) return;
+      say(`${why} again: killing everything now`);
       process.exit(130);
     }
-    say(`${signal}: stopping the page, the bot, the worker and the platform…`);
-    stopping = (async () => {
+    stopping = { at: Date.now() };
+    say(`${why}: stopping the page, the bot, the worker and the platform…`);
+    void (async () => {
       await page?.close();
       await sandbox?.stop();
       say('stopped; nothing is left running');
       process.exit(0);
     })();
   };
-  // Installed before anything starts, so a Ctrl-C during start-up also stops what has started (the
-  // platform's own hooks stand aside when a handler exists).
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  // Installed before anything starts, so a stop during the first build or start-up also ends what has
+  // started (the platform's own hooks stand aside when a handler exists). SIGHUP: the terminal closed.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+  // A process manager, `timeout` or CI may end the process that started us (npm) and not us: when our
+  // parent is gone we are re-parented, and stop as if signalled. (npm forwards SIGINT/SIGTERM to us, but a
+  // SIGKILL of npm cannot be forwarded.)
+  const parent = process.ppid;
+  const orphaned = setInterval(() => {
+    if (currentParent() === parent) return;
+    clearInterval(orphaned);
+    stop(`the process that started the sandbox (${parent}) exited`);
+  }, 500);
+  orphaned.unref();
+
+  const missing = await missingPlatformParts(repoRoot);
+  if (missing.length > 0) await installPlatform(repoRoot, missing);
 
   say(`policy: ${policyPath}`);
   sandbox = await startSandbox(policyPath, say);

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { blocksText, type Obj } from '../test/support/slack/index.js';
-import { escapeHtml, mrkdwn, renderBlocks, type Target } from './blocks.js';
+import { escapeHtml, mrkdwn, renderBlocks, type Target, type Viewer } from './blocks.js';
 import type { Person } from './policy.js';
 import { GENERAL_CHANNEL, type Sandbox } from './sandbox.js';
 
@@ -25,6 +25,22 @@ export interface Page {
 }
 
 const ROLE_WORDS = { requester: 'requester', approver: 'approver', bystander: 'not an approver' } as const;
+
+/** How many of a person's replies the page shows (newest first): older ones go, as they scroll away in Slack. */
+const REPLIES_SHOWN = 3;
+
+/** The viewer's time zone, which the page's script puts in a cookie (dates are shown in it, as in Slack). */
+function timeZoneOf(req: IncomingMessage): string | undefined {
+  const match = /(?:^|;\s*)tz=([^;]+)/.exec(req.headers.cookie ?? '');
+  if (!match?.[1]) return undefined;
+  try {
+    const zone = decodeURIComponent(match[1]);
+    new Intl.DateTimeFormat('en-US', { timeZone: zone }); // throws for a zone Intl does not know
+    return zone;
+  } catch {
+    return undefined;
+  }
+}
 
 function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new Promise((resolve, reject) => {
@@ -51,7 +67,14 @@ export function dmCommands(text: string): string[] {
 
 export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
   const { slack, people } = sandbox;
-  const names = new Map(people.map((p) => [p.id, p.name]));
+  const users = new Map(people.map((p) => [p.id, p.name]));
+  const groups = new Map(Object.entries(sandbox.world.groupHandles));
+  const viewerOf = (req: IncomingMessage): Viewer => {
+    const timeZone = timeZoneOf(req);
+    return { users, groups, now: Date.now(), ...(timeZone ? { timeZone } : {}) };
+  };
+  /** Per person, how many of `replies` they dismissed. */
+  const dismissed = new Map<string, number>();
   /** What each person alone sees, oldest first: the fake's ephemerals and the bot's acks with text. */
   const replies: Ephemeral[] = [];
   let ephemeralsSeen = 0;
@@ -83,6 +106,7 @@ export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
       for (const res of streams) res.write('data: change\n\n');
     }, 100);
   };
+  const stopNotices = sandbox.onNotice(() => changed());
   const stopListening = slack.onCall((call) => {
     syncEphemerals();
     if ((call.method === 'views.open' || call.method === 'views.push') && call.response['ok'] === true) {
@@ -125,55 +149,81 @@ export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
     m: { text?: string; blocks?: Obj[]; thread_ts?: string },
     as: string,
     target: Target,
+    viewer: Viewer,
     from = 'eks-access',
   ) {
     const body =
       m.blocks && m.blocks.length > 0
-        ? renderBlocks(m.blocks, as, target, names)
-        : `<div class="block">${mrkdwn(m.text ?? '', names)}</div>`;
+        ? renderBlocks(m.blocks, as, target, viewer)
+        : `<div class="block">${mrkdwn(m.text ?? '', viewer)}</div>`;
     const ts = 'ts' in target ? ` data-ts="${escapeHtml(target.ts)}"` : '';
     const inThread = m.thread_ts ? ' reply' : '';
     const where = m.thread_ts ? ' <span class="muted">in the thread</span>' : '';
     return `<div class="message${inThread}"${ts}><div class="from">${escapeHtml(from)}${where}</div>${body}</div>`;
   }
 
-  function live(as: string): string {
+  function live(as: string, viewer: Viewer): string {
     const person = personOf(as);
     const parts: string[] = [];
     syncEphemerals();
-    const ephemerals = replies.filter((e) => e.user === as).slice(-6);
+    const notices = sandbox.notices.slice(-5);
+    if (notices.length > 0) {
+      const time = (at: number) =>
+        new Intl.DateTimeFormat('en-GB', { timeStyle: 'medium', timeZone: viewer.timeZone ?? 'UTC' }).format(
+          at,
+        );
+      parts.push(
+        `<section id="sandbox-notices"><h3>The sandbox</h3>${notices
+          .map((n) => `<p class="notice"><span class="muted">${time(n.at)}</span> ${escapeHtml(n.text)}</p>`)
+          .join('')}</section>`,
+      );
+    }
+    const mine = replies.slice(dismissed.get(as) ?? 0).filter((e) => e.user === as);
+    const ephemerals = mine.slice(-REPLIES_SHOWN).reverse();
+    const older = mine.length - ephemerals.length;
     parts.push(
-      `<section id="ephemerals"><h3>Only visible to you</h3>${
+      `<section id="ephemerals"><h3>Only visible to you${
+        mine.length > 0
+          ? ` <form method="post" action="/dismiss" class="inline"><input type="hidden" name="as" value="${escapeHtml(as)}"><button type="submit" class="button small" id="dismiss">Dismiss</button></form>`
+          : ''
+      }</h3>${
         ephemerals
-          .reverse()
           .map((e) =>
             message(
               e,
               as,
               e.channel && e.ts ? { channel: e.channel, ts: e.ts } : { viewId: '-' },
+              viewer,
               'eks-access (only you)',
             ),
           )
           .join('') || '<p class="muted">Replies to your commands appear here.</p>'
-      }</section>`,
+      }${older > 0 ? `<p class="muted">and ${older} older</p>` : ''}</section>`,
     );
-    for (const [viewId, modal] of modals) {
-      const view = slack.view(viewId);
-      if (modal.user !== as || !view) continue;
+    // The form on top, as Slack shows it: over the page, the last one opened (a pushed view hides the one below).
+    const open = [...modals].filter(([viewId, modal]) => modal.user === as && slack.view(viewId)).at(-1);
+    if (open) {
+      const [viewId, modal] = open;
+      const view = slack.view(viewId) as NonNullable<ReturnType<typeof slack.view>>;
       const title = String((view['title'] as { text?: string } | undefined)?.text ?? 'Form');
       const submit = String((view['submit'] as { text?: string } | undefined)?.text ?? 'Submit');
-      const errors = Object.entries(modal.errors ?? {})
-        .map(([block, words]) => `<p class="error">${escapeHtml(block)}: ${escapeHtml(words)}</p>`)
+      const close = String((view['close'] as { text?: string } | undefined)?.text ?? 'Cancel');
+      const errors = modal.errors ?? {};
+      const blockIds = new Set(view.blocks.map((b) => String(b['block_id'] ?? '')));
+      // An error for a block the form does not show has no field to stand under: shown at the top, words only.
+      const loose = Object.entries(errors)
+        .filter(([block]) => !blockIds.has(block))
+        .map(([, words]) => `<p class="error">${escapeHtml(words)}</p>`)
         .join('');
       parts.push(
-        `<section class="modal" data-view="${escapeHtml(viewId)}"><h3>${escapeHtml(title)}</h3>${errors}` +
+        `<div class="overlay"><section class="modal" role="dialog" aria-modal="true" data-view="${escapeHtml(viewId)}"><h3>${escapeHtml(title)}</h3>${loose}` +
           `<form method="post" action="/submit"><input type="hidden" name="as" value="${escapeHtml(as)}">` +
           `<input type="hidden" name="view_id" value="${escapeHtml(viewId)}">` +
           // First in the form, so Enter in a text field submits the form rather than an Update button.
           '<button type="submit" class="default-submit" tabindex="-1" aria-hidden="true"></button>' +
-          `${renderBlocks(view.blocks, as, { viewId }, names).replace(/<form[^>]*>|<\/form>/g, '')}` +
-          `<button type="submit" class="button primary">${escapeHtml(submit)}</button> ` +
-          `<button type="submit" name="close" value="1" class="button">Cancel</button></form></section>`,
+          `${renderBlocks(view.blocks, as, { viewId }, viewer, errors).replace(/<form[^>]*>|<\/form>/g, '')}` +
+          `<div class="buttons"><button type="submit" name="close" value="1" class="button">${escapeHtml(close)}</button> ` +
+          `<button type="submit" class="button primary">${escapeHtml(submit)}</button></div></form></section></div>`,
       );
     }
     const channels = sandbox.world.channels
@@ -182,7 +232,7 @@ export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
         const audit = channel === sandbox.world.policy.settings.auditChannel;
         return (
           `<section class="channel" id="channel-${escapeHtml(channel)}"><h3>#${escapeHtml(channel)} <span class="muted">${audit ? 'audit' : 'approvals'}</span></h3>` +
-          (messages.map((m) => message(m, as, { channel, ts: m.ts })).join('') ||
+          (messages.map((m) => message(m, as, { channel, ts: m.ts }, viewer)).join('') ||
             '<p class="muted">No messages yet.</p>') +
           '</section>'
         );
@@ -206,19 +256,19 @@ export async function startPage(sandbox: Sandbox, port: number): Promise<Page> {
     parts.push(
       `<div class="columns"><div>${channels}</div><div>` +
         `<section id="dms"><h3>Direct messages with eks-access</h3>${
-          dms.map((m) => message(m, as, { channel: dmChannel, ts: m.ts })).join('') ||
+          dms.map((m) => message(m, as, { channel: dmChannel, ts: m.ts }, viewer)).join('') ||
           '<p class="muted">No DMs yet.</p>'
         }</section>${terminalHtml}` +
         `<section id="home"><h3>App Home</h3>${
           home
-            ? renderBlocks(home.blocks, as, { viewId: home.id }, names)
+            ? renderBlocks(home.blocks, as, { viewId: home.id }, viewer)
             : '<p class="muted">Not published yet.</p>'
         }</section></div></div>`,
     );
     return parts.join('');
   }
 
-  function page(as: string): string {
+  function page(as: string, viewer: Viewer): string {
     const person = personOf(as);
     const picker = people
       .map(
@@ -252,22 +302,45 @@ form.inline { display: inline; }
 .button { font: inherit; border: 1px solid #bbb; background: #fff; border-radius: 4px; padding: 3px 10px; cursor: pointer; }
 .button.primary { background: #007a5a; color: #fff; border-color: #007a5a; }
 .button.danger { background: #e01e5a; color: #fff; border-color: #e01e5a; }
-.modal { border: 2px solid #1164a3; } .input label { display: block; font-weight: 600; }
+.overlay { position: fixed; inset: 0; background: rgba(29, 28, 29, 0.55); display: flex; align-items: flex-start; justify-content: center; padding-top: 8vh; z-index: 2; }
+.modal { width: min(560px, 92vw); max-height: 80vh; overflow: auto; box-shadow: 0 8px 32px rgba(0,0,0,.35); margin: 0; }
+.modal .buttons, dialog .buttons { text-align: right; margin-top: 12px; } .input label { display: block; font-weight: 600; }
+.input.invalid input, .input.invalid select, .input.invalid textarea { border: 1px solid #e01e5a; }
+dialog.confirm { border: 0; border-radius: 8px; width: min(440px, 90vw); box-shadow: 0 8px 32px rgba(0,0,0,.35); }
+dialog.confirm::backdrop { background: rgba(29, 28, 29, 0.55); } dialog.confirm h3 { margin-top: 0; }
+.button.small { font-size: 12px; padding: 0 6px; margin-left: 8px; } #sandbox-notices { border-color: #ecb22e; }
 .input input, .input textarea, .input select { width: 100%; box-sizing: border-box; }
 .error { color: #e01e5a; } .default-submit { position: absolute; left: -9999px; }
+/* A select that Slack reports at once posts itself on change (its Update button, clicked by script). */
+.button.dispatch { display: none; }
 </style></head><body>
 <header><h1>eks-access sandbox <span class="muted">— no Slack workspace, no AWS account: everything runs on this machine</span></h1>
 <nav>You are: ${picker}</nav>
 <form id="composer-form" method="post" action="/command"><input type="hidden" name="as" value="${escapeHtml(person.id)}">
 <input id="composer" name="text" autocomplete="off" placeholder="/eks-access request … (as ${escapeHtml(person.name)})">
 <button class="button primary" type="submit">Send</button></form></header>
-<main id="live">${live(person.id)}</main>
+<main id="live" data-tz="${escapeHtml(viewer.timeZone ?? '')}">${live(person.id, viewer)}</main>
 <script>
-// Live updates: the server says "change", the page fetches its live part again. Nothing else runs here.
-new EventSource('/events').onmessage = async () => {
+// The viewer's time zone, for dates as Slack shows them (in a cookie: the server renders the page).
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+document.cookie = 'tz=' + encodeURIComponent(zone) + '; path=/; SameSite=Strict';
+// Live updates: the server says "change", the page fetches its live part again. Not while a confirmation
+// is open (it would vanish); what is typed into an open form is kept.
+const live = document.getElementById('live');
+let waiting = false;
+async function refresh() {
+  if (document.querySelector('dialog[open]')) { waiting = true; return; }
   const response = await fetch('/live' + location.search);
-  if (response.ok) document.getElementById('live').innerHTML = await response.text();
-};
+  if (!response.ok) return;
+  const fields = () => [...live.querySelectorAll('.modal input[type=text], .modal textarea')];
+  const key = (f) => f.closest('.modal').dataset.view + ' ' + f.name;
+  const typed = new Map(fields().map((f) => [key(f), f.value]));
+  live.innerHTML = await response.text();
+  for (const f of fields()) if (typed.has(key(f))) f.value = typed.get(key(f));
+}
+document.addEventListener('close', () => { if (waiting) { waiting = false; refresh(); } }, true);
+new EventSource('/events').onmessage = refresh;
+if (live.dataset.tz !== zone) refresh();
 </script>
 </body></html>`;
   }
@@ -297,10 +370,10 @@ new EventSource('/events').onmessage = async () => {
     if (req.method === 'GET' && url.pathname === '/') {
       const as = personOf(url.searchParams.get('as')).id;
       await openHome(as);
-      return html(page(as));
+      return html(page(as, viewerOf(req)));
     }
     if (req.method === 'GET' && url.pathname === '/live')
-      return html(live(personOf(url.searchParams.get('as')).id));
+      return html(live(personOf(url.searchParams.get('as')).id, viewerOf(req)));
     if (req.method === 'GET' && url.pathname === '/events') {
       res.writeHead(200, {
         'content-type': 'text/event-stream',
@@ -335,6 +408,11 @@ new EventSource('/events').onmessage = async () => {
           slack.slashCommand({ command: '/eks-access', text, user_id: as, channel_id: GENERAL_CHANNEL }),
         );
       }
+      return back(res, as);
+    }
+    if (url.pathname === '/dismiss') {
+      dismissed.set(as, replies.length);
+      changed();
       return back(res, as);
     }
     if (url.pathname === '/action') {
@@ -427,6 +505,7 @@ new EventSource('/events').onmessage = async () => {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
     async close() {
       stopListening();
+      stopNotices();
       clearTimeout(pending);
       for (const res of streams) res.end();
       server.closeAllConnections();

@@ -31,6 +31,8 @@ export interface SandboxWorld {
   channels: string[];
   /** Slack user groups the policy names, each given the sandbox's approvers as members. */
   usergroups: Record<string, string[]>;
+  /** A handle for each user group (the sandbox invents them as it invents the members), without `@`. */
+  groupHandles: Record<string, string>;
   people: Person[];
   /** What was changed, in words, printed at start-up. */
   notes: string[];
@@ -132,7 +134,13 @@ export function sandboxPolicy(text: string, source: string, emulators: Emulators
     namespaces: [...namespaces],
     channels: [...channels],
     usergroups,
+    groupHandles: Object.fromEntries(Object.keys(usergroups).map((id) => [id, groupHandle(id)])),
     people: [...people.values()].sort((a, b) => order[a.role] - order[b.role]),
     notes,
   };
+}
+
+/** A user group's handle made from its id, as a workspace would name it: S0PLATFORM → platform. */
+export function groupHandle(id: string): string {
+  return id.replace(/^S0*/, '').toLowerCase() || id.toLowerCase();
 }

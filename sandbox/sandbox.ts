@@ -10,11 +10,12 @@ import { CreateAccessKeyCommand, CreateUserCommand, IAMClient } from '@aws-sdk/c
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { PlatformInfo } from '../test/platform/info.js';
 import { cacheDir, startPlatform } from '../test/platform/platform.js';
-import { type ManagedProcess, startProcess, waitUntil } from '../test/platform/processes.js';
+import { startProcess, waitUntil } from '../test/platform/processes.js';
 import { archiveEnv } from '../test/support/archive.js';
 import { applyKeptRoles } from '../test/support/kept-roles.js';
 import { FakeSlack } from '../test/support/slack/index.js';
 import { type Person, type SandboxWorld, sandboxPolicy } from './policy.js';
+import { type Supervised, supervise } from './supervise.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -28,7 +29,17 @@ export interface Terminal {
   aws: string;
 }
 
+/** Something the sandbox itself did that a person should see (a role restarted): on the page and the terminal. */
+export interface Notice {
+  at: number;
+  text: string;
+}
+
 export interface Sandbox {
+  /** What the sandbox did on its own, oldest first. */
+  notices: Notice[];
+  /** Called for each new notice; returns the unsubscribe function. */
+  onNotice(listener: (notice: Notice) => void): () => void;
   world: SandboxWorld;
   info: PlatformInfo;
   slack: FakeSlack;
@@ -58,7 +69,15 @@ export async function startSandbox(policyPath: string, say: (line: string) => vo
   say('starting the platform: kube-apiserver, etcd, aws-iam-authenticator, Redis, moto, ministack');
   const platform = await startPlatform({ loginCluster: probe.loginCluster });
   const info = platform.info;
-  const children: ManagedProcess[] = [];
+  const children: Supervised[] = [];
+  const notices: Notice[] = [];
+  const listeners = new Set<(notice: Notice) => void>();
+  const notice = (text: string) => {
+    const entry = { at: Date.now(), text };
+    notices.push(entry);
+    say(text);
+    for (const listener of listeners) listener(entry);
+  };
   let slack: FakeSlack | undefined;
   const stop = async () => {
     for (const child of children.reverse()) await child.stop();
@@ -148,27 +167,40 @@ export async function startSandbox(policyPath: string, say: (line: string) => vo
     const logDir = join(info.runDir, 'logs');
     for (const role of ['worker', 'bot'] as const) {
       // `node --import tsx` rather than the tsx CLI: one process per role, so stopping it stops it all.
-      children.push(
+      const start = () =>
         startProcess(role, process.execPath, ['--import', 'tsx', join(repoRoot, 'src/bin', `${role}.ts`)], {
           logDir,
           env,
           cwd: repoRoot,
-        }),
-      );
+        });
+      children.push(supervise(role, start, notice));
     }
-    const bot = children[1] as ManagedProcess;
+    const bot = (children[1] as Supervised).current();
     const fake = slack;
     await waitUntil(
       'the bot to connect over Socket Mode',
       () => fake.socket.waitForConnection(1_000).then(() => true as const),
       { timeoutMs: 90_000, process: bot },
     );
-    for (const child of children) {
+    for (const child of children.map((c) => c.current())) {
       const status = child.exitStatus();
       if (status !== undefined) throw new Error(`${child.name} exited (${status}); see ${child.logFile}`);
     }
     say(`bot and worker running (logs: ${logDir}/bot.log, worker.log)`);
-    return { world, info, slack, terminals, people: world.people, logs: logDir, stop };
+    return {
+      notices,
+      onNotice: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+      world,
+      info,
+      slack,
+      terminals,
+      people: world.people,
+      logs: logDir,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

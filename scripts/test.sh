@@ -13,6 +13,8 @@ failed_steps="$out/failed-steps"
 mkdir -p "$out"
 rm -f "$report" "$failed_steps"
 touch "$failed_steps"
+# The int project's end-of-run check (test/platform/global-setup.ts) records leftover processes here.
+export EKS_ACCESS_FAILED_STEPS="$PWD/$failed_steps"
 failed=()
 started=$SECONDS
 

@@ -2,13 +2,14 @@
 // no "[ioredis] Unhandled error event" stack trace per reconnection attempt, and one line per connection
 // when Redis is back. The worker runs as the container runs it (entrypoint `worker`, its own process),
 // so what ioredis and BullMQ print to stderr is seen too; its Redis is this test's own (killed here).
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platform, uniqueName } from '../platform/context.js';
+import { spawnGroup, stopGroup } from '../platform/processes.js';
 import { archiveEnv } from '../support/archive.js';
 import { pollUntil } from '../support/poll.js';
 import { type PrivateRedis, startPrivateRedis } from '../support/private-redis.js';
@@ -24,11 +25,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // SIGKILL: what is under test is the outage, not the drain (a BullMQ worker that lost its
   // connection can wait its whole 45 s drain budget in a graceful close).
-  if (worker && worker.exitCode === null) {
-    const exited = new Promise((resolve) => worker?.once('exit', resolve));
-    worker.kill('SIGKILL');
-    await exited;
-  }
+  if (worker) await stopGroup(worker, 'SIGKILL');
   await redis?.stop();
 });
 
@@ -66,7 +63,9 @@ clusters:
 `,
     );
     const url = (redis as PrivateRedis).url;
-    worker = spawn('node_modules/.bin/tsx', ['src/bin/entrypoint.ts', 'worker'], {
+    // `node --import tsx`, one process (the `tsx` command is a wrapper that starts a second one, which
+    // outlived this test when only the wrapper was killed), in a process group that ends whole.
+    worker = spawnGroup(process.execPath, ['--import', 'tsx', 'src/bin/entrypoint.ts', 'worker'], {
       env: {
         PATH: process.env['PATH'],
         REDIS_URL: url,

@@ -1,7 +1,7 @@
 // Child processes of the test platform: each server runs in its own process group with its output in a log
 // file, and is killed with its whole group when we stop it, when this process exits, and (through
 // PR_SET_PDEATHSIG, via util-linux's setpriv) even when this process is killed without a chance to clean up.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +12,8 @@ export interface ManagedProcess {
   readonly logFile: string;
   /** Exit code or signal once the process has exited, otherwise undefined. */
   exitStatus(): string | undefined;
+  /** Resolves with the exit status (as exitStatus) when the process exits, stopped or not. */
+  readonly exited: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -44,6 +46,19 @@ function installExitHooks(): void {
   }
 }
 
+/**
+ * The environment variable that marks every process a test run starts (test/platform/leftovers.ts): the
+ * int project's global setup sets it to an id of the run, and every spawn here passes it on even when the
+ * caller gives the child an environment of its own, so the end of the run can find what outlived it.
+ */
+export const RUN_MARKER = 'EKS_ACCESS_TEST_RUN';
+
+/** `env` with this run's marker added (when there is one). */
+export function withRunMarker(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const marker = process.env[RUN_MARKER];
+  return marker === undefined ? env : { ...env, [RUN_MARKER]: marker };
+}
+
 const pdeathsig: string[] = (() => {
   try {
     execFileSync('setpriv', ['--version'], { stdio: 'ignore' });
@@ -63,54 +78,82 @@ export interface StartOptions {
   stopSignal?: NodeJS.Signals;
 }
 
+/**
+ * spawn() for a child that must not outlive us: in a process group of its own (so stopGroup reaches
+ * whatever it forks, e.g. the tsx loader's esbuild), killed with that group when this process exits, and
+ * (PR_SET_PDEATHSIG through setpriv, which execs it: the pid is the command's own) killed by the kernel
+ * if this process dies without a chance to clean up. It carries the run marker.
+ */
+export function spawnGroup(
+  command: string,
+  args: readonly string[],
+  options: Omit<SpawnOptions, 'detached'> = {},
+): ChildProcess {
+  installExitHooks();
+  const [file, ...rest] = [...pdeathsig, command, ...args] as [string, ...string[]];
+  const child = spawn(file, rest, {
+    ...options,
+    detached: true,
+    env: withRunMarker(options.env ?? process.env),
+  });
+  if (child.pid === undefined) return child;
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  child.once('error', () => live.delete(child));
+  return child;
+}
+
+/**
+ * Ends a child started by spawnGroup with its whole group: `signal` first, SIGKILL after `graceMs`.
+ * Resolves once the child has exited (at once if it had).
+ */
+export async function stopGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000) {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    return;
+  }
+  const killer = setTimeout(() => killGroupNow(child), graceMs);
+  await exited;
+  clearTimeout(killer);
+  // What the leader left behind in its group (a grandchild that ignores `signal`) goes too.
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // The group is empty.
+  }
+}
+
 export function startProcess(
   name: string,
   command: string,
   args: readonly string[],
   options: StartOptions,
 ): ManagedProcess {
-  installExitHooks();
   const logFile = join(options.logDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
-  const [file, ...rest] = [...pdeathsig, command, ...args] as [string, ...string[]];
-  const child = spawn(file, rest, {
-    detached: true, // own process group, so stop() reaches anything it forks
+  const child = spawnGroup(command, args, {
     stdio: ['ignore', fd, fd],
     env: options.env ?? process.env,
     cwd: options.cwd ?? options.logDir,
   });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
-  live.add(child);
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      live.delete(child);
-      resolve();
-    });
-    child.once('error', () => {
-      live.delete(child);
-      resolve();
-    });
-  });
   child.unref();
   const pid = child.pid;
+  const exitStatus = () =>
+    child.exitCode !== null ? `exit code ${child.exitCode}` : (child.signalCode ?? undefined);
   const handle: ManagedProcess = {
     name,
     pid,
     logFile,
-    exitStatus: () =>
-      child.exitCode !== null ? `exit code ${child.exitCode}` : (child.signalCode ?? undefined),
+    exitStatus,
+    exited: new Promise((resolve) => child.once('exit', () => resolve(exitStatus() ?? 'exited'))),
     stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
       child.ref(); // keep the event loop alive until the exit is seen
-      try {
-        process.kill(-pid, options.stopSignal ?? 'SIGTERM');
-      } catch {
-        return;
-      }
-      const killer = setTimeout(() => killGroupNow(child), 10_000);
-      await exited;
-      clearTimeout(killer);
+      await stopGroup(child, options.stopSignal ?? 'SIGTERM');
       managed.delete(handle);
     },
   };

@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { platform } from '../platform/context.js';
 import { cacheDir } from '../platform/platform.js';
+import { withRunMarker } from '../platform/processes.js';
 
 export interface ShellRun {
   code: number;
@@ -36,18 +37,25 @@ export async function personalShell(credentials: {
     NO_PROXY: '127.0.0.1,localhost',
     AWS_CA_BUNDLE: info.login.caBundle,
   };
-  return (command, extraEnv = {}) =>
-    new Promise((resolve) => {
-      execFile(
-        'bash',
-        ['-c', command],
-        { env: { ...env, ...extraEnv }, cwd: home, timeout: 60_000 },
-        (error, stdout, stderr) => {
-          const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-          resolve({ code, stdout, stderr });
-        },
-      );
-    });
+  return (command, extraEnv = {}) => runShell(command, { ...env, ...extraEnv }, home);
+}
+
+/**
+ * `bash -c command` with exactly `env` (plus the test run's marker, so a command that hangs on is found
+ * at the end of the run) in `cwd`, ended after a minute.
+ */
+export function runShell(command: string, env: Record<string, string>, cwd: string): Promise<ShellRun> {
+  return new Promise((resolve) => {
+    execFile(
+      'bash',
+      ['-c', command],
+      { env: withRunMarker(env), cwd, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
 }
 
 /** stdout of a run that must succeed; otherwise an error showing what the person would have seen. */

@@ -4,19 +4,14 @@
 //
 // One process, not the `tsx` command: that one starts Node as a child and forwards signals, and SIGKILL
 // cannot be forwarded — the worker would outlive the kill. `node --import tsx` runs the TypeScript
-// source in the process itself, so no build step can leave it stale.
-import { type ChildProcess, spawn } from 'node:child_process';
+// source in the process itself, so no build step can leave it stale. It runs in a process group of its
+// own (spawnGroup), killed whole, and dies with the test process whatever happens to that.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnGroup, stopGroup } from '../platform/processes.js';
 import { pollUntil } from './poll.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** Every worker process still running: killed when the test process exits, whatever happened. */
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
 
 export interface WorkerProcess {
   pid: number;
@@ -43,7 +38,7 @@ export async function startWorkerProcess(
   env: Record<string, string>,
   { timeoutMs = 60_000 }: { timeoutMs?: number } = {},
 ): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/bin/entrypoint.ts', 'worker'], {
+  const child = spawnGroup(process.execPath, ['--import', 'tsx', 'src/bin/entrypoint.ts', 'worker'], {
     cwd: repo,
     env: {
       PATH: process.env['PATH'] ?? '',
@@ -54,13 +49,7 @@ export async function startWorkerProcess(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(child);
-  const exited = new Promise<void>((done) => {
-    child.once('exit', () => {
-      running.delete(child);
-      done();
-    });
-  });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
   const lines: LogLine[] = [];
   const raw: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
@@ -93,8 +82,7 @@ export async function startWorkerProcess(
       { timeoutMs, intervalMs: 100 },
     );
   } catch (error) {
-    child.kill('SIGKILL');
-    await exited;
+    await stopGroup(child, 'SIGKILL');
     throw error;
   }
   return {
@@ -102,7 +90,7 @@ export async function startWorkerProcess(
     async kill() {
       const at = Date.now();
       // Already gone (it crashed on its own): nothing to kill; the moment is still now.
-      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, 'SIGKILL');
+      await stopGroup(child, 'SIGKILL');
       await exited;
       return at;
     },

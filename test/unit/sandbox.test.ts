@@ -2,7 +2,7 @@
 // Block Kit becomes HTML (sandbox/blocks.ts), escaped.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { mrkdwn, renderBlocks } from '../../sandbox/blocks.js';
+import { mrkdwn, renderBlocks, slackDate } from '../../sandbox/blocks.js';
 import { dmCommands } from '../../sandbox/page.js';
 import { sandboxPolicy } from '../../sandbox/policy.js';
 
@@ -50,12 +50,11 @@ describe('sandboxPolicy', () => {
 describe('Block Kit as HTML', () => {
   it('renders mrkdwn and escapes everything else', () => {
     expect(
-      mrkdwn(
-        '*Active* until `x<y` <https://e.x/?a=1&amp;b=2|the doc> :warning: <@U1>',
-        new Map([['U1', 'ana']]),
-      ),
+      mrkdwn('*Active* until `x<y` <https://e.x/?a=1&amp;b=2|the doc> :warning: <@U1>', {
+        users: new Map([['U1', 'ana']]),
+      }),
     ).toBe(
-      '<b>Active</b> until <code>x&lt;y</code> <a href="https://e.x/?a=1&amp;b=2">the doc</a> \u26a0\ufe0f <b>@ana</b>',
+      '<b>Active</b> until <code>x&lt;y</code> <a href="https://e.x/?a=1&amp;b=2">the doc</a> \u26a0\ufe0f <b class="mention">@ana</b>',
     );
     expect(mrkdwn('<script>alert(1)</script>')).not.toContain('<script>');
     expect(mrkdwn('```a <b>\nc```')).toBe('<pre>a &lt;b&gt;<br>c</pre>'.replace('<br>', '\n'));
@@ -104,6 +103,102 @@ describe('Block Kit as HTML', () => {
     );
     expect(html).toContain('name="v:req_level:req_level:static_select"');
     expect(html).toContain('name="dispatch" value="req_level:req_level"');
+  });
+});
+
+describe('mrkdwn as Slack shows it', () => {
+  // 2026-12-05 15:06:09 UTC, as the bot writes its dates (src/adapters/slack/blocks.ts).
+  const epoch = Date.UTC(2026, 11, 5, 15, 6, 9) / 1000;
+  const date = `<!date^${epoch}^{date_short_pretty} {time}|2026-12-05 15:06 UTC>`;
+  const viewer = (timeZone: string, now = Date.UTC(2026, 10, 1)) => ({ timeZone, now });
+
+  it('shows a date in the viewer’s time zone, without the fallback or its @', () => {
+    expect(mrkdwn(`Active until ${date}`, viewer('Asia/Tokyo'))).toBe(
+      `Active until <time datetime="2026-12-05T15:06:09.000Z" title="2026-12-05T15:06:09.000Z">Dec 6, 2026 12:06 AM</time>`,
+    );
+    expect(mrkdwn(date, viewer('America/New_York'))).toContain('>Dec 5, 2026 10:06 AM<');
+    expect(mrkdwn(date, viewer('Nowhere/Invalid'))).toContain('>Dec 5, 2026 3:06 PM<');
+    expect(mrkdwn(date, viewer('UTC'))).not.toContain('@');
+  });
+
+  it('says Today, Tomorrow and Yesterday as the _pretty formats do, in the viewer’s day', () => {
+    const now = Date.UTC(2026, 11, 5, 12);
+    expect(slackDate(epoch, '{date_short_pretty} {time}', { timeZone: 'UTC', now })).toBe('Today 3:06 PM');
+    // 00:06 on the 6th in Tokyo, where it is 21:00 on the 5th: tomorrow there, today in UTC.
+    expect(slackDate(epoch, '{date_pretty}', { timeZone: 'Asia/Tokyo', now })).toBe('Tomorrow');
+    expect(slackDate(epoch, '{date_long_pretty}', { timeZone: 'UTC', now: now + 86_400_000 })).toBe(
+      'Yesterday',
+    );
+    expect(slackDate(epoch, '{date_long} {time_secs} {date_num}', { timeZone: 'UTC', now })).toBe(
+      'Saturday, December 5th, 2026 3:06:09 PM 2026-12-05',
+    );
+    expect(slackDate(epoch, '{ago}', { now: epoch * 1000 + 3 * 60_000 })).toBe('3 minutes ago');
+    expect(slackDate(epoch, '{date} {nonsense}', { now })).toBe('December 5th, 2026 {nonsense}');
+  });
+
+  it('shows user groups by handle, people by name, special mentions, links, bold and code', () => {
+    const v = { users: new Map([['U0SBANA', 'ana']]), groups: new Map([['S0PLATFORM', 'platform']]) };
+    expect(mrkdwn('Approvers: <!subteam^S0PLATFORM>, <!subteam^S0OTHER|@sre>, <@U0SBANA>, <@U9>', v)).toBe(
+      'Approvers: <b class="mention">@platform</b>, <b class="mention">@sre</b>, <b class="mention">@ana</b>, <b class="mention">@U9</b>',
+    );
+    expect(mrkdwn('<!here> *now* `kubectl` <https://x.example/a|the doc>', v)).toBe(
+      '<b class="mention">@here</b> <b>now</b> <code>kubectl</code> <a href="https://x.example/a">the doc</a>',
+    );
+  });
+});
+
+describe('forms and confirmations', () => {
+  const reason = {
+    type: 'input',
+    block_id: 'req_reason',
+    label: { type: 'plain_text', text: 'Reason' },
+    element: { type: 'plain_text_input', action_id: 'reason' },
+  };
+
+  it('shows a submission’s error under its field, without the block id', () => {
+    const html = renderBlocks([reason], 'U0ALICE', { viewId: 'V1' }, {}, { req_reason: 'Say why, please.' });
+    expect(html).toContain('<div class="error field-error">Say why, please.</div>');
+    expect(html).not.toMatch(/>[^<]*req_reason/);
+    expect(html).toContain('class="block input invalid"');
+    expect(renderBlocks([reason], 'U0ALICE', { viewId: 'V1' })).not.toContain('error');
+  });
+
+  it('gives a button with a confirm object Slack’s dialog: title, text, confirm and deny', () => {
+    const html = renderBlocks(
+      [
+        {
+          type: 'actions',
+          elements: [
+            {
+              type: 'button',
+              action_id: 'revoke',
+              style: 'danger',
+              text: { type: 'plain_text', text: 'Revoke' },
+              confirm: {
+                title: { type: 'plain_text', text: 'Revoke access?' },
+                text: { type: 'mrkdwn', text: '*alice* loses access <!date^1796482800^{time}|now>' },
+                confirm: { type: 'plain_text', text: 'Revoke' },
+                deny: { type: 'plain_text', text: 'Keep it' },
+                style: 'danger',
+              },
+            },
+          ],
+        },
+      ],
+      'U0SBANA',
+      { channel: 'C1', ts: '1.2' },
+      { timeZone: 'UTC' },
+    );
+    // The button only opens the dialog; the dialog's confirm submits the click.
+    expect(html).toContain(
+      'type="button" class="button danger" data-action="revoke" onclick="this.nextElementSibling.showModal()"',
+    );
+    expect(html).toContain('<dialog class="confirm"><h3>Revoke access?</h3>');
+    expect(html).toContain('<b>alice</b> loses access <time');
+    expect(html).toContain('data-confirm="deny" onclick="this.closest(\'dialog\').close()">Keep it</button>');
+    expect(html).toContain(
+      '<button type="submit" class="button danger" data-confirm="confirm">Revoke</button>',
+    );
   });
 });
 
