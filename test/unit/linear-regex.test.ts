@@ -88,7 +88,7 @@ describe('the linear-time matcher', () => {
         whole: jsMatches(wrapped, text),
       });
     }
-  });
+  }, 60_000);
 
   it('runs the pattern that hangs a backtracking engine in a few milliseconds', () => {
     const pattern = 'INC-(?:\\d|\\d?)+';
@@ -99,13 +99,15 @@ describe('the linear-time matcher', () => {
     const started = performance.now();
     expect(compiled.test(reason)).toBe(false);
     expect(compiled.test(`see INC-${'1'.repeat(25)} now`)).toBe(true);
-    expect(performance.now() - started).toBeLessThan(20);
+    // Bounds far above the microseconds this takes and far below the backtracker's 25 s, so a loaded
+    // machine cannot fail it while exponential work still would (figures: bench, not this test).
+    expect(performance.now() - started).toBeLessThan(500);
     // The longest reason a request may carry (500 characters), against the classic (a+)+ shape.
     const nested = compileLinear('(?:a+)+b', { wholeWord: true });
     const long = 'a'.repeat(500);
     const t0 = performance.now();
     expect(nested.matchAll(long)).toEqual([]);
-    expect(performance.now() - t0).toBeLessThan(200);
+    expect(performance.now() - t0).toBeLessThan(2_000);
   });
 
   it('refuses what needs backtracking, saying what to write instead', () => {
