@@ -9,6 +9,7 @@ import { ChainedAuditLog } from '../../src/adapters/audit-trail.js';
 import { s3ArchiveFor } from '../../src/adapters/aws/s3-archive.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
+import { runCli } from '../../src/bin/cli.js';
 import { auditArchiveKey, parseRecord, verifyChains } from '../../src/domain/audit-record.js';
 import { auditHistory, verifyAuditTrail } from '../../src/services/audit-history.js';
 import { endGrant } from '../../src/services/end-grant.js';
@@ -126,9 +127,27 @@ describe('the audit trail beyond Redis', () => {
       }),
     );
     const broken = await verifyAuditTrail({ archive: harness.runtime.archive }, { since, until }, 10_000);
-    expect(broken.problems).toEqual([
-      `writer ${target.writer} record ${target.seq} (ending ${ended.id}): edited (its hash does not match its content)`,
-    ]);
+    const named = `writer ${target.writer} record ${target.seq} (ending ${ended.id}): edited (its hash does not match its content)`;
+    expect(broken.problems).toEqual([named]);
+    // The operator's command says the same and fails.
+    const out: string[] = [];
+    const code = await runCli(
+      ['audit', 'verify', '--since', new Date(since).toISOString()],
+      { env: {}, out: (t) => out.push(t), err: (t) => out.push(t) },
+      {
+        runtime: async () => ({
+          store: harness.runtime.store,
+          audit: harness.runtime.audit,
+          archive: harness.runtime.archive,
+          endGrant: () => Promise.reject(new Error('verify must not end grants')),
+          reconcile: () => Promise.reject(new Error('verify must not reconcile')),
+          forged: () => Promise.reject(new Error('verify must not look for forged bindings')),
+          close: async () => {},
+        }),
+      },
+    );
+    expect(code).toBe(1);
+    expect(JSON.parse(out.join('')).problems).toEqual([named]);
   });
 
   it('an archive that is down loses nothing: the record waits, is counted, and lands once S3 answers again', async () => {
