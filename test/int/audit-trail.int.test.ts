@@ -5,7 +5,7 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ChainedAuditLog } from '../../src/adapters/audit-trail.js';
+import { ARCHIVE_WAIT_MS, ChainedAuditLog } from '../../src/adapters/audit-trail.js';
 import { s3ArchiveFor } from '../../src/adapters/aws/s3-archive.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
@@ -102,6 +102,7 @@ describe('the audit trail beyond Redis', () => {
     expect(chain.map((r) => `${r.event.grantId} ${r.event.action}`)).toContain(`${ended.id} ending`);
 
     // The archive holds each record under its key, byte for byte the stdout line.
+    await harness.runtime.audit.settled();
     const [first] = chain;
     expect(await harness.runtime.archive.get(auditArchiveKey(first as NonNullable<typeof first>))).toBe(
       harness.auditLines[0],
@@ -150,7 +151,7 @@ describe('the audit trail beyond Redis', () => {
     expect(JSON.parse(out.join('')).problems).toEqual([named]);
   });
 
-  it('an archive that is down loses nothing: the record waits, is counted, and lands once S3 answers again', async () => {
+  it('an archive that is down or hung loses nothing and holds nothing up: the record waits, is counted, and lands once S3 answers', async () => {
     const proxy = await startAwsFaultProxy('iam', aws.s3Endpoint);
     const scope = uniqueName('audit-retry');
     const settings = archiveEnv(aws, scope);
@@ -174,6 +175,7 @@ describe('the audit trail beyond Redis', () => {
       proxy.set({ kind: 'down' });
       const event = { action: 'revoked', actor: 'system', grantId: 'ea-retryaaa', at: Date.now() };
       await trail.append(event);
+      await trail.settled();
       expect(await trail.read({ grantId: event.grantId })).toEqual([event]);
       expect(lines).toHaveLength(1);
       expect(trail.failures).toBeGreaterThan(0);
@@ -189,6 +191,24 @@ describe('the audit trail beyond Redis', () => {
         { timeoutMs: 10_000 },
       );
       expect(await direct.get(key)).toBe(lines[0]);
+
+      // A hung S3 holds an append up for ARCHIVE_WAIT_MS at most; the write lands when S3 answers.
+      proxy.set({ kind: 'freeze' });
+      const later = { ...event, grantId: 'ea-retrybbb', at: Date.now() };
+      const started = Date.now();
+      await trail.append(later);
+      expect(Date.now() - started).toBeLessThan(ARCHIVE_WAIT_MS + 1_500);
+      proxy.set({ kind: 'pass' });
+      await trail.settled();
+      await pollUntil(
+        'the held record written',
+        async () => trail.pending,
+        (n) => n === 0,
+        { timeoutMs: 10_000 },
+      );
+      expect(await direct.get(auditArchiveKey({ writer: 'worker-retry1', seq: 2, event: later }))).toBe(
+        lines[1],
+      );
     } finally {
       await trail.close();
       client.disconnect();
@@ -238,6 +258,7 @@ describe('the audit trail beyond Redis', () => {
       archive: harness.runtime.archive,
       policy: harness.runtime.policy,
     };
+    await harness.runtime.audit.settled();
     const before = await accessReview(deps, window, 'csv');
     expect(before.rows).toBe(2);
     expect(before.text).toContain(ended.id);
