@@ -198,7 +198,7 @@ const flushall: Scenario = {
       return verdict(h, grants, {
         recordsLost: true,
         notes: [
-          `flushed ${Math.round((lastExpiry(grants) - flushedAt) / 1000)} s before expiry; the "ended" DMs cannot be sent (their records are gone)`,
+          `flushed ${Math.round((lastExpiry(grants) - flushedAt) / 1000)} s before expiry; the next sweep rebuilds the records from the sealed RoleBindings, so an "ended" DM goes out for each grant rebuilt before its expiry`,
         ],
       });
     }),

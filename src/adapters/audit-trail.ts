@@ -6,7 +6,9 @@
 // A break-glass use is also indexed in the archive (`index/break-glass/<rule>/<iso>-<grant>-<user>`) so
 // its rate limits can be counted again after Redis lost its data (services/break-glass-counts.ts).
 // An archive write that fails (after the S3 client's own retries) is kept and retried every few seconds
-// in order, counted in `failures` and logged; the stdout line already carries the record meanwhile.
+// in order, counted in `failures` and logged; the stdout line already carries the record meanwhile. An
+// append waits for its archive write at most ARCHIVE_WAIT_MS: a hung S3 must not hold up a Slack click
+// (the write goes on, and a failure joins the retries).
 import { type AuditEvent, breakGlassUseOf } from '../domain/audit-event.js';
 import {
   type AuditRecord,
@@ -25,6 +27,8 @@ import type { RedisAuditLog } from './redis/audit-log.js';
 /** Writes kept for a retry at most; past this the oldest are given up (and logged, and counted). */
 export const MAX_PENDING_ARCHIVE_WRITES = 10_000;
 export const ARCHIVE_RETRY_MS = 5_000;
+/** How long an append waits for its archive write before leaving it to finish on its own. */
+export const ARCHIVE_WAIT_MS = 1_000;
 
 interface PendingWrite {
   key: string;
@@ -50,6 +54,7 @@ export class ChainedAuditLog implements AuditLog {
   #head: ChainHead;
   readonly #pending: PendingWrite[] = [];
   #draining: Promise<void> | undefined;
+  readonly #inFlight = new Set<Promise<void>>();
   readonly #timer: NodeJS.Timeout;
   /** Archive writes that failed (each retried until it lands or is given up). */
   failures = 0;
@@ -85,11 +90,18 @@ export class ChainedAuditLog implements AuditLog {
     const use = breakGlassUseOf(event);
     if (use) writes.push({ key: breakGlassIndexKey({ ...use, grantId: event.grantId, at: event.at }), body });
     const archived = this.#toArchive(writes);
+    this.#inFlight.add(archived);
+    void archived.finally(() => this.#inFlight.delete(archived));
     try {
       await this.redis.appendEntry({ event, link: linkOf(record) });
     } finally {
-      await archived;
+      await atMost(archived, ARCHIVE_WAIT_MS);
     }
+  }
+
+  /** Resolves once every archive write started so far has landed or joined the retries. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#inFlight]);
   }
 
   async appendOnce(event: AuditEvent, onceKey: string): Promise<boolean> {
@@ -131,6 +143,7 @@ export class ChainedAuditLog implements AuditLog {
   /** Stops the retry timer after one last attempt (close of the process). */
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    await this.settled();
     await this.flush();
     if (this.#pending.length > 0) {
       this.#logger.error(
@@ -145,10 +158,10 @@ export class ChainedAuditLog implements AuditLog {
   }
 
   async #toArchive(writes: PendingWrite[]): Promise<void> {
-    // Behind earlier failures: keep the archive's order, and wait for them.
+    // Behind earlier failures: queued after them, written by the retry (not waited for here).
     if (this.#pending.length > 0) {
       this.#keep(writes);
-      await this.flush();
+      void this.flush();
       return;
     }
     for (const [i, write] of writes.entries()) {
@@ -197,3 +210,16 @@ export class ChainedAuditLog implements AuditLog {
 }
 
 const linkOf = (r: AuditRecord) => ({ writer: r.writer, seq: r.seq, prevHash: r.prevHash, hash: r.hash });
+
+/** Waits for `work` at most `ms` (it goes on afterwards); never rejects (`work` never does). */
+async function atMost(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+}

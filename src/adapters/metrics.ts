@@ -202,6 +202,7 @@ export function recordReconcile(metrics: Metrics, report: ReconcileReport): void
     identity_removed: report.identitiesRemoved.length,
     mapping_removed: report.mappingsRemoved.length,
     mapping_migrated: report.mappingsMigrated.length,
+    grant_rebuilt: report.grantsRebuilt.length,
     error: report.errors.length,
   };
   for (const [kind, count] of Object.entries(findings))

@@ -204,6 +204,7 @@ describe('break-glass', () => {
       ALICE,
       `breakglass ${h.namespace} as view for 30m because INC-91 one`,
     );
+    await h.audit.settled();
     // Everything of this deployment in Redis goes (its keys share the prefix; other tests share the server).
     const keys = await h.redis.keys(`${h.prefix}*`);
     await h.redis.del(...keys);

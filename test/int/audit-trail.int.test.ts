@@ -5,10 +5,11 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ChainedAuditLog } from '../../src/adapters/audit-trail.js';
+import { ARCHIVE_WAIT_MS, ChainedAuditLog } from '../../src/adapters/audit-trail.js';
 import { s3ArchiveFor } from '../../src/adapters/aws/s3-archive.js';
 import { createLogger } from '../../src/adapters/logger.js';
 import { RedisAuditLog } from '../../src/adapters/redis/audit-log.js';
+import { runCli } from '../../src/bin/cli.js';
 import { auditArchiveKey, parseRecord, verifyChains } from '../../src/domain/audit-record.js';
 import { auditHistory, verifyAuditTrail } from '../../src/services/audit-history.js';
 import { endGrant } from '../../src/services/end-grant.js';
@@ -101,6 +102,7 @@ describe('the audit trail beyond Redis', () => {
     expect(chain.map((r) => `${r.event.grantId} ${r.event.action}`)).toContain(`${ended.id} ending`);
 
     // The archive holds each record under its key, byte for byte the stdout line.
+    await harness.runtime.audit.settled();
     const [first] = chain;
     expect(await harness.runtime.archive.get(auditArchiveKey(first as NonNullable<typeof first>))).toBe(
       harness.auditLines[0],
@@ -126,12 +128,30 @@ describe('the audit trail beyond Redis', () => {
       }),
     );
     const broken = await verifyAuditTrail({ archive: harness.runtime.archive }, { since, until }, 10_000);
-    expect(broken.problems).toEqual([
-      `writer ${target.writer} record ${target.seq} (ending ${ended.id}): edited (its hash does not match its content)`,
-    ]);
+    const named = `writer ${target.writer} record ${target.seq} (ending ${ended.id}): edited (its hash does not match its content)`;
+    expect(broken.problems).toEqual([named]);
+    // The operator's command says the same and fails.
+    const out: string[] = [];
+    const code = await runCli(
+      ['audit', 'verify', '--since', new Date(since).toISOString()],
+      { env: {}, out: (t) => out.push(t), err: (t) => out.push(t) },
+      {
+        runtime: async () => ({
+          store: harness.runtime.store,
+          audit: harness.runtime.audit,
+          archive: harness.runtime.archive,
+          endGrant: () => Promise.reject(new Error('verify must not end grants')),
+          reconcile: () => Promise.reject(new Error('verify must not reconcile')),
+          forged: () => Promise.reject(new Error('verify must not look for forged bindings')),
+          close: async () => {},
+        }),
+      },
+    );
+    expect(code).toBe(1);
+    expect(JSON.parse(out.join('')).problems).toEqual([named]);
   });
 
-  it('an archive that is down loses nothing: the record waits, is counted, and lands once S3 answers again', async () => {
+  it('an archive that is down or hung loses nothing and holds nothing up: the record waits, is counted, and lands once S3 answers', async () => {
     const proxy = await startAwsFaultProxy('iam', aws.s3Endpoint);
     const scope = uniqueName('audit-retry');
     const settings = archiveEnv(aws, scope);
@@ -155,6 +175,7 @@ describe('the audit trail beyond Redis', () => {
       proxy.set({ kind: 'down' });
       const event = { action: 'revoked', actor: 'system', grantId: 'ea-retryaaa', at: Date.now() };
       await trail.append(event);
+      await trail.settled();
       expect(await trail.read({ grantId: event.grantId })).toEqual([event]);
       expect(lines).toHaveLength(1);
       expect(trail.failures).toBeGreaterThan(0);
@@ -170,6 +191,24 @@ describe('the audit trail beyond Redis', () => {
         { timeoutMs: 10_000 },
       );
       expect(await direct.get(key)).toBe(lines[0]);
+
+      // A hung S3 holds an append up for ARCHIVE_WAIT_MS at most; the write lands when S3 answers.
+      proxy.set({ kind: 'freeze' });
+      const later = { ...event, grantId: 'ea-retrybbb', at: Date.now() };
+      const started = Date.now();
+      await trail.append(later);
+      expect(Date.now() - started).toBeLessThan(ARCHIVE_WAIT_MS + 1_500);
+      proxy.set({ kind: 'pass' });
+      await trail.settled();
+      await pollUntil(
+        'the held record written',
+        async () => trail.pending,
+        (n) => n === 0,
+        { timeoutMs: 10_000 },
+      );
+      expect(await direct.get(auditArchiveKey({ writer: 'worker-retry1', seq: 2, event: later }))).toBe(
+        lines[1],
+      );
     } finally {
       await trail.close();
       client.disconnect();
@@ -219,6 +258,7 @@ describe('the audit trail beyond Redis', () => {
       archive: harness.runtime.archive,
       policy: harness.runtime.policy,
     };
+    await harness.runtime.audit.settled();
     const before = await accessReview(deps, window, 'csv');
     expect(before.rows).toBe(2);
     expect(before.text).toContain(ended.id);

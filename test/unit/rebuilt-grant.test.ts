@@ -2,6 +2,7 @@
 // requester (older seals still verify without it, and then the requester is not trusted), and the
 // rebuilt record can only end.
 import { describe, expect, it } from 'vitest';
+import { grantStatusText } from '../../src/adapters/slack/blocks.js';
 import { transition } from '../../src/domain/grant.js';
 import { REBUILT_REASON, rebuiltGrant } from '../../src/domain/rebuilt-grant.js';
 import {
@@ -72,6 +73,13 @@ describe('a rebuilt grant', () => {
       rebuilt: { at: now, from: 'role-binding' },
     });
     expect(grant.decisionSeal).toBeUndefined();
+  });
+
+  it('reads in Slack as active until its sealed expiry, approved by nobody known', () => {
+    const text = grantStatusText(grant, now);
+    expect(text).toContain('*Active* until');
+    expect(text).toContain('1h left');
+    expect(text).toContain('approved by unknown (rebuilt after Redis lost its data)');
   });
 
   it('can end, and record a warning, but never gain time, an extension or another status', () => {

@@ -327,6 +327,8 @@ export function planFor(policy: Policy, grant: Grant, now: number): AccessPlan |
  * (group @oncall)" with the membership the bot saw at request time.
  */
 function approvedBy(grant: Grant): string {
+  // A record rebuilt from its sealed RoleBinding after Redis lost it: the binding does not say who approved.
+  if (grant.rebuilt && grant.approvals.length === 0) return 'unknown (rebuilt after Redis lost its data)';
   return grant.approvals
     .map((a) => {
       if (!a.autoRule || !a.viaGroups?.length) return mention(a.slackUserId);
