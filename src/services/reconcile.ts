@@ -193,7 +193,13 @@ async function sweepCluster(
       continue;
     }
     const grant = grants.get(binding.grantId);
-    const why = bindingVerdict(binding, grant, now);
+    // Unknown to Redis, yet ended in the ledger (revoked, and Redis lost before its binding went): it goes,
+    // and is never rebuilt. An unreadable ledger leaves it to the binding's own expiry, as before.
+    const why =
+      bindingVerdict(binding, grant, now) ??
+      (!grant && (await endedInLedger(deps, binding.grantId).catch(() => false))
+        ? 'grant ended (ledger)'
+        : undefined);
     if (!why) {
       live.push(binding);
       if (!grant)
