@@ -14,7 +14,7 @@ import { sealDecision, sealDecisionV1 } from '../../src/domain/seal.js';
 import { activateGrant } from '../../src/services/activate.js';
 import { reviewBreakGlass } from '../../src/services/break-glass.js';
 import { endGrant } from '../../src/services/end-grant.js';
-import { markUpgrade } from '../../src/services/ledger.js';
+import { markUpgrade, recordEnded } from '../../src/services/ledger.js';
 import { reconcile } from '../../src/services/reconcile.js';
 import { requestExtension } from '../../src/services/request-extension.js';
 import { adminKubeConfig, awsClientConfig, uniqueName } from '../platform/context.js';
@@ -150,6 +150,33 @@ describe('a replayed decision', () => {
     await noAccess(h, revoked.id, bob);
     await noAccess(h, use.id, carol);
     for (const g of [revoked, use]) expect(await actions(harness, g.id)).toContain('replayed-decision');
+  });
+});
+
+describe('a grant whose end is recorded, when Redis lost its record before its RoleBinding went', () => {
+  it('is removed by the reconciler and never rebuilt as active', async () => {
+    h = await engineHarness('aws-auth', { view: VIEW });
+    await h.startWorker({ reconcileEveryMs: 3_600_000 });
+    const alice = await h.person();
+    const approved = await h.approve(alice, { level: 'view', durationSeconds: 3600 });
+    await h.waitFor(approved.id, ['active']);
+    // A revocation that recorded the end and died before it removed anything; then Redis lost the record.
+    await recordEnded(h.deps, approved, 'revoked', 'U0APPROVER');
+    const { redis } = h.runtime;
+    const keys = await redis.keys(`${h.runtime.env.REDIS_PREFIX}*${approved.id}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    for (const set of await redis.keys(`${h.runtime.env.REDIS_PREFIX}status:*`))
+      await redis.srem(set, approved.id);
+    expect(await h.runtime.store.get(approved.id)).toBeUndefined();
+    expect(await bindingsOf(approved.id)).toHaveLength(1);
+
+    const report = await reconcile(h.deps);
+    expect(report.grantsRebuilt.map((g) => g.grantId)).not.toContain(approved.id);
+    expect(report.bindingsRemoved).toContainEqual(
+      expect.objectContaining({ grantId: approved.id, why: 'grant ended (ledger)' }),
+    );
+    expect(await h.runtime.store.get(approved.id)).toBeUndefined();
+    await noAccess(h, approved.id, alice);
   });
 });
 
