@@ -181,7 +181,7 @@ export class SlackOutbox implements Notifier {
     const key = this.#auditLinesKey();
     await this.#options.redis
       .multi()
-      .rpush(key, JSON.stringify({ channel, text: line.text, blocks: line.blocks }))
+      .rpush(key, JSON.stringify({ v: 1, channel, text: line.text, blocks: line.blocks }))
       .expire(key, 7 * DONE_TTL_SECONDS)
       .exec();
     await this.#scheduleAuditBatch();
@@ -211,9 +211,16 @@ export class SlackOutbox implements Notifier {
     const raw = await this.#options.redis.lrange(key, 0, AUDIT_BATCH - 1);
     const lines = raw.flatMap((entry) => {
       try {
-        return [JSON.parse(entry) as { channel: string; text: string; blocks: Message['blocks'] }];
+        const line = JSON.parse(entry) as {
+          v?: number;
+          channel: string;
+          text: string;
+          blocks: Message['blocks'];
+        };
+        // A format this version does not know (a newer one's) is dropped with the batch, not misread.
+        return line.v === 1 ? [line] : [];
       } catch {
-        return []; // not ours to read: dropped with the batch
+        return [];
       }
     });
     const channels = [...new Set(lines.map((l) => l.channel))];
