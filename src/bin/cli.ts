@@ -268,7 +268,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
           audit: runtime.audit,
           policy,
           clock: systemClock,
-          publisher: new SlackSummaryPublisher(slackClient(env)),
+          publisher: new SlackSummaryPublisher(slackClient(env, { waitOnRateLimits: true })),
           renderChart: renderBarChart,
         });
         io.out(

@@ -333,7 +333,7 @@ export function slackOutbox(
 ): SlackOutbox {
   const notifier = new SlackNotifier({
     ...deps,
-    client: slackClient(env, { outbox: true }),
+    client: slackClient(env),
     // A message shared by several grants is rendered by one consumer at a time, bot or worker.
     locks: new RedisLocks(deps.redis, env.REDIS_PREFIX),
   });
