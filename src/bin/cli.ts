@@ -293,7 +293,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
           archive: runtime.archive,
           policy,
           clock: systemClock,
-          publisher: new SlackSummaryPublisher(slackClient(env)),
+          publisher: new SlackSummaryPublisher(slackClient(env, { waitOnRateLimits: true })),
           renderChart: renderBarChart,
         });
         io.out(

@@ -46,7 +46,7 @@ async function weeklySummaryFor(runtime: Runtime): Promise<WeeklySummaryJob | un
   const { env, policy } = runtime;
   const settings = policy.settings.weeklySummary;
   if (!env.SLACK_BOT_TOKEN || !policy.settings.auditChannel || !settings.enabled) return undefined;
-  const publisher = new SlackSummaryPublisher(slackClient(env));
+  const publisher = new SlackSummaryPublisher(slackClient(env, { waitOnRateLimits: true }));
   return startWeeklySummaryJob({
     redis: runtime.redis,
     prefix: env.REDIS_PREFIX,

@@ -223,7 +223,7 @@ export class SlackOutbox implements Notifier {
     const key = this.#auditLinesKey();
     await this.#options.redis
       .multi()
-      .rpush(key, JSON.stringify({ channel, text: line.text, blocks: line.blocks }))
+      .rpush(key, JSON.stringify({ v: 1, channel, text: line.text, blocks: line.blocks }))
       .expire(key, 7 * DONE_TTL_SECONDS)
       .exec();
     await this.#scheduleAuditBatch();
@@ -253,9 +253,16 @@ export class SlackOutbox implements Notifier {
     const raw = await this.#options.redis.lrange(key, 0, AUDIT_BATCH - 1);
     const lines = raw.flatMap((entry) => {
       try {
-        return [JSON.parse(entry) as { channel: string; text: string; blocks: Message['blocks'] }];
+        const line = JSON.parse(entry) as {
+          v?: number;
+          channel: string;
+          text: string;
+          blocks: Message['blocks'];
+        };
+        // A format this version does not know (a newer one's) is dropped with the batch, not misread.
+        return line.v === 1 ? [line] : [];
       } catch {
-        return []; // not ours to read: dropped with the batch
+        return [];
       }
     });
     const channels = [...new Set(lines.map((l) => l.channel))];
@@ -368,7 +375,7 @@ export function slackOutbox(
 ): SlackOutbox {
   const notifier = new SlackNotifier({
     ...deps,
-    client: slackClient(env, { outbox: true }),
+    client: slackClient(env),
     // A message shared by several grants is rendered by one consumer at a time, bot or worker.
     locks: new RedisLocks(deps.redis, env.REDIS_PREFIX),
   });

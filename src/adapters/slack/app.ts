@@ -14,15 +14,21 @@ export type SlackSettings = Pick<
 const apiOptions = (env: SlackSettings) => (env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {});
 
 /**
- * A Web API client for the notifier (bot and worker); the token never leaves this object. The outbox's
- * client rejects rate-limited calls at once (`outbox: true`): the outbox schedules the retry after
- * Retry-After instead of the client sleeping inside a job.
+ * A Web API client for the notifier and the directory (bot and worker); the token never leaves this
+ * object. It rejects rate-limited calls at once, coded (`slack_webapi_rate_limited_error` with
+ * `retryAfter`): the outbox schedules the retry after Retry-After, a person is told to try again in
+ * N s (errors.ts). The SDK's default would pause every call of this client for Retry-After and retry
+ * for half an hour. `waitOnRateLimits`: that default, for the weekly summary, a lone job with no
+ * retries of its own and nobody waiting on it.
  */
-export function slackClient(env: SlackSettings, options: { outbox?: boolean } = {}): webApi.WebClient {
+export function slackClient(
+  env: SlackSettings,
+  options: { waitOnRateLimits?: boolean } = {},
+): webApi.WebClient {
   return new webApi.WebClient(env.SLACK_BOT_TOKEN, {
     ...apiOptions(env),
     retryConfig: { retries: 2 },
-    ...(options.outbox ? { rejectRateLimitedCalls: true } : {}),
+    ...(options.waitOnRateLimits ? {} : { rejectRateLimitedCalls: true }),
   });
 }
 
