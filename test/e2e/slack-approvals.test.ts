@@ -42,7 +42,11 @@ describe('requesting', () => {
     ['unknown namespace', 'request nope for 1h because x', 'You can request: '],
     ['unknown cluster', (h) => `request ${h.namespace} on mars because x`, 'Clusters: dev.'],
     ['unknown level', (h) => `request ${h.namespace} as root because x`, 'Levels here: debug, view.'],
-    ['too long', (h) => `request ${h.namespace} for 9h because x`, 'You asked for 9h; debug allows at most 4h'],
+    [
+      'too long',
+      (h) => `request ${h.namespace} for 9h because x`,
+      'You asked for 9h; debug allows at most 4h',
+    ],
     ['malformed duration', (h) => `request ${h.namespace} for soon because x`, 'the maximum for debug is 4h'],
     ['missing reason', (h) => `request ${h.namespace} for 1h`, 'A reason is required'],
     ['unknown subcommand', 'frobnicate', '"frobnicate" is not an eks-access command'],
