@@ -428,8 +428,8 @@ export const quorumReached = (approvals: readonly Approval[], required: number):
  */
 export function extensionApprovalsRequired(policy: Policy, grant: Grant): number {
   const ns = namespacePolicyOf(policy, grant);
-  const level = policy.levels[grant.level];
-  const now = level && ns ? requiredApprovalsFor(level, ns) : 1;
+  const offered = ns?.levels.includes(grant.level) && policy.levels[grant.level];
+  const now = offered ? approvalNeed(policy, grant).approvers : 1;
   return Math.max(grant.requiredApprovals, now);
 }
 

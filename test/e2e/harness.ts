@@ -17,7 +17,12 @@ import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connect
 import { createLogger } from '../../src/adapters/logger.js';
 import { BullScheduler } from '../../src/adapters/queue/bull-scheduler.js';
 import { QUEUES } from '../../src/adapters/queue/queues.js';
-import { OUTBOX_QUEUE, type SlackOutbox, slackOutbox } from '../../src/adapters/queue/slack-outbox.js';
+import {
+  OUTBOX_LATER_QUEUE,
+  OUTBOX_QUEUE,
+  type SlackOutbox,
+  slackOutbox,
+} from '../../src/adapters/queue/slack-outbox.js';
 import { startWorkers } from '../../src/adapters/queue/workers.js';
 import { RedisGrantStore } from '../../src/adapters/redis/grant-store.js';
 import { RedisLocks } from '../../src/adapters/redis/locks.js';
@@ -446,11 +451,12 @@ ${
     },
     async snapshot() {
       await harness.settled();
-      // Slack delivery bookkeeping (the outbox's queue and done-steps) is not grant state.
+      // Slack delivery bookkeeping (the outbox's queues and done-steps) is not grant state.
       const keys = (await redis.keys(`${prefix}*`))
         .filter(
           (k) =>
             !k.includes(`:${OUTBOX_QUEUE}:`) &&
+            !k.includes(`:${OUTBOX_LATER_QUEUE}:`) &&
             !k.startsWith(`${prefix}outbox:`) &&
             !k.startsWith(`${prefix}lock:outbox-`) &&
             !k.startsWith(`${prefix}lock:approval-message-`),
