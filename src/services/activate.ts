@@ -29,7 +29,6 @@ import {
   sealedRoleBinding,
   step,
   syncIdentity,
-  updateGrant,
   withIdentityLock,
 } from './engine.js';
 import { claimActivation, recordEnded } from './ledger.js';
@@ -179,10 +178,12 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await warnIfBroader(deps, backends, grant, plan, checks[0], synced.sealed);
   await step(deps, 'verified', grant.id);
 
-  const active = await updateGrant(deps, grant.id, (current) =>
+  const { grant: active, changed } = await changeGrant(deps, grant.id, (current) =>
     current.status === 'approved' ? transition(current, 'active', { activatedAt, expiresAt }) : undefined,
   );
-  if (active.status !== 'active' || active.activatedAt !== activatedAt) {
+  // Only the activation whose compare-and-set landed announces it: concurrent deliveries of the same job
+  // share the recorded activatedAt, so comparing it would not tell them apart.
+  if (!changed) {
     // Ended while we were applying: make sure its revocation runs and cleans up what we made.
     if (active.status === 'revoking') await deps.scheduler.scheduleRevocation(grant.id);
     return active;

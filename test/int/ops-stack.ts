@@ -15,7 +15,7 @@ import { type RunningWorker, startWorker } from '../../src/bin/worker.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import { type EndReason, GRANT_STATUSES, type Grant } from '../../src/domain/grant.js';
 import { LABELS, MANAGED_BY, MANAGED_BY_LABEL } from '../../src/domain/names.js';
-import { adminKubeConfig, platform } from '../platform/context.js';
+import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
 import { archiveEnv } from '../support/archive.js';
 import { applyKeptRoles } from '../support/kept-roles.js';
 import { pollUntil } from '../support/poll.js';
@@ -146,7 +146,8 @@ clusters:
   };
   const workerRuntime = (extra: Record<string, string> = {}) => {
     const { e, ...o } = optionsFor('worker', extra);
-    return createRuntime(e, { role: 'worker', ...o });
+    // The worker writes the spent ledger in the archive (moto's S3) from its first start.
+    return createRuntime(e, { role: 'worker', awsCredentials: awsClientConfig('iam').credentials, ...o });
   };
   const reader = await botRuntime();
   const closers: (() => Promise<void>)[] = [];
