@@ -97,16 +97,23 @@ describe('the linear-time matcher', () => {
     const reason = `INC-${'1'.repeat(28)}x`;
     expect(reason).toHaveLength(33);
     const compiled = compileLinear(pattern, { wholeWord: true });
-    const started = performance.now();
     expect(compiled.test(reason)).toBe(false);
     expect(compiled.test(`see INC-${'1'.repeat(25)} now`)).toBe(true);
-    expect(performance.now() - started).toBeLessThan(20);
+    // The fastest of five runs, so a busy machine's scheduling does not count.
+    const fastest = (run: () => unknown) =>
+      Math.min(
+        ...Array.from({ length: 5 }, () => {
+          const started = performance.now();
+          run();
+          return performance.now() - started;
+        }),
+      );
+    expect(fastest(() => compiled.test(reason))).toBeLessThan(5);
     // The longest reason a request may carry (500 characters), against the classic (a+)+ shape.
     const nested = compileLinear('(?:a+)+b', { wholeWord: true });
     const long = 'a'.repeat(500);
-    const t0 = performance.now();
     expect(nested.matchAll(long)).toEqual([]);
-    expect(performance.now() - t0).toBeLessThan(200);
+    expect(fastest(() => nested.matchAll(long))).toBeLessThan(200);
   });
 
   it('refuses what needs backtracking, saying what to write instead', () => {
