@@ -127,6 +127,7 @@ const VALUE_FLAGS = new Set([
   'for',
   'until',
   'format',
+  'kept-roles-in',
 ]);
 
 const flag = (args: Args, name: string): string | undefined => {

@@ -72,3 +72,14 @@ describe('eks-access plan', () => {
     expect(unknown.err).toContain('You can request: test (prod-eu).');
   });
 });
+
+describe('eks-access rbac render --kept-roles-in', () => {
+  it('prints the kept Roles to apply in one namespace, and refuses one the cluster does not offer', async () => {
+    const kept = await cli(['rbac', 'render', '--kept-roles-in', 'test']);
+    expect(kept.code).toBe(0);
+    expect(kept.out).toContain('kind: Role\nmetadata:\n  name: eks-access-k8s-test-role\n  namespace: test');
+    const nothing = await cli(['rbac', 'render', '--kept-roles-in', 'nope']);
+    expect(nothing.code).toBe(1);
+    expect(nothing.err).toContain('cluster prod-eu offers nothing in namespace nope');
+  });
+});

@@ -71,24 +71,30 @@ const ourMatches = (pattern: string, text: string, wholeWord = false) =>
     .map((m) => [m.start, m.end]);
 
 describe('the linear-time matcher', () => {
-  it('finds exactly what JS RegExp finds, on 3 000 random patterns and texts', () => {
-    const next = random(18);
-    for (let i = 0; i < 3_000; i++) {
-      const pattern = randomPattern(next);
-      const text = randomText(next);
-      const context = { pattern, text };
-      expect({ ...context, matches: ourMatches(pattern, text) }).toEqual({
-        ...context,
-        matches: jsMatches(pattern, text),
-      });
-      // And as a whole word, the way ticket references are matched.
-      const wrapped = `(?<![\\p{L}\\p{N}])(?:${pattern})(?![\\p{L}\\p{N}])`;
-      expect({ ...context, whole: ourMatches(pattern, text, true) }).toEqual({
-        ...context,
-        whole: jsMatches(wrapped, text),
-      });
-    }
-  }, 60_000);
+  // About 1.5 s on an idle machine; the timeout leaves room for a loaded one.
+  it(
+    'finds exactly what JS RegExp finds, on 3 000 random patterns and texts',
+    { timeout: 60_000 },
+    () => {
+      const next = random(18);
+      for (let i = 0; i < 3_000; i++) {
+        const pattern = randomPattern(next);
+        const text = randomText(next);
+        const context = { pattern, text };
+        expect({ ...context, matches: ourMatches(pattern, text) }).toEqual({
+          ...context,
+          matches: jsMatches(pattern, text),
+        });
+        // And as a whole word, the way ticket references are matched.
+        const wrapped = `(?<![\\p{L}\\p{N}])(?:${pattern})(?![\\p{L}\\p{N}])`;
+        expect({ ...context, whole: ourMatches(pattern, text, true) }).toEqual({
+          ...context,
+          whole: jsMatches(wrapped, text),
+        });
+      }
+    },
+    60_000,
+  );
 
   it('runs the pattern that hangs a backtracking engine in a few milliseconds', () => {
     const pattern = 'INC-(?:\\d|\\d?)+';
@@ -96,18 +102,23 @@ describe('the linear-time matcher', () => {
     const reason = `INC-${'1'.repeat(28)}x`;
     expect(reason).toHaveLength(33);
     const compiled = compileLinear(pattern, { wholeWord: true });
-    const started = performance.now();
     expect(compiled.test(reason)).toBe(false);
     expect(compiled.test(`see INC-${'1'.repeat(25)} now`)).toBe(true);
-    // Bounds far above the microseconds this takes and far below the backtracker's 25 s, so a loaded
-    // machine cannot fail it while exponential work still would (figures: bench, not this test).
-    expect(performance.now() - started).toBeLessThan(500);
+    // The fastest of five runs, so a busy machine's scheduling does not count.
+    const fastest = (run: () => unknown) =>
+      Math.min(
+        ...Array.from({ length: 5 }, () => {
+          const started = performance.now();
+          run();
+          return performance.now() - started;
+        }),
+      );
+    expect(fastest(() => compiled.test(reason))).toBeLessThan(50);
     // The longest reason a request may carry (500 characters), against the classic (a+)+ shape.
     const nested = compileLinear('(?:a+)+b', { wholeWord: true });
     const long = 'a'.repeat(500);
-    const t0 = performance.now();
     expect(nested.matchAll(long)).toEqual([]);
-    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(fastest(() => nested.matchAll(long))).toBeLessThan(1_000);
   });
 
   it('refuses what needs backtracking, saying what to write instead', () => {

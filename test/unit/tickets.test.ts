@@ -135,13 +135,18 @@ describe('ticket references in reasons', () => {
     const { policy } = parsePolicy(policyText({ tickets, nsTicket: 'incident' }));
     const reason = `INC-${'1'.repeat(28)}x`;
     expect(reason).toHaveLength(33);
-    const started = performance.now();
     const error = refusal(() => resolveRequest(policy, { namespace: 'payments', reason }));
     expect(error.message).toContain('needs a ticket reference');
     expect(
       resolveRequest(policy, { namespace: 'payments', reason: `INC-${'1'.repeat(29)}` }).tickets,
     ).toEqual([`INC-${'1'.repeat(29)}`]);
-    expect(performance.now() - started).toBeLessThan(20);
+    // The fastest of five, so a busy machine's scheduling does not count; before the fix each took 25 s.
+    const took = Array.from({ length: 5 }, () => {
+      const started = performance.now();
+      refusal(() => resolveRequest(policy, { namespace: 'payments', reason }));
+      return performance.now() - started;
+    });
+    expect(Math.min(...took)).toBeLessThan(20);
   });
 
   it('finds references in order and links them with the reference encoded', () => {
