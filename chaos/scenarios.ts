@@ -36,6 +36,13 @@ import { startWorkerProcess, type WorkerProcess } from '../test/support/worker-p
 import { AWS_AUTH_PATH, BOUNDARIES, describeRequest, landedAfter } from './kill.js';
 import { GOAL_MS, type Outcome, PERIOD_MS, traces, until, verdict } from './measure.js';
 
+/**
+ * The kill boundaries (chaos/kill.ts) are read from the calls of the mode where the worker writes and
+ * removes the kept Role itself: the most writes to die between, the lock-free Role handling included.
+ * The default mode (applied-by-admin) only reads the Role before anything is written.
+ */
+const KILL_POLICY = { keptRoles: 'written-by-worker' } as const;
+
 /** Lock and stalled-check interval of a killed worker and of the one that recovers its job (production: 30 s each). */
 export const LOCK_MS = 2_000;
 /** How long an outage lasts; it starts 1 s before the (last) expiry. */
@@ -256,7 +263,7 @@ function killDuringActivation(
     timeoutMs: 180_000 + 2 * durationSeconds * 1000,
     run: () =>
       withRig(async (rig) => {
-        const h = await rig.engine('aws-auth');
+        const h = await rig.engine('aws-auth', KILL_POLICY);
         const person = await h.person();
         const gate = new RequestGate(BOUNDARIES[step].next);
         const worker = await rig.workerProcess(h, {
@@ -302,7 +309,7 @@ function killDuringRevocation(step: EngineStep, quick: boolean): Scenario {
     timeoutMs: 300_000,
     run: () =>
       withRig(async (rig) => {
-        const h = await rig.engine('aws-auth');
+        const h = await rig.engine('aws-auth', KILL_POLICY);
         const person = await h.person();
         // The whole life in the process (its activation passes the gate), so the revoke job at expiry
         // is the only thing that reaches the step: no reconciler sweep races it.

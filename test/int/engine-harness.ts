@@ -154,6 +154,8 @@ export async function engineHarness(
     awsEndpoints?: Partial<Record<'iam' | 'sts' | 'eks', string>>;
     /** The kubeconfig the engine reaches the cluster with (default: the platform's admin one). */
     kubeconfig?: string;
+    /** settings.keptRoles; the default (applied-by-admin) has the harness apply them as the platform team. */
+    keptRoles?: 'written-by-worker';
   } = {},
 ): Promise<Harness> {
   const p = platform();
@@ -185,7 +187,7 @@ settings:
   kubernetesUsername: "eks-access:{iamName}"
   auditChannel: C0AUDIT
   expiryWarning: 1s
-${levels}
+${options.keptRoles ? `  keptRoles: ${options.keptRoles}\n` : ''}${levels}
 clusters:
   ${cluster}:
     region: ${p.aws.region}

@@ -14,6 +14,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderWorkerAdmission } from '../../src/domain/admission.js';
 import { roleBindingName } from '../../src/domain/names.js';
+import { endGrant } from '../../src/services/end-grant.js';
 import { renderRbacYaml } from '../../src/services/render-permissions.js';
 import { adminKubeConfig, kubeConfigAs, uniqueName } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
@@ -236,5 +237,23 @@ describe('activation with kept Roles the platform team applies', () => {
     const granted = await h.waitFor((await h.approve(alice)).id, ['active', 'failed']);
     expect(granted.status).toBe('active');
     expect(await h.allowed(alice.username, 'create', 'jobs', 'batch', h.namespace)).toBe(true);
+  });
+
+  it('with keptRoles: written-by-worker (the wider mode), writes the kept Role itself and removes it when unused', async () => {
+    h = await engineHarness('none', { keptRoles: 'written-by-worker' });
+    await h.startWorker();
+    const role = 'eks-access-k8s-test-role';
+    await expect(rbac().readNamespacedRole({ name: role, namespace: h.namespace })).rejects.toMatchObject({
+      code: 404,
+    });
+    const alice = await h.person();
+    const granted = await h.waitFor((await h.approve(alice)).id, ['active', 'failed']);
+    expect(granted.status).toBe('active');
+    expect((await rbac().readNamespacedRole({ name: role, namespace: h.namespace })).rules).toHaveLength(1);
+    await endGrant(h.deps, granted.id, 'revoked', 'U0APPROVER');
+    await h.waitFor(granted.id, ['revoked']);
+    await expect(rbac().readNamespacedRole({ name: role, namespace: h.namespace })).rejects.toMatchObject({
+      code: 404,
+    });
   });
 });
