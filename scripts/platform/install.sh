@@ -5,7 +5,7 @@
 #   - aws-iam-authenticator built from source (scripts/platform/build-authenticator.sh, cached by version),
 #   - a Python venv with moto (IAM/STS) and ministack (EKS access entries), pinned,
 #   - the aws CLI (awscli from PyPI, pinned) in the same venv: the requester's own tool in the login e2e,
-#   - parliament (PyPI, pinned) in the same venv: the offline IAM policy linter (test/unit/iam-lint.test.ts),
+#   - parliament (PyPI, pinned) in the same venv: the offline IAM policy linter (test/int/iam-lint.int.test.ts),
 #   - helm, promtool and the prometheus-operator CRDs (scripts/platform/build-ops-tools.sh, cached by version).
 # A warm run only checks what is there and takes a second or two.
 set -euo pipefail

@@ -89,14 +89,23 @@ describe('the Helm chart', () => {
     expect(staleFiles(tools.helm)).toEqual([]);
   });
 
-  it('renders the same objects as kustomize (manifests/overlays/single-cluster)', () => {
-    const fromKustomize = kubectl(['kustomize', 'manifests/overlays/single-cluster']);
+  // Each overlay's settings as chart values: its policy, its worker RBAC (the hub has none: its clusters
+  // are remote), the in-cluster Redis, and the base's image and IRSA role.
+  it.each([
+    [
+      'single-cluster',
+      'manifests/base/policy.yaml',
+      ['--set-file', 'workerRbac=manifests/base/rbac/worker-rbac.yaml'],
+      19,
+    ],
+    ['hub', 'manifests/overlays/hub/policy.yaml', [], 13],
+  ])('renders the same objects as kustomize (manifests/overlays/%s)', (overlay, policy, rbac, count) => {
+    const fromKustomize = kubectl(['kustomize', `manifests/overlays/${overlay}`]);
     expect(fromKustomize.status).toBe(0);
     const fromHelm = helmTemplate(tools.helm, [
       '--set-file',
-      'policy=manifests/base/policy.yaml',
-      '--set-file',
-      'workerRbac=manifests/base/rbac/worker-rbac.yaml',
+      `policy=${policy}`,
+      ...rbac,
       '--set',
       'archive.bucket=eks-access-archive,redis.enabled=true,namespace.create=true',
       '--set',
@@ -107,7 +116,7 @@ describe('the Helm chart', () => {
     const helmObjects = normalise(objects(fromHelm));
     const kustomizeObjects = normalise(objects(fromKustomize.stdout));
     expect(Object.keys(helmObjects).sort()).toEqual(Object.keys(kustomizeObjects).sort());
-    expect(Object.keys(helmObjects)).toHaveLength(19);
+    expect(Object.keys(helmObjects)).toHaveLength(count);
     expect(helmObjects).toEqual(kustomizeObjects);
   });
 
