@@ -96,7 +96,8 @@ describe('the Helm chart', () => {
       'single-cluster',
       'manifests/base/policy.yaml',
       ['--set-file', 'workerRbac=manifests/base/rbac/worker-rbac.yaml'],
-      19,
+      // 19, plus the worker RBAC's kept Role and its admission policy and binding (issue #18)
+      22,
     ],
     ['hub', 'manifests/overlays/hub/policy.yaml', [], 13],
   ])('renders the same objects as kustomize (manifests/overlays/%s)', (overlay, policy, rbac, count) => {
@@ -230,7 +231,8 @@ describe('helm install, upgrade and uninstall on the API server', () => {
     expect(names('poddisruptionbudgets')).toEqual(['eks-access-bot', 'eks-access-worker']);
     expect(names('networkpolicies')).toEqual(['eks-access', 'eks-access-redis']);
     expect(names('configmaps')).toContain('eks-access-policy');
-    expect(names('roles')).toEqual([rbacName]);
+    // The worker's own Role and the level's kept Role, which the platform team applies with it.
+    expect(names('roles')).toEqual(['eks-access-k8s-test-role', rbacName].sort());
     expect(names('rolebindings')).toEqual([rbacName]);
     expect(kubectl(['get', 'clusterrole', rbacName, '-o', 'name']).stdout.trim()).toBe(
       `clusterrole.rbac.authorization.k8s.io/${rbacName}`,
