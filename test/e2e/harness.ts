@@ -451,10 +451,14 @@ ${
     },
     async snapshot() {
       await harness.settled();
-      // Slack delivery bookkeeping (the outbox's queues and done-steps) is not grant state.
+      // Slack delivery bookkeeping (the outbox's queues and done-steps) is not grant state, nor are the
+      // processes' own marks (the reconciler's last sweep, the epoch), which a loaded machine may write
+      // after the first snapshot of a test.
       const keys = (await redis.keys(`${prefix}*`))
         .filter(
           (k) =>
+            !k.startsWith(`${prefix}:reconcile:`) &&
+            k !== `${prefix}:epoch` &&
             !k.includes(`:${OUTBOX_QUEUE}:`) &&
             !k.includes(`:${OUTBOX_LATER_QUEUE}:`) &&
             !k.startsWith(`${prefix}outbox:`) &&

@@ -88,7 +88,10 @@ describe('npm run sandbox', () => {
         expect(await approval.innerText()).toContain('Approvers: @platform');
       }
       await clickAndConfirm(approval, 'approve', /Approve privileged access\?/);
-      await approval.filter({ hasText: n === 0 ? '1 of 2 approvals' : 'Active until' }).waitFor();
+      // Generous: a loaded CI machine runs the whole suite beside this page.
+      await approval
+        .filter({ hasText: n === 0 ? '1 of 2 approvals' : 'Active until' })
+        .waitFor({ timeout: 90_000 });
     }
     await p.screenshot({ path: join(artifacts, 'sandbox-2-approved.png'), fullPage: true });
 
