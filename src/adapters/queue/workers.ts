@@ -58,8 +58,14 @@ export interface RunningWorkers {
 }
 
 export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Promise<RunningWorkers> {
-  // Before any job: when the grace of decisions sealed before the ledger existed began (first start only).
-  await markUpgrade(deps);
+  // When the grace of decisions sealed before the ledger existed began (first start only). Not a condition
+  // to start: a worker that cannot reach the archive must still revoke, and until the marker is written a
+  // v1 decision is refused (fails closed). Retried until written.
+  const upgrade = keepTrying(
+    'record the upgrade marker in the archive',
+    () => markUpgrade(deps),
+    deps.logger,
+  );
   const common = {
     prefix: options.prefix,
     concurrency: options.concurrency,
@@ -128,6 +134,7 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
     workers,
     keeper,
     close: async (force = false) => {
+      upgrade.stop();
       keeper.stop();
       await Promise.all(workers.map((w) => w.close(force)));
       // Connections we pass in are ours to close; BullMQ closes only those it created.
@@ -178,4 +185,29 @@ async function runTerminalAware(work: () => Promise<unknown>): Promise<void> {
     if (reason.transient) throw reason;
     throw new UnrecoverableError(reason.message);
   }
+}
+
+/**
+ * Runs `work` now (awaited: when it succeeds, it is done before anything else starts) and, while it fails,
+ * again every 30 s in the background (each failure logged) until it succeeds or is stopped.
+ */
+async function keepTrying(
+  what: string,
+  work: () => Promise<void>,
+  logger: EngineDeps['logger'],
+): Promise<{ stop(): void }> {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const attempt = () =>
+    work().catch((error: unknown) => {
+      logger.warn({ err: error }, `could not ${what}; trying again in 30 s`);
+      if (!stopped) timer = setTimeout(attempt, 30_000);
+    });
+  await attempt();
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
