@@ -61,7 +61,7 @@ export async function startWorkers(deps: EngineDeps, options: WorkerOptions): Pr
   // When the grace of decisions sealed before the ledger existed began (first start only). Not a condition
   // to start: a worker that cannot reach the archive must still revoke, and until the marker is written a
   // v1 decision is refused (fails closed). Retried until written.
-  const upgrade = keepTrying(
+  const upgrade = await keepTrying(
     'record the upgrade marker in the archive',
     () => markUpgrade(deps),
     deps.logger,
