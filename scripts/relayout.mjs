@@ -105,7 +105,7 @@ const TEXT_EDITS = [
 ];
 
 /** The main commit the architecture test and README templates were written against (three-way base). */
-const BASE = 'e727ab3ed1b4af1e8b5ab6b82e1bd2ba32bc4c9b';
+const BASE = 'e727ab3cddbae646270a16931202d8b29929fc49';
 const ARCHITECTURE_TEST = 'test/unit/architecture.test.ts';
 const ARCHITECTURE_TEMPLATE = 'scripts/relayout-architecture.test.txt';
 /** Present in the architecture test once it holds the new tree's rules. */
@@ -216,13 +216,9 @@ const architecture = changed.get(ARCHITECTURE_TEST) ?? readText(ARCHITECTURE_TES
 if (architecture === undefined) {
   problems.push(`${ARCHITECTURE_TEST} is missing: copy ${ARCHITECTURE_TEMPLATE} there`);
 } else if (!architecture.includes(ARCHITECTURE_MARK)) {
-  const merged = mergeThreeWay(
-    ARCHITECTURE_TEST,
-    architecture,
-    rewritePaths(baseText(ARCHITECTURE_TEST) ?? ''),
-    readFileSync(ARCHITECTURE_TEMPLATE, 'utf8'),
-  );
-  changed.set(ARCHITECTURE_TEST, merged);
+  const base = baseText(ARCHITECTURE_TEST);
+  const template = readFileSync(ARCHITECTURE_TEMPLATE, 'utf8');
+  changed.set(ARCHITECTURE_TEST, mergeThreeWay(ARCHITECTURE_TEST, architecture, base && rewritePaths(base), template));
 }
 
 const readme = changed.get(README) ?? readText(README) ?? '';
@@ -233,7 +229,8 @@ if (!readmeSection) {
 } else if (readmeSection.text !== newSection) {
   const markLine = newSection.split('\n').find((l, i) => i > 0 && l.trim() !== '');
   if (!readmeSection.text.includes(markLine)) {
-    const base = section(rewritePaths(baseText(README) ?? ''))?.text ?? '';
+    const baseReadme = baseText(README);
+    const base = baseReadme === undefined ? undefined : (section(rewritePaths(baseReadme))?.text ?? '');
     const merged = mergeThreeWay(`${README} (${README_HEADING})`, readmeSection.text, base, newSection);
     changed.set(README, readme.slice(0, readmeSection.start) + merged + readme.slice(readmeSection.end));
   }
@@ -251,13 +248,19 @@ function section(text) {
 function baseText(file) {
   const shown = spawnSync('git', ['show', `${BASE}:${file}`], { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (shown.status === 0) return shown.stdout;
-  notes.push(`commit ${BASE.slice(0, 8)} is not here: ${file} is merged without a base (expect conflicts)`);
   return undefined;
 }
 
 /** Ours (the template) merged with what changed on main since BASE; conflicts left marked and reported. */
 function mergeThreeWay(name, current, base, ours) {
   if (current === base || current === ours) return ours;
+  if (base === undefined) {
+    problems.push(
+      `${name}: commit ${BASE.slice(0, 8)} is not here, so it was replaced by the template; re-apply by hand ` +
+        `what main changed there since (git log -p ${BASE.slice(0, 8)}.. -- ${name.split(' ')[0]})`,
+    );
+    return ours;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'relayout-'));
   try {
     const paths = ['current', 'base', 'relayout'].map((n) => join(dir, n));
@@ -346,7 +349,10 @@ function format(paths) {
   const run = spawnSync(biome, ['check', '--write', '--linter-enabled=false', '--no-errors-on-unmatched', ...paths], {
     encoding: 'utf8',
   });
-  if (run.status !== 0) notes.push(`biome could not format everything:\n${run.stdout}${run.stderr}`);
+  if (run.status !== 0) {
+    const summary = `${run.stdout}${run.stderr}`.split('\n').filter((l) => /^\S.*:\d+:\d+ |^Found /.test(l));
+    notes.push(`biome could not format everything (npx biome check shows why):\n  ${summary.join('\n  ')}`);
+  }
 }
 
 function readText(file) {
