@@ -83,8 +83,8 @@ const EMPTIED = ['src/services'];
 const TEXT_EDITS = [
   [
     'docs/engine.md',
-    'The Slack flow, the CLI and the tests all call the same functions\n(`src/services/`)',
-    'The worker, the CLI and the tests all call the same functions\n(`src/engine/`; `endGrant`, which the bot calls too, is in `src/shared/`)',
+    'The Slack flow, the CLI and the tests all call the same functions\n(`src/services/`), with a `deps` object built by',
+    'The worker, the CLI and the tests all call the same functions\n(`src/engine/`; `endGrant`, which the bot calls too, in `src/shared/`), with a `deps` object\nbuilt by',
   ],
   ['docs/slack.md', 'calls one use case in `src/services/`:', 'calls one use case in `src/bot/`:'],
   [
