@@ -66,7 +66,7 @@ const MOVES = [
   ['src/services/plan.ts', 'src/operator/plan.ts'],
   ['src/services/render-permissions.ts', 'src/operator/render-permissions.ts'],
   // What more than one process runs (the bot among them: Redis only, like the bot).
-  ['src/services/engine.ts', 'src/shared/grant-records.ts'], // to be split: see the issue's closing note
+  ['src/services/engine.ts', 'src/shared/grant-records.ts'], // to be split next: see SPLIT below
   ['src/services/end-grant.ts', 'src/shared/end-grant.ts'],
   ['src/services/reminders.ts', 'src/shared/reminders.ts'],
   ['src/services/home.ts', 'src/shared/home.ts'], // bot (list, App Home) and worker (the outbox's refresh)
@@ -75,6 +75,18 @@ const MOVES = [
   // Composition roots: the runtime that holds the cluster and IAM clients says so.
   ['src/bin/runtime.ts', 'src/bin/engine-runtime.ts'],
 ];
+
+// SPLIT (by hand, after this script, in its own commit): services/engine.ts holds four things, and the
+// bot reaches it (updateGrant, changeGrant, audit), so it lands whole in shared/ and is then split:
+//   shared/grant-records.ts   requireGrant, updateGrant, changeGrant, notifySafely, audit, isLive, and a
+//                             new `RecordDeps` { store, audit, scheduler, notifier, clock, logger };
+//                             shared/end-grant.ts and shared/reminders.ts take RecordDeps (or a Pick)
+//   engine/deps.ts            EngineStep, EngineDeps (extends RecordDeps: locks, clusters, policy, seal,
+//                             identity, afterStep), step
+//   engine/sealed-bindings.ts sealVerdict, isSealed, sealedRoleBinding, liveSealedBindings
+//   engine/identity-sync.ts   Person, identityLockKey, roleIdentityLockKey, IdentitySync, syncIdentity,
+//                             withLiveGrants, retireIdentity, withIdentityLock, withLockOn
+// then update the paths docs/engine.md, docs/reliability.md, chaos/ and bench/ give for them.
 
 /** Folders the moves empty: a file left in one is reported, and the script exits non-zero. */
 const EMPTIED = ['src/services'];
