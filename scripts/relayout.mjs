@@ -130,6 +130,12 @@ const DRY = process.argv.includes('--dry-run');
 const git = (...args) => execFileSync('git', args, { encoding: 'utf8', maxBuffer: 1 << 28 });
 process.chdir(git('rev-parse', '--show-toplevel').trim());
 
+const unmerged = git('diff', '--name-only', '--diff-filter=U').trim();
+if (unmerged) {
+  console.error(`Resolve the merge first; these files have conflicts:\n${unmerged}`);
+  process.exit(2);
+}
+
 const problems = [];
 const notes = [];
 
@@ -362,7 +368,7 @@ function format(paths) {
     encoding: 'utf8',
   });
   if (run.status !== 0) {
-    const summary = `${run.stdout}${run.stderr}`.split('\n').filter((l) => /^\S.*:\d+:\d+ |^Found /.test(l));
+    const summary = `${run.stdout}${run.stderr}`.split('\n').filter((l) => /^\S.*:\d+:\d+ |^Found /.test(l) && !l.includes('DEPRECATED'));
     notes.push(`biome could not format everything (npx biome check shows why):\n  ${summary.join('\n  ')}`);
   }
 }
