@@ -352,7 +352,11 @@ if (problems.length > 0) {
   for (const p of problems) console.error(`  - ${p}`);
   process.exit(2);
 }
-console.log(pending.size + changed.size === 0 ? 'nothing to do: already laid out' : 'done');
+if (pending.size + changed.size === 0) console.log('nothing to do: already laid out');
+else if (!DRY) {
+  console.log('done; now: npx tsc --noEmit && npx vitest run --project unit && npx biome check --diagnostic-level=error .');
+  console.log('then split src/shared/grant-records.ts as SPLIT at the top of this script says');
+}
 
 // ---- helpers -------------------------------------------------------------------------------------
 
