@@ -61,6 +61,7 @@ const MOVES = [
   ['src/services/forged.ts', 'src/engine/forged.ts'],
   ['src/services/ledger.ts', 'src/engine/ledger.ts'], // the single-use ledger (issue #18), if merged
   ['src/services/rebuild.ts', 'src/engine/rebuild.ts'], // rebuilt records after Redis loss, if merged
+  ['src/services/break-glass-counts.ts', 'src/engine/break-glass-counts.ts'], // reconcile restores them
   // The operator's CLI.
   ['src/services/doctor.ts', 'src/operator/doctor.ts'],
   ['src/services/plan.ts', 'src/operator/plan.ts'],
@@ -72,6 +73,7 @@ const MOVES = [
   ['src/services/home.ts', 'src/shared/home.ts'], // bot (list, App Home) and worker (the outbox's refresh)
   ['src/services/report.ts', 'src/shared/report.ts'], // CLI (report) and worker (weekly summary)
   ['src/services/weekly-summary.ts', 'src/shared/weekly-summary.ts'],
+  ['src/services/audit-history.ts', 'src/shared/audit-history.ts'], // report's source (CLI and worker)
   // Composition roots: the runtime that holds the cluster and IAM clients says so.
   ['src/bin/runtime.ts', 'src/bin/engine-runtime.ts'],
 ];
