@@ -10,7 +10,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { FinalizeRequestMiddleware, MiddlewareStack } from '@smithy/types';
 import { PolicyIdentityResolver } from '../src/adapters/identity/aws-identity.js';
 import { type RunningWorkers, startWorkers } from '../src/adapters/queue/workers.js';
-import { createRuntime, type Runtime } from '../src/bin/runtime.js';
+import { createRuntime, type Runtime } from '../src/bin/engine-runtime.js';
 import { parseEnv, parsePolicy } from '../src/config/load.js';
 import type { Grant } from '../src/domain/grant.js';
 import { renderUsername } from '../src/domain/names.js';

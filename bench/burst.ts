@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Grant } from '../src/domain/grant.js';
 import { ownMappingsFor } from '../src/domain/plan.js';
-import { endGrant } from '../src/services/end-grant.js';
+import { endGrant } from '../src/shared/end-grant.js';
 import type { PlatformInfo } from '../test/platform/info.js';
 import { type CallLog, cpuSeconds, pidListeningOn, type Server, startBenchEngine } from './bench-engine.js';
 import { ms } from './stats.js';

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createRuntime } from '../src/bin/runtime.js';
+import { createRuntime } from '../src/bin/engine-runtime.js';
 import { parseEnv, parsePolicy } from '../src/config/load.js';
 import type { PlatformInfo } from '../test/platform/info.js';
 import { archiveEnv } from '../test/support/archive.js';

@@ -8,7 +8,7 @@
 // ("How to monitor and query IAM resources at scale – Part 2", AWS Security Blog) and the limits cannot be
 // raised; mutating calls are commonly seen throttled at around 10 per second per account, so that is the
 // default here (`--iam-writes-per-second` changes it).
-import { endGrant } from '../src/services/end-grant.js';
+import { endGrant } from '../src/shared/end-grant.js';
 import { engineHarness, type Harness } from '../test/int/engine-harness.js';
 import { usePlatform } from '../test/platform/context.js';
 import {

@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { CreateAccessEntryCommand, DescribeAccessEntryCommand } from '@aws-sdk/client-eks';
 import { Redis } from 'ioredis';
 import type { Grant } from '../src/domain/grant.js';
-import { activateGrant } from '../src/services/activate.js';
-import { type EngineStep, identityLockKey } from '../src/services/engine.js';
-import { reconcile } from '../src/services/reconcile.js';
-import { revokeGrant } from '../src/services/revoke.js';
+import { activateGrant } from '../src/engine/activate.js';
+import { reconcile } from '../src/engine/reconcile.js';
+import { revokeGrant } from '../src/engine/revoke.js';
+import { type EngineStep, identityLockKey } from '../src/shared/grant-records.js';
 import { engineHarness, type Harness, type Mode } from '../test/int/engine-harness.js';
 import { platform, uniqueName } from '../test/platform/context.js';
 import {

@@ -4,7 +4,7 @@
 //   2. the durable archive (S3 with Object Lock): `audit/<day>/<iso>-<writer>-<seq>`, written once;
 //   3. the Redis stream, which the product reads (App Home, `audit export`) and which has a retention.
 // A break-glass use is also indexed in the archive (`index/break-glass/<rule>/<iso>-<grant>-<user>`) so
-// its rate limits can be counted again after Redis lost its data (services/break-glass-counts.ts).
+// its rate limits can be counted again after Redis lost its data (engine/break-glass-counts.ts).
 // An archive write that fails (after the S3 client's own retries) is kept and retried every few seconds
 // in order, counted in `failures` and logged; the stdout line already carries the record meanwhile. An
 // append waits for its archive write at most ARCHIVE_WAIT_MS: a hung S3 must not hold up a Slack click

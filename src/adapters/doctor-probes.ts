@@ -23,7 +23,7 @@ import type {
   ReconcileSweeps,
   SlackChannelState,
   SlackIdentity,
-} from '../services/doctor.js';
+} from '../operator/doctor.js';
 import { awsClientOptions } from './aws/client-options.js';
 import type { AwsCredentials, CredentialsProvider } from './aws/eks-token.js';
 import { fromAwsError } from './aws/errors.js';

@@ -3,8 +3,8 @@
 // metrics; gauges (active grants, queue depth) are read at scrape time from the store and the queue.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Grant } from '../domain/grant.js';
+import type { ReconcileReport } from '../engine/reconcile.js';
 import type { GrantEvent, Notifier } from '../ports/notifier.js';
-import type { ReconcileReport } from '../services/reconcile.js';
 
 export interface MetricsSources {
   /** Grants currently active (store.listByStatus(['active']).length). */

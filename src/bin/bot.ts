@@ -19,6 +19,7 @@ import type { RedisClient } from '../adapters/redis/connection.js';
 import { createSlackApp, slackClient } from '../adapters/slack/app.js';
 import { SlackDirectory } from '../adapters/slack/directory.js';
 import { SlackNotifier } from '../adapters/slack/notifier.js';
+import type { EngineOps } from '../bot/deps.js';
 import type { Env } from '../config/env.js';
 import { missingSlackSettings } from '../config/env.js';
 import { parseEnv } from '../config/load.js';
@@ -30,12 +31,11 @@ import type { GrantStore } from '../ports/grant-store.js';
 import type { AwsIdentityResolver } from '../ports/identity.js';
 import type { Locks } from '../ports/lock.js';
 import type { Scheduler } from '../ports/scheduler.js';
-import type { EngineOps } from '../services/deps.js';
-import { endGrant } from '../services/end-grant.js';
+import { endGrant } from '../shared/end-grant.js';
 import { createSharedRuntime, type SharedRuntime } from './shared-runtime.js';
 import { stopOnSignals } from './signals.js';
 
-/** What the bot needs from the shared runtime (bin/runtime.ts builds it for bot and worker). */
+/** What the bot needs from the shared runtime (bin/engine-runtime.ts builds it for bot and worker). */
 export interface BotRuntime {
   env: Env;
   policy: Policy;

@@ -1,11 +1,11 @@
-// The CLI's view of the engine runtime (bin/runtime.ts): the store, the audit stream, break-glass
+// The CLI's view of the engine runtime (bin/engine-runtime.ts): the store, the audit stream, break-glass
 // endGrant and reconcile. State changes are logged (no Slack needed: break-glass works when Slack is down).
 import { createLogger } from '../adapters/logger.js';
 import type { Env } from '../config/env.js';
 import type { LoadedPolicy } from '../config/load.js';
-import { deleteForged, findForged } from '../services/forged.js';
+import { deleteForged, findForged } from '../engine/forged.js';
 import type { CliRuntime } from './cli.js';
-import { createRuntime, logNotifier } from './runtime.js';
+import { createRuntime, logNotifier } from './engine-runtime.js';
 
 export async function buildCliRuntime(env: Env, loaded: LoadedPolicy): Promise<CliRuntime> {
   // Logs go to stderr: stdout is the command's output (JSON lines a script may pipe).

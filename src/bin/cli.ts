@@ -11,20 +11,20 @@ import { parseDuration } from '../domain/duration.js';
 import { badInput, headlineOf, toAccessError } from '../domain/errors.js';
 import { GRANT_STATUSES, type Grant, type GrantStatus, LIVE_STATUSES } from '../domain/grant.js';
 import { REPORT_FORMATS, type ReportFormat } from '../domain/report.js';
-import type { DurableArchive } from '../ports/archive.js';
-import type { AuditLog } from '../ports/audit-log.js';
-import type { GrantStore } from '../ports/grant-store.js';
-import { AUDIT_VERIFY_LIMIT, auditHistory, verifyAuditTrail } from '../services/audit-history.js';
-import { type DoctorProbes, doctor, formatCheck } from '../services/doctor.js';
-import type { ForgedBinding } from '../services/forged.js';
-import { plan } from '../services/plan.js';
+import type { ForgedBinding } from '../engine/forged.js';
+import { type DoctorProbes, doctor, formatCheck } from '../operator/doctor.js';
+import { plan } from '../operator/plan.js';
 import {
   permissionRoleOf,
   renderIamPolicyJson,
   renderKeptRolesYaml,
   renderRbacYaml,
-} from '../services/render-permissions.js';
-import { accessReview } from '../services/report.js';
+} from '../operator/render-permissions.js';
+import type { DurableArchive } from '../ports/archive.js';
+import type { AuditLog } from '../ports/audit-log.js';
+import type { GrantStore } from '../ports/grant-store.js';
+import { AUDIT_VERIFY_LIMIT, auditHistory, verifyAuditTrail } from '../shared/audit-history.js';
+import { accessReview } from '../shared/report.js';
 
 export const HELP = `eks-access — just-in-time namespace access on Amazon EKS, approved in Slack
 
@@ -71,7 +71,7 @@ export interface CliIo {
   cwd?: string;
 }
 
-/** The engine pieces the CLI needs for commands that change things (built from bin/runtime.ts). */
+/** The engine pieces the CLI needs for commands that change things (built from bin/engine-runtime.ts). */
 export interface CliRuntime {
   store: GrantStore;
   audit: AuditLog;
@@ -245,7 +245,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
       io.err(`unknown command: ${args.positional.join(' ')}\n\n${HELP}`);
       return 2;
     }
-    if (!deps.runtime) throw new Error('this command needs the engine runtime (bin/runtime.ts)');
+    if (!deps.runtime) throw new Error('this command needs the engine runtime (bin/engine-runtime.ts)');
     const runtime = await deps.runtime(env, loadConfig());
     try {
       if (command === 'grants' && sub === 'list') {
@@ -286,7 +286,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
             import('../adapters/slack/app.js'),
             import('../adapters/slack/summary-publisher.js'),
             import('../adapters/chart/bar-chart.js'),
-            import('../services/weekly-summary.js'),
+            import('../shared/weekly-summary.js'),
           ]);
         const policy = loadConfig().policy;
         const summary = await postWeeklySummary({
@@ -389,7 +389,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   );
 }
 
-/** Builds the CLI's runtime from the engine's shared composition (bin/runtime.ts). */
+/** Builds the CLI's runtime from the engine's shared composition (bin/engine-runtime.ts). */
 async function cliRuntime(env: Env, loaded: LoadedPolicy): Promise<CliRuntime> {
   const { buildCliRuntime } = await import('./cli-runtime.js');
   return buildCliRuntime(env, loaded);

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { parseEnv } from '../config/load.js';
 import { assertSlackSettings, startBotProcess } from './bot.js';
-import { createRuntime } from './runtime.js';
+import { createRuntime } from './engine-runtime.js';
 import { stopOnSignals } from './signals.js';
 import { startWorker } from './worker.js';
 

@@ -21,8 +21,8 @@ import { SlackSummaryPublisher } from '../adapters/slack/summary-publisher.js';
 import { parseEnv } from '../config/load.js';
 import { parseDuration } from '../domain/duration.js';
 import type { Notifier } from '../ports/notifier.js';
-import { postWeeklySummary } from '../services/weekly-summary.js';
-import { createRuntime, logNotifier, type Runtime } from './runtime.js';
+import { postWeeklySummary } from '../shared/weekly-summary.js';
+import { createRuntime, logNotifier, type Runtime } from './engine-runtime.js';
 import { stopOnSignals } from './signals.js';
 
 /**

@@ -208,7 +208,7 @@ export interface Grant {
   extensionsApplying?: ClaimedExtension[];
   /** The last extension an approver denied (shown on the approval message until another is asked). */
   extensionDenial?: { id?: string; by: string; seconds: number; reason: string; at: number };
-  /** How many of the approval reminders (services/reminders.ts) went out while the request waited. */
+  /** How many of the approval reminders (shared/reminders.ts) went out while the request waited. */
   approverReminders?: number;
   /** Set when a warning DM has been sent for the current expiresAt. */
   warnedForExpiry?: number;

@@ -8,7 +8,7 @@
 //
 // Records are JSON with a version (`v`) and the worker's seal over their facts: a record put into the
 // archive by anyone else can only make the worker refuse, never fix an expiry. Pure: the archive I/O is
-// in services/ledger.ts.
+// in engine/ledger.ts.
 import type { Grant } from './grant.js';
 import { type SealKeys, type SealVerdict, sealLedger, verifyLedgerSeal } from './seal.js';
 
@@ -16,7 +16,7 @@ export const LEDGER_VERSION = 1;
 
 /**
  * Written once, by the first worker with the ledger: from then, a v1 decision (which seals no activateBy)
- * may be activated for ACTIVATION_WINDOW_MS only (services/ledger.ts).
+ * may be activated for ACTIVATION_WINDOW_MS only (engine/ledger.ts).
  */
 export const UPGRADE_MARKER_KEY = 'ledger/upgraded-to-v2';
 

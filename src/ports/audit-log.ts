@@ -21,7 +21,7 @@ export interface AuditLog {
   appendOnce(event: AuditEvent, onceKey: string): Promise<boolean>;
   /**
    * Events at or after `since` (epoch ms), oldest first, up to `limit`. Only what the Redis stream still
-   * holds (AUDIT_STREAM_RETENTION): whatever must be complete reads the archive (services/audit-history.ts)
+   * holds (AUDIT_STREAM_RETENTION): whatever must be complete reads the archive (shared/audit-history.ts)
    * or a dedicated count, never a window of this.
    */
   read(options: { since?: number; grantId?: string; limit?: number }): Promise<AuditEvent[]>;

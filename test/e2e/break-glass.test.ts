@@ -4,7 +4,7 @@
 // revokes at once and records why; Acknowledge closes the review; the user cannot review their own.
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/domain/clock.js';
-import { restoreBreakGlassCounts } from '../../src/services/break-glass-counts.js';
+import { restoreBreakGlassCounts } from '../../src/engine/break-glass-counts.js';
 import { pollUntil } from '../support/poll.js';
 import { blocksText } from '../support/slack/index.js';
 import {

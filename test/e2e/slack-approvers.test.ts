@@ -5,7 +5,7 @@ import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jobIdFor, QUEUES } from '../../src/adapters/queue/queues.js';
 import type { Grant } from '../../src/domain/grant.js';
-import { approvalReminderTimes } from '../../src/services/reminders.js';
+import { approvalReminderTimes } from '../../src/shared/reminders.js';
 import { adminKubeConfig } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import { type Block, blocksText } from '../support/slack/index.js';

@@ -7,7 +7,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireArchive } from '../../src/bin/runtime.js';
+import { requireArchive } from '../../src/bin/engine-runtime.js';
 import { parseEnv } from '../../src/config/load.js';
 import { platform, uniqueName } from '../platform/context.js';
 import { archiveEnv } from '../support/archive.js';

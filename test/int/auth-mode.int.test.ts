@@ -11,7 +11,7 @@ import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connect
 import { parseEnv } from '../../src/config/load.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { AccessError } from '../../src/domain/errors.js';
-import { type CheckResult, doctor, formatCheck } from '../../src/services/doctor.js';
+import { type CheckResult, doctor, formatCheck } from '../../src/operator/doctor.js';
 import { platform, uniqueName } from '../platform/context.js';
 import { type StrictAws, startStrictAws } from '../platform/strict-aws.js';
 import { type AuthenticationMode, createStrictCluster, strictPolicy } from '../support/strict-eks.js';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { CHART, helmTemplate, opsTools, staleFiles } from '../../scripts/chart/kustomize-base.js';
 import { parsePolicy } from '../../src/config/load.js';
-import { renderRbacYaml } from '../../src/services/render-permissions.js';
+import { renderRbacYaml } from '../../src/operator/render-permissions.js';
 import { platform, uniqueName } from '../platform/context.js';
 
 const tools = opsTools();

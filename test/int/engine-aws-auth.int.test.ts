@@ -4,8 +4,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { personalRoleFor } from '../../src/domain/plan.js';
-import { endGrant } from '../../src/services/end-grant.js';
-import { reconcile } from '../../src/services/reconcile.js';
+import { reconcile } from '../../src/engine/reconcile.js';
+import { endGrant } from '../../src/shared/end-grant.js';
 import { engineHarness, type Harness, ORIGINAL_AWS_AUTH, readAwsAuth } from './engine-harness.js';
 
 let h: Harness | undefined;

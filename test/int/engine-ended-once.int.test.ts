@@ -4,9 +4,9 @@
 // every path runs at once, in several rounds.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Grant } from '../../src/domain/grant.js';
-import { activateGrant } from '../../src/services/activate.js';
-import { reconcile } from '../../src/services/reconcile.js';
-import { revokeGrant } from '../../src/services/revoke.js';
+import { activateGrant } from '../../src/engine/activate.js';
+import { reconcile } from '../../src/engine/reconcile.js';
+import { revokeGrant } from '../../src/engine/revoke.js';
 import { pollUntil } from '../support/poll.js';
 import { engineHarness, type Harness } from './engine-harness.js';
 

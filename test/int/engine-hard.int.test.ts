@@ -7,9 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { AccessError } from '../../src/domain/errors.js';
 import { LABELS, personalRoleName } from '../../src/domain/names.js';
-import { endGrant } from '../../src/services/end-grant.js';
-import { plan } from '../../src/services/plan.js';
-import { reconcile } from '../../src/services/reconcile.js';
+import { reconcile } from '../../src/engine/reconcile.js';
+import { plan } from '../../src/operator/plan.js';
+import { endGrant } from '../../src/shared/end-grant.js';
 import { adminKubeConfig } from '../platform/context.js';
 import {
   engineHarness,

@@ -25,11 +25,11 @@ import {
   userLabelValue,
 } from '../../src/domain/names.js';
 import { parseSealKeys, type SealKeys, sealDecision } from '../../src/domain/seal.js';
-import { doctor } from '../../src/services/doctor.js';
-import { endGrant } from '../../src/services/end-grant.js';
-import type { EngineDeps } from '../../src/services/engine.js';
-import { reconcile } from '../../src/services/reconcile.js';
-import { revokeGrant } from '../../src/services/revoke.js';
+import { reconcile } from '../../src/engine/reconcile.js';
+import { revokeGrant } from '../../src/engine/revoke.js';
+import { doctor } from '../../src/operator/doctor.js';
+import { endGrant } from '../../src/shared/end-grant.js';
+import type { EngineDeps } from '../../src/shared/grant-records.js';
 import { adminKubeConfig, awsClientConfig, kubeConfigAs, platform, uniqueName } from '../platform/context.js';
 import { approvedGrant } from '../support/grants.js';
 import { pollUntil } from '../support/poll.js';

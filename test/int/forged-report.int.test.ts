@@ -5,8 +5,8 @@
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ANNOTATIONS, LABELS, MANAGED_BY, MANAGED_BY_LABEL } from '../../src/domain/names.js';
-import { FORGED_EVENT_VERSION } from '../../src/services/forged.js';
-import { reconcile } from '../../src/services/reconcile.js';
+import { FORGED_EVENT_VERSION } from '../../src/engine/forged.js';
+import { reconcile } from '../../src/engine/reconcile.js';
 import { adminKubeConfig, uniqueName } from '../platform/context.js';
 import { engineHarness, type Harness } from './engine-harness.js';
 

@@ -10,7 +10,7 @@ import { doctorProbes } from '../../src/adapters/doctor-probes.js';
 import { runCli } from '../../src/bin/cli.js';
 import { parsePolicy } from '../../src/config/load.js';
 import { systemClock } from '../../src/domain/clock.js';
-import { renderRbacYaml } from '../../src/services/render-permissions.js';
+import { renderRbacYaml } from '../../src/operator/render-permissions.js';
 import {
   adminKubeConfig,
   awsClientConfig,

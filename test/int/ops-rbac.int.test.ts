@@ -13,7 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApis, KubeRbac } from '../../src/adapters/k8s/rbac.js';
 import { planGrant } from '../../src/domain/plan.js';
-import { renderRbacYaml } from '../../src/services/render-permissions.js';
+import { renderRbacYaml } from '../../src/operator/render-permissions.js';
 import { adminKubeConfig, kubeConfigAs, uniqueName } from '../platform/context.js';
 import { adminKubectl, viewAndDeployerPolicy } from '../support/rbac-fixtures.js';
 

@@ -10,7 +10,7 @@ import { createLogger } from '../../src/adapters/logger.js';
 import { createMetrics, type Metrics } from '../../src/adapters/metrics.js';
 import type { SlackNotifier } from '../../src/adapters/slack/notifier.js';
 import { type RunningBot, startBotProcess } from '../../src/bin/bot.js';
-import { createRuntime, type SharedRuntime } from '../../src/bin/runtime.js';
+import { createRuntime, type SharedRuntime } from '../../src/bin/engine-runtime.js';
 import { type RunningWorker, startWorker } from '../../src/bin/worker.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import { type EndReason, GRANT_STATUSES, type Grant } from '../../src/domain/grant.js';

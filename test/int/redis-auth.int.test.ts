@@ -16,7 +16,7 @@ import { parse } from 'yaml';
 import { createLogger } from '../../src/adapters/logger.js';
 import { QUEUES } from '../../src/adapters/queue/queues.js';
 import { blockingDuplicate } from '../../src/adapters/redis/connection.js';
-import { createRuntime } from '../../src/bin/runtime.js';
+import { createRuntime } from '../../src/bin/engine-runtime.js';
 import { loadPolicyFile, parseEnv } from '../../src/config/load.js';
 import { makeCa, makeServingCert } from '../platform/certs.js';
 import { platform, uniqueName } from '../platform/context.js';

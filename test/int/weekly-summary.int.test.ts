@@ -16,7 +16,7 @@ import { SlackSummaryPublisher } from '../../src/adapters/slack/summary-publishe
 import { parsePolicy } from '../../src/config/load.js';
 import type { AuditEvent } from '../../src/domain/audit-event.js';
 import { systemClock } from '../../src/domain/clock.js';
-import { postWeeklySummary } from '../../src/services/weekly-summary.js';
+import { postWeeklySummary } from '../../src/shared/weekly-summary.js';
 import { platform } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import { blocksText, FakeSlack } from '../support/slack/index.js';

@@ -14,8 +14,8 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderWorkerAdmission } from '../../src/domain/admission.js';
 import { roleBindingName } from '../../src/domain/names.js';
-import { endGrant } from '../../src/services/end-grant.js';
-import { renderRbacYaml } from '../../src/services/render-permissions.js';
+import { renderRbacYaml } from '../../src/operator/render-permissions.js';
+import { endGrant } from '../../src/shared/end-grant.js';
 import { adminKubeConfig, kubeConfigAs, uniqueName } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import { adminKubectl, viewAndDeployerPolicy } from '../support/rbac-fixtures.js';

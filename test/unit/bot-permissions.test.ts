@@ -15,7 +15,7 @@ import {
   renderIamPolicyJson,
   renderKeptRolesYaml,
   renderRbacYaml,
-} from '../../src/services/render-permissions.js';
+} from '../../src/operator/render-permissions.js';
 
 const policyText = (clusters: string, extra = '') => `
 settings: { auditChannel: C0AUDIT }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/adapters/logger.js';
 import { describeRedisUrl } from '../../src/adapters/redis/connection.js';
-import { requireSealKeys } from '../../src/bin/runtime.js';
+import { requireSealKeys } from '../../src/bin/engine-runtime.js';
 import { jobLock } from '../../src/bin/worker.js';
 import { missingSlackSettings } from '../../src/config/env.js';
 import { parseEnv } from '../../src/config/load.js';

@@ -9,8 +9,8 @@ import {
   recordReconcile,
 } from '../../src/adapters/metrics.js';
 import type { Grant } from '../../src/domain/grant.js';
+import { emptyReconcileReport, type ReconcileReport } from '../../src/engine/reconcile.js';
 import type { GrantEvent } from '../../src/ports/notifier.js';
-import { emptyReconcileReport, type ReconcileReport } from '../../src/services/reconcile.js';
 
 const T0 = Date.parse('2026-01-01T10:00:00Z');
 const grant = (changes: Partial<Grant>): Grant =>

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/adapters/logger.js';
 import { ConnectionLog, isConnectionError } from '../../src/adapters/redis/connection-log.js';
-import { reconcileCheck } from '../../src/services/doctor.js';
+import { reconcileCheck } from '../../src/operator/doctor.js';
 
 function capture() {
   const lines: { event?: string; connection?: string; errors?: number; downForMs?: number }[] = [];

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from '../../src/config/load.js';
-import { requiredSlackScopes } from '../../src/services/doctor.js';
+import { requiredSlackScopes } from '../../src/operator/doctor.js';
 import { readManifest } from '../support/slack/fake-slack.js';
 import { METHOD_SCOPES, SCOPELESS_METHODS } from '../support/slack/web-api.js';
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../src/adapters/slack/grammar.js';
+import { pendingUntilFor } from '../../src/bot/submit.js';
 import { parsePolicy } from '../../src/config/load.js';
 import { resolveRequest } from '../../src/domain/decisions.js';
 import { AccessError } from '../../src/domain/errors.js';
 import { sealDecision, verifyDecisionSeal } from '../../src/domain/seal.js';
 import { accessEnd, parseStart, zonedTime } from '../../src/domain/window.js';
-import { pendingUntilFor } from '../../src/services/submit.js';
 import { approvedGrant } from '../support/grants.js';
 import { refusal } from '../support/refusal.js';
 import { testSealKeys } from '../support/seal.js';

@@ -14,7 +14,7 @@
 // lock is taken — one would live in the very Redis whose loss this guards against.
 import type { Queue } from 'bullmq';
 import type { Clock } from '../../domain/clock.js';
-import type { ReconcileReport } from '../../services/reconcile.js';
+import type { ReconcileReport } from '../../engine/reconcile.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connection.js';
 import type { RedisEpoch } from '../redis/epoch.js';
@@ -38,7 +38,7 @@ export interface ReconcileKeeperOptions {
   everyMs: number;
   clock: Clock;
   logger: Logger;
-  /** One reconcile pass (services/reconcile.ts). */
+  /** One reconcile pass (engine/reconcile.ts). */
   sweep: () => Promise<ReconcileReport>;
   epoch?: RedisEpoch;
   onReconciled?: (report: ReconcileReport, source: SweepSource) => void;

@@ -3,19 +3,19 @@
 // activations). Revocations never end as `failed`: the reconciler keeps trying until access is gone.
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { toAccessError } from '../../domain/errors.js';
-import { activateGrant, failActivation } from '../../services/activate.js';
-import type { EngineDeps } from '../../services/engine.js';
-import { applyExtension, failExtension } from '../../services/extend-grant.js';
-import { markUpgrade } from '../../services/ledger.js';
-import { type ReconcileReport, reconcile } from '../../services/reconcile.js';
+import { activateGrant, failActivation } from '../../engine/activate.js';
+import { applyExtension, failExtension } from '../../engine/extend-grant.js';
+import { markUpgrade } from '../../engine/ledger.js';
+import { type ReconcileReport, reconcile } from '../../engine/reconcile.js';
+import { revokeGrant } from '../../engine/revoke.js';
+import type { EngineDeps } from '../../shared/grant-records.js';
 import {
   breakGlassReviewOverdue,
   lapsePendingRequest,
   remindApprovers,
   remindWindowOpens,
   warnExpiringSoon,
-} from '../../services/reminders.js';
-import { revokeGrant } from '../../services/revoke.js';
+} from '../../shared/reminders.js';
 import { blockingDuplicate, type RedisClient } from '../redis/connection.js';
 import { type ConnectionLog, isConnectionError } from '../redis/connection-log.js';
 import type { RedisEpoch } from '../redis/epoch.js';

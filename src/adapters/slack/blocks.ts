@@ -1,5 +1,7 @@
 // Block Kit, built by pure functions from a grant and the policy. Every piece of user text passes
 // through `esc` (so a reason cannot `<!channel>`) and `cut` (so Slack never rejects a message for size).
+
+import type { ExtensionOutcome } from '../../bot/request-extension.js';
 import type { Policy } from '../../config/policy.js';
 import { type ApprovalNeed, defaultExtension, namespacePolicyOf } from '../../domain/decisions.js';
 import { formatDuration, parseDuration } from '../../domain/duration.js';
@@ -18,8 +20,7 @@ import {
 import { splitByReferences, type TicketSystem } from '../../domain/tickets.js';
 import { windowEnd } from '../../domain/window.js';
 import type { GrantEvent } from '../../ports/notifier.js';
-import type { HomeModel } from '../../services/home.js';
-import type { ExtensionOutcome } from '../../services/request-extension.js';
+import type { HomeModel } from '../../shared/home.js';
 
 /** Slack's published limits (the fake Slack in test/support enforces the same). */
 export const LIMITS = {

@@ -14,7 +14,7 @@ import type { Directory } from '../../ports/directory.js';
 import type { GrantStore } from '../../ports/grant-store.js';
 import type { Locks } from '../../ports/lock.js';
 import type { GrantEvent, Notifier } from '../../ports/notifier.js';
-import { homeFor } from '../../services/home.js';
+import { homeFor } from '../../shared/home.js';
 import type { Logger } from '../logger.js';
 import {
   type ApprovalMessagePart,

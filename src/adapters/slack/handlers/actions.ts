@@ -2,18 +2,14 @@
 // payload; a button's value carries a grant id (and, on extension buttons, which ask they show) and
 // nothing else, and every service re-reads the grant and re-checks the clicker.
 import type { App, BlockAction, ButtonAction, webApi } from '@slack/bolt';
+import { reviewBreakGlass } from '../../../bot/break-glass.js';
+import { cancelRequest } from '../../../bot/cancel.js';
+import { decide } from '../../../bot/decide.js';
+import { mustGet } from '../../../bot/deps.js';
+import { assertMayEnd, endAccess } from '../../../bot/end-access.js';
+import { approveExtension, checkMayDecideExtension, extensionOffer } from '../../../bot/request-extension.js';
 import { namespacePolicyOf } from '../../../domain/decisions.js';
 import { toAccessError } from '../../../domain/errors.js';
-import { reviewBreakGlass } from '../../../services/break-glass.js';
-import { cancelRequest } from '../../../services/cancel.js';
-import { decide } from '../../../services/decide.js';
-import { mustGet } from '../../../services/deps.js';
-import { assertMayEnd, endAccess } from '../../../services/end-access.js';
-import {
-  approveExtension,
-  checkMayDecideExtension,
-  extensionOffer,
-} from '../../../services/request-extension.js';
 import { ACTIONS, approveModal, deniedModal, extendModal, noticeModal } from '../blocks.js';
 import {
   asSlackMessage,

@@ -1,16 +1,16 @@
 // `/eks-access <subcommand>`: one handler per subcommand of the grammar. The table is typed by the
 // grammar's union, so a new subcommand without a handler does not compile.
 import type { App } from '@slack/bolt';
+import { breakGlass } from '../../../bot/break-glass.js';
+import { cancelRequest } from '../../../bot/cancel.js';
+import { decide } from '../../../bot/decide.js';
+import { endAccess } from '../../../bot/end-access.js';
+import { requestExtension } from '../../../bot/request-extension.js';
+import { submitRequests } from '../../../bot/submit.js';
 import { requestableNamespaces } from '../../../domain/decisions.js';
 import { formatDuration, requireDuration } from '../../../domain/duration.js';
 import { toAccessError } from '../../../domain/errors.js';
-import { breakGlass } from '../../../services/break-glass.js';
-import { cancelRequest } from '../../../services/cancel.js';
-import { decide } from '../../../services/decide.js';
-import { endAccess } from '../../../services/end-access.js';
-import { extensionsWaitingFor, homeFor, waitingFor } from '../../../services/home.js';
-import { requestExtension } from '../../../services/request-extension.js';
-import { submitRequests } from '../../../services/submit.js';
+import { extensionsWaitingFor, homeFor, waitingFor } from '../../../shared/home.js';
 import {
   approvalsMessage,
   extensionOutcomeText,

@@ -1,10 +1,10 @@
 // What every Slack handler shares: its dependencies, how it answers the clicker, how a use case's
 // failure becomes words, and how button values are read (ids only; anything else is refused).
 import type { webApi } from '@slack/bolt';
+import type { FlowDeps } from '../../../bot/deps.js';
 import type { ExtensionAsk } from '../../../domain/decisions.js';
 import { badInput, toAccessError } from '../../../domain/errors.js';
 import { EXTENSION_ID, GRANT_ID } from '../../../domain/grant.js';
-import type { FlowDeps } from '../../../services/deps.js';
 import type { Logger } from '../../logger.js';
 import { errorMessage, type Message, section } from '../blocks.js';
 import { slackAccessError, slackRefusalForPerson } from '../errors.js';

@@ -1,6 +1,6 @@
 // Wires every Slack handler into a Bolt App, laid out the way Bolt apps usually are: slash commands,
 // block actions, view submissions, shortcuts, events. Each handler acks first (Slack's 3-second rule), parses,
-// calls one use case in src/services/ and renders.
+// calls one use case in src/bot/ and renders.
 import type { App } from '@slack/bolt';
 import { registerActions } from './actions.js';
 import { registerCommands } from './commands.js';

@@ -1,8 +1,8 @@
 // The request form, shared by `/eks-access request`, the App Home button and the global shortcut:
 // opened at once (a trigger id lives three seconds), then re-rendered in place as choices change.
 import type { App, BlockAction, StaticSelectAction, webApi } from '@slack/bolt';
+import { autoApproveGroupsFor, previewRequest } from '../../../bot/submit.js';
 import { toAccessError } from '../../../domain/errors.js';
-import { autoApproveGroupsFor, previewRequest } from '../../../services/submit.js';
 import { planSummary } from '../blocks.js';
 import {
   MODAL_ACTIONS,

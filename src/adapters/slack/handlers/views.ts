@@ -1,5 +1,10 @@
 // Modal submissions: the Deny forms (a request, an extension) and the request form.
 import type { App } from '@slack/bolt';
+import { reviewBreakGlass } from '../../../bot/break-glass.js';
+import { decide } from '../../../bot/decide.js';
+import { endAccess } from '../../../bot/end-access.js';
+import { denyExtension, requestExtension } from '../../../bot/request-extension.js';
+import { submitRequest } from '../../../bot/submit.js';
 import {
   identityFromMap,
   identityMapEntry,
@@ -10,11 +15,6 @@ import {
 import { formatDuration } from '../../../domain/duration.js';
 import { toAccessError } from '../../../domain/errors.js';
 import { EXTENSION_ID } from '../../../domain/grant.js';
-import { reviewBreakGlass } from '../../../services/break-glass.js';
-import { decide } from '../../../services/decide.js';
-import { endAccess } from '../../../services/end-access.js';
-import { denyExtension, requestExtension } from '../../../services/request-extension.js';
-import { submitRequest } from '../../../services/submit.js';
 import {
   APPROVE_MODAL,
   DENY_EXTENSION_MODAL,

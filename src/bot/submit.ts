@@ -23,9 +23,9 @@ import { activationDeadline, newGrantId } from '../domain/grant.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
 import { sealDecision } from '../domain/seal.js';
 import { windowEnd } from '../domain/window.js';
+import { approvalReminderTimes } from '../shared/reminders.js';
 import { queueApproved } from './approved.js';
 import type { FlowDeps } from './deps.js';
-import { approvalReminderTimes } from './reminders.js';
 
 export interface SubmitResult {
   grant: Grant;

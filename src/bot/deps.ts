@@ -47,4 +47,4 @@ export async function mustGet(store: GrantStore, id: string): Promise<Grant> {
 }
 
 /** Compare-and-set read-modify-write, shared with the engine's use cases. */
-export { updateGrant } from './engine.js';
+export { updateGrant } from '../shared/grant-records.js';

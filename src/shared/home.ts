@@ -1,8 +1,9 @@
 // Use case: what one person sees on their App Home and in `list` / `approvals`.
+
+import type { FlowDeps } from '../bot/deps.js';
 import { isApprover, mayDecideExtension, namespacePolicyFor } from '../domain/decisions.js';
 import type { Grant } from '../domain/grant.js';
 import { LIVE_STATUSES } from '../domain/grant.js';
-import type { FlowDeps } from './deps.js';
 
 export interface HomeModel {
   now: number;

@@ -17,7 +17,7 @@ import {
   syncIdentity,
   updateGrant,
   withIdentityLock,
-} from './engine.js';
+} from '../shared/grant-records.js';
 import { endedThen } from './ledger.js';
 import { checksFor, verifyGone } from './verify.js';
 

@@ -36,7 +36,7 @@ export interface ReportDeps {
 
 /**
  * The report's rows for a window, read from far enough back (see accessReview). With the archive, every
- * event of the window is there whatever Redis lost (services/audit-history.ts).
+ * event of the window is there whatever Redis lost (shared/audit-history.ts).
  */
 export async function reportRows(
   deps: ReportDeps,

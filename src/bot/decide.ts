@@ -11,9 +11,9 @@ import { activationDeadline, transition } from '../domain/grant.js';
 import { sealDecision } from '../domain/seal.js';
 import { humanTime } from '../domain/text.js';
 import type { Directory } from '../ports/directory.js';
+import { dropApprovalReminders } from '../shared/reminders.js';
 import { queueApproved } from './approved.js';
 import { type FlowDeps, mustGet, updateGrant } from './deps.js';
-import { dropApprovalReminders } from './reminders.js';
 
 /**
  * An approval may carry the approver's reason (the namespace's `approvalReason`) and a shorter duration

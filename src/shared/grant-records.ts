@@ -37,7 +37,7 @@ export interface EngineDeps {
   /** Who a Slack user is on AWS now: activation re-checks the requester's principal with it. */
   identity: AwsIdentityResolver;
   /**
-   * The durable archive: the spent ledger (services/ledger.ts) that makes decisions and extension claims
+   * The durable archive: the spent ledger (engine/ledger.ts) that makes decisions and extension claims
    * single-use and ends final, whatever Redis says; and the break-glass index the reconciler restores counts
    * from after Redis lost its data. Only the worker (and the CLI) hold it here.
    */

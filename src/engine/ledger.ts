@@ -18,7 +18,7 @@ import {
 } from '../domain/ledger.js';
 import { sealLedger, sealVersion, verifyLedgerSeal } from '../domain/seal.js';
 import { accessEnd } from '../domain/window.js';
-import { audit, type EngineDeps } from './engine.js';
+import { audit, type EngineDeps } from '../shared/grant-records.js';
 
 type LedgerDeps = Pick<EngineDeps, 'archive' | 'seal' | 'clock'> & { workerId?: string };
 

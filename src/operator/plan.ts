@@ -4,9 +4,9 @@ import { kubernetesUsernameFor, type RequestInput, resolveRequest } from '../dom
 import { badInput } from '../domain/errors.js';
 import type { Grant, Requester } from '../domain/grant.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
-import { assertActivatable } from './activate.js';
-import type { EngineDeps } from './engine.js';
-import { checksFor } from './verify.js';
+import { assertActivatable } from '../engine/activate.js';
+import { checksFor } from '../engine/verify.js';
+import type { EngineDeps } from '../shared/grant-records.js';
 
 export interface PlannedGrant {
   plan: AccessPlan;

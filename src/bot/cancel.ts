@@ -3,8 +3,8 @@
 import { conflict, forbidden } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
 import { transition } from '../domain/grant.js';
+import { dropApprovalReminders } from '../shared/reminders.js';
 import { type FlowDeps, updateGrant } from './deps.js';
-import { dropApprovalReminders } from './reminders.js';
 
 /** The requester withdraws a request nobody has decided yet. */
 export async function cancelRequest(deps: FlowDeps, grantId: string, who: string): Promise<Grant> {

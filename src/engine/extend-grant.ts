@@ -7,7 +7,7 @@
 // as it is now: the level's extend mode and cap, and each approver of the extension) and starts from the
 // expiry the worker sealed on the cluster, never from a number in Redis alone. Each claim is spent once in
 // the ledger before anything moves, and no claim moves the end past the latest end the sealed activation
-// allows (services/ledger.ts).
+// allows (engine/ledger.ts).
 import { isoTime } from '../domain/clock.js';
 import { extensionClaimRefusal } from '../domain/decisions.js';
 import { parseDuration } from '../domain/duration.js';
@@ -18,7 +18,6 @@ import { planGrant } from '../domain/plan.js';
 import { verifyDecisionSeal, verifyExtensionSeal } from '../domain/seal.js';
 import { humanTime } from '../domain/text.js';
 import type { ClusterBackends } from '../ports/cluster.js';
-import { scheduleExpiry } from './activate.js';
 import {
   audit,
   type EngineDeps,
@@ -29,7 +28,8 @@ import {
   syncIdentity,
   updateGrant,
   withIdentityLock,
-} from './engine.js';
+} from '../shared/grant-records.js';
+import { scheduleExpiry } from './activate.js';
 import { activationOf, spendExtension, spentExtension } from './ledger.js';
 import { traceOf } from './revoke.js';
 

@@ -7,8 +7,8 @@ import { isAccessError } from '../domain/errors.js';
 import { rebuiltGrant } from '../domain/rebuilt-grant.js';
 import { sealedRequesterOf } from '../domain/seal.js';
 import type { ManagedBinding } from '../ports/cluster.js';
+import { audit, type EngineDeps } from '../shared/grant-records.js';
 import { scheduleExpiry } from './activate.js';
-import { audit, type EngineDeps } from './engine.js';
 import type { ReconcileReport } from './reconcile.js';
 
 /** Rebuilds the record of `binding`'s grant (sealed, live, unknown to Redis); audited `grant-rebuilt`. */

@@ -9,7 +9,7 @@
 import type { PolicyRule } from '../config/policy.js';
 import type { SealVerdict } from '../domain/seal.js';
 import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
-import { type EngineDeps, sealVerdict } from './engine.js';
+import { type EngineDeps, sealVerdict } from '../shared/grant-records.js';
 
 export interface ForgedBinding {
   cluster: string;

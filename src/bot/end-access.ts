@@ -1,6 +1,6 @@
 // Ending access early from Slack: the holder gives it back (`done`, "I'm done") or an approver of the
 // namespace takes it away (`revoke`, the Revoke button). Both move the grant to `revoking`; the
-// worker's revoke job removes the access (services/end-grant.ts).
+// worker's revoke job removes the access (shared/end-grant.ts).
 import { isApprover, namespacePolicyOf } from '../domain/decisions.js';
 import { conflict, forbidden } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';

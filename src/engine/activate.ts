@@ -18,7 +18,6 @@ import { verifyDecisionSeal } from '../domain/seal.js';
 import { humanTime } from '../domain/text.js';
 import { accessEnd, windowEnd } from '../domain/window.js';
 import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
-import { assertSafeToActivate } from './activation-guards.js';
 import {
   audit,
   changeGrant,
@@ -30,7 +29,8 @@ import {
   step,
   syncIdentity,
   withIdentityLock,
-} from './engine.js';
+} from '../shared/grant-records.js';
+import { assertSafeToActivate } from './activation-guards.js';
 import { claimActivation, recordEnded } from './ledger.js';
 import { removeTrace, traceOf } from './revoke.js';
 import { AUTHENTICATED, checksFor, describe, elsewhere, verifyGranted, verifyMapping } from './verify.js';

@@ -3,7 +3,7 @@
 // jobs are harmless (and a decision cancels the reminders still queued: they find nothing pending).
 import { type Grant, transition } from '../domain/grant.js';
 import type { Scheduler } from '../ports/scheduler.js';
-import { audit, changeGrant, type EngineDeps, notifySafely } from './engine.js';
+import { audit, changeGrant, type EngineDeps, notifySafely } from './grant-records.js';
 
 /**
  * When the approvers of an undecided request are asked again, as fractions of the time it may wait:

@@ -9,9 +9,7 @@ import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
 import { accountOf, personalRolePath } from '../domain/names.js';
 import { verifyDecisionSeal } from '../domain/seal.js';
 import type { ClusterBackends, ManagedBinding, ManagedRole, MappingEntry } from '../ports/cluster.js';
-import { failActivation } from './activate.js';
-import { restoreBreakGlassCounts } from './break-glass-counts.js';
-import { endGrant } from './end-grant.js';
+import { endGrant } from '../shared/end-grant.js';
 import {
   audit,
   type EngineDeps,
@@ -23,11 +21,13 @@ import {
   syncIdentity,
   withIdentityLock,
   withLockOn,
-} from './engine.js';
+} from '../shared/grant-records.js';
+import { lapsePendingRequest } from '../shared/reminders.js';
+import { failActivation } from './activate.js';
+import { restoreBreakGlassCounts } from './break-glass-counts.js';
 import { type ForgedBinding, forgedFinding, reportForged } from './forged.js';
 import { endedInLedger, endedThen } from './ledger.js';
 import { rebuildGrant } from './rebuild.js';
-import { lapsePendingRequest } from './reminders.js';
 import { type GrantTrace, removeTrace, revokeGrant } from './revoke.js';
 
 /** An IAM role this young may belong to an activation that has not written its RoleBinding yet. */
