@@ -14,7 +14,7 @@ import { QUEUES } from '../src/adapters/queue/queues.js';
 import { createRuntime } from '../src/bin/engine-runtime.js';
 import { parseEnv, parsePolicy } from '../src/config/load.js';
 import { planGrant } from '../src/domain/plan.js';
-import { sealedRoleBinding } from '../src/shared/grant-records.js';
+import { sealedRoleBinding } from '../src/engine/sealed-bindings.js';
 import type { PlatformInfo } from '../test/platform/info.js';
 import { spawnGroup, stopGroup } from '../test/platform/processes.js';
 import { archiveEnv } from '../test/support/archive.js';

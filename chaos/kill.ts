@@ -1,5 +1,5 @@
 // Where a real SIGKILL lands. The worker process reaches kube-apiserver and IAM only through fault
-// proxies that share one RequestGate; for each engine step (EngineStep in src/shared/grant-records.ts) a rule
+// proxies that share one RequestGate; for each engine step (EngineStep in src/engine/deps.ts) a rule
 // picks the first request of whatever comes after it, the gate holds that request and every later one,
 // and the process is killed while it waits for the answer. No hook in the engine: the boundary is read
 // from the calls the worker makes, in the order src/engine/activate.ts and revoke.ts make them
@@ -14,7 +14,7 @@
 //   revocation  DELETE rolebindings, GET roles, GET rolebindings, DELETE roles → revoke-binding
 //               GET rolebindings (list), GET + PUT aws-auth, IAM role teardown, Redis: ended
 import type { Grant } from '../src/domain/grant.js';
-import type { EngineStep } from '../src/shared/grant-records.js';
+import type { EngineStep } from '../src/engine/deps.js';
 import type { Harness } from '../test/int/engine-harness.js';
 import type { SeenRequest } from '../test/platform/fault-proxy.js';
 import { traces } from './measure.js';

@@ -14,9 +14,10 @@ import { CreateAccessEntryCommand, DescribeAccessEntryCommand } from '@aws-sdk/c
 import { Redis } from 'ioredis';
 import type { Grant } from '../src/domain/grant.js';
 import { activateGrant } from '../src/engine/activate.js';
+import type { EngineStep } from '../src/engine/deps.js';
+import { identityLockKey } from '../src/engine/identity-sync.js';
 import { reconcile } from '../src/engine/reconcile.js';
 import { revokeGrant } from '../src/engine/revoke.js';
-import { type EngineStep, identityLockKey } from '../src/shared/grant-records.js';
 import { engineHarness, type Harness, type Mode } from '../test/int/engine-harness.js';
 import { platform, uniqueName } from '../test/platform/context.js';
 import {

@@ -8,11 +8,11 @@ import { identityResolverFor } from '../adapters/identity/aws-identity.js';
 import type { Logger } from '../adapters/logger.js';
 import type { Env } from '../config/env.js';
 import type { EndReason, Grant } from '../domain/grant.js';
+import type { EngineDeps } from '../engine/deps.js';
 import { type ReconcileReport, reconcile } from '../engine/reconcile.js';
 import type { ClusterConnections } from '../ports/cluster.js';
 import type { Notifier } from '../ports/notifier.js';
 import { endGrant } from '../shared/end-grant.js';
-import type { EngineDeps } from '../shared/grant-records.js';
 import { createSharedRuntime, type RuntimeOptions, type SharedRuntime } from './shared-runtime.js';
 
 export {

@@ -18,21 +18,13 @@ import { verifyDecisionSeal } from '../domain/seal.js';
 import { humanTime } from '../domain/text.js';
 import { accessEnd, windowEnd } from '../domain/window.js';
 import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
-import {
-  audit,
-  changeGrant,
-  type EngineDeps,
-  isSealed,
-  notifySafely,
-  requireGrant,
-  sealedRoleBinding,
-  step,
-  syncIdentity,
-  withIdentityLock,
-} from '../shared/grant-records.js';
+import { audit, changeGrant, notifySafely, requireGrant } from '../shared/grant-records.js';
 import { assertSafeToActivate } from './activation-guards.js';
+import { type EngineDeps, step } from './deps.js';
+import { syncIdentity, withIdentityLock } from './identity-sync.js';
 import { claimActivation, recordEnded } from './ledger.js';
 import { removeTrace, traceOf } from './revoke.js';
+import { isSealed, sealedRoleBinding } from './sealed-bindings.js';
 import { AUTHENTICATED, checksFor, describe, elsewhere, verifyGranted, verifyMapping } from './verify.js';
 
 const PRINCIPAL_ARN = /^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)\/[\w+=,.@/-]+$/;

@@ -18,20 +18,13 @@ import { planGrant } from '../domain/plan.js';
 import { verifyDecisionSeal, verifyExtensionSeal } from '../domain/seal.js';
 import { humanTime } from '../domain/text.js';
 import type { ClusterBackends } from '../ports/cluster.js';
-import {
-  audit,
-  type EngineDeps,
-  liveSealedBindings,
-  notifySafely,
-  requireGrant,
-  sealedRoleBinding,
-  syncIdentity,
-  updateGrant,
-  withIdentityLock,
-} from '../shared/grant-records.js';
+import { audit, notifySafely, requireGrant, updateGrant } from '../shared/grant-records.js';
 import { scheduleExpiry } from './activate.js';
+import type { EngineDeps } from './deps.js';
+import { syncIdentity, withIdentityLock } from './identity-sync.js';
 import { activationOf, spendExtension, spentExtension } from './ledger.js';
 import { traceOf } from './revoke.js';
+import { liveSealedBindings, sealedRoleBinding } from './sealed-bindings.js';
 
 export const extensionLockKey = (grantId: string) => `extend:${grantId}`;
 

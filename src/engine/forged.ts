@@ -9,7 +9,8 @@
 import type { PolicyRule } from '../config/policy.js';
 import type { SealVerdict } from '../domain/seal.js';
 import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
-import { type EngineDeps, sealVerdict } from '../shared/grant-records.js';
+import type { EngineDeps } from './deps.js';
+import { sealVerdict } from './sealed-bindings.js';
 
 export interface ForgedBinding {
   cluster: string;

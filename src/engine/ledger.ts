@@ -18,7 +18,8 @@ import {
 } from '../domain/ledger.js';
 import { sealLedger, sealVersion, verifyLedgerSeal } from '../domain/seal.js';
 import { accessEnd } from '../domain/window.js';
-import { audit, type EngineDeps } from '../shared/grant-records.js';
+import { audit } from '../shared/grant-records.js';
+import type { EngineDeps } from './deps.js';
 
 type LedgerDeps = Pick<EngineDeps, 'archive' | 'seal' | 'clock'> & { workerId?: string };
 

@@ -7,8 +7,9 @@ import { isAccessError } from '../domain/errors.js';
 import { rebuiltGrant } from '../domain/rebuilt-grant.js';
 import { sealedRequesterOf } from '../domain/seal.js';
 import type { ManagedBinding } from '../ports/cluster.js';
-import { audit, type EngineDeps } from '../shared/grant-records.js';
+import { audit } from '../shared/grant-records.js';
 import { scheduleExpiry } from './activate.js';
+import type { EngineDeps } from './deps.js';
 import type { ReconcileReport } from './reconcile.js';
 
 /** Rebuilds the record of `binding`'s grant (sealed, live, unknown to Redis); audited `grant-rebuilt`. */

@@ -10,25 +10,24 @@ import { accountOf, personalRolePath } from '../domain/names.js';
 import { verifyDecisionSeal } from '../domain/seal.js';
 import type { ClusterBackends, ManagedBinding, ManagedRole, MappingEntry } from '../ports/cluster.js';
 import { endGrant } from '../shared/end-grant.js';
-import {
-  audit,
-  type EngineDeps,
-  isSealed,
-  type Person,
-  retireIdentity,
-  roleIdentityLockKey,
-  sealVerdict,
-  syncIdentity,
-  withIdentityLock,
-  withLockOn,
-} from '../shared/grant-records.js';
+import { audit } from '../shared/grant-records.js';
 import { lapsePendingRequest } from '../shared/reminders.js';
 import { failActivation } from './activate.js';
 import { restoreBreakGlassCounts } from './break-glass-counts.js';
+import type { EngineDeps } from './deps.js';
 import { type ForgedBinding, forgedFinding, reportForged } from './forged.js';
+import {
+  type Person,
+  retireIdentity,
+  roleIdentityLockKey,
+  syncIdentity,
+  withIdentityLock,
+  withLockOn,
+} from './identity-sync.js';
 import { endedInLedger, endedThen } from './ledger.js';
 import { rebuildGrant } from './rebuild.js';
 import { type GrantTrace, removeTrace, revokeGrant } from './revoke.js';
+import { isSealed, sealVerdict } from './sealed-bindings.js';
 
 /** An IAM role this young may belong to an activation that has not written its RoleBinding yet. */
 export const IN_FLIGHT_MS = 2 * 60_000;

@@ -6,18 +6,9 @@ import { endStatusFor, type Grant, transition } from '../domain/grant.js';
 import { keptRoleName, personalRoleName, roleBindingName } from '../domain/names.js';
 import { planGrant } from '../domain/plan.js';
 import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
-import {
-  audit,
-  changeGrant,
-  type EngineDeps,
-  type IdentitySync,
-  notifySafely,
-  type Person,
-  step,
-  syncIdentity,
-  updateGrant,
-  withIdentityLock,
-} from '../shared/grant-records.js';
+import { audit, changeGrant, notifySafely, updateGrant } from '../shared/grant-records.js';
+import { type EngineDeps, step } from './deps.js';
+import { type IdentitySync, type Person, syncIdentity, withIdentityLock } from './identity-sync.js';
 import { endedThen } from './ledger.js';
 import { checksFor, verifyGone } from './verify.js';
 

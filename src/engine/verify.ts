@@ -6,7 +6,7 @@ import { AccessError, misconfigured } from '../domain/errors.js';
 import type { AccessPlan, PermissionCheck } from '../domain/plan.js';
 import { permissionChecks } from '../domain/plan.js';
 import type { ClusterBackends } from '../ports/cluster.js';
-import type { EngineDeps } from '../shared/grant-records.js';
+import type { EngineDeps } from './deps.js';
 
 /** Every authenticated identity carries this group; SAR should see what a real request would. */
 export const AUTHENTICATED = ['system:authenticated'];

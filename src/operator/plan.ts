@@ -5,8 +5,8 @@ import { badInput } from '../domain/errors.js';
 import type { Grant, Requester } from '../domain/grant.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
 import { assertActivatable } from '../engine/activate.js';
+import type { EngineDeps } from '../engine/deps.js';
 import { checksFor } from '../engine/verify.js';
-import type { EngineDeps } from '../shared/grant-records.js';
 
 export interface PlannedGrant {
   plan: AccessPlan;

@@ -63,7 +63,7 @@ export interface IdentityMapping {
 /**
  * A RoleBinding that looks like ours (by label), with what its labels and annotations say. Anyone who
  * may write RoleBindings can write those: nothing here may be used before the seal is verified
- * (`sealVerdict` in shared/grant-records.ts).
+ * (`sealVerdict` in engine/sealed-bindings.ts).
  */
 export interface ManagedBinding {
   namespace: string;

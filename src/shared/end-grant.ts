@@ -2,10 +2,10 @@
 // moves to `revoking` at once, so the person sees it end; the revoke job does the clean-up.
 import { conflict } from '../domain/errors.js';
 import { type EndReason, type Grant, transition } from '../domain/grant.js';
-import { audit, changeGrant, type EngineDeps } from './grant-records.js';
+import { audit, changeGrant, type RecordDeps } from './grant-records.js';
 
 /** Needs Redis and the queue only, so the Slack-facing bot (which holds no cluster client) can call it. */
-export type EndGrantDeps = Pick<EngineDeps, 'store' | 'scheduler' | 'audit' | 'clock'>;
+export type EndGrantDeps = Pick<RecordDeps, 'store' | 'scheduler' | 'audit' | 'clock'>;
 
 export async function endGrant(
   deps: EndGrantDeps,

@@ -3,7 +3,7 @@
 // jobs are harmless (and a decision cancels the reminders still queued: they find nothing pending).
 import { type Grant, transition } from '../domain/grant.js';
 import type { Scheduler } from '../ports/scheduler.js';
-import { audit, changeGrant, type EngineDeps, notifySafely } from './grant-records.js';
+import { audit, changeGrant, notifySafely, type RecordDeps } from './grant-records.js';
 
 /**
  * When the approvers of an undecided request are asked again, as fractions of the time it may wait:
@@ -28,7 +28,7 @@ export async function dropApprovalReminders(
   await deps.scheduler.cancelApprovalReminders(grant.id, approvalReminderTimes(grant)).catch(() => undefined);
 }
 
-export async function warnExpiringSoon(deps: EngineDeps, grantId: string): Promise<Grant | undefined> {
+export async function warnExpiringSoon(deps: RecordDeps, grantId: string): Promise<Grant | undefined> {
   const grant = await deps.store.get(grantId);
   if (grant?.status !== 'active' || grant.expiresAt === undefined) return grant;
   if (grant.warnedForExpiry === grant.expiresAt || grant.expiresAt <= deps.clock.now()) return grant;
@@ -47,7 +47,7 @@ export async function warnExpiringSoon(deps: EngineDeps, grantId: string): Promi
  * from the clock, not from the job, so a late or repeated job sends at most the ones still owed, once
  * each: the count on the grant moves by compare-and-set and only its writer notifies.
  */
-export async function remindApprovers(deps: EngineDeps, grantId: string): Promise<Grant | undefined> {
+export async function remindApprovers(deps: RecordDeps, grantId: string): Promise<Grant | undefined> {
   const dueNow = (g: Grant) => {
     const now = deps.clock.now();
     if (g.status !== 'pending' || g.pendingUntil <= now) return undefined;
@@ -64,7 +64,7 @@ export async function remindApprovers(deps: EngineDeps, grantId: string): Promis
   return reminded;
 }
 
-export async function lapsePendingRequest(deps: EngineDeps, grantId: string): Promise<Grant | undefined> {
+export async function lapsePendingRequest(deps: RecordDeps, grantId: string): Promise<Grant | undefined> {
   const grant = await deps.store.get(grantId);
   if (grant?.status !== 'pending' || grant.pendingUntil > deps.clock.now()) return grant;
   const { grant: lapsed, changed } = await changeGrant(deps, grantId, (current) =>
@@ -81,7 +81,7 @@ export async function lapsePendingRequest(deps: EngineDeps, grantId: string): Pr
 }
 
 /** The reminder before an approved window opens: the requester gets the commands they will run. */
-export async function remindWindowOpens(deps: EngineDeps, grantId: string): Promise<Grant | undefined> {
+export async function remindWindowOpens(deps: RecordDeps, grantId: string): Promise<Grant | undefined> {
   const grant = await deps.store.get(grantId);
   if (grant?.status !== 'approved' || grant.startsAt === undefined || grant.startsAt <= deps.clock.now()) {
     return grant;
@@ -94,7 +94,7 @@ export async function remindWindowOpens(deps: EngineDeps, grantId: string): Prom
  * The review deadline of a break-glass use: unreviewed, it is re-posted to the approval channel and
  * escalated (once), and the audit trail says so. Reviewed in time: nothing.
  */
-export async function breakGlassReviewOverdue(deps: EngineDeps, grantId: string): Promise<Grant | undefined> {
+export async function breakGlassReviewOverdue(deps: RecordDeps, grantId: string): Promise<Grant | undefined> {
   const grant = await deps.store.get(grantId);
   const use = grant?.breakGlass;
   if (!grant || !use || use.review || use.escalatedAt !== undefined || use.reviewDue > deps.clock.now()) {

@@ -25,11 +25,11 @@ import {
   userLabelValue,
 } from '../../src/domain/names.js';
 import { parseSealKeys, type SealKeys, sealDecision } from '../../src/domain/seal.js';
+import type { EngineDeps } from '../../src/engine/deps.js';
 import { reconcile } from '../../src/engine/reconcile.js';
 import { revokeGrant } from '../../src/engine/revoke.js';
 import { doctor } from '../../src/operator/doctor.js';
 import { endGrant } from '../../src/shared/end-grant.js';
-import type { EngineDeps } from '../../src/shared/grant-records.js';
 import { adminKubeConfig, awsClientConfig, kubeConfigAs, platform, uniqueName } from '../platform/context.js';
 import { approvedGrant } from '../support/grants.js';
 import { pollUntil } from '../support/poll.js';

@@ -4,11 +4,11 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { toAccessError } from '../../domain/errors.js';
 import { activateGrant, failActivation } from '../../engine/activate.js';
+import type { EngineDeps } from '../../engine/deps.js';
 import { applyExtension, failExtension } from '../../engine/extend-grant.js';
 import { markUpgrade } from '../../engine/ledger.js';
 import { type ReconcileReport, reconcile } from '../../engine/reconcile.js';
 import { revokeGrant } from '../../engine/revoke.js';
-import type { EngineDeps } from '../../shared/grant-records.js';
 import {
   breakGlassReviewOverdue,
   lapsePendingRequest,

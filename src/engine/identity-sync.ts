@@ -1,0 +1,112 @@
+// The one routine that makes a person's shared pieces (IAM role + trust, identity mapping) match what the
+// cluster says they still need, and the lock every writer of those pieces takes.
+
+import { personalRoleName } from '../domain/names.js';
+import { personalRoleFor } from '../domain/plan.js';
+import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
+import { isLive } from '../shared/grant-records.js';
+import type { EngineDeps } from './deps.js';
+import { liveSealedBindings } from './sealed-bindings.js';
+
+/** Everything that identifies a person's shared pieces on one cluster. */
+export interface Person {
+  cluster: string;
+  username: string;
+  principalArn: string;
+}
+
+/**
+ * Keyed by the personal role's name (derived from cluster and principal, never from a tag), so the
+ * reconciler, which finds roles in IAM, takes the same lock as the grant that needs the role.
+ */
+export const identityLockKey = (p: Pick<Person, 'cluster' | 'principalArn'>) =>
+  roleIdentityLockKey(p.cluster, personalRoleName(p.cluster, p.principalArn));
+export const roleIdentityLockKey = (cluster: string, roleName: string) => `identity:${cluster}:${roleName}`;
+
+export interface IdentitySync {
+  /** The person's sealed bindings on the cluster that still grant something. */
+  needed: ManagedBinding[];
+  /** All of the person's sealed live bindings read (for the caller's own checks; no second list). */
+  sealed: ManagedBinding[];
+  /** The trust end now in place (grant mode), or undefined when the identity was torn down or kept. */
+  trustedUntil?: number;
+}
+
+/**
+ * Makes the person's IAM role, trust and mapping match their sealed live RoleBindings. The caller must
+ * hold `identityLockKey(person)`.
+ *
+ * - `grant` (activation, extension: working from an approved grant record): creates or renews the role,
+ *   trusted until the latest expiry among the sealed bindings whose grant Redis holds as approved or
+ *   active, and adds the mapping. Activation writes its binding with the final expiry (fixed by the
+ *   ledger) first, so one pass sets the trust's end.
+ * - `take-away` (revocation, the reconciler): never creates, widens or prolongs anything. When no sealed
+ *   live binding needs the identity any more it is torn down (mapping removed, trust closed, sessions
+ *   revoked, role deleted); otherwise nothing is written.
+ */
+export async function syncIdentity(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  person: Person,
+  options: { ignoreGrantId?: string; mode: 'grant' | 'take-away' },
+): Promise<IdentitySync> {
+  const now = deps.clock.now();
+  const sealed = await liveSealedBindings(deps, backends, person, options);
+  const needed = options.mode === 'grant' ? await withLiveGrants(deps, sealed) : sealed;
+  if (backends.mapping.mode === 'none') return { needed, sealed };
+  if (needed.length > 0) {
+    if (options.mode === 'take-away') return { needed, sealed };
+    const trustedUntil = Math.max(...needed.map((b) => b.expiresAt));
+    const role = personalRoleFor(deps.policy, { ...person, expiresAt: trustedUntil });
+    // Role before mapping: a mapping to a role nobody can assume is harmless, the reverse is not needed.
+    await backends.iam.ensureRole(role);
+    await backends.mapping.upsert({ roleArn: role.arn, username: person.username, groups: [] });
+    return { needed, sealed, trustedUntil };
+  }
+  if (sealed.length > 0) return { needed, sealed }; // grant mode with nothing approved behind it: leave as is
+  const role = personalRoleFor(deps.policy, { ...person, expiresAt: now });
+  await retireIdentity(backends, { name: role.name, arn: role.arn }, person.principalArn, now);
+  return { needed, sealed };
+}
+
+/** Sealed bindings whose grant is approved or active in Redis: what the grant path may extend trust to. */
+async function withLiveGrants(deps: EngineDeps, bindings: ManagedBinding[]): Promise<ManagedBinding[]> {
+  const kept: ManagedBinding[] = [];
+  for (const binding of bindings) {
+    const grant = await deps.store.get(binding.grantId);
+    if (grant && isLive(grant.status)) kept.push(binding);
+  }
+  return kept;
+}
+
+/**
+ * Tears down one personal role: mapping first (from this moment the role no longer reaches the
+ * cluster, whatever IAM does next), then the role. If the mapping cannot be edited (aws-auth broken by
+ * hand), the role is still retired, then the mapping error is reported.
+ */
+export async function retireIdentity(
+  backends: ClusterBackends,
+  role: { name: string; arn: string },
+  principalArn: string,
+  now: number,
+): Promise<void> {
+  const unmapped = await backends.mapping.remove(role.arn).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  await backends.iam.retireRole(role.name, principalArn, now);
+  if (unmapped) throw unmapped;
+}
+
+export function withIdentityLock<T>(deps: EngineDeps, person: Person, work: () => Promise<T>): Promise<T> {
+  return withLockOn(deps, identityLockKey(person), work);
+}
+
+/**
+ * The lease is the default (renewed while the work runs, so a throttled IAM call keeps it): a worker
+ * killed while holding it blocks that person's other grants for seconds, not minutes. The wait is long
+ * because a holder may be retrying a throttled IAM for a while.
+ */
+export function withLockOn<T>(deps: EngineDeps, key: string, work: () => Promise<T>): Promise<T> {
+  return deps.locks.withLock(key, work, { waitMs: 300_000 });
+}
