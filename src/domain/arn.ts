@@ -120,7 +120,7 @@ const RESERVED_SSO_ROLE = /^AWSReservedSSO_(.+)_([0-9a-f]{16})$/;
 /** The Identity Center session an ARN names, or undefined for every other principal. */
 export function identityCenterSessionOf(arn: string): IdentityCenterSession | undefined {
   const parsed = parseArn(arn);
-  if (!parsed || parsed.service !== 'sts') return undefined;
+  if (parsed?.service !== 'sts') return undefined;
   const parts = parsed.resource.split('/');
   if (parts.length !== 3 || parts[0] !== 'assumed-role') return undefined;
   const [, roleName = '', userName = ''] = parts;
