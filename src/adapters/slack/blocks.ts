@@ -2,6 +2,7 @@
 // importers keep one path.
 
 export * from './messages/approval.js';
+export * from './messages/approval-thread.js';
 export * from './messages/audit.js';
 export * from './messages/break-glass.js';
 export * from './messages/dms.js';
