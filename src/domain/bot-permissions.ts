@@ -4,6 +4,8 @@
 // - the Slack-facing bot writes nothing outside Redis: no Kubernetes RBAC at all, and an IAM policy
 //   that is empty unless the policy turns on the email lookup (then read-only IAM user listing).
 // Because both are rendered (never hand-written), adding a namespace or a level never leaves them stale.
+// One file, over the usual size, because the worker's RBAC and IAM policy and the bot's are rendered from
+// one reading of the policy and reviewed together as each process's least privilege.
 //
 // Why each rule exists (see also docs/operations.md):
 // - rolebindings/roles in each listed namespace: a grant is a RoleBinding, inline levels a kept Role.

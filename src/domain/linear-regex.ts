@@ -8,6 +8,8 @@
 // \k<name>), lookahead and lookbehind. Matches are the ones JS would find (leftmost, then the first
 // alternative and the greedy or lazy choice JS prefers), which a property test compares with RegExp.
 // Pure: no I/O, no clock.
+// One file, over the usual size, because the parser, compiler and VM share one private program
+// representation that nothing else may depend on; only compileLinear, its types and limit are exported.
 
 /** A pattern this engine cannot run, with the change that makes it runnable. */
 export class UnsupportedPattern extends Error {

@@ -1,6 +1,8 @@
 // `eks-access doctor`: is this installation able to work? One line per check, each failure with the fix.
 // The probes (Slack, Redis, AWS, Kubernetes) are injected, so this file only decides what to check and
 // what a failure means; src/adapters/doctor-probes.ts talks to the real services.
+// One file, over the usual size, because it is one ordered list of checks that the operator reads top to
+// bottom, each beside the fix it prints.
 import type { LoadedPolicy } from '../config/load.js';
 import { type Policy, type PolicyRule, privilegeReasons } from '../config/policy.js';
 import {

@@ -1,6 +1,8 @@
 // The Notifier port on Slack: keeps the approval message in step with the grant, DMs the requester,
 // posts to the audit channel and refreshes App Home. Built from a WebClient (no Bolt App), so the
 // worker uses the same code. Every step is best-effort: a Slack outage never undoes a grant.
+// One file, over the usual size, because it is one class whose delivery steps share its client, locks and
+// message references; the messages it sends are built in messages/.
 import type { webApi } from '@slack/bolt';
 import type { Policy } from '../../config/policy.js';
 import type { Clock } from '../../domain/clock.js';
