@@ -243,7 +243,7 @@ export function extensionClaimRefusal(
 ): string | undefined {
   const level = policy.levels[grant.level];
   const ns = namespacePolicyOf(policy, grant);
-  if (!level || !ns?.levels.includes(grant.level)) {
+  if (!level || !ns || !ns.levels.includes(grant.level)) {
     return `${grant.level} in ${grant.namespace} on ${grant.cluster} is no longer in the policy`;
   }
   if (level.extend.mode === 'never') return `${grant.level} grants can no longer be extended`;
