@@ -8,7 +8,13 @@ import type { Grant } from '../../src/domain/grant.js';
 import { pollUntil } from '../support/poll.js';
 import { succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
 import { ALICE, BEN, clickOn, ephemeralTo, harnessPool } from './harness.js';
-import { activationDmCommands, kubectlOf, requesterShell, untilUnauthorized } from './login-steps.js';
+import {
+  activationDmCommands,
+  kubectlOf,
+  requesterShell,
+  runDmCommands,
+  untilUnauthorized,
+} from './login-steps.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -41,7 +47,7 @@ describe('break-glass, logged in for real (aws-auth)', () => {
     // Nobody approved: the rule did. Her own aws and kubectl, as the DM says, get in.
     const commands = await activationDmCommands(h);
     expect(commands[0]).toMatch(/^aws eks update-kubeconfig /);
-    for (const command of commands) succeeded(await shell(command), command);
+    await runDmCommands(shell, commands);
     const kubectl = kubectlOf(shell, commands);
     succeeded(await kubectl(`get pods -n ${h.namespace}`), `kubectl get pods -n ${h.namespace}`);
     expect((await h.store.get(id))?.approvals[0]?.slackUserId).toBe('breakglass:oncall');

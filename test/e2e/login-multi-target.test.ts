@@ -9,7 +9,13 @@ import { adminKubeConfig } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import { succeeded } from '../support/requester-shell.js';
 import { ALICE, ANA, clickOn, denyFrom, ephemeralTo, harnessPool } from './harness.js';
-import { activationDmCommands, kubectlOf, requesterShell, untilUnauthorized } from './login-steps.js';
+import {
+  activationDmCommands,
+  kubectlOf,
+  requesterShell,
+  runDmCommands,
+  untilUnauthorized,
+} from './login-steps.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -50,7 +56,7 @@ describe('a request on two namespaces, logged in for real (aws-auth)', () => {
       await denyFrom(h, ANA, shared, denied, 'only the first one');
 
       const commands = await activationDmCommands(h);
-      for (const command of commands) succeeded(await shell(command), command);
+      await runDmCommands(shell, commands);
       const kubectl = kubectlOf(shell, commands);
       succeeded(await kubectl(`get pods -n ${h.namespace}`), `kubectl get pods -n ${h.namespace}`);
       await pollUntil(

@@ -29,7 +29,7 @@ import { pollUntil } from '../support/poll.js';
 import { personalShell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
 import { blocksText } from '../support/slack/index.js';
 import { ALICE, ANA, type Harness, harnessPool, requestedId } from './harness.js';
-import { activationDmCommands, dmCommands, requesterShell } from './login-steps.js';
+import { activationDmCommands, dmCommands, requesterShell, runDmCommands } from './login-steps.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -71,7 +71,7 @@ describe.each(['aws-auth', 'access-entries'] as const)(
 
       // The DM's commands, verbatim: update-kubeconfig, then the can-i check it suggests.
       const outputs: string[] = [];
-      for (const command of commands) outputs.push(succeeded(await shell(command), command));
+      outputs.push(...(await runDmCommands(shell, commands)));
       expect(outputs.at(-1)).toBe('yes');
 
       // The same kubeconfig for what a person does next.
@@ -191,7 +191,7 @@ describe('a scheduled window, as the requester lives it (aws-auth)', () => {
     // The window ends at its end, not 40 s after the (slightly later) activation.
     expect(active?.expiresAt).toBe(startsAt + 40_000);
     const outputs: string[] = [];
-    for (const command of commands) outputs.push(succeeded(await shell(command), command));
+    outputs.push(...(await runDmCommands(shell, commands)));
     expect(outputs.at(-1)).toBe('yes');
 
     // After the end: refused.
