@@ -59,7 +59,7 @@ export interface BotRuntime {
 
 export interface RunningBot {
   app: App;
-  notifier: SlackNotifier;
+  slackNotifier: SlackNotifier;
   /** Where grant notifications go when the runtime has Redis. */
   outbox?: SlackOutbox;
   /** The HTTP port in HTTP mode. */
@@ -94,18 +94,18 @@ export async function startBot(
     directory,
     audit: runtime.audit,
   };
-  // Interactive replies (messenger) go out directly; grant notifications through the outbox.
-  const notifier = new SlackNotifier({ ...notifierDeps, client });
+  // Interactive replies go out directly (slackNotifier); grant notifications through the outbox.
+  const slackNotifier = new SlackNotifier({ ...notifierDeps, client });
   const outbox = runtime.redis ? slackOutbox(env, { ...notifierDeps, redis: runtime.redis }) : undefined;
   const { metrics } = options;
   if (outbox && metrics) outbox.trackUndelivered((step) => metrics.slackUndelivered.inc({ step }));
-  const reporting = outbox ?? notifier;
+  const reporting = outbox ?? slackNotifier;
   const app = createSlackApp(env, {
     ...runtime,
     identity: runtime.identity ?? identityResolverFor(runtime.policy, env, runtime.awsCredentials),
     directory,
     notifier: options.metrics ? instrumentNotifier(reporting, options.metrics) : reporting,
-    messenger: notifier,
+    slackNotifier,
     randomBytes: (n) => randomBytes(n),
     logger,
   });
@@ -123,7 +123,7 @@ export async function startBot(
   }
   return {
     app,
-    notifier,
+    slackNotifier,
     ...(outbox ? { outbox } : {}),
     ...(port === undefined ? {} : { port }),
     stop: async () => {

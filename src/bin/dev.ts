@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const runtime = await createRuntime(env, { role: 'worker' });
   // One health server (the worker's) on METRICS_PORT; the bot's would collide with it.
   const bot = await startBotProcess(runtime, { health: false });
-  const worker = await startWorker(runtime, bot.notifier);
+  const worker = await startWorker(runtime, bot.slackNotifier);
   runtime.logger.info('eks-access dev: bot and worker running; try /eks-access help in Slack');
   stopOnSignals(runtime.logger, async () => {
     await bot.close();

@@ -1,5 +1,13 @@
 // How the workflow tells people what happened. The Slack adapter implements it; the domain never
 // knows about Block Kit. Every method is best-effort: a chat outage must not undo a grant.
+//
+// One port, one name (`notifier`) wherever a use case takes it; what stands behind it per process:
+// - SlackNotifier (adapters/slack/notifier.ts) renders and delivers, step by step. The bot's listeners also
+//   hold it directly as `slackNotifier`, for their own replies and App Home.
+// - SlackOutbox (adapters/queue/slack-outbox.ts) is the Notifier the bot and the worker give their use
+//   cases: it queues the event durably and a SlackNotifier delivers it (in whichever process is alive).
+// - instrumentNotifier (adapters/metrics.ts) wraps either to count events; logNotifier (bin/engine-runtime.ts)
+//   is the CLI's and a worker's without Slack settings.
 
 import type { Grant } from '../domain/grant.js';
 import type { AccessPlan } from '../domain/plan.js';

@@ -33,7 +33,7 @@ export function registerActions(app: App, deps: ListenerDeps): void {
   const replyFor = (body: Click, respond: (m: object) => Promise<unknown>): Reply =>
     body.response_url
       ? (m) => respond({ response_type: 'ephemeral', replace_original: false, ...asSlackMessage(m) })
-      : (m) => deps.messenger.dm(body.user.id, m);
+      : (m) => deps.slackNotifier.dm(body.user.id, m);
 
   app.action<Click>(ACTIONS.approve, async ({ ack, body, action, respond, client }) => {
     await ack();
@@ -178,7 +178,7 @@ export function registerActions(app: App, deps: ListenerDeps): void {
     await ack();
     await guarded(
       deps,
-      (m) => deps.messenger.dm(body.user.id, m),
+      (m) => deps.slackNotifier.dm(body.user.id, m),
       async () => {
         await openRequestForm(deps, client, body.trigger_id, body.user.id);
       },

@@ -11,8 +11,11 @@ import { slackAccessError, slackRefusalForPerson } from '../errors.js';
 import type { SlackNotifier } from '../notifier.js';
 
 export interface ListenerDeps extends FlowDeps {
-  /** Direct messages and App Home; `notifier` (from FlowDeps) reports state changes and may be decorated. */
-  messenger: SlackNotifier;
+  /**
+   * The Slack notifier itself, delivering at once: a listener's own DMs and App Home. State changes go
+   * through `notifier` (FlowDeps): the durable outbox, with metrics (ports/notifier.ts says who wires what).
+   */
+  slackNotifier: SlackNotifier;
   logger: Logger;
 }
 
@@ -54,7 +57,7 @@ export async function guarded(deps: ListenerDeps, reply: Reply, work: () => Prom
  * (App Home and modals have no response_url).
  */
 export function responseUrlOrDm(deps: ListenerDeps, responseUrl: string | undefined, user: string): Reply {
-  const dm: Reply = (m) => deps.messenger.dm(user, m);
+  const dm: Reply = (m) => deps.slackNotifier.dm(user, m);
   if (!responseUrl) return dm;
   return async (m) => {
     const answered = await fetch(responseUrl, {
