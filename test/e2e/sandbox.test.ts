@@ -43,6 +43,25 @@ async function clickAndConfirm(scope: ReturnType<Page['locator']>, action: strin
   if (await dialog.count()) await dialog.locator('button[data-confirm="confirm"]').click();
 }
 
+/**
+ * Each approver in turn switches to themselves, clicks Approve on the approval message for `id` and
+ * confirms Slack's dialog; the next one clicks only once the message shows this approval counted (the
+ * bot re-renders the message, so a click before that can land on the old one's button).
+ */
+async function approveAsEachApprover(
+  id: string,
+  check?: (approval: ReturnType<Page['locator']>, n: number) => Promise<void>,
+) {
+  const p = page as Page;
+  for (const [n, approver] of APPROVERS.entries()) {
+    await p.click(`a.person[data-id="${approver}"]`);
+    const approval = p.locator('#channel-C0APPROVALS .message', { hasText: `Access request ${id}` });
+    await check?.(approval, n);
+    await clickAndConfirm(approval, 'approve', /Approve privileged access\?/);
+    await approval.filter({ hasText: n === 0 ? '1 of 2 approvals' : 'Active until' }).waitFor();
+  }
+}
+
 beforeAll(async () => {
   await promisify(execFile)('bash', [join(repoRoot, 'sandbox/ensure-chromium.sh')], { timeout: 600_000 });
   await mkdir(artifacts, { recursive: true });
@@ -82,19 +101,10 @@ describe('npm run sandbox', () => {
 
     // Each approver switches to themselves and clicks Approve on the approval message; the level is
     // privileged, so Slack (and the page) asks first.
-    for (const [n, approver] of APPROVERS.entries()) {
-      await p.click(`a.person[data-id="${approver}"]`);
-      const approval = p.locator('#channel-C0APPROVALS .message', { hasText: `Access request ${id}` });
-      if (n === 0) {
-        // The user group by its handle, as Slack shows a mention (not "@subteam^S0PLATFORM").
-        expect(await approval.innerText()).toContain('Approvers: @platform');
-      }
-      await clickAndConfirm(approval, 'approve', /Approve privileged access\?/);
-      // Generous: a loaded CI machine runs the whole suite beside this page.
-      await approval
-        .filter({ hasText: n === 0 ? '1 of 2 approvals' : 'Active until' })
-        .waitFor({ timeout: 90_000 });
-    }
+    await approveAsEachApprover(id, async (approval, n) => {
+      // The user group by its handle, as Slack shows a mention (not "@subteam^S0PLATFORM").
+      if (n === 0) expect(await approval.innerText()).toContain('Approvers: @platform');
+    });
     await p.screenshot({ path: join(artifacts, 'sandbox-2-approved.png'), fullPage: true });
 
     // Dates as Slack shows them: in the viewer's time zone, never the fallback text with its "@".
@@ -189,15 +199,7 @@ describe('npm run sandbox', () => {
     const requested = p.locator('#dms .message', { hasText: 'Requested' }).last();
     const id = /ea-[a-z2-9]{8}/.exec((await requested.textContent()) ?? '')?.[0] as string;
     expect(id).toBeDefined();
-    for (const approver of APPROVERS) {
-      await p.click(`a.person[data-id="${approver}"]`);
-      const approval = p.locator('#channel-C0APPROVALS .message', { hasText: `Access request ${id}` });
-      await clickAndConfirm(approval, 'approve', /Approve privileged access\?/);
-    }
-    await p
-      .locator('#channel-C0APPROVALS .message', { hasText: id })
-      .filter({ hasText: 'Active until' })
-      .waitFor();
+    await approveAsEachApprover(id);
 
     // alice extends from App Home, choosing how long, in a form.
     await p.click(`a.person[data-id="${ALICE}"]`);

@@ -5,15 +5,13 @@
 
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { startHealthServer } from '../../src/adapters/http/health-server.js';
 import { createLogger } from '../../src/adapters/logger.js';
-import { createMetrics, type Metrics } from '../../src/adapters/metrics.js';
-import type { SlackNotifier } from '../../src/adapters/slack/notifier.js';
+import type { Metrics } from '../../src/adapters/metrics.js';
 import { type RunningBot, startBotProcess } from '../../src/bin/bot.js';
 import { createRuntime, type SharedRuntime } from '../../src/bin/engine-runtime.js';
 import { type RunningWorker, startWorker } from '../../src/bin/worker.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
-import { type EndReason, GRANT_STATUSES, type Grant } from '../../src/domain/grant.js';
+import { GRANT_STATUSES, type Grant } from '../../src/domain/grant.js';
 import { LABELS, MANAGED_BY, MANAGED_BY_LABEL } from '../../src/domain/names.js';
 import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
 import { archiveEnv } from '../support/archive.js';
@@ -60,6 +58,7 @@ export interface Stack {
   bindings(): Promise<Map<string, number>>;
   /** Polls `read` until `done` says yes, or fails naming `what` after `timeoutMs`. */
   until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs?: number): Promise<T>;
+  /** The grants in this stack's namespace (see grants() below for why only those). */
   grants(): Promise<Grant[]>;
   close(): Promise<void>;
 }
@@ -221,7 +220,10 @@ clusters:
       return counts;
     },
     async grants() {
-      return reader.store.listByStatus(GRANT_STATUSES);
+      // Only this stack's namespace: the kube-apiserver is shared by the test files running beside this
+      // one, all sealing with the run's key, so this stack's reconciler rightly rebuilds a grant it finds
+      // in another file's namespace (as one installation would after losing Redis).
+      return (await reader.store.listByStatus(GRANT_STATUSES)).filter((g) => g.namespace === namespace);
     },
     async close() {
       // Workers and bots first (they drain), then our data: keys under the prefix, the namespace.
