@@ -16,6 +16,7 @@ import type { BotPermissionCheck } from '../domain/bot-permissions.js';
 import type { Clock } from '../domain/clock.js';
 import { parseDuration } from '../domain/duration.js';
 import { AccessError, misconfigured } from '../domain/errors.js';
+import { isOtherInstallation } from '../domain/names.js';
 import { parseSealKeys, verifyFoundBinding } from '../domain/seal.js';
 import type {
   ClusterProbe,
@@ -332,7 +333,11 @@ function clusterProbe(
       if (!keys) throw misconfigured('SEAL_KEYS is not set, so the seals cannot be checked', SEAL_KEYS_FIX);
       const bindings = await new KubeRbac(new KubeApis(kc)).listBindings();
       return bindings
-        .filter((b) => verifyFoundBinding(keys, name, b) !== 'valid')
+        .filter(
+          (b) =>
+            verifyFoundBinding(keys, name, b) !== 'valid' &&
+            !isOtherInstallation(policy.settings.installation, b),
+        )
         .map((b) => `${b.namespace}/${b.name}`);
     },
     roleRules(namespace: string, name: string) {

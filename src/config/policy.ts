@@ -358,6 +358,16 @@ const basePolicy = z
           .string()
           .regex(/^\/([\w+=,.@-]+\/)*$/, 'an IAM path like /eks-access/')
           .default('/eks-access/'),
+        /**
+         * This installation's name, a label value on every RoleBinding it writes. Installations that share
+         * a cluster (a staging and a production bot) need different names, different seal keys and
+         * different iamPaths: each then leaves the other's grants alone.
+         */
+        installation: z
+          .string()
+          .max(63)
+          .regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'a Kubernetes label value like eks-access or staging')
+          .default('eks-access'),
         pendingTimeout: duration('pendingTimeout').default('24h'),
         expiryWarning: duration('expiryWarning').default('15m'),
         /**
@@ -381,6 +391,7 @@ const basePolicy = z
       .default({
         kubernetesUsername: DEFAULT_KUBERNETES_USERNAME,
         iamPath: '/eks-access/',
+        installation: 'eks-access',
         pendingTimeout: '24h',
         expiryWarning: '15m',
         setupDeadline: '5m',

@@ -10,7 +10,17 @@ export const LABELS = {
   level: 'eks-access.io/level',
   /** Hash of the Kubernetes username: usernames contain ':' and '@', which labels cannot. */
   user: 'eks-access.io/user',
+  /**
+   * Which eks-access installation wrote the RoleBinding (policy `settings.installation`). Another
+   * installation sharing the cluster (staging and production bots, two teams) leaves it alone: it neither
+   * rebuilds its grant nor reports it as a look-alike. Bindings written before the label are everyone's.
+   */
+  installation: 'eks-access.io/installation',
 } as const;
+
+/** Whether `binding` was written by another installation than `mine` (unlabelled: no). */
+export const isOtherInstallation = (mine: string, binding: { installation?: string }): boolean =>
+  binding.installation !== undefined && binding.installation !== mine;
 export const ANNOTATIONS = {
   requester: 'eks-access.io/requester',
   principalArn: 'eks-access.io/principal-arn',

@@ -323,6 +323,7 @@ export function planGrant({ policy, grant, expiresAt, resolvedMapping }: PlanInp
         [LABELS.grantId]: grant.id,
         [LABELS.level]: grant.level,
         [LABELS.user]: userLabelValue(username),
+        [LABELS.installation]: policy.settings.installation,
       }),
       annotations: {
         [ANNOTATIONS.requester]: grant.requester.slackUserId,

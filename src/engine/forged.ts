@@ -7,6 +7,7 @@
 // is kept apart as `claimed…`, so nobody reading the trail blames the person it was copied from.
 
 import type { PolicyRule } from '../config/policy.js';
+import { isOtherInstallation } from '../domain/names.js';
 import type { SealVerdict } from '../domain/seal.js';
 import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
 import type { EngineDeps } from './deps.js';
@@ -142,7 +143,8 @@ export async function findForged(
       const backends = await deps.clusters.forCluster(cluster);
       for (const binding of await backends.rbac.listBindings()) {
         const verdict = sealVerdict(deps, cluster, binding);
-        if (verdict !== 'valid') forged.push(forgedFinding(cluster, binding, verdict));
+        if (verdict !== 'valid' && !isOtherInstallation(deps.policy.settings.installation, binding))
+          forged.push(forgedFinding(cluster, binding, verdict));
       }
     } catch (error) {
       errors.push({ cluster, message: error instanceof Error ? error.message : String(error) });

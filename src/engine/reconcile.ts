@@ -6,7 +6,7 @@
 import { roleOf, sameRole } from '../domain/arn.js';
 import { forbidden, toAccessError } from '../domain/errors.js';
 import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
-import { accountOf, personalRolePath } from '../domain/names.js';
+import { accountOf, isOtherInstallation, personalRolePath } from '../domain/names.js';
 import { verifyDecisionSeal } from '../domain/seal.js';
 import type { ClusterBackends, ManagedBinding, ManagedRole, MappingEntry } from '../ports/cluster.js';
 import { endGrant } from '../shared/end-grant.js';
@@ -180,8 +180,11 @@ async function sweepCluster(
   const found = await backends.rbac.listBindings();
   const grants = await grantsOf(deps, found);
   const live: ManagedBinding[] = [];
+  const installation = deps.policy.settings.installation;
   for (const binding of found) {
     const verdict = sealVerdict(deps, cluster, binding);
+    // Another installation's binding, sealed with its own keys: not a look-alike of ours, not ours to end.
+    if (verdict !== 'valid' && isOtherInstallation(installation, binding)) continue;
     if (verdict !== 'valid') {
       // A look-alike counts for nothing: it keeps no identity alive and ends nobody's. Reported once.
       report.forgedBindings.push(forgedFinding(cluster, binding, verdict));
@@ -201,7 +204,8 @@ async function sweepCluster(
         : undefined);
     if (!why) {
       live.push(binding);
-      if (!grant)
+      // Its record is the other installation's to keep (its Redis, its App Home): only ours are rebuilt.
+      if (!grant && !isOtherInstallation(installation, binding))
         await guarded(report, `${cluster}/${binding.namespace}/${binding.name}`, () =>
           rebuildGrant(deps, report, cluster, binding),
         );

@@ -75,6 +75,8 @@ export interface ManagedBinding {
   /** The `eks-access.io/seal` annotation, if any. */
   seal?: string;
   userLabel: string;
+  /** The `eks-access.io/installation` label, if any (bindings written before it have none). */
+  installation?: string;
   username: string;
   principalArn: string;
   roleArn?: string;

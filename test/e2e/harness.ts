@@ -196,6 +196,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const kubeconfig = `{ kubeconfig: { path: ${JSON.stringify(info.kube.adminKubeconfig)} } }`;
   const { policy } = parsePolicy(`
 settings:
+  # Its own installation: the shared API server holds other files' grants, which this harness leaves alone.
+  installation: e2e-${tag}
   pendingTimeout: ${options.pendingTimeout ?? '1h'}
   expiryWarning: ${options.expiryWarning ?? '15m'}
   setupDeadline: ${options.setupDeadline ?? '5m'}

@@ -184,6 +184,8 @@ export async function engineHarness(
   const levels = `${options.view ? maxed.replace(/ {2}view:\n(?: {4}.*\n)+/, `  view: ${options.view}\n`) : maxed}${custom}`;
   const policyText = `
 settings:
+  # Its own installation: the shared API server holds other files' grants, which this harness leaves alone.
+  installation: ${namespace}
   kubernetesUsername: "eks-access:{iamName}"
   auditChannel: C0AUDIT
   expiryWarning: 1s

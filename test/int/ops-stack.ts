@@ -73,6 +73,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const duration = options.duration ?? { default: '1h', max: '4h' };
   const loaded = parsePolicy(`
 settings:
+  # Its own installation: the shared API server holds other files' grants, which this stack leaves alone.
+  installation: ops-${tag}
   pendingTimeout: 1h
   expiryWarning: 1m
   requireReason: true

@@ -73,6 +73,7 @@ export function toManagedBinding(rb: V1RoleBinding): ManagedBinding | undefined 
     level: labels[LABELS.level] ?? '',
     ...(seal ? { seal } : {}),
     userLabel: labels[LABELS.user] ?? '',
+    ...(labels[LABELS.installation] ? { installation: labels[LABELS.installation] } : {}),
     username: annotations[ANNOTATIONS.username] ?? '',
     principalArn: annotations[ANNOTATIONS.principalArn] ?? '',
     ...(roleArn ? { roleArn } : {}),
