@@ -366,7 +366,10 @@ const basePolicy = z
         installation: z
           .string()
           .max(63)
-          .regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'a Kubernetes label value like eks-access or staging')
+          .regex(
+            /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+            'a Kubernetes label value like eks-access or staging',
+          )
           .default('eks-access'),
         pendingTimeout: duration('pendingTimeout').default('24h'),
         expiryWarning: duration('expiryWarning').default('15m'),

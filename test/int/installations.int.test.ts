@@ -91,9 +91,9 @@ describe('installations sharing a cluster', () => {
     expect(report.grantsRebuilt.map((r) => r.grantId)).not.toContain(grant.id);
     expect(await production.runtime.store.get(grant.id)).toBeUndefined();
     // …and stays in force.
-    expect(await staging.allowed(grant.requester.kubernetesUsername, 'list', 'pods', '', staging.namespace)).toBe(
-      true,
-    );
+    expect(
+      await staging.allowed(grant.requester.kubernetesUsername, 'list', 'pods', '', staging.namespace),
+    ).toBe(true);
   });
 
   it('removes an expired binding its keys sealed, whatever installation its label names', async () => {
