@@ -59,8 +59,11 @@ export async function syncIdentity(
     const trustedUntil = Math.max(...needed.map((b) => b.expiresAt));
     const role = personalRoleFor(deps.policy, { ...person, expiresAt: trustedUntil });
     // Role before mapping: a mapping to a role nobody can assume is harmless, the reverse is not needed.
-    await backends.iam.ensureRole(role);
-    await backends.mapping.upsert({ roleArn: role.arn, username: person.username, groups: [] });
+    const { created } = await backends.iam.ensureRole(role);
+    await backends.mapping.upsert(
+      { roleArn: role.arn, username: person.username, groups: [] },
+      { roleIsNew: created },
+    );
     return { needed, sealed, trustedUntil };
   }
   if (sealed.length > 0) return { needed, sealed }; // grant mode with nothing approved behind it: leave as is

@@ -19,8 +19,9 @@ export interface IamRoles {
    * Creates the role with this trust policy, path and tags, or, when it exists, replaces its trust
    * policy and expiry tag. Idempotent. `exists`: the caller created it moments ago, so the trust is
    * renewed without trying CreateRole first (a role that is gone after all is still created).
+   * `created`: this call made the role, so it has a new unique id (see IdentityMapping.upsert).
    */
-  ensureRole(role: PersonalRolePlan, options?: { exists?: boolean }): Promise<void>;
+  ensureRole(role: PersonalRolePlan, options?: { exists?: boolean }): Promise<{ created: boolean }>;
   /**
    * Ends the role: trust closed (condition in the past), sessions issued before `now` denied, inline
    * policies deleted, role deleted. Idempotent; a missing role is success.
@@ -41,9 +42,11 @@ export interface IdentityMapping {
   readonly mode: 'aws-auth' | 'access-entries' | 'none';
   /**
    * Adds or updates the entry for the role `roleArn` (full ARN; aws-auth writes it path-less). Idempotent
-   * ("already exists" is success).
+   * ("already exists" is success). `roleIsNew`: the role was created just now, so an entry already there
+   * was made for an earlier role of the same ARN. EKS binds an access entry to the role's unique id, not
+   * its ARN, so such an entry maps nobody: it is replaced. (aws-auth matches by ARN: nothing to do.)
    */
-  upsert(entry: MappingEntry): Promise<void>;
+  upsert(entry: MappingEntry, options?: { roleIsNew?: boolean }): Promise<void>;
   /**
    * Removes our entry for the role `roleArn` (in any form it was written); a missing entry is success.
    * Never touches other entries.

@@ -8,7 +8,14 @@
 
 import { readFile } from 'node:fs/promises';
 import { CreateAccessEntryCommand, DeleteAccessEntryCommand, EKSClient } from '@aws-sdk/client-eks';
-import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import {
+  CreateAccessKeyCommand,
+  CreateRoleCommand,
+  type CreateRoleCommandInput,
+  CreateUserCommand,
+  DeleteRoleCommand,
+  IAMClient,
+} from '@aws-sdk/client-iam';
 import { ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -19,6 +26,10 @@ import { personalShell, type Shell, succeeded, UNAUTHORIZED } from '../support/r
 let shell: Shell;
 let roleArn: string;
 let pathlessRoleArn: string;
+/** How bob's role was made, to make it again under the same ARN. */
+let roleInput: CreateRoleCommandInput;
+/** Bob's own keys, for a second shell of his (its own HOME, so its own kubeconfig). */
+let bobKeys: { accessKeyId: string; secretAccessKey: string };
 const context = 'platform-login';
 const iam = () => new IAMClient(awsClientConfig('iam'));
 
@@ -31,20 +42,17 @@ beforeAll(async () => {
       Version: '2012-10-17',
       Statement: [{ Effect: 'Allow', Principal: { AWS: user.User?.Arn }, Action: 'sts:AssumeRole' }],
     };
-    const role = await client.send(
-      new CreateRoleCommand({
-        RoleName: uniqueName('eksa-bob'),
-        Path: `/eks-access/${platform().login.clusterName}/`,
-        AssumeRolePolicyDocument: JSON.stringify(trust),
-      }),
-    );
+    roleInput = {
+      RoleName: uniqueName('eksa-bob'),
+      Path: `/eks-access/${platform().login.clusterName}/`,
+      AssumeRolePolicyDocument: JSON.stringify(trust),
+    };
+    const role = await client.send(new CreateRoleCommand(roleInput));
     roleArn = role.Role?.Arn ?? '';
     pathlessRoleArn = roleArn.replace(/:role\/.*\//, ':role/');
     const key = (await client.send(new CreateAccessKeyCommand({ UserName: person }))).AccessKey;
-    shell = await personalShell({
-      accessKeyId: key?.AccessKeyId ?? '',
-      secretAccessKey: key?.SecretAccessKey ?? '',
-    });
+    bobKeys = { accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' };
+    shell = await personalShell(bobKeys);
   } finally {
     client.destroy();
   }
@@ -155,6 +163,58 @@ describe('logging in as on EKS (aws CLI → kube-apiserver → aws-iam-authentic
         .send(new DeleteAccessEntryCommand({ clusterName, principalArn: roleArn }))
         .catch(() => undefined);
       eks.destroy();
+    }
+  });
+
+  it('access entries: a role deleted and made again under the same ARN does not match its old entry, as on EKS; a new entry does', async () => {
+    const { clusterName } = platform().login;
+    const eks = new EKSClient(awsClientConfig('eks'));
+    const client = iam();
+    const username = `platform-stale:${pathlessRoleArn.split('/').pop()}`;
+    try {
+      await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: roleArn, username }));
+      await loggedInAs(username);
+      // The role goes and comes back (a console, a script): same ARN, a new unique id.
+      await client.send(new DeleteRoleCommand({ RoleName: roleInput.RoleName }));
+      await client.send(new CreateRoleCommand(roleInput));
+      // A barrier, not a wait: another role of bob's gets an entry, and once its login works the
+      // authenticator reads a file written after the re-creation. Only then is a refusal worth anything.
+      const other = await client.send(
+        new CreateRoleCommand({ ...roleInput, RoleName: uniqueName('eksa-bob2') }),
+      );
+      const otherArn = other.Role?.Arn ?? '';
+      const otherName = `platform-stale2:${otherArn.split('/').pop()}`;
+      // Another shell: update-kubeconfig keeps one user per cluster, so a second role would replace the first.
+      const second = await personalShell(bobKeys);
+      succeeded(
+        await second(
+          `aws eks update-kubeconfig --name ${clusterName} --region ${platform().login.region} --role-arn ${otherArn} --alias ${context}`,
+        ),
+        'aws eks update-kubeconfig (second role)',
+      );
+      await eks.send(
+        new CreateAccessEntryCommand({ clusterName, principalArn: otherArn, username: otherName }),
+      );
+      await pollUntil(
+        `a login as ${otherName}`,
+        () => second(`kubectl --context ${context} auth whoami -o jsonpath='{.status.userInfo.username}'`),
+        (run) => run.code === 0 && run.stdout.trim() === otherName,
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+      await eks.send(new DeleteAccessEntryCommand({ clusterName, principalArn: otherArn }));
+      const stale = await whoami();
+      expect(stale.code).not.toBe(0);
+      expect(stale.stderr).toMatch(UNAUTHORIZED);
+      // What eks-access does when it made the role just now (IdentityMapping.upsert, roleIsNew).
+      await eks.send(new DeleteAccessEntryCommand({ clusterName, principalArn: roleArn }));
+      await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: roleArn, username }));
+      await loggedInAs(username);
+    } finally {
+      await eks
+        .send(new DeleteAccessEntryCommand({ clusterName, principalArn: roleArn }))
+        .catch(() => undefined);
+      eks.destroy();
+      client.destroy();
     }
   });
 });

@@ -4,9 +4,10 @@
 // EKS keys access entries, with the entry's ARN (a path is allowed: the authenticator strips it before it
 // compares), username and Kubernetes groups.
 //
-// What it cannot show (docs/test-platform.md): EKS records the principal id when the entry is created, we
-// look it up when we sync (a role deleted and re-created under the same name would match here, not on
-// EKS); access policies (AssociateAccessPolicy) are not enforced, only RBAC is; the propagation delay is
+// EKS records the principal's id when the entry is created; we record it when the sync first sees the
+// entry (each entry has an ARN of its own, new on every create), so a role deleted and re-created under the
+// same ARN does not match its old entry, here as on EKS (within one poll of the entry's creation it still
+// could). What it cannot show (docs/test-platform.md): access policies (AssociateAccessPolicy) are not enforced, only RBAC is; the propagation delay is
 // our poll interval, not EKS's.
 import { rename, writeFile } from 'node:fs/promises';
 import { DescribeAccessEntryCommand, EKSClient, ListAccessEntriesCommand } from '@aws-sdk/client-eks';
@@ -45,6 +46,8 @@ export function syncAccessEntries(options: {
     credentials: options.credentials,
   });
   let written = JSON.stringify({ mapRoles: [], mapUsers: [] });
+  /** The principal each entry was bound to when first seen, by the entry's own ARN. */
+  const boundTo = new Map<string, { kind: 'role' | 'user'; id: string }>();
   let version = 0;
   let stopped = false;
 
@@ -67,6 +70,7 @@ export function syncAccessEntries(options: {
   async function once(): Promise<void> {
     const mapRoles: Mapping[] = [];
     const mapUsers: Mapping[] = [];
+    const seen = new Set<string>();
     let nextToken: string | undefined;
     do {
       let page: { accessEntries?: string[] | undefined; nextToken?: string | undefined };
@@ -81,8 +85,11 @@ export function syncAccessEntries(options: {
           .send(new DescribeAccessEntryCommand({ clusterName: options.clusterName, principalArn: arn }))
           .catch(() => ({ accessEntry: undefined }));
         if (!accessEntry || (accessEntry.type ?? 'STANDARD') !== 'STANDARD') continue;
-        const principal = await principalId(arn);
+        const entryKey = accessEntry.accessEntryArn ?? `${arn}@${String(accessEntry.createdAt)}`;
+        seen.add(entryKey);
+        const principal = boundTo.get(entryKey) ?? (await principalId(arn));
         if (!principal) continue;
+        boundTo.set(entryKey, principal);
         const mapping = {
           userid: principal.id,
           username: accessEntry.username ?? arn,
@@ -93,6 +100,7 @@ export function syncAccessEntries(options: {
       }
       nextToken = page.nextToken;
     } while (nextToken);
+    for (const key of boundTo.keys()) if (!seen.has(key)) boundTo.delete(key);
     const mappings = JSON.stringify({ mapRoles, mapUsers });
     if (mappings !== written) {
       version += 1;

@@ -27,12 +27,27 @@ export class EksAccessEntries implements IdentityMapping {
     this.#own = own;
   }
 
-  async upsert(entry: MappingEntry): Promise<void> {
+  async upsert(entry: MappingEntry, options: { roleIsNew?: boolean } = {}): Promise<void> {
     try {
       await this.#eks.send(new CreateAccessEntryCommand(this.#createInput(entry)));
     } catch (error) {
       if (awsErrorName(error) !== EXISTS) throw fromAwsError(error, 'create the EKS access entry');
-      await this.#ensureUsername(entry);
+      if (options.roleIsNew) await this.#replace(entry);
+      else await this.#ensureUsername(entry);
+    }
+  }
+
+  /**
+   * The entry was made for an earlier role of this ARN (deleted while its entry stayed: a revocation cut
+   * short between its two steps, a hand in the console). EKS bound it to that role's unique id, so it maps
+   * nobody now, whatever its username: deleted and made again for the role that exists.
+   */
+  async #replace(entry: MappingEntry): Promise<void> {
+    await this.remove(entry.roleArn);
+    try {
+      await this.#eks.send(new CreateAccessEntryCommand(this.#createInput(entry)));
+    } catch (error) {
+      throw fromAwsError(error, 'create the EKS access entry again for the new role');
     }
   }
 

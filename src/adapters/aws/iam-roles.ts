@@ -28,10 +28,13 @@ export class AwsIamRoles implements IamRoles {
     this.#iam = iam;
   }
 
-  async ensureRole(role: PersonalRolePlan, options: { exists?: boolean } = {}): Promise<void> {
+  async ensureRole(
+    role: PersonalRolePlan,
+    options: { exists?: boolean } = {},
+  ): Promise<{ created: boolean }> {
     // Create and catch EntityAlreadyExists (one call for a new role), or renew first when the caller
     // knows the role is there (two calls instead of three).
-    if (options.exists && (await this.#renew(role))) return;
+    if (options.exists && (await this.#renew(role))) return { created: false };
     try {
       await this.#iam.send(
         new CreateRoleCommand({
@@ -42,7 +45,7 @@ export class AwsIamRoles implements IamRoles {
           Tags: Object.entries(role.tags).map(([Key, Value]) => ({ Key, Value })),
         }),
       );
-      return;
+      return { created: true };
     } catch (error) {
       if (awsErrorName(error) !== EXISTS) throw fromAwsError(error, 'create the personal IAM role');
     }
@@ -50,6 +53,7 @@ export class AwsIamRoles implements IamRoles {
     if (!(await this.#renew(role))) {
       throw new AccessError('unavailable', `Personal role ${role.name} disappeared while being renewed`);
     }
+    return { created: false };
   }
 
   /** New trust and expiry tag on an existing role; false when the role does not exist. */

@@ -203,7 +203,7 @@ function readByCluster(
 ): IdentityMapping {
   return {
     mode: mapping.mode,
-    upsert: (entry) => mapping.upsert(entry),
+    upsert: (entry, options) => mapping.upsert(entry, options),
     remove: (roleArn) => mapping.remove(roleArn),
     effectiveEntry: (roleArn) => mapping.effectiveEntry(roleArn),
     list: () => mapping.list(),
