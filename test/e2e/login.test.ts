@@ -10,10 +10,12 @@
 //
 // An Identity Center person (issue #12): the same, with her SSO profile, and a colleague of the same
 // permission set refused on sts:AssumeRole by the strict emulator.
+import { CreateAccessEntryCommand, EKSClient } from '@aws-sdk/client-eks';
 import {
   CreateAccessKeyCommand,
   CreateRoleCommand,
   CreateUserCommand,
+  DeleteRoleCommand,
   GetRoleCommand,
   IAMClient,
   PutRolePolicyCommand,
@@ -22,7 +24,14 @@ import {
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { AwsCredentials } from '../../src/adapters/aws/eks-token.js';
-import { renderUsername } from '../../src/domain/names.js';
+import {
+  IAM_TAGS,
+  MANAGED_BY,
+  personalRoleArn,
+  personalRoleName,
+  personalRolePath,
+  renderUsername,
+} from '../../src/domain/names.js';
 import { awsClientConfig, platform, uniqueName } from '../platform/context.js';
 import { type StrictAws, startStrictAws } from '../platform/strict-aws.js';
 import { pollUntil } from '../support/poll.js';
@@ -136,6 +145,70 @@ describe.each(['aws-auth', 'access-entries'] as const)(
     }, 360_000);
   },
 );
+
+describe('a stale access entry (access entries)', () => {
+  // EKS binds an access entry to the role's unique id. A personal role deleted by hand while its entry stays
+  // leaves an entry that maps nobody, even once a role of the same ARN exists again: the worker, having just
+  // made the role, must replace the entry, or the DM's commands are refused whatever the entry's username.
+  it('left by a personal role deleted by hand, is replaced by the next grant: the DM’s commands work', async () => {
+    const h = await pool.use({
+      login: true,
+      identityMapping: 'access-entries',
+      createNamespace: true,
+      worker: true,
+    });
+    const { clusterName, region } = platform().login;
+    const username = renderUsername(h.policy.settings.kubernetesUsername, {
+      principalArn: h.aliceArn,
+      slackUserId: ALICE,
+    });
+    const iam = new IAMClient(awsClientConfig('iam'));
+    const eks = new EKSClient(awsClientConfig('eks'));
+    try {
+      // Her personal role and its entry as an earlier grant left them, and proof the cluster bound the entry
+      // to that role: she logs in through it (from a shell of her own, so the DM's kubeconfig starts clean).
+      const earlier = {
+        RoleName: personalRoleName(clusterName, h.aliceArn),
+        Path: personalRolePath(h.policy.settings.iamPath, clusterName),
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { AWS: h.aliceArn }, Action: 'sts:AssumeRole' }],
+        }),
+        // Tagged as the worker tags its roles, so the reconciler counts it (and its entry) as in use.
+        Tags: [{ Key: IAM_TAGS.managedBy, Value: MANAGED_BY }],
+      };
+      const made = await iam.send(new CreateRoleCommand(earlier));
+      const roleArn = made.Role?.Arn ?? '';
+      expect(roleArn).toBe(
+        personalRoleArn(platform().aws.accountId, h.policy.settings.iamPath, clusterName, h.aliceArn),
+      );
+      await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: roleArn, username }));
+      const before = await requesterShell(h);
+      succeeded(
+        await before(
+          `aws eks update-kubeconfig --name ${clusterName} --region ${region} --role-arn ${roleArn}`,
+        ),
+        'aws eks update-kubeconfig (the earlier role)',
+      );
+      await pollUntil(
+        'a login through the earlier role',
+        () => before("kubectl auth whoami -o jsonpath='{.status.userInfo.username}'"),
+        (run) => run.code === 0 && run.stdout.trim() === username,
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+      // Someone deletes the role; the entry stays.
+      await iam.send(new DeleteRoleCommand({ RoleName: earlier.RoleName }));
+
+      const shell = await requesterShell(h);
+      const { commands } = await grantedCommands(h, '1h');
+      const outputs = await runDmCommands(shell, commands);
+      expect(outputs.at(-1)).toBe('yes');
+    } finally {
+      iam.destroy();
+      eks.destroy();
+    }
+  }, 180_000);
+});
 
 describe('a scheduled window, as the requester lives it (aws-auth)', () => {
   it('approved ahead: the reminder’s commands are refused before the start, work from it, and are refused after the end', async () => {
