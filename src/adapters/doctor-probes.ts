@@ -31,7 +31,7 @@ import { fromAwsError } from './aws/errors.js';
 import { parseMapRoles } from './k8s/aws-auth-document.js';
 import { clusterCredentials, PolicyClusterConnections } from './k8s/cluster-connections.js';
 import { fromKubeError } from './k8s/errors.js';
-import { KubeApis, KubeRbac, rulesOf } from './k8s/rbac.js';
+import { KubeApis, KubeRbac, rulesOf, selfAllowed } from './k8s/rbac.js';
 import { reconcileKeys } from './queue/reconcile-keeper.js';
 import { connectRedis, describeRedisUrl } from './redis/connection.js';
 
@@ -279,20 +279,13 @@ function clusterProbe(
     },
     async selfAllowed(check: BotPermissionCheck) {
       try {
-        const review = await (await kc()).makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
-          body: {
-            spec: {
-              resourceAttributes: {
-                verb: check.verb,
-                group: check.group,
-                resource: check.resource,
-                ...(check.namespace ? { namespace: check.namespace } : {}),
-                ...(check.name ? { name: check.name } : {}),
-              },
-            },
-          },
+        return await selfAllowed(await kc(), {
+          verb: check.verb,
+          group: check.group,
+          resource: check.resource,
+          ...(check.namespace ? { namespace: check.namespace } : {}),
+          ...(check.name ? { name: check.name } : {}),
         });
-        return review.status?.allowed === true;
       } catch (error) {
         throw fromKubeError(error, 'ask SelfSubjectAccessReview');
       }

@@ -278,6 +278,12 @@ const cluster = z
     identityMapping: z.enum(['aws-auth', 'access-entries', 'none', 'auto']),
     /** For `none`: how people already authenticate (OIDC etc.). Placeholders as for settings.kubernetesUsername. */
     usernameTemplate: z.string().min(1).optional(),
+    /**
+     * Whether the worker logs in as the person would before it announces a grant active (the login probe,
+     * domain/login-probe.ts). Default: on for `connection: { eks }` clusters; a kubeconfig connection says
+     * `true` when its API server authenticates EKS tokens for this cluster's name (aws-iam-authenticator).
+     */
+    loginProbe: z.boolean().optional(),
     namespaces: z.array(namespaceEntry).min(1),
   })
   .strict();

@@ -25,6 +25,7 @@
 
 import type { ClusterPolicy, KeptRolesMode, Policy, PolicyRule } from '../config/policy.js';
 import { partitionOfRegion } from './arn.js';
+import { PROBE_SESSION_NAME, probesLogin } from './login-probe.js';
 import {
   keptRoleName,
   LABELS,
@@ -496,6 +497,25 @@ function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: 
       // paths only; the engine asks with PathPrefix = the policy's iamPath).
       { Sid: `ListRoles${sidSuffix}`, Effect: 'Allow', Action: ['iam:ListRoles'], Resource: ['*'] },
     );
+  }
+  // The login probe (domain/login-probe.ts): a session of a personal role, under the probe's session name
+  // only; the role's trust lets it in only while the worker verifies.
+  const probed = uniq(
+    clusters
+      .filter(({ c }) => probesLogin(c))
+      .map(
+        ({ name, c }) =>
+          `arn:${partitionOfRegion(c.region)}:iam::${c.accountId}:role${personalRolePath(policy.settings.iamPath, name)}*`,
+      ),
+  );
+  if (probed.length > 0) {
+    statements.push({
+      Sid: `ProbeLogins${sidSuffix}`,
+      Effect: 'Allow',
+      Action: ['sts:AssumeRole'],
+      Resource: probed,
+      Condition: { StringEquals: { 'sts:RoleSessionName': PROBE_SESSION_NAME } },
+    });
   }
   const eks = clusters.filter(({ c }) => 'eks' in c.connection);
   const arn = (c: ClusterPolicy, what: string) =>

@@ -4,6 +4,7 @@ import { authenticatorRoleArn, identityCenterSessionOf, partitionOfRegion } from
 import type { IdentityMappingMode } from './auth-mode.js';
 import { isoTime } from './clock.js';
 import type { Grant } from './grant.js';
+import { type ProbeCaller, probeTrustStatement } from './login-probe.js';
 import {
   ANNOTATIONS,
   IAM_TAGS,
@@ -50,6 +51,9 @@ export interface TrustPolicy {
       DateLessThan: { 'aws:CurrentTime': string };
       /** Identity Center sessions only: the session name, case and all (see trustPolicyFor). */
       StringLike?: { 'aws:userid': string };
+      /** The worker's login-probe statement only (domain/login-probe.ts). */
+      ArnLike?: { 'aws:PrincipalArn': string[] };
+      StringEquals?: { 'sts:RoleSessionName': string };
     };
   }[];
 }
@@ -119,7 +123,11 @@ export interface PermissionCheck {
  * StringLike) also pins the exact session name. Why a colleague cannot meet it: docs/engine.md,
  * "People who sign in through IAM Identity Center".
  */
-export function trustPolicyFor(principalArn: string, notAfter: number): TrustPolicy {
+export function trustPolicyFor(
+  principalArn: string,
+  notAfter: number,
+  probe?: { caller: ProbeCaller; until: number },
+): TrustPolicy {
   const session = identityCenterSessionOf(principalArn);
   return {
     Version: '2012-10-17',
@@ -135,6 +143,8 @@ export function trustPolicyFor(principalArn: string, notAfter: number): TrustPol
           ...(session ? { StringLike: { 'aws:userid': `*:${session.userName}` } } : {}),
         },
       },
+      // While the worker proves the login, and only then (domain/login-probe.ts).
+      ...(probe ? [probeTrustStatement(probe.caller, probe.until)] : []),
     ],
   };
 }
@@ -206,6 +216,7 @@ export function permissionChecks(namespace: string, level: LevelPolicy, limit = 
 export function personalRoleFor(
   policy: Policy,
   person: { cluster: string; principalArn: string; username: string; expiresAt: number },
+  probe?: { caller: ProbeCaller; until: number },
 ): PersonalRolePlan {
   const cluster = policy.clusters[person.cluster];
   const accountId = cluster?.accountId ?? '';
@@ -214,7 +225,7 @@ export function personalRoleFor(
     name: personalRoleName(person.cluster, person.principalArn),
     path: personalRolePath(policy.settings.iamPath, person.cluster),
     arn: personalRoleArn(accountId, policy.settings.iamPath, person.cluster, person.principalArn, partition),
-    trustPolicy: trustPolicyFor(person.principalArn, person.expiresAt),
+    trustPolicy: trustPolicyFor(person.principalArn, person.expiresAt, probe),
     tags: {
       [IAM_TAGS.managedBy]: MANAGED_BY,
       [IAM_TAGS.cluster]: person.cluster,

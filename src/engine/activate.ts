@@ -13,16 +13,17 @@ import {
 import { parseDuration } from '../domain/duration.js';
 import { badInput, forbidden, misconfigured, toAccessError } from '../domain/errors.js';
 import { type Grant, transition } from '../domain/grant.js';
-import { type AccessPlan, planGrant } from '../domain/plan.js';
+import { type AccessPlan, type PermissionCheck, planGrant } from '../domain/plan.js';
 import { verifyDecisionSeal } from '../domain/seal.js';
 import { humanTime } from '../domain/text.js';
 import { accessEnd, windowEnd } from '../domain/window.js';
-import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
+import type { ClusterBackends, LoginProbe, ManagedBinding } from '../ports/cluster.js';
 import { audit, changeGrant, notifySafely, requireGrant } from '../shared/grant-records.js';
 import { assertSafeToActivate } from './activation-guards.js';
 import { type EngineDeps, step } from './deps.js';
-import { syncIdentity, withIdentityLock } from './identity-sync.js';
+import { type Person, syncIdentity, withIdentityLock } from './identity-sync.js';
 import { claimActivation, recordEnded } from './ledger.js';
+import { type LoginProof, probeWindow, proveLogin } from './login-probe.js';
 import { removeTrace, traceOf } from './revoke.js';
 import { isSealed, sealedRoleBinding } from './sealed-bindings.js';
 import { AUTHENTICATED, checksFor, describe, elsewhere, verifyGranted, verifyMapping } from './verify.js';
@@ -158,12 +159,27 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await applyRbac(deps, backends, plan);
   await step(deps, 'role-binding', grant.id);
   const person = traceOf(grant, deps);
-  // The binding already carries its final expiry, so the trust is written once, until then.
-  const synced = await withIdentityLock(deps, person, () =>
-    syncIdentity(deps, backends, person, { mode: 'grant' }),
-  );
+  // The binding already carries its final expiry, so the trust is written once, until then (with the
+  // probe's statement where the login is proven, and once more without it).
+  let proof: LoginProof | undefined;
+  const synced = await withIdentityLock(deps, person, async () => {
+    const window = plan.personalRole ? await probeWindow(deps, backends.probe) : undefined;
+    const result = await syncIdentity(deps, backends, person, {
+      mode: 'grant',
+      ...(window ? { probe: window } : {}),
+    });
+    if (window && backends.probe && plan.personalRole) {
+      proof = await proveThenCloseTrust(deps, backends, person, {
+        probe: backends.probe,
+        roleArn: plan.personalRole.arn,
+        username: plan.username,
+        checks,
+      });
+    }
+    return result;
+  });
   await step(deps, 'identity', grant.id);
-  if (plan.personalRole) {
+  if (plan.personalRole && !proof) {
     await verifyMapping(backends, { roleArn: plan.personalRole.arn, username: plan.username });
   }
   await verifyGranted(deps, backends, plan.username, checks);
@@ -184,9 +200,35 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await audit(deps, active, 'activated', 'system', {
     expiresAt: isoTime(expiresAt),
     username: plan.username,
+    // How long IAM, EKS and the authenticator took to let the person in, as the worker's probe saw it.
+    ...(proof ? { loginProvenMs: proof.ms, loginAttempts: proof.attempts } : {}),
   });
   await notifySafely(deps, active, { kind: 'activated' });
   return active;
+}
+
+/**
+ * Under the person's identity lock: proves the login (engine/login-probe.ts), then writes the trust
+ * again without the worker's statement, whether the proof held or not (it would lapse on its own within
+ * PROBE_TRUST_MS). The mapping is read back first: a wrong entry fails at once, not at the deadline.
+ */
+async function proveThenCloseTrust(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  person: Person,
+  expected: { probe: LoginProbe; roleArn: string; username: string; checks: readonly PermissionCheck[] },
+): Promise<LoginProof> {
+  try {
+    await verifyMapping(backends, expected);
+    return await proveLogin(deps, expected.probe, expected);
+  } finally {
+    await syncIdentity(deps, backends, person, { mode: 'grant', trustOnly: true }).catch((error: unknown) =>
+      deps.logger.warn(
+        { err: error, role: expected.roleArn },
+        "could not take the login probe's statement out of the trust; it lapses on its own",
+      ),
+    );
+  }
 }
 
 /** The revoke job at expiry and the warning before it (replacing any earlier schedule). */

@@ -1,6 +1,7 @@
 // The one routine that makes a person's shared pieces (IAM role + trust, identity mapping) match what the
 // cluster says they still need, and the lock every writer of those pieces takes.
 
+import type { ProbeCaller } from '../domain/login-probe.js';
 import { personalRoleName } from '../domain/names.js';
 import { personalRoleFor } from '../domain/plan.js';
 import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
@@ -48,7 +49,14 @@ export async function syncIdentity(
   deps: EngineDeps,
   backends: ClusterBackends,
   person: Person,
-  options: { ignoreGrantId?: string; mode: 'grant' | 'take-away' },
+  options: {
+    ignoreGrantId?: string;
+    mode: 'grant' | 'take-away';
+    /** Grant mode: the trust also lets the worker's probe in until then (engine/login-probe.ts). */
+    probe?: { caller: ProbeCaller; until: number };
+    /** Grant mode, after a probe: the role exists and only its trust changes (one IAM write). */
+    trustOnly?: boolean;
+  },
 ): Promise<IdentitySync> {
   const now = deps.clock.now();
   const sealed = await liveSealedBindings(deps, backends, person, options);
@@ -57,7 +65,11 @@ export async function syncIdentity(
   if (needed.length > 0) {
     if (options.mode === 'take-away') return { needed, sealed };
     const trustedUntil = Math.max(...needed.map((b) => b.expiresAt));
-    const role = personalRoleFor(deps.policy, { ...person, expiresAt: trustedUntil });
+    const role = personalRoleFor(deps.policy, { ...person, expiresAt: trustedUntil }, options.probe);
+    if (options.trustOnly) {
+      await backends.iam.ensureRole(role, { exists: true, trustOnly: true });
+      return { needed, sealed, trustedUntil };
+    }
     // Role before mapping: a mapping to a role nobody can assume is harmless, the reverse is not needed.
     const { created } = await backends.iam.ensureRole(role);
     await backends.mapping.upsert(

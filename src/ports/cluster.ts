@@ -2,6 +2,7 @@
 // mapping (aws-auth, access entries or nothing) and RBAC with SubjectAccessReview. Adapters translate
 // SDK errors into AccessError kinds; everything here is idempotent unless a method says otherwise.
 import type { PolicyRule } from '../config/policy.js';
+import type { ProbeAttempt, ProbeCaller } from '../domain/login-probe.js';
 import type { PermissionCheck, PersonalRolePlan, RoleBindingManifest, RoleManifest } from '../domain/plan.js';
 
 /** One of our IAM roles as IAM reports it (from the role's tags). */
@@ -20,8 +21,12 @@ export interface IamRoles {
    * policy and expiry tag. Idempotent. `exists`: the caller created it moments ago, so the trust is
    * renewed without trying CreateRole first (a role that is gone after all is still created).
    * `created`: this call made the role, so it has a new unique id (see IdentityMapping.upsert).
+   * `trustOnly` (with `exists`): only the trust policy changes (the expiry tag is already right), one write.
    */
-  ensureRole(role: PersonalRolePlan, options?: { exists?: boolean }): Promise<{ created: boolean }>;
+  ensureRole(
+    role: PersonalRolePlan,
+    options?: { exists?: boolean; trustOnly?: boolean },
+  ): Promise<{ created: boolean }>;
   /**
    * Ends the role: trust closed (condition in the past), sessions issued before `now` denied, inline
    * policies deleted, role deleted. Idempotent; a missing role is success.
@@ -130,10 +135,28 @@ export interface ClusterRbac {
   namespaceExists(namespace: string): Promise<boolean>;
 }
 
+/**
+ * Logging in as the person will (domain/login-probe.ts): clusters reached through a personal role whose
+ * policy entry asks for it (`loginProbe`, on by default for EKS connections).
+ */
+export interface LoginProbe {
+  /** Who the worker is to IAM (sts:GetCallerIdentity, read once), for the probe's trust statement. */
+  caller(): Promise<ProbeCaller>;
+  /**
+   * One login: a new session of `roleArn` (session name PROBE_SESSION_NAME), a new EKS token, then the
+   * cluster's SelfSubjectReview and a SelfSubjectAccessReview per check. `refused` when STS will not
+   * issue the session or the cluster does not accept the token (not propagated yet, or taken away);
+   * other failures (throttling, the network) throw, to be retried as any step.
+   */
+  attempt(roleArn: string, checks: readonly PermissionCheck[]): Promise<ProbeAttempt>;
+}
+
 export interface ClusterBackends {
   iam: IamRoles;
   mapping: IdentityMapping;
   rbac: ClusterRbac;
+  /** Absent where no login can be proven: `identityMapping: none`, or `loginProbe: false`. */
+  probe?: LoginProbe;
 }
 
 /** Connections by policy cluster name; built lazily and cached (tokens refresh inside). */

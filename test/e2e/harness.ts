@@ -3,7 +3,7 @@
 // cluster is the platform's kube-apiserver. Tests drive it through the fake and read what it recorded.
 
 import { randomBytes } from 'node:crypto';
-import { CreateRoleCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import {
   CreateUserCommand as CreateIdentityCenterUserCommand,
   IdentitystoreClient,
@@ -226,7 +226,7 @@ clusters:
     accountId: "${info.aws.accountId}"
     connection: ${kubeconfig}
     identityMapping: ${mapping}
-${mapping === 'none' ? '    usernameTemplate: "eks-access:{slackUserId}"\n' : ''}    namespaces:
+${login && mapping !== 'none' ? '    loginProbe: true\n' : ''}${mapping === 'none' ? '    usernameTemplate: "eks-access:{slackUserId}"\n' : ''}    namespaces:
       - name: ${namespace}
         approvers: { users: [${ANA}], groups: [${GROUP}] }
         approvals: ${approvals}
@@ -302,6 +302,10 @@ ${
     AWS_REGION: info.aws.region,
   });
   const awsCredentials = awsClientConfig('iam').credentials;
+  // Where the login is proven, the worker is an IAM user of its own, as in production (a role or a user):
+  // its probe's trust statement names it. (The platform's keys are moto's catch-all identity, whose
+  // `sts::…:user/moto` ARN no trust policy can name.)
+  const workerCredentials = login && mapping !== 'none' ? await workerUser(iam, tag) : awsCredentials;
   // moto serves identitystore on the same endpoint as IAM.
   const identityResolver = identityResolverFor(policy, env, awsCredentials, info.aws.iamEndpoint);
   const logger = createLogger({ level: env.LOG_LEVEL, name: `bot-${tag}` });
@@ -364,7 +368,7 @@ ${
       policy,
       env,
       clock: systemClock,
-      credentials: awsCredentials,
+      credentials: workerCredentials,
       awsAuth: { [cluster]: awsAuth },
     }),
     policy,
@@ -800,4 +804,15 @@ async function identityCenterFor(
     roleArn: role.Role?.Arn ?? '',
     sessionArn: `arn:aws:sts::${aws.accountId}:assumed-role/${roleName}/${who.aliceName}`,
   };
+}
+
+/** An IAM user with keys, for the worker of a harness whose logins are proven. */
+async function workerUser(
+  iam: IAMClient,
+  tag: string,
+): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+  const UserName = `eks-access-worker-${tag}`;
+  await iam.send(new CreateUserCommand({ UserName }));
+  const key = (await iam.send(new CreateAccessKeyCommand({ UserName }))).AccessKey;
+  return { accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' };
 }

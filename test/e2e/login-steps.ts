@@ -73,44 +73,14 @@ export function untilUnauthorized(
   );
 }
 
-/** What kubectl prints while the cluster does not yet know who the token's role is. */
-const NOT_YET_KNOWN = /provide credentials|Unauthorized|must be logged in/;
-
 /**
- * Runs the DM's commands verbatim in her shell and returns each one's output. The first `kubectl` is
- * retried (whole runs, fresh tokens) while the cluster answers that it does not know her yet, for at most
- * `propagationMs`: an access entry reaches the authenticator through the platform's sync (a 250 ms poll
- * and a file re-read, about a second), as EKS documents a delay of "several seconds" for its own. The
- * worker does not yet log in itself before it announces `active` (issue #22's login probe); until it does,
- * this wait is what a person would see on EKS and it is printed, so a growing lag shows.
+ * Runs the DM's commands verbatim in her shell, the instant the DM arrived, and returns each one's
+ * output. No retry: the worker announces a grant only after its own login as her went through three
+ * times in a row (the login probe, src/engine/login-probe.ts), so a refusal here is a failure, not a
+ * propagation delay.
  */
-export async function runDmCommands(
-  shell: Shell,
-  commands: readonly string[],
-  propagationMs = 20_000,
-): Promise<string[]> {
+export async function runDmCommands(shell: Shell, commands: readonly string[]): Promise<string[]> {
   const outputs: string[] = [];
-  let waited = false;
-  for (const command of commands) {
-    if (!waited && command.startsWith('kubectl ')) {
-      waited = true;
-      const started = Date.now();
-      let tries = 0;
-      const run = await pollUntil(
-        `the cluster to know the person (${command})`,
-        () => {
-          tries += 1;
-          return shell(command);
-        },
-        (r) => r.code === 0 || !NOT_YET_KNOWN.test(r.stderr),
-        { timeoutMs: propagationMs, intervalMs: 0 },
-      );
-      if (tries > 1)
-        console.log(`the DM's first kubectl got in after ${Date.now() - started} ms (${tries} tries)`);
-      outputs.push(succeeded(run, command));
-      continue;
-    }
-    outputs.push(succeeded(await shell(command), command));
-  }
+  for (const command of commands) outputs.push(succeeded(await shell(command), command));
   return outputs;
 }

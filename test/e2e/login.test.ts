@@ -183,16 +183,16 @@ describe('a stale access entry (access entries)', () => {
         personalRoleArn(platform().aws.accountId, h.policy.settings.iamPath, clusterName, h.aliceArn),
       );
       await eks.send(new CreateAccessEntryCommand({ clusterName, principalArn: roleArn, username }));
-      const before = await requesterShell(h);
+      const earlierShell = await requesterShell(h);
       succeeded(
-        await before(
+        await earlierShell(
           `aws eks update-kubeconfig --name ${clusterName} --region ${region} --role-arn ${roleArn}`,
         ),
         'aws eks update-kubeconfig (the earlier role)',
       );
       await pollUntil(
         'a login through the earlier role',
-        () => before("kubectl auth whoami -o jsonpath='{.status.userInfo.username}'"),
+        () => earlierShell("kubectl auth whoami -o jsonpath='{.status.userInfo.username}'"),
         (run) => run.code === 0 && run.stdout.trim() === username,
         { timeoutMs: 30_000, intervalMs: 250 },
       );

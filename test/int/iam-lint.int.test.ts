@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parsePolicy } from '../../src/config/load.js';
 import { type ArchiveLocation, renderIamPolicies } from '../../src/domain/bot-permissions.js';
+import { probeCallerOf } from '../../src/domain/login-probe.js';
 import { trustPolicyFor } from '../../src/domain/plan.js';
 
 const CACHE =
@@ -187,6 +188,13 @@ function everyPolicy(): Record<string, unknown> {
   for (const [kind, principal] of Object.entries(people)) {
     out[`trust-personal-${kind}`] = asRoleResource(trustPolicyFor(principal, until), personal);
   }
+  // While the worker proves a login: its statement too (aws:PrincipalArn, sts:RoleSessionName).
+  const worker = probeCallerOf('arn:aws:sts::111122223333:assumed-role/eks-access-worker/botocore-session-1');
+  if (!worker) throw new Error('the worker session ARN did not parse');
+  out['trust-personal-user-probing'] = asRoleResource(
+    trustPolicyFor(people.user, until, { caller: worker, until }),
+    personal,
+  );
   // The shipped trust templates, placeholders filled as the README says.
   const roles = {
     'trust-irsa': 'arn:aws:iam::111122223333:role/eks-access-worker',
@@ -229,6 +237,7 @@ describe('IAM policies, checked offline by parliament', () => {
         'variants-bot',
         'identity-center-worker-archive',
         'trust-personal-identity-center',
+        'trust-personal-user-probing',
       ]),
     );
     const all = lint(policies);

@@ -30,11 +30,11 @@ export class AwsIamRoles implements IamRoles {
 
   async ensureRole(
     role: PersonalRolePlan,
-    options: { exists?: boolean } = {},
+    options: { exists?: boolean; trustOnly?: boolean } = {},
   ): Promise<{ created: boolean }> {
     // Create and catch EntityAlreadyExists (one call for a new role), or renew first when the caller
     // knows the role is there (two calls instead of three).
-    if (options.exists && (await this.#renew(role))) return { created: false };
+    if (options.exists && (await this.#renew(role, options.trustOnly))) return { created: false };
     try {
       await this.#iam.send(
         new CreateRoleCommand({
@@ -56,8 +56,8 @@ export class AwsIamRoles implements IamRoles {
     return { created: false };
   }
 
-  /** New trust and expiry tag on an existing role; false when the role does not exist. */
-  async #renew(role: PersonalRolePlan): Promise<boolean> {
+  /** New trust and (unless `trustOnly`) expiry tag on an existing role; false when the role does not exist. */
+  async #renew(role: PersonalRolePlan, trustOnly = false): Promise<boolean> {
     try {
       await this.#iam.send(
         new UpdateAssumeRolePolicyCommand({
@@ -66,7 +66,7 @@ export class AwsIamRoles implements IamRoles {
         }),
       );
       const expiresAt = role.tags[IAM_TAGS.expiresAt];
-      if (expiresAt) {
+      if (expiresAt && !trustOnly) {
         await this.#iam.send(
           new TagRoleCommand({ RoleName: role.name, Tags: [{ Key: IAM_TAGS.expiresAt, Value: expiresAt }] }),
         );

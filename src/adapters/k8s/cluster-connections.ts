@@ -14,6 +14,7 @@ import {
 } from '../../domain/auth-mode.js';
 import type { Clock } from '../../domain/clock.js';
 import { misconfigured, notFound } from '../../domain/errors.js';
+import { probesLogin } from '../../domain/login-probe.js';
 import { ownMappingsFor } from '../../domain/plan.js';
 import type { ClusterBackends, ClusterConnections, IdentityMapping } from '../../ports/cluster.js';
 import { EksAccessEntries, noMapping } from '../aws/access-entries.js';
@@ -23,6 +24,7 @@ import { fromAwsError } from '../aws/errors.js';
 import { AwsIamRoles } from '../aws/iam-roles.js';
 import { type AwsAuthLocation, AwsAuthMapping } from './aws-auth.js';
 import { AgentPool, reuseConnections } from './keep-alive.js';
+import { StsKubeLoginProbe } from './login-probe.js';
 import { KubeApis, KubeRbac } from './rbac.js';
 
 export interface ClusterConnectionOptions {
@@ -125,7 +127,24 @@ export class PolicyClusterConnections implements ClusterConnections {
       mapping = noMapping;
     }
     if (authMode) mapping = readByCluster(mapping, authMode, eksName);
-    return { backends: { iam: new AwsIamRoles(iam), mapping, rbac: new KubeRbac(apis) }, kubeConfig };
+    const backends: ClusterBackends = { iam: new AwsIamRoles(iam), mapping, rbac: new KubeRbac(apis) };
+    if (chosen !== 'none' && probesLogin(policy)) {
+      // Its own STS client, with the credentials the worker acts with here (a hub's assumed role).
+      const probeSts = new STSClient({ ...clientConfig, ...endpoint(env.AWS_ENDPOINT_URL_STS) });
+      instrument?.aws?.(cluster, probeSts);
+      backends.probe = new StsKubeLoginProbe({
+        sts: probeSts,
+        clusterName: eksName,
+        region,
+        clock: this.#options.clock,
+        server: async () => {
+          const found = (await kubeConfig()).getCurrentCluster();
+          if (!found) throw misconfigured(`The connection to ${cluster} names no API server`);
+          return found;
+        },
+      });
+    }
+    return { backends, kubeConfig };
   }
 }
 

@@ -6,6 +6,7 @@ import {
   type KubeConfig,
   RbacAuthorizationV1Api,
   type V1ClusterRole,
+  type V1ResourceAttributes,
   type V1Role,
   type V1RoleBinding,
 } from '@kubernetes/client-node';
@@ -307,4 +308,15 @@ export function rulesOf(role: V1ClusterRole | V1Role): PolicyRule[] {
     verbs: r.verbs,
     ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}),
   }));
+}
+
+/**
+ * Whether the KubeConfig's own identity may do what `attributes` say (SelfSubjectAccessReview): the
+ * worker's doctor checks, and the login probe as the person. Errors are the caller's to name.
+ */
+export async function selfAllowed(kc: KubeConfig, attributes: V1ResourceAttributes): Promise<boolean> {
+  const review = await kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+    body: { spec: { resourceAttributes: attributes } },
+  });
+  return review.status?.allowed === true;
 }
