@@ -26,14 +26,13 @@ export interface SealKeyUse {
  * verified and are not counted.
  */
 export function sealKeyUses(ring: readonly string[], seals: Iterable<LiveSeal>): SealKeyUse[] {
-  const uses = new Map<string, SealKeyUse>(
-    ring.map((key, i) => [key, { key, signing: i === 0, live: 0 }]),
-  );
+  const uses = new Map<string, SealKeyUse>(ring.map((key, i) => [key, { key, signing: i === 0, live: 0 }]));
   for (const seal of seals) {
     const use = uses.get(seal.key);
     if (!use) continue;
     use.live += 1;
-    if (use.latestExpiry === undefined || seal.expiresAt > use.latestExpiry) use.latestExpiry = seal.expiresAt;
+    if (use.latestExpiry === undefined || seal.expiresAt > use.latestExpiry)
+      use.latestExpiry = seal.expiresAt;
   }
   return [...uses.values()];
 }
