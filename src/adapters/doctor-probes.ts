@@ -17,7 +17,7 @@ import type { Clock } from '../domain/clock.js';
 import { parseDuration } from '../domain/duration.js';
 import { AccessError, misconfigured } from '../domain/errors.js';
 import { isOtherInstallation } from '../domain/names.js';
-import { parseSealKeys, verifyFoundBinding } from '../domain/seal.js';
+import { parseSealKeys, type SealKeys, sealingKeyOf, verifyFoundBinding } from '../domain/seal.js';
 import type {
   ClusterProbe,
   DoctorProbes,
@@ -86,6 +86,7 @@ export function doctorProbes(options: DoctorProbeOptions): DoctorProbes {
       throw misconfigured(`Slack refused users.info for ${user}: ${body.error ?? 'no answer'}`);
     },
     redis: () => redisProbe(env),
+    sealKeyIds: () => sealKeysOf(env).ids,
     cluster: (name) => {
       const cluster = policy().clusters[name];
       if (!cluster) throw misconfigured(`cluster ${name} is not in the policy`);
@@ -224,6 +225,13 @@ async function redisProbe(env: Env): Promise<Awaited<ReturnType<DoctorProbes['re
   }
 }
 
+/** SEAL_KEYS as the worker has them: the seals are checked with exactly its ring. */
+function sealKeysOf(env: Env): SealKeys {
+  const keys = parseSealKeys(env.SEAL_KEYS ?? '').keys;
+  if (!keys) throw misconfigured('SEAL_KEYS is not set, so the seals cannot be checked', SEAL_KEYS_FIX);
+  return keys;
+}
+
 function clusterProbe(
   name: string,
   cluster: ClusterPolicy,
@@ -322,8 +330,7 @@ function clusterProbe(
       return parseMapRoles(text, where).length;
     },
     async forgedBindings() {
-      const keys = parseSealKeys(env.SEAL_KEYS ?? '').keys;
-      if (!keys) throw misconfigured('SEAL_KEYS is not set, so the seals cannot be checked', SEAL_KEYS_FIX);
+      const keys = sealKeysOf(env);
       const bindings = await new KubeRbac(new KubeApis(kc)).listBindings();
       return bindings
         .filter(
@@ -332,6 +339,17 @@ function clusterProbe(
             !isOtherInstallation(policy.settings.installation, b),
         )
         .map((b) => `${b.namespace}/${b.name}`);
+    },
+    async liveSeals() {
+      const keys = sealKeysOf(env);
+      const now = clock.now();
+      const bindings = await new KubeRbac(new KubeApis(kc)).listBindings();
+      return bindings.flatMap((b) => {
+        // Another installation's bindings wait on its own keys, not on ours.
+        if (!(b.expiresAt > now) || isOtherInstallation(policy.settings.installation, b)) return [];
+        const key = sealingKeyOf(keys, name, b);
+        return key ? [{ key, expiresAt: b.expiresAt }] : [];
+      });
     },
     roleRules(namespace: string, name: string) {
       return new KubeRbac(new KubeApis(kc)).roleRules(namespace, name);

@@ -24,6 +24,10 @@ export interface Metrics {
   reconcileFindings: Counter<'kind'>;
   /** RoleBindings that look like ours but fail the seal, as the last reconcile pass found them. */
   forgedBindings: Gauge;
+  /** Live sealed RoleBindings per key of SEAL_KEYS, as the last complete reconcile pass counted them. */
+  liveSeals: Gauge<'key'>;
+  /** 1 per key of SEAL_KEYS, labelled with whether it is the signing (first) key. */
+  sealKeyInfo: Gauge<'key' | 'signing'>;
   /** Slack steps that carry access and could not be delivered (told another way instead). */
   slackUndelivered: Counter<'step'>;
 }
@@ -86,6 +90,18 @@ export function createMetrics(
     forgedBindings: new Gauge({
       name: 'eks_access_forged_bindings',
       help: 'RoleBindings labelled as ours whose seal does not verify (ignored; `grants forged` lists them), at the last reconcile.',
+      registers: [registry],
+    }),
+    liveSeals: new Gauge({
+      name: 'eks_access_live_seals',
+      help: 'Live RoleBindings of this installation whose seal verified, per key id of SEAL_KEYS that sealed them (0 for an unused key), at the last reconcile that read every cluster. A key may leave SEAL_KEYS only at 0.',
+      labelNames: ['key'],
+      registers: [registry],
+    }),
+    sealKeyInfo: new Gauge({
+      name: 'eks_access_seal_key_info',
+      help: 'Always 1, one series per key id of SEAL_KEYS; signing="true" for the first key (every new seal), "false" for keys kept only to verify.',
+      labelNames: ['key', 'signing'],
       registers: [registry],
     }),
   };
@@ -194,6 +210,14 @@ export function recordReconcile(metrics: Metrics, report: ReconcileReport): void
   if (report.dryRun) return;
   // Set even when errors hid a cluster: an alert on > 0 wants the latest count, not a sum.
   metrics.forgedBindings.set(report.forgedBindings.length);
+  const { uses, complete } = report.sealKeys;
+  if (uses.length > 0) metrics.sealKeyInfo.reset();
+  for (const use of uses) metrics.sealKeyInfo.set({ key: use.key, signing: String(use.signing) }, 1);
+  // Only a count over every cluster: one that missed a cluster could show 0 for a key still in use there.
+  if (complete) {
+    metrics.liveSeals.reset();
+    for (const use of uses) metrics.liveSeals.set({ key: use.key }, use.live);
+  }
   const findings: Record<string, number> = {
     grant_ended: report.grantsEnded.length,
     request_lapsed: report.requestsLapsed.length,

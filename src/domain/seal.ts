@@ -213,6 +213,20 @@ export function verifyFoundBinding(keys: SealKeys, cluster: string, b: FoundBind
     : verifyFoundBindingFacts(keys, cluster, b, undefined);
 }
 
+/**
+ * The id of the key that sealed a found binding, when its seal verifies (undefined otherwise). A seal
+ * names its key (`<version>.<key id>.<mac>`) and is checked with that key only, so the key it names is
+ * the one that verified it: the key that must stay in SEAL_KEYS for as long as the binding lives.
+ */
+export function sealingKeyOf(keys: SealKeys, cluster: string, b: FoundBinding): string | undefined {
+  return verifyFoundBinding(keys, cluster, b) === 'valid' ? sealKeyId(b.seal) : undefined;
+}
+
+/** The key id a seal text names, verified or not (for a seal already found valid: the key that made it). */
+export function sealKeyId(sealText: string | undefined): string | undefined {
+  return sealText?.split('.')[1] || undefined;
+}
+
 /** The requester of a found binding when its seal covers it (undefined when unsealed or not ours). */
 export function sealedRequesterOf(keys: SealKeys, cluster: string, b: FoundBinding): string | undefined {
   return b.requester !== undefined && verifyFoundBindingFacts(keys, cluster, b, b.requester) === 'valid'

@@ -7,7 +7,8 @@ import { roleOf, sameRole } from '../domain/arn.js';
 import { forbidden, toAccessError } from '../domain/errors.js';
 import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
 import { accountOf, isOtherInstallation, personalRolePath } from '../domain/names.js';
-import { verifyDecisionSeal } from '../domain/seal.js';
+import { sealKeyId, verifyDecisionSeal } from '../domain/seal.js';
+import { type LiveSeal, type SealKeyUse, sealKeyUses } from '../domain/seal-keys-census.js';
 import type { ClusterBackends, ManagedBinding, ManagedRole, MappingEntry } from '../ports/cluster.js';
 import { endGrant } from '../shared/end-grant.js';
 import { audit } from '../shared/grant-records.js';
@@ -54,6 +55,11 @@ export interface ReconcileReport {
   mappingsMigrated: { cluster: string; roleArn: string; grantId: string }[];
   /** Records of live grants Redis had lost, rebuilt from their sealed RoleBindings (rebuild.ts). */
   grantsRebuilt: { cluster: string; grantId: string; requester: string }[];
+  /**
+   * Live RoleBindings of this installation per key of SEAL_KEYS that sealed them (every key, 0 included),
+   * and whether every cluster was counted: a partial count could call a key unused that is not.
+   */
+  sealKeys: { uses: SealKeyUse[]; complete: boolean };
   /** Break-glass uses put back into Redis's counts from the archive's index (set when Redis had none). */
   breakGlassUsesRestored?: number | undefined;
   errors: { where: string; message: string }[];
@@ -74,6 +80,7 @@ export const emptyReconcileReport = (dryRun: boolean, at: number): ReconcileRepo
   forgedBindings: [],
   mappingsMigrated: [],
   grantsRebuilt: [],
+  sealKeys: { uses: [], complete: false },
   errors: [],
 });
 
@@ -88,11 +95,17 @@ export async function reconcile(
     await guarded(report, 'break-glass counts', async () => {
       report.breakGlassUsesRestored = await restoreBreakGlassCounts({ ...deps, archive });
     });
-  for (const cluster of Object.keys(deps.policy.clusters)) {
+  const census: SealCensus = { seals: [], clusters: new Set() };
+  const clusters = Object.keys(deps.policy.clusters);
+  for (const cluster of clusters) {
     await guarded(report, cluster, async () =>
-      sweepCluster(deps, report, cluster, await deps.clusters.forCluster(cluster)),
+      sweepCluster(deps, report, cluster, await deps.clusters.forCluster(cluster), census),
     );
   }
+  report.sealKeys = {
+    uses: sealKeyUses(deps.seal.ids, census.seals),
+    complete: clusters.every((c) => census.clusters.has(c)),
+  };
   if (report.errors.length > 0) deps.logger.warn({ errors: report.errors }, 'reconcile finished with errors');
   return report;
 }
@@ -170,11 +183,18 @@ async function grantsOf(deps: EngineDeps, bindings: readonly ManagedBinding[]): 
   return grants;
 }
 
+/** The live seals of this installation found so far, and the clusters whose bindings were all read. */
+interface SealCensus {
+  seals: LiveSeal[];
+  clusters: Set<string>;
+}
+
 async function sweepCluster(
   deps: EngineDeps,
   report: ReconcileReport,
   cluster: string,
   backends: ClusterBackends,
+  census: SealCensus,
 ): Promise<void> {
   const now = deps.clock.now();
   const found = await backends.rbac.listBindings();
@@ -204,6 +224,10 @@ async function sweepCluster(
         : undefined);
     if (!why) {
       live.push(binding);
+      // What a key rotation waits on (seal-keys-census.ts); another installation rotates its own keys.
+      const key = sealKeyId(binding.seal);
+      if (key && binding.expiresAt > now && !isOtherInstallation(installation, binding))
+        census.seals.push({ key, expiresAt: binding.expiresAt });
       // Its record is the other installation's to keep (its Redis, its App Home): only ours are rebuilt.
       if (!grant && !isOtherInstallation(installation, binding))
         await guarded(report, `${cluster}/${binding.namespace}/${binding.name}`, () =>
@@ -234,6 +258,7 @@ async function sweepCluster(
       );
     });
   }
+  census.clusters.add(cluster);
   if (backends.mapping.mode === 'none') return;
 
   // Shared identities: any role or mapping entry under our path that no sealed live RoleBinding needs

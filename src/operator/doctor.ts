@@ -20,6 +20,8 @@ import {
 } from '../domain/bot-permissions.js';
 import { toAccessError } from '../domain/errors.js';
 import { describeShortfall, quorumShortfalls } from '../domain/quorum.js';
+import { type LiveSeal, type SealKeyUse, sealKeyUses } from '../domain/seal-keys-census.js';
+import { humanTime } from '../domain/text.js';
 
 export interface CheckResult {
   name: string;
@@ -27,6 +29,8 @@ export interface CheckResult {
   /** What was found (ok) or what is wrong (not ok). Never contains secrets. */
   detail: string;
   fix?: string;
+  /** Passes (doctor still exits 0) but asks the operator to act: shown `!`, with its fix. */
+  warning?: boolean;
 }
 
 export interface SlackIdentity {
@@ -60,6 +64,11 @@ export interface ClusterProbe {
    * throws misconfigured without SEAL_KEYS. Absent: not checked.
    */
   forgedBindings?(): Promise<string[]>;
+  /**
+   * This installation's live RoleBindings whose seal verifies with SEAL_KEYS, each with the key that
+   * sealed it; throws misconfigured without SEAL_KEYS. Absent: not checked.
+   */
+  liveSeals?(): Promise<LiveSeal[]>;
   /** A ClusterRole's rules as the API server has them (aggregated ones filled in); undefined when absent. */
   clusterRoleRules(name: string): Promise<PolicyRule[] | undefined>;
   /** A namespaced Role's rules (the kept Roles the platform team applies); undefined when absent. */
@@ -96,6 +105,8 @@ export interface DoctorProbes {
   /** Redis PING + CONFIG GET maxmemory-policy, and the reconciler's last sweeps as workers record them. */
   redis(): Promise<{ maxmemoryPolicy: string | undefined; reconcile?: ReconcileSweeps }>;
   cluster(name: string): ClusterProbe;
+  /** The key ids of SEAL_KEYS, the signing key first; throws misconfigured without it. Absent: not checked. */
+  sealKeyIds?(): string[];
 }
 
 /** When workers last completed a reconcile sweep (epoch ms; undefined: none recorded) and the period. */
@@ -136,6 +147,46 @@ export function reconcileCheck(sweeps: ReconcileSweeps): Omit<CheckResult, 'name
     ok: true,
     detail: `last sweep ${ago(sweeps.lastRunAt)} s ago, without errors (period ${period} s)`,
   };
+}
+
+/**
+ * Which key of SEAL_KEYS still seals live RoleBindings, for an operator rotating keys: a key that no
+ * longer signs may be removed once it seals none, on every cluster (a binding sealed with a removed key
+ * fails the seal: reported as forged, no longer counted as ours). A cluster that could not be counted
+ * forbids "safe to remove". Rotation waiting on expiries is no failure: a warning, never a ✗.
+ */
+export function sealKeysCheck(
+  uses: readonly SealKeyUse[],
+  uncounted: readonly string[],
+): Omit<CheckResult, 'name'> {
+  const partial = uncounted.length > 0;
+  const live = (n: number) => `${n} live RoleBinding(s)`;
+  const keys = uses.map((u) => {
+    if (u.signing) return `${u.key} (signing) seals ${live(u.live)}`;
+    if (u.live > 0)
+      return `${u.key} still seals ${live(u.live)}: still needed until ${humanTime(u.latestExpiry ?? 0)}`;
+    return partial ? `${u.key} seals none on the clusters counted` : `${u.key} seals none: safe to remove`;
+  });
+  const notCounted = partial ? [`not counted: ${uncounted.join('; ')}`] : [];
+  const detail = [...keys, ...notCounted].join('; ');
+  const retiring = uses.filter((u) => !u.signing);
+  // One key: nothing to rotate out (a cluster not counted has its own ✗ line).
+  if (retiring.length === 0) return { ok: true, detail };
+  const waiting = retiring.filter((u) => u.live > 0 || partial).map((u) => u.key);
+  const removable = retiring.filter((u) => u.live === 0 && !partial).map((u) => u.key);
+  const fix = [
+    ...(waiting.length > 0
+      ? [
+          `Keep ${waiting.join(', ')} in SEAL_KEYS until ${partial ? 'every cluster is counted and it seals none' : 'the time above'} (alert EksAccessSealKeyStillInUse); run doctor again then.`,
+        ]
+      : []),
+    ...(removable.length > 0
+      ? [
+          `Remove ${removable.join(', ')} from SEAL_KEYS of the bot, the worker and the CLI, and roll them out.`,
+        ]
+      : []),
+  ].join(' ');
+  return { ok: true, warning: true, detail, fix };
 }
 
 /** The Slack scopes the code uses (slack-manifest.yml declares the same). */
@@ -368,6 +419,9 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
   const groups = slackGroupsNotice(policy);
   if (groups) record(groups);
 
+  // Live seals per key, gathered cluster by cluster; a cluster not counted is named, never skipped.
+  const seals: LiveSeal[] = [];
+  const uncounted: string[] = [];
   for (const name of Object.keys(policy.clusters).sort()) {
     const cluster = policy.clusters[name];
     if (!cluster) continue;
@@ -415,7 +469,10 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
       timeoutMs,
     );
     record(reachable);
-    if (!reachable.ok) continue; // Permission and aws-auth checks would only repeat the same failure.
+    if (!reachable.ok) {
+      uncounted.push(`${name} (api server unreachable)`);
+      continue; // Permission and aws-auth checks would only repeat the same failure.
+    }
 
     const checks = botPermissionChecks(renderWorkerRbac(policy, name));
     record(
@@ -455,6 +512,20 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
           timeoutMs,
         ),
       );
+    }
+    const { liveSeals } = probe;
+    if (liveSeals) {
+      // Its own line comes after every cluster (a key is removed from all at once); this only counts.
+      const counted = await attempt(
+        `${prefix} live seals`,
+        async () => {
+          seals.push(...(await liveSeals()));
+          return { ok: true, detail: '' };
+        },
+        '',
+        timeoutMs,
+      );
+      if (!counted.ok) uncounted.push(`${name} (${counted.detail})`);
     }
     const levels = liveCheckedLevels(policy, name);
     if (levels.length > 0) {
@@ -522,6 +593,16 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
       });
     }
   }
+  const { sealKeyIds } = probes;
+  if (sealKeyIds)
+    record(
+      await attempt(
+        'seal keys',
+        async () => sealKeysCheck(sealKeyUses(sealKeyIds(), seals), uncounted),
+        'Set SEAL_KEYS to the keys the worker uses.',
+        timeoutMs,
+      ),
+    );
   return results;
 }
 
@@ -579,8 +660,9 @@ export function slackGroupsNotice(policy: Policy): CheckResult | undefined {
   };
 }
 
-/** `✓ name  detail` / `✗ name  detail\n    fix: …` */
+/** `✓ name  detail` / `✗ name  detail\n    fix: …` / `! name  detail\n    fix: …` (passes, asks for action) */
 export function formatCheck(result: CheckResult): string {
-  const line = `${result.ok ? '✓' : '✗'} ${result.name}  ${result.detail}`;
-  return result.ok || !result.fix ? line : `${line}\n    fix: ${result.fix}`;
+  const mark = !result.ok ? '✗' : result.warning ? '!' : '✓';
+  const line = `${mark} ${result.name}  ${result.detail}`;
+  return (result.ok && !result.warning) || !result.fix ? line : `${line}\n    fix: ${result.fix}`;
 }

@@ -49,6 +49,8 @@ interface Case {
   at: string;
   /** The alert's $value where its summary shows it; absent: the case is quiet. */
   fires?: string;
+  /** Labels the firing alert carries from its series (and its annotations show as $labels.…). */
+  labels?: Record<string, string>;
 }
 
 // Series notation is promtool's: 'a x n' repeats a n more times, 'a+b x n' grows by b; one sample a minute.
@@ -195,6 +197,30 @@ const CASES: Case[] = [
     series: { eks_access_redis_data_loss_total: '0x10' },
     at: '10m',
   },
+  {
+    alert: 'EksAccessSealKeyStillInUse',
+    what: 'the old key k1 still sealing 2 grants an hour after k2 became the signing key',
+    series: {
+      'eks_access_seal_key_info{key="k2",signing="true"}': '1x90',
+      'eks_access_seal_key_info{key="k1",signing="false"}': '1x90',
+      'eks_access_live_seals{key="k2"}': '0+1x90',
+      'eks_access_live_seals{key="k1"}': '3x20 2x70',
+    },
+    at: '80m',
+    fires: '2',
+    labels: { key: 'k1' },
+  },
+  {
+    alert: 'EksAccessSealKeyStillInUse',
+    what: 'the old key drained within the hour (safe to remove), the signing key in use',
+    series: {
+      'eks_access_seal_key_info{key="k2",signing="true"}': '1x90',
+      'eks_access_seal_key_info{key="k1",signing="false"}': '1x90',
+      'eks_access_live_seals{key="k2"}': '5x90',
+      'eks_access_live_seals{key="k1"}': '2x50 0x40',
+    },
+    at: '80m',
+  },
 ];
 
 /** A promtool unit-test file for `cases`, expecting each firing alert's labels and annotations. */
@@ -207,7 +233,13 @@ function promtoolTests(rules: Rule[], cases: Case[]): string {
       const rule = byName.get(c.alert);
       if (!rule) throw new Error(`no alert ${c.alert} in the chart`);
       const annotations = Object.fromEntries(
-        Object.entries(rule.annotations).map(([k, v]) => [k, v.replace('{{ $value }}', c.fires ?? '')]),
+        Object.entries(rule.annotations).map(([k, v]) => [
+          k,
+          Object.entries(c.labels ?? {}).reduce(
+            (text, [label, value]) => text.replaceAll(`{{ $labels.${label} }}`, value),
+            v.replace('{{ $value }}', c.fires ?? ''),
+          ),
+        ]),
       );
       return {
         name: `${c.alert}: ${c.what}`,
@@ -218,7 +250,9 @@ function promtoolTests(rules: Rule[], cases: Case[]): string {
             eval_time: c.at,
             alertname: c.alert,
             exp_alerts:
-              c.fires === undefined ? [] : [{ exp_labels: rule.labels, exp_annotations: annotations }],
+              c.fires === undefined
+                ? []
+                : [{ exp_labels: { ...rule.labels, ...c.labels }, exp_annotations: annotations }],
           },
         ],
       };
@@ -235,7 +269,7 @@ describe('alerts (promtool)', () => {
     writeFileSync(join(dir, 'rules.yaml'), stringify(chartRules()));
     const check = promtool(['check', 'rules', 'rules.yaml']);
     expect(check.stderr).toBe('');
-    expect(check.stdout).toMatch(/SUCCESS: 9 rules found/);
+    expect(check.stdout).toMatch(/SUCCESS: 10 rules found/);
   });
 
   it('every alert has a firing and a quiet case, and each behaves (promtool test rules)', () => {
@@ -402,7 +436,7 @@ describe('ServiceMonitor and PrometheusRule on the API server', () => {
       '-o',
       'jsonpath={.spec.groups[0].rules[*].alert}',
     ]).stdout.split(' ');
-    expect(alerts).toHaveLength(9);
+    expect(alerts).toHaveLength(10);
 
     // The CRD's schema is enforced: a rule without an expression is refused by the API server.
     const bad = spawnSync(

@@ -25,6 +25,7 @@ import {
   userLabelValue,
 } from '../../src/domain/names.js';
 import { parseSealKeys, type SealKeys, sealDecision } from '../../src/domain/seal.js';
+import { humanTime } from '../../src/domain/text.js';
 import type { EngineDeps } from '../../src/engine/deps.js';
 import { reconcile } from '../../src/engine/reconcile.js';
 import { revokeGrant } from '../../src/engine/revoke.js';
@@ -460,5 +461,53 @@ describe('an extension claim written straight into Redis', () => {
     expect(events.map((e) => e.action)).toEqual(
       expect.arrayContaining(['forged-extension', 'extension-failed']),
     );
+  });
+});
+
+describe('a seal key rotation', () => {
+  it('counts live seals per key: the old key is needed until its last grant ends, then safe to remove', async () => {
+    h = await engineHarness('aws-auth');
+    await h.startWorker();
+    const harness = h;
+    // The grant is sealed with the run's key; then the operator puts a new key first.
+    const [old] = testSealKeys().ids;
+    const ringText = `k2:${randomBytes(32).toString('base64')},${harness.runtime.env.SEAL_KEYS}`;
+    const ring = parseSealKeys(ringText).keys as SealKeys;
+    const alice = await h.person();
+    const grant = await h.waitFor((await h.approve(alice)).id, ['active', 'failed']);
+    expect(grant.status).toBe('active');
+
+    const rotated: EngineDeps = { ...harness.deps, seal: ring };
+    expect((await reconcile(rotated, { dryRun: true })).sealKeys).toEqual({
+      uses: [
+        { key: 'k2', signing: true, live: 0 },
+        { key: old, signing: false, live: 1, latestExpiry: grant.expiresAt },
+      ],
+      complete: true,
+    });
+    const sealKeysLine = async () => {
+      const probes = doctorProbes({
+        env: { ...harness.runtime.env, SEAL_KEYS: ringText },
+        loadConfig: () => ({ policy: harness.runtime.policy, warnings: [], source: 'test' }),
+        clock: systemClock,
+        credentials: awsClientConfig('iam').credentials,
+        awsAuth: { [harness.cluster]: harness.awsAuth },
+      });
+      return (await doctor(probes)).find((r) => r.name === 'seal keys');
+    };
+    const inUse = await sealKeysLine();
+    expect(inUse).toMatchObject({ ok: true, warning: true });
+    expect(inUse?.detail).toContain(
+      `${old} still seals 1 live RoleBinding(s): still needed until ${humanTime(grant.expiresAt as number)}`,
+    );
+
+    // Its grant ends: nothing is sealed with the old key any more.
+    await endGrant(harness.deps, grant.id, 'revoked', 'U0APPROVER');
+    await revokeGrant(harness.deps, grant.id);
+    expect((await reconcile(rotated, { dryRun: true })).sealKeys.uses).toEqual([
+      { key: 'k2', signing: true, live: 0 },
+      { key: old, signing: false, live: 0 },
+    ]);
+    expect((await sealKeysLine())?.detail).toContain(`${old} seals none: safe to remove`);
   });
 });

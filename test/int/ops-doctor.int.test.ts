@@ -19,7 +19,7 @@ import {
   uniqueName,
 } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
-import { TEST_SEAL_KEYS } from '../support/seal.js';
+import { TEST_SEAL_KEYS, testSealKeys } from '../support/seal.js';
 import { FakeSlack } from '../support/slack/index.js';
 
 const kubectl = (args: string[], input?: string) =>
@@ -201,6 +201,8 @@ roleRef: { kind: Role, name: test-aws-auth, apiGroup: rbac.authorization.k8s.io 
     expect(out).toContain(
       `✓ cluster main: levels  not privileged: reader (ClusterRole ${reader}), view (ClusterRole view)`,
     );
+    // One key, so nothing to rotate out (the count includes other files' bindings for a cluster `main`).
+    expect(out).toMatch(new RegExp(`✓ seal keys {2}${testSealKeys().ids[0]} \\(signing\\) seals \\d+ live`));
     const failures = out.split('\n').filter((line) => line.includes('✗'));
     expect(failures).toHaveLength(othersSealedBindings(out));
     if (failures.length === 0) expect(code).toBe(0);

@@ -3,13 +3,16 @@
 // then a RoleBinding of that finished grant is put back on the apiserver behind eks-access's back and a
 // reconciler run removes it. Every series docs/operations.md documents must say so. /readyz answers
 // 503 naming `redis` while Redis is unreachable (a TCP proxy we cut), and 200 again once it is back.
+// During a seal key rotation, a worker with the new key first shows the old one still sealing a live grant.
+import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { RbacAuthorizationV1Api, type V1RoleBinding } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { OUTBOX_QUEUE, QUEUES } from '../../src/adapters/queue/queues.js';
 import { ANNOTATIONS } from '../../src/domain/names.js';
 import { adminKubeConfig, platform } from '../platform/context.js';
-import { APPROVERS, type Stack, startStack } from './ops-stack.js';
+import { testSealKeys } from '../support/seal.js';
+import { APPROVERS, type BotProcess, type Stack, startStack } from './ops-stack.js';
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -35,6 +38,32 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return undefined;
 }
 
+/** Alice's grant for `duration`, requested and approved through the bot, once the worker made it active. */
+async function activeGrant(s: Stack, bot: BotProcess, duration: string): Promise<string> {
+  expect(await bot.command(ALICE, `request ${s.namespace} for ${duration} because metrics`)).toBe(200);
+  const [pending] = await s.until(
+    'the request with its approval message',
+    () => s.grants(),
+    (grants) => grants.length === 1 && Boolean(grants[0]?.approvalMessage),
+  );
+  const grantId = pending?.id as string;
+  const where = pending?.approvalMessage as { channel: string; ts: string };
+  await bot.interact(
+    s.slack.blockActions({
+      user_id: APPROVERS[0],
+      action_id: 'approve',
+      channel: where.channel,
+      message_ts: where.ts,
+    }),
+  );
+  await s.until(
+    'the grant active',
+    async () => (await s.reader.store.get(grantId))?.status,
+    (status) => status === 'active',
+  );
+  return grantId;
+}
+
 describe('/metrics after a grant’s full life', () => {
   it('counts requests by outcome, activation time, revocation lag, active grants, queue depth, jobs and reconciler findings', async () => {
     const s = await startStack({ requesters: [ALICE], duration: { default: '6s', max: '1m' } });
@@ -51,27 +80,7 @@ describe('/metrics after a grant’s full life', () => {
     expect(sample(before, 'eks_access_activation_seconds_count')).toBe(0);
 
     // Request and approve through the bot; the worker activates.
-    expect(await bot.command(ALICE, `request ${s.namespace} for 6s because metrics`)).toBe(200);
-    const [pending] = await s.until(
-      'the request with its approval message',
-      () => s.grants(),
-      (grants) => grants.length === 1 && Boolean(grants[0]?.approvalMessage),
-    );
-    const grantId = pending?.id as string;
-    const where = pending?.approvalMessage as { channel: string; ts: string };
-    await bot.interact(
-      s.slack.blockActions({
-        user_id: APPROVERS[0],
-        action_id: 'approve',
-        channel: where.channel,
-        message_ts: where.ts,
-      }),
-    );
-    await s.until(
-      'the grant active',
-      async () => (await s.reader.store.get(grantId))?.status,
-      (status) => status === 'active',
-    );
+    const grantId = await activeGrant(s, bot, '6s');
     // The store says active before the revoke job is queued and the activation announced (where it is
     // counted): wait for the count, then check every figure at that moment.
     const whileActive = await s.until('the activation counted', scrapeWorker, (t) =>
@@ -134,6 +143,10 @@ describe('/metrics after a grant’s full life', () => {
     expect(sample(after, 'eks_access_reconcile_findings_total', { kind: 'binding_removed' })).toBe(1);
     // Exposed by the worker; its value is the shared API server's look-alikes (another test may make some).
     expect(sample(after, 'eks_access_forged_bindings')).toBeTypeOf('number');
+    // This installation's only grant is over: its key seals nothing live, and it is the one that signs.
+    const [key] = testSealKeys().ids as [string];
+    expect(sample(after, 'eks_access_live_seals', { key })).toBe(0);
+    expect(sample(after, 'eks_access_seal_key_info', { key, signing: 'true' })).toBe(1);
     expect(sample(after, 'eks_access_requests_total', { outcome: 'activated' })).toBe(1);
     expect(sample(after, 'eks_access_requests_total', { outcome: 'ended_expired' })).toBe(1);
     expect(sample(after, 'eks_access_activation_seconds_count')).toBe(1);
@@ -164,6 +177,30 @@ describe('/metrics after a grant’s full life', () => {
     expect(sample(botText, 'eks_access_requests_total', { outcome: 'requested' })).toBe(1);
     expect(sample(botText, 'eks_access_requests_total', { outcome: 'approved' })).toBe(1);
   }, 90_000);
+});
+
+describe('/metrics during a seal key rotation', () => {
+  it('shows the old key still sealing a live grant and the new one signing, so the old one stays', async () => {
+    const s = await startStack({ requesters: [ALICE], duration: { default: '10m', max: '1h' } });
+    stack = s;
+    const bot = await s.startBot();
+    await s.startWorker();
+    const grantId = await activeGrant(s, bot, '10m');
+    expect((await s.bindings()).get(grantId)).toBe(1);
+
+    // The operator puts a new key first (the run's key stays to verify); a worker with that ring sweeps.
+    const [old] = testSealKeys().ids;
+    const seal = s.env().SEAL_KEYS as string;
+    const rotated = await s.startWorker({ SEAL_KEYS: `k2:${randomBytes(32).toString('base64')},${seal}` });
+    const report = await rotated.workers.keeper.sweep('fallback');
+    expect(report.errors).toEqual([]);
+    const text = (await get(rotated.health.port, '/metrics')).text;
+    expect(sample(text, 'eks_access_live_seals', { key: old as string })).toBe(1);
+    expect(sample(text, 'eks_access_live_seals', { key: 'k2' })).toBe(0);
+    expect(sample(text, 'eks_access_seal_key_info', { key: 'k2', signing: 'true' })).toBe(1);
+    expect(sample(text, 'eks_access_seal_key_info', { key: old as string, signing: 'false' })).toBe(1);
+    expect(sample(text, 'eks_access_seal_key_info', { key: old as string, signing: 'true' })).toBeUndefined();
+  }, 60_000);
 });
 
 /** A TCP proxy in front of Redis that a test can cut and restore on the same port. */

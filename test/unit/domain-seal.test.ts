@@ -11,6 +11,7 @@ import {
   sealDecision,
   sealDecisionV1,
   sealExtension,
+  sealingKeyOf,
   verifyBindingSeal,
   verifyDecisionSeal,
   verifyExtensionSeal,
@@ -100,6 +101,22 @@ describe('binding seals', () => {
     expect(verifyFoundBinding(keys, 'prod', found)).toBe('valid');
     expect(verifyFoundBinding(keys, 'dev', found)).toBe('mismatch');
     expect(verifyFoundBinding(keys, 'prod', { ...found, name: 'copy-of-it' })).toBe('mismatch');
+  });
+
+  it('names the key that verified a found binding: the one a rotation must keep until it expires', () => {
+    const found = (ring: string) => ({
+      ...facts,
+      name: 'eks-access-ea-abcdefgh',
+      seal: sealBinding(keysOf(ring), facts),
+    });
+    const ring = keysOf(`k2:${secret(2)},k1:${secret(1)}`);
+    expect(sealingKeyOf(ring, 'prod', found(`k1:${secret(1)}`))).toBe('k1');
+    expect(sealingKeyOf(ring, 'prod', found(`k2:${secret(2)}`))).toBe('k2');
+    // Named but not verified: a seal claiming k1 with another secret, or one for another cluster.
+    expect(sealingKeyOf(ring, 'prod', found(`k1:${secret(3)}`))).toBeUndefined();
+    expect(sealingKeyOf(ring, 'dev', found(`k1:${secret(1)}`))).toBeUndefined();
+    const { seal: _none, ...unsealed } = found(`k1:${secret(1)}`);
+    expect(sealingKeyOf(ring, 'prod', unsealed)).toBeUndefined();
   });
 });
 

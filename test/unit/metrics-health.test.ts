@@ -114,6 +114,38 @@ describe('metrics', () => {
     recordReconcile(metrics, { ...report(0), dryRun: true, forgedBindings: report(5).forgedBindings });
     expect(await metrics.registry.metrics()).toContain('eks_access_forged_bindings 2');
   });
+
+  it('shows the live seals per key of SEAL_KEYS and which key signs, from passes that read every cluster', async () => {
+    const metrics = createMetrics({}, { defaultMetrics: false });
+    const sweep = (k2: number, k1: number, complete = true): ReconcileReport => ({
+      ...emptyReconcileReport(false, T0),
+      sealKeys: {
+        uses: [
+          { key: 'k2', signing: true, live: k2, ...(k2 ? { latestExpiry: T0 + 1 } : {}) },
+          { key: 'k1', signing: false, live: k1, ...(k1 ? { latestExpiry: T0 + 2 } : {}) },
+        ],
+        complete,
+      },
+    });
+    const text = async () => metrics.registry.metrics();
+    recordReconcile(metrics, sweep(0, 1));
+    expect(await text()).toContain('eks_access_live_seals{key="k2"} 0');
+    expect(await text()).toContain('eks_access_live_seals{key="k1"} 1');
+    expect(await text()).toContain('eks_access_seal_key_info{key="k2",signing="true"} 1');
+    expect(await text()).toContain('eks_access_seal_key_info{key="k1",signing="false"} 1');
+    // A pass that missed a cluster would undercount: the last full count stays.
+    recordReconcile(metrics, sweep(3, 0, false));
+    expect(await text()).toContain('eks_access_live_seals{key="k1"} 1');
+    recordReconcile(metrics, sweep(3, 0));
+    expect(await text()).toContain('eks_access_live_seals{key="k2"} 3');
+    expect(await text()).toContain('eks_access_live_seals{key="k1"} 0');
+    // After a restart without k1, its series go: only the ring's keys are shown.
+    recordReconcile(metrics, {
+      ...sweep(3, 0),
+      sealKeys: { uses: [{ key: 'k2', signing: true, live: 3 }], complete: true },
+    });
+    expect(await text()).not.toContain('key="k1"');
+  });
 });
 
 describe('health server', () => {

@@ -103,4 +103,16 @@ groups:
         annotations:
           summary: Redis lost eks-access's data; pending requests and jobs are gone.
           description: The reconciler still removes expired access from the clusters; docs/operations.md, When Redis loses its data.
+      # A key rotation half done: a key that no longer signs still seals live RoleBindings, so removing it
+      # from SEAL_KEYS now would make them fail the seal. Informational: it clears by itself as those
+      # grants expire (none is sealed with it any more); the hour lets a rollout of a new ring settle.
+      - alert: EksAccessSealKeyStillInUse
+        expr: |
+          max by (key) (eks_access_live_seals) > 0
+            and on (key) max by (key) (eks_access_seal_key_info{signing="false"})
+        for: 1h
+        labels: { severity: warning }
+        annotations:
+          summary: "Seal key {{ "{{" }} $labels.key {{ "}}" }} no longer signs but still seals {{ "{{" }} $value {{ "}}" }} live RoleBinding(s)."
+          description: "Do not remove {{ "{{" }} $labels.key {{ "}}" }} from SEAL_KEYS until this clears: those RoleBindings would fail the seal (reported as forged, no longer counted as ours). They end by their expiry; `eks-access doctor` says when. docs/engine.md, Seals."
 {{- end }}
