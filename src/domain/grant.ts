@@ -143,6 +143,11 @@ export interface HeldAccess {
 }
 
 export interface Grant {
+  /**
+   * The record format's version (domain/formats.ts GRANT_RECORD_VERSION), stamped by the store on every
+   * write; absent on records written before it was (read as 1). Not the compare-and-set `version`.
+   */
+  v?: number;
   id: string;
   /** Incremented on every write; the compare-and-set token. */
   version: number;

@@ -30,6 +30,11 @@ export const ANNOTATIONS = {
   cluster: 'eks-access.io/cluster',
   /** HMAC over what the binding grants (src/domain/seal.ts); only the worker can write a valid one. */
   seal: 'eks-access.io/seal',
+  /**
+   * The labels' and annotations' format (domain/formats.ts ROLE_BINDING_FORMAT_VERSION); absent on
+   * bindings written before it was (read by what they carry: no installation label, version 1).
+   */
+  format: 'eks-access.io/format',
 } as const;
 /** Tags on our IAM roles (IAM tag keys allow ':' and '/'). */
 export const IAM_TAGS = {

@@ -3,6 +3,7 @@ import { type LevelPolicy, type Policy, type PolicyRule, privilegeReasons } from
 import { authenticatorRoleArn, identityCenterSessionOf, partitionOfRegion } from './arn.js';
 import type { IdentityMappingMode } from './auth-mode.js';
 import { isoTime } from './clock.js';
+import { ROLE_BINDING_FORMAT_VERSION } from './formats.js';
 import type { Grant } from './grant.js';
 import { type ProbeCaller, probeTrustStatement } from './login-probe.js';
 import {
@@ -342,6 +343,7 @@ export function planGrant({ policy, grant, expiresAt, resolvedMapping }: PlanInp
         [ANNOTATIONS.username]: username,
         [ANNOTATIONS.expiresAt]: expiresIso,
         [ANNOTATIONS.cluster]: grant.cluster,
+        [ANNOTATIONS.format]: String(ROLE_BINDING_FORMAT_VERSION),
         ...(personalRole ? { [ANNOTATIONS.roleArn]: personalRole.arn } : {}),
       },
     },

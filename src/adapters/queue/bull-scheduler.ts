@@ -9,6 +9,7 @@ import type { RedisClient } from '../redis/connection.js';
 import {
   extensionJobId,
   type GrantJob,
+  grantJob,
   type JobKind,
   jobIdFor,
   OUTBOX_QUEUE,
@@ -87,14 +88,14 @@ export class BullScheduler implements Scheduler {
     // A later moment gets its own job id: the job that found it too early may still be running, and a
     // job with its own id would swallow the new one.
     const jobId = jobIdFor('activate', grantId, delay > 0 ? at : undefined);
-    return this.#enqueueNow(QUEUES.activate, 'activate', { grantId }, jobId, delay);
+    return this.#enqueueNow(QUEUES.activate, 'activate', grantJob(grantId), jobId, delay);
   }
 
   enqueueExtension(grantId: string, extensionId: string): Promise<void> {
     return this.#enqueueNow(
       QUEUES.extend,
       'extend',
-      { grantId, extensionId },
+      grantJob(grantId, extensionId),
       extensionJobId(grantId, extensionId),
     );
   }
@@ -132,11 +133,10 @@ export class BullScheduler implements Scheduler {
   scheduleApprovalReminder(grantId: string, at: number): Promise<void> {
     // Not a replacement: each reminder has its own moment, and the id makes a repeat collapse.
     return this.#call(async () => {
-      await this.queue(QUEUE_OF.nudge).add(
-        'nudge',
-        { grantId },
-        { jobId: jobIdFor('nudge', grantId, at), delay: Math.max(0, at - this.#clock.now()) },
-      );
+      await this.queue(QUEUE_OF.nudge).add('nudge', grantJob(grantId), {
+        jobId: jobIdFor('nudge', grantId, at),
+        delay: Math.max(0, at - this.#clock.now()),
+      });
     });
   }
 
@@ -167,7 +167,7 @@ export class BullScheduler implements Scheduler {
         const old = await queue.getJob(previous);
         if (old && (await old.isDelayed())) await old.remove().catch(() => undefined);
       }
-      await queue.add(kind, { grantId }, { jobId, delay: Math.max(0, at - this.#clock.now()) });
+      await queue.add(kind, grantJob(grantId), { jobId, delay: Math.max(0, at - this.#clock.now()) });
     });
   }
 

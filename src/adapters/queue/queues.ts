@@ -1,5 +1,9 @@
 // Queue names, job names and job ids. Ids derive from grant ids so duplicates collapse; BullMQ
-// forbids ':' in custom ids, hence '-'. Payloads carry the grant id and nothing else.
+// forbids ':' in custom ids, hence '-'. Payloads carry the grant id and nothing else, and the payload
+// format's version (`v`, domain/formats.ts): jobs outlive the worker that queued them (a delayed revoke
+// waits for the grant's expiry across any number of upgrades).
+import { JOB_PAYLOAD_VERSION } from '../../domain/formats.js';
+
 export const QUEUES = {
   activate: 'activate',
   extend: 'extend',
@@ -13,10 +17,19 @@ export const OUTBOX_QUEUE = 'slack-outbox';
 
 export type JobKind = 'activate' | 'revoke' | 'warn' | 'lapse' | 'nudge' | 'opens' | 'review';
 export interface GrantJob {
+  /** The payload format (JOB_PAYLOAD_VERSION); absent on jobs queued before it was stamped (version 1). */
+  v?: number;
   grantId: string;
   /** `extend` jobs only: which claimed extension (Grant.extensionsApplying) to apply. */
   extensionId?: string;
 }
+
+/** A payload as this version writes it. */
+export const grantJob = (grantId: string, extensionId?: string): GrantJob => ({
+  v: JOB_PAYLOAD_VERSION,
+  grantId,
+  ...(extensionId === undefined ? {} : { extensionId }),
+});
 
 export const RECONCILE_SCHEDULER_ID = 'reconcile-every';
 

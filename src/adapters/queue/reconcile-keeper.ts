@@ -18,7 +18,7 @@ import type { ReconcileReport } from '../../engine/reconcile.js';
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../redis/connection.js';
 import type { RedisEpoch } from '../redis/epoch.js';
-import { RECONCILE_SCHEDULER_ID } from './queues.js';
+import { grantJob, RECONCILE_SCHEDULER_ID } from './queues.js';
 
 /** Where workers record their sweeps, so every worker and `doctor` see the latest one (best-effort). */
 export const reconcileKeys = (prefix: string) => ({
@@ -130,7 +130,7 @@ export class ReconcileKeeper {
     return this.#o.queue.upsertJobScheduler(
       RECONCILE_SCHEDULER_ID,
       { every: this.#o.everyMs },
-      { name: 'reconcile', data: { grantId: '' }, opts: { removeOnComplete: true, removeOnFail: 100 } },
+      { name: 'reconcile', data: grantJob(''), opts: { removeOnComplete: true, removeOnFail: 100 } },
     );
   }
 

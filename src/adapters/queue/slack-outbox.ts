@@ -9,6 +9,7 @@
 // App Home refreshes are one debounced job per person, however many grants change at once.
 import { type Job, Queue, Worker } from 'bullmq';
 import { isAccessError } from '../../domain/errors.js';
+import { OUTBOX_PAYLOAD_VERSION } from '../../domain/formats.js';
 import type { Grant } from '../../domain/grant.js';
 import type { GrantStore } from '../../ports/grant-store.js';
 import type { GrantEvent, Notifier } from '../../ports/notifier.js';
@@ -28,10 +29,13 @@ export { OUTBOX_QUEUE };
  */
 export const OUTBOX_LATER_QUEUE = 'slack-outbox-later';
 
-/** Payloads carry ids and the event (what happened, never a token or a rendered message). */
+/**
+ * Payloads carry ids and the event (what happened, never a token or a rendered message), and the payload
+ * format's version (`v`, OUTBOX_PAYLOAD_VERSION; absent on jobs queued before it was stamped: version 1).
+ */
 export type OutboxJob =
-  | { kind: 'grant-changed'; grantId: string; version: number; event: GrantEvent }
-  | { kind: 'home'; userId: string }
+  | { kind: 'grant-changed'; v?: number; grantId: string; version: number; event: GrantEvent }
+  | { kind: 'home'; v?: number; userId: string }
   /** Posts the audit lines waiting in `<prefix>outbox:audit-lines` (v: the list's entry format). */
   | { kind: 'audit-batch'; v: 1 };
 
@@ -145,7 +149,13 @@ export class SlackOutbox implements Notifier {
     const { plan: _plan, ...kept } = event as GrantEvent & { plan?: unknown };
     await queue.add(
       'grant-changed',
-      { kind: 'grant-changed', grantId: grant.id, version: grant.version, event: kept as GrantEvent },
+      {
+        kind: 'grant-changed',
+        v: OUTBOX_PAYLOAD_VERSION,
+        grantId: grant.id,
+        version: grant.version,
+        event: kept as GrantEvent,
+      },
       {
         jobId: outboxJobId(grant.id, event, grant.version),
         ...(delay > 0 ? { delay } : {}),
@@ -164,7 +174,7 @@ export class SlackOutbox implements Notifier {
       userIds.map((userId) =>
         this.#queue.add(
           'home',
-          { kind: 'home', userId },
+          { kind: 'home', v: OUTBOX_PAYLOAD_VERSION, userId },
           {
             deduplication: { id: `home-${userId}`, keepLastIfActive: true },
             delay: this.#options.homeDebounceMs ?? 1_000,

@@ -1,6 +1,7 @@
 // The audit trail as a Redis stream (`<prefix>audit`). Stream ids are time-ordered, so reading
 // "since T" is an XRANGE from T. Fields: action, actor, grantId, at, details (JSON), and `chain` (the
-// record's writer, sequence and hashes, JSON) when the event came through the chained trail.
+// record's writer, sequence and hashes, JSON) when the event came through the chained trail, and `v`
+// (the entry format, AUDIT_STREAM_ENTRY_VERSION; absent on entries written before it was stamped: 1).
 // Each XADD trims entries older than the retention (MINID, exact: only the few entries that just fell
 // out of the window go, so it costs little, and the retention holds to the millisecond). Break-glass uses are also
 // kept in sorted sets per rule and per rule and person (score: the use's time), so a rate limit counts
@@ -8,6 +9,7 @@
 import { type AuditEvent, breakGlassUseOf } from '../../domain/audit-event.js';
 import type { ChainLink } from '../../domain/audit-record.js';
 import { AccessError } from '../../domain/errors.js';
+import { AUDIT_STREAM_ENTRY_VERSION } from '../../domain/formats.js';
 import type { AuditLog, StoredAuditEntry } from '../../ports/audit-log.js';
 import type { RedisClient } from './connection.js';
 
@@ -34,6 +36,8 @@ export class RedisAuditLog implements AuditLog {
   /** Appends the event with its chain link (the chained trail calls this). */
   async appendEntry({ event, link }: StoredAuditEntry): Promise<void> {
     const fields = [
+      'v',
+      String(AUDIT_STREAM_ENTRY_VERSION),
       'action',
       event.action,
       'actor',

@@ -1,7 +1,10 @@
 // GrantStore on Redis. Each grant is one JSON value; status and requester indexes move in the same
 // Lua script as the value, so a compare-and-set either happens whole or not at all.
-// Keys share one hash tag (the prefix), so the store also works on Redis Cluster.
+// Keys share one hash tag (the prefix), so the store also works on Redis Cluster. Every write stamps the
+// record format's version (`v`, domain/formats.ts), keeping a newer one an upgraded worker wrote: a
+// rolled-back worker must not relabel a record whose fields it does not know as its own format.
 import { AccessError, conflict } from '../../domain/errors.js';
+import { formatVersionOf, GRANT_RECORD_VERSION } from '../../domain/formats.js';
 import type { Grant, GrantStatus } from '../../domain/grant.js';
 import type { GrantStore } from '../../ports/grant-store.js';
 import type { RedisClient } from './connection.js';
@@ -84,7 +87,7 @@ export class RedisGrantStore implements GrantStore {
         this.#statusKey(grant.status),
         this.#requesterKey(grant.requester.slackUserId),
         String(expectedVersion),
-        JSON.stringify(grant),
+        JSON.stringify({ ...grant, v: Math.max(formatVersionOf(grant), GRANT_RECORD_VERSION) }),
         grant.id,
         String(grant.createdAt),
       ),
