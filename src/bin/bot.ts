@@ -16,7 +16,8 @@ import {
 } from '../adapters/metrics.js';
 import { type SlackOutbox, slackOutbox } from '../adapters/queue/slack-outbox.js';
 import type { RedisClient } from '../adapters/redis/connection.js';
-import { createSlackApp, slackClient } from '../adapters/slack/app.js';
+import { createSlackApp } from '../adapters/slack/app.js';
+import { slackClient } from '../adapters/slack/client.js';
 import { SlackDirectory } from '../adapters/slack/directory.js';
 import { SlackNotifier } from '../adapters/slack/notifier.js';
 import type { EngineOps } from '../bot/deps.js';

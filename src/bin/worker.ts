@@ -16,7 +16,7 @@ import {
 import { SlackOutbox, slackOutbox } from '../adapters/queue/slack-outbox.js';
 import { startWeeklySummaryJob, type WeeklySummaryJob } from '../adapters/queue/weekly-summary-job.js';
 import { type RunningWorkers, startWorkers } from '../adapters/queue/workers.js';
-import { slackClient } from '../adapters/slack/app.js';
+import { slackClient } from '../adapters/slack/client.js';
 import { SlackSummaryPublisher } from '../adapters/slack/summary-publisher.js';
 import { parseEnv } from '../config/load.js';
 import { parseDuration } from '../domain/duration.js';
