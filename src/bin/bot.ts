@@ -168,7 +168,8 @@ export async function startBotProcess(
     endGrant: (id, reason, actor, note) => endGrant(runtime, id, reason, actor, note),
   };
   const metrics = createMetrics({
-    activeGrants: async () => (await runtime.store.listByStatus(['active'])).length,
+    // Counted from the status index: reading every active grant on each scrape held them all in memory.
+    activeGrants: () => runtime.store.countByStatus('active'),
   });
   // The bot keeps no bootstrap state in Redis: on data loss it only logs and counts (the worker sweeps).
   trackRedisDataLoss(metrics, runtime.epoch);
