@@ -318,6 +318,8 @@ export function printFigures(f: MemoryFigures, runs: readonly ProcessMemoryResul
 
 export function writeFigures(f: MemoryFigures): void {
   writeFileSync(FIGURES_FILE, `${JSON.stringify(f, null, 2)}\n`);
+  // In the repository's format, so that `biome check` passes on the committed file as written.
+  execFileSync('npx', ['biome', 'format', '--write', FIGURES_FILE], { stdio: 'ignore' });
   console.log(
     `\nwrote ${FIGURES_FILE}: now check the chart against it (npx vitest run --project unit test/unit/memory-limits.test.ts)`,
   );
