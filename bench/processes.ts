@@ -1,12 +1,13 @@
-// Memory of the built entry points, as they run in production: `node dist/bin/entrypoint.js worker`
-// and `… bot` (the bot against the fake Slack over HTTP), spawned against the test platform. RSS idle
+// Memory of the built entry points, as they run in production: `node <flags> dist/bin/entrypoint.js worker`
+// and `… bot` (the bot against the fake Slack over HTTP), spawned against the test platform with the
+// image's and the Deployments' node flags (figures.ts, productionNodeArgs). RSS idle
 // each; then the worker with N live grants (active in Redis, each with its sealed RoleBinding on the
 // cluster) and one reconcile pass over them: its time (the job's processedOn → finishedOn) and RSS.
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { reuseConnections } from '../src/adapters/k8s/keep-alive.js';
@@ -21,12 +22,13 @@ import { archiveEnv } from '../test/support/archive.js';
 import { activeBenchGrant } from '../test/support/grants.js';
 import { TEST_SEAL_KEYS } from '../test/support/seal.js';
 import { FakeSlack } from '../test/support/slack/index.js';
+import { FIGURES_FILE, type MemoryFigures, median, productionNodeArgs, type Role } from './figures.js';
 import { until } from './stats.js';
 
 export interface ProcessMemoryResult {
   node: string;
-  bot: { idleRss: number };
-  worker: { idleRss: number };
+  bot: { idleRss: number; nodeArgs: string[] };
+  worker: { idleRss: number; nodeArgs: string[] };
   loaded: {
     grants: number;
     seedMs: number;
@@ -67,19 +69,23 @@ async function idleRss(pid: number, waitMs = 5000): Promise<number> {
 
 interface Spawned {
   child: ChildProcess;
+  nodeArgs: string[];
   pid: number;
   stop(): Promise<void>;
 }
 
-async function spawnRole(role: 'worker' | 'bot', env: Record<string, string>, healthPort: number) {
+async function spawnRole(role: Role, env: Record<string, string>, healthPort: number) {
   // A process group of its own that dies with the bench (spawnGroup): an aborted bench leaves no role running.
-  const child = spawnGroup(process.execPath, ['dist/bin/entrypoint.js', role], {
+  // Node's flags as in production (the Dockerfile's and the Deployment's NODE_OPTIONS), or
+  // BENCH_NODE_ARGS instead, e.g. BENCH_NODE_ARGS=--max-semi-space-size=2 to see what a V8 setting is worth.
+  const benchArgs = process.env['BENCH_NODE_ARGS'];
+  const nodeArgs =
+    benchArgs === undefined ? productionNodeArgs(role) : benchArgs.split(/\s+/).filter(Boolean);
+  const child = spawnGroup(process.execPath, [...nodeArgs, 'dist/bin/entrypoint.js', role], {
     env: {
       PATH: process.env['PATH'] ?? '',
       HOME: process.env['HOME'] ?? '',
       NODE_ENV: 'production',
-      // e.g. BENCH_NODE_OPTIONS=--max-semi-space-size=2 to see what a V8 setting is worth.
-      ...(process.env['BENCH_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_NODE_OPTIONS'] } : {}),
       ...env,
     },
     stdio: ['ignore', process.env['BENCH_CHILD_LOG'] ? 'inherit' : 'ignore', 'pipe'],
@@ -105,6 +111,7 @@ async function spawnRole(role: 'worker' | 'bot', env: Record<string, string>, he
   return {
     child,
     pid: child.pid as number,
+    nodeArgs,
     async stop() {
       await stopGroup(child, 'SIGTERM');
       await exited;
@@ -226,8 +233,8 @@ clusters:
     const rssAfter = await idleRss(worker.pid, 2000);
     return {
       node: process.version,
-      bot: { idleRss: botIdle },
-      worker: { idleRss: workerIdle },
+      bot: { idleRss: botIdle, nodeArgs: bot.nodeArgs },
+      worker: { idleRss: workerIdle, nodeArgs: worker.nodeArgs },
       loaded: { grants: options.grants, seedMs, rssBefore, passMs, peakRss, rssAfter },
     };
   } finally {
@@ -237,6 +244,18 @@ clusters:
     await runtime.close();
     await slack.close();
     await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+    // Gone before the next run starts: a worker's first sweep would otherwise list these 10 000 bindings
+    // and its "idle" RSS would carry them (seen: 206 → 272 MB between two runs).
+    await until(
+      `namespace ${namespace} deleted`,
+      () =>
+        core.readNamespace({ name: namespace }).then(
+          () => undefined,
+          () => true,
+        ),
+      180_000,
+      500,
+    ).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -244,7 +263,9 @@ clusters:
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
 
 export function printProcessMemory(r: ProcessMemoryResult): void {
-  console.log(`\n## Built entry points (node dist/bin/entrypoint.js …, Node ${r.node}), RSS\n`);
+  console.log(
+    `\n## Built entry points (node ${r.worker.nodeArgs.join(' ')} dist/bin/entrypoint.js …, Node ${r.node}), RSS\n`,
+  );
   console.log('| process | moment | RSS | goal |');
   console.log('| --- | --- | --- | --- |');
   console.log(`| bot (HTTP, fake Slack) | idle | ${mb(r.bot.idleRss)} | < 100 MB |`);
@@ -255,5 +276,51 @@ export function printProcessMemory(r: ProcessMemoryResult): void {
   console.log(`| worker | after the pass | ${mb(l.rssAfter)} | |`);
   console.log(
     `\nReconcile pass over ${l.grants} live grants and their RoleBindings: ${(l.passMs / 1000).toFixed(2)} s (goal < 5 s); seeding took ${(l.seedMs / 1000).toFixed(1)} s.`,
+  );
+}
+
+const MiB = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+/** The medians of the runs, in MiB, with when, where and with which node flags they were measured. */
+export function memoryFigures(runs: readonly ProcessMemoryResult[]): MemoryFigures {
+  const first = runs[0];
+  if (!first) throw new Error('no runs');
+  const cpu = cpus();
+  return {
+    measured: {
+      date: new Date().toISOString().slice(0, 10),
+      machine: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${process.platform}/${process.arch}`,
+      node: first.node,
+      runs: runs.length,
+      nodeArgs: { bot: first.bot.nodeArgs, worker: first.worker.nodeArgs },
+    },
+    botIdleMiB: MiB(median(runs.map((r) => r.bot.idleRss))),
+    workerIdleMiB: MiB(median(runs.map((r) => r.worker.idleRss))),
+    reconcilePeakMiB: MiB(median(runs.map((r) => r.loaded.peakRss))),
+    reconcileGrants: first.loaded.grants,
+  };
+}
+
+export function printFigures(f: MemoryFigures, runs: readonly ProcessMemoryResult[]): void {
+  const each = (pick: (r: ProcessMemoryResult) => number) => runs.map((r) => MiB(pick(r))).join(', ');
+  console.log(`\n## Medians of ${runs.length} runs (MiB, as the chart's requests and limits count)\n`);
+  console.log('| figure | median | runs |');
+  console.log('| --- | --- | --- |');
+  console.log(`| bot idle RSS | ${f.botIdleMiB} MiB | ${each((r) => r.bot.idleRss)} |`);
+  console.log(`| worker idle RSS | ${f.workerIdleMiB} MiB | ${each((r) => r.worker.idleRss)} |`);
+  console.log(
+    `| worker peak RSS, reconcile pass over ${f.reconcileGrants} | ${f.reconcilePeakMiB} MiB | ${each((r) => r.loaded.peakRss)} |`,
+  );
+  console.log(
+    `\nnode flags: bot ${f.measured.nodeArgs.bot.join(' ')}; worker ${f.measured.nodeArgs.worker.join(' ')}`,
+  );
+}
+
+export function writeFigures(f: MemoryFigures): void {
+  writeFileSync(FIGURES_FILE, `${JSON.stringify(f, null, 2)}\n`);
+  // In the repository's format, so that `biome check` passes on the committed file as written.
+  execFileSync('npx', ['biome', 'format', '--write', FIGURES_FILE], { stdio: 'ignore' });
+  console.log(
+    `\nwrote ${FIGURES_FILE}: now check the chart against it (npx vitest run --project unit test/unit/memory-limits.test.ts)`,
   );
 }

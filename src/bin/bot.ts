@@ -16,7 +16,8 @@ import {
 } from '../adapters/metrics.js';
 import { type SlackOutbox, slackOutbox } from '../adapters/queue/slack-outbox.js';
 import type { RedisClient } from '../adapters/redis/connection.js';
-import { createSlackApp, slackClient } from '../adapters/slack/app.js';
+import { createSlackApp } from '../adapters/slack/app.js';
+import { slackClient } from '../adapters/slack/client.js';
 import { SlackDirectory } from '../adapters/slack/directory.js';
 import { SlackNotifier } from '../adapters/slack/notifier.js';
 import type { EngineOps } from '../bot/deps.js';
@@ -167,7 +168,8 @@ export async function startBotProcess(
     endGrant: (id, reason, actor, note) => endGrant(runtime, id, reason, actor, note),
   };
   const metrics = createMetrics({
-    activeGrants: async () => (await runtime.store.listByStatus(['active'])).length,
+    // Counted from the status index: reading every active grant on each scrape held them all in memory.
+    activeGrants: () => runtime.store.countByStatus('active'),
   });
   // The bot keeps no bootstrap state in Redis: on data loss it only logs and counts (the worker sweeps).
   trackRedisDataLoss(metrics, runtime.epoch);

@@ -283,7 +283,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
         if (!env.SLACK_BOT_TOKEN) throw badInput('report --post-summary posts to Slack: set SLACK_BOT_TOKEN');
         const [{ slackClient }, { SlackSummaryPublisher }, { renderBarChart }, { postWeeklySummary }] =
           await Promise.all([
-            import('../adapters/slack/app.js'),
+            import('../adapters/slack/client.js'),
             import('../adapters/slack/summary-publisher.js'),
             import('../adapters/chart/bar-chart.js'),
             import('../shared/weekly-summary.js'),

@@ -16,7 +16,7 @@ import {
 import { SlackOutbox, slackOutbox } from '../adapters/queue/slack-outbox.js';
 import { startWeeklySummaryJob, type WeeklySummaryJob } from '../adapters/queue/weekly-summary-job.js';
 import { type RunningWorkers, startWorkers } from '../adapters/queue/workers.js';
-import { slackClient } from '../adapters/slack/app.js';
+import { slackClient } from '../adapters/slack/client.js';
 import { SlackSummaryPublisher } from '../adapters/slack/summary-publisher.js';
 import { parseEnv } from '../config/load.js';
 import { parseDuration } from '../domain/duration.js';
@@ -95,7 +95,8 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const { env } = runtime;
   const metrics = createMetrics({
-    activeGrants: async () => (await runtime.store.listByStatus(['active'])).length,
+    // Counted from the status index: reading every active grant on each scrape held them all in memory.
+    activeGrants: () => runtime.store.countByStatus('active'),
     queueCounts: () => runtime.scheduler.jobCounts(),
   });
   if (notifier instanceof SlackOutbox)

@@ -165,21 +165,21 @@ function bindingVerdict(binding: ManagedBinding, grant: Grant | undefined, now: 
   return undefined;
 }
 
+/** Bindings judged per batch: their grants are read together, and only one batch's grants are held. */
+const GRANT_BATCH = 200;
+
 /**
- * The grants the bindings name, read from Redis in parallel batches (one round trip per batch instead
- * of one per binding: a pass over 10 000 bindings spent most of its time here). A grant that cannot be
- * read counts as unknown to Redis, as before: the binding's own expiry rules.
+ * The grants a batch of bindings names, read from Redis in parallel (one round trip per batch instead of
+ * one per binding: a pass over 10 000 bindings spent most of its time here). A grant that cannot be read
+ * counts as unknown to Redis, as before: the binding's own expiry rules.
  */
 async function grantsOf(deps: EngineDeps, bindings: readonly ManagedBinding[]): Promise<Map<string, Grant>> {
   const ids = [...new Set(bindings.map((b) => b.grantId))];
+  const read = await Promise.all(ids.map((id) => deps.store.get(id).catch(() => undefined)));
   const grants = new Map<string, Grant>();
-  for (let i = 0; i < ids.length; i += 200) {
-    const batch = ids.slice(i, i + 200);
-    const read = await Promise.all(batch.map((id) => deps.store.get(id).catch(() => undefined)));
-    read.forEach((grant, j) => {
-      if (grant) grants.set(batch[j] as string, grant);
-    });
-  }
+  read.forEach((grant, j) => {
+    if (grant) grants.set(ids[j] as string, grant);
+  });
   return grants;
 }
 
@@ -187,6 +187,21 @@ async function grantsOf(deps: EngineDeps, bindings: readonly ManagedBinding[]): 
 interface SealCensus {
   seals: LiveSeal[];
   clusters: Set<string>;
+}
+
+/**
+ * Each binding with its grant (undefined: unknown to Redis), a batch at a time: reading all 10 000 grants
+ * before judging the first binding held them all at once, which set the worker's peak RSS.
+ */
+async function* withGrants(
+  deps: EngineDeps,
+  bindings: readonly ManagedBinding[],
+): AsyncGenerator<[ManagedBinding, Grant | undefined]> {
+  for (let i = 0; i < bindings.length; i += GRANT_BATCH) {
+    const batch = bindings.slice(i, i + GRANT_BATCH);
+    const grants = await grantsOf(deps, batch);
+    for (const binding of batch) yield [binding, grants.get(binding.grantId)];
+  }
 }
 
 async function sweepCluster(
@@ -198,10 +213,9 @@ async function sweepCluster(
 ): Promise<void> {
   const now = deps.clock.now();
   const found = await backends.rbac.listBindings();
-  const grants = await grantsOf(deps, found);
   const live: ManagedBinding[] = [];
   const installation = deps.policy.settings.installation;
-  for (const binding of found) {
+  for await (const [binding, grant] of withGrants(deps, found)) {
     const verdict = sealVerdict(deps, cluster, binding);
     // Another installation's binding, sealed with its own keys: not a look-alike of ours, not ours to end.
     if (verdict !== 'valid' && isOtherInstallation(installation, binding)) continue;
@@ -214,7 +228,6 @@ async function sweepCluster(
         );
       continue;
     }
-    const grant = grants.get(binding.grantId);
     // Unknown to Redis, yet ended in the ledger (revoked, and Redis lost before its binding went): it goes,
     // and is never rebuilt. An unreadable ledger leaves it to the binding's own expiry, as before.
     const why =

@@ -61,8 +61,20 @@ describe('RedisGrantStore', () => {
     await store.replace(transition(grant, 'approved'));
     expect((await store.listByStatus(['pending'])).map((g) => g.id)).toEqual([]);
     expect((await store.listByStatus(['approved'])).map((g) => g.id)).toEqual([grant.id]);
+    expect([await store.countByStatus('pending'), await store.countByStatus('approved')]).toEqual([0, 1]);
     expect((await store.listByRequester('UIDX')).map((g) => g.id)).toEqual([grant.id]);
     expect(await store.get('ea-missing0')).toBeUndefined();
+  });
+
+  it('lists and counts more grants than one MGET slice reads', async () => {
+    const store = new RedisGrantStore(redis, `{${uniqueName('t')}}:`);
+    const grants = Array.from({ length: 1234 }, () => freshGrant('UMANY'));
+    for (let i = 0; i < grants.length; i += 100)
+      await Promise.all(grants.slice(i, i + 100).map((g) => store.create(g)));
+    const listed = await store.listByStatus(['pending']);
+    expect(new Set(listed.map((g) => g.id))).toEqual(new Set(grants.map((g) => g.id)));
+    expect(listed).toHaveLength(1234);
+    expect(await store.countByStatus('pending')).toBe(1234);
   });
 
   it('says unavailable (not a crash) when Redis is gone', async () => {

@@ -2,7 +2,8 @@
 // pausing every call of the bot for the wait and retrying for half an hour.
 import { webApi } from '@slack/bolt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listenerClientOptions, slackClient } from '../../src/adapters/slack/app.js';
+import { listenerClientOptions } from '../../src/adapters/slack/app.js';
+import { slackClient } from '../../src/adapters/slack/client.js';
 import { slackAccessError } from '../../src/adapters/slack/errors.js';
 import { FakeSlack } from '../support/slack/index.js';
 

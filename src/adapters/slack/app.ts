@@ -1,36 +1,10 @@
-// Builds the Bolt App for either transport and the WebClient the worker shares. Socket Mode is the
-// default (no public URL); HTTP mode uses Bolt's HTTPReceiver, which checks the v0 signature and
-// refuses requests whose timestamp is more than five minutes off.
-import { App, type Logger as BoltLogger, type LogLevel, webApi } from '@slack/bolt';
-import type { Env } from '../../config/env.js';
+// Builds the Bolt App for either transport (the Web API client the worker shares is ./client.ts). Socket
+// Mode is the default (no public URL); HTTP mode uses Bolt's HTTPReceiver, which checks the v0 signature
+// and refuses requests whose timestamp is more than five minutes off.
+import { App, type Logger as BoltLogger, type LogLevel } from '@slack/bolt';
 import type { Logger } from '../logger.js';
+import { apiOptions, type SlackSettings } from './client.js';
 import { type ListenerDeps, registerListeners } from './handlers/register.js';
-
-export type SlackSettings = Pick<
-  Env,
-  'SLACK_BOT_TOKEN' | 'SLACK_APP_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_TRANSPORT' | 'SLACK_API_URL'
->;
-
-const apiOptions = (env: SlackSettings) => (env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {});
-
-/**
- * A Web API client for the notifier and the directory (bot and worker); the token never leaves this
- * object. It rejects rate-limited calls at once, coded (`slack_webapi_rate_limited_error` with
- * `retryAfter`): the outbox schedules the retry after Retry-After, a person is told to try again in
- * N s (errors.ts). The SDK's default would pause every call of this client for Retry-After and retry
- * for half an hour. `waitOnRateLimits`: that default, for the weekly summary, a lone job with no
- * retries of its own and nobody waiting on it.
- */
-export function slackClient(
-  env: SlackSettings,
-  options: { waitOnRateLimits?: boolean } = {},
-): webApi.WebClient {
-  return new webApi.WebClient(env.SLACK_BOT_TOKEN, {
-    ...apiOptions(env),
-    retryConfig: { retries: 2 },
-    ...(options.waitOnRateLimits ? {} : { rejectRateLimitedCalls: true }),
-  });
-}
 
 /** Bolt logs through our pino logger (and its redaction). */
 export function boltLogger(logger: Logger): BoltLogger {
