@@ -78,7 +78,8 @@ export function probeTrustStatement(caller: ProbeCaller, until: number) {
 /** One login as the person would make it. */
 export type ProbeAttempt =
   | { kind: 'in'; username: string; refused: string[] }
-  | { kind: 'refused'; reason: string };
+  /** `sts`: no session of the role (its trust); `cluster`: the session's token is not accepted. */
+  | { kind: 'refused'; at: 'sts' | 'cluster'; reason: string };
 
 /** What keeps `attempt` from proving the grant, or undefined when it proves it. */
 export function probeProblem(attempt: ProbeAttempt, username: string): string | undefined {

@@ -3,10 +3,11 @@
 
 import type { ProbeCaller } from '../domain/login-probe.js';
 import { personalRoleName } from '../domain/names.js';
-import { personalRoleFor } from '../domain/plan.js';
+import { personalRoleFor, trustPolicyFor } from '../domain/plan.js';
 import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
 import { isLive } from '../shared/grant-records.js';
 import type { EngineDeps } from './deps.js';
+import { probeWindow, proveRefused } from './login-probe.js';
 import { liveSealedBindings } from './sealed-bindings.js';
 
 /** Everything that identifies a person's shared pieces on one cluster. */
@@ -80,7 +81,7 @@ export async function syncIdentity(
   }
   if (sealed.length > 0) return { needed, sealed }; // grant mode with nothing approved behind it: leave as is
   const role = personalRoleFor(deps.policy, { ...person, expiresAt: now });
-  await retireIdentity(backends, { name: role.name, arn: role.arn }, person.principalArn, now);
+  await retireIdentity(deps, backends, { name: role.name, arn: role.arn }, person.principalArn, now);
   return { needed, sealed };
 }
 
@@ -96,10 +97,13 @@ async function withLiveGrants(deps: EngineDeps, bindings: ManagedBinding[]): Pro
 
 /**
  * Tears down one personal role: mapping first (from this moment the role no longer reaches the
- * cluster, whatever IAM does next), then the role. If the mapping cannot be edited (aws-auth broken by
- * hand), the role is still retired, then the mapping error is reported.
+ * cluster, whatever IAM does next), then the role. Where the cluster proves logins, the person's trust is
+ * closed with the probe's statement open, and the role goes only once new sessions of it are refused by
+ * the cluster (engine/login-probe.ts; until then the revocation is retried). If the mapping cannot be
+ * edited (aws-auth broken by hand), the role is still retired, then the mapping error is reported.
  */
 export async function retireIdentity(
+  deps: EngineDeps,
   backends: ClusterBackends,
   role: { name: string; arn: string },
   principalArn: string,
@@ -109,7 +113,16 @@ export async function retireIdentity(
     () => undefined,
     (error: unknown) => error,
   );
-  await backends.iam.retireRole(role.name, principalArn, now);
+  let trustClosed = false;
+  if (!unmapped && backends.probe) {
+    const window = await probeWindow(deps, backends.probe);
+    trustClosed = await backends.iam.replaceTrust(
+      role.name,
+      trustPolicyFor(principalArn, now - 60_000, window),
+    );
+    if (trustClosed) await proveRefused(deps, backends.probe, role.arn);
+  }
+  await backends.iam.retireRole(role.name, principalArn, now, { trustClosed });
   if (unmapped) throw unmapped;
 }
 

@@ -35,10 +35,60 @@ export interface LoginProof {
  * check. Throws `unavailable` (the activation is retried; its ledger keeps the expiry) naming the last
  * problem when the deadline passes first.
  */
-export async function proveLogin(
+export function proveLogin(
   deps: EngineDeps,
   probe: LoginProbe,
   expected: { roleArn: string; username: string; checks: readonly PermissionCheck[] },
+): Promise<LoginProof> {
+  return inARow(
+    deps,
+    async () => probeProblem(await probe.attempt(expected.roleArn, expected.checks), expected.username),
+    (last, attempts) =>
+      new AccessError(
+        'unavailable',
+        `A login as ${expected.username} through ${expected.roleArn} did not work within ${PROBE_DEADLINE_MS / 1000} s: ${last}`,
+        {
+          hint: 'IAM or EKS has not applied the change yet, or something refuses it; the activation is tried again.',
+          details: { attempts, last },
+        },
+      ),
+  );
+}
+
+/**
+ * Revocation's proof: with the mapping removed, new sessions of `roleArn` (the person's statement closed,
+ * the probe's open) must be refused by the cluster PROBE_SUCCESSES times in a row. A refusal by STS proves
+ * nothing (the probe's statement may not have propagated yet). Throws `unavailable` naming what still got
+ * in when the deadline passes first: the grant stays `revoking` and the revoke job runs again.
+ */
+export function proveRefused(deps: EngineDeps, probe: LoginProbe, roleArn: string): Promise<LoginProof> {
+  return inARow(
+    deps,
+    async () => {
+      const attempt = await probe.attempt(roleArn, []);
+      if (attempt.kind === 'refused') return attempt.at === 'cluster' ? undefined : attempt.reason;
+      return `a session of ${roleArn} still logs in as "${attempt.username}"`;
+    },
+    (last, attempts) =>
+      new AccessError(
+        'unavailable',
+        `The cluster did not refuse ${roleArn} within ${PROBE_DEADLINE_MS / 1000} s of its mapping's removal: ${last}`,
+        {
+          hint: 'The revocation is tried again until the cluster refuses the role; the platform team should check its identity mapping.',
+          details: { attempts, last },
+        },
+      ),
+  );
+}
+
+/**
+ * Asks `problem` (undefined: the attempt proved it) every PROBE_INTERVAL_MS until PROBE_SUCCESSES proofs
+ * in a row, or throws `failure` with the last problem after PROBE_DEADLINE_MS.
+ */
+async function inARow(
+  deps: EngineDeps,
+  problem: () => Promise<string | undefined>,
+  failure: (last: string, attempts: number) => AccessError,
 ): Promise<LoginProof> {
   const started = deps.clock.now();
   const deadline = started + PROBE_DEADLINE_MS;
@@ -47,24 +97,15 @@ export async function proveLogin(
   let last = '';
   for (;;) {
     attempts += 1;
-    const problem = probeProblem(await probe.attempt(expected.roleArn, expected.checks), expected.username);
-    if (problem === undefined) {
+    const found = await problem();
+    if (found === undefined) {
       streak += 1;
       if (streak >= PROBE_SUCCESSES) return { attempts, ms: deps.clock.now() - started };
     } else {
       streak = 0;
-      last = problem;
+      last = found;
     }
-    if (deps.clock.now() > deadline) {
-      throw new AccessError(
-        'unavailable',
-        `A login as ${expected.username} through ${expected.roleArn} did not work within ${PROBE_DEADLINE_MS / 1000} s: ${last}`,
-        {
-          hint: 'IAM or EKS has not applied the change yet, or something refuses it; the activation is tried again.',
-          details: { attempts, last },
-        },
-      );
-    }
+    if (deps.clock.now() > deadline) throw failure(last, attempts);
     await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
   }
 }

@@ -358,7 +358,7 @@ async function retireUnneeded(
 ): Promise<void> {
   await unlessStillNeeded(deps, backends, cluster, role.arn, (now) =>
     // The closed trust names the account root, which always exists: a tag could name anything.
-    retireIdentity(backends, role, `arn:aws:iam::${accountOf(role.arn)}:root`, now),
+    retireIdentity(deps, backends, role, `arn:aws:iam::${accountOf(role.arn)}:root`, now),
   );
 }
 

@@ -3,7 +3,13 @@
 // SDK errors into AccessError kinds; everything here is idempotent unless a method says otherwise.
 import type { PolicyRule } from '../config/policy.js';
 import type { ProbeAttempt, ProbeCaller } from '../domain/login-probe.js';
-import type { PermissionCheck, PersonalRolePlan, RoleBindingManifest, RoleManifest } from '../domain/plan.js';
+import type {
+  PermissionCheck,
+  PersonalRolePlan,
+  RoleBindingManifest,
+  RoleManifest,
+  TrustPolicy,
+} from '../domain/plan.js';
 
 /** One of our IAM roles as IAM reports it (from the role's tags). */
 export interface ManagedRole {
@@ -31,7 +37,17 @@ export interface IamRoles {
    * Ends the role: trust closed (condition in the past), sessions issued before `now` denied, inline
    * policies deleted, role deleted. Idempotent; a missing role is success.
    */
-  retireRole(name: string, principalArn: string, now: number): Promise<void>;
+  retireRole(
+    name: string,
+    principalArn: string,
+    now: number,
+    options?: { trustClosed?: boolean },
+  ): Promise<void>;
+  /**
+   * Replaces the trust of an existing role, never creating one (taking access away): false when the role
+   * is gone. Revocation closes the person's statement with it while the login probe proves the refusal.
+   */
+  replaceTrust(name: string, trust: TrustPolicy): Promise<boolean>;
   /** Our roles under `pathPrefix` (only those tagged as ours). */
   listRoles(pathPrefix: string): Promise<ManagedRole[]>;
 }

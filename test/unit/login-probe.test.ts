@@ -12,7 +12,7 @@ import {
 } from '../../src/domain/login-probe.js';
 import { trustPolicyFor } from '../../src/domain/plan.js';
 import type { EngineDeps } from '../../src/engine/deps.js';
-import { proveLogin } from '../../src/engine/login-probe.js';
+import { proveLogin, proveRefused } from '../../src/engine/login-probe.js';
 import type { LoginProbe } from '../../src/ports/cluster.js';
 
 describe('probeCallerOf', () => {
@@ -78,7 +78,9 @@ describe('probeProblem', () => {
     expect(probeProblem({ kind: 'in', username: 'alice', refused: ['list pods in test'] }, 'alice')).toMatch(
       /refuses list pods in test/,
     );
-    expect(probeProblem({ kind: 'refused', reason: 'Unauthorized' }, 'alice')).toBe('Unauthorized');
+    expect(probeProblem({ kind: 'refused', at: 'cluster', reason: 'Unauthorized' }, 'alice')).toBe(
+      'Unauthorized',
+    );
   });
 });
 
@@ -99,12 +101,19 @@ describe('proveLogin', () => {
     return probe;
   };
   const IN: ProbeAttempt = { kind: 'in', username: 'alice', refused: [] };
-  const OUT: ProbeAttempt = { kind: 'refused', reason: 'Unauthorized' };
+  const OUT: ProbeAttempt = { kind: 'refused', at: 'cluster', reason: 'Unauthorized' };
+  const NO_SESSION: ProbeAttempt = { kind: 'refused', at: 'sts', reason: 'AccessDenied' };
 
   it(`needs ${PROBE_SUCCESSES} logins in a row: a refusal in between starts the count again`, async () => {
     const probe = scripted([OUT, IN, OUT, IN, IN, IN]);
     const proof = await proveLogin(deps, probe, { roleArn: 'r', username: 'alice', checks: [] });
     expect(proof.attempts).toBe(6);
     expect(probe.calls).toBe(6);
+  });
+
+  it(`proves a revocation by ${PROBE_SUCCESSES} refusals by the cluster in a row; STS refusing proves nothing`, async () => {
+    const probe = scripted([IN, OUT, NO_SESSION, OUT, OUT, OUT]);
+    const proof = await proveRefused(deps, probe, 'r');
+    expect(proof.attempts).toBe(6);
   });
 });

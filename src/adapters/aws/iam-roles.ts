@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { AccessError } from '../../domain/errors.js';
 import { IAM_TAGS, MANAGED_BY } from '../../domain/names.js';
-import { type PersonalRolePlan, trustPolicyFor } from '../../domain/plan.js';
+import { type PersonalRolePlan, type TrustPolicy, trustPolicyFor } from '../../domain/plan.js';
 import type { IamRoles, ManagedRole } from '../../ports/cluster.js';
 import { awsErrorName, fromAwsError } from './errors.js';
 
@@ -78,15 +78,35 @@ export class AwsIamRoles implements IamRoles {
     }
   }
 
-  async retireRole(name: string, principalArn: string, now: number): Promise<void> {
+  async replaceTrust(name: string, trust: TrustPolicy): Promise<boolean> {
     try {
-      // Closing trust first: if any later step fails, nobody can start a new session meanwhile.
       await this.#iam.send(
-        new UpdateAssumeRolePolicyCommand({
-          RoleName: name,
-          PolicyDocument: JSON.stringify(trustPolicyFor(principalArn, now - 60_000)),
-        }),
+        new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trust) }),
       );
+      return true;
+    } catch (error) {
+      if (awsErrorName(error) === NOT_FOUND) return false;
+      throw fromAwsError(error, 'replace the personal role trust policy');
+    }
+  }
+
+  async retireRole(
+    name: string,
+    principalArn: string,
+    now: number,
+    options: { trustClosed?: boolean } = {},
+  ): Promise<void> {
+    try {
+      // Closing trust first: if any later step fails, nobody can start a new session meanwhile (unless
+      // the caller closed it already, with the login probe's statement: one write fewer).
+      if (!options.trustClosed) {
+        await this.#iam.send(
+          new UpdateAssumeRolePolicyCommand({
+            RoleName: name,
+            PolicyDocument: JSON.stringify(trustPolicyFor(principalArn, now - 60_000)),
+          }),
+        );
+      }
       // No deny-older-sessions policy: the role has no permissions for it to deny, and the one call an
       // EKS login makes (sts:GetCallerIdentity) cannot be denied by any policy. What ends access is the
       // mapping (removed before this) and the RoleBinding; see docs/engine.md, "What ends access".

@@ -76,7 +76,8 @@ export class StsKubeLoginProbe implements LoginProbe {
         }),
       );
       const c = out.Credentials;
-      if (!c?.AccessKeyId || !c.SecretAccessKey) return { kind: 'refused', reason: 'STS issued no session' };
+      if (!c?.AccessKeyId || !c.SecretAccessKey)
+        return { kind: 'refused', at: 'sts', reason: 'STS issued no session' };
       credentials = {
         accessKeyId: c.AccessKeyId,
         secretAccessKey: c.SecretAccessKey,
@@ -85,7 +86,7 @@ export class StsKubeLoginProbe implements LoginProbe {
     } catch (error) {
       const name = awsErrorName(error);
       if (name && STS_REFUSALS.has(name))
-        return { kind: 'refused', reason: `sts:AssumeRole of ${roleArn} refused (${name})` };
+        return { kind: 'refused', at: 'sts', reason: `sts:AssumeRole of ${roleArn} refused (${name})` };
       throw fromAwsError(error, `assume ${roleArn} to prove the login`);
     }
     // A new session each attempt makes a new token, so no API server cache answers for an earlier one.
@@ -111,7 +112,11 @@ export class StsKubeLoginProbe implements LoginProbe {
       username = review.status?.userInfo?.username ?? '';
     } catch (error) {
       if (error instanceof ApiException && error.code === 401)
-        return { kind: 'refused', reason: 'the cluster does not accept the token yet (Unauthorized)' };
+        return {
+          kind: 'refused',
+          at: 'cluster',
+          reason: 'the cluster does not accept the token (Unauthorized)',
+        };
       throw fromKubeError(error, 'ask the cluster who the probe session is');
     }
     const refused: string[] = [];
