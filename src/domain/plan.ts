@@ -150,6 +150,20 @@ export function trustPolicyFor(
   };
 }
 
+/** IAM's default quota for a role's trust policy (adjustable to 4 096; we stay within the default). */
+export const TRUST_POLICY_MAX_CHARS = 2048;
+
+/**
+ * Why `trust` cannot be written, or undefined. IAM refuses a longer document only on the write, which
+ * would leave a grant half-made; so activation asks first, with the probe's statement counted.
+ */
+export function trustPolicyTooLong(trust: TrustPolicy, max = TRUST_POLICY_MAX_CHARS): string | undefined {
+  const length = JSON.stringify(trust).length;
+  return length > max
+    ? `the personal role's trust policy would be ${length} characters, over IAM's limit of ${max}`
+    : undefined;
+}
+
 const RBAC = 'rbac.authorization.k8s.io' as const;
 
 export function managedLabels(extra: Record<string, string> = {}): Record<string, string> {

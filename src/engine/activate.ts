@@ -13,7 +13,13 @@ import {
 import { parseDuration } from '../domain/duration.js';
 import { badInput, forbidden, misconfigured, toAccessError } from '../domain/errors.js';
 import { type Grant, transition } from '../domain/grant.js';
-import { type AccessPlan, type PermissionCheck, planGrant } from '../domain/plan.js';
+import {
+  type AccessPlan,
+  type PermissionCheck,
+  planGrant,
+  trustPolicyFor,
+  trustPolicyTooLong,
+} from '../domain/plan.js';
 import { verifyDecisionSeal } from '../domain/seal.js';
 import { humanTime } from '../domain/text.js';
 import { accessEnd, windowEnd } from '../domain/window.js';
@@ -148,6 +154,7 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
     resolvedMapping,
   });
   const checks = await checksFor(backends, plan, level as NonNullable<typeof level>);
+  if (plan.personalRole) await assertTrustFits(deps, backends, grant, plan);
 
   // The decision is spent here, before the first write: the ledger fixes the expiry (a retry after a
   // crash re-uses it) and refuses a decision that was used, ended or not used in time.
@@ -205,6 +212,23 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   });
   await notifySafely(deps, active, { kind: 'activated' });
   return active;
+}
+
+/** Refuses, before anything is written, a grant whose trust (the probe's statement counted) IAM would refuse. */
+async function assertTrustFits(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  grant: Grant,
+  plan: AccessPlan,
+): Promise<void> {
+  const window = await probeWindow(deps, backends.probe);
+  const trust = trustPolicyFor(grant.requester.principalArn, accessEnd(grant, deps.clock.now()), window);
+  const problem = trustPolicyTooLong(trust);
+  if (problem)
+    throw misconfigured(
+      `${plan.personalRole?.name}: ${problem}`,
+      'A shorter settings.iamPath (or principal path) is needed. Nothing was written.',
+    );
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   probeProblem,
   probeTrustStatement,
 } from '../../src/domain/login-probe.js';
-import { trustPolicyFor } from '../../src/domain/plan.js';
+import { TRUST_POLICY_MAX_CHARS, trustPolicyFor, trustPolicyTooLong } from '../../src/domain/plan.js';
 import type { EngineDeps } from '../../src/engine/deps.js';
 import { proveLogin, proveRefused } from '../../src/engine/login-probe.js';
 import type { LoginProbe } from '../../src/ports/cluster.js';
@@ -115,5 +115,29 @@ describe('proveLogin', () => {
     const probe = scripted([IN, OUT, NO_SESSION, OUT, OUT, OUT]);
     const proof = await proveRefused(deps, probe, 'r');
     expect(proof.attempts).toBe(6);
+  });
+});
+
+describe('trustPolicyTooLong', () => {
+  const until = Date.parse('2026-12-05T10:00:00Z');
+  const caller = probeCallerOf('arn:aws:sts::111122223333:assumed-role/eks-access-worker/s') as NonNullable<
+    ReturnType<typeof probeCallerOf>
+  >;
+
+  it('counts the document IAM gets, the probe statement included, against the limit', () => {
+    const trust = trustPolicyFor('arn:aws:iam::111122223333:user/alice', until, { caller, until });
+    const length = JSON.stringify(trust).length;
+    expect(trustPolicyTooLong(trust, length)).toBeUndefined();
+    expect(trustPolicyTooLong(trust, length - 1)).toBe(
+      `the personal role's trust policy would be ${length} characters, over IAM's limit of ${length - 1}`,
+    );
+  });
+
+  it('leaves room under IAM’s default for the longest principal IAM allows (a 512-character path)', () => {
+    const path = `/${'p'.repeat(510)}/`;
+    const longest = `arn:aws:iam::111122223333:user${path}${'a'.repeat(64)}`;
+    const trust = trustPolicyFor(longest, until, { caller, until });
+    expect(trustPolicyTooLong(trust)).toBeUndefined();
+    expect(JSON.stringify(trust).length).toBeLessThan(TRUST_POLICY_MAX_CHARS);
   });
 });

@@ -8,12 +8,16 @@ import {
   ListAccessEntriesCommand,
 } from '@aws-sdk/client-eks';
 import { roleOf } from '../../domain/arn.js';
+import { AccessError } from '../../domain/errors.js';
 import { type OwnMappings, PERSONAL_ROLE_PREFIX } from '../../domain/names.js';
 import type { IdentityMapping, MappingEntry } from '../../ports/cluster.js';
 import { awsErrorName, fromAwsError } from './errors.js';
 
 const EXISTS = 'ResourceInUseException';
 const NOT_FOUND = 'ResourceNotFoundException';
+/** EKS allows 3 000 access entries per cluster (not adjustable). */
+const LIMIT = 'ResourceLimitExceededException';
+export const ACCESS_ENTRY_LIMIT = 3000;
 
 export class EksAccessEntries implements IdentityMapping {
   readonly mode = 'access-entries' as const;
@@ -31,6 +35,7 @@ export class EksAccessEntries implements IdentityMapping {
     try {
       await this.#eks.send(new CreateAccessEntryCommand(this.#createInput(entry)));
     } catch (error) {
+      if (awsErrorName(error) === LIMIT) throw this.#full(error);
       if (awsErrorName(error) !== EXISTS) throw fromAwsError(error, 'create the EKS access entry');
       if (options.roleIsNew) await this.#replace(entry);
       else await this.#ensureUsername(entry);
@@ -67,6 +72,18 @@ export class EksAccessEntries implements IdentityMapping {
     } catch (error) {
       throw fromAwsError(error, 'correct the EKS access entry');
     }
+  }
+
+  /** The cluster holds as many entries as EKS allows: nobody else can be mapped until some go. */
+  #full(error: unknown): Error {
+    return new AccessError(
+      'misconfigured',
+      `EKS cluster ${this.#clusterName} has ${ACCESS_ENTRY_LIMIT} access entries, the most EKS allows: no one else can be mapped`,
+      {
+        hint: 'Delete access entries nobody uses (aws eks list-access-entries), or map people through aws-auth. This grant was not made.',
+        cause: error,
+      },
+    );
   }
 
   #createInput(entry: MappingEntry) {
