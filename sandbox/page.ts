@@ -334,8 +334,11 @@ async function refresh() {
   if (!response.ok) return;
   const fields = () => [...live.querySelectorAll('.modal input[type=text], .modal textarea')];
   const key = (f) => f.closest('.modal').dataset.view + ' ' + f.name;
+  const html = await response.text();
+  // A confirmation opened while the fetch was under way must not be swept away with the old page either.
+  if (document.querySelector('dialog[open]')) { waiting = true; return; }
   const typed = new Map(fields().map((f) => [key(f), f.value]));
-  live.innerHTML = await response.text();
+  live.innerHTML = html;
   for (const f of fields()) if (typed.has(key(f))) f.value = typed.get(key(f));
 }
 document.addEventListener('close', () => { if (waiting) { waiting = false; refresh(); } }, true);

@@ -23,8 +23,8 @@ export const PROBE_STATEMENT_SID = 'EksAccessLoginProbe';
 export const PROBE_SESSION_SECONDS = 900;
 /** Logins in a row that must succeed: AWS's propagation is not monotonic (one request may see a change, the next not yet). */
 export const PROBE_SUCCESSES = 3;
-/** Between two attempts. */
-export const PROBE_INTERVAL_MS = 500;
+/** Between two attempts: three successes span two seconds, longer than a flapping read usually lasts. */
+export const PROBE_INTERVAL_MS = 1_000;
 /** How long a change may take to propagate before the activation gives up (IAM: up to two minutes). */
 export const PROBE_DEADLINE_MS = 120_000;
 /** The worker's statement lapses on its own after this, should it never be taken out (a worker killed mid-probe). */

@@ -39,9 +39,11 @@ export function proveLogin(
   deps: EngineDeps,
   probe: LoginProbe,
   expected: { roleArn: string; username: string; checks: readonly PermissionCheck[] },
+  intervalMs = PROBE_INTERVAL_MS,
 ): Promise<LoginProof> {
   return inARow(
     deps,
+    intervalMs,
     async () => probeProblem(await probe.attempt(expected.roleArn, expected.checks), expected.username),
     (last, attempts) =>
       new AccessError(
@@ -61,9 +63,15 @@ export function proveLogin(
  * nothing (the probe's statement may not have propagated yet). Throws `unavailable` naming what still got
  * in when the deadline passes first: the grant stays `revoking` and the revoke job runs again.
  */
-export function proveRefused(deps: EngineDeps, probe: LoginProbe, roleArn: string): Promise<LoginProof> {
+export function proveRefused(
+  deps: EngineDeps,
+  probe: LoginProbe,
+  roleArn: string,
+  intervalMs = PROBE_INTERVAL_MS,
+): Promise<LoginProof> {
   return inARow(
     deps,
+    intervalMs,
     async () => {
       const attempt = await probe.attempt(roleArn, []);
       if (attempt.kind === 'refused') return attempt.at === 'cluster' ? undefined : attempt.reason;
@@ -82,11 +90,12 @@ export function proveRefused(deps: EngineDeps, probe: LoginProbe, roleArn: strin
 }
 
 /**
- * Asks `problem` (undefined: the attempt proved it) every PROBE_INTERVAL_MS until PROBE_SUCCESSES proofs
+ * Asks `problem` (undefined: the attempt proved it) every `intervalMs` until PROBE_SUCCESSES proofs
  * in a row, or throws `failure` with the last problem after PROBE_DEADLINE_MS.
  */
 async function inARow(
   deps: EngineDeps,
+  intervalMs: number,
   problem: () => Promise<string | undefined>,
   failure: (last: string, attempts: number) => AccessError,
 ): Promise<LoginProof> {
@@ -106,6 +115,6 @@ async function inARow(
       last = found;
     }
     if (deps.clock.now() > deadline) throw failure(last, attempts);
-    await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -27,6 +27,30 @@ export interface AccessEntrySync {
   stop(): Promise<void>;
 }
 
+/**
+ * EKS's own warning: "creating or updating an access entry is eventually consistent, and may take several
+ * seconds". Each created or deleted entry reaches the authenticator only after a delay drawn from a seeded
+ * generator (so a failure can be replayed with the seed the platform prints), and during the second half
+ * of that delay's last quarter each pass shows the old or the new state at random, as AWS may.
+ */
+export interface Propagation {
+  seed: number;
+  minMs: number;
+  maxMs: number;
+}
+
+/** mulberry32: a small seeded generator, uniform in [0, 1). */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export function syncAccessEntries(options: {
   clusterName: string;
   dynamicFile: string;
@@ -34,7 +58,24 @@ export function syncAccessEntries(options: {
   iamEndpoint: string;
   eksEndpoint: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
+  propagation?: Propagation | undefined;
 }): AccessEntrySync {
+  const random = seeded(options.propagation?.seed ?? 0);
+  const delay = () => {
+    const p = options.propagation;
+    return p ? p.minMs + random() * (p.maxMs - p.minMs) : 0;
+  };
+  /** When each entry (by its own ARN) was first seen and when it was last seen gone, with its delay. */
+  const timeline = new Map<
+    string,
+    { mapping: Mapping; kind: 'role' | 'user'; seen: number; ms: number; goneAt?: number }
+  >();
+  /**
+   * Whether a change begun at `since`, taking `ms`, is visible now: not yet, at random (its last quarter,
+   * at most a second), or for good.
+   */
+  const applied = (since: number, ms: number, now: number) =>
+    now - since >= ms || (now - since >= ms * 0.75 && random() < 0.5);
   const eks = new EKSClient({
     region: options.region,
     endpoint: options.eksEndpoint,
@@ -68,9 +109,8 @@ export function syncAccessEntries(options: {
   }
 
   async function once(): Promise<void> {
-    const mapRoles: Mapping[] = [];
-    const mapUsers: Mapping[] = [];
     const seen = new Set<string>();
+    const now = Date.now();
     let nextToken: string | undefined;
     do {
       let page: { accessEntries?: string[] | undefined; nextToken?: string | undefined };
@@ -91,16 +131,32 @@ export function syncAccessEntries(options: {
         if (!principal) continue;
         boundTo.set(entryKey, principal);
         const mapping = {
+          ...(principal.kind === 'role' ? { rolearn: arn } : { userarn: arn }),
           userid: principal.id,
           username: accessEntry.username ?? arn,
           groups: accessEntry.kubernetesGroups ?? [],
         };
-        if (principal.kind === 'role') mapRoles.push({ rolearn: arn, ...mapping });
-        else mapUsers.push({ userarn: arn, ...mapping });
+        const known = timeline.get(entryKey);
+        if (!known) timeline.set(entryKey, { mapping, kind: principal.kind, seen: now, ms: delay() });
+        else delete known.goneAt;
       }
       nextToken = page.nextToken;
     } while (nextToken);
     for (const key of boundTo.keys()) if (!seen.has(key)) boundTo.delete(key);
+    // What the authenticator sees: created entries once their delay passed, deleted ones until theirs did.
+    const mapRoles: Mapping[] = [];
+    const mapUsers: Mapping[] = [];
+    for (const [key, entry] of timeline) {
+      if (!seen.has(key) && entry.goneAt === undefined) entry.goneAt = now;
+      let visible: boolean;
+      if (entry.goneAt !== undefined) {
+        visible = !applied(entry.goneAt, entry.ms, now);
+        if (!visible && now - entry.goneAt >= entry.ms) timeline.delete(key);
+      } else {
+        visible = applied(entry.seen, entry.ms, now);
+      }
+      if (visible) (entry.kind === 'role' ? mapRoles : mapUsers).push(entry.mapping);
+    }
     const mappings = JSON.stringify({ mapRoles, mapUsers });
     if (mappings !== written) {
       version += 1;

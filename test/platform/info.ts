@@ -50,6 +50,8 @@ export interface PlatformInfo {
     caBundle: string;
     /** kube-apiserver's --authentication-token-webhook-cache-ttl (production default: 120). */
     webhookCacheTtlSeconds: number;
+    /** How late access-entry changes reach the authenticator (undefined: at the next 250 ms sync). */
+    accessEntryPropagation?: { seed: number; minMs: number; maxMs: number } | undefined;
     /** The authenticator's log (why a login was refused). */
     authenticatorLog: string;
   };

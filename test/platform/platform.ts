@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CreateClusterCommand, EKSClient } from '@aws-sdk/client-eks';
-import { syncAccessEntries } from './access-entries-sync.js';
+import { type Propagation, syncAccessEntries } from './access-entries-sync.js';
 import { startAws } from './aws.js';
 import { startAwsGateway } from './aws-gateway.js';
 import type { PlatformInfo } from './info.js';
@@ -88,6 +88,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       gateway.route({ moto: aws.value.iamEndpoint, eks: aws.value.eksEndpoint });
       await createLoginCluster(aws.value, loginCluster);
       await gateway.describeClusterAs(loginCluster, { endpoint: kubeInfo.server, caFile: kubeInfo.caFile });
+      const propagation = accessEntryPropagation();
       sync = syncAccessEntries({
         clusterName: loginCluster,
         dynamicFile,
@@ -95,6 +96,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
         iamEndpoint: aws.value.iamEndpoint,
         eksEndpoint: aws.value.eksEndpoint,
         credentials: { accessKeyId: aws.value.accessKeyId, secretAccessKey: aws.value.secretAccessKey },
+        propagation,
       });
       const info: PlatformInfo = {
         redisUrl: redis.value,
@@ -106,6 +108,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
           proxyUrl: gateway.proxyUrl,
           caBundle: gateway.caFile,
           webhookCacheTtlSeconds: WEBHOOK_CACHE_TTL_SECONDS,
+          accessEntryPropagation: propagation,
           authenticatorLog: join(runDir, 'logs', 'aws-iam-authenticator.log'),
         },
         runDir,
@@ -142,4 +145,16 @@ async function createLoginCluster(aws: PlatformInfo['aws'], name: string): Promi
   } finally {
     eks.destroy();
   }
+}
+
+/**
+ * How late access-entry changes reach the login cluster's authenticator, as on EKS ("may take several
+ * seconds"): 1–4 s, seeded. EKS_ACCESS_PLATFORM_SEED replays a run's delays (every run prints its seed);
+ * EKS_ACCESS_PLATFORM_PROPAGATION=off applies changes at the next sync pass, as before.
+ */
+function accessEntryPropagation(): Propagation | undefined {
+  if (process.env['EKS_ACCESS_PLATFORM_PROPAGATION'] === 'off') return undefined;
+  const seed = Number(process.env['EKS_ACCESS_PLATFORM_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+  console.log(`platform: access entries propagate in 1-4 s (EKS_ACCESS_PLATFORM_SEED=${seed} replays it)`);
+  return { seed, minMs: 1_000, maxMs: 4_000 };
 }

@@ -106,14 +106,15 @@ describe('proveLogin', () => {
 
   it(`needs ${PROBE_SUCCESSES} logins in a row: a refusal in between starts the count again`, async () => {
     const probe = scripted([OUT, IN, OUT, IN, IN, IN]);
-    const proof = await proveLogin(deps, probe, { roleArn: 'r', username: 'alice', checks: [] });
+    // The attempts' spacing is production's concern, not this rule's: none here.
+    const proof = await proveLogin(deps, probe, { roleArn: 'r', username: 'alice', checks: [] }, 0);
     expect(proof.attempts).toBe(6);
     expect(probe.calls).toBe(6);
   });
 
   it(`proves a revocation by ${PROBE_SUCCESSES} refusals by the cluster in a row; STS refusing proves nothing`, async () => {
     const probe = scripted([IN, OUT, NO_SESSION, OUT, OUT, OUT]);
-    const proof = await proveRefused(deps, probe, 'r');
+    const proof = await proveRefused(deps, probe, 'r', 0);
     expect(proof.attempts).toBe(6);
   });
 });
