@@ -342,7 +342,10 @@ async function refresh() {
   for (const f of fields()) if (typed.has(key(f))) f.value = typed.get(key(f));
 }
 document.addEventListener('close', () => { if (waiting) { waiting = false; refresh(); } }, true);
-new EventSource('/events').onmessage = refresh;
+const events = new EventSource('/events');
+events.onmessage = refresh;
+// A change between this page's render and the subscription (or while reconnecting) sends no event: ask once.
+events.onopen = refresh;
 if (live.dataset.tz !== zone) refresh();
 </script>
 </body></html>`;

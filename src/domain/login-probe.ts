@@ -27,6 +27,11 @@ export const PROBE_SUCCESSES = 3;
 export const PROBE_INTERVAL_MS = 1_000;
 /** How long a change may take to propagate before the activation gives up (IAM: up to two minutes). */
 export const PROBE_DEADLINE_MS = 120_000;
+/**
+ * How long a revocation tries to see the refusal. Shorter than an activation's wait: the role is deleted
+ * afterwards either way (nothing is gained by keeping it), so this bounds only how long the proof is tried.
+ */
+export const REFUSAL_DEADLINE_MS = 30_000;
 /** The worker's statement lapses on its own after this, should it never be taken out (a worker killed mid-probe). */
 export const PROBE_TRUST_MS = PROBE_DEADLINE_MS + 60_000;
 

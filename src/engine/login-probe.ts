@@ -9,6 +9,7 @@ import {
   PROBE_TRUST_MS,
   type ProbeCaller,
   probeProblem,
+  REFUSAL_DEADLINE_MS,
 } from '../domain/login-probe.js';
 import type { PermissionCheck } from '../domain/plan.js';
 import type { LoginProbe } from '../ports/cluster.js';
@@ -44,6 +45,7 @@ export function proveLogin(
   return inARow(
     deps,
     intervalMs,
+    PROBE_DEADLINE_MS,
     async () => probeProblem(await probe.attempt(expected.roleArn, expected.checks), expected.username),
     (last, attempts) =>
       new AccessError(
@@ -61,7 +63,7 @@ export function proveLogin(
  * Revocation's proof: with the mapping removed, new sessions of `roleArn` (the person's statement closed,
  * the probe's open) must be refused by the cluster PROBE_SUCCESSES times in a row. A refusal by STS proves
  * nothing (the probe's statement may not have propagated yet). Throws `unavailable` naming what still got
- * in when the deadline passes first: the grant stays `revoking` and the revoke job runs again.
+ * in when REFUSAL_DEADLINE_MS passes first.
  */
 export function proveRefused(
   deps: EngineDeps,
@@ -72,6 +74,7 @@ export function proveRefused(
   return inARow(
     deps,
     intervalMs,
+    REFUSAL_DEADLINE_MS,
     async () => {
       const attempt = await probe.attempt(roleArn, []);
       if (attempt.kind === 'refused') return attempt.at === 'cluster' ? undefined : attempt.reason;
@@ -80,7 +83,7 @@ export function proveRefused(
     (last, attempts) =>
       new AccessError(
         'unavailable',
-        `The cluster did not refuse ${roleArn} within ${PROBE_DEADLINE_MS / 1000} s of its mapping's removal: ${last}`,
+        `The cluster did not refuse ${roleArn} within ${REFUSAL_DEADLINE_MS / 1000} s of its mapping's removal: ${last}`,
         {
           hint: 'The revocation is tried again until the cluster refuses the role; the platform team should check its identity mapping.',
           details: { attempts, last },
@@ -91,16 +94,17 @@ export function proveRefused(
 
 /**
  * Asks `problem` (undefined: the attempt proved it) every `intervalMs` until PROBE_SUCCESSES proofs
- * in a row, or throws `failure` with the last problem after PROBE_DEADLINE_MS.
+ * in a row, or throws `failure` with the last problem after `deadlineMs`.
  */
 async function inARow(
   deps: EngineDeps,
   intervalMs: number,
+  deadlineMs: number,
   problem: () => Promise<string | undefined>,
   failure: (last: string, attempts: number) => AccessError,
 ): Promise<LoginProof> {
   const started = deps.clock.now();
-  const deadline = started + PROBE_DEADLINE_MS;
+  const deadline = started + deadlineMs;
   let streak = 0;
   let attempts = 0;
   let last = '';

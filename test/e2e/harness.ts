@@ -492,15 +492,18 @@ ${
       return all.filter((g) => g.namespace === namespace || g.namespace.startsWith(`${namespace}-`));
     },
     async close() {
+      // The workers before what their jobs use: a revocation still proving its refusal (the login probe
+      // takes seconds after the person is already refused) ends by notifying, and waited for ever on a
+      // notifier closed under it.
+      await bot.stop();
+      await workers?.close();
+      await workerNotifier.close();
       if (options.createNamespace) await k8s.deleteNamespace({ name: namespace }).catch(() => undefined);
       if (mapping === 'aws-auth' && !login)
         await k8s
           .deleteNamespacedConfigMap({ namespace: awsAuth.namespace, name: awsAuth.name })
           .catch(() => undefined);
       iam.destroy();
-      await bot.stop();
-      await workerNotifier.close();
-      await workers?.close();
       await audit.close();
       await outboxQueue.close();
       for (const name of Object.values(QUEUES)) await scheduler.queue(name).close();

@@ -44,6 +44,16 @@ async function clickAndConfirm(scope: ReturnType<Page['locator']>, action: strin
 }
 
 /**
+ * Becomes `person` on the page. The switch is a page load: a click made before it lands would open a dialog
+ * on the page it is about to replace, whose button then detaches under Playwright's click.
+ */
+async function switchTo(person: string) {
+  const p = page as Page;
+  await Promise.all([p.waitForEvent('load'), p.click(`a.person[data-id="${person}"]`)]);
+  await p.locator(`a.person.current[data-id="${person}"]`).waitFor();
+}
+
+/**
  * Each approver in turn switches to themselves, clicks Approve on the approval message for `id` and
  * confirms Slack's dialog; the next one clicks only once the message shows this approval counted (the
  * bot re-renders the message, so a click before that can land on the old one's button).
@@ -54,7 +64,7 @@ async function approveAsEachApprover(
 ) {
   const p = page as Page;
   for (const [n, approver] of APPROVERS.entries()) {
-    await p.click(`a.person[data-id="${approver}"]`);
+    await switchTo(approver);
     const approval = p.locator('#channel-C0APPROVALS .message', { hasText: `Access request ${id}` });
     await check?.(approval, n);
     await clickAndConfirm(approval, 'approve', /Approve privileged access\?/);
@@ -117,7 +127,7 @@ describe('npm run sandbox', () => {
     expect(everything).not.toMatch(/@\d{4}-\d\d-\d\d|subteam\^|<!date/);
 
     // alice's page: the DM, and her terminal with the commands from it.
-    await p.click(`a.person[data-id="${ALICE}"]`);
+    await switchTo(ALICE);
     await p.locator('#dms .message', { hasText: 'Use it' }).waitFor();
     const commands = ((await p.locator('#terminal pre.commands').textContent()) ?? '')
       .split('\n')
@@ -202,7 +212,7 @@ describe('npm run sandbox', () => {
     await approveAsEachApprover(id);
 
     // alice extends from App Home, choosing how long, in a form.
-    await p.click(`a.person[data-id="${ALICE}"]`);
+    await switchTo(ALICE);
     await p.locator('#home button[data-action="extend"]').first().click();
     const extend = p.locator('.overlay .modal');
     await extend.locator('button.primary', { hasText: 'Extend' }).waitFor();
@@ -213,7 +223,7 @@ describe('npm run sandbox', () => {
     await extend.locator('button.primary', { hasText: 'Extend' }).click();
     await extend.waitFor({ state: 'detached' });
     // The level's extensions need approval: the approvers are asked for exactly what alice chose.
-    await p.click(`a.person[data-id="${APPROVERS[0]}"]`);
+    await switchTo(APPROVERS[0] as string);
     const approval = p.locator('#channel-C0APPROVALS .message', { hasText: `Access request ${id}` });
     await approval.filter({ hasText: chosen }).locator('button[data-action="approve_extension"]').waitFor();
 
@@ -224,7 +234,7 @@ describe('npm run sandbox', () => {
     await revoke.locator('textarea, input[type=text]').first().fill('the demo is over');
     await revoke.locator('button.primary', { hasText: 'Revoke' }).click();
     await revoke.waitFor({ state: 'detached' });
-    await p.click(`a.person[data-id="${ALICE}"]`);
+    await switchTo(ALICE);
     await p.locator('#dms .message', { hasText: 'the demo is over' }).waitFor({ timeout: 60_000 });
     await p.screenshot({ path: join(artifacts, 'sandbox-6-revoked.png'), fullPage: true });
   }, 300_000);
