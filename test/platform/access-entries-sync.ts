@@ -12,6 +12,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { DescribeAccessEntryCommand, EKSClient, ListAccessEntriesCommand } from '@aws-sdk/client-eks';
 import { GetRoleCommand, GetUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import { seededRandom } from '../support/seeded.js';
 
 const POLL_MS = 250;
 
@@ -39,18 +40,6 @@ export interface Propagation {
   maxMs: number;
 }
 
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function syncAccessEntries(options: {
   clusterName: string;
   dynamicFile: string;
@@ -60,7 +49,7 @@ export function syncAccessEntries(options: {
   credentials: { accessKeyId: string; secretAccessKey: string };
   propagation?: Propagation | undefined;
 }): AccessEntrySync {
-  const random = seeded(options.propagation?.seed ?? 0);
+  const random = seededRandom(options.propagation?.seed ?? 0);
   const delay = () => {
     const p = options.propagation;
     return p ? p.minMs + random() * (p.maxMs - p.minMs) : 0;

@@ -3,18 +3,9 @@
 // cannot be made slow by any pattern.
 import { describe, expect, it } from 'vitest';
 import { compileLinear, UnsupportedPattern } from '../../src/domain/linear-regex.js';
+import { seededRandom } from '../support/seeded.js';
 
-/** A small seeded generator (mulberry32), so a failure names the seed that reproduces it. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 const ATOMS = [
   'a',
