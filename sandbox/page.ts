@@ -325,20 +325,72 @@ dialog.confirm::backdrop { background: rgba(29, 28, 29, 0.55); } dialog.confirm 
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 document.cookie = 'tz=' + encodeURIComponent(zone) + '; path=/; SameSite=Strict';
 // Live updates: the server says "change", the page fetches its live part again. Not while a confirmation
-// is open (it would vanish); what is typed into an open form is kept.
+// is open (it would vanish); what is typed into an open form is kept. Only the sections that changed are
+// replaced, so a form or button someone is about to click keeps its element when a notice elsewhere
+// arrives (a whole-page swap detached it under the click). One refresh at a time: a change during a fetch
+// asks for one more afterwards, never for a second fetch racing the first.
 const live = document.getElementById('live');
 let waiting = false;
-async function refresh() {
+let inFlight = null;
+let again = false;
+let shown = null;
+function refresh() {
+  if (inFlight) { again = true; return inFlight; }
+  inFlight = (async () => {
+    try {
+      do { again = false; await refreshOnce(); } while (again);
+    } finally {
+      inFlight = null;
+    }
+  })();
+  return inFlight;
+}
+// Keys: a section's id, a message's ts, a form's view id. A keyed element whose content changed is patched in
+// place (its unchanged messages keep their elements); anything else that changed is replaced whole, so a
+// button never turns into another button under a click (a replaced one is detached and found again).
+const keyOf = (n) => (n.nodeType === 1 && (n.id || n.dataset.ts || n.dataset.view)) || '';
+function patch(into, from) {
+  const before = [...into.childNodes];
+  const byKey = new Map(before.filter(keyOf).map((n) => [keyOf(n), n]));
+  const unkeyed = before.filter((n) => !keyOf(n));
+  let position = 0;
+  const after = [...from.childNodes].map((n) => {
+    const key = keyOf(n);
+    const old = key ? byKey.get(key) : unkeyed[position++];
+    byKey.delete(key); // a key seen twice matches once
+    if (!old || old.nodeName !== n.nodeName) return n;
+    if (n.nodeType !== 1) return old.nodeValue === n.nodeValue ? old : n;
+    if (old.outerHTML === n.outerHTML) return old;
+    if (!key && ![...n.children].some(keyOf)) return n;
+    for (const { name } of [...old.attributes]) if (!n.hasAttribute(name)) old.removeAttribute(name);
+    for (const { name, value } of [...n.attributes]) if (old.getAttribute(name) !== value) old.setAttribute(name, value);
+    patch(old, n);
+    return old;
+  });
+  const staying = new Set(after);
+  for (const n of before) if (!staying.has(n)) n.remove();
+  after.forEach((n, i) => { if (into.childNodes[i] !== n) into.insertBefore(n, into.childNodes[i] ?? null); });
+}
+async function refreshOnce() {
   if (document.querySelector('dialog[open]')) { waiting = true; return; }
-  const response = await fetch('/live' + location.search);
-  if (!response.ok) return;
-  const fields = () => [...live.querySelectorAll('.modal input[type=text], .modal textarea')];
-  const key = (f) => f.closest('.modal').dataset.view + ' ' + f.name;
-  const html = await response.text();
+  let html;
+  try {
+    const response = await fetch('/live' + location.search);
+    if (!response.ok) return;
+    html = await response.text();
+  } catch {
+    return; // the sandbox is stopping or restarting; the event stream's reconnect asks again
+  }
   // A confirmation opened while the fetch was under way must not be swept away with the old page either.
   if (document.querySelector('dialog[open]')) { waiting = true; return; }
+  if (html === shown) return;
+  shown = html;
+  const fields = () => [...live.querySelectorAll('.modal input[type=text], .modal textarea')];
+  const key = (f) => f.closest('.modal').dataset.view + ' ' + f.name;
   const typed = new Map(fields().map((f) => [key(f), f.value]));
-  live.innerHTML = html;
+  const next = document.createElement('template');
+  next.innerHTML = html;
+  patch(live, next.content);
   for (const f of fields()) if (typed.has(key(f))) f.value = typed.get(key(f));
 }
 document.addEventListener('close', () => { if (waiting) { waiting = false; refresh(); } }, true);
