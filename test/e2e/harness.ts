@@ -297,7 +297,9 @@ ${
     ...archiveEnv(info.aws, prefix),
     LOG_LEVEL: process.env['E2E_LOG_LEVEL'] ?? 'silent',
     AWS_ENDPOINT_URL_IAM: info.aws.iamEndpoint,
-    AWS_ENDPOINT_URL_STS: info.aws.stsEndpoint,
+    // A login harness's worker meets IAM as the person does: through the gateway, where roles and trusts
+    // propagate late and trust policies are enforced (test/platform/iam-propagation.ts).
+    AWS_ENDPOINT_URL_STS: login ? info.login.stsEndpoint : info.aws.stsEndpoint,
     AWS_ENDPOINT_URL_EKS: info.aws.eksEndpoint,
     AWS_REGION: info.aws.region,
   });

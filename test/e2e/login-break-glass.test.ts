@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Grant } from '../../src/domain/grant.js';
 import { pollUntil } from '../support/poll.js';
-import { succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
+import { LOGIN_REFUSED, succeeded } from '../support/requester-shell.js';
 import { ALICE, BEN, clickOn, ephemeralTo, harnessPool } from './harness.js';
 import {
   activationDmCommands,
@@ -100,6 +100,6 @@ describe('break-glass, logged in for real (aws-auth)', () => {
     expect(replayed?.status).toBe('failed');
     const again = await kubectl(`get pods -n ${h.namespace}`);
     expect(again.code).not.toBe(0);
-    expect(again.stderr).toMatch(UNAUTHORIZED);
+    expect(again.stderr).toMatch(LOGIN_REFUSED);
   }, 240_000);
 });

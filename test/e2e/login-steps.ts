@@ -5,11 +5,11 @@ import { CreateAccessKeyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { awsClientConfig } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import {
+  LOGIN_REFUSED,
   personalShell,
   type Shell,
   type ShellRun,
   succeeded,
-  UNAUTHORIZED,
 } from '../support/requester-shell.js';
 import { blocksText } from '../support/slack/index.js';
 import type { Harness } from './harness.js';
@@ -68,7 +68,7 @@ export function untilUnauthorized(
   return pollUntil(
     what,
     () => kubectl(`get pods -n ${namespace}`),
-    (run) => run.code !== 0 && UNAUTHORIZED.test(run.stderr),
+    (run) => run.code !== 0 && LOGIN_REFUSED.test(run.stderr),
     { timeoutMs: 60_000, intervalMs: 0 },
   );
 }
@@ -83,4 +83,45 @@ export async function runDmCommands(shell: Shell, commands: readonly string[]): 
   const outputs: string[] = [];
   for (const command of commands) outputs.push(succeeded(await shell(command), command));
   return outputs;
+}
+
+/**
+ * A session of the personal role she assumed while the grant was live, held on to: AWS lets a session
+ * outlive its role's trust and even the role (up to its own expiry, an hour here), so only the removal of
+ * the cluster's mapping can stop a token made from it. Returns kubectl run with such a token, against the
+ * cluster the DM's `update-kubeconfig` named, as someone keeping the session would.
+ */
+export async function holdSession(
+  shell: Shell,
+  commands: readonly string[],
+): Promise<(args: string) => Promise<ShellRun>> {
+  const first = commands[0] ?? '';
+  const flag = (name: string) => new RegExp(`--${name} (\\S+)`).exec(first)?.[1] ?? '';
+  const [cluster, region, roleArn, context] = [flag('name'), flag('region'), flag('role-arn'), flag('alias')];
+  const credentials = JSON.parse(
+    succeeded(
+      await shell(
+        `aws sts assume-role --role-arn ${roleArn} --role-session-name held --query Credentials --output json`,
+      ),
+      'aws sts assume-role (a session to hold)',
+    ),
+  ) as { AccessKeyId: string; SecretAccessKey: string; SessionToken: string };
+  const session = {
+    AWS_ACCESS_KEY_ID: credentials.AccessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.SecretAccessKey,
+    AWS_SESSION_TOKEN: credentials.SessionToken,
+  };
+  const view = (path: string) =>
+    `kubectl config view --raw --minify --context ${context} -o jsonpath='{${path}}'`;
+  succeeded(
+    await shell(`${view('.clusters[0].cluster.certificate-authority-data')} | base64 -d > held-ca.pem`),
+    'the cluster CA from her kubeconfig',
+  );
+  return (args) =>
+    shell(
+      `kubectl --kubeconfig=/dev/null --server="$(${view('.clusters[0].cluster.server')})" ` +
+        '--certificate-authority=held-ca.pem ' +
+        `--token="$(aws eks get-token --cluster-name ${cluster} --region ${region} --query status.token --output text)" ${args}`,
+      session,
+    );
 }

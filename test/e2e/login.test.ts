@@ -35,10 +35,16 @@ import {
 import { awsClientConfig, platform, uniqueName } from '../platform/context.js';
 import { type StrictAws, startStrictAws } from '../platform/strict-aws.js';
 import { pollUntil } from '../support/poll.js';
-import { personalShell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
+import { LOGIN_REFUSED, personalShell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
 import { blocksText } from '../support/slack/index.js';
 import { ALICE, ANA, type Harness, harnessPool, requestedId } from './harness.js';
-import { activationDmCommands, dmCommands, requesterShell, runDmCommands } from './login-steps.js';
+import {
+  activationDmCommands,
+  dmCommands,
+  holdSession,
+  requesterShell,
+  runDmCommands,
+} from './login-steps.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -101,6 +107,10 @@ describe.each(['aws-auth', 'access-entries'] as const)(
       expect(elsewhere.code).not.toBe(0);
       expect(elsewhere.stderr).toMatch(/Forbidden/);
       expect(elsewhere.stderr).toContain(`User "${username}" cannot list resource "pods"`);
+      // A session of the role she keeps (an hour's worth): it gets in now; after expiry only the removed
+      // mapping can keep it out, as IAM would still vouch for it.
+      const held = await holdSession(shell, commands);
+      succeeded(await held(`get pods -n ${h.namespace}`), 'kubectl with a token of the held session');
 
       // Expiry: the engine takes it all away; from then on the same kubeconfig must be refused. The person
       // keeps trying from the moment the revoke starts; each try is a whole kubectl run (a new token from
@@ -114,14 +124,14 @@ describe.each(['aws-auth', 'access-entries'] as const)(
       const expiresAt = revoking?.expiresAt ?? Date.now();
       let firstRefusal: { at: number; stderr: string } | undefined;
       const unauthorized = await pollUntil(
-        'the expired kubeconfig to be refused as Unauthorized',
+        'the expired kubeconfig to be refused',
         async () => {
           const run = await kubectl(`get pods -n ${h.namespace}`);
           const seen = { at: Date.now(), stderr: run.stderr.trim(), code: run.code };
           if (run.code !== 0) firstRefusal ??= seen;
           return seen;
         },
-        (seen) => seen.code !== 0 && UNAUTHORIZED.test(seen.stderr),
+        (seen) => seen.code !== 0 && LOGIN_REFUSED.test(seen.stderr),
         { timeoutMs: 60_000, intervalMs: 0 },
       );
       const ended = await pollUntil(
@@ -135,13 +145,21 @@ describe.each(['aws-auth', 'access-entries'] as const)(
       console.log(
         `[${mapping}] expiry ${new Date(expiresAt).toISOString()}, revoke finished ${new Date(endedAt).toISOString()}\n` +
           `[${mapping}] first refusal ${firstRefusal ? since(firstRefusal.at) : '?'}: ${firstRefusal?.stderr}\n` +
-          `[${mapping}] Unauthorized ${since(unauthorized.at)} (webhook token cache TTL ` +
+          `[${mapping}] refused ${since(unauthorized.at)} (webhook token cache TTL ` +
           `${platform().login.webhookCacheTtlSeconds} s here, 120 s on EKS): ${unauthorized.stderr}`,
       );
       // It stays refused: a fresh token, a fresh question to the authenticator.
       const again = await kubectl('auth whoami');
       expect(again.code).not.toBe(0);
-      expect(again.stderr).toMatch(UNAUTHORIZED);
+      expect(again.stderr).toMatch(LOGIN_REFUSED);
+      // And the session she held, which IAM still honours, is refused by the cluster: the mapping is gone.
+      const heldAfter = await pollUntil(
+        'the held session to be Unauthorized',
+        () => held('auth whoami'),
+        (run) => run.code !== 0 && UNAUTHORIZED.test(run.stderr),
+        { timeoutMs: 30_000, intervalMs: 0 },
+      );
+      expect(heldAfter.stderr).not.toMatch(/AssumeRole/);
     }, 360_000);
   },
 );
@@ -281,7 +299,7 @@ describe('a scheduled window, as the requester lives it (aws-auth)', () => {
     await pollUntil(
       'the window’s kubeconfig to be refused after its end',
       () => shell(`kubectl --context ${context} get pods -n ${h.namespace}`),
-      (run) => run.code !== 0 && UNAUTHORIZED.test(run.stderr),
+      (run) => run.code !== 0 && LOGIN_REFUSED.test(run.stderr),
       { timeoutMs: 60_000, intervalMs: 0 },
     );
   }, 300_000);

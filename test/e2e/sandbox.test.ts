@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slackDate } from '../../sandbox/blocks.js';
 import { descendants, leftOf, type NpmSandbox, startNpmSandbox } from '../support/npm-sandbox.js';
 import { pollUntil } from '../support/poll.js';
-import { runShell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
+import { LOGIN_REFUSED, runShell, succeeded } from '../support/requester-shell.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const artifacts = join(repoRoot, '.platform', 'artifacts');
@@ -167,10 +167,10 @@ describe('npm run sandbox', () => {
     const refused = await pollUntil(
       'alice’s kubeconfig to be refused after expiry',
       () => shell('kubectl get pods -n test'),
-      (run) => run.code !== 0 && UNAUTHORIZED.test(run.stderr),
+      (run) => run.code !== 0 && LOGIN_REFUSED.test(run.stderr),
       { timeoutMs: 200_000, intervalMs: 1_000 },
     );
-    expect(refused.stderr).toMatch(UNAUTHORIZED);
+    expect(refused.stderr).toMatch(LOGIN_REFUSED);
     await p.locator('#dms .message', { hasText: 'Expired' }).waitFor({ timeout: 60_000 });
     await p.screenshot({ path: join(artifacts, 'sandbox-4-expired.png'), fullPage: true });
     await rm(home, { recursive: true, force: true });

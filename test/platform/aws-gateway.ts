@@ -23,6 +23,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { join } from 'node:path';
 import { type CertPair, makeCa, makeServingCert } from './certs.js';
+import type { AssumeRoleGuard } from './iam-propagation.js';
 
 /** Regions whose host names the gateway's certificate covers (a wildcard spans one label only). */
 const REGIONS = [
@@ -47,6 +48,8 @@ export interface Upstreams {
   moto: string;
   /** ministack: EKS. */
   eks: string;
+  /** IAM's eventual consistency and trust policies for AssumeRole (iam-propagation.ts); absent: moto's way. */
+  assumeRole?: AssumeRoleGuard | undefined;
 }
 
 export interface AwsGateway {
@@ -55,6 +58,11 @@ export interface AwsGateway {
   /** The CA that signs the gateway's certificate, for SSL_CERT_FILE / AWS_CA_BUNDLE. */
   caFile: string;
   /** Where requests go; until this is called every request is answered 503. */
+  /**
+   * http://127.0.0.1:PORT serving STS as the gateway does, for programs given an endpoint (the worker in
+   * login tests: its login probe then meets the same IAM as the person's `aws` CLI).
+   */
+  stsEndpoint: string;
   route(upstreams: Upstreams): void;
   /** DescribeCluster of `name` answers with this endpoint and CA (PEM file) instead of ministack's placeholders. */
   describeClusterAs(name: string, cluster: { endpoint: string; caFile: string }): Promise<void>;
@@ -179,6 +187,15 @@ export async function startAwsGateway(runDir: string): Promise<AwsGateway> {
     const headers = { ...req.headers };
     delete headers['proxy-connection'];
 
+    if (service === 'sts' && req.method === 'POST' && upstreams.assumeRole) {
+      const params = new URLSearchParams(body.toString());
+      const refusal = await upstreams.assumeRole(params, req.headers);
+      if (refusal) {
+        send(res, refusal.status, refusal.body, 'text/xml');
+        return;
+      }
+    }
+
     if (service === 'sts' && req.method === 'GET') {
       const post = presignedCallerIdentityAsPost(url);
       if (!post) {
@@ -227,18 +244,28 @@ export async function startAwsGateway(runDir: string): Promise<AwsGateway> {
     res.end(answer.body);
   }
 
+  function serve(req: http.IncomingMessage, res: http.ServerResponse): void {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) send(res, 502, JSON.stringify({ message: `AWS gateway: ${String(error)}` }));
+      else res.destroy();
+    });
+  }
+
   const tlsEndpoint = https.createServer(
     { cert: await readFile(serving.certFile), key: await readFile(serving.keyFile) },
-    (req, res) => {
-      handle(req, res).catch((error: unknown) => {
-        if (!res.headersSent) send(res, 502, JSON.stringify({ message: `AWS gateway: ${String(error)}` }));
-        else res.destroy();
-      });
-    },
+    serve,
   );
   tlsEndpoint.listen(0, '127.0.0.1');
   await once(tlsEndpoint, 'listening');
   const tlsPort = (tlsEndpoint.address() as net.AddressInfo).port;
+
+  const stsListener = http.createServer((req, res) => {
+    req.headers.host = 'sts.amazonaws.com';
+    serve(req, res);
+  });
+  stsListener.listen(0, '127.0.0.1');
+  await once(stsListener, 'listening');
+  const stsPort = (stsListener.address() as net.AddressInfo).port;
 
   // The proxy tunnels only to AWS host names, and only to our TLS endpoint: nothing leaves the machine.
   const proxy = http.createServer((_req, res) => {
@@ -276,6 +303,7 @@ export async function startAwsGateway(runDir: string): Promise<AwsGateway> {
 
   return {
     proxyUrl: `http://127.0.0.1:${proxyPort}`,
+    stsEndpoint: `http://127.0.0.1:${stsPort}`,
     caFile: ca.certFile,
     route(next) {
       upstreams = next;
@@ -288,7 +316,9 @@ export async function startAwsGateway(runDir: string): Promise<AwsGateway> {
       for (const socket of tunnels) socket.destroy();
       proxy.closeAllConnections();
       tlsEndpoint.closeAllConnections();
+      stsListener.closeAllConnections();
       await Promise.all([
+        new Promise<void>((resolve) => stsListener.close(() => resolve())),
         new Promise<void>((resolve) => proxy.close(() => resolve())),
         new Promise<void>((resolve) => tlsEndpoint.close(() => resolve())),
       ]);

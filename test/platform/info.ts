@@ -50,8 +50,16 @@ export interface PlatformInfo {
     caBundle: string;
     /** kube-apiserver's --authentication-token-webhook-cache-ttl (production default: 120). */
     webhookCacheTtlSeconds: number;
-    /** How late access-entry changes reach the authenticator (undefined: at the next 250 ms sync). */
-    accessEntryPropagation?: { seed: number; minMs: number; maxMs: number } | undefined;
+    /**
+     * http://127.0.0.1:PORT: STS as the gateway serves it (IAM's propagation and trust policies enforced),
+     * for a worker whose login probe must meet the same IAM as the person.
+     */
+    stsEndpoint: string;
+    /**
+     * How late AWS changes reach their readers: access entries the authenticator, roles and trust policies
+     * AssumeRole through the gateway, aws-auth the authenticator's watch (undefined: at once).
+     */
+    propagation?: { seed: number; minMs: number; maxMs: number } | undefined;
     /** The authenticator's log (why a login was refused). */
     authenticatorLog: string;
   };

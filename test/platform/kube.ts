@@ -5,14 +5,16 @@
 // (so deleting a namespace finishes instead of hanging in Terminating).
 
 import { readFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import type { Propagation } from './access-entries-sync.js';
 import { planAuthenticator, startAuthenticator } from './authenticator.js';
 import { type CertPair, makeCa, makeClientCert, makeServingCert, makeSigningKeyPair } from './certs.js';
 import { mintKubeconfig } from './identities.js';
 import type { PlatformInfo } from './info.js';
 import { freePort, type ManagedProcess, startProcess, waitUntil } from './processes.js';
+import { startWatchLagProxy, type WatchLagProxy } from './watch-lag.js';
 
 export const ADMIN_USER = 'eks-access-test-admin';
 const START_TIMEOUT_MS = 90_000;
@@ -30,6 +32,8 @@ export interface LoginOptions {
   /** The AWS gateway and the CA of its certificate. */
   proxyUrl: string;
   awsCaFile: string;
+  /** How late aws-auth changes reach the authenticator's watch (watch-lag.ts); undefined: at once. */
+  awsAuthLag?: Propagation | undefined;
 }
 
 /** GET over TLS as a client-certificate user; resolves with the status code and body. */
@@ -63,7 +67,7 @@ export async function startKube(
   binDir: string,
   track: ManagedProcess[],
   login: LoginOptions,
-): Promise<{ kube: PlatformInfo['kube']; dynamicFile: string }> {
+): Promise<{ kube: PlatformInfo['kube']; dynamicFile: string; watchLag: WatchLagProxy }> {
   const pki = join(runDir, 'pki');
   const logDir = join(runDir, 'logs');
   const etcdDir = join(runDir, 'etcd');
@@ -146,10 +150,17 @@ export async function startKube(
     ADMIN_USER,
     ['system:masters'],
   );
+  // The authenticator watches aws-auth through a proxy that makes its watch lag, as on EKS.
+  const watchLag = await startWatchLagProxy(apiPort, login.awsAuthLag);
+  const authenticatorKubeconfig = join(pki, 'authenticator-kubeconfig.yaml');
+  await writeFile(
+    authenticatorKubeconfig,
+    (await readFile(adminKubeconfig, 'utf8')).replaceAll(server, `https://127.0.0.1:${watchLag.port}`),
+  );
   // Started alongside the controller-manager; both are awaited below.
   const authenticatorReady = startAuthenticator(authenticator, {
     ...login,
-    kubeconfig: adminKubeconfig,
+    kubeconfig: authenticatorKubeconfig,
     caFile: ca.certFile,
     logDir,
     track,
@@ -198,5 +209,6 @@ export async function startKube(
       kubectl: join(binDir, 'kubectl'),
     },
     dynamicFile: authenticator.dynamicFile,
+    watchLag,
   };
 }

@@ -11,10 +11,12 @@ import { CreateClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { type Propagation, syncAccessEntries } from './access-entries-sync.js';
 import { startAws } from './aws.js';
 import { startAwsGateway } from './aws-gateway.js';
+import { assumeRoleGuard } from './iam-propagation.js';
 import type { PlatformInfo } from './info.js';
 import { startKube, WEBHOOK_CACHE_TTL_SECONDS } from './kube.js';
 import { retryOnPortClash, stopAllProcesses } from './processes.js';
 import { startRedis } from './redis.js';
+import type { WatchLagProxy } from './watch-lag.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -60,8 +62,10 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
   await mkdir(join(runDir, 'logs'));
   let gateway: Awaited<ReturnType<typeof startAwsGateway>> | undefined;
   let sync: ReturnType<typeof syncAccessEntries> | undefined;
+  let watchLag: WatchLagProxy | undefined;
   const stop = async () => {
     await sync?.stop();
+    await watchLag?.close();
     await gateway?.close();
     await stopAllProcesses();
     if (process.env['EKS_ACCESS_PLATFORM_KEEP'] !== '1') await rm(runDir, { recursive: true, force: true });
@@ -72,7 +76,9 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       built('build-authenticator.sh'),
     ]);
     gateway = await startAwsGateway(runDir);
+    const propagation = awsPropagation();
     const login = {
+      awsAuthLag: propagation,
       binary: authenticator,
       clusterId: loginCluster,
       proxyUrl: gateway.proxyUrl,
@@ -85,10 +91,18 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
     ]);
     if (redis.status === 'fulfilled' && kube.status === 'fulfilled' && aws.status === 'fulfilled') {
       const { kube: kubeInfo, dynamicFile } = kube.value;
-      gateway.route({ moto: aws.value.iamEndpoint, eks: aws.value.eksEndpoint });
+      watchLag = kube.value.watchLag;
+      gateway.route({
+        moto: aws.value.iamEndpoint,
+        eks: aws.value.eksEndpoint,
+        assumeRole: assumeRoleGuard({
+          motoEndpoint: aws.value.iamEndpoint,
+          platformAccessKeyId: aws.value.accessKeyId,
+          propagation,
+        }),
+      });
       await createLoginCluster(aws.value, loginCluster);
       await gateway.describeClusterAs(loginCluster, { endpoint: kubeInfo.server, caFile: kubeInfo.caFile });
-      const propagation = accessEntryPropagation();
       sync = syncAccessEntries({
         clusterName: loginCluster,
         dynamicFile,
@@ -107,8 +121,9 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
           region: aws.value.region,
           proxyUrl: gateway.proxyUrl,
           caBundle: gateway.caFile,
+          stsEndpoint: gateway.stsEndpoint,
           webhookCacheTtlSeconds: WEBHOOK_CACHE_TTL_SECONDS,
-          accessEntryPropagation: propagation,
+          propagation,
           authenticatorLog: join(runDir, 'logs', 'aws-iam-authenticator.log'),
         },
         runDir,
@@ -148,13 +163,16 @@ async function createLoginCluster(aws: PlatformInfo['aws'], name: string): Promi
 }
 
 /**
- * How late access-entry changes reach the login cluster's authenticator, as on EKS ("may take several
- * seconds"): 1–4 s, seeded. EKS_ACCESS_PLATFORM_SEED replays a run's delays (every run prints its seed);
- * EKS_ACCESS_PLATFORM_PROPAGATION=off applies changes at the next sync pass, as before.
+ * How late AWS changes reach their readers, as on AWS: access entries the authenticator ("may take several
+ * seconds"), roles and trust policies STS's AssumeRole (IAM is eventually consistent), 1–4 s each, seeded.
+ * EKS_ACCESS_PLATFORM_SEED replays a run's delays (every run prints its seed);
+ * EKS_ACCESS_PLATFORM_PROPAGATION=off applies changes at once (entries at the next sync pass).
  */
-function accessEntryPropagation(): Propagation | undefined {
+function awsPropagation(): Propagation | undefined {
   if (process.env['EKS_ACCESS_PLATFORM_PROPAGATION'] === 'off') return undefined;
   const seed = Number(process.env['EKS_ACCESS_PLATFORM_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
-  console.log(`platform: access entries propagate in 1-4 s (EKS_ACCESS_PLATFORM_SEED=${seed} replays it)`);
+  console.log(
+    `platform: access entries, IAM roles and trusts, and aws-auth propagate in 1-4 s (EKS_ACCESS_PLATFORM_SEED=${seed} replays it)`,
+  );
   return { seed, minMs: 1_000, maxMs: 4_000 };
 }

@@ -66,3 +66,11 @@ export function succeeded(run: ShellRun, what: string): string {
 
 /** kubectl's words for a refused login (the authenticator did not map the token). */
 export const UNAUTHORIZED = /Unauthorized|must be logged in/;
+
+/**
+ * A login refused either way AWS refuses it once a grant ended: IAM no longer lets her assume the personal
+ * role (its trust's end passed, or the role is gone: `AccessDenied` on `sts:AssumeRole`, as the AWS gateway
+ * enforces it), or the cluster no longer maps the token (`Unauthorized`). Which comes first depends on
+ * which change propagated first, as on AWS.
+ */
+export const LOGIN_REFUSED = /Unauthorized|must be logged in|not authorized to perform: sts:AssumeRole/;
