@@ -88,6 +88,12 @@ export function sandboxPolicy(text: string, source: string, emulators: Emulators
       scalar.value = scalar.value.replace(ARN_ACCOUNT, `arn:aws:iam::${emulators.accountId}:`);
   }
   if ((map ?? []).length > 0) notes.push(`identities.map: ARNs moved into account ${emulators.accountId}`);
+  const probed = clusterNames[0];
+  if (probed) {
+    // AWS's delays are on in the sandbox (docs/test-platform.md): the worker proves the login before the DM.
+    doc.setIn(['clusters', probed, 'loginProbe'], true);
+    notes.push(`clusters.${probed}.loginProbe: on (the worker logs in as the person before the DM)`);
+  }
   const policyText = `# The sandbox's copy of ${source} (see docs/sandbox.md).\n${doc.toString()}`;
   const { policy } = parsePolicy(policyText, `${source} (sandbox copy)`);
 

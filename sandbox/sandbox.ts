@@ -110,12 +110,21 @@ export async function startSandbox(policyPath: string, say: (line: string) => vo
     say(`namespaces: ${world.namespaces.join(', ') || '(none: the policy names only patterns)'}`);
 
     const terminals = new Map<string, Terminal>();
+    let workerKeys = { accessKeyId: info.aws.accessKeyId, secretAccessKey: info.aws.secretAccessKey };
     const iam = new IAMClient({
       region: info.aws.region,
       endpoint: info.aws.iamEndpoint,
       credentials: { accessKeyId: info.aws.accessKeyId, secretAccessKey: info.aws.secretAccessKey },
     });
     try {
+      // The worker is an IAM user of its own, as in production: its login probe's trust statement names it.
+      await iam.send(new CreateUserCommand({ UserName: 'eks-access-worker' }));
+      const workerKey = (await iam.send(new CreateAccessKeyCommand({ UserName: 'eks-access-worker' })))
+        .AccessKey;
+      workerKeys = {
+        accessKeyId: workerKey?.AccessKeyId ?? '',
+        secretAccessKey: workerKey?.SecretAccessKey ?? '',
+      };
       for (const person of world.people) {
         if (!person.iamUser) continue;
         await iam.send(new CreateUserCommand({ UserName: person.iamUser }));
@@ -156,11 +165,13 @@ export async function startSandbox(policyPath: string, say: (line: string) => vo
       ...archiveEnv(info.aws, `sandbox-${Date.now()}`),
       LOG_LEVEL: 'info',
       METRICS_PORT: '0',
-      AWS_ACCESS_KEY_ID: info.aws.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: info.aws.secretAccessKey,
+      AWS_ACCESS_KEY_ID: workerKeys.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: workerKeys.secretAccessKey,
       AWS_REGION: info.aws.region,
       AWS_ENDPOINT_URL_IAM: info.aws.iamEndpoint,
-      AWS_ENDPOINT_URL_STS: info.aws.stsEndpoint,
+      // STS as the person meets it (roles and trusts propagate late, trust enforced): the login probe
+      // proves what her terminal will do.
+      AWS_ENDPOINT_URL_STS: info.login.stsEndpoint,
       AWS_ENDPOINT_URL_EKS: info.aws.eksEndpoint,
       AWS_EC2_METADATA_DISABLED: 'true',
     };

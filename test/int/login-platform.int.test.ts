@@ -63,7 +63,26 @@ beforeAll(async () => {
     ),
     'aws eks update-kubeconfig',
   );
+  await assumable(roleArn);
 });
+
+/**
+ * Waits until IAM lets bob assume `arn` for good: a new role propagates late, as on AWS (the gateway
+ * refuses it for a seeded 1–4 s, then answers old or new at random for a while), so one success is not
+ * enough; three in a row, as the worker's login probe asks.
+ */
+async function assumable(arn: string): Promise<void> {
+  let inARow = 0;
+  await pollUntil(
+    `${arn} to be assumable three times in a row`,
+    () => shell(`aws sts assume-role --role-arn ${arn} --role-session-name ready --query AssumedRoleUser.Arn`),
+    (run) => {
+      inARow = run.code === 0 ? inARow + 1 : 0;
+      return inARow >= 3;
+    },
+    { timeoutMs: 30_000, intervalMs: 500 },
+  );
+}
 
 const whoami = () =>
   shell(`kubectl --context ${context} auth whoami -o jsonpath='{.status.userInfo.username}'`);
