@@ -18,7 +18,7 @@ import {
 } from '../domain/decisions.js';
 import { parseDuration } from '../domain/duration.js';
 import { isAccessError } from '../domain/errors.js';
-import type { Grant } from '../domain/grant.js';
+import type { Grant, GrantOrigin } from '../domain/grant.js';
 import { activationDeadline, newGrantId } from '../domain/grant.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
 import { sealDecision } from '../domain/seal.js';
@@ -183,7 +183,7 @@ export function pendingUntilFor(
 export async function submitRequests(
   deps: FlowDeps,
   slackUserId: string,
-  input: RequestInput,
+  input: RequestInput & { origin?: GrantOrigin },
 ): Promise<SubmitResult[]> {
   const targets = expandTargets(deps.policy, input);
   if (targets.length === 1) return [await submitRequest(deps, slackUserId, { ...input, ...targets[0] })];
@@ -206,7 +206,7 @@ export async function submitRequests(
 export async function submitRequest(
   deps: FlowDeps,
   slackUserId: string,
-  input: RequestInput,
+  input: RequestInput & { origin?: GrantOrigin },
 ): Promise<SubmitResult> {
   const timeZone = await timeZoneFor(deps, slackUserId, input);
   return record(deps, slackUserId, await prepare(deps, slackUserId, { ...input, timeZone }));
@@ -249,7 +249,7 @@ export interface ApprovedAtOnce {
 export async function prepare(
   deps: FlowDeps,
   slackUserId: string,
-  input: RequestInput,
+  input: RequestInput & { origin?: GrantOrigin },
   atOnce?: ApprovedAtOnce,
 ): Promise<Prepared> {
   const { policy, clock } = deps;
@@ -282,6 +282,7 @@ export async function prepare(
     ...(resolved.startsAt !== undefined ? { startsAt: resolved.startsAt } : {}),
     reason: resolved.reason,
     ...(resolved.tickets.length > 0 ? { tickets: resolved.tickets } : {}),
+    ...(input.origin ? { origin: input.origin } : {}),
     requiredApprovals: need.approvers,
     approvals: autoActor
       ? [

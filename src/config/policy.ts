@@ -8,6 +8,7 @@ import { identityCenterSessionOf } from '../domain/arn.js';
 import { parseDuration } from '../domain/duration.js';
 import { principalParts, renderUsername, USERNAME_PLACEHOLDERS, usernamePrefixOf } from '../domain/names.js';
 import { ticketSystemProblems } from '../domain/tickets.js';
+import { apiSettings } from './api.js';
 import { privilegeReasons, requiredApprovalsFor } from './privilege.js';
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
@@ -417,6 +418,8 @@ const basePolicy = z
     levels: z.record(z.string().regex(DNS1123_LABEL, 'level names are lower-case DNS labels'), level),
     clusters: z.record(z.string().regex(CLUSTER_NAME), cluster),
     breakGlass: z.array(breakGlassRule).default([]),
+    /** The HTTPS API for `kubectl eks-access` and CI jobs (config/api.ts, docs/api.md). */
+    api: apiSettings.optional(),
   })
   .strict();
 

@@ -1,0 +1,51 @@
+// Who an API caller is as a person: the AWS principal STS named (adapters/aws/sts-caller-verifier.ts)
+// mapped back to the Slack user the identity sources map to it, and then forward again through those
+// same sources, so a request from the terminal is that person's, with the same policy, approvals and
+// audit as one from Slack. Nothing an API payload says about who is asking is believed.
+import { isAcceptedIdentityCenterSession } from '../config/policy.js';
+import { sameRole } from '../domain/arn.js';
+import type { VerifiedCaller } from '../domain/caller-token.js';
+import { assertPrincipalAccepted } from '../domain/decisions.js';
+import { notLinked } from '../domain/errors.js';
+import type { FlowDeps } from './deps.js';
+
+/** Whether the principal an identity source gave a person is the caller STS named. */
+export function isCallerPrincipal(caller: VerifiedCaller, principalArn: string): boolean {
+  if (principalArn === caller.arn) return true; // the IAM user, or the very session (allowAssumedRoles)
+  // A person mapped to a role signs in as a session of it; the role, not the session, names them.
+  return (
+    caller.kind === 'assumed-role' && principalArn.includes(':role/') && sameRole(principalArn, caller.arn)
+  );
+}
+
+/**
+ * The Slack user id of the person behind `caller`, or not_found (unlinked) saying what an admin adds.
+ * Candidates come from the policy map; each is confirmed by resolving the person forward through the
+ * identity sources exactly as a Slack request would, in the account the caller is in.
+ */
+export async function personOfCaller(
+  deps: Pick<FlowDeps, 'policy' | 'directory' | 'identity'>,
+  caller: VerifiedCaller,
+): Promise<string> {
+  const { policy } = deps;
+  // The same rules as a Slack request: a session is a person only by allowAssumedRoles or the
+  // Identity Center pin, unless the person is mapped to the role itself.
+  const candidates = Object.entries(policy.identities.map)
+    .filter(([, arn]) => isCallerPrincipal(caller, arn))
+    .map(([slackUserId]) => slackUserId);
+  for (const slackUserId of candidates) {
+    const profile = await deps.directory.profile(slackUserId);
+    const principal = await deps.identity.principalFor(profile, { accountId: caller.account });
+    if (!isCallerPrincipal(caller, principal)) continue;
+    if (principal === caller.arn) assertPrincipalAccepted(policy, principal);
+    return slackUserId;
+  }
+  const session =
+    caller.kind === 'assumed-role' && isAcceptedIdentityCenterSession(policy.identities, caller.arn);
+  throw notLinked(
+    `${caller.arn} is not linked to a Slack user of this installation`,
+    session
+      ? 'Requests from the terminal by Identity Center people need their Slack user under identities.map for now (docs/api.md).'
+      : `Ask an admin to map your Slack user to ${caller.principalArn} under identities.map in the policy. Nothing was requested.`,
+  );
+}
