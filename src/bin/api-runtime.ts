@@ -2,12 +2,10 @@
 // needs (Redis for single use, IAM for unique ids, a plain HTTPS GET to STS), then the HTTP server on
 // API_PORT. Socket Mode installations without `api.enabled` start none of it.
 import type https from 'node:https';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { awsClientOptions } from '../adapters/aws/client-options.js';
 import type { AwsCredentials } from '../adapters/aws/eks-token.js';
 import { httpsGet, redisSingleUse, StsCallerVerifier } from '../adapters/aws/sts-caller-verifier.js';
 import { type ApiServer, startApiServer } from '../adapters/http/api-server.js';
-import { iamUniqueIdOf } from '../adapters/identity/unique-id.js';
+import { iamUniqueIds } from '../adapters/identity/unique-id.js';
 import type { Logger } from '../adapters/logger.js';
 import type { RedisClient } from '../adapters/redis/connection.js';
 import type { FlowDeps } from '../bot/deps.js';
@@ -29,22 +27,17 @@ export async function startApiFor(
   runtime: ApiRuntime,
   flow: FlowDeps,
   port?: number,
-): Promise<(ApiServer & { iam: IAMClient }) | undefined> {
+): Promise<ApiServer | undefined> {
   if (!flow.policy.api?.enabled) return undefined;
   if (!runtime.redis) throw new Error('the API needs Redis: each caller token is used once');
   const { env } = runtime;
-  const iam = new IAMClient({
-    region: env.AWS_REGION ?? 'us-east-1',
-    ...awsClientOptions(env),
-    ...(env.AWS_ENDPOINT_URL_IAM ? { endpoint: env.AWS_ENDPOINT_URL_IAM } : {}),
-    ...(runtime.awsCredentials ? { credentials: runtime.awsCredentials } : {}),
-  });
+  const ids = iamUniqueIds(env, runtime.awsCredentials);
   const rules = apiRulesOf(flow.policy);
   const verifier = new StsCallerVerifier({
     rules,
     accounts: rules.accounts,
     singleUse: redisSingleUse(runtime.redis, env.REDIS_PREFIX),
-    uniqueIdOf: iamUniqueIdOf(iam),
+    uniqueIdOf: ids.uniqueIdOf,
     clock: flow.clock,
     get: httpsGet(runtime.stsAgent),
   });
@@ -55,10 +48,9 @@ export async function startApiFor(
   runtime.logger.info({ port: server.port, stsHosts: rules.stsHosts }, 'eks-access API listening');
   return {
     ...server,
-    iam,
     close: async () => {
       await server.close();
-      iam.destroy();
+      ids.close();
     },
   };
 }

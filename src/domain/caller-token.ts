@@ -213,6 +213,9 @@ export interface StsCaller {
   userId: string;
 }
 
+/** An IAM unique id (AIDA…, AROA… on AWS): letters and digits, no session part. */
+const UNIQUE_ID = /^[A-Za-z0-9]{8,128}$/;
+
 /** The principal a caller is, once STS answered and the rules below accepted it. */
 export interface VerifiedCaller {
   /** The ARN STS answered. */
@@ -246,7 +249,8 @@ export function judgeStsCaller(caller: StsCaller, accounts: readonly string[]): 
   }
   const parts = parsed.resource.split('/');
   if (parsed.service === 'iam' && parts[0] === 'user' && parts.length >= 2) {
-    if (!/^AIDA[A-Z0-9]+$/.test(caller.userId)) {
+    // AWS's user ids start AIDA; emulators differ, and the id is compared with IAM's own below anyway.
+    if (!UNIQUE_ID.test(caller.userId)) {
       throw forbidden('STS answered a user id that is not an IAM user id', undefined, { token: 'answer' });
     }
     return {
@@ -260,7 +264,7 @@ export function judgeStsCaller(caller: StsCaller, accounts: readonly string[]): 
   if (parsed.service === 'sts' && parts[0] === 'assumed-role' && parts.length === 3) {
     const [, roleName = '', session = ''] = parts;
     const [roleId = '', ...rest] = caller.userId.split(':');
-    if (!/^AROA[A-Z0-9]+$/.test(roleId) || rest.join(':') !== session) {
+    if (!UNIQUE_ID.test(roleId) || rest.join(':') !== session) {
       throw forbidden('STS answered a user id that does not match the session', undefined, {
         token: 'answer',
       });

@@ -260,7 +260,7 @@ describe("STS's answer", () => {
 
   it('is refused when it disagrees with itself, or names root or a federated user', () => {
     expect(refusal({ ...user, account: '444455556666' }, ['444455556666'])).toBe('answer');
-    expect(refusal({ ...user, userId: 'AROAEXAMPLE2' })).toBe('answer');
+    expect(refusal({ ...user, userId: 'AROAEXAMPLE2:build-42' })).toBe('answer');
     expect(refusal({ ...session, userId: 'AROAEXAMPLE2:other-session' })).toBe('answer');
     expect(refusal({ ...user, arn: 'arn:aws:iam::111122223333:root', userId: '111122223333' })).toBe('kind');
     expect(

@@ -99,6 +99,8 @@ function errorBody(error: AccessError) {
     // A bug's own message is for the logs; the caller gets the headline only.
     message: error.kind === 'internal' ? headlineOf(error) : error.message,
     ...(error.hint ? { hint: error.hint } : {}),
+    // Which token rule refused it (reused, expired, host, …), for clients to act on; never the token.
+    ...(typeof error.details['token'] === 'string' ? { rule: error.details['token'] } : {}),
   };
 }
 

@@ -1,0 +1,116 @@
+// Issue #24's "Done when": ALICE, with only her own IAM keys (through the AWS gateway) and the plugin,
+// runs `kubectl eks-access request …`; the approval message appears in the fake Slack, marked as asked
+// from the terminal; ANA and BEN approve; the plugin, still waiting, writes the kubeconfig context;
+// her next `kubectl get pods` goes through the real authenticator, and after expiry is Unauthorized.
+// The bot's verifier sends her token to "STS" through the same gateway (moto behind it; the attacks on
+// the token are refused on the strict emulator, test/int/caller-token.int.test.ts).
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pollUntil } from '../support/poll.js';
+import type { Shell, ShellRun } from '../support/requester-shell.js';
+import { succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
+import { blocksText } from '../support/slack/index.js';
+import { ALICE, ANA, BEN, type Harness, harnessPool } from './harness.js';
+import { requesterShell, untilUnauthorized } from './login-steps.js';
+
+const pool = harnessPool();
+afterEach(() => pool.closeAll());
+
+const PLUGIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/bin/kubectl-eks-access.ts');
+
+/** Puts `kubectl-eks_access` on her PATH, as krew would (kubectl finds `kubectl eks-access` under that name: a dash in a plugin command is an underscore in its file name) (Node, like kubectl, is on her machine). */
+async function installPlugin(shell: Shell): Promise<void> {
+  succeeded(
+    await shell(
+      `printf '#!/bin/sh\\nexec %s %s "$@"\\n' '${process.execPath}' '${PLUGIN}' > "$HOME/bin/kubectl-eks_access" && chmod +x "$HOME/bin/kubectl-eks_access"`,
+    ),
+    'installing the plugin',
+  );
+}
+
+/** ALICE's request as the bot stored it, once it is; fails with the plugin's words when it ended first. */
+async function aliceRequest(h: Harness, plugin: Promise<ShellRun>): Promise<string> {
+  const ended = plugin.then((run) => {
+    throw new Error(
+      `the plugin ended before a request was stored (exit ${run.code}):\n${run.stdout}\n${run.stderr}`,
+    );
+  });
+  const grants = await Promise.race([
+    pollUntil(
+      "ALICE's request to be stored",
+      () => h.store.listByRequester(ALICE, 10),
+      (list) => list.length > 0,
+      { timeoutMs: 30_000 },
+    ),
+    ended,
+  ]);
+  return grants[0]?.id ?? '';
+}
+
+async function approve(h: Harness, id: string, user: string): Promise<void> {
+  const approval = await h.approvalMessage(id);
+  await h.interact(
+    h.slack.blockActions({
+      user_id: user,
+      action_id: 'approve',
+      channel: approval.channel,
+      message_ts: approval.ts,
+    }),
+  );
+}
+
+describe('kubectl eks-access (issue #24)', () => {
+  it('request from the terminal → approved in Slack → the plugin writes the context → kubectl works → Unauthorized after expiry', async () => {
+    const h = await pool.use({
+      login: true,
+      identityMapping: 'access-entries',
+      createNamespace: true,
+      worker: true,
+      api: true,
+      approvals: 2,
+      levelDuration: { default: '90s', max: '4m' },
+    });
+    expect(h.bot.apiPort).toBeGreaterThan(0);
+    const shell = await requesterShell(h);
+    await installPlugin(shell);
+    const server = { EKS_ACCESS_URL: `http://127.0.0.1:${h.bot.apiPort}` };
+
+    const waiting = shell(
+      `kubectl eks-access request ${h.namespace} as debug for 90s because INC-1 from my terminal`,
+      server,
+    );
+    const id = await aliceRequest(h, waiting);
+    const approval = await h.slack.waitFor(
+      'chat.postMessage',
+      (c) => c.args.channel === h.channel && JSON.stringify(c.args.blocks ?? []).includes(id),
+    );
+    expect(blocksText(approval.args.blocks)).toContain('Requested from the terminal');
+    await approve(h, id, ANA);
+    await approve(h, id, BEN);
+
+    const out = succeeded(await waiting, 'kubectl eks-access request');
+    expect(out).toContain(`Requested ${id}`);
+    expect(out).toMatch(/approvers: ana, group S0PLATFORM in Slack channel C/);
+    const context = `eks-access-${h.cluster}-${h.namespace}`;
+    expect(out).toContain(`Wrote kubectl context ${context}`);
+
+    // Her next kubectl, in the context the plugin made current, through the real authenticator.
+    succeeded(await shell(`kubectl get pods -n ${h.namespace}`), 'kubectl get pods');
+    const status = succeeded(await shell(`kubectl eks-access status`, server), 'status');
+    expect(status).toContain(id);
+
+    // Expiry: once the engine takes the grant away, the context the plugin wrote is refused.
+    await pollUntil(
+      `grant ${id} to reach its expiry`,
+      () => h.store.get(id),
+      (grant) => grant !== undefined && grant.status !== 'active',
+      { timeoutMs: 150_000, intervalMs: 200 },
+    );
+    await untilUnauthorized(
+      (args) => shell(`kubectl ${args}`),
+      h.namespace,
+      'her kubeconfig to be refused after expiry',
+    );
+  }, 240_000);
+});
