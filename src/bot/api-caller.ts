@@ -7,6 +7,7 @@ import { sameRole } from '../domain/arn.js';
 import type { VerifiedCaller } from '../domain/caller-token.js';
 import { assertPrincipalAccepted } from '../domain/decisions.js';
 import { notLinked } from '../domain/errors.js';
+import { isNamedRobot, robotRequesterId } from '../domain/robots.js';
 import type { FlowDeps } from './deps.js';
 
 /** Whether the principal an identity source gave a person is the caller STS named. */
@@ -19,7 +20,8 @@ export function isCallerPrincipal(caller: VerifiedCaller, principalArn: string):
 }
 
 /**
- * The Slack user id of the person behind `caller`, or not_found (unlinked) saying what an admin adds.
+ * The Slack user id of the person behind `caller` (or, for a role no person is mapped to that an
+ * auto-approve rule names, the role's own requester id), or not_found (unlinked) saying what an admin adds.
  * Candidates come from the policy map; each is confirmed by resolving the person forward through the
  * identity sources exactly as a Slack request would, in the account the caller is in.
  */
@@ -39,6 +41,10 @@ export async function personOfCaller(
     if (!isCallerPrincipal(caller, principal)) continue;
     if (principal === caller.arn) assertPrincipalAccepted(policy, principal);
     return slackUserId;
+  }
+  // No person: a role that an auto-approve rule names is its own requester (a CI job).
+  if (caller.kind === 'assumed-role' && isNamedRobot(policy, caller.principalArn)) {
+    return robotRequesterId(caller.principalArn);
   }
   const session =
     caller.kind === 'assumed-role' && isAcceptedIdentityCenterSession(policy.identities, caller.arn);

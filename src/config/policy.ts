@@ -190,6 +190,11 @@ const autoApproveRule = z
       .object({
         users: z.array(z.string().regex(SLACK_USER_ID)).default([]),
         groups: z.array(z.string()).default([]),
+        /**
+         * IAM roles with no person behind them (CI jobs) that this rule grants through the API: such a
+         * role is its own requester, and only rules naming it can grant it (domain/robots.ts).
+         */
+        roles: z.array(z.string().regex(ROLE_ARN, 'an IAM role ARN')).default([]),
       })
       .strict()
       .optional(),

@@ -6,10 +6,13 @@
 // the token are refused on the strict emulator, test/int/caller-token.int.test.ts).
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterEach, describe, expect, it } from 'vitest';
+import { awsClientConfig, platform, uniqueName } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import type { Shell, ShellRun } from '../support/requester-shell.js';
-import { succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
+import { personalShell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
 import { blocksText } from '../support/slack/index.js';
 import { ALICE, ANA, BEN, type Harness, harnessPool } from './harness.js';
 import { requesterShell, untilUnauthorized } from './login-steps.js';
@@ -112,5 +115,99 @@ describe('kubectl eks-access (issue #24)', () => {
       h.namespace,
       'her kubeconfig to be refused after expiry',
     );
+  }, 240_000);
+
+  it('a CI role an auto-approve rule names is granted without a human; without a rule it is refused', async () => {
+    // The CI job's role, and its session's keys (what a CI runner holds), made before the policy names it.
+    const iam = new IAMClient(awsClientConfig('iam'));
+    const sts = new STSClient(awsClientConfig('sts'));
+    const trust = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${platform().aws.accountId}:root` },
+          Action: 'sts:AssumeRole',
+        },
+      ],
+    });
+    const roleOf = async (prefix: string) => {
+      const name = uniqueName(prefix);
+      const role = (
+        await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trust }))
+      ).Role;
+      const session = await sts.send(
+        new AssumeRoleCommand({ RoleArn: role?.Arn, RoleSessionName: 'build-42' }),
+      );
+      const c = session.Credentials;
+      return {
+        arn: role?.Arn ?? '',
+        shell: await personalShell({
+          accessKeyId: c?.AccessKeyId ?? '',
+          secretAccessKey: c?.SecretAccessKey ?? '',
+        }),
+        env: { AWS_SESSION_TOKEN: c?.SessionToken ?? '' },
+      };
+    };
+    const ci = await roleOf('ci-deployer');
+    const stranger = await roleOf('ci-other');
+    iam.destroy();
+    sts.destroy();
+    const h = await pool.use({
+      login: true,
+      identityMapping: 'access-entries',
+      createNamespace: true,
+      worker: true,
+      api: true,
+      namespaceExtra: `autoApprove:\n  - levels: [view]\n    maxDuration: 10m\n    requesters: { roles: [${ci.arn}] }\n`,
+    });
+    const env = { EKS_ACCESS_URL: `http://127.0.0.1:${h.bot.apiPort}` };
+    for (const who of [ci, stranger]) await installPlugin(who.shell);
+
+    // Granted by the rule naming it: no human, no DM, the approval message names the role.
+    const run = await ci.shell(`kubectl eks-access request ${h.namespace} as view for 2m because deploy 42`, {
+      ...ci.env,
+      ...env,
+    });
+    const out = succeeded(run, 'the CI role’s request');
+    expect(out).toContain('approved by the policy at once');
+    expect(out).toContain(`Wrote kubectl context eks-access-${h.cluster}-${h.namespace}`);
+    succeeded(await ci.shell(`kubectl get pods -n ${h.namespace}`, ci.env), 'the CI role’s kubectl');
+    const [grant] = await h.grants();
+    expect(grant?.requester.principalArn).toBe(ci.arn);
+    expect(grant?.approvals.map((a) => a.autoRule)).toEqual([expect.stringMatching(/^auto:/)]);
+    const posted = h.slack.calls.filter(
+      (c) => c.method === 'chat.postMessage' && c.args.channel === h.channel,
+    );
+    expect(
+      posted.map((c) => blocksText(c.args.blocks as Parameters<typeof blocksText>[0])).join('\n'),
+    ).toContain(`the IAM role \`${ci.arn}\``);
+    expect(
+      h.slack.calls.filter(
+        (c) => c.method === 'conversations.open' && String(c.args.users).startsWith('iam-role:'),
+      ),
+    ).toEqual([]);
+
+    // The same role, where no rule names it (another level): refused, nothing stored.
+    const debug = await ci.shell(
+      `kubectl eks-access request ${h.namespace} as debug for 2m because deploy 43`,
+      {
+        ...ci.env,
+        ...env,
+      },
+    );
+    expect(debug.code).toBe(1);
+    expect(debug.stdout).toContain(`No auto-approve rule names ${ci.arn} for debug`);
+    // A role no rule names at all: not anyone's, refused.
+    const other = await stranger.shell(
+      `kubectl eks-access request ${h.namespace} as view for 2m because deploy 44`,
+      {
+        ...stranger.env,
+        ...env,
+      },
+    );
+    expect(other.code).toBe(1);
+    expect(other.stdout).toContain('is not linked to a Slack user of this installation');
+    expect((await h.grants()).map((g) => g.id)).toEqual([grant?.id]);
   }, 240_000);
 });

@@ -10,6 +10,7 @@ import type { Policy } from '../../config/policy.js';
 import { type Clock, systemClock } from '../../domain/clock.js';
 import { identityMapEntry } from '../../domain/decisions.js';
 import { AccessError, misconfigured, notLinked } from '../../domain/errors.js';
+import { robotPrincipal } from '../../domain/robots.js';
 import type { AwsIdentityResolver, SlackProfile } from '../../ports/identity.js';
 import { type AwsClientEnv, awsClientOptions } from '../aws/client-options.js';
 import type { AwsCredentials } from '../aws/eks-token.js';
@@ -82,6 +83,9 @@ export class PolicyIdentityResolver implements AwsIdentityResolver {
   async principalFor(profile: SlackProfile, target?: { accountId: string }): Promise<string> {
     const mapped = this.#policy.identities.map[profile.slackUserId];
     if (mapped) return mapped;
+    // A CI role asking through the API is its own requester while an auto-approve rule names it.
+    const robot = robotPrincipal(this.#policy, profile.slackUserId);
+    if (robot) return robot;
     if (this.#identityCenter && this.#policy.identities.identityCenter?.enabled) {
       const accountId = target?.accountId ?? Object.values(this.#policy.clusters)[0]?.accountId ?? '';
       return this.#identityCenter.principalFor(profile, accountId);
