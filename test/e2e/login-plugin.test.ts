@@ -4,6 +4,7 @@
 // her next `kubectl get pods` goes through the real authenticator, and after expiry is Unauthorized.
 // The bot's verifier sends her token to "STS" through the same gateway (moto behind it; the attacks on
 // the token are refused on the strict emulator, test/int/caller-token.int.test.ts).
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
@@ -209,5 +210,47 @@ describe('kubectl eks-access (issue #24)', () => {
     expect(other.code).toBe(1);
     expect(other.stdout).toContain('is not linked to a Slack user of this installation');
     expect((await h.grants()).map((g) => g.id)).toEqual([grant?.id]);
+  }, 240_000);
+
+  it('Ctrl-C leaves the request standing and says how to check it; `status` later writes the context', async () => {
+    const h = await pool.use({
+      login: true,
+      identityMapping: 'access-entries',
+      createNamespace: true,
+      worker: true,
+      api: true,
+    });
+    const shell = await requesterShell(h);
+    await installPlugin(shell);
+    const server = { EKS_ACCESS_URL: `http://127.0.0.1:${h.bot.apiPort}` };
+    const home = succeeded(await shell('echo "$HOME"'), 'her HOME');
+    // Job control on, so the backgrounded plugin gets SIGINT as from a terminal; the fifo is the test's
+    // "now press Ctrl-C".
+    const interrupted = shell(
+      `set -m; mkfifo "$HOME/ctrl-c"; kubectl eks-access request ${h.namespace} as view for 10m because INC-1 > "$HOME/out" 2>&1 & pid=$!; read -r _ < "$HOME/ctrl-c"; kill -INT $pid; wait $pid; echo "exit $?"; cat "$HOME/out"`,
+      server,
+    );
+    const id = await aliceRequest(h, interrupted);
+    await h.approvalMessage(id);
+    await writeFile(join(home, 'ctrl-c'), 'now\n');
+    const out = (await interrupted).stdout;
+    expect(out).toContain('exit 130');
+    expect(out).toContain(
+      `Stopped waiting; request ${id} still stands. Check it later: kubectl eks-access status ${id}`,
+    );
+    expect((await h.store.get(id))?.status).toBe('pending');
+
+    await approve(h, id, ANA);
+    await pollUntil(
+      `grant ${id} to be active`,
+      () => h.store.get(id),
+      (g) => g?.status === 'active',
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    const status = succeeded(await shell(`kubectl eks-access status ${id}`, server), 'status');
+    expect(status).toContain(`Wrote kubectl context eks-access-${h.cluster}-${h.namespace}`);
+    succeeded(await shell(`kubectl get pods -n ${h.namespace}`), 'kubectl get pods');
   }, 240_000);
 });
