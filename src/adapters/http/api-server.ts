@@ -95,7 +95,11 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 function errorBody(error: AccessError) {
   return {
     error: error.kind,
-    headline: headlineOf(error),
+    // Slack's "your Slack account is not linked" reads wrong here: it is the AWS identity that is unknown.
+    headline:
+      error.details['unlinked'] === true
+        ? 'This AWS identity is not linked to anyone here'
+        : headlineOf(error),
     // A bug's own message is for the logs; the caller gets the headline only.
     message: error.kind === 'internal' ? headlineOf(error) : error.message,
     ...(error.hint ? { hint: error.hint } : {}),
