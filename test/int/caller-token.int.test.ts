@@ -1,7 +1,14 @@
 // The API's caller verifier on the strict emulator, which verifies presigned query-string signatures as
 // STS does (moto ignores them): each attack of issue #24's "Done when" is refused, and where the
 // emulator alone would have let it through, the test shows that too, so the refusal is ours.
-import { DeleteAccessKeyCommand, DeleteUserCommand, ListAccessKeysCommand } from '@aws-sdk/client-iam';
+import {
+  CreateRoleCommand,
+  DeleteAccessKeyCommand,
+  DeleteRoleCommand,
+  DeleteUserCommand,
+  ListAccessKeysCommand,
+} from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { presignEksToken } from '../../src/adapters/aws/eks-token.js';
@@ -194,5 +201,47 @@ describe('the API caller verifier, against STS that checks signatures', () => {
     }
     await iam.send(new DeleteUserCommand({ UserName: bob.name }));
     expect(await outcome(verifier(), token)).toMatch(/^refused:(sts-refused|unique-id)$/);
+  });
+
+  it('refuses a session of a role deleted and created again under its name, which STS still answers for', async () => {
+    const iam = aws.iamAs(aws.rootOf(aws.accountId));
+    const roleName = uniqueName('recreated');
+    const trust = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${aws.accountId}:root` },
+          Action: 'sts:AssumeRole',
+        },
+      ],
+    });
+    const role = (
+      await iam.send(new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: trust }))
+    ).Role;
+    const sts = new STSClient({
+      region: aws.region,
+      endpoint: aws.endpoint,
+      credentials: aws.rootOf(aws.accountId),
+    });
+    const session = (await sts.send(new AssumeRoleCommand({ RoleArn: role?.Arn, RoleSessionName: 'old' })))
+      .Credentials;
+    sts.destroy();
+    const credentials = {
+      accessKeyId: session?.AccessKeyId ?? '',
+      secretAccessKey: session?.SecretAccessKey ?? '',
+      sessionToken: session?.SessionToken ?? '',
+    };
+    const sign = (ago = 0) =>
+      presignCallerUrl({ credentials, region: aws.region, audience: AUDIENCE, signedAt: Date.now() - ago });
+    const sessionArn = `arn:aws:sts::${aws.accountId}:assumed-role/${roleName}/old`;
+    expect(await outcome(verifier(), tokenOf(await sign()))).toBe(role?.Arn);
+
+    await iam.send(new DeleteRoleCommand({ RoleName: roleName }));
+    await iam.send(new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: trust }));
+    const url = await sign();
+    expect(await emulatorSays(url)).toBe(sessionArn);
+    // Signed for a second earlier, so it is not the very token the emulator just answered.
+    expect(await outcome(verifier(), tokenOf(await sign(1000)))).toBe('refused:unique-id');
   });
 });
