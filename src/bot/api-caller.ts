@@ -2,7 +2,6 @@
 // mapped back to the Slack user the identity sources map to it, and then forward again through those
 // same sources, so a request from the terminal is that person's, with the same policy, approvals and
 // audit as one from Slack. Nothing an API payload says about who is asking is believed.
-import { isAcceptedIdentityCenterSession } from '../config/policy.js';
 import { sameRole } from '../domain/arn.js';
 import type { VerifiedCaller } from '../domain/caller-token.js';
 import { assertPrincipalAccepted } from '../domain/decisions.js';
@@ -22,8 +21,9 @@ export function isCallerPrincipal(caller: VerifiedCaller, principalArn: string):
 /**
  * The Slack user id of the person behind `caller` (or, for a role no person is mapped to that an
  * auto-approve rule names, the role's own requester id), or not_found (unlinked) saying what an admin adds.
- * Candidates come from the policy map; each is confirmed by resolving the person forward through the
- * identity sources exactly as a Slack request would, in the account the caller is in.
+ * Candidates come from the policy map, else from the email the identity sources give the principal (its
+ * IAM user's email tag, its Identity Center user) looked up in Slack; each is confirmed by resolving the
+ * person forward through the identity sources exactly as a Slack request would, in the caller's account.
  */
 export async function personOfCaller(
   deps: Pick<FlowDeps, 'policy' | 'directory' | 'identity'>,
@@ -32,10 +32,18 @@ export async function personOfCaller(
   const { policy } = deps;
   // The same rules as a Slack request: a session is a person only by allowAssumedRoles or the
   // Identity Center pin, unless the person is mapped to the role itself.
-  const candidates = Object.entries(policy.identities.map)
+  const mapped = Object.entries(policy.identities.map)
     .filter(([, arn]) => isCallerPrincipal(caller, arn))
     .map(([slackUserId]) => slackUserId);
-  for (const slackUserId of candidates) {
+  // Then the email an identity source gives the principal (email tag, Identity Center), to its Slack user.
+  const byEmail: string[] = [];
+  if (mapped.length === 0) {
+    for (const email of await deps.identity.emailsOf(caller.arn)) {
+      const found = await deps.directory.userByEmail(email);
+      if (found && !byEmail.includes(found)) byEmail.push(found);
+    }
+  }
+  for (const slackUserId of [...mapped, ...byEmail]) {
     const profile = await deps.directory.profile(slackUserId);
     const principal = await deps.identity.principalFor(profile, { accountId: caller.account });
     if (!isCallerPrincipal(caller, principal)) continue;
@@ -46,12 +54,8 @@ export async function personOfCaller(
   if (caller.kind === 'assumed-role' && isNamedRobot(policy, caller.principalArn)) {
     return robotRequesterId(caller.principalArn);
   }
-  const session =
-    caller.kind === 'assumed-role' && isAcceptedIdentityCenterSession(policy.identities, caller.arn);
   throw notLinked(
     `${caller.arn} is not linked to a Slack user of this installation`,
-    session
-      ? 'Requests from the terminal by Identity Center people need their Slack user under identities.map for now (docs/api.md).'
-      : `Ask an admin to map your Slack user to ${caller.principalArn} under identities.map in the policy. Nothing was requested.`,
+    `Ask an admin to map your Slack user to ${caller.principalArn} under identities.map in the policy${policy.identities.emailTag?.enabled ? `, or to tag your IAM user with your Slack email (${policy.identities.emailTag.tagKey})` : ''}. Nothing was requested.`,
   );
 }

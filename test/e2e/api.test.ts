@@ -3,11 +3,12 @@
 // The token attacks that need signatures checked run on the strict emulator
 // (test/int/caller-token.int.test.ts); here STS is moto behind the platform's AWS gateway.
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { presignEksToken } from '../../src/adapters/aws/eks-token.js';
 import { awsClientConfig, uniqueName } from '../platform/context.js';
 import { callerToken } from '../support/caller-tokens.js';
-import { ALICE, harnessPool } from './harness.js';
+import { ALICE, type Harness, harnessPool, NOBODY } from './harness.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -135,5 +136,61 @@ describe('the API over HTTP', () => {
     expect(await call(`/v1/requests/${id}`, await tokenOf(ana))).toMatchObject({ status: 404 });
     expect(await call(`/v1/requests/${id}/done`, await tokenOf(ana), '{}')).toMatchObject({ status: 404 });
     expect((await h.store.get(id))?.status).toBe('pending');
+  });
+
+  it('finds the person through the email tag and through IAM Identity Center, as Slack requests do', async () => {
+    const iam = new IAMClient(awsClientConfig('iam'));
+    const ask = async (h: Harness, credentials: Parameters<typeof callerToken>[0]['credentials']) => {
+      const res = await fetch(`http://127.0.0.1:${h.bot.apiPort}/v1/requests`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${await callerToken({
+            credentials,
+            region: h.policy.clusters[h.cluster]?.region ?? '',
+            audience: h.policy.settings.installation,
+            signedAt: Date.now(),
+          })}`,
+        },
+        body: JSON.stringify({ request: `${h.namespace} as view for 1h because INC-3` }),
+      });
+      const body = (await res.json()) as { requests?: { id: string }[]; message?: string };
+      if (res.status !== 201) throw new Error(`HTTP ${res.status}: ${body.message}`);
+      return h.store.get(body.requests?.[0]?.id ?? '');
+    };
+
+    // NOBODY is in no map; her IAM user carries her Slack email as its tag.
+    const tagged = await pool.use({ emailTag: true, api: true });
+    const nobodyName = uniqueName('nobody');
+    await iam.send(
+      new CreateUserCommand({
+        UserName: nobodyName,
+        Tags: [{ Key: 'slack-email', Value: 'nobody@example.com' }],
+      }),
+    );
+    const byTag = await ask(tagged, await keysOf(iam, nobodyName));
+    expect(byTag?.requester).toMatchObject({
+      slackUserId: NOBODY,
+      principalArn: expect.stringMatching(`user/${nobodyName}$`),
+    });
+
+    // ALICE signs in through Identity Center: her session of the permission-set role, named after her user.
+    const center = await pool.use({ identityMapping: 'aws-auth', identityCenter: true, api: true });
+    const sts = new STSClient(awsClientConfig('sts'));
+    const session = (
+      await sts.send(
+        new AssumeRoleCommand({
+          RoleArn: center.identityCenter?.roleArn,
+          RoleSessionName: center.identityCenter?.userName,
+        }),
+      )
+    ).Credentials;
+    sts.destroy();
+    iam.destroy();
+    const bySession = await ask(center, {
+      accessKeyId: session?.AccessKeyId ?? '',
+      secretAccessKey: session?.SecretAccessKey ?? '',
+      sessionToken: session?.SessionToken ?? '',
+    });
+    expect(bySession?.requester).toMatchObject({ slackUserId: ALICE, principalArn: center.aliceArn });
   });
 });

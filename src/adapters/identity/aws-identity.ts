@@ -7,6 +7,8 @@
 import { IAMClient, ListUsersCommand, ListUserTagsCommand } from '@aws-sdk/client-iam';
 import type { Env } from '../../config/env.js';
 import type { Policy } from '../../config/policy.js';
+import { isAcceptedIdentityCenterSession } from '../../config/policy.js';
+import { identityCenterSessionOf, parseArn } from '../../domain/arn.js';
 import { type Clock, systemClock } from '../../domain/clock.js';
 import { identityMapEntry } from '../../domain/decisions.js';
 import { AccessError, misconfigured, notLinked } from '../../domain/errors.js';
@@ -107,6 +109,33 @@ export class PolicyIdentityResolver implements AwsIdentityResolver {
       return arn;
     }
     throw this.#unmapped(profile, emailTag.tagKey);
+  }
+
+  async emailsOf(principalArn: string): Promise<string[]> {
+    const center = this.#policy.identities.identityCenter;
+    if (
+      this.#identityCenter &&
+      center?.enabled &&
+      isAcceptedIdentityCenterSession(this.#policy.identities, principalArn)
+    ) {
+      const session = identityCenterSessionOf(principalArn);
+      return session ? this.#identityCenter.emailsOfUserName(session.userName) : [];
+    }
+    const emailTag = this.#policy.identities.emailTag;
+    const parsed = parseArn(principalArn);
+    const [kind, ...path] = (parsed?.resource ?? '').split('/');
+    const userName = path.at(-1);
+    if (!emailTag?.enabled || !this.#iam || parsed?.service !== 'iam' || kind !== 'user' || !userName)
+      return [];
+    try {
+      const tags = await this.#iam.send(new ListUserTagsCommand({ UserName: userName }));
+      return (tags.Tags ?? []).flatMap((t) => (t.Key === emailTag.tagKey && t.Value ? [t.Value] : []));
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoSuchEntity') return [];
+      throw new AccessError('unavailable', "IAM did not answer while looking up a user's email tag", {
+        cause: error,
+      });
+    }
   }
 
   #unmapped(profile: SlackProfile, tagKey: string | undefined): AccessError {
