@@ -350,6 +350,7 @@ async function store(deps: FlowDeps, slackUserId: string, prepared: Prepared): P
       ...(grant.tickets ? { tickets: grant.tickets.join(',') } : {}),
       ...(grant.group ? { group: grant.group.id } : {}),
       ...(grant.breakGlass ? { breakGlass: grant.breakGlass.rule } : {}),
+      ...(grant.origin ? { origin: grant.origin } : {}),
       principalArn: grant.requester.principalArn,
     },
   });

@@ -128,6 +128,9 @@ describe('the API over HTTP', () => {
     const id = (made.body['requests'] as unknown as { id: string }[])[0]?.id ?? '';
     expect((await h.store.get(id))?.requester.slackUserId).toBe(ALICE);
     expect((await h.store.get(id))?.origin).toBe('terminal');
+    expect(h.auditLines.join('\n')).toMatch(
+      new RegExp(`"grantId":"${id}".*"origin":"terminal"|"origin":"terminal".*"grantId":"${id}"`),
+    );
     expect(await call(`/v1/requests/${id}`, await tokenOf(alice))).toMatchObject({
       status: 200,
       body: { request: { id, status: 'pending' } },
