@@ -35,13 +35,15 @@ describe('the API over HTTP', () => {
     const ana = await keysOf(iam, 'ana');
     iam.destroy();
     let second = 0;
-    // One token per call, each signed a second apart: two of the same second are one token.
+    // One token per call, each signed a second before the last (from one fixed moment, so a slow run
+    // never brings two into the same second): two of the same second are one token.
+    const start = Date.now();
     const tokenOf = (credentials: typeof alice, extra = {}) =>
       callerToken({
         credentials,
         region,
         audience: h.policy.settings.installation,
-        signedAt: Date.now() - 1000 * second++,
+        signedAt: start - 1000 * second++,
         ...extra,
       });
     const call = async (path: string, token?: string, body?: string, method = body ? 'POST' : 'GET') => {

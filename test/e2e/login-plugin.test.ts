@@ -16,7 +16,7 @@ import type { Shell, ShellRun } from '../support/requester-shell.js';
 import { personalShell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
 import { blocksText } from '../support/slack/index.js';
 import { ALICE, ANA, BEN, type Harness, harnessPool } from './harness.js';
-import { requesterShell, untilUnauthorized } from './login-steps.js';
+import { activationDmCommands, requesterShell, untilUnauthorized } from './login-steps.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -98,6 +98,9 @@ describe('kubectl eks-access (issue #24)', () => {
     expect(out).toMatch(/approvers: ana, group S0PLATFORM in Slack channel C/);
     const context = `eks-access-${h.cluster}-${h.namespace}`;
     expect(out).toContain(`Wrote kubectl context ${context}`);
+
+    // She also gets the usual DM, as for a request made in Slack.
+    await activationDmCommands(h);
 
     // Her next kubectl, in the context the plugin made current, through the real authenticator.
     succeeded(await shell(`kubectl get pods -n ${h.namespace}`), 'kubectl get pods');
