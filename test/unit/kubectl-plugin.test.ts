@@ -1,5 +1,6 @@
 // The plugin's own SigV4 signer (plain node:crypto, so the plugin is one file without dependencies)
 // against the AWS SDK's signer, and its constants against the server's.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { presignGetCallerIdentity } from '../../src/adapters/aws/eks-token.js';
 import {
@@ -63,5 +64,15 @@ describe('kubectl eks-access signs like the AWS SDK', () => {
       now + 1000,
     );
     expect(read.accessKeyId).toBe(credentials.accessKeyId);
+  });
+});
+
+describe('kubectl eks-access as one file', () => {
+  it('imports nothing but Node built-ins, so the built file runs alone on any machine with Node', () => {
+    const source = readFileSync(new URL('../../src/bin/kubectl-eks-access.ts', import.meta.url), 'utf8');
+    const imports = [...source.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
+    expect(imports.length).toBeGreaterThan(0);
+    expect(imports.filter((from) => !from?.startsWith('node:'))).toEqual([]);
+    expect(source).not.toMatch(/\bimport\(/);
   });
 });
