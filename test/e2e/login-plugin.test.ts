@@ -179,6 +179,11 @@ describe('kubectl eks-access (issue #24)', () => {
     succeeded(await ci.shell(`kubectl get pods -n ${h.namespace}`, ci.env), 'the CI role’s kubectl');
     const [grant] = await h.grants();
     expect(grant?.requester.principalArn).toBe(ci.arn);
+    // No human approves its extensions either (view extends by approval).
+    const extend = await ci.shell(`kubectl eks-access extend ${grant?.id} for 5m`, { ...ci.env, ...env });
+    expect(extend.code).toBe(1);
+    expect(extend.stdout).toContain('A role with no person behind it gets more time only automatically');
+    expect((await h.store.get(grant?.id ?? ''))?.extensionRequest).toBeUndefined();
     expect(grant?.approvals.map((a) => a.autoRule)).toEqual([expect.stringMatching(/^auto:/)]);
     const posted = h.slack.calls.filter(
       (c) => c.method === 'chat.postMessage' && c.args.channel === h.channel,
@@ -215,7 +220,7 @@ describe('kubectl eks-access (issue #24)', () => {
     expect((await h.grants()).map((g) => g.id)).toEqual([grant?.id]);
   }, 240_000);
 
-  it('Ctrl-C leaves the request standing and says how to check it; `status` later writes the context', async () => {
+  it('Ctrl-C leaves the request standing and says how to check it; `status` later writes the context; extend and done', async () => {
     const h = await pool.use({
       login: true,
       identityMapping: 'access-entries',
@@ -255,5 +260,17 @@ describe('kubectl eks-access (issue #24)', () => {
     const status = succeeded(await shell(`kubectl eks-access status ${id}`, server), 'status');
     expect(status).toContain(`Wrote kubectl context eks-access-${h.cluster}-${h.namespace}`);
     succeeded(await shell(`kubectl get pods -n ${h.namespace}`), 'kubectl get pods');
+
+    // More time (view extends by approval: the approvers are asked in Slack), then given back.
+    const extend = succeeded(await shell(`kubectl eks-access extend ${id} for 30m`, server), 'extend');
+    expect(extend).toContain(`${id}: extension asked; approvers decide in Slack.`);
+    expect((await h.store.get(id))?.extensionRequest?.seconds).toBe(1800);
+    const done = succeeded(await shell(`kubectl eks-access done ${id}`, server), 'done');
+    expect(done).toContain('access is being removed now');
+    await untilUnauthorized(
+      (args) => shell(`kubectl ${args}`),
+      h.namespace,
+      'her kubeconfig to be refused once given back',
+    );
   }, 240_000);
 });
