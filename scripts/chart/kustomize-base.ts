@@ -60,6 +60,12 @@ const REDIS: Record<string, string> = {
   'NetworkPolicy/eks-access-redis': 'manifests/components/redis/networkpolicy.yaml',
 };
 
+/** The API's (docs/api.md), only from the render with the API on; the Deployment's and NetworkPolicy's
+ * additions are the component's own patches (manifests/components/api/kustomization.yaml). */
+const API: Record<string, string> = {
+  'Service/eks-access-api': 'manifests/components/api/service.yaml',
+};
+
 /** One rendered document's text (comments kept, Helm's `# Source:` line and blank lines dropped). */
 function documents(rendered: string): { key: string; source: string; text: string }[] {
   return rendered
@@ -88,11 +94,16 @@ export function kustomizeFiles(helm: string): Map<string, string> {
   for (const doc of documents(helmTemplate(helm, ['-f', VALUES]))) {
     const path = BASE[doc.key];
     if (!path)
-      throw new Error(`${doc.key} (${doc.source}) has no place in manifests/: add it to BASE or REDIS`);
+      throw new Error(`${doc.key} (${doc.source}) has no place in manifests/: add it to BASE, REDIS or API`);
     add(path, doc.source, doc.text);
   }
   for (const doc of documents(helmTemplate(helm, ['-f', VALUES, '--set', 'redis.enabled=true']))) {
     const path = REDIS[doc.key];
+    if (path) add(path, doc.source, doc.text);
+    else if (!BASE[doc.key]) throw new Error(`${doc.key} (${doc.source}) has no place in manifests/`);
+  }
+  for (const doc of documents(helmTemplate(helm, ['-f', VALUES, '--set', 'api.enabled=true']))) {
+    const path = API[doc.key];
     if (path) add(path, doc.source, doc.text);
     else if (!BASE[doc.key]) throw new Error(`${doc.key} (${doc.source}) has no place in manifests/`);
   }

@@ -33,6 +33,7 @@ import type { AwsIdentityResolver } from '../ports/identity.js';
 import type { Locks } from '../ports/lock.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import { endGrant } from '../shared/end-grant.js';
+import { type ApiRuntime, startApiFor } from './api-runtime.js';
 import { createSharedRuntime, type SharedRuntime } from './shared-runtime.js';
 import { stopOnSignals } from './signals.js';
 
@@ -56,6 +57,8 @@ export interface BotRuntime {
   awsCredentials?: AwsCredentials;
   /** For the Slack outbox (durable notifications); without it they go out directly, best-effort. */
   redis?: RedisClient;
+  /** How the API's verifier reaches STS (tests: through the platform's AWS gateway). */
+  stsAgent?: NonNullable<ApiRuntime['stsAgent']>;
 }
 
 export interface RunningBot {
@@ -65,6 +68,8 @@ export interface RunningBot {
   outbox?: SlackOutbox;
   /** The HTTP port in HTTP mode. */
   port?: number;
+  /** The API's port, when the policy enables it (docs/api.md). */
+  apiPort?: number;
   stop(): Promise<void>;
 }
 
@@ -81,7 +86,7 @@ export function assertSlackSettings(env: Env): void {
 
 export async function startBot(
   runtime: BotRuntime,
-  options: { port?: number; metrics?: Metrics } = {},
+  options: { port?: number; metrics?: Metrics; apiPort?: number } = {},
 ): Promise<RunningBot> {
   const { env, logger } = runtime;
   assertSlackSettings(env);
@@ -101,15 +106,18 @@ export async function startBot(
   const { metrics } = options;
   if (outbox && metrics) outbox.trackUndelivered((step) => metrics.slackUndelivered.inc({ step }));
   const reporting = outbox ?? slackNotifier;
-  const app = createSlackApp(env, {
+  const flow = {
     ...runtime,
     identity: runtime.identity ?? identityResolverFor(runtime.policy, env, runtime.awsCredentials),
     directory,
     notifier: options.metrics ? instrumentNotifier(reporting, options.metrics) : reporting,
     slackNotifier,
-    randomBytes: (n) => randomBytes(n),
+    randomBytes: (n: number) => randomBytes(n),
     logger,
-  });
+  };
+  const app = createSlackApp(env, flow);
+  // The API runs the same use cases on the same dependencies as the Slack listeners.
+  const api = await startApiFor(runtime, flow, options.apiPort);
   let port: number | undefined;
   if (env.SLACK_TRANSPORT === 'http') {
     const server = (await app.start(options.port ?? env.PORT)) as unknown as {
@@ -127,7 +135,9 @@ export async function startBot(
     slackNotifier,
     ...(outbox ? { outbox } : {}),
     ...(port === undefined ? {} : { port }),
+    ...(api ? { apiPort: api.port } : {}),
     stop: async () => {
+      await api?.close();
       await app.stop();
       await outbox?.close();
     },

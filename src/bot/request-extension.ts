@@ -3,6 +3,7 @@
 // same quorum as a request. One extension waits at a time; one still waiting when the grant ends dies
 // with it. This process only decides: a decided extension is claimed under compare-and-set (the cap
 // is checked inside it) and queued; the worker moves the expiry on the cluster (extend-grant.ts).
+
 import {
   assertMayDecideExtension,
   assertNoExtensionWaiting,
@@ -17,6 +18,7 @@ import { parseDuration } from '../domain/duration.js';
 import { badInput, conflict, forbidden } from '../domain/errors.js';
 import type { ClaimedExtension, Grant } from '../domain/grant.js';
 import { newExtensionId, transition } from '../domain/grant.js';
+import { isRobotRequester } from '../domain/robots.js';
 import { sealExtension, verifyDecisionSeal } from '../domain/seal.js';
 import { approverGroupsOf } from './decide.js';
 import { type FlowDeps, mustGet, updateGrant } from './deps.js';
@@ -56,6 +58,13 @@ export async function requestExtension(
     assertNoExtensionWaiting(current);
     const decision = decideExtension(deps.policy, current, seconds, duration);
     if (decision.kind === 'refused') throw badInput('That extension is not possible', decision.why);
+    if (decision.kind !== 'auto' && isRobotRequester(current.requester.slackUserId)) {
+      // Nobody approves a role by hand, its extensions included: only the level's automatic extension.
+      throw forbidden(
+        'A role with no person behind it gets more time only automatically, and this level extends by approval',
+        'Ask again through the auto-approve rule that names the role.',
+      );
+    }
     auto = decision.kind === 'auto';
     if (auto) {
       const facts = { id, by: who, seconds, auto: true };

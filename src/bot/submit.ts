@@ -16,11 +16,12 @@ import {
   type RequestInput,
   resolveRequest,
 } from '../domain/decisions.js';
-import { parseDuration } from '../domain/duration.js';
-import { isAccessError } from '../domain/errors.js';
-import type { Grant } from '../domain/grant.js';
+import { formatDuration, parseDuration } from '../domain/duration.js';
+import { forbidden, isAccessError } from '../domain/errors.js';
+import type { Grant, GrantOrigin } from '../domain/grant.js';
 import { activationDeadline, newGrantId } from '../domain/grant.js';
 import { type AccessPlan, planGrant } from '../domain/plan.js';
+import { isRobotRequester, roleOfRobot } from '../domain/robots.js';
 import { sealDecision } from '../domain/seal.js';
 import { windowEnd } from '../domain/window.js';
 import { approvalReminderTimes } from '../shared/reminders.js';
@@ -44,6 +45,7 @@ async function autoApproveGroupsOf(
   slackUserId: string,
   ns: NamespacePolicy,
 ): Promise<string[]> {
+  if (isRobotRequester(slackUserId)) return []; // a role is in no Slack group
   const ruleGroups = ns.autoApprove.flatMap((r) => r.requesters?.groups ?? []);
   return ruleGroups.length > 0 ? deps.directory.groupsOf(slackUserId, ruleGroups) : [];
 }
@@ -88,7 +90,8 @@ async function requesterFor(
   slackUserId: string,
   cluster: string,
 ): Promise<Grant['requester']> {
-  const profile = await deps.directory.profile(slackUserId);
+  // A role with no person behind it has no Slack profile; the policy alone says who it is.
+  const profile = isRobotRequester(slackUserId) ? { slackUserId } : await deps.directory.profile(slackUserId);
   const principalArn = await deps.identity.principalFor(profile, accountOfCluster(deps.policy, cluster));
   assertPrincipalAccepted(deps.policy, principalArn);
   return {
@@ -183,7 +186,7 @@ export function pendingUntilFor(
 export async function submitRequests(
   deps: FlowDeps,
   slackUserId: string,
-  input: RequestInput,
+  input: RequestInput & { origin?: GrantOrigin },
 ): Promise<SubmitResult[]> {
   const targets = expandTargets(deps.policy, input);
   if (targets.length === 1) return [await submitRequest(deps, slackUserId, { ...input, ...targets[0] })];
@@ -206,7 +209,7 @@ export async function submitRequests(
 export async function submitRequest(
   deps: FlowDeps,
   slackUserId: string,
-  input: RequestInput,
+  input: RequestInput & { origin?: GrantOrigin },
 ): Promise<SubmitResult> {
   const timeZone = await timeZoneFor(deps, slackUserId, input);
   return record(deps, slackUserId, await prepare(deps, slackUserId, { ...input, timeZone }));
@@ -249,7 +252,7 @@ export interface ApprovedAtOnce {
 export async function prepare(
   deps: FlowDeps,
   slackUserId: string,
-  input: RequestInput,
+  input: RequestInput & { origin?: GrantOrigin },
   atOnce?: ApprovedAtOnce,
 ): Promise<Prepared> {
   const { policy, clock } = deps;
@@ -267,6 +270,13 @@ export async function prepare(
   const memberOfGroups = await autoApproveGroupsOf(deps, slackUserId, resolved.namespacePolicy);
   const need = approvalNeed(policy, resolved, { slackUserId, memberOfGroups });
   const auto = atOnce ? undefined : need.auto;
+  if (isRobotRequester(slackUserId) && !auto) {
+    throw forbidden(
+      `No auto-approve rule names ${roleOfRobot(slackUserId)} for ${resolved.level} in ${resolved.namespace} on ${resolved.cluster} for ${formatDuration(resolved.durationSeconds)}`,
+      'A role with no person behind it is granted only by an auto-approve rule that names it under requesters.roles; nobody approves it by hand. Nothing was requested.',
+      { identity: 'robot-without-rule' },
+    );
+  }
   const autoActor = atOnce?.actor ?? auto?.actor;
   const qualifyingGroups =
     atOnce?.viaGroups ?? (auto ? memberOfGroups.filter((g) => auto.rule.requesters?.groups.includes(g)) : []);
@@ -282,6 +292,7 @@ export async function prepare(
     ...(resolved.startsAt !== undefined ? { startsAt: resolved.startsAt } : {}),
     reason: resolved.reason,
     ...(resolved.tickets.length > 0 ? { tickets: resolved.tickets } : {}),
+    ...(input.origin ? { origin: input.origin } : {}),
     requiredApprovals: need.approvers,
     approvals: autoActor
       ? [
@@ -339,6 +350,7 @@ async function store(deps: FlowDeps, slackUserId: string, prepared: Prepared): P
       ...(grant.tickets ? { tickets: grant.tickets.join(',') } : {}),
       ...(grant.group ? { group: grant.group.id } : {}),
       ...(grant.breakGlass ? { breakGlass: grant.breakGlass.rule } : {}),
+      ...(grant.origin ? { origin: grant.origin } : {}),
       principalArn: grant.requester.principalArn,
     },
   });

@@ -46,6 +46,8 @@ export const envSchema = z
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
     /** Health and metrics listener (bot and worker). */
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    /** The API for `kubectl eks-access` and CI (policy `api.enabled`; docs/api.md). Plain HTTP: TLS at the ingress. */
+    API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     RECONCILE_INTERVAL: z
       .string()
       .default('30s')

@@ -8,6 +8,7 @@ import { identityCenterSessionOf } from '../domain/arn.js';
 import { parseDuration } from '../domain/duration.js';
 import { principalParts, renderUsername, USERNAME_PLACEHOLDERS, usernamePrefixOf } from '../domain/names.js';
 import { ticketSystemProblems } from '../domain/tickets.js';
+import { apiSettings } from './api.js';
 import { privilegeReasons, requiredApprovalsFor } from './privilege.js';
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
@@ -189,6 +190,11 @@ const autoApproveRule = z
       .object({
         users: z.array(z.string().regex(SLACK_USER_ID)).default([]),
         groups: z.array(z.string()).default([]),
+        /**
+         * IAM roles with no person behind them (CI jobs) that this rule grants through the API: such a
+         * role is its own requester, and only rules naming it can grant it (domain/robots.ts).
+         */
+        roles: z.array(z.string().regex(ROLE_ARN, 'an IAM role ARN')).default([]),
       })
       .strict()
       .optional(),
@@ -417,6 +423,8 @@ const basePolicy = z
     levels: z.record(z.string().regex(DNS1123_LABEL, 'level names are lower-case DNS labels'), level),
     clusters: z.record(z.string().regex(CLUSTER_NAME), cluster),
     breakGlass: z.array(breakGlassRule).default([]),
+    /** The HTTPS API for `kubectl eks-access` and CI jobs (config/api.ts, docs/api.md). */
+    api: apiSettings.optional(),
   })
   .strict();
 

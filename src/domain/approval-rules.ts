@@ -4,12 +4,14 @@
 
 import type { AutoApproveRule, ClusterPolicy, NamespacePolicy, Policy } from '../config/policy.js';
 import { requiredApprovalsFor } from '../config/policy.js';
+import { sameRole } from './arn.js';
 import { BREAK_GLASS_ACTOR, breakGlassActor, breakGlassRuleFor } from './break-glass-rules.js';
 import { parseDuration } from './duration.js';
 import { forbidden, notFound } from './errors.js';
 import type { Approval, Grant } from './grant.js';
 import { namespacePolicyFor, namespacePolicyOf, requestableHint } from './namespace-policy.js';
 import { resolveRequest } from './request-resolution.js';
+import { roleOfRobot } from './robots.js';
 
 /**
  * How many approvers a request (and each of its extensions) at this level in this namespace needs:
@@ -148,6 +150,12 @@ export function autoApproveRuleFor(
     if (!rule.levels.includes(request.level)) continue;
     if (request.durationSeconds > (parseDuration(rule.maxDuration) ?? 0)) continue;
     const who = rule.requesters;
+    const role = roleOfRobot(request.slackUserId);
+    if (role !== undefined) {
+      // A role with no person behind it: only a rule that names it, never an open one.
+      if (who?.roles.some((arn) => sameRole(arn, role))) return { rule, index };
+      continue;
+    }
     if (
       who &&
       !who.users.includes(request.slackUserId) &&

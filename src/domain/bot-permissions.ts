@@ -695,6 +695,22 @@ export function renderIamPolicies(policy: Policy, archive?: ArchiveLocation): Bo
       { Sid: 'IdentityCenterRoles', Effect: 'Allow', Action: ['iam:ListRoles'], Resource: ['*'] },
     );
   }
+  // The API's caller check (docs/api.md): the current unique id of the IAM user or role STS named, so a
+  // user or role deleted and created again under its old name is not taken for the old one. The bot only.
+  const callerIds: IamStatement[] = policy.api?.enabled
+    ? [
+        {
+          Sid: 'ApiCallerUniqueIds',
+          Effect: 'Allow',
+          Action: ['iam:GetUser', 'iam:GetRole'],
+          Resource: uniq(
+            (policy.api.accounts ?? Object.values(policy.clusters).map((c) => c.accountId)).flatMap(
+              (account) => [`arn:aws:iam::${account}:user/*`, `arn:aws:iam::${account}:role/*`],
+            ),
+          ),
+        },
+      ]
+    : [];
   const crossAccount = [...assumed].map(([roleArn, clusters]) => ({
     roleArn,
     clusters,
@@ -703,7 +719,7 @@ export function renderIamPolicies(policy: Policy, archive?: ArchiveLocation): Bo
   const archived = archive ? archiveStatements(archive) : [];
   const botArchived = archive ? botArchiveStatements(archive) : [];
   return {
-    bot: { Version: '2012-10-17', Statement: [...lookup, ...botArchived] },
+    bot: { Version: '2012-10-17', Statement: [...lookup, ...callerIds, ...botArchived] },
     // The worker asks the same identity source again before it writes (issue #9: the requester's
     // principal must still be what it says), so it needs the same read-only lookup.
     worker: { Version: '2012-10-17', Statement: [...statements, ...lookup, ...archived] },

@@ -123,6 +123,9 @@ export interface ClaimedExtension {
   seal?: string;
 }
 
+/** Where a request was made besides Slack (Grant.origin). */
+export type GrantOrigin = 'terminal';
+
 export interface Requester {
   slackUserId: string;
   /** The IAM user or role the person signs in to AWS as; the only principal their role trusts. */
@@ -172,6 +175,11 @@ export interface Grant {
   group?: { id: string; size: number; targets?: string[] };
   /** A scheduled window's start (epoch ms); absent for access wanted now. Sealed with the decision. */
   startsAt?: number;
+  /**
+   * Where the request was made, when not in Slack: `terminal` (the API, `kubectl eks-access`). Shown
+   * on the approval message; not part of any seal, grants nothing.
+   */
+  origin?: GrantOrigin;
   reason: string;
   /** Ticket references the reason names (policy `tickets`), for reports and links. */
   tickets?: string[];

@@ -27,20 +27,12 @@ export function accessCommands(policy: Policy, grant: Grant): string[] {
     ? `kubectl auth can-i ${check.verb} ${check.resource}${check.subresource ? `/${check.subresource}` : ''}${check.group ? `.${check.group}` : ''} -n ${grant.namespace}`
     : `kubectl auth can-i get pods -n ${grant.namespace}`;
   const alias = kubeContextAlias(grant);
-  if (cluster.identityMapping === 'none') {
+  const kubeconfig = kubeconfigUpdate(policy, grant);
+  if (!kubeconfig) {
     return [`kubectl config use-context <your context for ${grant.cluster}>`, canI];
   }
-  const eksName =
-    'eks' in cluster.connection ? (cluster.connection.eks.name ?? grant.cluster) : grant.cluster;
-  const roleArn = personalRoleArn(
-    cluster.accountId,
-    policy.settings.iamPath,
-    grant.cluster,
-    grant.requester.principalArn,
-    partitionOfRegion(cluster.region),
-  );
-  const update = `aws eks update-kubeconfig --name ${eksName} --region ${cluster.region} --role-arn ${roleArn} --alias ${alias}`;
-  const profile = identityCenterProfile(policy, grant.requester.principalArn);
+  const { name: eksName, region, roleArn, profile } = kubeconfig;
+  const update = `aws eks update-kubeconfig --name ${eksName} --region ${region} --role-arn ${roleArn} --alias ${alias}`;
   if (profile) {
     // Identity Center people have no keys: their CLI profile signs them in, and the kubeconfig keeps
     // the profile, so every kubectl call gets a fresh token from the SSO session.
@@ -51,6 +43,35 @@ export function accessCommands(policy: Policy, grant: Grant): string[] {
     ];
   }
   return [update, `${canI} --context ${alias}`];
+}
+
+/**
+ * The arguments of the `aws eks update-kubeconfig` that puts a person to work: as data, so a client
+ * (`kubectl eks-access`) runs the aws CLI with them as separate arguments, never through a shell.
+ * Undefined for an identityMapping `none` cluster (people use the context they have).
+ */
+export function kubeconfigUpdate(
+  policy: Policy,
+  grant: Grant,
+): { name: string; region: string; roleArn: string; alias: string; profile?: string } | undefined {
+  const cluster = policy.clusters[grant.cluster];
+  if (!cluster || cluster.identityMapping === 'none') return undefined;
+  const name = 'eks' in cluster.connection ? (cluster.connection.eks.name ?? grant.cluster) : grant.cluster;
+  const roleArn = personalRoleArn(
+    cluster.accountId,
+    policy.settings.iamPath,
+    grant.cluster,
+    grant.requester.principalArn,
+    partitionOfRegion(cluster.region),
+  );
+  const profile = identityCenterProfile(policy, grant.requester.principalArn);
+  return {
+    name,
+    region: cluster.region,
+    roleArn,
+    alias: kubeContextAlias(grant),
+    ...(profile ? { profile } : {}),
+  };
 }
 
 /**

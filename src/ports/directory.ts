@@ -21,4 +21,9 @@ export interface Directory {
    * `unavailable` when the chat cannot answer.
    */
   active(userIds: readonly string[]): Promise<string[]>;
+  /**
+   * The active user whose profile email this is (case-insensitive), or undefined when there is none.
+   * Throws `unavailable` when the chat cannot answer.
+   */
+  userByEmail(email: string): Promise<string | undefined>;
 }

@@ -16,4 +16,11 @@ export interface AwsIdentityResolver {
    * the policy's first cluster's account is used. Other principals are the same everywhere.
    */
   principalFor(profile: SlackProfile, target?: { accountId: string }): Promise<string>;
+  /**
+   * The emails an identity source gives this principal, to find its person in the chat (the API's
+   * callers, bot/api-caller.ts): an IAM user's email tag, an Identity Center session's user's emails.
+   * Empty when no source enabled in the policy knows it. A candidate only: the caller confirms it
+   * forward with principalFor. Throws `unavailable` when the source does not answer.
+   */
+  emailsOf(principalArn: string): Promise<string[]>;
 }

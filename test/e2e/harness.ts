@@ -40,6 +40,7 @@ import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.
 import { archiveEnv } from '../support/archive.js';
 import { applyKeptRoles } from '../support/kept-roles.js';
 import { pollUntil } from '../support/poll.js';
+import { proxyAgent } from '../support/proxy-agent.js';
 import { TEST_SEAL_KEYS, testSealKeys } from '../support/seal.js';
 import {
   type Block,
@@ -107,6 +108,11 @@ export interface HarnessOptions {
   policyExtra?: string;
   /** YAML under the policy's top-level `tickets:` (ticket systems by name). */
   tickets?: string;
+  /**
+   * The API for `kubectl eks-access` (policy `api.enabled`), on a free port (`bot.apiPort`); its verifier
+   * reaches STS through the platform's AWS gateway.
+   */
+  api?: boolean;
   /** More Slack user groups (id → members) besides GROUP (whose only member is BEN). */
   usergroups?: Record<string, string[]>;
   /**
@@ -254,7 +260,7 @@ ${
 `
     : ''
 }${(options.policyExtra ?? '').replaceAll('{namespace}', namespace)}
-`);
+${options.api ? 'api: { enabled: true }\n' : ''}`);
   const k8s = adminKubeConfig().makeApiClient(CoreV1Api);
   if (options.createNamespace) await k8s.createNamespace({ body: { metadata: { name: namespace } } });
   await applyKeptRoles(adminKubeConfig(), policy);
@@ -410,8 +416,9 @@ ${
       // Only Identity Center needs the test's identitystore endpoint; every other harness keeps the
       // bot's own resolver, as bin/bot.ts builds it.
       ...(center ? { identity: identityResolver } : {}),
+      ...(options.api ? { stsAgent: proxyAgent(info.login.proxyUrl, info.login.caBundle) } : {}),
     },
-    { port: 0 },
+    { port: 0, ...(options.api ? { apiPort: 0 } : {}) },
   );
   const url = () => `http://127.0.0.1:${bot.port}/slack/events`;
   // The outbox's queue as the bot and the worker share it, to see whether a delivery is under way.

@@ -99,9 +99,11 @@ const RULES: ImportRule[] = [
       // Named exceptions, each a narrow outside call held by named files only:
       // who a person is: read-only IAM lookups (ListUsers/ListUserTags for the email tag, ListRoles for
       // Identity Center's permission-set roles) and the identity store's ListUsers;
+      // and the API's caller check: GetUser/GetRole for a principal's current unique id;
       '@aws-sdk/client-iam': [
         'src/adapters/identity/aws-identity.ts',
         'src/adapters/identity/identity-center.ts',
+        'src/adapters/identity/unique-id.ts',
       ],
       '@aws-sdk/client-identitystore': ['src/adapters/identity/identity-center.ts'],
       // the append-only archive (the audit trail written as it happens; no delete in any IAM statement).

@@ -361,6 +361,29 @@ describe('IAM policy renderer', () => {
     expect(workerActions).toEqual(expect.arrayContaining(['iam:ListUsers', 'iam:ListUserTags']));
     expect(actions(withEmail)).not.toContain('eks:CreateAccessEntry'); // aws-auth cluster
   });
+
+  it("gives the bot read-only GetUser/GetRole in the callers' accounts only when the API is on", () => {
+    const cluster = `
+  dev:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { eks: {} }
+    identityMapping: aws-auth
+    namespaces:${ns('test', 'view')}`;
+    const bot = (extra: string) =>
+      renderIamPolicies(parsePolicy(policyText(cluster, extra)).policy).bot.Statement;
+    expect(bot('').flatMap((s) => s.Action)).not.toContain('iam:GetUser');
+    const withApi = bot('api: { enabled: true }').find((s) => s.Sid === 'ApiCallerUniqueIds');
+    expect(withApi?.Action).toEqual(['iam:GetUser', 'iam:GetRole']);
+    expect(withApi?.Resource).toEqual([
+      'arn:aws:iam::111122223333:role/*',
+      'arn:aws:iam::111122223333:user/*',
+    ]);
+    const worker = renderIamPolicies(
+      parsePolicy(policyText(cluster, 'api: { enabled: true }')).policy,
+    ).worker;
+    expect(worker.Statement.flatMap((s) => s.Action)).not.toContain('iam:GetUser');
+  });
 });
 
 describe('shipped manifests', () => {

@@ -24,6 +24,29 @@ export async function presignEksToken(options: {
 }): Promise<string> {
   // The authenticator verifies against the regional STS endpoint, whatever endpoint our SDK uses.
   const hostname = `sts.${options.region}.amazonaws.com`;
+  const url = await presignGetCallerIdentity({
+    ...options,
+    hostname,
+    headers: { host: hostname, 'x-k8s-aws-id': options.clusterName },
+    expiresIn: 60,
+  });
+  return `k8s-aws-v1.${Buffer.from(url).toString('base64url')}`;
+}
+
+/**
+ * A presigned STS GetCallerIdentity GET URL whose signature covers `headers`: the identity proof of
+ * EKS bearer tokens (x-k8s-aws-id) and of eks-access's own API tokens (domain/caller-token.ts).
+ * `query` adds parameters (tests use it to try what the API must refuse).
+ */
+export async function presignGetCallerIdentity(options: {
+  region: string;
+  hostname: string;
+  headers: Record<string, string>;
+  credentials: AwsCredentials;
+  now: number;
+  expiresIn: number;
+  query?: Record<string, string | string[]>;
+}): Promise<string> {
   const signer = new SignatureV4({
     credentials: options.credentials,
     region: options.region,
@@ -33,17 +56,20 @@ export async function presignEksToken(options: {
   const request = new HttpRequest({
     method: 'GET',
     protocol: 'https:',
-    hostname,
+    hostname: options.hostname,
     path: '/',
-    query: { Action: 'GetCallerIdentity', Version: '2011-06-15' },
-    headers: { host: hostname, 'x-k8s-aws-id': options.clusterName },
+    query: { Action: 'GetCallerIdentity', Version: '2011-06-15', ...(options.query ?? {}) },
+    headers: options.headers,
   });
-  const signed = await signer.presign(request, { expiresIn: 60, signingDate: new Date(options.now) });
+  const signed = await signer.presign(request, {
+    expiresIn: options.expiresIn,
+    signingDate: new Date(options.now),
+  });
   const query = Object.entries(signed.query ?? {})
-    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`)
+    .flatMap(([key, value]) => (Array.isArray(value) ? value : [value]).map((v) => [key, String(v)]))
+    .map(([key, value]) => `${encodeURIComponent(String(key))}=${encodeURIComponent(String(value))}`)
     .join('&');
-  const url = `https://${hostname}/?${query}`;
-  return `k8s-aws-v1.${Buffer.from(url).toString('base64url')}`;
+  return `https://${options.hostname}/?${query}`;
 }
 
 /** Caches one token per cluster until shortly before its life ends. */

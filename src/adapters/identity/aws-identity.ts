@@ -7,9 +7,12 @@
 import { IAMClient, ListUsersCommand, ListUserTagsCommand } from '@aws-sdk/client-iam';
 import type { Env } from '../../config/env.js';
 import type { Policy } from '../../config/policy.js';
+import { isAcceptedIdentityCenterSession } from '../../config/policy.js';
+import { identityCenterSessionOf, parseArn } from '../../domain/arn.js';
 import { type Clock, systemClock } from '../../domain/clock.js';
 import { identityMapEntry } from '../../domain/decisions.js';
 import { AccessError, misconfigured, notLinked } from '../../domain/errors.js';
+import { robotPrincipal } from '../../domain/robots.js';
 import type { AwsIdentityResolver, SlackProfile } from '../../ports/identity.js';
 import { type AwsClientEnv, awsClientOptions } from '../aws/client-options.js';
 import type { AwsCredentials } from '../aws/eks-token.js';
@@ -82,6 +85,9 @@ export class PolicyIdentityResolver implements AwsIdentityResolver {
   async principalFor(profile: SlackProfile, target?: { accountId: string }): Promise<string> {
     const mapped = this.#policy.identities.map[profile.slackUserId];
     if (mapped) return mapped;
+    // A CI role asking through the API is its own requester while an auto-approve rule names it.
+    const robot = robotPrincipal(this.#policy, profile.slackUserId);
+    if (robot) return robot;
     if (this.#identityCenter && this.#policy.identities.identityCenter?.enabled) {
       const accountId = target?.accountId ?? Object.values(this.#policy.clusters)[0]?.accountId ?? '';
       return this.#identityCenter.principalFor(profile, accountId);
@@ -103,6 +109,33 @@ export class PolicyIdentityResolver implements AwsIdentityResolver {
       return arn;
     }
     throw this.#unmapped(profile, emailTag.tagKey);
+  }
+
+  async emailsOf(principalArn: string): Promise<string[]> {
+    const center = this.#policy.identities.identityCenter;
+    if (
+      this.#identityCenter &&
+      center?.enabled &&
+      isAcceptedIdentityCenterSession(this.#policy.identities, principalArn)
+    ) {
+      const session = identityCenterSessionOf(principalArn);
+      return session ? this.#identityCenter.emailsOfUserName(session.userName) : [];
+    }
+    const emailTag = this.#policy.identities.emailTag;
+    const parsed = parseArn(principalArn);
+    const [kind, ...path] = (parsed?.resource ?? '').split('/');
+    const userName = path.at(-1);
+    if (!emailTag?.enabled || !this.#iam || parsed?.service !== 'iam' || kind !== 'user' || !userName)
+      return [];
+    try {
+      const tags = await this.#iam.send(new ListUserTagsCommand({ UserName: userName }));
+      return (tags.Tags ?? []).flatMap((t) => (t.Key === emailTag.tagKey && t.Value ? [t.Value] : []));
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoSuchEntity') return [];
+      throw new AccessError('unavailable', "IAM did not answer while looking up a user's email tag", {
+        cause: error,
+      });
+    }
   }
 
   #unmapped(profile: SlackProfile, tagKey: string | undefined): AccessError {

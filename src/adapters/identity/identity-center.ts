@@ -102,6 +102,24 @@ export class IdentityCenterLookup {
     return `arn:${role.partition}:sts::${accountId}:assumed-role/${role.roleName}/${user.userName}`;
   }
 
+  /**
+   * The emails of the Identity Center user with this user name (a session's name): its own emails, or
+   * with lookup `userName` the name itself, which is the email then. Empty when there is no such user.
+   */
+  async emailsOfUserName(userName: string): Promise<string[]> {
+    let users: IdentityCenterUser[];
+    try {
+      users = await this.#store.users(userName);
+    } catch (error) {
+      throw new AccessError('unavailable', 'IAM Identity Center did not answer while looking up a user', {
+        cause: error,
+      });
+    }
+    const user = users.find((u) => u.userName === userName);
+    if (!user) return [];
+    return this.#settings.lookup === 'userName' ? [user.userName] : user.emails;
+  }
+
   async #user(email: string): Promise<IdentityCenterUser> {
     const key = email.toLowerCase();
     const cached = this.#users.get(key);

@@ -39,6 +39,18 @@ export class SlackDirectory implements Directory {
     }
   }
 
+  async userByEmail(email: string): Promise<string | undefined> {
+    try {
+      const { user } = await this.#client.users.lookupByEmail({ email });
+      return user?.id && !user.deleted ? user.id : undefined;
+    } catch (error) {
+      if (slackErrorCode(error) === 'users_not_found') return undefined;
+      throw new AccessError('unavailable', 'Slack did not say whose email that is (users.lookupByEmail)', {
+        cause: error,
+      });
+    }
+  }
+
   async groupsOf(slackUserId: string, groups: readonly string[]): Promise<string[]> {
     const memberships = await Promise.all(
       groups.map(async (g) => ((await this.#members(g)).includes(slackUserId) ? g : undefined)),

@@ -3,12 +3,14 @@
 // worker uses the same code. Every step is best-effort: a Slack outage never undoes a grant.
 // One file, over the usual size, because it is one class whose delivery steps share its client, locks and
 // message references; the messages it sends are built in messages/.
+
 import type { webApi } from '@slack/bolt';
 import type { Policy } from '../../config/policy.js';
 import type { Clock } from '../../domain/clock.js';
 import { namespaceMatches, namespacePolicyOf } from '../../domain/decisions.js';
 import { isAccessError } from '../../domain/errors.js';
 import { type Grant, setupDueAt, setupOverdue } from '../../domain/grant.js';
+import { isRobotRequester } from '../../domain/robots.js';
 import { accessCommands } from '../../domain/text.js';
 import { windowEnd } from '../../domain/window.js';
 import type { AuditLog } from '../../ports/audit-log.js';
@@ -296,6 +298,8 @@ export class SlackNotifier implements Notifier {
    * a minute) is not spent again on someone already written to.
    */
   async dm(slackUserId: string, message: Message): Promise<void> {
+    // A CI role asking through the API has nobody to write to: it reads its status from the API.
+    if (isRobotRequester(slackUserId)) return;
     let channel = this.#dmChannels.get(slackUserId);
     if (!channel) {
       const opened = await this.#deps.client.conversations.open({ users: slackUserId });

@@ -472,6 +472,17 @@ export class Workspace {
       };
     },
 
+    // Slack answers users_not_found for an unknown email, and finds a deactivated user all the same.
+    'users.lookupByEmail': (args) => {
+      const wanted = String(args['email'] ?? '').toLowerCase();
+      const user = [...this.users.values()].find((u) => u.email?.toLowerCase() === wanted);
+      if (!wanted || !user) return fail('users_not_found');
+      return {
+        ok: true,
+        user: { id: user.id, team_id: this.identity.teamId, deleted: user.deleted ?? false },
+      };
+    },
+
     'usergroups.users.list': (args) => {
       if (this.plan === 'free') return fail('plan_upgrade_required');
       const members = this.usergroups.get(String(args['usergroup'] ?? ''));

@@ -185,6 +185,9 @@ export function approvalMessage(policy: Policy, grant: Grant, now: number): Mess
   if (grant.alreadyHolds) {
     blocks.push(section(heldText(grant.alreadyHolds, `${mention(grant.requester.slackUserId)} already has`)));
   }
+  if (grant.origin === 'terminal') {
+    blocks.push(context(':computer: Requested from the terminal (`kubectl eks-access`), signed in with AWS'));
+  }
   if (plan) blocks.push(context(`*Would create*\n${planSummary(plan)}`));
   if (grant.breakGlass) blocks.splice(1, 0, ...breakGlassBlocks(grant));
   if (grant.group) {

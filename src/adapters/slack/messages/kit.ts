@@ -4,6 +4,7 @@
 import type { ApprovalNeed } from '../../../domain/decisions.js';
 import { formatDuration } from '../../../domain/duration.js';
 import type { Grant, HeldAccess } from '../../../domain/grant.js';
+import { isRobotRequester, roleOfRobot } from '../../../domain/robots.js';
 import { approvalNeedText, humanTime, statusLine } from '../../../domain/text.js';
 import { splitByReferences, type TicketSystem } from '../../../domain/tickets.js';
 import { windowEnd } from '../../../domain/window.js';
@@ -130,7 +131,11 @@ export const escHint = (text: string): string =>
 
 /** A person, or the auto-approve rule by the same name the audit stream uses (`auto:<namespace>#<index>`). */
 export const mention = (id: string): string =>
-  id.startsWith('auto:') ? `the auto-approve rule \`${esc(id)}\`` : `<@${id}>`;
+  id.startsWith('auto:')
+    ? `the auto-approve rule \`${esc(id)}\``
+    : isRobotRequester(id)
+      ? `the IAM role \`${esc(roleOfRobot(id) ?? id)}\``
+      : `<@${id}>`;
 
 // verbatim: Slack must not turn text people typed (URLs, #channel names) into links or mentions; the
 // mentions we write ourselves (<@U…>, <#C…>) are explicit and still render.
