@@ -13,7 +13,7 @@ import {
   kubectlOf,
   requesterShell,
   runDmCommands,
-  untilUnauthorized,
+  untilLoginRefused,
 } from './login-steps.js';
 
 const pool = harnessPool();
@@ -74,7 +74,7 @@ describe('break-glass, logged in for real (aws-auth)', () => {
       (g) => g?.status === 'revoked',
       { timeoutMs: 60_000, intervalMs: 100 },
     );
-    await untilUnauthorized(kubectl, h.namespace, 'her kubeconfig to be refused after the Flag');
+    await untilLoginRefused(kubectl, h.namespace, 'her kubeconfig to be refused after the Flag');
 
     // Someone with Redis write sets the flagged use back to approved and queues its activation again
     // (issue #18): the worker refuses it from the ledger, and her kubeconfig stays refused.

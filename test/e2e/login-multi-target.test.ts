@@ -14,7 +14,7 @@ import {
   kubectlOf,
   requesterShell,
   runDmCommands,
-  untilUnauthorized,
+  untilLoginRefused,
 } from './login-steps.js';
 
 const pool = harnessPool();
@@ -77,7 +77,7 @@ describe('a request on two namespaces, logged in for real (aws-auth)', () => {
         (g) => g?.status === 'relinquished',
         { timeoutMs: 60_000, intervalMs: 100 },
       );
-      await untilUnauthorized(kubectl, h.namespace, 'her kubeconfig to be refused after done all');
+      await untilLoginRefused(kubectl, h.namespace, 'her kubeconfig to be refused after done all');
     } finally {
       await adminKubeConfig()
         .makeApiClient(CoreV1Api)

@@ -13,10 +13,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { awsClientConfig, platform, uniqueName } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import type { Shell, ShellRun } from '../support/requester-shell.js';
-import { personalShell, succeeded, UNAUTHORIZED } from '../support/requester-shell.js';
+import { personalShell, succeeded } from '../support/requester-shell.js';
 import { blocksText } from '../support/slack/index.js';
 import { ALICE, ANA, BEN, type Harness, harnessPool } from './harness.js';
-import { activationDmCommands, requesterShell, untilUnauthorized } from './login-steps.js';
+import { activationDmCommands, requesterShell, untilLoginRefused } from './login-steps.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -114,7 +114,7 @@ describe('kubectl eks-access (issue #24)', () => {
       (grant) => grant !== undefined && grant.status !== 'active',
       { timeoutMs: 150_000, intervalMs: 200 },
     );
-    await untilUnauthorized(
+    await untilLoginRefused(
       (args) => shell(`kubectl ${args}`),
       h.namespace,
       'her kubeconfig to be refused after expiry',
@@ -267,7 +267,7 @@ describe('kubectl eks-access (issue #24)', () => {
     expect((await h.store.get(id))?.extensionRequest?.seconds).toBe(1800);
     const done = succeeded(await shell(`kubectl eks-access done ${id}`, server), 'done');
     expect(done).toContain('access is being removed now');
-    await untilUnauthorized(
+    await untilLoginRefused(
       (args) => shell(`kubectl ${args}`),
       h.namespace,
       'her kubeconfig to be refused once given back',

@@ -60,7 +60,7 @@ export function kubectlOf(shell: Shell, commands: readonly string[]): (args: str
  * Resolves once the authenticator refuses her kubeconfig (`Unauthorized`): each try is a whole kubectl
  * run with a fresh token, so the wait needs no interval of its own.
  */
-export function untilUnauthorized(
+export function untilLoginRefused(
   kubectl: (args: string) => Promise<ShellRun>,
   namespace: string,
   what: string,

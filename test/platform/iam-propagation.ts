@@ -72,10 +72,14 @@ function statementMatches(statement: Statement, context: AssumeRoleContext): boo
   const principals =
     typeof statement.Principal === 'string' ? [statement.Principal] : [statement.Principal?.AWS ?? []].flat();
   const { caller } = context;
+  // A role's ARN (its path aside) names every session of that role, as IAM matches it.
+  const withoutPath = (arn: string) =>
+    arn.replace(/^(arn:[^:]+:iam::\d{12}:role\/)(?:.*\/)?([^/]+)$/, '$1$2');
   const principalMatches = principals.some(
     (p) =>
       p === '*' ||
       p.toLowerCase() === caller.arn.toLowerCase() ||
+      withoutPath(p).toLowerCase() === principalArnOf(caller.arn).toLowerCase() ||
       p === caller.account ||
       p === `arn:aws:iam::${caller.account}:root`,
   );

@@ -53,6 +53,22 @@ describe('trust policies as IAM judges them', () => {
     expect(trustPermits(unknown, { caller: alice, sessionName: 'alice', now: NOW })).toBe(false);
   });
 
+  it('lets a role name every session of it, its path aside', () => {
+    const session = {
+      arn: 'arn:aws:sts::123456789012:assumed-role/ci-deployer/build-42',
+      userId: 'AROACI:build-42',
+      account: '123456789012',
+    };
+    const byRole = JSON.stringify(
+      trustPolicyFor('arn:aws:iam::123456789012:role/ci/ci-deployer', NOW + 60_000),
+    );
+    expect(trustPermits(byRole, { caller: session, sessionName: 'x', now: NOW })).toBe(true);
+    const other = JSON.stringify(
+      trustPolicyFor('arn:aws:iam::123456789012:role/ci/ci-deployer-2', NOW + 60_000),
+    );
+    expect(trustPermits(other, { caller: session, sessionName: 'x', now: NOW })).toBe(false);
+  });
+
   it('lets a matching Deny win', () => {
     const denied = JSON.stringify({
       Statement: [
