@@ -87,7 +87,13 @@ export function privilegeReasons(
 ): string[] {
   const reasons: string[] = [];
   // An access policy's rules are AWS's, known here (domain/access-policies.ts).
-  const rules = level.accessPolicy ? MANAGED_ACCESS_POLICIES[level.accessPolicy].rules : level.rules;
+  // (An unknown name is the schema's to report; it contributes no rules here.)
+  const managed = level.accessPolicy
+    ? (MANAGED_ACCESS_POLICIES as Record<string, { rules: readonly PolicyRule[] } | undefined>)[
+        level.accessPolicy
+      ]
+    : undefined;
+  const rules = level.accessPolicy ? managed?.rules : level.rules;
   if (level.clusterRole && PRIVILEGED_CLUSTER_ROLES.has(level.clusterRole)) {
     reasons.push(
       `ClusterRole ${level.clusterRole} can write RBAC or workloads, read secrets or impersonate service accounts`,

@@ -1,0 +1,117 @@
+// An EKS access-policy level, lived by the requester (issue #23's "done when"): the cluster's connection
+// carries no Kubernetes credentials for the worker, the level is AmazonEKSEditPolicy, and the grant is an
+// access entry with the policy associated for the grant's namespace only. The requester runs the DM's
+// commands verbatim; her kubectl creates a configmap in the namespace (EKS's authorizer, here the
+// platform's access-policy webhook, allows it: no RoleBinding exists), is Forbidden in another namespace,
+// and Unauthorized after expiry. The apiserver's audit log shows the worker never made a Kubernetes
+// request as anyone but the person, through its login probe.
+import { readFile } from 'node:fs/promises';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PROBE_SESSION_NAME } from '../../src/domain/login-probe.js';
+import { renderUsername } from '../../src/domain/names.js';
+import { adminKubeConfig, platform } from '../platform/context.js';
+import { pollUntil } from '../support/poll.js';
+import { succeeded } from '../support/requester-shell.js';
+import { ALICE, ANA, harnessPool, requestedId } from './harness.js';
+import {
+  activationDmCommands,
+  kubectlOf,
+  requesterShell,
+  runDmCommands,
+  untilUnauthorized,
+} from './login-steps.js';
+
+const pool = harnessPool();
+afterEach(() => pool.closeAll());
+
+interface AuditEvent {
+  requestReceivedTimestamp: string;
+  verb: string;
+  user: { username: string; extra?: Record<string, string[]> };
+  objectRef?: { namespace?: string; resource?: string };
+}
+
+/** The apiserver's audit events received since `since` (epoch ms). */
+async function auditSince(since: number): Promise<AuditEvent[]> {
+  const lines = (await readFile(platform().kube.auditLog, 'utf8')).split('\n').filter(Boolean);
+  return lines
+    .map((line) => JSON.parse(line) as AuditEvent)
+    .filter((e) => Date.parse(e.requestReceivedTimestamp) >= since);
+}
+
+describe('an EKS access-policy level on a cluster where the worker holds no Kubernetes credentials', () => {
+  it('AmazonEKSEditPolicy: a configmap in the namespace, Forbidden elsewhere, Unauthorized after expiry; the worker only ever logged in as the person', async () => {
+    const started = Date.now() - 1_000;
+    const h = await pool.use({
+      login: true,
+      identityMapping: 'access-entries',
+      accessPolicy: 'AmazonEKSEditPolicy',
+      createNamespace: true,
+      worker: true,
+      levelDuration: { default: '90s', max: '4m' },
+      expiryWarning: '30s',
+    });
+    const username = renderUsername(h.policy.settings.kubernetesUsername, {
+      principalArn: h.aliceArn,
+      slackUserId: ALICE,
+    });
+    const shell = await requesterShell(h);
+    const id = await requestedId(h, ALICE, `request ${h.namespace} for 90s because INC-23 edit through EKS`);
+    const approval = await h.approvalMessage(id);
+    await h.interact(
+      h.slack.blockActions({
+        user_id: ANA,
+        action_id: 'approve',
+        channel: approval.channel,
+        message_ts: approval.ts,
+      }),
+    );
+    const commands = await activationDmCommands(h);
+    const outputs = await runDmCommands(shell, commands);
+    expect(outputs.at(-1)).toBe('yes');
+    const kubectl = kubectlOf(shell, commands);
+
+    // In the namespace: EKS's authorizer allows it; no RoleBinding of hers exists anywhere.
+    succeeded(
+      await kubectl(
+        `create configmap made-by-alice -n ${h.namespace} --from-literal=via=AmazonEKSEditPolicy`,
+      ),
+      'kubectl create configmap in the granted namespace',
+    );
+    const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    const bindings = await rbac.listRoleBindingForAllNamespaces();
+    expect(bindings.items.filter((b) => b.subjects?.some((s) => s.name === username))).toEqual([]);
+    // Elsewhere: Forbidden, by RBAC, since the policy is scoped to her grant's namespace.
+    const elsewhere = await kubectl('create configmap not-here -n default --from-literal=a=b');
+    expect(elsewhere.code).not.toBe(0);
+    expect(elsewhere.stderr).toMatch(/forbidden/i);
+    expect(elsewhere.stderr).toContain(`User "${username}" cannot create resource "configmaps"`);
+
+    // Expiry: the association and the entry go; the same kubeconfig is refused.
+    await pollUntil(
+      `grant ${id} to expire`,
+      () => h.store.get(id),
+      (g) => g?.status === 'expired',
+      { timeoutMs: 180_000, intervalMs: 250 },
+    );
+    await untilUnauthorized(kubectl, h.namespace, 'her kubeconfig to be refused after expiry');
+
+    // The worker's Kubernetes requests, from the audit log: only as her, through the probe's session.
+    const events = await auditSince(started);
+    // The worker's connection has no credentials: anything it sent would be anonymous (or unauthenticated).
+    const anonymous = events.filter((e) => !e.user.username || e.user.username === 'system:anonymous');
+    expect(anonymous).toEqual([]);
+    const hers = events.filter((e) => e.user.username === username);
+    const probe = hers.filter((e) => e.user.extra?.['sessionName']?.includes(PROBE_SESSION_NAME));
+    expect(probe.length).toBeGreaterThan(0);
+    // Every other authenticated request in the window is hers from kubectl, or another test's own user:
+    // none names the worker's IAM identity.
+    const workerEvents = events.filter((e) =>
+      Object.values(e.user.extra ?? {}).some((values) =>
+        values.some((v) => v.includes(`eks-access-worker-`)),
+      ),
+    );
+    expect(workerEvents).toEqual([]);
+  }, 360_000);
+});
