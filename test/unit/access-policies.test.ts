@@ -207,3 +207,25 @@ describe("the platform's access-policy authorizer", () => {
     expect(principalIdOf('system:serviceaccount:x')).toBeUndefined();
   });
 });
+
+describe("the worker's IAM policy for a cluster of access-policy levels", () => {
+  it('associates only offered policies, namespace-scoped, within the offered namespaces, on our entries', async () => {
+    const { renderIamPolicies } = await import('../../src/domain/bot-permissions.js');
+    const { policy } = parsePolicy(policyText());
+    const statements = renderIamPolicies(policy).worker.Statement;
+    const associate = statements.find((s) => s.Sid === 'AssociateAccessPolicies');
+    expect(associate).toEqual({
+      Sid: 'AssociateAccessPolicies',
+      Effect: 'Allow',
+      Action: ['eks:AssociateAccessPolicy'],
+      Resource: ['arn:aws:eks:eu-west-1:111122223333:access-entry/api/role/111122223333/eksa-*/*'],
+      Condition: {
+        StringEquals: { 'eks:accessScope': 'namespace' },
+        ArnEquals: { 'eks:policyArn': ['arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy'] },
+        'ForAllValues:StringLike': { 'eks:namespaces': ['test'] },
+      },
+    });
+    // Nothing else anywhere may associate a policy.
+    expect(statements.filter((s) => s.Action.includes('eks:AssociateAccessPolicy'))).toHaveLength(1);
+  });
+});
