@@ -154,6 +154,8 @@ export interface Harness {
   stagingChannel: string;
   /** With `identityMapping: aws-auth`: where this harness's aws-auth ConfigMap lives. */
   awsAuth: { namespace: string; name: string };
+  /** With `login` (and a mapping): the IAM user the in-process worker acts as. */
+  workerArn?: string;
   /** Sends a slash command the way the transport does; resolves with the ack (or HTTP response). */
   command(user: string, text: string): Promise<{ status: number; body: Obj | undefined }>;
   /** Sends an interactivity payload (block_actions, view_submission). */
@@ -364,6 +366,9 @@ ${
     stagingNamespace,
     stagingChannel,
     awsAuth,
+    ...(workerCredentials !== awsCredentials
+      ? { workerArn: `arn:aws:iam::${info.aws.accountId}:user/eks-access-worker-${tag}` }
+      : {}),
   };
   // The engine's worker, in-process, reporting through the Slack outbox built like the worker builds it.
   const workerNotifier = slackOutbox(
