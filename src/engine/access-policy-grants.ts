@@ -19,7 +19,7 @@ import {
   readGrantTags,
 } from '../domain/access-policy-tags.js';
 import { AccessError, misconfigured } from '../domain/errors.js';
-import type { Grant } from '../domain/grant.js';
+import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
 import { type AccessPlan, personalRoleFor, planGrant } from '../domain/plan.js';
 import type { AccessPolicyEntries, ClusterBackends } from '../ports/cluster.js';
 import { isLive } from '../shared/grant-records.js';
@@ -203,11 +203,20 @@ export async function removePolicyGrant(
     const now = deps.clock.now();
     const role = personalRoleFor(deps.policy, { ...trace, expiresAt: now });
     const entry = await entries.read(role.arn);
-    const remaining = entry
+    const found = entry
       ? liveTags(readGrantTags(deps.seal, trace.cluster, entry).sealed, trace, now, trace.grantId)
       : [];
+    // A sealed tag of a grant Redis knows as ended (a copy put back after its revocation) keeps nothing:
+    // Redis may only take away here. A tag Redis does not know stays until its sealed expiry.
+    const remaining: PolicyGrantFacts[] = [];
+    const ended: string[] = [];
+    for (const tag of found) {
+      const stored = await deps.store.get(tag.grantId);
+      if (stored && !LIVE_STATUSES.has(stored.status)) ended.push(`${GRANT_TAG_PREFIX}${tag.grantId}`);
+      else remaining.push(tag);
+    }
     if (entry) {
-      await entries.untag(role.arn, [`${GRANT_TAG_PREFIX}${trace.grantId}`]);
+      await entries.untag(role.arn, [`${GRANT_TAG_PREFIX}${trace.grantId}`, ...ended]);
       for (const association of entry.associations) {
         const name = accessPolicyNameOf(association.policyArn);
         const keep =

@@ -254,7 +254,7 @@ ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
 ${Array.from(
   { length: options.extraNamespaces ?? 0 },
   (_, i) =>
-    `      - name: ${namespace}-n${String(i).padStart(3, '0')}\n        approvers: { users: [${ANA}] }\n        channel: ${channel}\n        levels: [view]\n`,
+    `      - name: ${namespace}-n${String(i).padStart(3, '0')}\n        approvers: { users: [${ANA}] }\n        channel: ${channel}\n        levels: [${options.accessPolicy ? 'edit' : 'view'}]\n`,
 ).join('')}
 ${
   options.secondCluster

@@ -6,11 +6,18 @@
 // and Unauthorized after expiry. The apiserver's audit log shows the worker never made a Kubernetes
 // request as anyone but the person, through its login probe.
 import { readFile } from 'node:fs/promises';
-import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import {
+  DescribeAccessEntryCommand,
+  EKSClient,
+  ListAssociatedAccessPoliciesCommand,
+  ListTagsForResourceCommand,
+  TagResourceCommand,
+} from '@aws-sdk/client-eks';
+import { CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROBE_SESSION_NAME } from '../../src/domain/login-probe.js';
 import { renderUsername } from '../../src/domain/names.js';
-import { adminKubeConfig, platform } from '../platform/context.js';
+import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import { succeeded } from '../support/requester-shell.js';
 import { ALICE, ANA, harnessPool, requestedId } from './harness.js';
@@ -117,5 +124,117 @@ describe('an EKS access-policy level on a cluster where the worker holds no Kube
     expect(h.workerArn).toBeDefined();
     expect(authenticatorLog).not.toContain(h.workerArn);
     expect(authenticatorLog).toContain(`assumed-role/${roleName}/${PROBE_SESSION_NAME}`);
+  }, 360_000);
+
+  it('two grants in two namespaces share one association; ending one keeps the other, and a replayed tag of the ended one revives nothing', async () => {
+    const h = await pool.use({
+      login: true,
+      identityMapping: 'access-entries',
+      accessPolicy: 'AmazonEKSEditPolicy',
+      createNamespace: true,
+      extraNamespaces: 1,
+      worker: true,
+    });
+    const second = `${h.namespace}-n000`;
+    const core = adminKubeConfig().makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: second } } });
+    try {
+      const shell = await requesterShell(h);
+      const granted = async (namespace: string) => {
+        const id = await requestedId(h, ALICE, `request ${namespace} for 1h because INC-23 two namespaces`);
+        const approval = await h.approvalMessage(id);
+        await h.interact(
+          h.slack.blockActions({
+            user_id: ANA,
+            action_id: 'approve',
+            channel: approval.channel,
+            message_ts: approval.ts,
+          }),
+        );
+        await pollUntil(
+          `grant ${id} active`,
+          () => h.store.get(id),
+          (g) => g?.status === 'active',
+          {
+            timeoutMs: 150_000,
+          },
+        );
+        return id;
+      };
+      const first = await granted(h.namespace);
+      const commands = await activationDmCommands(h);
+      await runDmCommands(shell, commands);
+      const kubectl = kubectlOf(shell, commands);
+      const other = await granted(second);
+
+      const { clusterName } = platform().login;
+      const roleArn = /--role-arn (\S+)/.exec(commands[0] ?? '')?.[1] ?? '';
+      const eks = new EKSClient(awsClientConfig('eks'));
+      const scope = async () =>
+        (
+          await eks.send(new ListAssociatedAccessPoliciesCommand({ clusterName, principalArn: roleArn }))
+        ).associatedAccessPolicies?.map((p) => ({ policy: p.policyArn, ...p.accessScope }));
+      const edit = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy';
+      try {
+        // One association, both namespaces.
+        expect(await scope()).toEqual([
+          { policy: edit, type: 'namespace', namespaces: [h.namespace, second].sort() },
+        ]);
+        for (const ns of [h.namespace, second])
+          succeeded(await kubectl(`create configmap both -n ${ns} --from-literal=a=b`), `create in ${ns}`);
+        // The tag the first grant left, as anyone who can read the entry may keep it.
+        const entryArn = (
+          await eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn: roleArn }))
+        ).accessEntry?.accessEntryArn as string;
+        const tags = (await eks.send(new ListTagsForResourceCommand({ resourceArn: entryArn }))).tags ?? {};
+        const firstTag = `eks-access:grant:${first}`;
+        expect(tags[firstTag]).toBeDefined();
+
+        // She gives the first back: its namespace goes, the other stays, the same kubeconfig still works there.
+        await h.command(ALICE, `done ${first}`);
+        await pollUntil(
+          `grant ${first} to end`,
+          () => h.store.get(first),
+          (g) => g?.status === 'relinquished',
+          {
+            timeoutMs: 60_000,
+          },
+        );
+        expect(await scope()).toEqual([{ policy: edit, type: 'namespace', namespaces: [second] }]);
+        await pollUntil(
+          `configmaps in ${h.namespace} to be forbidden`,
+          () => kubectl(`create configmap after -n ${h.namespace} --from-literal=a=b`),
+          (run) => run.code !== 0 && /forbidden/i.test(run.stderr),
+          { timeoutMs: 20_000, intervalMs: 0 },
+        );
+        succeeded(
+          await kubectl(`create configmap still -n ${second} --from-literal=a=b`),
+          `create in ${second}`,
+        );
+
+        // Someone with eks:TagResource puts the first grant's sealed tag back: it revives nothing, and
+        // when the second grant ends the entry goes all the same (the first grant is ended in Redis).
+        await eks.send(
+          new TagResourceCommand({ resourceArn: entryArn, tags: { [firstTag]: tags[firstTag] as string } }),
+        );
+        await h.command(ALICE, `done ${other}`);
+        await pollUntil(
+          `grant ${other} to end`,
+          () => h.store.get(other),
+          (g) => g?.status === 'relinquished',
+          {
+            timeoutMs: 90_000,
+          },
+        );
+        await untilUnauthorized(kubectl, second, 'her kubeconfig to be refused once both grants ended');
+        await expect(
+          eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn: roleArn })),
+        ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      } finally {
+        eks.destroy();
+      }
+    } finally {
+      await core.deleteNamespace({ name: second }).catch(() => undefined);
+    }
   }, 360_000);
 });
