@@ -229,3 +229,16 @@ describe("the worker's IAM policy for a cluster of access-policy levels", () => 
     expect(statements.filter((s) => s.Action.includes('eks:AssociateAccessPolicy'))).toHaveLength(1);
   });
 });
+
+describe("doctor's migration advice", () => {
+  it('names the next mode, the command and what changes; nothing past API', async () => {
+    const { migrationAdvice } = await import('../../src/operator/doctor.js');
+    expect(migrationAdvice('CONFIG_MAP', 'prod')).toMatch(
+      /aws eks update-cluster-config --name prod --access-config authenticationMode=API_AND_CONFIG_MAP.*access-policy levels become possible/,
+    );
+    expect(migrationAdvice('API_AND_CONFIG_MAP', 'prod')).toMatch(
+      /authenticationMode=API: aws-auth stops being read/,
+    );
+    expect(migrationAdvice('API', 'prod')).toBeUndefined();
+  });
+});
