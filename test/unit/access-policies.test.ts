@@ -242,3 +242,33 @@ describe("doctor's migration advice", () => {
     expect(migrationAdvice('API', 'prod')).toBeUndefined();
   });
 });
+
+describe('what approvers and the request form are shown', () => {
+  it('names the access policy, its scope and that nothing is written into the cluster; no RoleBinding', async () => {
+    const { planSummary } = await import('../../src/adapters/slack/messages/approval.js');
+    const { policy } = parsePolicy(policyText());
+    const summary = planSummary(
+      planGrant({
+        policy,
+        grant: {
+          id: 'ea-abcdefgh',
+          cluster: 'api',
+          namespace: 'test',
+          level: 'edit',
+          requester: {
+            slackUserId: 'U0ALICE',
+            principalArn: 'arn:aws:iam::111122223333:user/alice',
+            kubernetesUsername: 'eks-access:alice',
+          },
+        },
+        expiresAt: Date.parse('2026-01-01T12:00:00Z'),
+        resolvedMapping: 'access-entries',
+      }),
+    );
+    expect(summary).toContain('EKS access entry for Kubernetes user `eks-access:alice`');
+    expect(summary).toMatch(
+      /EKS access policy `AmazonEKSEditPolicy` \(read, and write workloads.*scoped to namespace `test` only; nothing is written into the cluster/,
+    );
+    expect(summary).not.toContain('RoleBinding');
+  });
+});
