@@ -234,3 +234,62 @@ export async function removePolicyGrant(
     return { needed: [], sealed: [] };
   });
 }
+
+/** The expiry sealed in the grant's own tag on the person's entry; undefined when there is none. */
+export async function sealedTagExpiry(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  grant: Grant,
+  person: Person,
+): Promise<number | undefined> {
+  const entries = backends.accessPolicies;
+  if (!entries) return undefined;
+  const role = personalRoleFor(deps.policy, { ...person, expiresAt: 0 });
+  const entry = await entries.read(role.arn);
+  if (!entry) return undefined;
+  return liveTags(readGrantTags(deps.seal, grant.cluster, entry).sealed, person, deps.clock.now()).find(
+    (t) => t.grantId === grant.id && t.namespace === grant.namespace,
+  )?.expiresAt;
+}
+
+/**
+ * An extension of an access-policy grant (engine/extend-grant.ts): the grant's tag is sealed again with the
+ * later expiry, then the role's trust reaches the latest live grant's. The association is untouched (the
+ * namespace is already there). Under the person's lock; idempotent.
+ */
+export async function extendPolicyGrant(
+  deps: EngineDeps,
+  backends: ClusterBackends,
+  grant: Grant,
+  person: Person,
+  expiresAt: number,
+): Promise<void> {
+  const policy = deps.policy.levels[grant.level]?.accessPolicy;
+  if (!policy) throw misconfigured(`Access level ${grant.level} is no longer an access-policy level`);
+  const entries = policyEntriesOf(backends, grant, policy);
+  await withIdentityLock(deps, person, async () => {
+    const role = personalRoleFor(deps.policy, { ...person, expiresAt });
+    const entry = await entries.read(role.arn);
+    const others = entry
+      ? liveTags(readGrantTags(deps.seal, grant.cluster, entry).sealed, person, deps.clock.now(), grant.id)
+      : [];
+    const tag = grantTag(deps.seal, {
+      grantId: grant.id,
+      cluster: grant.cluster,
+      namespace: grant.namespace,
+      level: grant.level,
+      policy,
+      username: person.username,
+      principalArn: person.principalArn,
+      roleArn: role.arn,
+      expiresAt,
+      requester: grant.requester.slackUserId,
+    });
+    // The tag first: a trust longer than any sealed tag would be a role nothing explains.
+    await entries.tag(role.arn, { [tag.key]: tag.value });
+    const until = Math.max(expiresAt, ...others.map((g) => g.expiresAt));
+    await backends.iam.ensureRole(personalRoleFor(deps.policy, { ...person, expiresAt: until }), {
+      exists: true,
+    });
+  });
+}

@@ -9,13 +9,17 @@ import {
   ListTagsForResourceCommand,
   TagResourceCommand,
 } from '@aws-sdk/client-eks';
+import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { approveExtension, requestExtension } from '../../src/bot/request-extension.js';
+import { isoTime } from '../../src/domain/clock.js';
 import { personalRoleFor } from '../../src/domain/plan.js';
 import { reconcile } from '../../src/engine/reconcile.js';
 import { endGrant } from '../../src/shared/end-grant.js';
 import { adminKubeConfig } from '../platform/context.js';
-import { engineHarness, type Harness } from './engine-harness.js';
+import { pollUntil } from '../support/poll.js';
+import { engineHarness, flowDeps, type Harness } from './engine-harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -142,4 +146,34 @@ describe('access-policy levels in the engine', () => {
     expect(await entryOf(h, role.arn)).toBeUndefined();
     expect(await h.roleExists(role.name)).toBe(false);
   }, 90_000);
+
+  it("an extension seals the grant's tag again with the later expiry; the role's trust follows", async () => {
+    h = await engineHarness('access-entries', { accessPolicy: true });
+    await h.startWorker();
+    const engine = h;
+    const alice = await h.person();
+    const role = personalRoleFor(h.deps.policy, { cluster: h.cluster, ...alice, expiresAt: 0 });
+    const grant = await h.approve(alice, { level: 'edit', durationSeconds: 1800 });
+    const active = await h.waitFor(grant.id, ['active']);
+    const tagExpiry = async () =>
+      Number((await entryOf(engine, role.arn))?.tags[`eks-access:grant:${grant.id}`]?.split('/')[3]);
+    expect(await tagExpiry()).toBe(active.expiresAt);
+
+    const deps = flowDeps(h);
+    const asked = await requestExtension(deps, grant.id, alice.slackUserId, '30m');
+    const id = asked.grant.extensionRequest?.id;
+    expect((await approveExtension(deps, grant.id, 'U0APPROVER', { id })).kind).toBe('applying');
+    const extended = await pollUntil(
+      `grant ${grant.id} to be extended`,
+      () => engine.runtime.store.get(grant.id),
+      (g) => g?.extensions.length === 1 && (g.extensionsApplying ?? []).length === 0,
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    expect(extended?.expiresAt).toBe((active.expiresAt as number) + 30 * 60_000);
+    expect(await tagExpiry()).toBe(extended?.expiresAt);
+    const trust = decodeURIComponent(
+      (await h.iam.send(new GetRoleCommand({ RoleName: role.name }))).Role?.AssumeRolePolicyDocument ?? '',
+    );
+    expect(trust).toContain(isoTime(extended?.expiresAt as number));
+  }, 60_000);
 });
