@@ -3,7 +3,7 @@
 // As for RoleBindings, what is found only ever takes access away: a tag whose grant expired or ended
 // loses its namespace (engine/access-policy-grants.ts removePolicyGrant), and an entry or role no sealed
 // live tag needs is retired. Grants Redis still tracks as live are ended by the store sweep instead.
-// Not done here yet: rebuilding a record Redis lost from its tag (docs/engine.md says so).
+// A live sealed tag whose grant Redis lost is rebuilt into a record (engine/rebuild.ts), as a binding is.
 
 import { readGrantTags } from '../domain/access-policy-tags.js';
 import { roleOf } from '../domain/arn.js';
@@ -14,6 +14,7 @@ import { removePolicyGrant } from './access-policy-grants.js';
 import type { EngineDeps } from './deps.js';
 import { retireIdentity, roleIdentityLockKey, withLockOn } from './identity-sync.js';
 import { endedInLedger, endedThen } from './ledger.js';
+import { rebuildFrom } from './rebuild.js';
 import type { ReconcileReport } from './reconcile.js';
 
 /** An activation this young may still be writing its entry, tag and association. */
@@ -45,6 +46,11 @@ export async function sweepPolicyCluster(
               : undefined;
       if (!why || tracked) {
         if (tag.expiresAt > now) liveRoles.add(entry.roleArn);
+        // Live, sealed, unknown to Redis (Redis lost its data): its record comes back, able only to end.
+        if (!why && !grant)
+          await guarded(`${cluster}/${tag.grantId}`, () =>
+            rebuildFrom(deps, report, tag, 'access-entry-tag'),
+          );
         continue;
       }
       report.bindingsRemoved.push({ cluster, namespace: tag.namespace, grantId: tag.grantId, why });

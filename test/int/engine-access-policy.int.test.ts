@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-eks';
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { approveExtension, requestExtension } from '../../src/bot/request-extension.js';
 import { isoTime } from '../../src/domain/clock.js';
@@ -19,6 +20,7 @@ import { reconcile } from '../../src/engine/reconcile.js';
 import { endGrant } from '../../src/shared/end-grant.js';
 import { adminKubeConfig } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
+import { startPrivateRedis } from '../support/private-redis.js';
 import { engineHarness, flowDeps, type Harness } from './engine-harness.js';
 
 let h: Harness | undefined;
@@ -175,5 +177,44 @@ describe('access-policy levels in the engine', () => {
       (await h.iam.send(new GetRoleCommand({ RoleName: role.name }))).Role?.AssumeRolePolicyDocument ?? '',
     );
     expect(trust).toContain(isoTime(extended?.expiresAt as number));
+  }, 60_000);
+
+  it('after Redis lost its data, the reconciler rebuilds the record from the sealed tag; it can only end, and ending it takes the access', async () => {
+    const redis = await startPrivateRedis('access-policy-flush');
+    try {
+      h = await engineHarness('access-entries', { accessPolicy: true, redisUrl: redis.url });
+      await h.startWorker();
+      const alice = await h.person();
+      const role = personalRoleFor(h.deps.policy, { cluster: h.cluster, ...alice, expiresAt: 0 });
+      const grant = await h.waitFor((await h.approve(alice, { level: 'edit' })).id, ['active']);
+      const admin = new Redis(redis.url);
+      await admin.flushall();
+      admin.disconnect();
+
+      const report = await reconcile(h.deps);
+      expect(report.errors).toEqual([]);
+      expect(report.grantsRebuilt).toEqual([
+        { cluster: h.cluster, grantId: grant.id, requester: alice.slackUserId },
+      ]);
+      const rebuilt = await h.runtime.store.get(grant.id);
+      expect(rebuilt).toMatchObject({
+        status: 'active',
+        namespace: h.namespace,
+        level: 'edit',
+        expiresAt: grant.expiresAt,
+        rebuilt: { from: 'access-entry-tag' },
+      });
+      // Nothing was taken away by the sweep, and nothing added.
+      expect((await entryOf(h, role.arn))?.associations).toEqual([
+        { policyArn: EDIT, type: 'namespace', namespaces: [h.namespace] },
+      ]);
+      await endGrant(h.deps, grant.id, 'revoked', 'U0APPROVER');
+      await h.waitFor(grant.id, ['revoked']);
+      expect(await entryOf(h, role.arn)).toBeUndefined();
+    } finally {
+      await h?.close();
+      h = undefined;
+      await redis.stop();
+    }
   }, 60_000);
 });
