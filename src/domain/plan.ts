@@ -362,23 +362,26 @@ export function planGrant({ policy, grant, expiresAt, resolvedMapping }: PlanInp
     }
   }
 
-  const partition = partitionOfRegion(cluster.region);
+  // What every plan says, whatever the level gives.
+  const common = {
+    grantId: grant.id,
+    cluster: grant.cluster,
+    namespace: grant.namespace,
+    username,
+    expiresAt: expiresIso,
+    ...(personalRole ? { personalRole } : {}),
+    mapping,
+    checks: permissionChecks(grant.namespace, level),
+    warnings: levelWarningsFor(grant.level, level),
+  };
   if (isAccessPolicyLevel(level)) {
     return {
-      grantId: grant.id,
-      cluster: grant.cluster,
-      namespace: grant.namespace,
-      username,
-      expiresAt: expiresIso,
-      ...(personalRole ? { personalRole } : {}),
-      mapping,
+      ...common,
       accessPolicy: {
         name: level.accessPolicy,
-        policyArn: accessPolicyArn(level.accessPolicy, partition),
+        policyArn: accessPolicyArn(level.accessPolicy, partitionOfRegion(cluster.region)),
         accessScope: { type: 'namespace', namespaces: [grant.namespace] },
       },
-      checks: permissionChecks(grant.namespace, level),
-      warnings: levelWarningsFor(grant.level, level),
     };
   }
 
@@ -423,17 +426,5 @@ export function planGrant({ policy, grant, expiresAt, resolvedMapping }: PlanInp
       : { apiGroup: RBAC, kind: 'ClusterRole', name: level.clusterRole ?? '' },
   };
 
-  return {
-    grantId: grant.id,
-    cluster: grant.cluster,
-    namespace: grant.namespace,
-    username,
-    expiresAt: expiresIso,
-    ...(personalRole ? { personalRole } : {}),
-    mapping,
-    ...(role ? { role } : {}),
-    roleBinding,
-    checks: permissionChecks(grant.namespace, level),
-    warnings: levelWarningsFor(grant.level, level),
-  };
+  return { ...common, ...(role ? { role } : {}), roleBinding };
 }

@@ -59,6 +59,29 @@ function liveTags(
   );
 }
 
+/** The sealed tag that records `grant` of `policy` on the entry of `person`'s role, until `expiresAt`. */
+function tagOf(
+  deps: EngineDeps,
+  grant: Grant,
+  person: Person,
+  policy: AccessPolicyName,
+  roleArn: string,
+  expiresAt: number,
+) {
+  return grantTag(deps.seal, {
+    grantId: grant.id,
+    cluster: grant.cluster,
+    namespace: grant.namespace,
+    level: grant.level,
+    policy,
+    username: person.username,
+    principalArn: person.principalArn,
+    roleArn,
+    expiresAt,
+    requester: grant.requester.slackUserId,
+  });
+}
+
 export interface PolicyActivation {
   plan: AccessPlan;
   activatedAt: number;
@@ -116,18 +139,7 @@ export async function activatePolicyGrant(
       { roleIsNew: created },
     );
     // The tag before the association: a namespace is never associated without a sealed grant behind it.
-    const tag = grantTag(deps.seal, {
-      grantId: grant.id,
-      cluster: grant.cluster,
-      namespace: grant.namespace,
-      level: grant.level,
-      policy,
-      username: person.username,
-      principalArn: person.principalArn,
-      roleArn: role.arn,
-      expiresAt,
-      requester: grant.requester.slackUserId,
-    });
+    const tag = tagOf(deps, grant, person, policy, role.arn, expiresAt);
     await entries.tag(role.arn, { [PRINCIPAL_TAG]: person.principalArn, [tag.key]: tag.value });
     // The other grants keep what the association gives them now (never re-added from the tags: cluster
     // state does not widen access), and this grant's namespace joins.
@@ -273,18 +285,7 @@ export async function extendPolicyGrant(
     const others = entry
       ? liveTags(readGrantTags(deps.seal, grant.cluster, entry).sealed, person, deps.clock.now(), grant.id)
       : [];
-    const tag = grantTag(deps.seal, {
-      grantId: grant.id,
-      cluster: grant.cluster,
-      namespace: grant.namespace,
-      level: grant.level,
-      policy,
-      username: person.username,
-      principalArn: person.principalArn,
-      roleArn: role.arn,
-      expiresAt,
-      requester: grant.requester.slackUserId,
-    });
+    const tag = tagOf(deps, grant, person, policy, role.arn, expiresAt);
     // The tag first: a trust longer than any sealed tag would be a role nothing explains.
     await entries.tag(role.arn, { [tag.key]: tag.value });
     const until = Math.max(expiresAt, ...others.map((g) => g.expiresAt));

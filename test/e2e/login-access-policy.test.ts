@@ -20,9 +20,10 @@ import { renderUsername } from '../../src/domain/names.js';
 import { adminKubeConfig, awsClientConfig, platform } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import { succeeded } from '../support/requester-shell.js';
-import { ALICE, ANA, harnessPool, requestedId } from './harness.js';
+import { ALICE, harnessPool } from './harness.js';
 import {
   activationDmCommands,
+  approvedRequest,
   kubectlOf,
   requesterShell,
   runDmCommands,
@@ -65,16 +66,7 @@ describe('an EKS access-policy level on a cluster where the worker holds no Kube
       slackUserId: ALICE,
     });
     const shell = await requesterShell(h);
-    const id = await requestedId(h, ALICE, `request ${h.namespace} for 90s because INC-23 edit through EKS`);
-    const approval = await h.approvalMessage(id);
-    await h.interact(
-      h.slack.blockActions({
-        user_id: ANA,
-        action_id: 'approve',
-        channel: approval.channel,
-        message_ts: approval.ts,
-      }),
-    );
+    const id = await approvedRequest(h, `request ${h.namespace} for 90s because INC-23 edit through EKS`);
     const commands = await activationDmCommands(h);
     const outputs = await runDmCommands(shell, commands);
     const roleName = (/--role-arn (\S+)/.exec(commands[0] ?? '')?.[1] ?? '').split('/').pop();
@@ -141,16 +133,7 @@ describe('an EKS access-policy level on a cluster where the worker holds no Kube
     try {
       const shell = await requesterShell(h);
       const granted = async (namespace: string) => {
-        const id = await requestedId(h, ALICE, `request ${namespace} for 1h because INC-23 two namespaces`);
-        const approval = await h.approvalMessage(id);
-        await h.interact(
-          h.slack.blockActions({
-            user_id: ANA,
-            action_id: 'approve',
-            channel: approval.channel,
-            message_ts: approval.ts,
-          }),
-        );
+        const id = await approvedRequest(h, `request ${namespace} for 1h because INC-23 two namespaces`);
         await pollUntil(
           `grant ${id} active`,
           () => h.store.get(id),

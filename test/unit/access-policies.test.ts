@@ -34,6 +34,25 @@ clusters:
         levels: ${opts.levels ?? '[edit]'}
 `;
 
+/** alice's grant of `edit` in `test` on `api`, planned from policyText(). */
+const editPlan = () =>
+  planGrant({
+    policy: parsePolicy(policyText()).policy,
+    grant: {
+      id: 'ea-abcdefgh',
+      cluster: 'api',
+      namespace: 'test',
+      level: 'edit',
+      requester: {
+        slackUserId: 'U0ALICE',
+        principalArn: 'arn:aws:iam::111122223333:user/alice',
+        kubernetesUsername: 'eks-access:alice',
+      },
+    },
+    expiresAt: Date.parse('2026-01-01T12:00:00Z'),
+    resolvedMapping: 'access-entries',
+  });
+
 function problemsOf(text: string): string {
   try {
     parsePolicy(text, 'policy.yaml');
@@ -88,22 +107,7 @@ describe('accessPolicy levels in the policy', () => {
 
   it("plans an association scoped to the grant's namespace, no RoleBinding, checks from AWS's rules", () => {
     const { policy } = parsePolicy(policyText());
-    const plan = planGrant({
-      policy,
-      grant: {
-        id: 'ea-abcdefgh',
-        cluster: 'api',
-        namespace: 'test',
-        level: 'edit',
-        requester: {
-          slackUserId: 'U0ALICE',
-          principalArn: 'arn:aws:iam::111122223333:user/alice',
-          kubernetesUsername: 'eks-access:alice',
-        },
-      },
-      expiresAt: Date.parse('2026-01-01T12:00:00Z'),
-      resolvedMapping: 'access-entries',
-    });
+    const plan = editPlan();
     expect(plan.roleBinding).toBeUndefined();
     expect(plan.accessPolicy).toEqual({
       name: 'AmazonEKSEditPolicy',
@@ -247,24 +251,7 @@ describe('what approvers and the request form are shown', () => {
   it('names the access policy, its scope and that nothing is written into the cluster; no RoleBinding', async () => {
     const { planSummary } = await import('../../src/adapters/slack/messages/approval.js');
     const { policy } = parsePolicy(policyText());
-    const summary = planSummary(
-      planGrant({
-        policy,
-        grant: {
-          id: 'ea-abcdefgh',
-          cluster: 'api',
-          namespace: 'test',
-          level: 'edit',
-          requester: {
-            slackUserId: 'U0ALICE',
-            principalArn: 'arn:aws:iam::111122223333:user/alice',
-            kubernetesUsername: 'eks-access:alice',
-          },
-        },
-        expiresAt: Date.parse('2026-01-01T12:00:00Z'),
-        resolvedMapping: 'access-entries',
-      }),
-    );
+    const summary = planSummary(editPlan());
     expect(summary).toContain('EKS access entry for Kubernetes user `eks-access:alice`');
     expect(summary).toMatch(
       /EKS access policy `AmazonEKSEditPolicy` \(read, and write workloads.*scoped to namespace `test` only; nothing is written into the cluster/,
