@@ -259,3 +259,22 @@ describe('what approvers and the request form are shown', () => {
     expect(summary).not.toContain('RoleBinding');
   });
 });
+
+describe('activation on a cluster whose mode is known only at run time', () => {
+  it('refuses an access-policy level where auto resolved to aws-auth (CONFIG_MAP), saying why and what to run', async () => {
+    const { policyEntriesOf } = await import('../../src/engine/access-policy-grants.js');
+    const backends = { mapping: { mode: 'aws-auth' } } as unknown as Parameters<typeof policyEntriesOf>[0];
+    let refusal: unknown;
+    try {
+      policyEntriesOf(backends, { cluster: 'legacy', level: 'edit' }, 'AmazonEKSEditPolicy');
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(AccessError);
+    expect(refusal).toMatchObject({
+      kind: 'misconfigured',
+      message: expect.stringContaining('cluster legacy maps people through aws-auth'),
+      hint: expect.stringContaining('authenticationMode=API_AND_CONFIG_MAP'),
+    });
+  });
+});
