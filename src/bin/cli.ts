@@ -221,6 +221,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps =
         [`identity mapping (${planned.plan.mapping.mode})`, text.mapping],
         ['kept Role', text.role],
         ['RoleBinding', text.roleBinding],
+        ['EKS access policy association (AssociateAccessPolicy)', text.accessPolicy],
       ];
       for (const [title, body] of sections) if (body) io.out(`# ${title}\n${body.trimEnd()}\n\n`);
       return 0;

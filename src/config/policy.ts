@@ -4,6 +4,7 @@
 // document; what makes a level privileged lives in privilege.ts.
 
 import { z } from 'zod';
+import { ACCESS_POLICY_NAMES, type AccessPolicyName } from '../domain/access-policies.js';
 import { identityCenterSessionOf } from '../domain/arn.js';
 import { parseDuration } from '../domain/duration.js';
 import { principalParts, renderUsername, USERNAME_PLACEHOLDERS, usernamePrefixOf } from '../domain/names.js';
@@ -156,6 +157,16 @@ const level = z
     clusterRole: z.string().min(1).optional(),
     /** Or: rules the bot keeps as a namespaced Role (e.g. the runbook's k8s-test-role). */
     rules: z.array(rule).min(1).optional(),
+    /**
+     * Or: an EKS managed access policy (AmazonEKSEditPolicy, …), associated with the person's access entry
+     * for the grant's namespace; no Kubernetes object is written (domain/access-policies.ts).
+     */
+    accessPolicy: z
+      .string()
+      .refine((name): name is AccessPolicyName => (ACCESS_POLICY_NAMES as string[]).includes(name), {
+        message: `an EKS managed access policy: ${ACCESS_POLICY_NAMES.join(', ')}`,
+      })
+      .optional(),
     defaultDuration: duration('defaultDuration'),
     maxDuration: duration('maxDuration'),
     allowSelfApproval: z.boolean().default(false),
@@ -534,6 +545,53 @@ function identityCenterProblems(
   return problems;
 }
 
+/** Whether `level` is backed by an EKS access policy (no Kubernetes object, no RBAC). */
+export const isAccessPolicyLevel = (
+  level: { accessPolicy?: AccessPolicyName | undefined } | undefined,
+): level is { accessPolicy: AccessPolicyName } => Boolean(level?.accessPolicy);
+
+/**
+ * A cluster offering access-policy levels: the worker needs no Kubernetes access there at all. Until the
+ * engine counts access-entry grants and RoleBindings together for one person's role (docs/engine.md),
+ * such a cluster offers only access-policy levels.
+ */
+export function offersAccessPolicies(policy: Pick<Policy, 'levels' | 'clusters'>, cluster: string): boolean {
+  return (policy.clusters[cluster]?.namespaces ?? []).some((ns) =>
+    ns.levels.some((name) => isAccessPolicyLevel(policy.levels[name])),
+  );
+}
+
+function accessPolicyClusterProblems(
+  policy: z.infer<typeof basePolicy>,
+  clusterName: string,
+): { path: (string | number)[]; message: string }[] {
+  if (!offersAccessPolicies(policy, clusterName)) return [];
+  const c = policy.clusters[clusterName];
+  if (!c) return [];
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  if (c.identityMapping === 'aws-auth' || c.identityMapping === 'none') {
+    problems.push({
+      path: ['identityMapping'],
+      message:
+        c.identityMapping === 'aws-auth'
+          ? 'this cluster offers access-policy levels, which EKS applies only through access entries: a CONFIG_MAP (aws-auth) cluster cannot hold them; switch it to API_AND_CONFIG_MAP and set identityMapping: access-entries (or auto), or offer a clusterRole/rules level instead'
+          : 'access-policy levels are associated with an access entry eks-access creates: identityMapping none has none; set access-entries (or auto)',
+    });
+  }
+  c.namespaces.forEach((ns, index) => {
+    ns.levels.forEach((name, levelIndex) => {
+      const lvl = policy.levels[name];
+      if (lvl && !isAccessPolicyLevel(lvl)) {
+        problems.push({
+          path: ['namespaces', index, 'levels', levelIndex],
+          message: `level "${name}" writes RBAC, but this cluster offers access-policy levels, for which the worker holds no Kubernetes access: offer only access-policy levels here (one kind per cluster)`,
+        });
+      }
+    });
+  });
+  return problems;
+}
+
 export const policySchema = basePolicy.superRefine((policy, ctx) => {
   const seconds = (text: string) => parseDuration(text) ?? 0;
   for (const [name, system] of Object.entries(policy.tickets)) {
@@ -554,11 +612,12 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
   };
   for (const [name, lvl] of Object.entries(policy.levels)) {
     const path = ['levels', name];
-    if (Boolean(lvl.clusterRole) === Boolean(lvl.rules)) {
+    if ([lvl.clusterRole, lvl.rules, lvl.accessPolicy].filter(Boolean).length !== 1) {
       ctx.addIssue({
         code: 'custom',
         path,
-        message: 'give exactly one of clusterRole (an existing ClusterRole) or rules (a Role the bot keeps)',
+        message:
+          'give exactly one of clusterRole (an existing ClusterRole), rules (a Role the bot keeps) or accessPolicy (an EKS access policy)',
       });
     }
     if (seconds(lvl.maxDuration) < seconds(lvl.defaultDuration)) {
@@ -674,6 +733,13 @@ export const policySchema = basePolicy.superRefine((policy, ctx) => {
         path: ['clusters', clusterName, 'identityMapping'],
         message:
           'identityMapping auto reads the EKS authentication mode (DescribeCluster), so it needs connection: { eks: … }; for a kubeconfig connection say aws-auth or access-entries',
+      });
+    }
+    for (const problem of accessPolicyClusterProblems(policy, clusterName)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clusters', clusterName, ...problem.path],
+        message: problem.message,
       });
     }
     if (c.identityMapping === 'none' && !c.usernameTemplate) {

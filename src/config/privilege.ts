@@ -2,6 +2,7 @@
 // ClusterRole known to be), and how many approvals that calls for: the rule the schema's checks, the
 // approval rules and the operator's reports all apply.
 
+import { MANAGED_ACCESS_POLICIES } from '../domain/access-policies.js';
 import type { LevelPolicy, NamespacePolicy, PolicyRule } from './policy.js';
 
 /** Verbs and resources that let a holder grant themselves more than the level itself says. */
@@ -81,14 +82,24 @@ function ruleCovers(
  * Why a level is privileged (empty when it is not, or when it binds a ClusterRole whose rules are
  * not given: pass the live rules as `rules` for that). Pure; also used by `doctor` and activation.
  */
-export function privilegeReasons(level: Pick<LevelPolicy, 'clusterRole' | 'rules'>): string[] {
+export function privilegeReasons(
+  level: Pick<LevelPolicy, 'clusterRole' | 'rules'> & Partial<Pick<LevelPolicy, 'accessPolicy'>>,
+): string[] {
   const reasons: string[] = [];
+  // An access policy's rules are AWS's, known here (domain/access-policies.ts).
+  // (An unknown name is the schema's to report; it contributes no rules here.)
+  const managed = level.accessPolicy
+    ? (MANAGED_ACCESS_POLICIES as Record<string, { rules: readonly PolicyRule[] } | undefined>)[
+        level.accessPolicy
+      ]
+    : undefined;
+  const rules = level.accessPolicy ? managed?.rules : level.rules;
   if (level.clusterRole && PRIVILEGED_CLUSTER_ROLES.has(level.clusterRole)) {
     reasons.push(
       `ClusterRole ${level.clusterRole} can write RBAC or workloads, read secrets or impersonate service accounts`,
     );
   }
-  for (const r of level.rules ?? []) {
+  for (const r of rules ?? []) {
     for (const verb of r.verbs) if (ESCALATING_VERBS.has(verb)) reasons.push(`verb "${verb}"`);
     const writes = r.verbs.some((verb) => verb === '*' || WRITE_VERBS.includes(verb));
     for (const resource of r.resources) {

@@ -23,7 +23,14 @@
 //   read-only list/watch of RoleBindings (the reconciler finds our expired bindings with an empty
 //   Redis), get of the granted ClusterRoles by name (to derive verification checks).
 
-import type { ClusterPolicy, KeptRolesMode, Policy, PolicyRule } from '../config/policy.js';
+import {
+  type ClusterPolicy,
+  type KeptRolesMode,
+  offersAccessPolicies,
+  type Policy,
+  type PolicyRule,
+} from '../config/policy.js';
+import { accessPolicyArn } from './access-policies.js';
 import { partitionOfRegion } from './arn.js';
 import { PROBE_SESSION_NAME, probesLogin } from './login-probe.js';
 import {
@@ -569,8 +576,56 @@ function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: 
         Resource: [arn(c, `cluster/${cluster}`)],
       },
     );
+    statements.push(...accessPolicyStatements(policy, name, c, ourEntries, suffix));
   }
   return statements;
+}
+
+/**
+ * Access-policy levels (issue #23): associate only the policies the cluster offers, only namespace-scoped
+ * and only within the namespaces (and patterns) that offer them, on our entries only. A compromised worker
+ * cannot associate a policy cluster-wide, nor one the policy file does not offer. Tags record the grants.
+ */
+function accessPolicyStatements(
+  policy: Policy,
+  name: string,
+  c: ClusterPolicy,
+  ourEntries: string,
+  suffix: string,
+): IamStatement[] {
+  if (!offersAccessPolicies(policy, name)) return [];
+  const offered = c.namespaces.flatMap((ns) =>
+    ns.levels.flatMap((level) => {
+      const accessPolicy = policy.levels[level]?.accessPolicy;
+      return accessPolicy
+        ? [{ namespace: ns.name, arn: accessPolicyArn(accessPolicy, partitionOfRegion(c.region)) }]
+        : [];
+    }),
+  );
+  return [
+    {
+      Sid: `AssociateAccessPolicies${suffix}`,
+      Effect: 'Allow',
+      Action: ['eks:AssociateAccessPolicy'],
+      Resource: [ourEntries],
+      Condition: {
+        StringEquals: { 'eks:accessScope': 'namespace' },
+        ArnEquals: { 'eks:policyArn': uniq(offered.map((o) => o.arn)) },
+        'ForAllValues:StringLike': { 'eks:namespaces': uniq(offered.map((o) => o.namespace)) },
+      },
+    },
+    {
+      Sid: `ManageAccessPolicies${suffix}`,
+      Effect: 'Allow',
+      Action: [
+        'eks:DisassociateAccessPolicy',
+        'eks:ListAssociatedAccessPolicies',
+        'eks:ListTagsForResource',
+        'eks:UntagResource',
+      ],
+      Resource: [ourEntries],
+    },
+  ];
 }
 
 /** Named in the kubernetesGroups condition so that no real group matches it. */

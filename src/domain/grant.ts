@@ -237,7 +237,7 @@ export interface Grant {
    * (domain/rebuilt-grant.ts): it carries only what the binding's seal covers, and it can only end
    * (see `transition`): never activated, extended or given a later expiry.
    */
-  rebuilt?: { at: number; from: 'role-binding' };
+  rebuilt?: { at: number; from: 'role-binding' | 'access-entry-tag' };
 }
 
 /**

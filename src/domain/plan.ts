@@ -1,5 +1,12 @@
 // What a grant creates, as data. The engine applies exactly this; the dry run shows exactly this.
-import { type LevelPolicy, type Policy, type PolicyRule, privilegeReasons } from '../config/policy.js';
+import {
+  isAccessPolicyLevel,
+  type LevelPolicy,
+  type Policy,
+  type PolicyRule,
+  privilegeReasons,
+} from '../config/policy.js';
+import { type AccessPolicyName, accessPolicyArn, MANAGED_ACCESS_POLICIES } from './access-policies.js';
 import { authenticatorRoleArn, identityCenterSessionOf, partitionOfRegion } from './arn.js';
 import type { IdentityMappingMode } from './auth-mode.js';
 import { isoTime } from './clock.js';
@@ -91,7 +98,14 @@ export interface AccessPlan {
   mapping: MappingPlan;
   /** Present for levels with inline rules: the Role the bot keeps in the namespace. */
   role?: RoleManifest;
-  roleBinding: RoleBindingManifest;
+  /** Absent for access-policy levels, which write nothing into the cluster. */
+  roleBinding?: RoleBindingManifest;
+  /**
+   * Access-policy levels: the association EKS applies to the person's access entry. One per person,
+   * policy and cluster; its namespaces are those of the person's live grants of the policy, this one's
+   * included (engine/access-policy-grants.ts).
+   */
+  accessPolicy?: AccessPolicyAssociation;
   /** The permissions verified with SubjectAccessReviews after applying (and gone after revoking). */
   checks: PermissionCheck[];
   /** What an approver must know before approving (a privileged level), in plain words. */
@@ -107,6 +121,19 @@ export function levelWarningsFor(levelName: string, level: LevelPolicy): string[
     `Privileged level ${levelName}: whoever holds it can act beyond it (${how}${reasons.length > 4 ? '; …' : ''}).`,
   ];
 }
+/** The plan's RoleBinding; for callers that only handle RBAC levels (an access-policy level has none). */
+export function requireRoleBinding(plan: Pick<AccessPlan, 'roleBinding' | 'grantId'>): RoleBindingManifest {
+  if (!plan.roleBinding) throw new Error(`plan ${plan.grantId}: an access-policy level has no RoleBinding`);
+  return plan.roleBinding;
+}
+
+export interface AccessPolicyAssociation {
+  name: AccessPolicyName;
+  policyArn: string;
+  /** Always namespace-scoped: a grant never associates a policy cluster-wide. */
+  accessScope: { type: 'namespace'; namespaces: string[] };
+}
+
 export interface PermissionCheck {
   namespace: string;
   verb: string;
@@ -201,6 +228,15 @@ function groupOf(resource: string, ruleGroups: readonly string[]): string {
 }
 
 export function permissionChecks(namespace: string, level: LevelPolicy, limit = 6): PermissionCheck[] {
+  if (isAccessPolicyLevel(level)) {
+    // AWS's rules for the policy, as recorded (domain/access-policies.ts); a few are enough.
+    const { rules } = MANAGED_ACCESS_POLICIES[level.accessPolicy];
+    return permissionChecks(
+      namespace,
+      { ...level, accessPolicy: undefined, rules: rules.map((r) => ({ ...r })) },
+      Math.min(limit, 3),
+    );
+  }
   if (level.clusterRole) {
     // We cannot know a ClusterRole's rules without reading it; "get" on itself is always granted for
     // view/edit/admin-like roles, the engine refines this by reading the ClusterRole.
@@ -326,6 +362,29 @@ export function planGrant({ policy, grant, expiresAt, resolvedMapping }: PlanInp
     }
   }
 
+  // What every plan says, whatever the level gives.
+  const common = {
+    grantId: grant.id,
+    cluster: grant.cluster,
+    namespace: grant.namespace,
+    username,
+    expiresAt: expiresIso,
+    ...(personalRole ? { personalRole } : {}),
+    mapping,
+    checks: permissionChecks(grant.namespace, level),
+    warnings: levelWarningsFor(grant.level, level),
+  };
+  if (isAccessPolicyLevel(level)) {
+    return {
+      ...common,
+      accessPolicy: {
+        name: level.accessPolicy,
+        policyArn: accessPolicyArn(level.accessPolicy, partitionOfRegion(cluster.region)),
+        accessScope: { type: 'namespace', namespaces: [grant.namespace] },
+      },
+    };
+  }
+
   const role: RoleManifest | undefined = level.rules
     ? {
         apiVersion: `${RBAC}/v1`,
@@ -367,17 +426,5 @@ export function planGrant({ policy, grant, expiresAt, resolvedMapping }: PlanInp
       : { apiGroup: RBAC, kind: 'ClusterRole', name: level.clusterRole ?? '' },
   };
 
-  return {
-    grantId: grant.id,
-    cluster: grant.cluster,
-    namespace: grant.namespace,
-    username,
-    expiresAt: expiresIso,
-    ...(personalRole ? { personalRole } : {}),
-    mapping,
-    ...(role ? { role } : {}),
-    roleBinding,
-    checks: permissionChecks(grant.namespace, level),
-    warnings: levelWarningsFor(grant.level, level),
-  };
+  return { ...common, ...(role ? { role } : {}), roleBinding };
 }

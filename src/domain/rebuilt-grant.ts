@@ -1,4 +1,4 @@
-// A grant record rebuilt from a sealed RoleBinding, for when Redis lost the original (FLUSHALL, a lost
+// A grant record rebuilt from a sealed RoleBinding (or an access-policy grant's sealed tag), for when Redis lost the original (FLUSHALL, a lost
 // volume) while the access lives on: the requester sees it in `list` and App Home again, can end it
 // with `done`, and hears when it ends. Only facts the binding's seal covers go in; everything else is
 // unknown and says so. It is `active` and flagged `rebuilt`, so it can only end (grant.ts `transition`).
@@ -14,7 +14,11 @@ export type SealedGrantFacts = Pick<
 /** Shown where the record has no reason of its own. */
 export const REBUILT_REASON = 'unknown: rebuilt from the cluster after Redis lost its data';
 
-export function rebuiltGrant(facts: SealedGrantFacts, now: number): Grant {
+export function rebuiltGrant(
+  facts: SealedGrantFacts,
+  now: number,
+  from: 'role-binding' | 'access-entry-tag' = 'role-binding',
+): Grant {
   return {
     id: facts.grantId,
     version: 1,
@@ -37,6 +41,6 @@ export function rebuiltGrant(facts: SealedGrantFacts, now: number): Grant {
     pendingUntil: now,
     expiresAt: facts.expiresAt,
     extensions: [],
-    rebuilt: { at: now, from: 'role-binding' },
+    rebuilt: { at: now, from },
   };
 }

@@ -2,7 +2,8 @@
 // place and the API server confirms the permissions. Anything that cannot work ends as `failed`, with
 // a reason a person can act on and whatever was half-created removed.
 
-import { DNS1123_LABEL } from '../config/policy.js';
+import { DNS1123_LABEL, isAccessPolicyLevel } from '../config/policy.js';
+import type { AccessPolicyName } from '../domain/access-policies.js';
 import { isoTime } from '../domain/clock.js';
 import {
   accountOfCluster,
@@ -25,6 +26,7 @@ import { humanTime } from '../domain/text.js';
 import { accessEnd, windowEnd } from '../domain/window.js';
 import type { ClusterBackends, LoginProbe, ManagedBinding } from '../ports/cluster.js';
 import { audit, changeGrant, notifySafely, requireGrant } from '../shared/grant-records.js';
+import { activatePolicyGrant, policyEntriesOf } from './access-policy-grants.js';
 import { assertSafeToActivate } from './activation-guards.js';
 import { type EngineDeps, step } from './deps.js';
 import { type Person, syncIdentity, withIdentityLock } from './identity-sync.js';
@@ -129,6 +131,7 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
     );
   }
   const level = deps.policy.levels[grant.level];
+  if (isAccessPolicyLevel(level)) return activateWithAccessPolicy(deps, grant, level.accessPolicy, progress);
   const backends = await deps.clusters.forCluster(grant.cluster);
   // First: a mapping the cluster does not read (authentication mode) or cannot be edited safely.
   await backends.mapping.preflight();
@@ -192,7 +195,45 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await verifyGranted(deps, backends, plan.username, checks);
   await warnIfBroader(deps, backends, grant, plan, checks[0], synced.sealed);
   await step(deps, 'verified', grant.id);
+  return announceActive(deps, grant, { activatedAt, expiresAt, username: plan.username, proof });
+}
 
+/**
+ * An access-policy level (engine/access-policy-grants.ts): no RBAC, no Kubernetes request as the worker;
+ * the trust is checked for size first, as for every level.
+ */
+async function activateWithAccessPolicy(
+  deps: EngineDeps,
+  grant: Grant,
+  policy: AccessPolicyName,
+  progress: { wrote: boolean },
+): Promise<Grant> {
+  const backends = await deps.clusters.forCluster(grant.cluster);
+  policyEntriesOf(backends, grant, policy);
+  const provisional = planGrant({
+    policy: deps.policy,
+    grant,
+    expiresAt: accessEnd(grant, deps.clock.now()),
+    resolvedMapping: 'access-entries',
+  });
+  await assertTrustFits(deps, backends, grant, provisional);
+  const done = await activatePolicyGrant(deps, grant, backends, policy, traceOf(grant, deps), progress);
+  await step(deps, 'verified', grant.id);
+  return announceActive(deps, grant, {
+    activatedAt: done.activatedAt,
+    expiresAt: done.expiresAt,
+    username: done.plan.username,
+    proof: done.proof,
+  });
+}
+
+/** `approved` → `active`, once: the expiry and warning scheduled, the audit written, the person told. */
+async function announceActive(
+  deps: EngineDeps,
+  grant: Grant,
+  done: { activatedAt: number; expiresAt: number; username: string; proof: LoginProof | undefined },
+): Promise<Grant> {
+  const { activatedAt, expiresAt, proof } = done;
   const { grant: active, changed } = await changeGrant(deps, grant.id, (current) =>
     current.status === 'approved' ? transition(current, 'active', { activatedAt, expiresAt }) : undefined,
   );
@@ -206,7 +247,7 @@ async function activate(deps: EngineDeps, grant: Grant, progress: { wrote: boole
   await scheduleExpiry(deps, active);
   await audit(deps, active, 'activated', 'system', {
     expiresAt: isoTime(expiresAt),
-    username: plan.username,
+    username: done.username,
     // How long IAM, EKS and the authenticator took to let the person in, as the worker's probe saw it.
     ...(proof ? { loginProvenMs: proof.ms, loginAttempts: proof.attempts } : {}),
   });

@@ -19,6 +19,7 @@ import { verifyDecisionSeal, verifyExtensionSeal } from '../domain/seal.js';
 import { humanTime } from '../domain/text.js';
 import type { ClusterBackends } from '../ports/cluster.js';
 import { audit, notifySafely, requireGrant, updateGrant } from '../shared/grant-records.js';
+import { extendPolicyGrant, sealedTagExpiry } from './access-policy-grants.js';
 import { scheduleExpiry } from './activate.js';
 import type { EngineDeps } from './deps.js';
 import { syncIdentity, withIdentityLock } from './identity-sync.js';
@@ -179,6 +180,7 @@ async function sealedExpiry(
   backends: ClusterBackends,
   grant: Grant,
 ): Promise<number | undefined> {
+  if (backends.accessPolicies) return sealedTagExpiry(deps, backends, grant, traceOf(grant, deps));
   const mine = (await liveSealedBindings(deps, backends, traceOf(grant, deps))).find(
     (b) => b.grantId === grant.id && b.namespace === grant.namespace,
   );
@@ -192,6 +194,8 @@ async function writeExpiry(
   person: ReturnType<typeof traceOf>,
   expiresAt: number,
 ): Promise<void> {
+  // Access-policy levels: the sealed tag on the entry, not a RoleBinding (engine/access-policy-grants.ts).
+  if (backends.accessPolicies) return extendPolicyGrant(deps, backends, grant, person, expiresAt);
   const plan = planGrant({ policy: deps.policy, grant, expiresAt });
   await backends.rbac.applyRoleBinding(sealedRoleBinding(deps, plan));
   await withIdentityLock(deps, person, () => syncIdentity(deps, backends, person, { mode: 'grant' }));

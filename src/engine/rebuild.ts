@@ -4,7 +4,7 @@
 // rebuilt (older bindings name the requester in an unsealed annotation: they run out as before).
 // The record can only end; nothing here writes to a cluster or IAM.
 import { isAccessError } from '../domain/errors.js';
-import { rebuiltGrant } from '../domain/rebuilt-grant.js';
+import { rebuiltGrant, type SealedGrantFacts } from '../domain/rebuilt-grant.js';
 import { sealedRequesterOf } from '../domain/seal.js';
 import type { ManagedBinding } from '../ports/cluster.js';
 import { audit } from '../shared/grant-records.js';
@@ -21,20 +21,35 @@ export async function rebuildGrant(
 ): Promise<void> {
   const requester = sealedRequesterOf(deps.seal, cluster, binding);
   if (!requester) return;
-  report.grantsRebuilt.push({ cluster, grantId: binding.grantId, requester });
+  await rebuildFrom(deps, report, { ...binding, cluster, requester }, 'role-binding');
+}
+
+/**
+ * Rebuilds a record from facts a seal proved (a RoleBinding's, or an access-policy grant's tag on its
+ * access entry, engine/reconcile-access-policies.ts), requester included.
+ */
+export async function rebuildFrom(
+  deps: EngineDeps,
+  report: ReconcileReport,
+  facts: SealedGrantFacts,
+  from: 'role-binding' | 'access-entry-tag',
+): Promise<void> {
+  const { cluster, requester } = facts;
+  report.grantsRebuilt.push({ cluster, grantId: facts.grantId, requester });
   if (report.dryRun) return;
   const grant = rebuiltGrant(
     {
-      grantId: binding.grantId,
+      grantId: facts.grantId,
       cluster,
-      namespace: binding.namespace,
-      level: binding.level,
-      username: binding.username,
-      principalArn: binding.principalArn,
+      namespace: facts.namespace,
+      level: facts.level,
+      username: facts.username,
+      principalArn: facts.principalArn,
       requester,
-      expiresAt: binding.expiresAt,
+      expiresAt: facts.expiresAt,
     },
     deps.clock.now(),
+    from,
   );
   try {
     await deps.store.create(grant);
@@ -44,16 +59,16 @@ export async function rebuildGrant(
     throw error;
   }
   await audit(deps, grant, 'grant-rebuilt', 'system', {
-    from: 'role-binding',
+    from,
     requester,
     username: grant.requester.kubernetesUsername,
     principalArn: grant.requester.principalArn,
-    expiresAt: new Date(binding.expiresAt).toISOString(),
+    expiresAt: new Date(facts.expiresAt).toISOString(),
   });
   // The revoke job at the sealed expiry, and the warning before it: the end is announced as for any grant.
   await scheduleExpiry(deps, grant);
   deps.logger.warn(
-    { event: 'grant-rebuilt', grantId: grant.id, cluster, namespace: grant.namespace },
-    'a live grant unknown to Redis was rebuilt from its sealed RoleBinding',
+    { event: 'grant-rebuilt', grantId: grant.id, cluster, namespace: grant.namespace, from },
+    'a live grant unknown to Redis was rebuilt from its sealed record on the cluster',
   );
 }

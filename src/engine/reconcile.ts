@@ -27,6 +27,7 @@ import {
 } from './identity-sync.js';
 import { endedInLedger, endedThen } from './ledger.js';
 import { rebuildGrant } from './rebuild.js';
+import { sweepPolicyCluster } from './reconcile-access-policies.js';
 import { type GrantTrace, removeTrace, revokeGrant } from './revoke.js';
 import { isSealed, sealVerdict } from './sealed-bindings.js';
 
@@ -211,6 +212,9 @@ async function sweepCluster(
   backends: ClusterBackends,
   census: SealCensus,
 ): Promise<void> {
+  // Access-policy levels: no Kubernetes access; the EKS API tells everything (reconcile-access-policies.ts).
+  if (backends.accessPolicies)
+    return sweepPolicyCluster(deps, report, cluster, backends, (where, work) => guarded(report, where, work));
   const now = deps.clock.now();
   const found = await backends.rbac.listBindings();
   const live: ManagedBinding[] = [];

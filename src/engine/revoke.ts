@@ -7,6 +7,7 @@ import { keptRoleName, personalRoleName, roleBindingName } from '../domain/names
 import { planGrant } from '../domain/plan.js';
 import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
 import { audit, changeGrant, notifySafely, updateGrant } from '../shared/grant-records.js';
+import { removePolicyGrant } from './access-policy-grants.js';
 import { type EngineDeps, step } from './deps.js';
 import { type IdentitySync, type Person, syncIdentity, withIdentityLock } from './identity-sync.js';
 import { endedThen } from './ledger.js';
@@ -40,6 +41,8 @@ export async function removeTrace(
   backends: ClusterBackends,
   trace: GrantTrace,
 ): Promise<IdentitySync> {
+  // A cluster of access-policy levels holds nothing of ours in Kubernetes: the entry says it all.
+  if (backends.accessPolicies) return removePolicyGrant(deps, backends, trace);
   await backends.rbac.deleteRoleBinding(trace.namespace, roleBindingName(trace.grantId));
   const { keptRole } = trace;
   // No lock: the delete is conditional on the Role read (see ClusterRbac.deleteRoleIfUnused). A Role
@@ -133,6 +136,9 @@ async function verifyRevoked(
 ): Promise<void> {
   const level = deps.policy.levels[grant.level];
   if (!level || !deps.policy.clusters[grant.cluster]) return;
+  // Access policies: removePolicyGrant read the association back; a retired entry was proven refused by
+  // the login probe. There is no Kubernetes access to ask a SubjectAccessReview with.
+  if (backends.accessPolicies) return;
   const username = grant.requester.kubernetesUsername;
   if (others.some((b) => b.namespace === grant.namespace)) return;
   const plan = planGrant({ policy: deps.policy, grant, expiresAt: grant.expiresAt ?? deps.clock.now() });

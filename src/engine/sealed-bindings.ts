@@ -1,7 +1,7 @@
 // The seal on the RoleBindings the worker writes: writing them sealed, and telling ours from forged ones.
 
 import { ANNOTATIONS, LABELS, userLabelValue } from '../domain/names.js';
-import type { AccessPlan, RoleBindingManifest } from '../domain/plan.js';
+import { type AccessPlan, type RoleBindingManifest, requireRoleBinding } from '../domain/plan.js';
 import { sealBinding, verifyFoundBinding } from '../domain/seal.js';
 import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
 import type { EngineDeps } from './deps.js';
@@ -16,7 +16,7 @@ export const isSealed = (deps: Pick<EngineDeps, 'seal'>, cluster: string, bindin
 
 /** The plan's RoleBinding with the seal over what it grants: the only way our bindings are written. */
 export function sealedRoleBinding(deps: Pick<EngineDeps, 'seal'>, plan: AccessPlan): RoleBindingManifest {
-  const { roleBinding } = plan;
+  const roleBinding = requireRoleBinding(plan);
   const annotations = roleBinding.metadata.annotations ?? {};
   const seal = sealBinding(deps.seal, {
     grantId: plan.grantId,

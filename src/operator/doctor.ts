@@ -4,8 +4,9 @@
 // One file, over the usual size, because it is one ordered list of checks that the operator reads top to
 // bottom, each beside the fix it prints.
 import type { LoadedPolicy } from '../config/load.js';
-import { type Policy, type PolicyRule, privilegeReasons } from '../config/policy.js';
+import { offersAccessPolicies, type Policy, type PolicyRule, privilegeReasons } from '../config/policy.js';
 import {
+  type AuthenticationMode,
   authenticationModeOf,
   type IdentityMappingMode,
   mappingMismatch,
@@ -440,6 +441,7 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
     }
     let mapping: IdentityMappingMode =
       cluster.identityMapping === 'auto' ? 'aws-auth' : cluster.identityMapping;
+    let seenMode: AuthenticationMode | undefined;
     // An AWS question (DescribeCluster), asked whether or not the API server answers.
     if ('eks' in cluster.connection) {
       const eksName = cluster.connection.eks.name ?? name;
@@ -453,6 +455,7 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
             mapping = resolveMapping(choice, mode ?? 'CONFIG_MAP');
             const mismatch = mappingMismatch(mapping, mode, eksName);
             const shown = reported ?? 'CONFIG_MAP (not reported: the EKS default)';
+            seenMode = mode;
             return mismatch
               ? { ok: false, detail: mismatch.problem, fix: mismatch.fix }
               : { ok: true, detail: `${shown}: reads ${mapping}${choice === 'auto' ? ' (auto)' : ''}` };
@@ -461,6 +464,17 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
           timeoutMs,
         ),
       );
+      const advice = seenMode && migrationAdvice(seenMode, eksName);
+      if (advice) record({ name: `${prefix} migration`, ok: true, detail: advice });
+    }
+    if (offersAccessPolicies(policy, name)) {
+      // Nothing of ours lives in this cluster, and the worker may not ask it anything as itself.
+      record({
+        name: `${prefix} access policies`,
+        ok: true,
+        detail: `its levels are EKS access policies (${accessPolicyLevels(policy, name).join(', ')}): the worker holds no Kubernetes access here; grants are access entries with namespace-scoped associations (eks-access grants list shows them)`,
+      });
+      continue;
     }
     const reachable = await attempt(
       `${prefix} api server`,
@@ -604,6 +618,34 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
       ),
     );
   return results;
+}
+
+/**
+ * What moving the cluster on (CONFIG_MAP → API_AND_CONFIG_MAP → API, one way) changes for eks-access;
+ * undefined on API, the end of the road. AWS deprecates aws-auth.
+ */
+export function migrationAdvice(mode: AuthenticationMode, eksName: string): string | undefined {
+  if (mode === 'CONFIG_MAP')
+    return (
+      `aws-auth is deprecated by AWS. Next: aws eks update-cluster-config --name ${eksName} --access-config authenticationMode=API_AND_CONFIG_MAP. ` +
+      'With identityMapping auto (or access-entries) new grants are then access entries, which bound the worker by IAM conditions instead of aws-auth write (cluster-admin), and access-policy levels become possible; ' +
+      'grants made before keep their aws-auth entry until their end (their personal role is retired then, so the entry admits no one; remove leftovers before going to API). The switch cannot be undone.'
+    );
+  if (mode === 'API_AND_CONFIG_MAP')
+    return (
+      `Both mappings are read. When aws-auth holds nothing you need (no eks-access entries, roles named eksa-…; no nodes or admins mapped only there), ` +
+      `aws eks update-cluster-config --name ${eksName} --access-config authenticationMode=API: aws-auth stops being read; eks-access needs identityMapping auto or access-entries. The switch cannot be undone.`
+    );
+  return undefined;
+}
+
+/** The cluster's offered levels that are EKS access policies, as `level (policy)`. */
+function accessPolicyLevels(policy: Policy, cluster: string): string[] {
+  const names = new Set((policy.clusters[cluster]?.namespaces ?? []).flatMap((ns) => ns.levels));
+  return [...names].flatMap((level) => {
+    const accessPolicy = policy.levels[level]?.accessPolicy;
+    return accessPolicy ? [`${level} (${accessPolicy})`] : [];
+  });
 }
 
 /** The kept Roles the platform team applies on this cluster (settings.keptRoles: applied-by-admin). */

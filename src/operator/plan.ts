@@ -11,7 +11,14 @@ import { checksFor } from '../engine/verify.js';
 export interface PlannedGrant {
   plan: AccessPlan;
   /** The same as a reviewer reads it: trust policy JSON, mapping entry, Role/RoleBinding YAML. */
-  text: { trustPolicy?: string; mapping: string; role?: string; roleBinding: string };
+  text: {
+    trustPolicy?: string;
+    mapping: string;
+    role?: string;
+    roleBinding?: string;
+    /** Access-policy levels: the AssociateAccessPolicy request (nothing is written into the cluster). */
+    accessPolicy?: string;
+  };
 }
 
 /** Without `clusters` the plan is computed offline (ClusterRole levels then have no derived checks). */
@@ -76,6 +83,15 @@ function render(plan: AccessPlan): PlannedGrant['text'] {
     ...(plan.personalRole ? { trustPolicy: JSON.stringify(plan.personalRole.trustPolicy, null, 2) } : {}),
     mapping: stringify(mappingText(plan.mapping)),
     ...(plan.role ? { role: stringify(plan.role) } : {}),
-    roleBinding: stringify(plan.roleBinding),
+    ...(plan.roleBinding ? { roleBinding: stringify(plan.roleBinding) } : {}),
+    ...(plan.accessPolicy
+      ? {
+          accessPolicy: stringify({
+            policyArn: plan.accessPolicy.policyArn,
+            accessScope: plan.accessPolicy.accessScope,
+            note: "the scope's namespaces are those of the person's live grants of this policy on the cluster",
+          }),
+        }
+      : {}),
   };
 }

@@ -167,10 +167,49 @@ export interface LoginProbe {
   attempt(roleArn: string, checks: readonly PermissionCheck[]): Promise<ProbeAttempt>;
 }
 
+/** An access entry of ours with what EKS reports about it: tags and associated policies (untrusted). */
+export interface PolicyEntry {
+  /** The personal role's full ARN (the entry's principal). */
+  roleArn: string;
+  username: string;
+  /** As EKS reports them now (ListTagsForResource): nothing here is trusted before its seal is checked. */
+  tags: Record<string, string>;
+  associations: { policyArn: string; namespaces: string[]; scope: 'cluster' | 'namespace' }[];
+}
+
+/**
+ * The access-policy side of a person's access entry (access-policy levels): its grant tags, which seal
+ * what each grant was given (domain/access-policy-tags.ts), and its associated policies. The entry itself
+ * is created and deleted through IdentityMapping (access entries).
+ */
+export interface AccessPolicyEntries {
+  /** The entry of `roleArn` with tags and associations; undefined when there is none. Reads only. */
+  read(roleArn: string): Promise<PolicyEntry | undefined>;
+  /** Adds or replaces tags on the entry. Throws not_found when the entry is gone. */
+  tag(roleArn: string, tags: Record<string, string>): Promise<void>;
+  /** Removes tags; a missing entry or tag is success. */
+  untag(roleArn: string, keys: readonly string[]): Promise<void>;
+  /**
+   * Associates `policyArn` scoped to exactly these namespaces (EKS replaces the scope of an existing
+   * association). Never cluster-wide: an empty list is refused here.
+   */
+  associate(roleArn: string, policyArn: string, namespaces: readonly string[]): Promise<void>;
+  /** Removes the association; a missing entry or association is success. */
+  disassociate(roleArn: string, policyArn: string): Promise<void>;
+  /** Our entries on the cluster (as IdentityMapping.list finds them), each read whole. */
+  listOurs(): Promise<PolicyEntry[]>;
+}
+
 export interface ClusterBackends {
   iam: IamRoles;
   mapping: IdentityMapping;
+  /**
+   * On a cluster that offers access-policy levels the worker holds no Kubernetes access: every call
+   * throws `misconfigured` (the engine never makes one there).
+   */
   rbac: ClusterRbac;
+  /** Present on clusters that offer access-policy levels (their mapping is access entries). */
+  accessPolicies?: AccessPolicyEntries;
   /** Absent where no login can be proven: `identityMapping: none`, or `loginProbe: false`. */
   probe?: LoginProbe;
 }

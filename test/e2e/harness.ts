@@ -3,6 +3,8 @@
 // cluster is the platform's kube-apiserver. Tests drive it through the fake and read what it recorded.
 
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import {
   CreateUserCommand as CreateIdentityCenterUserCommand,
@@ -31,6 +33,7 @@ import { auditTrailFor, requireArchive } from '../../src/bin/shared-runtime.js';
 import type { EngineOps } from '../../src/bot/deps.js';
 import { parseEnv, parsePolicy } from '../../src/config/load.js';
 import type { Policy } from '../../src/config/policy.js';
+import type { AccessPolicyName } from '../../src/domain/access-policies.js';
 import { systemClock } from '../../src/domain/clock.js';
 import type { Grant } from '../../src/domain/grant.js';
 import type { EngineDeps } from '../../src/engine/deps.js';
@@ -88,6 +91,12 @@ export interface HarnessOptions {
    * authenticator reads. Needs `identityMapping` aws-auth or access-entries. One login harness at a time.
    */
   login?: boolean;
+  /**
+   * The namespace offers only level `edit`, this EKS access policy (login clusters, access entries), and
+   * the cluster's connection carries no Kubernetes credentials at all: the API server's address and CA
+   * only (the worker never calls Kubernetes as itself there; the login probe logs in as the person).
+   */
+  accessPolicy?: AccessPolicyName;
   /** A second cluster `staging` (us-west-2) whose only namespace offers only `view` (the request form). */
   secondCluster?: boolean;
   /** With `secondCluster`: `staging` offers the main namespace itself (a request on both clusters). */
@@ -151,6 +160,8 @@ export interface Harness {
   stagingChannel: string;
   /** With `identityMapping: aws-auth`: where this harness's aws-auth ConfigMap lives. */
   awsAuth: { namespace: string; name: string };
+  /** With `login` (and a mapping): the IAM user the in-process worker acts as. */
+  workerArn?: string;
   /** Sends a slash command the way the transport does; resolves with the ack (or HTTP response). */
   command(user: string, text: string): Promise<{ status: number; body: Obj | undefined }>;
   /** Sends an interactivity payload (block_actions, view_submission). */
@@ -199,7 +210,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ? await identityCenterFor(iam, { tag, aliceName, aliceUserArn, email: 'alice@example.com' })
     : undefined;
   const aliceArn = center?.sessionArn ?? aliceUserArn;
-  const kubeconfig = `{ kubeconfig: { path: ${JSON.stringify(info.kube.adminKubeconfig)} } }`;
+  const kubeconfig = `{ kubeconfig: { path: ${JSON.stringify(
+    options.accessPolicy ? await credentiallessKubeconfig(tag) : info.kube.adminKubeconfig,
+  )} } }`;
   const { policy } = parsePolicy(`
 settings:
   # Its own installation: the shared API server holds other files' grants, which this harness leaves alone.
@@ -226,7 +239,12 @@ ${options.emailTag ? '  emailTag: { enabled: true }\n' : ''}${center ? `  identi
     maxDuration: ${level.max}
     extend: { mode: auto, maxTotal: 8h }
   view: { clusterRole: view, defaultDuration: ${view.default}, maxDuration: ${view.max}, extend: { mode: approval } }
-clusters:
+${
+  options.accessPolicy
+    ? `  edit: { accessPolicy: ${options.accessPolicy}, privileged: true, approvals: ${approvals}, defaultDuration: ${level.default}, maxDuration: ${level.max} }
+`
+    : ''
+}clusters:
   ${cluster}:
     region: ${region}
     accountId: "${info.aws.accountId}"
@@ -237,12 +255,12 @@ ${login && mapping !== 'none' ? '    loginProbe: true\n' : ''}${mapping === 'non
         approvers: { users: [${ANA}], groups: [${GROUP}] }
         approvals: ${approvals}
         channel: ${channel}
-        levels: [debug, view]
+        levels: ${options.accessPolicy ? '[edit]' : '[debug, view]'}
 ${(options.namespaceExtra ?? '').replace(/^/gm, '        ')}
 ${Array.from(
   { length: options.extraNamespaces ?? 0 },
   (_, i) =>
-    `      - name: ${namespace}-n${String(i).padStart(3, '0')}\n        approvers: { users: [${ANA}] }\n        channel: ${channel}\n        levels: [view]\n`,
+    `      - name: ${namespace}-n${String(i).padStart(3, '0')}\n        approvers: { users: [${ANA}] }\n        channel: ${channel}\n        levels: [${options.accessPolicy ? 'edit' : 'view'}]\n`,
 ).join('')}
 ${
   options.secondCluster
@@ -356,6 +374,9 @@ ${options.api ? 'api: { enabled: true }\n' : ''}`);
     stagingNamespace,
     stagingChannel,
     awsAuth,
+    ...(workerCredentials !== awsCredentials
+      ? { workerArn: `arn:aws:iam::${info.aws.accountId}:user/eks-access-worker-${tag}` }
+      : {}),
   };
   // The engine's worker, in-process, reporting through the Slack outbox built like the worker builds it.
   const workerNotifier = slackOutbox(
@@ -816,6 +837,25 @@ async function identityCenterFor(
     roleArn: role.Role?.Arn ?? '',
     sessionArn: `arn:aws:sts::${aws.accountId}:assumed-role/${roleName}/${who.aliceName}`,
   };
+}
+
+/** A kubeconfig naming the platform's API server and CA, and no credentials whatsoever. */
+async function credentiallessKubeconfig(tag: string): Promise<string> {
+  const { kube, runDir } = platform();
+  const file = join(runDir, `no-credentials-${tag}.kubeconfig`);
+  await writeFile(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters: [{ name: login, cluster: { server: "${kube.server}", certificate-authority: "${kube.caFile}" } }]`,
+      'users: [{ name: nobody, user: {} }]',
+      'contexts: [{ name: login, context: { cluster: login, user: nobody } }]',
+      'current-context: login',
+      '',
+    ].join('\n'),
+  );
+  return file;
 }
 
 /** An IAM user with keys, for the worker of a harness whose logins are proven. */

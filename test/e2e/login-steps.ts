@@ -12,7 +12,7 @@ import {
   succeeded,
 } from '../support/requester-shell.js';
 import { blocksText } from '../support/slack/index.js';
-import type { Harness } from './harness.js';
+import { ALICE, ANA, type Harness, requestedId } from './harness.js';
 
 /** The commands in the DM's code block, one per line, exactly as the person would copy them. */
 export function dmCommands(dmText: string): string[] {
@@ -37,6 +37,21 @@ export async function requesterShell(h: Harness): Promise<Shell> {
   } finally {
     iam.destroy();
   }
+}
+
+/** ALICE asks with `text`, ANA approves on the approval message; the grant's id. */
+export async function approvedRequest(h: Harness, text: string): Promise<string> {
+  const id = await requestedId(h, ALICE, text);
+  const approval = await h.approvalMessage(id);
+  await h.interact(
+    h.slack.blockActions({
+      user_id: ANA,
+      action_id: 'approve',
+      channel: approval.channel,
+      message_ts: approval.ts,
+    }),
+  );
+  return id;
 }
 
 /** The commands of the activation DM ("Use it") the requester gets once the worker made the grant live. */

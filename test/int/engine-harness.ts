@@ -156,6 +156,11 @@ export async function engineHarness(
     kubeconfig?: string;
     /** settings.keptRoles; the default (applied-by-admin) has the harness apply them as the platform team. */
     keptRoles?: 'written-by-worker';
+    /**
+     * The cluster offers only level `edit` (AmazonEKSEditPolicy), in the namespace and in `<namespace>-b`
+     * (not created: EKS scopes need no namespace); needs mode access-entries.
+     */
+    accessPolicy?: boolean;
   } = {},
 ): Promise<Harness> {
   const p = platform();
@@ -181,7 +186,11 @@ export async function engineHarness(
   const custom = options.customClusterRole
     ? `  custom: { clusterRole: ${options.customClusterRole}, defaultDuration: 1h, maxDuration: 4h }\n`
     : '';
-  const levels = `${options.view ? maxed.replace(/ {2}view:\n(?: {4}.*\n)+/, `  view: ${options.view}\n`) : maxed}${custom}`;
+  const edit = options.accessPolicy
+    ? '  edit: { accessPolicy: AmazonEKSEditPolicy, privileged: true, approvals: 1, defaultDuration: 1h, maxDuration: 4h }\n'
+    : '';
+  const levels = `${options.view ? maxed.replace(/ {2}view:\n(?: {4}.*\n)+/, `  view: ${options.view}\n`) : maxed}${custom}${edit}`;
+  const offered = options.accessPolicy ? '[edit]' : `[k8s-test-role, view${custom ? ', custom' : ''}]`;
   const policyText = `
 settings:
   # Its own installation: the shared API server holds other files' grants, which this harness leaves alone.
@@ -201,8 +210,16 @@ ${mode === 'none' ? '    usernameTemplate: "oidc:{iamName}"\n' : ''}    namespac
       - name: ${namespace}
         approvers: { users: [U0APPROVER, U0SECOND] }
         channel: C0APPROVALS
-        levels: [k8s-test-role, view${custom ? ', custom' : ''}]
-`;
+        levels: ${offered}
+${
+  options.accessPolicy
+    ? `      - name: ${namespace}-b
+        approvers: { users: [U0APPROVER, U0SECOND] }
+        channel: C0APPROVALS
+        levels: [edit]
+`
+    : ''
+}`;
   const loaded = parsePolicy(policyText, 'test-policy');
   await applyKeptRoles(admin, loaded.policy);
   const approvalsFor = (level: string) => {

@@ -110,7 +110,14 @@ levels:
     approvals: 1
     defaultDuration: 1h
     maxDuration: 4h
+  eks-edit: { accessPolicy: AmazonEKSEditPolicy, privileged: true, approvals: 1, defaultDuration: 1h, maxDuration: 4h }
 clusters:
+  policies:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { eks: {} }
+    identityMapping: access-entries
+    namespaces: [{ name: team-*, approvers: { users: [U0A] }, channel: C0A, levels: [eks-edit] }]
   entries:
     region: eu-west-1
     accountId: "111122223333"

@@ -75,7 +75,8 @@ async function assumable(arn: string): Promise<void> {
   let inARow = 0;
   await pollUntil(
     `${arn} to be assumable three times in a row`,
-    () => shell(`aws sts assume-role --role-arn ${arn} --role-session-name ready --query AssumedRoleUser.Arn`),
+    () =>
+      shell(`aws sts assume-role --role-arn ${arn} --role-session-name ready --query AssumedRoleUser.Arn`),
     (run) => {
       inARow = run.code === 0 ? inARow + 1 : 0;
       return inARow >= 3;

@@ -208,6 +208,31 @@ roleRef: { kind: Role, name: test-aws-auth, apiGroup: rbac.authorization.k8s.io 
     if (failures.length === 0) expect(code).toBe(0);
   });
 
+  it('asks nothing of the API server of a cluster of access-policy levels: the worker holds no Kubernetes access there', async () => {
+    const policy = `
+levels:
+  eks-edit: { accessPolicy: AmazonEKSEditPolicy, privileged: true, approvals: 1, defaultDuration: 1h, maxDuration: 4h }
+settings: { auditChannel: C0APPROVAL }
+clusters:
+  nokube:
+    region: eu-west-1
+    accountId: "${platform().aws.accountId}"
+    connection: { kubeconfig: { path: "${unreachableKubeconfig}" } }
+    identityMapping: access-entries
+    namespaces:
+      - name: ${namespace}
+        approvers: { users: [U0APPROVER] }
+        channel: C0APPROVAL
+        levels: [eks-edit]
+`;
+    const { out } = await runDoctor(healthyEnv(), policy);
+    expect(out).toContain(
+      '✓ cluster nokube: access policies  its levels are EKS access policies (eks-edit (AmazonEKSEditPolicy)): the worker holds no Kubernetes access here',
+    );
+    // Its API server is unreachable, and doctor does not ask it (nor check worker RBAC there).
+    expect(out).not.toMatch(/cluster nokube: (api server|worker permissions)/);
+  });
+
   it('finds a level whose live, aggregated ClusterRole has become privileged, and says what to do', async () => {
     // Someone who may write ClusterRoles aggregates secrets into the level's ClusterRole.
     await clusterRoles().createClusterRole({

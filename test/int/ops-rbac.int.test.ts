@@ -12,7 +12,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApis, KubeRbac } from '../../src/adapters/k8s/rbac.js';
-import { planGrant } from '../../src/domain/plan.js';
+import { planGrant, requireRoleBinding } from '../../src/domain/plan.js';
 import { renderRbacYaml } from '../../src/operator/render-permissions.js';
 import { adminKubeConfig, kubeConfigAs, uniqueName } from '../platform/context.js';
 import { adminKubectl, viewAndDeployerPolicy } from '../support/rbac-fixtures.js';
@@ -39,8 +39,8 @@ describe('the engine with only the shipped bot RBAC', () => {
 
   const policy = viewAndDeployerPolicy(listed, '{slackUserId}');
 
-  const plan = (level: string, namespace: string) =>
-    planGrant({
+  const plan = (level: string, namespace: string) => {
+    const planned = planGrant({
       policy,
       grant: {
         id: uniqueName('ea').replaceAll('-', ''),
@@ -51,6 +51,8 @@ describe('the engine with only the shipped bot RBAC', () => {
       },
       expiresAt: Date.now() + 3_600_000,
     });
+    return { ...planned, roleBinding: requireRoleBinding(planned) };
+  };
 
   const aliceMay = (namespace: string, verb: string, resource: string, group: string) =>
     rbac.allowed(alice, ['system:authenticated'], { namespace, verb, resource, group });

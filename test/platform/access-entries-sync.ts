@@ -7,12 +7,20 @@
 // EKS records the principal's id when the entry is created; we record it when the sync first sees the
 // entry (each entry has an ARN of its own, new on every create), so a role deleted and re-created under the
 // same ARN does not match its old entry, here as on EKS (within one poll of the entry's creation it still
-// could). What it cannot show (docs/test-platform.md): access policies (AssociateAccessPolicy) are not enforced, only RBAC is; the propagation delay is
-// our poll interval, not EKS's.
+// could). It also keeps each visible entry's associated access policies (ListAssociatedAccessPolicies, read
+// every pass) for the access-policy authorizer (access-policy-authorizer.ts), looked up by the same unique
+// id; an association changes with the next pass, an entry's creation or deletion with its delay.
 import { rename, writeFile } from 'node:fs/promises';
-import { DescribeAccessEntryCommand, EKSClient, ListAccessEntriesCommand } from '@aws-sdk/client-eks';
+import {
+  DescribeAccessEntryCommand,
+  EKSClient,
+  ListAccessEntriesCommand,
+  ListAssociatedAccessPoliciesCommand,
+} from '@aws-sdk/client-eks';
 import { GetRoleCommand, GetUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import { accessPolicyNameOf } from '../../src/domain/access-policies.js';
 import { seededRandom } from '../support/seeded.js';
+import type { EntryPolicies } from './access-policy-authorizer.js';
 
 const POLL_MS = 250;
 
@@ -25,6 +33,8 @@ interface Mapping {
 }
 
 export interface AccessEntrySync {
+  /** The associated policies of the entry the authenticator maps `principalId` with now, if any. */
+  policiesFor(principalId: string): EntryPolicies | undefined;
   stop(): Promise<void>;
 }
 
@@ -76,6 +86,10 @@ export function syncAccessEntries(options: {
     credentials: options.credentials,
   });
   let written = JSON.stringify({ mapRoles: [], mapUsers: [] });
+  /** By entry ARN: its associated policies as last read. */
+  const associations = new Map<string, EntryPolicies['policies']>();
+  /** By principal id: what the authorizer answers from (visible entries only). */
+  let authorized = new Map<string, EntryPolicies>();
   /** The principal each entry was bound to when first seen, by the entry's own ARN. */
   const boundTo = new Map<string, { kind: 'role' | 'user'; id: string }>();
   let version = 0;
@@ -95,6 +109,26 @@ export function syncAccessEntries(options: {
     } catch {
       return undefined; // a principal that does not exist maps no one, as on EKS
     }
+  }
+
+  async function associatedPolicies(principalArn: string): Promise<EntryPolicies['policies']> {
+    const policies: EntryPolicies['policies'] = [];
+    try {
+      const out = await eks.send(
+        new ListAssociatedAccessPoliciesCommand({ clusterName: options.clusterName, principalArn }),
+      );
+      for (const p of out.associatedAccessPolicies ?? []) {
+        const name = accessPolicyNameOf(p.policyArn ?? '') ?? p.policyArn ?? '';
+        const scope =
+          p.accessScope?.type === 'namespace'
+            ? { type: 'namespace' as const, namespaces: p.accessScope.namespaces ?? [] }
+            : { type: 'cluster' as const };
+        policies.push({ name, scope });
+      }
+    } catch {
+      // The entry went between the list and this read: it grants nothing.
+    }
+    return policies;
   }
 
   async function once(): Promise<void> {
@@ -125,6 +159,7 @@ export function syncAccessEntries(options: {
           username: accessEntry.username ?? arn,
           groups: accessEntry.kubernetesGroups ?? [],
         };
+        associations.set(entryKey, await associatedPolicies(arn));
         const known = timeline.get(entryKey);
         if (!known) timeline.set(entryKey, { mapping, kind: principal.kind, seen: now, ms: delay() });
         else delete known.goneAt;
@@ -135,6 +170,8 @@ export function syncAccessEntries(options: {
     // What the authenticator sees: created entries once their delay passed, deleted ones until theirs did.
     const mapRoles: Mapping[] = [];
     const mapUsers: Mapping[] = [];
+    const nextAuthorized = new Map<string, EntryPolicies>();
+    for (const key of associations.keys()) if (!seen.has(key)) associations.delete(key);
     for (const [key, entry] of timeline) {
       if (!seen.has(key) && entry.goneAt === undefined) entry.goneAt = now;
       let visible: boolean;
@@ -144,8 +181,15 @@ export function syncAccessEntries(options: {
       } else {
         visible = applied(entry.seen, entry.ms, now);
       }
-      if (visible) (entry.kind === 'role' ? mapRoles : mapUsers).push(entry.mapping);
+      if (visible) {
+        (entry.kind === 'role' ? mapRoles : mapUsers).push(entry.mapping);
+        nextAuthorized.set(entry.mapping.userid, {
+          username: entry.mapping.username,
+          policies: associations.get(key) ?? [],
+        });
+      }
     }
+    authorized = nextAuthorized;
     const mappings = JSON.stringify({ mapRoles, mapUsers });
     if (mappings !== written) {
       version += 1;
@@ -178,6 +222,7 @@ export function syncAccessEntries(options: {
   }, POLL_MS);
   timer.unref();
   return {
+    policiesFor: (principalId) => authorized.get(principalId),
     async stop() {
       stopped = true;
       clearInterval(timer);

@@ -15,6 +15,11 @@ export interface PlatformInfo {
     adminKubeconfig: string;
     /** kubectl of the same version, e.g. for `kubectl auth can-i --as`. */
     kubectl: string;
+    /**
+     * The apiserver's audit log (JSON lines, metadata level, the platform's admin left out): who made
+     * which request, for tests that show what identity something used.
+     */
+    auditLog: string;
   };
   aws: {
     region: string;

@@ -9,6 +9,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import type { Propagation } from './access-entries-sync.js';
+import { planAuthorizer, type RunningAuthorizer, startAuthorizer } from './access-policy-authorizer.js';
 import { planAuthenticator, startAuthenticator } from './authenticator.js';
 import { type CertPair, makeCa, makeClientCert, makeServingCert, makeSigningKeyPair } from './certs.js';
 import { mintKubeconfig } from './identities.js';
@@ -67,7 +68,12 @@ export async function startKube(
   binDir: string,
   track: ManagedProcess[],
   login: LoginOptions,
-): Promise<{ kube: PlatformInfo['kube']; dynamicFile: string; watchLag: WatchLagProxy }> {
+): Promise<{
+  kube: PlatformInfo['kube'];
+  dynamicFile: string;
+  watchLag: WatchLagProxy;
+  authorizer: RunningAuthorizer;
+}> {
   const pki = join(runDir, 'pki');
   const logDir = join(runDir, 'logs');
   const etcdDir = join(runDir, 'etcd');
@@ -81,6 +87,8 @@ export async function startKube(
   const sa = await makeSigningKeyPair(pki);
   const admin = await makeClientCert(pki, ca, 'admin', ADMIN_USER, ['system:masters']);
   const authenticator = await planAuthenticator(pki, ca, runDir);
+  const authorizer = await planAuthorizer(pki, ca, runDir);
+  const audit = await auditPolicy(runDir);
 
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
@@ -119,7 +127,13 @@ export async function startKube(
       '--advertise-address=127.0.0.1',
       `--secure-port=${apiPort}`,
       `--etcd-servers=${etcdUrl}`,
-      '--authorization-mode=Node,RBAC',
+      // Node, EKS's access policies (access-policy-authorizer.ts), then RBAC, as EKS orders them.
+      `--authorization-config=${authorizer.authorizationConfig}`,
+      // Who asked what (metadata only), so a test can show which identities the worker used.
+      `--audit-policy-file=${audit.policyFile}`,
+      `--audit-log-path=${audit.logFile}`,
+      '--audit-log-format=json',
+      '--audit-log-mode=blocking',
       `--client-ca-file=${ca.certFile}`,
       `--tls-cert-file=${serving.certFile}`,
       `--tls-private-key-file=${serving.keyFile}`,
@@ -143,6 +157,8 @@ export async function startKube(
     async () => ((await httpsGet(`${server}/readyz`, ca.certFile, admin)).status === 200 ? true : undefined),
     { timeoutMs: START_TIMEOUT_MS, process: apiserver },
   );
+  // Asked only for people the authenticator logged in, so none before the platform is up.
+  const runningAuthorizer = await startAuthorizer(authorizer);
 
   const adminKubeconfig = await mintKubeconfig(
     { server, caFile: ca.certFile, caKeyFile: ca.keyFile },
@@ -207,8 +223,33 @@ export async function startKube(
       caKeyFile: ca.keyFile,
       adminKubeconfig,
       kubectl: join(binDir, 'kubectl'),
+      auditLog: audit.logFile,
     },
     dynamicFile: authenticator.dynamicFile,
     watchLag,
+    authorizer: runningAuthorizer,
   };
+}
+
+/**
+ * The apiserver's audit policy: who made each request, at metadata level, from the response on. The
+ * platform's own admin (the controller-manager, test set-up) is left out: it is most of the traffic and no
+ * test asks about it.
+ */
+async function auditPolicy(runDir: string): Promise<{ policyFile: string; logFile: string }> {
+  const policyFile = join(runDir, 'pki', 'audit-policy.yaml');
+  await writeFile(
+    policyFile,
+    [
+      'apiVersion: audit.k8s.io/v1',
+      'kind: Policy',
+      'omitStages: [RequestReceived]',
+      'rules:',
+      `  - level: None`,
+      `    users: [${ADMIN_USER}, system:apiserver]`,
+      '  - level: Metadata',
+      '',
+    ].join('\n'),
+  );
+  return { policyFile, logFile: join(runDir, 'logs', 'kube-apiserver-audit.log') };
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CreateClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { type Propagation, syncAccessEntries } from './access-entries-sync.js';
+import type { RunningAuthorizer } from './access-policy-authorizer.js';
 import { startAws } from './aws.js';
 import { startAwsGateway } from './aws-gateway.js';
 import { assumeRoleGuard } from './iam-propagation.js';
@@ -63,9 +64,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
   let gateway: Awaited<ReturnType<typeof startAwsGateway>> | undefined;
   let sync: ReturnType<typeof syncAccessEntries> | undefined;
   let watchLag: WatchLagProxy | undefined;
+  let authorizer: RunningAuthorizer | undefined;
   const stop = async () => {
     await sync?.stop();
     await watchLag?.close();
+    await authorizer?.close();
     await gateway?.close();
     await stopAllProcesses();
     if (process.env['EKS_ACCESS_PLATFORM_KEEP'] !== '1') await rm(runDir, { recursive: true, force: true });
@@ -89,6 +92,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
       retryOnPortClash((track) => startKube(runDir, binDir, track, login)),
       retryOnPortClash((track) => startAws(runDir, join(cacheDir(), 'venv'), track)),
     ]);
+    if (kube.status === 'fulfilled') authorizer = kube.value.authorizer;
     if (redis.status === 'fulfilled' && kube.status === 'fulfilled' && aws.status === 'fulfilled') {
       const { kube: kubeInfo, dynamicFile } = kube.value;
       watchLag = kube.value.watchLag;
@@ -112,6 +116,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Runn
         credentials: { accessKeyId: aws.value.accessKeyId, secretAccessKey: aws.value.secretAccessKey },
         propagation,
       });
+      const entries = sync;
+      kube.value.authorizer.answerFrom((principalId) => entries.policiesFor(principalId));
       const info: PlatformInfo = {
         redisUrl: redis.value,
         kube: kubeInfo,

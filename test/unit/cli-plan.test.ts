@@ -1,8 +1,11 @@
 // The CLI's offline dry run: what a grant would create, from the policy alone.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/bin/cli.js';
 
-async function cli(argv: string[]) {
+async function cli(argv: string[], policyFile = 'policy.example.yaml') {
   let out = '';
   let err = '';
   const code = await runCli(argv, {
@@ -12,7 +15,7 @@ async function cli(argv: string[]) {
     err: (text) => {
       err += text;
     },
-    env: { POLICY_FILE: 'policy.example.yaml' },
+    env: { POLICY_FILE: policyFile },
     cwd: process.cwd(),
   });
   return { code, out, err };
@@ -81,5 +84,42 @@ describe('eks-access rbac render --kept-roles-in', () => {
     const nothing = await cli(['rbac', 'render', '--kept-roles-in', 'nope']);
     expect(nothing.code).toBe(1);
     expect(nothing.err).toContain('cluster prod-eu offers nothing in namespace nope');
+  });
+});
+
+describe('eks-access plan of an access-policy level', () => {
+  it('prints the access entry and the namespace-scoped association, and no RoleBinding', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eks-access-plan-'));
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(
+      file,
+      `
+levels:
+  eks-view: { accessPolicy: AmazonEKSViewPolicy, defaultDuration: 1h, maxDuration: 4h }
+clusters:
+  api:
+    region: eu-west-1
+    accountId: "111122223333"
+    connection: { eks: {} }
+    identityMapping: access-entries
+    namespaces: [{ name: test, approvers: { users: [U0APPROVER] }, channel: C0APPROVAL, levels: [eks-view] }]
+`,
+    );
+    try {
+      const { code, out } = await cli(
+        ['plan', 'test', '--principal', 'arn:aws:iam::111122223333:user/alice'],
+        file,
+      );
+      expect(code).toBe(0);
+      expect(out).toMatch(
+        /# identity mapping \(access-entries\)\n- principalArn: arn:aws:iam::111122223333:role\/eks-access\/api\/eksa-alice-/,
+      );
+      expect(out).toMatch(
+        /# EKS access policy association \(AssociateAccessPolicy\)\npolicyArn: arn:aws:eks::aws:cluster-access-policy\/AmazonEKSViewPolicy\naccessScope:\n {2}type: namespace\n {2}namespaces:\n {4}- test\n/,
+      );
+      expect(out).not.toContain('RoleBinding');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

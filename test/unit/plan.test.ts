@@ -132,17 +132,17 @@ describe('planGrant', () => {
       entry: { principalArn: plan.personalRole?.arn },
     });
     expect(plan.role?.metadata.name).toBe('eks-access-k8s-test-role');
-    expect(plan.roleBinding.roleRef).toEqual({
+    expect(plan.roleBinding?.roleRef).toEqual({
       apiGroup: 'rbac.authorization.k8s.io',
       kind: 'Role',
       name: 'eks-access-k8s-test-role',
     });
-    expect(plan.roleBinding.metadata.labels).toMatchObject({
+    expect(plan.roleBinding?.metadata.labels).toMatchObject({
       'app.kubernetes.io/managed-by': 'eks-access',
       'eks-access.io/grant-id': 'ea-abcdefgh',
       'eks-access.io/user': userLabelValue('eks-access:alice'),
     });
-    expect(plan.roleBinding.metadata.annotations).toMatchObject({
+    expect(plan.roleBinding?.metadata.annotations).toMatchObject({
       'eks-access.io/expires-at': '2026-01-01T12:00:00.000Z',
       'eks-access.io/role-arn': plan.personalRole?.arn,
     });
@@ -158,7 +158,7 @@ describe('planGrant', () => {
     expect(plan.personalRole).toBeUndefined();
     expect(plan.mapping).toEqual({ mode: 'none', username: 'eks-access:alice' });
     expect(plan.role).toBeUndefined();
-    expect(plan.roleBinding.roleRef).toEqual({
+    expect(plan.roleBinding?.roleRef).toEqual({
       apiGroup: 'rbac.authorization.k8s.io',
       kind: 'ClusterRole',
       name: 'view',

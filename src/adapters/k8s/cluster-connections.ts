@@ -5,7 +5,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Env } from '../../config/env.js';
-import type { ClusterPolicy, Policy } from '../../config/policy.js';
+import { type ClusterPolicy, offersAccessPolicies, type Policy } from '../../config/policy.js';
 import {
   type AuthenticationMode,
   authenticationModeOf,
@@ -18,6 +18,7 @@ import { probesLogin } from '../../domain/login-probe.js';
 import { ownMappingsFor } from '../../domain/plan.js';
 import type { ClusterBackends, ClusterConnections, IdentityMapping } from '../../ports/cluster.js';
 import { EksAccessEntries, noMapping } from '../aws/access-entries.js';
+import { EksAccessPolicyEntries } from '../aws/access-policy-entries.js';
 import { type AwsClientEnv, awsClientOptions } from '../aws/client-options.js';
 import { type AwsCredentials, type CredentialsProvider, EksTokenSource } from '../aws/eks-token.js';
 import { fromAwsError } from '../aws/errors.js';
@@ -25,6 +26,7 @@ import { AwsIamRoles } from '../aws/iam-roles.js';
 import { type AwsAuthLocation, AwsAuthMapping } from './aws-auth.js';
 import { AgentPool, reuseConnections } from './keep-alive.js';
 import { StsKubeLoginProbe } from './login-probe.js';
+import { noKubernetesAccess } from './no-kubernetes.js';
 import { KubeApis, KubeRbac } from './rbac.js';
 
 export interface ClusterConnectionOptions {
@@ -127,7 +129,16 @@ export class PolicyClusterConnections implements ClusterConnections {
       mapping = noMapping;
     }
     if (authMode) mapping = readByCluster(mapping, authMode, eksName);
-    const backends: ClusterBackends = { iam: new AwsIamRoles(iam), mapping, rbac: new KubeRbac(apis) };
+    // Access-policy levels only: no Kubernetes request as the worker, ever (the probe logs in as the person).
+    const policyLevels = offersAccessPolicies(this.#options.policy, cluster);
+    const backends: ClusterBackends = {
+      iam: new AwsIamRoles(iam),
+      mapping,
+      rbac: policyLevels ? noKubernetesAccess(cluster) : new KubeRbac(apis),
+      ...(policyLevels && chosen === 'access-entries'
+        ? { accessPolicies: new EksAccessPolicyEntries(eks, eksName, mapping) }
+        : {}),
+    };
     if (chosen !== 'none' && probesLogin(policy)) {
       // Its own STS client, with the credentials the worker acts with here (a hub's assumed role).
       const probeSts = new STSClient({ ...clientConfig, ...endpoint(env.AWS_ENDPOINT_URL_STS) });

@@ -1,6 +1,7 @@
 // The approval message in the approvers' channel: one grant, or a shared group of requests.
 
 import type { Policy } from '../../../config/policy.js';
+import { MANAGED_ACCESS_POLICIES } from '../../../domain/access-policies.js';
 import { namespacePolicyOf } from '../../../domain/decisions.js';
 import { formatDuration, parseDuration } from '../../../domain/duration.js';
 import type { Grant } from '../../../domain/grant.js';
@@ -47,10 +48,18 @@ export function planSummary(plan: AccessPlan): string {
     lines.push(
       `• Role \`${plan.role.metadata.name}\` in \`${plan.namespace}\` (${plan.role.rules.length} rule(s))`,
     );
-  const ref = plan.roleBinding.roleRef;
-  lines.push(
-    `• RoleBinding \`${plan.roleBinding.metadata.name}\` → ${ref.kind} \`${ref.name}\` for \`${esc(plan.username)}\``,
-  );
+  if (plan.roleBinding) {
+    const ref = plan.roleBinding.roleRef;
+    lines.push(
+      `• RoleBinding \`${plan.roleBinding.metadata.name}\` → ${ref.kind} \`${ref.name}\` for \`${esc(plan.username)}\``,
+    );
+  }
+  if (plan.accessPolicy) {
+    // No object in the cluster: EKS applies the policy to the entry, for these namespaces only.
+    lines.push(
+      `• EKS access policy \`${plan.accessPolicy.name}\` (${MANAGED_ACCESS_POLICIES[plan.accessPolicy.name].summary}) associated with the entry, scoped to namespace \`${plan.namespace}\` only; nothing is written into the cluster`,
+    );
+  }
   return lines.join('\n');
 }
 
