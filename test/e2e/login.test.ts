@@ -40,6 +40,7 @@ import { blocksText } from '../support/slack/index.js';
 import { ALICE, ANA, type Harness, harnessPool, requestedId } from './harness.js';
 import {
   activationDmCommands,
+  approvedRequest,
   dmCommands,
   holdSession,
   requesterShell,
@@ -51,20 +52,7 @@ afterEach(() => pool.closeAll());
 
 /** ALICE asks, ANA approves, the worker activates: the grant id and the commands of the DM ALICE gets. */
 async function grantedCommands(h: Harness, duration: string): Promise<{ id: string; commands: string[] }> {
-  const id = await requestedId(
-    h,
-    ALICE,
-    `request ${h.namespace} for ${duration} because INC-8 log in for real`,
-  );
-  const approval = await h.approvalMessage(id);
-  await h.interact(
-    h.slack.blockActions({
-      user_id: ANA,
-      action_id: 'approve',
-      channel: approval.channel,
-      message_ts: approval.ts,
-    }),
-  );
+  const id = await approvedRequest(h, `request ${h.namespace} for ${duration} because INC-8 log in for real`);
   return { id, commands: await activationDmCommands(h) };
 }
 

@@ -131,7 +131,7 @@ export class StsCallerVerifier {
 
   /** Who the token's signer is, per STS; throws AccessError (forbidden, bad_input, unavailable). */
   async verify(token: string): Promise<VerifiedCaller> {
-    const { rules, accounts, singleUse, uniqueIdOf, clock } = this.#options;
+    const { rules, accounts, uniqueIdOf, clock } = this.#options;
     const now = clock.now();
     const request = readCallerToken(token, rules, now);
     // Claimed before STS is asked, so two concurrent uses cannot both pass; a token whose STS call

@@ -14,7 +14,6 @@
 // Errors are the one vocabulary (domain/errors.ts) as HTTP statuses, with the headline, message and
 // hint a person reads; never a token.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { personOfCaller } from '../../bot/api-caller.js';
 import type { FlowDeps } from '../../bot/deps.js';
 import { mustGet } from '../../bot/deps.js';
@@ -37,6 +36,7 @@ import { GRANT_ID } from '../../domain/grant.js';
 import { approvalNeedText, kubeconfigUpdate, statusLine } from '../../domain/text.js';
 import type { Logger } from '../logger.js';
 import { parseCommand } from '../slack/grammar.js';
+import { listen } from './listen.js';
 
 /** HTTP status per error kind: the API's mapping of the one vocabulary. */
 export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
@@ -224,16 +224,5 @@ export async function startApiServer(
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, options.port, options.host);
 }

@@ -4,9 +4,9 @@
 //   /readyz   200 when every injected check passes (Redis, Slack connection, clusters), else 503
 //   /metrics  Prometheus text format
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
+import { listen } from './listen.js';
 
 /** A readiness check resolves when ready and throws (with a short, secret-free message) when not. */
 export type ReadinessCheck = () => Promise<void>;
@@ -83,16 +83,5 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     }
     reply(404, 'text/plain', 'not found\n');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, options.port, options.host);
 }
