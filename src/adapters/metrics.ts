@@ -30,6 +30,8 @@ export interface Metrics {
   sealKeyInfo: Gauge<'key' | 'signing'>;
   /** Slack steps that carry access and could not be delivered (told another way instead). */
   slackUndelivered: Counter<'step'>;
+  /** Revocations whose login probe was not refused in time (the role was deleted all the same). */
+  revocationsUnproven: Counter;
 }
 
 // Approval → usable access is seconds normally; expiry → revocation is bounded by the reconcile period.
@@ -85,6 +87,11 @@ export function createMetrics(
       name: 'eks_access_slack_undelivered_total',
       help: 'Slack notifications that carry access (approval message, the DM with the commands, the ended notice) that could not be delivered, by step; the people concerned were told another way (approval thread, App Home).',
       labelNames: ['step'],
+      registers: [registry],
+    }),
+    revocationsUnproven: new Counter({
+      name: 'eks_access_revocations_unproven_total',
+      help: "Revocations whose proof failed: a fresh login as the person was not refused by the cluster within the proof's deadline after the mapping was removed (the personal role was deleted all the same). Check the cluster's mapping.",
       registers: [registry],
     }),
     forgedBindings: new Gauge({

@@ -101,7 +101,11 @@ export async function startWorker(
   });
   if (notifier instanceof SlackOutbox)
     notifier.trackUndelivered((step) => metrics.slackUndelivered.inc({ step }));
-  const workers = await startWorkers(runtime.engineDeps(instrumentNotifier(notifier, metrics)), {
+  const engineDeps = {
+    ...runtime.engineDeps(instrumentNotifier(notifier, metrics)),
+    onRevocationUnproven: () => metrics.revocationsUnproven.inc(),
+  };
+  const workers = await startWorkers(engineDeps, {
     redis: runtime.redis,
     prefix: env.REDIS_PREFIX,
     scheduler: runtime.scheduler,

@@ -28,6 +28,11 @@ export interface EngineDeps extends RecordDeps {
   archive: DurableArchive;
   /** Names this process in ledger records (the composition root: host and pid). */
   workerId?: string;
+  /**
+   * Told when a revocation's login probe was not refused in time (the role is deleted all the same): the
+   * worker counts it (`eks_access_revocations_unproven_total`, alert EksAccessRevocationUnproven).
+   */
+  onRevocationUnproven?: (roleArn: string) => void;
   /** Called after each step; never set in production. */
   afterStep?: (step: EngineStep, grantId: string) => Promise<void>;
 }

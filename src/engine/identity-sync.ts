@@ -123,12 +123,13 @@ export async function retireIdentity(
     // Unproven, the role still goes: keeping it would protect nothing, and deleting it ends every way in
     // through it. What stays is the warning, for the platform team to look at the cluster's mapping.
     if (trustClosed)
-      await proveRefused(deps, backends.probe, role.arn).catch((error: unknown) =>
+      await proveRefused(deps, backends.probe, role.arn).catch((error: unknown) => {
         deps.logger.warn(
           { event: 'revocation-unproven', role: role.arn, err: error },
           'the cluster did not refuse a retired personal role in time; the role is deleted anyway',
-        ),
-      );
+        );
+        deps.onRevocationUnproven?.(role.arn);
+      });
   }
   await backends.iam.retireRole(role.name, principalArn, now, { trustClosed });
   if (unmapped) throw unmapped;

@@ -185,6 +185,19 @@ const CASES: Case[] = [
     at: '20m',
   },
   {
+    alert: 'EksAccessRevocationUnproven',
+    what: 'one revocation not refused in time',
+    series: { eks_access_revocations_unproven_total: '0x4 1x6' },
+    at: '10m',
+    fires: '',
+  },
+  {
+    alert: 'EksAccessRevocationUnproven',
+    what: 'every revocation proven',
+    series: { eks_access_revocations_unproven_total: '0x10' },
+    at: '10m',
+  },
+  {
     alert: 'EksAccessRedisDataLoss',
     what: 'Redis emptied once',
     series: { eks_access_redis_data_loss_total: '0x4 1x6' },
@@ -269,7 +282,7 @@ describe('alerts (promtool)', () => {
     writeFileSync(join(dir, 'rules.yaml'), stringify(chartRules()));
     const check = promtool(['check', 'rules', 'rules.yaml']);
     expect(check.stderr).toBe('');
-    expect(check.stdout).toMatch(/SUCCESS: 10 rules found/);
+    expect(check.stdout).toMatch(/SUCCESS: 11 rules found/);
   });
 
   it('every alert has a firing and a quiet case, and each behaves (promtool test rules)', () => {
@@ -436,7 +449,7 @@ describe('ServiceMonitor and PrometheusRule on the API server', () => {
       '-o',
       'jsonpath={.spec.groups[0].rules[*].alert}',
     ]).stdout.split(' ');
-    expect(alerts).toHaveLength(10);
+    expect(alerts).toHaveLength(11);
 
     // The CRD's schema is enforced: a rule without an expression is refused by the API server.
     const bad = spawnSync(

@@ -49,6 +49,14 @@ groups:
         annotations:
           summary: A revocation ran out of retries; access stays until the reconciler removes it.
           description: "`eks-access grants list --status revoking`; docs/operations.md, Emergency: revoke everything."
+      # A revocation whose proof failed: after the mapping was removed, a fresh login as the person was still
+      # let in until the proof's deadline (the role was deleted all the same, which ends sessions' renewal).
+      - alert: EksAccessRevocationUnproven
+        expr: sum(increase(eks_access_revocations_unproven_total[15m])) > 0
+        labels: { severity: critical }
+        annotations:
+          summary: A revoked grant's login was not refused by its cluster in time; the cluster may still map the person.
+          description: "The worker's log names the role (event revocation-unproven); check the cluster's aws-auth or access entries for it. docs/engine.md, The login probe."
       # Forgeries: a RoleBinding labelled as ours whose seal fails, or an approved grant refused at
       # activation (audit event forged-grant: its decision seal does not verify; or out of retries).
       - alert: EksAccessForgedBinding
