@@ -1,6 +1,6 @@
 // The real services behind `eks-access doctor`: Slack's auth.test, Redis, STS and each cluster's API
 // server, asked as the bot itself (its own credentials, its own Kubernetes identity).
-import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { DescribeClusterCommand, EKSClient, ListAccessEntriesCommand } from '@aws-sdk/client-eks';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import {
   ApiException,
@@ -312,6 +312,32 @@ function clusterProbe(
         return { reported: out.cluster?.accessConfig?.authenticationMode };
       } catch (error) {
         throw fromAwsError(error, `describe EKS cluster ${eksName}`);
+      }
+    },
+    async accessEntries() {
+      if (!('eks' in cluster.connection)) return 0;
+      const eksName = cluster.connection.eks.name ?? name;
+      const client = new EKSClient({
+        region,
+        ...awsClientOptions(env),
+        ...endpoint(env.AWS_ENDPOINT_URL_EKS),
+        credentials,
+      });
+      try {
+        let total = 0;
+        let nextToken: string | undefined;
+        do {
+          const page = await client.send(
+            new ListAccessEntriesCommand({ clusterName: eksName, ...(nextToken ? { nextToken } : {}) }),
+          );
+          total += page.accessEntries?.length ?? 0;
+          nextToken = page.nextToken;
+        } while (nextToken);
+        return total;
+      } catch (error) {
+        throw fromAwsError(error, `list the access entries of EKS cluster ${eksName}`);
+      } finally {
+        client.destroy();
       }
     },
     async awsAuthEntries() {

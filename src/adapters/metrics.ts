@@ -30,6 +30,8 @@ export interface Metrics {
   sealKeyInfo: Gauge<'key' | 'signing'>;
   /** Slack steps that carry access and could not be delivered (told another way instead). */
   slackUndelivered: Counter<'step'>;
+  /** Access entries (anyone's) per access-entries cluster, as the last sweep counted them. */
+  accessEntries: Gauge<'cluster'>;
   /** Revocations whose login probe was not refused in time (the role was deleted all the same). */
   revocationsUnproven: Counter;
 }
@@ -87,6 +89,12 @@ export function createMetrics(
       name: 'eks_access_slack_undelivered_total',
       help: 'Slack notifications that carry access (approval message, the DM with the commands, the ended notice) that could not be delivered, by step; the people concerned were told another way (approval thread, App Home).',
       labelNames: ['step'],
+      registers: [registry],
+    }),
+    accessEntries: new Gauge({
+      name: 'eks_access_cluster_access_entries',
+      help: "Access entries on each cluster eks-access maps people to with access entries, everyone's (nodes, administrators, other tools) counted: EKS allows 3000 per cluster, after which no grant can be made there.",
+      labelNames: ['cluster'],
       registers: [registry],
     }),
     revocationsUnproven: new Counter({
@@ -225,6 +233,7 @@ export function recordReconcile(metrics: Metrics, report: ReconcileReport): void
     metrics.liveSeals.reset();
     for (const use of uses) metrics.liveSeals.set({ key: use.key }, use.live);
   }
+  for (const { cluster, total } of report.accessEntries) metrics.accessEntries.set({ cluster }, total);
   const findings: Record<string, number> = {
     grant_ended: report.grantsEnded.length,
     request_lapsed: report.requestsLapsed.length,

@@ -61,6 +61,8 @@ export interface ReconcileReport {
    * and whether every cluster was counted: a partial count could call a key unused that is not.
    */
   sealKeys: { uses: SealKeyUse[]; complete: boolean };
+  /** Access entries (anyone's) on each access-entries cluster swept, for EKS's per-cluster limit. */
+  accessEntries: { cluster: string; total: number }[];
   /** Break-glass uses put back into Redis's counts from the archive's index (set when Redis had none). */
   breakGlassUsesRestored?: number | undefined;
   errors: { where: string; message: string }[];
@@ -81,6 +83,7 @@ export const emptyReconcileReport = (dryRun: boolean, at: number): ReconcileRepo
   forgedBindings: [],
   mappingsMigrated: [],
   grantsRebuilt: [],
+  accessEntries: [],
   sealKeys: { uses: [], complete: false },
   errors: [],
 });
@@ -298,6 +301,8 @@ async function sweepCluster(
   // An aws-auth entry names its role without the path, so roles are compared with sameRole.
   const kept = [...live.flatMap((b) => (b.roleArn ? [b.roleArn] : [])), ...roles.map((r) => r.arn)];
   const entries = await backends.mapping.list();
+  const total = backends.mapping.entriesSeen?.();
+  if (total !== undefined) report.accessEntries.push({ cluster, total });
   for (const entry of entries) {
     // Needed by a sealed live binding, in use, young or handled with its role above.
     if (kept.some((arn) => sameRole(arn, entry.roleArn))) continue;

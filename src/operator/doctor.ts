@@ -5,6 +5,7 @@
 // bottom, each beside the fix it prints.
 import type { LoadedPolicy } from '../config/load.js';
 import { offersAccessPolicies, type Policy, type PolicyRule, privilegeReasons } from '../config/policy.js';
+import { accessEntryHeadroom } from '../domain/access-entry-limit.js';
 import {
   type AuthenticationMode,
   authenticationModeOf,
@@ -60,6 +61,8 @@ export interface ClusterProbe {
   authenticationMode(): Promise<{ reported: string | undefined } | undefined>;
   /** Parses aws-auth mapRoles; returns the number of entries (throws when unparseable). */
   awsAuthEntries(): Promise<number>;
+  /** ListAccessEntries, all pages: how many entries (anyone's) the EKS cluster holds. Absent: not checked. */
+  accessEntries?(): Promise<number>;
   /**
    * RoleBindings labelled as ours whose seal does not verify with SEAL_KEYS (`namespace/name`);
    * throws misconfigured without SEAL_KEYS. Absent: not checked.
@@ -466,6 +469,18 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
       );
       const advice = seenMode && migrationAdvice(seenMode, eksName);
       if (advice) record({ name: `${prefix} migration`, ok: true, detail: advice });
+      // An EKS question too: asked whether or not the API server answers.
+      const { accessEntries } = probe;
+      if (mapping === 'access-entries' && accessEntries) {
+        record(
+          await attempt(
+            `${prefix} access entries`,
+            async () => accessEntryHeadroom(await accessEntries(), eksName),
+            'Give the bot eks:ListAccessEntries on the cluster (eks-access iam render).',
+            timeoutMs,
+          ),
+        );
+      }
     }
     if (offersAccessPolicies(policy, name)) {
       // Nothing of ours lives in this cluster, and the worker may not ask it anything as itself.

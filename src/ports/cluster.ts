@@ -82,6 +82,11 @@ export interface IdentityMapping {
   effectiveEntry(roleArn: string): Promise<MappingEntry | undefined>;
   /** Our entries on this cluster, ARNs as written (see `isOurMapping`). Empty for `none`. */
   list(): Promise<MappingEntry[]>;
+  /**
+   * Access entries only: how many entries (anyone's) the cluster held at the last complete `list()`,
+   * for EKS's per-cluster limit (domain/access-entry-limit.ts); undefined before one.
+   */
+  entriesSeen?(): number | undefined;
 }
 
 /**

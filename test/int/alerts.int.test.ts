@@ -198,6 +198,23 @@ const CASES: Case[] = [
     at: '10m',
   },
   {
+    alert: 'EksAccessAccessEntriesNearLimit',
+    what: 'prod at 2750 of 3000 entries for 20 minutes, dev far below',
+    series: {
+      'eks_access_cluster_access_entries{cluster="prod"}': '2600x5 2750x25',
+      'eks_access_cluster_access_entries{cluster="dev"}': '40x30',
+    },
+    at: '28m',
+    fires: '2750',
+    labels: { cluster: 'prod' },
+  },
+  {
+    alert: 'EksAccessAccessEntriesNearLimit',
+    what: 'a short spike over the line',
+    series: { 'eks_access_cluster_access_entries{cluster="prod"}': '2600x10 2800x5 2600x15' },
+    at: '28m',
+  },
+  {
     alert: 'EksAccessRedisDataLoss',
     what: 'Redis emptied once',
     series: { eks_access_redis_data_loss_total: '0x4 1x6' },
@@ -282,7 +299,7 @@ describe('alerts (promtool)', () => {
     writeFileSync(join(dir, 'rules.yaml'), stringify(chartRules()));
     const check = promtool(['check', 'rules', 'rules.yaml']);
     expect(check.stderr).toBe('');
-    expect(check.stdout).toMatch(/SUCCESS: 11 rules found/);
+    expect(check.stdout).toMatch(/SUCCESS: 12 rules found/);
   });
 
   it('every alert has a firing and a quiet case, and each behaves (promtool test rules)', () => {
@@ -449,7 +466,7 @@ describe('ServiceMonitor and PrometheusRule on the API server', () => {
       '-o',
       'jsonpath={.spec.groups[0].rules[*].alert}',
     ]).stdout.split(' ');
-    expect(alerts).toHaveLength(11);
+    expect(alerts).toHaveLength(12);
 
     // The CRD's schema is enforced: a rule without an expression is refused by the API server.
     const bad = spawnSync(

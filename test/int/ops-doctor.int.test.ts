@@ -233,6 +233,31 @@ clusters:
     expect(out).not.toMatch(/cluster nokube: (api server|worker permissions)/);
   });
 
+  it("counts an access-entries cluster's entries against EKS's limit of 3000", async () => {
+    const { login, aws } = platform();
+    const policy = `
+levels:
+  view: { clusterRole: view, defaultDuration: 1h, maxDuration: 4h }
+settings: { auditChannel: C0APPROVAL }
+clusters:
+  entries:
+    region: ${login.region}
+    accountId: "${aws.accountId}"
+    connection: { eks: { name: ${login.clusterName} } }
+    identityMapping: access-entries
+    namespaces:
+      - name: ${namespace}
+        approvers: { users: [U0APPROVER] }
+        channel: C0APPROVAL
+        levels: [view]
+`;
+    const { out } = await runDoctor(
+      { ...healthyEnv(), AWS_ENDPOINT_URL_EKS: aws.eksEndpoint, AWS_REGION: login.region },
+      policy,
+    );
+    expect(out).toMatch(/✓ cluster entries: access entries {2}\d+ of 3000 \(EKS's limit per cluster\)/);
+  });
+
   it('finds a level whose live, aggregated ClusterRole has become privileged, and says what to do', async () => {
     // Someone who may write ClusterRoles aggregates secrets into the level's ClusterRole.
     await clusterRoles().createClusterRole({

@@ -3,7 +3,8 @@
 // ministack in a test's time, so its refusal is fed here as the SDK raises it.
 import { CreateAccessEntryCommand, type EKSClient } from '@aws-sdk/client-eks';
 import { describe, expect, it } from 'vitest';
-import { ACCESS_ENTRY_LIMIT, EksAccessEntries } from '../../src/adapters/aws/access-entries.js';
+import { EksAccessEntries } from '../../src/adapters/aws/access-entries.js';
+import { ACCESS_ENTRY_LIMIT } from '../../src/domain/access-entry-limit.js';
 import { AccessError } from '../../src/domain/errors.js';
 
 const own = { rolePath: '/eks-access/prod/', accountId: '111122223333' };

@@ -57,6 +57,14 @@ groups:
         annotations:
           summary: A revoked grant's login was not refused by its cluster in time; the cluster may still map the person.
           description: "The worker's log names the role (event revocation-unproven); check the cluster's aws-auth or access entries for it. docs/engine.md, The login probe."
+      # EKS allows 3000 access entries per cluster (everyone's): at the limit no grant can be made there.
+      - alert: EksAccessAccessEntriesNearLimit
+        expr: max by (cluster) (eks_access_cluster_access_entries) >= 2700
+        for: 15m
+        labels: { severity: warning }
+        annotations:
+          summary: "Cluster {{ "{{" }} $labels.cluster {{ "}}" }} holds {{ "{{" }} $value {{ "}}" }} of EKS's 3000 access entries."
+          description: "At 3000 no one new can be mapped and grants there are refused. `eks-access doctor` shows the count; delete entries nobody uses (aws eks list-access-entries)."
       # Forgeries: a RoleBinding labelled as ours whose seal fails, or an approved grant refused at
       # activation (audit event forged-grant: its decision seal does not verify; or out of retries).
       - alert: EksAccessForgedBinding

@@ -7,6 +7,7 @@ import {
   type EKSClient,
   ListAccessEntriesCommand,
 } from '@aws-sdk/client-eks';
+import { ACCESS_ENTRY_LIMIT } from '../../domain/access-entry-limit.js';
 import { roleOf } from '../../domain/arn.js';
 import { AccessError } from '../../domain/errors.js';
 import { type OwnMappings, PERSONAL_ROLE_PREFIX } from '../../domain/names.js';
@@ -17,9 +18,9 @@ const EXISTS = 'ResourceInUseException';
 const NOT_FOUND = 'ResourceNotFoundException';
 /** EKS allows 3 000 access entries per cluster (not adjustable). */
 const LIMIT = 'ResourceLimitExceededException';
-export const ACCESS_ENTRY_LIMIT = 3000;
 
 export class EksAccessEntries implements IdentityMapping {
+  #entriesSeen: number | undefined;
   readonly mode = 'access-entries' as const;
   readonly #eks: EKSClient;
   readonly #clusterName: string;
@@ -137,6 +138,7 @@ export class EksAccessEntries implements IdentityMapping {
    */
   async list(): Promise<MappingEntry[]> {
     const entries: MappingEntry[] = [];
+    let seen = 0;
     try {
       let nextToken: string | undefined;
       do {
@@ -146,6 +148,7 @@ export class EksAccessEntries implements IdentityMapping {
             ...(nextToken ? { nextToken } : {}),
           }),
         );
+        seen += page.accessEntries?.length ?? 0;
         for (const arn of page.accessEntries ?? []) {
           const role = roleOf(arn);
           if (
@@ -163,7 +166,13 @@ export class EksAccessEntries implements IdentityMapping {
     } catch (error) {
       throw fromAwsError(error, 'list EKS access entries');
     }
+    this.#entriesSeen = seen;
     return entries;
+  }
+
+  /** Every entry of the cluster (anyone's) the last complete list() counted: EKS's limit applies to all. */
+  entriesSeen(): number | undefined {
+    return this.#entriesSeen;
   }
 }
 

@@ -237,6 +237,7 @@ function readByCluster(
     remove: (roleArn) => mapping.remove(roleArn),
     effectiveEntry: (roleArn) => mapping.effectiveEntry(roleArn),
     list: () => mapping.list(),
+    ...(mapping.entriesSeen ? { entriesSeen: () => mapping.entriesSeen?.() } : {}),
     async preflight() {
       const mismatch = mappingMismatch(mapping.mode, await authMode(), eksName);
       if (mismatch) throw misconfigured(mismatch.problem, mismatch.fix);
