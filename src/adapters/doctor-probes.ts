@@ -260,6 +260,8 @@ function clusterProbe(
   const kc = () => connections.kubeConfig(name);
   const awsAuth = options.awsAuth?.[name] ?? { namespace: 'kube-system', name: 'aws-auth' };
 
+  const eksClient = () =>
+    new EKSClient({ region, ...awsClientOptions(env), ...endpoint(env.AWS_ENDPOINT_URL_EKS), credentials });
   return {
     async callerIdentity() {
       const creds = await credentials();
@@ -301,12 +303,7 @@ function clusterProbe(
     async authenticationMode() {
       if (!('eks' in cluster.connection)) return undefined;
       const eksName = cluster.connection.eks.name ?? name;
-      const client = new EKSClient({
-        region,
-        ...awsClientOptions(env),
-        ...endpoint(env.AWS_ENDPOINT_URL_EKS),
-        credentials,
-      });
+      const client = eksClient();
       try {
         const out = await client.send(new DescribeClusterCommand({ name: eksName }));
         return { reported: out.cluster?.accessConfig?.authenticationMode };
@@ -317,12 +314,7 @@ function clusterProbe(
     async accessEntries() {
       if (!('eks' in cluster.connection)) return 0;
       const eksName = cluster.connection.eks.name ?? name;
-      const client = new EKSClient({
-        region,
-        ...awsClientOptions(env),
-        ...endpoint(env.AWS_ENDPOINT_URL_EKS),
-        credentials,
-      });
+      const client = eksClient();
       try {
         let total = 0;
         let nextToken: string | undefined;
