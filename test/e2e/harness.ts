@@ -92,6 +92,11 @@ export interface HarnessOptions {
    */
   login?: boolean;
   /**
+   * With `login`: whether the worker proves the login before the DM (default true, as production's eks
+   * connections). False only to show what the probe is for (test/e2e/login-probe-off.test.ts).
+   */
+  loginProbe?: boolean;
+  /**
    * The namespace offers only level `edit`, this EKS access policy (login clusters, access entries), and
    * the cluster's connection carries no Kubernetes credentials at all: the API server's address and CA
    * only (the worker never calls Kubernetes as itself there; the login probe logs in as the person).
@@ -250,7 +255,7 @@ ${
     accountId: "${info.aws.accountId}"
     connection: ${kubeconfig}
     identityMapping: ${mapping}
-${login && mapping !== 'none' ? '    loginProbe: true\n' : ''}${mapping === 'none' ? '    usernameTemplate: "eks-access:{slackUserId}"\n' : ''}    namespaces:
+${login && mapping !== 'none' && options.loginProbe !== false ? '    loginProbe: true\n' : ''}${mapping === 'none' ? '    usernameTemplate: "eks-access:{slackUserId}"\n' : ''}    namespaces:
       - name: ${namespace}
         approvers: { users: [${ANA}], groups: [${GROUP}] }
         approvals: ${approvals}

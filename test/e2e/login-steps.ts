@@ -55,11 +55,11 @@ export async function approvedRequest(h: Harness, text: string): Promise<string>
 }
 
 /** The commands of the activation DM ("Use it") the requester gets once the worker made the grant live. */
-export async function activationDmCommands(h: Harness): Promise<string[]> {
+export async function activationDmCommands(h: Harness, after = 0): Promise<string[]> {
   const dm = await h.slack.waitFor(
     'chat.postMessage',
     (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Use it'),
-    { timeoutMs: 60_000 },
+    { timeoutMs: 60_000, after },
   );
   return dmCommands(blocksText(dm.args.blocks));
 }
