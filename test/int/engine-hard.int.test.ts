@@ -192,8 +192,9 @@ describe('200 concurrent grants in aws-auth mode', () => {
     const active = await Promise.all(grants.map((g) => harness.waitFor(g.id, ['active', 'failed'], 170_000)));
     const activationMs = Date.now() - started;
     expect(active.filter((g) => g.status !== 'active').map((g) => g.failure)).toEqual([]);
-    // Exactly one CreateRole per grant (each grant is a new person's first): no create-then-create.
-    expect(harness.sent('CreateRoleCommand')).toBe(200);
+    // Exactly one CreateRole call per grant (each grant is a new person's first): no create-then-create.
+    // Counted as calls: under load the SDK may retry one whose answer timed out, which is the SDK's business.
+    expect(harness.called('CreateRoleCommand')).toBe(200);
     const entries = parse((await readAwsAuth(h))['mapRoles'] ?? '') as {
       rolearn: string;
       username: string;

@@ -105,8 +105,10 @@ export interface Harness {
   awsRequests: SentAwsRequest[];
   /** The audit records' JSON lines this runtime wrote (stdout in production). */
   auditLines: string[];
-  /** How many `command` requests (e.g. `CreateRoleCommand`) the engine sent. */
+  /** How many `command` requests (e.g. `CreateRoleCommand`) the engine sent, the SDK's retries included. */
   sent(command: string): number;
+  /** How many times the engine called `command`: the SDK's own retries of one call count once. */
+  called(command: string): number;
   /** Starts a worker (several may run; each is closed by close()). */
   startWorker(options?: {
     afterStep?: EngineDeps['afterStep'];
@@ -277,6 +279,7 @@ ${
     awsRequests,
     auditLines,
     sent: (command) => awsRequests.filter((r) => r.command === command).length,
+    called: (command) => awsRequests.filter((r) => r.command === command && r.attempt === 1).length,
     core,
     async startWorker(o = {}) {
       const running = await startWorkers(o.afterStep ? { ...deps, afterStep: o.afterStep } : deps, {

@@ -10,13 +10,16 @@ export interface SentAwsRequest {
   command: string;
   /** The access key id that signed the request. */
   accessKeyId: string;
+  /** Which try of its call this is (the SDK's `amz-sdk-request: attempt=N`): 1 for the call itself, more for the SDK's retries. */
+  attempt: number;
 }
 
 export function recordAwsRequests(client: IAMClient | EKSClient | STSClient, sent: SentAwsRequest[]): void {
   const record: FinalizeRequestMiddleware<object, object> = (next, context) => async (args) => {
     const headers = (args.request as { headers?: Record<string, string> }).headers ?? {};
     const accessKeyId = /Credential=([^/]+)\//.exec(headers['authorization'] ?? '')?.[1] ?? '';
-    sent.push({ command: String(context.commandName), accessKeyId });
+    const attempt = Number(/attempt=(\d+)/.exec(headers['amz-sdk-request'] ?? '')?.[1] ?? 1);
+    sent.push({ command: String(context.commandName), accessKeyId, attempt });
     return next(args);
   };
   (client.middlewareStack as unknown as MiddlewareStack<object, object>).add(record, {
