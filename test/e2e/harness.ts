@@ -93,7 +93,7 @@ export interface HarnessOptions {
   login?: boolean;
   /**
    * With `login`: whether the worker proves the login before the DM (default true, as production's eks
-   * connections). False only to show what the probe is for (test/e2e/login-probe-off.test.ts).
+   * connections). False only to show what the probe is for (test/e2e/login-propagation.test.ts).
    */
   loginProbe?: boolean;
   /**
