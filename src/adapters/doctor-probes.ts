@@ -1,6 +1,7 @@
 // The real services behind `eks-access doctor`: Slack's auth.test, Redis, STS and each cluster's API
 // server, asked as the bot itself (its own credentials, its own Kubernetes identity).
 import { DescribeClusterCommand, EKSClient, ListAccessEntriesCommand } from '@aws-sdk/client-eks';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import {
   ApiException,
@@ -25,6 +26,7 @@ import type {
   SlackChannelState,
   SlackIdentity,
 } from '../operator/doctor.js';
+import { rolesDeniedToAssume } from './aws/assume-simulation.js';
 import { awsClientOptions } from './aws/client-options.js';
 import type { AwsCredentials, CredentialsProvider } from './aws/eks-token.js';
 import { fromAwsError } from './aws/errors.js';
@@ -309,6 +311,19 @@ function clusterProbe(
         return { reported: out.cluster?.accessConfig?.authenticationMode };
       } catch (error) {
         throw fromAwsError(error, `describe EKS cluster ${eksName}`);
+      }
+    },
+    async deniedToAssume(principalArn, roleArns) {
+      const iam = new IAMClient({
+        region,
+        ...awsClientOptions(env),
+        ...endpoint(env.AWS_ENDPOINT_URL_IAM),
+        credentials,
+      });
+      try {
+        return await rolesDeniedToAssume(iam, principalArn, roleArns);
+      } finally {
+        iam.destroy();
       }
     },
     async accessEntries() {

@@ -6,6 +6,7 @@
 import type { LoadedPolicy } from '../config/load.js';
 import { offersAccessPolicies, type Policy, type PolicyRule, privilegeReasons } from '../config/policy.js';
 import { accessEntryHeadroom } from '../domain/access-entry-limit.js';
+import { partitionOfRegion } from '../domain/arn.js';
 import {
   type AuthenticationMode,
   authenticationModeOf,
@@ -21,6 +22,7 @@ import {
   sameRules,
 } from '../domain/bot-permissions.js';
 import { toAccessError } from '../domain/errors.js';
+import { personalRoleArn, personalRolePath } from '../domain/names.js';
 import { describeShortfall, quorumShortfalls } from '../domain/quorum.js';
 import { type LiveSeal, type SealKeyUse, sealKeyUses } from '../domain/seal-keys-census.js';
 import { humanTime } from '../domain/text.js';
@@ -63,6 +65,11 @@ export interface ClusterProbe {
   awsAuthEntries(): Promise<number>;
   /** ListAccessEntries, all pages: how many entries (anyone's) the EKS cluster holds. Absent: not checked. */
   accessEntries?(): Promise<number>;
+  /**
+   * IAM's policy simulator: which of `roleArns` `principalArn` may not assume by its own policies;
+   * undefined for a session, which cannot be simulated. Absent: not checked.
+   */
+  deniedToAssume?(principalArn: string, roleArns: string[]): Promise<string[] | undefined>;
   /**
    * RoleBindings labelled as ours whose seal does not verify with SEAL_KEYS (`namespace/name`);
    * throws misconfigured without SEAL_KEYS. Absent: not checked.
@@ -482,6 +489,17 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
         );
       }
     }
+    const { deniedToAssume } = probe;
+    if (cluster.identityMapping !== 'none' && deniedToAssume) {
+      record(
+        await attempt(
+          `${prefix} people's own sts:AssumeRole`,
+          () => checkPeopleMayAssume(policy, name, deniedToAssume),
+          'Give the bot iam:SimulatePrincipalPolicy (read-only), or skip: the worker cannot prove this half of a login.',
+          timeoutMs,
+        ),
+      );
+    }
     if (offersAccessPolicies(policy, name)) {
       // Nothing of ours lives in this cluster, and the worker may not ask it anything as itself.
       record({
@@ -633,6 +651,62 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
       ),
     );
   return results;
+}
+
+/**
+ * The half of a login the worker's probe cannot prove (it assumes the role as itself): may each person of
+ * the identity map, by their own IAM policies, call sts:AssumeRole on their personal role on `cluster`?
+ * Only principals in the cluster's account (the simulator answers for its own account), only users and
+ * roles (a session cannot be simulated). A refusal is a warning: the grant works for everyone else, and the
+ * person learns it from AccessDenied on sts:AssumeRole the first time they use the DM's commands.
+ */
+export async function checkPeopleMayAssume(
+  policy: Policy,
+  cluster: string,
+  deniedToAssume: NonNullable<ClusterProbe['deniedToAssume']>,
+): Promise<Omit<CheckResult, 'name'>> {
+  const c = policy.clusters[cluster];
+  if (!c) return { ok: true, detail: 'no such cluster' };
+  const partition = partitionOfRegion(c.region);
+  const people = Object.values(policy.identities.map).filter((arn) => arn.split(':')[4] === c.accountId);
+  if (people.length === 0)
+    return {
+      ok: true,
+      detail: `the identity map names no one in account ${c.accountId}: nothing to simulate`,
+    };
+  const denied: string[] = [];
+  let checked = 0;
+  for (const principalArn of people) {
+    const role = personalRoleArn(c.accountId, policy.settings.iamPath, cluster, principalArn, partition);
+    let refused: string[] | undefined;
+    try {
+      refused = await deniedToAssume(principalArn, [role]);
+    } catch (error) {
+      // Advisory: a bot without iam:SimulatePrincipalPolicy (or an IAM without the simulator) is no failure.
+      return {
+        ok: true,
+        warning: true,
+        detail: `could not ask IAM's policy simulator: ${error instanceof Error ? error.message : String(error)}`,
+        fix: 'Give the bot iam:SimulatePrincipalPolicy (read-only) to have doctor check that people may assume their personal roles.',
+      };
+    }
+    if (refused === undefined) continue;
+    checked += 1;
+    if (refused.length > 0) denied.push(principalArn);
+  }
+  const unchecked = people.length - checked;
+  const tail = unchecked > 0 ? `; ${unchecked} session(s) not checkable` : '';
+  if (denied.length === 0)
+    return {
+      ok: true,
+      detail: `${checked} of the identity map's people in account ${c.accountId} may assume their personal role here${tail}`,
+    };
+  return {
+    ok: true,
+    warning: true,
+    detail: `by their own IAM policies, ${denied.join(', ')} may not call sts:AssumeRole on their personal role here${tail}`,
+    fix: `Allow them sts:AssumeRole on arn:${partition}:iam::${c.accountId}:role${personalRolePath(policy.settings.iamPath, cluster)}* (their IAM policy, group or permission set); their grants would otherwise end in AccessDenied on sts:AssumeRole.`,
+  };
 }
 
 /**
