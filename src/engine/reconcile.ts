@@ -317,6 +317,48 @@ async function sweepCluster(
   }
   if (backends.mapping.mode === 'aws-auth')
     await migrateMappings(deps, report, cluster, backends, live, entries);
+  await removeStaleEntries(deps, report, cluster, backends, roles, entries);
+}
+
+/** How long after a role's creation the reconciler still compares its access entry's age with it. */
+export const STALE_ENTRY_WINDOW_MS = 15 * 60_000;
+
+/**
+ * Access entries older than their role: someone deleted a personal role by hand and created it again
+ * under the same ARN. EKS bound the entry to the old role's unique id, so it maps nobody and the person
+ * cannot log in; removing it takes nothing away, and the next activation writes a working one (as
+ * activation does when it creates a role itself). Only roles created since the last few sweeps are
+ * compared (one Describe each), and only after activation's own window (IN_FLIGHT_MS), under the role's
+ * identity lock: activation creates role and entry in that order, under that lock.
+ */
+async function removeStaleEntries(
+  deps: EngineDeps,
+  report: ReconcileReport,
+  cluster: string,
+  backends: ClusterBackends,
+  roles: readonly ManagedRole[],
+  entries: readonly MappingEntry[],
+): Promise<void> {
+  const { mapping } = backends;
+  if (!mapping.entryCreatedAt) return;
+  const now = deps.clock.now();
+  for (const role of roles) {
+    const age = now - role.createdAt;
+    if (age < IN_FLIGHT_MS || age > STALE_ENTRY_WINDOW_MS) continue;
+    const entry = entries.find((e) => sameRole(e.roleArn, role.arn));
+    if (!entry) continue;
+    await guarded(report, `${cluster}/${entry.roleArn}`, () =>
+      withLockOn(deps, roleIdentityLockKey(cluster, role.name), async () => {
+        const created = await mapping.entryCreatedAt?.(entry.roleArn);
+        // Compared in whole seconds: IAM dates a role to the second, so an entry made in the same second as
+        // its role must not look older than it.
+        const second = (ms: number) => Math.floor(ms / 1000);
+        if (created === undefined || second(created) >= second(role.createdAt)) return;
+        report.mappingsRemoved.push({ cluster, roleArn: entry.roleArn });
+        if (!report.dryRun) await backends.mapping.remove(entry.roleArn);
+      }),
+    );
+  }
 }
 
 /**

@@ -87,6 +87,11 @@ export interface IdentityMapping {
    * for EKS's per-cluster limit (domain/access-entry-limit.ts); undefined before one.
    */
   entriesSeen?(): number | undefined;
+  /**
+   * Access entries only: when our entry for `roleArn` was created (epoch ms), undefined when there is none.
+   * EKS binds an entry to its role's unique id at creation, so an entry older than its role maps nobody.
+   */
+  entryCreatedAt?(roleArn: string): Promise<number | undefined>;
 }
 
 /**

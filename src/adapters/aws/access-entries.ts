@@ -170,6 +170,18 @@ export class EksAccessEntries implements IdentityMapping {
     return entries;
   }
 
+  async entryCreatedAt(roleArn: string): Promise<number | undefined> {
+    try {
+      const found = await this.#eks.send(
+        new DescribeAccessEntryCommand({ clusterName: this.#clusterName, principalArn: roleArn }),
+      );
+      return found.accessEntry?.createdAt?.getTime();
+    } catch (error) {
+      if (awsErrorName(error) === 'ResourceNotFoundException') return undefined;
+      throw fromAwsError(error, 'describe the EKS access entry');
+    }
+  }
+
   /** Every entry of the cluster (anyone's) the last complete list() counted: EKS's limit applies to all. */
   entriesSeen(): number | undefined {
     return this.#entriesSeen;

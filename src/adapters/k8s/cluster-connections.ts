@@ -238,6 +238,12 @@ function readByCluster(
     effectiveEntry: (roleArn) => mapping.effectiveEntry(roleArn),
     list: () => mapping.list(),
     ...(mapping.entriesSeen ? { entriesSeen: () => mapping.entriesSeen?.() } : {}),
+    ...(mapping.entryCreatedAt
+      ? {
+          entryCreatedAt: (roleArn: string) =>
+            mapping.entryCreatedAt?.(roleArn) ?? Promise.resolve(undefined),
+        }
+      : {}),
     async preflight() {
       const mismatch = mappingMismatch(mapping.mode, await authMode(), eksName);
       if (mismatch) throw misconfigured(mismatch.problem, mismatch.fix);
