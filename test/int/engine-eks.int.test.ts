@@ -233,7 +233,9 @@ describe('cross-account cluster (connection.eks.assumeRoleArn)', () => {
 
     // Only AssumeRole was signed with the bot's own key; every IAM and EKS call with the session's.
     const assume = sent.filter((s) => s.command === 'AssumeRoleCommand');
-    expect(assume).toEqual([{ command: 'AssumeRoleCommand', accessKeyId: bot.credentials.accessKeyId }]);
+    expect(assume).toEqual([
+      { command: 'AssumeRoleCommand', accessKeyId: bot.credentials.accessKeyId, attempt: 1 },
+    ]);
     const others = sent.filter((s) => s.command !== 'AssumeRoleCommand');
     expect(others.map((s) => s.command)).toEqual(
       expect.arrayContaining(['DescribeClusterCommand', 'CreateRoleCommand', 'CreateAccessEntryCommand']),
