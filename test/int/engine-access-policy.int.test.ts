@@ -86,8 +86,8 @@ describe('access-policy levels in the engine', () => {
     expect(await h.roleExists(role.name)).toBe(false);
     // One association write per grant and one narrowing; the last revocation disassociates before it
     // deletes the entry (should the delete fail, the access is already gone).
-    expect(h.sent('AssociateAccessPolicyCommand')).toBe(3);
-    expect(h.sent('DisassociateAccessPolicyCommand')).toBe(1);
+    expect(h.called('AssociateAccessPolicyCommand')).toBe(3);
+    expect(h.called('DisassociateAccessPolicyCommand')).toBe(1);
   }, 90_000);
 
   it('cluster state widens nothing: a namespace or a cluster-wide association added by hand, or a tag edited to another namespace, is dropped, never kept', async () => {

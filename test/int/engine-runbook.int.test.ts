@@ -41,8 +41,8 @@ describe.each<Mode>(['aws-auth', 'access-entries', 'none'])('the runbook in %s m
     const activationMs = Date.now() - started;
     expect(active.expiresAt).toBe((active.activatedAt as number) + 6000);
     // One create per AWS object: the second pass (when the clock starts) only renews the trust.
-    expect(h.sent('CreateRoleCommand')).toBe(mode === 'none' ? 0 : 1);
-    expect(h.sent('CreateAccessEntryCommand')).toBe(mode === 'access-entries' ? 1 : 0);
+    expect(h.called('CreateRoleCommand')).toBe(mode === 'none' ? 0 : 1);
+    expect(h.called('CreateAccessEntryCommand')).toBe(mode === 'access-entries' ? 1 : 0);
 
     // Kubernetes: the runbook's test, for this person's own username.
     expect(await h.allowed(alice.username, 'create', 'jobs', 'batch', h.namespace)).toBe(true);
