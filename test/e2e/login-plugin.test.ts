@@ -16,7 +16,7 @@ import type { Shell, ShellRun } from '../support/requester-shell.js';
 import { personalShell, succeeded } from '../support/requester-shell.js';
 import { blocksText } from '../support/slack/index.js';
 import { ALICE, ANA, BEN, type Harness, harnessPool } from './harness.js';
-import { activationDmCommands, requesterShell, untilLoginRefused } from './login-steps.js';
+import { activationDmCommands, approveAs, requesterShell, untilLoginRefused } from './login-steps.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -52,18 +52,6 @@ async function aliceRequest(h: Harness, plugin: Promise<ShellRun>): Promise<stri
   return grants[0]?.id ?? '';
 }
 
-async function approve(h: Harness, id: string, user: string): Promise<void> {
-  const approval = await h.approvalMessage(id);
-  await h.interact(
-    h.slack.blockActions({
-      user_id: user,
-      action_id: 'approve',
-      channel: approval.channel,
-      message_ts: approval.ts,
-    }),
-  );
-}
-
 describe('kubectl eks-access (issue #24)', () => {
   it('request from the terminal → approved in Slack → the plugin writes the context → kubectl works → Unauthorized after expiry', async () => {
     const h = await pool.use({
@@ -90,8 +78,8 @@ describe('kubectl eks-access (issue #24)', () => {
       (c) => c.args.channel === h.channel && JSON.stringify(c.args.blocks ?? []).includes(id),
     );
     expect(blocksText(approval.args.blocks)).toContain('Requested from the terminal');
-    await approve(h, id, ANA);
-    await approve(h, id, BEN);
+    await approveAs(h, id, ANA);
+    await approveAs(h, id, BEN);
 
     const out = succeeded(await waiting, 'kubectl eks-access request');
     expect(out).toContain(`Requested ${id}`);
@@ -248,7 +236,7 @@ describe('kubectl eks-access (issue #24)', () => {
     );
     expect((await h.store.get(id))?.status).toBe('pending');
 
-    await approve(h, id, ANA);
+    await approveAs(h, id, ANA);
     await pollUntil(
       `grant ${id} to be active`,
       () => h.store.get(id),

@@ -39,18 +39,23 @@ export async function requesterShell(h: Harness): Promise<Shell> {
   }
 }
 
-/** ALICE asks with `text`, ANA approves on the approval message; the grant's id. */
-export async function approvedRequest(h: Harness, text: string): Promise<string> {
-  const id = await requestedId(h, ALICE, text);
+/** `approver` clicks Approve on the approval message of request `id`. */
+export async function approveAs(h: Harness, id: string, approver: string): Promise<void> {
   const approval = await h.approvalMessage(id);
   await h.interact(
     h.slack.blockActions({
-      user_id: ANA,
+      user_id: approver,
       action_id: 'approve',
       channel: approval.channel,
       message_ts: approval.ts,
     }),
   );
+}
+
+/** ALICE asks with `text`, ANA approves on the approval message; the grant's id. */
+export async function approvedRequest(h: Harness, text: string): Promise<string> {
+  const id = await requestedId(h, ALICE, text);
+  await approveAs(h, id, ANA);
   return id;
 }
 
