@@ -32,7 +32,7 @@ export interface Metrics {
   slackUndelivered: Counter<'step'>;
   /** Access entries (anyone's) per access-entries cluster, as the last sweep counted them. */
   accessEntries: Gauge<'cluster'>;
-  /** Revocations whose login probe was not refused in time (the role was deleted all the same). */
+  /** Revocation proofs that failed: the login probe was not refused in time (the role is kept, retried). */
   revocationsUnproven: Counter;
 }
 
@@ -99,7 +99,7 @@ export function createMetrics(
     }),
     revocationsUnproven: new Counter({
       name: 'eks_access_revocations_unproven_total',
-      help: "Revocations whose proof failed: a fresh login as the person was not refused by the cluster within the proof's deadline after the mapping was removed (the personal role was deleted all the same). Check the cluster's mapping.",
+      help: "Revocations whose proof failed: a fresh login as the person was not refused by the cluster within the proof's deadline after the mapping was removed (the personal role is kept, trusted by nobody but the probe, and the revocation retried; the grant stays revoking). Check the cluster's mapping.",
       registers: [registry],
     }),
     forgedBindings: new Gauge({

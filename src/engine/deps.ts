@@ -29,8 +29,8 @@ export interface EngineDeps extends RecordDeps {
   /** Names this process in ledger records (the composition root: host and pid). */
   workerId?: string;
   /**
-   * Told when a revocation's login probe was not refused in time (the role is deleted all the same): the
-   * worker counts it (`eks_access_revocations_unproven_total`, alert EksAccessRevocationUnproven).
+   * Told when a revocation's login probe was not refused in time (the role is kept, the grant stays
+   * `revoking`, and the revocation is retried): the worker counts it (`eks_access_revocations_unproven_total`, alert EksAccessRevocationUnproven).
    */
   onRevocationUnproven?: (roleArn: string) => void;
   /** Called after each step; never set in production. */

@@ -1,6 +1,7 @@
 // The one routine that makes a person's shared pieces (IAM role + trust, identity mapping) match what the
 // cluster says they still need, and the lock every writer of those pieces takes.
 
+import { AccessError, toAccessError } from '../domain/errors.js';
 import type { ProbeCaller } from '../domain/login-probe.js';
 import { personalRoleName } from '../domain/names.js';
 import { personalRoleFor, trustPolicyFor } from '../domain/plan.js';
@@ -99,8 +100,10 @@ async function withLiveGrants(deps: EngineDeps, bindings: ManagedBinding[]): Pro
  * Tears down one personal role: mapping first (from this moment the role no longer reaches the
  * cluster, whatever IAM does next), then the role. Where the cluster proves logins, the person's trust is
  * closed with the probe's statement open, and the role goes only once new sessions of it are refused by
- * the cluster (engine/login-probe.ts; until then the revocation is retried). If the mapping cannot be
- * edited (aws-auth broken by hand), the role is still retired, then the mapping error is reported.
+ * the cluster (engine/login-probe.ts). Until then the role stays, trusted by nobody but the probe, and this
+ * throws `unavailable` marked `revocation: 'unproven'`: the revocation is retried (a new probe window each
+ * time) and counted, and the grant stays `revoking`. If the mapping cannot be edited (aws-auth broken by
+ * hand), the role is still retired, then the mapping error is reported.
  */
 export async function retireIdentity(
   deps: EngineDeps,
@@ -109,10 +112,14 @@ export async function retireIdentity(
   principalArn: string,
   now: number,
 ): Promise<void> {
-  const unmapped = await backends.mapping.remove(role.arn).then(
-    () => undefined,
-    (error: unknown) => error,
-  );
+  // Both forms a grant may have: the cluster's mapping, and aws-auth where an auto cluster moved on.
+  const unmapped = await backends.mapping
+    .remove(role.arn)
+    .then(() => backends.formerMapping?.remove(role.arn))
+    .then(
+      () => undefined,
+      (error: unknown) => error,
+    );
   let trustClosed = false;
   if (!unmapped && backends.probe) {
     const window = await probeWindow(deps, backends.probe);
@@ -120,20 +127,34 @@ export async function retireIdentity(
       role.name,
       trustPolicyFor(principalArn, now - 60_000, window),
     );
-    // Unproven, the role still goes: keeping it would protect nothing, and deleting it ends every way in
-    // through it. What stays is the warning, for the platform team to look at the cluster's mapping.
+    // Unproven, the role stays: deleting it would end the proof, not the way in (the authenticator maps
+    // an ARN, and sessions already issued outlive their role's deletion). The person's statement is
+    // closed, so nobody new gets a session meanwhile; what still gets in is named for the platform team.
     if (trustClosed)
       await proveRefused(deps, backends.probe, role.arn).catch((error: unknown) => {
         deps.logger.warn(
           { event: 'revocation-unproven', role: role.arn, err: error },
-          'the cluster did not refuse a retired personal role in time; the role is deleted anyway',
+          'the cluster did not refuse a retired personal role in time; the role is kept and the revocation retried',
         );
         deps.onRevocationUnproven?.(role.arn);
+        throw unprovenRevocation(toAccessError(error), role.arn);
       });
   }
   await backends.iam.retireRole(role.name, principalArn, now, { trustClosed });
   if (unmapped) throw unmapped;
 }
+
+/** The proof's failure, marked so the revoke job can put it in the grant's audit trail. */
+const unprovenRevocation = (error: AccessError, roleArn: string) =>
+  new AccessError('unavailable', error.message, {
+    hint: error.hint ?? 'The revocation is tried again until the cluster refuses the role.',
+    details: { ...error.details, revocation: 'unproven', role: roleArn },
+    cause: error,
+  });
+
+/** Whether `error` is a revocation the cluster did not yet refuse (see retireIdentity). */
+export const isUnprovenRevocation = (error: unknown): boolean =>
+  toAccessError(error).details['revocation'] === 'unproven';
 
 export function withIdentityLock<T>(deps: EngineDeps, person: Person, work: () => Promise<T>): Promise<T> {
   return withLockOn(deps, identityLockKey(person), work);

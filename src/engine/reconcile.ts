@@ -303,7 +303,12 @@ async function sweepCluster(
   const entries = await backends.mapping.list();
   const total = backends.mapping.entriesSeen?.();
   if (total !== undefined) report.accessEntries.push({ cluster, total });
-  for (const entry of entries) {
+  const { formerMapping } = backends;
+  const former = formerMapping ? await formerMapping.list() : [];
+  for (const [entry, from] of [
+    ...entries.map((e) => [e, backends.mapping] as const),
+    ...(formerMapping ? former.map((e) => [e, formerMapping] as const) : []),
+  ]) {
     // Needed by a sealed live binding, in use, young or handled with its role above.
     if (kept.some((arn) => sameRole(arn, entry.roleArn))) continue;
     if (report.dryRun) {
@@ -311,7 +316,7 @@ async function sweepCluster(
       continue;
     }
     await guarded(report, `${cluster}/${entry.roleArn}`, async () => {
-      if (await removeUnneededMapping(deps, backends, cluster, entry))
+      if (await removeUnneededMapping(deps, backends, cluster, entry.roleArn, from))
         report.mappingsRemoved.push({ cluster, roleArn: entry.roleArn });
     });
   }
@@ -414,7 +419,8 @@ async function retireUnneeded(
 }
 
 /**
- * Removes a mapping entry that looked unneeded when the sweep listed bindings and roles. The lists are
+ * Removes a mapping entry (from the cluster's mapping, or the aws-auth an auto cluster moved on from) that
+ * looked unneeded when the sweep listed bindings and roles. The lists are
  * older than the entry list: an activation may have written its RoleBinding, role and entry in between
  * (role before entry, under the role's identity lock). So the entry goes only under that same lock,
  * after the bindings are read again, exactly as a role is retired. Returns whether it was removed.
@@ -423,11 +429,10 @@ function removeUnneededMapping(
   deps: EngineDeps,
   backends: ClusterBackends,
   cluster: string,
-  entry: MappingEntry,
+  roleArn: string,
+  from: Pick<ClusterBackends['mapping'], 'remove'>,
 ): Promise<boolean> {
-  return unlessStillNeeded(deps, backends, cluster, entry.roleArn, () =>
-    backends.mapping.remove(entry.roleArn),
-  );
+  return unlessStillNeeded(deps, backends, cluster, roleArn, () => from.remove(roleArn));
 }
 
 /**

@@ -1,7 +1,7 @@
 // Revocation: from `revoking` (or `active` past its expiry) to a terminal state, removing every trace
 // the grant left and checking with the API server that the access is gone.
 import { isoTime } from '../domain/clock.js';
-import { toAccessError } from '../domain/errors.js';
+import { type AccessError, toAccessError } from '../domain/errors.js';
 import { endStatusFor, type Grant, transition } from '../domain/grant.js';
 import { keptRoleName, personalRoleName, roleBindingName } from '../domain/names.js';
 import { planGrant } from '../domain/plan.js';
@@ -9,7 +9,13 @@ import type { ClusterBackends, ManagedBinding } from '../ports/cluster.js';
 import { audit, changeGrant, notifySafely, updateGrant } from '../shared/grant-records.js';
 import { removePolicyGrant } from './access-policy-grants.js';
 import { type EngineDeps, step } from './deps.js';
-import { type IdentitySync, type Person, syncIdentity, withIdentityLock } from './identity-sync.js';
+import {
+  type IdentitySync,
+  isUnprovenRevocation,
+  type Person,
+  syncIdentity,
+  withIdentityLock,
+} from './identity-sync.js';
 import { endedThen } from './ledger.js';
 import { checksFor, verifyGone } from './verify.js';
 
@@ -82,7 +88,13 @@ export async function revokeGrant(deps: EngineDeps, grantId: string): Promise<Gr
       throw error;
     });
     if (backends) {
-      const { needed: others } = await removeTrace(deps, backends, traceOf(revoking, deps));
+      const { needed: others } = await removeTrace(deps, backends, traceOf(revoking, deps)).catch(
+        async (error: unknown) => {
+          // The grant stays `revoking` and the job is retried; its trail says why, each time.
+          if (isUnprovenRevocation(error)) await auditUnproven(deps, revoking, toAccessError(error));
+          throw error;
+        },
+      );
       await verifyRevoked(deps, backends, revoking, others);
     } else {
       await reportUnreachable(deps, revoking);
@@ -122,6 +134,16 @@ async function reportUnreachable(deps: EngineDeps, grant: Grant): Promise<void> 
     'revocation could not reach the cluster; remove by hand',
   );
   await audit(deps, grant, 'revoke-incomplete', 'system', leftovers);
+}
+
+/** A revocation the cluster did not refuse yet: what still got in, for security to read with the grant. */
+async function auditUnproven(deps: EngineDeps, grant: Grant, error: AccessError): Promise<void> {
+  const { role, last, attempts } = error.details;
+  await audit(deps, grant, 'revoke-unproven', 'system', {
+    personalRole: String(role),
+    stillGotIn: String(last ?? error.message),
+    attempts: Number(attempts ?? 0),
+  });
 }
 
 /**

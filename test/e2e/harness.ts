@@ -187,6 +187,8 @@ export interface Harness {
   settled(): Promise<void>;
   /** The grants in this harness's namespaces (see grants() below for why only those). */
   grants(): Promise<Grant[]>;
+  /** The roles the in-process worker could not prove revoked, once per failed proof (as its metric counts). */
+  revocationsUnproven: readonly string[];
   close(): Promise<void>;
 }
 
@@ -391,6 +393,7 @@ ${options.api ? 'api: { enabled: true }\n' : ''}`);
     { retryBaseMs: 200, homeDebounceMs: 200 },
   );
   const locks = new RedisLocks(redis, prefix);
+  const revocationsUnproven: string[] = [];
   const engineDeps: EngineDeps = {
     store,
     audit,
@@ -410,6 +413,7 @@ ${options.api ? 'api: { enabled: true }\n' : ''}`);
     seal: testSealKeys(),
     identity: identityResolver,
     archive,
+    onRevocationUnproven: (roleArn) => revocationsUnproven.push(roleArn),
   };
   const workers = options.worker
     ? await startWorkers(engineDeps, {
@@ -470,6 +474,7 @@ ${options.api ? 'api: { enabled: true }\n' : ''}`);
     ...partial,
     bot,
     outbox: workerNotifier,
+    revocationsUnproven,
     command: (user, text) =>
       deliver(
         'slash_commands',

@@ -56,7 +56,7 @@ groups:
         labels: { severity: critical }
         annotations:
           summary: A revoked grant's login was not refused by its cluster in time; the cluster may still map the person.
-          description: "The worker's log names the role (event revocation-unproven); check the cluster's aws-auth or access entries for it. docs/engine.md, The login probe."
+          description: "The grant stays revoking and its revocation is retried until the cluster refuses the role. The worker's log (event revocation-unproven) and the grant's audit event revoke-unproven name the role and who still got in; check the cluster's aws-auth or access entries for a mapping of it we did not write. docs/engine.md, The login probe."
       # EKS allows 3000 access entries per cluster (everyone's): at the limit no grant can be made there.
       - alert: EksAccessAccessEntriesNearLimit
         expr: max by (cluster) (eks_access_cluster_access_entries) >= 2700
