@@ -718,7 +718,7 @@ export function migrationAdvice(mode: AuthenticationMode, eksName: string): stri
     return (
       `aws-auth is deprecated by AWS. Next: aws eks update-cluster-config --name ${eksName} --access-config authenticationMode=API_AND_CONFIG_MAP. ` +
       'With identityMapping auto (or access-entries) new grants are then access entries, which bound the worker by IAM conditions instead of aws-auth write (cluster-admin), and access-policy levels become possible; ' +
-      'grants made before keep their aws-auth entry until their end (their personal role is retired then, so the entry admits no one; remove leftovers before going to API). The switch cannot be undone.'
+      'grants made before keep their aws-auth entry until their end, and with identityMapping auto their revocation removes it (keep auto through the move: an explicit access-entries gives the worker no aws-auth rights). The switch cannot be undone.'
     );
   if (mode === 'API_AND_CONFIG_MAP')
     return (

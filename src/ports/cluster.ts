@@ -222,6 +222,12 @@ export interface ClusterBackends {
   accessPolicies?: AccessPolicyEntries;
   /** Absent where no login can be proven: `identityMapping: none`, or `loginProbe: false`. */
   probe?: LoginProbe;
+  /**
+   * On an `identityMapping: auto` cluster that now reads access entries: the aws-auth entries of grants
+   * made while it read only aws-auth. Taken away with the grant's identity (and by the reconciler), never
+   * written: revocation removes whatever form a grant has.
+   */
+  formerMapping?: Pick<IdentityMapping, 'remove' | 'list'>;
 }
 
 /** Connections by policy cluster name; built lazily and cached (tokens refresh inside). */

@@ -112,6 +112,27 @@ describe('authentication mode', () => {
     expect(await preflight(api, 'auto')).toBe('ok');
   }, 120_000);
 
+  it('auto on a cluster that reads access entries also takes away the aws-auth it moved on from', async () => {
+    const { configMap, both, api } = await clusters();
+    // Only where auto resolved to access entries: nothing moved on elsewhere, and an explicit mapping
+    // stays what the platform team chose.
+    expect((await backendsFor(configMap, 'auto')).formerMapping).toBeUndefined();
+    expect((await backendsFor(both, 'access-entries')).formerMapping).toBeUndefined();
+    // API_AND_CONFIG_MAP still reads aws-auth: failing to read it (the placeholder API server here) is the
+    // revocation's failure, never skipped.
+    const stillRead = (await backendsFor(both, 'auto')).formerMapping;
+    await expect(stillRead?.list()).rejects.toMatchObject({
+      kind: expect.stringMatching(/unavailable|internal/),
+    });
+    await expect(stillRead?.remove(`arn:aws:iam::${aws.accountId}:role/eksa-x`)).rejects.toBeInstanceOf(
+      AccessError,
+    );
+    // API reads no aws-auth: an entry there admits no one, so one that cannot be reached is left, inert.
+    const unread = (await backendsFor(api, 'auto')).formerMapping;
+    await expect(unread?.list()).resolves.toEqual([]);
+    await expect(unread?.remove(`arn:aws:iam::${aws.accountId}:role/eksa-x`)).resolves.toBeUndefined();
+  }, 120_000);
+
   it('doctor shows the mode and the mapping it reads, or the mismatch with its fix', async () => {
     const { api, both } = await clusters();
     const one = strictPolicy(aws, api, { identityMapping: 'aws-auth' });

@@ -51,6 +51,11 @@ interface Connection {
   backends: ClusterBackends;
   /** The cluster's current KubeConfig (for EKS, carrying the cached bearer token). */
   kubeConfig: () => Promise<KubeConfig>;
+  /**
+   * `identityMapping: auto`: whether the cluster's authentication mode (re-read at most once a minute) now
+   * resolves to another mapping than the one built; the connection is then built again.
+   */
+  outgrown?: () => Promise<boolean>;
 }
 
 export class PolicyClusterConnections implements ClusterConnections {
@@ -62,6 +67,11 @@ export class PolicyClusterConnections implements ClusterConnections {
   }
 
   async forCluster(cluster: string): Promise<ClusterBackends> {
+    const built = this.#connection(cluster);
+    const connection = await built;
+    if (!(await connection.outgrown?.())) return connection.backends;
+    // The cluster moved on (CONFIG_MAP → API_AND_CONFIG_MAP → API): the mapping follows its mode.
+    if (this.#built.get(cluster) === built) this.#built.delete(cluster);
     return (await this.#connection(cluster)).backends;
   }
 
@@ -131,12 +141,21 @@ export class PolicyClusterConnections implements ClusterConnections {
     if (authMode) mapping = readByCluster(mapping, authMode, eksName);
     // Access-policy levels only: no Kubernetes request as the worker, ever (the probe logs in as the person).
     const policyLevels = offersAccessPolicies(this.#options.policy, cluster);
+    const follows = policy.identityMapping === 'auto' && authMode ? authMode : undefined;
     const backends: ClusterBackends = {
       iam: new AwsIamRoles(iam),
       mapping,
       rbac: policyLevels ? noKubernetesAccess(cluster) : new KubeRbac(apis),
       ...(policyLevels && chosen === 'access-entries'
         ? { accessPolicies: new EksAccessPolicyEntries(eks, eksName, mapping) }
+        : {}),
+      ...(follows && chosen === 'access-entries' && !policyLevels
+        ? {
+            formerMapping: formerAwsAuth(
+              new AwsAuthMapping(apis, own, this.#options.awsAuth?.[cluster]),
+              follows,
+            ),
+          }
         : {}),
     };
     if (chosen !== 'none' && probesLogin(policy)) {
@@ -155,8 +174,39 @@ export class PolicyClusterConnections implements ClusterConnections {
         },
       });
     }
-    return { backends, kubeConfig };
+    const outgrown = follows
+      ? async () => {
+          // Unreadable (DescribeCluster throttled): keep what was built; taking access away must not wait.
+          const mode = await follows().catch(() => undefined);
+          return mode !== undefined && resolveMapping('auto', mode) !== chosen;
+        }
+      : undefined;
+    return { backends, kubeConfig, ...(outgrown ? { outgrown } : {}) };
   }
+}
+
+/**
+ * The aws-auth entries of grants made while an `auto` cluster read only aws-auth, now that it reads access
+ * entries: removed, never written. In API mode aws-auth admits no one, so an entry there that cannot be
+ * read or removed (the worker's aws-auth rights taken away after the move) is inert and left; while the
+ * cluster still reads aws-auth, a failure is the revocation's.
+ */
+function formerAwsAuth(
+  awsAuth: AwsAuthMapping,
+  authMode: () => Promise<AuthenticationMode | undefined>,
+): NonNullable<ClusterBackends['formerMapping']> {
+  const unlessUnread = async <T>(work: () => Promise<T>, inert: T): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      if ((await authMode().catch(() => undefined)) === 'API') return inert;
+      throw error;
+    }
+  };
+  return {
+    remove: (roleArn) => unlessUnread(() => awsAuth.remove(roleArn), undefined),
+    list: () => unlessUnread(() => awsAuth.list(), []),
+  };
 }
 
 const endpoint = (url: string | undefined) => (url ? { endpoint: url } : {});
