@@ -347,6 +347,10 @@ function clusterProbe(
         client.destroy();
       }
     },
+    async policyEntries() {
+      const { accessPolicies } = await connections.forCluster(name);
+      return accessPolicies ? accessPolicies.listOurs() : [];
+    },
     async awsAuthEntries() {
       const where = `ConfigMap ${awsAuth.namespace}/${awsAuth.name}`;
       let text: string;

@@ -6,6 +6,7 @@
 import type { LoadedPolicy } from '../config/load.js';
 import { offersAccessPolicies, type Policy, type PolicyRule, privilegeReasons } from '../config/policy.js';
 import { accessEntryHeadroom } from '../domain/access-entry-limit.js';
+import { accessPolicyNameOf } from '../domain/access-policies.js';
 import { partitionOfRegion } from '../domain/arn.js';
 import {
   type AuthenticationMode,
@@ -26,6 +27,7 @@ import { personalRoleArn, personalRolePath } from '../domain/names.js';
 import { describeShortfall, quorumShortfalls } from '../domain/quorum.js';
 import { type LiveSeal, type SealKeyUse, sealKeyUses } from '../domain/seal-keys-census.js';
 import { humanTime } from '../domain/text.js';
+import type { PolicyEntry } from '../ports/cluster.js';
 
 export interface CheckResult {
   name: string;
@@ -65,6 +67,11 @@ export interface ClusterProbe {
   awsAuthEntries(): Promise<number>;
   /** ListAccessEntries, all pages: how many entries (anyone's) the EKS cluster holds. Absent: not checked. */
   accessEntries?(): Promise<number>;
+  /**
+   * Access-policy clusters: our access entries, each with its associated policies as EKS reports them
+   * (ListAssociatedAccessPolicies). Absent: not checked.
+   */
+  policyEntries?(): Promise<PolicyEntry[]>;
   /**
    * IAM's policy simulator: which of `roleArns` `principalArn` may not assume by its own policies;
    * undefined for a session, which cannot be simulated. Absent: not checked.
@@ -507,6 +514,16 @@ export async function doctor(probes: DoctorProbes, options: DoctorOptions = {}):
         ok: true,
         detail: `its levels are EKS access policies (${accessPolicyLevels(policy, name).join(', ')}): the worker holds no Kubernetes access here; grants are access entries with namespace-scoped associations (eks-access grants list shows them)`,
       });
+      const { policyEntries } = probe;
+      if (policyEntries)
+        record(
+          await attempt(
+            `${prefix} associations`,
+            async () => associationsCheck(policy, name, await policyEntries()),
+            'Give the bot eks:ListAccessEntries, eks:ListAssociatedAccessPolicies and eks:ListTagsForResource on this cluster (read-only).',
+            timeoutMs,
+          ),
+        );
       continue;
     }
     const reachable = await attempt(
@@ -726,6 +743,60 @@ export function migrationAdvice(mode: AuthenticationMode, eksName: string): stri
       `aws eks update-cluster-config --name ${eksName} --access-config authenticationMode=API: aws-auth stops being read; eks-access needs identityMapping auto or access-entries. The switch cannot be undone.`
     );
   return undefined;
+}
+
+/**
+ * What our access entries hold on an access-policy cluster, as EKS reports it: each policy with the
+ * namespaces it is associated in and how many people hold it. An association wider than any grant could
+ * be (cluster-wide, a policy no level offers here, a namespace that does not offer it) fails: eks-access
+ * never writes one, so someone else did. The person's revocation removes it; until then it is live access.
+ */
+export function associationsCheck(
+  policy: Policy,
+  cluster: string,
+  entries: readonly PolicyEntry[],
+): Omit<CheckResult, 'name'> {
+  const offeredIn = new Map<string, Set<string>>();
+  for (const ns of policy.clusters[cluster]?.namespaces ?? []) {
+    for (const level of ns.levels) {
+      const accessPolicy = policy.levels[level]?.accessPolicy;
+      if (accessPolicy) offeredIn.set(accessPolicy, (offeredIn.get(accessPolicy) ?? new Set()).add(ns.name));
+    }
+  }
+  const held = new Map<string, { namespaces: Set<string>; people: number }>();
+  const wider: string[] = [];
+  for (const entry of entries) {
+    for (const association of entry.associations) {
+      const name = accessPolicyNameOf(association.policyArn) ?? association.policyArn;
+      const offered = offeredIn.get(name);
+      const outside = association.namespaces.filter((ns) => !offered?.has(ns));
+      if (association.scope === 'cluster' || !offered || outside.length > 0) {
+        const where =
+          association.scope === 'cluster'
+            ? 'cluster-wide'
+            : `in ${(outside.length ? outside : association.namespaces).join(', ')}`;
+        wider.push(`${entry.username}: ${name} ${where}`);
+        continue;
+      }
+      const seen = held.get(name) ?? { namespaces: new Set<string>(), people: 0 };
+      for (const ns of association.namespaces) seen.namespaces.add(ns);
+      seen.people += 1;
+      held.set(name, seen);
+    }
+  }
+  const holding = [...held]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(
+      ([name, h]) =>
+        `${name} in ${[...h.namespaces].sort().join(', ')} (${h.people} ${h.people === 1 ? 'person' : 'people'})`,
+    );
+  const summary = `${entries.length} access ${entries.length === 1 ? 'entry' : 'entries'} of ours${holding.length ? `: ${holding.join('; ')}` : ''}`;
+  if (wider.length === 0) return { ok: true, detail: summary };
+  return {
+    ok: false,
+    detail: `${summary}; wider than any grant here: ${wider.join('; ')}`,
+    fix: "eks-access never associates these: someone else did (CloudTrail: AssociateAccessPolicy on the entry). They last until the person's grants end; remove them now with aws eks disassociate-access-policy, and find who wrote them.",
+  };
 }
 
 /** The cluster's offered levels that are EKS access policies, as `level (policy)`. */

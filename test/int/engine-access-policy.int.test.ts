@@ -13,12 +13,16 @@ import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { doctorProbes } from '../../src/adapters/doctor-probes.js';
 import { approveExtension, requestExtension } from '../../src/bot/request-extension.js';
+import type { Policy } from '../../src/config/policy.js';
+import { systemClock } from '../../src/domain/clock.js';
 import { isoTime } from '../../src/domain/clock.js';
 import { personalRoleFor } from '../../src/domain/plan.js';
+import { doctor } from '../../src/operator/doctor.js';
 import { reconcile } from '../../src/engine/reconcile.js';
 import { endGrant } from '../../src/shared/end-grant.js';
-import { adminKubeConfig } from '../platform/context.js';
+import { adminKubeConfig, awsClientConfig } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import { startPrivateRedis } from '../support/private-redis.js';
 import { engineHarness, flowDeps, type Harness } from './engine-harness.js';
@@ -45,6 +49,17 @@ async function entryOf(harness: Harness, roleArn: string) {
   return { arn, tags, associations, username: described?.accessEntry?.username };
 }
 
+/** doctor's associations check of the harness's cluster, as `eks-access doctor` runs it. */
+async function associationsCheck(harness: Harness) {
+  const probes = doctorProbes({
+    env: harness.runtime.env,
+    loadConfig: () => ({ policy: harness.runtime.policy as Policy, warnings: [], source: 'test' }),
+    clock: systemClock,
+    credentials: awsClientConfig('iam').credentials,
+  });
+  return (await doctor(probes)).find((r) => r.name === `cluster ${harness.cluster}: associations`);
+}
+
 describe('access-policy levels in the engine', () => {
   it('two grants share one association; the worker writes nothing in Kubernetes; revoking one keeps the other; the last one takes entry and role', async () => {
     h = await engineHarness('access-entries', { accessPolicy: true });
@@ -66,6 +81,11 @@ describe('access-policy levels in the engine', () => {
         .filter((k) => k.startsWith('eks-access:grant:'))
         .sort(),
     ).toEqual([`eks-access:grant:${a.id}`, `eks-access:grant:${b.id}`].sort());
+    // doctor shows what our entries hold, from EKS.
+    expect(await associationsCheck(h)).toMatchObject({
+      ok: true,
+      detail: `1 access entry of ours: AmazonEKSEditPolicy in ${[h.namespace, `${h.namespace}-b`].sort().join(', ')} (1 person)`,
+    });
     // Nothing in the cluster: no RoleBinding names her.
     const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
     const bindings = await rbac.listRoleBindingForAllNamespaces();
@@ -127,6 +147,11 @@ describe('access-policy levels in the engine', () => {
     // neither uses the forged tag nor the hand-made associations...
     const report = await reconcile(h.deps);
     expect(report.errors).toEqual([]);
+    // doctor names what no grant could have given her.
+    const check = await associationsCheck(h);
+    expect(check?.ok).toBe(false);
+    expect(check?.detail).toContain(`${alice.username}: AmazonEKSViewPolicy cluster-wide`);
+    expect(check?.detail).toContain(`${alice.username}: AmazonEKSEditPolicy in prod`);
     // ...and the next change of hers, a grant in the other namespace, keeps only what sealed grants explain.
     const b = await h.approve(alice, { level: 'edit', namespace: `${h.namespace}-b` });
     await h.waitFor(b.id, ['active']);

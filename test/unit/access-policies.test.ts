@@ -13,6 +13,7 @@ import {
 } from '../../src/domain/access-policy-tags.js';
 import { AccessError } from '../../src/domain/errors.js';
 import { planGrant } from '../../src/domain/plan.js';
+import type { PolicyEntry } from '../../src/ports/cluster.js';
 import { decide, type EntryPolicies, principalIdOf } from '../platform/access-policy-authorizer.js';
 import { testSealKeys } from '../support/seal.js';
 
@@ -276,5 +277,46 @@ describe('activation on a cluster whose mode is known only at run time', () => {
       message: expect.stringContaining('cluster legacy maps people through aws-auth'),
       hint: expect.stringContaining('authenticationMode=API_AND_CONFIG_MAP'),
     });
+  });
+});
+
+describe("doctor's view of the associations on our entries", () => {
+  const EDIT = accessPolicyArn('AmazonEKSEditPolicy');
+  const entry = (username: string, associations: PolicyEntry['associations']): PolicyEntry => ({
+    roleArn: `arn:aws:iam::111122223333:role/eks-access/api/eksa-${username}`,
+    username,
+    tags: {},
+    associations,
+  });
+
+  it('says what our entries hold, policy by policy, and passes when every grant could have given it', async () => {
+    const { associationsCheck } = await import('../../src/operator/doctor.js');
+    const { policy } = parsePolicy(policyText());
+    expect(associationsCheck(policy, 'api', [])).toEqual({ ok: true, detail: '0 access entries of ours' });
+    expect(
+      associationsCheck(policy, 'api', [
+        entry('alice', [{ policyArn: EDIT, namespaces: ['test'], scope: 'namespace' }]),
+        entry('bob', [{ policyArn: EDIT, namespaces: ['test'], scope: 'namespace' }]),
+      ]),
+    ).toEqual({ ok: true, detail: '2 access entries of ours: AmazonEKSEditPolicy in test (2 people)' });
+  });
+
+  it('fails naming each association no grant here could have made: cluster-wide, another policy, another namespace', async () => {
+    const { associationsCheck } = await import('../../src/operator/doctor.js');
+    const { policy } = parsePolicy(policyText());
+    const result = associationsCheck(policy, 'api', [
+      entry('alice', [
+        { policyArn: EDIT, namespaces: ['test', 'prod'], scope: 'namespace' },
+        { policyArn: accessPolicyArn('AmazonEKSViewPolicy'), namespaces: [], scope: 'cluster' },
+      ]),
+      entry('bob', [
+        { policyArn: accessPolicyArn('AmazonEKSAdminPolicy'), namespaces: ['test'], scope: 'namespace' },
+      ]),
+    ]);
+    expect(result.ok).toBe(false);
+    expect(result.detail).toBe(
+      '2 access entries of ours; wider than any grant here: alice: AmazonEKSEditPolicy in prod; alice: AmazonEKSViewPolicy cluster-wide; bob: AmazonEKSAdminPolicy in test',
+    );
+    expect(result.fix).toMatch(/aws eks disassociate-access-policy/);
   });
 });
