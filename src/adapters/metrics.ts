@@ -243,6 +243,7 @@ export function recordReconcile(metrics: Metrics, report: ReconcileReport): void
     mapping_removed: report.mappingsRemoved.length,
     mapping_migrated: report.mappingsMigrated.length,
     grant_rebuilt: report.grantsRebuilt.length,
+    association_narrowed: report.associationsNarrowed.length,
     error: report.errors.length,
   };
   for (const [kind, count] of Object.entries(findings))

@@ -21,7 +21,7 @@ import {
 import { AccessError, misconfigured } from '../domain/errors.js';
 import { type Grant, LIVE_STATUSES } from '../domain/grant.js';
 import { type AccessPlan, personalRoleFor, planGrant } from '../domain/plan.js';
-import type { AccessPolicyEntries, ClusterBackends } from '../ports/cluster.js';
+import type { AccessPolicyEntries, ClusterBackends, PolicyEntry } from '../ports/cluster.js';
 import { isLive } from '../shared/grant-records.js';
 import type { EngineDeps } from './deps.js';
 import { type IdentitySync, type Person, retireIdentity, withIdentityLock } from './identity-sync.js';
@@ -229,21 +229,59 @@ export async function removePolicyGrant(
     }
     if (entry) {
       await entries.untag(role.arn, [`${GRANT_TAG_PREFIX}${trace.grantId}`, ...ended]);
-      for (const association of entry.associations) {
-        const name = accessPolicyNameOf(association.policyArn);
-        const keep =
-          name && association.scope === 'namespace'
-            ? namespacesToKeep(remaining, name, now, association.namespaces)
-            : [];
-        if (keep.length === 0) await entries.disassociate(role.arn, association.policyArn);
-        else if (keep.length !== association.namespaces.length)
-          await entries.associate(role.arn, association.policyArn, keep);
-      }
+      await narrowAssociations(entries, entry, remaining, now);
     }
     if (remaining.length === 0) {
       await retireIdentity(deps, backends, { name: role.name, arn: role.arn }, trace.principalArn, now);
     }
     return { needed: [], sealed: [] };
+  });
+}
+
+/** What `narrowAssociations` took away from one association: all of it, or some of its namespaces. */
+export interface NarrowedAssociation {
+  policyArn: string;
+  removed: string;
+}
+
+/**
+ * Cuts every association on `entry` down to what `explaining` (sealed live grants of its person) gives:
+ * a namespace no such grant of that policy holds goes, a cluster-wide association or a policy we do not
+ * know goes whole. Only takes away; the caller holds the person's identity lock. Returns what went.
+ */
+export async function narrowAssociations(
+  entries: AccessPolicyEntries,
+  entry: PolicyEntry,
+  explaining: readonly PolicyGrantFacts[],
+  now: number,
+): Promise<NarrowedAssociation[]> {
+  const narrowed: NarrowedAssociation[] = [];
+  for (const association of unexplainedAssociations(entry, explaining, now)) {
+    if (association.keep.length === 0) await entries.disassociate(entry.roleArn, association.policyArn);
+    else await entries.associate(entry.roleArn, association.policyArn, association.keep);
+    narrowed.push({ policyArn: association.policyArn, removed: association.removed });
+  }
+  return narrowed;
+}
+
+/** The associations on `entry` wider than `explaining` gives, each with what may stay (see above). */
+export function unexplainedAssociations(
+  entry: PolicyEntry,
+  explaining: readonly PolicyGrantFacts[],
+  now: number,
+): { policyArn: string; keep: string[]; removed: string }[] {
+  return entry.associations.flatMap((association) => {
+    const name = accessPolicyNameOf(association.policyArn);
+    const keep =
+      name && association.scope === 'namespace'
+        ? namespacesToKeep(explaining, name, now, association.namespaces)
+        : [];
+    if (association.scope === 'namespace' && keep.length === association.namespaces.length) return [];
+    const removed =
+      association.scope === 'cluster'
+        ? 'cluster-wide'
+        : association.namespaces.filter((ns) => !keep.includes(ns)).join(', ');
+    return [{ policyArn: association.policyArn, keep, removed }];
   });
 }
 

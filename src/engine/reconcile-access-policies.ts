@@ -9,8 +9,8 @@ import { readGrantTags } from '../domain/access-policy-tags.js';
 import { roleOf } from '../domain/arn.js';
 import { LIVE_STATUSES } from '../domain/grant.js';
 import { accountOf, personalRolePath } from '../domain/names.js';
-import type { ClusterBackends } from '../ports/cluster.js';
-import { removePolicyGrant } from './access-policy-grants.js';
+import type { AccessPolicyEntries, ClusterBackends, PolicyEntry } from '../ports/cluster.js';
+import { narrowAssociations, removePolicyGrant, unexplainedAssociations } from './access-policy-grants.js';
 import type { EngineDeps } from './deps.js';
 import { retireIdentity, roleIdentityLockKey, withLockOn } from './identity-sync.js';
 import { endedInLedger, endedThen } from './ledger.js';
@@ -31,7 +31,8 @@ export async function sweepPolicyCluster(
   if (!entries) return;
   const now = deps.clock.now();
   const liveRoles = new Set<string>();
-  for (const entry of await entries.listOurs()) {
+  const listed = await entries.listOurs();
+  for (const entry of listed) {
     const { sealed } = readGrantTags(deps.seal, cluster, entry);
     for (const tag of sealed) {
       const grant = await deps.store.get(tag.grantId);
@@ -62,6 +63,7 @@ export async function sweepPolicyCluster(
       );
     }
   }
+  await narrowUnexplained(deps, report, cluster, entries, listed, guarded);
   // Roles (and with them their entries) no sealed live tag needs, judged again under each role's lock.
   const roles = await backends.iam.listRoles(personalRolePath(deps.policy.settings.iamPath, cluster));
   for (const role of roles) {
@@ -82,6 +84,39 @@ export async function sweepPolicyCluster(
         // The closed trust names the account root, which always exists: a tag could name anything.
         if (!needed)
           await retireIdentity(deps, backends, role, `arn:aws:iam::${accountOf(role.arn)}:root`, at);
+      }),
+    );
+  }
+}
+
+/**
+ * Associations on our entries wider than their sealed live grant tags give (added by someone with EKS
+ * write rights: another namespace, a cluster-wide scope, a policy we never offer) are cut back, under the
+ * person's identity lock, from the entry read again there. Only takes away: nothing found widens anything.
+ */
+async function narrowUnexplained(
+  deps: EngineDeps,
+  report: ReconcileReport,
+  cluster: string,
+  entries: AccessPolicyEntries,
+  listed: readonly PolicyEntry[],
+  guarded: (where: string, work: () => Promise<void>) => Promise<void>,
+): Promise<void> {
+  const explaining = (entry: PolicyEntry) => readGrantTags(deps.seal, cluster, entry).sealed;
+  for (const listedEntry of listed) {
+    const now = deps.clock.now();
+    if (unexplainedAssociations(listedEntry, explaining(listedEntry), now).length === 0) continue;
+    const roleName = roleOf(listedEntry.roleArn)?.name ?? listedEntry.roleArn;
+    await guarded(`${cluster}/${roleName}`, () =>
+      withLockOn(deps, roleIdentityLockKey(cluster, roleName), async () => {
+        const entry = await entries.read(listedEntry.roleArn);
+        if (!entry) return;
+        const at = deps.clock.now();
+        const found = report.dryRun
+          ? unexplainedAssociations(entry, explaining(entry), at)
+          : await narrowAssociations(entries, entry, explaining(entry), at);
+        for (const { policyArn, removed } of found)
+          report.associationsNarrowed.push({ cluster, username: entry.username, policyArn, removed });
       }),
     );
   }

@@ -61,6 +61,11 @@ export interface ReconcileReport {
    * and whether every cluster was counted: a partial count could call a key unused that is not.
    */
   sealKeys: { uses: SealKeyUse[]; complete: boolean };
+  /**
+   * Associations on our access entries cut back to what their sealed live grant tags give (someone else
+   * widened them): `removed` names the namespaces taken away, or `cluster-wide`.
+   */
+  associationsNarrowed: { cluster: string; username: string; policyArn: string; removed: string }[];
   /** Access entries (anyone's) on each access-entries cluster swept, for EKS's per-cluster limit. */
   accessEntries: { cluster: string; total: number }[];
   /** Break-glass uses put back into Redis's counts from the archive's index (set when Redis had none). */
@@ -83,6 +88,7 @@ export const emptyReconcileReport = (dryRun: boolean, at: number): ReconcileRepo
   forgedBindings: [],
   mappingsMigrated: [],
   grantsRebuilt: [],
+  associationsNarrowed: [],
   accessEntries: [],
   sealKeys: { uses: [], complete: false },
   errors: [],

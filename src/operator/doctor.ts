@@ -749,7 +749,8 @@ export function migrationAdvice(mode: AuthenticationMode, eksName: string): stri
  * What our access entries hold on an access-policy cluster, as EKS reports it: each policy with the
  * namespaces it is associated in and how many people hold it. An association wider than any grant could
  * be (cluster-wide, a policy no level offers here, a namespace that does not offer it) fails: eks-access
- * never writes one, so someone else did. The person's revocation removes it; until then it is live access.
+ * never writes one, so someone else did. The reconciler cuts it back at its next sweep; until then it is
+ * live access.
  */
 export function associationsCheck(
   policy: Policy,
@@ -795,7 +796,7 @@ export function associationsCheck(
   return {
     ok: false,
     detail: `${summary}; wider than any grant here: ${wider.join('; ')}`,
-    fix: "eks-access never associates these: someone else did (CloudTrail: AssociateAccessPolicy on the entry). They last until the person's grants end; remove them now with aws eks disassociate-access-policy, and find who wrote them.",
+    fix: 'eks-access never associates these: someone else did (CloudTrail: AssociateAccessPolicy on the entry). The reconciler cuts them back at its next sweep (or now: aws eks disassociate-access-policy); find who wrote them.',
   };
 }
 

@@ -185,6 +185,22 @@ const CASES: Case[] = [
     at: '20m',
   },
   {
+    alert: 'EksAccessAssociationWidened',
+    what: 'one association cut back by a sweep',
+    series: {
+      'eks_access_reconcile_findings_total{kind="association_narrowed"}': '0x4 1x6',
+      'eks_access_reconcile_findings_total{kind="binding_removed"}': '0x4 3x6',
+    },
+    at: '10m',
+    fires: '',
+  },
+  {
+    alert: 'EksAccessAssociationWidened',
+    what: 'sweeps that only remove expired access',
+    series: { 'eks_access_reconcile_findings_total{kind="binding_removed"}': '0x4 3x6' },
+    at: '10m',
+  },
+  {
     alert: 'EksAccessRevocationUnproven',
     what: 'one revocation not refused in time',
     series: { eks_access_revocations_unproven_total: '0x4 1x6' },

@@ -73,6 +73,13 @@ groups:
         annotations:
           summary: "{{ "{{" }} $value {{ "}}" }} RoleBinding(s) look like eks-access's but fail the seal."
           description: "`eks-access grants forged` lists them; docs/operations.md, Forged RoleBindings."
+      # Someone with EKS write rights widened an access entry of ours; the reconciler cut it back.
+      - alert: EksAccessAssociationWidened
+        expr: sum(increase(eks_access_reconcile_findings_total{kind="association_narrowed"}[15m])) > 0
+        labels: { severity: critical }
+        annotations:
+          summary: An EKS access policy association on an eks-access entry was wider than any grant; the reconciler cut it back.
+          description: "The worker's log (reconcile finished) names the person, the policy and what was removed; CloudTrail's AssociateAccessPolicy on the entry says who widened it. docs/operations.md, Alerts."
       - alert: EksAccessActivationRefused
         expr: sum(increase(eks_access_jobs_total{queue="activate",result="failed"}[15m])) > 0
         labels: { severity: critical }
