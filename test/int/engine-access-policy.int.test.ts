@@ -142,15 +142,20 @@ describe('access-policy levels in the engine', () => {
         tags: { 'eks-access:grant:ea-forged00': tag.replace(`${h.namespace}/`, 'prod/') },
       }),
     );
-    // The reconciler only takes away, and finds nothing of this to take (the tag is not sealed): it
-    // neither uses the forged tag nor the hand-made associations...
-    const report = await reconcile(h.deps);
-    expect(report.errors).toEqual([]);
     // doctor names what no grant could have given her.
     const check = await associationsCheck(h);
     expect(check?.ok).toBe(false);
     expect(check?.detail).toContain(`${alice.username}: AmazonEKSViewPolicy cluster-wide`);
     expect(check?.detail).toContain(`${alice.username}: AmazonEKSEditPolicy in prod`);
+    // The reconciler only takes away: it never uses the forged tag (not sealed), and cuts the hand-made
+    // associations back...
+    const report = await reconcile(h.deps);
+    expect(report.errors).toEqual([]);
+    // The sweep cut back what no sealed grant explains: prod, and the cluster-wide view.
+    expect(report.associationsNarrowed.map((n) => n.removed).sort()).toEqual(['cluster-wide', 'prod']);
+    expect((await entryOf(h, role.arn))?.associations).toEqual([
+      { policyArn: EDIT, type: 'namespace', namespaces: [h.namespace] },
+    ]);
     // ...and the next change of hers, a grant in the other namespace, keeps only what sealed grants explain.
     const b = await h.approve(alice, { level: 'edit', namespace: `${h.namespace}-b` });
     await h.waitFor(b.id, ['active']);
