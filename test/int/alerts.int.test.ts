@@ -315,7 +315,7 @@ describe('alerts (promtool)', () => {
     writeFileSync(join(dir, 'rules.yaml'), stringify(chartRules()));
     const check = promtool(['check', 'rules', 'rules.yaml']);
     expect(check.stderr).toBe('');
-    expect(check.stdout).toMatch(/SUCCESS: 12 rules found/);
+    expect(check.stdout).toMatch(/SUCCESS: 13 rules found/);
   });
 
   it('every alert has a firing and a quiet case, and each behaves (promtool test rules)', () => {
@@ -482,7 +482,7 @@ describe('ServiceMonitor and PrometheusRule on the API server', () => {
       '-o',
       'jsonpath={.spec.groups[0].rules[*].alert}',
     ]).stdout.split(' ');
-    expect(alerts).toHaveLength(12);
+    expect(alerts).toHaveLength(13);
 
     // The CRD's schema is enforced: a rule without an expression is refused by the API server.
     const bad = spawnSync(
