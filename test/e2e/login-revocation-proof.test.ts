@@ -9,6 +9,7 @@
 import { GetRoleCommand, IAMClient, NoSuchEntityException } from '@aws-sdk/client-iam';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { authenticatorRoleArn } from '../../src/domain/arn.js';
 import { parseRecord } from '../../src/domain/audit-record.js';
 import { adminKubeConfig, awsClientConfig } from '../platform/context.js';
@@ -24,7 +25,13 @@ import {
 } from './login-steps.js';
 
 const pool = harnessPool();
-afterEach(() => pool.closeAll());
+/** Set while the hand-written entry is in aws-auth, so a failing run does not leave it for other tests. */
+let removeHandWritten: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await removeHandWritten?.();
+  removeHandWritten = undefined;
+  await pool.closeAll();
+});
 
 const iam = new IAMClient(awsClientConfig('iam'));
 const HAND_WRITTEN = 'hand-mapped-admin';
@@ -49,18 +56,31 @@ describe('a revocation the cluster does not refuse', () => {
     const mapped = authenticatorRoleArn(roleArn);
     expect(mapped, roleArn).toBeDefined();
     const core = adminKubeConfig().makeApiClient(CoreV1Api);
-    const editMapRoles = async (edit: (text: string) => string) => {
+    // Other test files' workers write this aws-auth too: a stale read is refused (409) and read again.
+    const editMapRoles = async (edit: (text: string) => string): Promise<void> => {
       const configMap = await core.readNamespacedConfigMap(h.awsAuth);
-      await core.replaceNamespacedConfigMap({
-        ...h.awsAuth,
-        body: {
-          ...configMap,
-          data: { ...configMap.data, mapRoles: edit(configMap.data?.['mapRoles'] ?? '') },
-        },
-      });
+      try {
+        await core.replaceNamespacedConfigMap({
+          ...h.awsAuth,
+          body: {
+            ...configMap,
+            data: { ...configMap.data, mapRoles: edit(configMap.data?.['mapRoles'] ?? '') },
+          },
+        });
+      } catch (error) {
+        if ((error as { code?: number }).code !== 409) throw error;
+        await editMapRoles(edit);
+      }
     };
-    const handWritten = `- rolearn: ${mapped}\n  username: ${HAND_WRITTEN}\n  groups: []\n`;
-    await editMapRoles((text) => `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}${handWritten}`);
+    // Edited as YAML, never as text: mapRoles may be `[]`, or indented, and the cluster is shared by other
+    // test files — a broken ConfigMap would fail their grants too.
+    const handWritten = { rolearn: mapped, username: HAND_WRITTEN, groups: [] };
+    const isHandWritten = (entry: unknown) =>
+      (entry as { username?: unknown } | null)?.username === HAND_WRITTEN;
+    const entriesOf = (text: string): unknown[] => (parseYaml(text) as unknown[] | null) ?? [];
+    await editMapRoles((text) => stringifyYaml([...entriesOf(text), handWritten]));
+    removeHandWritten = () =>
+      editMapRoles((text) => stringifyYaml(entriesOf(text).filter((entry) => !isHandWritten(entry))));
 
     await h.command(ALICE, `done ${id}`);
     const unproven = await pollUntil(
@@ -78,16 +98,18 @@ describe('a revocation the cluster does not refuse', () => {
 
     // Unproven: still revoking, our entry gone, hers kept as written, the role kept — and she cannot use it.
     expect((await h.store.get(id))?.status).toBe('revoking');
-    const mapRoles = (await core.readNamespacedConfigMap(h.awsAuth)).data?.['mapRoles'] ?? '';
-    expect(mapRoles).toContain(handWritten);
-    expect(mapRoles.split(mapped ?? '').length - 1, mapRoles).toBe(1);
+    const mapRoles = entriesOf((await core.readNamespacedConfigMap(h.awsAuth)).data?.['mapRoles'] ?? '');
+    expect(mapRoles.filter(isHandWritten)).toEqual([handWritten]);
+    const mappingHer = mapRoles.filter((entry) => (entry as { rolearn?: unknown }).rolearn === mapped);
+    expect(mappingHer, JSON.stringify(mapRoles)).toEqual([handWritten]);
     expect((await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role?.Arn).toBe(roleArn);
     const refused = await kubectl(`get pods -n ${h.namespace}`);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(LOGIN_REFUSED);
 
     // The platform team removes the entry they find named; the retried revocation proves itself and ends.
-    await editMapRoles((text) => text.replace(handWritten, ''));
+    await removeHandWritten();
+    removeHandWritten = undefined;
     const ended = await pollUntil(
       `grant ${id} to end`,
       () => h.store.get(id),
