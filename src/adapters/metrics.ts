@@ -17,6 +17,8 @@ export interface Metrics {
   registry: Registry;
   requests: Counter<'outcome'>;
   activationSeconds: Histogram;
+  /** The part of activation spent waiting for AWS and the cluster to let the person in (the login probe). */
+  loginPropagationSeconds: Histogram;
   /** Request → the approvers' decision: how long people wait for a human (the dashboard's approval latency). */
   approvalSeconds: Histogram;
   revocationLagSeconds: Histogram;
@@ -58,6 +60,12 @@ export function createMetrics(
     activationSeconds: new Histogram({
       name: 'eks_access_activation_seconds',
       help: 'Time from approval to usable access (activatedAt - decidedAt).',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    loginPropagationSeconds: new Histogram({
+      name: 'eks_access_login_propagation_seconds',
+      help: "The part of activation spent waiting for IAM, EKS and the cluster's authenticator to let the person in: the login probe's first attempt to its last success in a row (clusters that probe logins only).",
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
@@ -167,6 +175,9 @@ export function recordGrantEvent(metrics: Metrics, grant: Grant, event: GrantEve
         // A window's wait for its start is not activation time.
         const from = Math.max(grant.decidedAt, grant.startsAt ?? 0);
         metrics.activationSeconds.observe(Math.max(0, (grant.activatedAt - from) / 1000));
+      }
+      if (event.loginProvenMs !== undefined) {
+        metrics.loginPropagationSeconds.observe(Math.max(0, event.loginProvenMs / 1000));
       }
       return;
     case 'ended':

@@ -251,7 +251,7 @@ async function announceActive(
     // How long IAM, EKS and the authenticator took to let the person in, as the worker's probe saw it.
     ...(proof ? { loginProvenMs: proof.ms, loginAttempts: proof.attempts } : {}),
   });
-  await notifySafely(deps, active, { kind: 'activated' });
+  await notifySafely(deps, active, { kind: 'activated', ...(proof ? { loginProvenMs: proof.ms } : {}) });
   return active;
 }
 

@@ -18,7 +18,11 @@ export type GrantEvent =
   | { kind: 'approved'; by: string }
   | { kind: 'denied'; by: string; reason: string }
   | { kind: 'cancelled'; by: string; why: string }
-  | { kind: 'activated' }
+  /**
+   * `loginProvenMs`: from the login probe's first attempt to its last success in a row — the part of the
+   * activation spent waiting for IAM, EKS and the authenticator to agree (absent where no login is probed).
+   */
+  | { kind: 'activated'; loginProvenMs?: number }
   | { kind: 'extended'; by: string; seconds: number }
   | { kind: 'extension-requested'; by: string; seconds: number }
   | { kind: 'extension-denied'; by: string; seconds: number; reason: string }

@@ -52,6 +52,8 @@ describe('metrics', () => {
     expect(text).toContain('eks_access_approval_seconds_sum 90');
     expect(text).toContain('eks_access_revocation_lag_seconds_sum 15');
     expect(text).toContain('eks_access_active_grants 3');
+    // No login probed (no proof on the event): nothing said about AWS's propagation.
+    expect(text).toContain('eks_access_login_propagation_seconds_count 0');
   });
 
   it('names break-glass uses and their reviews, and does not count a window’s wait as activation time', async () => {
@@ -61,7 +63,10 @@ describe('metrics', () => {
       [{}, { kind: 'break-glass-used', by: 'U1' }],
       [{}, { kind: 'break-glass-overdue' }],
       [{}, { kind: 'break-glass-reviewed', by: 'U2', verdict: 'flagged' }],
-      [{ decidedAt: T0, startsAt: T0 + 3_600_000, activatedAt: T0 + 3_602_000 }, { kind: 'activated' }],
+      [
+        { decidedAt: T0, startsAt: T0 + 3_600_000, activatedAt: T0 + 3_602_000 },
+        { kind: 'activated', loginProvenMs: 1_500 },
+      ],
     ];
     for (const [changes, event] of events) await notifier.grantChanged(grant(changes), event);
     const text = await metrics.registry.metrics();
@@ -69,6 +74,9 @@ describe('metrics', () => {
     expect(text).toContain('eks_access_requests_total{outcome="break_glass_review_overdue"} 1');
     expect(text).toContain('eks_access_requests_total{outcome="break_glass_flagged"} 1');
     expect(text).toContain('eks_access_activation_seconds_sum 2');
+    // The probe's wait for AWS is part of the activation, counted on its own.
+    expect(text).toContain('eks_access_login_propagation_seconds_sum 1.5');
+    expect(text).toContain('eks_access_login_propagation_seconds_count 1');
   });
 
   it('counts retried and finally failed jobs apart', async () => {
