@@ -1,10 +1,15 @@
 // The cluster's authentication mode, read from the EKS emulator (ministack) as the engine reads it
 // (DescribeCluster accessConfig.authenticationMode): an identity mapping the cluster does not read is
 // refused before anything is written, and `identityMapping: auto` picks access entries where the
-// cluster reads them. ministack returns accessConfig as CreateCluster gave it ({} when not given) and
-// does not implement UpdateClusterConfig, so each mode is its own cluster; an absent mode is the API's
-// default, CONFIG_MAP.
-import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+// cluster reads them. ministack returns accessConfig as CreateCluster gave it ({} when not given: the
+// API's default, CONFIG_MAP); the platform's layer in front of it (test/platform/eks-access-config.ts)
+// adds UpdateClusterConfig, so a cluster's move CONFIG_MAP → API_AND_CONFIG_MAP → API is exercised too.
+import {
+  CreateAccessEntryCommand,
+  DescribeClusterCommand,
+  EKSClient,
+  UpdateClusterConfigCommand,
+} from '@aws-sdk/client-eks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { doctorProbes } from '../../src/adapters/doctor-probes.js';
 import { PolicyClusterConnections } from '../../src/adapters/k8s/cluster-connections.js';
@@ -40,18 +45,21 @@ async function clusterIn(mode: Mode): Promise<string> {
   return name;
 }
 
-function backendsFor(cluster: string, identityMapping: string) {
-  const connections = new PolicyClusterConnections({
+function connectionsFor(cluster: string, identityMapping: string, clock = { now: () => Date.now() }) {
+  return new PolicyClusterConnections({
     policy: strictPolicy(aws, cluster, { identityMapping, name: 'modes-policy' }),
     env: {
       AWS_ENDPOINT_URL_IAM: aws.endpoint,
       AWS_ENDPOINT_URL_STS: aws.endpoint,
       AWS_ENDPOINT_URL_EKS: aws.endpoint,
     },
-    clock: { now: () => Date.now() },
+    clock,
     credentials: aws.rootOf(aws.accountId),
   });
-  return connections.forCluster(cluster);
+}
+
+function backendsFor(cluster: string, identityMapping: string) {
+  return connectionsFor(cluster, identityMapping).forCluster(cluster);
 }
 
 /** What preflight says: `ok`, the refusal's message, or (aws-auth) the kind of error reading aws-auth. */
@@ -68,7 +76,7 @@ async function preflight(cluster: string, identityMapping: string): Promise<stri
   }
 }
 
-/** One cluster per mode (ministack cannot switch a cluster's mode), made once for both tests. */
+/** One cluster per mode, made once for the tests that only read a mode. */
 let made: Promise<Record<'configMap' | 'both' | 'api' | 'unset', string>> | undefined;
 const clusters = () => {
   made ??= Promise.all([
@@ -131,6 +139,74 @@ describe('authentication mode', () => {
     const unread = (await backendsFor(api, 'auto')).formerMapping;
     await expect(unread?.list()).resolves.toEqual([]);
     await expect(unread?.remove(`arn:aws:iam::${aws.accountId}:role/eksa-x`)).resolves.toBeUndefined();
+  }, 120_000);
+
+  it('follows a cluster that moves CONFIG_MAP → API_AND_CONFIG_MAP → API, one way, at the next read of its mode', async () => {
+    const cluster = await clusterIn('CONFIG_MAP');
+    const rootEks = new EKSClient({
+      region: aws.region,
+      endpoint: aws.endpoint,
+      credentials: aws.rootOf(aws.accountId),
+    });
+    const switchTo = (authenticationMode: AuthenticationMode, eks = rootEks) =>
+      eks.send(new UpdateClusterConfigCommand({ name: cluster, accessConfig: { authenticationMode } }));
+    // EKS refuses an access entry on a cluster that does not read them.
+    await expect(
+      rootEks.send(
+        new CreateAccessEntryCommand({
+          clusterName: cluster,
+          principalArn: `arn:aws:iam::${aws.accountId}:role/eksa-x`,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidRequestException' });
+    // Switching is an IAM-checked action: a caller allowed only to describe is refused, and nothing moves.
+    const viewer = await aws.createUser('modes-viewer', {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'eks:DescribeCluster', Resource: '*' }],
+    });
+    const viewerEks = new EKSClient({
+      region: aws.region,
+      endpoint: aws.endpoint,
+      credentials: viewer.credentials,
+    });
+    await expect(switchTo('API_AND_CONFIG_MAP', viewerEks)).rejects.toMatchObject({
+      name: expect.stringMatching(/AccessDenied/),
+    });
+
+    let now = Date.now();
+    const connections = connectionsFor(cluster, 'auto', { now: () => now });
+    const before = await connections.forCluster(cluster);
+    expect(before.mapping.mode).toBe('aws-auth');
+    expect(before.formerMapping).toBeUndefined();
+
+    const update = (await switchTo('API_AND_CONFIG_MAP')).update;
+    expect(update).toMatchObject({
+      type: 'AccessConfigUpdate',
+      params: [{ type: 'AuthenticationMode', value: 'API_AND_CONFIG_MAP' }],
+    });
+    // The mode is re-read at most once a minute: until then the connection stays what it was built as.
+    expect((await connections.forCluster(cluster)).mapping.mode).toBe('aws-auth');
+    now += 61_000;
+    const both = await connections.forCluster(cluster);
+    expect(both.mapping.mode).toBe('access-entries');
+    // Grants made while it read only aws-auth are still read there: failing to reach it is a failure.
+    await expect(both.formerMapping?.list()).rejects.toBeInstanceOf(AccessError);
+
+    // One way: back to CONFIG_MAP is refused as EKS refuses it.
+    await expect(switchTo('CONFIG_MAP')).rejects.toMatchObject({
+      name: 'InvalidParameterException',
+      message: expect.stringMatching(/from API_AND_CONFIG_MAP to CONFIG_MAP/),
+    });
+    await switchTo('API');
+    now += 61_000;
+    const api = await connections.forCluster(cluster);
+    expect(api.mapping.mode).toBe('access-entries');
+    // aws-auth admits no one in API mode: an entry left there is inert, and unreachable is no failure.
+    await expect(api.formerMapping?.list()).resolves.toEqual([]);
+    // An explicit aws-auth mapping is now refused, naming the mode.
+    expect(await preflight(cluster, 'aws-auth')).toMatch(
+      /^refused: EKS cluster \S+ has authentication mode API,/,
+    );
   }, 120_000);
 
   it('doctor shows the mode and the mapping it reads, or the mismatch with its fix', async () => {

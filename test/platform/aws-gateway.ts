@@ -119,9 +119,26 @@ export function callerIdentityXmlToJson(xml: string): string | undefined {
   });
 }
 
-function send(res: http.ServerResponse, status: number, body: string, type = 'application/json'): void {
+export function send(
+  res: http.ServerResponse,
+  status: number,
+  body: string,
+  type = 'application/json',
+): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** Passes an upstream answer on as it came (its body already read whole, so its length is known). */
+export function relay(
+  res: http.ServerResponse,
+  answer: { status: number; headers: http.IncomingHttpHeaders; body: Buffer },
+): void {
+  const out: http.OutgoingHttpHeaders = { ...answer.headers };
+  delete out['transfer-encoding'];
+  out['content-length'] = answer.body.length;
+  res.writeHead(answer.status, out);
+  res.end(answer.body);
 }
 
 export async function readBody(req: http.IncomingMessage): Promise<Buffer> {
@@ -237,11 +254,7 @@ export async function startAwsGateway(runDir: string): Promise<AwsGateway> {
       send(res, 200, JSON.stringify(parsed));
       return;
     }
-    const out: http.OutgoingHttpHeaders = { ...answer.headers };
-    delete out['transfer-encoding'];
-    out['content-length'] = answer.body.length;
-    res.writeHead(answer.status, out);
-    res.end(answer.body);
+    relay(res, answer);
   }
 
   function serve(req: http.IncomingMessage, res: http.ServerResponse): void {

@@ -6,6 +6,9 @@
 // header only, so a presigned GetCallerIdentity answers as a default identity and a tampered one is not
 // refused), and the shared moto pins MOTO_ACCOUNT_ID, so every request lands in one account.
 //
+// EKS's UpdateClusterConfig (the authentication-mode switch), which ministack lacks, is added by a layer in
+// front of it (eks-access-config.ts): `endpoint` is the layer's, and every request still reaches ministack.
+//
 // Accounts: the platform's access key is the root of `accountId`; a 12-digit access key id is the root
 // of that account (`rootOf('210987654321')`), both with the platform's secret.
 import { existsSync } from 'node:fs';
@@ -20,6 +23,7 @@ import {
 } from '@aws-sdk/client-iam';
 import type { AwsCredentials } from '../../src/adapters/aws/eks-token.js';
 import { platform, uniqueName } from './context.js';
+import { startEksAccessConfigLayer } from './eks-access-config.js';
 import { cacheDir } from './platform.js';
 import { freePort, type ManagedProcess, startProcess, waitUntil } from './processes.js';
 
@@ -96,11 +100,13 @@ export async function startStrictAws(name: string): Promise<StrictAws> {
       DOCKER_HOST: docker.url,
     },
   });
-  const endpoint = `http://127.0.0.1:${port}`;
-  await waitUntil(name, async () => ((await fetch(`${endpoint}/_ministack/ready`)).ok ? true : undefined), {
+  const emulator = `http://127.0.0.1:${port}`;
+  await waitUntil(name, async () => ((await fetch(`${emulator}/_ministack/ready`)).ok ? true : undefined), {
     timeoutMs: 60_000,
     process: server,
   });
+  const layer = await startEksAccessConfigLayer(emulator);
+  const endpoint = layer.endpoint;
   const rootOf = (accountId: string) => ({
     accessKeyId: accountId === aws.accountId ? aws.accessKeyId : accountId,
     secretAccessKey: aws.secretAccessKey,
@@ -132,6 +138,7 @@ export async function startStrictAws(name: string): Promise<StrictAws> {
       };
     },
     stop: async () => {
+      await layer.close();
       await server.stop();
       await docker.close();
     },
