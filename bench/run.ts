@@ -9,12 +9,14 @@
 //   npm run bench -- --only deps [--node-args=--max-semi-space-size=1]   (start-up RSS of each dependency; no platform)
 //   npm run bench -- --only slack-burst [--slack-grants 200] [--slack-speedup 1]   (only when asked: minutes at Slack's real rates)
 //   npm run bench -- --only throttle [--throttle-grants 100] [--iam-writes-per-second none,10,4]   (only when asked: minutes)
+//   npm run bench -- --only login [--login-grants 10]   (only when asked: the login probe's wait for AWS's propagation, per mapping)
 // Faster with a running platform: eval "$(scripts/platform/up.sh)" && npm run bench
 import { parseArgs } from 'node:util';
 import { awsAuthEdits, printAwsAuthEdits } from './aws-auth-edits.js';
 import { burst, printBurst } from './burst.js';
 import { dependencyCosts, printDependencyCosts } from './deps.js';
 import { grantCost, type ModeResult, printGrantCost } from './grant-cost.js';
+import { loginCost, printLoginCost } from './login.js';
 import { memoryWithGrants, printMemory } from './memory.js';
 import { withPlatform } from './platform.js';
 import {
@@ -44,6 +46,7 @@ const { values } = parseArgs({
     'throttle-grants': { type: 'string', default: '100' },
     'slack-grants': { type: 'string', default: '200' },
     'slack-speedup': { type: 'string', default: '1' },
+    'login-grants': { type: 'string', default: '10' },
   },
 });
 const only = values.only;
@@ -91,6 +94,10 @@ if (only === 'slack-burst') {
   const grants = Number(values['slack-grants']);
   const speedup = Number(values['slack-speedup']);
   printSlackBurst(await withPlatform((info) => slackBurst(info, grants, speedup)));
+}
+if (only === 'login') {
+  const grants = Number(values['login-grants']);
+  printLoginCost(await withPlatform((info) => loginCost(info, grants)));
 }
 if (only === 'deps') {
   printDependencyCosts(dependencyCosts(values['node-args'].split(/\s+/).filter(Boolean)));

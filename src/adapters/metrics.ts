@@ -59,7 +59,7 @@ export function createMetrics(
     }),
     activationSeconds: new Histogram({
       name: 'eks_access_activation_seconds',
-      help: 'Time from approval to usable access (activatedAt - decidedAt).',
+      help: 'Time from approval to usable access: everything written and verified (the login proven where the cluster probes logins), from decidedAt.',
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
@@ -172,9 +172,11 @@ export function recordGrantEvent(metrics: Metrics, grant: Grant, event: GrantEve
     case 'activated':
       metrics.requests.inc({ outcome: 'activated' });
       if (grant.decidedAt !== undefined && grant.activatedAt !== undefined) {
-        // A window's wait for its start is not activation time.
+        // A window's wait for its start is not activation time. Until access is usable: the writes and
+        // their proof come after activatedAt (when the grant's clock started).
         const from = Math.max(grant.decidedAt, grant.startsAt ?? 0);
-        metrics.activationSeconds.observe(Math.max(0, (grant.activatedAt - from) / 1000));
+        const to = event.usableAt ?? grant.activatedAt;
+        metrics.activationSeconds.observe(Math.max(0, (to - from) / 1000));
       }
       if (event.loginProvenMs !== undefined) {
         metrics.loginPropagationSeconds.observe(Math.max(0, event.loginProvenMs / 1000));

@@ -234,6 +234,7 @@ async function announceActive(
   done: { activatedAt: number; expiresAt: number; username: string; proof: LoginProof | undefined },
 ): Promise<Grant> {
   const { activatedAt, expiresAt, proof } = done;
+  const usableAt = deps.clock.now();
   const { grant: active, changed } = await changeGrant(deps, grant.id, (current) =>
     current.status === 'approved' ? transition(current, 'active', { activatedAt, expiresAt }) : undefined,
   );
@@ -251,7 +252,11 @@ async function announceActive(
     // How long IAM, EKS and the authenticator took to let the person in, as the worker's probe saw it.
     ...(proof ? { loginProvenMs: proof.ms, loginAttempts: proof.attempts } : {}),
   });
-  await notifySafely(deps, active, { kind: 'activated', ...(proof ? { loginProvenMs: proof.ms } : {}) });
+  await notifySafely(deps, active, {
+    kind: 'activated',
+    usableAt,
+    ...(proof ? { loginProvenMs: proof.ms } : {}),
+  });
   return active;
 }
 

@@ -19,10 +19,12 @@ export type GrantEvent =
   | { kind: 'denied'; by: string; reason: string }
   | { kind: 'cancelled'; by: string; why: string }
   /**
-   * `loginProvenMs`: from the login probe's first attempt to its last success in a row — the part of the
-   * activation spent waiting for IAM, EKS and the authenticator to agree (absent where no login is probed).
+   * `usableAt`: when everything was written and verified (the grant's `activatedAt` is earlier: when its
+   * clock started, before the writes). `loginProvenMs`: from the login probe's first attempt to its last
+   * success in a row — the part of the activation spent waiting for IAM, EKS and the authenticator to
+   * agree (absent where no login is probed). Both optional: events queued by an older version lack them.
    */
-  | { kind: 'activated'; loginProvenMs?: number }
+  | { kind: 'activated'; usableAt?: number; loginProvenMs?: number }
   | { kind: 'extended'; by: string; seconds: number }
   | { kind: 'extension-requested'; by: string; seconds: number }
   | { kind: 'extension-denied'; by: string; seconds: number; reason: string }

@@ -65,7 +65,7 @@ describe('metrics', () => {
       [{}, { kind: 'break-glass-reviewed', by: 'U2', verdict: 'flagged' }],
       [
         { decidedAt: T0, startsAt: T0 + 3_600_000, activatedAt: T0 + 3_602_000 },
-        { kind: 'activated', loginProvenMs: 1_500 },
+        { kind: 'activated', usableAt: T0 + 3_605_000, loginProvenMs: 1_500 },
       ],
     ];
     for (const [changes, event] of events) await notifier.grantChanged(grant(changes), event);
@@ -73,7 +73,8 @@ describe('metrics', () => {
     expect(text).toContain('eks_access_requests_total{outcome="break_glass"} 1');
     expect(text).toContain('eks_access_requests_total{outcome="break_glass_review_overdue"} 1');
     expect(text).toContain('eks_access_requests_total{outcome="break_glass_flagged"} 1');
-    expect(text).toContain('eks_access_activation_seconds_sum 2');
+    // Approval (or the window's start) to usable: the writes and the probe after the clock started count.
+    expect(text).toContain('eks_access_activation_seconds_sum 5');
     // The probe's wait for AWS is part of the activation, counted on its own.
     expect(text).toContain('eks_access_login_propagation_seconds_sum 1.5');
     expect(text).toContain('eks_access_login_propagation_seconds_count 1');
