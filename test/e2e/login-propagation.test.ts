@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { platform } from '../platform/context.js';
 import { pollUntil } from '../support/poll.js';
 import { ALICE, type Harness, harnessPool } from './harness.js';
-import { activationDmCommands, approvedRequest, requesterShell } from './login-steps.js';
+import { activationDm, approvedRequest, requesterShell } from './login-steps.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -25,13 +25,13 @@ async function tryDmCommands(
   h: Harness,
   times: number,
   stopAtRefusal: boolean,
-): Promise<{ refused: boolean; said: string }[]> {
+): Promise<{ refused: boolean; worksNow: boolean; said: string }[]> {
   const shell = await requesterShell(h);
-  const tries: { refused: boolean; said: string }[] = [];
+  const tries: { refused: boolean; worksNow: boolean; said: string }[] = [];
   for (let attempt = 1; attempt <= times; attempt++) {
     const after = h.slack.calls.length;
     const id = await approvedRequest(h, `request ${h.namespace} for 30m because INC-22 try ${attempt}`);
-    const commands = await activationDmCommands(h, after);
+    const { text, commands } = await activationDm(h, after);
     let refused: string | undefined;
     for (const command of commands) {
       const run = await shell(command);
@@ -42,6 +42,8 @@ async function tryDmCommands(
     }
     tries.push({
       refused: refused !== undefined,
+      // The DM claims a proven login only where one was.
+      worksNow: /Works now: eks-access logged in as you through this role \d+ times in a row/.test(text),
       said: `try ${attempt}: ${refused ? `refused (${refused})` : 'got in'}`,
     });
     await h.command(ALICE, 'done all');
@@ -75,6 +77,7 @@ describe.each(['aws-auth', 'access-entries'] as const)('AWS’s delays and the l
       tries.some((t) => t.refused),
       tries.map((t) => t.said).join('\n'),
     ).toBe(true);
+    expect(tries.filter((t) => t.worksNow)).toEqual([]);
   }, 600_000);
 
   it('with the probe, they work every time: four fresh grants in a row, each run the instant its DM arrives', async () => {
@@ -82,5 +85,6 @@ describe.each(['aws-auth', 'access-entries'] as const)('AWS’s delays and the l
     const tries = await tryDmCommands(h, 4, false);
     console.log(`[${mapping}, probe on] ${tries.map((t) => t.said).join('; ')}`);
     expect(tries.filter((t) => t.refused).map((t) => t.said)).toEqual([]);
+    expect(tries.filter((t) => !t.worksNow).map((t) => t.said)).toEqual([]);
   }, 600_000);
 });

@@ -59,14 +59,20 @@ export async function approvedRequest(h: Harness, text: string): Promise<string>
   return id;
 }
 
-/** The commands of the activation DM ("Use it") the requester gets once the worker made the grant live. */
-export async function activationDmCommands(h: Harness, after = 0): Promise<string[]> {
+/** The activation DM ("Use it") the requester gets once the worker made the grant live: its text and commands. */
+export async function activationDm(h: Harness, after = 0): Promise<{ text: string; commands: string[] }> {
   const dm = await h.slack.waitFor(
     'chat.postMessage',
     (c) => c.args.channel.startsWith('D') && blocksText(c.args.blocks).includes('Use it'),
     { timeoutMs: 60_000, after },
   );
-  return dmCommands(blocksText(dm.args.blocks));
+  const text = blocksText(dm.args.blocks);
+  return { text, commands: dmCommands(text) };
+}
+
+/** The commands of the activation DM. */
+export async function activationDmCommands(h: Harness, after = 0): Promise<string[]> {
+  return (await activationDm(h, after)).commands;
 }
 
 /** kubectl through the context the DM's `update-kubeconfig --alias …` made. */

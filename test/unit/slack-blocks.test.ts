@@ -169,6 +169,16 @@ describe('Block Kit builders', () => {
       /aws eks update-kubeconfig --name dev --region eu-west-1 --role-arn arn:aws:iam::111122223333:role\/eks-access\/dev\/eksa-bob-[0-9a-f]{10} --alias eks-access-dev-test/,
     );
     expect(text).toContain('kubectl auth can-i create jobs.batch -n test --context eks-access-dev-test');
+    // Without a login probe nothing claims a login was proven.
+    expect(text).not.toContain('Works now');
+  });
+
+  it('the approved DM says the login was proven, and how long AWS took, where the cluster proves logins', () => {
+    const m = activatedDm(policy, grant({ status: 'active', expiresAt: NOW + 3_600_000 }), NOW, 4_321);
+    expect(checkMessageBlocks(m.blocks)).toEqual([]);
+    expect(blocksText(m.blocks as never)).toContain(
+      'Works now: eks-access logged in as you through this role 3 times in a row before sending this (AWS took 4.3 s to apply the change).',
+    );
   });
 
   it('the expiry warning offers Extend and I am done', () => {

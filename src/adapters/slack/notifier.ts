@@ -650,7 +650,7 @@ export class SlackNotifier implements Notifier {
   #dmFor(grant: Grant, event: GrantEvent, now: number): Message | undefined {
     switch (event.kind) {
       case 'activated':
-        return activatedDm(this.#deps.policy, grant, now);
+        return activatedDm(this.#deps.policy, grant, now, event.loginProvenMs);
       case 'denied':
         return deniedDm(grant);
       case 'failed':

@@ -4,6 +4,7 @@
 import type { ExtensionOutcome } from '../../../bot/request-extension.js';
 import type { Policy } from '../../../config/policy.js';
 import { formatDuration } from '../../../domain/duration.js';
+import { PROBE_SUCCESSES } from '../../../domain/login-probe.js';
 import type { Grant } from '../../../domain/grant.js';
 import { secondsLeft, setupDueAt } from '../../../domain/grant.js';
 import { accessCommands, failureAdvice } from '../../../domain/text.js';
@@ -26,7 +27,11 @@ import {
 } from './kit.js';
 
 /** DMs to the requester, one per event that concerns them. */
-export function activatedDm(policy: Policy, grant: Grant, now: number): Message {
+/**
+ * `loginProvenMs`: the worker logged in as the person before sending this (the cluster proves logins), and
+ * AWS took that long to apply the change — said, so the person knows the commands work now.
+ */
+export function activatedDm(policy: Policy, grant: Grant, now: number, loginProvenMs?: number): Message {
   const commands = accessCommands(policy, grant);
   return message(
     `Your access to ${grant.namespace} on ${grant.cluster} is ready until ${slackTime(grant.expiresAt ?? now)}`,
@@ -35,6 +40,13 @@ export function activatedDm(policy: Policy, grant: Grant, now: number): Message 
         `:white_check_mark: *Approved* — you have \`${grant.level}\` in ${where(grant)} until *${slackTime(grant.expiresAt ?? now)}* (${formatDuration(secondsLeft(grant, now))}).`,
       ),
       section(`*Use it:*\n\`\`\`${commands.join('\n')}\`\`\``),
+      ...(loginProvenMs !== undefined
+        ? [
+            context(
+              `:white_check_mark: Works now: eks-access logged in as you through this role ${PROBE_SUCCESSES} times in a row before sending this (AWS took ${(loginProvenMs / 1000).toFixed(1)} s to apply the change).`,
+            ),
+          ]
+        : []),
       context(`Request \`${grant.id}\` · give it back early with \`/eks-access done ${grant.id}\``),
       {
         type: 'actions',
