@@ -4,9 +4,9 @@
 import type { ExtensionOutcome } from '../../../bot/request-extension.js';
 import type { Policy } from '../../../config/policy.js';
 import { formatDuration } from '../../../domain/duration.js';
-import { PROBE_SUCCESSES } from '../../../domain/login-probe.js';
 import type { Grant } from '../../../domain/grant.js';
 import { secondsLeft, setupDueAt } from '../../../domain/grant.js';
+import { PROBE_SUCCESSES } from '../../../domain/login-probe.js';
 import { accessCommands, failureAdvice } from '../../../domain/text.js';
 import { windowEnd } from '../../../domain/window.js';
 import { approvedBy, extensionDeniedText, grantStatusText, SETUP_SLOW_ADVICE } from './approval.js';
