@@ -128,7 +128,12 @@ describe('npm run sandbox', () => {
 
     // alice's page: the DM, and her terminal with the commands from it.
     await switchTo(ALICE);
-    await p.locator('#dms .message', { hasText: 'Use it' }).waitFor();
+    const dm = p.locator('#dms .message', { hasText: 'Use it' });
+    await dm.waitFor();
+    // AWS's delays are on in the sandbox: the DM says the login was proven, and how long AWS took.
+    expect(await dm.innerText()).toMatch(
+      /Works now: eks-access logged in as you .*\(AWS took \d+\.\d s to apply the change\)/,
+    );
     const commands = ((await p.locator('#terminal pre.commands').textContent()) ?? '')
       .split('\n')
       .filter(Boolean);
