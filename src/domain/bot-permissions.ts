@@ -546,7 +546,7 @@ function clusterStatements(policy: Policy, names: readonly string[], sidSuffix: 
     const cluster = eksName(name, c);
     // Personal roles live under <iamPath><cluster>/ and are named eksa-…: the entry of any other
     // principal (a person's own, an admin role, a node role) is out of reach.
-    const personalRoles = `arn:${partitionOfRegion(c.region)}:iam::${c.accountId}:role${personalRolePath(policy.settings.iamPath, name)}*`;
+    const personalRoles = `arn:${partitionOfRegion(c.region)}:iam::${c.accountId}:role${personalRolePath(policy.settings.iamPath, name)}${PERSONAL_ROLE_PREFIX}*`;
     // An access entry's ARN names its principal: …:access-entry/<cluster>/role/<account>/<role name>/<id>.
     const ourEntries = arn(c, `access-entry/${cluster}/role/${c.accountId}/${PERSONAL_ROLE_PREFIX}*/*`);
     statements.push(

@@ -6,6 +6,9 @@
 // header only, so a presigned GetCallerIdentity answers as a default identity and a tampered one is not
 // refused), and the shared moto pins MOTO_ACCOUNT_ID, so every request lands in one account.
 //
+// ministack runs through test/platform/ministack-eks-iam.py, so IAM judges EKS's access-entry actions on
+// their own resources and with EKS's condition keys, as AWS does.
+//
 // EKS's UpdateClusterConfig (the authentication-mode switch), which ministack lacks, is added by a layer in
 // front of it (eks-access-config.ts): `endpoint` is the layer's, and every request still reaches ministack.
 //
@@ -13,7 +16,8 @@
 // of that account (`rootOf('210987654321')`), both with the platform's secret.
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   AttachUserPolicyCommand,
   CreateAccessKeyCommand,
@@ -26,6 +30,8 @@ import { platform, uniqueName } from './context.js';
 import { startEksAccessConfigLayer } from './eks-access-config.js';
 import { cacheDir } from './platform.js';
 import { freePort, type ManagedProcess, startProcess, waitUntil } from './processes.js';
+
+const EKS_IAM_WRAPPER = join(dirname(fileURLToPath(import.meta.url)), 'ministack-eks-iam.py');
 
 export interface StrictAws {
   endpoint: string;
@@ -74,12 +80,15 @@ async function failingDockerDaemon(): Promise<{ url: string; close(): Promise<vo
 
 export async function startStrictAws(name: string): Promise<StrictAws> {
   const { aws, runDir } = platform();
-  const bin = join(cacheDir(), 'venv', 'bin', 'ministack');
-  if (!existsSync(bin)) throw new Error(`ministack is not installed: run scripts/platform/install.sh`);
+  const python = join(cacheDir(), 'venv', 'bin', 'python3');
+  if (!existsSync(join(cacheDir(), 'venv', 'bin', 'ministack'))) {
+    throw new Error(`ministack is not installed: run scripts/platform/install.sh`);
+  }
   const docker = await failingDockerDaemon();
   const port = await freePort();
   const dataDir = join(runDir, name);
-  const server: ManagedProcess = startProcess(name, bin, [], {
+  // ministack with IAM judging EKS's access-entry actions as AWS does (resource ARNs, condition keys).
+  const server: ManagedProcess = startProcess(name, python, [EKS_IAM_WRAPPER], {
     logDir: join(runDir, 'logs'),
     cwd: runDir,
     env: {

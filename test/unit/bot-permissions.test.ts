@@ -300,7 +300,7 @@ describe('IAM policy renderer', () => {
     expect(create?.Action).toEqual(['eks:CreateAccessEntry']);
     expect(create?.Resource).toEqual(['arn:aws:eks:us-east-1:444455556666:cluster/prod-main']);
     expect(create?.Condition).toEqual({
-      ArnLike: { 'eks:principalArn': 'arn:aws:iam::444455556666:role/eks-access/prod/*' },
+      ArnLike: { 'eks:principalArn': 'arn:aws:iam::444455556666:role/eks-access/prod/eksa-*' },
       // The default template eks-access:{account}:{kind}:{iamName}, placeholders as wildcards.
       StringLike: { 'eks:username': 'eks-access:*:*:*' },
       StringEquals: { 'eks:accessEntryType': 'STANDARD' },
