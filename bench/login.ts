@@ -8,11 +8,10 @@
 // turns them off, to see the floor), through the same e2e harness as test/e2e/login-propagation.test.ts:
 // the bot, the Slack fake, a BullMQ worker with its probe, the person's `aws` and `kubectl`.
 import { parseRecord } from '../src/domain/audit-record.js';
-import { ALICE, ANA, type Harness, requestedId, startHarness } from '../test/e2e/harness.js';
-import { activationDmCommands, approveAs, requesterShell } from '../test/e2e/login-steps.js';
+import { type Harness, startHarness } from '../test/e2e/harness.js';
+import { requesterShell, tryFreshGrant } from '../test/e2e/login-steps.js';
 import { usePlatform } from '../test/platform/context.js';
 import type { PlatformInfo } from '../test/platform/info.js';
-import { pollUntil } from '../test/support/poll.js';
 import { ms, percentile } from './stats.js';
 
 type LoginMode = 'aws-auth' | 'access-entries';
@@ -52,17 +51,7 @@ async function oneMode(info: PlatformInfo, mode: LoginMode, grants: number): Pro
   try {
     const shell = await requesterShell(h);
     for (let i = 1; i <= grants; i++) {
-      const after = h.slack.calls.length;
-      const id = await requestedId(h, ALICE, `request ${h.namespace} for 30m because bench login ${i}`);
-      await approveAs(h, id, ANA);
-      const commands = await activationDmCommands(h, after);
-      let refused = false;
-      for (const command of commands) {
-        if ((await shell(command)).code !== 0) {
-          refused = true;
-          break;
-        }
-      }
+      const { id, refused } = await tryFreshGrant(h, shell, `bench login ${i}`);
       if (!refused) figures.gotIn++;
       // Approval to usable: the `activated` audit event is written once everything is proven (the grant's
       // activatedAt is earlier, when its clock started, before the writes).
@@ -73,13 +62,6 @@ async function oneMode(info: PlatformInfo, mode: LoginMode, grants: number): Pro
       const details = activated?.details as { loginProvenMs?: number; loginAttempts?: number } | undefined;
       if (details?.loginProvenMs !== undefined) figures.propagationMs.push(details.loginProvenMs);
       if (details?.loginAttempts !== undefined) figures.attempts.push(details.loginAttempts);
-      await h.command(ALICE, 'done all');
-      await pollUntil(
-        `grant ${id} to end`,
-        () => h.store.get(id),
-        (g) => g?.endedAt !== undefined,
-        { timeoutMs: 120_000, intervalMs: 200 },
-      );
     }
   } finally {
     await h.close();

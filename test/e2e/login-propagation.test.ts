@@ -7,9 +7,8 @@
 // would mean the platform no longer behaves like AWS, and fails. With the probe on, the same tries all get in.
 import { afterEach, describe, expect, it } from 'vitest';
 import { platform } from '../platform/context.js';
-import { pollUntil } from '../support/poll.js';
-import { ALICE, type Harness, harnessPool } from './harness.js';
-import { activationDm, approvedRequest, requesterShell } from './login-steps.js';
+import { type Harness, harnessPool } from './harness.js';
+import { requesterShell, tryFreshGrant } from './login-steps.js';
 
 const pool = harnessPool();
 afterEach(() => pool.closeAll());
@@ -29,33 +28,13 @@ async function tryDmCommands(
   const shell = await requesterShell(h);
   const tries: { refused: boolean; worksNow: boolean; said: string }[] = [];
   for (let attempt = 1; attempt <= times; attempt++) {
-    const after = h.slack.calls.length;
-    const id = await approvedRequest(h, `request ${h.namespace} for 30m because INC-22 try ${attempt}`);
-    const { text, commands } = await activationDm(h, after);
-    let refused: string | undefined;
-    for (const command of commands) {
-      const run = await shell(command);
-      if (run.code !== 0) {
-        refused = `${command}: ${run.stderr.trim().split('\n').at(-1)}`;
-        break;
-      }
-    }
+    const { dmText: text, refused } = await tryFreshGrant(h, shell, `INC-22 try ${attempt}`);
     tries.push({
       refused: refused !== undefined,
       // The DM claims a proven login only where one was.
       worksNow: /Works now: eks-access logged in as you through this role \d+ times in a row/.test(text),
       said: `try ${attempt}: ${refused ? `refused (${refused})` : 'got in'}`,
     });
-    await h.command(ALICE, 'done all');
-    await pollUntil(
-      `grant ${id} to end`,
-      () => h.store.get(id),
-      (g) => g?.endedAt !== undefined,
-      {
-        timeoutMs: 60_000,
-        intervalMs: 200,
-      },
-    );
     if (refused && stopAtRefusal) break;
   }
   return tries;

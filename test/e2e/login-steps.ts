@@ -75,6 +75,40 @@ export async function activationDmCommands(h: Harness, after = 0): Promise<strin
   return (await activationDm(h, after)).commands;
 }
 
+/**
+ * One fresh grant for ALICE (`reason` after "because"): ANA approves, the DM's commands run verbatim in
+ * `shell` the instant it arrives, with no retry; then she gives everything back and the grant is waited out,
+ * so the next try has a new personal role. `refused`: the first command that failed and its last words.
+ */
+export async function tryFreshGrant(
+  h: Harness,
+  shell: Shell,
+  reason: string,
+): Promise<{ id: string; dmText: string; refused: string | undefined }> {
+  const after = h.slack.calls.length;
+  const id = await approvedRequest(h, `request ${h.namespace} for 30m because ${reason}`);
+  const { text, commands } = await activationDm(h, after);
+  let refused: string | undefined;
+  for (const command of commands) {
+    const run = await shell(command);
+    if (run.code !== 0) {
+      refused = `${command}: ${run.stderr.trim().split('\n').at(-1)}`;
+      break;
+    }
+  }
+  await h.command(ALICE, 'done all');
+  await pollUntil(
+    `grant ${id} to end`,
+    () => h.store.get(id),
+    (g) => g?.endedAt !== undefined,
+    {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+    },
+  );
+  return { id, dmText: text, refused };
+}
+
 /** kubectl through the context the DM's `update-kubeconfig --alias …` made. */
 export function kubectlOf(shell: Shell, commands: readonly string[]): (args: string) => ReturnType<Shell> {
   const context = /--alias (\S+)/.exec(commands[0] ?? '')?.[1];

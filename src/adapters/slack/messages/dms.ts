@@ -26,7 +26,8 @@ import {
   windowWords,
 } from './kit.js';
 
-/** DMs to the requester, one per event that concerns them. */
+// DMs to the requester, one per event that concerns them.
+
 /**
  * `loginProvenMs`: the worker logged in as the person before sending this (the cluster proves logins), and
  * AWS took that long to apply the change — said, so the person knows the commands work now.
